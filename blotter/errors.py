@@ -1,0 +1,130 @@
+"""One error family for the whole portal.
+
+Every error carries a stable ``code`` slug (Socrata's where one exists), a message a
+person can act on, an HTTP status and a ``data`` dict saying where the problem is.
+The edges (API, web, CLI) turn these into responses in exactly one place each.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class BlotterError(Exception):
+    """Root of every error the portal reports to a user."""
+
+    code: ClassVar[str] = "internal"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data: dict[str, Any] = {k: v for k, v in data.items() if v is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The SODA error body: ``{"code", "error", "message", "data"}``."""
+        return {"code": self.code, "error": True, "message": self.message, "data": self.data}
+
+
+class NotFound(BlotterError):
+    code = "not_found"
+    status = 404
+
+
+class DatasetNotFound(NotFound):
+    def __init__(self, dataset_id: str) -> None:
+        super().__init__(f"Dataset '{dataset_id}' does not exist.", dataset_id=dataset_id)
+
+
+class InvalidRequest(BlotterError):
+    """A request the client can fix: bad parameter, bad metadata, bad id."""
+
+    code = "invalid_request"
+    status = 400
+
+
+class Conflict(BlotterError):
+    code = "conflict"
+    status = 409
+
+
+class StoreBusy(BlotterError):
+    """The embedded database file is held by another process."""
+
+    code = "store.locked"
+    status = 503
+
+
+class QueryTimeout(BlotterError):
+    code = "query.execution.timeout"
+    status = 408
+
+
+# --- SoQL ---------------------------------------------------------------------------
+
+
+class SoQLError(BlotterError):
+    """A query the client sent that cannot be run; says which clause and where."""
+
+    code = "query.compiler.malformed"
+    status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        clause: str | None = None,
+        query: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        **data: Any,
+    ) -> None:
+        position = {"line": line, "column": column} if line is not None else None
+        super().__init__(message, clause=clause, query=query, position=position, **data)
+        self.clause = clause
+        self.line = line
+        self.column = column
+
+
+class NoSuchColumn(SoQLError):
+    code = "query.soql.no-such-column"
+
+
+class NoSuchFunction(SoQLError):
+    code = "query.soql.no-such-function"
+
+
+class TypeMismatch(SoQLError):
+    code = "query.soql.type-mismatch"
+
+
+# --- Ingest -------------------------------------------------------------------------
+
+
+class IngestError(BlotterError):
+    """A file or dataset definition that cannot be loaded at all."""
+
+    code = "ingest.invalid"
+    status = 422
+
+
+class ValidationFailed(IngestError):
+    """Rows failed validation; nothing was published. ``problems`` lists every one."""
+
+    code = "ingest.validation-failed"
+
+    def __init__(self, message: str, problems: list[dict[str, Any]], total: int) -> None:
+        super().__init__(message, problems=problems, total_problems=total)
+        self.problems = problems
+        self.total = total
+
+
+def all_error_classes() -> list[type[BlotterError]]:
+    """Every error class, for the test that pins their shape and the docs that list codes."""
+    seen: list[type[BlotterError]] = []
+    stack: list[type[BlotterError]] = [BlotterError]
+    while stack:
+        cls = stack.pop()
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return seen

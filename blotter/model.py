@@ -1,0 +1,128 @@
+"""The portal's vocabulary: datasets, their columns and versions.
+
+Plain, typed values passed between layers. Nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, field_validator
+
+from blotter.errors import InvalidRequest
+
+DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Socrata avoids vowels in 4x4s so ids never spell words; so do we.
+_ID_ALPHABET = "23456789bcdfghjkmnpqrstvwxyz"
+
+
+class ColumnType(StrEnum):
+    """Socrata's column types (``dataTypeName``)."""
+
+    TEXT = "text"
+    NUMBER = "number"
+    CHECKBOX = "checkbox"
+    FLOATING_TIMESTAMP = "floating_timestamp"
+    POINT = "point"
+
+
+class Cadence(StrEnum):
+    """How often a dataset is promised to be refreshed."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    ANNUALLY = "annually"
+    AS_NEEDED = "as needed"
+    NONE = "not updated"
+
+
+def new_dataset_id() -> str:
+    """A fresh Socrata-style ``abcd-1234`` id."""
+    pick = "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+    return f"{pick[:4]}-{pick[4:]}"
+
+
+def check_dataset_id(dataset_id: str) -> str:
+    if not DATASET_ID.match(dataset_id):
+        raise InvalidRequest(
+            f"'{dataset_id}' is not a dataset id: ids look like 'abcd-1234' "
+            "(four lowercase letters or digits, a dash, four more).",
+            dataset_id=dataset_id,
+        )
+    return dataset_id
+
+
+class Column(BaseModel):
+    """One published column: what the API and the data dictionary show."""
+
+    field_name: str
+    name: str
+    type: ColumnType
+    description: str = ""
+
+    @field_validator("field_name")
+    @classmethod
+    def _field_name_is_identifier(cls, value: str) -> str:
+        if not FIELD_NAME.match(value):
+            raise ValueError(
+                f"field name '{value}' must start with a lowercase letter and hold only "
+                "lowercase letters, digits and underscores (at most 63 characters)"
+            )
+        return value
+
+
+class DatasetMeta(BaseModel):
+    """What a publisher says about a dataset; everything but its rows."""
+
+    name: str
+    description: str = ""
+    agency: str = ""
+    category: str = ""
+    tags: list[str] = Field(default_factory=list)
+    license: str = ""
+    license_url: str = ""
+    attribution: str = ""
+    attribution_url: str = ""
+    source_url: str = ""
+    cadence: Cadence = Cadence.AS_NEEDED
+    contact_name: str = ""
+    contact_email: str = ""
+    notes: str = ""
+    # True for generated rows: every page that shows the dataset must say so.
+    sample: bool = False
+
+
+class Version(BaseModel):
+    """One immutable publish of a dataset's rows."""
+
+    dataset_id: str
+    number: int
+    row_count: int
+    created_at: datetime
+    source: str = ""
+
+
+class Dataset(BaseModel):
+    """A dataset as readers see it: metadata, columns and the version being served."""
+
+    id: str
+    meta: DatasetMeta
+    columns: list[Column]
+    created_at: datetime
+    updated_at: datetime
+    data_as_of: datetime | None = None
+    version: int = 0
+    row_count: int = 0
+    rows_updated_at: datetime | None = None
+
+    def column(self, field_name: str) -> Column | None:
+        for col in self.columns:
+            if col.field_name == field_name:
+                return col
+        return None

@@ -1,0 +1,52 @@
+"""How logical columns map to physical ones; shared by the SoQL compiler and the stores.
+
+A dataset version is one table. Each logical column becomes one or more physical columns:
+text, number, checkbox and floating_timestamp are one column named after the field; a
+point is two DOUBLE columns, longitude then latitude, so that every engine can filter and
+aggregate points with plain arithmetic and build geometries only when a query needs one.
+System fields use a leading underscore, which field names cannot have, so they never collide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from blotter.model import Column, ColumnType
+
+ROW_ID = "_id"
+CREATED_AT = "_created_at"
+UPDATED_AT = "_updated_at"
+
+
+@dataclass(frozen=True)
+class SystemField:
+    soql_name: str
+    physical: str
+    type: ColumnType | None  # None: the row id, serialized as text but stored as BIGINT
+
+
+SYSTEM_FIELDS: tuple[SystemField, ...] = (
+    SystemField(":id", ROW_ID, None),
+    SystemField(":created_at", CREATED_AT, ColumnType.FLOATING_TIMESTAMP),
+    SystemField(":updated_at", UPDATED_AT, ColumnType.FLOATING_TIMESTAMP),
+)
+
+
+def point_parts(field_name: str) -> tuple[str, str]:
+    """Physical (longitude, latitude) column names of a point column."""
+    return f"_{field_name}_lon", f"_{field_name}_lat"
+
+
+def physical_names(column: Column) -> list[str]:
+    """The physical column names one logical column occupies, in order."""
+    if column.type is ColumnType.POINT:
+        return list(point_parts(column.field_name))
+    return [column.field_name]
+
+
+def version_table(dataset_id: str, version: int) -> str:
+    """The table holding one version's rows; ids are checked, so this name is safe."""
+    return f"ds_{dataset_id.replace('-', '_')}_v{version}"
+
+# The compiler writes ``FROM _dataset``; the store swaps in the served version's table.
+DATASET_TABLE = "_dataset"
