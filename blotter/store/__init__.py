@@ -1,0 +1,15 @@
+"""Storage: one interface (:class:`Store`), one engine per module."""
+
+from __future__ import annotations
+
+from blotter.settings import Settings
+from blotter.store.base import RowStream, Store
+
+__all__ = ["RowStream", "Store", "open_store"]
+
+
+def open_store(settings: Settings) -> Store:
+    """The store the settings point at."""
+    from blotter.store.duckdb import DuckDBStore
+
+    return DuckDBStore(settings.database_path)

@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each sets up what it uses.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+DATA_DIR ?= data
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: demo serve test lint browser clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Blotter needs Python 3.11 or newer: set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed ## Load the sample datasets (first run) and serve the portal
+	$(BIN)/blotter demo --data-dir $(DATA_DIR) --port $(PORT)
+
+serve: $(VENV)/.installed
+	$(BIN)/blotter serve --data-dir $(DATA_DIR) --port $(PORT)
+
+browser: ## Debian's Chromium for the browser tests (Playwright cannot download its own here)
+	@bash scripts/ensure-chromium
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(VENV)/.installed browser lint ## Lint, then the whole suite
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,150 @@
+"""Rows to bytes, exactly as Socrata writes them: JSON, CSV and GeoJSON, streamed.
+
+Socrata quirks kept on purpose: numbers are JSON strings, floating timestamps carry
+milliseconds and no zone, null fields are left out of a JSON row, points are GeoJSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+from blotter.model import ColumnType
+from blotter.soql.compiler import Output
+
+Value = Any
+_CHUNK_ROWS = 500
+
+
+def soda_type_name(output: Output) -> str:
+    """The ``X-SODA2-Types`` name of an output column."""
+    return "text" if output.type is None else str(output.type)
+
+
+def format_number(value: float | int) -> str:
+    """A decimal string without a spurious '.0', as Socrata sends numbers."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
+def format_timestamp(value: datetime | date) -> str:
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+def _cells(outputs: list[Output], row: tuple[Any, ...]) -> Iterator[tuple[Output, Any]]:
+    """Pair each output with its value; a point output consumes two physical values."""
+    i = 0
+    for out in outputs:
+        if out.width == 2:
+            lon, lat = row[i], row[i + 1]
+            yield out, None if lon is None or lat is None else (lon, lat)
+        else:
+            yield out, row[i]
+        i += out.width
+
+
+def json_value(output: Output, value: Value) -> Any:
+    if output.type is None:  # :id
+        return f"row-{value}"
+    if output.type is ColumnType.POINT:
+        return {"type": "Point", "coordinates": [value[0], value[1]]}
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return format_number(value)
+    if isinstance(value, datetime | date):
+        return format_timestamp(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def csv_value(output: Output, value: Value) -> str:
+    if value is None:
+        return ""
+    if output.type is None:
+        return f"row-{value}"
+    if output.type is ColumnType.POINT:
+        return f"POINT ({format_number(value[0])} {format_number(value[1])})"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return format_number(value)
+    if isinstance(value, datetime | date):
+        return format_timestamp(value)
+    return str(value)
+
+
+def json_row(outputs: list[Output], row: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        out.name: json_value(out, value)
+        for out, value in _cells(outputs, row)
+        if value is not None
+    }
+
+
+def stream_json(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
+    """A JSON array written row by row, in chunks, so memory stays flat."""
+    yield b"["
+    first = True
+    buffer: list[str] = []
+    for row in rows:
+        text = json.dumps(json_row(outputs, row), ensure_ascii=False)
+        buffer.append(("\n" if first else ",\n") + text)
+        first = False
+        if len(buffer) >= _CHUNK_ROWS:
+            yield "".join(buffer).encode()
+            buffer.clear()
+    buffer.append("]\n" if first else "\n]\n")
+    yield "".join(buffer).encode()
+
+
+def stream_csv(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
+    """CSV whose header row is the field names."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([o.name for o in outputs])
+    count = 0
+    for row in rows:
+        writer.writerow([csv_value(o, v) for o, v in _cells(outputs, row)])
+        count += 1
+        if count % _CHUNK_ROWS == 0:
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode()
+
+
+def stream_geojson(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
+    """A FeatureCollection; the first point output is the geometry, the rest properties."""
+    geometry = next((o for o in outputs if o.type is ColumnType.POINT), None)
+    yield b'{"type":"FeatureCollection","features":['
+    first = True
+    buffer: list[str] = []
+    for row in rows:
+        properties: dict[str, Any] = {}
+        shape: Any = None
+        for out, value in _cells(outputs, row):
+            if out is geometry:
+                if value is not None:
+                    shape = {"type": "Point", "coordinates": [value[0], value[1]]}
+            elif value is not None:
+                properties[out.name] = json_value(out, value)
+        feature = {"type": "Feature", "geometry": shape, "properties": properties}
+        buffer.append(("" if first else ",\n") + json.dumps(feature, ensure_ascii=False))
+        first = False
+        if len(buffer) >= _CHUNK_ROWS:
+            yield "".join(buffer).encode()
+            buffer.clear()
+    buffer.append('],"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}}}\n')
+    yield "".join(buffer).encode()

@@ -1,0 +1,67 @@
+"""Dataset metadata in the shape of Socrata's ``/api/views/{id}.json``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from blotter.model import Dataset
+
+# Socrata's renderTypeName for each dataTypeName.
+_RENDER = {"text": "text", "number": "number", "checkbox": "checkbox",
+           "floating_timestamp": "calendar_date", "point": "point"}
+
+
+def epoch(value: datetime | None) -> int | None:
+    """Seconds since the epoch, as Socrata's metadata gives times; stored times are UTC."""
+    if value is None:
+        return None
+    return int(value.replace(tzinfo=UTC).timestamp())
+
+
+def view_json(dataset: Dataset) -> dict[str, Any]:
+    meta = dataset.meta
+    return {
+        "id": dataset.id,
+        "name": meta.name,
+        "description": meta.description,
+        "category": meta.category or None,
+        "tags": meta.tags,
+        "attribution": meta.attribution or None,
+        "attributionLink": meta.attribution_url or None,
+        "license": {"name": meta.license, "termsLink": meta.license_url or None},
+        "licenseId": meta.license or None,
+        "createdAt": epoch(dataset.created_at),
+        "publicationDate": epoch(dataset.rows_updated_at),
+        "rowsUpdatedAt": epoch(dataset.rows_updated_at),
+        "viewLastModified": epoch(dataset.updated_at),
+        "dataAsOf": epoch(dataset.data_as_of),
+        "displayType": "table",
+        "viewType": "tabular",
+        "assetType": "dataset",
+        "publicationStage": "published",
+        "provenance": "official",
+        "metadata": {
+            "custom_fields": {
+                "Dataset Information": {"Agency": meta.agency},
+                "Update": {"Update Frequency": str(meta.cadence)},
+                "Contact": {"Name": meta.contact_name, "Email": meta.contact_email},
+                "Provenance": {"Source": meta.source_url, "Sample data": str(meta.sample).lower()},
+            },
+            "rowIdentifier": ":id",
+        },
+        "columns": [
+            {
+                "id": position,
+                "name": column.name,
+                "fieldName": column.field_name,
+                "dataTypeName": str(column.type),
+                "renderTypeName": _RENDER[str(column.type)],
+                "description": column.description,
+                "position": position,
+            }
+            for position, column in enumerate(dataset.columns, start=1)
+        ],
+        "blotter": {"version": dataset.version, "rowCount": dataset.row_count,
+                    "sample": meta.sample},
+    }

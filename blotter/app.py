@@ -1,0 +1,78 @@
+"""``create_app(settings)``: the ASGI application, API and pages together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from blotter.api.soda import router as soda_router
+from blotter.errors import BlotterError, InvalidRequest
+from blotter.portal import Portal
+from blotter.settings import Settings
+from blotter.store import Store, open_store
+from blotter.web.pages import STATIC_DIR, error_page
+from blotter.web.pages import router as web_router
+
+_API_PREFIXES = ("/resource/", "/api/")
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """Build the portal; the store is opened here and closed when the app shuts down."""
+    settings = settings or Settings()
+    portal = Portal(settings=settings, store=store or open_store(settings))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        portal.store.close()
+
+    app = FastAPI(
+        title=settings.site_name,
+        summary="Open public-safety data with a Socrata-compatible API.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.portal = portal
+    # Browsers call the SODA API from other sites' pages, as with Socrata.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["X-SODA2-Fields", "X-SODA2-Types", "ETag", "Last-Modified"],
+    )
+    app.include_router(soda_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(BlotterError)
+    async def blotter_error(request: Request, err: BlotterError) -> Response:
+        return _error_response(request, err)
+
+    @app.exception_handler(404)
+    async def unknown_path(request: Request, _: Exception) -> Response:
+        from blotter.errors import NotFound
+
+        return _error_response(request, NotFound(f"Nothing is at {request.url.path}."))
+
+    @app.exception_handler(422)
+    async def bad_parameters(request: Request, err: Exception) -> Response:
+        return _error_response(request, InvalidRequest(f"Invalid request: {err}"))
+
+    return app
+
+
+def _error_response(request: Request, err: BlotterError) -> Response:
+    """The one place errors become responses: SODA JSON for the API, a page otherwise."""
+    if request.url.path.startswith(_API_PREFIXES) or request.url.path.endswith(".json"):
+        return JSONResponse(
+            err.to_dict(), status_code=err.status, media_type="application/json; charset=utf-8"
+        )
+    return error_page(request, err)

@@ -1,0 +1,196 @@
+"""``blotter``: run the portal and publish data from a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from blotter.errors import BlotterError, ValidationFailed
+from blotter.settings import Settings
+from blotter.store import Store, open_store
+
+app = typer.Typer(
+    help="Blotter: an open data portal for public safety, with a Socrata-compatible API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Folder holding the database file [env: BLOTTER_DATA_DIR; default: ./data]."
+    ),
+]
+Host = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")]
+Port = Annotated[int | None, typer.Option(help="Port to listen on [env: PORT; default: 8000].")]
+
+
+def _settings(data_dir: Path | None, host: str | None = None, port: int | None = None) -> Settings:
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[Store]:
+    store = _open(settings)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _open(settings: Settings) -> Store:
+    try:
+        return open_store(settings)
+    except BlotterError as err:
+        _fail(err)
+
+
+def _fail(err: BlotterError) -> typer.Exit:
+    err_console.print(f"[bold red]Error:[/] {err.message}")
+    if isinstance(err, ValidationFailed):
+        table = Table("row", "column", "value", "problem", title=f"{err.total} problems")
+        for problem in err.problems[:50]:
+            table.add_row(
+                str(problem.get("row", "")),
+                str(problem.get("column", "")),
+                repr(problem.get("value", "")),
+                str(problem.get("reason", "")),
+            )
+        err_console.print(table)
+        if err.total > 50:
+            err_console.print(f"… and {err.total - 50} more.")
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int], None]]:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+        yield lambda rows: progress.update(task, completed=rows)
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from blotter.app import create_app
+
+    console.print(f"Blotter is serving at [bold]http://{settings.host}:{settings.port}[/]")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def serve(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
+    """Serve the portal: pages for people, the SODA API for programs."""
+    _serve(_settings(data_dir, host, port))
+
+
+@app.command()
+def demo(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
+    """Load the sample datasets into an empty data dir, then serve the portal."""
+    from blotter.samples import load_samples
+
+    settings = _settings(data_dir, host, port)
+    with _store(settings) as store:
+        if store.list_datasets():
+            console.print(f"{settings.database_path} already holds datasets; serving them.")
+        else:
+            with _progress("Loading sample datasets") as tick:
+                try:
+                    results = load_samples(store, progress=tick)
+                except BlotterError as err:
+                    _fail(err)
+            for result in results:
+                dataset = store.get_dataset(result.dataset_id)
+                console.print(f"  {dataset.id}  {dataset.row_count:>7,} rows  {dataset.meta.name}")
+    _serve(settings)
+
+
+@app.command()
+def load(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX file to publish.", exists=True)],
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", help="Publish as a new version of this dataset id.")
+    ] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Create a new dataset from the file.")
+    ] = False,
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            "--spec",
+            help="Dataset file (YAML): metadata, columns, types and cleaning. "
+            "Without it, column types are inferred.",
+            exists=True,
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Name of a new dataset (with --new).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Publish a file as a new immutable version. Nothing changes if any row is invalid."""
+    from blotter.ingest.pipeline import load_file
+    from blotter.ingest.spec import load_spec_file
+
+    if (dataset is None) == (not new):
+        err_console.print("Give exactly one of --dataset ID (new version) or --new.")
+        raise typer.Exit(code=2)
+    settings = _settings(data_dir)
+    with _store(settings) as store:
+        try:
+            dataset_spec = load_spec_file(spec) if spec else None
+            with _progress(f"Loading {file.name}") as tick:
+                result = load_file(
+                    store,
+                    file,
+                    spec=dataset_spec,
+                    dataset_id=dataset,
+                    name=name,
+                    progress=tick,
+                )
+        except BlotterError as err:
+            _fail(err)
+        console.print(
+            f"Published {result.row_count:,} rows as version {result.version} "
+            f"of dataset {result.dataset_id}."
+        )
+
+
+@app.command()
+def datasets(data_dir: DataDir = None) -> None:
+    """List the datasets with their ids, rows and versions."""
+    settings = _settings(data_dir)
+    with _store(settings) as store:
+        table = Table("id", "name", "rows", "version", "updated (UTC)")
+        for ds in store.list_datasets():
+            table.add_row(
+                ds.id, ds.meta.name, f"{ds.row_count:,}", str(ds.version),
+                ds.updated_at.strftime("%Y-%m-%d %H:%M"),
+            )
+        console.print(table)
+
+
+if __name__ == "__main__":
+    app()

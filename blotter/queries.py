@@ -1,0 +1,79 @@
+"""Answer a SoQL request: parse, compile against the dataset's columns, run on the store.
+
+The one path every read takes, from the SODA API, the web pages and exports alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from blotter.errors import SoQLError
+from blotter.model import Dataset
+from blotter.settings import Settings
+from blotter.soql.compiler import Output, compile_query
+from blotter.soql.parser import parse_params, parse_statement
+from blotter.store.base import RowStream, Store
+
+# Parameters SODA clients send that carry no query.
+_IGNORED = {"$$app_token", "$$exclude_system_fields", "accessType", "$$read_from_nbe", "$$version"}
+_CLAUSES = {"$select", "$where", "$order", "$group", "$having", "$limit", "$offset", "$q"}
+
+
+@dataclass
+class QueryResult:
+    dataset: Dataset
+    outputs: list[Output]
+    rows: RowStream
+
+
+def split_params(params: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Separate SoQL clauses (``$where``…) from simple ``column=value`` filters."""
+    clauses: dict[str, str] = {}
+    filters: dict[str, str] = {}
+    for key, value in params.items():
+        if key in _IGNORED:
+            continue
+        if key.startswith("$"):
+            if key not in _CLAUSES and key != "$query":
+                raise SoQLError(
+                    f"Unknown parameter '{key}'. SoQL parameters are "
+                    f"{', '.join(sorted(_CLAUSES | {'$query'}))}.",
+                    clause=key,
+                )
+            clauses[key] = value
+        else:
+            filters[key] = value
+    if "$query" in clauses and len(clauses) > 1:
+        others = ", ".join(sorted(k for k in clauses if k != "$query"))
+        raise SoQLError(
+            f"$query holds a whole statement and cannot be combined with {others}.",
+            clause="$query",
+        )
+    return clauses, filters
+
+
+def run_query(
+    store: Store,
+    dataset_id: str,
+    params: Mapping[str, str],
+    settings: Settings,
+    *,
+    unlimited: bool = False,
+) -> QueryResult:
+    """Run the SoQL in ``params`` against the dataset's served version.
+
+    ``unlimited`` is for exports, which stream every matching row unless $limit says otherwise.
+    """
+    dataset = store.get_dataset(dataset_id)
+    clauses, filters = split_params(params)
+    query = parse_statement(clauses["$query"]) if "$query" in clauses else parse_params(clauses)
+    compiled = compile_query(
+        query,
+        dataset,
+        filters=filters,
+        default_limit=None if unlimited else settings.default_limit,
+        max_limit=None if unlimited else settings.max_limit,
+    )
+    rows = store.execute(dataset, compiled.select, timeout_s=settings.query_timeout_s)
+    return QueryResult(dataset=dataset, outputs=compiled.outputs, rows=rows)

@@ -1,0 +1,26 @@
+"""Settings, declared once: environment variables ``BLOTTER_*``, mirrored by CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Each field is documented in docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="BLOTTER_")
+
+    data_dir: Path = Field(Path("data"), description="Where the embedded database file lives.")
+    host: str = Field("127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(8000, description="Port the web server listens on.")
+    site_name: str = Field("Blotter", description="The portal's name in pages and the API.")
+    default_limit: int = Field(1000, description="Rows per page when a query gives no $limit.")
+    max_limit: int = Field(50000, description="The largest $limit a query may ask for.")
+    query_timeout_s: float = Field(30.0, description="Queries running longer are stopped.")
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "blotter.duckdb"

@@ -1,0 +1,372 @@
+"""The embedded engine: every dataset, version and bit of metadata in one DuckDB file.
+
+A version is a table of its own, written and registered in a single transaction, so a
+failed or killed load leaves nothing behind: DuckDB discards uncommitted work when the
+file is next opened. Old version tables are kept for history.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from blotter.errors import (
+    BlotterError,
+    Conflict,
+    DatasetNotFound,
+    InvalidRequest,
+    QueryTimeout,
+    StoreBusy,
+)
+from blotter.model import (
+    Column,
+    ColumnType,
+    Dataset,
+    DatasetMeta,
+    Version,
+    check_dataset_id,
+    new_dataset_id,
+)
+from blotter.schema import (
+    CREATED_AT,
+    DATASET_TABLE,
+    ROW_ID,
+    UPDATED_AT,
+    physical_names,
+    version_table,
+)
+from blotter.store.base import RowStream, Store
+from blotter.store.sqlparams import bind_string_literals
+
+_PHYSICAL_TYPE = {
+    ColumnType.TEXT: "VARCHAR",
+    ColumnType.NUMBER: "DOUBLE",
+    ColumnType.CHECKBOX: "BOOLEAN",
+    ColumnType.FLOATING_TIMESTAMP: "TIMESTAMP",
+    ColumnType.POINT: "DOUBLE",
+}
+
+# Schema migrations, applied in order; the index + 1 is the schema version.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE blotter_datasets (
+            id VARCHAR PRIMARY KEY,
+            meta JSON NOT NULL,
+            columns JSON NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            data_as_of TIMESTAMP,
+            current_version INTEGER NOT NULL DEFAULT 0,
+            next_row_id BIGINT NOT NULL DEFAULT 1
+        )""",
+        """CREATE TABLE blotter_versions (
+            dataset_id VARCHAR NOT NULL,
+            number INTEGER NOT NULL,
+            table_name VARCHAR NOT NULL,
+            columns JSON NOT NULL,
+            row_count BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            source VARCHAR NOT NULL,
+            PRIMARY KEY (dataset_id, number)
+        )""",
+    ),
+)
+
+_DATASET_FIELDS = (
+    "d.id, d.meta, d.created_at, d.updated_at, d.data_as_of, d.current_version, "
+    "d.columns, v.columns, v.row_count, v.created_at"
+)
+_DATASET_QUERY = (
+    f"SELECT {_DATASET_FIELDS} FROM blotter_datasets d "  # noqa: S608 - constant text
+    "LEFT JOIN blotter_versions v ON v.dataset_id = d.id AND v.number = d.current_version"
+)
+
+
+def _now() -> datetime:
+    # Floating timestamps throughout: the portal stores and shows UTC wall time.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _ident(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+
+
+class DuckDBStore(Store):
+    """A store in one DuckDB database file."""
+
+    engine = "duckdb"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path))
+        except duckdb.IOException as err:
+            if "lock" in str(err).lower():
+                raise StoreBusy(
+                    f"The database {self.path} is in use by another Blotter process "
+                    "(a running server?). Stop it, or publish through that server.",
+                    path=str(self.path),
+                ) from err
+            raise
+        self._write_lock = threading.Lock()
+        self._migrate()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        # One cursor per call: DuckDB connections must not be shared across threads.
+        return self._con.cursor()
+
+    def _migrate(self) -> None:
+        with self._write_lock:
+            cur = self._cursor()
+            cur.execute("CREATE TABLE IF NOT EXISTS blotter_schema (version INTEGER NOT NULL)")
+            row = cur.execute("SELECT max(version) FROM blotter_schema").fetchone()
+            current = (row[0] if row else None) or 0
+            for number, statements in enumerate(_MIGRATIONS, start=1):
+                if number <= current:
+                    continue
+                cur.execute("BEGIN TRANSACTION")
+                for statement in statements:
+                    cur.execute(statement)
+                cur.execute("INSERT INTO blotter_schema VALUES (?)", [number])
+                cur.execute("COMMIT")
+
+    # --- catalog ---------------------------------------------------------------------
+
+    def list_datasets(self) -> list[Dataset]:
+        rows = self._cursor().execute(_DATASET_QUERY + " ORDER BY d.id").fetchall()
+        return [self._dataset_from_row(row) for row in rows]
+
+    def get_dataset(self, dataset_id: str) -> Dataset:
+        row = (
+            self._cursor()
+            .execute(_DATASET_QUERY + " WHERE d.id = ?", [dataset_id])
+            .fetchone()
+        )
+        if row is None:
+            raise DatasetNotFound(dataset_id)
+        return self._dataset_from_row(row)
+
+    @staticmethod
+    def _dataset_from_row(row: tuple[Any, ...]) -> Dataset:
+        (ds_id, meta, created, updated, as_of, version, declared, served, count, published) = row
+        columns = json.loads(served if served is not None else declared)
+        return Dataset(
+            id=ds_id,
+            meta=DatasetMeta.model_validate_json(meta),
+            columns=[Column.model_validate(c) for c in columns],
+            created_at=created,
+            updated_at=updated,
+            data_as_of=as_of,
+            version=version,
+            row_count=count or 0,
+            rows_updated_at=published,
+        )
+
+    def create_dataset(
+        self, meta: DatasetMeta, columns: list[Column], dataset_id: str | None = None
+    ) -> Dataset:
+        dataset_id = check_dataset_id(dataset_id) if dataset_id else new_dataset_id()
+        now = _now()
+        with self._write_lock:
+            cur = self._cursor()
+            exists = cur.execute(
+                "SELECT 1 FROM blotter_datasets WHERE id = ?", [dataset_id]
+            ).fetchone()
+            if exists:
+                raise Conflict(f"Dataset '{dataset_id}' already exists.", dataset_id=dataset_id)
+            cur.execute(
+                "INSERT INTO blotter_datasets (id, meta, columns, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [dataset_id, meta.model_dump_json(), _columns_json(columns), now, now],
+            )
+        return self.get_dataset(dataset_id)
+
+    def update_metadata(self, dataset_id: str, meta: DatasetMeta) -> Dataset:
+        with self._write_lock:
+            self.get_dataset(dataset_id)
+            self._cursor().execute(
+                "UPDATE blotter_datasets SET meta = ?, updated_at = ? WHERE id = ?",
+                [meta.model_dump_json(), _now(), dataset_id],
+            )
+        return self.get_dataset(dataset_id)
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        with self._write_lock:
+            cur = self._cursor()
+            tables = cur.execute(
+                "SELECT table_name FROM blotter_versions WHERE dataset_id = ?", [dataset_id]
+            ).fetchall()
+            if not tables and not cur.execute(
+                "SELECT 1 FROM blotter_datasets WHERE id = ?", [dataset_id]
+            ).fetchone():
+                raise DatasetNotFound(dataset_id)
+            cur.execute("BEGIN TRANSACTION")
+            for (table,) in tables:
+                cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+            cur.execute("DELETE FROM blotter_versions WHERE dataset_id = ?", [dataset_id])
+            cur.execute("DELETE FROM blotter_datasets WHERE id = ?", [dataset_id])
+            cur.execute("COMMIT")
+
+    # --- versions --------------------------------------------------------------------
+
+    def publish(
+        self,
+        dataset_id: str,
+        columns: list[Column],
+        batches: Iterable[pa.RecordBatch],
+        *,
+        source: str = "",
+        data_as_of: datetime | None = None,
+    ) -> Version:
+        physical = [
+            (name, _PHYSICAL_TYPE[col.type]) for col in columns for name in physical_names(col)
+        ]
+        with self._write_lock:
+            cur = self._cursor()
+            row = cur.execute(
+                "SELECT current_version, next_row_id FROM blotter_datasets WHERE id = ?",
+                [dataset_id],
+            ).fetchone()
+            if row is None:
+                raise DatasetNotFound(dataset_id)
+            last = cur.execute(
+                "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = ?",
+                [dataset_id],
+            ).fetchone()
+            number = (last[0] if last else 0) + 1
+            next_row_id: int = row[1]
+            table = version_table(dataset_id, number)
+            now = _now()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                definition = ", ".join(
+                    [f"{ROW_ID} BIGINT NOT NULL", f"{CREATED_AT} TIMESTAMP", f"{UPDATED_AT} TIMESTAMP"]
+                    + [f"{_ident(name)} {sql_type}" for name, sql_type in physical]
+                )
+                cur.execute(f"CREATE TABLE {_ident(table)} ({definition})")
+                names = [name for name, _ in physical]
+                targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
+                count = 0
+                for batch in batches:
+                    _check_batch(batch, names)
+                    ids = pa.array(range(next_row_id, next_row_id + batch.num_rows), pa.int64())
+                    next_row_id += batch.num_rows
+                    count += batch.num_rows
+                    staged = pa.Table.from_batches([batch]).append_column("__row_id", ids)
+                    cur.register("_staged_batch", staged)
+                    cur.execute(
+                        f"INSERT INTO {_ident(table)} ({targets}) "  # noqa: S608 - names are checked identifiers
+                        f"SELECT __row_id, $now, $now, {', '.join(map(_ident, names))} "
+                        "FROM _staged_batch",
+                        {"now": now},
+                    )
+                    cur.unregister("_staged_batch")
+                cur.execute(
+                    "INSERT INTO blotter_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [dataset_id, number, table, _columns_json(columns), count, now, source],
+                )
+                cur.execute(
+                    "UPDATE blotter_datasets SET current_version = ?, next_row_id = ?, "
+                    "columns = ?, updated_at = ?, data_as_of = ? WHERE id = ?",
+                    [number, next_row_id, _columns_json(columns), now, data_as_of or now, dataset_id],
+                )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return Version(
+            dataset_id=dataset_id, number=number, row_count=count, created_at=now, source=source
+        )
+
+    def versions(self, dataset_id: str) -> list[Version]:
+        self.get_dataset(dataset_id)
+        rows = (
+            self._cursor()
+            .execute(
+                "SELECT number, row_count, created_at, source FROM blotter_versions "
+                "WHERE dataset_id = ? ORDER BY number DESC",
+                [dataset_id],
+            )
+            .fetchall()
+        )
+        return [
+            Version(dataset_id=dataset_id, number=n, row_count=c, created_at=t, source=s)
+            for n, c, t, s in rows
+        ]
+
+    # --- reads -----------------------------------------------------------------------
+
+    def execute(
+        self, dataset: Dataset, select: exp.Select, *, timeout_s: float | None = None
+    ) -> RowStream:
+        if dataset.version == 0:
+            return RowStream(iter(()))
+        table = version_table(dataset.id, dataset.version)
+        bound, params = bind_string_literals(select)
+        bound = bound.transform(
+            lambda node: exp.to_table(table)
+            if isinstance(node, exp.Table) and node.name == DATASET_TABLE
+            else node
+        )
+        sql = bound.sql(dialect="duckdb")
+        cur = self._cursor()
+        timer = threading.Timer(timeout_s, cur.interrupt) if timeout_s else None
+        if timer:
+            timer.start()
+        try:
+            cur.execute(sql, params)
+        except duckdb.InterruptException as err:
+            cur.close()
+            raise QueryTimeout(
+                f"The query ran longer than {timeout_s:g} s and was stopped. "
+                "Narrow it with $where or $limit.",
+                timeout_s=timeout_s,
+            ) from err
+        except duckdb.Error as err:
+            cur.close()
+            raise _engine_error(err) from err
+        finally:
+            if timer:
+                timer.cancel()
+        return RowStream(_fetch(cur))
+
+
+def _fetch(cur: duckdb.DuckDBPyConnection, size: int = 2048) -> Iterator[tuple[Any, ...]]:
+    try:
+        while chunk := cur.fetchmany(size):
+            yield from chunk
+    finally:
+        cur.close()
+
+
+def _engine_error(err: duckdb.Error) -> BlotterError:
+    """An engine error on a query the compiler accepted: the client's data, not our bug."""
+    text = str(err).splitlines()[0]
+    if isinstance(err, duckdb.ConversionException | duckdb.InvalidInputException):
+        return InvalidRequest(f"The query could not be run on this data: {text}")
+    if isinstance(err, duckdb.OutOfRangeException):
+        return InvalidRequest(f"A value in the query is out of range: {text}")
+    raise err
+
+
+def _columns_json(columns: list[Column]) -> str:
+    return json.dumps([c.model_dump(mode="json") for c in columns])
+
+
+def _check_batch(batch: pa.RecordBatch, names: list[str]) -> None:
+    if batch.schema.names != names:
+        raise InvalidRequest(
+            f"A batch has columns {batch.schema.names}, expected {names}.",
+        )

@@ -1,0 +1,207 @@
+"""The embedded store: catalog, immutable versions, atomic switch, crash safety."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from sqlglot import exp
+
+from blotter.errors import Conflict, DatasetNotFound, InvalidRequest, StoreBusy
+from blotter.model import DATASET_ID, Column, ColumnType, DatasetMeta
+from blotter.schema import DATASET_TABLE
+from blotter.store.duckdb import DuckDBStore
+
+COLUMNS = [
+    Column(field_name="race", name="Race", type=ColumnType.TEXT),
+    Column(field_name="age", name="Age", type=ColumnType.NUMBER),
+    Column(field_name="where", name="Where", type=ColumnType.POINT),
+]
+
+
+def batch(races: list[str], ages: list[float]) -> pa.RecordBatch:
+    n = len(races)
+    return pa.record_batch(
+        {
+            "race": pa.array(races, pa.string()),
+            "age": pa.array(ages, pa.float64()),
+            "_where_lon": pa.array([-72.97] * n, pa.float64()),
+            "_where_lat": pa.array([43.61] * n, pa.float64()),
+        }
+    )
+
+
+def all_rows(store: DuckDBStore, dataset_id: str) -> list[tuple[object, ...]]:
+    dataset = store.get_dataset(dataset_id)
+    select = exp.select("_id", "race", "age").from_(DATASET_TABLE).order_by("_id")
+    return list(store.execute(dataset, select))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> DuckDBStore:
+    s = DuckDBStore(tmp_path / "blotter.duckdb")
+    yield s
+    s.close()
+
+
+def test_new_dataset_gets_a_socrata_style_id_and_no_rows(store: DuckDBStore) -> None:
+    ds = store.create_dataset(DatasetMeta(name="Use of force"), COLUMNS)
+    assert DATASET_ID.match(ds.id)
+    assert ds.version == 0 and ds.row_count == 0
+    assert all_rows(store, ds.id) == []
+    assert [c.field_name for c in ds.columns] == ["race", "age", "where"]
+
+
+def test_fixed_id_is_kept_and_cannot_be_taken_twice(store: DuckDBStore) -> None:
+    store.create_dataset(DatasetMeta(name="A"), COLUMNS, dataset_id="e2x9-2kgt")
+    assert store.get_dataset("e2x9-2kgt").meta.name == "A"
+    with pytest.raises(Conflict):
+        store.create_dataset(DatasetMeta(name="B"), COLUMNS, dataset_id="e2x9-2kgt")
+    with pytest.raises(InvalidRequest):
+        store.create_dataset(DatasetMeta(name="C"), COLUMNS, dataset_id="not an id")
+
+
+def test_unknown_dataset_is_not_found(store: DuckDBStore) -> None:
+    with pytest.raises(DatasetNotFound) as caught:
+        store.get_dataset("zzzz-9999")
+    assert caught.value.status == 404
+
+
+def test_each_publish_is_a_new_version_and_old_ones_are_kept(store: DuckDBStore) -> None:
+    ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    first = store.publish(ds.id, COLUMNS, [batch(["White", "Black"], [23, 32])], source="a.csv")
+    second = store.publish(ds.id, COLUMNS, [batch(["Asian"], [40]), batch(["White"], [51])])
+    assert (first.number, second.number) == (1, 2)
+    served = store.get_dataset(ds.id)
+    assert served.version == 2 and served.row_count == 2
+    assert [r[1] for r in all_rows(store, ds.id)] == ["Asian", "White"]
+    assert [v.number for v in store.versions(ds.id)] == [2, 1]
+    # The first version is still readable exactly as it was.
+    old = served.model_copy(update={"version": 1})
+    select = exp.select("race").from_(DATASET_TABLE).order_by("_id")
+    assert [r[0] for r in store.execute(old, select)] == ["White", "Black"]
+
+
+def test_row_ids_follow_file_order_and_never_repeat_across_versions(store: DuckDBStore) -> None:
+    ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    store.publish(ds.id, COLUMNS, [batch(["a", "b"], [1, 2])])
+    store.publish(ds.id, COLUMNS, [batch(["c", "d"], [3, 4])])
+    assert [r[0] for r in all_rows(store, ds.id)] == [3, 4]
+
+
+def test_a_load_that_fails_midway_leaves_the_previous_version_served(
+    store: DuckDBStore,
+) -> None:
+    ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    store.publish(ds.id, COLUMNS, [batch(["White"], [23])])
+
+    def failing() -> object:
+        yield batch(["Black"], [30])
+        raise ValueError("reader broke on row 2")
+
+    with pytest.raises(ValueError, match="row 2"):
+        store.publish(ds.id, COLUMNS, failing())  # type: ignore[arg-type]
+    served = store.get_dataset(ds.id)
+    assert served.version == 1
+    assert [r[1] for r in all_rows(store, ds.id)] == ["White"]
+    assert [v.number for v in store.versions(ds.id)] == [1]
+
+
+def test_a_process_killed_mid_load_leaves_the_previous_version_served(tmp_path: Path) -> None:
+    db = tmp_path / "blotter.duckdb"
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        import pyarrow as pa
+        from blotter.model import Column, DatasetMeta
+        from blotter.store.duckdb import DuckDBStore
+        from tests.store.test_duckdb import COLUMNS, batch
+
+        store = DuckDBStore({str(db)!r})
+        ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS, dataset_id="abcd-1234")
+        store.publish(ds.id, COLUMNS, [batch(["White", "Black"], [23, 30])])
+
+        def batches():
+            yield batch(["x"] * 50_000, [1.0] * 50_000)
+            yield batch(["y"] * 50_000, [2.0] * 50_000)
+            os.kill(os.getpid(), signal.SIGKILL)  # the power goes out mid-load
+
+        store.publish(ds.id, COLUMNS, batches())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).parents[2], capture_output=True
+    )
+    assert done.returncode == -9, done.stderr.decode()
+    store = DuckDBStore(db)
+    try:
+        served = store.get_dataset("abcd-1234")
+        assert served.version == 1 and served.row_count == 2
+        assert [r[1] for r in all_rows(store, "abcd-1234")] == ["White", "Black"]
+        assert [v.number for v in store.versions("abcd-1234")] == [1]
+        # A new publish after the crash works and takes the next version number.
+        assert store.publish("abcd-1234", COLUMNS, [batch(["Asian"], [44])]).number == 2
+    finally:
+        store.close()
+
+
+def test_a_batch_with_the_wrong_columns_is_refused(store: DuckDBStore) -> None:
+    ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    wrong = pa.record_batch({"race": pa.array(["x"])})
+    with pytest.raises(InvalidRequest):
+        store.publish(ds.id, COLUMNS, [wrong])
+    assert store.get_dataset(ds.id).version == 0
+
+
+def test_metadata_update_keeps_rows(store: DuckDBStore) -> None:
+    ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    store.publish(ds.id, COLUMNS, [batch(["White"], [23])])
+    updated = store.update_metadata(ds.id, DatasetMeta(name="B", tags=["force"]))
+    assert updated.meta.name == "B" and updated.meta.tags == ["force"]
+    assert updated.version == 1 and len(all_rows(store, ds.id)) == 1
+
+
+def test_delete_dataset_removes_it_and_its_versions(store: DuckDBStore) -> None:
+    ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    store.publish(ds.id, COLUMNS, [batch(["White"], [23])])
+    store.delete_dataset(ds.id)
+    with pytest.raises(DatasetNotFound):
+        store.get_dataset(ds.id)
+    with pytest.raises(DatasetNotFound):
+        store.delete_dataset(ds.id)
+
+
+def test_string_literals_reach_the_engine_as_parameters(store: DuckDBStore) -> None:
+    ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    store.publish(ds.id, COLUMNS, [batch(["O'Brien", "x' OR '1'='1"], [1, 2])])
+    served = store.get_dataset(ds.id)
+    select = (
+        exp.select("race")
+        .from_(DATASET_TABLE)
+        .where(exp.EQ(this=exp.column("race"), expression=exp.Literal.string("x' OR '1'='1")))
+    )
+    assert [r[0] for r in store.execute(served, select)] == ["x' OR '1'='1"]
+
+
+def test_a_second_process_gets_a_clear_error_while_the_file_is_held(tmp_path: Path) -> None:
+    db = tmp_path / "blotter.duckdb"
+    holder = DuckDBStore(db)
+    try:
+        script = (
+            "from blotter.store.duckdb import DuckDBStore\n"
+            "from blotter.errors import StoreBusy\n"
+            f"try:\n    DuckDBStore({str(db)!r})\n"
+            "except StoreBusy as e:\n    print(e.code, e.message)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True,
+            cwd=Path(__file__).parents[2],
+        )
+        assert done.stdout.startswith(StoreBusy.code), done.stderr
+        assert "in use by another Blotter process" in done.stdout
+    finally:
+        holder.close()
