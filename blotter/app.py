@@ -10,7 +10,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from blotter.api.catalog import router as catalog_router
 from blotter.api.soda import router as soda_router
+from blotter.api.throttle import Throttle
 from blotter.errors import BlotterError, InvalidRequest
 from blotter.portal import Portal
 from blotter.settings import Settings
@@ -48,7 +50,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         allow_headers=["*"],
         expose_headers=["X-SODA2-Fields", "X-SODA2-Types", "ETag", "Last-Modified"],
     )
+    app.add_middleware(
+        Throttle,
+        anonymous_per_minute=settings.throttle_anonymous_per_minute,
+        token_per_minute=settings.throttle_token_per_minute,
+    )
     app.include_router(soda_router)
+    app.include_router(catalog_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

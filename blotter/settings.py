@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     default_limit: int = Field(1000, description="Rows per page when a query gives no $limit.")
     max_limit: int = Field(50000, description="The largest $limit a query may ask for.")
     query_timeout_s: float = Field(30.0, description="Queries running longer are stopped.")
+    throttle_anonymous_per_minute: int = Field(
+        600, description="API requests a minute per address without an app token; 0: no limit."
+    )
+    throttle_token_per_minute: int = Field(
+        6000, description="API requests a minute per app token; 0: no limit."
+    )
 
     @property
     def database_path(self) -> Path:

@@ -44,6 +44,7 @@ from blotter.schema import (
     version_table,
 )
 from blotter.store.base import RowStream, Store
+from blotter.store.extensions import load_extensions
 from blotter.store.sqlparams import bind_string_literals
 
 _PHYSICAL_TYPE = {
@@ -117,6 +118,7 @@ class DuckDBStore(Store):
                     path=str(self.path),
                 ) from err
             raise
+        load_extensions(self._con)
         self._write_lock = threading.Lock()
         self._migrate()
 

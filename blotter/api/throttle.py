@@ -1,0 +1,102 @@
+"""Per-caller request throttling for the API, as Socrata does it.
+
+Anonymous callers share a budget per address; callers sending an app token (the
+``X-App-Token`` header or ``$$app_token`` parameter) get their own, larger budget.
+Budgets are token buckets refilled continuously; past them a caller gets 429.
+The buckets live in the process: with several workers each keeps its own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_API_PREFIXES = ("/resource/", "/api/")
+_MAX_CALLERS = 100_000  # forget idle callers past this many, so memory stays bounded
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class Throttle:
+    """ASGI middleware limiting API requests per minute per address or app token."""
+
+    def __init__(self, app: ASGIApp, *, anonymous_per_minute: int, token_per_minute: int) -> None:
+        self.app = app
+        self.limits = {"address": anonymous_per_minute, "token": token_per_minute}
+        self.buckets: dict[tuple[str, str], _Bucket] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(_API_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        kind, key = _caller(scope)
+        limit = self.limits[kind]
+        wait = self._take((kind, key), limit) if limit > 0 else 0.0
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        await _too_many(send, kind, limit, wait)
+
+    def _take(self, caller: tuple[str, str], per_minute: int) -> float:
+        """Spend one request; return 0 if allowed, else seconds until the next is."""
+        now = time.monotonic()
+        rate = per_minute / 60.0
+        bucket = self.buckets.get(caller)
+        if bucket is None:
+            if len(self.buckets) >= _MAX_CALLERS:
+                self.buckets.clear()
+            bucket = self.buckets[caller] = _Bucket(tokens=float(per_minute), stamp=now)
+        bucket.tokens = min(float(per_minute), bucket.tokens + (now - bucket.stamp) * rate)
+        bucket.stamp = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / rate
+
+
+def _caller(scope: Scope) -> tuple[str, str]:
+    for name, value in scope.get("headers", []):
+        if name == b"x-app-token" and value:
+            return "token", value.decode("latin-1")
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    if query.get("$$app_token"):
+        return "token", query["$$app_token"][0]
+    client = scope.get("client")
+    return "address", client[0] if client else "unknown"
+
+
+async def _too_many(send: Send, kind: str, limit: int, wait: float) -> None:
+    advice = (
+        "Send an app token (X-App-Token header) for a higher limit, or slow down."
+        if kind == "address"
+        else "Slow down, or ask the portal's administrators for a higher limit."
+    )
+    body = json.dumps(
+        {
+            "code": "too_many_requests",
+            "error": True,
+            "message": f"Too many requests: the limit is {limit} a minute per "
+            f"{'address' if kind == 'address' else 'app token'}. {advice}",
+            "data": {"limit_per_minute": limit, "retry_after_s": math.ceil(wait)},
+        }
+    ).encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": 429,
+        "headers": [
+            (b"content-type", b"application/json; charset=utf-8"),
+            (b"retry-after", str(math.ceil(wait)).encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,89 @@
+"""A small dataset with every column type, built directly through the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+
+from blotter.app import create_app
+from blotter.model import Column, ColumnType, DatasetMeta
+from blotter.settings import Settings
+from blotter.store.duckdb import DuckDBStore
+from tests.conftest import LiveServer, serve_in_thread
+
+DATASET_ID = "test-0001"
+ROWS = 2500
+RACES = ["white", "black", "asian", None]
+
+COLUMNS = [
+    Column(field_name="case_number", name="Case number", type=ColumnType.TEXT),
+    Column(field_name="subject_race", name="Subject race", type=ColumnType.TEXT),
+    Column(field_name="subject_age", name="Subject age", type=ColumnType.NUMBER),
+    Column(field_name="occurred", name="Occurred", type=ColumnType.FLOATING_TIMESTAMP),
+    Column(field_name="injured", name="Subject injured", type=ColumnType.CHECKBOX),
+    Column(field_name="location", name="Location", type=ColumnType.POINT),
+]
+
+
+def expected_row(i: int) -> dict[str, object]:
+    """The i-th row (0-based) as plain Python values: the independent answer key."""
+    return {
+        "case_number": f"15RL{i:05d}",
+        "subject_race": RACES[i % 4],
+        "subject_age": None if i % 10 == 0 else 18 + (i % 50) + (0.5 if i % 7 == 0 else 0),
+        "occurred": datetime(2015, 1, 1) + timedelta(hours=7 * i),
+        "injured": i % 3 == 0,
+        "location": None if i % 5 == 0 else (-72.97 + i / 100000, 43.60 + i / 100000),
+    }
+
+
+def _batch() -> pa.RecordBatch:
+    rows = [expected_row(i) for i in range(ROWS)]
+    return pa.record_batch(
+        {
+            "case_number": pa.array([r["case_number"] for r in rows], pa.string()),
+            "subject_race": pa.array([r["subject_race"] for r in rows], pa.string()),
+            "subject_age": pa.array([r["subject_age"] for r in rows], pa.float64()),
+            "occurred": pa.array([r["occurred"] for r in rows], pa.timestamp("us")),
+            "injured": pa.array([r["injured"] for r in rows], pa.bool_()),
+            "_location_lon": pa.array(
+                [r["location"][0] if r["location"] else None for r in rows], pa.float64()  # type: ignore[index]
+            ),
+            "_location_lat": pa.array(
+                [r["location"][1] if r["location"] else None for r in rows], pa.float64()  # type: ignore[index]
+            ),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("api")
+    store = DuckDBStore(Settings(data_dir=path).database_path)
+    try:
+        store.create_dataset(
+            DatasetMeta(name="Test incidents", agency="Test PD", category="Public Safety"),
+            COLUMNS,
+            dataset_id=DATASET_ID,
+        )
+        store.publish(DATASET_ID, COLUMNS, [_batch()], source="generated in tests")
+    finally:
+        store.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def client(data_dir: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(data_dir=data_dir))) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def live(data_dir: Path) -> Iterator[LiveServer]:
+    """A live server on loopback for real clients that need a socket."""
+    yield from serve_in_thread(create_app(Settings(data_dir=data_dir)))

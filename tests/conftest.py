@@ -1,0 +1,78 @@
+"""Fixtures shared by the whole suite: real DuckDB files, the real app, a live server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from blotter.app import create_app
+from blotter.settings import Settings
+
+REAL_DATA = Path(__file__).parents[2] / "shared" / "data" / "real"
+SAMPLES = Path(__file__).parents[1] / "blotter" / "samples" / "data"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve_in_thread(app: FastAPI) -> Iterator[LiveServer]:
+    """Run ``app`` under uvicorn on a free loopback port until the generator is closed."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", app=app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding the four sample datasets, loaded once per test process."""
+    from blotter.samples import load_samples
+    from blotter.store import open_store
+
+    data_dir = tmp_path_factory.mktemp("samples")
+    store = open_store(Settings(data_dir=data_dir))
+    try:
+        load_samples(store)
+    finally:
+        store.close()
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def sample_app(sample_data_dir: Path) -> FastAPI:
+    """The real app over the sample datasets; tests must not write through it."""
+    return create_app(Settings(data_dir=sample_data_dir))
+
+
+@pytest.fixture(scope="session")
+def sample_server(sample_app: FastAPI) -> Iterator[LiveServer]:
+    """A live server on loopback over the sample datasets, for real clients and browsers."""
+    yield from serve_in_thread(sample_app)

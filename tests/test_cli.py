@@ -1,0 +1,119 @@
+"""The command line as an operator uses it: real files, real database, real server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from blotter.cli import app
+from blotter.settings import Settings
+from blotter.store.duckdb import DuckDBStore
+from tests.conftest import free_port
+
+runner = CliRunner()
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("command", ["serve", "demo", "load", "datasets"])
+def test_every_command_explains_itself(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "--data-dir" in result.output
+
+
+def test_load_new_infers_types_and_datasets_lists_it(tmp_path: Path) -> None:
+    csv_file = write(
+        tmp_path / "stops.csv",
+        "Stop ID,Date,Driver Age,Searched\nA1,2015-01-02,34,true\nA2,2015-02-03,,false\n",
+    )
+    data = tmp_path / "data"
+    loaded = runner.invoke(app, ["load", str(csv_file), "--new", "--name", "Stops",
+                                 "--data-dir", str(data)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "Published 2 rows as version 1" in loaded.output
+    listed = runner.invoke(app, ["datasets", "--data-dir", str(data)])
+    assert "Stops" in listed.output
+    store = DuckDBStore(Settings(data_dir=data).database_path)
+    try:
+        (dataset,) = store.list_datasets()
+        assert [(c.field_name, str(c.type)) for c in dataset.columns] == [
+            ("stop_id", "text"), ("date", "floating_timestamp"), ("driver_age", "number"),
+            ("searched", "checkbox"),
+        ]
+    finally:
+        store.close()
+
+
+def test_load_needs_exactly_one_of_dataset_or_new(tmp_path: Path) -> None:
+    csv_file = write(tmp_path / "x.csv", "a\n1\n")
+    result = runner.invoke(app, ["load", str(csv_file), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--dataset" in result.output and "--new" in result.output
+
+
+def test_an_invalid_file_publishes_nothing_and_reports_every_problem(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    good = write(tmp_path / "good.csv", "case,age\nA,30\nB,41\n")
+    assert runner.invoke(app, ["load", str(good), "--new", "--data-dir", str(data)]).exit_code == 0
+    store = DuckDBStore(Settings(data_dir=data).database_path)
+    dataset_id = store.list_datasets()[0].id
+    store.close()
+    bad = write(tmp_path / "bad.csv", "case,age\nC,thirty\nD,50\nE,old\n")
+    result = runner.invoke(
+        app, ["load", str(bad), "--dataset", dataset_id, "--data-dir", str(data)]
+    )
+    assert result.exit_code == 1
+    assert "2 problems" in result.output
+    assert "thirty" in result.output and "old" in result.output
+    store = DuckDBStore(Settings(data_dir=data).database_path)
+    try:
+        served = store.get_dataset(dataset_id)
+        assert served.version == 1 and served.row_count == 2
+    finally:
+        store.close()
+
+
+def test_demo_loads_the_samples_and_serves_them(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "blotter.cli", "demo", "--data-dir", str(tmp_path),
+         "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/views.json", timeout=2)
+                if response.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "demo did not start serving"
+            time.sleep(0.5)
+        names = {v["name"] for v in response.json()}
+        assert len(names) == 4
+        assert any("generated sample" in n.lower() for n in names)
+        rows = httpx.get(
+            f"http://127.0.0.1:{port}/resource/e2x9-2kgt.json", params={"$limit": "5000"}
+        ).json()
+        assert len(rows) == 221
+        home = httpx.get(f"http://127.0.0.1:{port}/")
+        assert home.status_code == 200 and "Rutland" in home.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
