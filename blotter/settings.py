@@ -14,6 +14,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BLOTTER_")
 
     data_dir: Path = Field(Path("data"), description="Where the embedded database file lives.")
+    database_url: str = Field(
+        "",
+        description="postgresql://… to keep everything in PostgreSQL; empty: the embedded file.",
+    )
+    database_schema: str = Field("blotter", description="PostgreSQL schema holding the portal.")
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, description="Port the web server listens on.")
     site_name: str = Field("Blotter", description="The portal's name in pages and the API.")

@@ -10,6 +10,10 @@ __all__ = ["RowStream", "Store", "open_store"]
 
 def open_store(settings: Settings) -> Store:
     """The store the settings point at."""
+    if settings.database_url:
+        from blotter.store.postgres import PostgresStore
+
+        return PostgresStore(settings.database_url, schema=settings.database_schema)
     from blotter.store.duckdb import DuckDBStore
 
     return DuckDBStore(settings.database_path)

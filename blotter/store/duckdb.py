@@ -7,10 +7,9 @@ file is next opened. Old version tables are kept for history.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +36,20 @@ from blotter.model import (
 )
 from blotter.schema import (
     CREATED_AT,
-    DATASET_TABLE,
     ROW_ID,
     UPDATED_AT,
-    physical_names,
     version_table,
 )
 from blotter.store.base import RowStream, Store
+from blotter.store.common import (
+    DATASET_FIELDS,
+    check_batch,
+    columns_json,
+    dataset_from_row,
+    now,
+    physical_layout,
+    point_at_table,
+)
 from blotter.store.extensions import load_extensions
 from blotter.store.sqlparams import bind_string_literals
 
@@ -81,19 +87,10 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-_DATASET_FIELDS = (
-    "d.id, d.meta, d.created_at, d.updated_at, d.data_as_of, d.current_version, "
-    "d.columns, v.columns, v.row_count, v.created_at"
-)
 _DATASET_QUERY = (
-    f"SELECT {_DATASET_FIELDS} FROM blotter_datasets d "  # noqa: S608 - constant text
+    f"SELECT {DATASET_FIELDS} FROM blotter_datasets d "  # noqa: S608 - constant text
     "LEFT JOIN blotter_versions v ON v.dataset_id = d.id AND v.number = d.current_version"
 )
-
-
-def _now() -> datetime:
-    # Floating timestamps throughout: the portal stores and shows UTC wall time.
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _ident(name: str) -> str:
@@ -148,39 +145,19 @@ class DuckDBStore(Store):
 
     def list_datasets(self) -> list[Dataset]:
         rows = self._cursor().execute(_DATASET_QUERY + " ORDER BY d.id").fetchall()
-        return [self._dataset_from_row(row) for row in rows]
+        return [dataset_from_row(row) for row in rows]
 
     def get_dataset(self, dataset_id: str) -> Dataset:
-        row = (
-            self._cursor()
-            .execute(_DATASET_QUERY + " WHERE d.id = ?", [dataset_id])
-            .fetchone()
-        )
+        row = self._cursor().execute(_DATASET_QUERY + " WHERE d.id = ?", [dataset_id]).fetchone()
         if row is None:
             raise DatasetNotFound(dataset_id)
-        return self._dataset_from_row(row)
-
-    @staticmethod
-    def _dataset_from_row(row: tuple[Any, ...]) -> Dataset:
-        (ds_id, meta, created, updated, as_of, version, declared, served, count, published) = row
-        columns = json.loads(served if served is not None else declared)
-        return Dataset(
-            id=ds_id,
-            meta=DatasetMeta.model_validate_json(meta),
-            columns=[Column.model_validate(c) for c in columns],
-            created_at=created,
-            updated_at=updated,
-            data_as_of=as_of,
-            version=version,
-            row_count=count or 0,
-            rows_updated_at=published,
-        )
+        return dataset_from_row(row)
 
     def create_dataset(
         self, meta: DatasetMeta, columns: list[Column], dataset_id: str | None = None
     ) -> Dataset:
         dataset_id = check_dataset_id(dataset_id) if dataset_id else new_dataset_id()
-        now = _now()
+        stamp = now()
         with self._write_lock:
             cur = self._cursor()
             exists = cur.execute(
@@ -191,7 +168,7 @@ class DuckDBStore(Store):
             cur.execute(
                 "INSERT INTO blotter_datasets (id, meta, columns, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [dataset_id, meta.model_dump_json(), _columns_json(columns), now, now],
+                [dataset_id, meta.model_dump_json(), columns_json(columns), stamp, stamp],
             )
         return self.get_dataset(dataset_id)
 
@@ -200,7 +177,7 @@ class DuckDBStore(Store):
             self.get_dataset(dataset_id)
             self._cursor().execute(
                 "UPDATE blotter_datasets SET meta = ?, updated_at = ? WHERE id = ?",
-                [meta.model_dump_json(), _now(), dataset_id],
+                [meta.model_dump_json(), now(), dataset_id],
             )
         return self.get_dataset(dataset_id)
 
@@ -210,9 +187,12 @@ class DuckDBStore(Store):
             tables = cur.execute(
                 "SELECT table_name FROM blotter_versions WHERE dataset_id = ?", [dataset_id]
             ).fetchall()
-            if not tables and not cur.execute(
-                "SELECT 1 FROM blotter_datasets WHERE id = ?", [dataset_id]
-            ).fetchone():
+            if (
+                not tables
+                and not cur.execute(
+                    "SELECT 1 FROM blotter_datasets WHERE id = ?", [dataset_id]
+                ).fetchone()
+            ):
                 raise DatasetNotFound(dataset_id)
             cur.execute("BEGIN TRANSACTION")
             for (table,) in tables:
@@ -232,9 +212,7 @@ class DuckDBStore(Store):
         source: str = "",
         data_as_of: datetime | None = None,
     ) -> Version:
-        physical = [
-            (name, _PHYSICAL_TYPE[col.type]) for col in columns for name in physical_names(col)
-        ]
+        physical = physical_layout(columns, _PHYSICAL_TYPE)
         with self._write_lock:
             cur = self._cursor()
             row = cur.execute(
@@ -250,11 +228,15 @@ class DuckDBStore(Store):
             number = (last[0] if last else 0) + 1
             next_row_id: int = row[1]
             table = version_table(dataset_id, number)
-            now = _now()
+            stamp = now()
             cur.execute("BEGIN TRANSACTION")
             try:
                 definition = ", ".join(
-                    [f"{ROW_ID} BIGINT NOT NULL", f"{CREATED_AT} TIMESTAMP", f"{UPDATED_AT} TIMESTAMP"]
+                    [
+                        f"{ROW_ID} BIGINT NOT NULL",
+                        f"{CREATED_AT} TIMESTAMP",
+                        f"{UPDATED_AT} TIMESTAMP",
+                    ]
                     + [f"{_ident(name)} {sql_type}" for name, sql_type in physical]
                 )
                 cur.execute(f"CREATE TABLE {_ident(table)} ({definition})")
@@ -262,7 +244,7 @@ class DuckDBStore(Store):
                 targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
                 count = 0
                 for batch in batches:
-                    _check_batch(batch, names)
+                    check_batch(batch, names)
                     ids = pa.array(range(next_row_id, next_row_id + batch.num_rows), pa.int64())
                     next_row_id += batch.num_rows
                     count += batch.num_rows
@@ -272,24 +254,31 @@ class DuckDBStore(Store):
                         f"INSERT INTO {_ident(table)} ({targets}) "  # noqa: S608 - names are checked identifiers
                         f"SELECT __row_id, $now, $now, {', '.join(map(_ident, names))} "
                         "FROM _staged_batch",
-                        {"now": now},
+                        {"now": stamp},
                     )
                     cur.unregister("_staged_batch")
                 cur.execute(
                     "INSERT INTO blotter_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [dataset_id, number, table, _columns_json(columns), count, now, source],
+                    [dataset_id, number, table, columns_json(columns), count, stamp, source],
                 )
                 cur.execute(
                     "UPDATE blotter_datasets SET current_version = ?, next_row_id = ?, "
                     "columns = ?, updated_at = ?, data_as_of = ? WHERE id = ?",
-                    [number, next_row_id, _columns_json(columns), now, data_as_of or now, dataset_id],
+                    [
+                        number,
+                        next_row_id,
+                        columns_json(columns),
+                        stamp,
+                        data_as_of or stamp,
+                        dataset_id,
+                    ],
                 )
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
         return Version(
-            dataset_id=dataset_id, number=number, row_count=count, created_at=now, source=source
+            dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
         )
 
     def versions(self, dataset_id: str) -> list[Version]:
@@ -317,12 +306,7 @@ class DuckDBStore(Store):
             return RowStream(iter(()))
         table = version_table(dataset.id, dataset.version)
         bound, params = bind_string_literals(select)
-        bound = bound.transform(
-            lambda node: exp.to_table(table)
-            if isinstance(node, exp.Table) and node.name == DATASET_TABLE
-            else node
-        )
-        sql = bound.sql(dialect="duckdb")
+        sql = point_at_table(bound, table).sql(dialect="duckdb")
         cur = self._cursor()
         timer = threading.Timer(timeout_s, cur.interrupt) if timeout_s else None
         if timer:
@@ -361,14 +345,3 @@ def _engine_error(err: duckdb.Error) -> BlotterError:
     if isinstance(err, duckdb.OutOfRangeException):
         return InvalidRequest(f"A value in the query is out of range: {text}")
     raise err
-
-
-def _columns_json(columns: list[Column]) -> str:
-    return json.dumps([c.model_dump(mode="json") for c in columns])
-
-
-def _check_batch(batch: pa.RecordBatch, names: list[str]) -> None:
-    if batch.schema.names != names:
-        raise InvalidRequest(
-            f"A batch has columns {batch.schema.names}, expected {names}.",
-        )

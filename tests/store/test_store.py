@@ -1,10 +1,11 @@
-"""The embedded store: catalog, immutable versions, atomic switch, crash safety."""
+"""Both stores: catalog, immutable versions, atomic switch, crash safety."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +15,10 @@ from sqlglot import exp
 from blotter.errors import Conflict, DatasetNotFound, InvalidRequest, StoreBusy
 from blotter.model import DATASET_ID, Column, ColumnType, DatasetMeta
 from blotter.schema import DATASET_TABLE
+from blotter.settings import Settings
+from blotter.store import Store, open_store
 from blotter.store.duckdb import DuckDBStore
+from tests.engines import ENGINES, engine_settings
 
 COLUMNS = [
     Column(field_name="race", name="Race", type=ColumnType.TEXT),
@@ -35,20 +39,25 @@ def batch(races: list[str], ages: list[float]) -> pa.RecordBatch:
     )
 
 
-def all_rows(store: DuckDBStore, dataset_id: str) -> list[tuple[object, ...]]:
+def all_rows(store: Store, dataset_id: str) -> list[tuple[object, ...]]:
     dataset = store.get_dataset(dataset_id)
     select = exp.select("_id", "race", "age").from_(DATASET_TABLE).order_by("_id")
     return list(store.execute(dataset, select))
 
 
+@pytest.fixture(params=ENGINES)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    yield from engine_settings(request.param, tmp_path)
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> DuckDBStore:
-    s = DuckDBStore(tmp_path / "blotter.duckdb")
+def store(settings: Settings) -> Iterator[Store]:
+    s = open_store(settings)
     yield s
     s.close()
 
 
-def test_new_dataset_gets_a_socrata_style_id_and_no_rows(store: DuckDBStore) -> None:
+def test_new_dataset_gets_a_socrata_style_id_and_no_rows(store: Store) -> None:
     ds = store.create_dataset(DatasetMeta(name="Use of force"), COLUMNS)
     assert DATASET_ID.match(ds.id)
     assert ds.version == 0 and ds.row_count == 0
@@ -56,7 +65,7 @@ def test_new_dataset_gets_a_socrata_style_id_and_no_rows(store: DuckDBStore) -> 
     assert [c.field_name for c in ds.columns] == ["race", "age", "where"]
 
 
-def test_fixed_id_is_kept_and_cannot_be_taken_twice(store: DuckDBStore) -> None:
+def test_fixed_id_is_kept_and_cannot_be_taken_twice(store: Store) -> None:
     store.create_dataset(DatasetMeta(name="A"), COLUMNS, dataset_id="e2x9-2kgt")
     assert store.get_dataset("e2x9-2kgt").meta.name == "A"
     with pytest.raises(Conflict):
@@ -65,13 +74,13 @@ def test_fixed_id_is_kept_and_cannot_be_taken_twice(store: DuckDBStore) -> None:
         store.create_dataset(DatasetMeta(name="C"), COLUMNS, dataset_id="not an id")
 
 
-def test_unknown_dataset_is_not_found(store: DuckDBStore) -> None:
+def test_unknown_dataset_is_not_found(store: Store) -> None:
     with pytest.raises(DatasetNotFound) as caught:
         store.get_dataset("zzzz-9999")
     assert caught.value.status == 404
 
 
-def test_each_publish_is_a_new_version_and_old_ones_are_kept(store: DuckDBStore) -> None:
+def test_each_publish_is_a_new_version_and_old_ones_are_kept(store: Store) -> None:
     ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
     first = store.publish(ds.id, COLUMNS, [batch(["White", "Black"], [23, 32])], source="a.csv")
     second = store.publish(ds.id, COLUMNS, [batch(["Asian"], [40]), batch(["White"], [51])])
@@ -86,7 +95,7 @@ def test_each_publish_is_a_new_version_and_old_ones_are_kept(store: DuckDBStore)
     assert [r[0] for r in store.execute(old, select)] == ["White", "Black"]
 
 
-def test_row_ids_follow_file_order_and_never_repeat_across_versions(store: DuckDBStore) -> None:
+def test_row_ids_follow_file_order_and_never_repeat_across_versions(store: Store) -> None:
     ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
     store.publish(ds.id, COLUMNS, [batch(["a", "b"], [1, 2])])
     store.publish(ds.id, COLUMNS, [batch(["c", "d"], [3, 4])])
@@ -94,7 +103,7 @@ def test_row_ids_follow_file_order_and_never_repeat_across_versions(store: DuckD
 
 
 def test_a_load_that_fails_midway_leaves_the_previous_version_served(
-    store: DuckDBStore,
+    store: Store,
 ) -> None:
     ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
     store.publish(ds.id, COLUMNS, [batch(["White"], [23])])
@@ -111,17 +120,18 @@ def test_a_load_that_fails_midway_leaves_the_previous_version_served(
     assert [v.number for v in store.versions(ds.id)] == [1]
 
 
-def test_a_process_killed_mid_load_leaves_the_previous_version_served(tmp_path: Path) -> None:
-    db = tmp_path / "blotter.duckdb"
+def test_a_process_killed_mid_load_leaves_the_previous_version_served(
+    settings: Settings,
+) -> None:
     script = textwrap.dedent(
         f"""
         import os, signal
-        import pyarrow as pa
-        from blotter.model import Column, DatasetMeta
-        from blotter.store.duckdb import DuckDBStore
-        from tests.store.test_duckdb import COLUMNS, batch
+        from blotter.model import DatasetMeta
+        from blotter.settings import Settings
+        from blotter.store import open_store
+        from tests.store.test_store import COLUMNS, batch
 
-        store = DuckDBStore({str(db)!r})
+        store = open_store(Settings.model_validate_json({settings.model_dump_json()!r}))
         ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS, dataset_id="abcd-1234")
         store.publish(ds.id, COLUMNS, [batch(["White", "Black"], [23, 30])])
 
@@ -137,7 +147,7 @@ def test_a_process_killed_mid_load_leaves_the_previous_version_served(tmp_path: 
         [sys.executable, "-c", script], cwd=Path(__file__).parents[2], capture_output=True
     )
     assert done.returncode == -9, done.stderr.decode()
-    store = DuckDBStore(db)
+    store = open_store(settings)
     try:
         served = store.get_dataset("abcd-1234")
         assert served.version == 1 and served.row_count == 2
@@ -149,7 +159,7 @@ def test_a_process_killed_mid_load_leaves_the_previous_version_served(tmp_path: 
         store.close()
 
 
-def test_a_batch_with_the_wrong_columns_is_refused(store: DuckDBStore) -> None:
+def test_a_batch_with_the_wrong_columns_is_refused(store: Store) -> None:
     ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
     wrong = pa.record_batch({"race": pa.array(["x"])})
     with pytest.raises(InvalidRequest):
@@ -157,7 +167,7 @@ def test_a_batch_with_the_wrong_columns_is_refused(store: DuckDBStore) -> None:
     assert store.get_dataset(ds.id).version == 0
 
 
-def test_metadata_update_keeps_rows(store: DuckDBStore) -> None:
+def test_metadata_update_keeps_rows(store: Store) -> None:
     ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
     store.publish(ds.id, COLUMNS, [batch(["White"], [23])])
     updated = store.update_metadata(ds.id, DatasetMeta(name="B", tags=["force"]))
@@ -165,7 +175,7 @@ def test_metadata_update_keeps_rows(store: DuckDBStore) -> None:
     assert updated.version == 1 and len(all_rows(store, ds.id)) == 1
 
 
-def test_delete_dataset_removes_it_and_its_versions(store: DuckDBStore) -> None:
+def test_delete_dataset_removes_it_and_its_versions(store: Store) -> None:
     ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
     store.publish(ds.id, COLUMNS, [batch(["White"], [23])])
     store.delete_dataset(ds.id)
@@ -175,7 +185,7 @@ def test_delete_dataset_removes_it_and_its_versions(store: DuckDBStore) -> None:
         store.delete_dataset(ds.id)
 
 
-def test_string_literals_reach_the_engine_as_parameters(store: DuckDBStore) -> None:
+def test_string_literals_reach_the_engine_as_parameters(store: Store) -> None:
     ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
     store.publish(ds.id, COLUMNS, [batch(["O'Brien", "x' OR '1'='1"], [1, 2])])
     served = store.get_dataset(ds.id)
@@ -198,7 +208,9 @@ def test_a_second_process_gets_a_clear_error_while_the_file_is_held(tmp_path: Pa
             "except StoreBusy as e:\n    print(e.code, e.message)\n"
         )
         done = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True,
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
             cwd=Path(__file__).parents[2],
         )
         assert done.stdout.startswith(StoreBusy.code), done.stderr

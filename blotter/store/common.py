@@ -1,0 +1,76 @@
+"""Pieces every SQL engine's store shares: row decoding, column JSON, batch checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from blotter.errors import InvalidRequest
+from blotter.model import Column, ColumnType, Dataset, DatasetMeta
+from blotter.schema import DATASET_TABLE, physical_names
+
+# The catalog query's columns, in the order ``dataset_from_row`` reads them.
+DATASET_FIELDS = (
+    "d.id, d.meta, d.created_at, d.updated_at, d.data_as_of, d.current_version, "
+    "d.columns, v.columns, v.row_count, v.created_at"
+)
+
+
+def now() -> datetime:
+    """Floating timestamps throughout: the portal stores and shows UTC wall time."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def dataset_from_row(row: tuple[Any, ...]) -> Dataset:
+    (ds_id, meta, created, updated, as_of, version, declared, served, count, published) = row
+    columns = served if served is not None else declared
+    if isinstance(columns, str):
+        columns = json.loads(columns)
+    if not isinstance(meta, str):
+        meta = json.dumps(meta)
+    return Dataset(
+        id=ds_id,
+        meta=DatasetMeta.model_validate_json(meta),
+        columns=[Column.model_validate(c) for c in columns],
+        created_at=created,
+        updated_at=updated,
+        data_as_of=as_of,
+        version=version,
+        row_count=count or 0,
+        rows_updated_at=published,
+    )
+
+
+def columns_json(columns: list[Column]) -> str:
+    return json.dumps([c.model_dump(mode="json") for c in columns])
+
+
+def physical_layout(
+    columns: list[Column], sql_types: dict[ColumnType, str]
+) -> list[tuple[str, str]]:
+    """(physical name, SQL type) of every physical column, in order."""
+    return [(name, sql_types[col.type]) for col in columns for name in physical_names(col)]
+
+
+def check_batch(batch: pa.RecordBatch, names: list[str]) -> None:
+    if batch.schema.names != names:
+        raise InvalidRequest(f"A batch has columns {batch.schema.names}, expected {names}.")
+
+
+def point_at_table(select: exp.Expression, table: str, schema: str | None = None) -> exp.Expression:
+    """Swap the compiler's placeholder table for a version's real table."""
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.name == DATASET_TABLE:
+            return exp.table_(table, db=schema, quoted=True)
+        return node
+
+    return select.transform(swap)
+
+
+Fetcher = Callable[[], list[tuple[Any, ...]]]

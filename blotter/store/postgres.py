@@ -1,0 +1,335 @@
+"""The server engine: the same store on PostgreSQL, for many workers on many hosts.
+
+Everything lives in one schema (``blotter`` by default), so a database can hold several
+portals or test runs side by side. Versions are tables written and registered in one
+transaction, exactly as on DuckDB; PostgreSQL rolls back whatever a failed or killed
+load had written. Bulk loads use COPY; reads stream through server-side cursors.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+from sqlglot import exp
+
+from blotter.errors import (
+    Conflict,
+    DatasetNotFound,
+    InvalidRequest,
+    QueryTimeout,
+)
+from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Version, check_dataset_id
+from blotter.model import new_dataset_id as make_id
+from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
+from blotter.store.base import RowStream, Store
+from blotter.store.common import (
+    DATASET_FIELDS,
+    check_batch,
+    dataset_from_row,
+    now,
+    physical_layout,
+    point_at_table,
+)
+from blotter.store.sqlparams import bind_string_literals
+
+# Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
+_PHYSICAL_TYPE = {
+    ColumnType.TEXT: 'TEXT COLLATE "C"',
+    ColumnType.NUMBER: "DOUBLE PRECISION",
+    ColumnType.CHECKBOX: "BOOLEAN",
+    ColumnType.FLOATING_TIMESTAMP: "TIMESTAMP",
+    ColumnType.POINT: "DOUBLE PRECISION",
+}
+
+# Schema migrations in order; the index + 1 is the schema version. Several workers may start
+# at once: an advisory lock makes one of them apply these while the others wait.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE blotter_datasets (
+            id TEXT PRIMARY KEY,
+            meta JSONB NOT NULL,
+            columns JSONB NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            data_as_of TIMESTAMP,
+            current_version INTEGER NOT NULL DEFAULT 0,
+            next_row_id BIGINT NOT NULL DEFAULT 1
+        )""",
+        """CREATE TABLE blotter_versions (
+            dataset_id TEXT NOT NULL REFERENCES blotter_datasets (id) ON DELETE CASCADE,
+            number INTEGER NOT NULL,
+            table_name TEXT NOT NULL,
+            columns JSONB NOT NULL,
+            row_count BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            source TEXT NOT NULL,
+            PRIMARY KEY (dataset_id, number)
+        )""",
+    ),
+)
+_MIGRATION_LOCK = 0x0B107_7E4  # any constant shared by every Blotter process
+
+_DATASET_QUERY = (
+    f"SELECT {DATASET_FIELDS} FROM blotter_datasets d "  # noqa: S608 - constant text
+    "LEFT JOIN blotter_versions v ON v.dataset_id = d.id AND v.number = d.current_version"
+)
+
+
+class PostgresStore(Store):
+    """A store in one schema of a PostgreSQL database."""
+
+    engine = "postgres"
+
+    def __init__(self, url: str, *, schema: str = "blotter", pool_size: int = 8) -> None:
+        self.schema = schema
+        self._write_lock = threading.Lock()
+        search_path = f"-c search_path={schema}"
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"options": search_path, "autocommit": True},
+            open=True,
+        )
+        self._migrate()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._pool.connection() as conn:
+            yield conn
+
+    def _migrate(self) -> None:
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+            )
+            conn.execute("CREATE TABLE IF NOT EXISTS blotter_schema (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT max(version) FROM blotter_schema").fetchone()
+            current = (row[0] if row else None) or 0
+            for number, statements in enumerate(_MIGRATIONS, start=1):
+                if number <= current:
+                    continue
+                for statement in statements:
+                    conn.execute(statement)  # type: ignore[arg-type]  # constant DDL
+                conn.execute("INSERT INTO blotter_schema VALUES (%s)", [number])
+
+    # --- catalog ---------------------------------------------------------------------
+
+    def list_datasets(self) -> list[Dataset]:
+        with self._conn() as conn:
+            rows = conn.execute(_DATASET_QUERY + " ORDER BY d.id").fetchall()  # type: ignore[arg-type]
+        return [dataset_from_row(row) for row in rows]
+
+    def get_dataset(self, dataset_id: str) -> Dataset:
+        with self._conn() as conn:
+            row = conn.execute(_DATASET_QUERY + " WHERE d.id = %s", [dataset_id]).fetchone()  # type: ignore[arg-type]
+        if row is None:
+            raise DatasetNotFound(dataset_id)
+        return dataset_from_row(row)
+
+    def create_dataset(
+        self, meta: DatasetMeta, columns: list[Column], dataset_id: str | None = None
+    ) -> Dataset:
+        dataset_id = check_dataset_id(dataset_id) if dataset_id else make_id()
+        stamp = now()
+        with self._conn() as conn:
+            inserted = conn.execute(
+                "INSERT INTO blotter_datasets (id, meta, columns, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id",
+                [
+                    dataset_id,
+                    Jsonb(meta.model_dump(mode="json")),
+                    Jsonb(_columns(columns)),
+                    stamp,
+                    stamp,
+                ],
+            ).fetchone()
+        if inserted is None:
+            raise Conflict(f"Dataset '{dataset_id}' already exists.", dataset_id=dataset_id)
+        return self.get_dataset(dataset_id)
+
+    def update_metadata(self, dataset_id: str, meta: DatasetMeta) -> Dataset:
+        with self._conn() as conn:
+            changed = conn.execute(
+                "UPDATE blotter_datasets SET meta = %s, updated_at = %s WHERE id = %s",
+                [Jsonb(meta.model_dump(mode="json")), now(), dataset_id],
+            ).rowcount
+        if not changed:
+            raise DatasetNotFound(dataset_id)
+        return self.get_dataset(dataset_id)
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        with self._conn() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT id FROM blotter_datasets WHERE id = %s FOR UPDATE", [dataset_id]
+            ).fetchone()
+            if row is None:
+                raise DatasetNotFound(dataset_id)
+            tables = conn.execute(
+                "SELECT table_name FROM blotter_versions WHERE dataset_id = %s", [dataset_id]
+            ).fetchall()
+            for (table,) in tables:
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+            conn.execute("DELETE FROM blotter_datasets WHERE id = %s", [dataset_id])
+
+    # --- versions --------------------------------------------------------------------
+
+    def publish(
+        self,
+        dataset_id: str,
+        columns: list[Column],
+        batches: Iterable[pa.RecordBatch],
+        *,
+        source: str = "",
+        data_as_of: datetime | None = None,
+    ) -> Version:
+        physical = physical_layout(columns, _PHYSICAL_TYPE)
+        names = [name for name, _ in physical]
+        stamp = now()
+        with self._conn() as conn, conn.transaction():
+            # Row lock: concurrent publishes of one dataset (from any host) take turns.
+            row = conn.execute(
+                "SELECT next_row_id FROM blotter_datasets WHERE id = %s FOR UPDATE",
+                [dataset_id],
+            ).fetchone()
+            if row is None:
+                raise DatasetNotFound(dataset_id)
+            next_row_id: int = row[0]
+            last = conn.execute(
+                "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = %s",
+                [dataset_id],
+            ).fetchone()
+            number = (last[0] if last else 0) + 1
+            table = version_table(dataset_id, number)
+            definition = sql.SQL(", ").join(
+                [
+                    sql.SQL(f"{ROW_ID} BIGINT NOT NULL"),
+                    sql.SQL(f"{CREATED_AT} TIMESTAMP"),
+                    sql.SQL(f"{UPDATED_AT} TIMESTAMP"),
+                ]
+                + [
+                    sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(sql_type))
+                    for name, sql_type in physical
+                ]
+            )
+            conn.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), definition))
+            copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(table),
+                sql.SQL(", ").join(map(sql.Identifier, [ROW_ID, CREATED_AT, UPDATED_AT, *names])),
+            )
+            count = 0
+            with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                for batch in batches:
+                    check_batch(batch, names)
+                    columns_data = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+                    for offset, values in enumerate(zip(*columns_data, strict=True)):
+                        copy.write_row((next_row_id + offset, stamp, stamp, *values))
+                    next_row_id += batch.num_rows
+                    count += batch.num_rows
+            conn.execute(
+                "INSERT INTO blotter_versions VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [dataset_id, number, table, Jsonb(_columns(columns)), count, stamp, source],
+            )
+            conn.execute(
+                "UPDATE blotter_datasets SET current_version = %s, next_row_id = %s, "
+                "columns = %s, updated_at = %s, data_as_of = %s WHERE id = %s",
+                [
+                    number,
+                    next_row_id,
+                    Jsonb(_columns(columns)),
+                    stamp,
+                    data_as_of or stamp,
+                    dataset_id,
+                ],
+            )
+        return Version(
+            dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
+        )
+
+    def versions(self, dataset_id: str) -> list[Version]:
+        self.get_dataset(dataset_id)
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT number, row_count, created_at, source FROM blotter_versions "
+                "WHERE dataset_id = %s ORDER BY number DESC",
+                [dataset_id],
+            ).fetchall()
+        return [
+            Version(dataset_id=dataset_id, number=n, row_count=c, created_at=t, source=s)
+            for n, c, t, s in rows
+        ]
+
+    # --- reads -----------------------------------------------------------------------
+
+    def execute(
+        self, dataset: Dataset, select: exp.Select, *, timeout_s: float | None = None
+    ) -> RowStream:
+        if dataset.version == 0:
+            return RowStream(iter(()))
+        bound, params = bind_string_literals(select)
+        table = version_table(dataset.id, dataset.version)
+        text = point_at_table(bound, table).sql(dialect="postgres")
+        # The connection is held while the rows stream; it returns to the pool at the end.
+        context = self._pool.connection()
+        conn = context.__enter__()
+        try:
+            conn.autocommit = False
+            if timeout_s:
+                conn.execute(
+                    "SELECT set_config('statement_timeout', %s, true)",
+                    [f"{int(timeout_s * 1000)}ms"],
+                )
+            cursor = conn.cursor(name="blotter_read")
+            cursor.itersize = 2048
+            cursor.execute(text, params)  # type: ignore[arg-type]  # generated by sqlglot
+            first = cursor.fetchmany(2048)
+        except BaseException as err:
+            conn.rollback()
+            conn.autocommit = True
+            context.__exit__(None, None, None)
+            if isinstance(err, psycopg.errors.QueryCanceled):
+                raise QueryTimeout(
+                    f"The query ran longer than {timeout_s:g} s and was stopped. "
+                    "Narrow it with $where or $limit.",
+                    timeout_s=timeout_s,
+                ) from err
+            if isinstance(err, psycopg.errors.DataError):
+                raise InvalidRequest(f"The query could not be run on this data: {err}") from err
+            raise
+        return RowStream(_stream(first, cursor, conn, context))
+
+
+def _stream(
+    first: list[tuple[Any, ...]],
+    cursor: psycopg.ServerCursor[Any],
+    conn: psycopg.Connection[Any],
+    context: Any,
+) -> Iterator[tuple[Any, ...]]:
+    try:
+        yield from first
+        while chunk := cursor.fetchmany(2048):
+            yield from chunk
+    finally:
+        try:
+            cursor.close()
+            conn.rollback()  # read-only: ends the transaction, releases the snapshot
+            conn.autocommit = True
+        finally:
+            context.__exit__(None, None, None)
+
+
+def _columns(columns: list[Column]) -> list[dict[str, Any]]:
+    return [c.model_dump(mode="json") for c in columns]
