@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -27,17 +28,36 @@ err_console = Console(stderr=True)
 DataDir = Annotated[
     Path | None,
     typer.Option(
-        "--data-dir", help="Folder holding the database file [env: BLOTTER_DATA_DIR; default: ./data]."
+        "--data-dir",
+        help="Folder holding the database file [env: BLOTTER_DATA_DIR; default: ./data].",
     ),
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="postgresql://user@host/db to use PostgreSQL instead of the embedded file "
+        "[env: BLOTTER_DATABASE_URL].",
+    ),
+]
+Workers = Annotated[
+    int, typer.Option(min=1, help="Worker processes (PostgreSQL only; DuckDB allows one).")
 ]
 Host = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")]
 Port = Annotated[int | None, typer.Option(help="Port to listen on [env: PORT; default: 8000].")]
 
 
-def _settings(data_dir: Path | None, host: str | None = None, port: int | None = None) -> Settings:
+def _settings(
+    data_dir: Path | None,
+    host: str | None = None,
+    port: int | None = None,
+    database_url: str | None = None,
+) -> Settings:
     overrides: dict[str, object] = {}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
     if host is not None:
         overrides["host"] = host
     if port is not None:
@@ -61,7 +81,7 @@ def _open(settings: Settings) -> Store:
         _fail(err)
 
 
-def _fail(err: BlotterError) -> typer.Exit:
+def _fail(err: BlotterError) -> NoReturn:
     err_console.print(f"[bold red]Error:[/] {err.message}")
     if isinstance(err, ValidationFailed):
         table = Table("row", "column", "value", "problem", title=f"{err.total} problems")
@@ -93,27 +113,57 @@ def _progress(label: str) -> Iterator[Callable[[int], None]]:
         yield lambda rows: progress.update(task, completed=rows)
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
-    from blotter.app import create_app
-
     console.print(f"Blotter is serving at [bold]http://{settings.host}:{settings.port}[/]")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    if workers == 1:
+        from blotter.app import create_app
+
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+        return
+    if not settings.database_url:
+        err_console.print(
+            "[bold red]Error:[/] several workers need PostgreSQL (--database-url): "
+            "the embedded DuckDB file can be open in one process only."
+        )
+        raise typer.Exit(code=2)
+    # Each worker process builds its own app from the environment.
+    for name, value in settings.model_dump(mode="json").items():
+        os.environ[f"BLOTTER_{name.upper()}"] = str(value)
+    uvicorn.run(
+        "blotter.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+    )
 
 
 @app.command()
-def serve(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
+def serve(
+    data_dir: DataDir = None,
+    host: Host = None,
+    port: Port = None,
+    database_url: DatabaseUrl = None,
+    workers: Workers = 1,
+) -> None:
     """Serve the portal: pages for people, the SODA API for programs."""
-    _serve(_settings(data_dir, host, port))
+    _serve(_settings(data_dir, host, port, database_url), workers)
 
 
 @app.command()
-def demo(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
-    """Load the sample datasets into an empty data dir, then serve the portal."""
+def demo(
+    data_dir: DataDir = None,
+    host: Host = None,
+    port: Port = None,
+    database_url: DatabaseUrl = None,
+    workers: Workers = 1,
+) -> None:
+    """Load the sample datasets into an empty portal, then serve it."""
     from blotter.samples import load_samples
 
-    settings = _settings(data_dir, host, port)
+    settings = _settings(data_dir, host, port, database_url)
     with _store(settings) as store:
         if store.list_datasets():
             console.print(f"{settings.database_path} already holds datasets; serving them.")
@@ -126,7 +176,7 @@ def demo(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None
             for result in results:
                 dataset = store.get_dataset(result.dataset_id)
                 console.print(f"  {dataset.id}  {dataset.row_count:>7,} rows  {dataset.meta.name}")
-    _serve(settings)
+    _serve(settings, workers)
 
 
 @app.command()
@@ -135,9 +185,7 @@ def load(
     dataset: Annotated[
         str | None, typer.Option("--dataset", help="Publish as a new version of this dataset id.")
     ] = None,
-    new: Annotated[
-        bool, typer.Option("--new", help="Create a new dataset from the file.")
-    ] = False,
+    new: Annotated[bool, typer.Option("--new", help="Create a new dataset from the file.")] = False,
     spec: Annotated[
         Path | None,
         typer.Option(
@@ -149,6 +197,7 @@ def load(
     ] = None,
     name: Annotated[str | None, typer.Option(help="Name of a new dataset (with --new).")] = None,
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Publish a file as a new immutable version. Nothing changes if any row is invalid."""
     from blotter.ingest.pipeline import load_file
@@ -157,7 +206,7 @@ def load(
     if (dataset is None) == (not new):
         err_console.print("Give exactly one of --dataset ID (new version) or --new.")
         raise typer.Exit(code=2)
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, database_url=database_url)
     with _store(settings) as store:
         try:
             dataset_spec = load_spec_file(spec) if spec else None
@@ -179,14 +228,17 @@ def load(
 
 
 @app.command()
-def datasets(data_dir: DataDir = None) -> None:
+def datasets(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List the datasets with their ids, rows and versions."""
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, database_url=database_url)
     with _store(settings) as store:
         table = Table("id", "name", "rows", "version", "updated (UTC)")
         for ds in store.list_datasets():
             table.add_row(
-                ds.id, ds.meta.name, f"{ds.row_count:,}", str(ds.version),
+                ds.id,
+                ds.meta.name,
+                f"{ds.row_count:,}",
+                str(ds.version),
                 ds.updated_at.strftime("%Y-%m-%d %H:%M"),
             )
         console.print(table)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -13,8 +12,9 @@ from fastapi.testclient import TestClient
 from blotter.app import create_app
 from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.settings import Settings
-from blotter.store.duckdb import DuckDBStore
+from blotter.store import open_store
 from tests.conftest import LiveServer, serve_in_thread
+from tests.engines import ENGINES, engine_settings
 
 DATASET_ID = "test-0001"
 ROWS = 2500
@@ -52,19 +52,29 @@ def _batch() -> pa.RecordBatch:
             "occurred": pa.array([r["occurred"] for r in rows], pa.timestamp("us")),
             "injured": pa.array([r["injured"] for r in rows], pa.bool_()),
             "_location_lon": pa.array(
-                [r["location"][0] if r["location"] else None for r in rows], pa.float64()  # type: ignore[index]
+                [r["location"][0] if r["location"] else None for r in rows],
+                pa.float64(),  # type: ignore[index]
             ),
             "_location_lat": pa.array(
-                [r["location"][1] if r["location"] else None for r in rows], pa.float64()  # type: ignore[index]
+                [r["location"][1] if r["location"] else None for r in rows],
+                pa.float64(),  # type: ignore[index]
             ),
         }
     )
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("api")
-    store = DuckDBStore(Settings(data_dir=path).database_path)
+@pytest.fixture(scope="module", params=ENGINES)
+def settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """A portal holding the test dataset, on each engine in turn."""
+    for settings in engine_settings(request.param, tmp_path_factory.mktemp("api")):
+        _fill(settings)
+        yield settings
+
+
+def _fill(settings: Settings) -> None:
+    store = open_store(settings)
     try:
         store.create_dataset(
             DatasetMeta(name="Test incidents", agency="Test PD", category="Public Safety"),
@@ -74,16 +84,15 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         store.publish(DATASET_ID, COLUMNS, [_batch()], source="generated in tests")
     finally:
         store.close()
-    return path
 
 
 @pytest.fixture(scope="module")
-def client(data_dir: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(data_dir=data_dir))) as c:
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
         yield c
 
 
 @pytest.fixture(scope="module")
-def live(data_dir: Path) -> Iterator[LiveServer]:
+def live(settings: Settings) -> Iterator[LiveServer]:
     """A live server on loopback for real clients that need a socket."""
-    yield from serve_in_thread(create_app(Settings(data_dir=data_dir)))
+    yield from serve_in_thread(create_app(settings))

@@ -83,8 +83,11 @@ def test_where_order_and_simple_filter(client: TestClient) -> None:
 def test_group_by_counts(client: TestClient) -> None:
     rows = client.get(
         f"/resource/{DATASET_ID}.json",
-        params={"$select": "subject_race, count(*) AS n", "$group": "subject_race",
-                "$order": "n DESC, subject_race"},
+        params={
+            "$select": "subject_race, count(*) AS n",
+            "$group": "subject_race",
+            "$order": "n DESC, subject_race",
+        },
     ).json()
     counts = {r.get("subject_race"): int(r["n"]) for r in rows}
     assert counts == {"white": 625, "black": 625, "asian": 625, None: 625}
@@ -94,15 +97,29 @@ def test_csv_has_field_name_headers_and_socrata_types(client: TestClient) -> Non
     response = client.get(f"/resource/{DATASET_ID}.csv", params={"$limit": "3"})
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert json.loads(response.headers["x-soda2-fields"]) == [
-        "case_number", "subject_race", "subject_age", "occurred", "injured", "location",
+        "case_number",
+        "subject_race",
+        "subject_age",
+        "occurred",
+        "injured",
+        "location",
     ]
     assert json.loads(response.headers["x-soda2-types"]) == [
-        "text", "text", "number", "floating_timestamp", "checkbox", "point",
+        "text",
+        "text",
+        "number",
+        "floating_timestamp",
+        "checkbox",
+        "point",
     ]
     table = list(csv.reader(io.StringIO(response.text)))
     assert table[0][0] == "case_number"
     assert table[2] == [
-        "15RL00001", "black", "19", "2015-01-01T07:00:00.000", "false",
+        "15RL00001",
+        "black",
+        "19",
+        "2015-01-01T07:00:00.000",
+        "false",
         "POINT (-72.96999 43.60001)",
     ]
     assert table[1][2] == ""  # a null number is an empty cell
@@ -115,7 +132,8 @@ def test_geojson_is_a_feature_collection_with_the_point_as_geometry(client: Test
     assert body["type"] == "FeatureCollection"
     assert body["features"][0]["geometry"] is None  # row 0 has no location
     assert body["features"][1]["geometry"] == {
-        "type": "Point", "coordinates": [-72.96999, 43.60001],
+        "type": "Point",
+        "coordinates": [-72.96999, 43.60001],
     }
     assert body["features"][1]["properties"]["case_number"] == "15RL00001"
 
@@ -136,16 +154,15 @@ def test_etag_and_if_none_match_give_304(client: TestClient) -> None:
 
 def test_cors_lets_browsers_on_other_sites_read(client: TestClient) -> None:
     response = client.get(
-        f"/resource/{DATASET_ID}.json", params={"$limit": "1"},
+        f"/resource/{DATASET_ID}.json",
+        params={"$limit": "1"},
         headers={"Origin": "https://newsroom.example"},
     )
     assert response.headers["access-control-allow-origin"] == "*"
 
 
 def test_bulk_export_streams_every_row_as_a_download(client: TestClient) -> None:
-    response = client.get(
-        f"/api/views/{DATASET_ID}/rows.csv", params={"accessType": "DOWNLOAD"}
-    )
+    response = client.get(f"/api/views/{DATASET_ID}/rows.csv", params={"accessType": "DOWNLOAD"})
     assert response.status_code == 200
     assert response.headers["content-disposition"] == f'attachment; filename="{DATASET_ID}.csv"'
     table = list(csv.reader(io.StringIO(response.text)))
@@ -158,11 +175,12 @@ def test_metadata_view_lists_columns_as_socrata(client: TestClient) -> None:
     view = client.get(f"/api/views/{DATASET_ID}.json").json()
     assert view["id"] == DATASET_ID and view["name"] == "Test incidents"
     assert isinstance(view["rowsUpdatedAt"], int)
-    assert [
-        (c["fieldName"], c["dataTypeName"], c["position"]) for c in view["columns"]
-    ] == [
-        ("case_number", "text", 1), ("subject_race", "text", 2), ("subject_age", "number", 3),
-        ("occurred", "floating_timestamp", 4), ("injured", "checkbox", 5),
+    assert [(c["fieldName"], c["dataTypeName"], c["position"]) for c in view["columns"]] == [
+        ("case_number", "text", 1),
+        ("subject_race", "text", 2),
+        ("subject_age", "number", 3),
+        ("occurred", "floating_timestamp", 4),
+        ("injured", "checkbox", 5),
         ("location", "point", 6),
     ]
     assert {"id", "name", "fieldName", "dataTypeName", "description", "position"} <= set(

@@ -18,7 +18,8 @@ from tests.conftest import LiveServer
 def socrata(live: LiveServer) -> Iterator[Socrata]:
     domain = live.url.removeprefix("http://")
     client = Socrata(
-        domain, None,
+        domain,
+        None,
         session_adapter={"prefix": "http://", "adapter": requests.adapters.HTTPAdapter()},
     )
     yield client
@@ -27,8 +28,11 @@ def socrata(live: LiveServer) -> Iterator[Socrata]:
 
 def test_get_with_soql_keywords(socrata: Socrata) -> None:
     rows = socrata.get(
-        DATASET_ID, select="case_number, subject_age", where="subject_age >= 60",
-        order="subject_age DESC, case_number", limit=5,
+        DATASET_ID,
+        select="case_number, subject_age",
+        where="subject_age >= 60",
+        order="subject_age DESC, case_number",
+        limit=5,
     )
     expected = sorted(
         (r for r in map(expected_row, range(ROWS)) if (r["subject_age"] or 0) >= 60),

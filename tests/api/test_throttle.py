@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi.testclient import TestClient
 
 from blotter.app import create_app
@@ -12,10 +10,10 @@ from tests.api.conftest import DATASET_ID
 
 
 def test_anonymous_callers_get_429_past_their_limit_and_tokens_get_their_own(
-    data_dir: Path,
+    settings: Settings,
 ) -> None:
-    settings = Settings(
-        data_dir=data_dir, throttle_anonymous_per_minute=3, throttle_token_per_minute=5
+    settings = settings.model_copy(
+        update={"throttle_anonymous_per_minute": 3, "throttle_token_per_minute": 5}
     )
     url = f"/resource/{DATASET_ID}.json?$limit=1"
     with TestClient(create_app(settings)) as client:
@@ -28,16 +26,15 @@ def test_anonymous_callers_get_429_past_their_limit_and_tokens_get_their_own(
         # Pages are not throttled: a resident reading the portal is never refused.
         assert client.get("/").status_code != 429
         tokened = [
-            client.get(url, headers={"X-App-Token": "journalist-1"}).status_code
-            for _ in range(6)
+            client.get(url, headers={"X-App-Token": "journalist-1"}).status_code for _ in range(6)
         ]
         assert tokened == [200] * 5 + [429]
         other = client.get(url + "&$$app_token=journalist-2")
         assert other.status_code == 200
 
 
-def test_a_zero_limit_means_no_throttling(data_dir: Path) -> None:
-    settings = Settings(data_dir=data_dir, throttle_anonymous_per_minute=0)
+def test_a_zero_limit_means_no_throttling(settings: Settings) -> None:
+    settings = settings.model_copy(update={"throttle_anonymous_per_minute": 0})
     with TestClient(create_app(settings)) as client:
         statuses = {client.get(f"/api/views/{DATASET_ID}.json").status_code for _ in range(20)}
         assert statuses == {200}
