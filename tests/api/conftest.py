@@ -38,7 +38,9 @@ def expected_row(i: int) -> dict[str, object]:
         "subject_age": None if i % 10 == 0 else 18 + (i % 50) + (0.5 if i % 7 == 0 else 0),
         "occurred": datetime(2015, 1, 1) + timedelta(hours=7 * i),
         "injured": i % 3 == 0,
-        "location": None if i % 5 == 0 else (-72.97 + i / 100000, 43.60 + i / 100000),
+        "location": None
+        if i % 5 == 0
+        else (round(-72.97 + i / 100000, 5), round(43.60 + i / 100000, 5)),
     }
 
 

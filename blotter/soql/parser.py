@@ -1,0 +1,342 @@
+"""SoQL text → :mod:`blotter.soql.ast`, with errors that say which clause and where."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.tree import Meta
+
+from blotter.errors import SoQLError
+from blotter.soql import ast
+
+# Which start rule parses which SODA parameter.
+_START = {
+    "$select": "select_list",
+    "$where": "expr",
+    "$having": "expr",
+    "$order": "order_list",
+    "$group": "group_list",
+    "$query": "statement",
+}
+
+# Plain words for the grammar's terminal names, for "expected …" messages.
+_TERMINAL_WORDS = {
+    "NAME": "a column name",
+    "QUOTED_NAME": "a `quoted` column name",
+    "SYSTEM_FIELD": "a system field",
+    "STRING": "a 'text' value",
+    "NUMBER": "a number",
+    "INT": "a whole number",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "COMP_OP": "a comparison (=, <, …)",
+    "STAR": "'*'",
+    "MINUS": "'-'",
+    "PLUS": "'+'",
+    "ADD_OP": "'+' or '-'",
+    "MUL_OP": "'*', '/' or '%'",
+    "CONCAT_OP": "'||'",
+    "_AND": "AND",
+    "_OR": "OR",
+    "_NOT": "NOT",
+    "$END": "the end",
+}
+
+
+@cache
+def _parser() -> Lark:
+    grammar = resources.files("blotter.soql").joinpath("grammar.lark").read_text()
+    return Lark(
+        grammar,
+        start=sorted(set(_START.values())),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
+
+
+def _pos(meta: Meta | Token) -> ast.Pos:
+    line = getattr(meta, "line", None)
+    column = getattr(meta, "column", None)
+    return ast.Pos(line or 1, column or 1)
+
+
+def unquote_name(token: Token) -> str:
+    text = str(token)
+    # Field names are lowercase; Socrata matches them case-insensitively.
+    return text[1:-1].lower() if text.startswith("`") else text.lower()
+
+
+@v_args(meta=True)
+class _ToAst(Transformer[Token, Any]):
+    """Lark's parse tree → our AST; nothing here decides meaning, only shape."""
+
+    # --- literals and names ---
+    def string(self, meta: Meta, children: list[Token]) -> ast.Literal:
+        text = str(children[0])[1:-1].replace("''", "'")
+        return ast.Literal(text, "text", pos=_pos(meta))
+
+    def number(self, meta: Meta, children: list[Token]) -> ast.Literal:
+        return ast.Literal(float(children[0]), "number", pos=_pos(meta))
+
+    def true(self, meta: Meta, _: list[Any]) -> ast.Literal:
+        return ast.Literal(True, "checkbox", pos=_pos(meta))
+
+    def false(self, meta: Meta, _: list[Any]) -> ast.Literal:
+        return ast.Literal(False, "checkbox", pos=_pos(meta))
+
+    def null(self, meta: Meta, _: list[Any]) -> ast.Literal:
+        return ast.Literal(None, "null", pos=_pos(meta))
+
+    def name(self, meta: Meta, children: list[Token]) -> tuple[str, ast.Pos]:
+        return unquote_name(children[0]), _pos(children[0])
+
+    def column(self, meta: Meta, children: list[Any]) -> ast.Column:
+        name, pos = children[0]
+        return ast.Column(name, pos=pos)
+
+    def system_column(self, meta: Meta, children: list[Token]) -> ast.SystemColumn:
+        return ast.SystemColumn(str(children[0]).lower(), pos=_pos(children[0]))
+
+    # --- operators ---
+    def _fold(self, meta: Meta, children: list[Any], op: str | None = None) -> Any:
+        result = children[0]
+        i = 1
+        while i < len(children):
+            if isinstance(children[i], Token):
+                operator, right = str(children[i]), children[i + 1]
+                i += 2
+            else:
+                operator, right = op or "", children[i]
+                i += 1
+            operator = "=" if operator == "==" else "!=" if operator == "<>" else operator
+            result = ast.BinOp(operator, result, right, pos=result.pos)
+        return result
+
+    def or_expr(self, meta: Meta, children: list[Any]) -> Any:
+        return self._fold(meta, children, "or")
+
+    def and_expr(self, meta: Meta, children: list[Any]) -> Any:
+        return self._fold(meta, children, "and")
+
+    def concat(self, meta: Meta, children: list[Any]) -> Any:
+        return self._fold(meta, children)
+
+    sum = concat
+    product = concat
+
+    def compare(self, meta: Meta, children: list[Any]) -> Any:
+        return self._fold(meta, children)
+
+    def not_(self, meta: Meta, children: list[Any]) -> ast.Not:
+        return ast.Not(children[0], pos=_pos(meta))
+
+    def neg(self, meta: Meta, children: list[Any]) -> ast.Expr:
+        operand = children[0]
+        if isinstance(operand, ast.Literal) and operand.kind == "number":
+            return ast.Literal(-float(operand.value or 0), "number", pos=_pos(meta))
+        return ast.Neg(operand, pos=_pos(meta))
+
+    def is_null(self, meta: Meta, children: list[Any]) -> ast.IsNull:
+        return ast.IsNull(children[0], pos=_pos(meta))
+
+    def is_not_null(self, meta: Meta, children: list[Any]) -> ast.IsNull:
+        return ast.IsNull(children[0], negated=True, pos=_pos(meta))
+
+    def between(self, meta: Meta, children: list[Any]) -> ast.Between:
+        return ast.Between(*children, pos=_pos(meta))
+
+    def not_between(self, meta: Meta, children: list[Any]) -> ast.Between:
+        return ast.Between(*children, negated=True, pos=_pos(meta))
+
+    def in_(self, meta: Meta, children: list[Any]) -> ast.In:
+        return ast.In(children[0], tuple(children[1:]), pos=_pos(meta))
+
+    def not_in(self, meta: Meta, children: list[Any]) -> ast.In:
+        return ast.In(children[0], tuple(children[1:]), negated=True, pos=_pos(meta))
+
+    def like(self, meta: Meta, children: list[Any]) -> ast.Like:
+        return ast.Like(children[0], children[1], pos=_pos(meta))
+
+    def not_like(self, meta: Meta, children: list[Any]) -> ast.Like:
+        return ast.Like(children[0], children[1], negated=True, pos=_pos(meta))
+
+    def cast(self, meta: Meta, children: list[Any]) -> ast.Cast:
+        type_name, _ = children[1]
+        return ast.Cast(children[0], type_name, pos=_pos(meta))
+
+    # --- calls ---
+    def call(self, meta: Meta, children: list[Any]) -> ast.Call:
+        name, pos = children[0]
+        args = children[1] if len(children) > 1 else ("plain", ())
+        kind, values = args
+        return ast.Call(
+            name, tuple(values), distinct=kind == "distinct", star=kind == "star", pos=pos
+        )
+
+    def star_arg(self, meta: Meta, _: list[Any]) -> tuple[str, tuple[()]]:
+        return "star", ()
+
+    def distinct_args(self, meta: Meta, children: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        return "distinct", tuple(children[1:])
+
+    def plain_args(self, meta: Meta, children: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        return "plain", tuple(children)
+
+    # --- clauses ---
+    def star(self, meta: Meta, _: list[Any]) -> ast.Star:
+        return ast.Star(pos=_pos(meta))
+
+    def system_star(self, meta: Meta, _: list[Any]) -> ast.Star:
+        return ast.Star(system=True, pos=_pos(meta))
+
+    def aliased(self, meta: Meta, children: list[Any]) -> ast.SelectItem:
+        alias = children[1][0] if len(children) > 1 else None
+        return ast.SelectItem(children[0], alias, pos=_pos(meta))
+
+    def select_list(self, meta: Meta, children: list[Any]) -> tuple[Any, ...]:
+        return tuple(children)
+
+    group_list = select_list
+    order_list = select_list
+
+    def order_item(self, meta: Meta, children: list[Any]) -> ast.OrderItem:
+        desc = False
+        nulls_first: bool | None = None
+        for child in children[1:]:
+            if child[0] == "direction":
+                desc = child[1]
+            else:
+                nulls_first = child[1]
+        return ast.OrderItem(children[0], desc, nulls_first, pos=_pos(meta))
+
+    def direction(self, meta: Meta, children: list[Token]) -> tuple[str, bool]:
+        return "direction", str(children[0]).lower() == "desc"
+
+    def nulls(self, meta: Meta, children: list[Token]) -> tuple[str, bool]:
+        return "nulls", str(children[0]).lower() == "first"
+
+    def statement(self, meta: Meta, children: list[Any]) -> ast.Query:
+        parts = dict(children)
+        return ast.Query(
+            select=parts.get("select", ()),
+            where=parts.get("where"),
+            group=parts.get("group", ()),
+            having=parts.get("having"),
+            order=parts.get("order", ()),
+            search=parts.get("search"),
+            limit=parts.get("limit"),
+            offset=parts.get("offset"),
+        )
+
+    def select_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any]:
+        return "select", children[0]
+
+    def where_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any]:
+        return "where", children[0]
+
+    def group_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any]:
+        return "group", children[0]
+
+    def having_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any]:
+        return "having", children[0]
+
+    def order_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any]:
+        return "order", children[0]
+
+    def search_clause(self, meta: Meta, children: list[Token]) -> tuple[str, str]:
+        return "search", str(children[0])[1:-1].replace("''", "'")
+
+    def limit_clause(self, meta: Meta, children: list[Token]) -> tuple[str, int]:
+        return "limit", int(children[0])
+
+    def offset_clause(self, meta: Meta, children: list[Token]) -> tuple[str, int]:
+        return "offset", int(children[0])
+
+
+def _expected(err: UnexpectedInput) -> str:
+    names = sorted(getattr(err, "expected", None) or getattr(err, "allowed", None) or [])
+    words = sorted(
+        {_TERMINAL_WORDS.get(n, n.strip("_").lower() if n.isupper() else n) for n in names}
+    )
+    if not words:
+        return ""
+    if len(words) > 6:
+        words = [*words[:6], "…"]
+    return f"; expected {', '.join(words)}"
+
+
+def _syntax_error(err: UnexpectedInput, clause: str, text: str) -> SoQLError:
+    line = getattr(err, "line", 1)
+    column = getattr(err, "column", 1)
+    if isinstance(err, UnexpectedEOF) or (
+        isinstance(err, UnexpectedToken) and err.token.type == "$END"
+    ):
+        found = "the end of the text"
+        line, column = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
+    elif isinstance(err, UnexpectedToken):
+        found = f"'{err.token}'"
+    elif isinstance(err, UnexpectedCharacters):
+        found = f"'{text[err.pos_in_stream]}'" if err.pos_in_stream < len(text) else "a character"
+    else:
+        found = "something unexpected"
+    caret = text.split("\n")[line - 1] if text else ""
+    return SoQLError(
+        f"Could not parse {clause} at line {line}, column {column}: found {found}"
+        f"{_expected(err)}.\n  {caret}\n  {' ' * (max(column, 1) - 1)}^",
+        clause=clause,
+        query=text,
+        line=line,
+        column=column,
+    )
+
+
+def parse_clause(clause: str, text: str) -> Any:
+    """Parse one SODA parameter's text with that parameter's start rule."""
+    if not text.strip():
+        raise SoQLError(f"{clause} is empty.", clause=clause, query=text, line=1, column=1)
+    try:
+        tree = _parser().parse(text, start=_START[clause])
+    except UnexpectedInput as err:
+        raise _syntax_error(err, clause, text) from None
+    return _ToAst().transform(tree)
+
+
+def parse_statement(text: str) -> ast.Query:
+    """A whole statement, as ``$query`` holds it."""
+    query: ast.Query = parse_clause("$query", text)
+    return query
+
+
+def _whole_number(clause: str, text: str) -> int:
+    if not text.strip().isdigit():
+        raise SoQLError(
+            f"{clause} must be a whole number of 0 or more, not '{text}'.",
+            clause=clause,
+            query=text,
+            line=1,
+            column=1,
+        )
+    return int(text)
+
+
+def parse_params(params: Mapping[str, str]) -> ast.Query:
+    """A query from the separate ``$select``, ``$where``… parameters."""
+    where = parse_clause("$where", params["$where"]) if "$where" in params else None
+    having = parse_clause("$having", params["$having"]) if "$having" in params else None
+    return ast.Query(
+        select=parse_clause("$select", params["$select"]) if "$select" in params else (),
+        where=where,
+        group=parse_clause("$group", params["$group"]) if "$group" in params else (),
+        having=having,
+        order=parse_clause("$order", params["$order"]) if "$order" in params else (),
+        search=params.get("$q") or None,
+        limit=_whole_number("$limit", params["$limit"]) if "$limit" in params else None,
+        offset=_whole_number("$offset", params["$offset"]) if "$offset" in params else None,
+    )

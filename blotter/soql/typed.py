@@ -1,0 +1,44 @@
+"""A compiled SoQL expression: its sqlglot tree, its SoQL type, whether it aggregates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+# SoQL types as the compiler reasons about them. "null" is the type of NULL, which fits
+# anywhere; "row_id" is ":id", stored as a number and shown as text.
+TEXT = "text"
+NUMBER = "number"
+CHECKBOX = "checkbox"
+TIMESTAMP = "floating_timestamp"
+POINT = "point"
+NULL = "null"
+ROW_ID = "row_id"
+
+
+@dataclass(frozen=True)
+class Typed:
+    """One compiled expression. A point carries its two physical parts instead of ``sql``."""
+
+    sql: exp.Expression
+    type: str
+    aggregate: bool = False
+    parts: tuple[exp.Expression, exp.Expression] | None = None  # (lon, lat) of a point
+
+    @property
+    def lon(self) -> exp.Expression:
+        assert self.parts is not None
+        return self.parts[0]
+
+    @property
+    def lat(self) -> exp.Expression:
+        assert self.parts is not None
+        return self.parts[1]
+
+
+def number(value: float) -> exp.Expression:
+    """A numeric literal written without a spurious '.0'."""
+    if value.is_integer() and abs(value) < 1e15:
+        return exp.Literal.number(int(value))
+    return exp.Literal.number(repr(value))
