@@ -1,0 +1,190 @@
+"""The dataset file: a YAML description of a dataset, its columns and their cleaning.
+
+One file says everything a publisher decides once: metadata, which source header feeds
+which column, its type, and how its dirty values become clean ones (docs/dataset-files.md).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from blotter.errors import IngestError
+from blotter.model import FIELD_NAME, Cadence, Column, ColumnType, DatasetMeta
+
+
+class ReaderOptions(BaseModel):
+    """How to read the source file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["csv", "xlsx"] | None = None  # from the extension when absent
+    sheet: str | None = None
+    header_row: int = Field(1, ge=1)
+    encoding: str | None = None  # utf-8 (with or without BOM), else Windows-1252
+    delimiter: str = ","
+
+
+class ColumnSpec(BaseModel):
+    """One published column: where it comes from and how its values are cleaned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    name: str = ""
+    type: ColumnType = ColumnType.TEXT
+    description: str = ""
+    source: str | None = None  # header in the file; defaults to the display name
+    latitude: str | None = None  # points: the headers holding latitude and longitude
+    longitude: str | None = None
+    derive_from: str | None = None  # computed from another column's cleaned value
+
+    trim: bool = True
+    collapse_spaces: bool = True
+    null_values: list[str] = Field(default_factory=lambda: [""])
+    case: Literal["none", "lower", "upper", "title"] = "none"
+    split: str | None = None  # a regex separating several values in one cell
+    map: dict[str, str | None] = Field(default_factory=dict)
+    patterns: list[tuple[str, str | None]] = Field(default_factory=list)
+    unmapped: Literal["keep", "null", "error"] = "keep"
+    keep_raw: str | None = None  # field name of a text column keeping the original cell
+    date_format: list[str] = Field(default_factory=list)
+    true_values: list[str] = Field(default_factory=lambda: ["true", "yes", "y", "t", "1"])
+    false_values: list[str] = Field(default_factory=lambda: ["false", "no", "n", "f", "0"])
+
+    @field_validator("field", "keep_raw")
+    @classmethod
+    def _is_field_name(cls, value: str | None) -> str | None:
+        if value is not None and not FIELD_NAME.match(value):
+            raise ValueError(
+                f"'{value}' is not a field name: lowercase letters, digits and underscores, "
+                "starting with a letter"
+            )
+        return value
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_compile(cls, value: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+        for pattern, _ in value:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(
+                    f"pattern {pattern!r} is not a valid regular expression: {err}"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _sources_fit_the_type(self) -> ColumnSpec:
+        if not self.name:
+            self.name = self.field.replace("_", " ").capitalize()
+        if self.type is ColumnType.POINT:
+            if not (self.latitude and self.longitude):
+                raise ValueError("a point column needs 'latitude' and 'longitude' source headers")
+        elif self.source is None and self.derive_from is None:
+            self.source = self.name
+        return self
+
+    def mapping(self) -> dict[str, str | None]:
+        """The value map with keys folded, as lookups use them."""
+        return {fold(k): v for k, v in self.map.items()}
+
+    def columns(self) -> list[Column]:
+        """The published column, and its raw twin when ``keep_raw`` asks for one."""
+        out = [
+            Column(
+                field_name=self.field, name=self.name, type=self.type, description=self.description
+            )
+        ]
+        if self.keep_raw:
+            out.append(
+                Column(
+                    field_name=self.keep_raw,
+                    name=f"{self.name} (as recorded)",
+                    type=ColumnType.TEXT,
+                    description=f"The value of '{self.source}' exactly as the source file has it, "
+                    f"before cleaning into '{self.field}'.",
+                )
+            )
+        return out
+
+
+class DatasetSpec(DatasetMeta):
+    """A dataset file: metadata, the source, and its columns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    source: str | None = None  # the data file, relative to the dataset file
+    reader: ReaderOptions = Field(default_factory=ReaderOptions)
+    columns: list[ColumnSpec] = Field(default_factory=list)
+    base_dir: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _fields_are_unique(self) -> DatasetSpec:
+        seen: set[str] = set()
+        for spec in self.columns:
+            for column in spec.columns():
+                if column.field_name in seen:
+                    raise ValueError(f"field '{column.field_name}' is defined twice")
+                seen.add(column.field_name)
+        by_field = {c.field: c for c in self.columns}
+        for spec in self.columns:
+            if spec.derive_from and spec.derive_from not in by_field:
+                raise ValueError(
+                    f"'{spec.field}' derives from '{spec.derive_from}', which is not a column"
+                )
+        return self
+
+    def meta(self) -> DatasetMeta:
+        return DatasetMeta.model_validate(self.model_dump(include=set(DatasetMeta.model_fields)))
+
+    def source_path(self) -> Path | None:
+        if self.source is None:
+            return None
+        path = Path(self.source)
+        return path if path.is_absolute() or self.base_dir is None else self.base_dir / path
+
+
+def fold(value: str) -> str:
+    """The form values are compared in: case-folded, inner whitespace collapsed."""
+    return " ".join(value.split()).casefold()
+
+
+def load_spec_file(path: Path) -> DatasetSpec:
+    """Read a dataset file; any problem is an IngestError naming the file and the place."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise IngestError(f"Cannot read dataset file {path}: {err}", file=str(path)) from err
+    if not isinstance(data, dict):
+        raise IngestError(
+            f"Dataset file {path} must be a mapping of keys to values.", file=str(path)
+        )
+    try:
+        spec = DatasetSpec.model_validate(data)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            where = ".".join(str(p) for p in e["loc"])
+            if e["loc"][:1] == ("columns",) and len(e["loc"]) > 1 and isinstance(e["loc"][1], int):
+                column = data["columns"][e["loc"][1]]
+                label = column.get("field", e["loc"][1]) if isinstance(column, dict) else "?"
+                where = f"column '{label}'" + (
+                    f", key '{e['loc'][2]}'" if len(e["loc"]) > 2 else ""
+                )
+            problems.append(f"{where}: {e['msg']}")
+        raise IngestError(
+            f"Dataset file {path} has {len(problems)} problem(s): " + "; ".join(problems),
+            file=str(path),
+            problems=problems,
+        ) from None
+    spec.base_dir = path.parent
+    return spec
+
+
+__all__ = ["Cadence", "ColumnSpec", "DatasetSpec", "ReaderOptions", "fold", "load_spec_file"]
