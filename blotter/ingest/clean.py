@@ -76,8 +76,10 @@ class Cleaner:
             if not token:
                 continue
             mapped = self.one(token)
-            if mapped is not None and mapped not in cleaned:
-                cleaned.append(mapped)
+            # A mapped value may name several values itself ("a; b"): one token, two facts.
+            for part in (mapped.split(JOINER) if mapped else ()):
+                if part not in cleaned:
+                    cleaned.append(part)
         return JOINER.join(cleaned) if cleaned else None
 
     def one(self, value: str) -> str | None:
@@ -103,7 +105,9 @@ class Cleaner:
             return None
         kind = self.spec.type
         if kind is ColumnType.NUMBER:
-            return parse_number(value)
+            number = parse_number(value)
+            below = self.spec.suppress_below
+            return None if below is not None and number < below else number
         if kind is ColumnType.CHECKBOX:
             folded = value.casefold()
             if folded in self.true:

@@ -53,6 +53,8 @@ class ColumnSpec(BaseModel):
     unmapped: Literal["keep", "null", "error"] = "keep"
     keep_raw: str | None = None  # field name of a text column keeping the original cell
     date_format: list[str] = Field(default_factory=list)
+    # Privacy: numbers below this are published as empty (e.g. the ages of juveniles).
+    suppress_below: float | None = None
     true_values: list[str] = Field(default_factory=lambda: ["true", "yes", "y", "t", "1"])
     false_values: list[str] = Field(default_factory=lambda: ["false", "no", "n", "f", "0"])
 

@@ -1,0 +1,41 @@
+"""The demo's four sample datasets: three real, one generated and labelled as such."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from blotter.ingest.pipeline import LoadResult, Progress, load_file
+from blotter.ingest.spec import load_spec_file
+from blotter.samples.engagement import generate
+from blotter.store.base import Store
+
+HERE = Path(__file__).parent
+SPECS = ("use_of_force.yaml", "arrests.yaml", "calls_for_service.yaml", "community_engagement.yaml")
+
+
+def sample_specs() -> list[Path]:
+    return [HERE / name for name in SPECS]
+
+
+def load_samples(store: Store, progress: Progress | None = None) -> list[LoadResult]:
+    """Publish every sample dataset; the generated one is made fresh in a temporary dir."""
+    results = []
+    done = 0
+
+    def tick(rows: int) -> None:
+        if progress:
+            progress(done + rows)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        for path in sample_specs():
+            spec = load_spec_file(path)
+            if spec.sample:
+                generate(Path(scratch) / str(spec.source))
+                spec.base_dir = Path(scratch)
+            source = spec.source_path()
+            assert source is not None
+            result = load_file(store, source, spec=spec, progress=tick)
+            done += result.row_count
+            results.append(result)
+    return results
