@@ -24,14 +24,17 @@ _API_PREFIXES = ("/resource/", "/api/")
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """Build the portal; the store is opened here and closed when the app shuts down."""
+    """Build the portal. A store it opens itself is closed when the app shuts down; a store
+    passed in belongs to the caller."""
     settings = settings or Settings()
+    owned = store is None
     portal = Portal(settings=settings, store=store or open_store(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        portal.store.close()
+        if owned:
+            portal.store.close()
 
     app = FastAPI(
         title=settings.site_name,

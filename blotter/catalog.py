@@ -56,9 +56,7 @@ def matches(dataset: Dataset, query: CatalogQuery) -> bool:
         return False
     if query.agencies and meta.agency.casefold() not in {a.casefold() for a in query.agencies}:
         return False
-    if query.tags and not {t.casefold() for t in query.tags} <= {
-        t.casefold() for t in meta.tags
-    }:
+    if query.tags and not {t.casefold() for t in query.tags} <= {t.casefold() for t in meta.tags}:
         return False
     wanted = words(query.q)
     if wanted:

@@ -48,5 +48,6 @@ def version_table(dataset_id: str, version: int) -> str:
     """The table holding one version's rows; ids are checked, so this name is safe."""
     return f"ds_{dataset_id.replace('-', '_')}_v{version}"
 
+
 # The compiler writes ``FROM _dataset``; the store swaps in the served version's table.
 DATASET_TABLE = "_dataset"

@@ -67,9 +67,14 @@ def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_app(sample_data_dir: Path) -> FastAPI:
-    """The real app over the sample datasets; tests must not write through it."""
-    return create_app(Settings(data_dir=sample_data_dir))
+def sample_app(sample_data_dir: Path) -> Iterator[FastAPI]:
+    """The real app over the sample datasets, shared by a test process: tests only read."""
+    from blotter.store import open_store
+
+    settings = Settings(data_dir=sample_data_dir)
+    store = open_store(settings)
+    yield create_app(settings, store=store)
+    store.close()
 
 
 @pytest.fixture(scope="session")

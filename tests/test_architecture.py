@@ -47,9 +47,7 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 def test_layers_only_import_downward(path: Path) -> None:
     part = part_of(path)
     forbidden = FORBIDDEN.get(part, set())
-    ours = {
-        name.split(".")[1] for name in imports_of(path) if name.startswith("blotter.")
-    }
+    ours = {name.split(".")[1] for name in imports_of(path) if name.startswith("blotter.")}
     assert not ours & forbidden, f"{path.relative_to(PACKAGE)} imports {ours & forbidden}"
 
 

@@ -39,8 +39,9 @@ def test_load_new_infers_types_and_datasets_lists_it(tmp_path: Path) -> None:
         "Stop ID,Date,Driver Age,Searched\nA1,2015-01-02,34,true\nA2,2015-02-03,,false\n",
     )
     data = tmp_path / "data"
-    loaded = runner.invoke(app, ["load", str(csv_file), "--new", "--name", "Stops",
-                                 "--data-dir", str(data)])
+    loaded = runner.invoke(
+        app, ["load", str(csv_file), "--new", "--name", "Stops", "--data-dir", str(data)]
+    )
     assert loaded.exit_code == 0, loaded.output
     assert "Published 2 rows as version 1" in loaded.output
     listed = runner.invoke(app, ["datasets", "--data-dir", str(data)])
@@ -49,7 +50,9 @@ def test_load_new_infers_types_and_datasets_lists_it(tmp_path: Path) -> None:
     try:
         (dataset,) = store.list_datasets()
         assert [(c.field_name, str(c.type)) for c in dataset.columns] == [
-            ("stop_id", "text"), ("date", "floating_timestamp"), ("driver_age", "number"),
+            ("stop_id", "text"),
+            ("date", "floating_timestamp"),
+            ("driver_age", "number"),
             ("searched", "checkbox"),
         ]
     finally:
@@ -89,9 +92,19 @@ def test_demo_loads_the_samples_and_serves_them(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "blotter.cli", "demo", "--data-dir", str(tmp_path),
-         "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "blotter.cli",
+            "demo",
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 180

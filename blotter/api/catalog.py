@@ -155,10 +155,16 @@ def dcat_dataset(dataset: Dataset, base: str) -> dict[str, Any]:
         "accrualPeriodicity": str(meta.cadence),
         "theme": [meta.category] if meta.category else [],
         "distribution": [
-            {"@type": "dcat:Distribution", "downloadURL": f"{exports}.csv?accessType=DOWNLOAD",
-             "mediaType": "text/csv"},
-            {"@type": "dcat:Distribution", "downloadURL": f"{exports}.json?accessType=DOWNLOAD",
-             "mediaType": "application/json"},
+            {
+                "@type": "dcat:Distribution",
+                "downloadURL": f"{exports}.csv?accessType=DOWNLOAD",
+                "mediaType": "text/csv",
+            },
+            {
+                "@type": "dcat:Distribution",
+                "downloadURL": f"{exports}.json?accessType=DOWNLOAD",
+                "mediaType": "application/json",
+            },
         ],
     }
     if meta.license_url or meta.license:

@@ -87,9 +87,7 @@ def csv_value(output: Output, value: Value) -> str:
 
 def json_row(outputs: list[Output], row: tuple[Any, ...]) -> dict[str, Any]:
     return {
-        out.name: json_value(out, value)
-        for out, value in _cells(outputs, row)
-        if value is not None
+        out.name: json_value(out, value) for out, value in _cells(outputs, row) if value is not None
     }
 
 
@@ -114,10 +112,8 @@ def stream_csv(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Iterat
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([o.name for o in outputs])
-    count = 0
-    for row in rows:
+    for count, row in enumerate(rows, start=1):
         writer.writerow([csv_value(o, v) for o, v in _cells(outputs, row)])
-        count += 1
         if count % _CHUNK_ROWS == 0:
             yield out.getvalue().encode()
             out.seek(0)
@@ -146,5 +142,7 @@ def stream_geojson(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> It
         if len(buffer) >= _CHUNK_ROWS:
             yield "".join(buffer).encode()
             buffer.clear()
-    buffer.append('],"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}}}\n')
+    buffer.append(
+        '],"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}}}\n'
+    )
     yield "".join(buffer).encode()

@@ -44,9 +44,7 @@ def _split_name(name: str, default: str = "json") -> tuple[str, str]:
     stem, dot, fmt = name.partition(".")
     fmt = fmt if dot else default
     if fmt not in FORMATS:
-        raise NotFound(
-            f"Unknown format '.{fmt}'. Use .json, .csv or .geojson.", format=fmt
-        )
+        raise NotFound(f"Unknown format '.{fmt}'. Use .json, .csv or .geojson.", format=fmt)
     return check_dataset_id(stem), fmt
 
 

@@ -8,8 +8,13 @@ from typing import Any
 from blotter.model import Dataset
 
 # Socrata's renderTypeName for each dataTypeName.
-_RENDER = {"text": "text", "number": "number", "checkbox": "checkbox",
-           "floating_timestamp": "calendar_date", "point": "point"}
+_RENDER = {
+    "text": "text",
+    "number": "number",
+    "checkbox": "checkbox",
+    "floating_timestamp": "calendar_date",
+    "point": "point",
+}
 
 
 def epoch(value: datetime | None) -> int | None:
@@ -62,6 +67,9 @@ def view_json(dataset: Dataset) -> dict[str, Any]:
             }
             for position, column in enumerate(dataset.columns, start=1)
         ],
-        "blotter": {"version": dataset.version, "rowCount": dataset.row_count,
-                    "sample": meta.sample},
+        "blotter": {
+            "version": dataset.version,
+            "rowCount": dataset.row_count,
+            "sample": meta.sample,
+        },
     }

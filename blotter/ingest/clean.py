@@ -77,7 +77,7 @@ class Cleaner:
                 continue
             mapped = self.one(token)
             # A mapped value may name several values itself ("a; b"): one token, two facts.
-            for part in (mapped.split(JOINER) if mapped else ()):
+            for part in mapped.split(JOINER) if mapped else ():
                 if part not in cleaned:
                     cleaned.append(part)
         return JOINER.join(cleaned) if cleaned else None

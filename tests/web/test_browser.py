@@ -18,8 +18,14 @@ from tests.conftest import LiveServer
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 CHROMIUM = os.environ.get("BLOTTER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # Without these, Chromium tries to reach Google's hosts, which this network refuses.
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 
 pytestmark = pytest.mark.browser
@@ -37,8 +43,9 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(params=list(VIEWPORTS))
 def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORTS[request.param], accept_downloads=True,
-                                  java_script_enabled=False)
+    context = browser.new_context(
+        viewport=VIEWPORTS[request.param], accept_downloads=True, java_script_enabled=False
+    )
     tab = context.new_page()
     tab.viewport_name = request.param  # type: ignore[attr-defined]
     yield tab

@@ -29,8 +29,12 @@ def status_line(html: str) -> str:
 def test_home_lists_the_four_samples_and_labels_the_generated_one(client: TestClient) -> None:
     html = client.get("/").text
     assert "4 datasets" in html
-    for name in ("Use of force, Rutland (VT)", "Arrests, Takoma Park", "Calls for service",
-                 "Community engagement"):
+    for name in (
+        "Use of force, Rutland (VT)",
+        "Arrests, Takoma Park",
+        "Calls for service",
+        "Community engagement",
+    ):
         assert name in html
     assert html.count("Generated sample data") == 1
 
@@ -44,14 +48,14 @@ def test_catalog_search_finds_by_words_in_columns_and_descriptions(client: TestC
 def test_catalog_filters_by_agency_with_counts(client: TestClient) -> None:
     html = client.get("/", params={"agency": "Takoma Park Police Department (MD)"}).text
     assert "2 datasets" in html and "Use of force, Rutland" not in html
-    assert "Takoma Park Police Department (MD) <span class=\"count\">(2)</span>" in html
+    assert 'Takoma Park Police Department (MD) <span class="count">(2)</span>' in html
 
 
 def test_dataset_page_shows_metadata_table_and_dictionary(client: TestClient) -> None:
     html = client.get(f"/datasets/{USE_OF_FORCE}").text
-    assert "Showing rows 1–25 of 221 matching." == status_line(html)
+    assert status_line(html) == "Showing rows 1–25 of 221 matching."
     assert "Rutland City Police Department (VT)" in html
-    assert "<th scope=\"col\"" in html and "Data dictionary" in html
+    assert '<th scope="col"' in html and "Data dictionary" in html
     assert "<code>force_category</code>" in html
     assert "version 1" in html
 
