@@ -243,6 +243,18 @@ class _Scope:
                 expression=exp.Nullif(this=right.sql, expression=exp.Literal.number(0)),
             )
             return Typed(exp.paren(divided), NUMBER, left.aggregate or right.aggregate)
+        if node.op == "%":
+            # PostgreSQL has no remainder of doubles; a wide decimal gives the same answer
+            # on both engines.
+            wide = exp.DataType.build("DECIMAL(38, 10)")
+            remainder = exp.Mod(
+                this=exp.Cast(this=left.sql, to=wide), expression=exp.Cast(this=right.sql, to=wide)
+            )
+            return Typed(
+                exp.Cast(this=exp.paren(remainder), to=exp.DataType.build("DOUBLE")),
+                NUMBER,
+                left.aggregate or right.aggregate,
+            )
         op = _ARITH[node.op](this=left.sql, expression=right.sql)
         return Typed(exp.paren(op), NUMBER, left.aggregate or right.aggregate)
 
@@ -392,6 +404,7 @@ def compile_query(
     compiled = CompiledQuery(select=exp.select().from_(exp.to_table(DATASET_TABLE)))
     taken: set[str] = set()
     selected: list[tuple[ast.Expr | None, Typed]] = []
+    alias_nodes: dict[str, ast.Expr] = {}
 
     items: Sequence[ast.SelectItem | ast.Star] = query.select or (ast.Star(),)
     for position, item in enumerate(items, start=1):
@@ -412,6 +425,7 @@ def compile_query(
         selected.append((item.expr, typed))
         if item.alias:
             scope.aliases[item.alias] = typed
+            alias_nodes[item.alias] = item.expr
 
     select = compiled.select
     conditions: list[exp.Expression] = []
@@ -436,9 +450,16 @@ def compile_query(
     for typed in groups:
         select = select.group_by(*(typed.parts or (typed.sql,)))
     aggregated = bool(groups) or any(t.aggregate for _, t in selected)
+    # A group key may name a select alias: `$group=month` for `date_trunc_ym(d) AS month`.
+    grouped = [
+        alias_nodes[g.name]
+        if isinstance(g, ast.Column) and dataset.column(g.name) is None and g.name in alias_nodes
+        else g
+        for g in query.group
+    ]
     if aggregated:
         for node, typed in selected:
-            if not typed.aggregate and node not in query.group and not _constant(typed):
+            if not typed.aggregate and node not in grouped and not _constant(typed):
                 shown = node.name if isinstance(node, ast.Column) else "an expression"
                 raise scope.error(
                     SoQLError,

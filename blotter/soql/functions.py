@@ -38,35 +38,43 @@ def _anon(name: str, *args: exp.Expression) -> exp.Expression:
 
 
 def _radians(value: exp.Expression) -> exp.Expression:
-    return exp.Mul(this=exp.paren(value), expression=exp.Literal.number("0.017453292519943295"))
+    degrees = exp.Literal.number("0.017453292519943295")
+    return exp.paren(exp.Mul(this=exp.paren(value), expression=degrees))
 
 
 def haversine_m(
     lat1: exp.Expression, lon1: exp.Expression, lat2: exp.Expression, lon2: exp.Expression
 ) -> exp.Expression:
-    """Great-circle distance in meters, in arithmetic every engine has."""
-    half_dlat = exp.Div(
-        this=exp.Sub(this=_radians(lat2), expression=_radians(lat1)),
-        expression=exp.Literal.number(2),
-    )
-    half_dlon = exp.Div(
-        this=exp.Sub(this=_radians(lon2), expression=_radians(lon1)),
-        expression=exp.Literal.number(2),
-    )
-    sin_lat = _anon("SIN", half_dlat)
-    sin_lon = _anon("SIN", half_dlon)
-    inner = exp.Add(
-        this=exp.Mul(this=sin_lat, expression=sin_lat),
-        expression=exp.Mul(
-            this=exp.Mul(
-                this=_anon("COS", _radians(lat1)), expression=_anon("COS", _radians(lat2))
+    """Great-circle distance in meters, in arithmetic every engine has.
+
+    sqlglot writes the tree as built, so every operation is parenthesized explicitly.
+    """
+    p = exp.paren
+
+    def half_difference(a: exp.Expression, b: exp.Expression) -> exp.Expression:
+        return p(
+            exp.Div(
+                this=p(exp.Sub(this=_radians(b), expression=_radians(a))),
+                expression=exp.Literal.number(2),
+            )
+        )
+
+    sin_lat = _anon("SIN", half_difference(lat1, lat2))
+    sin_lon = _anon("SIN", half_difference(lon1, lon2))
+    cosines = p(exp.Mul(this=_anon("COS", _radians(lat1)), expression=_anon("COS", _radians(lat2))))
+    inner = p(
+        exp.Add(
+            this=p(exp.Mul(this=sin_lat, expression=sin_lat)),
+            expression=p(
+                exp.Mul(this=cosines, expression=p(exp.Mul(this=sin_lon, expression=sin_lon)))
             ),
-            expression=exp.Mul(this=sin_lon, expression=sin_lon),
-        ),
+        )
     )
     # LEAST guards ASIN against rounding just above 1 for antipodal points.
-    clamped = exp.Least(this=_anon("SQRT", exp.paren(inner)), expressions=[exp.Literal.number(1)])
-    return exp.Mul(this=exp.Literal.number(2 * EARTH_RADIUS_M), expression=_anon("ASIN", clamped))
+    clamped = exp.Least(this=_anon("SQRT", inner), expressions=[exp.Literal.number(1)])
+    return p(
+        exp.Mul(this=exp.Literal.number(2 * EARTH_RADIUS_M), expression=_anon("ASIN", clamped))
+    )
 
 
 _WKT_POINT = re.compile(

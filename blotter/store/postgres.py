@@ -8,6 +8,7 @@ load had written. Bulk loads use COPY; reads stream through server-side cursors.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -281,7 +282,7 @@ class PostgresStore(Store):
             return RowStream(iter(()))
         bound, params = bind_string_literals(select)
         table = version_table(dataset.id, dataset.version)
-        text = point_at_table(bound, table).sql(dialect="postgres")
+        text = _escape_percent(point_at_table(bound, table).sql(dialect="postgres"))
         # The connection is held while the rows stream; it returns to the pool at the end.
         context = self._pool.connection()
         conn = context.__enter__()
@@ -329,6 +330,11 @@ def _stream(
             conn.autocommit = True
         finally:
             context.__exit__(None, None, None)
+
+
+def _escape_percent(text: str) -> str:
+    """Double every '%' (the modulo operator) except in our own %(name)s placeholders."""
+    return re.sub(r"%%\((p\d+)\)s", r"%(\1)s", text.replace("%", "%%"))
 
 
 def _columns(columns: list[Column]) -> list[dict[str, Any]]:

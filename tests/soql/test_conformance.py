@@ -1,0 +1,662 @@
+"""SoQL conformance: each case runs through the real compiler and engine, on both engines,
+and is checked against an answer computed in plain Python from the same rows."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from blotter.queries import run_query
+from blotter.settings import Settings
+from blotter.store import Store
+from tests.soql.conftest import CALLS, FORCE
+
+Rows = list[dict[str, Any]]
+Answer = Callable[[Rows], list[tuple[Any, ...]]]
+
+
+def by_id(rows: Rows) -> Rows:
+    return sorted(rows, key=lambda r: r[":id"])
+
+
+def col(
+    *fields: str,
+    where: Callable[[dict[str, Any]], bool] = lambda r: True,
+    limit: int = 50000,
+    offset: int = 0,
+) -> Answer:
+    return lambda rows: [tuple(r[f] for f in fields) for r in by_id(rows) if where(r)][
+        offset : offset + limit
+    ]
+
+
+def counts(field: str, where: Callable[[dict[str, Any]], bool] = lambda r: True) -> Answer:
+    def answer(rows: Rows) -> list[tuple[Any, ...]]:
+        c = Counter(r[field] for r in rows if where(r))
+        return sorted(c.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+
+    return answer
+
+
+def haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371008.8 * math.asin(min(1.0, math.sqrt(a)))
+
+
+def month(d: datetime) -> datetime:
+    return d.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def trend(rows: Rows) -> list[tuple[Any, ...]]:
+    c = Counter(month(r["occurred_date"]) for r in rows)
+    return sorted(c.items())
+
+
+def mean_age_by_race(rows: Rows) -> list[tuple[Any, ...]]:
+    groups: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        if r["subject_age"] is not None:
+            groups[r["subject_race"]].append(r["subject_age"])
+    return [(race, sum(v) / len(v)) for race, v in sorted(groups.items())]
+
+
+TEATER = (38.9766, -77.0075)  # a point in Takoma Park (lat, lon)
+
+CASES: list[tuple[str, str, dict[str, str], Answer]] = [
+    # --- selection, order, paging ---
+    (
+        "select-columns",
+        FORCE,
+        {"$select": "case_number, subject_race"},
+        col("case_number", "subject_race"),
+    ),
+    ("default-order-is-id", FORCE, {"$select": ":id"}, col(":id")),
+    (
+        "limit-offset",
+        FORCE,
+        {"$select": "case_number", "$limit": "7", "$offset": "200"},
+        col("case_number", limit=7, offset=200),
+    ),
+    ("offset-past-the-end", FORCE, {"$offset": "5000"}, lambda rows: []),
+    (
+        "order-desc-nulls-first",
+        FORCE,
+        {"$select": "subject_age", "$order": "subject_age DESC", "$limit": "5"},
+        lambda rows: [(None,)] * 5,
+    ),
+    (
+        "order-desc-nulls-last",
+        FORCE,
+        {
+            "$select": "subject_age, :id",
+            "$order": "subject_age DESC NULLS LAST, :id",
+            "$limit": "5",
+        },
+        lambda rows: sorted(
+            ((r["subject_age"], r[":id"]) for r in rows if r["subject_age"]),
+            key=lambda t: (-t[0], t[1]),
+        )[:5],
+    ),
+    (
+        "order-two-keys",
+        FORCE,
+        {
+            "$select": "officer_age, case_number",
+            "$order": "officer_age, case_number DESC",
+            "$limit": "9",
+        },
+        lambda rows: sorted(
+            ((r["officer_age"], r["case_number"]) for r in rows),
+            key=lambda t: (t[0], [-ord(c) for c in t[1]]),
+        )[:9],
+    ),
+    (
+        "alias",
+        FORCE,
+        {"$select": "subject_race AS race", "$limit": "3"},
+        col("subject_race", limit=3),
+    ),
+    (
+        "backtick-name",
+        FORCE,
+        {"$select": "`subject_race`", "$where": "`subject_age` > 50"},
+        col("subject_race", where=lambda r: (r["subject_age"] or 0) > 50),
+    ),
+    (
+        "case-insensitive-names",
+        FORCE,
+        {"$select": "SUBJECT_RACE", "$limit": "2"},
+        col("subject_race", limit=2),
+    ),
+    # --- comparison and logic ---
+    (
+        "eq-text",
+        FORCE,
+        {"$select": "case_number", "$where": "subject_race = 'black'"},
+        col("case_number", where=lambda r: r["subject_race"] == "black"),
+    ),
+    ("text-eq-is-case-sensitive", FORCE, {"$where": "subject_race = 'Black'"}, lambda rows: []),
+    (
+        "neq",
+        FORCE,
+        {"$select": "case_number", "$where": "subject_race != 'white'"},
+        col("case_number", where=lambda r: r["subject_race"] not in ("white", None)),
+    ),
+    (
+        "ltgt",
+        FORCE,
+        {"$select": "case_number", "$where": "officer_age >= 40 AND officer_age < 45"},
+        col("case_number", where=lambda r: 40 <= r["officer_age"] < 45),
+    ),
+    (
+        "or-not",
+        FORCE,
+        {"$select": "case_number", "$where": "NOT (subject_race = 'white') OR subject_age > 60"},
+        col(
+            "case_number",
+            where=lambda r: r["subject_race"] != "white" or (r["subject_age"] or 0) > 60,
+        ),
+    ),
+    (
+        "is-null",
+        FORCE,
+        {"$select": "case_number", "$where": "subject_injured IS NULL"},
+        col("case_number", where=lambda r: r["subject_injured"] is None),
+    ),
+    (
+        "is-not-null",
+        FORCE,
+        {"$select": "case_number", "$where": "weapon IS NOT NULL"},
+        col("case_number", where=lambda r: r["weapon"] is not None),
+    ),
+    (
+        "between",
+        FORCE,
+        {"$select": "case_number", "$where": "subject_age BETWEEN 20 AND 25"},
+        col(
+            "case_number",
+            where=lambda r: r["subject_age"] is not None and 20 <= r["subject_age"] <= 25,
+        ),
+    ),
+    (
+        "not-between",
+        FORCE,
+        {"$select": "case_number", "$where": "subject_age NOT BETWEEN 20 AND 60"},
+        col(
+            "case_number",
+            where=lambda r: r["subject_age"] is not None and not 20 <= r["subject_age"] <= 60,
+        ),
+    ),
+    (
+        "in",
+        FORCE,
+        {"$select": "case_number", "$where": "weapon IN ('edged', 'blunt')"},
+        col("case_number", where=lambda r: r["weapon"] in ("edged", "blunt")),
+    ),
+    (
+        "not-in",
+        FORCE,
+        {"$select": "case_number", "$where": "weapon NOT IN ('edged', 'blunt')"},
+        col("case_number", where=lambda r: r["weapon"] not in ("edged", "blunt", None)),
+    ),
+    (
+        "like",
+        FORCE,
+        {"$select": "case_number", "$where": "force_type LIKE '%cew%'"},
+        col("case_number", where=lambda r: "cew" in (r["force_type"] or "")),
+    ),
+    (
+        "not-like",
+        FORCE,
+        {"$select": "case_number", "$where": "force_type NOT LIKE 'firearm%'"},
+        col(
+            "case_number",
+            where=lambda r: (
+                r["force_type"] is not None and not r["force_type"].startswith("firearm")
+            ),
+        ),
+    ),
+    (
+        "like-underscore",
+        FORCE,
+        {"$select": "case_number", "$where": "case_number LIKE '16RL0032_'"},
+        col(
+            "case_number",
+            where=lambda r: r["case_number"].startswith("16RL0032") and len(r["case_number"]) == 9,
+        ),
+    ),
+    (
+        "checkbox-true",
+        FORCE,
+        {"$select": "case_number", "$where": "arrested = true"},
+        col("case_number", where=lambda r: r["arrested"] is True),
+    ),
+    (
+        "checkbox-bare",
+        FORCE,
+        {"$select": "case_number", "$where": "mental_health"},
+        col("case_number", where=lambda r: r["mental_health"] is True),
+    ),
+    (
+        "number-string-literal",
+        FORCE,
+        {"$select": "case_number", "$where": "officer_age = '32'"},
+        col("case_number", where=lambda r: r["officer_age"] == 32),
+    ),
+    (
+        "timestamp-literal",
+        FORCE,
+        {"$select": "case_number", "$where": "occurred_date >= '2017-06-01T00:00:00.000'"},
+        col("case_number", where=lambda r: r["occurred_date"] >= datetime(2017, 6, 1)),
+    ),
+    (
+        "timestamp-date-only",
+        FORCE,
+        {"$select": "case_number", "$where": "occurred_date < '2015-03-01'"},
+        col("case_number", where=lambda r: r["occurred_date"] < datetime(2015, 3, 1)),
+    ),
+    (
+        "timestamp-between",
+        FORCE,
+        {
+            "$select": "case_number",
+            "$where": "occurred_date BETWEEN '2016-01-01' AND '2016-01-31T23:59:59'",
+        },
+        col(
+            "case_number",
+            where=lambda r: (
+                datetime(2016, 1, 1) <= r["occurred_date"] <= datetime(2016, 1, 31, 23, 59, 59)
+            ),
+        ),
+    ),
+    (
+        "id-compare",
+        FORCE,
+        {"$select": ":id", "$where": ":id > 215"},
+        col(":id", where=lambda r: r[":id"] > 215),
+    ),
+    (
+        "id-row-literal",
+        FORCE,
+        {"$select": ":id", "$where": ":id = 'row-3'"},
+        col(":id", where=lambda r: r[":id"] == 3),
+    ),
+    (
+        "simple-filter",
+        FORCE,
+        {"$select": "case_number", "subject_race": "asian"},
+        col("case_number", where=lambda r: r["subject_race"] == "asian"),
+    ),
+    (
+        "simple-filters-anded",
+        FORCE,
+        {"$select": "case_number", "subject_race": "black", "officer_sex": "female"},
+        col(
+            "case_number",
+            where=lambda r: r["subject_race"] == "black" and r["officer_sex"] == "female",
+        ),
+    ),
+    (
+        "simple-filter-number",
+        FORCE,
+        {"$select": "case_number", "officer_age": "29"},
+        col("case_number", where=lambda r: r["officer_age"] == 29),
+    ),
+    (
+        "simple-filter-checkbox",
+        FORCE,
+        {"$select": "case_number", "arrested": "false"},
+        col("case_number", where=lambda r: r["arrested"] is False),
+    ),
+    # --- arithmetic, text, conditionals ---
+    (
+        "arithmetic",
+        FORCE,
+        {
+            "$select": "officer_age - subject_age AS gap",
+            "$where": "subject_age IS NOT NULL",
+            "$limit": "20",
+        },
+        lambda rows: [
+            (r["officer_age"] - r["subject_age"],)
+            for r in by_id(rows)
+            if r["subject_age"] is not None
+        ][:20],
+    ),
+    (
+        "division-is-decimal",
+        FORCE,
+        {"$select": "officer_age / 4 AS q", "$limit": "3"},
+        lambda rows: [(r["officer_age"] / 4,) for r in by_id(rows)][:3],
+    ),
+    (
+        "modulo",
+        FORCE,
+        {"$select": "officer_age % 7 AS m", "$limit": "5"},
+        lambda rows: [(r["officer_age"] % 7,) for r in by_id(rows)][:5],
+    ),
+    (
+        "unary-minus",
+        FORCE,
+        {"$select": "-officer_age AS n", "$limit": "2"},
+        lambda rows: [(-r["officer_age"],) for r in by_id(rows)][:2],
+    ),
+    (
+        "concat",
+        FORCE,
+        {"$select": "case_number || '/' || subject_race AS k", "$limit": "4"},
+        lambda rows: [(f"{r['case_number']}/{r['subject_race']}",) for r in by_id(rows)][:4],
+    ),
+    (
+        "upper-lower",
+        FORCE,
+        {"$select": "upper(subject_race) AS u, lower(call_type) AS l", "$limit": "4"},
+        lambda rows: [(r["subject_race"].upper(), r["call_type"].lower()) for r in by_id(rows)][:4],
+    ),
+    (
+        "starts-with",
+        FORCE,
+        {"$select": "case_number", "$where": "starts_with(case_number, '17')"},
+        col("case_number", where=lambda r: r["case_number"].startswith("17")),
+    ),
+    (
+        "coalesce",
+        FORCE,
+        {"$select": "coalesce(weapon, 'none') AS w", "$limit": "30"},
+        lambda rows: [(r["weapon"] or "none",) for r in by_id(rows)][:30],
+    ),
+    (
+        "case",
+        FORCE,
+        {
+            "$select": "case(subject_age < 25, 'young', subject_age >= 25, 'older') AS band",
+            "$limit": "40",
+        },
+        lambda rows: [
+            (None if r["subject_age"] is None else "young" if r["subject_age"] < 25 else "older",)
+            for r in by_id(rows)
+        ][:40],
+    ),
+    (
+        "abs-round-ln",
+        FORCE,
+        {
+            "$select": "abs(subject_age - 40) AS a, round(ln(officer_age), 2) AS l",
+            "$where": "subject_age IS NOT NULL",
+            "$limit": "10",
+        },
+        lambda rows: [
+            (abs(r["subject_age"] - 40), round(math.log(r["officer_age"]), 2))
+            for r in by_id(rows)
+            if r["subject_age"] is not None
+        ][:10],
+    ),
+    (
+        "cast-number-text",
+        FORCE,
+        {"$select": "officer_age::text AS t", "$where": "officer_age::number > 50"},
+        None,
+    ),  # type: ignore[list-item]  # shape checked below: text output of numbers
+    (
+        "q-search",
+        FORCE,
+        {"$select": "case_number", "$q": "DOMESTIC assault"},
+        col(
+            "case_number",
+            where=lambda r: (
+                any(
+                    "domestic" in (r[f] or "").lower()
+                    for f in ("call_type", "arrest_charges_raw", "case_number")
+                )
+                and any("assault" in (r[f] or "").lower() for f in r if isinstance(r[f], str))
+            ),
+        ),
+    ),
+    # --- aggregates ---
+    ("count-star", FORCE, {"$select": "count(*)"}, lambda rows: [(len(rows),)]),
+    (
+        "count-column",
+        FORCE,
+        {"$select": "count(subject_age)"},
+        lambda rows: [(sum(r["subject_age"] is not None for r in rows),)],
+    ),
+    (
+        "count-distinct",
+        FORCE,
+        {"$select": "count(distinct case_number)"},
+        lambda rows: [(len({r["case_number"] for r in rows}),)],
+    ),
+    (
+        "group-count",
+        FORCE,
+        {"$select": "subject_race, count(*)", "$group": "subject_race"},
+        counts("subject_race"),
+    ),
+    (
+        "group-where",
+        FORCE,
+        {
+            "$select": "officer_rank, count(*)",
+            "$group": "officer_rank",
+            "$where": "arrested = true",
+        },
+        counts("officer_rank", where=lambda r: r["arrested"] is True),
+    ),
+    (
+        "group-having",
+        FORCE,
+        {
+            "$select": "subject_race, count(*) AS n",
+            "$group": "subject_race",
+            "$having": "count(*) > 20",
+        },
+        lambda rows: [kv for kv in counts("subject_race")(rows) if kv[1] > 20],
+    ),
+    (
+        "having-alias",
+        FORCE,
+        {
+            "$select": "subject_race, count(*) AS n",
+            "$group": "subject_race",
+            "$having": "n > 20",
+            "$order": "n DESC",
+        },
+        lambda rows: sorted(
+            (kv for kv in counts("subject_race")(rows) if kv[1] > 20), key=lambda kv: -kv[1]
+        ),
+    ),
+    (
+        "sum-avg-min-max",
+        FORCE,
+        {"$select": "sum(officer_age), avg(officer_age), min(officer_age), max(officer_age)"},
+        lambda rows: [
+            (
+                sum(r["officer_age"] for r in rows),
+                sum(r["officer_age"] for r in rows) / len(rows),
+                min(r["officer_age"] for r in rows),
+                max(r["officer_age"] for r in rows),
+            )
+        ],
+    ),
+    (
+        "stddev",
+        FORCE,
+        {"$select": "stddev_pop(officer_age), stddev_samp(officer_age)"},
+        lambda rows: [
+            (
+                math.sqrt(
+                    sum(
+                        (r["officer_age"] - sum(x["officer_age"] for x in rows) / len(rows)) ** 2
+                        for r in rows
+                    )
+                    / len(rows)
+                ),
+                math.sqrt(
+                    sum(
+                        (r["officer_age"] - sum(x["officer_age"] for x in rows) / len(rows)) ** 2
+                        for r in rows
+                    )
+                    / (len(rows) - 1)
+                ),
+            )
+        ],
+    ),
+    (
+        "avg-by-group",
+        FORCE,
+        {
+            "$select": "subject_race, avg(subject_age)",
+            "$group": "subject_race",
+            "$where": "subject_age IS NOT NULL",
+        },
+        mean_age_by_race,
+    ),
+    (
+        "min-max-timestamp",
+        FORCE,
+        {"$select": "min(occurred_date), max(occurred_date)"},
+        lambda rows: [
+            (min(r["occurred_date"] for r in rows), max(r["occurred_date"] for r in rows))
+        ],
+    ),
+    (
+        "trend-by-month",
+        FORCE,
+        {"$select": "date_trunc_ym(occurred_date) AS month, count(*)", "$group": "month"},
+        trend,
+    ),
+    (
+        "date-extract",
+        FORCE,
+        {"$select": "date_extract_y(occurred_date) AS y, count(*)", "$group": "y"},
+        lambda rows: sorted(Counter(float(r["occurred_date"].year) for r in rows).items()),
+    ),
+    (
+        "date-extract-dow",
+        CALLS,
+        {"$select": "date_extract_dow(received_at) AS d, count(*)", "$group": "d"},
+        lambda rows: sorted(
+            Counter(float((r["received_at"].weekday() + 1) % 7) for r in rows).items()
+        ),
+    ),
+    (
+        "date-extract-hh",
+        CALLS,
+        {
+            "$select": "date_extract_hh(received_at) AS h, count(*)",
+            "$group": "h",
+            "$where": "call_type = 'Accident - Injury'",
+        },
+        lambda rows: sorted(
+            Counter(
+                float(r["received_at"].hour) for r in rows if r["call_type"] == "Accident - Injury"
+            ).items()
+        ),
+    ),
+    (
+        "date-trunc-y",
+        CALLS,
+        {"$select": "date_trunc_y(received_at) AS y, count(*)", "$group": "y"},
+        lambda rows: sorted(Counter(datetime(r["received_at"].year, 1, 1) for r in rows).items()),
+    ),
+    (
+        "crosstab",
+        FORCE,
+        {"$select": "subject_race, subject_sex, count(*)", "$group": "subject_race, subject_sex"},
+        lambda rows: sorted(
+            (
+                (a, b, n)
+                for (a, b), n in Counter(
+                    (r["subject_race"], r["subject_sex"]) for r in rows
+                ).items()
+            )
+        ),
+    ),
+    # --- geography ---
+    (
+        "within-circle",
+        CALLS,
+        {
+            "$select": "event_number",
+            "$where": f"within_circle(location, {TEATER[0]}, {TEATER[1]}, 250)",
+        },
+        col(
+            "event_number",
+            where=lambda r: (
+                r["location"] is not None
+                and haversine(TEATER[0], TEATER[1], r["location"][1], r["location"][0]) <= 250
+            ),
+        ),
+    ),
+    (
+        "within-box",
+        CALLS,
+        {"$select": "event_number", "$where": "within_box(location, 38.99, -77.01, 38.98, -76.99)"},
+        col(
+            "event_number",
+            where=lambda r: (
+                38.98 <= r["location"][1] <= 38.99 and -77.01 <= r["location"][0] <= -76.99
+            ),
+        ),
+    ),
+    (
+        "distance-in-meters",
+        CALLS,
+        {
+            "$select": "event_number, distance_in_meters(location, 'POINT (-77.0075 38.9766)') AS m",
+            "$limit": "5",
+        },
+        lambda rows: [
+            (r["event_number"], haversine(38.9766, -77.0075, r["location"][1], r["location"][0]))
+            for r in by_id(rows)
+        ][:5],
+    ),
+]
+
+
+def run(
+    store: Store, settings: Settings, dataset: str, params: dict[str, str]
+) -> list[tuple[Any, ...]]:
+    result = run_query(
+        store, dataset, {**params, "$limit": params.get("$limit", "50000")}, settings
+    )
+    return [tuple(row) for row in result.rows]
+
+
+def close(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+    return a == b
+
+
+@pytest.mark.parametrize(("name", "dataset", "params", "answer"), CASES, ids=[c[0] for c in CASES])
+def test_case(
+    name: str,
+    dataset: str,
+    params: dict[str, str],
+    answer: Answer | None,
+    soql_portal: tuple[Store, Settings],
+    force_rows: Rows,
+    call_rows: Rows,
+) -> None:
+    store, settings = soql_portal
+    got = run(store, settings, dataset, params)
+    if answer is None:  # cast-number-text: numbers cast to text read back as the same numbers
+        assert got and all(isinstance(v, str) and float(v) > 50 for (v,) in got)
+        return
+    rows = force_rows if dataset == FORCE else call_rows
+    expected = answer(rows)
+    assert len(got) == len(expected), (got[:5], expected[:5])
+    for g, e in zip(got, expected, strict=True):
+        assert len(g) == len(e) and all(close(x, y) for x, y in zip(g, e, strict=True)), (g, e)
+
+
+def test_the_table_is_broad() -> None:
+    assert len(CASES) >= 60

@@ -1,0 +1,186 @@
+"""Every malformed query is a SoQLError that names the clause and the position; fuzzed input
+never escapes as anything else."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from blotter.errors import SoQLError
+from blotter.model import Column, ColumnType, Dataset, DatasetMeta
+from blotter.soql.compiler import compile_query
+from blotter.soql.parser import parse_params, parse_statement
+
+DATASET = Dataset(
+    id="test-0001",
+    meta=DatasetMeta(name="t"),
+    columns=[
+        Column(field_name="race", name="Race", type=ColumnType.TEXT),
+        Column(field_name="age", name="Age", type=ColumnType.NUMBER),
+        Column(field_name="occurred", name="Occurred", type=ColumnType.FLOATING_TIMESTAMP),
+        Column(field_name="arrested", name="Arrested", type=ColumnType.CHECKBOX),
+        Column(field_name="location", name="Location", type=ColumnType.POINT),
+    ],
+    created_at="2020-01-01T00:00:00",
+    updated_at="2020-01-01T00:00:00",
+)
+
+# (parameters, error code, clause, line, column, words the message must hold)
+ERRORS: list[tuple[dict[str, str], str, str, int, int, str]] = [
+    ({"$where": "age >"}, "query.compiler.malformed", "$where", 1, 6, "found the end"),
+    ({"$where": "age = = 3"}, "query.compiler.malformed", "$where", 1, 7, "found '='"),
+    ({"$where": "race = 'open"}, "query.compiler.malformed", "$where", 1, 8, "found"),
+    ({"$where": "age > 3 AND"}, "query.compiler.malformed", "$where", 1, 12, "found the end"),
+    ({"$where": "age > 3\nAND # 4"}, "query.compiler.malformed", "$where", 2, 5, "found '#'"),
+    ({"$select": "race,"}, "query.compiler.malformed", "$select", 1, 6, "found the end"),
+    ({"$select": "count("}, "query.compiler.malformed", "$select", 1, 7, "found the end"),
+    ({"$order": "age sideways"}, "query.compiler.malformed", "$order", 1, 5, "found 'sideways'"),
+    ({"$group": ""}, "query.compiler.malformed", "$group", 1, 1, "empty"),
+    ({"$limit": "ten"}, "query.compiler.malformed", "$limit", 1, 1, "whole number"),
+    ({"$offset": "-5"}, "query.compiler.malformed", "$offset", 1, 1, "whole number"),
+    ({"$limit": "50001"}, "query.compiler.malformed", "$limit", 1, 1, "at most 50,000"),
+    ({"$where": "rcae = 'x'"}, "query.soql.no-such-column", "$where", 1, 1, "Did you mean race"),
+    ({"$select": "shoe"}, "query.soql.no-such-column", "$select", 1, 1, "Columns are"),
+    ({"$order": "agee"}, "query.soql.no-such-column", "$order", 1, 1, "age"),
+    ({"$where": ":bogus = 1"}, "query.soql.no-such-column", "$where", 1, 1, ":id"),
+    ({"$select": "cout(*)"}, "query.soql.no-such-function", "$select", 1, 1, "Did you mean count"),
+    (
+        {"$select": "convex_hull(location)"},
+        "query.soql.no-such-function",
+        "$select",
+        1,
+        1,
+        "does not support convex_hull",
+    ),
+    ({"$where": "age = 'old'"}, "query.soql.type-mismatch", "$where", 1, 7, "needs number"),
+    ({"$where": "race > 3"}, "query.soql.type-mismatch", "$where", 1, 8, "needs text"),
+    (
+        {"$where": "occurred > 'last week'"},
+        "query.soql.type-mismatch",
+        "$where",
+        1,
+        12,
+        "floating_timestamp",
+    ),
+    ({"$where": "age"}, "query.soql.type-mismatch", "$where", 1, 1, "needs checkbox"),
+    (
+        {"$where": "age AND arrested"},
+        "query.soql.type-mismatch",
+        "$where",
+        1,
+        1,
+        "AND needs checkbox",
+    ),
+    ({"$where": "location = 'x'"}, "query.soql.type-mismatch", "$where", 1, 1, "within_circle"),
+    ({"$select": "upper(age)"}, "query.soql.type-mismatch", "$select", 1, 7, "needs text"),
+    ({"$select": "sum(race)"}, "query.soql.type-mismatch", "$select", 1, 5, "needs number"),
+    (
+        {"$select": "upper(race, race)"},
+        "query.soql.type-mismatch",
+        "$select",
+        1,
+        1,
+        "takes 1 arguments, not 2",
+    ),
+    ({"$select": "age::colour"}, "query.soql.type-mismatch", "$select", 1, 1, "Cannot cast"),
+    (
+        {"$select": "distance_in_meters(location, race)"},
+        "query.soql.type-mismatch",
+        "$select",
+        1,
+        30,
+        "must be a literal",
+    ),
+    (
+        {"$select": "distance_in_meters(location, 'POINT (1)')"},
+        "query.soql.type-mismatch",
+        "$select",
+        1,
+        1,
+        "not a WKT point",
+    ),
+    (
+        {"$select": "race, count(*)"},
+        "query.compiler.malformed",
+        "$select",
+        1,
+        1,
+        "must be in $group",
+    ),
+    ({"$where": "count(*) > 1"}, "query.compiler.malformed", "$where", 1, 1, "$having"),
+    (
+        {"$select": "sum(count(*))"},
+        "query.compiler.malformed",
+        "$select",
+        1,
+        5,
+        "another aggregate",
+    ),
+    ({"$select": "upper(distinct race)"}, "query.compiler.malformed", "$select", 1, 1, "DISTINCT"),
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "clause", "line", "column", "words"), ERRORS, ids=[str(e[0]) for e in ERRORS]
+)
+def test_errors_name_clause_and_position(
+    params: dict[str, str], code: str, clause: str, line: int, column: int, words: str
+) -> None:
+    with pytest.raises(SoQLError) as caught:
+        compile_query(parse_params(params), DATASET)
+    err = caught.value
+    assert (err.code, err.clause, err.line, err.column) == (code, clause, line, column), err.message
+    assert words in err.message
+    assert err.status == 400
+
+
+def test_a_statement_parses_every_clause() -> None:
+    query = parse_statement(
+        "select race, count(*) as n where age > 20 group by race having n > 1 "
+        "order by n desc search 'x' limit 5 offset 2"
+    )
+    assert (query.limit, query.offset, query.search) == (5, 2, "x")
+    assert len(query.select) == 2 and query.having is not None and len(query.order) == 1
+
+
+# Random text made of SoQL's own pieces, so the fuzz reaches deep into the grammar.
+PIECES = [
+    *"abcdegilnorstuwy _(),'`:*=<>!-+/%|.0123456789",
+    "race",
+    "age",
+    " AND ",
+    " OR ",
+    "NOT ",
+    " IS ",
+    "NULL",
+    "count(",
+    " between ",
+    " in (",
+    " like ",
+    "::",
+    "'x'",
+    "select ",
+    " where ",
+    "location",
+    "within_circle(",
+    "occurred",
+    "arrested",
+]
+SOQLISH = st.lists(st.sampled_from(PIECES), max_size=16).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(clause=st.sampled_from(["$select", "$where", "$order", "$group", "$having"]), text=SOQLISH)
+def test_fuzzed_clauses_fail_only_as_soql_errors(clause: str, text: str) -> None:
+    with contextlib.suppress(SoQLError):
+        compile_query(parse_params({clause: text}), DATASET)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=SOQLISH)
+def test_fuzzed_statements_fail_only_as_soql_errors(text: str) -> None:
+    with contextlib.suppress(SoQLError):
+        compile_query(parse_statement(text), DATASET)
