@@ -55,6 +55,13 @@ class StoreBusy(BlotterError):
     status = 503
 
 
+class StoreUnavailable(BlotterError):
+    """The database server cannot be reached."""
+
+    code = "store.unavailable"
+    status = 503
+
+
 class QueryTimeout(BlotterError):
     code = "query.execution.timeout"
     status = 408

@@ -8,14 +8,15 @@ load had written. Bulk loads use COPY; reads stream through server-side cursors.
 
 from __future__ import annotations
 
+import contextlib
 import re
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import psycopg
+import psycopg.conninfo
 import pyarrow as pa
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -27,6 +28,7 @@ from blotter.errors import (
     DatasetNotFound,
     InvalidRequest,
     QueryTimeout,
+    StoreUnavailable,
 )
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Version, check_dataset_id
 from blotter.model import new_dataset_id as make_id
@@ -92,7 +94,7 @@ class PostgresStore(Store):
 
     def __init__(self, url: str, *, schema: str = "blotter", pool_size: int = 8) -> None:
         self.schema = schema
-        self._write_lock = threading.Lock()
+        _ensure_database(url)
         search_path = f"-c search_path={schema}"
         self._pool = ConnectionPool(
             url,
@@ -330,6 +332,34 @@ def _stream(
             conn.autocommit = True
         finally:
             context.__exit__(None, None, None)
+
+
+def _ensure_database(url: str) -> None:
+    """Create the database the URL names if the server does not have it yet: no DBA needed."""
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+        return
+    except psycopg.OperationalError as err:
+        if "does not exist" not in str(err):
+            raise StoreUnavailable(
+                f"Cannot reach PostgreSQL at {_safe(url)}: {str(err).strip()}"
+            ) from err
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    name = str(info.get("dbname", ""))
+    admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    # Another worker may have created it first.
+    with (
+        psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn,
+        contextlib.suppress(psycopg.errors.DuplicateDatabase),
+    ):
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info.pop("password", None)
+    return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
 
 
 def _escape_percent(text: str) -> str:
