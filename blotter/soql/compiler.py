@@ -468,6 +468,14 @@ def compile_query(
                 )
 
     if query.having is not None:
+        if not aggregated:
+            raise SoQLError(
+                "$having filters groups: it needs $group or an aggregate in $select.",
+                clause="$having",
+                line=1,
+                column=1,
+            )
+        _check_grouped(query.having, grouped, alias_nodes, "$having")
         having_scope = _Scope(dataset, "$having", None)
         having_scope.aliases = scope.aliases
         select = select.having(having_scope.boolean(query.having, "$having").sql)
@@ -476,6 +484,8 @@ def compile_query(
     order_scope.aliases = scope.aliases
     orders: list[exp.Expression] = []
     for item in query.order:
+        if aggregated:
+            _check_grouped(item.expr, grouped, alias_nodes, "$order")
         typed = order_scope.compile(item.expr)
         if typed.type == POINT:
             raise order_scope.error(TypeMismatch, "Points cannot be ordered", item)
@@ -508,6 +518,53 @@ def compile_query(
         select = select.offset(query.offset)
     compiled.select = select
     return compiled
+
+
+def _check_grouped(
+    node: ast.Expr, grouped: list[ast.Expr], aliases: dict[str, ast.Expr], clause: str
+) -> None:
+    """In a grouped query, a column outside an aggregate must be a group key or an alias."""
+    if node in grouped:
+        return
+    match node:
+        case ast.Column():
+            if node.name in aliases:
+                return
+            raise SoQLError(
+                f"{node.name} must be in $group, or inside an aggregate such as count() "
+                f"(in {clause} at line {node.pos.line}, column {node.pos.column})",
+                clause=clause,
+                line=node.pos.line,
+                column=node.pos.column,
+            )
+        case ast.SystemColumn():
+            raise SoQLError(
+                f"{node.name} cannot be used in a grouped {clause}",
+                clause=clause,
+                line=node.pos.line,
+                column=node.pos.column,
+            )
+        case ast.Call() if node.name in FUNCTIONS and FUNCTIONS[node.name].aggregate:
+            return
+    for child in _children(node):
+        _check_grouped(child, grouped, aliases, clause)
+
+
+def _children(node: ast.Expr) -> tuple[ast.Expr, ...]:
+    match node:
+        case ast.BinOp():
+            return (node.left, node.right)
+        case ast.Not() | ast.Neg() | ast.IsNull() | ast.Cast():
+            return (node.operand,)
+        case ast.Between():
+            return (node.operand, node.low, node.high)
+        case ast.In():
+            return (node.operand, *node.items)
+        case ast.Like():
+            return (node.operand, node.pattern)
+        case ast.Call():
+            return node.args
+    return ()
 
 
 def _constant(typed: Typed) -> bool:

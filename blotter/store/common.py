@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
 
-from blotter.errors import InvalidRequest
+from blotter.errors import InvalidRequest, QueryTimeout
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
-from blotter.schema import DATASET_TABLE, physical_names
+from blotter.schema import DATASET_TABLE, physical_names, version_table
+from blotter.store.sqlparams import bind_string_literals
 
 # The catalog query's columns, in the order ``dataset_from_row`` reads them.
 DATASET_FIELDS = (
@@ -73,4 +73,16 @@ def point_at_table(select: exp.Expression, table: str, schema: str | None = None
     return select.transform(swap)
 
 
-Fetcher = Callable[[], list[tuple[Any, ...]]]
+def engine_sql(dataset: Dataset, select: exp.Select, dialect: str) -> tuple[str, dict[str, Any]]:
+    """The SQL text and bind parameters of a compiled query against a dataset's version."""
+    bound, params = bind_string_literals(select)
+    table = version_table(dataset.id, dataset.version)
+    return point_at_table(bound, table).sql(dialect=dialect), params
+
+
+def timeout_error(timeout_s: float | None) -> QueryTimeout:
+    return QueryTimeout(
+        f"The query ran longer than {timeout_s or 0:g} s and was stopped. "
+        "Narrow it with $where or $limit.",
+        timeout_s=timeout_s,
+    )

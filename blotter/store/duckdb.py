@@ -22,7 +22,6 @@ from blotter.errors import (
     Conflict,
     DatasetNotFound,
     InvalidRequest,
-    QueryTimeout,
     StoreBusy,
 )
 from blotter.model import (
@@ -46,12 +45,12 @@ from blotter.store.common import (
     check_batch,
     columns_json,
     dataset_from_row,
+    engine_sql,
     now,
     physical_layout,
-    point_at_table,
+    timeout_error,
 )
 from blotter.store.extensions import load_extensions
-from blotter.store.sqlparams import bind_string_literals
 
 _PHYSICAL_TYPE = {
     ColumnType.TEXT: "VARCHAR",
@@ -304,9 +303,7 @@ class DuckDBStore(Store):
     ) -> RowStream:
         if dataset.version == 0:
             return RowStream(iter(()))
-        table = version_table(dataset.id, dataset.version)
-        bound, params = bind_string_literals(select)
-        sql = point_at_table(bound, table).sql(dialect="duckdb")
+        sql, params = engine_sql(dataset, select, "duckdb")
         cur = self._cursor()
         timer = threading.Timer(timeout_s, cur.interrupt) if timeout_s else None
         if timer:
@@ -315,11 +312,7 @@ class DuckDBStore(Store):
             cur.execute(sql, params)
         except duckdb.InterruptException as err:
             cur.close()
-            raise QueryTimeout(
-                f"The query ran longer than {timeout_s:g} s and was stopped. "
-                "Narrow it with $where or $limit.",
-                timeout_s=timeout_s,
-            ) from err
+            raise timeout_error(timeout_s) from err
         except duckdb.Error as err:
             cur.close()
             raise _engine_error(err) from err
@@ -344,4 +337,7 @@ def _engine_error(err: duckdb.Error) -> BlotterError:
         return InvalidRequest(f"The query could not be run on this data: {text}")
     if isinstance(err, duckdb.OutOfRangeException):
         return InvalidRequest(f"A value in the query is out of range: {text}")
+    if isinstance(err, duckdb.BinderException):
+        # The compiler should have caught this; still the client's query, so a 400.
+        return InvalidRequest(f"The query cannot be answered as written: {text}")
     raise err

@@ -27,7 +27,6 @@ from blotter.errors import (
     Conflict,
     DatasetNotFound,
     InvalidRequest,
-    QueryTimeout,
     StoreUnavailable,
 )
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Version, check_dataset_id
@@ -38,11 +37,11 @@ from blotter.store.common import (
     DATASET_FIELDS,
     check_batch,
     dataset_from_row,
+    engine_sql,
     now,
     physical_layout,
-    point_at_table,
+    timeout_error,
 )
-from blotter.store.sqlparams import bind_string_literals
 
 # Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
 _PHYSICAL_TYPE = {
@@ -282,9 +281,8 @@ class PostgresStore(Store):
     ) -> RowStream:
         if dataset.version == 0:
             return RowStream(iter(()))
-        bound, params = bind_string_literals(select)
-        table = version_table(dataset.id, dataset.version)
-        text = _escape_percent(point_at_table(bound, table).sql(dialect="postgres"))
+        text, params = engine_sql(dataset, select, "postgres")
+        text = _escape_percent(text)
         # The connection is held while the rows stream; it returns to the pool at the end.
         context = self._pool.connection()
         conn = context.__enter__()
@@ -304,13 +302,12 @@ class PostgresStore(Store):
             conn.autocommit = True
             context.__exit__(None, None, None)
             if isinstance(err, psycopg.errors.QueryCanceled):
-                raise QueryTimeout(
-                    f"The query ran longer than {timeout_s:g} s and was stopped. "
-                    "Narrow it with $where or $limit.",
-                    timeout_s=timeout_s,
-                ) from err
+                raise timeout_error(timeout_s) from err
             if isinstance(err, psycopg.errors.DataError):
                 raise InvalidRequest(f"The query could not be run on this data: {err}") from err
+            if isinstance(err, psycopg.errors.GroupingError | psycopg.errors.UndefinedFunction):
+                # The compiler should have caught this; still the client's query, so a 400.
+                raise InvalidRequest(f"The query cannot be answered as written: {err}") from err
             raise
         return RowStream(_stream(first, cursor, conn, context))
 

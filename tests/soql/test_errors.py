@@ -120,6 +120,23 @@ ERRORS: list[tuple[dict[str, str], str, str, int, int, str]] = [
         "another aggregate",
     ),
     ({"$select": "upper(distinct race)"}, "query.compiler.malformed", "$select", 1, 1, "DISTINCT"),
+    ({"$having": "arrested"}, "query.compiler.malformed", "$having", 1, 1, "needs $group"),
+    (
+        {"$select": "race, count(*)", "$group": "race", "$having": "age > 3"},
+        "query.compiler.malformed",
+        "$having",
+        1,
+        1,
+        "age must be in $group",
+    ),
+    (
+        {"$select": "race, count(*)", "$group": "race", "$order": "age"},
+        "query.compiler.malformed",
+        "$order",
+        1,
+        1,
+        "age must be in $group",
+    ),
 ]
 
 
