@@ -446,6 +446,8 @@ def compile_query(
 
     group_scope = _Scope(dataset, "$group", None)
     group_scope.aliases = scope.aliases
+    for g in query.group:
+        _not_a_constant(g, "$group")
     groups = [group_scope.compile(g) for g in query.group]
     for typed in groups:
         select = select.group_by(*(typed.parts or (typed.sql,)))
@@ -484,6 +486,7 @@ def compile_query(
     order_scope.aliases = scope.aliases
     orders: list[exp.Expression] = []
     for item in query.order:
+        _not_a_constant(item.expr, "$order")
         if aggregated:
             _check_grouped(item.expr, grouped, alias_nodes, "$order")
         typed = order_scope.compile(item.expr)
@@ -518,6 +521,20 @@ def compile_query(
         select = select.offset(query.offset)
     compiled.select = select
     return compiled
+
+
+def _not_a_constant(node: ast.Expr, clause: str) -> None:
+    # SQL reads `ORDER BY 2` as "the second column"; SoQL has no such rule, so say so.
+    if isinstance(node, ast.Literal):
+        value = node.value
+        shown = int(value) if isinstance(value, float) and value.is_integer() else value
+        raise SoQLError(
+            f"{clause} needs a column or an expression, not the constant {shown!r} "
+            f"(at line {node.pos.line}, column {node.pos.column})",
+            clause=clause,
+            line=node.pos.line,
+            column=node.pos.column,
+        )
 
 
 def _check_grouped(

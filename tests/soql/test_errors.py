@@ -120,6 +120,15 @@ ERRORS: list[tuple[dict[str, str], str, str, int, int, str]] = [
         "another aggregate",
     ),
     ({"$select": "upper(distinct race)"}, "query.compiler.malformed", "$select", 1, 1, "DISTINCT"),
+    ({"$order": "8"}, "query.compiler.malformed", "$order", 1, 1, "not the constant 8 "),
+    (
+        {"$select": "race", "$group": "'x'"},
+        "query.compiler.malformed",
+        "$group",
+        1,
+        1,
+        "not the constant 'x'",
+    ),
     ({"$having": "arrested"}, "query.compiler.malformed", "$having", 1, 1, "needs $group"),
     (
         {"$select": "race, count(*)", "$group": "race", "$having": "age > 3"},
