@@ -23,6 +23,11 @@ demo: $(VENV)/.installed ## Load the sample datasets (first run) and serve the p
 serve: $(VENV)/.installed
 	$(BIN)/blotter serve --data-dir $(DATA_DIR) --port $(PORT)
 
+tests/clients/node_modules/.installed: tests/clients/package-lock.json ## soda-js, run by node in the tests
+	@command -v npm >/dev/null || { echo "The client tests run soda-js with node: install Node.js and npm."; exit 1; }
+	npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error
+	touch $@
+
 browser: ## Debian's Chromium for the browser tests (Playwright cannot download its own here)
 	@bash scripts/ensure-chromium
 
@@ -30,7 +35,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(VENV)/.installed browser lint ## Lint, then the whole suite
+test: $(VENV)/.installed tests/clients/node_modules/.installed browser lint ## Lint, then the whole suite
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 clean:

@@ -33,10 +33,19 @@ def free_port() -> int:
         return port
 
 
-def serve_in_thread(app: FastAPI) -> Iterator[LiveServer]:
-    """Run ``app`` under uvicorn on a free loopback port until the generator is closed."""
+def serve_in_thread(app: FastAPI, tls: tuple[Path, Path] | None = None) -> Iterator[LiveServer]:
+    """Run ``app`` under uvicorn on a free loopback port until the generator is closed;
+    ``tls`` is (certificate, key) for clients that only speak HTTPS."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -45,7 +54,7 @@ def serve_in_thread(app: FastAPI) -> Iterator[LiveServer]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(url=f"http://127.0.0.1:{port}", app=app)
+        yield LiveServer(url=f"{'https' if tls else 'http'}://127.0.0.1:{port}", app=app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
