@@ -193,13 +193,79 @@ def _distance_in_meters(args: Sequence[Typed]) -> Typed:
     return _num(haversine_m(args[0].lat, args[0].lon, number(lat), number(lon)))
 
 
+MAX_POLYGON_VERTICES = 5000
+_RING = re.compile(r"\(([^()]+)\)")
+
+
+def parse_wkt_rings(text: str) -> list[list[tuple[float, float]]]:
+    """The rings of a WKT POLYGON or MULTIPOLYGON as (lon, lat) lists; ValueError otherwise."""
+    if not re.match(r"^\s*(MULTI)?POLYGON\s*\(", text, re.IGNORECASE):
+        raise ValueError(f"'{text[:40]}' is not a WKT POLYGON or MULTIPOLYGON")
+    rings = []
+    for body in _RING.findall(text):
+        try:
+            ring = [(float(x), float(y)) for x, y in (pair.split() for pair in body.split(","))]
+        except ValueError:
+            raise ValueError(f"'{body[:40]}' is not a list of 'lon lat' pairs") from None
+        if len(ring) < 3:
+            raise ValueError("a polygon ring needs at least three points")
+        rings.append(ring)
+    if not rings or sum(map(len, rings)) > MAX_POLYGON_VERTICES:
+        raise ValueError(f"a polygon must have 3 to {MAX_POLYGON_VERTICES:,} points")
+    return rings
+
+
+def point_in_rings(
+    lon: exp.Expression, lat: exp.Expression, rings: list[list[tuple[float, float]]]
+) -> exp.Expression:
+    """Even-odd ray casting over the polygon's edges, written out as plain arithmetic.
+
+    The polygon is a literal, so each edge becomes one CASE term; every engine evaluates it
+    the same way and no spatial extension is needed. Holes work by the even-odd rule.
+    """
+    crossings: list[exp.Expression] = []
+    for ring in rings:
+        for (xi, yi), (xj, yj) in zip(ring, ring[1:] + ring[:1], strict=True):
+            if yi == yj:
+                continue  # a horizontal edge never crosses the ray
+            straddles = exp.paren(
+                exp.NEQ(
+                    this=exp.paren(exp.GT(this=lat, expression=number(yi))),
+                    expression=exp.paren(exp.GT(this=lat, expression=number(yj))),
+                )
+            )
+            slope = (xj - xi) / (yj - yi)
+            edge_x = exp.paren(
+                exp.Add(
+                    this=exp.paren(
+                        exp.Mul(
+                            this=number(slope),
+                            expression=exp.paren(exp.Sub(this=lat, expression=number(yi))),
+                        )
+                    ),
+                    expression=number(xi),
+                )
+            )
+            crossed = exp.and_(straddles, exp.LT(this=lon, expression=edge_x))
+            crossings.append(
+                exp.Case(
+                    ifs=[exp.If(this=crossed, true=exp.Literal.number(1))],
+                    default=exp.Literal.number(0),
+                )
+            )
+    total = crossings[0]
+    for term in crossings[1:]:
+        total = exp.Add(this=total, expression=term)
+    odd = exp.EQ(
+        this=exp.Mod(this=exp.paren(total), expression=exp.Literal.number(2)),
+        expression=exp.Literal.number(1),
+    )
+    return exp.paren(exp.and_(exp.Not(this=exp.Is(this=lon, expression=exp.Null())), odd))
+
+
 def _within_polygon(args: Sequence[Typed]) -> Typed:
-    wkt = _literal_value(args[1])
-    if not re.match(r"^\s*(MULTI)?POLYGON\s*\(", wkt, re.IGNORECASE):
-        raise ValueError(f"'{wkt[:40]}' is not a WKT POLYGON or MULTIPOLYGON")
-    shape = _anon("ST_GEOMFROMTEXT", args[1].sql)
-    point = _anon("ST_POINT", args[0].lon, args[0].lat)
-    return Typed(_anon("ST_CONTAINS", shape, point), CHECKBOX)
+    rings = parse_wkt_rings(_literal_value(args[1]))
+    return Typed(point_in_rings(args[0].lon, args[0].lat, rings), CHECKBOX)
 
 
 FUNCTIONS: dict[str, Function] = {

@@ -621,12 +621,358 @@ CASES: list[tuple[str, str, dict[str, str], Answer]] = [
 ]
 
 
+# --- families: the same rule checked over every value or column it applies to ---------
+
+EQUALITY_VALUES = {
+    "subject_race": ["white", "black", "asian"],
+    "officer_rank": ["officer", "corporal", "sergeant", "commander"],
+    "weapon": ["firearm", "edged", "blunt", "other", "unknown_type"],
+    "resistance_level": [
+        "compliant",
+        "psychological_intimidation",
+        "verbal_noncompliance",
+        "passive",
+        "active",
+        "assaultive",
+        "deadly_force",
+        "other",
+    ],
+    "subject_injured": ["minor", "self_inflicted", "yes_unspecified"],
+}
+for _field, _values in EQUALITY_VALUES.items():
+    for _value in _values:
+        CASES.append(
+            (
+                f"eq-{_field}-{_value}",
+                FORCE,
+                {"$select": ":id", "$where": f"{_field} = '{_value}'"},
+                col(":id", where=lambda r, f=_field, v=_value: r[f] == v),
+            )
+        )
+
+GROUPABLE = [
+    "officer_rank",
+    "officer_race",
+    "officer_sex",
+    "officer_role",
+    "subject_race",
+    "subject_sex",
+    "subject_injured",
+    "officer_injured",
+    "force_type",
+    "force_category",
+    "weapon",
+    "resistance_level",
+    "reason",
+    "review_outcome",
+    "arrested",
+    "mental_health",
+    "suspected_impairment",
+]
+
+
+def _group_answer(field: str) -> Answer:
+    def answer(rows: Rows) -> list[tuple[Any, ...]]:
+        c = Counter(r[field] for r in rows)
+        # Group keys sort ascending with nulls last, as the compiler orders them.
+        return sorted(c.items(), key=lambda kv: (kv[0] is None, kv[0] if kv[0] is not None else 0))
+
+    return answer
+
+
+for _field in GROUPABLE:
+    CASES.append(
+        (
+            f"group-{_field}",
+            FORCE,
+            {"$select": f"{_field}, count(*)", "$group": _field},
+            _group_answer(_field),
+        )
+    )
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+for _op, _test in _OPS.items():
+    CASES.append(
+        (
+            f"number-{_op}",
+            FORCE,
+            {"$select": ":id", "$where": f"subject_age {_op} 30"},
+            col(
+                ":id",
+                where=lambda r, t=_test: r["subject_age"] is not None and t(r["subject_age"], 30),
+            ),
+        )
+    )
+    CASES.append(
+        (
+            f"timestamp-{_op}",
+            CALLS,
+            {"$select": ":id", "$where": f"received_at {_op} '2019-06-15T12:00:00'"},
+            col(":id", where=lambda r, t=_test: t(r["received_at"], datetime(2019, 6, 15, 12))),
+        )
+    )
+
+_PARTS = {"y": "year", "m": "month", "d": "day", "hh": "hour", "mm": "minute", "ss": "second"}
+for _short, _attr in _PARTS.items():
+    CASES.append(
+        (
+            f"date-extract-{_short}",
+            CALLS,
+            {"$select": f"date_extract_{_short}(received_at) AS p, count(*)", "$group": "p"},
+            lambda rows, a=_attr: sorted(
+                Counter(float(getattr(r["received_at"], a)) for r in rows).items()
+            ),
+        )
+    )
+CASES.append(
+    (
+        "date-extract-woy",
+        CALLS,
+        {"$select": "date_extract_woy(received_at) AS w, count(*)", "$group": "w"},
+        lambda rows: sorted(
+            Counter(float(r["received_at"].isocalendar()[1]) for r in rows).items()
+        ),
+    )
+)
+CASES.append(
+    (
+        "date-trunc-ymd",
+        CALLS,
+        {
+            "$select": "date_trunc_ymd(received_at) AS d, count(*)",
+            "$group": "d",
+            "$where": "received_at < '2018-01-08'",
+        },
+        lambda rows: sorted(
+            Counter(
+                r["received_at"].replace(hour=0, minute=0, second=0)
+                for r in rows
+                if r["received_at"] < datetime(2018, 1, 8)
+            ).items()
+        ),
+    )
+)
+CASES.append(
+    (
+        "date-diff-d",
+        FORCE,
+        {"$select": "date_diff_d(occurred_date, '2015-01-01') AS days", "$limit": "25"},
+        lambda rows: [
+            (float((r["occurred_date"] - datetime(2015, 1, 1)).days),) for r in by_id(rows)
+        ][:25],
+    )
+)
+
+STATEMENTS: list[tuple[str, str, str, Answer]] = [
+    (
+        "query-select-where",
+        FORCE,
+        "SELECT case_number WHERE subject_race = 'black'",
+        col("case_number", where=lambda r: r["subject_race"] == "black"),
+    ),
+    (
+        "query-lowercase-keywords",
+        FORCE,
+        "select case_number where officer_age > 50 order by :id",
+        col("case_number", where=lambda r: r["officer_age"] > 50),
+    ),
+    (
+        "query-group-having-order",
+        FORCE,
+        "SELECT officer_rank, count(*) AS n GROUP BY officer_rank HAVING n >= 13 ORDER BY n DESC",
+        lambda rows: sorted(
+            ((k, v) for k, v in Counter(r["officer_rank"] for r in rows).items() if v >= 13),
+            key=lambda kv: -kv[1],
+        ),
+    ),
+    (
+        "query-limit-offset",
+        FORCE,
+        "SELECT :id ORDER BY :id LIMIT 10 OFFSET 100",
+        col(":id", limit=10, offset=100),
+    ),
+    (
+        "query-search",
+        FORCE,
+        "SELECT case_number SEARCH 'robbery'",
+        col(
+            "case_number",
+            where=lambda r: any(
+                "robbery" in (v or "").lower() for v in r.values() if isinstance(v, str)
+            ),
+        ),
+    ),
+    (
+        "query-count",
+        CALLS,
+        "SELECT count(*) WHERE criminal_report = true",
+        lambda rows: [(sum(r["criminal_report"] is True for r in rows),)],
+    ),
+    (
+        "query-trend",
+        CALLS,
+        "SELECT date_trunc_y(received_at) AS y, count(*) GROUP BY y ORDER BY y",
+        lambda rows: sorted(Counter(datetime(r["received_at"].year, 1, 1) for r in rows).items()),
+    ),
+    (
+        "query-in",
+        CALLS,
+        "SELECT event_number WHERE beat IN ('3H1', '3G1') ORDER BY :id",
+        col("event_number", where=lambda r: r["beat"] in ("3H1", "3G1")),
+    ),
+    ("query-star", FORCE, "SELECT * WHERE case_number = '15RL00327' LIMIT 1", None),  # type: ignore[list-item]
+    ("query-system-star", FORCE, "SELECT :*, case_number LIMIT 2", None),  # type: ignore[list-item]
+]
+for _name, _dataset, _statement, _answer in STATEMENTS:
+    if _answer is not None:
+        CASES.append((_name, _dataset, {"$query": _statement}, _answer))
+
+for _word in ("assault", "warrant", "dui", "knife", "school"):
+    CASES.append(
+        (
+            f"q-{_word}",
+            FORCE,
+            {"$select": ":id", "$q": _word},
+            col(
+                ":id",
+                where=lambda r, w=_word: any(
+                    w in v.lower() for v in r.values() if isinstance(v, str)
+                ),
+            ),
+        )
+    )
+
+
+def _in_polygon(lon: float, lat: float, ring: list[list[float]]) -> bool:
+    inside, j = False, len(ring) - 1
+    for i in range(len(ring)):
+        (xi, yi), (xj, yj) = ring[i], ring[j]
+        if (yi > lat) != (yj > lat) and lon < (xj - xi) * (lat - yi) / (yj - yi) + xi:
+            inside = not inside
+        j = i
+    return inside
+
+
+_WARD_RING = [
+    [-77.0100, 38.9700],
+    [-76.9900, 38.9700],
+    [-76.9900, 38.9850],
+    [-77.0100, 38.9850],
+    [-77.0100, 38.9700],
+]
+_WKT = "POLYGON ((" + ", ".join(f"{x} {y}" for x, y in _WARD_RING) + "))"
+CASES.append(
+    (
+        "within-polygon",
+        CALLS,
+        {"$select": ":id", "$where": f"within_polygon(location, '{_WKT}')"},
+        col(":id", where=lambda r: _in_polygon(r["location"][0], r["location"][1], _WARD_RING)),
+    )
+)
+CASES.append(
+    (
+        "within-multipolygon",
+        CALLS,
+        {
+            "$select": "count(*)",
+            "$where": f"within_polygon(location, 'MULTI{_WKT.replace('((', '(((').replace('))', ')))')}')",
+        },
+        lambda rows: [
+            (sum(_in_polygon(r["location"][0], r["location"][1], _WARD_RING) for r in rows),)
+        ],
+    )
+)
+
+
+def test_select_star_returns_every_column_and_system_star_the_system_fields(
+    soql_portal: tuple[Store, Settings],
+) -> None:
+    store, settings = soql_portal
+    star = run_query(store, FORCE, {"$query": "SELECT * LIMIT 1"}, settings)
+    assert [o.name for o in star.outputs][:3] == ["case_number", "occurred_date", "officer_rank"]
+    system = run_query(store, FORCE, {"$select": ":*, case_number", "$limit": "2"}, settings)
+    assert [o.name for o in system.outputs] == [":id", ":created_at", ":updated_at", "case_number"]
+    assert [row[0] for row in system.rows] == [1, 2]
+
+
+for _type in ("Traffic Stop", "Parking Problem / Motorist Assist", "Accident - Injury"):
+    CASES.append(
+        (
+            f"calls-{_type[:8].strip().lower().replace(' ', '-')}",
+            CALLS,
+            {
+                "$select": "count(*), sum(officers_responding), max(received_at)",
+                "$where": f"call_type = '{_type}'",
+            },
+            lambda rows, t=_type: [
+                (
+                    sum(r["call_type"] == t for r in rows),
+                    sum(r["officers_responding"] for r in rows if r["call_type"] == t),
+                    max(r["received_at"] for r in rows if r["call_type"] == t),
+                )
+            ],
+        )
+    )
+CASES.extend(
+    [
+        (
+            "calls-count-distinct-beat",
+            CALLS,
+            {"$select": "count(distinct beat)"},
+            lambda rows: [(len({r["beat"] for r in rows if r["beat"] is not None}),)],
+        ),
+        (
+            "calls-group-beat",
+            CALLS,
+            {"$select": "beat, count(*)", "$group": "beat"},
+            _group_answer("beat"),
+        ),
+        (
+            "calls-avg-officers",
+            CALLS,
+            {"$select": "avg(officers_responding)"},
+            lambda rows: [(sum(r["officers_responding"] for r in rows) / len(rows),)],
+        ),
+        (
+            "calls-crosstab",
+            CALLS,
+            {
+                "$select": "call_type, criminal_report, count(*)",
+                "$group": "call_type, criminal_report",
+            },
+            lambda rows: sorted(
+                (a, b, n)
+                for (a, b), n in Counter(
+                    (r["call_type"], r["criminal_report"]) for r in rows
+                ).items()
+            ),
+        ),
+        (
+            "calls-order-time-desc",
+            CALLS,
+            {"$select": "event_number", "$order": "received_at DESC", "$limit": "10"},
+            lambda rows: [
+                (r["event_number"],)
+                for r in sorted(rows, key=lambda r: (r["received_at"], -r[":id"]), reverse=True)
+            ][:10],
+        ),
+    ]
+)
+
+
 def run(
     store: Store, settings: Settings, dataset: str, params: dict[str, str]
 ) -> list[tuple[Any, ...]]:
-    result = run_query(
-        store, dataset, {**params, "$limit": params.get("$limit", "50000")}, settings
-    )
+    if "$query" not in params:
+        params = {**params, "$limit": params.get("$limit", "50000")}
+    result = run_query(store, dataset, params, settings)
     return [tuple(row) for row in result.rows]
 
 
@@ -659,4 +1005,4 @@ def test_case(
 
 
 def test_the_table_is_broad() -> None:
-    assert len(CASES) >= 60
+    assert len(CASES) >= 150
