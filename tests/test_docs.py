@@ -22,3 +22,11 @@ def test_every_setting_is_documented(name: str) -> None:
 )
 def test_every_api_error_code_is_documented(code: str) -> None:
     assert f"`{code}`" in (DOCS / "api.md").read_text()
+
+
+def test_every_soql_function_is_documented() -> None:
+    from blotter.soql.functions import FUNCTIONS
+
+    text = (DOCS / "api.md").read_text()
+    missing = [name for name in FUNCTIONS if f"| `{name}` |" not in text]
+    assert not missing

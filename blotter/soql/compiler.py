@@ -126,10 +126,10 @@ class _Scope:
                 return self.binop(node)
             case ast.Not():
                 operand = self.boolean(node.operand, "NOT")
-                return Typed(exp.Not(this=exp.paren(operand.sql)), CHECKBOX, operand.aggregate)
+                return Typed(exp.Not(this=exp.Paren(this=operand.sql)), CHECKBOX, operand.aggregate)
             case ast.Neg():
                 operand = self.expect(node.operand, NUMBER, "unary minus")
-                return Typed(exp.Neg(this=exp.paren(operand.sql)), NUMBER, operand.aggregate)
+                return Typed(exp.Neg(this=exp.Paren(this=operand.sql)), NUMBER, operand.aggregate)
             case ast.IsNull():
                 operand = self.compile(node.operand)
                 value = operand.lon if operand.type == POINT else operand.sql
@@ -217,7 +217,9 @@ class _Scope:
             right = self.boolean(node.right, node.op.upper())
             build = exp.and_ if node.op == "and" else exp.or_
             return Typed(
-                exp.paren(build(left.sql, right.sql)), CHECKBOX, left.aggregate or right.aggregate
+                exp.Paren(this=build(left.sql, right.sql, copy=False)),
+                CHECKBOX,
+                left.aggregate or right.aggregate,
             )
         if node.op in _COMPARE:
             left, right = self._pair(node.left, node.right, f"'{node.op}'")
@@ -242,7 +244,7 @@ class _Scope:
                 this=exp.Cast(this=left.sql, to=exp.DataType.build("DOUBLE")),
                 expression=exp.Nullif(this=right.sql, expression=exp.Literal.number(0)),
             )
-            return Typed(exp.paren(divided), NUMBER, left.aggregate or right.aggregate)
+            return Typed(exp.Paren(this=divided), NUMBER, left.aggregate or right.aggregate)
         if node.op == "%":
             # PostgreSQL has no remainder of doubles; a wide decimal gives the same answer
             # on both engines.
@@ -251,12 +253,12 @@ class _Scope:
                 this=exp.Cast(this=left.sql, to=wide), expression=exp.Cast(this=right.sql, to=wide)
             )
             return Typed(
-                exp.Cast(this=exp.paren(remainder), to=exp.DataType.build("DOUBLE")),
+                exp.Cast(this=exp.Paren(this=remainder), to=exp.DataType.build("DOUBLE")),
                 NUMBER,
                 left.aggregate or right.aggregate,
             )
         op = _ARITH[node.op](this=left.sql, expression=right.sql)
-        return Typed(exp.paren(op), NUMBER, left.aggregate or right.aggregate)
+        return Typed(exp.Paren(this=op), NUMBER, left.aggregate or right.aggregate)
 
     def between(self, node: ast.Between) -> Typed:
         operand, low = self._pair(node.operand, node.low, "BETWEEN")
@@ -442,7 +444,7 @@ def compile_query(
     if query.search:
         conditions.extend(_search(dataset, query.search))
     if conditions:
-        select = select.where(exp.and_(*conditions))
+        select = select.where(exp.and_(*conditions, copy=False), copy=False)
 
     group_scope = _Scope(dataset, "$group", None)
     group_scope.aliases = scope.aliases
@@ -480,7 +482,7 @@ def compile_query(
         _check_grouped(query.having, grouped, alias_nodes, "$having")
         having_scope = _Scope(dataset, "$having", None)
         having_scope.aliases = scope.aliases
-        select = select.having(having_scope.boolean(query.having, "$having").sql)
+        select = select.having(having_scope.boolean(query.having, "$having").sql, copy=False)
 
     order_scope = _Scope(dataset, "$order", None)
     order_scope.aliases = scope.aliases
@@ -657,5 +659,5 @@ def _search(dataset: Dataset, text: str) -> list[exp.Expression]:
             )
             for c in columns
         ]
-        conditions.append(exp.paren(exp.or_(*found)))
+        conditions.append(exp.Paren(this=exp.or_(*found, copy=False)))
     return conditions

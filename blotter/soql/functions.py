@@ -33,13 +33,22 @@ class Function:
     literal_args: tuple[int, ...] = ()  # positions that must be literals (WKT, units)
 
 
+def _and(*nodes: exp.Expression) -> exp.Expression:
+    return exp.and_(*nodes, copy=False)
+
+
+def _paren(node: exp.Expression) -> exp.Expression:
+    # exp.paren would deep-copy its argument; these trees are built fresh, so no copy.
+    return exp.Paren(this=node)
+
+
 def _anon(name: str, *args: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
 def _radians(value: exp.Expression) -> exp.Expression:
     degrees = exp.Literal.number("0.017453292519943295")
-    return exp.paren(exp.Mul(this=exp.paren(value), expression=degrees))
+    return _paren(exp.Mul(this=_paren(value), expression=degrees))
 
 
 def haversine_m(
@@ -49,7 +58,7 @@ def haversine_m(
 
     sqlglot writes the tree as built, so every operation is parenthesized explicitly.
     """
-    p = exp.paren
+    p = _paren
 
     def half_difference(a: exp.Expression, b: exp.Expression) -> exp.Expression:
         return p(
@@ -145,7 +154,7 @@ def _date_diff_d(args: Sequence[Typed]) -> Typed:
         this=exp.Extract(this=exp.var("EPOCH"), expression=args[0].sql),
         expression=exp.Extract(this=exp.var("EPOCH"), expression=args[1].sql),
     )
-    days = exp.Div(this=exp.paren(seconds), expression=exp.Literal.number(86400))
+    days = exp.Div(this=_paren(seconds), expression=exp.Literal.number(86400))
     return _num(exp.Cast(this=_anon("TRUNC", days), to=exp.DataType.build("DOUBLE")))
 
 
@@ -181,11 +190,11 @@ def _within_circle(args: Sequence[Typed]) -> Typed:
 
 def _within_box(args: Sequence[Typed]) -> Typed:
     point, nw_lat, nw_lon, se_lat, se_lon = args
-    inside = exp.and_(
+    inside = _and(
         exp.Between(this=point.lat, low=se_lat.sql, high=nw_lat.sql),
         exp.Between(this=point.lon, low=nw_lon.sql, high=se_lon.sql),
     )
-    return Typed(exp.paren(inside), CHECKBOX)
+    return Typed(_paren(inside), CHECKBOX)
 
 
 def _distance_in_meters(args: Sequence[Typed]) -> Typed:
@@ -193,7 +202,7 @@ def _distance_in_meters(args: Sequence[Typed]) -> Typed:
     return _num(haversine_m(args[0].lat, args[0].lon, number(lat), number(lon)))
 
 
-MAX_POLYGON_VERTICES = 5000
+MAX_POLYGON_VERTICES = 1000  # each vertex is SQL to write and evaluate per row
 _RING = re.compile(r"\(([^()]+)\)")
 
 
@@ -228,39 +237,47 @@ def point_in_rings(
         for (xi, yi), (xj, yj) in zip(ring, ring[1:] + ring[:1], strict=True):
             if yi == yj:
                 continue  # a horizontal edge never crosses the ray
-            straddles = exp.paren(
+            # Fresh column nodes per use: a sqlglot node has one parent, and exp.and_
+            # would deep-copy ever larger trees.
+            straddles = _paren(
                 exp.NEQ(
-                    this=exp.paren(exp.GT(this=lat, expression=number(yi))),
-                    expression=exp.paren(exp.GT(this=lat, expression=number(yj))),
+                    this=_paren(exp.GT(this=lat.copy(), expression=number(yi))),
+                    expression=_paren(exp.GT(this=lat.copy(), expression=number(yj))),
                 )
             )
             slope = (xj - xi) / (yj - yi)
-            edge_x = exp.paren(
+            offset = _paren(exp.Sub(this=lat.copy(), expression=number(yi)))
+            edge_x = _paren(
                 exp.Add(
-                    this=exp.paren(
-                        exp.Mul(
-                            this=number(slope),
-                            expression=exp.paren(exp.Sub(this=lat, expression=number(yi))),
-                        )
-                    ),
+                    this=_paren(exp.Mul(this=number(slope), expression=offset)),
                     expression=number(xi),
                 )
             )
-            crossed = exp.and_(straddles, exp.LT(this=lon, expression=edge_x))
+            crossed = exp.And(this=straddles, expression=exp.LT(this=lon.copy(), expression=edge_x))
             crossings.append(
                 exp.Case(
                     ifs=[exp.If(this=crossed, true=exp.Literal.number(1))],
                     default=exp.Literal.number(0),
                 )
             )
-    total = crossings[0]
-    for term in crossings[1:]:
-        total = exp.Add(this=total, expression=term)
+    total = _balanced_sum(crossings)
     odd = exp.EQ(
-        this=exp.Mod(this=exp.paren(total), expression=exp.Literal.number(2)),
+        this=exp.Mod(this=_paren(total), expression=exp.Literal.number(2)),
         expression=exp.Literal.number(1),
     )
-    return exp.paren(exp.and_(exp.Not(this=exp.Is(this=lon, expression=exp.Null())), odd))
+    known = exp.Not(this=exp.Is(this=lon.copy(), expression=exp.Null()))
+    return _paren(exp.And(this=known, expression=odd))
+
+
+def _balanced_sum(terms: list[exp.Expression]) -> exp.Expression:
+    """a + b + c … as a balanced tree: engines and sqlglot limit how deep expressions nest."""
+    while len(terms) > 1:
+        paired = [
+            _paren(exp.Add(this=a, expression=b))
+            for a, b in zip(terms[::2], terms[1::2], strict=False)
+        ]
+        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]
 
 
 def _within_polygon(args: Sequence[Typed]) -> Typed:

@@ -337,7 +337,7 @@ def _engine_error(err: duckdb.Error) -> BlotterError:
         return InvalidRequest(f"The query could not be run on this data: {text}")
     if isinstance(err, duckdb.OutOfRangeException):
         return InvalidRequest(f"A value in the query is out of range: {text}")
-    if isinstance(err, duckdb.BinderException):
+    if isinstance(err, duckdb.BinderException | duckdb.ParserException):
         # The compiler should have caught this; still the client's query, so a 400.
         return InvalidRequest(f"The query cannot be answered as written: {text}")
     raise err

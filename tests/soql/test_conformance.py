@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from blotter.errors import QueryTimeout
 from blotter.queries import run_query
 from blotter.settings import Settings
 from blotter.store import Store
@@ -1006,3 +1007,28 @@ def test_case(
 
 def test_the_table_is_broad() -> None:
     assert len(CASES) >= 150
+
+
+def test_a_runaway_query_is_stopped_with_a_clear_error_and_the_engine_stays_healthy(
+    soql_portal: tuple[Store, Settings],
+) -> None:
+    store, settings = soql_portal
+    hasty = settings.model_copy(update={"query_timeout_s": 0.05})
+    # A many-sided polygon makes every row evaluate thousands of edge tests.
+    ring = [
+        (
+            -77.0 + 0.01 * math.cos(2 * math.pi * k / 990),
+            38.98 + 0.01 * math.sin(2 * math.pi * k / 990),
+        )
+        for k in range(990)
+    ]
+    wkt = "POLYGON ((" + ", ".join(f"{x:.6f} {y:.6f}" for x, y in [*ring, ring[0]]) + "))"
+    slow = {
+        "$select": "count(*)",
+        "$where": f"within_polygon(location, '{wkt}') OR within_polygon(location, '{wkt}')",
+    }
+    with pytest.raises(QueryTimeout) as caught:
+        list(run_query(store, CALLS, slow, hasty).rows)
+    assert caught.value.status == 408 and "0.05 s" in caught.value.message
+    # The same store answers the next query at once.
+    assert list(run_query(store, CALLS, {"$select": "count(*)"}, settings).rows) == [(11735,)]
