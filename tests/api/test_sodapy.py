@@ -80,3 +80,19 @@ def test_pandas_reads_the_export_url(live: LiveServer) -> None:
     # The same through a string buffer, as notebooks often do with requests.
     text = requests.get(url, timeout=30).text
     assert len(pd.read_csv(io.StringIO(text))) == ROWS
+
+
+def test_get_with_group_q_query_and_system_field_keywords(socrata: Socrata) -> None:
+    grouped = socrata.get(
+        DATASET_ID, select="injured, count(*) AS n", group="injured", order="injured"
+    )
+    assert grouped == [{"injured": False, "n": str(ROWS - 834)}, {"injured": True, "n": "834"}]
+    searched = socrata.get(DATASET_ID, q="15RL0001", select="case_number", limit=50)
+    assert [r["case_number"] for r in searched] == [f"15RL{i:05d}" for i in range(10, 20)]
+    statement = socrata.get(
+        DATASET_ID, query="SELECT :id, case_number WHERE subject_age > 66 LIMIT 2"
+    )
+    older = [i + 1 for i in range(ROWS) if (expected_row(i)["subject_age"] or 0) > 66][:2]
+    assert [r[":id"] for r in statement] == [f"row-{n}" for n in older]
+    plain = socrata.get(DATASET_ID, limit=1, exclude_system_fields=False)
+    assert plain[0]["case_number"] == "15RL00000"
