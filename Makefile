@@ -34,6 +34,7 @@ browser: ## Debian's Chromium for the browser tests (Playwright cannot download 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(VENV)/.installed tests/clients/node_modules/.installed browser lint ## Lint, then the whole suite
 	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -159,7 +159,7 @@ def generate(path: Path, *, seed: int = SEED, events: int = EVENTS) -> Path:
                 "officer_hours": f"{staff_count * duration / 60:.2f}",
             }
         )
-    rows.sort(key=lambda r: r["starts_at"])
+    rows.sort(key=lambda r: str(r["starts_at"]))
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from sqlglot import exp
 
@@ -223,7 +224,7 @@ class _Scope:
             )
         if node.op in _COMPARE:
             left, right = self._pair(node.left, node.right, f"'{node.op}'")
-            compared = _COMPARE[node.op](this=left.sql, expression=right.sql)
+            compared = cast(exp.Expression, _COMPARE[node.op](this=left.sql, expression=right.sql))
             return Typed(compared, CHECKBOX, left.aggregate or right.aggregate)
         if node.op == "||":
             parts = [self.compile(node.left), self.compile(node.right)]
@@ -462,13 +463,13 @@ def compile_query(
         for g in query.group
     ]
     if aggregated:
-        for node, typed in selected:
-            if not typed.aggregate and node not in grouped and not _constant(typed):
-                shown = node.name if isinstance(node, ast.Column) else "an expression"
+        for picked, typed in selected:
+            if not typed.aggregate and picked not in grouped and not _constant(typed):
+                shown = picked.name if isinstance(picked, ast.Column) else "an expression"
                 raise scope.error(
                     SoQLError,
                     f"{shown} must be in $group, or inside an aggregate such as count()",
-                    node or ast.Column(""),
+                    picked or ast.Column(""),
                 )
 
     if query.having is not None:
@@ -487,16 +488,16 @@ def compile_query(
     order_scope = _Scope(dataset, "$order", None)
     order_scope.aliases = scope.aliases
     orders: list[exp.Expression] = []
-    for item in query.order:
-        _not_a_constant(item.expr, "$order")
+    for key in query.order:
+        _not_a_constant(key.expr, "$order")
         if aggregated:
-            _check_grouped(item.expr, grouped, alias_nodes, "$order")
-        typed = order_scope.compile(item.expr)
+            _check_grouped(key.expr, grouped, alias_nodes, "$order")
+        typed = order_scope.compile(key.expr)
         if typed.type == POINT:
-            raise order_scope.error(TypeMismatch, "Points cannot be ordered", item)
+            raise order_scope.error(TypeMismatch, "Points cannot be ordered", key)
         # Explicit null placement so every engine agrees (PostgreSQL's rule, as Socrata's).
-        nulls_first = item.desc if item.nulls_first is None else item.nulls_first
-        orders.append(exp.Ordered(this=typed.sql, desc=item.desc, nulls_first=nulls_first))
+        nulls_first = key.desc if key.nulls_first is None else key.nulls_first
+        orders.append(exp.Ordered(this=typed.sql, desc=key.desc, nulls_first=nulls_first))
     if not orders and not aggregated:
         orders.append(exp.Ordered(this=exp.column("_id", quoted=True), nulls_first=False))
     elif not orders and groups:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from sqlglot import exp
 
@@ -34,7 +35,7 @@ class Function:
 
 
 def _and(*nodes: exp.Expression) -> exp.Expression:
-    return exp.and_(*nodes, copy=False)
+    return cast(exp.Expression, exp.and_(*nodes, copy=False))
 
 
 def _paren(node: exp.Expression) -> exp.Expression:

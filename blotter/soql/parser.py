@@ -150,10 +150,12 @@ class _ToAst(Transformer[Token, Any]):
         return ast.IsNull(children[0], negated=True, pos=_pos(meta))
 
     def between(self, meta: Meta, children: list[Any]) -> ast.Between:
-        return ast.Between(*children, pos=_pos(meta))
+        operand, low, high = children
+        return ast.Between(operand, low, high, pos=_pos(meta))
 
     def not_between(self, meta: Meta, children: list[Any]) -> ast.Between:
-        return ast.Between(*children, negated=True, pos=_pos(meta))
+        operand, low, high = children
+        return ast.Between(operand, low, high, negated=True, pos=_pos(meta))
 
     def in_(self, meta: Meta, children: list[Any]) -> ast.In:
         return ast.In(children[0], tuple(children[1:]), pos=_pos(meta))
@@ -283,7 +285,8 @@ def _syntax_error(err: UnexpectedInput, clause: str, text: str) -> SoQLError:
     elif isinstance(err, UnexpectedToken):
         found = f"'{err.token}'"
     elif isinstance(err, UnexpectedCharacters):
-        found = f"'{text[err.pos_in_stream]}'" if err.pos_in_stream < len(text) else "a character"
+        at = err.pos_in_stream or 0
+        found = f"'{text[at]}'" if at < len(text) else "a character"
     else:
         found = "something unexpected"
     caret = text.split("\n")[line - 1] if text else ""

@@ -6,8 +6,9 @@ Views prepare typed contexts; templates only display them. Every read goes throu
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -187,7 +188,7 @@ class FilterControl:
     field: str
     name: str
     kind: str  # "select", "text", "range", "date", "yesno"
-    choices: list[Choice] = field(default_factory=list)
+    choices: list[Choice] = dataclasses.field(default_factory=list)
     param: str = ""
     value: str = ""
     low: str = ""
