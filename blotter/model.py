@@ -28,6 +28,8 @@ class ColumnType(StrEnum):
     CHECKBOX = "checkbox"
     FLOATING_TIMESTAMP = "floating_timestamp"
     POINT = "point"
+    # Only ever computed (extent, convex_hull), never stored in a column.
+    MULTIPOLYGON = "multipolygon"
 
 
 class Cadence(StrEnum):
@@ -65,6 +67,13 @@ class Column(BaseModel):
     name: str
     type: ColumnType
     description: str = ""
+
+    @field_validator("type")
+    @classmethod
+    def _type_is_storable(cls, value: ColumnType) -> ColumnType:
+        if value is ColumnType.MULTIPOLYGON:
+            raise ValueError("multipolygon columns cannot be stored yet; use point")
+        return value
 
     @field_validator("field_name")
     @classmethod

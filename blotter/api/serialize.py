@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
+from blotter.api.geometry import box_ring, hull_ring, multipolygon_wkt
 from blotter.model import ColumnType
 from blotter.soql.compiler import Output
 
@@ -44,15 +45,22 @@ def format_timestamp(value: datetime | date) -> str:
 
 
 def _cells(outputs: list[Output], row: tuple[Any, ...]) -> Iterator[tuple[Output, Any]]:
-    """Pair each output with its value; a point output consumes two physical values."""
+    """Pair each output with its value; a geometry consumes several physical values: a
+    point becomes (lon, lat), an extent or a convex hull a closed ring of (lon, lat)."""
     i = 0
     for out in outputs:
-        if out.width == 2:
-            lon, lat = row[i], row[i + 1]
-            yield out, None if lon is None or lat is None else (lon, lat)
-        else:
-            yield out, row[i]
+        values = row[i : i + out.width]
         i += out.width
+        if out.shape is None:
+            yield out, values[0]
+        elif any(v is None for v in values):
+            yield out, None
+        elif out.shape == "point":
+            yield out, (values[0], values[1])
+        elif out.shape == "box":
+            yield out, box_ring(*values)
+        else:
+            yield out, hull_ring(values[0], values[1])
 
 
 def json_value(output: Output, value: Value) -> Any:
@@ -60,6 +68,8 @@ def json_value(output: Output, value: Value) -> Any:
         return f"row-{value}"
     if output.type is ColumnType.POINT:
         return {"type": "Point", "coordinates": [value[0], value[1]]}
+    if output.type is ColumnType.MULTIPOLYGON:
+        return {"type": "MultiPolygon", "coordinates": [[[list(p) for p in value]]]}
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
@@ -76,6 +86,8 @@ def csv_value(output: Output, value: Value) -> str:
         return f"row-{value}"
     if output.type is ColumnType.POINT:
         return f"POINT ({format_number(value[0])} {format_number(value[1])})"
+    if output.type is ColumnType.MULTIPOLYGON:
+        return multipolygon_wkt(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -122,8 +134,9 @@ def stream_csv(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Iterat
 
 
 def stream_geojson(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
-    """A FeatureCollection; the first point output is the geometry, the rest properties."""
-    geometry = next((o for o in outputs if o.type is ColumnType.POINT), None)
+    """A FeatureCollection; the first geometry output is the geometry, the rest properties."""
+    shapes = (ColumnType.POINT, ColumnType.MULTIPOLYGON)
+    geometry = next((o for o in outputs if o.type in shapes), None)
     yield b'{"type":"FeatureCollection","features":['
     first = True
     buffer: list[str] = []
@@ -133,7 +146,7 @@ def stream_geojson(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> It
         for out, value in _cells(outputs, row):
             if out is geometry:
                 if value is not None:
-                    shape = {"type": "Point", "coordinates": [value[0], value[1]]}
+                    shape = json_value(out, value)
             elif value is not None:
                 properties[out.name] = json_value(out, value)
         feature = {"type": "Feature", "geometry": shape, "properties": properties}

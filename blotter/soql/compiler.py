@@ -29,6 +29,7 @@ class Output:
     name: str
     type: ColumnType | None
     width: int = 1
+    shape: str | None = None  # how physical values make a geometry: point, box or hull
 
 
 @dataclass
@@ -102,6 +103,7 @@ class _Scope:
                 exp.column(lon, quoted=True),
                 POINT,
                 parts=(exp.column(lon, quoted=True), exp.column(lat, quoted=True)),
+                shape="point",
             )
         return Typed(exp.column(col.field_name, quoted=True), str(col.type))
 
@@ -338,7 +340,7 @@ class _Scope:
             value = args[0].lon if args[0].type == POINT else args[0].sql
             result = Typed(exp.Count(this=exp.Distinct(expressions=[value])), NUMBER, True)
         aggregate = function.aggregate or any(a.aggregate for a in args) or result.aggregate
-        return Typed(result.sql, result.type, aggregate, result.parts)
+        return Typed(result.sql, result.type, aggregate, result.parts, result.shape)
 
     def check_arity(
         self, node: ast.Call, args: Sequence[str], variadic: bool, min_args: int | None
@@ -593,11 +595,11 @@ def _constant(typed: Typed) -> bool:
 
 def _add_output(compiled: CompiledQuery, name: str, typed: Typed) -> None:
     if typed.parts is not None:
-        lon, lat = typed.parts
         compiled.select = compiled.select.select(
-            exp.alias_(lon, f"{name}.lon", quoted=True), exp.alias_(lat, f"{name}.lat", quoted=True)
+            *(exp.alias_(part, f"{name}.{i}", quoted=True) for i, part in enumerate(typed.parts))
         )
-        compiled.outputs.append(Output(name, ColumnType.POINT, width=2))
+        kind = ColumnType.POINT if typed.shape == "point" else ColumnType.MULTIPOLYGON
+        compiled.outputs.append(Output(name, kind, width=len(typed.parts), shape=typed.shape))
         return
     compiled.select = compiled.select.select(exp.alias_(typed.sql, name, quoted=True))
     compiled.outputs.append(Output(name, _output_type(typed)))

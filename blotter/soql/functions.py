@@ -13,7 +13,16 @@ from typing import cast
 
 from sqlglot import exp
 
-from blotter.soql.typed import CHECKBOX, NUMBER, POINT, TEXT, TIMESTAMP, Typed, number
+from blotter.soql.typed import (
+    CHECKBOX,
+    MULTIPOLYGON,
+    NUMBER,
+    POINT,
+    TEXT,
+    TIMESTAMP,
+    Typed,
+    number,
+)
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG), as geodesy libraries use
 ANY = "any"
@@ -286,6 +295,40 @@ def _within_polygon(args: Sequence[Typed]) -> Typed:
     return Typed(point_in_rings(args[0].lon, args[0].lat, rings), CHECKBOX)
 
 
+def _extent(args: Sequence[Typed]) -> Typed:
+    point = args[0]
+    box = (
+        exp.Min(this=point.lon),
+        exp.Min(this=point.lat),
+        exp.Max(this=point.lon),
+        exp.Max(this=point.lat),
+    )
+    return Typed(box[0], MULTIPOLYGON, aggregate=True, parts=box, shape="box")
+
+
+def _convex_hull(args: Sequence[Typed]) -> Typed:
+    # Every engine can list the points; the hull itself is drawn when the row is written.
+    point = args[0]
+    known = exp.Not(this=exp.Is(this=point.lon.copy(), expression=exp.Null()))
+    lists = tuple(
+        exp.Filter(this=exp.ArrayAgg(this=part), expression=exp.Where(this=known.copy()))
+        for part in (point.lon, point.lat)
+    )
+    return Typed(lists[0], MULTIPOLYGON, aggregate=True, parts=lists, shape="hull")
+
+
+def _intersects(args: Sequence[Typed]) -> Typed:
+    wkt = _literal_value(args[1])
+    if _WKT_POINT.match(wkt):
+        lon, lat = parse_wkt_point(wkt)
+        same = _and(
+            exp.EQ(this=args[0].lon, expression=number(lon)),
+            exp.EQ(this=args[0].lat, expression=number(lat)),
+        )
+        return Typed(_paren(same), CHECKBOX)
+    return _within_polygon(args)
+
+
 FUNCTIONS: dict[str, Function] = {
     # aggregates
     "count": Function((ANY,), _count, "rows where the value is not null", aggregate=True),
@@ -372,13 +415,25 @@ FUNCTIONS: dict[str, Function] = {
     "within_polygon": Function(
         (POINT, TEXT), _within_polygon, "true inside a WKT (MULTI)POLYGON", literal_args=(1,)
     ),
+    "intersects": Function(
+        (POINT, TEXT),
+        _intersects,
+        "true where the point meets a WKT POINT or (MULTI)POLYGON",
+        literal_args=(1,),
+    ),
+    "extent": Function(
+        (POINT,), _extent, "bounding box of the points, as a multipolygon", aggregate=True
+    ),
+    "convex_hull": Function(
+        (POINT,),
+        _convex_hull,
+        "smallest convex polygon around the points, as a multipolygon",
+        aggregate=True,
+    ),
 }
 
 # Socrata functions Blotter does not answer yet, so the error can say so plainly.
 NOT_YET = {
-    "convex_hull",
-    "extent",
-    "intersects",
     "num_points",
     "simplify",
     "median",

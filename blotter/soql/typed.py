@@ -13,18 +13,22 @@ NUMBER = "number"
 CHECKBOX = "checkbox"
 TIMESTAMP = "floating_timestamp"
 POINT = "point"
+MULTIPOLYGON = "multipolygon"
 NULL = "null"
 ROW_ID = "row_id"
 
 
 @dataclass(frozen=True)
 class Typed:
-    """One compiled expression. A point carries its two physical parts instead of ``sql``."""
+    """One compiled expression. A geometry carries physical ``parts`` instead of ``sql``:
+    a point its (lon, lat); a ``box`` (extent) its (min lon, min lat, max lon, max lat);
+    a ``hull`` the lists of every lon and lat, shaped into a polygon when serialized."""
 
     sql: exp.Expression
     type: str
     aggregate: bool = False
-    parts: tuple[exp.Expression, exp.Expression] | None = None  # (lon, lat) of a point
+    parts: tuple[exp.Expression, ...] | None = None
+    shape: str | None = None  # "point", "box" or "hull"
 
     @property
     def lon(self) -> exp.Expression:

@@ -482,8 +482,8 @@ def _display_row(outputs: list[Any], row: tuple[Any, ...]) -> list[str]:
     cells: list[str] = []
     i = 0
     for out in outputs:
-        value = (row[i], row[i + 1]) if out.width == 2 else row[i]
-        if out.width == 2 and (value[0] is None or value[1] is None):
+        value = tuple(row[i : i + out.width]) if out.width > 1 else row[i]
+        if out.width > 1 and any(v is None for v in value):
             value = None
         cells.append(display(out.type, value))
         i += out.width

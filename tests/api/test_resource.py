@@ -266,3 +266,15 @@ def test_dcat_catalog_lists_every_dataset_with_downloads(client: TestClient) -> 
     assert entry["publisher"]["name"] == "Test PD"
     assert entry["issued"].endswith("Z") and entry["modified"].endswith("Z")
     assert any(d["mediaType"] == "text/csv" for d in entry["distribution"])
+
+
+def test_convex_hull_as_geojson_and_csv(client: TestClient) -> None:
+    body = client.get(
+        f"/resource/{DATASET_ID}.geojson", params={"$select": "convex_hull(location)"}
+    ).json()
+    (feature,) = body["features"]
+    assert feature["geometry"]["type"] == "MultiPolygon"
+    ring = feature["geometry"]["coordinates"][0][0]
+    assert ring[0] == ring[-1] and len(ring) >= 3
+    text = client.get(f"/resource/{DATASET_ID}.csv", params={"$select": "extent(location)"}).text
+    assert text.splitlines()[1].startswith('"MULTIPOLYGON (((-72.96999 43.60001, ')

@@ -1032,3 +1032,61 @@ def test_a_runaway_query_is_stopped_with_a_clear_error_and_the_engine_stays_heal
     assert caught.value.status == 408 and "0.05 s" in caught.value.message
     # The same store answers the next query at once.
     assert list(run_query(store, CALLS, {"$select": "count(*)"}, settings).rows) == [(11735,)]
+
+
+def _hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Convex hull by gift wrapping: a different algorithm from the serializer's."""
+    pts = sorted(set(points))
+    start = pts[0]
+    hull, current = [start], start
+    while True:
+        candidate = pts[0] if pts[0] != current else pts[1]
+        for p in pts:
+            cross = (candidate[0] - current[0]) * (p[1] - current[1]) - (
+                candidate[1] - current[1]
+            ) * (p[0] - current[0])
+            if cross < 0:
+                candidate = p
+        if candidate == start:
+            break
+        hull.append(candidate)
+        current = candidate
+    return hull
+
+
+def test_extent_convex_hull_and_intersects(
+    soql_portal: tuple[Store, Settings], call_rows: Rows
+) -> None:
+    from blotter.api.serialize import json_row
+
+    store, settings = soql_portal
+    points = [r["location"] for r in call_rows if r["location"]]
+    result = run_query(
+        store, CALLS, {"$select": "extent(location), convex_hull(location)"}, settings
+    )
+    row = json_row(result.outputs, next(iter(result.rows)))
+    lons, lats = [p[0] for p in points], [p[1] for p in points]
+    box = row["extent_location"]["coordinates"][0][0]
+    assert row["extent_location"]["type"] == "MultiPolygon"
+    assert box[0] == [min(lons), min(lats)] and box[2] == [max(lons), max(lats)]
+    ring = [tuple(p) for p in row["convex_hull_location"]["coordinates"][0][0]]
+    assert ring[0] == ring[-1]
+    assert set(ring[:-1]) == set(_hull(points))
+    first = points[0]
+    hits = run_query(
+        store,
+        CALLS,
+        {
+            "$select": "count(*)",
+            "$where": f"intersects(location, 'POINT ({first[0]!r} {first[1]!r})')",
+        },
+        settings,
+    )
+    assert list(hits.rows) == [(sum(p == first for p in points),)]
+    by_beat = run_query(
+        store,
+        CALLS,
+        {"$select": "beat, extent(location)", "$group": "beat", "$order": "beat"},
+        settings,
+    )
+    assert [o.name for o in by_beat.outputs] == ["beat", "extent_location"]
