@@ -356,6 +356,12 @@ FUNCTIONS: dict[str, Function] = {
         "largest value",
         aggregate=True,
     ),
+    "median": Function(
+        (NUMBER,),
+        lambda a: _num(exp.Median(this=a[0].sql), aggregate=True),
+        "middle value (the 50th percentile, interpolated)",
+        aggregate=True,
+    ),
     "stddev_pop": Function(
         (NUMBER,),
         lambda a: _num(exp.StddevPop(this=a[0].sql), aggregate=True),
@@ -436,7 +442,6 @@ FUNCTIONS: dict[str, Function] = {
 NOT_YET = {
     "num_points",
     "simplify",
-    "median",
     "percentile_cont",
     "regr_slope",
     "unaccent",

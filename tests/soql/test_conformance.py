@@ -4,6 +4,7 @@ and is checked against an answer computed in plain Python from the same rows."""
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -621,6 +622,20 @@ CASES: list[tuple[str, str, dict[str, str], Answer]] = [
     ),
 ]
 
+
+CASES.append(
+    (
+        "median",
+        FORCE,
+        {"$select": "median(officer_age), median(subject_age)"},
+        lambda rows: [
+            (
+                statistics.median(r["officer_age"] for r in rows),
+                statistics.median(r["subject_age"] for r in rows if r["subject_age"] is not None),
+            )
+        ],
+    )
+)
 
 # --- families: the same rule checked over every value or column it applies to ---------
 
