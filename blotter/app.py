@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Throttle,
         anonymous_per_minute=settings.throttle_anonymous_per_minute,
         token_per_minute=settings.throttle_token_per_minute,
+        tokens=frozenset(settings.app_tokens),
     )
     app.include_router(soda_router)
     app.include_router(catalog_router)

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     throttle_token_per_minute: int = Field(
         6000, description="API requests a minute per app token; 0: no limit."
     )
+    app_tokens: list[str] = Field(
+        default_factory=list,
+        description="App tokens that get the higher limit (a JSON list); any other token is "
+        "throttled like an anonymous caller.",
+    )
 
     @property
     def database_path(self) -> Path:

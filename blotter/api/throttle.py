@@ -1,7 +1,8 @@
 """Per-caller request throttling for the API, as Socrata does it.
 
-Anonymous callers share a budget per address; callers sending an app token (the
-``X-App-Token`` header or ``$$app_token`` parameter) get their own, larger budget.
+Anonymous callers share a budget per address; callers sending a known app token (the
+``X-App-Token`` header or ``$$app_token`` parameter) get their own, larger budget. An
+unknown token counts as no token, so made-up tokens cannot buy a bigger budget.
 Budgets are token buckets refilled continuously; past them a caller gets 429.
 The buckets live in the process: with several workers each keeps its own.
 """
@@ -29,8 +30,16 @@ class _Bucket:
 class Throttle:
     """ASGI middleware limiting API requests per minute per address or app token."""
 
-    def __init__(self, app: ASGIApp, *, anonymous_per_minute: int, token_per_minute: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        anonymous_per_minute: int,
+        token_per_minute: int,
+        tokens: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
+        self.tokens = tokens
         self.limits = {"address": anonymous_per_minute, "token": token_per_minute}
         self.buckets: dict[tuple[str, str], _Bucket] = {}
 
@@ -38,7 +47,7 @@ class Throttle:
         if scope["type"] != "http" or not scope["path"].startswith(_API_PREFIXES):
             await self.app(scope, receive, send)
             return
-        kind, key = _caller(scope)
+        kind, key = _caller(scope, self.tokens)
         limit = self.limits[kind]
         wait = self._take((kind, key), limit) if limit > 0 else 0.0
         if wait <= 0:
@@ -63,13 +72,16 @@ class Throttle:
         return (1 - bucket.tokens) / rate
 
 
-def _caller(scope: Scope) -> tuple[str, str]:
-    for name, value in scope.get("headers", []):
-        if name == b"x-app-token" and value:
-            return "token", value.decode("latin-1")
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    if query.get("$$app_token"):
-        return "token", query["$$app_token"][0]
+def _caller(scope: Scope, tokens: frozenset[str]) -> tuple[str, str]:
+    sent = [
+        value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+        if name == b"x-app-token" and value
+    ]
+    sent += parse_qs(scope.get("query_string", b"").decode("latin-1")).get("$$app_token", [])
+    for token in sent:
+        if token in tokens:
+            return "token", token
     client = scope.get("client")
     return "address", client[0] if client else "unknown"
 

@@ -13,7 +13,11 @@ def test_anonymous_callers_get_429_past_their_limit_and_tokens_get_their_own(
     settings: Settings,
 ) -> None:
     settings = settings.model_copy(
-        update={"throttle_anonymous_per_minute": 3, "throttle_token_per_minute": 5}
+        update={
+            "throttle_anonymous_per_minute": 3,
+            "throttle_token_per_minute": 5,
+            "app_tokens": ["journalist-1", "journalist-2"],
+        }
     )
     url = f"/resource/{DATASET_ID}.json?$limit=1"
     with TestClient(create_app(settings)) as client:
@@ -31,6 +35,9 @@ def test_anonymous_callers_get_429_past_their_limit_and_tokens_get_their_own(
         assert tokened == [200] * 5 + [429]
         other = client.get(url + "&$$app_token=journalist-2")
         assert other.status_code == 200
+        # A made-up token buys nothing: it is throttled with the anonymous callers.
+        made_up = client.get(url, headers={"X-App-Token": "free-lunch"})
+        assert made_up.status_code == 429
 
 
 def test_a_zero_limit_means_no_throttling(settings: Settings) -> None:
