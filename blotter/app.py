@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from blotter.api.catalog import router as catalog_router
 from blotter.api.soda import router as soda_router
+from blotter.api.soda3 import router as soda3_router
 from blotter.api.throttle import Throttle
 from blotter.errors import BlotterError, InvalidRequest
 from blotter.portal import Portal
@@ -40,7 +41,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         title=settings.site_name,
         summary="Open public-safety data with a Socrata-compatible API.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        # FastAPI's interactive docs load their assets from a CDN; the /api page needs none.
+        docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -49,7 +51,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
-        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_methods=["GET", "HEAD", "OPTIONS", "POST"],
         allow_headers=["*"],
         expose_headers=["X-SODA2-Fields", "X-SODA2-Types", "ETag", "Last-Modified"],
     )
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         tokens=frozenset(settings.app_tokens),
     )
     app.include_router(soda_router)
+    app.include_router(soda3_router)
     app.include_router(catalog_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

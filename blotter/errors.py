@@ -43,6 +43,16 @@ class InvalidRequest(BlotterError):
     status = 400
 
 
+class AuthenticationRequired(BlotterError):
+    code = "authentication_required"
+    status = 401
+
+
+class PermissionDenied(BlotterError):
+    code = "permission_denied"
+    status = 403
+
+
 class Conflict(BlotterError):
     code = "conflict"
     status = 409

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from blotter.errors import SoQLError
 from blotter.model import Dataset
 from blotter.settings import Settings
+from blotter.soql.ast import Query
 from blotter.soql.compiler import Output, compile_query
 from blotter.soql.parser import parse_params, parse_statement
 from blotter.store.base import RowStream, Store
@@ -65,9 +66,22 @@ def run_query(
 
     ``unlimited`` is for exports, which stream every matching row unless $limit says otherwise.
     """
-    dataset = store.get_dataset(dataset_id)
     clauses, filters = split_params(params)
     query = parse_statement(clauses["$query"]) if "$query" in clauses else parse_params(clauses)
+    return run_parsed(store, dataset_id, query, settings, filters=filters, unlimited=unlimited)
+
+
+def run_parsed(
+    store: Store,
+    dataset_id: str,
+    query: Query,
+    settings: Settings,
+    *,
+    filters: Mapping[str, str] | None = None,
+    unlimited: bool = False,
+) -> QueryResult:
+    """Run an already parsed query (SODA3 adjusts paging on the AST before it runs)."""
+    dataset = store.get_dataset(dataset_id)
     compiled = compile_query(
         query,
         dataset,

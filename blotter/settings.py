@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     throttle_token_per_minute: int = Field(
         6000, description="API requests a minute per app token; 0: no limit."
     )
+    soda3_anonymous: bool = Field(
+        True, description="Whether SODA3 (/api/v3) answers callers that send no app token."
+    )
     app_tokens: list[str] = Field(
         default_factory=list,
         description="App tokens that get the higher limit (a JSON list); any other token is "

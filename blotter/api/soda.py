@@ -6,32 +6,17 @@ content types are Socrata's exactly, because clients choose their parser from th
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC
-from email.utils import format_datetime
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 
-from blotter.api.serialize import soda_type_name, stream_csv, stream_geojson, stream_json
+from blotter.api.responses import FORMATS, data_response
 from blotter.api.views import view_json
 from blotter.errors import InvalidRequest, NotFound
-from blotter.model import Dataset, check_dataset_id
+from blotter.model import check_dataset_id
 from blotter.portal import Portal
-from blotter.queries import QueryResult, run_query
-from blotter.soql.compiler import Output
+from blotter.queries import run_query
 
 router = APIRouter()
-
-Streamer = Callable[[list[Output], Iterable[tuple[Any, ...]]], Iterator[bytes]]
-FORMATS: dict[str, tuple[str, Streamer]] = {
-    "json": ("application/json; charset=utf-8", stream_json),
-    "csv": ("text/csv; charset=utf-8", stream_csv),
-    "geojson": ("application/vnd.geo+json; charset=utf-8", stream_geojson),
-}
 
 
 def _portal(request: Request) -> Portal:
@@ -48,11 +33,6 @@ def _split_name(name: str, default: str = "json") -> tuple[str, str]:
     return check_dataset_id(stem), fmt
 
 
-def _etag(dataset: Dataset, request: Request, fmt: str) -> str:
-    key = json.dumps([dataset.id, dataset.version, sorted(request.query_params.multi_items()), fmt])
-    return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
-
-
 def _single_params(request: Request) -> dict[str, str]:
     params: dict[str, str] = {}
     for key, value in request.query_params.multi_items():
@@ -65,30 +45,16 @@ def _single_params(request: Request) -> dict[str, str]:
 def _data_response(
     request: Request, dataset_id: str, fmt: str, *, download: bool = False
 ) -> Response:
-    portal = _portal(request)
-    dataset = portal.store.get_dataset(dataset_id)
-    etag = _etag(dataset, request, fmt)
-    last_modified = format_datetime(
-        (dataset.rows_updated_at or dataset.updated_at).replace(tzinfo=UTC), usegmt=True
-    )
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
-    result: QueryResult = run_query(
-        portal.store, dataset_id, _single_params(request), portal.settings, unlimited=download
-    )
-    media_type, streamer = FORMATS[fmt]
-    headers = {
-        "ETag": etag,
-        "Last-Modified": last_modified,
-        "X-SODA2-Fields": json.dumps([o.name for o in result.outputs]),
-        "X-SODA2-Types": json.dumps([soda_type_name(o) for o in result.outputs]),
-        "X-SODA2-Truth-Last-Modified": last_modified,
-        "X-SODA2-Data-Out-Of-Date": "false",
-    }
-    if download:
-        headers["Content-Disposition"] = f'attachment; filename="{dataset_id}.{fmt}"'
-    return StreamingResponse(
-        streamer(result.outputs, result.rows), media_type=media_type, headers=headers
+    params = _single_params(request)
+    return data_response(
+        request,
+        dataset_id,
+        fmt,
+        lambda portal: run_query(
+            portal.store, dataset_id, params, portal.settings, unlimited=download
+        ),
+        etag_key=sorted(params.items()),
+        download=download,
     )
 
 

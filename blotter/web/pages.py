@@ -490,6 +490,29 @@ def _display_row(outputs: list[Any], row: tuple[Any, ...]) -> list[str]:
     return cells
 
 
+# --- API -----------------------------------------------------------------------------
+
+
+@dataclass
+class ApiPage:
+    title: str
+    base: str
+    host: str
+    example: str
+
+
+@router.get("/api", response_class=HTMLResponse)
+def api_page(request: Request) -> HTMLResponse:
+    """How programs read the data: both API generations, with examples to copy."""
+    datasets = _portal(request).store.list_datasets()
+    example = next(
+        (d.id for d in datasets if not d.meta.sample), datasets[0].id if datasets else "abcd-1234"
+    )
+    base = str(request.base_url).rstrip("/")
+    page = ApiPage("API", base, request.url.netloc, example)
+    return render(request, "api.html", page)
+
+
 # --- errors --------------------------------------------------------------------------
 
 

@@ -107,7 +107,7 @@ def test_unknown_dataset_is_a_404_page(client: TestClient) -> None:
 
 
 def test_pages_have_landmarks_labels_and_no_outside_assets(client: TestClient) -> None:
-    for url in ("/", f"/datasets/{USE_OF_FORCE}", "/datasets/tkpk-clls"):
+    for url in ("/", f"/datasets/{USE_OF_FORCE}", "/datasets/tkpk-clls", "/api"):
         html = client.get(url).text
         assert '<main id="main"' in html and "<header" in html and "<nav" in html
         assert 'lang="en"' in html and 'name="viewport"' in html
@@ -117,3 +117,18 @@ def test_pages_have_landmarks_labels_and_no_outside_assets(client: TestClient) -
         # Assets come from the portal itself; links out to sources are fine.
         assert not re.search(r'src="(https?:)?//', html), url
         assert not re.search(r'<link[^>]*href="(https?:)?//', html), url
+
+
+def test_api_page_shows_both_generations_with_examples_that_work(client: TestClient) -> None:
+    html = client.get("/api").text
+    assert "SODA 2.1" in html and "SODA3" in html
+    assert html.count("<pre><code>") >= 6
+    assert "/api/v3/views/e2x9-2kgt/query.json" in html and "pd.read_csv" in html
+    # The examples' URLs answer.
+    assert client.get("/api/v3/views/e2x9-2kgt/export.csv").status_code == 200
+    body = {
+        "query": "SELECT case_number, force_type WHERE subject_age > 40",
+        "page": {"pageNumber": 1, "pageSize": 100},
+    }
+    assert client.post("/api/v3/views/e2x9-2kgt/query.json", json=body).status_code == 200
+    assert client.get("/api/docs").status_code == 404  # no page that loads assets from a CDN
