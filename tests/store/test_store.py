@@ -217,3 +217,14 @@ def test_a_second_process_gets_a_clear_error_while_the_file_is_held(tmp_path: Pa
         assert "in use by another Blotter process" in done.stdout
     finally:
         holder.close()
+
+
+def test_text_sorts_by_code_point_on_every_engine(store: Store) -> None:
+    # PostgreSQL would sort by the server's locale ('a' beside 'A'); the store pins "C", so
+    # both engines give Python's own order.
+    words = ["b", "B", "a", "A", "é", "Z", "ä", "10", "9"]
+    ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    store.publish(ds.id, COLUMNS, [batch(words, [1.0] * len(words))])
+    served = store.get_dataset(ds.id)
+    select = exp.select("race").from_(DATASET_TABLE).order_by("race")
+    assert [r[0] for r in store.execute(served, select)] == sorted(words)
