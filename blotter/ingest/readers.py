@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -155,14 +154,3 @@ def _xlsx(path: Path, options: ReaderOptions) -> Table:
             book.close()
 
     return Table(headers=headers, header_row=options.header_row, rows=rows())
-
-
-def read_text(text: str) -> Table:
-    """A CSV given as text (tests, previews)."""
-    reader = csv.reader(io.StringIO(text))
-    headers = [h.strip() for h in next(reader)]
-    return Table(
-        headers=headers,
-        header_row=1,
-        rows=((i, [c or None for c in cells]) for i, cells in enumerate(reader, start=2)),
-    )
