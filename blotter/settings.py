@@ -19,6 +19,9 @@ class Settings(BaseSettings):
         description="postgresql://… to keep everything in PostgreSQL; empty: the embedded file.",
     )
     database_schema: str = Field("blotter", description="PostgreSQL schema holding the portal.")
+    database_read_url: str = Field(
+        "", description="postgresql://… of a read replica that takes the reads; empty: none."
+    )
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, description="Port the web server listens on.")
     site_name: str = Field("Blotter", description="The portal's name in pages and the API.")

@@ -13,7 +13,11 @@ def open_store(settings: Settings) -> Store:
     if settings.database_url:
         from blotter.store.postgres import PostgresStore
 
-        return PostgresStore(settings.database_url, schema=settings.database_schema)
+        return PostgresStore(
+            settings.database_url,
+            schema=settings.database_schema,
+            read_url=settings.database_read_url or None,
+        )
     from blotter.store.duckdb import DuckDBStore
 
     return DuckDBStore(settings.database_path)

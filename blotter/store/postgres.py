@@ -91,25 +91,29 @@ class PostgresStore(Store):
 
     engine = "postgres"
 
-    def __init__(self, url: str, *, schema: str = "blotter", pool_size: int = 8) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "blotter",
+        pool_size: int = 8,
+        read_url: str | None = None,
+    ) -> None:
+        """``read_url`` (a read replica) takes the reads; writes and migrations go to ``url``."""
         self.schema = schema
         _ensure_database(url)
-        search_path = f"-c search_path={schema}"
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=pool_size,
-            kwargs={"options": search_path, "autocommit": True},
-            open=True,
-        )
+        self._pool = _pool(url, schema, pool_size)
+        self._read_pool = _pool(read_url, schema, pool_size) if read_url else self._pool
         self._migrate()
 
     def close(self) -> None:
         self._pool.close()
+        if self._read_pool is not self._pool:
+            self._read_pool.close()
 
     @contextmanager
-    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._pool.connection() as conn:
+    def _conn(self, *, read: bool = False) -> Iterator[psycopg.Connection[Any]]:
+        with (self._read_pool if read else self._pool).connection() as conn:
             yield conn
 
     def _migrate(self) -> None:
@@ -131,12 +135,16 @@ class PostgresStore(Store):
     # --- catalog ---------------------------------------------------------------------
 
     def list_datasets(self) -> list[Dataset]:
-        with self._conn() as conn:
+        with self._conn(read=True) as conn:
             rows = conn.execute(_DATASET_QUERY + " ORDER BY d.id").fetchall()  # type: ignore[arg-type]
         return [dataset_from_row(row) for row in rows]
 
     def get_dataset(self, dataset_id: str) -> Dataset:
-        with self._conn() as conn:
+        return self._dataset(dataset_id, read=True)
+
+    def _dataset(self, dataset_id: str, *, read: bool) -> Dataset:
+        # After a write, read back from the primary: a replica may not have it yet.
+        with self._conn(read=read) as conn:
             row = conn.execute(_DATASET_QUERY + " WHERE d.id = %s", [dataset_id]).fetchone()  # type: ignore[arg-type]
         if row is None:
             raise DatasetNotFound(dataset_id)
@@ -161,7 +169,7 @@ class PostgresStore(Store):
             ).fetchone()
         if inserted is None:
             raise Conflict(f"Dataset '{dataset_id}' already exists.", dataset_id=dataset_id)
-        return self.get_dataset(dataset_id)
+        return self._dataset(dataset_id, read=False)
 
     def update_metadata(self, dataset_id: str, meta: DatasetMeta) -> Dataset:
         with self._conn() as conn:
@@ -171,7 +179,7 @@ class PostgresStore(Store):
             ).rowcount
         if not changed:
             raise DatasetNotFound(dataset_id)
-        return self.get_dataset(dataset_id)
+        return self._dataset(dataset_id, read=False)
 
     def delete_dataset(self, dataset_id: str) -> None:
         with self._conn() as conn, conn.transaction():
@@ -263,7 +271,7 @@ class PostgresStore(Store):
 
     def versions(self, dataset_id: str) -> list[Version]:
         self.get_dataset(dataset_id)
-        with self._conn() as conn:
+        with self._conn(read=True) as conn:
             rows = conn.execute(
                 "SELECT number, row_count, created_at, source FROM blotter_versions "
                 "WHERE dataset_id = %s ORDER BY number DESC",
@@ -284,7 +292,7 @@ class PostgresStore(Store):
         text, params = engine_sql(dataset, select, "postgres")
         text = _escape_percent(text)
         # The connection is held while the rows stream; it returns to the pool at the end.
-        context = self._pool.connection()
+        context = self._read_pool.connection()
         conn = context.__enter__()
         try:
             conn.autocommit = False
@@ -329,6 +337,16 @@ def _stream(
             conn.autocommit = True
         finally:
             context.__exit__(None, None, None)
+
+
+def _pool(url: str, schema: str, size: int) -> ConnectionPool:
+    return ConnectionPool(
+        url,
+        min_size=1,
+        max_size=size,
+        kwargs={"options": f"-c search_path={schema}", "autocommit": True},
+        open=True,
+    )
 
 
 def _ensure_database(url: str) -> None:

@@ -228,3 +228,46 @@ def test_text_sorts_by_code_point_on_every_engine(store: Store) -> None:
     served = store.get_dataset(ds.id)
     select = exp.select("race").from_(DATASET_TABLE).order_by("race")
     assert [r[0] for r in store.execute(served, select)] == sorted(words)
+
+
+def test_reads_go_to_the_read_replica_and_writes_to_the_primary(tmp_path: Path) -> None:
+    import uuid
+
+    import psycopg
+    import psycopg.sql
+
+    from blotter.store.postgres import PostgresStore
+    from tests.engines import TEST_DATABASE_URL, require_postgres
+
+    require_postgres()
+    # A second database stands in for a replica that has replayed only the first publish.
+    name = f"test_replica_{uuid.uuid4().hex[:10]}"
+    replica_url = psycopg.conninfo.make_conninfo(TEST_DATABASE_URL, dbname=name)
+    primary_url = psycopg.conninfo.make_conninfo(TEST_DATABASE_URL, dbname=f"{name}_p")
+    try:
+        for url in (primary_url, replica_url):
+            seeded = PostgresStore(url)
+            seeded.create_dataset(DatasetMeta(name="A"), COLUMNS, dataset_id="abcd-1234")
+            seeded.publish("abcd-1234", COLUMNS, [batch(["White"], [23])])
+            seeded.close()
+        store = PostgresStore(primary_url, read_url=replica_url)
+        try:
+            version = store.publish("abcd-1234", COLUMNS, [batch(["Black"], [30])])
+            assert version.number == 2  # written on the primary
+            assert store.get_dataset("abcd-1234").version == 1  # read from the replica
+            assert [r[1] for r in all_rows(store, "abcd-1234")] == ["White"]
+            made = store.create_dataset(DatasetMeta(name="B"), COLUMNS, dataset_id="efgh-5678")
+            assert made.id == "efgh-5678"  # read back from the primary, not the lagging replica
+        finally:
+            store.close()
+        primary = PostgresStore(primary_url)
+        assert primary.get_dataset("abcd-1234").version == 2
+        primary.close()
+    finally:
+        with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+            for db in (name, f"{name}_p"):
+                conn.execute(
+                    psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        psycopg.sql.Identifier(db)
+                    )
+                )
