@@ -10,7 +10,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from blotter.errors import InvalidRequest, QueryTimeout
-from blotter.model import Column, ColumnType, Dataset, DatasetMeta
+from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Version
 from blotter.schema import DATASET_TABLE, physical_names, version_table
 from blotter.store.sqlparams import bind_string_literals
 
@@ -44,6 +44,14 @@ def dataset_from_row(row: tuple[Any, ...]) -> Dataset:
         row_count=count or 0,
         rows_updated_at=published,
     )
+
+
+def versions_from_rows(dataset_id: str, rows: list[tuple[Any, ...]]) -> list[Version]:
+    """Versions from (number, row_count, created_at, source) rows."""
+    return [
+        Version(dataset_id=dataset_id, number=n, row_count=c, created_at=t, source=s)
+        for n, c, t, s in rows
+    ]
 
 
 def columns_json(columns: list[Column]) -> str:

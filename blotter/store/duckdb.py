@@ -49,6 +49,7 @@ from blotter.store.common import (
     now,
     physical_layout,
     timeout_error,
+    versions_from_rows,
 )
 from blotter.store.extensions import load_extensions
 
@@ -291,10 +292,7 @@ class DuckDBStore(Store):
             )
             .fetchall()
         )
-        return [
-            Version(dataset_id=dataset_id, number=n, row_count=c, created_at=t, source=s)
-            for n, c, t, s in rows
-        ]
+        return versions_from_rows(dataset_id, rows)
 
     # --- reads -----------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from blotter.store.common import (
     now,
     physical_layout,
     timeout_error,
+    versions_from_rows,
 )
 
 # Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
@@ -277,10 +278,7 @@ class PostgresStore(Store):
                 "WHERE dataset_id = %s ORDER BY number DESC",
                 [dataset_id],
             ).fetchall()
-        return [
-            Version(dataset_id=dataset_id, number=n, row_count=c, created_at=t, source=s)
-            for n, c, t, s in rows
-        ]
+        return versions_from_rows(dataset_id, rows)
 
     # --- reads -----------------------------------------------------------------------
 
