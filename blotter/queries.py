@@ -33,7 +33,9 @@ def split_params(params: Mapping[str, str]) -> tuple[dict[str, str], dict[str, s
     clauses: dict[str, str] = {}
     filters: dict[str, str] = {}
     for key, value in params.items():
-        if key in _IGNORED:
+        # "$$" parameters are Socrata's request options ($$app_token, $$bom, $$version…), not
+        # SoQL; the API layer reads the ones it honours.
+        if key in _IGNORED or key.startswith("$$"):
             continue
         if key.startswith("$"):
             if key not in _CLAUSES and key != "$query":

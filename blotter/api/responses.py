@@ -37,6 +37,7 @@ def data_response(
     *,
     etag_key: object,
     download: bool = False,
+    bom: bool = False,
 ) -> Response:
     """Run a query and stream its rows with Socrata's headers; 304 when the ETag matches."""
     portal: Portal = request.app.state.portal
@@ -60,6 +61,12 @@ def data_response(
     }
     if download:
         headers["Content-Disposition"] = f'attachment; filename="{dataset_id}.{fmt}"'
-    return StreamingResponse(
-        streamer(result.outputs, result.rows), media_type=media_type, headers=headers
-    )
+    body = streamer(result.outputs, result.rows)
+    if bom and fmt == "csv":  # Socrata's $$bom: Excel then reads the CSV as UTF-8
+        body = _prefixed("\ufeff".encode(), body)
+    return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+def _prefixed(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest

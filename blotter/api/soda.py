@@ -46,6 +46,7 @@ def _data_response(
     request: Request, dataset_id: str, fmt: str, *, download: bool = False
 ) -> Response:
     params = _single_params(request)
+    bom = params.get("$$bom", "").lower() == "true"
     return data_response(
         request,
         dataset_id,
@@ -55,6 +56,7 @@ def _data_response(
         ),
         etag_key=sorted(params.items()),
         download=download,
+        bom=bom,
     )
 
 

@@ -278,3 +278,10 @@ def test_convex_hull_as_geojson_and_csv(client: TestClient) -> None:
     assert ring[0] == ring[-1] and len(ring) >= 3
     text = client.get(f"/resource/{DATASET_ID}.csv", params={"$select": "extent(location)"}).text
     assert text.splitlines()[1].startswith('"MULTIPOLYGON (((-72.96999 43.60001, ')
+
+
+def test_bom_for_excel_and_other_request_options_are_accepted(client: TestClient) -> None:
+    with_bom = client.get(f"/resource/{DATASET_ID}.csv", params={"$limit": "1", "$$bom": "true"})
+    assert with_bom.content.startswith("\ufeffcase_number".encode())
+    plain = client.get(f"/resource/{DATASET_ID}.csv", params={"$limit": "1", "$$version": "2.1"})
+    assert plain.status_code == 200 and plain.content.startswith(b"case_number")
