@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from blotter.errors import BlotterError, ValidationFailed
+from blotter.model import Role
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 
@@ -240,6 +242,57 @@ def datasets(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None
                 f"{ds.row_count:,}",
                 str(ds.version),
                 ds.updated_at.strftime("%Y-%m-%d %H:%M"),
+            )
+        console.print(table)
+
+
+users = typer.Typer(help="Staff accounts: admins, publishers and analysts.", no_args_is_help=True)
+app.add_typer(users, name="user")
+
+
+@users.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="Account name, e.g. jsmith.")],
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="admin (everything), publisher (their agency's datasets) or "
+            "analyst (reads internal data)."
+        ),
+    ],
+    agency: Annotated[str, typer.Option(help="The agency a publisher publishes for.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a staff account; the password is asked for twice and stored only as a hash."""
+    from blotter.accounts import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings(data_dir, database_url=database_url)
+    with _store(settings) as store:
+        try:
+            user = add_user(store, name, role, password, agency)
+        except BlotterError as err:
+            _fail(err)
+    where = f" for {user.agency}" if user.agency else ""
+    console.print(f"Created {user.role} account '{user.name}'{where}.")
+
+
+@users.command("list")
+def user_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List the staff accounts (never their passwords)."""
+    settings = _settings(data_dir, database_url=database_url)
+    with _store(settings) as store:
+        table = Table("name", "role", "agency", "created (UTC)")
+        for user in store.list_users():
+            table.add_row(
+                user.name, str(user.role), user.agency, user.created_at.strftime("%Y-%m-%d %H:%M")
             )
         console.print(table)
 

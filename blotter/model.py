@@ -107,6 +107,26 @@ class DatasetMeta(BaseModel):
     sample: bool = False
 
 
+class Role(StrEnum):
+    """What an account may do (anonymous visitors have no account)."""
+
+    ADMIN = "admin"  # everything
+    PUBLISHER = "publisher"  # the datasets of their agency
+    ANALYST = "analyst"  # reads internal datasets and columns
+
+
+USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+class User(BaseModel):
+    """A staff account."""
+
+    name: str
+    role: Role
+    agency: str = ""
+    created_at: datetime
+
+
 class Version(BaseModel):
     """One immutable publish of a dataset's rows."""
 

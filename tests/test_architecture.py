@@ -19,6 +19,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "ingest": {"soql", "analysis", "api", "web", "cli", "app", "queries", "portal"},
     "analysis": {"api", "web", "cli", "app"},
     "queries": {"api", "web", "cli", "app"},
+    "accounts": {"api", "web", "cli", "app"},
     "api": {"web", "cli", "app"},
     "web": {"cli", "app"},
 }

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from blotter.model import Column, Dataset, DatasetMeta, Version
+from blotter.model import Column, Dataset, DatasetMeta, User, Version
 
 
 @dataclass
@@ -81,6 +81,19 @@ class Store(ABC):
     @abstractmethod
     def versions(self, dataset_id: str) -> list[Version]:
         """Every version kept, newest first."""
+
+    # --- accounts --------------------------------------------------------------------
+
+    @abstractmethod
+    def add_user(self, user: User, password_hash: str) -> User:
+        """Store a new account; Conflict when the name is taken."""
+
+    @abstractmethod
+    def user_credentials(self, name: str) -> tuple[User, str] | None:
+        """An account and its password hash, or None."""
+
+    @abstractmethod
+    def list_users(self) -> list[User]: ...
 
     # --- reads -----------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from blotter.model import (
     ColumnType,
     Dataset,
     DatasetMeta,
+    User,
     Version,
     check_dataset_id,
     new_dataset_id,
@@ -83,6 +84,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at TIMESTAMP NOT NULL,
             source VARCHAR NOT NULL,
             PRIMARY KEY (dataset_id, number)
+        )""",
+    ),
+    (
+        """CREATE TABLE blotter_users (
+            name VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL,
+            agency VARCHAR NOT NULL,
+            password_hash VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
         )""",
     ),
 )
@@ -293,6 +303,44 @@ class DuckDBStore(Store):
             .fetchall()
         )
         return versions_from_rows(dataset_id, rows)
+
+    # --- accounts --------------------------------------------------------------------
+
+    def add_user(self, user: User, password_hash: str) -> User:
+        with self._write_lock:
+            cur = self._cursor()
+            taken = cur.execute(
+                "SELECT 1 FROM blotter_users WHERE name = ?", [user.name]
+            ).fetchone()
+            if taken:
+                raise Conflict(f"The account '{user.name}' already exists.", user=user.name)
+            cur.execute(
+                "INSERT INTO blotter_users VALUES (?, ?, ?, ?, ?)",
+                [user.name, str(user.role), user.agency, password_hash, user.created_at],
+            )
+        return user
+
+    def user_credentials(self, name: str) -> tuple[User, str] | None:
+        row = (
+            self._cursor()
+            .execute(
+                "SELECT name, role, agency, created_at, password_hash FROM blotter_users "
+                "WHERE name = ?",
+                [name],
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return User(name=row[0], role=row[1], agency=row[2], created_at=row[3]), row[4]
+
+    def list_users(self) -> list[User]:
+        rows = (
+            self._cursor()
+            .execute("SELECT name, role, agency, created_at FROM blotter_users ORDER BY name")
+            .fetchall()
+        )
+        return [User(name=n, role=r, agency=a, created_at=t) for n, r, a, t in rows]
 
     # --- reads -----------------------------------------------------------------------
 

@@ -29,7 +29,15 @@ from blotter.errors import (
     InvalidRequest,
     StoreUnavailable,
 )
-from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Version, check_dataset_id
+from blotter.model import (
+    Column,
+    ColumnType,
+    Dataset,
+    DatasetMeta,
+    User,
+    Version,
+    check_dataset_id,
+)
 from blotter.model import new_dataset_id as make_id
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
 from blotter.store.base import RowStream, Store
@@ -76,6 +84,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at TIMESTAMP NOT NULL,
             source TEXT NOT NULL,
             PRIMARY KEY (dataset_id, number)
+        )""",
+    ),
+    (
+        """CREATE TABLE blotter_users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            agency TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at TIMESTAMP NOT NULL
         )""",
     ),
 )
@@ -279,6 +296,37 @@ class PostgresStore(Store):
                 [dataset_id],
             ).fetchall()
         return versions_from_rows(dataset_id, rows)
+
+    # --- accounts --------------------------------------------------------------------
+
+    def add_user(self, user: User, password_hash: str) -> User:
+        with self._conn() as conn:
+            inserted = conn.execute(
+                "INSERT INTO blotter_users VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (name) DO NOTHING RETURNING name",
+                [user.name, str(user.role), user.agency, password_hash, user.created_at],
+            ).fetchone()
+        if inserted is None:
+            raise Conflict(f"The account '{user.name}' already exists.", user=user.name)
+        return user
+
+    def user_credentials(self, name: str) -> tuple[User, str] | None:
+        with self._conn(read=True) as conn:
+            row = conn.execute(
+                "SELECT name, role, agency, created_at, password_hash FROM blotter_users "
+                "WHERE name = %s",
+                [name],
+            ).fetchone()
+        if row is None:
+            return None
+        return User(name=row[0], role=row[1], agency=row[2], created_at=row[3]), row[4]
+
+    def list_users(self) -> list[User]:
+        with self._conn(read=True) as conn:
+            rows = conn.execute(
+                "SELECT name, role, agency, created_at FROM blotter_users ORDER BY name"
+            ).fetchall()
+        return [User(name=n, role=r, agency=a, created_at=t) for n, r, a, t in rows]
 
     # --- reads -----------------------------------------------------------------------
 

@@ -1,0 +1,101 @@
+"""Staff accounts on both engines: roles, agencies, Argon2 hashes, clear refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from blotter.accounts import add_user, verify_password
+from blotter.cli import app
+from blotter.errors import Conflict, InvalidRequest
+from blotter.model import Role
+from blotter.settings import Settings
+from blotter.store import Store, open_store
+from tests.engines import ENGINES, engine_settings
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(params=ENGINES)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    yield from engine_settings(request.param, tmp_path)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    s = open_store(settings)
+    yield s
+    s.close()
+
+
+def test_an_account_is_stored_with_a_hash_and_verified(store: Store) -> None:
+    user = add_user(store, "jsmith", Role.PUBLISHER, PASSWORD, agency="Rutland City PD")
+    assert (user.name, user.role, user.agency) == ("jsmith", Role.PUBLISHER, "Rutland City PD")
+    found = store.user_credentials("jsmith")
+    assert found is not None
+    stored_hash = found[1]
+    assert stored_hash.startswith("$argon2") and PASSWORD not in stored_hash
+    assert verify_password(store, "jsmith", PASSWORD) == user
+    assert verify_password(store, "jsmith", PASSWORD + "!") is None
+    assert verify_password(store, "nobody", PASSWORD) is None
+    assert [u.name for u in store.list_users()] == ["jsmith"]
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "password", "agency", "words"),
+    [
+        ("J Smith", Role.ANALYST, PASSWORD, "", "not an account name"),
+        ("jsmith", Role.ANALYST, "short", "", "at least 12 characters"),
+        ("jsmith", Role.PUBLISHER, PASSWORD, "", "needs an agency"),
+    ],
+)
+def test_bad_accounts_are_refused_with_the_reason(
+    store: Store, name: str, role: Role, password: str, agency: str, words: str
+) -> None:
+    with pytest.raises(InvalidRequest, match=words):
+        add_user(store, name, role, password, agency)
+    assert store.list_users() == []
+
+
+def test_a_name_cannot_be_taken_twice(store: Store) -> None:
+    add_user(store, "admin", Role.ADMIN, PASSWORD)
+    with pytest.raises(Conflict):
+        add_user(store, "admin", Role.ANALYST, PASSWORD)
+
+
+def test_blotter_user_add_and_list(settings: Settings) -> None:
+    runner = CliRunner()
+    target = ["--data-dir", str(settings.data_dir)]
+    if settings.database_url:
+        target = ["--database-url", settings.database_url]
+    env = {"BLOTTER_DATABASE_SCHEMA": settings.database_schema}
+    added = runner.invoke(
+        app,
+        [
+            "user",
+            "add",
+            "mjones",
+            "--role",
+            "publisher",
+            "--agency",
+            "Takoma Park PD",
+            "--password-stdin",
+            *target,
+        ],
+        input=PASSWORD + "\n",
+        env=env,
+    )
+    assert added.exit_code == 0, added.output
+    assert "Created publisher account 'mjones' for Takoma Park PD." in added.output
+    listed = runner.invoke(app, ["user", "list", *target], env=env)
+    assert "mjones" in listed.output and PASSWORD not in listed.output
+    weak = runner.invoke(
+        app,
+        ["user", "add", "x1", "--role", "analyst", "--password-stdin", *target],
+        input="short\n",
+        env=env,
+    )
+    assert weak.exit_code == 1 and "at least 12 characters" in weak.output
