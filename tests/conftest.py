@@ -15,6 +15,8 @@ from fastapi import FastAPI
 
 from blotter.app import create_app
 from blotter.settings import Settings
+from blotter.store import Store
+from tests.engines import ENGINES, engine_settings
 
 REAL_DATA = Path(__file__).parents[2] / "shared" / "data" / "real"
 SAMPLES = Path(__file__).parents[1] / "blotter" / "samples" / "data"
@@ -58,6 +60,22 @@ def serve_in_thread(app: FastAPI, tls: tuple[Path, Path] | None = None) -> Itera
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(params=ENGINES)
+def engine_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings of a fresh, empty portal on each engine in turn."""
+    yield from engine_settings(request.param, tmp_path)
+
+
+@pytest.fixture
+def engine_store(engine_config: Settings) -> Iterator[Store]:
+    """An open store of a fresh portal on each engine in turn."""
+    from blotter.store import open_store
+
+    store = open_store(engine_config)
+    yield store
+    store.close()
 
 
 @pytest.fixture(scope="session")

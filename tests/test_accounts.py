@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
@@ -13,22 +10,19 @@ from blotter.cli import app
 from blotter.errors import Conflict, InvalidRequest
 from blotter.model import Role
 from blotter.settings import Settings
-from blotter.store import Store, open_store
-from tests.engines import ENGINES, engine_settings
+from blotter.store import Store
 
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(params=ENGINES)
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    yield from engine_settings(request.param, tmp_path)
+@pytest.fixture
+def settings(engine_config: Settings) -> Settings:
+    return engine_config
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    s = open_store(settings)
-    yield s
-    s.close()
+def store(engine_store: Store) -> Store:
+    return engine_store
 
 
 def test_an_account_is_stored_with_a_hash_and_verified(store: Store) -> None:

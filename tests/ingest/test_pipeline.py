@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,18 +16,20 @@ from blotter.ingest.spec import DatasetSpec, load_spec_file
 from blotter.samples import SPECS, load_samples
 from blotter.samples.engagement import _inside, city_ring, generate
 from blotter.schema import DATASET_TABLE
-from blotter.store import Store, open_store
-from tests.engines import ENGINES, engine_settings
+from blotter.settings import Settings
+from blotter.store import Store
 
 SAMPLES = Path(__file__).parents[2] / "blotter" / "samples"
 
 
-@pytest.fixture(params=ENGINES)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    for settings in engine_settings(request.param, tmp_path):
-        s = open_store(settings)
-        yield s
-        s.close()
+@pytest.fixture
+def settings(engine_config: Settings) -> Settings:
+    return engine_config
+
+
+@pytest.fixture
+def store(engine_store: Store) -> Store:
+    return engine_store
 
 
 def table_of(path: Path, spec: DatasetSpec | None = None) -> pa.Table:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,7 +17,6 @@ from blotter.schema import DATASET_TABLE
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 from blotter.store.duckdb import DuckDBStore
-from tests.engines import ENGINES, engine_settings
 
 COLUMNS = [
     Column(field_name="race", name="Race", type=ColumnType.TEXT),
@@ -45,16 +43,14 @@ def all_rows(store: Store, dataset_id: str) -> list[tuple[object, ...]]:
     return list(store.execute(dataset, select))
 
 
-@pytest.fixture(params=ENGINES)
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    yield from engine_settings(request.param, tmp_path)
+@pytest.fixture
+def settings(engine_config: Settings) -> Settings:
+    return engine_config
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    s = open_store(settings)
-    yield s
-    s.close()
+def store(engine_store: Store) -> Store:
+    return engine_store
 
 
 def test_new_dataset_gets_a_socrata_style_id_and_no_rows(store: Store) -> None:
