@@ -14,10 +14,12 @@ from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Version
 from blotter.schema import DATASET_TABLE, physical_names, version_table
 from blotter.store.sqlparams import bind_string_literals
 
-# The catalog query's columns, in the order ``dataset_from_row`` reads them.
-DATASET_FIELDS = (
-    "d.id, d.meta, d.created_at, d.updated_at, d.data_as_of, d.current_version, "
-    "d.columns, v.columns, v.row_count, v.created_at"
+# Datasets as served: each with its current version's columns and count, in the order
+# ``dataset_from_row`` reads them. Constant text: callers add only bound parameters.
+DATASET_QUERY = (
+    "SELECT d.id, d.meta, d.created_at, d.updated_at, d.data_as_of, d.current_version, "
+    "d.columns, v.columns, v.row_count, v.created_at FROM blotter_datasets d "
+    "LEFT JOIN blotter_versions v ON v.dataset_id = d.id AND v.number = d.current_version"
 )
 
 

@@ -42,7 +42,7 @@ from blotter.schema import (
 )
 from blotter.store.base import RowStream, Store
 from blotter.store.common import (
-    DATASET_FIELDS,
+    DATASET_QUERY,
     check_batch,
     columns_json,
     dataset_from_row,
@@ -53,6 +53,7 @@ from blotter.store.common import (
     versions_from_rows,
 )
 from blotter.store.extensions import load_extensions
+from blotter.store.migrations import DUCKDB, migrations
 
 _PHYSICAL_TYPE = {
     ColumnType.TEXT: "VARCHAR",
@@ -63,44 +64,7 @@ _PHYSICAL_TYPE = {
 }
 
 # Schema migrations, applied in order; the index + 1 is the schema version.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE blotter_datasets (
-            id VARCHAR PRIMARY KEY,
-            meta JSON NOT NULL,
-            columns JSON NOT NULL,
-            created_at TIMESTAMP NOT NULL,
-            updated_at TIMESTAMP NOT NULL,
-            data_as_of TIMESTAMP,
-            current_version INTEGER NOT NULL DEFAULT 0,
-            next_row_id BIGINT NOT NULL DEFAULT 1
-        )""",
-        """CREATE TABLE blotter_versions (
-            dataset_id VARCHAR NOT NULL,
-            number INTEGER NOT NULL,
-            table_name VARCHAR NOT NULL,
-            columns JSON NOT NULL,
-            row_count BIGINT NOT NULL,
-            created_at TIMESTAMP NOT NULL,
-            source VARCHAR NOT NULL,
-            PRIMARY KEY (dataset_id, number)
-        )""",
-    ),
-    (
-        """CREATE TABLE blotter_users (
-            name VARCHAR PRIMARY KEY,
-            role VARCHAR NOT NULL,
-            agency VARCHAR NOT NULL,
-            password_hash VARCHAR NOT NULL,
-            created_at TIMESTAMP NOT NULL
-        )""",
-    ),
-)
-
-_DATASET_QUERY = (
-    f"SELECT {DATASET_FIELDS} FROM blotter_datasets d "  # noqa: S608 - constant text
-    "LEFT JOIN blotter_versions v ON v.dataset_id = d.id AND v.number = d.current_version"
-)
+_MIGRATIONS = migrations(DUCKDB)
 
 
 def _ident(name: str) -> str:
@@ -154,11 +118,11 @@ class DuckDBStore(Store):
     # --- catalog ---------------------------------------------------------------------
 
     def list_datasets(self) -> list[Dataset]:
-        rows = self._cursor().execute(_DATASET_QUERY + " ORDER BY d.id").fetchall()
+        rows = self._cursor().execute(DATASET_QUERY + " ORDER BY d.id").fetchall()
         return [dataset_from_row(row) for row in rows]
 
     def get_dataset(self, dataset_id: str) -> Dataset:
-        row = self._cursor().execute(_DATASET_QUERY + " WHERE d.id = ?", [dataset_id]).fetchone()
+        row = self._cursor().execute(DATASET_QUERY + " WHERE d.id = ?", [dataset_id]).fetchone()
         if row is None:
             raise DatasetNotFound(dataset_id)
         return dataset_from_row(row)

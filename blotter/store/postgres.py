@@ -42,7 +42,7 @@ from blotter.model import new_dataset_id as make_id
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
 from blotter.store.base import RowStream, Store
 from blotter.store.common import (
-    DATASET_FIELDS,
+    DATASET_QUERY,
     check_batch,
     dataset_from_row,
     engine_sql,
@@ -51,6 +51,7 @@ from blotter.store.common import (
     timeout_error,
     versions_from_rows,
 )
+from blotter.store.migrations import POSTGRES, migrations
 
 # Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
 _PHYSICAL_TYPE = {
@@ -63,45 +64,8 @@ _PHYSICAL_TYPE = {
 
 # Schema migrations in order; the index + 1 is the schema version. Several workers may start
 # at once: an advisory lock makes one of them apply these while the others wait.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE blotter_datasets (
-            id TEXT PRIMARY KEY,
-            meta JSONB NOT NULL,
-            columns JSONB NOT NULL,
-            created_at TIMESTAMP NOT NULL,
-            updated_at TIMESTAMP NOT NULL,
-            data_as_of TIMESTAMP,
-            current_version INTEGER NOT NULL DEFAULT 0,
-            next_row_id BIGINT NOT NULL DEFAULT 1
-        )""",
-        """CREATE TABLE blotter_versions (
-            dataset_id TEXT NOT NULL REFERENCES blotter_datasets (id) ON DELETE CASCADE,
-            number INTEGER NOT NULL,
-            table_name TEXT NOT NULL,
-            columns JSONB NOT NULL,
-            row_count BIGINT NOT NULL,
-            created_at TIMESTAMP NOT NULL,
-            source TEXT NOT NULL,
-            PRIMARY KEY (dataset_id, number)
-        )""",
-    ),
-    (
-        """CREATE TABLE blotter_users (
-            name TEXT PRIMARY KEY,
-            role TEXT NOT NULL,
-            agency TEXT NOT NULL,
-            password_hash TEXT NOT NULL,
-            created_at TIMESTAMP NOT NULL
-        )""",
-    ),
-)
+_MIGRATIONS = migrations(POSTGRES)
 _MIGRATION_LOCK = 0x0B107_7E4  # any constant shared by every Blotter process
-
-_DATASET_QUERY = (
-    f"SELECT {DATASET_FIELDS} FROM blotter_datasets d "  # noqa: S608 - constant text
-    "LEFT JOIN blotter_versions v ON v.dataset_id = d.id AND v.number = d.current_version"
-)
 
 
 class PostgresStore(Store):
@@ -154,7 +118,7 @@ class PostgresStore(Store):
 
     def list_datasets(self) -> list[Dataset]:
         with self._conn(read=True) as conn:
-            rows = conn.execute(_DATASET_QUERY + " ORDER BY d.id").fetchall()  # type: ignore[arg-type]
+            rows = conn.execute(DATASET_QUERY + " ORDER BY d.id").fetchall()  # type: ignore[arg-type]
         return [dataset_from_row(row) for row in rows]
 
     def get_dataset(self, dataset_id: str) -> Dataset:
@@ -163,7 +127,7 @@ class PostgresStore(Store):
     def _dataset(self, dataset_id: str, *, read: bool) -> Dataset:
         # After a write, read back from the primary: a replica may not have it yet.
         with self._conn(read=read) as conn:
-            row = conn.execute(_DATASET_QUERY + " WHERE d.id = %s", [dataset_id]).fetchone()  # type: ignore[arg-type]
+            row = conn.execute(DATASET_QUERY + " WHERE d.id = %s", [dataset_id]).fetchone()  # type: ignore[arg-type]
         if row is None:
             raise DatasetNotFound(dataset_id)
         return dataset_from_row(row)

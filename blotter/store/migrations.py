@@ -1,0 +1,62 @@
+"""The catalog's schema, as numbered migrations, written once for every SQL engine.
+
+A migration's number is its position (from 1); each store records the numbers it applied in
+``blotter_schema`` and applies the rest in order when it opens. Only type names differ
+between engines, so they are filled in per engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Dialect:
+    text: str  # VARCHAR / TEXT
+    json: str  # JSON / JSONB
+    version_owner: str  # how a version row refers to its dataset
+
+
+DUCKDB = Dialect(text="VARCHAR", json="JSON", version_owner="VARCHAR NOT NULL")
+POSTGRES = Dialect(
+    text="TEXT",
+    json="JSONB",
+    version_owner="TEXT NOT NULL REFERENCES blotter_datasets (id) ON DELETE CASCADE",
+)
+
+
+def migrations(d: Dialect) -> tuple[tuple[str, ...], ...]:
+    """Every migration's statements, oldest first. Never edit one: add the next."""
+    return (
+        (
+            f"""CREATE TABLE blotter_datasets (
+                id {d.text} PRIMARY KEY,
+                meta {d.json} NOT NULL,
+                columns {d.json} NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                data_as_of TIMESTAMP,
+                current_version INTEGER NOT NULL DEFAULT 0,
+                next_row_id BIGINT NOT NULL DEFAULT 1
+            )""",
+            f"""CREATE TABLE blotter_versions (
+                dataset_id {d.version_owner},
+                number INTEGER NOT NULL,
+                table_name {d.text} NOT NULL,
+                columns {d.json} NOT NULL,
+                row_count BIGINT NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                source {d.text} NOT NULL,
+                PRIMARY KEY (dataset_id, number)
+            )""",
+        ),
+        (
+            f"""CREATE TABLE blotter_users (
+                name {d.text} PRIMARY KEY,
+                role {d.text} NOT NULL,
+                agency {d.text} NOT NULL,
+                password_hash {d.text} NOT NULL,
+                created_at TIMESTAMP NOT NULL
+            )""",
+        ),
+    )
