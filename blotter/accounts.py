@@ -1,12 +1,18 @@
-"""Staff accounts: names, roles, and passwords hashed with Argon2 (never stored in clear)."""
+"""Staff accounts and API tokens: passwords hashed with Argon2, token secrets with SHA-256;
+neither is ever stored in clear."""
 
 from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from blotter.errors import InvalidRequest
-from blotter.model import USER_NAME, Role, User
+from blotter.errors import InvalidRequest, NotFound
+from blotter.model import USER_NAME, ApiToken, Role, User
 from blotter.store.base import Store
 from blotter.store.common import now
 
@@ -51,3 +57,62 @@ def verify_password(store: Store, name: str, password: str) -> User | None:
     except (VerificationError, InvalidHashError):
         return None
     return user
+
+
+# --- API tokens -------------------------------------------------------------------------
+
+# read-internal: read internal datasets and columns; write:<dataset id>: publish to that
+# dataset; admin: everything the account's role allows.
+SCOPE = re.compile(r"^(read-internal|admin|write:[a-z0-9]{4}-[a-z0-9]{4})$")
+_TOKEN = re.compile(r"^blt_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
+
+
+def _digest(secret: str) -> str:
+    # Secrets are 256 random bits: a plain SHA-256 is enough, and cheap on every request.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(
+    store: Store, user_name: str, label: str, scopes: list[str]
+) -> tuple[ApiToken, str]:
+    """A new token for an account; the returned string is shown once and never stored."""
+    if store.user_credentials(user_name) is None:
+        raise InvalidRequest(f"There is no account '{user_name}'.", user=user_name)
+    bad = [s for s in scopes if not SCOPE.match(s)]
+    if bad or not scopes:
+        raise InvalidRequest(
+            f"Unknown scope(s): {', '.join(bad) or '(none given)'}. Scopes are read-internal, "
+            "write:<dataset id> and admin.",
+        )
+    token_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    record = ApiToken(
+        id=token_id,
+        user_name=user_name,
+        label=label or "token",
+        scopes=sorted(set(scopes)),
+        created_at=now(),
+    )
+    store.add_token(record, _digest(secret))
+    return record, f"blt_{token_id}_{secret}"
+
+
+def check_token(store: Store, presented: str) -> ApiToken | None:
+    """The token's record when ``presented`` is a live token (and its use is recorded)."""
+    match = _TOKEN.match(presented)
+    if match is None:
+        return None
+    found = store.token_with_hash(match.group(1))
+    if found is None:
+        return None
+    record, stored = found
+    if record.revoked_at is not None or not hmac.compare_digest(stored, _digest(match.group(2))):
+        return None
+    store.mark_token(record.id, used_at=now())
+    return record
+
+
+def revoke_token(store: Store, token_id: str) -> None:
+    if store.token_with_hash(token_id) is None:
+        raise NotFound(f"There is no token '{token_id}'.", token=token_id)
+    store.mark_token(token_id, revoked_at=now())

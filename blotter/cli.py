@@ -297,5 +297,70 @@ def user_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> Non
         console.print(table)
 
 
+tokens = typer.Typer(help="API tokens: shown once, stored hashed, revocable.", no_args_is_help=True)
+app.add_typer(tokens, name="token")
+
+
+@tokens.command("create")
+def token_create(
+    user: Annotated[str, typer.Argument(help="The account the token acts for.")],
+    scope: Annotated[
+        list[str], typer.Option(help="read-internal, write:<dataset id> or admin; repeatable.")
+    ],
+    label: Annotated[str, typer.Option(help="What the token is for, e.g. 'monthly upload'.")] = "",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API token and print it once: it cannot be shown again."""
+    from blotter.accounts import create_token
+
+    with _store(_settings(data_dir, database_url=database_url)) as store:
+        try:
+            record, secret = create_token(store, user, label, scope)
+        except BlotterError as err:
+            _fail(err)
+    console.print(f"Token {record.id} for {record.user_name} ({', '.join(record.scopes)}).")
+    console.print("Copy it now; it is stored only as a hash and cannot be shown again:")
+    print(secret)
+
+
+@tokens.command("list")
+def token_list(
+    user: Annotated[str | None, typer.Argument(help="Only this account's tokens.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List tokens with their scopes and last use (never their secrets)."""
+    with _store(_settings(data_dir, database_url=database_url)) as store:
+        table = Table("id", "account", "label", "scopes", "last used", "revoked")
+        for t in store.list_tokens(user):
+            table.add_row(
+                t.id,
+                t.user_name,
+                t.label,
+                ", ".join(t.scopes),
+                t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
+                "yes" if t.revoked_at else "",
+            )
+        console.print(table)
+
+
+@tokens.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (from token list).")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a token at once, everywhere."""
+    from blotter.accounts import revoke_token
+
+    with _store(_settings(data_dir, database_url=database_url)) as store:
+        try:
+            revoke_token(store, token_id)
+        except BlotterError as err:
+            _fail(err)
+    console.print(f"Token {token_id} is revoked.")
+
+
 if __name__ == "__main__":
     app()

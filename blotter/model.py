@@ -127,6 +127,18 @@ class User(BaseModel):
     created_at: datetime
 
 
+class ApiToken(BaseModel):
+    """An API token's record; its secret is shown once and stored only as a hash."""
+
+    id: str
+    user_name: str
+    label: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
 class Version(BaseModel):
     """One immutable publish of a dataset's rows."""
 

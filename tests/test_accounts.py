@@ -93,3 +93,73 @@ def test_blotter_user_add_and_list(settings: Settings) -> None:
         env=env,
     )
     assert weak.exit_code == 1 and "at least 12 characters" in weak.output
+
+
+def test_a_token_is_shown_once_stored_hashed_scoped_and_revocable(store: Store) -> None:
+    from blotter.accounts import check_token, create_token, revoke_token
+
+    add_user(store, "jsmith", Role.PUBLISHER, PASSWORD, agency="Rutland City PD")
+    record, secret = create_token(
+        store, "jsmith", "monthly upload", ["write:e2x9-2kgt", "read-internal"]
+    )
+    assert secret.startswith(f"blt_{record.id}_") and record.scopes == [
+        "read-internal",
+        "write:e2x9-2kgt",
+    ]
+    found = store.token_with_hash(record.id)
+    assert found is not None and secret.split("_", 2)[2] not in found[1]
+    assert store.list_tokens("jsmith")[0].last_used_at is None
+    checked = check_token(store, secret)
+    assert checked is not None and checked.user_name == "jsmith"
+    assert store.list_tokens("jsmith")[0].last_used_at is not None
+    assert check_token(store, secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
+    assert check_token(store, "not a token") is None
+    revoke_token(store, record.id)
+    assert check_token(store, secret) is None
+    assert store.list_tokens()[0].revoked_at is not None
+
+
+@pytest.mark.parametrize(
+    ("user", "scopes", "words"),
+    [
+        ("ghost", ["admin"], "no account 'ghost'"),
+        ("jsmith", ["write:everything"], "Unknown scope"),
+        ("jsmith", [], "Unknown scope"),
+    ],
+)
+def test_bad_tokens_are_refused(store: Store, user: str, scopes: list[str], words: str) -> None:
+    from blotter.accounts import create_token
+
+    add_user(store, "jsmith", Role.ANALYST, PASSWORD)
+    with pytest.raises(InvalidRequest, match=words):
+        create_token(store, user, "x", scopes)
+    assert store.list_tokens() == []
+
+
+def test_blotter_token_create_list_revoke(settings: Settings) -> None:
+    runner = CliRunner()
+    target = ["--data-dir", str(settings.data_dir)]
+    if settings.database_url:
+        target = ["--database-url", settings.database_url]
+    env = {"BLOTTER_DATABASE_SCHEMA": settings.database_schema}
+    runner.invoke(
+        app,
+        ["user", "add", "ana", "--role", "analyst", "--password-stdin", *target],
+        input=PASSWORD + "\n",
+        env=env,
+    )
+    made = runner.invoke(
+        app,
+        ["token", "create", "ana", "--scope", "read-internal", "--label", "notebook", *target],
+        env=env,
+    )
+    assert made.exit_code == 0, made.output
+    secret = made.output.strip().splitlines()[-1]
+    assert secret.startswith("blt_")
+    token_id = secret.split("_")[1]
+    listed = runner.invoke(app, ["token", "list", *target], env=env)
+    assert token_id in listed.output and secret not in listed.output
+    revoked = runner.invoke(app, ["token", "revoke", token_id, *target], env=env)
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    missing = runner.invoke(app, ["token", "revoke", "000000000000", *target], env=env)
+    assert missing.exit_code == 1 and "no token" in missing.output

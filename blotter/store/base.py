@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from blotter.model import Column, Dataset, DatasetMeta, User, Version
+from blotter.model import ApiToken, Column, Dataset, DatasetMeta, User, Version
 
 
 @dataclass
@@ -94,6 +94,22 @@ class Store(ABC):
 
     @abstractmethod
     def list_users(self) -> list[User]: ...
+
+    @abstractmethod
+    def add_token(self, token: ApiToken, secret_hash: str) -> ApiToken: ...
+
+    @abstractmethod
+    def token_with_hash(self, token_id: str) -> tuple[ApiToken, str] | None:
+        """A token's record and its secret's hash, or None."""
+
+    @abstractmethod
+    def list_tokens(self, user_name: str | None = None) -> list[ApiToken]: ...
+
+    @abstractmethod
+    def mark_token(
+        self, token_id: str, *, used_at: datetime | None = None, revoked_at: datetime | None = None
+    ) -> None:
+        """Record a token's last use, or revoke it; DatasetNotFound-like NotFound if unknown."""
 
     # --- reads -----------------------------------------------------------------------
 

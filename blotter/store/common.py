@@ -10,7 +10,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from blotter.errors import InvalidRequest, QueryTimeout
-from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Version
+from blotter.model import ApiToken, Column, ColumnType, Dataset, DatasetMeta, Version
 from blotter.schema import DATASET_TABLE, physical_names, version_table
 from blotter.store.sqlparams import bind_string_literals
 
@@ -54,6 +54,24 @@ def versions_from_rows(dataset_id: str, rows: list[tuple[Any, ...]]) -> list[Ver
         Version(dataset_id=dataset_id, number=n, row_count=c, created_at=t, source=s)
         for n, c, t, s in rows
     ]
+
+
+TOKEN_FIELDS = "id, user_name, label, scopes, created_at, last_used_at, revoked_at"
+
+
+def token_from_row(row: tuple[Any, ...]) -> ApiToken:
+    token_id, user_name, label, scopes, created, used, revoked = row
+    if isinstance(scopes, str):
+        scopes = json.loads(scopes)
+    return ApiToken(
+        id=token_id,
+        user_name=user_name,
+        label=label,
+        scopes=scopes,
+        created_at=created,
+        last_used_at=used,
+        revoked_at=revoked,
+    )
 
 
 def columns_json(columns: list[Column]) -> str:

@@ -7,6 +7,7 @@ file is next opened. Old version tables are kept for history.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -25,6 +26,7 @@ from blotter.errors import (
     StoreBusy,
 )
 from blotter.model import (
+    ApiToken,
     Column,
     ColumnType,
     Dataset,
@@ -50,7 +52,11 @@ from blotter.store.common import (
     now,
     physical_layout,
     timeout_error,
+    token_from_row,
     versions_from_rows,
+)
+from blotter.store.common import (
+    TOKEN_FIELDS as _TOKEN_FIELDS,
 )
 from blotter.store.extensions import load_extensions
 from blotter.store.migrations import DUCKDB, migrations
@@ -305,6 +311,61 @@ class DuckDBStore(Store):
             .fetchall()
         )
         return [User(name=n, role=r, agency=a, created_at=t) for n, r, a, t in rows]
+
+    # --- API tokens ------------------------------------------------------------------
+
+    def add_token(self, token: ApiToken, secret_hash: str) -> ApiToken:
+        with self._write_lock:
+            cur = self._cursor()
+            cur.execute(
+                "INSERT INTO blotter_tokens (id, user_name, label, scopes, secret_hash, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    token.id,
+                    token.user_name,
+                    token.label,
+                    json.dumps(token.scopes),
+                    secret_hash,
+                    token.created_at,
+                ],
+            )
+        return token
+
+    def token_with_hash(self, token_id: str) -> tuple[ApiToken, str] | None:
+        row = (
+            self._cursor()
+            .execute(
+                f"SELECT {_TOKEN_FIELDS}, secret_hash FROM blotter_tokens WHERE id = ?",  # noqa: S608 - constant
+                [token_id],
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return token_from_row(row[:-1]), row[-1]
+
+    def list_tokens(self, user_name: str | None = None) -> list[ApiToken]:
+        rows = (
+            self._cursor()
+            .execute(
+                f"SELECT {_TOKEN_FIELDS} FROM blotter_tokens "  # noqa: S608 - constant
+                "ORDER BY created_at",
+            )
+            .fetchall()
+        )
+        tokens = [token_from_row(row) for row in rows]
+        return [t for t in tokens if user_name is None or t.user_name == user_name]
+
+    def mark_token(
+        self, token_id: str, *, used_at: datetime | None = None, revoked_at: datetime | None = None
+    ) -> None:
+        with self._write_lock:
+            cur = self._cursor()
+            cur.execute(
+                "UPDATE blotter_tokens SET last_used_at = coalesce(?, last_used_at), "
+                "revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
+                [used_at, revoked_at, token_id],
+            )
 
     # --- reads -----------------------------------------------------------------------
 

@@ -59,4 +59,16 @@ def migrations(d: Dialect) -> tuple[tuple[str, ...], ...]:
                 created_at TIMESTAMP NOT NULL
             )""",
         ),
+        (
+            f"""CREATE TABLE blotter_tokens (
+                id {d.text} PRIMARY KEY,
+                user_name {d.text} NOT NULL,
+                label {d.text} NOT NULL,
+                scopes {d.json} NOT NULL,
+                secret_hash {d.text} NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                last_used_at TIMESTAMP,
+                revoked_at TIMESTAMP
+            )""",
+        ),
     )

@@ -30,6 +30,7 @@ from blotter.errors import (
     StoreUnavailable,
 )
 from blotter.model import (
+    ApiToken,
     Column,
     ColumnType,
     Dataset,
@@ -49,7 +50,11 @@ from blotter.store.common import (
     now,
     physical_layout,
     timeout_error,
+    token_from_row,
     versions_from_rows,
+)
+from blotter.store.common import (
+    TOKEN_FIELDS as _TOKEN_FIELDS,
 )
 from blotter.store.migrations import POSTGRES, migrations
 
@@ -291,6 +296,53 @@ class PostgresStore(Store):
                 "SELECT name, role, agency, created_at FROM blotter_users ORDER BY name"
             ).fetchall()
         return [User(name=n, role=r, agency=a, created_at=t) for n, r, a, t in rows]
+
+    # --- API tokens ------------------------------------------------------------------
+
+    def add_token(self, token: ApiToken, secret_hash: str) -> ApiToken:
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT INTO blotter_tokens (id, user_name, label, scopes, secret_hash, "
+                "created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    token.id,
+                    token.user_name,
+                    token.label,
+                    Jsonb(token.scopes),
+                    secret_hash,
+                    token.created_at,
+                ],
+            )
+        return token
+
+    def token_with_hash(self, token_id: str) -> tuple[ApiToken, str] | None:
+        with self._conn(read=True) as conn:
+            row = conn.execute(
+                f"SELECT {_TOKEN_FIELDS}, secret_hash FROM blotter_tokens WHERE id = %s",  # noqa: S608 - constant
+                [token_id],
+            ).fetchone()
+        if row is None:
+            return None
+        return token_from_row(row[:-1]), row[-1]
+
+    def list_tokens(self, user_name: str | None = None) -> list[ApiToken]:
+        with self._conn(read=True) as conn:
+            rows = conn.execute(
+                f"SELECT {_TOKEN_FIELDS} FROM blotter_tokens "  # noqa: S608 - constant
+                "ORDER BY created_at",
+            ).fetchall()
+        tokens = [token_from_row(row) for row in rows]
+        return [t for t in tokens if user_name is None or t.user_name == user_name]
+
+    def mark_token(
+        self, token_id: str, *, used_at: datetime | None = None, revoked_at: datetime | None = None
+    ) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "UPDATE blotter_tokens SET last_used_at = coalesce(%s, last_used_at), "
+                "revoked_at = coalesce(revoked_at, %s) WHERE id = %s",
+                [used_at, revoked_at, token_id],
+            )
 
     # --- reads -----------------------------------------------------------------------
 
