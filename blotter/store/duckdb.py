@@ -374,11 +374,11 @@ class DuckDBStore(Store):
     ) -> RowStream:
         if dataset.version == 0:
             return RowStream(iter(()))
-        sql, params = engine_sql(dataset, select, "duckdb")
+        sql, params = engine_sql(dataset, _without_id_sort(select), "duckdb")
         cur = self._cursor()
-        timer = threading.Timer(timeout_s, cur.interrupt) if timeout_s else None
-        if timer:
-            timer.start()
+        done = threading.Event()
+        if timeout_s:
+            threading.Thread(target=_watchdog, args=(cur, done, timeout_s), daemon=True).start()
         try:
             cur.execute(sql, params)
         except duckdb.InterruptException as err:
@@ -388,9 +388,37 @@ class DuckDBStore(Store):
             cur.close()
             raise _engine_error(err) from err
         finally:
-            if timer:
-                timer.cancel()
+            done.set()
         return RowStream(_fetch(cur))
+
+
+def _watchdog(cur: duckdb.DuckDBPyConnection, done: threading.Event, timeout_s: float) -> None:
+    # Interrupt until the query gives up: one interrupt can land before it has started.
+    if done.wait(timeout_s):
+        return
+    while not done.is_set():
+        cur.interrupt()
+        done.wait(0.05)
+
+
+def _without_id_sort(select: exp.Select) -> exp.Select:
+    """Drop an ORDER BY that is only ``_id`` ascending: a version table is written in ``_id``
+    order and DuckDB keeps insertion order for unsorted scans (preserve_insertion_order is on
+    by default), so the rows come in that order anyway, and streaming instead of sorting keeps
+    a full export in constant memory."""
+    order = select.args.get("order")
+    keys = order.expressions if order is not None else []
+    if (
+        len(keys) == 1
+        and isinstance(keys[0].this, exp.Column)
+        and keys[0].this.name == ROW_ID
+        and not keys[0].args.get("desc")
+        and not select.args.get("group")
+    ):
+        trimmed = select.copy()
+        trimmed.set("order", None)
+        return trimmed
+    return select
 
 
 def _fetch(cur: duckdb.DuckDBPyConnection, size: int = 2048) -> Iterator[tuple[Any, ...]]:
