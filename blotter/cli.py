@@ -321,7 +321,7 @@ def token_create(
             _fail(err)
     console.print(f"Token {record.id} for {record.user_name} ({', '.join(record.scopes)}).")
     console.print("Copy it now; it is stored only as a hash and cannot be shown again:")
-    print(secret)
+    print(secret)  # plain stdout, so scripts can capture the secret without rich formatting
 
 
 @tokens.command("list")
