@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from blotter.accounts import check_token
 from blotter.api.catalog import router as catalog_router
 from blotter.api.soda import router as soda_router
 from blotter.api.soda3 import router as soda3_router
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         anonymous_per_minute=settings.throttle_anonymous_per_minute,
         token_per_minute=settings.throttle_token_per_minute,
         tokens=frozenset(settings.app_tokens),
+        account_token=lambda token: check_token(portal.store, token) is not None,
     )
     app.include_router(soda_router)
     app.include_router(soda3_router)

@@ -1,8 +1,11 @@
 """Per-caller request throttling for the API, as Socrata does it.
 
 Anonymous callers share a budget per address; callers sending a known app token (the
-``X-App-Token`` header or ``$$app_token`` parameter) get their own, larger budget. An
-unknown token counts as no token, so made-up tokens cannot buy a bigger budget.
+``X-App-Token`` header or ``$$app_token`` parameter) get their own, larger budget. A token
+is known when it is listed in the settings or is a live API token of an account; an unknown
+token counts as no token, so made-up tokens cannot buy a bigger budget. Account tokens are
+checked against the store at most once a minute per token (so a revocation takes up to a
+minute to reach the throttle, and last use is recorded at that pace).
 Budgets are token buckets refilled continuously; past them a caller gets 429.
 The buckets live in the process: with several workers each keeps its own.
 """
@@ -12,9 +15,11 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _API_PREFIXES = ("/resource/", "/api/")
@@ -37,9 +42,14 @@ class Throttle:
         anonymous_per_minute: int,
         token_per_minute: int,
         tokens: frozenset[str] = frozenset(),
+        account_token: Callable[[str], bool] | None = None,
+        recheck_s: float = 60.0,
     ) -> None:
         self.app = app
         self.tokens = tokens
+        self.account_token = account_token
+        self.recheck_s = recheck_s
+        self.checked: dict[str, tuple[bool, float]] = {}  # token → (live, checked at)
         self.limits = {"address": anonymous_per_minute, "token": token_per_minute}
         self.buckets: dict[tuple[str, str], _Bucket] = {}
 
@@ -47,13 +57,39 @@ class Throttle:
         if scope["type"] != "http" or not scope["path"].startswith(_API_PREFIXES):
             await self.app(scope, receive, send)
             return
-        kind, key = _caller(scope, self.tokens)
+        kind, key = await self._caller(scope)
         limit = self.limits[kind]
         wait = self._take((kind, key), limit) if limit > 0 else 0.0
         if wait <= 0:
             await self.app(scope, receive, send)
             return
         await _too_many(send, kind, limit, wait)
+
+    async def _caller(self, scope: Scope) -> tuple[str, str]:
+        sent = [
+            value.decode("latin-1")
+            for name, value in scope.get("headers", [])
+            if name == b"x-app-token" and value
+        ]
+        sent += parse_qs(scope.get("query_string", b"").decode("latin-1")).get("$$app_token", [])
+        for token in sent:
+            if token in self.tokens or await self._live_account_token(token):
+                return "token", token
+        client = scope.get("client")
+        return "address", client[0] if client else "unknown"
+
+    async def _live_account_token(self, token: str) -> bool:
+        if self.account_token is None or not token.startswith("blt_"):
+            return False
+        now = time.monotonic()
+        live, at = self.checked.get(token, (False, -math.inf))
+        if now - at < self.recheck_s:
+            return live
+        live = await anyio.to_thread.run_sync(self.account_token, token)
+        if len(self.checked) >= _MAX_CALLERS:
+            self.checked.clear()
+        self.checked[token] = (live, now)
+        return live
 
     def _take(self, caller: tuple[str, str], per_minute: int) -> float:
         """Spend one request; return 0 if allowed, else seconds until the next is."""
@@ -70,20 +106,6 @@ class Throttle:
             bucket.tokens -= 1
             return 0.0
         return (1 - bucket.tokens) / rate
-
-
-def _caller(scope: Scope, tokens: frozenset[str]) -> tuple[str, str]:
-    sent = [
-        value.decode("latin-1")
-        for name, value in scope.get("headers", [])
-        if name == b"x-app-token" and value
-    ]
-    sent += parse_qs(scope.get("query_string", b"").decode("latin-1")).get("$$app_token", [])
-    for token in sent:
-        if token in tokens:
-            return "token", token
-    client = scope.get("client")
-    return "address", client[0] if client else "unknown"
 
 
 async def _too_many(send: Send, kind: str, limit: int, wait: float) -> None:

@@ -45,3 +45,29 @@ def test_a_zero_limit_means_no_throttling(settings: Settings) -> None:
     with TestClient(create_app(settings)) as client:
         statuses = {client.get(f"/api/views/{DATASET_ID}.json").status_code for _ in range(20)}
         assert statuses == {200}
+
+
+def test_an_accounts_live_api_token_gets_the_token_budget(settings: Settings) -> None:
+    from blotter.accounts import add_user, create_token, revoke_token
+    from blotter.model import Role
+    from blotter.store import open_store
+
+    store = open_store(settings)
+    try:
+        add_user(store, "reporter", Role.ANALYST, "a long enough passphrase")
+        record, secret = create_token(store, "reporter", "notebook", ["read-internal"])
+        limited = settings.model_copy(
+            update={"throttle_anonymous_per_minute": 2, "throttle_token_per_minute": 4}
+        )
+        url = f"/resource/{DATASET_ID}.json?$limit=1"
+        with TestClient(create_app(limited, store=store)) as client:
+            codes = [client.get(url, headers={"X-App-Token": secret}).status_code for _ in range(5)]
+            assert codes == [200] * 4 + [429]
+            assert store.list_tokens("reporter")[0].last_used_at is not None
+        revoke_token(store, record.id)
+        # A fresh throttle checks again: a revoked token is an anonymous caller.
+        with TestClient(create_app(limited, store=store)) as client:
+            codes = [client.get(url, headers={"X-App-Token": secret}).status_code for _ in range(3)]
+            assert codes == [200, 200, 429]
+    finally:
+        store.close()
