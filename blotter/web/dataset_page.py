@@ -6,22 +6,23 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote_plus, urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from blotter.errors import InvalidRequest, SoQLError
+from blotter.errors import SoQLError
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import run_query
-from blotter.web.filters import Filter, parse_filters, where_clause
+from blotter.soql.compiler import Output
+from blotter.web.filters import Filter, Problem, parse_filters, where_clause
 from blotter.web.rendering import display, friendly_date, portal_of, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZES = (10, 25, 50, 100)
-MAX_CHOICES = 40  # a text column with more distinct values gets a free-text box
+DEFAULT_SIZE = 25
+MAX_CHOICES = 40  # a text column with more distinct values gets free-text boxes
 
 
 @dataclass
@@ -32,32 +33,54 @@ class Choice:
 
 
 @dataclass
+class Input:
+    """One form field: its id, URL parameter, label, current value and any problem."""
+
+    id: str
+    param: str
+    label: str
+    value: str
+    kind: str = "text"  # "text", "number" (text with a decimal keypad), "date"
+    error: str | None = None
+
+
+@dataclass
 class FilterControl:
-    """One column's control in the filter form."""
+    """One column's control in the filter form: a select, or a group of inputs."""
 
     field: str
     name: str
-    kind: str  # "select", "text", "range", "date", "yesno"
+    kind: str  # "select" (one labelled select) or "group" (a fieldset of inputs)
+    select: Input | None = None
     choices: list[Choice] = dataclasses.field(default_factory=list)
-    param: str = ""
-    value: str = ""
-    low: str = ""
-    high: str = ""
+    inputs: list[Input] = dataclasses.field(default_factory=list)
 
 
 @dataclass
 class HeaderCell:
-    field: str
     name: str
-    sort_url: str
-    aria_sort: str
-    numeric: bool
+    sort_url: str | None
+    aria_sort: str | None  # "ascending"/"descending" on the sorted column only
+    arrow: str
+    css: str
+
+
+@dataclass
+class Cell:
+    text: str
+    css: str
 
 
 @dataclass
 class Chip:
     label: str
     remove_url: str
+
+
+@dataclass
+class Link:
+    label: str
+    url: str | None = None
 
 
 @dataclass
@@ -68,37 +91,55 @@ class MetaRow:
 
 
 @dataclass
+class DictionaryRow:
+    name: str
+    field_name: str
+    type: str
+    description: str
+
+
+@dataclass
 class DatasetPage:
     title: str
-    dataset: Dataset
+    dataset_id: str
     description: str
     sample: bool
     meta_rows: list[MetaRow]
-    headers: list[HeaderCell]
-    rows: list[list[str]]
+    notes: str
+    citation: str
+    form_action: str
     controls: list[FilterControl]
+    filters_open: bool
+    problems: list[Link]  # each links to the control it is about
     chips: list[Chip]
-    matching: int
-    first: int
-    last: int
-    page: int
-    pages: int
+    clear_url: str | None
+    status: str
+    show_table: bool
+    caption: str
+    headers: list[HeaderCell]
+    rows: list[list[Cell]]
+    pager: str
     prev_url: str | None
     next_url: str | None
-    size: int
-    sizes: tuple[int, ...]
-    sort: str
-    direction: str
-    downloads: list[MetaRow]
+    sizes: list[Choice]
+    # Hidden fields that carry the rest of the view through a form: the filter form keeps
+    # the order and page size, the page-size form keeps the filters and the order.
+    filter_keep: list[tuple[str, str]]
+    size_keep: list[tuple[str, str]]
+    downloads: list[Link]
+    download_note: str
     api_url: str
-    columns: list[Column]
-    error: str | None
-    clear_url: str
+    api_text: str  # the same address with its SoQL readable
+    dictionary: list[DictionaryRow]
 
 
 def _url(dataset_id: str, params: dict[str, str]) -> str:
     clean = {k: v for k, v in params.items() if v != ""}
     return f"/datasets/{dataset_id}" + ("?" + urlencode(clean) if clean else "")
+
+
+def _count(n: int) -> str:
+    return f"{n:,}"
 
 
 def _choices(
@@ -128,59 +169,67 @@ def _choices(
 
 
 def _controls(
-    portal: Portal, dataset: Dataset, params: dict[str, str], filters: list[Filter]
+    portal: Portal,
+    dataset: Dataset,
+    params: dict[str, str],
+    filters: list[Filter],
+    errors: dict[str, str],
 ) -> list[FilterControl]:
+    """One control per filterable column, holding the values now in the URL."""
+
+    def field_input(name: str, suffix: str, label: str, kind: str = "text") -> Input:
+        param = name + suffix
+        return Input(
+            f"f-{name}{suffix.replace('__', '-')}",
+            param,
+            label,
+            params.get(param, ""),
+            kind,
+            errors.get(param),
+        )
+
     controls: list[FilterControl] = []
     for column in dataset.columns:
         name = column.field_name
         if name.endswith("_raw"):  # "(as recorded)" twins are for checking, not filtering
             continue
         if column.type is ColumnType.TEXT:
+            # Whether a column gets a list or free-text boxes depends on the whole dataset,
+            # so the form keeps its shape while filters change; the counts follow them.
+            found = _choices(portal, dataset, column, None)
             others = where_clause([f for f in filters if f.field != name])
-            found = _choices(portal, dataset, column, others)
+            if found is not None and others:
+                found = _choices(portal, dataset, column, others) or found
             if found is None:
-                controls.append(
-                    FilterControl(
-                        name,
-                        column.name,
-                        "text",
-                        param=f"{name}__contains",
-                        value=params.get(f"{name}__contains", ""),
-                    )
-                )
+                inputs = [
+                    field_input(name, "", "is exactly"),
+                    field_input(name, "__contains", "contains"),
+                ]
+                controls.append(FilterControl(name, column.name, "group", inputs=inputs))
                 continue
             values, multi = found
-            param = f"{name}__has" if multi else name
-            current = params.get(param, "")
-            if current and current not in {v for v, _ in values}:
-                values = [*values, (current, 0)]
-            choices = [Choice("", "Any", current == "")] + [
-                Choice(v, f"{v} ({n:,})", current == v) for v, n in values
+            select = field_input(name, "__has" if multi else "", column.name)
+            if select.value and select.value not in {v for v, _ in values}:
+                values = [*values, (select.value, 0)]
+            choices = [Choice("", "Any", select.value == "")] + [
+                Choice(v, f"{v} ({n:,})", select.value == v) for v, n in values
             ]
-            controls.append(
-                FilterControl(name, column.name, "select", choices, param=param, value=current)
-            )
+            controls.append(FilterControl(name, column.name, "select", select, choices))
         elif column.type in (ColumnType.NUMBER, ColumnType.FLOATING_TIMESTAMP):
-            kind = "range" if column.type is ColumnType.NUMBER else "date"
-            controls.append(
-                FilterControl(
-                    name,
-                    column.name,
-                    kind,
-                    low=params.get(f"{name}__min", ""),
-                    high=params.get(f"{name}__max", ""),
-                )
-            )
-        elif column.type is ColumnType.CHECKBOX:
-            current = params.get(name, "")
-            choices = [
-                Choice("", "Any", current == ""),
-                Choice("true", "Yes", current == "true"),
-                Choice("false", "No", current == "false"),
+            kind = "number" if column.type is ColumnType.NUMBER else "date"
+            inputs = [
+                field_input(name, "__min", "From", kind),
+                field_input(name, "__max", "To", kind),
             ]
-            controls.append(
-                FilterControl(name, column.name, "yesno", choices, param=name, value=current)
-            )
+            controls.append(FilterControl(name, column.name, "group", inputs=inputs))
+        elif column.type is ColumnType.CHECKBOX:
+            select = field_input(name, "", column.name)
+            choices = [
+                Choice("", "Any", select.value == ""),
+                Choice("true", "Yes", select.value == "true"),
+                Choice("false", "No", select.value == "false"),
+            ]
+            controls.append(FilterControl(name, column.name, "select", select, choices))
     return controls
 
 
@@ -190,12 +239,16 @@ def _meta_rows(dataset: Dataset) -> list[MetaRow]:
         MetaRow("Published by", meta.agency),
         MetaRow("Category", meta.category),
         MetaRow("Tags", ", ".join(meta.tags)),
-        MetaRow("Rows", f"{dataset.row_count:,}"),
+        MetaRow("Rows", _count(dataset.row_count)),
         MetaRow("Data as of", friendly_date(dataset.data_as_of)),
-        MetaRow("Last published", friendly_date(dataset.rows_updated_at)),
+        MetaRow("Rows last published", friendly_date(dataset.rows_updated_at)),
+        MetaRow("Description last changed", friendly_date(dataset.updated_at)),
+        MetaRow("Created", friendly_date(dataset.created_at)),
         MetaRow("Updates", str(meta.cadence)),
-        MetaRow("Licence", meta.license, meta.license_url or None),
-        MetaRow("Attribution", meta.attribution, meta.attribution_url or None),
+        MetaRow("Licence", meta.license or meta.license_url, meta.license_url or None),
+        MetaRow(
+            "Attribution", meta.attribution or meta.attribution_url, meta.attribution_url or None
+        ),
         MetaRow("Source", meta.source_url, meta.source_url or None),
         MetaRow(
             "Contact",
@@ -207,134 +260,180 @@ def _meta_rows(dataset: Dataset) -> list[MetaRow]:
     return [r for r in rows if r.value]
 
 
+def _filter_keep(
+    params: dict[str, str], filters: list[Filter], controls: list[FilterControl]
+) -> list[tuple[str, str]]:
+    """Hidden fields of the filter form: the order, the page size, and any filter in the
+    address that no control shows (``street__not=…``), so applying the form keeps it."""
+    shown = {i.param for c in controls for i in ([c.select] if c.select else c.inputs)}
+    kept = [(k, params[k]) for k in ("sort", "dir", "size") if params.get(k)]
+    return kept + [(f.param, f.value) for f in filters if f.param not in shown]
+
+
+def _problem_links(problems: list[Problem], controls: list[FilterControl]) -> list[Link]:
+    """Each problem, linked to its input when the form has one."""
+    ids = {i.param: i.id for c in controls for i in ([c.select] if c.select else c.inputs)}
+    return [Link(p.message, f"#{ids[p.param]}" if p.param in ids else None) for p in problems]
+
+
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
-def dataset_page(request: Request, dataset_id: str) -> HTMLResponse:
+def dataset_page(request: Request, dataset_id: str) -> Response:
     """A dataset: what it is, a filterable, sortable table, downloads, the dictionary."""
     portal = portal_of(request)
     dataset = portal.store.get_dataset(dataset_id)
     params = dict(request.query_params)
-    error: str | None = None
-    try:
-        filters = parse_filters(dataset, params)
-    except InvalidRequest as err:
-        filters, error = [], err.message
+    if any(not v for v in params.values()):
+        # The filter form sends every box, empty or not; the address to share names only
+        # the filters in use.
+        return RedirectResponse(_url(dataset.id, params), status_code=303)
+    parsed = parse_filters(dataset, params)
+    problems = list(parsed.problems)
+    filters = parsed.filters
     where = where_clause(filters)
 
     sort = params.get("sort", "")
     direction = "desc" if params.get("dir") == "desc" else "asc"
     sortable = {c.field_name for c in dataset.columns if c.type is not ColumnType.POINT}
     if sort and sort not in sortable:
-        error = error or f"'{sort}' is not a column that can be sorted."
+        problems.append(Problem("sort", None, f"'{sort}' is not a column that can be sorted."))
         sort = ""
-    try:
-        size = int(params.get("size", "25"))
-        page_number = max(1, int(params.get("page", "1")))
-    except ValueError:
-        size, page_number = 25, 1
-        error = error or "Page and page size must be whole numbers."
-    size = size if size in PAGE_SIZES else 25
+    size_text, page_text = params.get("size", str(DEFAULT_SIZE)), params.get("page", "1")
+    if not (size_text.isdigit() and int(size_text) in PAGE_SIZES):
+        sizes = ", ".join(str(s) for s in PAGE_SIZES)
+        problems.append(Problem("size", None, f"Rows per page can be {sizes}."))
+        size_text = str(DEFAULT_SIZE)
+    if not (page_text.isdigit() and int(page_text) >= 1):
+        problems.append(Problem("page", None, "The page number must be a whole number from 1."))
+        page_text = "1"
+    size, page_number = int(size_text), int(page_text)
 
     order = f"`{sort}` {direction.upper()}" if sort else None
-    query: dict[str, str] = {}
-    if where:
-        query["$where"] = where
-    try:
-        count_rows = run_query(
-            portal.store, dataset.id, {**query, "$select": "count(*)"}, portal.settings
-        ).rows
-        matching = int(next(iter(count_rows))[0])
-        pages = max(1, math.ceil(matching / size))
-        page_number = min(page_number, pages)
-        shown = {**query, "$limit": str(size), "$offset": str((page_number - 1) * size)}
-        if order:
-            shown["$order"] = order
-        result = run_query(portal.store, dataset.id, shown, portal.settings)
-        rows = [_display_row(result.outputs, row) for row in result.rows]
-    except SoQLError as err:
-        error, matching, pages, rows = err.message, 0, 1, []
+    selection: dict[str, str] = {"$where": where} if where else {}
+    export = {**selection, **({"$order": order} if order else {})}
+    matching, pages, rows = 0, 1, []
+    if not problems:
+        try:
+            counted = run_query(
+                portal.store, dataset.id, {**selection, "$select": "count(*)"}, portal.settings
+            )
+            matching = int(next(iter(counted.rows))[0])
+            pages = max(1, math.ceil(matching / size))
+            page_number = min(page_number, pages)
+            shown = {**export, "$limit": str(size), "$offset": str((page_number - 1) * size)}
+            result = run_query(portal.store, dataset.id, shown, portal.settings)
+            rows = [_cells(result.outputs, row) for row in result.rows]
+        except SoQLError as err:
+            problems.append(Problem("", None, err.message))
 
     base = {k: v for k, v in params.items() if k != "page"}
-    headers = []
-    for column in dataset.columns:
-        is_sorted = sort == column.field_name
-        flip = "desc" if is_sorted and direction == "asc" else "asc"
-        headers.append(
-            HeaderCell(
-                field=column.field_name,
-                name=column.name,
-                sort_url=_url(dataset.id, {**base, "sort": column.field_name, "dir": flip})
-                if column.field_name in sortable
-                else "",
-                aria_sort=("ascending" if direction == "asc" else "descending")
-                if is_sorted
-                else "none",
-                numeric=column.type is ColumnType.NUMBER,
-            )
-        )
-    chips = [
-        Chip(f.label, _url(dataset.id, {k: v for k, v in base.items() if k != f.param}))
-        for f in filters
-    ]
-    export = {**query, **({"$order": order} if order else {})}
-    downloads = [
-        MetaRow(
-            "CSV",
-            "",
-            f"/api/views/{dataset.id}/rows.csv?" + urlencode({"accessType": "DOWNLOAD", **export}),
-        ),
-        MetaRow(
-            "JSON",
-            "",
-            f"/api/views/{dataset.id}/rows.json?" + urlencode({"accessType": "DOWNLOAD", **export}),
-        ),
-        MetaRow(
-            "GeoJSON",
-            "",
-            f"/api/views/{dataset.id}/rows.geojson?"
-            + urlencode({"accessType": "DOWNLOAD", **export}),
-        ),
-    ]
+    errors = {p.param: p.message for p in problems}
+    controls = _controls(portal, dataset, params, filters, errors)
+    first = (page_number - 1) * size + 1 if matching else 0
+    last = min(page_number * size, matching)
+    if problems:
+        status = "No rows are shown until the filters above are corrected."
+    elif matching:
+        status = f"Showing rows {_count(first)}–{_count(last)} of {_count(matching)} matching."
+    else:
+        status = "No rows match."
+    has_point = any(c.type is ColumnType.POINT for c in dataset.columns)
+    formats = ["CSV", "JSON"] + (["GeoJSON"] if has_point else [])
+    meta = dataset.meta
+    api_url = f"/resource/{dataset.id}.json" + ("?" + urlencode(export) if export else "")
     page = DatasetPage(
-        title=dataset.meta.name,
-        dataset=dataset,
-        description=dataset.meta.description,
-        sample=dataset.meta.sample,
+        title=meta.name,
+        dataset_id=dataset.id,
+        description=meta.description,
+        sample=meta.sample,
         meta_rows=_meta_rows(dataset),
-        headers=headers,
+        notes=meta.notes,
+        citation=". ".join(
+            part
+            for part in (
+                meta.agency,
+                f"“{meta.name}”, dataset {dataset.id}, version {dataset.version}.",
+            )
+            if part
+        ),
+        form_action=f"/datasets/{dataset.id}",
+        controls=controls,
+        filters_open=bool(problems),
+        problems=_problem_links(problems, controls),
+        chips=[
+            Chip(f.label, _url(dataset.id, {k: v for k, v in base.items() if k != f.param}))
+            for f in filters
+        ],
+        clear_url=_url(dataset.id, {}) if filters or problems else None,
+        status=status,
+        show_table=not problems,
+        caption=f"{meta.name}: rows {_count(first)} to {_count(last)} of {_count(matching)}",
+        headers=[_header(dataset.id, base, c, sort, direction, sortable) for c in dataset.columns],
         rows=rows,
-        controls=_controls(portal, dataset, params, filters),
-        chips=chips,
-        matching=matching,
-        first=(page_number - 1) * size + 1 if matching else 0,
-        last=min(page_number * size, matching),
-        page=page_number,
-        pages=pages,
+        pager=f"Page {_count(page_number)} of {_count(pages)}",
         prev_url=_url(dataset.id, {**base, "page": str(page_number - 1)})
         if page_number > 1
         else None,
         next_url=_url(dataset.id, {**base, "page": str(page_number + 1)})
         if page_number < pages
         else None,
-        size=size,
-        sizes=PAGE_SIZES,
-        sort=sort,
-        direction=direction,
-        downloads=downloads,
-        api_url=f"/resource/{dataset.id}.json" + ("?" + urlencode(export) if export else ""),
-        columns=dataset.columns,
-        error=error,
-        clear_url=f"/datasets/{dataset.id}",
+        sizes=[Choice(str(s), str(s), s == size) for s in PAGE_SIZES],
+        filter_keep=_filter_keep(params, filters, controls),
+        size_keep=[(k, v) for k, v in params.items() if k not in ("page", "size") and v],
+        downloads=[
+            Link(
+                fmt,
+                f"/api/views/{dataset.id}/rows.{fmt.lower()}?"
+                + urlencode({"accessType": "DOWNLOAD", **export}),
+            )
+            for fmt in formats
+        ],
+        download_note=f"All {_count(matching)} matching rows, with the filters and order above:",
+        api_url=api_url,
+        api_text=unquote_plus(api_url),
+        dictionary=[
+            DictionaryRow(c.name, c.field_name, str(c.type), c.description) for c in dataset.columns
+        ],
     )
-    return render(request, "dataset.html", page, status=400 if error else 200)
+    return render(request, "dataset.html", page, status=400 if problems else 200)
 
 
-def _display_row(outputs: list[Any], row: tuple[Any, ...]) -> list[str]:
-    cells: list[str] = []
+def _header(
+    dataset_id: str,
+    base: dict[str, str],
+    column: Column,
+    sort: str,
+    direction: str,
+    sortable: set[str],
+) -> HeaderCell:
+    """A column heading that links to the table sorted by it (reversed when it already is)."""
+    is_sorted = sort == column.field_name
+    flip = "desc" if is_sorted and direction == "asc" else "asc"
+    url = (
+        _url(dataset_id, {**base, "sort": column.field_name, "dir": flip})
+        if column.field_name in sortable
+        else None
+    )
+    aria = ("ascending" if direction == "asc" else "descending") if is_sorted else None
+    arrow = {"ascending": " ▲", "descending": " ▼"}.get(aria or "", "")
+    return HeaderCell(column.name, url, aria, arrow, _css(column.type))
+
+
+def _css(column_type: ColumnType | None) -> str:
+    if column_type is ColumnType.NUMBER:
+        return "num"
+    if column_type in (ColumnType.FLOATING_TIMESTAMP, ColumnType.POINT, ColumnType.CHECKBOX):
+        return "nowrap"
+    return ""
+
+
+def _cells(outputs: list[Output], row: tuple[object, ...]) -> list[Cell]:
+    """A result row as display cells; a point's two physical values make one cell."""
+    cells: list[Cell] = []
     i = 0
     for out in outputs:
-        value = tuple(row[i : i + out.width]) if out.width > 1 else row[i]
-        if out.width > 1 and any(v is None for v in value):
+        value: object = tuple(row[i : i + out.width]) if out.width > 1 else row[i]
+        if isinstance(value, tuple) and any(v is None for v in value):
             value = None
-        cells.append(display(out.type, value))
+        cells.append(Cell(display(out.type, value), _css(out.type)))
         i += out.width
     return cells

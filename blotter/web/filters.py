@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
-from blotter.errors import InvalidRequest
 from blotter.ingest.clean import CellError, parse_number, parse_timestamp
 from blotter.model import ColumnType, Dataset
 
@@ -38,59 +38,106 @@ class Filter:
     param: str  # the URL parameter name
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A filter the page cannot apply, shown beside its control."""
+
+    param: str
+    field: str | None  # None: the parameter names no column
+    message: str
+
+
+@dataclass(frozen=True)
+class ParsedFilters:
+    filters: list[Filter]
+    problems: list[Problem]
+
+
 def quote(value: str) -> str:
-    """A SoQL string literal."""
+    """A SoQL string literal: single quotes, a quote inside doubled."""
     return "'" + value.replace("'", "''") + "'"
 
 
-def _literal(dataset: Dataset, field: str, suffix: str, value: str) -> str:
-    column = dataset.column(field)
-    assert column is not None
-    kind = column.type
-    try:
-        if kind is ColumnType.NUMBER:
-            number = parse_number(value)
-            return str(int(number)) if number.is_integer() else repr(number)
-        if kind is ColumnType.FLOATING_TIMESTAMP:
-            stamp = parse_timestamp(value.strip())
-            if suffix == "__max" and stamp.time().isoformat() == "00:00:00":
-                stamp = stamp.replace(hour=23, minute=59, second=59, microsecond=999000)
-            return quote(stamp.isoformat(timespec="milliseconds"))
-        if kind is ColumnType.CHECKBOX:
-            if value.lower() not in ("true", "false"):
-                raise CellError(f"'{value}' is not yes or no")
-            return value.lower()
-    except CellError as err:
-        raise InvalidRequest(f"{column.name}: {err}.", field=field, value=value) from None
+def number_literal(number: float) -> str:
+    if number.is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    text = repr(number)
+    # SoQL has no exponent notation: 1e+20 is written out.
+    return format(Decimal(text), "f") if "e" in text else text
+
+
+def _literal(kind: ColumnType, suffix: str, value: str) -> str:
+    """The value as a SoQL literal of the column's type; CellError when it is not one."""
+    if kind is ColumnType.NUMBER:
+        return number_literal(parse_number(value))
+    if kind is ColumnType.FLOATING_TIMESTAMP:
+        stamp = parse_timestamp(value.strip())
+        if suffix == "__max" and stamp.time().isoformat() == "00:00:00":
+            # A date as the upper bound means "to the end of that day".
+            stamp = stamp.replace(hour=23, minute=59, second=59, microsecond=999000)
+        return quote(stamp.isoformat(timespec="milliseconds"))
+    if kind is ColumnType.CHECKBOX:
+        if value.lower() not in ("true", "false"):
+            raise CellError(f"'{value}' is not yes or no")
+        return value.lower()
     if suffix in ("__has", "__contains"):
         # SoQL's LIKE has no escape: '%' is dropped; '_' matches itself among others.
         return quote(f"%{value.replace('%', '')}%")
     return quote(value)
 
 
-def parse_filters(dataset: Dataset, params: Mapping[str, str]) -> list[Filter]:
-    """Active filters from the page URL; unknown parameters are refused with a message."""
+# Which suffixes each column type accepts; the rest are refused with a message.
+_ALLOWED = {
+    ColumnType.TEXT: {"", "__not", "__has", "__contains"},
+    ColumnType.NUMBER: {"", "__not", "__min", "__max"},
+    ColumnType.FLOATING_TIMESTAMP: {"", "__not", "__min", "__max"},
+    ColumnType.CHECKBOX: {""},
+}
+
+
+def _split(param: str) -> tuple[str, str]:
+    for suffix in OPERATORS:
+        if suffix and param.endswith(suffix):
+            return param[: -len(suffix)], suffix
+    return param, ""
+
+
+def parse_filters(dataset: Dataset, params: Mapping[str, str]) -> ParsedFilters:
+    """Active filters from the page URL, and a problem for each one that cannot apply."""
     filters: list[Filter] = []
+    problems: list[Problem] = []
     for param, value in params.items():
         if param in PAGE_PARAMS or not value.strip():
             continue
-        field, suffix = param, ""
-        for candidate in OPERATORS:
-            if candidate and param.endswith(candidate):
-                field, suffix = param[: -len(candidate)], candidate
-                break
+        field, suffix = _split(param)
         column = dataset.column(field)
         if column is None:
-            raise InvalidRequest(f"'{param}' is not a filter of this dataset.", parameter=param)
-        if column.type is ColumnType.POINT:
-            raise InvalidRequest(f"{column.name} cannot be filtered here yet.", parameter=param)
+            problems.append(Problem(param, None, f"'{param}' is not a filter of this dataset."))
+            continue
+        if suffix not in _ALLOWED.get(column.type, set()):
+            how = OPERATORS[suffix][0]
+            problems.append(
+                Problem(param, field, f"{column.name} cannot be filtered by '{how}' here.")
+            )
+            continue
+        try:
+            literal = _literal(column.type, suffix, value)
+        except CellError as err:
+            problems.append(Problem(param, field, f"{column.name}: {err}."))
+            continue
         label_op, template = OPERATORS[suffix]
-        soql = template.format(c=f"`{field}`", v=_literal(dataset, field, suffix, value))
         shown = {"true": "yes", "false": "no"}.get(value, value)
         filters.append(
-            Filter(field, suffix, value, f"{column.name} {label_op} {shown}", soql, param)
+            Filter(
+                field,
+                suffix,
+                value,
+                f"{column.name} {label_op} {shown}",
+                template.format(c=f"`{field}`", v=literal),
+                param,
+            )
         )
-    return filters
+    return ParsedFilters(filters, problems)
 
 
 def where_clause(filters: list[Filter]) -> str | None:

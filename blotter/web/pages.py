@@ -6,6 +6,7 @@ Views prepare typed contexts; templates only display them. The dataset page live
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from blotter.web.rendering import HERE, friendly_date, portal_of, render
 router = APIRouter(include_in_schema=False)
 router.include_router(dataset_router)
 STATIC_DIR = HERE / "static"
+_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9“\"(])")
 
 
 # --- catalog -------------------------------------------------------------------------
@@ -49,43 +51,49 @@ class FacetLink:
 class CatalogPage:
     title: str
     q: str
+    heading: str
     cards: list[Card]
     categories: list[FacetLink]
     agencies: list[FacetLink]
-    total: int
+    keep: list[tuple[str, str]]  # the chosen facets, kept when the words change
     clear_url: str | None
 
 
 def _first_sentence(text: str) -> str:
-    head = text.split(". ")[0].strip()
-    return head if head.endswith(".") else head + "."
+    """The description's first sentence, for a card; a full stop ends it only before a
+    capital letter, so "U.S. Department" or "e.g. arrests" stay whole."""
+    text = " ".join(text.split())
+    for match in _SENTENCE_END.finditer(text):
+        return text[: match.start() + 1]
+    return text
 
 
-def _facet_links(counts: dict[str, int], key: str, request: Request) -> list[FacetLink]:
-    current = request.query_params.get(key)
+def _facet_links(counts: dict[str, int], key: str, params: dict[str, str]) -> list[FacetLink]:
+    """Links that add a facet value to the current view, or take the chosen one away."""
+    current = params.get(key)
     links = []
     for label, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        params = dict(request.query_params)
-        if current == label:
-            params.pop(key)
-        else:
-            params[key] = label
-        links.append(FacetLink(label, count, "/?" + urlencode(params), current == label))
+        changed = {k: v for k, v in params.items() if k != key and v}
+        if current != label:
+            changed[key] = label
+        url = "/?" + urlencode(changed) if changed else "/"
+        links.append(FacetLink(label, count, url, current == label))
     return links
 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
     """The catalog: search by words, narrow by category and agency."""
-    params = request.query_params
+    params = {k: v for k, v in request.query_params.items() if k in ("q", "category", "agency")}
     everything = portal_of(request).store.list_datasets()
-    query = CatalogQuery(
-        q=params.get("q", ""),
-        categories=[params["category"]] if params.get("category") else [],
-        agencies=[params["agency"]] if params.get("agency") else [],
-    )
-    found = search(everything, query)
-    counted = facets(search(everything, CatalogQuery(q=query.q)))
+    q = params.get("q", "").strip()
+    categories = [params["category"]] if params.get("category") else []
+    agencies = [params["agency"]] if params.get("agency") else []
+    found = search(everything, CatalogQuery(q=q, categories=categories, agencies=agencies))
+    # Each facet counts what choosing one of its values would show: the words and the
+    # other facet apply, its own choice does not.
+    by_category = facets(search(everything, CatalogQuery(q=q, agencies=agencies))).categories
+    by_agency = facets(search(everything, CatalogQuery(q=q, categories=categories))).agencies
     cards = [
         Card(
             id=d.id,
@@ -99,14 +107,27 @@ def home(request: Request) -> HTMLResponse:
         )
         for d in sorted(found, key=lambda d: d.meta.name.casefold())
     ]
+    chosen = [(k, params[k]) for k in ("category", "agency") if params.get(k)]
+    total = len(found)
+    heading = " ".join(
+        part
+        for part in (
+            f"{total:,} dataset{'' if total == 1 else 's'}",
+            f"in {categories[0]}" if categories else "",
+            f"from {agencies[0]}" if agencies else "",
+            f"matching “{q}”" if q else "",
+        )
+        if part
+    )
     page = CatalogPage(
         title="Datasets",
-        q=query.q,
+        q=q,
+        heading=heading,
         cards=cards,
-        categories=_facet_links(dict(counted.categories), "category", request),
-        agencies=_facet_links(dict(counted.agencies), "agency", request),
-        total=len(found),
-        clear_url="/" if params else None,
+        categories=_facet_links(dict(by_category), "category", params),
+        agencies=_facet_links(dict(by_agency), "agency", params),
+        keep=chosen,
+        clear_url="/" if any(params.values()) else None,
     )
     return render(request, "home.html", page)
 
@@ -146,12 +167,21 @@ def api_page(request: Request) -> HTMLResponse:
 @dataclass
 class ErrorPage:
     title: str
-    status: int
+    status: str
     message: str
+
+
+_ERROR_TITLES = {
+    400: "Something in the address is wrong",
+    404: "Not found",
+    408: "That took too long",
+    429: "Too many requests",
+    503: "The portal is busy",
+}
 
 
 def error_page(request: Request, err: BlotterError) -> Response:
     """An error as a page: what went wrong, in words, with the right status."""
-    titles = {404: "Not found", 400: "Something in the address is wrong", 429: "Too many requests"}
-    page = ErrorPage(titles.get(err.status, "Something went wrong"), err.status, err.message)
+    title = _ERROR_TITLES.get(err.status, "Something went wrong")
+    page = ErrorPage(title, f"Error {err.status}", err.message)
     return render(request, "error.html", page, status=err.status)

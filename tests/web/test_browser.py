@@ -95,3 +95,44 @@ def test_resident_filters_use_of_force_and_downloads_what_is_shown(
     rows = list(csv.DictReader(io.StringIO(text)))
     assert sorted(r["case_number"] for r in rows) == sorted(r["case_number"] for r in expected)
     assert {r["subject_race"] for r in rows} == {"black"}
+
+
+def test_stops_filtered_by_a_list_and_a_number_range_with_the_keyboard_in_reach(
+    page: Page, small_server: LiveServer
+) -> None:
+    page.goto(small_server.url + "/")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    assert skip.evaluate("el => el === document.activeElement")
+    assert skip.is_visible() and skip.bounding_box()["x"] >= 0  # type: ignore[index]
+    shot(page, "home-skip-link")
+
+    page.get_by_role("link", name="Public Safety").first.click()
+    page.get_by_role("link", name="Traffic stops, Testville").click()
+    page.get_by_text("Filter rows").click()
+    page.get_by_label("Street").select_option("O'Brien St")
+    driver_age = page.get_by_role("group", name="Driver age")
+    driver_age.get_by_label("From").fill("30")
+    driver_age.get_by_label("To").fill("45")
+    page.get_by_role("button", name="Apply filters").click()
+    shot(page, "stops-filtered")
+
+    # Empty boxes are dropped: the address names only the filters in use.
+    assert page.url.endswith("/datasets/test-0001?street=O%27Brien+St&age__min=30&age__max=45")
+    want = [f"C{i:03d}" for i in range(10, 26) if i % 3 == 0]
+    assert page.get_by_role("status").inner_text() == (
+        f"Showing rows 1–{len(want)} of {len(want)} matching."
+    )
+    cells = page.locator("table.data tbody tr td:first-child").all_inner_texts()
+    assert cells == want
+    assert page.get_by_role("list", name="Active filters").get_by_role("listitem").count() == 3
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="CSV", exact=True).click()
+    text = Path(download_info.value.path()).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["case_number"] for r in rows] == want
+
+    page.goto(small_server.url + "/datasets/test-0001?age__min=abc")
+    assert page.get_by_role("alert").inner_text().count("is not a number") == 1
+    shot(page, "stops-bad-filter")

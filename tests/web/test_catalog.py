@@ -1,0 +1,73 @@
+"""The home page: the catalog, searched by words and narrowed by category and agency."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from fastapi.testclient import TestClient
+
+
+def heading(page: str) -> str:
+    match = re.search(r'<h2 id="results-heading">([^<]*)</h2>', page)
+    assert match
+    return html.unescape(match.group(1))
+
+
+def test_home_says_what_the_portal_is_and_lists_every_dataset(web: TestClient) -> None:
+    page = web.get("/").text
+    assert "<h1>Public-safety data</h1>" in page
+    assert heading(page) == "2 datasets"
+    assert 'href="/datasets/test-0001">Traffic stops, Testville</a>' in page
+    assert 'href="/datasets/smpl-0002">Community meetings</a>' in page
+
+
+def test_card_shows_first_sentence_agency_rows_and_update(web: TestClient) -> None:
+    page = web.get("/").text
+    assert "<p>Every traffic stop in Testville during 2020.</p>" in page
+    assert "One row per stop" not in page
+    assert re.search(r"Testville Police · 60 rows · updated \w+ \d+, \d{4}", page)
+
+
+def test_only_generated_datasets_carry_the_sample_badge(web: TestClient) -> None:
+    page = web.get("/").text
+    assert page.count('class="badge"') == 1
+    card = page[page.index("Community meetings") :]
+    assert "Generated sample data" in card[: card.index("</li>")]
+    assert "<p>.</p>" not in page  # no description: no stray full stop
+
+
+def test_search_reaches_column_names_descriptions_tags_and_agency(web: TestClient) -> None:
+    cases = {
+        "driver age": "Traffic stops",  # a column's display name
+        "headcount neighbours": "Community meetings",  # a column's description
+        "outreach": "Community meetings",  # a tag
+        "otherton": "Community meetings",  # the agency
+        "traf": "Traffic stops",  # a prefix of a word
+    }
+    for words, name in cases.items():
+        page = web.get("/", params={"q": words}).text
+        assert heading(page) == f"1 dataset matching “{words}”", words
+        assert name in page, words
+    nothing = web.get("/", params={"q": "zebra crossing"}).text
+    assert heading(nothing) == "0 datasets matching “zebra crossing”"
+    assert "No dataset matches" in nothing
+
+
+def test_category_and_agency_links_narrow_the_list_and_show_counts(web: TestClient) -> None:
+    page = web.get("/").text
+    assert 'href="/?category=Community">Community <span class="count">(1)</span>' in page
+    narrowed = web.get("/", params={"category": "Community"}).text
+    assert heading(narrowed) == "1 dataset in Community"
+    assert "Traffic stops" not in narrowed
+    # The chosen category links back to everything, and the agency counts follow it.
+    assert 'href="/" aria-current="true">Community' in narrowed
+    assert "Testville Police <span" not in narrowed
+    assert 'Otherton Sheriff <span class="count">(1)</span>' in narrowed
+
+
+def test_searching_keeps_the_chosen_category(web: TestClient) -> None:
+    page = web.get("/", params={"category": "Public Safety"}).text
+    assert '<input type="hidden" name="category" value="Public Safety">' in page
+    both = web.get("/", params={"category": "Public Safety", "q": "meetings"}).text
+    assert heading(both) == "0 datasets in Public Safety matching “meetings”"
