@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
@@ -24,29 +25,42 @@ _START = {
     "$query": "statement",
 }
 
-# Plain words for the grammar's terminal names, for "expected …" messages.
-_TERMINAL_WORDS = {
-    "NAME": "a column name",
-    "QUOTED_NAME": "a `quoted` column name",
-    "SYSTEM_FIELD": "a system field",
-    "STRING": "a 'text' value",
-    "NUMBER": "a number",
-    "INT": "a whole number",
-    "LPAR": "'('",
-    "RPAR": "')'",
-    "COMMA": "','",
-    "COMP_OP": "a comparison (=, <, …)",
+# "Expected …" in plain words: the terminals the parser would accept at the error, grouped
+# the way a person names them. Terminal names come from grammar.lark ("is"i is IS, "(" LPAR).
+_VALUES = frozenset({"NAME", "QUOTED_NAME", "STRING", "NUMBER"})
+_OPERATORS = frozenset(
+    {"COMP_OP", "ADD_OP", "MUL_OP", "CONCAT_OP", "_AND", "_OR", "IS", "BETWEEN", "IN", "LIKE"}
+    | {"_CAST"}
+)
+_ALONE = {"NULL": "NULL", "_NOT": "NOT", "TRUE": "true", "FALSE": "false"}
+_MARKS = {
     "STAR": "'*'",
-    "MINUS": "'-'",
-    "PLUS": "'+'",
-    "ADD_OP": "'+' or '-'",
-    "MUL_OP": "'*', '/' or '%'",
-    "CONCAT_OP": "'||'",
-    "_AND": "AND",
-    "_OR": "OR",
-    "_NOT": "NOT",
-    "$END": "the end",
+    "SYSTEM_STAR": "':*'",
+    "DISTINCT": "DISTINCT",
 }
+_FOLLOWERS = {
+    "COMMA": "','",
+    "RPAR": "')'",
+    "AS": "AS",
+    "ASC": "ASC",
+    "DESC": "DESC",
+    "NULLS": "NULLS FIRST/LAST",
+    "FIRST": "FIRST",
+    "LAST": "LAST",
+    "BY": "BY",
+}
+_CLAUSES = {
+    "SELECT": "SELECT",
+    "WHERE": "WHERE",
+    "GROUP": "GROUP BY",
+    "HAVING": "HAVING",
+    "ORDER": "ORDER BY",
+    "SEARCH": "SEARCH",
+    "LIMIT": "LIMIT",
+    "OFFSET": "OFFSET",
+}
+# LIMIT and OFFSET become SQL BIGINTs; larger values would fail in the engine, not here.
+_MAX_COUNT = 2**63 - 1
 
 
 @cache
@@ -262,37 +276,87 @@ class _ToAst(Transformer[Token, Any]):
         return "offset", int(children[0])
 
 
-def _expected(err: UnexpectedInput) -> str:
-    names = sorted(getattr(err, "expected", None) or getattr(err, "allowed", None) or [])
-    words = sorted(
-        {_TERMINAL_WORDS.get(n, n.strip("_").lower() if n.isupper() else n) for n in names}
-    )
-    if not words:
-        return ""
-    if len(words) > 6:
-        words = [*words[:6], "…"]
-    return f"; expected {', '.join(words)}"
+def _expected_words(accepted: set[str], after: Token | None) -> list[str]:
+    """What could have come next, in words, given the terminals the parser accepts."""
+    if after is not None and after.type == "_CAST":
+        return ["a type name such as number or text"]
+    if after is not None and after.type == "AS":
+        return ["a name for the output column"]
+    words: list[str] = []
+    value = bool(accepted & _VALUES)
+    if value:
+        words.append("a value")
+    elif "INT" in accepted:
+        words.append("a whole number")
+    words += [word for name, word in _MARKS.items() if name in accepted]
+    operators = bool(accepted & _OPERATORS)
+    if not value and not operators:
+        words += [word for name, word in _ALONE.items() if name in accepted]
+    if "_AND" in accepted and "_OR" not in accepted:
+        words.append("AND")  # the second half of BETWEEN
+    if operators:
+        words.append("an operator")
+    words += [word for name, word in _FOLLOWERS.items() if name in accepted]
+    clauses = [word for name, word in _CLAUSES.items() if name in accepted]
+    if clauses:
+        words.append(f"a clause ({', '.join(clauses)})")
+    if "$END" in accepted:
+        words.append("the end")
+    return words
+
+
+def _one_of(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _state_at(text: str, start: str, offset: int) -> tuple[set[str], Token | None]:
+    """The terminals acceptable at ``offset`` and the token just before it.
+
+    Re-parses the text before the error interactively, because the error's own list
+    merges LALR states and would offer words no query could use there.
+    """
+    try:
+        parser = _parser().parse_interactive(text[:offset], start=start)
+        last: Token | None = None
+        for token in parser.iter_parse():
+            last = token
+        return set(parser.accepts()), last
+    except UnexpectedInput:  # pragma: no cover - the prefix parsed once already
+        return set(), None
+
+
+def _shown(token: str) -> str:
+    return f"'{token}'" if len(token) <= 30 else f"'{token[:27]}…'"
 
 
 def _syntax_error(err: UnexpectedInput, clause: str, text: str) -> SoQLError:
-    line = getattr(err, "line", 1)
-    column = getattr(err, "column", 1)
+    """A Lark error → SoQLError: expected what, after what, found what, where, with a caret."""
+    line = getattr(err, "line", 1) or 1
+    column = getattr(err, "column", 1) or 1
     if isinstance(err, UnexpectedEOF) or (
         isinstance(err, UnexpectedToken) and err.token.type == "$END"
     ):
-        found = "the end of the text"
+        found, offset = "end of input", len(text)
         line, column = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1]) + 1
     elif isinstance(err, UnexpectedToken):
-        found = f"'{err.token}'"
+        found, offset = _shown(str(err.token)), err.token.start_pos or 0
     elif isinstance(err, UnexpectedCharacters):
-        at = err.pos_in_stream or 0
-        found = f"'{text[at]}'" if at < len(text) else "a character"
-    else:
-        found = "something unexpected"
-    caret = text.split("\n")[line - 1] if text else ""
+        offset = err.pos_in_stream or 0
+        char = text[offset] if offset < len(text) else ""
+        found = {
+            "'": "a 'text' value with no closing quote",
+            "`": "a `name` with no closing backtick",
+        }.get(char, _shown(char))
+    else:  # pragma: no cover - LALR raises only the kinds above
+        found, offset = "something unexpected", 0
+    accepted, before = _state_at(text, _START[clause], offset)
+    words = _expected_words(accepted, before)
+    expected = f"expected {_one_of(words)}" if words else "could not continue"
+    after = f" after {_shown(str(before))}" if before is not None else ""
+    source_line = text.split("\n")[line - 1] if text else ""
     return SoQLError(
-        f"Could not parse {clause} at line {line}, column {column}: found {found}"
-        f"{_expected(err)}.\n  {caret}\n  {' ' * (max(column, 1) - 1)}^",
+        f"Could not parse {clause} at line {line}, column {column}: {expected}{after}, "
+        f"found {found}.\n  {source_line}\n  {' ' * (column - 1)}^",
         clause=clause,
         query=text,
         line=line,
@@ -314,11 +378,28 @@ def parse_clause(clause: str, text: str) -> Any:
 def parse_statement(text: str) -> ast.Query:
     """A whole statement, as ``$query`` holds it."""
     query: ast.Query = parse_clause("$query", text)
+    if query.limit is not None:
+        _count("$query", query.limit, text)
+    if query.offset is not None:
+        _count("$query", query.offset, text)
     return query
 
 
+def _count(clause: str, value: int, text: str) -> int:
+    if value > _MAX_COUNT:
+        raise SoQLError(
+            f"{clause} is too large: {value} is more than {_MAX_COUNT}.",
+            clause=clause,
+            query=text,
+            line=1,
+            column=1,
+        )
+    return value
+
+
 def _whole_number(clause: str, text: str) -> int:
-    if not text.strip().isdigit():
+    # ASCII digits only: str.isdigit() also accepts '²' and other scripts' digits.
+    if re.fullmatch(r"\s*[0-9]+\s*", text) is None:
         raise SoQLError(
             f"{clause} must be a whole number of 0 or more, not '{text}'.",
             clause=clause,
@@ -326,7 +407,7 @@ def _whole_number(clause: str, text: str) -> int:
             line=1,
             column=1,
         )
-    return int(text)
+    return _count(clause, int(text), text)
 
 
 def parse_params(params: Mapping[str, str]) -> ast.Query:

@@ -29,17 +29,39 @@ DATASET = Dataset(
 )
 
 # (parameters, error code, clause, line, column, words the message must hold)
+# fmt: off
 ERRORS: list[tuple[dict[str, str], str, str, int, int, str]] = [
-    ({"$where": "age >"}, "query.compiler.malformed", "$where", 1, 6, "found the end"),
-    ({"$where": "age = = 3"}, "query.compiler.malformed", "$where", 1, 7, "found '='"),
-    ({"$where": "race = 'open"}, "query.compiler.malformed", "$where", 1, 8, "found"),
-    ({"$where": "age > 3 AND"}, "query.compiler.malformed", "$where", 1, 12, "found the end"),
-    ({"$where": "age > 3\nAND # 4"}, "query.compiler.malformed", "$where", 2, 5, "found '#'"),
-    ({"$select": "race,"}, "query.compiler.malformed", "$select", 1, 6, "found the end"),
-    ({"$select": "count("}, "query.compiler.malformed", "$select", 1, 7, "found the end"),
-    ({"$order": "age sideways"}, "query.compiler.malformed", "$order", 1, 5, "found 'sideways'"),
+    ({"$where": "age >"}, "query.compiler.malformed", "$where", 1, 6, "expected a value after '>', found end of input."),
+    ({"$where": "age = = 3"}, "query.compiler.malformed", "$where", 1, 7, "expected a value after '=', found '='."),
+    ({"$where": "race = 'open"}, "query.compiler.malformed", "$where", 1, 8, "found a 'text' value with no closing quote"),
+    ({"$where": "age > 3 AND"}, "query.compiler.malformed", "$where", 1, 12, "expected a value after 'AND', found end of input."),
+    ({"$where": "age > 3\nAND # 4"}, "query.compiler.malformed", "$where", 2, 5, "after 'AND', found '#'."),
+    ({"$where": "age 3"}, "query.compiler.malformed", "$where", 1, 5, "expected an operator or the end after 'age', found '3'."),
+    ({"$where": "(age = 3"}, "query.compiler.malformed", "$where", 1, 9, "expected an operator or ')' after '3'"),
+    ({"$where": "age IS"}, "query.compiler.malformed", "$where", 1, 7, "expected NULL or NOT after 'IS'"),
+    ({"$where": "age BETWEEN 1"}, "query.compiler.malformed", "$where", 1, 14, "expected AND or an operator after '1'"),
+    ({"$where": "age IN (1,"}, "query.compiler.malformed", "$where", 1, 11, "expected a value after ','"),
+    ({"$where": "age::"}, "query.compiler.malformed", "$where", 1, 6, "expected a type name"),
+    ({"$where": "`race"}, "query.compiler.malformed", "$where", 1, 1, "found a `name` with no closing backtick"),
+    ({"$where": "race = 'it''s"}, "query.compiler.malformed", "$where", 1, 12, "found a 'text' value with no closing quote"),
+    ({"$where": "age >= 3 AND race = 'x' OR"}, "query.compiler.malformed", "$where", 1, 27, "after 'OR', found end of input"),
+    ({"$where": "age > 3 ORDER BY age"}, "query.compiler.malformed", "$where", 1, 9, "found 'ORDER'"),
+    ({"$having": "count(*) >"}, "query.compiler.malformed", "$having", 1, 11, "expected a value after '>'"),
+    ({"$select": "race,"}, "query.compiler.malformed", "$select", 1, 6, "expected a value, '*' or ':*' after ','"),
+    ({"$select": "count("}, "query.compiler.malformed", "$select", 1, 7, "expected a value, '*', DISTINCT or ')' after '('"),
+    ({"$select": "race AS"}, "query.compiler.malformed", "$select", 1, 8, "expected a name for the output column after 'AS'"),
+    ({"$select": "race age"}, "query.compiler.malformed", "$select", 1, 6, "expected an operator, ',', AS or the end after 'race', found 'age'."),
+    ({"$select": "sum(age"}, "query.compiler.malformed", "$select", 1, 8, "')'"),
+    ({"$order": "age sideways"}, "query.compiler.malformed", "$order", 1, 5, "ASC, DESC, NULLS FIRST/LAST or the end after 'age', found 'sideways'."),
+    ({"$order": "age DESC NULLS"}, "query.compiler.malformed", "$order", 1, 15, "expected FIRST or LAST after 'NULLS'"),
+    ({"$group": "race,"}, "query.compiler.malformed", "$group", 1, 6, "expected a value after ','"),
+    ({"$group": "race AS r"}, "query.compiler.malformed", "$group", 1, 6, "found 'AS'"),
     ({"$group": ""}, "query.compiler.malformed", "$group", 1, 1, "empty"),
     ({"$limit": "ten"}, "query.compiler.malformed", "$limit", 1, 1, "whole number"),
+    ({"$limit": "²"}, "query.compiler.malformed", "$limit", 1, 1, "whole number"),
+    ({"$limit": "1.5"}, "query.compiler.malformed", "$limit", 1, 1, "whole number"),
+    ({"$offset": "١٢"}, "query.compiler.malformed", "$offset", 1, 1, "whole number"),
+    ({"$offset": "99999999999999999999"}, "query.compiler.malformed", "$offset", 1, 1, "too large"),
     ({"$offset": "-5"}, "query.compiler.malformed", "$offset", 1, 1, "whole number"),
     ({"$limit": "50001"}, "query.compiler.malformed", "$limit", 1, 1, "at most 50,000"),
     ({"$where": "rcae = 'x'"}, "query.soql.no-such-column", "$where", 1, 1, "Did you mean race"),
@@ -147,6 +169,7 @@ ERRORS: list[tuple[dict[str, str], str, str, int, int, str]] = [
         "age must be in $group",
     ),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(
