@@ -15,6 +15,7 @@ from blotter.ingest.spec import ColumnSpec, fold
 from blotter.model import ColumnType
 
 JOINER = "; "  # how several values of one cell are written once cleaned
+_SPACES = re.compile(r"\s+")
 
 # Timestamp forms read when a column gives no date_format, tried in order.
 DEFAULT_DATE_FORMATS = (
@@ -44,7 +45,14 @@ class Problem:
 
 
 class CellError(ValueError):
-    """A cell that cannot be cleaned or typed; the message is the reason."""
+    """A cell that cannot be cleaned or typed; the message is the reason.
+
+    ``part`` says which of a point's two cells is at fault ("latitude" or "longitude").
+    """
+
+    def __init__(self, reason: str, part: str | None = None) -> None:
+        super().__init__(reason)
+        self.part = part
 
 
 class Cleaner:
@@ -65,7 +73,7 @@ class Cleaner:
             return None
         value = raw.strip() if self.spec.trim else raw
         if self.spec.collapse_spaces:
-            value = " ".join(value.split())
+            value = _SPACES.sub(" ", value)
         if fold(value) in self.nulls:
             return None
         if self.split is None:
@@ -83,7 +91,8 @@ class Cleaner:
         return JOINER.join(cleaned) if cleaned else None
 
     def one(self, value: str) -> str | None:
-        key = fold(value)
+        """One value (or one token of a split cell) through ``map``, then ``patterns``."""
+        key = self.spec.key(value)
         if key in self.map:
             return self.map[key]
         for pattern, replacement in self.patterns:
@@ -134,6 +143,7 @@ def _recase(value: str, case: str) -> str:
 
 
 def parse_number(value: str) -> float:
+    """A number as people write it ("1,234.5", "$12"); finite or a CellError."""
     text = value.replace(",", "").replace("$", "").strip()
     try:
         number = float(text)
@@ -145,6 +155,7 @@ def parse_number(value: str) -> float:
 
 
 def parse_timestamp(value: str, formats: list[str] | tuple[str, ...] = ()) -> datetime:
+    """A floating timestamp from ``formats``, or ISO and common US forms when none is given."""
     for fmt in formats:
         try:
             return datetime.strptime(value, fmt)
@@ -172,10 +183,18 @@ def parse_point(lat_text: str | None, lon_text: str | None) -> tuple[float, floa
     if not lat_text and not lon_text:
         return None
     if not lat_text or not lon_text:
-        raise CellError("a location needs both latitude and longitude")
-    lat, lon = parse_number(lat_text), parse_number(lon_text)
-    if not -90 <= lat <= 90:
-        raise CellError(f"latitude {lat_text} is outside -90..90")
-    if not -180 <= lon <= 180:
-        raise CellError(f"longitude {lon_text} is outside -180..180")
+        missing = "latitude" if not lat_text else "longitude"
+        raise CellError("a location needs both latitude and longitude", part=missing)
+    lat = _coordinate(lat_text, "latitude", 90)
+    lon = _coordinate(lon_text, "longitude", 180)
     return lon, lat
+
+
+def _coordinate(text: str, part: str, limit: int) -> float:
+    try:
+        value = parse_number(text)
+    except CellError as err:
+        raise CellError(str(err), part=part) from None
+    if not -limit <= value <= limit:
+        raise CellError(f"{part} {text} is outside -{limit}..{limit}", part=part)
+    return value

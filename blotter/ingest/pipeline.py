@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,12 @@ Progress = Callable[[int], None]
 
 @dataclass
 class LoadResult:
+    """What a load published, and notes for the publisher (e.g. the encoding guessed)."""
+
     dataset_id: str
     version: int
     row_count: int
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -72,6 +76,15 @@ class PreparedLoad:
     problem_total: int = 0
     progress: Progress | None = None
 
+    @cached_property
+    def plan_of(self) -> dict[str, _Plan]:
+        return {p.spec.field: p for p in self.plans}
+
+    @property
+    def notes(self) -> list[str]:
+        """Things worth telling the publisher that are not problems (e.g. the encoding)."""
+        return self.table.notes
+
     def _note(self, problem: Problem) -> None:
         self.problem_total += 1
         if len(self.problems) < MAX_LISTED_PROBLEMS:
@@ -79,41 +92,74 @@ class PreparedLoad:
 
     def rows(self) -> Iterator[list[Any]]:
         """Each row's physical values, in column order; problems are noted, not raised."""
-        sources = {p.spec.derive_from for p in self.plans if p.spec.derive_from}
+        width = len(self.table.headers)
         for number, cells in self.table.rows:
             self.rows_read += 1
+            if len(cells) > width and any(c is not None and c.strip() for c in cells[width:]):
+                self._note(
+                    Problem(
+                        number,
+                        "(whole row)",
+                        None,
+                        f"the row has {len(cells)} cells but the header row has {width}; "
+                        "a value may hold an unquoted delimiter",
+                    )
+                )
             values: list[Any] = []
-            cleaned: dict[str, str | None] = {}
+            cleaned: dict[str, str | None] = {}  # field → cleaned text, for derived columns
             for plan in self.plans:
-                spec = plan.spec
-                try:
-                    if spec.type is ColumnType.POINT:
-                        point = parse_point(
-                            _cell(cells, plan.lat_index), _cell(cells, plan.lon_index)
-                        )
-                        values.extend(point if point else (None, None))
-                        continue
-                    if spec.derive_from:
-                        raw = cleaned.get(spec.derive_from)
-                        text = plan.cleaner.text(raw)
-                    else:
-                        raw = _cell(cells, plan.index)
-                        text = plan.cleaner.text(raw)
-                        if spec.field in sources:
-                            cleaned[spec.field] = text
-                    values.append(plan.cleaner.convert(text))
-                except CellError as err:
-                    where = spec.source or spec.derive_from or spec.field
-                    if spec.type is ColumnType.POINT:
-                        where = f"{spec.latitude}/{spec.longitude}"
-                        raw = f"{_cell(cells, plan.lat_index)}, {_cell(cells, plan.lon_index)}"
-                    self._note(Problem(number, where, raw, str(err)))
-                    values.extend([None] * (2 if spec.type is ColumnType.POINT else 1))
-                if spec.keep_raw:
-                    values.append(_cell(cells, plan.index))
+                values.extend(self._values(plan, number, cells, cleaned))
             yield values
             if self.progress and self.rows_read % BATCH_ROWS == 0:
                 self.progress(self.rows_read)
+
+    def _values(
+        self, plan: _Plan, number: int, cells: list[str | None], cleaned: dict[str, str | None]
+    ) -> list[Any]:
+        """The physical values one column gives for one row (two for a point)."""
+        spec = plan.spec
+        if spec.type is ColumnType.POINT:
+            return self._point(plan, number, cells)
+        raw = _cell(cells, plan.index)
+        value: Any = None
+        try:
+            if spec.derive_from:
+                text = plan.cleaner.text(cleaned.get(spec.derive_from))
+            else:
+                text = plan.cleaner.text(raw)
+            cleaned[spec.field] = text
+            value = plan.cleaner.convert(text)
+        except CellError as err:
+            cleaned[spec.field] = None
+            if spec.derive_from:
+                # The cell at fault is the origin's: name its header and value.
+                origin = self.plan_of[spec.derive_from]
+                where = origin.spec.source or origin.spec.field
+                self._note(
+                    Problem(
+                        number,
+                        where,
+                        _cell(cells, origin.index),
+                        f"{err} (deriving '{spec.field}')",
+                    )
+                )
+            else:
+                self._note(Problem(number, spec.source or spec.field, raw, str(err)))
+        return [value, raw] if spec.keep_raw else [value]
+
+    def _point(self, plan: _Plan, number: int, cells: list[str | None]) -> list[float | None]:
+        """(lon, lat) of one row; a problem names the header of the coordinate at fault."""
+        spec = plan.spec
+        lat, lon = _cell(cells, plan.lat_index), _cell(cells, plan.lon_index)
+        try:
+            point = parse_point(lat, lon)
+        except CellError as err:
+            header, cell = (
+                (spec.longitude, lon) if err.part == "longitude" else (spec.latitude, lat)
+            )
+            self._note(Problem(number, header or spec.field, cell, str(err)))
+            return [None, None]
+        return list(point) if point else [None, None]
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Arrow batches of the physical columns; raises ValidationFailed at the end."""
@@ -148,7 +194,8 @@ def _cell(cells: list[str | None], index: int | None) -> str | None:
     return cells[index]
 
 
-def _locate(table: Table, header: str, path: Path, spec: ColumnSpec) -> int:
+def _locate(table: Table, header: str, path: Path, spec: ColumnSpec, spec_file: Path | None) -> int:
+    """The position of ``header`` in the file: exact after trimming, else ignoring case."""
     wanted = header.strip()
     for i, found in enumerate(table.headers):
         if found == wanted:
@@ -156,10 +203,12 @@ def _locate(table: Table, header: str, path: Path, spec: ColumnSpec) -> int:
     folded = [h.casefold() for h in table.headers]
     if wanted.casefold() in folded:
         return folded.index(wanted.casefold())
+    where = f"Dataset file {spec_file.name}: c" if spec_file else "C"
     raise IngestError(
-        f"Column '{spec.field}' reads header '{header}', which {path.name} does not have. "
+        f"{where}olumn '{spec.field}' reads header '{header}', which {path.name} does not have. "
         f"Its headers are: {', '.join(repr(h) for h in table.headers)}.",
-        file=str(path),
+        file=str(spec_file or path),
+        data_file=str(path),
         column=spec.field,
         header=header,
     )
@@ -193,14 +242,15 @@ def prepare(
         meta = spec.meta()
     if name:
         meta = meta.model_copy(update={"name": name})
+    spec_file = spec.file if spec else None
     plans: list[_Plan] = []
     for column in column_specs:
         plan = _Plan(column, Cleaner(column))
         if column.type is ColumnType.POINT:
-            plan.lat_index = _locate(table, column.latitude or "", path, column)
-            plan.lon_index = _locate(table, column.longitude or "", path, column)
+            plan.lat_index = _locate(table, column.latitude or "", path, column, spec_file)
+            plan.lon_index = _locate(table, column.longitude or "", path, column, spec_file)
         elif column.source is not None and not column.derive_from:
-            plan.index = _locate(table, column.source, path, column)
+            plan.index = _locate(table, column.source, path, column, spec_file)
         plans.append(plan)
     columns = [c for spec_ in column_specs for c in spec_.columns()]
     return PreparedLoad(
@@ -244,4 +294,9 @@ def load_file(
         raise
     if spec is not None and not created:
         store.update_metadata(dataset_id, prepared.meta)
-    return LoadResult(dataset_id=dataset_id, version=version.number, row_count=version.row_count)
+    return LoadResult(
+        dataset_id=dataset_id,
+        version=version.number,
+        row_count=version.row_count,
+        notes=prepared.notes,
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from blotter.ingest.spec import ReaderOptions
 
 Cells = list[str | None]
 _SNIFF_BYTES = 1 << 20
+_ENCODING_NAMES = {"cp1252": "Windows-1252", "latin-1": "Latin-1 (ISO-8859-1)"}
 
 
 @dataclass
@@ -22,9 +24,12 @@ class Table:
     headers: list[str]
     header_row: int
     rows: Iterator[tuple[int, Cells]]
+    encoding: str | None = None  # CSV only: the text encoding used
+    notes: list[str] = field(default_factory=list)  # things the publisher should know
 
 
 def open_table(path: Path, options: ReaderOptions | None = None) -> Table:
+    """Open a CSV or XLSX file; rows stream lazily, so memory stays flat."""
     options = options or ReaderOptions()
     if not path.exists():
         raise IngestError(f"File {path} does not exist.", file=str(path))
@@ -39,14 +44,35 @@ def open_table(path: Path, options: ReaderOptions | None = None) -> Table:
 
 
 def _encoding(path: Path) -> str:
+    """UTF-8 (a BOM is dropped) when the start of the file decodes, else a Windows encoding."""
     with path.open("rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as err:
-        if err.start < len(head) - 4:  # not just a character cut at the sniff boundary
+        # At the end of a full sniff, the "error" may just be a character cut in two.
+        if len(head) < _SNIFF_BYTES or err.start < len(head) - 4:
+            # Files that are not UTF-8 almost always come from Excel on Windows (cp1252,
+            # a superset of Latin-1 with curly quotes); Latin-1 decodes any byte at all.
+            try:
+                head.decode("cp1252")
+            except UnicodeDecodeError:
+                return "latin-1"
             return "cp1252"
     return "utf-8-sig"
+
+
+def _first_bad_line(path: Path, encoding: str) -> int:
+    """The line (counting from 1) where ``path`` stops being ``encoding``: read only on error."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    number = 0
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError:
+                return number
+    return number
 
 
 def _csv(path: Path, options: ReaderOptions) -> Table:
@@ -80,11 +106,13 @@ def _csv(path: Path, options: ReaderOptions) -> Table:
                 if any(c.strip() for c in cells):
                     yield number, [c if c != "" else None for c in cells]
         except UnicodeDecodeError as err:
+            line = _first_bad_line(path, encoding)
             raise IngestError(
-                f"{path.name} near row {number + 1} is not {encoding} text ({err.reason}); set "
-                "the reader's 'encoding' in the dataset file.",
+                f"{path.name} line {line} is not {encoding} text ({err.reason}), although "
+                "the start of the file is; set the reader's 'encoding' in the dataset file "
+                "(e.g. cp1252 for files saved by Excel on Windows).",
                 file=str(path),
-                row=number + 1,
+                line=line,
             ) from None
         except csv.Error as err:
             raise IngestError(
@@ -93,7 +121,19 @@ def _csv(path: Path, options: ReaderOptions) -> Table:
         finally:
             handle.close()
 
-    return Table(headers=[h.strip() for h in headers], header_row=options.header_row, rows=rows())
+    notes = []
+    if options.encoding is None and encoding != "utf-8-sig":
+        notes.append(
+            f"{path.name} is not UTF-8; it was read as {_ENCODING_NAMES[encoding]}. If letters "
+            "with accents look wrong, set the reader's 'encoding' in the dataset file."
+        )
+    return Table(
+        headers=[h.strip() for h in headers],
+        header_row=options.header_row,
+        rows=rows(),
+        encoding=encoding,
+        notes=notes,
+    )
 
 
 def _cell_text(value: object) -> str | None:

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from blotter.errors import IngestError
 from blotter.model import FIELD_NAME, Cadence, Column, ColumnType, DatasetMeta
@@ -49,6 +57,7 @@ class ColumnSpec(BaseModel):
     case: Literal["none", "lower", "upper", "title"] = "none"
     split: str | None = None  # a regex separating several values in one cell
     map: dict[str, str | None] = Field(default_factory=dict)
+    ignore_case: bool = True  # map keys match whatever the case of the cell
     patterns: list[tuple[str, str | None]] = Field(default_factory=list)
     unmapped: Literal["keep", "null", "error"] = "keep"
     keep_raw: str | None = None  # field name of a text column keeping the original cell
@@ -72,12 +81,14 @@ class ColumnSpec(BaseModel):
     @classmethod
     def _patterns_compile(cls, value: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
         for pattern, _ in value:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise ValueError(
-                    f"pattern {pattern!r} is not a valid regular expression: {err}"
-                ) from None
+            _check_regex(pattern)
+        return value
+
+    @field_validator("split")
+    @classmethod
+    def _split_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_regex(value)
         return value
 
     @model_validator(mode="after")
@@ -89,11 +100,17 @@ class ColumnSpec(BaseModel):
                 raise ValueError("a point column needs 'latitude' and 'longitude' source headers")
         elif self.source is None and self.derive_from is None:
             self.source = self.name
+        if self.derive_from and self.keep_raw:
+            raise ValueError("a derived column has no cell of its own to keep raw")
         return self
+
+    def key(self, value: str) -> str:
+        """The form a cell takes to be looked up in ``map``."""
+        return fold(value) if self.ignore_case else " ".join(value.split())
 
     def mapping(self) -> dict[str, str | None]:
         """The value map with keys folded, as lookups use them."""
-        return {fold(k): v for k, v in self.map.items()}
+        return {self.key(k): v for k, v in self.map.items()}
 
     def columns(self) -> list[Column]:
         """The published column, and its raw twin when ``keep_raw`` asks for one."""
@@ -125,6 +142,7 @@ class DatasetSpec(DatasetMeta):
     reader: ReaderOptions = Field(default_factory=ReaderOptions)
     columns: list[ColumnSpec] = Field(default_factory=list)
     base_dir: Path | None = Field(None, exclude=True)
+    _file: Path | None = PrivateAttr(None)  # the YAML file, named in errors
 
     @model_validator(mode="after")
     def _fields_are_unique(self) -> DatasetSpec:
@@ -134,13 +152,24 @@ class DatasetSpec(DatasetMeta):
                 if column.field_name in seen:
                     raise ValueError(f"field '{column.field_name}' is defined twice")
                 seen.add(column.field_name)
-        by_field = {c.field: c for c in self.columns}
+        earlier: dict[str, ColumnSpec] = {}
         for spec in self.columns:
-            if spec.derive_from and spec.derive_from not in by_field:
+            origin = earlier.get(spec.derive_from) if spec.derive_from else None
+            if spec.derive_from and origin is None:
+                # Rows are cleaned left to right, so a column can only use one already cleaned.
                 raise ValueError(
-                    f"'{spec.field}' derives from '{spec.derive_from}', which is not a column"
+                    f"column '{spec.field}' derives from '{spec.derive_from}', which is not a "
+                    "column listed before it"
                 )
+            if origin is not None and origin.type is ColumnType.POINT:
+                raise ValueError(f"column '{spec.field}' cannot derive from a point column")
+            earlier[spec.field] = spec
         return self
+
+    @property
+    def file(self) -> Path | None:
+        """The dataset file this spec was read from, if any."""
+        return self._file
 
     def meta(self) -> DatasetMeta:
         return DatasetMeta.model_validate(self.model_dump(include=set(DatasetMeta.model_fields)))
@@ -170,23 +199,38 @@ def load_spec_file(path: Path) -> DatasetSpec:
     try:
         spec = DatasetSpec.model_validate(data)
     except ValidationError as err:
-        problems = []
-        for e in err.errors():
-            where = ".".join(str(p) for p in e["loc"])
-            if e["loc"][:1] == ("columns",) and len(e["loc"]) > 1 and isinstance(e["loc"][1], int):
-                column = data["columns"][e["loc"][1]]
-                label = column.get("field", e["loc"][1]) if isinstance(column, dict) else "?"
-                where = f"column '{label}'" + (
-                    f", key '{e['loc'][2]}'" if len(e["loc"]) > 2 else ""
-                )
-            problems.append(f"{where}: {e['msg']}")
+        problems = [_describe(e, data) for e in err.errors()]
         raise IngestError(
             f"Dataset file {path} has {len(problems)} problem(s): " + "; ".join(problems),
             file=str(path),
             problems=problems,
         ) from None
     spec.base_dir = path.parent
+    spec._file = path
     return spec
+
+
+def _describe(error: Any, data: dict[str, Any]) -> str:
+    """One validation error in the words of the dataset file: which column, which key."""
+    loc = error["loc"]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (a typo?)"
+    where = ".".join(str(p) for p in loc)
+    if loc[:1] == ("columns",) and len(loc) > 1 and isinstance(loc[1], int):
+        column = data["columns"][loc[1]]
+        label = column.get("field", loc[1]) if isinstance(column, dict) else loc[1]
+        where = f"column '{label}'" + (f", key '{loc[2]}'" if len(loc) > 2 else "")
+    elif len(loc) == 1:
+        where = f"key '{loc[0]}'"
+    return f"{where}: {message}" if where else message
+
+
+def _check_regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise ValueError(f"{pattern!r} is not a valid regular expression: {err}") from None
 
 
 __all__ = ["Cadence", "ColumnSpec", "DatasetSpec", "ReaderOptions", "fold", "load_spec_file"]

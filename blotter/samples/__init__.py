@@ -15,6 +15,7 @@ SPECS = ("use_of_force.yaml", "arrests.yaml", "calls_for_service.yaml", "communi
 
 
 def sample_specs() -> list[Path]:
+    """The dataset files of the samples, in the order the demo loads them."""
     return [HERE / name for name in SPECS]
 
 

@@ -13,12 +13,17 @@ from blotter.ingest.spec import ColumnSpec
 F = "f"
 CASES: list[tuple[dict[str, Any], str | None, Any]] = [
     ({}, "  White  ", "White"),
+    ({"trim": False}, "  White  ", " White "),
+    ({"trim": False, "collapse_spaces": False}, " White  ", " White  "),
     ({}, "Active   Resistance ", "Active Resistance"),
     ({"collapse_spaces": False}, "a  b ", "a  b"),
     ({}, "", None),
     ({"null_values": ["", "NA", "n/a"]}, "N/A", None),
     ({"case": "lower"}, "White ", "white"),
     ({"map": {"white": "white", "black": "black"}}, "WHITE ", "white"),
+    ({"map": {"M": "male"}, "ignore_case": False}, "M", "male"),
+    ({"map": {"M": "male"}, "ignore_case": False}, "m", "m"),
+    ({"map": {"Active  Resistance": "active"}}, "active resistance", "active"),
     ({"map": {"assist": "assisting"}, "unmapped": "keep"}, "Primary", "Primary"),
     ({"map": {"assist": "assisting"}, "unmapped": "null"}, "Primary", None),
     ({"map": {"yes": None}}, "Yes", None),
@@ -33,6 +38,10 @@ CASES: list[tuple[dict[str, Any], str | None, Any]] = [
         "ehc; cew",
     ),
     ({"split": "/", "map": {"a": "x", "b": "x", "c": "y"}}, "a/b/c", "x; y"),
+    ({"split": "/", "map": {"a": "x", "c": "y"}}, "c / a/ c", "y; x"),
+    ({"split": "/", "map": {"a": "x"}, "unmapped": "null"}, "a/zz", "x"),
+    ({"split": "/", "map": {"a": "x"}, "unmapped": "null"}, "zz", None),
+    ({"split": r"\s*[/,]\s*"}, "a, b /a", "a; b"),
     ({"split": "/", "patterns": [["both", "x; y"]]}, "both", "x; y"),
     (
         {"split": "/", "map": {"display": None, "firearm": "firearm_display"}},
@@ -44,6 +53,9 @@ CASES: list[tuple[dict[str, Any], str | None, Any]] = [
     ({"type": "number", "suppress_below": 18}, "18", 18.0),
     ({"type": "checkbox"}, "Yes", True),
     ({"type": "checkbox"}, "no", False),
+    ({"type": "checkbox", "true_values": ["X"], "false_values": ["-"]}, "x", True),
+    ({"type": "checkbox", "true_values": ["X"], "false_values": ["-"]}, "-", False),
+    ({"type": "checkbox", "map": {"n/a": None}}, "N/A", None),
     (
         {"type": "checkbox", "patterns": [["^N/A", "false"], [".", "true"]]},
         "Disorderly Conduct",
@@ -67,6 +79,11 @@ CASES: list[tuple[dict[str, Any], str | None, Any]] = [
 ERRORS: list[tuple[dict[str, Any], str, str]] = [
     ({"type": "number"}, "12x", "'12x' is not a number"),
     ({"type": "number"}, "nan", "'nan' is not a finite number"),
+    (
+        {"type": "checkbox", "true_values": ["X"]},
+        "yes",
+        "'yes' is not yes/no (expected one of 0, f,",
+    ),
     ({"type": "checkbox"}, "maybe", "'maybe' is not yes/no"),
     ({"type": "floating_timestamp"}, "sometime", "'sometime' is not a date/time"),
     (

@@ -123,3 +123,41 @@ def test_a_latitude_longitude_pair_becomes_a_point() -> None:
         "Latitude",
         "Longitude",
     )
+
+
+def test_reader_options_delimiter_and_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "semi.txt"
+    path.write_bytes("Name;Age\nZoë;30\n".encode("utf-16"))
+    table = open_table(path, ReaderOptions(format="csv", delimiter=";", encoding="utf-16"))
+    assert (table.headers, list(table.rows)) == (["Name", "Age"], [(2, ["Zoë", "30"])])
+
+
+def test_bytes_windows_1252_lacks_fall_back_to_latin_1(tmp_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    path.write_bytes(b"name\nA\x81B\xe9\n")  # 0x81 has no Windows-1252 letter
+    table = open_table(path)
+    assert table.encoding == "latin-1"
+    assert list(table.rows) == [(2, ["A\x81Bé"])]
+    assert "read as Latin-1 (ISO-8859-1)" in table.notes[0]
+
+
+def test_a_utf8_file_broken_late_stops_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"name\n" + b"abcdefghi\n" * 120_000 + b"caf\xe9\n")
+    table = open_table(path)
+    with pytest.raises(IngestError, match="late.csv line 120002 is not utf-8-sig text"):
+        list(table.rows)
+
+
+def test_xlsx_sheet_by_name(tmp_path: Path) -> None:
+    book = Workbook()
+    book.active.append(["Notes"])
+    data = book.create_sheet("Stops")
+    data.append(["Case", "Searched"])
+    data.append(["C-1", True])
+    path = tmp_path / "s.xlsx"
+    book.save(path)
+    table = open_table(path, ReaderOptions(sheet="Stops"))
+    assert (table.headers, list(table.rows)) == (["Case", "Searched"], [(2, ["C-1", "true"])])
+    with pytest.raises(IngestError, match="has no sheet 'Nope'; it has Sheet, Stops"):
+        open_table(path, ReaderOptions(sheet="Nope"))

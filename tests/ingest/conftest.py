@@ -1,0 +1,57 @@
+"""Fixtures of the ingest tests: the sample dataset files, real data, and small files made here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from blotter.ingest.pipeline import prepare
+from blotter.ingest.spec import DatasetSpec, load_spec_file
+
+SAMPLES = Path(__file__).parents[2] / "blotter" / "samples"
+REAL_DATA = Path(__file__).parents[3] / "shared" / "data" / "real"
+
+
+def published(path: Path, spec: DatasetSpec | None = None) -> pa.Table:
+    """Every batch ``prepare`` gives for ``path``, as one table (raises ValidationFailed)."""
+    return pa.Table.from_batches(list(prepare(path, spec).batches()))
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a small text file into the test's directory and return its path."""
+
+    def writer(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return writer
+
+
+@pytest.fixture
+def spec_of(write: Callable[[str, str], Path]) -> Callable[[str], DatasetSpec]:
+    """A dataset file written from YAML text, read back as a spec."""
+
+    def make(text: str) -> DatasetSpec:
+        return load_spec_file(write("dataset.yaml", text))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def rutland() -> tuple[DatasetSpec, pa.Table]:
+    """The Rutland use-of-force spec and its published table, read once."""
+    spec = load_spec_file(SAMPLES / "use_of_force.yaml")
+    assert spec.source_path() is not None
+    return spec, published(spec.source_path(), spec)  # type: ignore[arg-type]
+
+
+def real_file(*parts: str) -> Path:
+    path = REAL_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the shared real data must sit beside the repository")
+    return path
