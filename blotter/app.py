@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from blotter.accounts import check_token
 from blotter.api.catalog import router as catalog_router
+from blotter.api.publish import router as publish_router
 from blotter.api.soda import router as soda_router
 from blotter.api.soda3 import router as soda3_router
 from blotter.api.throttle import Throttle
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
-        allow_methods=["GET", "HEAD", "OPTIONS", "POST"],
+        allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["*"],
         expose_headers=["X-SODA2-Fields", "X-SODA2-Types", "ETag", "Last-Modified"],
     )
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         tokens=frozenset(settings.app_tokens),
         account_token=lambda token: check_token(portal.store, token) is not None,
     )
+    app.include_router(publish_router)
     app.include_router(soda_router)
     app.include_router(soda3_router)
     app.include_router(catalog_router)
@@ -89,7 +91,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 def _error_response(request: Request, err: BlotterError) -> Response:
     """The one place errors become responses: SODA JSON for the API, a page otherwise."""
     if request.url.path.startswith(_API_PREFIXES) or request.url.path.endswith(".json"):
-        return JSONResponse(
+        response: Response = JSONResponse(
             err.to_dict(), status_code=err.status, media_type="application/json; charset=utf-8"
         )
-    return error_page(request, err)
+        if err.status == 401:  # scripts then know to send Basic credentials
+            response.headers["WWW-Authenticate"] = 'Basic realm="Blotter", charset="UTF-8"'
+    else:
+        response = error_page(request, err)
+    retry = err.data.get("retry_after_s")
+    if isinstance(retry, int):
+        response.headers["Retry-After"] = str(retry)
+    return response

@@ -58,6 +58,11 @@ class Conflict(BlotterError):
     status = 409
 
 
+class PayloadTooLarge(BlotterError):
+    code = "request.too-large"
+    status = 413
+
+
 class StoreBusy(BlotterError):
     """The embedded database file is held by another process."""
 

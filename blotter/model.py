@@ -9,6 +9,7 @@ import re
 import secrets
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -67,6 +68,8 @@ class Column(BaseModel):
     name: str
     type: ColumnType
     description: str = ""
+    # Internal columns are served only to staff; everyone else never learns they exist.
+    internal: bool = False
 
     @field_validator("type")
     @classmethod
@@ -84,6 +87,14 @@ class Column(BaseModel):
                 "lowercase letters, digits and underscores (at most 63 characters)"
             )
         return value
+
+
+class Visibility(StrEnum):
+    """Who may see a dataset at all."""
+
+    PUBLIC = "public"  # everyone
+    INTERNAL = "internal"  # staff accounts (admins, publishers, analysts)
+    PRIVATE = "private"  # its owner and admins
 
 
 class DatasetMeta(BaseModel):
@@ -105,6 +116,11 @@ class DatasetMeta(BaseModel):
     notes: str = ""
     # True for generated rows: every page that shows the dataset must say so.
     sample: bool = False
+    visibility: Visibility = Visibility.PUBLIC
+    owner: str = ""  # the account that created it ("" for datasets loaded from the CLI)
+    # The column whose value names a row in SODA upserts and deletes; None: rows are
+    # named by :id and rows without one are appended.
+    row_identifier: str | None = None
 
 
 class Role(StrEnum):
@@ -125,6 +141,7 @@ class User(BaseModel):
     role: Role
     agency: str = ""
     created_at: datetime
+    disabled: bool = False
 
 
 class ApiToken(BaseModel):
@@ -137,6 +154,34 @@ class ApiToken(BaseModel):
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class Session(BaseModel):
+    """A signed-in browser: the cookie holds the id, the store only its hash."""
+
+    user_name: str
+    csrf: str  # the token every form of this session must send back
+    created_at: datetime
+    expires_at: datetime
+
+
+class AuditEntry(BaseModel):
+    """One recorded write, sign-in or read of internal data. Never edited once written."""
+
+    at: datetime
+    actor: str  # account name; "" for an anonymous request
+    address: str
+    action: str  # e.g. "rows.upsert", "dataset.publish", "login.failed", "read.internal"
+    dataset_id: str = ""
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChangeCounts(BaseModel):
+    """What a row-level write did, as Socrata reports it."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
 
 
 class Version(BaseModel):

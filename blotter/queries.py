@@ -58,7 +58,7 @@ def split_params(params: Mapping[str, str]) -> tuple[dict[str, str], dict[str, s
 
 def run_query(
     store: Store,
-    dataset_id: str,
+    dataset_id: str | Dataset,
     params: Mapping[str, str],
     settings: Settings,
     *,
@@ -75,15 +75,18 @@ def run_query(
 
 def run_parsed(
     store: Store,
-    dataset_id: str,
+    dataset_id: str | Dataset,
     query: Query,
     settings: Settings,
     *,
     filters: Mapping[str, str] | None = None,
     unlimited: bool = False,
 ) -> QueryResult:
-    """Run an already parsed query (SODA3 adjusts paging on the AST before it runs)."""
-    dataset = store.get_dataset(dataset_id)
+    """Run an already parsed query (SODA3 adjusts paging on the AST before it runs).
+
+    Given a dataset (as :func:`blotter.access.visible_dataset` trimmed it for the viewer),
+    the query sees only its columns; given an id, every column."""
+    dataset = store.get_dataset(dataset_id) if isinstance(dataset_id, str) else dataset_id
     compiled = compile_query(
         query,
         dataset,

@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     throttle_token_per_minute: int = Field(
         6000, description="API requests a minute per app token; 0: no limit."
     )
+    max_write_mb: int = Field(
+        50, description="The largest body a SODA write (upsert, replace) may send, in MB."
+    )
+    max_upload_mb: int = Field(
+        2048, description="The largest file a publisher may upload in the browser, in MB."
+    )
+    secure_cookies: bool = Field(
+        False,
+        description="Mark session cookies Secure even when the request looks like plain HTTP "
+        "(set it behind a proxy that ends TLS).",
+    )
     soda3_anonymous: bool = Field(
         True, description="Whether SODA3 (/api/v3) answers callers that send no app token."
     )

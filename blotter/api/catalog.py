@@ -12,6 +12,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from blotter.access import ANONYMOUS, visible_datasets
+from blotter.auth import viewer_of
 from blotter.catalog import CatalogQuery, search
 from blotter.errors import InvalidRequest
 from blotter.model import Dataset
@@ -107,7 +109,7 @@ def discovery(request: Request) -> JSONResponse:
         tags=params.getlist("tags"),
         ids=[v for raw in params.getlist("ids") for v in raw.split(",") if v],
     )
-    found = search(portal.store.list_datasets(), query)
+    found = search(visible_datasets(portal.store, viewer_of(request, portal.store)), query)
     if params.get("attribution"):
         found = [d for d in found if d.meta.attribution == params["attribution"]]
     if params.get("license"):
@@ -186,7 +188,8 @@ def data_json(request: Request) -> JSONResponse:
             "@type": "dcat:Catalog",
             "conformsTo": "https://project-open-data.cio.gov/v1.1/schema",
             "describedBy": "https://project-open-data.cio.gov/v1.1/schema/catalog.json",
-            "dataset": [dcat_dataset(d, base) for d in portal.store.list_datasets()],
+            # The public catalog: what anyone may read, whoever asks.
+            "dataset": [dcat_dataset(d, base) for d in visible_datasets(portal.store, ANONYMOUS)],
         },
         media_type=_JSON,
     )

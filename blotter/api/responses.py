@@ -16,7 +16,10 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
+from blotter.access import visible_dataset
 from blotter.api.serialize import soda_type_name, stream_csv, stream_geojson, stream_json
+from blotter.auth import viewer_of
+from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.queries import QueryResult
 from blotter.soql.compiler import Output
@@ -33,7 +36,7 @@ def data_response(
     request: Request,
     dataset_id: str,
     fmt: str,
-    run: Callable[[Portal], QueryResult],
+    run: Callable[[Portal, Dataset], QueryResult],
     *,
     etag_key: object,
     download: bool = False,
@@ -41,15 +44,18 @@ def data_response(
 ) -> Response:
     """Run a query and stream its rows with Socrata's headers; 304 when the ETag matches."""
     portal: Portal = request.app.state.portal
-    dataset = portal.store.get_dataset(dataset_id)
-    key = json.dumps([dataset.id, dataset.version, fmt, etag_key], default=str)
+    viewer = viewer_of(request, portal.store)
+    dataset = visible_dataset(portal.store, viewer, dataset_id)
+    # Staff may see columns the public cannot: the ETag differs with the columns served.
+    shown = [c.field_name for c in dataset.columns]
+    key = json.dumps([dataset.id, dataset.version, fmt, etag_key, shown], default=str)
     etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
     last_modified = format_datetime(
         (dataset.rows_updated_at or dataset.updated_at).replace(tzinfo=UTC), usegmt=True
     )
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
-    result = run(portal)
+    result = run(portal, dataset)
     media_type, streamer = FORMATS[fmt]
     headers = {
         "ETag": etag,
@@ -59,6 +65,8 @@ def data_response(
         "X-SODA2-Truth-Last-Modified": last_modified,
         "X-SODA2-Data-Out-Of-Date": "false",
     }
+    if viewer.user is not None:  # never let a shared cache hand staff answers to the public
+        headers["Cache-Control"] = "private, no-store"
     if download:
         headers["Content-Disposition"] = f'attachment; filename="{dataset_id}.{fmt}"'
     body = streamer(result.outputs, result.rows)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from blotter.access import visible_dataset, visible_datasets
 from blotter.api.responses import FORMATS, data_response
 from blotter.api.views import view_json
+from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, NotFound
 from blotter.model import check_dataset_id
 from blotter.portal import Portal
@@ -24,7 +26,7 @@ def _portal(request: Request) -> Portal:
     return portal
 
 
-def _split_name(name: str, default: str = "json") -> tuple[str, str]:
+def split_name(name: str, default: str = "json") -> tuple[str, str]:
     """``abcd-1234.csv`` → (``abcd-1234``, ``csv``)."""
     stem, dot, fmt = name.partition(".")
     fmt = fmt if dot else default
@@ -51,8 +53,8 @@ def _data_response(
         request,
         dataset_id,
         fmt,
-        lambda portal: run_query(
-            portal.store, dataset_id, params, portal.settings, unlimited=download
+        lambda portal, dataset: run_query(
+            portal.store, dataset, params, portal.settings, unlimited=download
         ),
         etag_key=sorted(params.items()),
         download=download,
@@ -63,31 +65,33 @@ def _data_response(
 @router.get("/resource/{name}")
 def resource(request: Request, name: str) -> Response:
     """Query a dataset with SoQL: ``/resource/abcd-1234.json?$where=…``."""
-    dataset_id, fmt = _split_name(name)
+    dataset_id, fmt = split_name(name)
     return _data_response(request, dataset_id, fmt)
 
 
 @router.get("/api/views/{dataset_id}/rows.{fmt}")
 def export_rows(request: Request, dataset_id: str, fmt: str) -> Response:
     """The whole dataset (or a SoQL selection of it), streamed as a download."""
-    dataset_id, fmt = _split_name(f"{dataset_id}.{fmt}")
+    dataset_id, fmt = split_name(f"{dataset_id}.{fmt}")
     return _data_response(request, dataset_id, fmt, download=True)
 
 
 @router.get("/api/views/{name}")
 def view(request: Request, name: str) -> JSONResponse:
     """Dataset metadata: columns, names, times, licence."""
-    dataset_id, fmt = _split_name(name)
+    dataset_id, fmt = split_name(name)
     if fmt != "json":
         raise NotFound("Metadata is available as .json only.", format=fmt)
-    dataset = _portal(request).store.get_dataset(dataset_id)
+    portal = _portal(request)
+    dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
     return JSONResponse(view_json(dataset), media_type="application/json; charset=utf-8")
 
 
 @router.get("/api/views.json")
 def views(request: Request) -> JSONResponse:
     """Every dataset's metadata."""
-    datasets = _portal(request).store.list_datasets()
+    portal = _portal(request)
+    datasets = visible_datasets(portal.store, viewer_of(request, portal.store))
     return JSONResponse(
         [view_json(d) for d in datasets], media_type="application/json; charset=utf-8"
     )

@@ -105,8 +105,8 @@ def _answer(
         request,
         dataset_id,
         fmt,
-        lambda portal: run_parsed(
-            portal.store, dataset_id, query, portal.settings, unlimited=download
+        lambda portal, dataset: run_parsed(
+            portal.store, dataset, query, portal.settings, unlimited=download
         ),
         etag_key=body.model_dump(by_alias=True),
         download=download,

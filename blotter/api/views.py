@@ -53,7 +53,7 @@ def view_json(dataset: Dataset) -> dict[str, Any]:
                 "Contact": {"Name": meta.contact_name, "Email": meta.contact_email},
                 "Provenance": {"Source": meta.source_url, "Sample data": str(meta.sample).lower()},
             },
-            "rowIdentifier": ":id",
+            "rowIdentifier": meta.row_identifier or ":id",
         },
         "columns": [
             {
@@ -64,10 +64,17 @@ def view_json(dataset: Dataset) -> dict[str, Any]:
                 "renderTypeName": _RENDER[str(column.type)],
                 "description": column.description,
                 "position": position,
+                # Socrata flags columns the public cannot see as hidden; only staff get them.
+                **({"flags": ["hidden"]} if column.internal else {}),
             }
             for position, column in enumerate(dataset.columns, start=1)
         ],
+        "grants": [{"inherited": False, "type": "viewer", "flags": ["public"]}]
+        if meta.visibility == "public"
+        else [],
         "blotter": {
+            "visibility": str(meta.visibility),
+            "owner": meta.owner or None,
             "version": dataset.version,
             "rowCount": dataset.row_count,
             "sample": meta.sample,

@@ -264,6 +264,23 @@ def prepare(
     )
 
 
+def keep_access(prepared: PreparedLoad, existing: Dataset) -> None:
+    """A new version never loosens access: who may see the dataset, its owner and row
+    identifier stay as set in the portal, and a column once internal stays internal."""
+    hidden = {c.field_name for c in existing.columns if c.internal}
+    prepared.columns = [
+        c.model_copy(update={"internal": True}) if c.field_name in hidden else c
+        for c in prepared.columns
+    ]
+    prepared.meta = prepared.meta.model_copy(
+        update={
+            "visibility": existing.meta.visibility,
+            "owner": existing.meta.owner,
+            "row_identifier": existing.meta.row_identifier,
+        }
+    )
+
+
 def load_file(
     store: Store,
     path: Path,
@@ -272,10 +289,16 @@ def load_file(
     dataset_id: str | None = None,
     name: str | None = None,
     progress: Progress | None = None,
+    update_metadata: bool = True,
 ) -> LoadResult:
-    """Publish ``path`` as a new version of ``dataset_id``, or as a new dataset."""
+    """Publish ``path`` as a new version of ``dataset_id``, or as a new dataset.
+
+    With a dataset file, its metadata replaces the dataset's unless ``update_metadata`` is
+    off (an import profile maps columns; the dataset's description stays the publisher's)."""
     existing = store.get_dataset(dataset_id) if dataset_id is not None else None
     prepared = prepare(path, spec, name=name, progress=progress, existing=existing)
+    if existing is not None:
+        keep_access(prepared, existing)
     created = False
     if dataset_id is None:
         dataset_id = prepared.spec_id
@@ -292,7 +315,7 @@ def load_file(
         if created:  # a new dataset whose first load failed leaves no empty shell behind
             store.delete_dataset(dataset_id)
         raise
-    if spec is not None and not created:
+    if spec is not None and not created and update_metadata:
         store.update_metadata(dataset_id, prepared.meta)
     return LoadResult(
         dataset_id=dataset_id,

@@ -50,6 +50,7 @@ class ColumnSpec(BaseModel):
     latitude: str | None = None  # points: the headers holding latitude and longitude
     longitude: str | None = None
     derive_from: str | None = None  # computed from another column's cleaned value
+    internal: bool = False  # served to staff only (its raw twin too)
 
     trim: bool = True
     collapse_spaces: bool = True
@@ -116,7 +117,11 @@ class ColumnSpec(BaseModel):
         """The published column, and its raw twin when ``keep_raw`` asks for one."""
         out = [
             Column(
-                field_name=self.field, name=self.name, type=self.type, description=self.description
+                field_name=self.field,
+                name=self.name,
+                type=self.type,
+                description=self.description,
+                internal=self.internal,
             )
         ]
         if self.keep_raw:
@@ -127,6 +132,7 @@ class ColumnSpec(BaseModel):
                     type=ColumnType.TEXT,
                     description=f"The value of '{self.source}' exactly as the source file has it, "
                     f"before cleaning into '{self.field}'.",
+                    internal=self.internal,
                 )
             )
         return out
@@ -189,25 +195,32 @@ def fold(value: str) -> str:
 def load_spec_file(path: Path) -> DatasetSpec:
     """Read a dataset file; any problem is an IngestError naming the file and the place."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
         raise IngestError(f"Cannot read dataset file {path}: {err}", file=str(path)) from err
-    if not isinstance(data, dict):
-        raise IngestError(
-            f"Dataset file {path} must be a mapping of keys to values.", file=str(path)
-        )
-    try:
-        spec = DatasetSpec.model_validate(data)
-    except ValidationError as err:
-        problems = [_describe(e, data) for e in err.errors()]
-        raise IngestError(
-            f"Dataset file {path} has {len(problems)} problem(s): " + "; ".join(problems),
-            file=str(path),
-            problems=problems,
-        ) from None
+    spec = parse_spec(text, str(path))
     spec.base_dir = path.parent
     spec._file = path
     return spec
+
+
+def parse_spec(text: str, where: str) -> DatasetSpec:
+    """A dataset file's YAML text (from a file or a saved import profile named ``where``)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise IngestError(f"Cannot read dataset file {where}: {err}", file=where) from err
+    if not isinstance(data, dict):
+        raise IngestError(f"Dataset file {where} must be a mapping of keys to values.", file=where)
+    try:
+        return DatasetSpec.model_validate(data)
+    except ValidationError as err:
+        problems = [_describe(e, data) for e in err.errors()]
+        raise IngestError(
+            f"Dataset file {where} has {len(problems)} problem(s): " + "; ".join(problems),
+            file=where,
+            problems=problems,
+        ) from None
 
 
 def _describe(error: Any, data: dict[str, Any]) -> str:
@@ -233,4 +246,12 @@ def _check_regex(pattern: str) -> None:
         raise ValueError(f"{pattern!r} is not a valid regular expression: {err}") from None
 
 
-__all__ = ["Cadence", "ColumnSpec", "DatasetSpec", "ReaderOptions", "fold", "load_spec_file"]
+__all__ = [
+    "Cadence",
+    "ColumnSpec",
+    "DatasetSpec",
+    "ReaderOptions",
+    "fold",
+    "load_spec_file",
+    "parse_spec",
+]

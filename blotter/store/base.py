@@ -17,7 +17,18 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from blotter.model import ApiToken, Column, Dataset, DatasetMeta, User, Version
+from blotter.model import (
+    ApiToken,
+    AuditEntry,
+    ChangeCounts,
+    Column,
+    Dataset,
+    DatasetMeta,
+    Role,
+    Session,
+    User,
+    Version,
+)
 
 
 @dataclass
@@ -79,6 +90,23 @@ class Store(ABC):
         """
 
     @abstractmethod
+    def apply_changes(
+        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
+    ) -> tuple[Version, ChangeCounts]:
+        """Upsert and delete rows as a new version, in one transaction.
+
+        ``staged`` holds ``__seq`` (payload order), ``__delete``, ``__key`` (the value of the
+        physical column ``key``: the row identifier, or ``_id``) and the physical columns of
+        the dataset's current columns. Rows are matched on ``key``; unmatched upserts are
+        appended. The new version is written in ``:id`` order, like every version.
+        """
+
+    @abstractmethod
+    def update_columns(self, dataset_id: str, columns: list[Column]) -> Dataset:
+        """Edit the data dictionary (names, descriptions, internal flags) of the same fields
+        and types; the served rows do not change."""
+
+    @abstractmethod
     def versions(self, dataset_id: str) -> list[Version]:
         """Every version kept, newest first."""
 
@@ -94,6 +122,55 @@ class Store(ABC):
 
     @abstractmethod
     def list_users(self) -> list[User]: ...
+
+    @abstractmethod
+    def update_user(
+        self,
+        name: str,
+        *,
+        role: Role | None = None,
+        agency: str | None = None,
+        disabled: bool | None = None,
+        password_hash: str | None = None,
+    ) -> User: ...
+
+    @abstractmethod
+    def login_state(self, name: str) -> tuple[int, datetime | None]:
+        """(consecutive failed sign-ins, locked until) of an account."""
+
+    @abstractmethod
+    def set_login_state(self, name: str, failed: int, locked_until: datetime | None) -> None: ...
+
+    # --- sessions, audit, import profiles --------------------------------------------
+
+    @abstractmethod
+    def add_session(self, id_hash: str, session: Session) -> None: ...
+
+    @abstractmethod
+    def get_session(self, id_hash: str) -> Session | None: ...
+
+    @abstractmethod
+    def delete_sessions(
+        self, *, id_hash: str | None = None, user_name: str | None = None
+    ) -> None: ...
+
+    @abstractmethod
+    def add_audit(self, entry: AuditEntry) -> None:
+        """Append one audit entry; there is deliberately no way to change or remove one."""
+
+    @abstractmethod
+    def audit_log(
+        self, *, limit: int = 100, offset: int = 0, dataset_id: str | None = None
+    ) -> list[AuditEntry]: ...
+
+    @abstractmethod
+    def save_profile(self, name: str, spec_yaml: str, by: str, at: datetime) -> None: ...
+
+    @abstractmethod
+    def get_profile(self, name: str) -> str | None: ...
+
+    @abstractmethod
+    def list_profiles(self) -> list[tuple[str, datetime, str]]: ...
 
     @abstractmethod
     def add_token(self, token: ApiToken, secret_hash: str) -> ApiToken: ...

@@ -11,7 +11,14 @@ from sqlglot import exp
 
 from blotter.errors import InvalidRequest, QueryTimeout
 from blotter.model import ApiToken, Column, ColumnType, Dataset, DatasetMeta, Version
-from blotter.schema import DATASET_TABLE, physical_names, version_table
+from blotter.schema import (
+    CREATED_AT,
+    DATASET_TABLE,
+    ROW_ID,
+    UPDATED_AT,
+    physical_names,
+    version_table,
+)
 from blotter.store.sqlparams import bind_string_literals
 
 # Datasets as served: each with its current version's columns and count, in the order
@@ -30,9 +37,17 @@ def now() -> datetime:
 
 def dataset_from_row(row: tuple[Any, ...]) -> Dataset:
     (ds_id, meta, created, updated, as_of, version, declared, served, count, published) = row
-    columns = served if served is not None else declared
-    if isinstance(columns, str):
-        columns = json.loads(columns)
+    declared = json.loads(declared) if isinstance(declared, str) else declared
+    served = json.loads(served) if isinstance(served, str) else served
+    if served is None:
+        columns = declared
+    else:
+        # The version fixes each column's field and type; the data dictionary (names,
+        # descriptions, internal flags) is the dataset's and may be edited without one.
+        dictionary = {c["field_name"]: c for c in declared}
+        columns = [
+            {**c, **_descriptive(dictionary.get(c["field_name"]), c["type"])} for c in served
+        ]
     if not isinstance(meta, str):
         meta = json.dumps(meta)
     return Dataset(
@@ -46,6 +61,12 @@ def dataset_from_row(row: tuple[Any, ...]) -> Dataset:
         row_count=count or 0,
         rows_updated_at=published,
     )
+
+
+def _descriptive(declared: dict[str, Any] | None, served_type: str) -> dict[str, Any]:
+    if declared is None or declared.get("type") != served_type:
+        return {}
+    return {k: declared[k] for k in ("name", "description", "internal") if k in declared}
 
 
 def versions_from_rows(dataset_id: str, rows: list[tuple[Any, ...]]) -> list[Version]:
@@ -114,3 +135,73 @@ def timeout_error(timeout_s: float | None) -> QueryTimeout:
         "Narrow it with $where or $limit.",
         timeout_s=timeout_s,
     )
+
+
+# --- row-level changes (SODA upserts and deletes) ---------------------------------------
+
+STAGED = "_staged_changes"
+# __given has one '1' or '0' per physical column: whether the payload set it. An update
+# changes only what was given, as Socrata's upsert does.
+STAGED_HEAD = ["__seq", "__delete", "__key", "__given"]
+
+
+def quote(name: str) -> str:
+    """A double-quoted identifier, the same on DuckDB and PostgreSQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def change_statements(
+    old: str | None, new: str, names: list[str], key: str, stamp: datetime, next_id: int
+) -> tuple[list[str], dict[str, str]]:
+    """SQL that writes ``new`` from ``old`` and the staged changes, in ``:id`` order.
+
+    Untouched rows keep everything; updated rows keep their id and creation time; rows whose
+    key is new (or null) are appended with fresh ids in payload order. Returns the writes
+    and the count queries (run before the writes) for the response.
+    """
+    cols = ", ".join(map(quote, names))
+    s_cols = ", ".join(f"s.{quote(n)}" for n in names)
+    o_cols = ", ".join(f"o.{quote(n)}" for n in names)
+    merged = ", ".join(
+        f"CASE WHEN substr(s.__given, {i}, 1) = '1' THEN s.{quote(n)} ELSE o.{quote(n)} END"
+        for i, n in enumerate(names, start=1)
+    )
+    system = f"{ROW_ID}, {CREATED_AT}, {UPDATED_AT}"
+    at = f"TIMESTAMP '{stamp.isoformat(sep=' ')}'"
+    k = quote(key)
+    matched = f"FROM {quote(old)} o JOIN {STAGED} s ON s.__key = o.{k}" if old else None
+    fresh = f"FROM {STAGED} s WHERE NOT s.__delete AND (s.__key IS NULL" + (  # noqa: S608 - quoted identifiers, our own values
+        f" OR NOT EXISTS (SELECT 1 FROM {quote(old)} o WHERE o.{k} = s.__key))" if old else ")"  # noqa: S608 - quoted identifiers, our own values
+    )
+    writes = []
+    if old:
+        writes.append(
+            f"INSERT INTO {quote(new)} ({system}, {cols}) SELECT * FROM ("  # noqa: S608 - quoted identifiers, our own values
+            f"SELECT o.{ROW_ID}, o.{CREATED_AT}, o.{UPDATED_AT}, {o_cols} FROM {quote(old)} o "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {STAGED} s WHERE s.__key = o.{k}) "
+            f"UNION ALL SELECT o.{ROW_ID}, o.{CREATED_AT}, {at}, {merged} {matched} "
+            f"WHERE NOT s.__delete) kept ORDER BY {ROW_ID}"
+        )
+    writes.append(
+        f"INSERT INTO {quote(new)} ({system}, {cols}) "
+        f"SELECT {next_id} + row_number() OVER (ORDER BY s.__seq) - 1, {at}, {at}, {s_cols} "
+        f"{fresh} ORDER BY s.__seq"
+    )
+    counts = {
+        "updated": f"SELECT count(*) {matched} WHERE NOT s.__delete" if matched else "",
+        "deleted": f"SELECT count(*) {matched} WHERE s.__delete" if matched else "",
+        "created": f"SELECT count(*) {fresh}",
+    }
+    return writes, {k_: v for k_, v in counts.items() if v}
+
+
+def check_dictionary(dataset: Dataset, columns: list[Column]) -> None:
+    """A data-dictionary edit keeps every field and its type; changing those takes a publish."""
+    before = [(c.field_name, c.type) for c in dataset.columns]
+    after = [(c.field_name, c.type) for c in columns]
+    if before != after:
+        raise InvalidRequest(
+            "The data dictionary can rename, describe and mark columns internal, but the "
+            "fields and their types are fixed by the data: publish a new file to change them.",
+            dataset_id=dataset.id,
+        )

@@ -27,6 +27,7 @@ from blotter.errors import (
 )
 from blotter.model import (
     ApiToken,
+    ChangeCounts,
     Column,
     ColumnType,
     Dataset,
@@ -45,7 +46,11 @@ from blotter.schema import (
 from blotter.store.base import RowStream, Store
 from blotter.store.common import (
     DATASET_QUERY,
+    STAGED,
+    STAGED_HEAD,
+    change_statements,
     check_batch,
+    check_dictionary,
     columns_json,
     dataset_from_row,
     engine_sql,
@@ -60,6 +65,7 @@ from blotter.store.common import (
 )
 from blotter.store.extensions import load_extensions
 from blotter.store.migrations import DUCKDB, migrations
+from blotter.store.records import SqlRecords
 
 _PHYSICAL_TYPE = {
     ColumnType.TEXT: "VARCHAR",
@@ -77,7 +83,7 @@ def _ident(name: str) -> str:
     return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
 
 
-class DuckDBStore(Store):
+class DuckDBStore(SqlRecords, Store):
     """A store in one DuckDB database file."""
 
     engine = "duckdb"
@@ -195,31 +201,13 @@ class DuckDBStore(Store):
         physical = physical_layout(columns, _PHYSICAL_TYPE)
         with self._write_lock:
             cur = self._cursor()
-            row = cur.execute(
-                "SELECT current_version, next_row_id FROM blotter_datasets WHERE id = ?",
-                [dataset_id],
-            ).fetchone()
-            if row is None:
-                raise DatasetNotFound(dataset_id)
-            last = cur.execute(
-                "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = ?",
-                [dataset_id],
-            ).fetchone()
-            number = (last[0] if last else 0) + 1
-            next_row_id: int = row[1]
+            next_row_id = self._next_row_id(cur, dataset_id)
+            number = self._next_version(cur, dataset_id)
             table = version_table(dataset_id, number)
             stamp = now()
             cur.execute("BEGIN TRANSACTION")
             try:
-                definition = ", ".join(
-                    [
-                        f"{ROW_ID} BIGINT NOT NULL",
-                        f"{CREATED_AT} TIMESTAMP",
-                        f"{UPDATED_AT} TIMESTAMP",
-                    ]
-                    + [f"{_ident(name)} {sql_type}" for name, sql_type in physical]
-                )
-                cur.execute(f"CREATE TABLE {_ident(table)} ({definition})")
+                _create_table(cur, table, physical)
                 names = [name for name, _ in physical]
                 targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
                 count = 0
@@ -237,21 +225,17 @@ class DuckDBStore(Store):
                         {"now": stamp},
                     )
                     cur.unregister("_staged_batch")
-                cur.execute(
-                    "INSERT INTO blotter_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [dataset_id, number, table, columns_json(columns), count, stamp, source],
-                )
-                cur.execute(
-                    "UPDATE blotter_datasets SET current_version = ?, next_row_id = ?, "
-                    "columns = ?, updated_at = ?, data_as_of = ? WHERE id = ?",
-                    [
-                        number,
-                        next_row_id,
-                        columns_json(columns),
-                        stamp,
-                        data_as_of or stamp,
-                        dataset_id,
-                    ],
+                self._register_version(
+                    cur,
+                    dataset_id,
+                    number,
+                    table,
+                    columns,
+                    count,
+                    stamp,
+                    source,
+                    next_row_id,
+                    data_as_of or stamp,
                 )
                 cur.execute("COMMIT")
             except BaseException:
@@ -260,6 +244,119 @@ class DuckDBStore(Store):
         return Version(
             dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
         )
+
+    def apply_changes(
+        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
+    ) -> tuple[Version, ChangeCounts]:
+        with self._write_lock:
+            cur = self._cursor()
+            dataset = self.get_dataset(dataset_id)
+            physical = physical_layout(dataset.columns, _PHYSICAL_TYPE)
+            names = [name for name, _ in physical]
+            check_batch(staged, [*STAGED_HEAD, *names])
+            next_id = self._next_row_id(cur, dataset_id)
+            number = self._next_version(cur, dataset_id)
+            table = version_table(dataset_id, number)
+            old = version_table(dataset_id, dataset.version) if dataset.version else None
+            stamp = now()
+            writes, count_queries = change_statements(old, table, names, key, stamp, next_id)
+            cur.register(STAGED, staged)
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                counts = ChangeCounts(
+                    **{
+                        what: (cur.execute(query).fetchone() or (0,))[0]
+                        for what, query in count_queries.items()
+                    }
+                )
+                _create_table(cur, table, physical)
+                for statement in writes:
+                    cur.execute(statement)
+                total = (cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone() or (0,))[0]  # noqa: S608 - quoted identifiers, our own values
+                self._register_version(
+                    cur,
+                    dataset_id,
+                    number,
+                    table,
+                    dataset.columns,
+                    total,
+                    stamp,
+                    source,
+                    next_id + counts.created,
+                    stamp,
+                )
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.unregister(STAGED)
+        version = Version(
+            dataset_id=dataset_id, number=number, row_count=total, created_at=stamp, source=source
+        )
+        return version, counts
+
+    def update_columns(self, dataset_id: str, columns: list[Column]) -> Dataset:
+        with self._write_lock:
+            check_dictionary(self.get_dataset(dataset_id), columns)
+            self._cursor().execute(
+                "UPDATE blotter_datasets SET columns = ?, updated_at = ? WHERE id = ?",
+                [columns_json(columns), now(), dataset_id],
+            )
+        return self.get_dataset(dataset_id)
+
+    def _next_row_id(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> int:
+        row = cur.execute(
+            "SELECT next_row_id FROM blotter_datasets WHERE id = ?", [dataset_id]
+        ).fetchone()
+        if row is None:
+            raise DatasetNotFound(dataset_id)
+        return int(row[0])
+
+    def _next_version(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> int:
+        last = cur.execute(
+            "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = ?",
+            [dataset_id],
+        ).fetchone()
+        return (last[0] if last else 0) + 1
+
+    def _register_version(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        dataset_id: str,
+        number: int,
+        table: str,
+        columns: list[Column],
+        count: int,
+        stamp: datetime,
+        source: str,
+        next_row_id: int,
+        data_as_of: datetime,
+    ) -> None:
+        cur.execute(
+            "INSERT INTO blotter_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [dataset_id, number, table, columns_json(columns), count, stamp, source],
+        )
+        cur.execute(
+            "UPDATE blotter_datasets SET current_version = ?, next_row_id = ?, "
+            "columns = ?, updated_at = ?, data_as_of = ? WHERE id = ?",
+            [number, next_row_id, columns_json(columns), stamp, data_as_of, dataset_id],
+        )
+
+    def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self._cursor().execute(sql, params).fetchall()
+
+    def _commands(self, steps: list[tuple[str, list[Any]]]) -> None:
+        with self._write_lock:
+            cur = self._cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                for sql, params in steps:
+                    cur.execute(sql, params)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
 
     def versions(self, dataset_id: str) -> list[Version]:
         self.get_dataset(dataset_id)
@@ -285,32 +382,11 @@ class DuckDBStore(Store):
             if taken:
                 raise Conflict(f"The account '{user.name}' already exists.", user=user.name)
             cur.execute(
-                "INSERT INTO blotter_users VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO blotter_users (name, role, agency, password_hash, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
                 [user.name, str(user.role), user.agency, password_hash, user.created_at],
             )
         return user
-
-    def user_credentials(self, name: str) -> tuple[User, str] | None:
-        row = (
-            self._cursor()
-            .execute(
-                "SELECT name, role, agency, created_at, password_hash FROM blotter_users "
-                "WHERE name = ?",
-                [name],
-            )
-            .fetchone()
-        )
-        if row is None:
-            return None
-        return User(name=row[0], role=row[1], agency=row[2], created_at=row[3]), row[4]
-
-    def list_users(self) -> list[User]:
-        rows = (
-            self._cursor()
-            .execute("SELECT name, role, agency, created_at FROM blotter_users ORDER BY name")
-            .fetchall()
-        )
-        return [User(name=n, role=r, agency=a, created_at=t) for n, r, a, t in rows]
 
     # --- API tokens ------------------------------------------------------------------
 
@@ -390,6 +466,16 @@ class DuckDBStore(Store):
         finally:
             done.set()
         return RowStream(_fetch(cur))
+
+
+def _create_table(
+    cur: duckdb.DuckDBPyConnection, table: str, physical: list[tuple[str, str]]
+) -> None:
+    definition = ", ".join(
+        [f"{ROW_ID} BIGINT NOT NULL", f"{CREATED_AT} TIMESTAMP", f"{UPDATED_AT} TIMESTAMP"]
+        + [f"{_ident(name)} {sql_type}" for name, sql_type in physical]
+    )
+    cur.execute(f"CREATE TABLE {_ident(table)} ({definition})")
 
 
 def _watchdog(cur: duckdb.DuckDBPyConnection, done: threading.Event, timeout_s: float) -> None:

@@ -71,4 +71,32 @@ def migrations(d: Dialect) -> tuple[tuple[str, ...], ...]:
                 revoked_at TIMESTAMP
             )""",
         ),
+        (
+            "ALTER TABLE blotter_users ADD COLUMN failed_logins INTEGER DEFAULT 0",
+            "ALTER TABLE blotter_users ADD COLUMN locked_until TIMESTAMP",
+            "ALTER TABLE blotter_users ADD COLUMN disabled BOOLEAN DEFAULT false",
+            f"""CREATE TABLE blotter_sessions (
+                id_hash {d.text} PRIMARY KEY,
+                user_name {d.text} NOT NULL,
+                csrf {d.text} NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                expires_at TIMESTAMP NOT NULL
+            )""",
+            # Append-only: the application has no statement that updates or deletes here.
+            f"""CREATE TABLE blotter_audit (
+                logged_at TIMESTAMP NOT NULL,
+                actor {d.text} NOT NULL,
+                address {d.text} NOT NULL,
+                action {d.text} NOT NULL,
+                dataset_id {d.text} NOT NULL,
+                detail {d.json} NOT NULL
+            )""",
+            "CREATE INDEX blotter_audit_logged_at ON blotter_audit (logged_at)",
+            f"""CREATE TABLE blotter_profiles (
+                name {d.text} PRIMARY KEY,
+                spec {d.text} NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                updated_by {d.text} NOT NULL
+            )""",
+        ),
     )

@@ -31,6 +31,7 @@ from blotter.errors import (
 )
 from blotter.model import (
     ApiToken,
+    ChangeCounts,
     Column,
     ColumnType,
     Dataset,
@@ -44,7 +45,11 @@ from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
 from blotter.store.base import RowStream, Store
 from blotter.store.common import (
     DATASET_QUERY,
+    STAGED,
+    STAGED_HEAD,
+    change_statements,
     check_batch,
+    check_dictionary,
     dataset_from_row,
     engine_sql,
     now,
@@ -57,6 +62,7 @@ from blotter.store.common import (
     TOKEN_FIELDS as _TOKEN_FIELDS,
 )
 from blotter.store.migrations import POSTGRES, migrations
+from blotter.store.records import SqlRecords
 
 # Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
 _PHYSICAL_TYPE = {
@@ -73,7 +79,7 @@ _MIGRATIONS = migrations(POSTGRES)
 _MIGRATION_LOCK = 0x0B107_7E4  # any constant shared by every Blotter process
 
 
-class PostgresStore(Store):
+class PostgresStore(SqlRecords, Store):
     """A store in one schema of a PostgreSQL database."""
 
     engine = "postgres"
@@ -211,18 +217,7 @@ class PostgresStore(Store):
             ).fetchone()
             number = (last[0] if last else 0) + 1
             table = version_table(dataset_id, number)
-            definition = sql.SQL(", ").join(
-                [
-                    sql.SQL(f"{ROW_ID} BIGINT NOT NULL"),
-                    sql.SQL(f"{CREATED_AT} TIMESTAMP"),
-                    sql.SQL(f"{UPDATED_AT} TIMESTAMP"),
-                ]
-                + [
-                    sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(sql_type))
-                    for name, sql_type in physical
-                ]
-            )
-            conn.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), definition))
+            _create_table(conn, table, physical)
             copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
                 sql.Identifier(table),
                 sql.SQL(", ").join(map(sql.Identifier, [ROW_ID, CREATED_AT, UPDATED_AT, *names])),
@@ -236,25 +231,113 @@ class PostgresStore(Store):
                         copy.write_row((next_row_id + offset, stamp, stamp, *values))
                     next_row_id += batch.num_rows
                     count += batch.num_rows
-            conn.execute(
-                "INSERT INTO blotter_versions VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [dataset_id, number, table, Jsonb(_columns(columns)), count, stamp, source],
-            )
-            conn.execute(
-                "UPDATE blotter_datasets SET current_version = %s, next_row_id = %s, "
-                "columns = %s, updated_at = %s, data_as_of = %s WHERE id = %s",
-                [
-                    number,
-                    next_row_id,
-                    Jsonb(_columns(columns)),
-                    stamp,
-                    data_as_of or stamp,
-                    dataset_id,
-                ],
+            _register_version(
+                conn,
+                dataset_id,
+                number,
+                table,
+                columns,
+                count,
+                stamp,
+                source,
+                next_row_id,
+                data_as_of or stamp,
             )
         return Version(
             dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
         )
+
+    def apply_changes(
+        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
+    ) -> tuple[Version, ChangeCounts]:
+        stamp = now()
+        with self._conn() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT next_row_id FROM blotter_datasets WHERE id = %s FOR UPDATE",
+                [dataset_id],
+            ).fetchone()
+            if row is None:
+                raise DatasetNotFound(dataset_id)
+            next_id: int = row[0]
+            dataset = self._dataset(dataset_id, read=False)
+            physical = physical_layout(dataset.columns, _PHYSICAL_TYPE)
+            names = [name for name, _ in physical]
+            check_batch(staged, [*STAGED_HEAD, *names])
+            last = conn.execute(
+                "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = %s",
+                [dataset_id],
+            ).fetchone()
+            number = (last[0] if last else 0) + 1
+            table = version_table(dataset_id, number)
+            old = version_table(dataset_id, dataset.version) if dataset.version else None
+            key_type = "BIGINT" if key == ROW_ID else dict(physical)[key]
+            conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE {} (__seq BIGINT, __delete BOOLEAN, __key {}, "
+                    "__given TEXT, {}) ON COMMIT DROP"
+                ).format(
+                    sql.Identifier(STAGED),
+                    sql.SQL(key_type),
+                    sql.SQL(", ").join(
+                        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in physical
+                    ),
+                )
+            )
+            with (
+                conn.cursor() as cur,
+                cur.copy(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(STAGED))) as copy,
+            ):
+                data = [staged.column(i).to_pylist() for i in range(staged.num_columns)]
+                for values in zip(*data, strict=True):
+                    copy.write_row(values)
+            writes, count_queries = change_statements(old, table, names, key, stamp, next_id)
+            counts = ChangeCounts(
+                **{
+                    what: (conn.execute(_escape_percent(q)).fetchone() or (0,))[0]  # type: ignore[arg-type]
+                    for what, q in count_queries.items()
+                }
+            )
+            _create_table(conn, table, physical)
+            for statement in writes:
+                conn.execute(_escape_percent(statement))  # type: ignore[arg-type]
+            total_row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+            ).fetchone()
+            total = total_row[0] if total_row else 0
+            _register_version(
+                conn,
+                dataset_id,
+                number,
+                table,
+                dataset.columns,
+                total,
+                stamp,
+                source,
+                next_id + counts.created,
+                stamp,
+            )
+        version = Version(
+            dataset_id=dataset_id, number=number, row_count=total, created_at=stamp, source=source
+        )
+        return version, counts
+
+    def update_columns(self, dataset_id: str, columns: list[Column]) -> Dataset:
+        check_dictionary(self._dataset(dataset_id, read=False), columns)
+        with self._conn() as conn:
+            conn.execute(
+                "UPDATE blotter_datasets SET columns = %s, updated_at = %s WHERE id = %s",
+                [Jsonb(_columns(columns)), now(), dataset_id],
+            )
+        return self._dataset(dataset_id, read=False)
+
+    def _query(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with self._conn(read=True) as conn:
+            return conn.execute(sql_text.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
+
+    def _commands(self, steps: list[tuple[str, list[Any]]]) -> None:
+        with self._conn() as conn, conn.transaction():
+            for sql_text, params in steps:
+                conn.execute(sql_text.replace("?", "%s"), params)  # type: ignore[arg-type]
 
     def versions(self, dataset_id: str) -> list[Version]:
         self.get_dataset(dataset_id)
@@ -271,31 +354,14 @@ class PostgresStore(Store):
     def add_user(self, user: User, password_hash: str) -> User:
         with self._conn() as conn:
             inserted = conn.execute(
-                "INSERT INTO blotter_users VALUES (%s, %s, %s, %s, %s) "
+                "INSERT INTO blotter_users (name, role, agency, password_hash, created_at) "
+                "VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT (name) DO NOTHING RETURNING name",
                 [user.name, str(user.role), user.agency, password_hash, user.created_at],
             ).fetchone()
         if inserted is None:
             raise Conflict(f"The account '{user.name}' already exists.", user=user.name)
         return user
-
-    def user_credentials(self, name: str) -> tuple[User, str] | None:
-        with self._conn(read=True) as conn:
-            row = conn.execute(
-                "SELECT name, role, agency, created_at, password_hash FROM blotter_users "
-                "WHERE name = %s",
-                [name],
-            ).fetchone()
-        if row is None:
-            return None
-        return User(name=row[0], role=row[1], agency=row[2], created_at=row[3]), row[4]
-
-    def list_users(self) -> list[User]:
-        with self._conn(read=True) as conn:
-            rows = conn.execute(
-                "SELECT name, role, agency, created_at FROM blotter_users ORDER BY name"
-            ).fetchall()
-        return [User(name=n, role=r, agency=a, created_at=t) for n, r, a, t in rows]
 
     # --- API tokens ------------------------------------------------------------------
 
@@ -380,6 +446,46 @@ class PostgresStore(Store):
                 raise InvalidRequest(f"The query cannot be answered as written: {err}") from err
             raise
         return RowStream(_stream(first, cursor, conn, context))
+
+
+def _create_table(
+    conn: psycopg.Connection[Any], table: str, physical: list[tuple[str, str]]
+) -> None:
+    definition = sql.SQL(", ").join(
+        [
+            sql.SQL(f"{ROW_ID} BIGINT NOT NULL"),
+            sql.SQL(f"{CREATED_AT} TIMESTAMP"),
+            sql.SQL(f"{UPDATED_AT} TIMESTAMP"),
+        ]
+        + [
+            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(sql_type))
+            for name, sql_type in physical
+        ]
+    )
+    conn.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), definition))
+
+
+def _register_version(
+    conn: psycopg.Connection[Any],
+    dataset_id: str,
+    number: int,
+    table: str,
+    columns: list[Column],
+    count: int,
+    stamp: datetime,
+    source: str,
+    next_row_id: int,
+    data_as_of: datetime,
+) -> None:
+    conn.execute(
+        "INSERT INTO blotter_versions VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        [dataset_id, number, table, Jsonb(_columns(columns)), count, stamp, source],
+    )
+    conn.execute(
+        "UPDATE blotter_datasets SET current_version = %s, next_row_id = %s, "
+        "columns = %s, updated_at = %s, data_as_of = %s WHERE id = %s",
+        [number, next_row_id, Jsonb(_columns(columns)), stamp, data_as_of, dataset_id],
+    )
 
 
 def _stream(

@@ -11,6 +11,8 @@ from urllib.parse import unquote_plus, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from blotter.access import visible_dataset
+from blotter.auth import viewer_of
 from blotter.errors import SoQLError
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
@@ -155,7 +157,7 @@ def _choices(
     }
     if where:
         params["$where"] = where
-    result = run_query(portal.store, dataset.id, params, portal.settings)
+    result = run_query(portal.store, dataset, params, portal.settings)
     values = [(v, int(n)) for v, n in result.rows if v is not None]
     if len(values) > MAX_CHOICES:
         return None
@@ -280,7 +282,7 @@ def _problem_links(problems: list[Problem], controls: list[FilterControl]) -> li
 def dataset_page(request: Request, dataset_id: str) -> Response:
     """A dataset: what it is, a filterable, sortable table, downloads, the dictionary."""
     portal = portal_of(request)
-    dataset = portal.store.get_dataset(dataset_id)
+    dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
     params = dict(request.query_params)
     if any(not v for v in params.values()):
         # The filter form sends every box, empty or not; the address to share names only
@@ -314,13 +316,13 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     if not problems:
         try:
             counted = run_query(
-                portal.store, dataset.id, {**selection, "$select": "count(*)"}, portal.settings
+                portal.store, dataset, {**selection, "$select": "count(*)"}, portal.settings
             )
             matching = int(next(iter(counted.rows))[0])
             pages = max(1, math.ceil(matching / size))
             page_number = min(page_number, pages)
             shown = {**export, "$limit": str(size), "$offset": str((page_number - 1) * size)}
-            result = run_query(portal.store, dataset.id, shown, portal.settings)
+            result = run_query(portal.store, dataset, shown, portal.settings)
             rows = [_cells(result.outputs, row) for row in result.rows]
         except SoQLError as err:
             problems.append(Problem("", None, err.message))

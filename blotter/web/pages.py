@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from blotter.access import visible_datasets
+from blotter.auth import viewer_of
 from blotter.catalog import CatalogQuery, facets, search
 from blotter.errors import BlotterError
 from blotter.web.dataset_page import router as dataset_router
@@ -85,7 +87,8 @@ def _facet_links(counts: dict[str, int], key: str, params: dict[str, str]) -> li
 def home(request: Request) -> HTMLResponse:
     """The catalog: search by words, narrow by category and agency."""
     params = {k: v for k, v in request.query_params.items() if k in ("q", "category", "agency")}
-    everything = portal_of(request).store.list_datasets()
+    portal = portal_of(request)
+    everything = visible_datasets(portal.store, viewer_of(request, portal.store))
     q = params.get("q", "").strip()
     categories = [params["category"]] if params.get("category") else []
     agencies = [params["agency"]] if params.get("agency") else []
@@ -152,7 +155,8 @@ class ApiPage:
 @router.get("/api", response_class=HTMLResponse)
 def api_page(request: Request) -> HTMLResponse:
     """How programs read the data: both API generations, with examples to copy."""
-    datasets = portal_of(request).store.list_datasets()
+    portal = portal_of(request)
+    datasets = visible_datasets(portal.store, viewer_of(request, portal.store))
     example = next(
         (d.id for d in datasets if not d.meta.sample), datasets[0].id if datasets else "abcd-1234"
     )

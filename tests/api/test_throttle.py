@@ -65,9 +65,11 @@ def test_an_accounts_live_api_token_gets_the_token_budget(settings: Settings) ->
             assert codes == [200] * 4 + [429]
             assert store.list_tokens("reporter")[0].last_used_at is not None
         revoke_token(store, record.id)
-        # A fresh throttle checks again: a revoked token is an anonymous caller.
+        # A fresh throttle checks again: a revoked token is throttled as anonymous, and told
+        # (401) rather than silently served as the public.
         with TestClient(create_app(limited, store=store)) as client:
-            codes = [client.get(url, headers={"X-App-Token": secret}).status_code for _ in range(3)]
-            assert codes == [200, 200, 429]
+            answers = [client.get(url, headers={"X-App-Token": secret}) for _ in range(3)]
+            assert [a.status_code for a in answers] == [401, 401, 429]
+            assert "revoked" in answers[0].json()["message"]
     finally:
         store.close()

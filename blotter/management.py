@@ -1,0 +1,458 @@
+"""What publishers do to datasets, shared by the publisher API and the management pages:
+create, edit metadata and the data dictionary, publish rows or files, import profiles.
+
+Every function checks the viewer's right first and writes an audit entry after.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import ValidationError
+from sqlglot import exp
+
+from blotter.access import Viewer, audit, require_account, writable_dataset
+from blotter.errors import InvalidRequest, PayloadTooLarge, PermissionDenied, ValidationFailed
+from blotter.ingest.pipeline import PreparedLoad, keep_access, load_file, prepare
+from blotter.ingest.rows import stage_changes
+from blotter.ingest.spec import DatasetSpec, parse_spec
+from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Role, Version, Visibility
+from blotter.portal import Portal
+from blotter.schema import DATASET_TABLE, ROW_ID, physical_names
+from blotter.store.base import Store
+from blotter.store.common import STAGED_HEAD, now
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
+# Only administrators move a dataset between agencies or owners.
+_ADMIN_ONLY = {"agency", "owner"}
+_SOCRATA_KEYS = {
+    "attributionLink": "attribution_url",
+    "licenseId": "license",
+}
+
+
+@dataclass
+class MetadataChange:
+    """Metadata fields (DatasetMeta names) and data-dictionary edits to apply together."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    columns: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def from_socrata(cls, payload: dict[str, Any]) -> MetadataChange:
+        """From Socrata's view JSON (what sodapy's ``update_metadata`` sends) or our names."""
+        fields: dict[str, Any] = {}
+        for key, value in payload.items():
+            if key in ("columns", "metadata", "id"):
+                continue
+            if key == "license" and isinstance(value, dict):
+                value = value.get("name", "")
+            fields[_SOCRATA_KEYS.get(key, key)] = value
+        metadata = payload.get("metadata")
+        if isinstance(metadata, dict) and "rowIdentifier" in metadata:
+            identifier = metadata["rowIdentifier"]
+            fields["row_identifier"] = None if identifier in (None, "", ":id") else identifier
+        columns = payload.get("columns")
+        if columns is not None and not isinstance(columns, list):
+            raise InvalidRequest("'columns' must be a list of column objects.")
+        edits = None
+        if columns is not None:
+            edits = []
+            for i, col in enumerate(columns, start=1):
+                if not isinstance(col, dict) or not (col.get("fieldName") or col.get("field_name")):
+                    raise InvalidRequest(f"Column {i} needs its fieldName.", column=i)
+                edit = {
+                    "field_name": col.get("fieldName") or col.get("field_name"),
+                    **{k: col[k] for k in ("name", "description", "internal") if k in col},
+                }
+                if "flags" in col and "internal" not in col:
+                    edit["internal"] = "hidden" in (col.get("flags") or [])
+                edits.append(edit)
+        return cls(fields=fields, columns=edits)
+
+
+def apply_metadata_change(
+    store: Store, viewer: Viewer, dataset_id: str, change: MetadataChange
+) -> Dataset:
+    dataset = writable_dataset(store, viewer, dataset_id)
+    unknown = sorted(set(change.fields) - set(DatasetMeta.model_fields))
+    if unknown:
+        raise InvalidRequest(f"Unknown metadata field(s): {', '.join(unknown)}.", fields=unknown)
+    if set(change.fields) & _ADMIN_ONLY and not viewer.is_admin:
+        changed = {
+            k
+            for k in set(change.fields) & _ADMIN_ONLY
+            if change.fields[k] != getattr(dataset.meta, k)
+        }
+        if changed:
+            raise PermissionDenied(
+                f"Only administrators may change {', '.join(sorted(changed))}.",
+                fields=sorted(changed),
+            )
+    try:
+        meta = DatasetMeta.model_validate({**dataset.meta.model_dump(), **change.fields})
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidRequest(f"Metadata field '{where}': {first['msg']}.", field=where) from None
+    if meta.row_identifier != dataset.meta.row_identifier and meta.row_identifier:
+        check_row_identifier(store, dataset, meta.row_identifier)
+    changed_fields = sorted(
+        k for k in change.fields if getattr(meta, k) != getattr(dataset.meta, k)
+    )
+    if changed_fields:
+        store.update_metadata(dataset_id, meta)
+        audit(
+            store,
+            viewer,
+            "dataset.metadata",
+            dataset_id,
+            changed={k: str(getattr(meta, k)) for k in changed_fields},
+        )
+    if change.columns is not None:
+        columns = _edited_columns(dataset, change.columns)
+        if columns != dataset.columns:
+            store.update_columns(dataset_id, columns)
+            audit(
+                store,
+                viewer,
+                "dataset.dictionary",
+                dataset_id,
+                internal=[c.field_name for c in columns if c.internal],
+            )
+    return store.get_dataset(dataset_id)
+
+
+def _edited_columns(dataset: Dataset, edits: list[dict[str, Any]]) -> list[Column]:
+    by_field = {c.field_name: c for c in dataset.columns}
+    columns = list(dataset.columns)
+    for edit in edits:
+        name = edit["field_name"]
+        if name not in by_field:
+            raise InvalidRequest(f"Dataset {dataset.id} has no column '{name}'.", column=name)
+        if "type" in edit or "dataTypeName" in edit:
+            raise InvalidRequest("A column's type changes only with a new file.", column=name)
+        updates = {k: v for k, v in edit.items() if k in ("name", "description", "internal")}
+        if "name" in updates and not str(updates["name"]).strip():
+            raise InvalidRequest(f"Column '{name}' needs a display name.", column=name)
+        try:
+            edited = Column.model_validate({**by_field[name].model_dump(), **updates})
+        except ValidationError as err:
+            raise InvalidRequest(
+                f"Column '{name}': {err.errors()[0]['msg']}.", column=name
+            ) from None
+        columns[columns.index(by_field[name])] = edited
+    return columns
+
+
+def check_row_identifier(store: Store, dataset: Dataset, field_name: str) -> None:
+    """A row identifier must be a non-point column whose values are present and unique."""
+    column = dataset.column(field_name)
+    if column is None:
+        raise InvalidRequest(
+            f"The row identifier '{field_name}' is not a column of {dataset.id}.",
+            column=field_name,
+        )
+    if column.type is ColumnType.POINT:
+        raise InvalidRequest("A point column cannot identify rows.", column=field_name)
+    col = exp.column(field_name, quoted=True)
+    select = exp.select(
+        exp.Count(this=exp.Star()),
+        exp.Count(this=col),
+        exp.Count(this=exp.Distinct(expressions=[col])),
+    ).from_(DATASET_TABLE)
+    total, present, distinct = next(iter(store.execute(dataset, select)))
+    if present != total or distinct != total:
+        raise InvalidRequest(
+            f"'{field_name}' cannot identify rows: of {total} rows, {total - present} have no "
+            f"value and {present - distinct} repeat another row's value.",
+            column=field_name,
+        )
+
+
+def create_dataset(store: Store, viewer: Viewer, payload: dict[str, Any]) -> Dataset:
+    """An empty dataset from Socrata's create payload; private until its publisher opens it."""
+    user = require_account(viewer)
+    if user.role not in (Role.ADMIN, Role.PUBLISHER) or not viewer.allows("admin"):
+        raise PermissionDenied(
+            "Only publishers and administrators create datasets (a token needs the admin scope)."
+        )
+    change = MetadataChange.from_socrata(payload)
+    columns = []
+    for i, col in enumerate(payload.get("columns") or [], start=1):
+        try:
+            columns.append(
+                Column(
+                    field_name=col.get("fieldName") or col.get("field_name"),
+                    name=col.get("name") or col.get("fieldName"),
+                    type=col.get("dataTypeName") or col.get("type") or "text",
+                    description=col.get("description", ""),
+                    internal=bool(col.get("internal")),
+                )
+            )
+        except (ValidationError, AttributeError) as err:
+            raise InvalidRequest(f"Column {i}: {err}", column=i) from None
+    fields = {
+        "visibility": Visibility.PRIVATE,
+        **change.fields,
+        "owner": user.name,
+    }
+    if user.role is Role.PUBLISHER:
+        fields["agency"] = user.agency
+    fields.pop("row_identifier", None)  # set once rows exist to check it against
+    try:
+        meta = DatasetMeta.model_validate(fields)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InvalidRequest(
+            f"Metadata field '{'.'.join(map(str, first['loc']))}': {first['msg']}."
+        ) from None
+    dataset = store.create_dataset(meta, columns)
+    identifier = change.fields.get("row_identifier")
+    if identifier:
+        if dataset.column(identifier) is None:
+            store.delete_dataset(dataset.id)
+            raise InvalidRequest(f"The row identifier '{identifier}' is not one of the columns.")
+        dataset = store.update_metadata(
+            dataset.id, meta.model_copy(update={"row_identifier": identifier})
+        )
+    return dataset
+
+
+def publish_records(
+    store: Store, dataset: Dataset, records: list[dict[str, Any]], *, source: str
+) -> Version:
+    """Replace every row with ``records`` (rows marked deleted are left out)."""
+    staged = stage_changes(dataset, records)
+    kept = staged.table.filter(pc.invert(staged.table.column("__delete")))
+    names = [n for c in dataset.columns for n in physical_names(c)]
+    batch = kept.select(names)
+    return store.publish(dataset.id, dataset.columns, batch.to_batches() or [], source=source)
+
+
+# --- files: upload, preview, publish ------------------------------------------------
+
+
+def uploads_dir(portal: Portal) -> Path:
+    path = portal.settings.data_dir / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def save_upload(portal: Portal, chunks: AsyncIterator[bytes], filename: str) -> Path:
+    """Stream an upload to disk in constant memory; 413 beyond the configured size."""
+    limit = portal.settings.max_upload_mb * 1024 * 1024
+    safe = _SAFE_NAME.sub("_", Path(filename).name)[-80:] or "upload.csv"
+    if not safe.lower().endswith((".csv", ".xlsx", ".txt")):
+        raise InvalidRequest(
+            f"'{filename}' is not a CSV or XLSX file (the name must end in .csv or .xlsx).",
+            file=filename,
+        )
+    target = uploads_dir(portal) / f"{secrets.token_hex(8)}-{safe}"
+    size = 0
+    try:
+        async with await anyio.open_file(target, "wb") as out:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"The file is larger than {portal.settings.max_upload_mb} MB.",
+                        file=filename,
+                    )
+                await out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    if size == 0:
+        target.unlink(missing_ok=True)
+        raise InvalidRequest(f"'{filename}' is empty.", file=filename)
+    return target
+
+
+def staged_upload(portal: Portal, token: str) -> Path:
+    """A saved upload named by the token a preview page holds."""
+    if not re.fullmatch(r"[0-9a-f]{16}-[A-Za-z0-9._-]{1,80}", token):
+        raise InvalidRequest("That upload is not known; upload the file again.")
+    path = uploads_dir(portal) / token
+    if not path.exists():
+        raise InvalidRequest("That upload has expired; upload the file again.")
+    return path
+
+
+def profile_spec(store: Store, name: str) -> DatasetSpec:
+    text = store.get_profile(name)
+    if text is None:
+        known = ", ".join(n for n, _, _ in store.list_profiles()) or "none yet"
+        raise InvalidRequest(f"There is no import profile '{name}' (profiles: {known}).")
+    return parse_spec(text, f"profile '{name}'")
+
+
+def save_profile(store: Store, viewer: Viewer, name: str, yaml_text: str) -> DatasetSpec:
+    """Check and save an import profile: a dataset file's columns and cleaning, by name."""
+    user = require_account(viewer)
+    if user.role not in (Role.ADMIN, Role.PUBLISHER):
+        raise PermissionDenied("Only publishers and administrators save import profiles.")
+    if not PROFILE_NAME.match(name):
+        raise InvalidRequest(
+            f"'{name}' is not a profile name: lowercase letters, digits, '-' and '_'."
+        )
+    spec = parse_spec(yaml_text, f"profile '{name}'")
+    if not spec.columns:
+        raise InvalidRequest(f"Profile '{name}' maps no columns.")
+    store.save_profile(name, yaml_text, viewer.name, now())
+    audit(store, viewer, "profile.save", name=name)
+    return spec
+
+
+@dataclass
+class Preview:
+    """What a file would publish: the columns, the first rows, and every problem."""
+
+    prepared: PreparedLoad
+    rows: list[list[Any]]
+    row_count: int
+    problems: list[dict[str, Any]]
+    problem_total: int
+
+
+def preview_file(
+    store: Store, path: Path, dataset: Dataset | None, spec: DatasetSpec | None, rows: int = 20
+) -> Preview:
+    """Read the whole file as a publish would (constant memory), keeping the first rows."""
+    prepared = prepare(path, spec, existing=dataset)
+    if dataset is not None:
+        keep_access(prepared, dataset)
+    first: list[list[Any]] = []
+    count = 0
+    problems: list[dict[str, Any]] = []
+    total = 0
+    try:
+        for batch in prepared.batches():
+            if len(first) < rows:
+                first += [list(r.values()) for r in batch.slice(0, rows - len(first)).to_pylist()]
+            count += batch.num_rows
+    except ValidationFailed as err:
+        problems, total = err.problems, err.total
+    return Preview(prepared, first, count, problems, total)
+
+
+def publish_file(
+    store: Store,
+    viewer: Viewer,
+    dataset_id: str,
+    path: Path,
+    *,
+    spec: DatasetSpec | None,
+    mode: str,
+) -> dict[str, Any]:
+    """Publish a saved file as a new version: ``replace`` every row or ``upsert`` them."""
+    dataset = writable_dataset(store, viewer, dataset_id)
+    if mode == "replace":
+        result = load_file(
+            store,
+            path,
+            spec=_retargeted(spec, dataset_id),
+            dataset_id=dataset_id,
+            update_metadata=False,
+        )
+        outcome = {"version": result.version, "rows": result.row_count, "notes": result.notes}
+    elif mode == "upsert":
+        outcome = _upsert_file(store, dataset, path, spec)
+    else:
+        raise InvalidRequest(f"Unknown mode '{mode}': use replace or upsert.", mode=mode)
+    audit(
+        store,
+        viewer,
+        "dataset.publish",
+        dataset_id,
+        file=path.name.split("-", 1)[-1],
+        mode=mode,
+        **{k: v for k, v in outcome.items() if k != "notes"},
+    )
+    return {"dataset": dataset_id, "mode": mode, **outcome}
+
+
+def _retargeted(spec: DatasetSpec | None, dataset_id: str) -> DatasetSpec | None:
+    # A profile names the columns and cleaning; the dataset is the one being published to.
+    return spec.model_copy(update={"id": dataset_id}) if spec else None
+
+
+def _upsert_file(
+    store: Store, dataset: Dataset, path: Path, spec: DatasetSpec | None
+) -> dict[str, Any]:
+    prepared = prepare(path, spec, existing=dataset)
+    keep_access(prepared, dataset)
+    if [(c.field_name, c.type) for c in prepared.columns] != [
+        (c.field_name, c.type) for c in dataset.columns
+    ]:
+        raise InvalidRequest(
+            "Adding rows needs the file's columns to be the dataset's; publish with "
+            "'replace every row' to change the columns."
+        )
+    table = pa.Table.from_batches(list(prepared.batches()))
+    key = dataset.meta.row_identifier
+    n = table.num_rows
+    head = [
+        pa.array(range(1, n + 1), pa.int64()),
+        pa.array([False] * n, pa.bool_()),
+        table.column(key) if key else pa.nulls(n, pa.int64()),
+        pa.array(["1" * table.num_columns] * n, pa.string()),
+    ]
+    staged = pa.Table.from_arrays(
+        [*head, *table.columns], names=[*STAGED_HEAD, *table.column_names]
+    )
+    version, counts = store.apply_changes(dataset.id, key or ROW_ID, staged, source=path.name)
+    return {"version": version.number, "rows": version.row_count, **counts.model_dump()}
+
+
+async def upload_file(
+    portal: Portal,
+    viewer: Viewer,
+    dataset_id: str,
+    chunks: AsyncIterator[bytes],
+    *,
+    filename: str,
+    profile: str | None,
+    mode: str,
+) -> dict[str, Any]:
+    """The API's one-step upload: save, then publish (validation refuses bad files whole)."""
+    spec = profile_spec(portal.store, profile) if profile else None
+    path = await save_upload(portal, chunks, filename)
+    try:
+        return await anyio.to_thread.run_sync(
+            lambda: publish_file(portal.store, viewer, dataset_id, path, spec=spec, mode=mode)
+        )
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def remove_stale_uploads(portal: Portal, max_age_s: float = 24 * 3600) -> None:
+    """Previews that were never published are removed after a day."""
+    for path in uploads_dir(portal).iterdir():
+        if time.time() - path.stat().st_mtime > max_age_s:
+            path.unlink(missing_ok=True)
+
+
+__all__ = [
+    "MetadataChange",
+    "Preview",
+    "apply_metadata_change",
+    "create_dataset",
+    "preview_file",
+    "profile_spec",
+    "publish_file",
+    "publish_records",
+    "save_profile",
+    "save_upload",
+    "upload_file",
+]

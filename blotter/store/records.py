@@ -1,0 +1,174 @@
+"""The catalog's small records (accounts, sign-ins, sessions, audit, import profiles), written
+once for every SQL engine.
+
+Each engine supplies two primitives, ``_query`` and ``_command``, that take constant SQL with
+``?`` placeholders and bound values; everything here is plain SQL both engines share.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from datetime import datetime
+from typing import Any
+
+from blotter.errors import NotFound
+from blotter.model import AuditEntry, Role, Session, User
+
+_USER_FIELDS = "name, role, agency, created_at, disabled"
+
+
+def _user(row: tuple[Any, ...]) -> User:
+    name, role, agency, created, disabled = row
+    return User(
+        name=name, role=Role(role), agency=agency, created_at=created, disabled=bool(disabled)
+    )
+
+
+class SqlRecords:
+    """Accounts, sessions, audit entries and profiles over an engine's two primitives."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """Rows of a read (on a replica when the engine has one)."""
+
+    @abstractmethod
+    def _commands(self, steps: list[tuple[str, list[Any]]]) -> None:
+        """Writes run in one transaction, committed before returning."""
+
+    def _command(self, sql: str, params: list[Any]) -> None:
+        self._commands([(sql, params)])
+
+    # --- accounts --------------------------------------------------------------------
+
+    def user_credentials(self, name: str) -> tuple[User, str] | None:
+        """An account and its password hash, or None."""
+        rows = self._query(
+            f"SELECT {_USER_FIELDS}, password_hash FROM blotter_users WHERE name = ?",  # noqa: S608 - constant
+            [name],
+        )
+        return (_user(rows[0][:-1]), rows[0][-1]) if rows else None
+
+    def list_users(self) -> list[User]:
+        rows = self._query(f"SELECT {_USER_FIELDS} FROM blotter_users ORDER BY name", [])  # noqa: S608 - constant
+        return [_user(row) for row in rows]
+
+    def update_user(
+        self,
+        name: str,
+        *,
+        role: Role | None = None,
+        agency: str | None = None,
+        disabled: bool | None = None,
+        password_hash: str | None = None,
+    ) -> User:
+        """Change an account; NotFound when there is none."""
+        if self.user_credentials(name) is None:
+            raise NotFound(f"There is no account '{name}'.", user=name)
+        self._command(
+            "UPDATE blotter_users SET role = coalesce(?, role), agency = coalesce(?, agency), "
+            "disabled = coalesce(?, disabled), password_hash = coalesce(?, password_hash) "
+            "WHERE name = ?",
+            [str(role) if role else None, agency, disabled, password_hash, name],
+        )
+        found = self.user_credentials(name)
+        assert found is not None
+        return found[0]
+
+    def login_state(self, name: str) -> tuple[int, datetime | None]:
+        """(consecutive failed sign-ins, locked until) of an account; (0, None) if unknown."""
+        rows = self._query(
+            "SELECT failed_logins, locked_until FROM blotter_users WHERE name = ?", [name]
+        )
+        return (rows[0][0] or 0, rows[0][1]) if rows else (0, None)
+
+    def set_login_state(self, name: str, failed: int, locked_until: datetime | None) -> None:
+        self._command(
+            "UPDATE blotter_users SET failed_logins = ?, locked_until = ? WHERE name = ?",
+            [failed, locked_until, name],
+        )
+
+    # --- sessions --------------------------------------------------------------------
+
+    def add_session(self, id_hash: str, session: Session) -> None:
+        self._command(
+            "INSERT INTO blotter_sessions VALUES (?, ?, ?, ?, ?)",
+            [id_hash, session.user_name, session.csrf, session.created_at, session.expires_at],
+        )
+
+    def get_session(self, id_hash: str) -> Session | None:
+        rows = self._query(
+            "SELECT user_name, csrf, created_at, expires_at FROM blotter_sessions "
+            "WHERE id_hash = ?",
+            [id_hash],
+        )
+        if not rows:
+            return None
+        user, csrf, created, expires = rows[0]
+        return Session(user_name=user, csrf=csrf, created_at=created, expires_at=expires)
+
+    def delete_sessions(self, *, id_hash: str | None = None, user_name: str | None = None) -> None:
+        """End one session, or every session of an account (when it is disabled)."""
+        if id_hash is not None:
+            self._command("DELETE FROM blotter_sessions WHERE id_hash = ?", [id_hash])
+        if user_name is not None:
+            self._command("DELETE FROM blotter_sessions WHERE user_name = ?", [user_name])
+
+    # --- audit -----------------------------------------------------------------------
+
+    def add_audit(self, entry: AuditEntry) -> None:
+        self._command(
+            "INSERT INTO blotter_audit VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                entry.at,
+                entry.actor,
+                entry.address,
+                entry.action,
+                entry.dataset_id,
+                json.dumps(entry.detail, default=str),
+            ],
+        )
+
+    def audit_log(
+        self, *, limit: int = 100, offset: int = 0, dataset_id: str | None = None
+    ) -> list[AuditEntry]:
+        """Newest first; optionally only one dataset's entries."""
+        # One constant statement: an empty dataset filter matches every entry.
+        rows = self._query(
+            "SELECT logged_at, actor, address, action, dataset_id, detail FROM blotter_audit "
+            "WHERE (? = '' OR dataset_id = ?) ORDER BY logged_at DESC LIMIT ? OFFSET ?",
+            [dataset_id or "", dataset_id or "", limit, offset],
+        )
+        return [
+            AuditEntry(
+                at=at,
+                actor=actor,
+                address=address,
+                action=action,
+                dataset_id=ds,
+                detail=json.loads(detail) if isinstance(detail, str) else detail,
+            )
+            for at, actor, address, action, ds, detail in rows
+        ]
+
+    # --- import profiles -------------------------------------------------------------
+
+    def save_profile(self, name: str, spec_yaml: str, by: str, at: datetime) -> None:
+        """Create or replace a named import profile (its dataset file, as YAML text)."""
+        self._commands(
+            [
+                ("DELETE FROM blotter_profiles WHERE name = ?", [name]),
+                ("INSERT INTO blotter_profiles VALUES (?, ?, ?, ?)", [name, spec_yaml, at, by]),
+            ]
+        )
+
+    def get_profile(self, name: str) -> str | None:
+        rows = self._query("SELECT spec FROM blotter_profiles WHERE name = ?", [name])
+        return rows[0][0] if rows else None
+
+    def list_profiles(self) -> list[tuple[str, datetime, str]]:
+        """(name, updated at, updated by) of every profile."""
+        rows = self._query(
+            "SELECT name, updated_at, updated_by FROM blotter_profiles ORDER BY name", []
+        )
+        return [(n, t, b) for n, t, b in rows]
