@@ -45,6 +45,12 @@ def add_user(store: Store, name: str, role: Role, password: str, agency: str = "
     return store.add_user(user, _hasher.hash(password))
 
 
+def hash_password(password: str) -> str:
+    """An Argon2 hash of a new password that is strong enough."""
+    check_password_strength(password)
+    return _hasher.hash(password)
+
+
 def verify_password(store: Store, name: str, password: str) -> User | None:
     """The account when the password is right, else None (the same for unknown names)."""
     found = store.user_credentials(name)

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from blotter.accounts import check_token
@@ -20,6 +20,7 @@ from blotter.errors import BlotterError, InvalidRequest
 from blotter.portal import Portal
 from blotter.settings import Settings
 from blotter.store import Store, open_store
+from blotter.web.manage import login_url
 from blotter.web.pages import STATIC_DIR, error_page
 from blotter.web.pages import router as web_router
 
@@ -96,6 +97,9 @@ def _error_response(request: Request, err: BlotterError) -> Response:
         )
         if err.status == 401:  # scripts then know to send Basic credentials
             response.headers["WWW-Authenticate"] = 'Basic realm="Blotter", charset="UTF-8"'
+    elif err.status == 401 and request.method == "GET":
+        # A page that needs an account sends the visitor to sign in, then back.
+        return RedirectResponse(login_url(request.url.path), status_code=303)
     else:
         response = error_page(request, err)
     retry = err.data.get("retry_after_s")

@@ -20,7 +20,8 @@ def _haystack(dataset: Dataset) -> set[str]:
     meta = dataset.meta
     parts = [meta.name, meta.description, meta.agency, meta.category, " ".join(meta.tags)]
     for column in dataset.columns:
-        parts += [column.field_name.replace("_", " "), column.name, column.description]
+        parts += [column.field_name, column.field_name.replace("_", " "), column.name]
+        parts.append(column.description)
     found: set[str] = set()
     for part in parts:
         found.update(words(part))

@@ -6,8 +6,9 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,9 +16,13 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from blotter.errors import BlotterError, ValidationFailed
-from blotter.model import Role
+from blotter.model import Role, User
 from blotter.settings import Settings
 from blotter.store import Store, open_store
+
+if TYPE_CHECKING:
+    from blotter.access import Viewer
+    from blotter.ingest.spec import DatasetSpec
 
 app = typer.Typer(
     help="Blotter: an open data portal for public safety, with a Socrata-compatible API.",
@@ -181,6 +186,18 @@ def demo(
     _serve(settings, workers)
 
 
+def _operator() -> Viewer:
+    """Whoever runs the command line has the machine's full rights, as an administrator;
+    the audit log names them "cli"."""
+    from blotter.access import Viewer
+
+    return Viewer(
+        user=User(name="cli", role=Role.ADMIN, created_at=datetime.now()),
+        address="local",
+        via="cli",
+    )
+
+
 @app.command()
 def load(
     file: Annotated[Path, typer.Argument(help="CSV or XLSX file to publish.", exists=True)],
@@ -197,36 +214,89 @@ def load(
             exists=True,
         ),
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="A saved import profile (see 'blotter profile'): the file's columns and "
+            "cleaning; the dataset keeps its own metadata.",
+        ),
+    ] = None,
+    upsert: Annotated[
+        bool,
+        typer.Option(
+            "--upsert",
+            help="Add the file's rows and update those with the same row identifier, "
+            "instead of replacing every row (with --dataset).",
+        ),
+    ] = False,
     name: Annotated[str | None, typer.Option(help="Name of a new dataset (with --new).")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Publish a file as a new immutable version. Nothing changes if any row is invalid."""
+    from blotter.access import audit
     from blotter.ingest.pipeline import load_file
     from blotter.ingest.spec import load_spec_file
+    from blotter.management import profile_spec, publish_file
 
     if (dataset is None) == (not new):
         err_console.print("Give exactly one of --dataset ID (new version) or --new.")
         raise typer.Exit(code=2)
+    if spec and profile:
+        err_console.print("Give --spec or --profile, not both.")
+        raise typer.Exit(code=2)
+    if upsert and not dataset:
+        err_console.print("--upsert adds rows to an existing dataset: give --dataset ID.")
+        raise typer.Exit(code=2)
     settings = _settings(data_dir, database_url=database_url)
+    operator = _operator()
     with _store(settings) as store:
         try:
-            dataset_spec = load_spec_file(spec) if spec else None
+            dataset_spec: DatasetSpec | None
+            if profile:
+                dataset_spec = profile_spec(store, profile)
+                if dataset is None:
+                    dataset_spec = dataset_spec.model_copy(update={"id": None})
+            else:
+                dataset_spec = load_spec_file(spec) if spec else None
             with _progress(f"Loading {file.name}") as tick:
-                result = load_file(
-                    store,
-                    file,
-                    spec=dataset_spec,
-                    dataset_id=dataset,
-                    name=name,
-                    progress=tick,
-                )
+                if dataset and (profile or upsert):
+                    outcome = publish_file(
+                        store,
+                        operator,
+                        dataset,
+                        file,
+                        spec=dataset_spec,
+                        mode="upsert" if upsert else "replace",
+                    )
+                    dataset_id, version, rows = dataset, outcome["version"], outcome["rows"]
+                    notes = outcome.get("notes", [])
+                else:
+                    result = load_file(
+                        store,
+                        file,
+                        spec=dataset_spec,
+                        dataset_id=dataset,
+                        name=name,
+                        progress=tick,
+                    )
+                    dataset_id, version, rows = result.dataset_id, result.version, result.row_count
+                    notes = result.notes
+                    audit(
+                        store,
+                        operator,
+                        "dataset.publish",
+                        dataset_id,
+                        file=file.name,
+                        version=version,
+                        rows=rows,
+                    )
         except BlotterError as err:
             _fail(err)
-        console.print(
-            f"Published {result.row_count:,} rows as version {result.version} "
-            f"of dataset {result.dataset_id}."
-        )
+    for note in notes:
+        console.print(f"Note: {note}")
+    console.print(f"Published {rows:,} rows as version {version} of dataset {dataset_id}.")
 
 
 @app.command()
@@ -360,6 +430,59 @@ def token_revoke(
         except BlotterError as err:
             _fail(err)
     console.print(f"Token {token_id} is revoked.")
+
+
+profiles = typer.Typer(
+    help="Import profiles: saved mappings from a records system's export to a dataset.",
+    no_args_is_help=True,
+)
+app.add_typer(profiles, name="profile")
+
+
+@profiles.command("save")
+def profile_save(
+    name: Annotated[str, typer.Argument(help="Profile name, e.g. takoma-park-arrests.")],
+    file: Annotated[
+        Path, typer.Argument(help="Dataset file (YAML) with the columns.", exists=True)
+    ],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Check a dataset file and save its columns and cleaning as a named profile."""
+    from blotter.management import save_profile
+
+    operator = _operator()
+    with _store(_settings(data_dir, database_url=database_url)) as store:
+        try:
+            spec = save_profile(store, operator, name, file.read_text(encoding="utf-8"))
+        except BlotterError as err:
+            _fail(err)
+    console.print(f"Saved profile '{name}' ({len(spec.columns)} columns).")
+
+
+@profiles.command("list")
+def profile_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List the saved import profiles."""
+    with _store(_settings(data_dir, database_url=database_url)) as store:
+        table = Table("name", "saved (UTC)", "by")
+        for profile_name, at, by in store.list_profiles():
+            table.add_row(profile_name, at.strftime("%Y-%m-%d %H:%M"), by)
+        console.print(table)
+
+
+@profiles.command("show")
+def profile_show(
+    name: Annotated[str, typer.Argument(help="Profile name.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print a profile's YAML, to edit and save again."""
+    with _store(_settings(data_dir, database_url=database_url)) as store:
+        text = store.get_profile(name)
+    if text is None:
+        err_console.print(f"There is no profile '{name}'.")
+        raise typer.Exit(code=1)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,18 @@ from blotter.ingest.pipeline import LoadResult, Progress, load_file
 from blotter.ingest.spec import load_spec_file
 from blotter.samples.engagement import generate
 from blotter.store.base import Store
+from blotter.store.common import now
 
 HERE = Path(__file__).parent
 SPECS = ("use_of_force.yaml", "arrests.yaml", "calls_for_service.yaml", "community_engagement.yaml")
+# Each sample's dataset file is also saved as an import profile, so next month's export from
+# the same records system loads with `blotter load FILE --dataset ID --profile NAME`.
+PROFILES = {
+    "use_of_force.yaml": "rutland-use-of-force",
+    "arrests.yaml": "takoma-park-arrests",
+    "calls_for_service.yaml": "takoma-park-calls-for-service",
+    "community_engagement.yaml": "community-engagement",
+}
 
 
 def sample_specs() -> list[Path]:
@@ -37,6 +46,7 @@ def load_samples(store: Store, progress: Progress | None = None) -> list[LoadRes
             source = spec.source_path()
             assert source is not None
             result = load_file(store, source, spec=spec, progress=tick)
+            store.save_profile(PROFILES[path.name], path.read_text(encoding="utf-8"), "", now())
             done += result.row_count
             results.append(result)
     return results

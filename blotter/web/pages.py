@@ -18,10 +18,12 @@ from blotter.auth import viewer_of
 from blotter.catalog import CatalogQuery, facets, search
 from blotter.errors import BlotterError
 from blotter.web.dataset_page import router as dataset_router
+from blotter.web.manage import router as manage_router
 from blotter.web.rendering import HERE, friendly_date, portal_of, render
 
 router = APIRouter(include_in_schema=False)
 router.include_router(dataset_router)
+router.include_router(manage_router)
 STATIC_DIR = HERE / "static"
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9“\"(])")
 

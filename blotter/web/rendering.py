@@ -11,7 +11,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from blotter.api.serialize import format_number
-from blotter.model import ColumnType
+from blotter.auth import viewer_of
+from blotter.errors import BlotterError
+from blotter.model import ColumnType, Session, User
 from blotter.portal import Portal
 
 HERE = Path(__file__).parent
@@ -32,8 +34,24 @@ def portal_of(request: Request) -> Portal:
 
 def render(request: Request, template: str, context: Any, status: int = 200) -> HTMLResponse:
     portal = portal_of(request)
-    html = env.get_template(template).render(page=context, site=portal.settings.site_name)
-    return HTMLResponse(html, status_code=status)
+    me, csrf = _signed_in(request, portal)
+    html = env.get_template(template).render(
+        page=context, site=portal.settings.site_name, me=me, csrf=csrf
+    )
+    response = HTMLResponse(html, status_code=status)
+    if me is not None:  # pages for staff may show internal data: never cache them shared
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _signed_in(request: Request, portal: Portal) -> tuple[User | None, str]:
+    """The account the page is for and its session's CSRF token, for the header's forms."""
+    try:
+        viewer = viewer_of(request, portal.store)
+    except BlotterError:  # a bad credential on a page is reported by the page itself
+        return None, ""
+    session = getattr(request.state, "session", None)
+    return viewer.user, session.csrf if isinstance(session, Session) else ""
 
 
 def display(column_type: ColumnType | None, value: Any) -> str:

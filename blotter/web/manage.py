@@ -1,0 +1,644 @@
+"""Staff pages: sign-in, users, datasets (metadata, dictionary, visibility), uploads with a
+preview, API tokens, import profiles and the audit log.
+
+Every form carries the session's CSRF token and is checked before anything changes; the work
+itself is :mod:`blotter.management`, shared with the publisher API.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData, UploadFile
+
+from blotter.access import (
+    Viewer,
+    audit,
+    can_write,
+    require_account,
+    require_admin,
+    visible_datasets,
+    writable_dataset,
+)
+from blotter.accounts import add_user, create_token, hash_password, revoke_token
+from blotter.auth import (
+    SESSION_COOKIE,
+    SESSION_LIFETIME,
+    address_of,
+    check_csrf,
+    end_session,
+    sign_in,
+    start_session,
+    viewer_of,
+)
+from blotter.errors import BlotterError, InvalidRequest, PermissionDenied
+from blotter.ingest.pipeline import load_file
+from blotter.management import (
+    MetadataChange,
+    apply_metadata_change,
+    preview_file,
+    profile_spec,
+    publish_file,
+    remove_stale_uploads,
+    save_profile,
+    save_upload,
+    staged_upload,
+)
+from blotter.model import Cadence, Dataset, Role, Visibility
+from blotter.web.rendering import display, portal_of, render
+
+router = APIRouter(include_in_schema=False)
+_LOGIN_CSRF = "blotter_login_csrf"
+
+
+def _viewer(request: Request) -> Viewer:
+    return viewer_of(request, portal_of(request).store)
+
+
+async def _form(request: Request) -> FormData:
+    """The posted form, after checking it came from one of our pages."""
+    form = await request.form()
+    token = form.get("csrf")
+    check_csrf(request, token if isinstance(token, str) else None)
+    return form
+
+
+def _text(form: FormData, name: str, default: str = "") -> str:
+    value = form.get(name, default)
+    return value.strip() if isinstance(value, str) else default
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or portal_of(request).settings.secure_cookies
+
+
+# --- sign-in -------------------------------------------------------------------------
+
+
+@dataclass
+class LoginPage:
+    title: str
+    next: str
+    name: str = ""
+    error: str = ""
+    login_csrf: str = ""
+
+
+def _safe_next(value: str) -> str:
+    """Only a path on this site: never an open redirect."""
+    return value if value.startswith("/") and not value.startswith("//") else "/manage"
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/manage") -> Response:
+    token = secrets.token_urlsafe(24)
+    page = LoginPage("Staff sign-in", _safe_next(next), login_csrf=token)
+    response = render(request, "login.html", page)
+    response.set_cookie(
+        _LOGIN_CSRF, token, httponly=True, samesite="strict", secure=_secure(request)
+    )
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    name, password = _text(form, "name"), str(form.get("password") or "")
+    target = _safe_next(_text(form, "next", "/manage"))
+    cookie = request.cookies.get(_LOGIN_CSRF, "")
+    sent = _text(form, "login_csrf")
+    if not cookie or not secrets.compare_digest(cookie, sent):
+        raise PermissionDenied("The sign-in form expired; reload the page and sign in again.")
+    store = portal_of(request).store
+    try:
+        user = sign_in(store, name, password, address_of(request), via="session")
+    except BlotterError as err:
+        page = LoginPage("Staff sign-in", target, name=name, error=err.message, login_csrf=cookie)
+        refused = render(request, "login.html", page, status=err.status)
+        if "retry_after_s" in err.data:
+            refused.headers["Retry-After"] = str(err.data["retry_after_s"])
+        return refused
+    session_id, _ = start_session(store, user)
+    audit(store, Viewer(user=user, address=address_of(request), via="session"), "login")
+    response = _see_other(target)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+    response.delete_cookie(_LOGIN_CSRF)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    viewer = _viewer(request)
+    await _form(request)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        end_session(portal_of(request).store, session_id)
+        if viewer.user is not None:
+            audit(portal_of(request).store, viewer, "logout")
+    response = _see_other("/")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# --- overview ------------------------------------------------------------------------
+
+
+@dataclass
+class DatasetRow:
+    id: str
+    name: str
+    visibility: str
+    rows: int
+    writable: bool
+    internal_columns: int
+
+
+@dataclass
+class ManagePage:
+    title: str
+    datasets: list[DatasetRow]
+    is_admin: bool
+    can_publish: bool
+    notice: str = ""
+
+
+@router.get("/manage")
+def manage(request: Request, notice: str = "") -> Response:
+    viewer = _viewer(request)
+    user = require_account(viewer)
+    store = portal_of(request).store
+    rows = [
+        DatasetRow(
+            d.id,
+            d.meta.name,
+            str(d.meta.visibility),
+            d.row_count,
+            can_write(viewer, d),
+            sum(c.internal for c in d.columns),
+        )
+        for d in visible_datasets(store, viewer)
+    ]
+    page = ManagePage(
+        "Manage",
+        rows,
+        viewer.is_admin,
+        user.role in (Role.ADMIN, Role.PUBLISHER),
+        notice=notice[:200],
+    )
+    return render(request, "manage.html", page)
+
+
+# --- users (administrators) ----------------------------------------------------------
+
+
+@dataclass
+class UsersPage:
+    title: str
+    users: list[Any]
+    roles: list[str]
+    error: str = ""
+    notice: str = ""
+    form: dict[str, str] = field(default_factory=dict)
+
+
+@router.get("/manage/users")
+def users(request: Request, notice: str = "") -> Response:
+    require_admin(_viewer(request))
+    store = portal_of(request).store
+    page = UsersPage("Users", store.list_users(), [str(r) for r in Role], notice=notice[:200])
+    return render(request, "users.html", page)
+
+
+@router.post("/manage/users")
+async def add_user_form(request: Request) -> Response:
+    viewer = _viewer(request)
+    require_admin(viewer)
+    form = await _form(request)
+    store = portal_of(request).store
+    values = {k: _text(form, k) for k in ("name", "role", "agency")}
+    try:
+        role = Role(values["role"]) if values["role"] in set(Role) else None
+        if role is None:
+            raise InvalidRequest(f"Choose a role: {', '.join(map(str, Role))}.")
+        user = add_user(
+            store, values["name"], role, str(form.get("password") or ""), values["agency"]
+        )
+    except BlotterError as err:
+        page = UsersPage(
+            "Users", store.list_users(), [str(r) for r in Role], error=err.message, form=values
+        )
+        return render(request, "users.html", page, status=err.status)
+    audit(store, viewer, "user.add", user=user.name, role=str(user.role), agency=user.agency)
+    return _see_other("/manage/users?" + urlencode({"notice": f"Account {user.name} added."}))
+
+
+@router.post("/manage/users/{name}")
+async def change_user(request: Request, name: str) -> Response:
+    viewer = _viewer(request)
+    require_admin(viewer)
+    form = await _form(request)
+    store = portal_of(request).store
+    action = _text(form, "action")
+    if action == "disable" and name == viewer.name:
+        raise InvalidRequest("You cannot disable your own account.")
+    if action in ("disable", "enable"):
+        store.update_user(name, disabled=action == "disable")
+        if action == "disable":
+            store.delete_sessions(user_name=name)
+            for token in store.list_tokens(name):
+                if token.revoked_at is None:
+                    revoke_token(store, token.id)
+    elif action == "password":
+        password = str(form.get("password") or "")
+        store.update_user(name, password_hash=hash_password(password))
+        store.set_login_state(name, 0, None)
+    else:
+        raise InvalidRequest(f"Unknown action '{action}'.")
+    audit(store, viewer, f"user.{action}", user=name)
+    return _see_other("/manage/users?" + urlencode({"notice": f"Account {name}: {action} done."}))
+
+
+# --- one dataset: metadata, dictionary, visibility ----------------------------------
+
+
+@dataclass
+class EditPage:
+    title: str
+    dataset: Dataset
+    visibilities: list[str]
+    cadences: list[str]
+    identifiers: list[str]
+    is_admin: bool
+    error: str = ""
+    notice: str = ""
+
+
+@router.get("/manage/d/{dataset_id}")
+def edit_dataset(request: Request, dataset_id: str, notice: str = "") -> Response:
+    viewer = _viewer(request)
+    dataset = writable_dataset(portal_of(request).store, viewer, dataset_id)
+    return render(request, "edit.html", _edit_page(viewer, dataset, notice=notice[:200]))
+
+
+def _edit_page(viewer: Viewer, dataset: Dataset, **extra: str) -> EditPage:
+    identifiers = [c.field_name for c in dataset.columns if c.type != "point"]
+    return EditPage(
+        f"Edit {dataset.meta.name}",
+        dataset,
+        [str(v) for v in Visibility],
+        [str(c) for c in Cadence],
+        identifiers,
+        viewer.is_admin,
+        **extra,
+    )
+
+
+_META_FIELDS = (
+    "name",
+    "description",
+    "category",
+    "license",
+    "license_url",
+    "attribution",
+    "attribution_url",
+    "source_url",
+    "cadence",
+    "contact_name",
+    "contact_email",
+    "notes",
+    "visibility",
+)
+
+
+@router.post("/manage/d/{dataset_id}")
+async def save_dataset(request: Request, dataset_id: str) -> Response:
+    viewer = _viewer(request)
+    store = portal_of(request).store
+    dataset = writable_dataset(store, viewer, dataset_id)
+    form = await _form(request)
+    fields: dict[str, Any] = {k: _text(form, k) for k in _META_FIELDS if k in form}
+    if "tags" in form:
+        fields["tags"] = [t.strip() for t in _text(form, "tags").split(",") if t.strip()]
+    if "row_identifier" in form:
+        fields["row_identifier"] = _text(form, "row_identifier") or None
+    if viewer.is_admin and "agency" in form:
+        fields["agency"] = _text(form, "agency")
+    columns = [
+        {
+            "field_name": c.field_name,
+            "name": _text(form, f"col-{c.field_name}-name", c.name),
+            "description": _text(form, f"col-{c.field_name}-description", c.description),
+            "internal": form.get(f"col-{c.field_name}-internal") == "on",
+        }
+        for c in dataset.columns
+    ]
+    try:
+        apply_metadata_change(store, viewer, dataset_id, MetadataChange(fields, columns))
+    except BlotterError as err:
+        page = _edit_page(viewer, store.get_dataset(dataset_id), error=err.message)
+        return render(request, "edit.html", page, status=err.status)
+    return _see_other(f"/manage/d/{dataset_id}?" + urlencode({"notice": "Saved."}))
+
+
+# --- uploads: file → preview → publish ----------------------------------------------
+
+
+@dataclass
+class UploadPage:
+    title: str
+    dataset: Dataset | None
+    profiles: list[str]
+    error: str = ""
+
+
+@dataclass
+class PreviewPage:
+    title: str
+    dataset: Dataset | None
+    token: str
+    filename: str
+    profile: str
+    mode: str
+    name: str
+    columns: list[Any]
+    rows: list[list[str]]
+    row_count: int
+    problems: list[dict[str, Any]]
+    problem_total: int
+    notes: list[str]
+
+
+@router.get("/manage/upload")
+def upload_form(request: Request, dataset: str = "") -> Response:
+    viewer = _viewer(request)
+    store = portal_of(request).store
+    target = writable_dataset(store, viewer, dataset) if dataset else None
+    if target is None:
+        _require_publisher(viewer)
+    profiles = [n for n, _, _ in store.list_profiles()]
+    title = f"Publish to {target.meta.name}" if target else "New dataset from a file"
+    return render(request, "upload.html", UploadPage(title, target, profiles))
+
+
+def _require_publisher(viewer: Viewer) -> None:
+    user = require_account(viewer)
+    if user.role not in (Role.ADMIN, Role.PUBLISHER):
+        raise PermissionDenied("Only publishers and administrators publish datasets.")
+
+
+@router.post("/manage/upload")
+async def upload(request: Request) -> Response:
+    viewer = _viewer(request)
+    portal = portal_of(request)
+    form = await _form(request)
+    dataset_id = _text(form, "dataset")
+    target = writable_dataset(portal.store, viewer, dataset_id) if dataset_id else None
+    if target is None:
+        _require_publisher(viewer)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InvalidRequest("Choose a CSV or XLSX file to upload.")
+    profile = _text(form, "profile")
+    spec = profile_spec(portal.store, profile) if profile else None
+    await anyio.to_thread.run_sync(remove_stale_uploads, portal)
+    path = await save_upload(portal, _chunks(upload), upload.filename)
+    preview = await anyio.to_thread.run_sync(lambda: preview_file(portal.store, path, target, spec))
+    columns = preview.prepared.columns
+    page = PreviewPage(
+        title=f"Preview: {upload.filename}",
+        dataset=target,
+        token=path.name,
+        filename=upload.filename,
+        profile=profile,
+        mode=_text(form, "mode", "replace"),
+        name=_text(form, "name"),
+        columns=columns,
+        rows=[_shown_row(columns, row) for row in preview.rows],
+        row_count=preview.row_count,
+        problems=preview.problems,
+        problem_total=preview.problem_total,
+        notes=preview.prepared.notes,
+    )
+    return render(request, "preview.html", page, status=422 if preview.problem_total else 200)
+
+
+async def _chunks(upload: UploadFile, size: int = 1 << 20) -> Any:
+    while chunk := await upload.read(size):
+        yield chunk
+
+
+def _shown_row(columns: list[Any], physical: list[Any]) -> list[str]:
+    """Physical values (points are two numbers) as the page shows each column."""
+    out, i = [], 0
+    for column in columns:
+        if column.type == "point":
+            lon, lat = physical[i], physical[i + 1]
+            out.append(display(column.type, (lon, lat)) if lon is not None else "")
+            i += 2
+        else:
+            out.append(display(column.type, physical[i]))
+            i += 1
+    return out
+
+
+@router.post("/manage/publish")
+async def publish(request: Request) -> Response:
+    viewer = _viewer(request)
+    portal = portal_of(request)
+    form = await _form(request)
+    path = staged_upload(portal, _text(form, "token"))
+    profile = _text(form, "profile")
+    spec = profile_spec(portal.store, profile) if profile else None
+    dataset_id = _text(form, "dataset")
+    try:
+        if dataset_id:
+            mode = _text(form, "mode", "replace")
+            await anyio.to_thread.run_sync(
+                lambda: publish_file(portal.store, viewer, dataset_id, path, spec=spec, mode=mode)
+            )
+        else:
+            dataset_id = await anyio.to_thread.run_sync(
+                lambda: _publish_new(portal.store, viewer, path, spec, _text(form, "name"))
+            )
+    finally:
+        path.unlink(missing_ok=True)
+    notice = "Published a new version." if _text(form, "dataset") else "Dataset created."
+    return _see_other(f"/manage/d/{dataset_id}?" + urlencode({"notice": notice}))
+
+
+def _publish_new(store: Any, viewer: Viewer, path: Any, spec: Any, name: str) -> str:
+    """A new dataset from a file: private, owned by the publisher, in their agency."""
+    _require_publisher(viewer)
+    user = require_account(viewer)
+    # A profile maps columns; its own dataset id (if any) is not where this file goes.
+    spec = spec.model_copy(update={"id": None}) if spec else None
+    result = load_file(store, path, spec=spec, name=name or None)
+    dataset = store.get_dataset(result.dataset_id)
+    meta = dataset.meta.model_copy(
+        update={
+            "visibility": Visibility.PRIVATE,
+            "owner": user.name,
+            "agency": user.agency if user.role is Role.PUBLISHER else dataset.meta.agency,
+        }
+    )
+    store.update_metadata(dataset.id, meta)
+    audit(
+        store,
+        viewer,
+        "dataset.create",
+        dataset.id,
+        file=path.name.split("-", 1)[-1],
+        rows=result.row_count,
+    )
+    return str(dataset.id)
+
+
+# --- API tokens ----------------------------------------------------------------------
+
+
+@dataclass
+class TokensPage:
+    title: str
+    tokens: list[Any]
+    writable: list[Dataset]
+    secret: str = ""
+    error: str = ""
+
+
+@router.get("/manage/tokens")
+def tokens(request: Request) -> Response:
+    return _tokens_page(request)
+
+
+def _tokens_page(
+    request: Request, secret: str = "", error: str = "", status: int = 200
+) -> Response:
+    viewer = _viewer(request)
+    user = require_account(viewer)
+    store = portal_of(request).store
+    writable = [d for d in visible_datasets(store, viewer) if can_write(viewer, d)]
+    page = TokensPage("API tokens", store.list_tokens(user.name), writable, secret, error)
+    return render(request, "tokens.html", page, status=status)
+
+
+@router.post("/manage/tokens")
+async def new_token(request: Request) -> Response:
+    viewer = _viewer(request)
+    user = require_account(viewer)
+    form = await _form(request)
+    store = portal_of(request).store
+    scopes = [s for s in form.getlist("scope") if isinstance(s, str)]
+    if "admin" in scopes and user.role is not Role.ADMIN:
+        return _tokens_page(request, error="Only administrators may make admin tokens.", status=403)
+    try:
+        record, secret = create_token(store, user.name, _text(form, "label"), scopes)
+    except BlotterError as err:
+        return _tokens_page(request, error=err.message, status=err.status)
+    audit(store, viewer, "token.create", token=record.id, scopes=record.scopes)
+    return _tokens_page(request, secret=secret)
+
+
+@router.post("/manage/tokens/{token_id}/revoke")
+async def revoke(request: Request, token_id: str) -> Response:
+    viewer = _viewer(request)
+    user = require_account(viewer)
+    await _form(request)
+    store = portal_of(request).store
+    owned = {t.id for t in store.list_tokens(user.name)}
+    if token_id not in owned and not viewer.is_admin:
+        raise PermissionDenied("That token is not yours.")
+    revoke_token(store, token_id)
+    audit(store, viewer, "token.revoke", token=token_id)
+    return _see_other("/manage/tokens")
+
+
+# --- import profiles -----------------------------------------------------------------
+
+
+@dataclass
+class ProfilesPage:
+    title: str
+    profiles: list[tuple[str, Any, str]]
+    name: str = ""
+    text: str = ""
+    error: str = ""
+    notice: str = ""
+
+
+@router.get("/manage/profiles")
+def profiles(request: Request, name: str = "", notice: str = "") -> Response:
+    require_account(_viewer(request))
+    store = portal_of(request).store
+    text = (store.get_profile(name) or "") if name else ""
+    page = ProfilesPage("Import profiles", store.list_profiles(), name, text, notice=notice[:200])
+    return render(request, "profiles.html", page)
+
+
+@router.post("/manage/profiles")
+async def save_profile_form(request: Request) -> Response:
+    viewer = _viewer(request)
+    form = await _form(request)
+    store = portal_of(request).store
+    name, text = _text(form, "name"), str(form.get("text") or "")
+    try:
+        save_profile(store, viewer, name, text)
+    except BlotterError as err:
+        page = ProfilesPage("Import profiles", store.list_profiles(), name, text, error=err.message)
+        return render(request, "profiles.html", page, status=err.status)
+    query = urlencode({"name": name, "notice": f"Profile {name} saved."})
+    return _see_other(f"/manage/profiles?{query}")
+
+
+# --- audit log (administrators) ------------------------------------------------------
+
+
+@dataclass
+class AuditPage:
+    title: str
+    entries: list[Any]
+    dataset: str
+    newer: str | None
+    older: str | None
+
+
+_AUDIT_PAGE = 100
+
+
+@router.get("/manage/audit")
+def audit_page(request: Request, dataset: str = "", page: int = 1) -> Response:
+    require_admin(_viewer(request))
+    store = portal_of(request).store
+    page = max(page, 1)
+    entries = store.audit_log(
+        limit=_AUDIT_PAGE + 1, offset=(page - 1) * _AUDIT_PAGE, dataset_id=dataset or None
+    )
+    base = {"dataset": dataset} if dataset else {}
+    older = (
+        "/manage/audit?" + urlencode({**base, "page": page + 1})
+        if len(entries) > _AUDIT_PAGE
+        else None
+    )
+    newer = "/manage/audit?" + urlencode({**base, "page": page - 1}) if page > 1 else None
+    context = AuditPage("Audit log", entries[:_AUDIT_PAGE], dataset, newer, older)
+    return render(request, "audit.html", context)
+
+
+def login_url(path: str) -> str:
+    return "/login?next=" + quote(path, safe="/")
