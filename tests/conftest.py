@@ -17,6 +17,7 @@ from blotter.app import create_app
 from blotter.settings import Settings
 from blotter.store import Store
 from tests.engines import ENGINES, engine_settings
+from tests.portal import portal  # noqa: F401 - a fixture for every test module
 
 REAL_DATA = Path(__file__).parents[2] / "shared" / "data" / "real"
 SAMPLES = Path(__file__).parents[1] / "blotter" / "samples" / "data"

@@ -13,7 +13,6 @@ from tests.portal import (
     PRIVATE,
     PUBLIC,
     Portal,
-    portal,  # noqa: F401 - fixture
     sign_in,
 )
 
