@@ -183,6 +183,8 @@ def demo(
             for result in results:
                 dataset = store.get_dataset(result.dataset_id)
                 console.print(f"  {dataset.id}  {dataset.row_count:>7,} rows  {dataset.meta.name}")
+            if not store.list_users():
+                _demo_admin(store)
     _serve(settings, workers)
 
 
@@ -195,6 +197,21 @@ def _operator() -> Viewer:
         user=User(name="cli", role=Role.ADMIN, created_at=datetime.now()),
         address="local",
         via="cli",
+    )
+
+
+def _demo_admin(store: Store) -> None:
+    """A first administrator for the demo, with a random passphrase shown once, so the staff
+    pages can be tried at once (a real portal creates its own with 'blotter user add')."""
+    import secrets
+
+    from blotter.accounts import add_user
+
+    password = "-".join(secrets.token_urlsafe(6) for _ in range(4))
+    add_user(store, "admin", Role.ADMIN, password)
+    console.print(
+        f"Staff sign-in at /login: account [bold]admin[/bold], password [bold]{password}[/bold] "
+        "(shown once; add more accounts from the Users page)."
     )
 
 

@@ -21,7 +21,13 @@ from pydantic import ValidationError
 from sqlglot import exp
 
 from blotter.access import Viewer, audit, require_account, writable_dataset
-from blotter.errors import InvalidRequest, PayloadTooLarge, PermissionDenied, ValidationFailed
+from blotter.errors import (
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    ValidationFailed,
+)
 from blotter.ingest.pipeline import PreparedLoad, keep_access, load_file, prepare
 from blotter.ingest.rows import stage_changes
 from blotter.ingest.spec import DatasetSpec, parse_spec
@@ -29,7 +35,8 @@ from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Role, Versio
 from blotter.portal import Portal
 from blotter.schema import DATASET_TABLE, ROW_ID, physical_names
 from blotter.store.base import Store
-from blotter.store.common import STAGED_HEAD, now
+from blotter.store.changes import STAGED_HEAD
+from blotter.store.common import now
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
@@ -75,6 +82,8 @@ class MetadataChange:
                     "field_name": col.get("fieldName") or col.get("field_name"),
                     **{k: col[k] for k in ("name", "description", "internal") if k in col},
                 }
+                if col.get("dataTypeName") or col.get("type"):
+                    edit["type"] = col.get("dataTypeName") or col.get("type")
                 if "flags" in col and "internal" not in col:
                     edit["internal"] = "hidden" in (col.get("flags") or [])
                 edits.append(edit)
@@ -140,8 +149,12 @@ def _edited_columns(dataset: Dataset, edits: list[dict[str, Any]]) -> list[Colum
         name = edit["field_name"]
         if name not in by_field:
             raise InvalidRequest(f"Dataset {dataset.id} has no column '{name}'.", column=name)
-        if "type" in edit or "dataTypeName" in edit:
-            raise InvalidRequest("A column's type changes only with a new file.", column=name)
+        if "type" in edit and str(edit["type"]) != str(by_field[name].type):
+            raise InvalidRequest(
+                f"Column '{name}' is {by_field[name].type}: a column's type changes only with "
+                "a new file.",
+                column=name,
+            )
         updates = {k: v for k, v in edit.items() if k in ("name", "description", "internal")}
         if "name" in updates and not str(updates["name"]).strip():
             raise InvalidRequest(f"Column '{name}' needs a display name.", column=name)
@@ -178,6 +191,24 @@ def check_row_identifier(store: Store, dataset: Dataset, field_name: str) -> Non
             f"value and {present - distinct} repeat another row's value.",
             column=field_name,
         )
+
+
+def delete_row(store: Store, dataset: Dataset, value: str, *, source: str) -> Version:
+    """Delete the row that ``value`` names (row identifier, else ``:id``) as a new version;
+    NotFound, with nothing written, when no row has it."""
+    key = dataset.meta.row_identifier or ":id"
+    staged = stage_changes(dataset, [{key: value, ":deleted": True}])
+    typed = staged.table.column("__key")[0].as_py()
+    column = exp.column(staged.key, quoted=True)
+    literal = exp.Literal.string(typed) if isinstance(typed, str) else exp.Literal.number(typed)
+    select = exp.select(exp.Count(this=exp.Star())).from_(DATASET_TABLE)
+    (found,) = next(
+        iter(store.execute(dataset, select.where(exp.EQ(this=column, expression=literal))))
+    )
+    if not found:
+        raise NotFound(f"Dataset {dataset.id} has no row '{value}'.", row=value)
+    version, _ = store.apply_changes(dataset.id, staged.key, staged.table, source=source)
+    return version
 
 
 def create_dataset(store: Store, viewer: Viewer, payload: dict[str, Any]) -> Dataset:
@@ -294,7 +325,7 @@ def profile_spec(store: Store, name: str) -> DatasetSpec:
     if text is None:
         known = ", ".join(n for n, _, _ in store.list_profiles()) or "none yet"
         raise InvalidRequest(f"There is no import profile '{name}' (profiles: {known}).")
-    return parse_spec(text, f"profile '{name}'")
+    return parse_spec(text, f"profile '{name}'", default_name=name)
 
 
 def save_profile(store: Store, viewer: Viewer, name: str, yaml_text: str) -> DatasetSpec:
@@ -306,7 +337,7 @@ def save_profile(store: Store, viewer: Viewer, name: str, yaml_text: str) -> Dat
         raise InvalidRequest(
             f"'{name}' is not a profile name: lowercase letters, digits, '-' and '_'."
         )
-    spec = parse_spec(yaml_text, f"profile '{name}'")
+    spec = parse_spec(yaml_text, f"profile '{name}'", default_name=name)
     if not spec.columns:
         raise InvalidRequest(f"Profile '{name}' maps no columns.")
     store.save_profile(name, yaml_text, viewer.name, now())

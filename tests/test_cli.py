@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,9 +27,11 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command", ["serve", "demo", "load", "datasets"])
+@pytest.mark.parametrize(
+    "command", ["serve", "demo", "load", "datasets", "profile save", "profile list", "user add"]
+)
 def test_every_command_explains_itself(command: str) -> None:
-    result = runner.invoke(app, [command, "--help"])
+    result = runner.invoke(app, [*command.split(), "--help"])
     assert result.exit_code == 0
     assert "--data-dir" in result.output
 
@@ -127,6 +130,62 @@ def test_demo_loads_the_samples_and_serves_them(tmp_path: Path) -> None:
         assert len(rows) == 221
         home = httpx.get(f"http://127.0.0.1:{port}/")
         assert home.status_code == 200 and "Rutland" in home.text
+        # The demo makes a first administrator and says its passphrase once.
+        said = ""
+        while "shown once" not in said:
+            said += proc.stdout.readline().decode() if proc.stdout else ""
+        password = re.search(r"password\s+(\S+)", said).group(1)  # type: ignore[union-attr]
+        signed_in = httpx.get(
+            f"http://127.0.0.1:{port}/api/audit.json", auth=("admin", password), timeout=10
+        )
+        assert signed_in.status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+PROFILE = """
+name: ignored for a profile
+columns:
+  - {field: case_no, name: Case, source: CASE NUMBER}
+  - {field: offense, name: Offense, source: OFFENSE, case: lower}
+  - {field: age, name: Age, type: number, source: AGE}
+"""
+
+
+def test_profiles_are_saved_listed_shown_and_load_each_month(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    profile = write(tmp_path / "rms.yaml", PROFILE)
+    saved = runner.invoke(app, ["profile", "save", "rms-export", str(profile), *data])
+    assert saved.exit_code == 0, saved.output
+    assert "rms-export" in runner.invoke(app, ["profile", "list", *data]).output
+    shown = runner.invoke(app, ["profile", "show", "rms-export", *data])
+    assert "CASE NUMBER" in shown.output
+    april = write(tmp_path / "april.csv", "CASE NUMBER,OFFENSE,AGE\nA1,THEFT,30\nA2,FRAUD,41\n")
+    made = runner.invoke(
+        app, ["load", str(april), "--new", "--profile", "rms-export", "--name", "Cases", *data]
+    )
+    assert made.exit_code == 0, made.output
+    dataset_id = re.search(r"of dataset (\S+)\.", made.output).group(1)  # type: ignore[union-attr]
+    may = write(tmp_path / "may.csv", "CASE NUMBER,OFFENSE,AGE\nA2,FRAUD,42\nA3,ARSON,25\n")
+    added = runner.invoke(
+        app,
+        ["load", str(may), "--dataset", dataset_id, "--profile", "rms-export", "--upsert", *data],
+    )
+    assert added.exit_code == 0, added.output
+    store = DuckDBStore(Settings(data_dir=tmp_path / "data").database_path)
+    try:
+        dataset = store.get_dataset(dataset_id)
+        assert dataset.meta.name == "Cases" and dataset.version == 2
+        # Without a row identifier every row of May is new: the dataset is now 4 rows.
+        assert dataset.row_count == 4
+        assert [e.action for e in store.audit_log()][:2] == ["dataset.publish", "dataset.publish"]
+        assert store.audit_log()[0].actor == "cli"
+    finally:
+        store.close()
+    unknown = runner.invoke(app, ["load", str(may), "--new", "--profile", "nope", *data])
+    assert unknown.exit_code == 1 and "no import profile 'nope'" in unknown.output
+    both = runner.invoke(
+        app, ["load", str(may), "--new", "--profile", "rms-export", "--spec", str(profile), *data]
+    )
+    assert both.exit_code == 2

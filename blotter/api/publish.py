@@ -21,6 +21,7 @@ from blotter.management import (
     MetadataChange,
     apply_metadata_change,
     create_dataset,
+    delete_row,
     publish_records,
     upload_file,
 )
@@ -123,27 +124,18 @@ async def replace(request: Request, name: str) -> JSONResponse:
 
 
 @router.delete("/resource/{dataset_id}/{row}")
-def delete_row(request: Request, dataset_id: str, row: str) -> JSONResponse:
+def delete_one_row(request: Request, dataset_id: str, row: str) -> JSONResponse:
     """Delete one row, named by its row identifier (or :id when the dataset has none)."""
     check_dataset_id(dataset_id)
     portal = _portal(request)
     viewer = _writer(request)
     dataset = writable_dataset(portal.store, viewer, dataset_id)
     value = row.removesuffix(".json")
-    key = dataset.meta.row_identifier or ":id"
-    staged = stage_changes(dataset, [{key: value, ":deleted": True}])
-    version, counts = portal.store.apply_changes(
-        dataset_id, staged.key, staged.table, source=f"delete by {viewer.name}"
-    )
+    version = delete_row(portal.store, dataset, value, source=f"delete by {viewer.name}")
     audit(portal.store, viewer, "rows.delete", dataset_id, row=value, version=version.number)
-    if counts.deleted == 0:
-        from blotter.errors import NotFound
-
-        raise NotFound(f"Dataset {dataset_id} has no row '{value}'.", row=value)
-    return JSONResponse(
-        soda_counts(counts, by_identifier=dataset.meta.row_identifier is not None),
-        media_type=_JSON,
-    )
+    counts = ChangeCounts(deleted=1)
+    by_identifier = dataset.meta.row_identifier is not None
+    return JSONResponse(soda_counts(counts, by_identifier=by_identifier), media_type=_JSON)
 
 
 @router.post("/api/views.json")

@@ -204,14 +204,18 @@ def load_spec_file(path: Path) -> DatasetSpec:
     return spec
 
 
-def parse_spec(text: str, where: str) -> DatasetSpec:
-    """A dataset file's YAML text (from a file or a saved import profile named ``where``)."""
+def parse_spec(text: str, where: str, default_name: str | None = None) -> DatasetSpec:
+    """A dataset file's YAML text (from a file or a saved import profile named ``where``).
+
+    A profile needs no ``name``: it maps columns into a dataset that has its own."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise IngestError(f"Cannot read dataset file {where}: {err}", file=where) from err
     if not isinstance(data, dict):
         raise IngestError(f"Dataset file {where} must be a mapping of keys to values.", file=where)
+    if default_name is not None:
+        data.setdefault("name", default_name)
     try:
         return DatasetSpec.model_validate(data)
     except ValidationError as err:

@@ -12,10 +12,7 @@ from sqlglot import exp
 from blotter.errors import InvalidRequest, QueryTimeout
 from blotter.model import ApiToken, Column, ColumnType, Dataset, DatasetMeta, Version
 from blotter.schema import (
-    CREATED_AT,
     DATASET_TABLE,
-    ROW_ID,
-    UPDATED_AT,
     physical_names,
     version_table,
 )
@@ -135,64 +132,6 @@ def timeout_error(timeout_s: float | None) -> QueryTimeout:
         "Narrow it with $where or $limit.",
         timeout_s=timeout_s,
     )
-
-
-# --- row-level changes (SODA upserts and deletes) ---------------------------------------
-
-STAGED = "_staged_changes"
-# __given has one '1' or '0' per physical column: whether the payload set it. An update
-# changes only what was given, as Socrata's upsert does.
-STAGED_HEAD = ["__seq", "__delete", "__key", "__given"]
-
-
-def quote(name: str) -> str:
-    """A double-quoted identifier, the same on DuckDB and PostgreSQL."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def change_statements(
-    old: str | None, new: str, names: list[str], key: str, stamp: datetime, next_id: int
-) -> tuple[list[str], dict[str, str]]:
-    """SQL that writes ``new`` from ``old`` and the staged changes, in ``:id`` order.
-
-    Untouched rows keep everything; updated rows keep their id and creation time; rows whose
-    key is new (or null) are appended with fresh ids in payload order. Returns the writes
-    and the count queries (run before the writes) for the response.
-    """
-    cols = ", ".join(map(quote, names))
-    s_cols = ", ".join(f"s.{quote(n)}" for n in names)
-    o_cols = ", ".join(f"o.{quote(n)}" for n in names)
-    merged = ", ".join(
-        f"CASE WHEN substr(s.__given, {i}, 1) = '1' THEN s.{quote(n)} ELSE o.{quote(n)} END"
-        for i, n in enumerate(names, start=1)
-    )
-    system = f"{ROW_ID}, {CREATED_AT}, {UPDATED_AT}"
-    at = f"TIMESTAMP '{stamp.isoformat(sep=' ')}'"
-    k = quote(key)
-    matched = f"FROM {quote(old)} o JOIN {STAGED} s ON s.__key = o.{k}" if old else None
-    fresh = f"FROM {STAGED} s WHERE NOT s.__delete AND (s.__key IS NULL" + (  # noqa: S608 - quoted identifiers, our own values
-        f" OR NOT EXISTS (SELECT 1 FROM {quote(old)} o WHERE o.{k} = s.__key))" if old else ")"  # noqa: S608 - quoted identifiers, our own values
-    )
-    writes = []
-    if old:
-        writes.append(
-            f"INSERT INTO {quote(new)} ({system}, {cols}) SELECT * FROM ("  # noqa: S608 - quoted identifiers, our own values
-            f"SELECT o.{ROW_ID}, o.{CREATED_AT}, o.{UPDATED_AT}, {o_cols} FROM {quote(old)} o "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {STAGED} s WHERE s.__key = o.{k}) "
-            f"UNION ALL SELECT o.{ROW_ID}, o.{CREATED_AT}, {at}, {merged} {matched} "
-            f"WHERE NOT s.__delete) kept ORDER BY {ROW_ID}"
-        )
-    writes.append(
-        f"INSERT INTO {quote(new)} ({system}, {cols}) "
-        f"SELECT {next_id} + row_number() OVER (ORDER BY s.__seq) - 1, {at}, {at}, {s_cols} "
-        f"{fresh} ORDER BY s.__seq"
-    )
-    counts = {
-        "updated": f"SELECT count(*) {matched} WHERE NOT s.__delete" if matched else "",
-        "deleted": f"SELECT count(*) {matched} WHERE s.__delete" if matched else "",
-        "created": f"SELECT count(*) {fresh}",
-    }
-    return writes, {k_: v for k_, v in counts.items() if v}
 
 
 def check_dictionary(dataset: Dataset, columns: list[Column]) -> None:

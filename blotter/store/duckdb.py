@@ -44,11 +44,9 @@ from blotter.schema import (
     version_table,
 )
 from blotter.store.base import RowStream, Store
+from blotter.store.changes import STAGED, STAGED_HEAD, change_statements
 from blotter.store.common import (
     DATASET_QUERY,
-    STAGED,
-    STAGED_HEAD,
-    change_statements,
     check_batch,
     check_dictionary,
     columns_json,

@@ -43,11 +43,9 @@ from blotter.model import (
 from blotter.model import new_dataset_id as make_id
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
 from blotter.store.base import RowStream, Store
+from blotter.store.changes import STAGED, STAGED_HEAD, change_statements
 from blotter.store.common import (
     DATASET_QUERY,
-    STAGED,
-    STAGED_HEAD,
-    change_statements,
     check_batch,
     check_dictionary,
     dataset_from_row,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 
 from blotter.app import create_app
 from blotter.model import Column, ColumnType, DatasetMeta
@@ -132,3 +135,27 @@ def web(small_portal: Settings) -> Iterator[TestClient]:
 def small_server(small_portal: Settings) -> Iterator[LiveServer]:
     """The small portal on a live loopback server, for the browser."""
     yield from serve_in_thread(create_app(small_portal))
+
+
+# --- a real browser: Debian's Chromium driven by Playwright ---------------------------
+
+CHROMIUM = os.environ.get("BLOTTER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# Without these, Chromium tries to reach Google's hosts, which this network refuses.
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not at {CHROMIUM}: run scripts/ensure-chromium (make test does).")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
