@@ -63,6 +63,11 @@ class PayloadTooLarge(BlotterError):
     status = 413
 
 
+class UnsupportedMediaType(BlotterError):
+    code = "request.unsupported-media-type"
+    status = 415
+
+
 class StoreBusy(BlotterError):
     """The embedded database file is held by another process."""
 

@@ -209,3 +209,26 @@ def test_repeated_wrong_passwords_lock_the_account_for_a_while(portal: Portal) -
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
     actions = [e.action for e in portal.store.audit_log(limit=10)]
     assert actions.count("login.failed") == 5 and "login.refused-locked" in actions
+
+
+def test_forged_cross_site_posts_cannot_ride_on_remembered_credentials(portal: Portal) -> None:
+    """A foreign page can post a form with a browser's remembered Basic credentials but
+    cannot set a JSON content type or read our CSRF token: both kinds of post are refused."""
+    client = portal.client
+    before = portal.rows(PUBLIC)
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        forged = client.post(
+            f"/resource/{PUBLIC}.json",
+            content=b'[{"case_no": "c1", "offense": "forged"}]',
+            headers={"Content-Type": content_type},
+            auth=("pub_a", PASSWORD),
+        )
+        assert forged.status_code == 415, forged.text
+    page_form = client.post(
+        "/manage/users",
+        data={"name": "mallory", "role": "admin", "password": PASSWORD},
+        auth=("boss", PASSWORD),
+    )
+    assert page_form.status_code == 401
+    assert portal.rows(PUBLIC) == before
+    assert portal.store.user_credentials("mallory") is None

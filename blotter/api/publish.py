@@ -7,6 +7,7 @@ immutable version and an audit entry; a payload with any bad value changes nothi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,8 +15,9 @@ from fastapi.responses import JSONResponse
 
 from blotter.access import Viewer, audit, require_account, require_admin, writable_dataset
 from blotter.api.soda import split_name
-from blotter.auth import viewer_of
-from blotter.errors import InvalidRequest, PayloadTooLarge, PermissionDenied
+from blotter.api.views import view_json
+from blotter.auth import check_csrf, viewer_of
+from blotter.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from blotter.ingest.rows import records_from_body, stage_changes
 from blotter.management import (
     MetadataChange,
@@ -37,14 +39,23 @@ def _portal(request: Request) -> Portal:
     return portal
 
 
+# What an HTML form on another site can send without asking first (no CORS preflight). A
+# browser attaches remembered Basic credentials to such posts, so writes refuse them.
+_FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+
+
 def _writer(request: Request) -> Viewer:
-    """The viewer of an API write. A browser session alone is not enough: the request must
-    carry credentials or the session's CSRF token, so no other site can post with a cookie."""
+    """The viewer of an API write, safe from cross-site forgery: a browser session must send
+    its CSRF token, and bodies a foreign form could post are refused."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in _FORM_TYPES:
+        raise UnsupportedMediaType(
+            f"Writes take JSON (application/json) or CSV (text/csv), not {media_type}.",
+            content_type=media_type,
+        )
     viewer = viewer_of(request, _portal(request).store)
     require_account(viewer)
     if viewer.via == "session":
-        from blotter.auth import check_csrf
-
         check_csrf(request, request.headers.get("x-csrf-token"))
     return viewer
 
@@ -141,8 +152,6 @@ def delete_one_row(request: Request, dataset_id: str, row: str) -> JSONResponse:
 @router.post("/api/views.json")
 async def create(request: Request) -> JSONResponse:
     """Create an empty dataset from Socrata's view JSON (name, columns, metadata)."""
-    from blotter.api.views import view_json
-
     portal = _portal(request)
     viewer = _writer(request)
     payload = _json_object(await _body(request))
@@ -155,8 +164,6 @@ async def create(request: Request) -> JSONResponse:
 @router.patch("/api/views/{name}")
 async def update_view(request: Request, name: str) -> JSONResponse:
     """Edit metadata and the data dictionary; ``?method=setPermission`` sets visibility."""
-    from blotter.api.views import view_json
-
     dataset_id, _ = split_name(name)
     portal = _portal(request)
     viewer = _writer(request)
@@ -230,8 +237,6 @@ def _int(text: str, name: str, low: int, high: int) -> int:
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    import json
-
     try:
         data = json.loads(body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -239,6 +244,3 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.")
     return data
-
-
-__all__ = ["PermissionDenied", "router"]

@@ -65,7 +65,10 @@ def data_response(
         "X-SODA2-Truth-Last-Modified": last_modified,
         "X-SODA2-Data-Out-Of-Date": "false",
     }
-    if viewer.user is not None:  # never let a shared cache hand staff answers to the public
+    # The answer depends on who asks (internal columns), so caches must key on credentials,
+    # and never keep a staff answer where the public could be handed it.
+    headers["Vary"] = "Authorization, Cookie, X-App-Token"
+    if viewer.user is not None:
         headers["Cache-Control"] = "private, no-store"
     if download:
         headers["Content-Disposition"] = f'attachment; filename="{dataset_id}.{fmt}"'

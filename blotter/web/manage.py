@@ -37,7 +37,7 @@ from blotter.auth import (
     start_session,
     viewer_of,
 )
-from blotter.errors import BlotterError, InvalidRequest, PermissionDenied
+from blotter.errors import AuthenticationRequired, BlotterError, InvalidRequest, PermissionDenied
 from blotter.ingest.pipeline import load_file
 from blotter.management import (
     MetadataChange,
@@ -62,7 +62,13 @@ def _viewer(request: Request) -> Viewer:
 
 
 async def _form(request: Request) -> FormData:
-    """The posted form, after checking it came from one of our pages."""
+    """The posted form, after checking it came from one of our pages in a signed-in browser.
+
+    Forms act only for a session: remembered Basic credentials, which a browser would also
+    send with a forged cross-site post, do not count here."""
+    viewer = _viewer(request)
+    if viewer.via != "session":
+        raise AuthenticationRequired("Sign in on the sign-in page to use this form.")
     form = await request.form()
     token = form.get("csrf")
     check_csrf(request, token if isinstance(token, str) else None)
@@ -265,10 +271,24 @@ async def change_user(request: Request, name: str) -> Response:
             for token in store.list_tokens(name):
                 if token.revoked_at is None:
                     revoke_token(store, token.id)
-    elif action == "password":
+    elif action == "update":
+        role_text, agency = _text(form, "role"), _text(form, "agency")
+        if role_text not in set(Role):
+            raise InvalidRequest(f"Choose a role: {', '.join(map(str, Role))}.")
+        if role_text == Role.PUBLISHER and not agency:
+            raise InvalidRequest("A publisher needs an agency.")
+        if name == viewer.name and role_text != Role.ADMIN:
+            raise InvalidRequest("You cannot take away your own administrator role.")
         password = str(form.get("password") or "")
-        store.update_user(name, password_hash=hash_password(password))
-        store.set_login_state(name, 0, None)
+        store.update_user(
+            name,
+            role=Role(role_text),
+            agency=agency,
+            password_hash=hash_password(password) if password else None,
+        )
+        if password:
+            store.set_login_state(name, 0, None)
+            store.delete_sessions(user_name=name)
     else:
         raise InvalidRequest(f"Unknown action '{action}'.")
     audit(store, viewer, f"user.{action}", user=name)

@@ -245,3 +245,30 @@ def test_a_publisher_uploads_previews_publishes_and_hides_a_column_in_the_browse
     expect(tab.get_by_role("columnheader", name="Officer name")).to_be_visible()
     expect(tab.get_by_role("columnheader", name="Offense")).to_have_count(0)
     assert "fraud" not in tab.content()
+
+
+def test_an_admin_changes_a_role_and_resets_a_password(portal: Portal) -> None:
+    client = TestClient(portal.client.app)
+    csrf = sign_in(client, "boss")
+    changed = client.post(
+        "/manage/users/ana",
+        data={
+            "csrf": csrf,
+            "action": "update",
+            "role": "publisher",
+            "agency": AGENCY_A,
+            "password": "a brand new passphrase",
+        },
+    )
+    assert changed.status_code == 200
+    user = portal.store.user_credentials("ana")[0]  # type: ignore[index]
+    assert (user.role, user.agency) == ("publisher", AGENCY_A)
+    sign_in(TestClient(portal.client.app), "ana", "a brand new passphrase")
+    no_agency = client.post(
+        "/manage/users/ana", data={"csrf": csrf, "action": "update", "role": "publisher"}
+    )
+    assert no_agency.status_code == 400
+    demote_self = client.post(
+        "/manage/users/boss", data={"csrf": csrf, "action": "update", "role": "analyst"}
+    )
+    assert demote_self.status_code == 400
