@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     database_read_url: str = Field(
         "", description="postgresql://… of a read replica that takes the reads; empty: none."
     )
+    duckdb_memory_mb: int = Field(
+        1024,
+        description="The most memory the embedded database may use for its cache and work, "
+        "in MB; beyond it, work spills to disk. 0: DuckDB's default (most of the RAM).",
+    )
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, description="Port the web server listens on.")
     site_name: str = Field("Blotter", description="The portal's name in pages and the API.")

@@ -20,4 +20,4 @@ def open_store(settings: Settings) -> Store:
         )
     from blotter.store.duckdb import DuckDBStore
 
-    return DuckDBStore(settings.database_path)
+    return DuckDBStore(settings.database_path, memory_limit_mb=settings.duckdb_memory_mb)

@@ -86,11 +86,18 @@ class DuckDBStore(SqlRecords, Store):
 
     engine = "duckdb"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, memory_limit_mb: int | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # DuckDB caches as much as it may; a cap keeps a big publish from growing the server
+        # past it (what does not fit spills to a temporary directory beside the database).
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "temp_directory": str(self.path.parent / "duckdb.tmp")
+        }
+        if memory_limit_mb:
+            config["memory_limit"] = f"{memory_limit_mb}MB"
         try:
-            self._con = duckdb.connect(str(self.path))
+            self._con = duckdb.connect(str(self.path), config=config)
         except duckdb.IOException as err:
             if "lock" in str(err).lower():
                 raise StoreBusy(
@@ -102,6 +109,7 @@ class DuckDBStore(SqlRecords, Store):
         load_extensions(self._con)
         self._write_lock = threading.Lock()
         self._migrate()
+        self._drop_unregistered_tables()
 
     def close(self) -> None:
         self._con.close()
@@ -203,7 +211,10 @@ class DuckDBStore(SqlRecords, Store):
             number = self._next_version(cur, dataset_id)
             table = version_table(dataset_id, number)
             stamp = now()
-            cur.execute("BEGIN TRANSACTION")
+            # The rows go into a table no reader knows of, committed batch by batch: one
+            # transaction holding every row would keep them all in memory. Readers switch to
+            # it only when it is registered, in one short transaction below; a table left by
+            # a failed or killed load is never registered and is dropped.
             try:
                 _create_table(cur, table, physical)
                 names = [name for name, _ in physical]
@@ -223,7 +234,7 @@ class DuckDBStore(SqlRecords, Store):
                         {"now": stamp},
                     )
                     cur.unregister("_staged_batch")
-                self._register_version(
+                self._switch(
                     cur,
                     dataset_id,
                     number,
@@ -235,9 +246,8 @@ class DuckDBStore(SqlRecords, Store):
                     next_row_id,
                     data_as_of or stamp,
                 )
-                cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 raise
         return Version(
             dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
@@ -259,7 +269,6 @@ class DuckDBStore(SqlRecords, Store):
             stamp = now()
             writes, count_queries = change_statements(old, table, names, key, stamp, next_id)
             cur.register(STAGED, staged)
-            cur.execute("BEGIN TRANSACTION")
             try:
                 counts = ChangeCounts(
                     **{
@@ -270,8 +279,8 @@ class DuckDBStore(SqlRecords, Store):
                 _create_table(cur, table, physical)
                 for statement in writes:
                     cur.execute(statement)
-                total = (cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone() or (0,))[0]  # noqa: S608 - quoted identifiers, our own values
-                self._register_version(
+                total = (cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone() or (0,))[0]  # noqa: S608 - a version table's name
+                self._switch(
                     cur,
                     dataset_id,
                     number,
@@ -283,9 +292,8 @@ class DuckDBStore(SqlRecords, Store):
                     next_id + counts.created,
                     stamp,
                 )
-                cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 raise
             finally:
                 cur.unregister(STAGED)
@@ -318,7 +326,7 @@ class DuckDBStore(SqlRecords, Store):
         ).fetchone()
         return (last[0] if last else 0) + 1
 
-    def _register_version(
+    def _switch(
         self,
         cur: duckdb.DuckDBPyConnection,
         dataset_id: str,
@@ -331,15 +339,33 @@ class DuckDBStore(SqlRecords, Store):
         next_row_id: int,
         data_as_of: datetime,
     ) -> None:
-        cur.execute(
-            "INSERT INTO blotter_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [dataset_id, number, table, columns_json(columns), count, stamp, source],
-        )
-        cur.execute(
-            "UPDATE blotter_datasets SET current_version = ?, next_row_id = ?, "
-            "columns = ?, updated_at = ?, data_as_of = ? WHERE id = ?",
-            [number, next_row_id, columns_json(columns), stamp, data_as_of, dataset_id],
-        )
+        """Register a written version table and make it the one served, atomically."""
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            cur.execute(
+                "INSERT INTO blotter_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [dataset_id, number, table, columns_json(columns), count, stamp, source],
+            )
+            cur.execute(
+                "UPDATE blotter_datasets SET current_version = ?, next_row_id = ?, "
+                "columns = ?, updated_at = ?, data_as_of = ? WHERE id = ?",
+                [number, next_row_id, columns_json(columns), stamp, data_as_of, dataset_id],
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    def _drop_unregistered_tables(self) -> None:
+        """Version tables that no version row names: left by a load that was killed."""
+        cur = self._cursor()
+        orphans = cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_name LIKE 'ds\\_%' ESCAPE '\\' AND table_name NOT IN "
+            "(SELECT table_name FROM blotter_versions)"
+        ).fetchall()
+        for (name,) in orphans:
+            cur.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
 
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return self._cursor().execute(sql, params).fetchall()
