@@ -19,7 +19,10 @@ FORBIDDEN: dict[str, set[str]] = {
     "ingest": {"soql", "analysis", "api", "web", "cli", "app", "queries", "portal"},
     "analysis": {"api", "web", "cli", "app"},
     "queries": {"api", "web", "cli", "app"},
-    "accounts": {"api", "web", "cli", "app"},
+    "accounts": {"api", "web", "cli", "app", "access", "auth", "management"},
+    "access": {"api", "web", "cli", "app", "auth", "management", "queries", "ingest"},
+    "auth": {"api", "web", "cli", "app", "management"},
+    "management": {"api", "web", "cli", "app", "auth"},
     "api": {"web", "cli", "app"},
     "web": {"cli", "app"},
 }
