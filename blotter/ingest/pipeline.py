@@ -290,15 +290,20 @@ def load_file(
     name: str | None = None,
     progress: Progress | None = None,
     update_metadata: bool = True,
+    meta_updates: dict[str, Any] | None = None,
 ) -> LoadResult:
     """Publish ``path`` as a new version of ``dataset_id``, or as a new dataset.
 
     With a dataset file, its metadata replaces the dataset's unless ``update_metadata`` is
-    off (an import profile maps columns; the dataset's description stays the publisher's)."""
+    off (an import profile maps columns; the dataset's description stays the publisher's).
+    ``meta_updates`` set fields of a new dataset's metadata before it exists (e.g. its owner
+    and visibility, so it is never public for a moment)."""
     existing = store.get_dataset(dataset_id) if dataset_id is not None else None
     prepared = prepare(path, spec, name=name, progress=progress, existing=existing)
     if existing is not None:
         keep_access(prepared, existing)
+    elif meta_updates:
+        prepared.meta = prepared.meta.model_copy(update=meta_updates)
     created = False
     if dataset_id is None:
         dataset_id = prepared.spec_id

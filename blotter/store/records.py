@@ -91,9 +91,21 @@ class SqlRecords:
     # --- sessions --------------------------------------------------------------------
 
     def add_session(self, id_hash: str, session: Session) -> None:
-        self._command(
-            "INSERT INTO blotter_sessions VALUES (?, ?, ?, ?, ?)",
-            [id_hash, session.user_name, session.csrf, session.created_at, session.expires_at],
+        """Store a new session; expired ones are cleared on the way."""
+        self._commands(
+            [
+                ("DELETE FROM blotter_sessions WHERE expires_at < ?", [session.created_at]),
+                (
+                    "INSERT INTO blotter_sessions VALUES (?, ?, ?, ?, ?)",
+                    [
+                        id_hash,
+                        session.user_name,
+                        session.csrf,
+                        session.created_at,
+                        session.expires_at,
+                    ],
+                ),
+            ]
         )
 
     def get_session(self, id_hash: str) -> Session | None:

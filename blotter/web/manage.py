@@ -509,16 +509,11 @@ def _publish_new(store: Any, viewer: Viewer, path: Any, spec: Any, name: str) ->
     user = require_account(viewer)
     # A profile maps columns; its own dataset id (if any) is not where this file goes.
     spec = spec.model_copy(update={"id": None}) if spec else None
-    result = load_file(store, path, spec=spec, name=name or None)
+    access = {"visibility": Visibility.PRIVATE, "owner": user.name}
+    if user.role is Role.PUBLISHER:
+        access["agency"] = user.agency
+    result = load_file(store, path, spec=spec, name=name or None, meta_updates=access)
     dataset = store.get_dataset(result.dataset_id)
-    meta = dataset.meta.model_copy(
-        update={
-            "visibility": Visibility.PRIVATE,
-            "owner": user.name,
-            "agency": user.agency if user.role is Role.PUBLISHER else dataset.meta.agency,
-        }
-    )
-    store.update_metadata(dataset.id, meta)
     audit(
         store,
         viewer,

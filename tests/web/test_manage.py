@@ -272,3 +272,32 @@ def test_an_admin_changes_a_role_and_resets_a_password(portal: Portal) -> None:
         "/manage/users/boss", data={"csrf": csrf, "action": "update", "role": "analyst"}
     )
     assert demote_self.status_code == 400
+
+
+def test_a_new_dataset_from_a_file_is_private_to_its_publisher_until_opened(
+    portal: Portal,
+) -> None:
+    client = TestClient(portal.client.app)
+    csrf = sign_in(client, "pub_a")
+    preview = client.post(
+        "/manage/upload",
+        data={"csrf": csrf, "dataset": "", "name": "Pursuits"},
+        files={"file": ("pursuits.csv", b"pursuit,miles\np1,2.5\np2,7\n", "text/csv")},
+    )
+    assert "Publishing creates a new private dataset" in preview.text
+    token = re.search(r'name="token" value="([^"]+)"', preview.text).group(1)  # type: ignore[union-attr]
+    done = client.post(
+        "/manage/publish",
+        data={"csrf": csrf, "token": token, "dataset": "", "name": "Pursuits"},
+        follow_redirects=False,
+    )
+    dataset_id = done.headers["location"].split("/")[3].split("?")[0]
+    dataset = portal.store.get_dataset(dataset_id)
+    assert (dataset.meta.name, dataset.meta.visibility) == ("Pursuits", "private")
+    assert (dataset.meta.owner, dataset.meta.agency) == ("pub_a", AGENCY_A)
+    assert dataset.row_count == 2
+    assert portal.client.get(f"/resource/{dataset_id}.json").status_code == 404
+    analyst = TestClient(portal.client.app)
+    sign_in(analyst, "ana")
+    assert analyst.get(f"/datasets/{dataset_id}").status_code == 404
+    assert client.get(f"/datasets/{dataset_id}").status_code == 200
