@@ -114,6 +114,10 @@ class DatasetMeta(BaseModel):
     contact_name: str = ""
     contact_email: str = ""
     notes: str = ""
+    # What one row is, in plain words and plural ("uses of force"), for generated summaries.
+    row_noun: str = ""
+    # Columns whose most common values the summary states first (field names).
+    highlights: list[str] = Field(default_factory=list)
     # True for generated rows: every page that shows the dataset must say so.
     sample: bool = False
     visibility: Visibility = Visibility.PUBLIC

@@ -12,13 +12,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from blotter.access import visible_dataset
+from blotter.analysis.summary import dataset_facts, freshness, summary_sentences
 from blotter.auth import viewer_of
 from blotter.errors import SoQLError
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
-from blotter.web.filters import Filter, Problem, parse_filters, where_clause
+from blotter.store.common import now
+from blotter.web.filters import VIEW_PREFIX, Filter, Problem, parse_filters, where_clause
+from blotter.web.patterns import Patterns, build_patterns
 from blotter.web.rendering import display, friendly_date, portal_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -133,6 +136,11 @@ class DatasetPage:
     api_url: str
     api_text: str  # the same address with its SoQL readable
     dictionary: list[DictionaryRow]
+    summary: list[str]
+    freshness: str
+    late: str | None
+    patterns: Patterns | None
+    snippets: list[Link]  # (language, code) for the same rows in sodapy and pandas
 
 
 def _url(dataset_id: str, params: dict[str, str]) -> str:
@@ -269,6 +277,7 @@ def _filter_keep(
     address that no control shows (``street__not=…``), so applying the form keeps it."""
     shown = {i.param for c in controls for i in ([c.select] if c.select else c.inputs)}
     kept = [(k, params[k]) for k in ("sort", "dir", "size") if params.get(k)]
+    kept += [(k, v) for k, v in params.items() if k.startswith(VIEW_PREFIX) and v]
     return kept + [(f.param, f.value) for f in filters if f.param not in shown]
 
 
@@ -309,6 +318,17 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         page_text = "1"
     size, page_number = int(size_text), int(page_text)
 
+    summary: list[str] = []
+    patterns = None
+    if not problems:
+        try:
+            facts = dataset_facts(portal.store, dataset, portal.settings, where)
+            summary = summary_sentences(dataset, facts, filtered=bool(filters))
+            first_choice = facts.shares[0].column if facts.shares else None
+            patterns, chart_problems = build_patterns(portal, dataset, params, where, first_choice)
+            problems += chart_problems
+        except SoQLError as err:
+            problems.append(Problem("", None, err.message))
     order = f"`{sort}` {direction.upper()}" if sort else None
     selection: dict[str, str] = {"$where": where} if where else {}
     export = {**selection, **({"$order": order} if order else {})}
@@ -342,6 +362,8 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     formats = ["CSV", "JSON"] + (["GeoJSON"] if has_point else [])
     meta = dataset.meta
     api_url = f"/resource/{dataset.id}.json" + ("?" + urlencode(export) if export else "")
+    fresh = freshness(dataset, now())
+    site = str(request.base_url).rstrip("/")
     page = DatasetPage(
         title=meta.name,
         dataset_id=dataset.id,
@@ -395,8 +417,37 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         dictionary=[
             DictionaryRow(c.name, c.field_name, str(c.type), c.description) for c in dataset.columns
         ],
+        summary=summary,
+        freshness=fresh.text,
+        late=fresh.late,
+        patterns=patterns if not problems else None,
+        snippets=_snippets(site, dataset.id, export),
     )
     return render(request, "dataset.html", page, status=400 if problems else 200)
+
+
+def _snippets(site: str, dataset_id: str, export: dict[str, str]) -> list[Link]:
+    """The rows shown, fetched by a program: sodapy and pandas, ready to paste."""
+    host = site.split("://", 1)[-1]
+    scheme = site.split("://", 1)[0]
+    args = "".join(f", {k.lstrip('$')}={v!r}" for k, v in export.items())
+    adapter = (
+        ""
+        if scheme == "https"
+        else ',\n    session_adapter={"prefix": "http://", '
+        '"adapter": requests.adapters.HTTPAdapter()}'
+    )
+    sodapy = (
+        "import requests\nfrom sodapy import Socrata\n\n"
+        f"client = Socrata(\n    {host!r},\n    None{adapter},\n)\n"
+        f"rows = client.get_all({dataset_id!r}{args})"
+    )
+    query = urlencode({"accessType": "DOWNLOAD", **export})
+    pandas = (
+        "import pandas as pd\n\n"
+        f'frame = pd.read_csv("{site}/api/views/{dataset_id}/rows.csv?{query}")'
+    )
+    return [Link("Python, sodapy", sodapy), Link("Python, pandas", pandas)]
 
 
 def _header(

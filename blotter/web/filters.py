@@ -102,12 +102,17 @@ def _split(param: str) -> tuple[str, str]:
     return param, ""
 
 
+# Parameters that shape the view but filter nothing (the charts) start with this; a field name
+# cannot contain a dot, so they never collide with a column.
+VIEW_PREFIX = "chart."
+
+
 def parse_filters(dataset: Dataset, params: Mapping[str, str]) -> ParsedFilters:
     """Active filters from the page URL, and a problem for each one that cannot apply."""
     filters: list[Filter] = []
     problems: list[Problem] = []
     for param, value in params.items():
-        if param in PAGE_PARAMS or not value.strip():
+        if param in PAGE_PARAMS or param.startswith(VIEW_PREFIX) or not value.strip():
             continue
         field, suffix = _split(param)
         column = dataset.column(field)

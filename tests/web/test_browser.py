@@ -46,7 +46,7 @@ def test_resident_filters_use_of_force_and_downloads_what_is_shown(
     assert page.get_by_role("heading", level=1).inner_text().startswith("Use of force")
 
     page.get_by_text("Filter rows").click()
-    page.get_by_label("Subject race").select_option("black")
+    page.get_by_label("Subject race", exact=True).select_option("black")
     page.get_by_label("Force used", exact=True).select_option("empty_hand_control")
     page.get_by_role("button", name="Apply filters").click()
     shot(page, "dataset-filtered")
@@ -88,7 +88,7 @@ def test_stops_filtered_by_a_list_and_a_number_range_with_the_keyboard_in_reach(
     page.get_by_role("link", name="Public Safety").first.click()
     page.get_by_role("link", name="Traffic stops, Testville").click()
     page.get_by_text("Filter rows").click()
-    page.get_by_label("Street").select_option("O'Brien St")
+    page.get_by_label("Street", exact=True).select_option("O'Brien St")
     driver_age = page.get_by_role("group", name="Driver age")
     driver_age.get_by_label("From").fill("30")
     driver_age.get_by_label("To").fill("45")

@@ -1,0 +1,287 @@
+"""Patterns in the current view: counts by a column (bars), counts over time (lines, split
+by a second column if asked) and a cross-tab of two columns.
+
+Each chart is a Vega-Lite spec built with Altair and rendered to SVG on the server by
+vl-convert, so it shows with no JavaScript; beside it go a sentence describing it and its data
+as a table, one click away. Every number comes from a SoQL query under the page's filter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import altair as alt
+import vl_convert
+from markupsafe import Markup
+
+from blotter.model import Column, ColumnType, Dataset
+from blotter.portal import Portal
+from blotter.queries import run_query
+from blotter.web.rendering import display
+
+TOP_VALUES = 12  # bars shown; the rest are summed as "all others"
+TOP_SPLITS = 5  # lines shown when splitting
+PERIODS = {"month": "Month", "quarter": "Quarter", "year": "Year"}
+_EMPTY = "(not recorded)"
+_OTHERS = "all others"
+# Colours that keep 3:1 contrast on white for marks (WCAG 1.4.11), told apart by shape too.
+_PALETTE = ["#0b5cad", "#b3261e", "#1e7b34", "#7a4fb3", "#8a5a00", "#4a5360"]
+
+
+@dataclass
+class Chart:
+    id: str
+    title: str
+    description: str
+    svg: Markup
+    headers: list[str]
+    rows: list[list[str]]
+    numeric: list[bool] = field(default_factory=list)  # per column: right-align
+
+
+def _svg(spec: alt.TopLevelMixin, title: str) -> Markup:
+    """The chart as inline SVG, named for assistive technology by its title."""
+    spec_dict = spec.to_dict()
+    # No ARIA on each mark: the SVG is one image named by its title, described beside it in
+    # words and backed by its data table, which say more than a list of shapes would.
+    spec_dict.setdefault("config", {})["aria"] = False
+    svg = vl_convert.vegalite_to_svg(spec_dict)
+    svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
+    safe_title = Markup.escape(title)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{safe_title}" focusable="false" ', 1)
+    # Trusted markup: vl-convert's own SVG, in which Vega escapes every text it draws.
+    return Markup(svg)
+
+
+def _values(
+    portal: Portal, dataset: Dataset, where: str | None, select: str, group: str, **extra: str
+) -> list[tuple[Any, ...]]:
+    params = {"$select": select, "$group": group, **extra}
+    if where:
+        params["$where"] = where
+    return list(run_query(portal.store, dataset, params, portal.settings).rows)
+
+
+def _label(column: Column, value: Any) -> str:
+    return _EMPTY if value is None else display(column.type, value)
+
+
+def count_by(portal: Portal, dataset: Dataset, where: str | None, column: Column) -> Chart:
+    """Rows per value of one column, most common first."""
+    name = f"`{column.field_name}`"
+    rows = _values(
+        portal, dataset, where, f"{name} AS value, count(*) AS n", name, **{"$order": "n DESC"}
+    )
+    counted = [(_label(column, v), int(n)) for v, n in rows]
+    shown = counted[:TOP_VALUES]
+    rest = sum(n for _, n in counted[TOP_VALUES:])
+    if rest:
+        shown.append((f"{_OTHERS} ({len(counted) - TOP_VALUES})", rest))
+    total = sum(n for _, n in counted)
+    title = f"Rows by {column.name.lower()}"
+    data = alt.Data(values=[{"value": v, "n": n} for v, n in shown])
+    spec = (
+        alt.Chart(data, title=title, width=320)
+        .mark_bar(color=_PALETTE[0])
+        .encode(
+            y=alt.Y("value:N", sort=None, title=column.name, axis=alt.Axis(labelLimit=180)),
+            x=alt.X("n:Q", title="Rows"),
+            tooltip=["value:N", "n:Q"],
+        )
+    )
+    if shown:
+        top, top_n = shown[0]
+        description = (
+            f"{total:,} rows in {len(counted):,} values of {column.name.lower()}. The most "
+            f"common is {top} with {top_n:,} rows ({100 * top_n / total:.0f}%)."
+        )
+    else:
+        description = "No rows match, so there is nothing to count."
+    return Chart(
+        id=f"by-{column.field_name}",
+        title=title,
+        description=description,
+        svg=_svg(spec, title),
+        headers=[column.name, "Rows", "Share"],
+        rows=[[v, f"{n:,}", f"{100 * n / total:.1f}%"] for v, n in shown],
+        numeric=[False, True, True],
+    )
+
+
+def _period_start(value: datetime, period: str) -> datetime:
+    if period == "year":
+        return datetime(value.year, 1, 1)
+    if period == "quarter":
+        return datetime(value.year, 3 * ((value.month - 1) // 3) + 1, 1)
+    return datetime(value.year, value.month, 1)
+
+
+def _period_label(value: datetime, period: str) -> str:
+    if period == "year":
+        return f"{value.year}"
+    if period == "quarter":
+        return f"{value.year} Q{(value.month - 1) // 3 + 1}"
+    return value.strftime("%Y-%m")
+
+
+def over_time(
+    portal: Portal,
+    dataset: Dataset,
+    where: str | None,
+    when: Column,
+    period: str,
+    split: Column | None,
+) -> Chart:
+    """Rows per month, quarter or year; one line per value of ``split`` (the most common)."""
+    trunc = (
+        f"date_trunc_ym(`{when.field_name}`)"
+        if period != "year"
+        else (f"date_trunc_y(`{when.field_name}`)")
+    )
+    keyed: list[tuple[Any, str | None, int]]
+    if split is None:
+        raw = _values(portal, dataset, where, f"{trunc} AS period, count(*) AS n", trunc)
+        keyed = [(p, None, int(n)) for p, n in raw]
+    else:
+        s = f"`{split.field_name}`"
+        raw = _values(
+            portal,
+            dataset,
+            where,
+            f"{trunc} AS period, {s} AS split, count(*) AS n",
+            f"{trunc}, {s}",
+        )
+        keyed = [(p, _label(split, v), int(n)) for p, v, n in raw]
+    totals: dict[str, int] = defaultdict(int)
+    for _, key, n in keyed:
+        totals[key or ""] += n
+    kept = {k for k, _ in sorted(totals.items(), key=lambda kv: -kv[1])[:TOP_SPLITS]}
+    counts: dict[tuple[datetime, str], int] = defaultdict(int)
+    for start, key, n in keyed:
+        if start is None:
+            continue
+        series = (key if key in kept else _OTHERS) if split is not None else "Rows"
+        counts[(_period_start(start, period), series or "")] += n
+    periods = sorted({p for p, _ in counts})
+    series_names = sorted({s for _, s in counts}, key=lambda s: (s == _OTHERS, -totals.get(s, 0)))
+    # Every period of every series, zeros included, so lines never skip an empty month.
+    points: list[dict[str, Any]] = [
+        {"period": _period_label(p, period), "series": s, "n": counts.get((p, s), 0)}
+        for p in periods
+        for s in series_names
+    ]
+    title = f"Rows by {PERIODS[period].lower()}" + (f" and {split.name.lower()}" if split else "")
+    encoding: dict[str, Any] = {
+        "x": alt.X("period:O", title=PERIODS[period], axis=alt.Axis(labelAngle=-45)),
+        "y": alt.Y("n:Q", title="Rows"),
+        "tooltip": ["period:O", "series:N", "n:Q"],
+    }
+    if split is not None:
+        # One legend showing colour and shape together: same field, title and domain.
+        encoding["color"] = alt.Color(
+            "series:N",
+            title=split.name,
+            scale=alt.Scale(domain=series_names, range=_PALETTE),
+        )
+        encoding["shape"] = alt.Shape(
+            "series:N", title=split.name, scale=alt.Scale(domain=series_names)
+        )
+    spec = (
+        alt.Chart(alt.Data(values=points), title=title, width=min(640, 80 + 36 * len(periods)))
+        .mark_line(point=True, color=_PALETTE[0])
+        .encode(**encoding)
+    )
+    by_period: dict[str, dict[str, int]] = defaultdict(dict)
+    for point in points:
+        by_period[point["period"]][point["series"]] = point["n"]
+    description = _trend_words(by_period, period)
+    return Chart(
+        id=f"time-{when.field_name}",
+        title=title,
+        description=description,
+        svg=_svg(spec, title),
+        headers=[PERIODS[period], *series_names],
+        rows=[[p, *(f"{v.get(s, 0):,}" for s in series_names)] for p, v in by_period.items()],
+        numeric=[False, *([True] * len(series_names))],
+    )
+
+
+def _trend_words(by_period: dict[str, dict[str, int]], period: str) -> str:
+    if not by_period:
+        return "No dated rows match, so there is nothing to show over time."
+    totals = {p: sum(v.values()) for p, v in by_period.items()}
+    peak = max(totals, key=lambda p: totals[p])
+    first, last = next(iter(totals)), list(totals)[-1]
+    return (
+        f"{len(totals)} {period}s from {first} to {last}. The busiest {period} was {peak} with "
+        f"{totals[peak]:,} rows; the first had {totals[first]:,} and the last {totals[last]:,}."
+    )
+
+
+def crosstab(
+    portal: Portal, dataset: Dataset, where: str | None, down: Column, across: Column
+) -> Chart:
+    """Counts of rows for each pair of values of two columns (the most common values)."""
+    d, a = f"`{down.field_name}`", f"`{across.field_name}`"
+    raw = _values(portal, dataset, where, f"{d} AS d, {a} AS a, count(*) AS n", f"{d}, {a}")
+    cells: dict[tuple[str, str], int] = defaultdict(int)
+    down_totals: dict[str, int] = defaultdict(int)
+    across_totals: dict[str, int] = defaultdict(int)
+    for dv, av, n in raw:
+        key = (_label(down, dv), _label(across, av))
+        cells[key] += int(n)
+        down_totals[key[0]] += int(n)
+        across_totals[key[1]] += int(n)
+    downs = [k for k, _ in sorted(down_totals.items(), key=lambda kv: -kv[1])][:TOP_VALUES]
+    acrosses = [k for k, _ in sorted(across_totals.items(), key=lambda kv: -kv[1])][:8]
+    title = f"{down.name} by {across.name.lower()}"
+    points = [{"d": x, "a": y, "n": cells.get((x, y), 0)} for x in downs for y in acrosses]
+    spec = (
+        alt.Chart(
+            alt.Data(values=points),
+            title=title,
+            width=min(480, 70 * len(acrosses)),
+            height=28 * len(downs),
+        )
+        .mark_rect()
+        .encode(
+            y=alt.Y("d:N", title=down.name, sort=downs),
+            x=alt.X("a:N", title=across.name, sort=acrosses),
+            color=alt.Color("n:Q", title="Rows", scale=alt.Scale(scheme="blues")),
+            tooltip=["d:N", "a:N", "n:Q"],
+        )
+    )
+    total = sum(cells.values())
+    biggest = max(cells, key=lambda k: cells[k]) if cells else None
+    description = (
+        f"{total:,} rows across {len(down_totals)} values of {down.name.lower()} and "
+        f"{len(across_totals)} of {across.name.lower()}. The largest group is "
+        f"{biggest[0]} with {biggest[1]}: {cells[biggest]:,} rows."
+        if biggest
+        else "No rows match, so there is nothing to cross."
+    )
+    return Chart(
+        id=f"cross-{down.field_name}-{across.field_name}",
+        title=title,
+        description=description,
+        svg=_svg(spec, title),
+        headers=[f"{down.name} \\ {across.name}", *acrosses, "Total"],
+        rows=[
+            [x, *(f"{cells.get((x, y), 0):,}" for y in acrosses), f"{down_totals[x]:,}"]
+            for x in downs
+        ],
+        numeric=[False, *([True] * (len(acrosses) + 1))],
+    )
+
+
+def chartable(dataset: Dataset) -> list[Column]:
+    """Columns worth counting by: categories (text, checkbox), not free text or raw twins."""
+    return [
+        c
+        for c in dataset.columns
+        if c.type in (ColumnType.TEXT, ColumnType.CHECKBOX) and not c.name.endswith("(as recorded)")
+    ]

@@ -1,0 +1,122 @@
+"""The dataset page's plain-language summary, freshness, charts (as SVG with words and a
+data table) and code snippets, all for the current filter; counted against the answer key."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from blotter.analysis.summary import freshness
+from blotter.model import Cadence, Dataset, DatasetMeta
+from tests.web.conftest import ROWS, STOPS, stop_row
+
+
+def _table(html: str, title: str) -> list[list[str]]:
+    """The rows of a chart's data table, as text."""
+    figure = html.split(f">{title}</strong>", 1)[1].split("</figure>", 1)[0]
+    body = figure.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body)
+    ]
+
+
+def test_the_summary_says_how_many_when_and_what_is_common(web: TestClient) -> None:
+    page = web.get(f"/datasets/{STOPS}").text
+    assert f"{ROWS} rows between January 2020 and February 2020." in page
+    assert "Searched: yes in 50% of the rows that record it (30 of 60)." in page
+    assert "Most common street: Elm St, 33% of the rows that record it (20 of 60)." in page
+
+
+def test_the_summary_follows_the_filter(web: TestClient) -> None:
+    page = web.get(f"/datasets/{STOPS}?street=Main+St").text
+    main_st = [stop_row(i) for i in range(ROWS) if stop_row(i)["street"] == "Main St"]
+    searched = sum(1 for r in main_st if r["searched"])
+    assert f"{len(main_st)} rows matching the filters between January 2020" in page
+    assert f"({searched} of {len(main_st)})" in page
+
+
+def test_count_by_a_column_is_an_svg_with_words_and_its_table(web: TestClient) -> None:
+    page = web.get(f"/datasets/{STOPS}?chart.by=street&searched=true").text
+    assert '<svg role="img" aria-label="Rows by street"' in page
+    rows = _table(page, "Rows by street")
+    searched = [stop_row(i) for i in range(ROWS) if stop_row(i)["searched"]]
+    expected = {s: sum(1 for r in searched if r["street"] == s) for s in ("Main St", "Elm St")}
+    expected["O'Brien St"] = sum(1 for r in searched if r["street"] == "O'Brien St")
+    assert {r[0].replace("&#39;", "'"): int(r[1]) for r in rows} == expected
+    assert "30 rows in 3 values of street." in page
+
+
+@pytest.mark.parametrize(
+    ("period", "labels"),
+    [("month", ["2020-01", "2020-02"]), ("quarter", ["2020 Q1"]), ("year", ["2020"])],
+)
+def test_counts_over_time_by_period(web: TestClient, period: str, labels: list[str]) -> None:
+    page = web.get(f"/datasets/{STOPS}?chart.period={period}").text
+    title = f"Rows by {period}"
+    rows = _table(page, title)
+    assert [r[0] for r in rows] == labels
+    if period == "month":
+        assert [int(r[1]) for r in rows] == [31, 29]  # 2020 is a leap year
+    assert sum(int(r[1]) for r in rows) == ROWS
+
+
+def test_a_split_draws_one_line_per_value_and_a_crosstab_counts_pairs(web: TestClient) -> None:
+    page = web.get(
+        f"/datasets/{STOPS}?chart.period=year&chart.split=street"
+        "&chart.down=street&chart.across=searched"
+    ).text
+    split = _table(page, "Rows by year and street")
+    assert split == [["2020", "20", "20", "20"]]
+    cross = {r[0].replace("&#39;", "'"): r[1:] for r in _table(page, "Street by searched")}
+    for street in ("Main St", "Elm St", "O'Brien St"):
+        rows = [stop_row(i) for i in range(ROWS) if stop_row(i)["street"] == street]
+        yes = sum(1 for r in rows if r["searched"])
+        assert sorted(int(v) for v in cross[street][:2]) == sorted([yes, len(rows) - yes])
+        assert int(cross[street][2]) == len(rows)
+
+
+def test_a_chart_of_an_unknown_column_is_a_400_that_says_so(web: TestClient) -> None:
+    answer = web.get(f"/datasets/{STOPS}?chart.by=colour")
+    assert answer.status_code == 400
+    assert "Charts cannot count by &#39;colour&#39;" in answer.text
+
+
+def test_snippets_fetch_exactly_the_rows_shown(web: TestClient) -> None:
+    page = web.get(f"/datasets/{STOPS}?street=Main+St&sort=age&dir=desc").text
+    assert (
+        "client.get_all(&#39;test-0001&#39;, where=&#34;`street` = &#39;Main St&#39;&#34;" in page
+    )
+    assert "order=&#39;`age` DESC&#39;" in page
+    assert (
+        "pd.read_csv(&#34;http://testserver/api/views/test-0001/rows.csv?accessType=DOWNLOAD"
+        in page
+    )
+
+
+def _dataset(cadence: Cadence, as_of: datetime) -> Dataset:
+    return Dataset(
+        id="abcd-1234",
+        meta=DatasetMeta(name="x", cadence=cadence),
+        columns=[],
+        created_at=as_of,
+        updated_at=as_of,
+        data_as_of=as_of,
+        rows_updated_at=as_of,
+    )
+
+
+def test_freshness_warns_only_when_a_promised_refresh_is_late() -> None:
+    now = datetime(2026, 11, 30)
+    fresh = freshness(_dataset(Cadence.MONTHLY, now - timedelta(days=20)), now)
+    assert (
+        fresh.text == "Data as of November 10, 2026, published November 10, 2026, updates monthly."
+    )
+    assert fresh.late is None
+    late = freshness(_dataset(Cadence.MONTHLY, now - timedelta(days=90)), now)
+    assert late.late is not None and "monthly updates" in late.late and "90 days old" in late.late
+    never = freshness(_dataset(Cadence.AS_NEEDED, now - timedelta(days=900)), now)
+    assert never.late is None and never.text.endswith("as needed.")
