@@ -36,6 +36,7 @@ class CatalogQuery:
     categories: Sequence[str] = ()
     tags: Sequence[str] = ()
     agencies: Sequence[str] = ()
+    cadences: Sequence[str] = ()
     ids: Sequence[str] = ()
 
 
@@ -44,6 +45,7 @@ class Facets:
     categories: Counter[str] = field(default_factory=Counter)
     agencies: Counter[str] = field(default_factory=Counter)
     tags: Counter[str] = field(default_factory=Counter)
+    cadences: Counter[str] = field(default_factory=Counter)
 
 
 def matches(dataset: Dataset, query: CatalogQuery) -> bool:
@@ -58,6 +60,8 @@ def matches(dataset: Dataset, query: CatalogQuery) -> bool:
     if query.agencies and meta.agency.casefold() not in {a.casefold() for a in query.agencies}:
         return False
     if query.tags and not {t.casefold() for t in query.tags} <= {t.casefold() for t in meta.tags}:
+        return False
+    if query.cadences and str(meta.cadence) not in query.cadences:
         return False
     wanted = words(query.q)
     if wanted:
@@ -79,4 +83,5 @@ def facets(datasets: Iterable[Dataset]) -> Facets:
         if d.meta.agency:
             result.agencies[d.meta.agency] += 1
         result.tags.update(set(d.meta.tags))
+        result.cadences[str(d.meta.cadence)] += 1
     return result

@@ -118,6 +118,19 @@ def _top_share(
     return Share(column, str(value), top, sum(n for _, n in counts))
 
 
+def period_covered(
+    store: Store, dataset: Dataset, settings: Settings
+) -> tuple[datetime | None, datetime | None]:
+    """The first and last date of the dataset's date column (None without one)."""
+    when = date_column(dataset)
+    if when is None or dataset.row_count == 0:
+        return None, None
+    name = f"`{when.field_name}`"
+    result = run_query(store, dataset, {"$select": f"min({name}), max({name})"}, settings)
+    first, last = next(iter(result.rows))
+    return first, last
+
+
 def month_year(value: datetime) -> str:
     return value.strftime("%B %Y")
 

@@ -164,6 +164,13 @@ class Store(ABC):
     ) -> list[AuditEntry]: ...
 
     @abstractmethod
+    def count_view(self, dataset_id: str) -> None:
+        """One more opening of a dataset's page."""
+
+    @abstractmethod
+    def view_counts(self) -> dict[str, int]: ...
+
+    @abstractmethod
     def save_profile(self, name: str, spec_yaml: str, by: str, at: datetime) -> None: ...
 
     @abstractmethod

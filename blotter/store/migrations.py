@@ -99,4 +99,11 @@ def migrations(d: Dialect) -> tuple[tuple[str, ...], ...]:
                 updated_by {d.text} NOT NULL
             )""",
         ),
+        (
+            # How often each dataset page was opened, for the catalog's "most viewed".
+            f"""CREATE TABLE blotter_views (
+                dataset_id {d.text} PRIMARY KEY,
+                views BIGINT NOT NULL
+            )""",
+        ),
     )

@@ -163,6 +163,20 @@ class SqlRecords:
             for at, actor, address, action, ds, detail in rows
         ]
 
+    # --- page views ------------------------------------------------------------------
+
+    def count_view(self, dataset_id: str) -> None:
+        self._command(
+            "INSERT INTO blotter_views VALUES (?, 1) ON CONFLICT (dataset_id) "
+            "DO UPDATE SET views = blotter_views.views + 1",
+            [dataset_id],
+        )
+
+    def view_counts(self) -> dict[str, int]:
+        return {
+            d: int(n) for d, n in self._query("SELECT dataset_id, views FROM blotter_views", [])
+        }
+
     # --- import profiles -------------------------------------------------------------
 
     def save_profile(self, name: str, spec_yaml: str, by: str, at: datetime) -> None:

@@ -423,6 +423,8 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         patterns=patterns if not problems else None,
         snippets=_snippets(site, dataset.id, export),
     )
+    if not problems:
+        portal.store.count_view(dataset.id)
     return render(request, "dataset.html", page, status=400 if problems else 200)
 
 

@@ -14,9 +14,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from blotter.access import visible_datasets
+from blotter.analysis.summary import freshness, month_year, period_covered
 from blotter.auth import viewer_of
 from blotter.catalog import CatalogQuery, facets, search
 from blotter.errors import BlotterError
+from blotter.model import Dataset
+from blotter.portal import Portal
+from blotter.store.common import now
 from blotter.web.dataset_page import router as dataset_router
 from blotter.web.manage import router as manage_router
 from blotter.web.rendering import HERE, friendly_date, portal_of, render
@@ -41,6 +45,10 @@ class Card:
     rows: str
     updated: str
     sample: bool
+    period: str  # "January 2015 to December 2017", or "" without a date column
+    freshness: str
+    late: bool
+    views: int
 
 
 @dataclass
@@ -52,15 +60,28 @@ class FacetLink:
 
 
 @dataclass
+class FacetGroup:
+    label: str
+    links: list[FacetLink]
+
+
+@dataclass
+class SortLink:
+    label: str
+    url: str
+    active: bool
+
+
+@dataclass
 class CatalogPage:
     title: str
     q: str
     heading: str
     cards: list[Card]
-    categories: list[FacetLink]
-    agencies: list[FacetLink]
-    keep: list[tuple[str, str]]  # the chosen facets, kept when the words change
+    facets: list[FacetGroup]
+    keep: list[tuple[str, str]]  # the chosen facets and order, kept when the words change
     clear_url: str | None
+    sorts: list[SortLink]
 
 
 def _first_sentence(text: str) -> str:
@@ -85,54 +106,113 @@ def _facet_links(counts: dict[str, int], key: str, params: dict[str, str]) -> li
     return links
 
 
+FACETS = {"category": "Category", "agency": "Agency", "tag": "Tag", "cadence": "Updated"}
+SORTS = {"name": "Name", "updated": "Recently updated", "views": "Most viewed"}
+
+
+def _query(q: str, chosen: dict[str, str], leave_out: str | None = None) -> CatalogQuery:
+    """The catalog query of the page, optionally without one facet's own choice."""
+
+    def pick(key: str) -> list[str]:
+        return [chosen[key]] if chosen.get(key) and key != leave_out else []
+
+    return CatalogQuery(
+        q=q,
+        categories=pick("category"),
+        agencies=pick("agency"),
+        tags=pick("tag"),
+        cadences=pick("cadence"),
+    )
+
+
+def _period(portal: Portal, dataset: Dataset) -> str:
+    """ "January 2015 to December 2017" from the dataset's date column, cached per version."""
+    key = (id(portal.store), dataset.id, dataset.version)
+    if key not in _PERIODS:
+        first, last = period_covered(portal.store, dataset, portal.settings)
+        _PERIODS[key] = (
+            "" if first is None or last is None else f"{month_year(first)} to {month_year(last)}"
+        )
+    return _PERIODS[key]
+
+
+_PERIODS: dict[tuple[int, str, int], str] = {}
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
-    """The catalog: search by words, narrow by category and agency."""
-    params = {k: v for k, v in request.query_params.items() if k in ("q", "category", "agency")}
+    """The catalog: search by words, narrow by facets, sort."""
+    params = {k: v for k, v in request.query_params.items() if k in ("q", "sort", *FACETS)}
     portal = portal_of(request)
     everything = visible_datasets(portal.store, viewer_of(request, portal.store))
     q = params.get("q", "").strip()
-    categories = [params["category"]] if params.get("category") else []
-    agencies = [params["agency"]] if params.get("agency") else []
-    found = search(everything, CatalogQuery(q=q, categories=categories, agencies=agencies))
+    chosen = {k: params[k] for k in FACETS if params.get(k)}
+    sort = params.get("sort", "name") if params.get("sort") in SORTS else "name"
+    found = search(everything, _query(q, chosen))
     # Each facet counts what choosing one of its values would show: the words and the
-    # other facet apply, its own choice does not.
-    by_category = facets(search(everything, CatalogQuery(q=q, agencies=agencies))).categories
-    by_agency = facets(search(everything, CatalogQuery(q=q, categories=categories))).agencies
-    cards = [
-        Card(
-            id=d.id,
-            name=d.meta.name,
-            summary=_first_sentence(d.meta.description),
-            agency=d.meta.agency,
-            category=d.meta.category,
-            rows=f"{d.row_count:,}",
-            updated=friendly_date(d.rows_updated_at),
-            sample=d.meta.sample,
+    # other facets apply, its own choice does not.
+    counts = {key: facets(search(everything, _query(q, chosen, key))) for key in FACETS}
+    views = portal.store.view_counts()
+    order = {
+        "name": lambda d: (d.meta.name.casefold(),),
+        "updated": lambda d: (-(d.rows_updated_at or d.updated_at).timestamp(),),
+        "views": lambda d: (-views.get(d.id, 0), d.meta.name.casefold()),
+    }[sort]
+    stamp = now()
+    cards = []
+    for d in sorted(found, key=order):
+        fresh = freshness(d, stamp)
+        cards.append(
+            Card(
+                id=d.id,
+                name=d.meta.name,
+                summary=_first_sentence(d.meta.description),
+                agency=d.meta.agency,
+                category=d.meta.category,
+                rows=f"{d.row_count:,}",
+                updated=friendly_date(d.rows_updated_at),
+                sample=d.meta.sample,
+                period=_period(portal, d),
+                freshness=fresh.text,
+                late=fresh.late is not None,
+                views=views.get(d.id, 0),
+            )
         )
-        for d in sorted(found, key=lambda d: d.meta.name.casefold())
-    ]
-    chosen = [(k, params[k]) for k in ("category", "agency") if params.get(k)]
     total = len(found)
     heading = " ".join(
         part
         for part in (
             f"{total:,} dataset{'' if total == 1 else 's'}",
-            f"in {categories[0]}" if categories else "",
-            f"from {agencies[0]}" if agencies else "",
+            f"in {chosen['category']}" if "category" in chosen else "",
+            f"from {chosen['agency']}" if "agency" in chosen else "",
+            f"tagged “{chosen['tag']}”" if "tag" in chosen else "",
+            f"updated {chosen['cadence']}" if "cadence" in chosen else "",
             f"matching “{q}”" if q else "",
         )
         if part
     )
+    groups = {
+        "category": counts["category"].categories,
+        "agency": counts["agency"].agencies,
+        "tag": counts["tag"].tags,
+        "cadence": counts["cadence"].cadences,
+    }
     page = CatalogPage(
         title="Datasets",
         q=q,
         heading=heading,
         cards=cards,
-        categories=_facet_links(dict(by_category), "category", params),
-        agencies=_facet_links(dict(by_agency), "agency", params),
-        keep=chosen,
-        clear_url="/" if any(params.values()) else None,
+        facets=[
+            FacetGroup(label, _facet_links(dict(groups[key]), key, params))
+            for key, label in FACETS.items()
+            if groups[key]
+        ],
+        keep=[(k, v) for k, v in params.items() if k in FACETS or k == "sort"],
+        clear_url="/" if any(params.get(k) for k in ("q", *FACETS)) else None,
+        sorts=[
+            SortLink(label, "/?" + urlencode({**params, "sort": key}), key == sort)
+            for key, label in SORTS.items()
+        ],
     )
     return render(request, "home.html", page)
 

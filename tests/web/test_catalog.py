@@ -22,11 +22,12 @@ def test_home_says_what_the_portal_is_and_lists_every_dataset(web: TestClient) -
     assert 'href="/datasets/smpl-0002">Community meetings</a>' in page
 
 
-def test_card_shows_first_sentence_agency_rows_and_update(web: TestClient) -> None:
+def test_card_shows_what_how_many_the_period_and_freshness(web: TestClient) -> None:
     page = web.get("/").text
     assert "<p>Every traffic stop in Testville during 2020.</p>" in page
     assert "One row per stop" not in page
-    assert re.search(r"Testville Police · 60 rows · updated \w+ \d+, \d{4}", page)
+    assert "Testville Police · 60 rows · January 2020 to February 2020" in page
+    assert re.search(r"Data as of \w+ \d+, \d{4}, published \w+ \d+, \d{4}, as needed", page)
 
 
 def test_only_generated_datasets_carry_the_sample_badge(web: TestClient) -> None:
@@ -71,3 +72,34 @@ def test_searching_keeps_the_chosen_category(web: TestClient) -> None:
     assert '<input type="hidden" name="category" value="Public Safety">' in page
     both = web.get("/", params={"category": "Public Safety", "q": "meetings"}).text
     assert heading(both) == "0 datasets in Public Safety matching “meetings”"
+
+
+def test_tag_and_cadence_facets_count_and_narrow(web: TestClient) -> None:
+    page = web.get("/").text
+    assert "<h2>Tag</h2>" in page and "<h2>Updated</h2>" in page
+    assert re.search(r'href="/\?tag=traffic">traffic <span class="count">\(1\)', page)
+    narrowed = web.get("/?tag=traffic").text
+    assert heading(narrowed) == "1 dataset tagged “traffic”"
+    by_cadence = web.get("/?cadence=as+needed").text
+    assert heading(by_cadence) == "2 datasets updated as needed"
+
+
+def test_sorting_by_name_recent_and_most_viewed(web: TestClient) -> None:
+    def order(url: str) -> list[str]:
+        return re.findall(r'<h3><a href="/datasets/([^"]+)">', web.get(url).text)
+
+    def views(dataset_id: str) -> int:
+        card = web.get("/").text.split(f'href="/datasets/{dataset_id}"', 1)[1].split("</li>")[0]
+        found = re.search(r"viewed ([\d,]+) time", card)
+        return int(found.group(1).replace(",", "")) if found else 0
+
+    assert order("/?sort=name") == ["smpl-0002", "test-0001"]  # Community…, Traffic…
+    before = views("test-0001")
+    for _ in range(3):
+        web.get("/datasets/test-0001")
+    web.get("/datasets/test-0001?age__min=abc")  # a 400 view is not counted
+    assert views("test-0001") == before + 3
+    assert views("test-0001") > views("smpl-0002")
+    assert order("/?sort=views") == ["test-0001", "smpl-0002"]
+    assert 'aria-current="true">Most viewed</a>' in web.get("/?sort=views").text
+    assert order("/?sort=nonsense") == order("/?sort=name")
