@@ -21,6 +21,7 @@ from blotter.portal import Portal
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 from blotter.web.manage import login_url
+from blotter.web.maps import LEAFLET_DIR
 from blotter.web.pages import STATIC_DIR, error_page
 from blotter.web.pages import router as web_router
 
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(soda3_router)
     app.include_router(catalog_router)
     app.include_router(web_router)
+    # Leaflet is served from its Python package: no asset ever comes from a CDN.
+    app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR), name="leaflet")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(BlotterError)

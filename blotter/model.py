@@ -118,6 +118,8 @@ class DatasetMeta(BaseModel):
     row_noun: str = ""
     # Columns whose most common values the summary states first (field names).
     highlights: list[str] = Field(default_factory=list)
+    # A GeoJSON file of the area's boundaries (city, wards) drawn under the dataset's map.
+    boundary: str = ""
     # True for generated rows: every page that shows the dataset must say so.
     sample: bool = False
     visibility: Visibility = Visibility.PUBLIC

@@ -50,6 +50,17 @@ class Settings(BaseSettings):
         description="Mark session cookies Secure even when the request looks like plain HTTP "
         "(set it behind a proxy that ends TLS).",
     )
+    tile_url: str = Field(
+        "",
+        description="A map tile server ({z}/{x}/{y} URL) drawn under dataset maps when the "
+        "browser can reach it; empty: maps show boundaries and points only, fully offline.",
+    )
+    tile_attribution: str = Field("", description="The credit line the tile server asks for.")
+    boundaries_dir: Path | None = Field(
+        None,
+        description="Where boundary GeoJSON files named by datasets live; empty: "
+        "DATA_DIR/boundaries, then the files shipped with the samples.",
+    )
     soda3_anonymous: bool = Field(
         True, description="Whether SODA3 (/api/v3) answers callers that send no app token."
     )

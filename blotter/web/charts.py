@@ -43,7 +43,7 @@ class Chart:
     numeric: list[bool] = field(default_factory=list)  # per column: right-align
 
 
-def _svg(spec: alt.TopLevelMixin, title: str) -> Markup:
+def svg_of(spec: alt.TopLevelMixin, title: str) -> Markup:
     """The chart as inline SVG, named for assistive technology by its title."""
     spec_dict = spec.to_dict()
     # No ARIA on each mark: the SVG is one image named by its title, described beside it in
@@ -105,7 +105,7 @@ def count_by(portal: Portal, dataset: Dataset, where: str | None, column: Column
         id=f"by-{column.field_name}",
         title=title,
         description=description,
-        svg=_svg(spec, title),
+        svg=svg_of(spec, title),
         headers=[column.name, "Rows", "Share"],
         rows=[[v, f"{n:,}", f"{100 * n / total:.1f}%"] for v, n in shown],
         numeric=[False, True, True],
@@ -203,7 +203,7 @@ def over_time(
         id=f"time-{when.field_name}",
         title=title,
         description=description,
-        svg=_svg(spec, title),
+        svg=svg_of(spec, title),
         headers=[PERIODS[period], *series_names],
         rows=[[p, *(f"{v.get(s, 0):,}" for s in series_names)] for p, v in by_period.items()],
         numeric=[False, *([True] * len(series_names))],
@@ -268,7 +268,7 @@ def crosstab(
         id=f"cross-{down.field_name}-{across.field_name}",
         title=title,
         description=description,
-        svg=_svg(spec, title),
+        svg=svg_of(spec, title),
         headers=[f"{down.name} \\ {across.name}", *acrosses, "Total"],
         rows=[
             [x, *(f"{cells.get((x, y), 0):,}" for y in acrosses), f"{down_totals[x]:,}"]

@@ -21,6 +21,7 @@ from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
 from blotter.web.filters import VIEW_PREFIX, Filter, Problem, parse_filters, where_clause
+from blotter.web.maps import MapView, build_map
 from blotter.web.patterns import Patterns, build_patterns
 from blotter.web.rendering import display, friendly_date, portal_of, render
 
@@ -141,6 +142,7 @@ class DatasetPage:
     late: str | None
     patterns: Patterns | None
     snippets: list[Link]  # (language, code) for the same rows in sodapy and pandas
+    map: MapView | None
 
 
 def _url(dataset_id: str, params: dict[str, str]) -> str:
@@ -422,6 +424,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         late=fresh.late,
         patterns=patterns if not problems else None,
         snippets=_snippets(site, dataset.id, export),
+        map=build_map(portal, dataset, where, matching) if not problems else None,
     )
     if not problems:
         portal.store.count_view(dataset.id)

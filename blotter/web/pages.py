@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from blotter.access import visible_datasets
 from blotter.analysis.summary import freshness, month_year, period_covered
@@ -23,6 +23,7 @@ from blotter.portal import Portal
 from blotter.store.common import now
 from blotter.web.dataset_page import router as dataset_router
 from blotter.web.manage import router as manage_router
+from blotter.web.maps import boundary_path
 from blotter.web.rendering import HERE, friendly_date, portal_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -215,6 +216,13 @@ def home(request: Request) -> HTMLResponse:
         ],
     )
     return render(request, "home.html", page)
+
+
+@router.get("/boundaries/{name}")
+def boundary(request: Request, name: str) -> Response:
+    """A boundary GeoJSON file named by a dataset, for its interactive map."""
+    path = boundary_path(portal_of(request), name)
+    return FileResponse(path, media_type="application/geo+json")
 
 
 @router.get("/d/{dataset_id}")

@@ -1,0 +1,64 @@
+// The interactive map, when JavaScript and Leaflet are there: the same boundaries and points
+// as the server's picture, which it replaces. Points close together on screen are drawn as
+// one circle with their count, recomputed at every zoom. Tiles only if the portal names a
+// tile server; otherwise the map needs nothing but this portal.
+(function () {
+  "use strict";
+  var box = document.querySelector(".map-live");
+  if (!box || !window.L || !window.fetch) return;
+  var map = L.map(box, { preferCanvas: true, attributionControl: true });
+  if (box.dataset.tiles) {
+    L.tileLayer(box.dataset.tiles, { attribution: box.dataset.attribution, maxZoom: 19 }).addTo(map);
+  }
+  var points = [];
+  var layer = L.layerGroup().addTo(map);
+  var CELL = 40; // pixels
+
+  function draw() {
+    layer.clearLayers();
+    var cells = {};
+    points.forEach(function (p) {
+      var at = map.latLngToLayerPoint(p);
+      var key = Math.floor(at.x / CELL) + ":" + Math.floor(at.y / CELL);
+      (cells[key] = cells[key] || []).push(p);
+    });
+    Object.keys(cells).forEach(function (key) {
+      var group = cells[key];
+      var lat = 0, lng = 0;
+      group.forEach(function (p) { lat += p.lat; lng += p.lng; });
+      var centre = L.latLng(lat / group.length, lng / group.length);
+      if (group.length === 1) {
+        L.circleMarker(centre, { radius: 5, color: "#b3261e", weight: 1, fillOpacity: 0.8 }).addTo(layer);
+      } else {
+        var size = 20 + Math.min(16, Math.round(Math.log(group.length) * 3));
+        L.marker(centre, {
+          icon: L.divIcon({ className: "cluster", html: String(group.length), iconSize: [size, size] }),
+          title: group.length + " rows here; zoom in to see them apart",
+          keyboard: false
+        }).addTo(layer);
+      }
+    });
+  }
+
+  var loads = [fetch(box.dataset.points).then(function (r) { return r.json(); })];
+  if (box.dataset.boundary) {
+    loads.push(fetch(box.dataset.boundary).then(function (r) { return r.json(); }));
+  }
+  Promise.all(loads).then(function (found) {
+    points = found[0].features.filter(function (f) { return f.geometry; }).map(function (f) {
+      return L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]);
+    });
+    var bounds = L.latLngBounds(points);
+    if (found[1]) {
+      var lines = L.geoJSON(found[1], { style: { color: "#4a5360", weight: 1.5, fillOpacity: 0.04 } }).addTo(map);
+      bounds = points.length ? bounds.extend(lines.getBounds()) : lines.getBounds();
+    }
+    if (!bounds.isValid()) return;
+    box.hidden = false;
+    document.querySelector(".map-static").hidden = true;
+    map.invalidateSize();
+    map.fitBounds(bounds, { padding: [10, 10] });
+    map.on("zoomend", draw);
+    draw();
+  }).catch(function () { /* the server's picture stays */ });
+})();
