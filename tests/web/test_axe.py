@@ -1,0 +1,145 @@
+"""axe-core in a real browser on every kind of page, at a phone's size and a desktop's.
+
+test_accessibility.py reads the HTML; only a browser knows what a page looks like once styled
+(colour contrast, sizes, what is hidden, the names controls end up with). axe-core checks the
+rendered page against the WCAG 2.0 and 2.1 A and AA rules, and any violation whose impact is
+serious or critical fails the test. axe-core is pinned in tests/clients/package.json and
+injected from disk: nothing is fetched from the internet while the tests run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, ViewportSize
+
+from tests.conftest import LiveServer, serve_in_thread
+from tests.portal import PASSWORD, PUBLIC, Portal
+
+AXE = Path(__file__).parents[1] / "clients" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+BLOCKING = {"serious", "critical"}
+VIEWPORTS: dict[str, ViewportSize] = {
+    "phone": {"width": 390, "height": 844},
+    "desktop": {"width": 1280, "height": 900},
+}
+
+PUBLIC_PAGES = {  # name: (path, the status it answers)
+    "home": ("/", 200),
+    "home-search": ("/?q=use+of+force", 200),
+    "dataset": ("/datasets/e2x9-2kgt", 200),
+    "dataset-filtered": ("/datasets/e2x9-2kgt?subject_race=black&sort=subject_age&dir=desc", 200),
+    "dataset-400": ("/datasets/e2x9-2kgt?subject_race=black&subject_age__min=abc", 400),
+    "not-found": ("/datasets/zzzz-9999", 404),
+    "api": ("/api", 200),
+    "login": ("/login", 200),
+}
+STAFF_PAGES = {
+    "manage": "/manage",
+    "users": "/manage/users",
+    "edit-dataset": f"/manage/d/{PUBLIC}",
+    "upload": "/manage/upload",
+    "upload-to-dataset": f"/manage/upload?dataset={PUBLIC}",
+    "tokens": "/manage/tokens",
+    "profiles": "/manage/profiles",
+    "audit": "/manage/audit",
+}
+UPLOADS = {  # name: (file, what the preview says)
+    "preview-clean": (
+        b"case_no,offense,age,officer_name\nc9,theft,40,Smith\n",
+        "no problems found",
+    ),
+    "preview-problems": (b"case_no,offense,age,officer_name\nc9,theft,forty,Smith\n", "1 problem"),
+}
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not AXE.exists():
+        pytest.fail(
+            f"axe-core is not at {AXE}: run `npm ci --prefix tests/clients` (make test does)."
+        )
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=VIEWPORTS[request.param])
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def staff_server(portal: Portal) -> Iterator[LiveServer]:
+    """The access-control portal (admin "boss" and a few datasets) on a live server."""
+    yield from serve_in_thread(cast(FastAPI, portal.client.app))
+
+
+def sign_in(page: Page, server: LiveServer) -> None:
+    page.goto(server.url + "/login")
+    page.get_by_label("Account name").fill("boss")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(server.url + "/manage")
+
+
+def blocking_violations(page: Page, axe_source: str) -> list[dict[str, Any]]:
+    """Run axe on the page as it stands; the serious and critical WCAG A/AA violations."""
+    page.add_script_tag(content=axe_source)
+    options = {"runOnly": {"type": "tag", "values": WCAG_A_AA}, "resultTypes": ["violations"]}
+    results = page.evaluate("options => axe.run(document, options)", options)
+    return [v for v in results["violations"] if v["impact"] in BLOCKING]
+
+
+def report(violations: list[dict[str, Any]]) -> str:
+    """One line per violation (rule, impact, help), then each failing element and its HTML."""
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']} [{v['helpUrl']}]")
+        for node in v["nodes"]:
+            lines.append(f"    {' '.join(map(str, node['target']))}: {node['html'][:160]}")
+    return "\n".join(lines)
+
+
+def assert_accessible(page: Page, axe_source: str) -> None:
+    violations = blocking_violations(page, axe_source)
+    assert not violations, f"axe on {page.title()!r} ({page.url}):\n{report(violations)}"
+
+
+@pytest.mark.parametrize(("path", "status"), PUBLIC_PAGES.values(), ids=PUBLIC_PAGES.keys())
+def test_public_page(
+    page: Page, sample_server: LiveServer, axe_source: str, path: str, status: int
+) -> None:
+    response = page.goto(sample_server.url + path)
+    assert response is not None and response.status == status
+    assert_accessible(page, axe_source)
+
+
+@pytest.mark.parametrize("path", STAFF_PAGES.values(), ids=STAFF_PAGES.keys())
+def test_staff_page(page: Page, staff_server: LiveServer, axe_source: str, path: str) -> None:
+    sign_in(page, staff_server)
+    response = page.goto(staff_server.url + path)
+    assert response is not None and response.status == 200
+    assert page.get_by_role("button", name="Sign out").is_visible(), "not signed in"
+    assert_accessible(page, axe_source)
+
+
+@pytest.mark.parametrize(("csv", "verdict"), UPLOADS.values(), ids=UPLOADS.keys())
+def test_upload_preview(
+    page: Page, staff_server: LiveServer, axe_source: str, csv: bytes, verdict: str
+) -> None:
+    sign_in(page, staff_server)
+    page.goto(f"{staff_server.url}/manage/upload?dataset={PUBLIC}")
+    page.get_by_label("File", exact=True).set_input_files(
+        {"name": "rows.csv", "mimeType": "text/csv", "buffer": csv}
+    )
+    page.get_by_role("button", name="Upload and preview").click()
+    page.get_by_role("heading", name="Columns as they will be published").wait_for()
+    assert verdict in page.locator("main").inner_text()
+    assert_accessible(page, axe_source)
