@@ -275,8 +275,16 @@ def point_in_rings(
         this=exp.Mod(this=_paren(total), expression=exp.Literal.number(2)),
         expression=exp.Literal.number(1),
     )
-    known = exp.Not(this=exp.Is(this=lon.copy(), expression=exp.Null()))
-    return _paren(exp.And(this=known, expression=odd))
+    # The bounding box first: a point outside it is outside the polygon, and engines that
+    # short-circuit (DuckDB's selection vectors, PostgreSQL's AND) skip the edges for it.
+    xs = [x for ring in rings for x, _ in ring]
+    ys = [y for ring in rings for _, y in ring]
+    inside_box = exp.and_(
+        exp.Between(this=lon.copy(), low=number(min(xs)), high=number(max(xs))),
+        exp.Between(this=lat.copy(), low=number(min(ys)), high=number(max(ys))),
+        copy=False,
+    )
+    return _paren(exp.And(this=_paren(inside_box), expression=odd))
 
 
 def _balanced_sum(terms: list[exp.Expression]) -> exp.Expression:

@@ -48,7 +48,9 @@ def svg_of(spec: alt.TopLevelMixin, title: str) -> Markup:
     spec_dict = spec.to_dict()
     # No ARIA on each mark: the SVG is one image named by its title, described beside it in
     # words and backed by its data table, which say more than a list of shapes would.
-    spec_dict.setdefault("config", {})["aria"] = False
+    config = spec_dict.setdefault("config", {})
+    config["aria"] = False
+    config.setdefault("mark", {})["aria"] = False  # marks carry their own ARIA otherwise
     svg = vl_convert.vegalite_to_svg(spec_dict)
     svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
     safe_title = Markup.escape(title)

@@ -21,7 +21,7 @@ from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
 from blotter.web.filters import VIEW_PREFIX, Filter, Problem, parse_filters, where_clause
-from blotter.web.maps import MapView, build_map
+from blotter.web.maps import MapView, boundary_areas, build_map
 from blotter.web.patterns import Patterns, build_patterns
 from blotter.web.rendering import display, friendly_date, portal_of, render
 
@@ -186,6 +186,7 @@ def _controls(
     params: dict[str, str],
     filters: list[Filter],
     errors: dict[str, str],
+    areas: list[str],
 ) -> list[FilterControl]:
     """One control per filterable column, holding the values now in the URL."""
 
@@ -233,6 +234,18 @@ def _controls(
                 field_input(name, "__min", "From", kind),
                 field_input(name, "__max", "To", kind),
             ]
+            controls.append(FilterControl(name, column.name, "group", inputs=inputs))
+        elif column.type is ColumnType.POINT:
+            near = field_input(name, "__near", "Within: latitude, longitude, metres")
+            inputs = [near]
+            if areas:
+                area = field_input(name, "__area", "Inside")
+                choices = [Choice("", "Anywhere", area.value == "")] + [
+                    Choice(a, a, area.value == a) for a in areas
+                ]
+                controls.append(
+                    FilterControl(name, f"{column.name}: inside", "select", area, choices)
+                )
             controls.append(FilterControl(name, column.name, "group", inputs=inputs))
         elif column.type is ColumnType.CHECKBOX:
             select = field_input(name, "", column.name)
@@ -299,7 +312,8 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         # The filter form sends every box, empty or not; the address to share names only
         # the filters in use.
         return RedirectResponse(_url(dataset.id, params), status_code=303)
-    parsed = parse_filters(dataset, params)
+    areas = boundary_areas(portal, dataset)
+    parsed = parse_filters(dataset, params, areas)
     problems = list(parsed.problems)
     filters = parsed.filters
     where = where_clause(filters)
@@ -351,7 +365,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
 
     base = {k: v for k, v in params.items() if k != "page"}
     errors = {p.param: p.message for p in problems}
-    controls = _controls(portal, dataset, params, filters, errors)
+    controls = _controls(portal, dataset, params, filters, errors, sorted(areas))
     first = (page_number - 1) * size + 1 if matching else 0
     last = min(page_number * size, matching)
     if problems:

@@ -22,7 +22,11 @@ OPERATORS = {
     "__contains": ("contains", "upper({c}) LIKE upper({v})"),
     "__min": ("from", "{c} >= {v}"),
     "__max": ("to", "{c} <= {v}"),
+    "__in": ("is one of", "{c} IN ({v})"),
+    "__near": ("within", "within_circle({c}, {v})"),
+    "__area": ("inside", "within_polygon({c}, {v})"),
 }
+IN_SEPARATOR = "|"  # "white|black": a value of the URL's ``__in`` lists several
 PAGE_PARAMS = {"page", "size", "sort", "dir", "view"}
 
 
@@ -66,8 +70,37 @@ def number_literal(number: float) -> str:
     return format(Decimal(text), "f") if "e" in text else text
 
 
-def _literal(kind: ColumnType, suffix: str, value: str) -> str:
+def _near(value: str) -> str:
+    """ "43.61,-72.97,500" (latitude, longitude, metres) as within_circle's arguments."""
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != 3:
+        raise CellError(
+            "give latitude, longitude and a distance in metres, e.g. 43.61, -72.97, 500"
+        )
+    lat, lon, metres = (parse_number(p) for p in parts)
+    if not -90 <= lat <= 90 or not -180 <= lon <= 180:
+        raise CellError(f"{lat}, {lon} is not a latitude and longitude")
+    if not 0 < metres <= 100_000:
+        raise CellError("the distance must be more than 0 and at most 100,000 metres")
+    return ", ".join(number_literal(n) for n in (lat, lon, metres))
+
+
+def _literal(
+    kind: ColumnType, suffix: str, value: str, areas: Mapping[str, str] | None = None
+) -> str:
     """The value as a SoQL literal of the column's type; CellError when it is not one."""
+    if suffix == "__in":
+        values = [v for v in value.split(IN_SEPARATOR) if v.strip()]
+        if not values:
+            raise CellError("choose at least one value")
+        return ", ".join(_literal(kind, "", v) for v in values)
+    if suffix == "__near":
+        return _near(value)
+    if suffix == "__area":
+        if not areas or value not in areas:
+            known = ", ".join(sorted(areas or {})) or "none for this dataset"
+            raise CellError(f"'{value}' is not an area of the map (areas: {known})")
+        return quote(areas[value])
     if kind is ColumnType.NUMBER:
         return number_literal(parse_number(value))
     if kind is ColumnType.FLOATING_TIMESTAMP:
@@ -88,10 +121,11 @@ def _literal(kind: ColumnType, suffix: str, value: str) -> str:
 
 # Which suffixes each column type accepts; the rest are refused with a message.
 _ALLOWED = {
-    ColumnType.TEXT: {"", "__not", "__has", "__contains"},
-    ColumnType.NUMBER: {"", "__not", "__min", "__max"},
+    ColumnType.TEXT: {"", "__not", "__has", "__contains", "__in"},
+    ColumnType.NUMBER: {"", "__not", "__min", "__max", "__in"},
     ColumnType.FLOATING_TIMESTAMP: {"", "__not", "__min", "__max"},
     ColumnType.CHECKBOX: {""},
+    ColumnType.POINT: {"__near", "__area"},
 }
 
 
@@ -107,8 +141,12 @@ def _split(param: str) -> tuple[str, str]:
 VIEW_PREFIX = "chart."
 
 
-def parse_filters(dataset: Dataset, params: Mapping[str, str]) -> ParsedFilters:
-    """Active filters from the page URL, and a problem for each one that cannot apply."""
+def parse_filters(
+    dataset: Dataset, params: Mapping[str, str], areas: Mapping[str, str] | None = None
+) -> ParsedFilters:
+    """Active filters from the page URL, and a problem for each one that cannot apply.
+
+    ``areas`` names the map's areas (wards…) with their WKT, for ``point__area=``."""
     filters: list[Filter] = []
     problems: list[Problem] = []
     for param, value in params.items():
@@ -126,12 +164,17 @@ def parse_filters(dataset: Dataset, params: Mapping[str, str]) -> ParsedFilters:
             )
             continue
         try:
-            literal = _literal(column.type, suffix, value)
+            literal = _literal(column.type, suffix, value, areas)
         except CellError as err:
             problems.append(Problem(param, field, f"{column.name}: {err}."))
             continue
         label_op, template = OPERATORS[suffix]
         shown = {"true": "yes", "false": "no"}.get(value, value)
+        if suffix == "__in":
+            shown = ", ".join(v for v in value.split(IN_SEPARATOR) if v.strip())
+        elif suffix == "__near":
+            lat, lon, metres = (p.strip() for p in value.split(","))
+            shown = f"{metres} m of {lat}, {lon}"
         filters.append(
             Filter(
                 field,

@@ -61,6 +61,45 @@ def boundary_path(portal: Portal, name: str) -> Path:
     raise NotFound(f"There is no boundary file '{name}'.")
 
 
+_NAME_KEYS = ("name", "NAME", "Name", "WARD", "ward", "district", "DISTRICT", "town", "TOWN")
+
+
+def boundary_areas(portal: Portal, dataset: Dataset) -> dict[str, str]:
+    """The named areas of the dataset's boundary file (wards…) as WKT, for "inside" filters."""
+    if not dataset.meta.boundary:
+        return {}
+    try:
+        collection = json.loads(boundary_path(portal, dataset.meta.boundary).read_text())
+    except NotFound:
+        return {}
+    areas: dict[str, str] = {}
+    for i, feature in enumerate(collection.get("features", []), start=1):
+        props = feature.get("properties") or {}
+        name = next((str(props[k]).title() for k in _NAME_KEYS if props.get(k)), f"Area {i}")
+        geometry = feature.get("geometry") or {}
+        polygons = (
+            [geometry["coordinates"]]
+            if geometry.get("type") == "Polygon"
+            else geometry.get("coordinates", [])
+            if geometry.get("type") == "MultiPolygon"
+            else []
+        )
+        if polygons:
+            areas[name] = (
+                "MULTIPOLYGON ("
+                + ", ".join(
+                    "("
+                    + ", ".join(
+                        "(" + ", ".join(f"{x} {y}" for x, y, *_ in ring) + ")" for ring in polygon
+                    )
+                    + ")"
+                    for polygon in polygons
+                )
+                + ")"
+            )
+    return areas
+
+
 def build_map(portal: Portal, dataset: Dataset, where: str | None, matching: int) -> MapView | None:
     """The map of the points under the filter, or None for a dataset without points."""
     column = point_column(dataset)
