@@ -35,9 +35,31 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=ARTIFACTS / f"{name}-{page.viewport_name}.png", full_page=True)  # type: ignore[attr-defined]
 
 
-def test_resident_filters_use_of_force_and_downloads_what_is_shown(
-    page: Page, sample_server: LiveServer
+@pytest.fixture(
+    params=[(v, js) for v in VIEWPORTS for js in (False, True)],
+    ids=lambda p: f"{p[0]}-{'js' if p[1] else 'nojs'}",
+)
+def journey(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
+    """A tab on a phone or a desktop, with JavaScript on or off: the journey must work in all."""
+    viewport, js = request.param
+    context = browser.new_context(
+        viewport=VIEWPORTS[viewport], accept_downloads=True, java_script_enabled=js
+    )
+    tab = context.new_page()
+    tab.viewport_name = f"{viewport}-{'js' if js else 'nojs'}"  # type: ignore[attr-defined]
+    yield tab
+    context.close()
+
+
+def test_resident_filters_use_of_force_reads_the_chart_and_downloads_what_is_shown(
+    journey: Page, sample_server: LiveServer
 ) -> None:
+    page = journey
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda r: elsewhere.append(r.url) if not r.url.startswith(sample_server.url) else None,
+    )
     page.goto(sample_server.url + "/")
     page.get_by_label("Search datasets").fill("use of force")
     page.get_by_role("button", name="Search").click()
@@ -46,25 +68,49 @@ def test_resident_filters_use_of_force_and_downloads_what_is_shown(
     assert page.get_by_role("heading", level=1).inner_text().startswith("Use of force")
 
     page.get_by_text("Filter rows").click()
-    page.get_by_label("Subject race", exact=True).select_option("black")
-    page.get_by_label("Force used", exact=True).select_option("empty_hand_control")
+    page.get_by_label("Subject race", exact=True).select_option("white")
+    page.get_by_label("Subject injured", exact=True).select_option("minor")
     page.get_by_role("button", name="Apply filters").click()
     shot(page, "dataset-filtered")
 
+    where = "subject_race = 'white' AND subject_injured = 'minor'"
     expected = httpx.get(
-        f"{sample_server.url}/resource/e2x9-2kgt.json",
-        params={"$where": "subject_race = 'black' AND force_type like '%empty_hand_control%'"},
+        f"{sample_server.url}/resource/e2x9-2kgt.json", params={"$where": where}
     ).json()
-    status = page.get_by_role("status").inner_text()
+    assert len(expected) > 1
+    status = page.get_by_role("status").first.inner_text()
     assert status == f"Showing rows 1–{len(expected)} of {len(expected)} matching."
-    body_rows = page.locator("table").first.locator("tbody tr")
+    body_rows = page.locator("table.data tbody tr")
     assert body_rows.count() == len(expected)
 
-    # The URL is the query: reopening it shows the same view.
+    # The chart of the view, then its data table, one click away.
+    page.get_by_label("Count rows by").select_option("force_category")
+    page.get_by_role("button", name="Show charts").click()
+    figure = page.get_by_role("figure", name="Rows by force category")
+    assert figure.get_by_role("img", name="Rows by force category").is_visible()
+    figure.get_by_text("Data table").click()
+    shot(page, "chart-table")
+    shown = {
+        row.locator("th").inner_text(): int(row.locator("td").first.inner_text().replace(",", ""))
+        for row in figure.locator("tbody tr").all()
+    }
+    counts = httpx.get(
+        f"{sample_server.url}/resource/e2x9-2kgt.json",
+        params={
+            "$select": "force_category, count(*) AS n",
+            "$where": where,
+            "$group": "force_category",
+        },
+    ).json()
+    assert shown == {c.get("force_category", "(not recorded)"): int(c["n"]) for c in counts}
+
+    # The URL is the query: reopening it shows the same view and the same chart.
     shared = page.url
+    assert "chart.by=force_category" in shared and "subject_injured=minor" in shared
     again = page.context.new_page()
     again.goto(shared)
-    assert again.get_by_role("status").inner_text() == status
+    assert again.get_by_role("status").first.inner_text() == status
+    assert again.get_by_role("figure", name="Rows by force category").count() == 1
     again.close()
 
     with page.expect_download() as download_info:
@@ -72,7 +118,8 @@ def test_resident_filters_use_of_force_and_downloads_what_is_shown(
     text = Path(download_info.value.path()).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert sorted(r["case_number"] for r in rows) == sorted(r["case_number"] for r in expected)
-    assert {r["subject_race"] for r in rows} == {"black"}
+    assert {r["subject_race"] for r in rows} == {"white"}
+    assert elsewhere == []
 
 
 def test_stops_filtered_by_a_list_and_a_number_range_with_the_keyboard_in_reach(
