@@ -279,10 +279,9 @@ def point_in_rings(
     # short-circuit (DuckDB's selection vectors, PostgreSQL's AND) skip the edges for it.
     xs = [x for ring in rings for x, _ in ring]
     ys = [y for ring in rings for _, y in ring]
-    inside_box = exp.and_(
-        exp.Between(this=lon.copy(), low=number(min(xs)), high=number(max(xs))),
-        exp.Between(this=lat.copy(), low=number(min(ys)), high=number(max(ys))),
-        copy=False,
+    inside_box = exp.And(
+        this=exp.Between(this=lon.copy(), low=number(min(xs)), high=number(max(xs))),
+        expression=exp.Between(this=lat.copy(), low=number(min(ys)), high=number(max(ys))),
     )
     return _paren(exp.And(this=_paren(inside_box), expression=odd))
 

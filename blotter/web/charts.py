@@ -8,10 +8,12 @@ as a table, one click away. Every number comes from a SoQL query under the page'
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import altair as alt
@@ -41,6 +43,24 @@ class Chart:
     headers: list[str]
     rows: list[list[str]]
     numeric: list[bool] = field(default_factory=list)  # per column: right-align
+    spec: str = ""  # the Vega-Lite JSON, for the interactive version when JavaScript runs
+
+
+# The bundle's version names it, so browsers may keep it as long as vl-convert stays the same.
+VEGA_ETAG = f'"vega-{vl_convert.get_vega_embed_version()}-{vl_convert.get_vega_version()}"'
+
+
+@cache
+def vega_javascript() -> str:
+    """The Vega libraries bundled by vl-convert (about 900 KB), built once per process."""
+    return vl_convert.javascript_bundle(
+        "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
+    )
+
+
+def spec_json(spec: alt.TopLevelMixin) -> str:
+    """The spec as JSON safe inside a <script type="application/json"> element."""
+    return json.dumps(spec.to_dict()).replace("</", "<\\/")
 
 
 def svg_of(spec: alt.TopLevelMixin, title: str) -> Markup:
@@ -108,6 +128,7 @@ def count_by(portal: Portal, dataset: Dataset, where: str | None, column: Column
         title=title,
         description=description,
         svg=svg_of(spec, title),
+        spec=spec_json(spec),
         headers=[column.name, "Rows", "Share"],
         rows=[[v, f"{n:,}", f"{100 * n / total:.1f}%"] for v, n in shown],
         numeric=[False, True, True],
@@ -206,6 +227,7 @@ def over_time(
         title=title,
         description=description,
         svg=svg_of(spec, title),
+        spec=spec_json(spec),
         headers=[PERIODS[period], *series_names],
         rows=[[p, *(f"{v.get(s, 0):,}" for s in series_names)] for p, v in by_period.items()],
         numeric=[False, *([True] * len(series_names))],
@@ -271,6 +293,7 @@ def crosstab(
         title=title,
         description=description,
         svg=svg_of(spec, title),
+        spec=spec_json(spec),
         headers=[f"{down.name} \\ {across.name}", *acrosses, "Total"],
         rows=[
             [x, *(f"{cells.get((x, y), 0):,}" for y in acrosses), f"{down_totals[x]:,}"]

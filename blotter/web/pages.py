@@ -21,6 +21,7 @@ from blotter.errors import BlotterError
 from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.store.common import now
+from blotter.web.charts import VEGA_ETAG, vega_javascript
 from blotter.web.dataset_page import router as dataset_router
 from blotter.web.manage import router as manage_router
 from blotter.web.maps import boundary_path
@@ -223,6 +224,19 @@ def boundary(request: Request, name: str) -> Response:
     """A boundary GeoJSON file named by a dataset, for its interactive map."""
     path = boundary_path(portal_of(request), name)
     return FileResponse(path, media_type="application/geo+json")
+
+
+@router.get("/assets/vega.js")
+def vega_bundle(request: Request) -> Response:
+    """Vega, Vega-Lite and Vega-Embed in one file, from vl-convert (never a CDN); loaded only
+    when a reader asks for an interactive chart, so no page pays for it up front."""
+    if request.headers.get("if-none-match") == VEGA_ETAG:
+        return Response(status_code=304, headers={"ETag": VEGA_ETAG})
+    return Response(
+        vega_javascript(),
+        media_type="text/javascript; charset=utf-8",
+        headers={"ETag": VEGA_ETAG, "Cache-Control": "public, max-age=86400"},
+    )
 
 
 @router.get("/d/{dataset_id}")

@@ -40,7 +40,8 @@ def test_page_structure(web: TestClient, url: str, status: int) -> None:
     assert not re.search(r'(?:src|href)="(?:https?:)?//[^"]*\.(?:css|js|woff2?)', page)
     # Scripts only enhance (the map, upload progress): our own files, deferred, never inline;
     # the browser tests use every page with JavaScript off.
-    scripts = re.findall(r"<script[^>]*>", page)
+    # (Chart specs travel as JSON data in <script type="application/json">, never run.)
+    scripts = re.findall(r'<script(?![^>]*type="application/json")[^>]*>', page)
     assert all(re.fullmatch(r'<script src="/static/[\w/.-]+" defer>', s) for s in scripts), scripts
 
 
@@ -48,3 +49,12 @@ def test_the_stylesheet_is_local_and_marks_focus(web: TestClient) -> None:
     css = web.get("/static/blotter.css")
     assert css.status_code == 200
     assert ":focus-visible" in css.text and "@import" not in css.text and "url(" not in css.text
+
+
+@pytest.mark.parametrize("url", ["/", "/datasets/test-0001", "/api"])
+def test_first_load_stays_within_a_few_hundred_kilobytes(web: TestClient, url: str) -> None:
+    """A slow phone downloads the page and every asset it names before it is usable."""
+    page = web.get(url).text
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+    total = len(page.encode()) + sum(len(web.get(a).content) for a in assets)
+    assert total < 400_000, f"{url}: {total:,} bytes with {assets}"

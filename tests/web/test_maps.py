@@ -64,3 +64,18 @@ def test_with_javascript_leaflet_draws_the_points_from_this_portal_only(
     drawn.first.wait_for()
     assert drawn.count() >= 1
     assert elsewhere == []
+
+
+@pytest.mark.browser
+def test_with_javascript_a_chart_turns_interactive_on_request_only(
+    tab: Page, small_server: LiveServer
+) -> None:
+    loaded: list[str] = []
+    tab.on("request", lambda r: loaded.append(r.url))
+    tab.goto(f"{small_server.url}/datasets/{STOPS}?chart.by=street")
+    figure = tab.get_by_role("figure", name="Rows by street")
+    assert not any(u.endswith("/assets/vega.js") for u in loaded)  # not on first load
+    figure.get_by_role("button", name="Interactive chart").click()
+    figure.locator(".chart-live canvas, .chart-live svg").first.wait_for()
+    assert any(u.endswith("/assets/vega.js") for u in loaded)
+    assert all(u.startswith(small_server.url) for u in loaded)
