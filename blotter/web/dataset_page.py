@@ -20,7 +20,14 @@ from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
-from blotter.web.filters import VIEW_PREFIX, Filter, Problem, parse_filters, where_clause
+from blotter.web.filters import (
+    IN_SEPARATOR,
+    VIEW_PREFIX,
+    Filter,
+    Problem,
+    parse_filters,
+    where_clause,
+)
 from blotter.web.maps import MapView, boundary_areas, build_map
 from blotter.web.patterns import Patterns, build_patterns
 from blotter.web.rendering import display, friendly_date, portal_of, render
@@ -60,6 +67,11 @@ class FilterControl:
     select: Input | None = None
     choices: list[Choice] = dataclasses.field(default_factory=list)
     inputs: list[Input] = dataclasses.field(default_factory=list)
+    # Categories also offer "is not" (one value) and "is one of" (several, a multi-select).
+    exclude: Input | None = None
+    exclude_choices: list[Choice] = dataclasses.field(default_factory=list)
+    any_of: Input | None = None
+    any_of_choices: list[Choice] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -227,7 +239,16 @@ def _controls(
             choices = [Choice("", "Any", select.value == "")] + [
                 Choice(v, f"{v} ({n:,})", select.value == v) for v, n in values
             ]
-            controls.append(FilterControl(name, column.name, "select", select, choices))
+            control = FilterControl(name, column.name, "select", select, choices)
+            if not multi:
+                control.exclude = field_input(name, "__not", f"{column.name} is not")
+                control.exclude_choices = [Choice("", "Any", not control.exclude.value)] + [
+                    Choice(v, f"{v} ({n:,})", control.exclude.value == v) for v, n in values
+                ]
+                control.any_of = field_input(name, "__in", f"{column.name} is one of")
+                chosen = set(control.any_of.value.split(IN_SEPARATOR))
+                control.any_of_choices = [Choice(v, f"{v} ({n:,})", v in chosen) for v, n in values]
+            controls.append(control)
         elif column.type in (ColumnType.NUMBER, ColumnType.FLOATING_TIMESTAMP):
             kind = "number" if column.type is ColumnType.NUMBER else "date"
             inputs = [
@@ -290,15 +311,21 @@ def _filter_keep(
 ) -> list[tuple[str, str]]:
     """Hidden fields of the filter form: the order, the page size, and any filter in the
     address that no control shows (``street__not=…``), so applying the form keeps it."""
-    shown = {i.param for c in controls for i in ([c.select] if c.select else c.inputs)}
+    shown = {i.param for c in controls for i in _inputs_of(c)}
     kept = [(k, params[k]) for k in ("sort", "dir", "size") if params.get(k)]
     kept += [(k, v) for k, v in params.items() if k.startswith(VIEW_PREFIX) and v]
     return kept + [(f.param, f.value) for f in filters if f.param not in shown]
 
 
+def _inputs_of(control: FilterControl) -> list[Input]:
+    """Every form field of a control, so the form keeps what it does not show."""
+    fields = [control.select] if control.select else list(control.inputs)
+    return [f for f in [*fields, control.exclude, control.any_of] if f is not None]
+
+
 def _problem_links(problems: list[Problem], controls: list[FilterControl]) -> list[Link]:
     """Each problem, linked to its input when the form has one."""
-    ids = {i.param: i.id for c in controls for i in ([c.select] if c.select else c.inputs)}
+    ids = {i.param: i.id for c in controls for i in _inputs_of(c)}
     return [Link(p.message, f"#{ids[p.param]}" if p.param in ids else None) for p in problems]
 
 
@@ -308,7 +335,14 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     portal = portal_of(request)
     dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
     params = dict(request.query_params)
-    if any(not v for v in params.values()):
+    # "is one of" arrives as one parameter per chosen value; the address keeps them as one.
+    several = {
+        k: IN_SEPARATOR.join(request.query_params.getlist(k))
+        for k in params
+        if k.endswith("__in") and len(request.query_params.getlist(k)) > 1
+    }
+    params.update(several)
+    if several or any(not v for v in params.values()):
         # The filter form sends every box, empty or not; the address to share names only
         # the filters in use.
         return RedirectResponse(_url(dataset.id, params), status_code=303)

@@ -151,10 +151,27 @@ def test_the_filter_form_holds_the_current_view(web: TestClient) -> None:
 def test_a_filter_the_form_has_no_box_for_is_kept_when_the_form_is_applied(
     web: TestClient,
 ) -> None:
-    page = web.get(URL, params={"street__not": "Main St", "case_number__contains": "C0"}).text
+    page = web.get(
+        URL, params={"age__not": "30", "street__not": "Main St", "case_number__contains": "C0"}
+    ).text
     form = page[page.index('<form method="get"') : page.index("</form>")]
-    assert '<input type="hidden" name="street__not" value="Main St">' in form
+    assert '<input type="hidden" name="age__not" value="30">' in form
     assert 'name="case_number__contains" value="C0"' in form  # its own box holds it
+    # "is not" has its own list for a category, under "More ways".
+    assert '<select id="f-street-not" name="street__not">' in form
+    assert re.search(r'<option value="Main St" selected>Main St \(\d+\)</option>', form)
+
+
+def test_is_one_of_from_the_form_becomes_one_shareable_parameter(web: TestClient) -> None:
+    sent = web.get(f"{URL}?street__in=Main+St&street__in=Elm+St", follow_redirects=False)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == f"{URL}?street__in=Main+St%7CElm+St"
+    page = web.get(sent.headers["location"]).text
+    rows = expected(lambda r: r["street"] in ("Main St", "Elm St"))
+    assert f"of {len(rows)} matching" in page
+    assert "Street is one of Main St, Elm St" in page
+    form = page[page.index('<form method="get"') : page.index("</form>")]
+    assert re.search(r'<option value="Main St" selected>Main St \(\d+\)</option>', form)
 
 
 def test_an_empty_form_submission_redirects_to_the_clean_address(web: TestClient) -> None:
