@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from blotter.accounts import check_token
+from blotter.api.analysis import router as analysis_router
 from blotter.api.catalog import router as catalog_router
 from blotter.api.publish import router as publish_router
 from blotter.api.soda import router as soda_router
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         account_token=lambda token: check_token(portal.store, token) is not None,
     )
     app.include_router(publish_router)
+    app.include_router(analysis_router)
     app.include_router(soda_router)
     app.include_router(soda3_router)
     app.include_router(catalog_router)

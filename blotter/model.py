@@ -97,6 +97,19 @@ class Visibility(StrEnum):
     PRIVATE = "private"  # its owner and admins
 
 
+class Benchmark(BaseModel):
+    """A population dataset serving as the denominator of this dataset's rates."""
+
+    dataset: str  # the population dataset's id
+    column: str  # this dataset's field whose values are the groups (e.g. subject_race)
+    group_field: str  # the population dataset's field naming the same groups
+    count_field: str  # its field holding the number of people
+    where: str = ""  # SoQL choosing the rows that apply (e.g. one census vintage)
+    label: str = ""  # "Residents of Rutland city, 2010 Census"
+    reference: str = ""  # the group other groups are compared with
+    quality_field: str = ""  # a field saying whether a count is exact or approximate
+
+
 class DatasetMeta(BaseModel):
     """What a publisher says about a dataset; everything but its rows."""
 
@@ -118,6 +131,7 @@ class DatasetMeta(BaseModel):
     row_noun: str = ""
     # Columns whose most common values the summary states first (field names).
     highlights: list[str] = Field(default_factory=list)
+    benchmark: Benchmark | None = None
     # A GeoJSON file of the area's boundaries (city, wards) drawn under the dataset's map.
     boundary: str = ""
     # True for generated rows: every page that shows the dataset must say so.

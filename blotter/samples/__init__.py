@@ -12,7 +12,13 @@ from blotter.store.base import Store
 from blotter.store.common import now
 
 HERE = Path(__file__).parent
-SPECS = ("use_of_force.yaml", "arrests.yaml", "calls_for_service.yaml", "community_engagement.yaml")
+SPECS = (
+    "use_of_force.yaml",
+    "arrests.yaml",
+    "calls_for_service.yaml",
+    "community_engagement.yaml",
+    "rutland_population.yaml",
+)
 # Each sample's dataset file is also saved as an import profile, so next month's export from
 # the same records system loads with `blotter load FILE --dataset ID --profile NAME`.
 PROFILES = {
@@ -20,6 +26,7 @@ PROFILES = {
     "arrests.yaml": "takoma-park-arrests",
     "calls_for_service.yaml": "takoma-park-calls-for-service",
     "community_engagement.yaml": "community-engagement",
+    "rutland_population.yaml": "rutland-census-population",
 }
 
 

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from blotter.access import visible_dataset
+from blotter.analysis.benchmarks import RateTable, rate_table
 from blotter.analysis.summary import dataset_facts, freshness, summary_sentences
 from blotter.auth import viewer_of
-from blotter.errors import SoQLError
+from blotter.errors import DatasetNotFound, SoQLError
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import run_query
@@ -155,6 +156,8 @@ class DatasetPage:
     patterns: Patterns | None
     snippets: list[Link]  # (language, code) for the same rows in sodapy and pandas
     map: MapView | None
+    rates: RateTable | None
+    rates_url: str
 
 
 def _url(dataset_id: str, params: dict[str, str]) -> str:
@@ -473,10 +476,29 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         patterns=patterns if not problems else None,
         snippets=_snippets(site, dataset.id, export),
         map=build_map(portal, dataset, where, matching) if not problems else None,
+        rates=_rates(portal, request, dataset, where) if not problems else None,
+        rates_url=f"/api/analysis/v1/{dataset.id}/rates.json"
+        + ("?" + urlencode({"$where": where}) if where else ""),
     )
     if not problems:
         portal.store.count_view(dataset.id)
     return render(request, "dataset.html", page, status=400 if problems else 200)
+
+
+def _rates(
+    portal: Portal, request: Request, dataset: Dataset, where: str | None
+) -> RateTable | None:
+    """Rates against the dataset's population benchmark, if it names one the reader may see."""
+    link = dataset.meta.benchmark
+    if link is None:
+        return None
+    try:
+        population = visible_dataset(
+            portal.store, viewer_of(request, portal.store), link.dataset, audit_read=False
+        )
+    except DatasetNotFound:
+        return None
+    return rate_table(portal.store, dataset, population, portal.settings, where)
 
 
 def _snippets(site: str, dataset_id: str, export: dict[str, str]) -> list[Link]:

@@ -32,14 +32,20 @@ def values(store: Store, dataset_id: str, field: str) -> list[object]:
     return [row[0] for row in store.execute(dataset, select)]
 
 
-def test_load_samples_publishes_four_labelled_datasets(store: Store) -> None:
+def test_load_samples_publishes_five_labelled_datasets(store: Store) -> None:
     seen: list[int] = []
     results = load_samples(store, progress=seen.append)
-    assert [r.row_count for r in results] == [221, 1911, 11735, 300]
-    assert [r.dataset_id for r in results] == ["e2x9-2kgt", "tkpk-rrst", "tkpk-clls", "rtcm-ngmt"]
-    assert seen[-1] == 221 + 1911 + 11735 + 300 and seen == sorted(seen)
+    assert [r.row_count for r in results] == [221, 1911, 11735, 300, 9]
+    assert [r.dataset_id for r in results] == [
+        "e2x9-2kgt",
+        "tkpk-rrst",
+        "tkpk-clls",
+        "rtcm-ngmt",
+        "rtld-pppl",
+    ]
+    assert seen[-1] == 221 + 1911 + 11735 + 300 + 9 and seen == sorted(seen)
     by_id = {d.id: d for d in store.list_datasets()}
-    assert len(by_id) == len(SPECS) == 4
+    assert len(by_id) == len(SPECS) == 5
     generated = [d for d in by_id.values() if d.meta.sample]
     assert len(generated) == 1 and "generated sample" in generated[0].meta.name
     assert all(d.meta.agency and d.meta.license and d.meta.attribution for d in by_id.values())

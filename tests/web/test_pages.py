@@ -26,14 +26,15 @@ def status_line(html: str) -> str:
     return match.group(1)
 
 
-def test_home_lists_the_four_samples_and_labels_the_generated_one(client: TestClient) -> None:
+def test_home_lists_the_samples_and_labels_the_generated_one(client: TestClient) -> None:
     html = client.get("/").text
-    assert "4 datasets" in html
+    assert "5 datasets" in html  # four police datasets and the census population they use
     for name in (
         "Use of force, Rutland (VT)",
         "Arrests, Takoma Park",
         "Calls for service",
         "Community engagement",
+        "Population of Rutland city",
     ):
         assert name in html
     assert html.count("Generated sample data") == 1

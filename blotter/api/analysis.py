@@ -1,0 +1,46 @@
+"""Every figure the pages compute, as JSON a journalist can reproduce: rates against the
+population benchmark, with intervals, small-number notes and the method card."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from blotter.access import visible_dataset
+from blotter.analysis.benchmarks import rate_table
+from blotter.auth import viewer_of
+from blotter.errors import InvalidRequest
+from blotter.model import check_dataset_id
+from blotter.portal import Portal
+
+router = APIRouter()
+
+
+@router.get("/api/analysis/v1/{dataset_id}/rates.json")
+def rates(request: Request, dataset_id: str) -> JSONResponse:
+    """Rates per 1,000 residents by the benchmark's column; ``$where`` narrows the events."""
+    portal: Portal = request.app.state.portal
+    viewer = viewer_of(request, portal.store)
+    dataset = visible_dataset(portal.store, viewer, check_dataset_id(dataset_id))
+    if dataset.meta.benchmark is None:
+        raise InvalidRequest(f"Dataset {dataset_id} names no population benchmark.")
+    population = visible_dataset(portal.store, viewer, dataset.meta.benchmark.dataset)
+    table = rate_table(
+        portal.store, dataset, population, portal.settings, request.query_params.get("$where")
+    )
+    return JSONResponse(
+        {
+            "dataset": dataset.id,
+            "version": dataset.version,
+            "by": dataset.meta.benchmark.column,
+            "reference": table.reference,
+            "per": 1000,
+            "confidence": 0.95,
+            "groups": [asdict(r) for r in table.rows],
+            "left_out": table.unmatched,
+            "method": asdict(table.card),
+        },
+        media_type="application/json; charset=utf-8",
+    )

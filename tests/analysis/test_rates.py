@@ -1,0 +1,96 @@
+"""Rates, intervals and small-number rules, against published values and first principles."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from blotter.analysis.rates import (
+    FLAG_BELOW,
+    WITHHOLD_BELOW,
+    clopper_pearson,
+    disparities,
+    poisson_interval,
+    rate_ratio_interval,
+)
+
+
+@pytest.mark.parametrize(
+    ("count", "low", "high"),
+    # Exact Poisson 95% limits as tabulated (e.g. Ulm 1990; Garwood 1936).
+    [(0, 0.0, 3.689), (1, 0.0253, 5.572), (10, 4.795, 18.390), (25, 16.179, 36.905)],
+)
+def test_poisson_interval_matches_the_tables(count: int, low: float, high: float) -> None:
+    got = poisson_interval(count)
+    assert got.low == pytest.approx(low, abs=1e-3) and got.high == pytest.approx(high, abs=1e-3)
+
+
+def test_clopper_pearson_matches_its_definition() -> None:
+    # The limits are where the binomial tail probabilities equal 2.5%.
+    got = clopper_pearson(5, 20)
+
+    def tail_at_least(k: int, n: int, p: float) -> float:
+        return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1))
+
+    assert tail_at_least(5, 20, got.low) == pytest.approx(0.025, abs=1e-6)
+    assert 1 - tail_at_least(6, 20, got.high) == pytest.approx(0.025, abs=1e-6)
+
+
+def test_rate_ratio_interval_holds_its_estimate_and_is_symmetric_on_the_log_scale_swap() -> None:
+    ratio = (25 / 132) / (195 / 15819)
+    got = rate_ratio_interval(25, 132, 195, 15819)
+    assert got is not None and got.low < ratio < got.high
+    swapped = rate_ratio_interval(195, 15819, 25, 132)
+    assert swapped is not None
+    # Swapping the groups inverts the ratio and its limits exactly.
+    assert swapped.low == pytest.approx(1 / got.high) and swapped.high == pytest.approx(1 / got.low)
+
+
+def test_small_numbers_are_withheld_or_flagged_with_the_reason() -> None:
+    rows = {
+        r.group: r
+        for r in disparities(
+            {"a": 400, "b": WITHHOLD_BELOW - 1, "c": FLAG_BELOW - 1},
+            {"a": 10_000, "b": 500, "c": 800},
+            reference="a",
+        )
+    }
+    assert rows["a"].rate == pytest.approx(40.0) and rows["a"].ratio is None
+    assert rows["b"].rate is None and rows["b"].ratio is None
+    assert "Withheld" in rows["b"].note and str(WITHHOLD_BELOW) in rows["b"].note
+    assert rows["c"].rate == pytest.approx((FLAG_BELOW - 1) / 800 * 1000)
+    assert rows["c"].ratio is not None and "read with care" in rows["c"].note
+
+
+def test_the_rutland_page_shows_race_against_population_as_its_json_does(
+    sample_app: FastAPI,
+) -> None:
+    client = TestClient(sample_app)
+    data = client.get("/api/analysis/v1/e2x9-2kgt/rates.json").json()
+    groups = {g["group"]: g for g in data["groups"]}
+    races = client.get(
+        "/resource/e2x9-2kgt.json",
+        params={"$select": "subject_race, count(*) AS n", "$group": "subject_race"},
+    ).json()
+    for race in races:
+        if "subject_race" in race and race["subject_race"] in groups:
+            assert groups[race["subject_race"]]["count"] == int(race["n"])
+    black = groups["black"]
+    assert black["population"] == 132  # 0.8% of 16,495, as the census file says
+    assert black["rate"] == pytest.approx(black["count"] / 132 * 1000)
+    assert groups["asian"]["rate"] is None and "Withheld" in groups["asian"]["note"]
+    assert any("approximate" in limit for limit in data["method"]["limits"])
+    assert any("Residents are not the same" in limit for limit in data["method"]["limits"])
+    page = client.get("/datasets/e2x9-2kgt").text
+    section = page.split('id="rates-heading"', 1)[1].split("</section>", 1)[0]
+    rate = black["rate_interval"]
+    assert f"{black['rate']:.1f} ({rate['low']:.1f}–{rate['high']:.1f})" in section
+    assert f"{black['ratio']:.2f}" in section and "withheld" in section
+    assert "/api/analysis/v1/e2x9-2kgt/rates.json" in section
+    filtered = client.get(
+        "/api/analysis/v1/e2x9-2kgt/rates.json", params={"$where": "arrested = true"}
+    ).json()
+    assert sum(g["count"] for g in filtered["groups"]) < sum(g["count"] for g in data["groups"])
