@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from blotter.access import visible_dataset
 from blotter.analysis.benchmarks import rate_table
+from blotter.analysis.hotspots import find_hotspots, located_points
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
 from blotter.model import check_dataset_id
@@ -43,4 +44,21 @@ def rates(request: Request, dataset_id: str) -> JSONResponse:
             "method": asdict(table.card),
         },
         media_type="application/json; charset=utf-8",
+    )
+
+
+@router.get("/api/analysis/v1/{dataset_id}/hotspots.geojson")
+def hotspots(request: Request, dataset_id: str) -> JSONResponse:
+    """Gi* hotspot cells of the located rows (``$where`` narrows them, ``cell`` in metres)."""
+    portal: Portal = request.app.state.portal
+    viewer = viewer_of(request, portal.store)
+    dataset = visible_dataset(portal.store, viewer, check_dataset_id(dataset_id))
+    cell_text = request.query_params.get("cell", "250")
+    try:
+        cell = float(cell_text)
+    except ValueError:
+        raise InvalidRequest(f"'cell' must be a number of metres, not '{cell_text}'.") from None
+    points = located_points(portal, dataset, request.query_params.get("$where"))
+    return JSONResponse(
+        find_hotspots(points, cell).geojson(), media_type="application/vnd.geo+json; charset=utf-8"
     )

@@ -475,7 +475,16 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         late=fresh.late,
         patterns=patterns if not problems else None,
         snippets=_snippets(site, dataset.id, export),
-        map=build_map(portal, dataset, where, matching) if not problems else None,
+        map=build_map(
+            portal,
+            dataset,
+            where,
+            matching,
+            _hotspot_cell(params),
+            _url(dataset.id, {k: v for k, v in params.items() if k != "chart.hotspots"}),
+        )
+        if not problems
+        else None,
         rates=_rates(portal, request, dataset, where) if not problems else None,
         rates_url=f"/api/analysis/v1/{dataset.id}/rates.json"
         + ("?" + urlencode({"$where": where}) if where else ""),
@@ -483,6 +492,15 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     if not problems:
         portal.store.count_view(dataset.id)
     return render(request, "dataset.html", page, status=400 if problems else 200)
+
+
+def _hotspot_cell(params: dict[str, str]) -> float | None:
+    """The hotspot grid's cell size in metres, when the page asks for hotspots."""
+    text = params.get(VIEW_PREFIX + "hotspots", "")
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return 250.0
 
 
 def _rates(

@@ -20,7 +20,8 @@ import altair as alt
 import xstatic.pkg.leaflet
 from markupsafe import Markup
 
-from blotter.errors import NotFound
+from blotter.analysis.hotspots import find_hotspots, located_points
+from blotter.errors import BlotterError, NotFound
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import run_query
@@ -33,6 +34,16 @@ _BOUNDARY_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\.geojson$")
 
 
 @dataclass
+class HotspotView:
+    svg: Markup
+    description: str
+    cell_m: float
+    hot: list[list[str]]  # the hot and cold cells as table rows
+    geojson_url: str
+    method: str
+
+
+@dataclass
 class MapView:
     svg: Markup
     description: str
@@ -40,6 +51,9 @@ class MapView:
     boundary_url: str | None
     tile_url: str
     tile_attribution: str
+    hotspots: HotspotView | None = None
+    hotspots_url: str = ""  # the same page with hotspots asked for
+    hotspot_error: str = ""
 
 
 def point_column(dataset: Dataset) -> Column | None:
@@ -100,7 +114,14 @@ def boundary_areas(portal: Portal, dataset: Dataset) -> dict[str, str]:
     return areas
 
 
-def build_map(portal: Portal, dataset: Dataset, where: str | None, matching: int) -> MapView | None:
+def build_map(
+    portal: Portal,
+    dataset: Dataset,
+    where: str | None,
+    matching: int,
+    hotspot_cell: float | None = None,
+    page_url: str = "",
+) -> MapView | None:
     """The map of the points under the filter, or None for a dataset without points."""
     column = point_column(dataset)
     if column is None:
@@ -128,6 +149,13 @@ def build_map(portal: Portal, dataset: Dataset, where: str | None, matching: int
         + (". The lines are the area's boundaries." if boundary else ".")
     )
     query = urlencode({"$where": located_where, "$limit": str(MAX_POINTS)})
+    hotspots, problem = None, ""
+    if hotspot_cell is not None:
+        try:
+            hotspots = hotspot_view(portal, dataset, where, hotspot_cell, boundary)
+        except BlotterError as err:
+            problem = err.message
+    joiner = "&" if "?" in page_url else "?"
     return MapView(
         svg=svg_of(spec, title),
         description=description,
@@ -135,6 +163,9 @@ def build_map(portal: Portal, dataset: Dataset, where: str | None, matching: int
         boundary_url=f"/boundaries/{dataset.meta.boundary}" if boundary else None,
         tile_url=portal.settings.tile_url,
         tile_attribution=portal.settings.tile_attribution,
+        hotspots=hotspots,
+        hotspots_url=f"{page_url}{joiner}chart.hotspots=250#hotspots",
+        hotspot_error=problem,
     )
 
 
@@ -175,3 +206,59 @@ def _spec(
             .project(type="mercator")
         )
     return alt.layer(*layers).properties(title=title, width=560, height=420)
+
+
+def hotspot_view(
+    portal: Portal, dataset: Dataset, where: str | None, cell_m: float, boundary: Any
+) -> HotspotView:
+    """Gi* hotspots of the filtered points as a map with a legend, words and a table."""
+    found = find_hotspots(located_points(portal, dataset, where), cell_m)
+    kinds = ["hot", "cold", "not significant"]
+    colours = ["#b3261e", "#0b5cad", "#e4e8ee"]
+    layers: list[Any] = []
+    if boundary is not None:
+        layers.append(
+            alt.Chart(alt.Data(values=boundary["features"]))
+            .mark_geoshape(fill="#ffffff", stroke="#4a5360", strokeWidth=1)
+            .project(type="mercator")
+        )
+    layers.append(
+        alt.Chart(alt.Data(values=found.geojson()["features"]))
+        .mark_geoshape(stroke="#ffffff", strokeWidth=0.3, opacity=0.85)
+        .encode(
+            color=alt.Color(
+                "properties.kind:N",
+                title="Gi* at 5% FDR",
+                scale=alt.Scale(domain=kinds, range=colours),
+            )
+        )
+        .project(type="mercator")
+    )
+    title = f"Hotspots of {found.points:,} located rows ({cell_m:g} m cells)"
+    spec = alt.layer(*layers).properties(title=title, width=560, height=420)
+    hot = [c for c in found.cells if c.kind == "hot"]
+    cold = [c for c in found.cells if c.kind == "cold"]
+    description = (
+        f"{len(hot)} hot and {len(cold)} cold cells of {len(found.cells):,}. Hot means "
+        "significantly more rows in and around the cell than the area's average (Getis-Ord "
+        "Gi*, false discovery rate 5%); it says where things were recorded, not why."
+    )
+    rows = [
+        [
+            c.kind,
+            f"{(c.bounds[1] + c.bounds[3]) / 2:.5f}, {(c.bounds[0] + c.bounds[2]) / 2:.5f}",
+            f"{c.count:,}",
+            f"{c.z:.2f}",
+            f"{c.p:.4f}",
+        ]
+        for c in sorted(hot + cold, key=lambda c: -abs(c.z))
+    ]
+    query = urlencode({"cell": f"{cell_m:g}", **({"$where": where} if where else {})})
+    return HotspotView(
+        svg=svg_of(spec, title),
+        description=description,
+        cell_m=cell_m,
+        hot=rows,
+        geojson_url=f"/api/analysis/v1/{dataset.id}/hotspots.geojson?{query}",
+        method=found.method,
+    )

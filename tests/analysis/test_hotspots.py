@@ -1,0 +1,98 @@
+"""Hotspots against an independent Getis-Ord Gi* and Benjamini-Hochberg computation, on the
+real Takoma Park calls for service; and as the page and the GeoJSON endpoint show them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from scipy.stats import norm
+
+from blotter.analysis.hotspots import ALPHA, find_hotspots, grid_counts
+from blotter.errors import InvalidRequest
+
+
+def _gi_star(counts: np.ndarray) -> np.ndarray:
+    """Gi* z-scores (Getis & Ord 1995, star form) with binary queen weights, written out."""
+    rows, cols = counts.shape
+    x = counts.flatten()
+    n = x.size
+    mean = x.mean()
+    s = math.sqrt((x**2).mean() - mean**2)
+    z = np.empty(n)
+    for index in range(n):
+        i, j = divmod(index, cols)
+        neighbours = [
+            a * cols + b
+            for a in range(max(0, i - 1), min(rows, i + 2))
+            for b in range(max(0, j - 1), min(cols, j + 2))
+        ]  # the cell itself and its (up to) eight neighbours
+        w = len(neighbours)
+        numerator = x[neighbours].sum() - mean * w
+        denominator = s * math.sqrt((n * w - w**2) / (n - 1))
+        z[index] = numerator / denominator
+    return z
+
+
+def _bh_threshold(p: np.ndarray, alpha: float) -> float:
+    ranked = np.sort(p)
+    passing = [q for k, q in enumerate(ranked, start=1) if q <= alpha * k / len(p)]
+    return max(passing) if passing else 0.0
+
+
+@pytest.fixture(scope="module")
+def calls(sample_app: FastAPI) -> list[tuple[float, float]]:
+    rows = (
+        TestClient(sample_app)
+        .get(
+            "/resource/tkpk-clls.json",
+            params={"$select": "location", "$where": "location IS NOT NULL", "$limit": "50000"},
+        )
+        .json()
+    )
+    return [tuple(r["location"]["coordinates"]) for r in rows]  # type: ignore[misc]
+
+
+def test_gi_star_and_fdr_match_an_independent_computation(
+    calls: list[tuple[float, float]],
+) -> None:
+    found = find_hotspots(calls, 250)
+    counts, *_ = grid_counts(calls, 250)
+    z = _gi_star(counts)
+    assert [c.z for c in found.cells] == pytest.approx(list(z), abs=1e-6)
+    p = 2 * norm.sf(np.abs(z))
+    threshold = _bh_threshold(p, ALPHA)
+    expected_hot = {k for k in range(z.size) if p[k] <= threshold and z[k] > 0}
+    got_hot = {c.row * counts.shape[1] + c.col for c in found.cells if c.kind == "hot"}
+    assert got_hot == expected_hot and len(got_hot) > 0
+    assert sum(c.count for c in found.cells) == len(calls)
+
+
+def test_too_few_points_or_too_many_cells_are_clear_400s(
+    calls: list[tuple[float, float]],
+) -> None:
+    with pytest.raises(InvalidRequest, match="at least 30"):
+        find_hotspots(calls[:10])
+    with pytest.raises(InvalidRequest, match="cells"):
+        find_hotspots([*calls, (-70.0, 42.0)], 250)  # one stray point far away
+    with pytest.raises(InvalidRequest, match="25 to 10,000"):
+        find_hotspots(calls, 5)
+
+
+def test_the_page_and_the_geojson_agree(sample_app: FastAPI) -> None:
+    client = TestClient(sample_app)
+    page = client.get("/datasets/tkpk-clls", params={"chart.hotspots": "250"})
+    assert page.status_code == 200
+    geo = client.get("/api/analysis/v1/tkpk-clls/hotspots.geojson", params={"cell": "250"})
+    assert geo.headers["content-type"].startswith("application/vnd.geo+json")
+    features = geo.json()["features"]
+    hot = [f for f in features if f["properties"]["kind"] == "hot"]
+    cold = [f for f in features if f["properties"]["kind"] == "cold"]
+    assert f"{len(hot)} hot and {len(cold)} cold cells of {len(features):,}" in page.text
+    assert "Hot means significantly more rows" in page.text
+    assert '<svg role="img" aria-label="Hotspots of' in page.text
+    offered = client.get("/datasets/tkpk-clls").text
+    assert "Find hotspots in these rows" in offered and "chart.hotspots=250" in offered
