@@ -132,6 +132,10 @@ class DatasetMeta(BaseModel):
     # Columns whose most common values the summary states first (field names).
     highlights: list[str] = Field(default_factory=list)
     benchmark: Benchmark | None = None
+    # Columns the dataset's dashboard counts by, in order (field names).
+    dashboard: list[str] = Field(default_factory=list)
+    # For event datasets: the fields an iCalendar feed of upcoming events is made of.
+    calendar: dict[str, str] = Field(default_factory=dict)
     # A GeoJSON file of the area's boundaries (city, wards) drawn under the dataset's map.
     boundary: str = ""
     # True for generated rows: every page that shows the dataset must say so.

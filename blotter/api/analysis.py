@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from blotter.access import visible_dataset
 from blotter.analysis.benchmarks import rate_table
 from blotter.analysis.hotspots import find_hotspots, located_points
+from blotter.analysis.trends import NOISE_P, trend
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
 from blotter.model import check_dataset_id
@@ -61,4 +62,26 @@ def hotspots(request: Request, dataset_id: str) -> JSONResponse:
     points = located_points(portal, dataset, request.query_params.get("$where"))
     return JSONResponse(
         find_hotspots(points, cell).geojson(), media_type="application/vnd.geo+json; charset=utf-8"
+    )
+
+
+@router.get("/api/analysis/v1/{dataset_id}/trend.json")
+def trend_json(request: Request, dataset_id: str) -> JSONResponse:
+    """Counts per ``period`` (month, quarter, year) with the change from the one before and
+    whether it is more than noise; ``$where`` narrows the rows."""
+    portal: Portal = request.app.state.portal
+    dataset = visible_dataset(
+        portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
+    )
+    period = request.query_params.get("period", "year")
+    rows = trend(portal.store, dataset, portal.settings, period, request.query_params.get("$where"))
+    return JSONResponse(
+        {
+            "dataset": dataset.id,
+            "version": dataset.version,
+            "period": period,
+            "noise_p": NOISE_P,
+            "periods": [asdict(r) for r in rows],
+        },
+        media_type="application/json; charset=utf-8",
     )

@@ -158,6 +158,7 @@ class DatasetPage:
     map: MapView | None
     rates: RateTable | None
     rates_url: str
+    has_dashboard: bool
 
 
 def _url(dataset_id: str, params: dict[str, str]) -> str:
@@ -486,6 +487,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         if not problems
         else None,
         rates=_rates(portal, request, dataset, where) if not problems else None,
+        has_dashboard=bool(dataset.meta.dashboard),
         rates_url=f"/api/analysis/v1/{dataset.id}/rates.json"
         + ("?" + urlencode({"$where": where}) if where else ""),
     )

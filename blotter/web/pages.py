@@ -21,7 +21,9 @@ from blotter.errors import BlotterError
 from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.store.common import now
+from blotter.web.calendar import router as calendar_router
 from blotter.web.charts import VEGA_ETAG, vega_javascript
+from blotter.web.dashboard import router as dashboard_router
 from blotter.web.dataset_page import router as dataset_router
 from blotter.web.manage import router as manage_router
 from blotter.web.maps import boundary_path
@@ -30,6 +32,8 @@ from blotter.web.rendering import HERE, friendly_date, portal_of, render
 router = APIRouter(include_in_schema=False)
 router.include_router(dataset_router)
 router.include_router(manage_router)
+router.include_router(dashboard_router)
+router.include_router(calendar_router)
 STATIC_DIR = HERE / "static"
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9“\"(])")
 

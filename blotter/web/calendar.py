@@ -1,0 +1,99 @@
+"""An iCalendar feed (RFC 5545) of a dataset's upcoming events, for datasets whose metadata
+names their event fields (``calendar: {start, title, description, location, minutes}``), so
+residents can subscribe to community meetings in their own calendar."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from blotter.access import visible_dataset
+from blotter.auth import viewer_of
+from blotter.errors import InvalidRequest, NotFound
+from blotter.ingest.clean import CellError, parse_timestamp
+from blotter.queries import run_query
+from blotter.store.common import now
+from blotter.web.filters import quote
+from blotter.web.rendering import portal_of
+
+router = APIRouter(include_in_schema=False)
+MAX_EVENTS = 500
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _fold(line: str) -> str:
+    """Lines longer than 75 octets continue on the next line after a space (RFC 5545 3.1)."""
+    out, current = [], ""
+    for char in line:
+        if len((current + char).encode()) > 75:
+            out.append(current)
+            current = " " + char
+        else:
+            current += char
+    return "\r\n".join([*out, current])
+
+
+def _stamp(value: datetime) -> str:
+    return value.strftime("%Y%m%dT%H%M%S")  # floating local time, as the data records it
+
+
+@router.get("/datasets/{dataset_id}/events.ics")
+def events(request: Request, dataset_id: str) -> Response:
+    """Events starting from ``from`` (default: now), soonest first."""
+    portal = portal_of(request)
+    dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
+    fields = dataset.meta.calendar
+    if not fields.get("start") or not fields.get("title"):
+        raise NotFound(f"Dataset {dataset_id} is not a calendar of events.")
+    since_text = request.query_params.get("from", "")
+    try:
+        since = parse_timestamp(since_text) if since_text else now()
+    except CellError as err:
+        raise InvalidRequest(f"'from' must be a date: {err}.", parameter="from") from None
+    wanted = ["start", "title", "description", "location", "minutes"]
+    present = [k for k in wanted if fields.get(k)]
+    select = ", ".join(f"`{fields[k]}`" for k in present)
+    start = f"`{fields['start']}`"
+    params = {
+        "$select": f":id, {select}",
+        "$where": f"{start} >= {quote(since.isoformat(timespec='seconds'))}",
+        "$order": start,
+        "$limit": str(MAX_EVENTS),
+    }
+    result = run_query(portal.store, dataset, params, portal.settings)
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:-//{portal.settings.site_name}//Blotter//EN",
+        f"X-WR-CALNAME:{_escape(dataset.meta.name)}",
+    ]
+    stamp = _stamp(now()) + "Z"
+    for row in result.rows:
+        event = dict(zip(["id", *present], row, strict=True))
+        begins: datetime = event["start"]
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{dataset.id}-{event['id']}@{request.url.hostname or 'blotter'}",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART:{_stamp(begins)}",
+        ]
+        if event.get("minutes"):
+            lines.append(f"DTEND:{_stamp(begins + timedelta(minutes=float(event['minutes'])))}")
+        lines.append(f"SUMMARY:{_escape(str(event['title'] or ''))}")
+        if event.get("description"):
+            lines.append(f"DESCRIPTION:{_escape(str(event['description']))}")
+        if event.get("location"):
+            lines.append(f"LOCATION:{_escape(str(event['location']))}")
+        lines.append("END:VEVENT")
+    lines.append("END:VCALENDAR")
+    body = "\r\n".join(_fold(line) for line in lines) + "\r\n"
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="{dataset.id}.ics"'},
+    )

@@ -1,0 +1,97 @@
+"""A dataset's dashboard: its findings in plain words, the trend with changes that are more
+than noise, counts by the columns the publisher chose, and rates against the population,
+each with the URL of the same figure as JSON so anyone can reproduce it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from blotter.access import visible_dataset
+from blotter.analysis.benchmarks import RateTable, rate_table
+from blotter.analysis.summary import dataset_facts, freshness, summary_sentences
+from blotter.analysis.trends import PeriodChange, trend
+from blotter.auth import viewer_of
+from blotter.errors import DatasetNotFound, NotFound
+from blotter.store.common import now
+from blotter.web.charts import Chart, chartable, count_by, over_time
+from blotter.web.rendering import portal_of, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass
+class Figure:
+    chart: Chart
+    json_url: str  # the SODA query giving the same numbers
+
+
+@dataclass
+class DashboardPage:
+    title: str
+    dataset_id: str
+    sample: bool
+    summary: list[str]
+    freshness: str
+    late: str | None
+    trend: list[PeriodChange]
+    trend_url: str
+    over_time: Chart | None
+    figures: list[Figure]
+    rates: RateTable | None
+    rates_url: str
+    calendar_url: str | None
+
+
+@router.get("/dashboards/{dataset_id}", response_class=HTMLResponse)
+def dashboard(request: Request, dataset_id: str) -> Response:
+    portal = portal_of(request)
+    viewer = viewer_of(request, portal.store)
+    dataset = visible_dataset(portal.store, viewer, dataset_id)
+    if not dataset.meta.dashboard:
+        raise NotFound(f"Dataset {dataset_id} has no dashboard; its page has every tool.")
+    facts = dataset_facts(portal.store, dataset, portal.settings)
+    fresh = freshness(dataset, now())
+    columns = {c.field_name: c for c in chartable(dataset)}
+    figures = []
+    for name in dataset.meta.dashboard:
+        column = columns.get(name)
+        if column is None:
+            continue
+        query = urlencode({"$select": f"{name}, count(*) AS n", "$group": name, "$order": "n DESC"})
+        figures.append(
+            Figure(count_by(portal, dataset, None, column), f"/resource/{dataset.id}.json?{query}")
+        )
+    periods = trend(portal.store, dataset, portal.settings, "year") if facts.date_column else []
+    rates = None
+    if dataset.meta.benchmark is not None:
+        try:
+            population = visible_dataset(
+                portal.store, viewer, dataset.meta.benchmark.dataset, audit_read=False
+            )
+            rates = rate_table(portal.store, dataset, population, portal.settings)
+        except DatasetNotFound:
+            rates = None
+    page = DashboardPage(
+        title=f"Dashboard: {dataset.meta.name}",
+        dataset_id=dataset.id,
+        sample=dataset.meta.sample,
+        summary=summary_sentences(dataset, facts, filtered=False),
+        freshness=fresh.text,
+        late=fresh.late,
+        trend=periods,
+        trend_url=f"/api/analysis/v1/{dataset.id}/trend.json?period=year",
+        over_time=over_time(portal, dataset, None, facts.date_column, "month", None)
+        if facts.date_column
+        else None,
+        figures=figures,
+        rates=rates,
+        rates_url=f"/api/analysis/v1/{dataset.id}/rates.json",
+        calendar_url=f"/datasets/{dataset.id}/events.ics"
+        if dataset.meta.calendar.get("start")
+        else None,
+    )
+    return render(request, "dashboard.html", page)

@@ -1,0 +1,95 @@
+"""Trends with their noise test, the seed datasets' dashboards (every figure equal to its
+JSON endpoint), and the events calendar feed."""
+
+from __future__ import annotations
+
+import re
+from math import comb
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+
+def _two_sided_binomial(k: int, n: int) -> float:
+    """Exact two-sided p for k of n at ½: the chance of an outcome no likelier than k."""
+    probs = [comb(n, i) / 2**n for i in range(n + 1)]
+    return min(1.0, sum(q for q in probs if q <= probs[k] * (1 + 1e-7)))
+
+
+@pytest.fixture(scope="module")
+def client(sample_app: FastAPI) -> TestClient:
+    return TestClient(sample_app)
+
+
+def test_year_on_year_changes_and_their_noise_test(client: TestClient) -> None:
+    data = client.get("/api/analysis/v1/e2x9-2kgt/trend.json", params={"period": "year"}).json()
+    per_year = client.get(
+        "/resource/e2x9-2kgt.json",
+        params={
+            "$select": "date_trunc_y(occurred_date) AS y, count(*) AS n",
+            "$group": "y",
+            "$order": "y",
+        },
+    ).json()
+    assert [int(r["n"]) for r in per_year] == [p["count"] for p in data["periods"]]
+    for before, after in zip(data["periods"], data["periods"][1:], strict=False):
+        assert after["change"] == after["count"] - before["count"]
+        p = _two_sided_binomial(after["count"], after["count"] + before["count"])
+        assert after["p_value"] == pytest.approx(p, rel=1e-6)
+        assert ("within noise" in after["note"]) == (p >= 0.05)
+    quarters = client.get("/api/analysis/v1/e2x9-2kgt/trend.json", params={"period": "quarter"})
+    assert sum(p["count"] for p in quarters.json()["periods"]) == 221
+    assert client.get("/api/analysis/v1/e2x9-2kgt/trend.json?period=week").status_code == 400
+
+
+@pytest.mark.parametrize("dataset_id", ["e2x9-2kgt", "tkpk-rrst", "rtcm-ngmt"])
+def test_each_seed_dashboard_shows_figures_equal_to_their_json(
+    client: TestClient, dataset_id: str
+) -> None:
+    page = client.get(f"/dashboards/{dataset_id}")
+    assert page.status_code == 200
+    links = re.findall(r'As JSON: <a href="([^"]+)">', page.text)
+    assert len(links) >= 3
+    for link in links:
+        url = link.replace("&amp;", "&")
+        if "/resource/" not in url:
+            assert client.get(url).status_code == 200
+            continue
+        rows = client.get(url).json()
+        field = re.search(r"select=([a-z_]+)", url).group(1)  # type: ignore[union-attr]
+        figure = page.text.split(f'href="{link}"', 1)[0].rsplit("<figure", 1)[1]
+        table = dict(
+            re.findall(r'<tr><th scope="row">([^<]*)</th><td class="num">([\d,]+)</td>', figure)
+        )
+        matched = 0
+        for row in rows[:12]:
+            label = row.get(field, "(not recorded)")
+            if label in table:
+                assert int(table[label].replace(",", "")) == int(row["n"])
+                matched += 1
+        assert matched >= min(len(rows), 2), (url, table)
+    if dataset_id == "e2x9-2kgt":
+        assert "Against the population" in page.text and "withheld" in page.text
+    if dataset_id == "rtcm-ngmt":
+        assert "Generated sample data" in page.text
+        assert 'href="/datasets/rtcm-ngmt/events.ics"' in page.text
+
+
+def test_the_events_feed_is_icalendar_of_events_from_a_date(client: TestClient) -> None:
+    feed = client.get("/datasets/rtcm-ngmt/events.ics", params={"from": "2017-12-01"})
+    assert feed.headers["content-type"].startswith("text/calendar")
+    text = feed.text
+    assert text.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n") and text.endswith(
+        "END:VCALENDAR\r\n"
+    )
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    expected = client.get(
+        "/resource/rtcm-ngmt.json",
+        params={"$select": "count(*)", "$where": "starts_at >= '2017-12-01T00:00:00'"},
+    ).json()[0]["count"]
+    assert text.count("BEGIN:VEVENT") == int(expected) > 0
+    starts = re.findall(r"\r\nDTSTART:(\d{8}T\d{6})", text)
+    assert starts == sorted(starts) and starts[0] >= "20171201T000000"
+    assert client.get("/datasets/rtcm-ngmt/events.ics").text.count("BEGIN:VEVENT") == 0  # all past
+    assert client.get("/datasets/e2x9-2kgt/events.ics").status_code == 404
