@@ -61,9 +61,9 @@ def rate_table(
     population_of: dict[str, int] = {}
     approximate = []
     for row in run_query(store, population, pop_params, settings).rows:
+        if row[0] is None or row[1] is None:
+            continue  # a population group the events do not use, or no figure
         group, count = str(row[0]), row[1]
-        if count is None:
-            continue
         population_of[group] = int(count)
         if link.quality_field and str(row[2] or "").lower().startswith("approx"):
             approximate.append(group)
@@ -78,6 +78,8 @@ def rate_table(
         f"The events cover {period}; the population is {link.label or population.meta.name}: "
         "a population that changed in between makes the rate less exact.",
     ]
+    if population.meta.notes:
+        limits.append(f"About the population figures: {population.meta.notes}")
     if dataset.meta.notes:
         limits.append(f"How rows are counted (from the dataset's notes): {dataset.meta.notes}")
     if approximate:

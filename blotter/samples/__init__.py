@@ -18,6 +18,7 @@ SPECS = (
     "calls_for_service.yaml",
     "community_engagement.yaml",
     "rutland_population.yaml",
+    "takoma_park_population.yaml",
 )
 # Each sample's dataset file is also saved as an import profile, so next month's export from
 # the same records system loads with `blotter load FILE --dataset ID --profile NAME`.
@@ -27,6 +28,7 @@ PROFILES = {
     "calls_for_service.yaml": "takoma-park-calls-for-service",
     "community_engagement.yaml": "community-engagement",
     "rutland_population.yaml": "rutland-census-population",
+    "takoma_park_population.yaml": "takoma-park-acs-population",
 }
 
 

@@ -94,3 +94,13 @@ def test_the_rutland_page_shows_race_against_population_as_its_json_does(
         "/api/analysis/v1/e2x9-2kgt/rates.json", params={"$where": "arrested = true"}
     ).json()
     assert sum(g["count"] for g in filtered["groups"]) < sum(g["count"] for g in data["groups"])
+
+
+def test_takoma_park_arrests_against_acs_estimates(sample_app: FastAPI) -> None:
+    client = TestClient(sample_app)
+    data = client.get("/api/analysis/v1/tkpk-rrst/rates.json").json()
+    groups = {g["group"]: g for g in data["groups"]}
+    assert set(groups) == {"white", "black", "asian", "hispanic"}  # groups mapped, others not
+    assert groups["white"]["population"] == 8188  # non-Hispanic white, as the arrests separate
+    assert groups["black"]["ratio"] > 1 and groups["black"]["ratio_interval"]["low"] > 1
+    assert any("margin of error" in limit for limit in data["method"]["limits"])

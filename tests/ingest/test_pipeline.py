@@ -32,20 +32,21 @@ def values(store: Store, dataset_id: str, field: str) -> list[object]:
     return [row[0] for row in store.execute(dataset, select)]
 
 
-def test_load_samples_publishes_five_labelled_datasets(store: Store) -> None:
+def test_load_samples_publishes_every_labelled_dataset(store: Store) -> None:
     seen: list[int] = []
     results = load_samples(store, progress=seen.append)
-    assert [r.row_count for r in results] == [221, 1911, 11735, 300, 9]
+    assert [r.row_count for r in results] == [221, 1911, 11735, 300, 9, 9]
     assert [r.dataset_id for r in results] == [
         "e2x9-2kgt",
         "tkpk-rrst",
         "tkpk-clls",
         "rtcm-ngmt",
         "rtld-pppl",
+        "tkpk-pppl",
     ]
-    assert seen[-1] == 221 + 1911 + 11735 + 300 + 9 and seen == sorted(seen)
+    assert seen[-1] == 221 + 1911 + 11735 + 300 + 9 + 9 and seen == sorted(seen)
     by_id = {d.id: d for d in store.list_datasets()}
-    assert len(by_id) == len(SPECS) == 5
+    assert len(by_id) == len(SPECS) == 6
     generated = [d for d in by_id.values() if d.meta.sample]
     assert len(generated) == 1 and "generated sample" in generated[0].meta.name
     assert all(d.meta.agency and d.meta.license and d.meta.attribution for d in by_id.values())

@@ -28,13 +28,14 @@ def status_line(html: str) -> str:
 
 def test_home_lists_the_samples_and_labels_the_generated_one(client: TestClient) -> None:
     html = client.get("/").text
-    assert "5 datasets" in html  # four police datasets and the census population they use
+    assert "6 datasets" in html  # four police datasets and two population tables they use
     for name in (
         "Use of force, Rutland (VT)",
         "Arrests, Takoma Park",
         "Calls for service",
         "Community engagement",
         "Population of Rutland city",
+        "Population of Takoma Park",
     ):
         assert name in html
     assert html.count("Generated sample data") == 1
