@@ -134,6 +134,8 @@ class DatasetMeta(BaseModel):
     benchmark: Benchmark | None = None
     # Columns the dataset's dashboard counts by, in order (field names).
     dashboard: list[str] = Field(default_factory=list)
+    # A number field the dashboard also totals by its first columns (e.g. officer_hours).
+    dashboard_measure: str = ""
     # For event datasets: the fields an iCalendar feed of upcoming events is made of.
     calendar: dict[str, str] = Field(default_factory=dict)
     # A GeoJSON file of the area's boundaries (city, wards) drawn under the dataset's map.

@@ -92,45 +92,54 @@ def _label(column: Column, value: Any) -> str:
     return _EMPTY if value is None else display(column.type, value)
 
 
-def count_by(portal: Portal, dataset: Dataset, where: str | None, column: Column) -> Chart:
-    """Rows per value of one column, most common first."""
+def count_by(
+    portal: Portal,
+    dataset: Dataset,
+    where: str | None,
+    column: Column,
+    measure: Column | None = None,
+) -> Chart:
+    """Rows (or the sum of ``measure``, e.g. officer hours) per value of one column, largest
+    first."""
     name = f"`{column.field_name}`"
+    amount = f"sum(`{measure.field_name}`)" if measure else "count(*)"
+    unit = measure.name if measure else "Rows"
     rows = _values(
-        portal, dataset, where, f"{name} AS value, count(*) AS n", name, **{"$order": "n DESC"}
+        portal, dataset, where, f"{name} AS value, {amount} AS n", name, **{"$order": "n DESC"}
     )
-    counted = [(_label(column, v), int(n)) for v, n in rows]
+    counted = [(_label(column, v), float(n or 0)) for v, n in rows]
     shown = counted[:TOP_VALUES]
     rest = sum(n for _, n in counted[TOP_VALUES:])
     if rest:
         shown.append((f"{_OTHERS} ({len(counted) - TOP_VALUES})", rest))
     total = sum(n for _, n in counted)
-    title = f"Rows by {column.name.lower()}"
+    title = f"{unit} by {column.name.lower()}"
     data = alt.Data(values=[{"value": v, "n": n} for v, n in shown])
     spec = (
         alt.Chart(data, title=title, width=320)
         .mark_bar(color=_PALETTE[0])
         .encode(
             y=alt.Y("value:N", sort=None, title=column.name, axis=alt.Axis(labelLimit=180)),
-            x=alt.X("n:Q", title="Rows"),
+            x=alt.X("n:Q", title=unit),
             tooltip=["value:N", "n:Q"],
         )
     )
-    if shown:
+    if shown and total:
         top, top_n = shown[0]
         description = (
-            f"{total:,} rows in {len(counted):,} values of {column.name.lower()}. The most "
-            f"common is {top} with {top_n:,} rows ({100 * top_n / total:.0f}%)."
+            f"{total:,.0f} {unit.lower()} in {len(counted):,} values of {column.name.lower()}. "
+            f"The largest is {top} with {top_n:,.0f} ({100 * top_n / total:.0f}%)."
         )
     else:
         description = "No rows match, so there is nothing to count."
     return Chart(
-        id=f"by-{column.field_name}",
+        id=f"by-{column.field_name}" + (f"-{measure.field_name}" if measure else ""),
         title=title,
         description=description,
         svg=svg_of(spec, title),
         spec=spec_json(spec),
-        headers=[column.name, "Rows", "Share"],
-        rows=[[v, f"{n:,}", f"{100 * n / total:.1f}%"] for v, n in shown],
+        headers=[column.name, unit, "Share"],
+        rows=[[v, f"{n:,.0f}", f"{100 * n / total:.1f}%" if total else "–"] for v, n in shown],
         numeric=[False, True, True],
     )
 

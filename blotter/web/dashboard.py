@@ -65,6 +65,27 @@ def dashboard(request: Request, dataset_id: str) -> Response:
         figures.append(
             Figure(count_by(portal, dataset, None, column), f"/resource/{dataset.id}.json?{query}")
         )
+    measure = (
+        dataset.column(dataset.meta.dashboard_measure) if dataset.meta.dashboard_measure else None
+    )
+    if measure is not None:
+        for name in dataset.meta.dashboard[:2]:
+            column = columns.get(name)
+            if column is None:
+                continue
+            query = urlencode(
+                {
+                    "$select": f"{name}, sum({measure.field_name}) AS n",
+                    "$group": name,
+                    "$order": "n DESC",
+                }
+            )
+            figures.append(
+                Figure(
+                    count_by(portal, dataset, None, column, measure),
+                    f"/resource/{dataset.id}.json?{query}",
+                )
+            )
     periods = trend(portal.store, dataset, portal.settings, "year") if facts.date_column else []
     rates = None
     if dataset.meta.benchmark is not None:
