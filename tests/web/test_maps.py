@@ -3,6 +3,7 @@ itself with it, boundary files served by name; nothing fetched from another site
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -79,3 +80,14 @@ def test_with_javascript_a_chart_turns_interactive_on_request_only(
     figure.locator(".chart-live canvas, .chart-live svg").first.wait_for()
     assert any(u.endswith("/assets/vega.js") for u in loaded)
     assert all(u.startswith(small_server.url) for u in loaded)
+
+
+@pytest.mark.browser
+def test_hotspots_asked_for_are_drawn_on_the_interactive_map_with_a_legend(
+    tab: Page, sample_server: LiveServer
+) -> None:
+    tab.goto(f"{sample_server.url}/datasets/tkpk-clls?chart.hotspots=250")
+    legend = tab.locator(".map-live .map-legend")
+    legend.wait_for()
+    assert "hot" in legend.inner_text() and "false discovery rate" in legend.inner_text()
+    assert tab.get_by_role("img", name=re.compile("Hotspots of")).count() == 1

@@ -41,8 +41,28 @@
   }
 
   var loads = [fetch(box.dataset.points).then(function (r) { return r.json(); })];
-  if (box.dataset.boundary) {
-    loads.push(fetch(box.dataset.boundary).then(function (r) { return r.json(); }));
+  loads.push(box.dataset.boundary
+    ? fetch(box.dataset.boundary).then(function (r) { return r.json(); })
+    : Promise.resolve(null));
+  if (box.dataset.hotspots) {
+    // Gi* cells, when the reader asked for hotspots: hot and cold drawn under the points.
+    fetch(box.dataset.hotspots).then(function (r) { return r.json(); }).then(function (cells) {
+      var colours = { hot: "#b3261e", cold: "#0b5cad" };
+      L.geoJSON(cells, {
+        filter: function (f) { return f.properties.kind !== "not significant"; },
+        style: function (f) {
+          return { color: colours[f.properties.kind], weight: 0, fillOpacity: 0.45 };
+        }
+      }).addTo(map).bringToBack();
+      var legend = L.control({ position: "bottomleft" });
+      legend.onAdd = function () {
+        var div = L.DomUtil.create("div", "map-legend");
+        div.innerHTML = '<span class="swatch hot"></span> hot <span class="swatch cold"></span> cold' +
+          "<br>Gi*, 5% false discovery rate";
+        return div;
+      };
+      legend.addTo(map);
+    }).catch(function () { /* the points stay */ });
   }
   Promise.all(loads).then(function (found) {
     points = found[0].features.filter(function (f) { return f.geometry; }).map(function (f) {
