@@ -4,6 +4,7 @@ real Takoma Park calls for service; and as the page and the GeoJSON endpoint sho
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +12,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from scipy.stats import norm
 
-from blotter.analysis.hotspots import ALPHA, find_hotspots, grid_counts
+from blotter.analysis.hotspots import ALPHA, find_hotspots, grid_counts, located_points
 from blotter.errors import InvalidRequest
+from blotter.ingest.pipeline import load_file
+from blotter.ingest.spec import load_spec_file
+from blotter.portal import Portal
+from blotter.settings import Settings
+from blotter.store import Store
+from tests.conftest import REAL_DATA
 
 
 def _gi_star(counts: np.ndarray) -> np.ndarray:
@@ -96,3 +103,34 @@ def test_the_page_and_the_geojson_agree(sample_app: FastAPI) -> None:
     assert '<svg role="img" aria-label="Hotspots of' in page.text
     offered = client.get("/datasets/tkpk-clls").text
     assert "Find hotspots in these rows" in offered and "chart.hotspots=250" in offered
+
+
+def test_cincinnati_use_of_force_hotspots_match_the_independent_gi_star(
+    engine_store: Store, tmp_path: Path
+) -> None:
+    """The real Cincinnati PDI use-of-force file: about 11,900 located incidents."""
+    spec = tmp_path / "cincinnati.yaml"
+    spec.write_text(
+        "name: Cincinnati use of force\n"
+        "columns:\n"
+        "  - {field: incident_no, source: INCIDENT_NO}\n"
+        "  - {field: location, type: point, latitude: LATITUDE_X, longitude: LONGITUDE_X}\n"
+    )
+    result = load_file(
+        engine_store,
+        REAL_DATA / "use-of-force-multicity" / "cincinnati_oh_use_of_force_pdi.csv",
+        spec=load_spec_file(spec),
+    )
+    dataset = engine_store.get_dataset(result.dataset_id)
+    portal = Portal(Settings(), engine_store)
+    points = located_points(portal, dataset, None)
+    assert len(points) > 10_000
+    found = find_hotspots(points, 500)
+    counts, *_ = grid_counts(points, 500)
+    z = _gi_star(counts)
+    assert [c.z for c in found.cells] == pytest.approx(list(z), abs=1e-6)
+    p = 2 * norm.sf(np.abs(z))
+    threshold = _bh_threshold(p, ALPHA)
+    hot = {k for k in range(z.size) if p[k] <= threshold and z[k] > 0}
+    assert {c.row * counts.shape[1] + c.col for c in found.cells if c.kind == "hot"} == hot
+    assert len(hot) > 0
