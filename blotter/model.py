@@ -110,6 +110,15 @@ class Benchmark(BaseModel):
     quality_field: str = ""  # a field saying whether a count is exact or approximate
 
 
+class ActivityLink(BaseModel):
+    """Another dataset of the same agency whose rows are the activity this one's rows are a
+    share of (arrests per 1,000 calls for service, force per 100 arrests)."""
+
+    dataset: str
+    per: int = 1000
+    label: str = ""  # "calls for service"
+
+
 class DatasetMeta(BaseModel):
     """What a publisher says about a dataset; everything but its rows."""
 
@@ -132,6 +141,7 @@ class DatasetMeta(BaseModel):
     # Columns whose most common values the summary states first (field names).
     highlights: list[str] = Field(default_factory=list)
     benchmark: Benchmark | None = None
+    activity: ActivityLink | None = None
     # Columns the dataset's dashboard counts by, in order (field names).
     dashboard: list[str] = Field(default_factory=list)
     # A number field the dashboard also totals by its first columns (e.g. officer_hours).

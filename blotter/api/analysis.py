@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from blotter.access import visible_dataset
+from blotter.analysis.activity import activity_rates
 from blotter.analysis.benchmarks import rate_table
 from blotter.analysis.hotspots import find_hotspots, located_points
 from blotter.analysis.trends import NOISE_P, trend
@@ -82,6 +83,40 @@ def trend_json(request: Request, dataset_id: str) -> JSONResponse:
             "period": period,
             "noise_p": NOISE_P,
             "periods": [asdict(r) for r in rows],
+        },
+        media_type="application/json; charset=utf-8",
+    )
+
+
+@router.get("/api/analysis/v1/{dataset_id}/activity.json")
+def activity_json(request: Request, dataset_id: str) -> JSONResponse:
+    """Rows per 100 or 1,000 rows of the activity dataset the metadata names, by ``period``."""
+    portal: Portal = request.app.state.portal
+    viewer = viewer_of(request, portal.store)
+    dataset = visible_dataset(portal.store, viewer, check_dataset_id(dataset_id))
+    link = dataset.meta.activity
+    if link is None:
+        raise InvalidRequest(f"Dataset {dataset_id} names no activity to count against.")
+    activity = visible_dataset(portal.store, viewer, link.dataset)
+    period = request.query_params.get("period", "year")
+    rows = activity_rates(
+        portal.store,
+        dataset,
+        activity,
+        portal.settings,
+        period,
+        request.query_params.get("$where"),
+    )
+    return JSONResponse(
+        {
+            "dataset": dataset.id,
+            "activity": activity.id,
+            "per": link.per,
+            "period": period,
+            "confidence": 0.95,
+            "periods": [asdict(r) for r in rows],
+            "method": "Events ÷ activity × per, with an exact Poisson (Garwood) 95% interval on "
+            "the events; only periods both datasets cover.",
         },
         media_type="application/json; charset=utf-8",
     )

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from blotter.access import visible_dataset
+from blotter.analysis.activity import ActivityRate, activity_rates
 from blotter.analysis.benchmarks import RateTable, rate_table
 from blotter.analysis.summary import dataset_facts, freshness, summary_sentences
 from blotter.analysis.trends import PeriodChange, trend
@@ -44,6 +45,9 @@ class DashboardPage:
     rates: RateTable | None
     rates_url: str
     calendar_url: str | None
+    activity: list[ActivityRate]
+    activity_label: str
+    activity_url: str
 
 
 @router.get("/dashboards/{dataset_id}", response_class=HTMLResponse)
@@ -96,6 +100,17 @@ def dashboard(request: Request, dataset_id: str) -> Response:
             rates = rate_table(portal.store, dataset, population, portal.settings)
         except DatasetNotFound:
             rates = None
+    per_activity: list[ActivityRate] = []
+    label = ""
+    if dataset.meta.activity is not None:
+        link = dataset.meta.activity
+        try:
+            other = visible_dataset(portal.store, viewer, link.dataset, audit_read=False)
+            per_activity = activity_rates(portal.store, dataset, other, portal.settings)
+            noun = dataset.meta.row_noun or "rows"
+            label = f"{noun} per {link.per:,} {link.label or other.meta.name}"
+        except DatasetNotFound:
+            per_activity = []
     page = DashboardPage(
         title=f"Dashboard: {dataset.meta.name}",
         dataset_id=dataset.id,
@@ -111,6 +126,9 @@ def dashboard(request: Request, dataset_id: str) -> Response:
         figures=figures,
         rates=rates,
         rates_url=f"/api/analysis/v1/{dataset.id}/rates.json",
+        activity=per_activity,
+        activity_label=label,
+        activity_url=f"/api/analysis/v1/{dataset.id}/activity.json",
         calendar_url=f"/datasets/{dataset.id}/events.ics"
         if dataset.meta.calendar.get("start")
         else None,

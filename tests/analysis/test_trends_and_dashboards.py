@@ -98,3 +98,27 @@ def test_the_events_feed_is_icalendar_of_events_from_a_date(client: TestClient) 
     assert starts == sorted(starts) and starts[0] >= "20171201T000000"
     assert client.get("/datasets/rtcm-ngmt/events.ics").text.count("BEGIN:VEVENT") == 0  # all past
     assert client.get("/datasets/e2x9-2kgt/events.ics").status_code == 404
+
+
+def test_arrests_per_1000_calls_by_year_for_the_years_both_cover(client: TestClient) -> None:
+    data = client.get("/api/analysis/v1/tkpk-rrst/activity.json").json()
+
+    def per_year(dataset_id: str, field: str) -> dict[str, int]:
+        rows = client.get(
+            f"/resource/{dataset_id}.json",
+            params={"$select": f"date_trunc_y({field}) AS y, count(*) AS n", "$group": "y"},
+        ).json()
+        return {r["y"][:4]: int(r["n"]) for r in rows if "y" in r}
+
+    arrests = per_year("tkpk-rrst", "arrest_date")
+    calls = per_year("tkpk-clls", "received_at")
+    both = sorted(set(arrests) & set(calls))
+    assert [p["period"] for p in data["periods"]] == both and len(both) >= 2
+    for p in data["periods"]:
+        assert p["events"] == arrests[p["period"]] and p["activity"] == calls[p["period"]]
+        assert p["rate"] == pytest.approx(arrests[p["period"]] / calls[p["period"]] * 1000)
+        assert p["interval"]["low"] < p["rate"] < p["interval"]["high"]
+    page = client.get("/dashboards/tkpk-rrst").text
+    assert "Arrests per 1,000 calls for service, by year" in page
+    first = data["periods"][0]
+    assert f"{first['rate']:.1f} ({first['interval']['low']:.1f}–" in page

@@ -1,0 +1,82 @@
+"""Events per activity: a dataset's rows per 100 or 1,000 rows of another dataset of the same
+agency, period by period (arrests per 1,000 calls for service, force per 100 arrests).
+
+The events are a Poisson count with the activity as exposure: each period's rate gets the
+exact (Garwood) 95% interval, and the small-number rules of :mod:`blotter.analysis.rates`.
+Only periods both datasets cover are compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from blotter.analysis.rates import FLAG_BELOW, WITHHOLD_BELOW, Interval, poisson_interval
+from blotter.analysis.summary import date_column
+from blotter.analysis.trends import period_key
+from blotter.errors import InvalidRequest
+from blotter.model import Dataset
+from blotter.queries import run_query
+from blotter.settings import Settings
+from blotter.store.base import Store
+
+
+@dataclass
+class ActivityRate:
+    period: str
+    events: int
+    activity: int
+    rate: float | None
+    interval: Interval | None
+    note: str
+
+
+def _per_period(
+    store: Store, dataset: Dataset, settings: Settings, period: str, where: str | None
+) -> dict[str, int]:
+    when = date_column(dataset)
+    if when is None:
+        raise InvalidRequest(f"Dataset {dataset.id} has no date column to count by period.")
+    name = f"`{when.field_name}`"
+    params = {"$select": f"date_trunc_ym({name}) AS m, count(*) AS n", "$group": "m"}
+    if where:
+        params["$where"] = where
+    counts: dict[str, int] = {}
+    for month, n in run_query(store, dataset, params, settings).rows:
+        if month is not None:
+            key = period_key(month, period)
+            counts[key] = counts.get(key, 0) + int(n)
+    return counts
+
+
+def activity_rates(
+    store: Store,
+    dataset: Dataset,
+    activity: Dataset,
+    settings: Settings,
+    period: str = "year",
+    where: str | None = None,
+) -> list[ActivityRate]:
+    """``dataset``'s rows per ``per`` rows of ``activity`` in each period both cover."""
+    link = dataset.meta.activity
+    if link is None:
+        raise InvalidRequest(f"Dataset {dataset.id} names no activity to count against.")
+    events = _per_period(store, dataset, settings, period, where)
+    exposure = _per_period(store, activity, settings, period, None)
+    rows = []
+    for key in sorted(set(events) & set(exposure)):
+        k, n = events[key], exposure[key]
+        if k < WITHHOLD_BELOW:
+            rows.append(ActivityRate(key, k, n, None, None, f"Withheld: {k} events is too few."))
+            continue
+        interval = poisson_interval(k)
+        rows.append(
+            ActivityRate(
+                key,
+                k,
+                n,
+                k / n * link.per,
+                Interval(interval.low / n * link.per, interval.high / n * link.per),
+                f"Few events ({k}): read with care." if k < FLAG_BELOW else "",
+            )
+        )
+    return rows
