@@ -103,3 +103,22 @@ def rate_table(
         limits=limits,
     )
     return RateTable(column.name, link.reference, rows, unmatched, card)
+
+
+def population_total(
+    store: Store, dataset: Dataset, population: Dataset, settings: Settings
+) -> int:
+    """The whole population the benchmark describes: its "total" row, else the sum of the
+    groups it maps (which may miss people in groups the events do not use)."""
+    link = dataset.meta.benchmark
+    if link is None:
+        raise InvalidRequest(f"Dataset {dataset.id} names no population benchmark.")
+    params = {"$select": f"`{link.group_field}`, `{link.count_field}`", "$limit": "1000"}
+    if link.where:
+        params["$where"] = link.where
+    groups = {
+        str(g): int(n)
+        for g, n in run_query(store, population, params, settings).rows
+        if g is not None and n is not None
+    }
+    return groups.get("total") or sum(groups.values())

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from scipy.stats import binomtest
 
+from blotter.analysis.rates import WITHHOLD_BELOW, Interval, poisson_interval
 from blotter.analysis.summary import date_column
 from blotter.errors import InvalidRequest
 from blotter.model import Dataset
@@ -33,6 +34,8 @@ class PeriodChange:
     percent: float | None
     p_value: float | None
     note: str
+    rate: float | None = None  # per 1,000 residents, when a population is given
+    rate_interval: Interval | None = None
 
 
 def period_key(value: datetime, period: str) -> str:
@@ -63,8 +66,10 @@ def trend(
     settings: Settings,
     period: str = "year",
     where: str | None = None,
+    population: int | None = None,
 ) -> list[PeriodChange]:
-    """Counts per period under ``where``, each with its change from the period before."""
+    """Counts per period under ``where``, each with its change from the period before, and
+    per 1,000 residents (exact Poisson interval) when ``population`` is given."""
     if period not in PERIODS:
         raise InvalidRequest(f"Choose a period of {', '.join(PERIODS)}, not '{period}'.")
     when = date_column(dataset)
@@ -105,6 +110,11 @@ def trend(
                 )
         if key in edges and period != "month":
             note = "; ".join(filter(None, [note, "the data may cover only part of this period"]))
-        rows.append(PeriodChange(key, count, change, percent, p_value, note))
+        rate = interval = None
+        if population and count >= WITHHOLD_BELOW:
+            limits = poisson_interval(count)
+            rate = count / population * 1000
+            interval = Interval(limits.low / population * 1000, limits.high / population * 1000)
+        rows.append(PeriodChange(key, count, change, percent, p_value, note, rate, interval))
         previous = count
     return rows

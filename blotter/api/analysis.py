@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from blotter.access import visible_dataset
 from blotter.analysis.activity import activity_rates
-from blotter.analysis.benchmarks import rate_table
+from blotter.analysis.benchmarks import population_total, rate_table
 from blotter.analysis.hotspots import find_hotspots, located_points
 from blotter.analysis.trends import NOISE_P, trend
 from blotter.auth import viewer_of
@@ -75,13 +75,27 @@ def trend_json(request: Request, dataset_id: str) -> JSONResponse:
         portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
     )
     period = request.query_params.get("period", "year")
-    rows = trend(portal.store, dataset, portal.settings, period, request.query_params.get("$where"))
+    residents = None
+    if dataset.meta.benchmark is not None:
+        population = visible_dataset(
+            portal.store, viewer_of(request, portal.store), dataset.meta.benchmark.dataset
+        )
+        residents = population_total(portal.store, dataset, population, portal.settings)
+    rows = trend(
+        portal.store,
+        dataset,
+        portal.settings,
+        period,
+        request.query_params.get("$where"),
+        population=residents,
+    )
     return JSONResponse(
         {
             "dataset": dataset.id,
             "version": dataset.version,
             "period": period,
             "noise_p": NOISE_P,
+            "residents": residents,
             "periods": [asdict(r) for r in rows],
         },
         media_type="application/json; charset=utf-8",

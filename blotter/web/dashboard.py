@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from blotter.access import visible_dataset
 from blotter.analysis.activity import ActivityRate, activity_rates
-from blotter.analysis.benchmarks import RateTable, rate_table
+from blotter.analysis.benchmarks import RateTable, population_total, rate_table
 from blotter.analysis.summary import dataset_facts, freshness, summary_sentences
 from blotter.analysis.trends import PeriodChange, trend
 from blotter.auth import viewer_of
@@ -90,16 +90,22 @@ def dashboard(request: Request, dataset_id: str) -> Response:
                     f"/resource/{dataset.id}.json?{query}",
                 )
             )
-    periods = trend(portal.store, dataset, portal.settings, "year") if facts.date_column else []
     rates = None
+    residents = None
     if dataset.meta.benchmark is not None:
         try:
             population = visible_dataset(
                 portal.store, viewer, dataset.meta.benchmark.dataset, audit_read=False
             )
             rates = rate_table(portal.store, dataset, population, portal.settings)
+            residents = population_total(portal.store, dataset, population, portal.settings)
         except DatasetNotFound:
             rates = None
+    periods = (
+        trend(portal.store, dataset, portal.settings, "year", population=residents)
+        if facts.date_column
+        else []
+    )
     per_activity: list[ActivityRate] = []
     label = ""
     if dataset.meta.activity is not None:

@@ -122,3 +122,14 @@ def test_arrests_per_1000_calls_by_year_for_the_years_both_cover(client: TestCli
     assert "Arrests per 1,000 calls for service, by year" in page
     first = data["periods"][0]
     assert f"{first['rate']:.1f} ({first['interval']['low']:.1f}–" in page
+
+
+def test_trend_rates_per_1000_residents_use_the_benchmark_total(client: TestClient) -> None:
+    data = client.get("/api/analysis/v1/e2x9-2kgt/trend.json").json()
+    assert data["residents"] == 16495  # the 2010 Census total the benchmark names
+    for p in data["periods"]:
+        assert p["rate"] == pytest.approx(p["count"] / 16495 * 1000)
+        assert p["rate_interval"]["low"] < p["rate"] < p["rate_interval"]["high"]
+    page = client.get("/dashboards/e2x9-2kgt").text
+    assert "Per 1,000 residents (95% interval)" in page
+    assert f"{data['periods'][0]['rate']:.1f} (" in page
