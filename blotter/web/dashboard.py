@@ -5,6 +5,7 @@ each with the URL of the same figure as JSON so anyone can reproduce it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -17,8 +18,10 @@ from blotter.analysis.summary import dataset_facts, freshness, summary_sentences
 from blotter.analysis.trends import PeriodChange, trend
 from blotter.auth import viewer_of
 from blotter.errors import DatasetNotFound, NotFound
+from blotter.queries import run_query
 from blotter.store.common import now
 from blotter.web.charts import Chart, chartable, count_by, over_time
+from blotter.web.filters import quote
 from blotter.web.rendering import portal_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -28,6 +31,30 @@ router = APIRouter(include_in_schema=False)
 class Figure:
     chart: Chart
     json_url: str  # the SODA query giving the same numbers
+
+
+@dataclass
+class EventRow:
+    when: str
+    title: str
+    place: str
+
+
+def _events(portal: Any, dataset: Any, upcoming: bool, limit: int = 10) -> list[EventRow]:
+    """The next (or the latest) events of a calendar dataset, from now."""
+    fields = dataset.meta.calendar
+    start = f"`{fields['start']}`"
+    title = f"`{fields['title']}`"
+    place = f"`{fields['location']}`" if fields.get("location") else "null"
+    moment = quote(now().isoformat(timespec="seconds"))
+    params = {
+        "$select": f"{start}, {title}, {place} AS place",
+        "$where": f"{start} {'>=' if upcoming else '<'} {moment}",
+        "$order": f"{start} {'ASC' if upcoming else 'DESC'}",
+        "$limit": str(limit),
+    }
+    rows = run_query(portal.store, dataset, params, portal.settings).rows
+    return [EventRow(f"{w:%Y-%m-%d %H:%M}", str(t or ""), str(p or "")) for w, t, p in rows]
 
 
 @dataclass
@@ -45,6 +72,8 @@ class DashboardPage:
     rates: RateTable | None
     rates_url: str
     calendar_url: str | None
+    upcoming: list[EventRow]
+    past: list[EventRow]
     activity: list[ActivityRate]
     activity_label: str
     activity_url: str
@@ -135,6 +164,8 @@ def dashboard(request: Request, dataset_id: str) -> Response:
         activity=per_activity,
         activity_label=label,
         activity_url=f"/api/analysis/v1/{dataset.id}/activity.json",
+        upcoming=_events(portal, dataset, True) if dataset.meta.calendar.get("start") else [],
+        past=_events(portal, dataset, False) if dataset.meta.calendar.get("start") else [],
         calendar_url=f"/datasets/{dataset.id}/events.ics"
         if dataset.meta.calendar.get("start")
         else None,

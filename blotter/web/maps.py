@@ -36,6 +36,7 @@ _BOUNDARY_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\.geojson$")
 @dataclass
 class HotspotView:
     svg: Markup
+    density_svg: Markup  # the kernel density surface over the same cells
     description: str
     cell_m: float
     hot: list[list[str]]  # the hot and cold cells as table rows
@@ -236,6 +237,21 @@ def hotspot_view(
     )
     title = f"Hotspots of {found.points:,} located rows ({cell_m:g} m cells)"
     spec = alt.layer(*layers).properties(title=title, width=560, height=420)
+    density_layers = [*layers[:-1]]
+    density_layers.append(
+        alt.Chart(alt.Data(values=found.geojson()["features"]))
+        .mark_geoshape(stroke=None, opacity=0.85)
+        .encode(
+            color=alt.Color(
+                "properties.density:Q",
+                title="Density (share of peak)",
+                scale=alt.Scale(scheme="orangered"),
+            )
+        )
+        .project(type="mercator")
+    )
+    density_title = f"Kernel density of {found.points:,} located rows"
+    density_spec = alt.layer(*density_layers).properties(title=density_title, width=560, height=420)
     hot = [c for c in found.cells if c.kind == "hot"]
     cold = [c for c in found.cells if c.kind == "cold"]
     description = (
@@ -256,6 +272,7 @@ def hotspot_view(
     query = urlencode({"cell": f"{cell_m:g}", **({"$where": where} if where else {})})
     return HotspotView(
         svg=svg_of(spec, title),
+        density_svg=svg_of(density_spec, density_title),
         description=description,
         cell_m=cell_m,
         hot=rows,

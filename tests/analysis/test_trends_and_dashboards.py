@@ -133,3 +133,25 @@ def test_trend_rates_per_1000_residents_use_the_benchmark_total(client: TestClie
     page = client.get("/dashboards/e2x9-2kgt").text
     assert "Per 1,000 residents (95% interval)" in page
     assert f"{data['periods'][0]['rate']:.1f} (" in page
+
+
+def test_the_engagement_dashboard_lists_upcoming_and_recent_events(client: TestClient) -> None:
+    page = client.get("/dashboards/rtcm-ngmt").text
+    section = page.split('id="events-heading"', 1)[1].split("</section>", 1)[0]
+    assert "No upcoming events are listed." in section  # the generated events end in 2017
+    latest = client.get(
+        "/resource/rtcm-ngmt.json",
+        params={"$select": "starts_at, title", "$order": "starts_at DESC", "$limit": "10"},
+    ).json()
+    listed = re.findall(r"<li><strong>([^<]+)</strong> ([^<,]+)", section)
+    assert [w for w, _ in listed] == [r["starts_at"][:16].replace("T", " ") for r in latest]
+
+
+def test_hotspots_come_with_the_kernel_density_surface(client: TestClient) -> None:
+    page = client.get("/datasets/tkpk-clls", params={"chart.hotspots": "500"}).text
+    assert '<svg role="img" aria-label="Kernel density of' in page
+    features = client.get(
+        "/api/analysis/v1/tkpk-clls/hotspots.geojson", params={"cell": "500"}
+    ).json()["features"]
+    densities = [f["properties"]["density"] for f in features]
+    assert max(densities) == pytest.approx(1.0) and min(densities) >= 0
