@@ -167,8 +167,12 @@ def over_time(
     when: Column,
     period: str,
     split: Column | None,
+    measure: Column | None = None,
 ) -> Chart:
-    """Rows per month, quarter or year; one line per value of ``split`` (the most common)."""
+    """Rows (or the sum of ``measure``) per month, quarter or year; one line per value of
+    ``split`` (the most common)."""
+    amount = f"sum(`{measure.field_name}`)" if measure else "count(*)"
+    unit = measure.name if measure else "Rows"
     trunc = (
         f"date_trunc_ym(`{when.field_name}`)"
         if period != "year"
@@ -176,18 +180,18 @@ def over_time(
     )
     keyed: list[tuple[Any, str | None, int]]
     if split is None:
-        raw = _values(portal, dataset, where, f"{trunc} AS period, count(*) AS n", trunc)
-        keyed = [(p, None, int(n)) for p, n in raw]
+        raw = _values(portal, dataset, where, f"{trunc} AS period, {amount} AS n", trunc)
+        keyed = [(p, None, round(float(n or 0))) for p, n in raw]
     else:
         s = f"`{split.field_name}`"
         raw = _values(
             portal,
             dataset,
             where,
-            f"{trunc} AS period, {s} AS split, count(*) AS n",
+            f"{trunc} AS period, {s} AS split, {amount} AS n",
             f"{trunc}, {s}",
         )
-        keyed = [(p, _label(split, v), int(n)) for p, v, n in raw]
+        keyed = [(p, _label(split, v), round(float(n or 0))) for p, v, n in raw]
     totals: dict[str, int] = defaultdict(int)
     for _, key, n in keyed:
         totals[key or ""] += n
@@ -196,7 +200,7 @@ def over_time(
     for start, key, n in keyed:
         if start is None:
             continue
-        series = (key if key in kept else _OTHERS) if split is not None else "Rows"
+        series = (key if key in kept else _OTHERS) if split is not None else unit
         counts[(_period_start(start, period), series or "")] += n
     periods = sorted({p for p, _ in counts})
     series_names = sorted({s for _, s in counts}, key=lambda s: (s == _OTHERS, -totals.get(s, 0)))
@@ -206,10 +210,10 @@ def over_time(
         for p in periods
         for s in series_names
     ]
-    title = f"Rows by {PERIODS[period].lower()}" + (f" and {split.name.lower()}" if split else "")
+    title = f"{unit} by {PERIODS[period].lower()}" + (f" and {split.name.lower()}" if split else "")
     encoding: dict[str, Any] = {
         "x": alt.X("period:O", title=PERIODS[period], axis=alt.Axis(labelAngle=-45)),
-        "y": alt.Y("n:Q", title="Rows"),
+        "y": alt.Y("n:Q", title=unit),
         "tooltip": ["period:O", "series:N", "n:Q"],
     }
     if split is not None:
@@ -231,8 +235,10 @@ def over_time(
     for point in points:
         by_period[point["period"]][point["series"]] = point["n"]
     description = _trend_words(by_period, period)
+    if measure is not None:
+        description = description.replace(" rows", f" {unit.lower()}")
     return Chart(
-        id=f"time-{when.field_name}",
+        id=f"time-{when.field_name}" + (f"-{measure.field_name}" if measure else ""),
         title=title,
         description=description,
         svg=svg_of(spec, title),

@@ -130,6 +130,22 @@ def dashboard(request: Request, dataset_id: str) -> Response:
             residents = population_total(portal.store, dataset, population, portal.settings)
         except DatasetNotFound:
             rates = None
+    if measure is not None and facts.date_column is not None:
+        query = urlencode(
+            {
+                "$select": f"date_trunc_ym({facts.date_column.field_name}) AS month, "
+                f"sum({measure.field_name}) AS n",
+                "$group": "month",
+                "$order": "month",
+            }
+        )
+        figures.insert(
+            0,
+            Figure(
+                over_time(portal, dataset, None, facts.date_column, "month", None, measure),
+                f"/resource/{dataset.id}.json?{query}",
+            ),
+        )
     periods = (
         trend(portal.store, dataset, portal.settings, "year", population=residents)
         if facts.date_column
