@@ -37,6 +37,14 @@ PUBLIC_PAGES = {  # name: (path, the status it answers)
     "not-found": ("/datasets/zzzz-9999", 404),
     "api": ("/api", 200),
     "login": ("/login", 200),
+    "dashboard": ("/dashboards/e2x9-2kgt", 200),
+    "dashboard-events": ("/dashboards/rtcm-ngmt", 200),
+    "map-hotspots": ("/datasets/tkpk-clls?chart.hotspots=250&location__area=Ward+4", 200),
+    "charts": (
+        "/datasets/e2x9-2kgt?chart.by=force_category&chart.period=quarter"
+        "&chart.split=subject_race&chart.down=subject_race&chart.across=arrested",
+        200,
+    ),
 }
 STAFF_PAGES = {
     "manage": "/manage",
