@@ -108,22 +108,27 @@ def check_batch(batch: pa.RecordBatch, names: list[str]) -> None:
         raise InvalidRequest(f"A batch has columns {batch.schema.names}, expected {names}.")
 
 
-def point_at_table(select: exp.Expression, table: str, schema: str | None = None) -> exp.Expression:
-    """Swap the compiler's placeholder table for a version's real table."""
+def point_at_table(
+    select: exp.Expression, table: str, schema: str | None = None, *, copy: bool = True
+) -> exp.Expression:
+    """Swap the compiler's placeholder table for a version's real table (in place when the
+    caller owns ``select``: copying a large tree, e.g. a polygon test, costs more than the
+    query)."""
 
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and node.name == DATASET_TABLE:
             return exp.table_(table, db=schema, quoted=True)
         return node
 
-    return select.transform(swap)
+    return select.transform(swap, copy=copy)
 
 
 def engine_sql(dataset: Dataset, select: exp.Select, dialect: str) -> tuple[str, dict[str, Any]]:
     """The SQL text and bind parameters of a compiled query against a dataset's version."""
     bound, params = bind_string_literals(select)
     table = version_table(dataset.id, dataset.version)
-    return point_at_table(bound, table).sql(dialect=dialect), params
+    # ``bound`` is a fresh copy made above: no need to copy it again.
+    return point_at_table(bound, table, copy=False).sql(dialect=dialect), params
 
 
 def timeout_error(timeout_s: float | None) -> QueryTimeout:
