@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from blotter.analysis.rates import FLAG_BELOW, WITHHOLD_BELOW, Interval, poisson_interval
-from blotter.analysis.summary import date_column
-from blotter.analysis.trends import period_key
+from blotter.analysis.trends import counts_by_period
 from blotter.errors import InvalidRequest
 from blotter.model import Dataset
-from blotter.queries import run_query
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -30,24 +28,6 @@ class ActivityRate:
     note: str
 
 
-def _per_period(
-    store: Store, dataset: Dataset, settings: Settings, period: str, where: str | None
-) -> dict[str, int]:
-    when = date_column(dataset)
-    if when is None:
-        raise InvalidRequest(f"Dataset {dataset.id} has no date column to count by period.")
-    name = f"`{when.field_name}`"
-    params = {"$select": f"date_trunc_ym({name}) AS m, count(*) AS n", "$group": "m"}
-    if where:
-        params["$where"] = where
-    counts: dict[str, int] = {}
-    for month, n in run_query(store, dataset, params, settings).rows:
-        if month is not None:
-            key = period_key(month, period)
-            counts[key] = counts.get(key, 0) + int(n)
-    return counts
-
-
 def activity_rates(
     store: Store,
     dataset: Dataset,
@@ -60,8 +40,8 @@ def activity_rates(
     link = dataset.meta.activity
     if link is None:
         raise InvalidRequest(f"Dataset {dataset.id} names no activity to count against.")
-    events = _per_period(store, dataset, settings, period, where)
-    exposure = _per_period(store, activity, settings, period, None)
+    events, _ = counts_by_period(store, dataset, settings, period, where)
+    exposure, _ = counts_by_period(store, activity, settings, period)
     rows = []
     for key in sorted(set(events) & set(exposure)):
         k, n = events[key], exposure[key]

@@ -15,7 +15,7 @@ from datetime import datetime
 from scipy.stats import binomtest
 
 from blotter.analysis.rates import WITHHOLD_BELOW, Interval, poisson_interval
-from blotter.analysis.summary import date_column
+from blotter.analysis.summary import date_column, period_covered
 from blotter.errors import InvalidRequest
 from blotter.model import Dataset
 from blotter.queries import run_query
@@ -60,6 +60,28 @@ def _all_periods(first: datetime, last: datetime, period: str) -> list[str]:
     return keys
 
 
+def counts_by_period(
+    store: Store, dataset: Dataset, settings: Settings, period: str, where: str | None = None
+) -> tuple[dict[str, int], tuple[datetime, datetime] | tuple[()]]:
+    """Rows per period of the dataset's date column under ``where``, and the first and last
+    month that has any (empty when none has)."""
+    when = date_column(dataset)
+    if when is None:
+        raise InvalidRequest(f"Dataset {dataset.id} has no date column to count over time.")
+    name = f"`{when.field_name}`"
+    params = {"$select": f"date_trunc_ym({name}) AS m, count(*) AS n", "$group": "m"}
+    if where:
+        params["$where"] = where
+    counts: dict[str, int] = {}
+    months: list[datetime] = []
+    for month, n in run_query(store, dataset, params, settings).rows:
+        if month is not None:
+            months.append(month)
+            key = period_key(month, period)
+            counts[key] = counts.get(key, 0) + int(n)
+    return counts, ((min(months), max(months)) if months else ())
+
+
 def trend(
     store: Store,
     dataset: Dataset,
@@ -72,29 +94,14 @@ def trend(
     per 1,000 residents (exact Poisson interval) when ``population`` is given."""
     if period not in PERIODS:
         raise InvalidRequest(f"Choose a period of {', '.join(PERIODS)}, not '{period}'.")
-    when = date_column(dataset)
-    if when is None:
-        raise InvalidRequest(f"Dataset {dataset.id} has no date column to count over time.")
-    name = f"`{when.field_name}`"
-    params = {"$select": f"date_trunc_ym({name}) AS m, count(*) AS n", "$group": "m"}
-    if where:
-        params["$where"] = where
-    counts: dict[str, int] = {}
-    months = []
-    for month, n in run_query(store, dataset, params, settings).rows:
-        if month is None:
-            continue
-        months.append(month)
-        key = period_key(month, period)
-        counts[key] = counts.get(key, 0) + int(n)
+    counts, months = counts_by_period(store, dataset, settings, period, where)
     if not months:
         return []
-    bounds = {"$select": f"min({name}), max({name})"}
-    first, last = next(iter(run_query(store, dataset, bounds, settings).rows))
-    edges = {period_key(first, period), period_key(last, period)}
+    first, last = period_covered(store, dataset, settings)
+    edges = {period_key(d, period) for d in (first, last) if d is not None}
     rows: list[PeriodChange] = []
     previous: int | None = None
-    for key in _all_periods(min(months), max(months), period):
+    for key in _all_periods(months[0], months[1], period):
         count = counts.get(key, 0)
         change = percent = p_value = None
         note = ""

@@ -201,19 +201,7 @@ class PostgresStore(SqlRecords, Store):
         names = [name for name, _ in physical]
         stamp = now()
         with self._conn() as conn, conn.transaction():
-            # Row lock: concurrent publishes of one dataset (from any host) take turns.
-            row = conn.execute(
-                "SELECT next_row_id FROM blotter_datasets WHERE id = %s FOR UPDATE",
-                [dataset_id],
-            ).fetchone()
-            if row is None:
-                raise DatasetNotFound(dataset_id)
-            next_row_id: int = row[0]
-            last = conn.execute(
-                "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = %s",
-                [dataset_id],
-            ).fetchone()
-            number = (last[0] if last else 0) + 1
+            next_row_id, number = _claim_next_version(conn, dataset_id)
             table = version_table(dataset_id, number)
             _create_table(conn, table, physical)
             copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -250,22 +238,11 @@ class PostgresStore(SqlRecords, Store):
     ) -> tuple[Version, ChangeCounts]:
         stamp = now()
         with self._conn() as conn, conn.transaction():
-            row = conn.execute(
-                "SELECT next_row_id FROM blotter_datasets WHERE id = %s FOR UPDATE",
-                [dataset_id],
-            ).fetchone()
-            if row is None:
-                raise DatasetNotFound(dataset_id)
-            next_id: int = row[0]
+            next_id, number = _claim_next_version(conn, dataset_id)
             dataset = self._dataset(dataset_id, read=False)
             physical = physical_layout(dataset.columns, _PHYSICAL_TYPE)
             names = [name for name, _ in physical]
             check_batch(staged, [*STAGED_HEAD, *names])
-            last = conn.execute(
-                "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = %s",
-                [dataset_id],
-            ).fetchone()
-            number = (last[0] if last else 0) + 1
             table = version_table(dataset_id, number)
             old = version_table(dataset_id, dataset.version) if dataset.version else None
             key_type = "BIGINT" if key == ROW_ID else dict(physical)[key]
@@ -444,6 +421,21 @@ class PostgresStore(SqlRecords, Store):
                 raise InvalidRequest(f"The query cannot be answered as written: {err}") from err
             raise
         return RowStream(_stream(first, cursor, conn, context))
+
+
+def _claim_next_version(conn: psycopg.Connection[Any], dataset_id: str) -> tuple[int, int]:
+    """The next row id and version number of a dataset, holding its row lock until the
+    transaction ends, so concurrent writes of one dataset (from any host) take turns."""
+    row = conn.execute(
+        "SELECT next_row_id FROM blotter_datasets WHERE id = %s FOR UPDATE", [dataset_id]
+    ).fetchone()
+    if row is None:
+        raise DatasetNotFound(dataset_id)
+    last = conn.execute(
+        "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = %s",
+        [dataset_id],
+    ).fetchone()
+    return int(row[0]), (last[0] if last else 0) + 1
 
 
 def _create_table(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -76,6 +77,22 @@ def boundary_path(portal: Portal, name: str) -> Path:
     raise NotFound(f"There is no boundary file '{name}'.")
 
 
+def load_boundary(portal: Portal, name: str) -> dict[str, Any] | None:
+    """A boundary file's GeoJSON, or None when there is none; read once per file version,
+    since every view of a dataset page needs it (for the map and for the area filters)."""
+    try:
+        path = boundary_path(portal, name)
+    except NotFound:
+        return None
+    return _parsed(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _parsed(path: Path, _version: int) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
 _NAME_KEYS = ("name", "NAME", "Name", "WARD", "ward", "district", "DISTRICT", "town", "TOWN")
 
 
@@ -83,9 +100,8 @@ def boundary_areas(portal: Portal, dataset: Dataset) -> dict[str, str]:
     """The named areas of the dataset's boundary file (wards…) as WKT, for "inside" filters."""
     if not dataset.meta.boundary:
         return {}
-    try:
-        collection = json.loads(boundary_path(portal, dataset.meta.boundary).read_text())
-    except NotFound:
+    collection = load_boundary(portal, dataset.meta.boundary)
+    if collection is None:
         return {}
     areas: dict[str, str] = {}
     for i, feature in enumerate(collection.get("features", []), start=1):
@@ -137,10 +153,7 @@ def build_map(
     )
     boundary = None
     if dataset.meta.boundary:
-        try:
-            boundary = json.loads(boundary_path(portal, dataset.meta.boundary).read_text())
-        except NotFound:
-            boundary = None
+        boundary = load_boundary(portal, dataset.meta.boundary)
     title = f"Map of {located:,} located rows"
     spec = _spec(points, boundary, title, located > MAX_POINTS)
     shown = min(located, MAX_POINTS)
