@@ -68,9 +68,15 @@ def run_query(
 
     ``unlimited`` is for exports, which stream every matching row unless $limit says otherwise.
     """
+    query, filters = parse_request(params)
+    return run_parsed(store, dataset_id, query, settings, filters=filters, unlimited=unlimited)
+
+
+def parse_request(params: Mapping[str, str]) -> tuple[Query, dict[str, str]]:
+    """A request's SoQL as our AST, and its ``column=value`` filters."""
     clauses, filters = split_params(params)
     query = parse_statement(clauses["$query"]) if "$query" in clauses else parse_params(clauses)
-    return run_parsed(store, dataset_id, query, settings, filters=filters, unlimited=unlimited)
+    return query, filters
 
 
 def run_parsed(

@@ -202,3 +202,8 @@ class Store(ABC):
         self, dataset: Dataset, select: exp.Select, *, timeout_s: float | None = None
     ) -> RowStream:
         """Run a compiled query against the version ``dataset`` was read at."""
+
+    @abstractmethod
+    def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
+        """The SQL text and parameters :meth:`execute` runs for ``select`` (the benchmark
+        times them straight on the engine)."""

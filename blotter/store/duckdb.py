@@ -474,7 +474,7 @@ class DuckDBStore(SqlRecords, Store):
     ) -> RowStream:
         if dataset.version == 0:
             return RowStream(iter(()))
-        sql, params = engine_sql(dataset, _without_id_sort(select), "duckdb")
+        sql, params = self.engine_sql(dataset, select)
         cur = self._cursor()
         done = threading.Event()
         if timeout_s:
@@ -490,6 +490,9 @@ class DuckDBStore(SqlRecords, Store):
         finally:
             done.set()
         return RowStream(_fetch(cur))
+
+    def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
+        return engine_sql(dataset, _without_id_sort(select), "duckdb")
 
 
 def _create_table(

@@ -392,8 +392,7 @@ class PostgresStore(SqlRecords, Store):
     ) -> RowStream:
         if dataset.version == 0:
             return RowStream(iter(()))
-        text, params = engine_sql(dataset, select, "postgres")
-        text = _escape_percent(text)
+        text, params = self.engine_sql(dataset, select)
         # The connection is held while the rows stream; it returns to the pool at the end.
         context = self._read_pool.connection()
         conn = context.__enter__()
@@ -421,6 +420,10 @@ class PostgresStore(SqlRecords, Store):
                 raise InvalidRequest(f"The query cannot be answered as written: {err}") from err
             raise
         return RowStream(_stream(first, cursor, conn, context))
+
+    def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
+        text, params = engine_sql(dataset, select, "postgres")
+        return _escape_percent(text), params
 
 
 def _claim_next_version(conn: psycopg.Connection[Any], dataset_id: str) -> tuple[int, int]:
