@@ -16,10 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from esda import fdr
-from esda.getisord import G_Local
-from libpysal.weights import lat2W
-from scipy.stats import gaussian_kde
 
 from blotter.errors import InvalidRequest
 from blotter.model import ColumnType, Dataset
@@ -141,6 +137,12 @@ def find_hotspots(points: list[tuple[float, float]], cell_m: float = 250.0) -> H
         raise InvalidRequest(
             "The points fit in fewer than 9 cells: choose smaller cells for a pattern to show."
         )
+    # PySAL and SciPy load on first use: most processes never draw a hotspot map.
+    from esda import fdr
+    from esda.getisord import G_Local
+    from libpysal.weights import lat2W
+    from scipy.stats import gaussian_kde
+
     # lat2W numbers cells row by row, as flatten() does.
     weights = lat2W(rows, cols, rook=False)
     values = counts.flatten()

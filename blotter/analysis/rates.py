@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scipy.stats import beta, chi2
-
 CONFIDENCE = 0.95
 WITHHOLD_BELOW = 5  # events: fewer and no rate is shown
 FLAG_BELOW = 20  # events: fewer and the rate is shown with a warning
@@ -26,6 +24,8 @@ class Interval:
 
 def poisson_interval(count: int, confidence: float = CONFIDENCE) -> Interval:
     """Exact (Garwood) interval for the mean of a Poisson count."""
+    from scipy.stats import chi2  # SciPy loads on first use, not with every process
+
     alpha = 1 - confidence
     low = 0.0 if count == 0 else chi2.ppf(alpha / 2, 2 * count) / 2
     high = chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2
@@ -34,6 +34,8 @@ def poisson_interval(count: int, confidence: float = CONFIDENCE) -> Interval:
 
 def clopper_pearson(successes: int, trials: int, confidence: float = CONFIDENCE) -> Interval:
     """Exact interval for a binomial proportion."""
+    from scipy.stats import beta
+
     alpha = 1 - confidence
     low = 0.0 if successes == 0 else beta.ppf(alpha / 2, successes, trials - successes + 1)
     high = (

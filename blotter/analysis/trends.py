@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from scipy.stats import binomtest
-
 from blotter.analysis.rates import WITHHOLD_BELOW, Interval, poisson_interval
 from blotter.analysis.summary import date_column, period_covered
 from blotter.errors import InvalidRequest
@@ -98,6 +96,8 @@ def trend(
     if not months:
         return []
     first, last = period_covered(store, dataset, settings)
+    from scipy.stats import binomtest  # SciPy loads on first use, not with every process
+
     edges = {period_key(d, period) for d in (first, last) if d is not None}
     rows: list[PeriodChange] = []
     previous: int | None = None

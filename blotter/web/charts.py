@@ -14,16 +14,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import altair as alt
-import vl_convert
 from markupsafe import Markup
 
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.web.rendering import display
+
+if TYPE_CHECKING:
+    import altair as alt
+
+# Altair and vl-convert (with pandas behind Altair) are imported where a chart is drawn, not
+# here: an API-only process or the command line never pays their memory and start-up time.
 
 TOP_VALUES = 12  # bars shown; the rest are summed as "all others"
 TOP_SPLITS = 5  # lines shown when splitting
@@ -46,13 +50,19 @@ class Chart:
     spec: str = ""  # the Vega-Lite JSON, for the interactive version when JavaScript runs
 
 
-# The bundle's version names it, so browsers may keep it as long as vl-convert stays the same.
-VEGA_ETAG = f'"vega-{vl_convert.get_vega_embed_version()}-{vl_convert.get_vega_version()}"'
+@cache
+def vega_etag() -> str:
+    """The bundle's version names it, so browsers may keep it as long as vl-convert stays."""
+    import vl_convert
+
+    return f'"vega-{vl_convert.get_vega_embed_version()}-{vl_convert.get_vega_version()}"'
 
 
 @cache
 def vega_javascript() -> str:
     """The Vega libraries bundled by vl-convert (about 900 KB), built once per process."""
+    import vl_convert
+
     return vl_convert.javascript_bundle(
         "window.vegaEmbed = vegaEmbed; window.vega = vega; window.vegaLite = vegaLite;"
     )
@@ -64,6 +74,8 @@ def spec_json(spec: alt.TopLevelMixin) -> str:
 
 
 def svg_of(spec: alt.TopLevelMixin, title: str) -> Markup:
+    import vl_convert
+
     """The chart as inline SVG, named for assistive technology by its title."""
     spec_dict = spec.to_dict()
     # No ARIA on each mark: the SVG is one image named by its title, described beside it in
@@ -101,6 +113,8 @@ def count_by(
 ) -> Chart:
     """Rows (or the sum of ``measure``, e.g. officer hours) per value of one column, largest
     first."""
+    import altair as alt
+
     name = f"`{column.field_name}`"
     amount = f"sum(`{measure.field_name}`)" if measure else "count(*)"
     unit = measure.name if measure else "Rows"
@@ -171,6 +185,8 @@ def over_time(
 ) -> Chart:
     """Rows (or the sum of ``measure``) per month, quarter or year; one line per value of
     ``split`` (the most common)."""
+    import altair as alt
+
     amount = f"sum(`{measure.field_name}`)" if measure else "count(*)"
     unit = measure.name if measure else "Rows"
     trunc = (
@@ -265,6 +281,8 @@ def crosstab(
     portal: Portal, dataset: Dataset, where: str | None, down: Column, across: Column
 ) -> Chart:
     """Counts of rows for each pair of values of two columns (the most common values)."""
+    import altair as alt
+
     d, a = f"`{down.field_name}`", f"`{across.field_name}`"
     raw = _values(portal, dataset, where, f"{d} AS d, {a} AS a, count(*) AS n", f"{d}, {a}")
     cells: dict[tuple[str, str], int] = defaultdict(int)

@@ -14,10 +14,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import altair as alt
 import xstatic.pkg.leaflet
 from markupsafe import Markup
 
@@ -28,6 +27,9 @@ from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.samples import HERE as SAMPLES_DIR
 from blotter.web.charts import svg_of
+
+if TYPE_CHECKING:
+    import altair as alt
 
 LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
 MAX_POINTS = 5000  # drawn one by one; beyond this the static map counts them in cells
@@ -186,6 +188,8 @@ def build_map(
 def _spec(
     points: list[tuple[Any, ...]], boundary: dict[str, Any] | None, title: str, dense: bool
 ) -> alt.TopLevelMixin:
+    import altair as alt
+
     values = [{"lon": lon, "lat": lat} for lon, lat in points if lon is not None]
     layers: list[Any] = []
     if boundary is not None:
@@ -226,6 +230,8 @@ def hotspot_view(
     portal: Portal, dataset: Dataset, where: str | None, cell_m: float, boundary: Any
 ) -> HotspotView:
     """Gi* hotspots of the filtered points as a map with a legend, words and a table."""
+    import altair as alt
+
     found = find_hotspots(located_points(portal, dataset, where), cell_m)
     kinds = ["hot", "cold", "not significant"]
     colours = ["#b3261e", "#0b5cad", "#e4e8ee"]

@@ -22,7 +22,7 @@ from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.store.common import now
 from blotter.web.calendar import router as calendar_router
-from blotter.web.charts import VEGA_ETAG, vega_javascript
+from blotter.web.charts import vega_etag, vega_javascript
 from blotter.web.dashboard import router as dashboard_router
 from blotter.web.dataset_page import router as dataset_router
 from blotter.web.manage import router as manage_router
@@ -234,12 +234,12 @@ def boundary(request: Request, name: str) -> Response:
 def vega_bundle(request: Request) -> Response:
     """Vega, Vega-Lite and Vega-Embed in one file, from vl-convert (never a CDN); loaded only
     when a reader asks for an interactive chart, so no page pays for it up front."""
-    if request.headers.get("if-none-match") == VEGA_ETAG:
-        return Response(status_code=304, headers={"ETag": VEGA_ETAG})
+    if request.headers.get("if-none-match") == vega_etag():
+        return Response(status_code=304, headers={"ETag": vega_etag()})
     return Response(
         vega_javascript(),
         media_type="text/javascript; charset=utf-8",
-        headers={"ETag": VEGA_ETAG, "Cache-Control": "public, max-age=86400"},
+        headers={"ETag": vega_etag(), "Cache-Control": "public, max-age=86400"},
     )
 
 
