@@ -6,7 +6,8 @@ PORT ?= 8000
 DATA_DIR ?= data
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo serve test lint browser clean
+.PHONY: demo serve test lint browser bench clean
+SIZE ?= quick
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Blotter needs Python 3.11 or newer: set PYTHON=python3.11")'
@@ -38,6 +39,9 @@ lint: $(VENV)/.installed
 
 test: $(VENV)/.installed tests/clients/node_modules/.installed browser lint ## Lint, then the whole suite
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+bench: $(VENV)/.installed ## Blotter against Datasette and the raw engines: SIZE=quick (100k rows) or full (100k, 1M, 10M)
+	$(BIN)/python -m bench --size $(SIZE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -17,6 +17,7 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from blotter.access import visible_dataset
+from blotter.api.csv_export import csv_answer
 from blotter.api.serialize import soda_type_name, stream_csv, stream_geojson, stream_json
 from blotter.auth import viewer_of
 from blotter.model import Dataset
@@ -55,8 +56,12 @@ def data_response(
     )
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
-    result = run(portal, dataset)
     media_type, streamer = FORMATS[fmt]
+    if fmt == "csv":
+        result, body = csv_answer(portal, dataset, run)
+    else:
+        result = run(portal, dataset)
+        body = streamer(result.outputs, result.rows)
     headers = {
         "ETag": etag,
         "Last-Modified": last_modified,
@@ -72,7 +77,6 @@ def data_response(
         headers["Cache-Control"] = "private, no-store"
     if download:
         headers["Content-Disposition"] = f'attachment; filename="{dataset_id}.{fmt}"'
-    body = streamer(result.outputs, result.rows)
     if bom and fmt == "csv":  # Socrata's $$bom: Excel then reads the CSV as UTF-8
         body = _prefixed("\ufeff".encode(), body)
     return StreamingResponse(body, media_type=media_type, headers=headers)

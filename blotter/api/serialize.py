@@ -17,9 +17,11 @@ from typing import Any
 from blotter.api.geometry import box_ring, hull_ring, multipolygon_wkt
 from blotter.model import ColumnType
 from blotter.soql.compiler import Output
+from blotter.store.base import CsvCell, CsvPiece
 
 Value = Any
 _CHUNK_ROWS = 500
+_CSV_CHUNK = 1 << 20
 
 
 def soda_type_name(output: Output) -> str:
@@ -121,16 +123,66 @@ def stream_json(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Itera
 
 def stream_csv(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
     """CSV whose header row is the field names."""
+    out, writer = _csv_writer(outputs)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(csv_fields(outputs, row))
+        if count % _CHUNK_ROWS == 0:
+            yield _taken(out)
+    yield out.getvalue().encode()
+
+
+def csv_fields(outputs: list[Output], row: tuple[Any, ...]) -> list[str]:
+    return [csv_value(o, v) for o, v in _cells(outputs, row)]
+
+
+def csv_cells(outputs: list[Output]) -> list[CsvCell] | None:
+    """How the engine writes each output (``Store.execute_csv``); None for computed shapes
+    (extent, convex hull), which only the Python path draws."""
+    cells: list[CsvCell] = []
+    for out in outputs:
+        if out.shape not in (None, "point"):
+            return None
+        if out.type is None:
+            cells.append(CsvCell.ROW_ID)
+        else:
+            cells.append(CsvCell.POINT if out.shape == "point" else CsvCell.VALUE)
+    return cells
+
+
+def stream_csv_lines(outputs: list[Output], pieces: Iterable[CsvPiece]) -> Iterator[bytes]:
+    """The header, then the lines the engine wrote; a row it left raw is written here, so
+    the bytes are the same as :func:`stream_csv`'s. Chunks stay large: each is a hop
+    between threads in the server."""
+    out, writer = _csv_writer(outputs)
+    pending = [_taken(out)]
+    size = 0
+    for piece in pieces:
+        if isinstance(piece, tuple):
+            writer.writerow(csv_fields(outputs, piece))
+            piece = _taken(out)
+        pending.append(piece)
+        size += len(piece)
+        if size >= _CSV_CHUNK:
+            yield b"".join(pending)
+            pending.clear()
+            size = 0
+    yield b"".join(pending)
+
+
+def _csv_writer(outputs: list[Output]) -> tuple[io.StringIO, Any]:
+    """A writer into a buffer, the header row already written."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([o.name for o in outputs])
-    for count, row in enumerate(rows, start=1):
-        writer.writerow([csv_value(o, v) for o, v in _cells(outputs, row)])
-        if count % _CHUNK_ROWS == 0:
-            yield out.getvalue().encode()
-            out.seek(0)
-            out.truncate()
-    yield out.getvalue().encode()
+    return out, writer
+
+
+def _taken(out: io.StringIO) -> bytes:
+    """What the buffer holds, which it then forgets."""
+    text = out.getvalue().encode()
+    out.seek(0)
+    out.truncate()
+    return text
 
 
 def stream_geojson(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:

@@ -9,9 +9,10 @@ in the middle of a read.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
@@ -39,6 +40,19 @@ class RowStream:
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return self.rows
+
+
+class CsvCell(StrEnum):
+    """How one output of a query is written as a CSV field."""
+
+    VALUE = "value"  # one result column, written as its type says
+    ROW_ID = "row_id"  # one integer column, written row-N
+    POINT = "point"  # two double columns (longitude, latitude), written POINT (lon lat)
+
+
+# What :meth:`Store.execute_csv` yields: CSV lines, or a row of raw values the engine could
+# not write exactly, for the caller to format.
+CsvPiece = bytes | tuple[Any, ...]
 
 
 class Store(ABC):
@@ -207,3 +221,19 @@ class Store(ABC):
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
         """The SQL text and parameters :meth:`execute` runs for ``select`` (the benchmark
         times them straight on the engine)."""
+
+    def execute_csv(
+        self,
+        dataset: Dataset,
+        select: exp.Select,
+        cells: Sequence[CsvCell],
+        *,
+        timeout_s: float | None = None,
+    ) -> Iterator[CsvPiece] | None:
+        """Run a compiled query with its rows written as CSV lines by the engine (see
+        ``store/csvsql.py``), in chunks of about a megabyte, without a header.
+
+        None when a result column has a type the engine cannot write exactly as the Python
+        serializer does: the caller then runs :meth:`execute` and formats the rows itself.
+        """
+        return None

@@ -1,0 +1,1 @@
+"""Blotter's benchmark: the same questions to Blotter, to the raw engines and to Datasette."""

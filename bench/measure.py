@@ -1,0 +1,191 @@
+"""Timing, throughput and memory, measured from outside the servers.
+
+Latencies are warm: each question is asked twice before its runs count. Runs repeat until a
+count or a time budget is reached, whichever comes first, so a slow system still finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+
+WARM_RUNS = 2
+
+
+@dataclass
+class Latency:
+    runs: int
+    median_ms: float
+    p95_ms: float
+    min_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile (no interpolation: a p95 is a time some run really took)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def summarize(seconds: Sequence[float]) -> Latency:
+    ms = [s * 1000 for s in seconds]
+    return Latency(
+        runs=len(ms),
+        median_ms=statistics.median(ms),
+        p95_ms=percentile(ms, 0.95),
+        min_ms=min(ms),
+    )
+
+
+def repeat(
+    action: Callable[[], Any], *, runs: int, budget_s: float, min_runs: int = 3
+) -> tuple[Latency, Any]:
+    """Time ``action`` warm; the last result comes back for checking."""
+    result = None
+    for _ in range(WARM_RUNS):
+        result = action()
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < runs and (spent < budget_s or len(times) < min_runs):
+        start = time.perf_counter()
+        result = action()
+        took = time.perf_counter() - start
+        times.append(took)
+        spent += took
+    return summarize(times), result
+
+
+def http_json(client: httpx.Client, url: str, params: dict[str, str]) -> Callable[[], Any]:
+    def ask() -> Any:
+        response = client.get(url, params=params)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:500]}")
+        return response.json()
+
+    return ask
+
+
+@dataclass
+class Export:
+    bytes: int
+    seconds: float
+    rows: int
+    peak_rss_mb: float
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "mb_per_s": self.mb_per_s}
+
+
+def stream_download(client: httpx.Client, url: str) -> tuple[int, int, float]:
+    """Bytes, lines and seconds of one full download, read as it streams."""
+    size = lines = 0
+    start = time.perf_counter()
+    with client.stream("GET", url) as response:
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code}")
+        for chunk in response.iter_raw(1 << 20):
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+    return size, lines, time.perf_counter() - start
+
+
+class RssSampler:
+    """The highest resident set seen while a block runs, sampled every 20 ms."""
+
+    def __init__(self, read_mb: Callable[[], float]) -> None:
+        self.read_mb = read_mb
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self.read_mb())
+            self._stop.wait(0.02)
+
+    @contextmanager
+    def watching(self) -> Iterator[RssSampler]:
+        thread = threading.Thread(target=self._run, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            thread.join()
+            self.peak_mb = max(self.peak_mb, self.read_mb())
+
+
+@dataclass
+class Load:
+    clients: int
+    seconds: float
+    requests: int
+    errors: int
+    throughput_rps: float
+    median_ms: float
+    p99_ms: float
+    first_error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def concurrent_load(
+    requests: Sequence[tuple[str, dict[str, str]]], *, clients: int, duration_s: float
+) -> Load:
+    """``clients`` keep-alive clients asking the requests in turn for ``duration_s``."""
+    return asyncio.run(_load(requests, clients, duration_s))
+
+
+async def _load(
+    requests: Sequence[tuple[str, dict[str, str]]], clients: int, duration_s: float
+) -> Load:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    times: list[float] = []
+    errors: list[str] = []
+    async with httpx.AsyncClient(limits=limits, timeout=600) as client:
+        start = time.perf_counter()
+        deadline = start + duration_s
+
+        async def worker(offset: int) -> None:
+            i = offset
+            while time.perf_counter() < deadline:
+                url, params = requests[i % len(requests)]
+                i += 1
+                began = time.perf_counter()
+                try:
+                    response = await client.get(url, params=params)
+                    await response.aread()
+                    if response.status_code != 200:
+                        errors.append(f"{response.status_code} {response.text[:200]}")
+                except httpx.HTTPError as err:
+                    errors.append(f"{type(err).__name__}: {err}")
+                times.append(time.perf_counter() - began)
+
+        await asyncio.gather(*(worker(n) for n in range(clients)))
+        elapsed = time.perf_counter() - start
+    ms = [t * 1000 for t in times] or [0.0]
+    return Load(
+        clients=clients,
+        seconds=elapsed,
+        requests=len(times),
+        errors=len(errors),
+        throughput_rps=len(times) / elapsed,
+        median_ms=statistics.median(ms),
+        p99_ms=percentile(ms, 0.99),
+        first_error=errors[0] if errors else "",
+    )

@@ -1,0 +1,263 @@
+"""CSV lines written by the engine: the SQL that formats a query's result as Socrata's CSV.
+
+The Python serializer (``blotter.api.serialize``) is the reference: numbers without a
+spurious '.0', timestamps with milliseconds, checkboxes true/false, points ``POINT (lon lat)``,
+``:id`` as ``row-N``, nulls empty, fields quoted as Python's csv module quotes them. Each
+rule here writes the same bytes in SQL, so a large export is formatted by the engine instead
+of value by value in Python. A result column of a type without a rule here (the caller then
+uses the Python path), or a value an engine cannot write exactly (``risky``: the caller
+formats that row in Python), never reaches a client written differently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from enum import StrEnum
+
+from sqlglot import exp
+
+from blotter.store.base import CsvCell
+
+
+class Kind(StrEnum):
+    """What a result column holds, as far as writing it goes."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    DOUBLE = "double"
+    REAL = "real"  # single precision: Python widens it to a double first
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+    TIMESTAMP = "timestamp"
+
+
+_DUCKDB_KINDS = {
+    "VARCHAR": Kind.TEXT,
+    "DOUBLE": Kind.DOUBLE,
+    "FLOAT": Kind.REAL,
+    "BOOLEAN": Kind.BOOLEAN,
+    "TIMESTAMP": Kind.TIMESTAMP,
+    "DATE": Kind.TIMESTAMP,
+    **{
+        name: Kind.INTEGER
+        for name in [
+            "TINYINT",
+            "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "HUGEINT",
+            "UTINYINT",
+            "USMALLINT",
+            "UINTEGER",
+            "UBIGINT",
+            "UHUGEINT",
+        ]
+    },
+}
+_POSTGRES_KINDS = {
+    "text": Kind.TEXT,
+    "varchar": Kind.TEXT,
+    "float8": Kind.DOUBLE,
+    "float4": Kind.REAL,
+    "numeric": Kind.DECIMAL,
+    "bool": Kind.BOOLEAN,
+    "timestamp": Kind.TIMESTAMP,
+    "date": Kind.TIMESTAMP,
+    "int2": Kind.INTEGER,
+    "int4": Kind.INTEGER,
+    "int8": Kind.INTEGER,
+}
+# DuckDB writes a DECIMAL exactly as Python's str(Decimal) only while the scale keeps it out
+# of Decimal's exponent notation (more than six zeros after the point).
+_DECIMAL = re.compile(r"DECIMAL\(\d+,([0-6])\)")
+
+
+def duckdb_kind(type_name: str) -> Kind | None:
+    if _DECIMAL.fullmatch(type_name):
+        return Kind.DECIMAL
+    return _DUCKDB_KINDS.get(type_name)
+
+
+def postgres_kind(type_name: str) -> Kind | None:
+    return _POSTGRES_KINDS.get(type_name)
+
+
+def _python_quotes() -> list[str]:
+    """The characters that make Python's csv writer quote a field (CR only in some versions)."""
+    quoted = []
+    for char in ',"\r\n':
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow([f"a{char}b"])
+        if out.getvalue().startswith('"'):
+            quoted.append(char)
+    return quoted
+
+
+QUOTED_CHARS = _python_quotes()
+
+
+def _any(*tests: exp.Expression) -> exp.Expression:
+    return _joined(exp.Or, tests)
+
+
+def _all(*tests: exp.Expression) -> exp.Expression:
+    return _joined(exp.And, tests)
+
+
+def _joined(op: type[exp.Or | exp.And], tests: Sequence[exp.Expression]) -> exp.Expression:
+    joined: exp.Expression = exp.paren(tests[0])
+    for test in tests[1:]:
+        joined = op(this=joined, expression=exp.paren(test))
+    return joined
+
+
+def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _text(value: str) -> exp.Expression:
+    # Our own constants only (separators, quotes, formats): never a user's value.
+    return exp.Literal.string(value)
+
+
+def _char(code: int) -> exp.Expression:
+    return _fn("chr", exp.Literal.number(code))
+
+
+def _as_text(value: exp.Expression) -> exp.Expression:
+    return exp.cast(value, "text")
+
+
+def _quoted(value: exp.Expression) -> exp.Expression:
+    """The field as Python's csv writer quotes it: in quotes, inner quotes doubled, only
+    when it holds a separator, a quote or a line break."""
+    needs = _any(
+        *(
+            exp.GT(this=_fn("strpos", value, _char(ord(c))), expression=exp.Literal.number(0))
+            for c in QUOTED_CHARS
+        )
+    )
+    doubled = _fn("replace", value, _text('"'), _text('""'))
+    return exp.Case(
+        ifs=[exp.If(this=needs, true=_fn("concat", _text('"'), doubled, _text('"')))], default=value
+    )
+
+
+def _integral(value: exp.Expression) -> exp.Expression:
+    """True for a double Python writes as an integer (format_number's rule)."""
+    return _all(
+        exp.EQ(this=value, expression=_fn("trunc", value)),
+        exp.LT(this=exp.Abs(this=value), expression=exp.Literal.number("1e16")),
+    )
+
+
+def _number(value: exp.Expression) -> exp.Expression:
+    """A double as Python's format_number writes it: integers without '.0', the rest as
+    repr (both engines' shortest round-trip text; PostgreSQL's differs beyond 1e15, see
+    ``risky``). Python writes a NaN 'nan' whatever its sign; DuckDB writes '-nan'."""
+    whole = _as_text(exp.cast(value, "bigint"))
+    nan = exp.EQ(this=value, expression=exp.cast(_text("NaN"), "double"))
+    return exp.Case(
+        ifs=[exp.If(this=nan, true=_text("nan")), exp.If(this=_integral(value), true=whole)],
+        default=_as_text(value),
+    )
+
+
+def _timestamp(value: exp.Expression, dialect: str) -> exp.Expression:
+    """'YYYY-MM-DDTHH:MM:SS.mmm', milliseconds truncated; the year unpadded, as Python's
+    strftime writes it."""
+    year = _as_text(exp.Extract(this=exp.var("year"), expression=value))
+    if dialect == "duckdb":
+        rest = _fn("strftime", value, _text("-%m-%dT%H:%M:%S.%g"))
+    else:
+        rest = _fn("to_char", value, _text('-MM-DD"T"HH24:MI:SS.MS'))
+    return _fn("concat", year, rest)  # a null is written empty either way
+
+
+def _value(kind: Kind, value: exp.Expression, dialect: str) -> exp.Expression:
+    match kind:
+        case Kind.TEXT:
+            return _quoted(value)
+        case Kind.DOUBLE:
+            return _number(value)
+        case Kind.REAL:
+            return _number(exp.cast(value, "double"))
+        case Kind.BOOLEAN:
+            return exp.Case(
+                ifs=[
+                    exp.If(this=exp.EQ(this=value, expression=exp.true()), true=_text("true")),
+                    exp.If(this=exp.EQ(this=value, expression=exp.false()), true=_text("false")),
+                ]
+            )
+        case Kind.TIMESTAMP:
+            return _timestamp(value, dialect)
+    return _as_text(value)  # integers and decimals
+
+
+def _point(lon: exp.Expression, lat: exp.Expression) -> exp.Expression:
+    missing = _any(exp.Is(this=lon, expression=exp.Null()), exp.Is(this=lat, expression=exp.Null()))
+    text = _fn("concat", _text("POINT ("), _number(lon), _text(" "), _number(lat), _text(")"))
+    return exp.Case(ifs=[exp.If(this=missing, true=exp.Null())], default=text)
+
+
+def result_columns(count: int) -> list[str]:
+    """Names the formatting query gives the compiled query's result columns."""
+    return [f"c{i}" for i in range(count)]
+
+
+def cell_fields(
+    cells: Sequence[CsvCell], kinds: Sequence[Kind | None], dialect: str
+) -> list[exp.Expression] | None:
+    """One text expression per output, or None when some column has no exact rule."""
+    columns = [exp.column(name) for name in result_columns(len(kinds))]
+    fields: list[exp.Expression] = []
+    at = 0
+    for cell in cells:
+        if cell is CsvCell.POINT:
+            if any(k not in (Kind.DOUBLE, Kind.REAL) for k in kinds[at : at + 2]):
+                return None
+            lon, lat = (exp.cast(c, "double") for c in columns[at : at + 2])
+            fields.append(_point(lon, lat))
+            at += 2
+            continue
+        kind = kinds[at]
+        if kind is None or (cell is CsvCell.ROW_ID and kind is not Kind.INTEGER):
+            return None
+        field = _value(kind, columns[at], dialect)
+        fields.append(_fn("concat", _text("row-"), field) if cell is CsvCell.ROW_ID else field)
+        at += 1
+    return fields
+
+
+def line(fields: Sequence[exp.Expression]) -> exp.Expression:
+    """The fields joined into one CSV line (concat writes a null as nothing). Python's csv
+    writer quotes a line of one empty field, so that it is not a blank line."""
+    if len(fields) == 1:
+        empty = exp.EQ(this=exp.func("coalesce", fields[0], _text("")), expression=_text(""))
+        only = exp.Case(ifs=[exp.If(this=empty, true=_text('""'))], default=fields[0])
+        return _fn("concat", only, _char(10))
+    parts: list[exp.Expression] = []
+    for field in fields:
+        parts.extend((field, _text(",")))
+    parts[-1] = _char(10)
+    return _fn("concat", *parts)
+
+
+def risky(kinds: Sequence[Kind | None]) -> exp.Expression | None:
+    """PostgreSQL: true for a row holding a number its text output writes unlike Python
+    (doubles of 1e15 and more, NaN and infinities; decimals Python writes with an
+    exponent), which the caller then formats in Python."""
+    tests: list[exp.Expression] = []
+    for name, kind in zip(result_columns(len(kinds)), kinds, strict=True):
+        value: exp.Expression = exp.column(name)
+        if kind in (Kind.DOUBLE, Kind.REAL):
+            value = exp.cast(value, "double")
+            plain = exp.LT(this=exp.Abs(this=value), expression=exp.Literal.number("1e15"))
+            tests.append(exp.Not(this=_any(plain, _integral(value))))
+        elif kind is Kind.DECIMAL:
+            tiny = exp.LT(this=exp.Abs(this=value), expression=exp.Literal.number("0.000001"))
+            tests.append(_all(exp.NEQ(this=value, expression=exp.Literal.number(0)), tiny))
+    return _any(*tests) if tests else None
