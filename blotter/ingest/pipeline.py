@@ -8,19 +8,23 @@ file is exhausted, which rolls the store's transaction back: nothing is publishe
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from blotter.errors import DatasetNotFound, IngestError, ValidationFailed
+from blotter.ingest import columnar
 from blotter.ingest.clean import CellError, Cleaner, Problem, parse_point
 from blotter.ingest.infer import columns_of_dataset, infer_columns
 from blotter.ingest.readers import Table, open_table
-from blotter.ingest.spec import ColumnSpec, DatasetSpec
+from blotter.ingest.spec import ColumnSpec, DatasetSpec, ReaderOptions
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
 from blotter.schema import physical_names
 from blotter.store.base import Store
@@ -29,13 +33,7 @@ BATCH_ROWS = 10_000
 MAX_LISTED_PROBLEMS = 1000
 INFER_SAMPLE_ROWS = 2000
 
-_ARROW = {
-    ColumnType.TEXT: pa.string(),
-    ColumnType.NUMBER: pa.float64(),
-    ColumnType.CHECKBOX: pa.bool_(),
-    ColumnType.FLOATING_TIMESTAMP: pa.timestamp("us"),
-    ColumnType.POINT: pa.float64(),
-}
+_ARROW = columnar.ARROW_TYPES
 
 Progress = Callable[[int], None]
 
@@ -75,6 +73,9 @@ class PreparedLoad:
     problems: list[Problem] = field(default_factory=list)
     problem_total: int = 0
     progress: Progress | None = None
+    reader: ReaderOptions = field(default_factory=ReaderOptions)
+    columnar: bool = True  # False: always row by row (the tests compare the two paths)
+    row_by_row_from: int | None = None  # the first record read row by row, if any was
 
     @cached_property
     def plan_of(self) -> dict[str, _Plan]:
@@ -131,47 +132,40 @@ class PreparedLoad:
             value = plan.cleaner.convert(text)
         except CellError as err:
             cleaned[spec.field] = None
-            if spec.derive_from:
-                # The cell at fault is the origin's: name its header and value.
-                origin = self.plan_of[spec.derive_from]
-                where = origin.spec.source or origin.spec.field
-                self._note(
-                    Problem(
-                        number,
-                        where,
-                        _cell(cells, origin.index),
-                        f"{err} (deriving '{spec.field}')",
-                    )
-                )
-            else:
-                self._note(Problem(number, spec.source or spec.field, raw, str(err)))
+            self._note(self._problem(plan, number, lambda i: _cell(cells, i), str(err)))
         return [value, raw] if spec.keep_raw else [value]
 
-    def _point(self, plan: _Plan, number: int, cells: list[str | None]) -> list[float | None]:
-        """(lon, lat) of one row; a problem names the header of the coordinate at fault."""
+    def _problem(
+        self, plan: _Plan, number: int, cell: Callable[[int | None], str | None], reason: str
+    ) -> Problem:
+        """The problem of one failed cell; ``cell(index)`` gives the row's source cells."""
         spec = plan.spec
-        lat, lon = _cell(cells, plan.lat_index), _cell(cells, plan.lon_index)
-        try:
-            point = parse_point(lat, lon)
-        except CellError as err:
-            header, cell = (
-                (spec.longitude, lon) if err.part == "longitude" else (spec.latitude, lat)
-            )
-            self._note(Problem(number, header or spec.field, cell, str(err)))
-            return [None, None]
-        return list(point) if point else [None, None]
+        if spec.derive_from:
+            # The cell at fault is the origin's: name its header and value.
+            origin = self.plan_of[spec.derive_from]
+            where = origin.spec.source or origin.spec.field
+            return Problem(number, where, cell(origin.index), f"{reason} (deriving '{spec.field}')")
+        return Problem(number, spec.source or spec.field, cell(plan.index), reason)
+
+    def _point(self, plan: _Plan, number: int, cells: list[str | None]) -> list[float | None]:
+        values, problem = _point_of(
+            plan, number, _cell(cells, plan.lat_index), _cell(cells, plan.lon_index)
+        )
+        if problem:
+            self._note(problem)
+        return values
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Arrow batches of the physical columns; raises ValidationFailed at the end."""
         names = [n for c in self.columns for n in physical_names(c)]
-        types = [_ARROW[c.type] for c in self.columns for _ in physical_names(c)]
-        rows = self.rows()
-        while chunk := list(itertools.islice(rows, BATCH_ROWS)):
-            columns = list(zip(*chunk, strict=True))
-            yield pa.record_batch(
-                [pa.array(col, type=t) for col, t in zip(columns, types, strict=True)],
-                names=names,
-            )
+        resume_at: int | None = 0
+        if self._columnar_fits():
+            resume_at = yield from self._columnar_batches(names)
+            if resume_at is not None:
+                self._resume_rows(resume_at)  # the columnar path closed the row reader
+        if resume_at is not None:
+            self.row_by_row_from = resume_at
+            yield from self._row_batches(names)
         if self.progress:
             self.progress(self.rows_read)
         if self.problem_total:
@@ -186,6 +180,155 @@ class PreparedLoad:
                 [p.as_dict() for p in self.problems],
                 total=self.problem_total,
             )
+
+    def _row_batches(self, names: list[str]) -> Iterator[pa.RecordBatch]:
+        """The row-by-row path: XLSX, other encodings, and whatever Arrow cannot vouch for."""
+        types = [_ARROW[c.type] for c in self.columns for _ in physical_names(c)]
+        rows = self.rows()
+        while chunk := list(itertools.islice(rows, BATCH_ROWS)):
+            columns = list(zip(*chunk, strict=True))
+            yield pa.record_batch(
+                [pa.array(col, type=t) for col, t in zip(columns, types, strict=True)],
+                names=names,
+            )
+
+    def _columnar_fits(self) -> bool:
+        return (
+            self.columnar
+            and bool(self.table.headers)
+            and columnar.utf8_file(self.table.encoding)
+            and columnar.header_lines_are_records(self.path, self.reader.header_row)
+        )
+
+    def _columnar_batches(self, names: list[str]) -> Generator[pa.RecordBatch, None, int | None]:
+        """The column-at-a-time path; returns how many records it took if it had to stop
+        (the row-by-row path goes on from there), None when it read the whole file."""
+        close = getattr(self.table.rows, "close", None)
+        if close:
+            close()  # the row reader's file handle: Arrow reads the file itself
+        consumed = 0
+        try:
+            for raw in columnar.raw_batches(self.path, self.reader, len(self.table.headers)):
+                batch = self._columnar_batch(raw, consumed, names)
+                consumed += raw.num_rows
+                if batch.num_rows:
+                    yield batch
+        except columnar.Irregular:
+            return consumed
+        return None
+
+    def _resume_rows(self, consumed: int) -> None:
+        """Read row by row from the first record the columnar path did not take."""
+        table = open_table(self.path, self.reader)
+        last = self.reader.header_row + consumed
+        table.rows = itertools.dropwhile(lambda row: row[0] <= last, table.rows)
+        self.table.rows = table.rows
+
+    def _columnar_batch(
+        self, raw: pa.RecordBatch, consumed: int, names: list[str]
+    ) -> pa.RecordBatch:
+        """One Arrow batch of raw records cleaned a column at a time, problems in row order."""
+        columns = list(raw.columns)
+        blank = columnar.blank_rows(columns)
+        kept = pc.indices_nonzero(pc.invert(blank))
+        if len(kept) < raw.num_rows:
+            columns = [c.take(kept) for c in columns]
+        first = self.reader.header_row + 1 + consumed
+
+        def number(position: int) -> int:  # as a spreadsheet numbers the row
+            return first + kept[position].as_py()
+
+        found: list[tuple[int, int, Problem]] = []
+
+        def cell_at(position: int) -> Callable[[int | None], str | None]:
+            return lambda i: None if i is None else (columns[i][position].as_py() or None)
+
+        arrays: list[pa.Array] = []
+        cleaned: dict[str, pa.Array] = {}  # field → cleaned text, for derived columns
+        for order, plan in enumerate(self.plans):
+            spec = plan.spec
+            if spec.type is ColumnType.POINT:
+
+                def parse(p: int, plan: _Plan = plan, order: int = order) -> list[float | None]:
+                    lat, lon = cell_at(p)(plan.lat_index), cell_at(p)(plan.lon_index)
+                    values, problem = _point_of(plan, number(p), lat, lon)
+                    if problem:
+                        found.append((p, order, problem))
+                    return values
+
+                lat_index, lon_index = plan.lat_index or 0, plan.lon_index or 0
+                arrays.extend(columnar.points(columns[lat_index], columns[lon_index], parse))
+                continue
+            raw_cells = columnar.nulled(columns[plan.index or 0]) if not spec.derive_from else None
+            cells = cleaned[spec.derive_from] if spec.derive_from else raw_cells
+            result = columnar.clean_column(plan, cells)
+            cleaned[spec.field] = result.text
+            for p, reason in result.failures:
+                found.append((p, order, self._problem(plan, number(p), cell_at(p), reason)))
+            arrays.append(result.values)
+            if spec.keep_raw:
+                arrays.append(raw_cells)
+        for _, _, problem in sorted(found, key=lambda f: (f[0], f[1])):
+            self._note(problem)
+        self._count_rows(len(kept))
+        return pa.record_batch(arrays, names=names)
+
+    def _count_rows(self, count: int) -> None:
+        """Add rows read, calling progress at each multiple of BATCH_ROWS as rows() does."""
+        before, self.rows_read = self.rows_read, self.rows_read + count
+        if self.progress:
+            first = (before // BATCH_ROWS + 1) * BATCH_ROWS
+            for done in range(first, self.rows_read + 1, BATCH_ROWS):
+                self.progress(done)
+
+
+def _point_of(
+    plan: _Plan, number: int, lat: str | None, lon: str | None
+) -> tuple[list[float | None], Problem | None]:
+    """(lon, lat) of one row; a problem names the header of the coordinate at fault."""
+    spec = plan.spec
+    try:
+        point = parse_point(lat, lon)
+    except CellError as err:
+        header, cell = (spec.longitude, lon) if err.part == "longitude" else (spec.latitude, lat)
+        return [None, None], Problem(number, header or spec.field, cell, str(err))
+    return (list(point) if point else [None, None]), None
+
+
+def read_ahead(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """``batches``, made on a thread up to ``depth`` ahead: Arrow cleans the next batch
+    while the store writes this one (both release the GIL). Errors arrive in order."""
+    ready: queue.Queue[tuple[pa.RecordBatch | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def make() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        ready.put((batch, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put((None, None))
+        except BaseException as err:  # handed to the consumer, raised there
+            ready.put((None, err))
+
+    worker = threading.Thread(target=make, name="ingest-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            batch, error = ready.get()
+            if error is not None:
+                raise error
+            if batch is None:
+                return
+            yield batch
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _cell(cells: list[str | None], index: int | None) -> str | None:
@@ -261,6 +404,7 @@ def prepare(
         table=table,
         plans=plans,
         progress=progress,
+        reader=spec.reader if spec else ReaderOptions(),
     )
 
 
@@ -315,7 +459,9 @@ def load_file(
             dataset_id = store.create_dataset(prepared.meta, prepared.columns, dataset_id).id
             created = True
     try:
-        version = store.publish(dataset_id, prepared.columns, prepared.batches(), source=path.name)
+        version = store.publish(
+            dataset_id, prepared.columns, read_ahead(prepared.batches()), source=path.name
+        )
     except BaseException:
         if created:  # a new dataset whose first load failed leaves no empty shell behind
             store.delete_dataset(dataset_id)

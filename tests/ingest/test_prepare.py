@@ -229,8 +229,12 @@ def test_batches_stream_in_fixed_sizes_and_report_progress(
     monkeypatch.setattr(pipeline, "BATCH_ROWS", 4)
     path = write("f.csv", "n\n" + "".join(f"{i}\n" for i in range(10)))
     seen: list[int] = []
-    batches = list(prepare(path, progress=seen.append).batches())
-    assert [b.num_rows for b in batches] == [4, 4, 2]
+    prepared = prepare(path, progress=seen.append)
+    prepared.columnar = False  # the row path batches by BATCH_ROWS; the columnar by bytes
+    assert [b.num_rows for b in prepared.batches()] == [4, 4, 2]
+    assert seen == [4, 8, 10]
+    seen.clear()
+    assert sum(b.num_rows for b in prepare(path, progress=seen.append).batches()) == 10
     assert seen == [4, 8, 10]
 
 
