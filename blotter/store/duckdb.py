@@ -486,19 +486,7 @@ class DuckDBStore(SqlRecords, Store):
             return RowStream(iter(()))
         sql, params = self.engine_sql(dataset, select)
         cur = self._cursor()
-        done = threading.Event()
-        if timeout_s:
-            threading.Thread(target=_watchdog, args=(cur, done, timeout_s), daemon=True).start()
-        try:
-            cur.execute(sql, params)
-        except duckdb.InterruptException as err:
-            cur.close()
-            raise timeout_error(timeout_s) from err
-        except duckdb.Error as err:
-            cur.close()
-            raise _engine_error(err) from err
-        finally:
-            done.set()
+        _run(cur, sql, params, timeout_s)
         return RowStream(_fetch(cur))
 
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
@@ -535,19 +523,7 @@ class DuckDBStore(SqlRecords, Store):
             f"FROM ({inner}) AS _q({names})"
         )
         cur.execute(f"SET streaming_buffer_size = '{_CSV_BUFFER}'")
-        done = threading.Event()
-        if timeout_s:
-            threading.Thread(target=_watchdog, args=(cur, done, timeout_s), daemon=True).start()
-        try:
-            cur.execute(text, params)
-        except duckdb.InterruptException as err:
-            cur.close()
-            raise timeout_error(timeout_s) from err
-        except duckdb.Error as err:
-            cur.close()
-            raise _engine_error(err) from err
-        finally:
-            done.set()
+        _run(cur, text, params, timeout_s)
         return _csv_chunks(cur)
 
 
@@ -559,6 +535,26 @@ def _create_table(
         + [f"{_ident(name)} {sql_type}" for name, sql_type in physical]
     )
     cur.execute(f"CREATE TABLE {_ident(table)} ({definition})")
+
+
+def _run(
+    cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], timeout_s: float | None
+) -> None:
+    """Start a query on its own cursor, interrupted after ``timeout_s``; the cursor is closed
+    if it fails."""
+    done = threading.Event()
+    if timeout_s:
+        threading.Thread(target=_watchdog, args=(cur, done, timeout_s), daemon=True).start()
+    try:
+        cur.execute(sql, params)
+    except duckdb.InterruptException as err:
+        cur.close()
+        raise timeout_error(timeout_s) from err
+    except duckdb.Error as err:
+        cur.close()
+        raise _engine_error(err) from err
+    finally:
+        done.set()
 
 
 def _watchdog(cur: duckdb.DuckDBPyConnection, done: threading.Event, timeout_s: float) -> None:
