@@ -5,14 +5,16 @@ The one path every read takes, from the SODA API, the web pages and exports alik
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 from blotter.errors import SoQLError
 from blotter.model import Dataset
 from blotter.settings import Settings
 from blotter.soql.ast import Query
-from blotter.soql.compiler import Output, compile_query
+from blotter.soql.compiler import CompiledQuery, Output, compile_query
 from blotter.soql.parser import parse_params, parse_statement
 from blotter.store.base import RowStream, Store
 
@@ -56,6 +58,38 @@ def split_params(params: Mapping[str, str]) -> tuple[dict[str, str], dict[str, s
     return clauses, filters
 
 
+class CompiledCache:
+    """Compiled queries kept by everything that decides them: the version, its columns as the
+    viewer sees them, the request's parameters and the paging limits. Versions never change,
+    so an entry cannot go stale; the least recently used ones make room for new ones.
+
+    Parsing, type-checking and building the SQL tree cost about as much as running a
+    group-by on a million rows; the same questions come again and again (dashboards,
+    shared links, clients paging), so each is compiled once."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, CompiledQuery] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> CompiledQuery | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, compiled: CompiledQuery) -> None:
+        with self._lock:
+            self._entries[key] = compiled
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+_COMPILED = CompiledCache()
+
+
 def run_query(
     store: Store,
     dataset_id: str | Dataset,
@@ -68,8 +102,23 @@ def run_query(
 
     ``unlimited`` is for exports, which stream every matching row unless $limit says otherwise.
     """
-    query, filters = parse_request(params)
-    return run_parsed(store, dataset_id, query, settings, filters=filters, unlimited=unlimited)
+    dataset = store.get_dataset(dataset_id) if isinstance(dataset_id, str) else dataset_id
+    key = (
+        dataset.id,
+        dataset.version,
+        tuple((c.field_name, c.type) for c in dataset.columns),
+        tuple(sorted(params.items())),
+        unlimited,
+        settings.default_limit,
+        settings.max_limit,
+    )
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        query, filters = parse_request(params)
+        compiled = _compile(dataset, query, settings, filters, unlimited)
+        _COMPILED.put(key, compiled)
+    rows = store.execute(dataset, compiled.select, timeout_s=settings.query_timeout_s)
+    return QueryResult(dataset=dataset, outputs=compiled.outputs, rows=rows)
 
 
 def parse_request(params: Mapping[str, str]) -> tuple[Query, dict[str, str]]:
@@ -93,12 +142,22 @@ def run_parsed(
     Given a dataset (as :func:`blotter.access.visible_dataset` trimmed it for the viewer),
     the query sees only its columns; given an id, every column."""
     dataset = store.get_dataset(dataset_id) if isinstance(dataset_id, str) else dataset_id
-    compiled = compile_query(
+    compiled = _compile(dataset, query, settings, filters, unlimited)
+    rows = store.execute(dataset, compiled.select, timeout_s=settings.query_timeout_s)
+    return QueryResult(dataset=dataset, outputs=compiled.outputs, rows=rows)
+
+
+def _compile(
+    dataset: Dataset,
+    query: Query,
+    settings: Settings,
+    filters: Mapping[str, str] | None,
+    unlimited: bool,
+) -> CompiledQuery:
+    return compile_query(
         query,
         dataset,
         filters=filters,
         default_limit=None if unlimited else settings.default_limit,
         max_limit=None if unlimited else settings.max_limit,
     )
-    rows = store.execute(dataset, compiled.select, timeout_s=settings.query_timeout_s)
-    return QueryResult(dataset=dataset, outputs=compiled.outputs, rows=rows)

@@ -1,0 +1,67 @@
+"""The read path's compiled-query cache: the same question is compiled once per version and
+per set of visible columns, and never answers from a version it was not asked about."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from blotter import queries
+from blotter.errors import SoQLError
+from blotter.model import Column, ColumnType, DatasetMeta
+from blotter.settings import Settings
+from blotter.store import Store
+
+COLUMNS = [
+    Column(field_name="offense", name="Offense", type=ColumnType.TEXT),
+    Column(field_name="age", name="Age", type=ColumnType.NUMBER),
+]
+GROUPED = {"$select": "offense, count(*) AS n", "$group": "offense", "$order": "offense"}
+
+
+def rows(offenses: list[str], ages: list[float]) -> pa.RecordBatch:
+    return pa.record_batch({"offense": pa.array(offenses), "age": pa.array(ages, pa.float64())})
+
+
+def answer(store: Store, dataset_id: str, params: dict[str, str]) -> list[tuple[object, ...]]:
+    return list(queries.run_query(store, dataset_id, params, Settings()).rows)
+
+
+@pytest.fixture
+def cache(monkeypatch: pytest.MonkeyPatch) -> queries.CompiledCache:
+    fresh = queries.CompiledCache(size=3)
+    monkeypatch.setattr(queries, "_COMPILED", fresh)
+    return fresh
+
+
+def test_a_new_version_is_answered_from_its_own_rows(
+    engine_store: Store, cache: queries.CompiledCache
+) -> None:
+    ds = engine_store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    engine_store.publish(ds.id, COLUMNS, [rows(["theft", "theft"], [19, 20])])
+    assert answer(engine_store, ds.id, GROUPED) == [("theft", 2)]
+    engine_store.publish(ds.id, COLUMNS, [rows(["assault", "theft"], [30, 31])])
+    assert answer(engine_store, ds.id, GROUPED) == [("assault", 1), ("theft", 1)]
+    assert len(cache._entries) == 2  # one entry per version
+
+
+def test_hidden_columns_change_the_entry(engine_store: Store, cache: queries.CompiledCache) -> None:
+    ds = engine_store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    engine_store.publish(ds.id, COLUMNS, [rows(["theft"], [19])])
+    full = engine_store.get_dataset(ds.id)
+    assert list(queries.run_query(engine_store, full, {"$select": "age"}, Settings()).rows) == [
+        (19,)
+    ]
+    # The same request from a viewer who may not see `age` is refused, not served from cache.
+    public = full.model_copy(update={"columns": [c for c in full.columns if c.field_name != "age"]})
+    with pytest.raises(SoQLError, match="age"):
+        queries.run_query(engine_store, public, {"$select": "age"}, Settings())
+
+
+def test_the_least_recently_used_entries_make_room(cache: queries.CompiledCache) -> None:
+    for n in range(5):
+        cache.put(("k", n), object())  # type: ignore[arg-type]
+    assert list(cache._entries) == [("k", 2), ("k", 3), ("k", 4)]
+    assert cache.get(("k", 2)) is not None
+    cache.put(("k", 5), object())  # type: ignore[arg-type]
+    assert ("k", 3) not in cache._entries  # the least recently used went, not the one just read
