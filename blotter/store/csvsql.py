@@ -256,7 +256,7 @@ def risky(kinds: Sequence[Kind | None]) -> exp.Expression | None:
         if kind in (Kind.DOUBLE, Kind.REAL):
             value = exp.cast(value, "double")
             plain = exp.LT(this=exp.Abs(this=value), expression=exp.Literal.number("1e15"))
-            tests.append(exp.Not(this=_any(plain, _integral(value))))
+            tests.append(exp.Not(this=exp.paren(_any(plain, _integral(value)))))
         elif kind is Kind.DECIMAL:
             tiny = exp.LT(this=exp.Abs(this=value), expression=exp.Literal.number("0.000001"))
             tests.append(_all(exp.NEQ(this=value, expression=exp.Literal.number(0)), tiny))
