@@ -128,7 +128,7 @@ def questions(rows: int) -> list[Question]:
             fields=("call_type", "n"),
             sqlite=(
                 "SELECT call_type, count(*) AS n FROM incidents "
-                "GROUP BY call_type ORDER BY call_type"
+                "GROUP BY call_type ORDER BY call_type IS NULL, call_type"
             ),
             normalize={"call_type": _text},
         ),
@@ -162,7 +162,9 @@ def questions(rows: int) -> list[Question]:
             fields=("district", "status", "n"),
             sqlite=(
                 "SELECT district, status, count(*) AS n FROM incidents "
-                "GROUP BY district, status ORDER BY district, status"
+                "GROUP BY district, status "
+                # SoQL sorts empty values last; SQLite first unless told.
+                "ORDER BY district IS NULL, district, status IS NULL, status"
             ),
             normalize={"district": _text, "status": _text},
         ),

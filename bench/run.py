@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -203,9 +204,7 @@ def measure_raw(
                 continue
             sql, params, names = engine.sql(question.soql)
             latency, rows = repeat(
-                lambda s=sql, p=params: engine.run(s, p),
-                runs=profile.runs,
-                budget_s=profile.budget_s,
+                partial(engine.run, sql, params), runs=profile.runs, budget_s=profile.budget_s
             )
             out["questions"][question.name] = {**latency.as_dict(), "sql": sql}
             answers[question.name] = [engine.as_record(names, r) for r in rows]

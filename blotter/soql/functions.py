@@ -6,6 +6,7 @@ compiled arguments (already type-checked against ``args``) and returns the compi
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -195,7 +196,65 @@ def _coalesce(args: Sequence[Typed]) -> Typed:
 def _within_circle(args: Sequence[Typed]) -> Typed:
     point, lat, lon, radius = args
     distance = haversine_m(point.lat, point.lon, lat.sql, lon.sql)
-    return Typed(exp.LTE(this=distance, expression=radius.sql), CHECKBOX)
+    within = exp.LTE(this=distance, expression=radius.sql)
+    box = _circle_box(point, lat.sql, lon.sql, radius.sql)
+    return Typed(_paren(_and(box, within)) if box is not None else within, CHECKBOX)
+
+
+def _circle_box(
+    point: Typed, lat: exp.Expression, lon: exp.Expression, radius: exp.Expression
+) -> exp.Expression | None:
+    """A latitude/longitude box holding the whole circle, tested before the great-circle
+    distance: plain comparisons are cheap and let the engine skip blocks of rows by their
+    min/max, where the trigonometry runs on every row. Only for constant centres and radii."""
+    centre_lat, centre_lon, metres = _constant(lat), _constant(lon), _constant(radius)
+    if centre_lat is None or centre_lon is None or metres is None:
+        return None
+    bounds = circle_bounds(centre_lat, centre_lon, metres)
+    if bounds is None:
+        return None
+    south, north, west, east = bounds
+    return _and(
+        exp.Between(this=point.lat, low=number(south), high=number(north)),
+        exp.Between(this=point.lon, low=number(west), high=number(east)),
+    )
+
+
+def circle_bounds(
+    lat: float, lon: float, metres: float
+) -> tuple[float, float, float, float] | None:
+    """(south, north, west, east) of a box holding every point within ``metres`` of (lat, lon)
+    on the sphere, or None for a circle reaching a pole or the antimeridian."""
+    if metres < 0 or not math.isfinite(metres):
+        return None
+    angle = metres / EARTH_RADIUS_M
+    # Slightly wider than exact, so rounding can never drop a point the distance keeps.
+    d_lat = math.degrees(angle) * 1.000001 + 1e-9
+    if abs(lat) + d_lat >= 90:
+        return None
+    # The widest longitude a spherical cap reaches: asin(sin(r) / cos(latitude)).
+    spread = math.sin(angle) / math.cos(math.radians(lat))
+    if not 0 <= spread < 1:
+        return None
+    d_lon = math.degrees(math.asin(spread)) * 1.000001 + 1e-9
+    if abs(lon) + d_lon >= 180:
+        return None
+    return lat - d_lat, lat + d_lat, lon - d_lon, lon + d_lon
+
+
+def _constant(node: exp.Expression) -> float | None:
+    """The value of a numeric literal (possibly negated or in parentheses), else None."""
+    if isinstance(node, exp.Paren):
+        return _constant(node.this)
+    if isinstance(node, exp.Neg):
+        inner = _constant(node.this)
+        return None if inner is None else -inner
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return float(node.this)
+        except ValueError:
+            return None
+    return None
 
 
 def _within_box(args: Sequence[Typed]) -> Typed:

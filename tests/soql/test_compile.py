@@ -16,6 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from blotter.errors import NoSuchFunction, SoQLError
 from blotter.soql.compiler import CompiledQuery, compile_query
@@ -399,3 +401,54 @@ def test_limit_above_the_maximum_names_limit() -> None:
         .expression.this
         == "7"
     )
+
+
+# --- within_circle's bounding box ------------------------------------------------------
+
+
+def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    from blotter.soql.functions import EARTH_RADIUS_M
+
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lat=st.floats(-80, 80),
+    lon=st.floats(-170, 170),
+    metres=st.floats(1, 200_000),
+    bearing=st.floats(0, 2 * math.pi),
+    share=st.floats(0, 1),
+)
+def test_the_circle_box_never_drops_a_point_inside_the_circle(
+    lat: float, lon: float, metres: float, bearing: float, share: float
+) -> None:
+    from blotter.soql.functions import EARTH_RADIUS_M, circle_bounds
+
+    bounds = circle_bounds(lat, lon, metres)
+    if bounds is None:
+        return
+    south, north, west, east = bounds
+    # A point at `share` of the radius in direction `bearing` (the destination formula).
+    d = share * metres / EARTH_RADIUS_M
+    p1, l1 = math.radians(lat), math.radians(lon)
+    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(bearing))
+    l2 = l1 + math.atan2(
+        math.sin(bearing) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2)
+    )
+    plat, plon = math.degrees(p2), math.degrees(l2)
+    if _haversine(lat, lon, plat, plon) <= metres:
+        assert south <= plat <= north and west <= plon <= east
+
+
+def test_the_circle_box_is_left_out_near_poles_and_the_antimeridian() -> None:
+    from blotter.soql.functions import circle_bounds
+
+    assert circle_bounds(89.99, 0, 5_000) is None
+    assert circle_bounds(10, 179.999, 5_000) is None
+    assert circle_bounds(10, 20, -1) is None
+    box = circle_bounds(0, 0, 111_195)  # about one degree of arc
+    assert box == pytest.approx((-1, 1, -1, 1), abs=1e-3)
