@@ -32,7 +32,10 @@ from blotter.model import ColumnType
 if TYPE_CHECKING:
     from blotter.ingest.pipeline import _Plan
 
-BLOCK_BYTES = 32 << 20  # bytes of CSV per Arrow batch: ~160k typical rows, bounded memory
+# Arrow reads up to 32 blocks ahead of us on its I/O threads: small blocks keep that memory
+# small, and blocks are joined into batches of about BATCH_BYTES for cheap column operations.
+BLOCK_BYTES = 1 << 20
+BATCH_BYTES = 16 << 20
 ARROW_TYPES = {
     ColumnType.TEXT: pa.string(),
     ColumnType.NUMBER: pa.float64(),
@@ -97,7 +100,7 @@ def raw_batches(path: Path, options: ReaderOptions, width: int) -> Iterator[pa.R
     Irregular where Arrow's parse could differ from Python's csv module."""
     try:
         reader = pcsv.open_csv(
-            path,
+            pa.OSFile(str(path)),  # read, not memory-mapped: RSS stays the batches' size
             read_options=pcsv.ReadOptions(
                 skip_rows=options.header_row,
                 column_names=[str(i) for i in range(width)],
@@ -116,18 +119,29 @@ def raw_batches(path: Path, options: ReaderOptions, width: int) -> Iterator[pa.R
         if isinstance(err, StopIteration):
             return
         raise Irregular(str(err)) from None
-    limit = csv.field_size_limit()
+    pending: list[pa.RecordBatch] = []
     while True:
         try:
-            batch = reader.read_next_batch()
+            block = reader.read_next_batch()
         except StopIteration:
-            return
+            break
         except pa.ArrowInvalid as err:  # a ragged row, bad UTF-8, an unclosed quote
             raise Irregular(str(err)) from None
-        # Python's csv refuses cells over its field limit; that error is the slow path's.
-        if any((pc.max(pc.binary_length(c)).as_py() or 0) > limit for c in batch.columns):
-            raise Irregular("a cell over the csv field size limit")
-        yield batch
+        pending.append(block)
+        if sum(b.nbytes for b in pending) >= BATCH_BYTES:
+            yield _joined(pending)
+            pending = []
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(blocks: list[pa.RecordBatch]) -> pa.RecordBatch:
+    batch = pa.concat_batches(blocks) if len(blocks) > 1 else blocks[0]
+    # Python's csv refuses cells over its field limit; that error is the row path's.
+    limit = csv.field_size_limit()
+    if any((pc.max(pc.binary_length(c)).as_py() or 0) > limit for c in batch.columns):
+        raise Irregular("a cell over the csv field size limit")
+    return batch
 
 
 def blank_rows(columns: list[pa.Array]) -> pa.Array:

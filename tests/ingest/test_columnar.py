@@ -81,6 +81,7 @@ def same_both_ways(path: Path, spec: DatasetSpec | None = None) -> Outcome:
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Many batches from a small file: Arrow blocks of 256 bytes, progress every 4 rows."""
     monkeypatch.setattr(columnar, "BLOCK_BYTES", 256)
+    monkeypatch.setattr(columnar, "BATCH_BYTES", 600)
     monkeypatch.setattr(pipeline, "BATCH_ROWS", 4)
 
 
@@ -99,6 +100,7 @@ def test_every_sample_dataset_file(name: str) -> None:
 
 def test_the_dirty_rutland_file_in_small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(columnar, "BLOCK_BYTES", 4096)  # a few rows per batch
+    monkeypatch.setattr(columnar, "BATCH_BYTES", 8192)
     monkeypatch.setattr(pipeline, "BATCH_ROWS", 4)
     spec = load_spec_file(next(p for p in sample_specs() if p.name == "use_of_force.yaml"))
     fast = same_both_ways(spec.source_path(), spec)  # type: ignore[arg-type]
@@ -189,6 +191,7 @@ def test_a_utf8_file_broken_late_hands_over_and_fails_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(columnar, "BLOCK_BYTES", 1 << 16)
+    monkeypatch.setattr(columnar, "BATCH_BYTES", 1 << 16)
     path = tmp_path / "late.csv"  # the encoding is guessed from the first megabyte
     path.write_bytes(b"name,age\n" + b"abc,1\n" * 200_000 + b"caf\xe9,2\n")
     with pytest.raises(Exception) as slow:
