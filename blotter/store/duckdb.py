@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -117,7 +117,10 @@ class DuckDBStore(SqlRecords, Store):
                 ) from err
             raise
         load_extensions(self._con)
-        self._write_lock = threading.Lock()
+        self._write_lock = _Writes()
+        # Datasets as last read, tagged with the write generation they were read at. DuckDB
+        # lets one process write the file, so every change passes through _write_lock here.
+        self._datasets: dict[str, tuple[int, Any]] = {}
         self._migrate()
         self._drop_unregistered_tables()
 
@@ -146,14 +149,34 @@ class DuckDBStore(SqlRecords, Store):
     # --- catalog ---------------------------------------------------------------------
 
     def list_datasets(self) -> list[Dataset]:
-        rows = self._cursor().execute(DATASET_QUERY + " ORDER BY d.id").fetchall()
-        return [dataset_from_row(row) for row in rows]
+        def read() -> list[Dataset]:
+            rows = self._cursor().execute(DATASET_QUERY + " ORDER BY d.id").fetchall()
+            return [dataset_from_row(row) for row in rows]
+
+        return list(self._remembered("", read))
 
     def get_dataset(self, dataset_id: str) -> Dataset:
-        row = self._cursor().execute(DATASET_QUERY + " WHERE d.id = ?", [dataset_id]).fetchone()
-        if row is None:
-            raise DatasetNotFound(dataset_id)
-        return dataset_from_row(row)
+        def read() -> Dataset:
+            row = self._cursor().execute(DATASET_QUERY + " WHERE d.id = ?", [dataset_id]).fetchone()
+            if row is None:
+                raise DatasetNotFound(dataset_id)
+            return dataset_from_row(row)
+
+        dataset: Dataset = self._remembered(dataset_id, read)
+        return dataset
+
+    def _remembered(self, key: str, read: Callable[[], Any]) -> Any:
+        """``read()``'s answer, kept until the next write. Every request reads its dataset
+        first; reading the catalog tables and validating the JSON cost about a millisecond."""
+        generation = self._write_lock.generation
+        kept = self._datasets.get(key)
+        if kept is not None and kept[0] == generation:
+            return kept[1]
+        value = read()
+        # A write that ended while we read may have been missed: keep nothing then.
+        if self._write_lock.generation == generation:
+            self._datasets[key] = (generation, value)
+        return value
 
     def create_dataset(
         self, meta: DatasetMeta, columns: list[Column], dataset_id: str | None = None
@@ -525,6 +548,22 @@ class DuckDBStore(SqlRecords, Store):
         cur.execute(f"SET streaming_buffer_size = '{_CSV_BUFFER}'")
         _run(cur, text, params, timeout_s)
         return _csv_chunks(cur)
+
+
+class _Writes:
+    """The store's write lock, counting the writes that released it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.generation = 0
+
+    def __enter__(self) -> _Writes:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.generation += 1
+        self._lock.release()
 
 
 def _create_table(

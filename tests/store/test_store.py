@@ -281,3 +281,21 @@ def test_duckdb_streams_id_order_without_sorting_but_keeps_every_other_order() -
         exp.select("race").from_(DATASET_TABLE).group_by("race").order_by("_id"),
     ):
         assert _without_id_sort(kept).args.get("order") is not None
+
+
+def test_every_write_is_seen_by_the_next_read(store: Store) -> None:
+    # The DuckDB store keeps datasets between writes: each kind of write must end that.
+    ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    assert store.get_dataset(ds.id).version == 0 and len(store.list_datasets()) == 1
+    store.publish(ds.id, COLUMNS, [batch(["White"], [23])])
+    assert store.get_dataset(ds.id).version == 1
+    assert store.list_datasets()[0].row_count == 1
+    store.update_metadata(ds.id, DatasetMeta(name="B"))
+    assert store.get_dataset(ds.id).meta.name == "B"
+    renamed = [c.model_copy(update={"name": c.name + "!"}) for c in COLUMNS]
+    store.update_columns(ds.id, renamed)
+    assert [c.name for c in store.get_dataset(ds.id).columns] == ["Race!", "Age!", "Where!"]
+    store.delete_dataset(ds.id)
+    with pytest.raises(DatasetNotFound):
+        store.get_dataset(ds.id)
+    assert store.list_datasets() == []
