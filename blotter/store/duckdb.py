@@ -7,9 +7,13 @@ file is next opened. Old version tables are kept for history.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -581,9 +585,7 @@ def _run(
 ) -> None:
     """Start a query on its own cursor, interrupted after ``timeout_s``; the cursor is closed
     if it fails."""
-    done = threading.Event()
-    if timeout_s:
-        threading.Thread(target=_watchdog, args=(cur, done, timeout_s), daemon=True).start()
+    watch = _WATCHDOG.watch(cur, timeout_s) if timeout_s else None
     try:
         cur.execute(sql, params)
     except duckdb.InterruptException as err:
@@ -593,16 +595,57 @@ def _run(
         cur.close()
         raise _engine_error(err) from err
     finally:
-        done.set()
+        if watch is not None:
+            watch.done = True
 
 
-def _watchdog(cur: duckdb.DuckDBPyConnection, done: threading.Event, timeout_s: float) -> None:
-    # Interrupt until the query gives up: one interrupt can land before it has started.
-    if done.wait(timeout_s):
-        return
-    while not done.is_set():
-        cur.interrupt()
-        done.wait(0.05)
+@dataclass(eq=False)
+class _Watch:
+    cursor: duckdb.DuckDBPyConnection
+    done: bool = False
+
+
+class _Watchdog:
+    """One thread interrupting every query past its deadline. (A thread per query cost
+    more than running a small query.)"""
+
+    RETRY_S = 0.05  # an interrupt can land before the query has started: repeat until done
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._due: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, cursor: duckdb.DuckDBPyConnection, timeout_s: float) -> _Watch:
+        watch = _Watch(cursor)
+        self._schedule(watch, time.monotonic() + timeout_s)
+        return watch
+
+    def _schedule(self, watch: _Watch, deadline: float) -> None:
+        with self._wake:
+            heapq.heappush(self._due, (deadline, next(self._order), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True, name="timeouts")
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while True:
+                    while self._due and self._due[0][2].done:
+                        heapq.heappop(self._due)
+                    wait = self._due[0][0] - time.monotonic() if self._due else None
+                    if wait is not None and wait <= 0:
+                        break
+                    self._wake.wait(wait)
+                _, _, overdue = heapq.heappop(self._due)
+            overdue.cursor.interrupt()
+            self._schedule(overdue, time.monotonic() + self.RETRY_S)
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _without_id_sort(select: exp.Select) -> exp.Select:
