@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -31,6 +33,10 @@ FORMATS: dict[str, tuple[str, Streamer]] = {
     "csv": ("text/csv; charset=utf-8", stream_csv),
     "geojson": ("application/vnd.geo+json; charset=utf-8", stream_geojson),
 }
+# Answers up to this size are written whole before the response starts; larger ones stream.
+WHOLE_ANSWER_BYTES = 256 * 1024
+STREAM_THREADS = 64
+_stream_threads: anyio.CapacityLimiter | None = None
 
 
 def data_response(
@@ -78,10 +84,45 @@ def data_response(
     if download:
         headers["Content-Disposition"] = f'attachment; filename="{dataset_id}.{fmt}"'
     if bom and fmt == "csv":  # Socrata's $$bom: Excel then reads the CSV as UTF-8
-        body = _prefixed("\ufeff".encode(), body)
-    return StreamingResponse(body, media_type=media_type, headers=headers)
+        body = _joined(["\ufeff".encode()], body)
+    return _answer(body, media_type, headers)
 
 
-def _prefixed(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
+def _answer(body: Iterator[bytes], media_type: str, headers: dict[str, str]) -> Response:
+    """Nearly every answer is small: write it whole here, in the request's own thread, and
+    send it with a Content-Length (no hop to another thread per chunk, and an engine error
+    becomes a proper status). A large one streams, in constant memory."""
+    kept: list[bytes] = []
+    size = 0
+    for chunk in body:
+        kept.append(chunk)
+        size += len(chunk)
+        if size > WHOLE_ANSWER_BYTES:
+            rest = _in_stream_threads(_joined(kept, body))
+            return StreamingResponse(rest, media_type=media_type, headers=headers)
+    return Response(b"".join(kept), media_type=media_type, headers=headers)
+
+
+async def _in_stream_threads(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Pull a streamed answer's chunks on threads of its own. A stream may hold a database
+    connection; were it to wait for a thread from the pool that requests waiting for a
+    connection have filled, neither would ever move (PostgreSQL's pool is smaller)."""
+    global _stream_threads
+    if _stream_threads is None:  # made in the event loop, on first use
+        _stream_threads = anyio.CapacityLimiter(STREAM_THREADS)
+    try:
+        while True:
+            chunk = await anyio.to_thread.run_sync(next, chunks, None, limiter=_stream_threads)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:  # a client gone mid-stream: release the cursor and connection
+            close()
+
+
+def _joined(head: Iterable[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    """``head`` then ``rest``; closing it closes ``rest`` (and so the query's cursor)."""
+    yield from head
     yield from rest
