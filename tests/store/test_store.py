@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -299,3 +300,35 @@ def test_every_write_is_seen_by_the_next_read(store: Store) -> None:
     with pytest.raises(DatasetNotFound):
         store.get_dataset(ds.id)
     assert store.list_datasets() == []
+
+
+def test_a_publish_in_many_chunks_keeps_order_ids_and_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blotter.store import duckdb as duckdb_store
+
+    monkeypatch.setattr(duckdb_store._Feed, "CHUNK_ROWS", 3)  # a statement per 3 rows
+    store = DuckDBStore(tmp_path / "chunks.duckdb")
+    ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    races = [f"r{n}" for n in range(10)]
+    store.publish(
+        ds.id,
+        COLUMNS,
+        [batch(races[i : i + 2], [1.0, 2.0][: len(races[i : i + 2])]) for i in range(0, 10, 2)],
+    )
+    assert all_rows(store, ds.id) == [
+        (n + 1, f"r{n}", 1.0 if n % 2 == 0 else 2.0) for n in range(10)
+    ]
+
+    class FileProblem(Exception):
+        pass
+
+    def failing() -> Iterator[pa.RecordBatch]:
+        yield batch(["a", "b"], [1, 2])
+        yield batch(["c", "d"], [3, 4])  # the second chunk starts here
+        raise FileProblem("row 6 is bad")
+
+    with pytest.raises(FileProblem, match="row 6"):
+        store.publish(ds.id, COLUMNS, failing())
+    assert store.get_dataset(ds.id).version == 1 and len(all_rows(store, ds.id)) == 10
+    store.close()
