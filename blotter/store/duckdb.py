@@ -51,6 +51,7 @@ from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.changes import STAGED, STAGED_HEAD, change_statements
 from blotter.store.common import (
     DATASET_QUERY,
+    SqlMemo,
     check_batch,
     check_dictionary,
     columns_json,
@@ -125,6 +126,7 @@ class DuckDBStore(SqlRecords, Store):
         # Datasets as last read, tagged with the write generation they were read at. DuckDB
         # lets one process write the file, so every change passes through _write_lock here.
         self._datasets: dict[str, tuple[int, Any]] = {}
+        self._sql = SqlMemo()
         self._migrate()
         self._drop_unregistered_tables()
 
@@ -514,7 +516,9 @@ class DuckDBStore(SqlRecords, Store):
         return RowStream(_fetch(cur))
 
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
-        return engine_sql(dataset, _without_id_sort(select), "duckdb")
+        return self._sql.sql(
+            dataset, select, lambda: engine_sql(dataset, _without_id_sort(select), "duckdb")
+        )
 
     def execute_csv(
         self,

@@ -46,6 +46,7 @@ from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.changes import STAGED, STAGED_HEAD, change_statements
 from blotter.store.common import (
     DATASET_QUERY,
+    SqlMemo,
     check_batch,
     check_dictionary,
     dataset_from_row,
@@ -97,6 +98,7 @@ class PostgresStore(SqlRecords, Store):
         _ensure_database(url)
         self._pool = _pool(url, schema, pool_size)
         self._read_pool = _pool(read_url, schema, pool_size) if read_url else self._pool
+        self._sql = SqlMemo()
         self._migrate()
 
     def close(self) -> None:
@@ -416,8 +418,11 @@ class PostgresStore(SqlRecords, Store):
         return conn, context
 
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
-        text, params = engine_sql(dataset, select, "postgres")
-        return _escape_percent(text), params
+        def write() -> tuple[str, Any]:
+            text, params = engine_sql(dataset, select, "postgres")
+            return _escape_percent(text), params
+
+        return self._sql.sql(dataset, select, write)
 
     def execute_csv(
         self,
