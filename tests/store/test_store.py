@@ -332,3 +332,22 @@ def test_a_publish_in_many_chunks_keeps_order_ids_and_errors(
         store.publish(ds.id, COLUMNS, failing())
     assert store.get_dataset(ds.id).version == 1 and len(all_rows(store, ds.id)) == 10
     store.close()
+
+
+def test_postgres_indexes_the_row_identifier_of_each_version(tmp_path: Path) -> None:
+    # PostgreSQL's alone: DuckDB's blocks carry min/max values instead of indexes.
+    import psycopg
+
+    from tests.engines import engine_settings
+
+    for config in engine_settings("postgres", tmp_path):
+        store = open_store(config)
+        ds = store.create_dataset(DatasetMeta(name="A", row_identifier="race"), COLUMNS)
+        store.publish(ds.id, COLUMNS, [batch(["a", "b"], [1, 2])])
+        store.close()
+        with psycopg.connect(str(config.database_url)) as conn:
+            rows = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+                [config.database_schema, f"ds_{ds.id.replace('-', '_')}_v1"],
+            ).fetchall()
+        assert [r[0].split(" USING ")[1] for r in rows] == ["btree (race)"]
