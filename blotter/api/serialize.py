@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -105,13 +105,41 @@ def json_row(outputs: list[Output], row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
+# One encoder for every row: json.dumps with options builds a new one per call.
+_encode_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
+
+def _json_rows(outputs: list[Output]) -> Callable[[tuple[Any, ...]], dict[str, Any]]:
+    """``json_row`` for one answer, with each column's conversion chosen once instead of per
+    cell (answers without geometry, nearly all of them)."""
+    if any(out.width != 1 for out in outputs):
+        return lambda row: json_row(outputs, row)
+    pairs = [(out.name, _json_cell(out)) for out in outputs]
+    return lambda row: {
+        name: convert(value)
+        for (name, convert), value in zip(pairs, row, strict=True)
+        if value is not None
+    }
+
+
+def _json_cell(output: Output) -> Callable[[Any], Any]:
+    if output.type is ColumnType.TEXT:
+        return lambda value: value if type(value) is str else json_value(output, value)
+    if output.type is ColumnType.NUMBER:
+        return lambda value: (
+            format_number(value) if type(value) in (int, float) else json_value(output, value)
+        )
+    return lambda value: json_value(output, value)
+
+
 def stream_json(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
     """A JSON array written row by row, in chunks, so memory stays flat."""
     yield b"["
     first = True
     buffer: list[str] = []
+    make_row = _json_rows(outputs)
     for row in rows:
-        text = json.dumps(json_row(outputs, row), ensure_ascii=False)
+        text = _encode_json(make_row(row))
         buffer.append(("\n" if first else ",\n") + text)
         first = False
         if len(buffer) >= _CHUNK_ROWS:
@@ -202,7 +230,7 @@ def stream_geojson(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> It
             elif value is not None:
                 properties[out.name] = json_value(out, value)
         feature = {"type": "Feature", "geometry": shape, "properties": properties}
-        buffer.append(("" if first else ",\n") + json.dumps(feature, ensure_ascii=False))
+        buffer.append(("" if first else ",\n") + _encode_json(feature))
         first = False
         if len(buffer) >= _CHUNK_ROWS:
             yield "".join(buffer).encode()
