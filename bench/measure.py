@@ -173,7 +173,11 @@ async def _load(
                     if response.status_code != 200:
                         errors.append(f"{response.status_code} {response.text[:200]}")
                 except httpx.HTTPError as err:
-                    errors.append(f"{type(err).__name__}: {err}")
+                    took = time.perf_counter() - began
+                    errors.append(
+                        f"{type(err).__name__} ({err!r}, cause {err.__cause__!r}) after "
+                        f"{took:.2f} s, {began - start:.1f} s into the run: {params}"
+                    )
                 times.append(time.perf_counter() - began)
 
         await asyncio.gather(*(worker(n) for n in range(clients)))
