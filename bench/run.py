@@ -71,8 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     options = _options(argv)
     results = run(options)
     print(report.table(results))
-    options.out.parent.mkdir(parents=True, exist_ok=True)
-    options.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nFigures written to {options.out}")
     return 0
 
@@ -126,7 +124,10 @@ def run(options: Options) -> dict[str, Any]:
     }
     for rows in options.sizes:
         results["sizes"][str(rows)] = run_size(options, rows)
-    results["targets"] = report.targets(results)
+        # Written after every size: a long run that stops late keeps what it measured.
+        results["targets"] = report.targets(results)
+        options.out.parent.mkdir(parents=True, exist_ok=True)
+        options.out.write_text(json.dumps(results, indent=2) + "\n")
     return results
 
 
