@@ -54,7 +54,7 @@ def _size_table(size: dict[str, Any]) -> list[str]:
         if "datasette" in systems:
             theirs = systems["datasette"]["questions"][question.name]
             row += [_ms(theirs)]
-            row += [f"{theirs['median_ms'] / ours['median_ms']:.1f}×" if ours else "–"]
+            row += [_times(theirs["median_ms"] / ours["median_ms"]) if ours else "–"]
         rows.append(row)
     title = f"{size['rows']:,} rows ({size['csv_mb']:.0f} MB of CSV)"
     out = [title, *_grid([header, *rows])]
@@ -213,3 +213,71 @@ def _target_line(t: dict[str, Any]) -> str:
     miss = f"  (off by {t['by']:.2f}×)" if t["by"] else ""
     measured = f"{t['measured']:,.1f} {t['unit']} (target {t['limit']:,.1f})"
     return f"  {verdict} {t['target']} at {t['rows']:,} rows: {measured}{miss}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The README's figures from a results file: ``python -m bench.report FILE``."""
+    machine = results["machine"]
+    lines = [
+        f"Measured {results['started'][:10]} on {machine['cpu']} ({machine['cores']} cores, "
+        f"{machine['memory_gb']:.0f} GB), Python {machine['python']}, DuckDB {machine['duckdb']}, "
+        f"PostgreSQL {machine['postgresql'].split(' ')[0]}, Datasette {machine['datasette']} "
+        f"on SQLite {machine['sqlite']}. Median milliseconds of warm runs over loopback HTTP; "
+        "raw = Blotter's own SQL run straight on the engine.",
+    ]
+    sizes = list(results["sizes"].values())
+    for size in [s for s in sizes if s["rows"] >= TARGET_ROWS] or sizes:
+        systems = size["systems"]
+        lines += [
+            "",
+            f"**{size['rows']:,} rows** ({size['csv_mb']:,.0f} MB of CSV)",
+            "",
+            "| question | Blotter·DuckDB | raw DuckDB | Blotter·PostgreSQL | raw PostgreSQL "
+            "| Datasette | Datasette ÷ Blotter·DuckDB |",
+            "|---|--:|--:|--:|--:|--:|--:|",
+        ]
+        for question in questions(size["rows"]):
+            if question.kind == "export":
+                continue
+            cells = [
+                systems[key]["questions"][question.name]["median_ms"]
+                for key in ("blotter-duckdb", "raw-duckdb", "blotter-postgres", "raw-postgres")
+            ]
+            theirs = systems["datasette"]["questions"][question.name]["median_ms"]
+            row = [question.label, *(_fmt_ms(c) for c in cells), _fmt_ms(theirs)]
+            row.append(_times(theirs / cells[0]))
+            lines.append("| " + " | ".join(row) + " |")
+        lines += [
+            "",
+            "| | Blotter·DuckDB | Blotter·PostgreSQL | Datasette |",
+            "|---|--:|--:|--:|",
+        ]
+        keys = ("blotter-duckdb", "blotter-postgres", "datasette")
+        rows = {
+            "full CSV export, MB/s": [f"{systems[k]['export']['mb_per_s']:.0f}" for k in keys],
+            "server peak memory during it, MB": [
+                f"{systems[k]['export']['peak_rss_mb']:.0f}" for k in keys
+            ],
+            "ingest, rows/s": [f"{systems[k]['ingest']['rows_per_s']:,.0f}" for k in keys],
+            "64 clients: requests/s": [f"{systems[k]['load']['throughput_rps']:.1f}" for k in keys],
+            "64 clients: p99, ms": [f"{systems[k]['load']['p99_ms']:,.0f}" for k in keys],
+            "64 clients: errors": [f"{systems[k]['load']['errors']}" for k in keys],
+        }
+        lines += ["| " + " | ".join([name, *values]) + " |" for name, values in rows.items()]
+    return "\n".join(lines)
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.1f}×" if ratio >= 1 else f"{ratio:.2f}×"
+
+
+def _fmt_ms(ms: float) -> str:
+    return f"{ms:,.0f}" if ms >= 100 else f"{ms:.1f}"
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    from pathlib import Path
+
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())))

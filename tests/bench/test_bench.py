@@ -11,6 +11,7 @@ import pytest
 
 from bench import generate
 from bench.questions import by_name, questions
+from bench.report import markdown
 from bench.run import check_same, main
 from tests.engines import TEST_DATABASE_URL, require_postgres
 
@@ -82,6 +83,17 @@ def test_machine_and_targets_are_reported(tiny_run: tuple[dict[str, Any], str]) 
     for target in targets:
         assert isinstance(target["met"], bool)
         assert (target["by"] is None) == target["met"]
+
+
+def test_the_readme_figures_come_from_the_results(tiny_run: tuple[dict[str, Any], str]) -> None:
+    results, _ = tiny_run
+    text = markdown(results)
+    assert f"**{ROWS:,} rows**" in text
+    for question in questions(ROWS):
+        if question.kind != "export":
+            assert f"| {question.label} |" in text
+    duckdb_export = results["sizes"][str(ROWS)]["systems"]["blotter-duckdb"]["export"]
+    assert f"| full CSV export, MB/s | {duckdb_export['mb_per_s']:.0f} |" in text
 
 
 def test_answers_that_differ_stop_the_run() -> None:
