@@ -76,21 +76,6 @@ def http_json(client: httpx.Client, url: str, params: dict[str, str]) -> Callabl
     return ask
 
 
-@dataclass
-class Export:
-    bytes: int
-    seconds: float
-    rows: int
-    peak_rss_mb: float
-
-    @property
-    def mb_per_s(self) -> float:
-        return self.bytes / 1e6 / self.seconds
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "mb_per_s": self.mb_per_s}
-
-
 def stream_download(client: httpx.Client, url: str) -> tuple[int, int, float]:
     """Bytes, lines and seconds of one full download, read as it streams."""
     size = lines = 0

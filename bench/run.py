@@ -10,7 +10,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -64,7 +64,6 @@ class Options:
     database_url: str
     out: Path
     seed: int = 2026
-    log: list[str] = field(default_factory=list)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,10 +259,8 @@ def check_same(what: str, asked: list[Question], got: dict[str, Any], want: dict
             continue
         mine = question.canonical(_rows(got[question.name]))
         theirs = question.canonical(_rows(want[question.name]))
-        if question.tolerance or question.name == "within_distance":
-            close = _close_counts(mine, theirs, question.tolerance or 0.001)
-            if close:
-                continue
+        if question.tolerance and _close_counts(mine, theirs, question.tolerance):
+            continue
         if mine != theirs:
             raise AssertionError(
                 f"{what}: the answers to '{question.label}' differ: "

@@ -24,6 +24,19 @@ _CLAUSES = {"$select", "$where", "$order", "$group", "$having", "$limit", "$offs
 
 
 @dataclass
+class PreparedQuery:
+    """A request compiled against the dataset as its viewer sees it, not yet run: the API
+    runs it as rows, or has the engine write it as CSV."""
+
+    dataset: Dataset
+    compiled: CompiledQuery
+
+    @property
+    def outputs(self) -> list[Output]:
+        return self.compiled.outputs
+
+
+@dataclass
 class QueryResult:
     dataset: Dataset
     outputs: list[Output]
@@ -102,6 +115,27 @@ def run_query(
 
     ``unlimited`` is for exports, which stream every matching row unless $limit says otherwise.
     """
+    return run(
+        store, prepare_query(store, dataset_id, params, settings, unlimited=unlimited), settings
+    )
+
+
+def run(store: Store, prepared: PreparedQuery, settings: Settings) -> QueryResult:
+    """A prepared query's rows, from the version it was compiled against."""
+    select = prepared.compiled.select
+    rows = store.execute(prepared.dataset, select, timeout_s=settings.query_timeout_s)
+    return QueryResult(dataset=prepared.dataset, outputs=prepared.outputs, rows=rows)
+
+
+def prepare_query(
+    store: Store,
+    dataset_id: str | Dataset,
+    params: Mapping[str, str],
+    settings: Settings,
+    *,
+    unlimited: bool = False,
+) -> PreparedQuery:
+    """:func:`run_query` without running: the request compiled (or found compiled)."""
     dataset = store.get_dataset(dataset_id) if isinstance(dataset_id, str) else dataset_id
     key = (
         dataset.id,
@@ -117,8 +151,7 @@ def run_query(
         query, filters = parse_request(params)
         compiled = _compile(dataset, query, settings, filters, unlimited)
         _COMPILED.put(key, compiled)
-    rows = store.execute(dataset, compiled.select, timeout_s=settings.query_timeout_s)
-    return QueryResult(dataset=dataset, outputs=compiled.outputs, rows=rows)
+    return PreparedQuery(dataset, compiled)
 
 
 def parse_request(params: Mapping[str, str]) -> tuple[Query, dict[str, str]]:
@@ -128,7 +161,7 @@ def parse_request(params: Mapping[str, str]) -> tuple[Query, dict[str, str]]:
     return query, filters
 
 
-def run_parsed(
+def prepare_parsed(
     store: Store,
     dataset_id: str | Dataset,
     query: Query,
@@ -136,15 +169,13 @@ def run_parsed(
     *,
     filters: Mapping[str, str] | None = None,
     unlimited: bool = False,
-) -> QueryResult:
-    """Run an already parsed query (SODA3 adjusts paging on the AST before it runs).
+) -> PreparedQuery:
+    """An already parsed query, compiled (SODA3 adjusts paging on the AST first).
 
     Given a dataset (as :func:`blotter.access.visible_dataset` trimmed it for the viewer),
     the query sees only its columns; given an id, every column."""
     dataset = store.get_dataset(dataset_id) if isinstance(dataset_id, str) else dataset_id
-    compiled = _compile(dataset, query, settings, filters, unlimited)
-    rows = store.execute(dataset, compiled.select, timeout_s=settings.query_timeout_s)
-    return QueryResult(dataset=dataset, outputs=compiled.outputs, rows=rows)
+    return PreparedQuery(dataset, _compile(dataset, query, settings, filters, unlimited))
 
 
 def _compile(

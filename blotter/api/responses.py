@@ -19,12 +19,12 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from blotter.access import visible_dataset
-from blotter.api.csv_export import csv_answer
+from blotter.api.csv_export import csv_body
 from blotter.api.serialize import soda_type_name, stream_csv, stream_geojson, stream_json
 from blotter.auth import viewer_of
 from blotter.model import Dataset
 from blotter.portal import Portal
-from blotter.queries import QueryResult
+from blotter.queries import PreparedQuery, run
 from blotter.soql.compiler import Output
 
 Streamer = Callable[[list[Output], Iterable[tuple[Any, ...]]], Iterator[bytes]]
@@ -43,7 +43,7 @@ def data_response(
     request: Request,
     dataset_id: str,
     fmt: str,
-    run: Callable[[Portal, Dataset], QueryResult],
+    prepare: Callable[[Portal, Dataset], PreparedQuery],
     *,
     etag_key: object,
     download: bool = False,
@@ -63,16 +63,17 @@ def data_response(
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
     media_type, streamer = FORMATS[fmt]
+    prepared = prepare(portal, dataset)
     if fmt == "csv":
-        result, body = csv_answer(portal, dataset, run)
+        body = csv_body(portal, prepared)
     else:
-        result = run(portal, dataset)
+        result = run(portal.store, prepared, portal.settings)
         body = streamer(result.outputs, result.rows)
     headers = {
         "ETag": etag,
         "Last-Modified": last_modified,
-        "X-SODA2-Fields": json.dumps([o.name for o in result.outputs]),
-        "X-SODA2-Types": json.dumps([soda_type_name(o) for o in result.outputs]),
+        "X-SODA2-Fields": json.dumps([o.name for o in prepared.outputs]),
+        "X-SODA2-Types": json.dumps([soda_type_name(o) for o in prepared.outputs]),
         "X-SODA2-Truth-Last-Modified": last_modified,
         "X-SODA2-Data-Out-Of-Date": "false",
     }

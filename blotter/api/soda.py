@@ -1,6 +1,6 @@
 """The SODA 2.1 read API: ``/resource``, ``/api/views`` and the bulk export.
 
-Thin: parameters in, :func:`blotter.queries.run_query`, serializer out. Headers and
+Thin: parameters in, :func:`blotter.queries.prepare_query`, serializer out. Headers and
 content types are Socrata's exactly, because clients choose their parser from them.
 """
 
@@ -16,7 +16,7 @@ from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, NotFound
 from blotter.model import check_dataset_id
 from blotter.portal import Portal
-from blotter.queries import run_query
+from blotter.queries import prepare_query
 
 router = APIRouter()
 
@@ -53,7 +53,7 @@ def _data_response(
         request,
         dataset_id,
         fmt,
-        lambda portal, dataset: run_query(
+        lambda portal, dataset: prepare_query(
             portal.store, dataset, params, portal.settings, unlimited=download
         ),
         etag_key=sorted(params.items()),

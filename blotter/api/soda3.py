@@ -23,7 +23,7 @@ from blotter.errors import (
 )
 from blotter.model import check_dataset_id
 from blotter.portal import Portal
-from blotter.queries import run_parsed
+from blotter.queries import prepare_parsed
 from blotter.soql import ast
 from blotter.soql.parser import parse_statement
 
@@ -105,7 +105,7 @@ def _answer(
         request,
         dataset_id,
         fmt,
-        lambda portal, dataset: run_parsed(
+        lambda portal, dataset: prepare_parsed(
             portal.store, dataset, query, portal.settings, unlimited=download
         ),
         etag_key=body.model_dump(by_alias=True),

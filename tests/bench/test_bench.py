@@ -4,9 +4,11 @@ same way. Correctness only: speed is what the benchmark itself reports, never as
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from bench import generate
@@ -20,18 +22,20 @@ SYSTEMS = ("blotter-duckdb", "raw-duckdb", "blotter-postgres", "raw-postgres", "
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     require_postgres()
     work = tmp_path_factory.mktemp("bench")
     out = work / "results.json"
     args = ["--size", str(ROWS), "--profile", "tiny", "--work", str(work)]
     args += ["--database-url", TEST_DATABASE_URL, "--out", str(out)]
     assert main(args) == 0
-    return json.loads(out.read_text()), str(work)
+    yield json.loads(out.read_text())
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS blotter_bench_{ROWS} WITH (FORCE)")
 
 
-def test_every_system_answers_every_question(tiny_run: tuple[dict[str, Any], str]) -> None:
-    results, _ = tiny_run
+def test_every_system_answers_every_question(tiny_run: dict[str, Any]) -> None:
+    results = tiny_run
     size = results["sizes"][str(ROWS)]
     assert size["checked"] is True  # answers compared across systems (check_same)
     assert set(size["systems"]) == set(SYSTEMS)
@@ -49,8 +53,8 @@ def test_every_system_answers_every_question(tiny_run: tuple[dict[str, Any], str
             )
 
 
-def test_exports_loads_and_ingest_are_measured(tiny_run: tuple[dict[str, Any], str]) -> None:
-    results, _ = tiny_run
+def test_exports_loads_and_ingest_are_measured(tiny_run: dict[str, Any]) -> None:
+    results = tiny_run
     systems = results["sizes"][str(ROWS)]["systems"]
     for system in ("blotter-duckdb", "blotter-postgres", "datasette"):
         measured = systems[system]
@@ -70,8 +74,8 @@ def test_exports_loads_and_ingest_are_measured(tiny_run: tuple[dict[str, Any], s
     assert "ds_bnch_incd_v1" in systems["raw-duckdb"]["questions"]["count_by_category"]["sql"]
 
 
-def test_machine_and_targets_are_reported(tiny_run: tuple[dict[str, Any], str]) -> None:
-    results, _ = tiny_run
+def test_machine_and_targets_are_reported(tiny_run: dict[str, Any]) -> None:
+    results = tiny_run
     assert results["machine"]["cores"] >= 1
     assert results["machine"]["datasette"] != "not installed"
     targets = results["targets"]
@@ -85,8 +89,8 @@ def test_machine_and_targets_are_reported(tiny_run: tuple[dict[str, Any], str]) 
         assert (target["by"] is None) == target["met"]
 
 
-def test_the_readme_figures_come_from_the_results(tiny_run: tuple[dict[str, Any], str]) -> None:
-    results, _ = tiny_run
+def test_the_readme_figures_come_from_the_results(tiny_run: dict[str, Any]) -> None:
+    results = tiny_run
     text = markdown(results)
     assert f"**{ROWS:,} rows**" in text
     for question in questions(ROWS):
