@@ -10,6 +10,7 @@ size always give the same bytes.
 from __future__ import annotations
 
 import csv
+import gzip
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,8 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-OAKLAND_CALLS = SHARED / "oakland-ca" / "oakland_calls_for_service_2022-11_2023-02.csv"
+from tests.paths import TEST_DATA
+
+# The located calls of the real feed and the columns read below (see tests/data/README.md).
+OAKLAND_CALLS = TEST_DATA / "oakland_calls_located.csv.gz"
 FIRST_DAY = np.datetime64("2015-01-01")
 DAYS = 3653  # 2015-01-01 .. 2024-12-31
 BATCH_ROWS = 500_000
@@ -78,8 +81,8 @@ class Templates:
 
 
 def load_templates(path: Path = OAKLAND_CALLS) -> Templates:
-    """The located real calls (a point is needed to jitter around)."""
-    with path.open(newline="", encoding="utf-8") as handle:
+    """The located real calls (a point is needed to jitter around), from a gzipped CSV."""
+    with gzip.open(path, "rt", newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["latitude"] and r["longitude"]]
     rows.sort(key=lambda r: r["event_number"])  # file order must not matter
     times = [datetime.fromisoformat(r["received_local"]) for r in rows]

@@ -19,9 +19,6 @@ from blotter.store import Store
 from tests.engines import ENGINES, engine_settings
 from tests.portal import portal  # noqa: F401 - a fixture for every test module
 
-REAL_DATA = Path(__file__).parents[2] / "shared" / "data" / "real"
-SAMPLES = Path(__file__).parents[1] / "blotter" / "samples" / "data"
-
 
 @dataclass
 class LiveServer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,60 @@ def test_web_uses_only_the_serializers_of_the_api() -> None:
     for path in (PACKAGE / "web").rglob("*.py"):
         api = {n for n in imports_of(path) if n.startswith("blotter.api")}
         assert api <= {"blotter.api.serialize"}, f"{path} imports {api}"
+
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+# Where a reference to data outside the repository would hide: code, scripts, the Makefile.
+SELF_SUFFICIENT = ["blotter", "tests", "bench", "scripts", "Makefile"]
+# A path that climbs out to a sibling "shared" folder, or uses "shared" as a path segment.
+OUTSIDE = re.compile(r"\.\.[/\\]shared|[\"']shared[\"']|shared[/\\]data")
+
+
+def ours(path: Path) -> bool:
+    """Not installed or generated (npm's packages, bytecode, the benchmark's scratch folder),
+    and not this file, whose examples must match."""
+    rel = path.relative_to(REPOSITORY)
+    return not (
+        {"node_modules", "__pycache__"} & set(rel.parts)
+        or rel.is_relative_to("bench/work")
+        or path == Path(__file__).resolve()
+    )
+
+
+def text_files(top: Path) -> list[Path]:
+    if top.is_file():
+        return [top]
+    return [path for path in sorted(top.rglob("*")) if path.is_file() and ours(path)]
+
+
+def test_nothing_reads_data_from_outside_the_repository() -> None:
+    """A clone alone must pass its tests and run the demo and the benchmark."""
+    offenders = []
+    for top in SELF_SUFFICIENT:
+        for path in text_files(REPOSITORY / top):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue  # binary extracts (xlsx, gzip) hold no paths
+            for number, line in enumerate(text.splitlines(), start=1):
+                if OUTSIDE.search(line):
+                    offenders.append(f"{path.relative_to(REPOSITORY)}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'REAL = Path(__file__).parents[3] / "shared" / "data" / "real"',
+        "SOURCE = '../shared/data/real/oakland-ca'",
+        "cp ../shared/data/real/x.csv tests/data/",
+        'os.path.join("..", "shared", "data")',
+    ],
+)
+def test_the_outside_pattern_catches_a_reference_to_shared(line: str) -> None:
+    assert OUTSIDE.search(line)
+
+
+def test_the_outside_pattern_leaves_the_word_shared_in_prose_alone() -> None:
+    assert not OUTSIDE.search('"""Fixtures shared by the whole suite."""')
+    assert not OUTSIDE.search("shared = page.url")

@@ -19,7 +19,7 @@ from blotter.ingest.spec import load_spec_file
 from blotter.portal import Portal
 from blotter.settings import Settings
 from blotter.store import Store
-from tests.conftest import REAL_DATA
+from tests.paths import TEST_DATA
 
 
 def _gi_star(counts: np.ndarray) -> np.ndarray:
@@ -108,7 +108,7 @@ def test_the_page_and_the_geojson_agree(sample_app: FastAPI) -> None:
 def test_cincinnati_use_of_force_hotspots_match_the_independent_gi_star(
     engine_store: Store, tmp_path: Path
 ) -> None:
-    """The real Cincinnati PDI use-of-force file: about 11,900 located incidents."""
+    """The located incidents (about 11,900) of the real Cincinnati PDI use-of-force file."""
     spec = tmp_path / "cincinnati.yaml"
     spec.write_text(
         "name: Cincinnati use of force\n"
@@ -118,7 +118,7 @@ def test_cincinnati_use_of_force_hotspots_match_the_independent_gi_star(
     )
     result = load_file(
         engine_store,
-        REAL_DATA / "use-of-force-multicity" / "cincinnati_oh_use_of_force_pdi.csv",
+        TEST_DATA / "cincinnati_use_of_force_points.csv",
         spec=load_spec_file(spec),
     )
     dataset = engine_store.get_dataset(result.dataset_id)

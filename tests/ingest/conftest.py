@@ -10,9 +10,7 @@ import pytest
 
 from blotter.ingest.pipeline import prepare
 from blotter.ingest.spec import DatasetSpec, load_spec_file
-
-SAMPLES = Path(__file__).parents[2] / "blotter" / "samples"
-REAL_DATA = Path(__file__).parents[3] / "shared" / "data" / "real"
+from tests.paths import SAMPLES
 
 
 def published(path: Path, spec: DatasetSpec | None = None) -> pa.Table:
@@ -48,10 +46,3 @@ def rutland() -> tuple[DatasetSpec, pa.Table]:
     spec = load_spec_file(SAMPLES / "use_of_force.yaml")
     assert spec.source_path() is not None
     return spec, published(spec.source_path(), spec)  # type: ignore[arg-type]
-
-
-def real_file(*parts: str) -> Path:
-    path = REAL_DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the shared real data must sit beside the repository")
-    return path

@@ -12,7 +12,7 @@ from blotter.ingest.infer import field_name, infer_columns, infer_type
 from blotter.ingest.readers import open_table
 from blotter.ingest.spec import ReaderOptions
 from blotter.model import ColumnType
-from tests.conftest import REAL_DATA
+from tests.paths import TEST_DATA
 
 
 def test_csv_with_bom_quoted_newlines_and_blank_lines(tmp_path: Path) -> None:
@@ -46,15 +46,7 @@ def test_xlsx_with_a_header_row_below_a_title(tmp_path: Path) -> None:
 
 
 def test_a_real_bloomington_workbook_reads_with_its_cell_types() -> None:
-    path = (
-        REAL_DATA
-        / "use-of-force-multicity"
-        / "bloomington_in_quarterly_xlsx"
-        / ("2016-first-quarter-use-of-force.xlsx")
-    )
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the shared real data must sit beside the repository")
-    table = open_table(path)
+    table = open_table(TEST_DATA / "bloomington_use_of_force_2016_q1.xlsx")
     assert table.headers[:6] == ["Event", "District", "Nature", "How Received", "Date", "Time"]
     number, first = next(table.rows)
     # Dates and times stored as Excel values come out as ISO text; numbers without '.0'.

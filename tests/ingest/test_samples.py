@@ -16,7 +16,8 @@ from blotter.errors import ValidationFailed
 from blotter.ingest.spec import DatasetSpec, load_spec_file
 from blotter.samples import SPECS, sample_specs
 from blotter.samples.engagement import _inside, city_ring, generate
-from tests.ingest.conftest import SAMPLES, published
+from tests.ingest.conftest import published
+from tests.paths import SAMPLES
 
 FORCE_TYPES = {
     "firearm_display",

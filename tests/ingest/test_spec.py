@@ -10,7 +10,7 @@ import pytest
 from blotter.errors import IngestError
 from blotter.ingest.spec import load_spec_file
 from blotter.model import Cadence, ColumnType
-from tests.ingest.conftest import SAMPLES
+from tests.paths import SAMPLES
 
 Write = Callable[[str, str], Path]
 

@@ -18,9 +18,9 @@ from blotter.schema import DATASET_TABLE
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 from tests.engines import ENGINES, engine_settings
+from tests.paths import SAMPLES
 from tests.soql import tables
 
-SAMPLES = Path(__file__).parents[2] / "blotter" / "samples"
 FORCE, CALLS = "e2x9-2kgt", "tkpk-clls"
 
 

@@ -1,4 +1,5 @@
-"""Two small datasets cut from real files, as physical tables and as plain Python rows.
+"""Two small datasets cut from the real files the demo ships (``blotter/samples/data``), as
+physical tables and as plain Python rows.
 
 ``force``: the first 30 rows of Rutland (VT) use of force, 2015-2017 (text, number,
 floating_timestamp, checkbox, nulls). ``calls``: every 400th Takoma Park (MD) call for
@@ -12,15 +13,14 @@ from __future__ import annotations
 
 import csv
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
 
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, point_parts
+from tests.paths import SAMPLE_DATA
 
-REAL = Path(__file__).parents[3] / "shared" / "data" / "real"
 Row = dict[str, Any]
 
 T, N, C, TS, P = (
@@ -93,7 +93,7 @@ def _with_system(rows: list[Row]) -> list[Row]:
 
 
 def force_rows() -> list[Row]:
-    path = REAL / "rutland-vt" / "rutland_use_of_force_2015_2017.csv"
+    path = SAMPLE_DATA / "rutland_use_of_force_2015_2017.csv"
     with path.open(newline="", encoding="utf-8-sig") as f:
         raw = list(csv.DictReader(f))[:30]
     return _with_system(
@@ -117,7 +117,7 @@ def force_rows() -> list[Row]:
 
 
 def calls_rows() -> list[Row]:
-    path = REAL / "takoma-park-md" / "tp_cad_data.csv"
+    path = SAMPLE_DATA / "tp_cad_data.csv"
     with path.open(newline="", encoding="utf-8") as f:
         raw = list(csv.DictReader(f))[::400][:30]
     return _with_system(

@@ -10,7 +10,7 @@ import re
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.conftest import SAMPLES
+from tests.paths import SAMPLE_DATA
 from tests.web.conftest import ROWS, STOPS, stop_row
 
 
@@ -63,7 +63,7 @@ def _inside(lon: float, lat: float, rings: list[list[list[float]]]) -> bool:
 
 
 def test_inside_an_area_of_the_map(sample_app: FastAPI) -> None:
-    wards = json.loads((SAMPLES / "tp_wards.geojson").read_text())
+    wards = json.loads((SAMPLE_DATA / "tp_wards.geojson").read_text())
     ward = next(f for f in wards["features"] if f["properties"]["WARD"] == "WARD 4")
     client = TestClient(sample_app)
     points = client.get(
