@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from blotter.accounts import check_token
 from blotter.api.analysis import router as analysis_router
 from blotter.api.catalog import router as catalog_router
+from blotter.api.health import router as health_router
 from blotter.api.publish import router as publish_router
 from blotter.api.soda import router as soda_router
 from blotter.api.soda3 import router as soda3_router
@@ -26,7 +27,7 @@ from blotter.web.maps import LEAFLET_DIR
 from blotter.web.pages import STATIC_DIR, error_page
 from blotter.web.pages import router as web_router
 
-_API_PREFIXES = ("/resource/", "/api/")
+_API_PREFIXES = ("/resource/", "/api/", "/healthz", "/readyz")
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         tokens=frozenset(settings.app_tokens),
         account_token=lambda token: check_token(portal.store, token) is not None,
     )
+    app.include_router(health_router)
     app.include_router(publish_router)
     app.include_router(analysis_router)
     app.include_router(soda_router)
@@ -80,6 +82,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @app.exception_handler(BlotterError)
     async def blotter_error(request: Request, err: BlotterError) -> Response:
         return _error_response(request, err)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> Response:
+        # Reached only from outside the routes (a middleware such as the throttle asking the
+        # database) or for a bug: still the portal's body, never a plain-text 500. The server
+        # logs the error itself after this answer is sent.
+        if isinstance(err, BlotterError):
+            return _error_response(request, err)
+        return _error_response(request, BlotterError("Something went wrong on our side."))
 
     @app.exception_handler(404)
     async def unknown_path(request: Request, _: Exception) -> Response:

@@ -133,6 +133,10 @@ class DuckDBStore(SqlRecords, Store):
     def close(self) -> None:
         self._con.close()
 
+    def schema_status(self) -> tuple[int, int]:
+        row = self._cursor().execute("SELECT max(version) FROM blotter_schema").fetchone()
+        return (row[0] if row else None) or 0, len(_MIGRATIONS)
+
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         # One cursor per call: DuckDB connections must not be shared across threads.
         return self._con.cursor()
