@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blotter.accounts import check_token
 from blotter.api.analysis import router as analysis_router
@@ -68,6 +69,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         tokens=frozenset(settings.app_tokens),
         account_token=lambda token: check_token(portal.store, token) is not None,
     )
+    # Outermost of ours: a portal error raised in a middleware (the throttle asking the
+    # database about a token) is answered like one raised in a route.
+    app.add_middleware(_MiddlewareErrors)
     app.include_router(health_router)
     app.include_router(publish_router)
     app.include_router(analysis_router)
@@ -85,9 +89,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception) -> Response:
-        # Reached only from outside the routes (a middleware such as the throttle asking the
-        # database) or for a bug: still the portal's body, never a plain-text 500. The server
-        # logs the error itself after this answer is sent.
+        # A bug: still the portal's body, never a plain-text 500. The server logs the error
+        # itself after this answer is sent.
         if isinstance(err, BlotterError):
             return _error_response(request, err)
         return _error_response(request, BlotterError("Something went wrong on our side."))
@@ -103,6 +106,32 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return _error_response(request, InvalidRequest(f"Invalid request: {err}"))
 
     return app
+
+
+class _MiddlewareErrors:
+    """Answers a portal error raised outside the routes, before the response has started,
+    with the portal's body (after it has started, the error cuts the stream as it must)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except BlotterError as err:
+            if started:
+                raise
+            await _error_response(Request(scope), err)(scope, receive, send)
 
 
 def _error_response(request: Request, err: BlotterError) -> Response:

@@ -214,6 +214,9 @@ def test_a_stopped_database_answers_503_soon_and_readiness_returns(up: Served) -
     assert answer.json()["code"] == "store.unavailable"
     assert int(answer.headers["Retry-After"]) >= 1
     assert took < WAIT_S + 8  # the configured wait, not the pool's 30-second default
+    # An account's app token is looked up before any route runs (by the throttle): the same.
+    token = httpx.get(data, headers={"X-App-Token": "blt_0123456789ab_" + "x" * 43}, timeout=30)
+    assert token.status_code == 503 and token.json()["code"] == "store.unavailable"
     page = httpx.get(f"{up.url}/datasets/{up.dataset}", timeout=30)
     assert page.status_code == 503
     assert page.headers["content-type"].startswith("text/html")
