@@ -135,7 +135,9 @@ async def _in_stream_threads(chunks: Iterator[bytes], path: str) -> AsyncIterato
 
 
 def _reason(err: Exception) -> str:
-    return err.message if isinstance(err, BlotterError) else f"{type(err).__name__}: {err}"
+    """The error on one line of the log (engines' messages span several)."""
+    text = err.message if isinstance(err, BlotterError) else f"{type(err).__name__}: {err}"
+    return " ".join(text.split())[:400]
 
 
 def _joined(head: Iterable[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:

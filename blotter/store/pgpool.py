@@ -128,7 +128,3 @@ def release(pool: ConnectionPool, conn: psycopg.Connection[Any]) -> None:
             conn.rollback()
             conn.autocommit = True
     pool.putconn(conn)
-
-
-def close_pool(pool: ConnectionPool) -> None:
-    pool.close()
