@@ -9,10 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blotter.accounts import check_token
 from blotter.api.analysis import router as analysis_router
 from blotter.api.catalog import router as catalog_router
+from blotter.api.health import router as health_router
 from blotter.api.publish import router as publish_router
 from blotter.api.soda import router as soda_router
 from blotter.api.soda3 import router as soda3_router
@@ -26,7 +28,7 @@ from blotter.web.maps import LEAFLET_DIR
 from blotter.web.pages import STATIC_DIR, error_page
 from blotter.web.pages import router as web_router
 
-_API_PREFIXES = ("/resource/", "/api/")
+_API_PREFIXES = ("/resource/", "/api/", "/healthz", "/readyz")
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -67,6 +69,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         tokens=frozenset(settings.app_tokens),
         account_token=lambda token: check_token(portal.store, token) is not None,
     )
+    # Outermost of ours: a portal error raised in a middleware (the throttle asking the
+    # database about a token) is answered like one raised in a route.
+    app.add_middleware(_MiddlewareErrors)
+    app.include_router(health_router)
     app.include_router(publish_router)
     app.include_router(analysis_router)
     app.include_router(soda_router)
@@ -81,6 +87,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def blotter_error(request: Request, err: BlotterError) -> Response:
         return _error_response(request, err)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> Response:
+        # A bug: still the portal's body, never a plain-text 500. The server logs the error
+        # itself after this answer is sent.
+        if isinstance(err, BlotterError):
+            return _error_response(request, err)
+        return _error_response(request, BlotterError("Something went wrong on our side."))
+
     @app.exception_handler(404)
     async def unknown_path(request: Request, _: Exception) -> Response:
         from blotter.errors import NotFound
@@ -92,6 +106,32 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return _error_response(request, InvalidRequest(f"Invalid request: {err}"))
 
     return app
+
+
+class _MiddlewareErrors:
+    """Answers a portal error raised outside the routes, before the response has started,
+    with the portal's body (after it has started, the error cuts the stream as it must)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except BlotterError as err:
+            if started:
+                raise
+            await _error_response(Request(scope), err)(scope, receive, send)
 
 
 def _error_response(request: Request, err: BlotterError) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -31,6 +32,14 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+@app.callback()
+def _quiet() -> None:
+    """Commands report what matters themselves, in words; the libraries' warnings (a pool
+    retrying a lost database) would only repeat it. ``serve`` logs them again."""
+    logging.getLogger().addHandler(logging.NullHandler())
+
 
 DataDir = Annotated[
     Path | None,
@@ -74,9 +83,13 @@ def _settings(
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[Store]:
+    """The store, closed at the end; any portal error inside (a database lost mid-command
+    included) is reported in words with exit code 1, not as a traceback."""
     store = _open(settings)
     try:
         yield store
+    except BlotterError as err:
+        _fail(err)
     finally:
         store.close()
 
@@ -89,7 +102,7 @@ def _open(settings: Settings) -> Store:
 
 
 def _fail(err: BlotterError) -> NoReturn:
-    err_console.print(f"[bold red]Error:[/] {err.message}")
+    err_console.print(f"[bold red]Error:[/] {err.message}", soft_wrap=True)
     if isinstance(err, ValidationFailed):
         table = Table("row", "column", "value", "problem", title=f"{err.total} problems")
         for problem in err.problems[:50]:
@@ -123,11 +136,18 @@ def _progress(label: str) -> Iterator[Callable[[int], None]]:
 def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
-    console.print(f"Blotter is serving at [bold]http://{settings.host}:{settings.port}[/]")
+    # A server's warnings (a database lost, an answer cut short) belong in its log.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:  %(message)s", force=True)
+
     if workers == 1:
         from blotter.app import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+        try:
+            portal_app = create_app(settings)
+        except BlotterError as err:
+            _fail(err)
+        console.print(f"Blotter is serving at [bold]http://{settings.host}:{settings.port}[/]")
+        uvicorn.run(portal_app, host=settings.host, port=settings.port)
         return
     if not settings.database_url:
         err_console.print(
@@ -135,6 +155,10 @@ def _serve(settings: Settings, workers: int = 1) -> None:
             "the embedded DuckDB file can be open in one process only."
         )
         raise typer.Exit(code=2)
+    # Reach the database (and bring its schema up to date) once here, so an unreachable one
+    # is one line, not a traceback from every worker.
+    _open(settings).close()
+    console.print(f"Blotter is serving at [bold]http://{settings.host}:{settings.port}[/]")
     # Each worker process builds its own app from the environment.
     for name, value in settings.model_dump(mode="json").items():
         os.environ[f"BLOTTER_{name.upper()}"] = str(value)

@@ -82,6 +82,13 @@ class StoreUnavailable(BlotterError):
     status = 503
 
 
+class SchemaMismatch(BlotterError):
+    """The database's schema is not the one this server's code expects (mid-upgrade)."""
+
+    code = "store.schema-mismatch"
+    status = 503
+
+
 class QueryTimeout(BlotterError):
     code = "query.execution.timeout"
     status = 408

@@ -22,6 +22,29 @@ class Settings(BaseSettings):
     database_read_url: str = Field(
         "", description="postgresql://… of a read replica that takes the reads; empty: none."
     )
+    database_pool_min: int = Field(
+        1,
+        ge=0,
+        description="PostgreSQL connections each server process keeps open even when idle "
+        "(per pool: a read replica has its own).",
+    )
+    database_pool_max: int = Field(
+        8,
+        ge=1,
+        description="The most PostgreSQL connections each server process opens (per pool).",
+    )
+    database_pool_idle_s: float = Field(
+        60.0,
+        gt=0,
+        description="An idle connection beyond the minimum is closed after this many "
+        "seconds (one per pool per period), so a burst does not hold the server's slots.",
+    )
+    database_wait_s: float = Field(
+        5.0,
+        gt=0,
+        description="How long a request waits for a PostgreSQL connection before it is "
+        "answered 503 store.unavailable with Retry-After.",
+    )
     duckdb_memory_mb: int = Field(
         1024,
         description="The most memory the embedded database may use for its cache and work, "

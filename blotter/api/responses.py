@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC
 from email.utils import format_datetime
@@ -22,6 +23,7 @@ from blotter.access import visible_dataset
 from blotter.api.csv_export import csv_body
 from blotter.api.serialize import soda_type_name, stream_csv, stream_geojson, stream_json
 from blotter.auth import viewer_of
+from blotter.errors import BlotterError
 from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.queries import PreparedQuery, run
@@ -37,6 +39,7 @@ FORMATS: dict[str, tuple[str, Streamer]] = {
 WHOLE_ANSWER_BYTES = 256 * 1024
 STREAM_THREADS = 64
 _stream_threads: anyio.CapacityLimiter | None = None
+log = logging.getLogger(__name__)
 
 
 def data_response(
@@ -86,10 +89,10 @@ def data_response(
         headers["Content-Disposition"] = f'attachment; filename="{dataset_id}.{fmt}"'
     if bom and fmt == "csv":  # Socrata's $$bom: Excel then reads the CSV as UTF-8
         body = _joined(["\ufeff".encode()], body)
-    return _answer(body, media_type, headers)
+    return _answer(body, media_type, headers, request.url.path)
 
 
-def _answer(body: Iterator[bytes], media_type: str, headers: dict[str, str]) -> Response:
+def _answer(body: Iterator[bytes], media_type: str, headers: dict[str, str], path: str) -> Response:
     """Nearly every answer is small: write it whole here, in the request's own thread, and
     send it with a Content-Length (no hop to another thread per chunk, and an engine error
     becomes a proper status). A large one streams, in constant memory."""
@@ -99,28 +102,42 @@ def _answer(body: Iterator[bytes], media_type: str, headers: dict[str, str]) -> 
         kept.append(chunk)
         size += len(chunk)
         if size > WHOLE_ANSWER_BYTES:
-            rest = _in_stream_threads(_joined(kept, body))
+            rest = _in_stream_threads(_joined(kept, body), path)
             return StreamingResponse(rest, media_type=media_type, headers=headers)
     return Response(b"".join(kept), media_type=media_type, headers=headers)
 
 
-async def _in_stream_threads(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _in_stream_threads(chunks: Iterator[bytes], path: str) -> AsyncIterator[bytes]:
     """Pull a streamed answer's chunks on threads of its own. A stream may hold a database
     connection; were it to wait for a thread from the pool that requests waiting for a
     connection have filled, neither would ever move (PostgreSQL's pool is smaller)."""
     global _stream_threads
     if _stream_threads is None:  # made in the event loop, on first use
         _stream_threads = anyio.CapacityLimiter(STREAM_THREADS)
+    sent = 0
     try:
         while True:
             chunk = await anyio.to_thread.run_sync(next, chunks, None, limiter=_stream_threads)
             if chunk is None:
                 return
+            sent += len(chunk)
             yield chunk
+    except Exception as err:
+        # The status and part of the body are sent: nothing can be said in the answer now.
+        # Raising makes the server drop the connection without the body's last chunk, so
+        # every HTTP client reports an incomplete answer (never a short one taken as whole).
+        log.warning("Answer to %s cut after %d bytes: %s", path, sent, _reason(err))
+        raise
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:  # a client gone mid-stream: release the cursor and connection
             close()
+
+
+def _reason(err: Exception) -> str:
+    """The error on one line of the log (engines' messages span several)."""
+    text = err.message if isinstance(err, BlotterError) else f"{type(err).__name__}: {err}"
+    return " ".join(text.split())[:400]
 
 
 def _joined(head: Iterable[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -11,11 +11,19 @@ __all__ = ["RowStream", "Store", "open_store"]
 def open_store(settings: Settings) -> Store:
     """The store the settings point at."""
     if settings.database_url:
+        from blotter.store.pgpool import PoolLimits
         from blotter.store.postgres import PostgresStore
 
+        limits = PoolLimits(
+            min_size=settings.database_pool_min,
+            max_size=settings.database_pool_max,
+            idle_s=settings.database_pool_idle_s,
+            wait_s=settings.database_wait_s,
+        )
         return PostgresStore(
             settings.database_url,
             schema=settings.database_schema,
+            limits=limits,
             read_url=settings.database_read_url or None,
         )
     from blotter.store.duckdb import DuckDBStore

@@ -63,6 +63,11 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @abstractmethod
+    def schema_status(self) -> tuple[int, int]:
+        """(the schema version the database has, the one this code expects), read from the
+        database (every one the store uses); StoreUnavailable when it cannot be reached."""
+
     # --- catalog ---------------------------------------------------------------------
 
     @abstractmethod

@@ -13,7 +13,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -132,6 +131,10 @@ class DuckDBStore(SqlRecords, Store):
 
     def close(self) -> None:
         self._con.close()
+
+    def schema_status(self) -> tuple[int, int]:
+        row = self._cursor().execute("SELECT max(version) FROM blotter_schema").fetchone()
+        return (row[0] if row else None) or 0, len(_MIGRATIONS)
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         # One cursor per call: DuckDB connections must not be shared across threads.
@@ -639,23 +642,49 @@ def _run(
     """Start a query on its own cursor, interrupted after ``timeout_s``; the cursor is closed
     if it fails."""
     watch = _WATCHDOG.watch(cur, timeout_s) if timeout_s else None
+    failure: duckdb.Error | None = None
     try:
         cur.execute(sql, params)
-    except duckdb.InterruptException as err:
-        cur.close()
-        raise timeout_error(timeout_s) from err
     except duckdb.Error as err:
-        cur.close()
-        raise _engine_error(err) from err
+        failure = err
     finally:
-        if watch is not None:
-            watch.done = True
+        # Done before the cursor is closed: the watchdog never touches a closed cursor.
+        interrupted = watch is not None and watch.finish()
+    if failure is None and not interrupted:
+        return
+    cur.close()
+    if failure is None or isinstance(failure, duckdb.InterruptException):
+        # Interrupted, even if the query finished as the deadline passed: an interrupt left
+        # pending on the cursor would break the rows mid-stream, after the answer's headers.
+        # It is a timeout, reported now, before any row is sent.
+        raise timeout_error(timeout_s) from failure
+    raise _engine_error(failure) from failure
 
 
-@dataclass(eq=False)
 class _Watch:
-    cursor: duckdb.DuckDBPyConnection
-    done: bool = False
+    """One query's deadline. The watchdog interrupts its cursor only while it runs: ``finish``
+    and ``interrupt`` take the same lock, so no interrupt lands after the query is done."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._cursor = cursor
+        self._lock = threading.Lock()
+        self.done = False
+        self.interrupted = False
+
+    def finish(self) -> bool:
+        """Mark the query done; whether it was interrupted at least once."""
+        with self._lock:
+            self.done = True
+            return self.interrupted
+
+    def interrupt(self) -> bool:
+        """Interrupt the query if it still runs; whether it did."""
+        with self._lock:
+            if self.done:
+                return False
+            self._cursor.interrupt()
+            self.interrupted = True
+            return True
 
 
 class _Watchdog:
@@ -694,8 +723,12 @@ class _Watchdog:
                         break
                     self._wake.wait(wait)
                 _, _, overdue = heapq.heappop(self._due)
-            overdue.cursor.interrupt()
-            self._schedule(overdue, time.monotonic() + self.RETRY_S)
+            try:
+                again = overdue.interrupt()
+            except duckdb.Error:  # the thread must outlive any one cursor's trouble
+                again = False
+            if again:
+                self._schedule(overdue, time.monotonic() + self.RETRY_S)
 
 
 _WATCHDOG = _Watchdog()

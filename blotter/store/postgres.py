@@ -9,6 +9,7 @@ load had written. Bulk loads use COPY; reads stream through server-side cursors.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,6 @@ import psycopg.conninfo
 import pyarrow as pa
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 from sqlglot import exp
 
 from blotter.errors import (
@@ -62,6 +62,15 @@ from blotter.store.common import (
 )
 from blotter.store.csvsql import cell_fields, line, postgres_kind, result_columns, risky
 from blotter.store.migrations import POSTGRES, migrations
+from blotter.store.pgpool import (
+    PoolLimits,
+    checkout,
+    faults_as_unavailable,
+    open_pool,
+    release,
+    unavailable,
+    write_lost,
+)
 from blotter.store.records import SqlRecords
 
 # Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
@@ -90,14 +99,15 @@ class PostgresStore(SqlRecords, Store):
         url: str,
         *,
         schema: str = "blotter",
-        pool_size: int = 8,
+        limits: PoolLimits | None = None,
         read_url: str | None = None,
     ) -> None:
         """``read_url`` (a read replica) takes the reads; writes and migrations go to ``url``."""
         self.schema = schema
-        _ensure_database(url)
-        self._pool = _pool(url, schema, pool_size)
-        self._read_pool = _pool(read_url, schema, pool_size) if read_url else self._pool
+        self._limits = limits or PoolLimits()
+        _ensure_database(url, self._limits.wait_s)
+        self._pool = open_pool(url, schema, self._limits)
+        self._read_pool = open_pool(read_url, schema, self._limits) if read_url else self._pool
         self._sql = SqlMemo()
         self._migrate()
 
@@ -108,8 +118,24 @@ class PostgresStore(SqlRecords, Store):
 
     @contextmanager
     def _conn(self, *, read: bool = False) -> Iterator[psycopg.Connection[Any]]:
-        with (self._read_pool if read else self._pool).connection() as conn:
-            yield conn
+        """A checked connection, committed at the end (rolled back on error) and given back;
+        a lost database becomes StoreUnavailable."""
+        pool = self._read_pool if read else self._pool
+        with faults_as_unavailable(self._limits.wait_s):
+            conn = checkout(pool, self._limits.wait_s)
+            try:
+                with conn:
+                    yield conn
+            finally:
+                pool.putconn(conn)
+
+    def schema_status(self) -> tuple[int, int]:
+        applied = 0
+        for read in (False, True) if self._read_pool is not self._pool else (False,):
+            with self._conn(read=read) as conn:
+                row = conn.execute("SELECT max(version) FROM blotter_schema").fetchone()
+            applied = (row[0] if row else None) or 0
+        return applied, len(_MIGRATIONS)
 
     def _migrate(self) -> None:
         with self._conn() as conn, conn.transaction():
@@ -204,7 +230,7 @@ class PostgresStore(SqlRecords, Store):
         physical = physical_layout(columns, _PHYSICAL_TYPE)
         names = [name for name, _ in physical]
         stamp = now()
-        with self._conn() as conn, conn.transaction():
+        with write_lost(), self._conn() as conn, conn.transaction():
             next_row_id, number = _claim_next_version(conn, dataset_id)
             table = version_table(dataset_id, number)
             _create_table(conn, table, physical)
@@ -241,7 +267,7 @@ class PostgresStore(SqlRecords, Store):
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
     ) -> tuple[Version, ChangeCounts]:
         stamp = now()
-        with self._conn() as conn, conn.transaction():
+        with write_lost(), self._conn() as conn, conn.transaction():
             next_id, number = _claim_next_version(conn, dataset_id)
             dataset = self._dataset(dataset_id, read=False)
             physical = physical_layout(dataset.columns, _PHYSICAL_TYPE)
@@ -412,10 +438,11 @@ class PostgresStore(SqlRecords, Store):
         return RowStream(_stream(first, cursor, conn, context))
 
     def _begin_read(self, timeout_s: float | None) -> tuple[psycopg.Connection[Any], Any]:
-        """A pooled connection in a read transaction stopped after ``timeout_s``, and the
-        pool's context that takes it back."""
-        context = self._read_pool.connection()
-        conn = context.__enter__()
+        """A checked connection in a read transaction stopped after ``timeout_s``, and what
+        gives it back to the pool."""
+        pool = self._read_pool
+        conn = checkout(pool, self._limits.wait_s)
+        context = _Lease(pool, conn, self._limits.wait_s, timeout_s)
         with _ended_on_error(conn, context, timeout_s):
             conn.autocommit = False
             if timeout_s:
@@ -533,19 +560,23 @@ def _stream(
     first: list[tuple[Any, ...]],
     cursor: psycopg.ServerCursor[Any],
     conn: psycopg.Connection[Any],
-    context: Any,
+    context: _Lease,
 ) -> Iterator[tuple[Any, ...]]:
     try:
         yield from first
         while chunk := cursor.fetchmany(2048):
             yield from chunk
+    except psycopg.errors.QueryCanceled as err:
+        raise timeout_error(context.timeout_s) from err
+    except psycopg.OperationalError as err:
+        # The rows were already being sent: the caller ends the answer as cut short.
+        raise unavailable(err, context.wait_s) from err
     finally:
         try:
-            cursor.close()
-            conn.rollback()  # read-only: ends the transaction, releases the snapshot
-            conn.autocommit = True
+            with contextlib.suppress(psycopg.Error):
+                cursor.close()
         finally:
-            context.__exit__(None, None, None)
+            context.give_back()  # read-only: the rollback ends it and releases the snapshot
 
 
 # Queries whose LIMIT is at most this are read whole (the API's largest page is 50,000).
@@ -570,31 +601,46 @@ def _open_cursor(
     return cursor, cursor.fetchmany(2048)
 
 
-def _end_read(conn: psycopg.Connection[Any], context: Any) -> None:
-    conn.rollback()
-    conn.autocommit = True
-    context.__exit__(None, None, None)
+class _Lease:
+    """A read's connection, given back to its pool once; with the limits its errors name."""
+
+    def __init__(
+        self, pool: Any, conn: psycopg.Connection[Any], wait_s: float, timeout_s: float | None
+    ) -> None:
+        self.pool, self.conn, self.wait_s, self.timeout_s = pool, conn, wait_s, timeout_s
+        self.given = False
+
+    def give_back(self) -> None:
+        if not self.given:
+            self.given = True
+            release(self.pool, self.conn)
+
+
+def _end_read(conn: psycopg.Connection[Any], context: _Lease) -> None:
+    context.give_back()
 
 
 @contextmanager
 def _ended_on_error(
-    conn: psycopg.Connection[Any], context: Any, timeout_s: float | None
+    conn: psycopg.Connection[Any], context: _Lease, timeout_s: float | None
 ) -> Iterator[None]:
     """Give the connection back if a read fails to start, with the error the client gets."""
     try:
         yield
     except BaseException as err:
         _end_read(conn, context)
-        mapped = _read_error(err, timeout_s)
+        mapped = _read_error(err, timeout_s, context.wait_s)
         if mapped is None:
             raise
         raise mapped from err
 
 
-def _read_error(err: BaseException, timeout_s: float | None) -> Exception | None:
+def _read_error(err: BaseException, timeout_s: float | None, wait_s: float) -> Exception | None:
     """What a failed read tells the client, or None to let the error through."""
     if isinstance(err, psycopg.errors.QueryCanceled):
         return timeout_error(timeout_s)
+    if isinstance(err, psycopg.OperationalError):  # the connection was lost
+        return unavailable(err, wait_s)
     if isinstance(err, psycopg.errors.DataError):
         return InvalidRequest(f"The query could not be run on this data: {err}")
     if isinstance(err, psycopg.errors.GroupingError | psycopg.errors.UndefinedFunction):
@@ -653,32 +699,23 @@ def _csv_chunks(rows: Iterator[tuple[Any, ...]]) -> Iterator[CsvPiece]:
         yield "".join(pending).encode()
 
 
-def _pool(url: str, schema: str, size: int) -> ConnectionPool:
-    return ConnectionPool(
-        url,
-        min_size=1,
-        max_size=size,
-        kwargs={"options": f"-c search_path={schema}", "autocommit": True},
-        open=True,
-    )
-
-
-def _ensure_database(url: str) -> None:
+def _ensure_database(url: str, wait_s: float) -> None:
     """Create the database the URL names if the server does not have it yet: no DBA needed."""
+    connect_s = max(1, math.ceil(wait_s))
     try:
-        psycopg.connect(url, connect_timeout=10).close()
+        psycopg.connect(url, connect_timeout=connect_s).close()
         return
     except psycopg.OperationalError as err:
         if "does not exist" not in str(err):
-            raise StoreUnavailable(
-                f"Cannot reach PostgreSQL at {_safe(url)}: {str(err).strip()}"
-            ) from err
+            reason = " ".join(str(err).split())  # one line, for the command line and logs
+            raise StoreUnavailable(f"Cannot reach PostgreSQL at {_safe(url)}: {reason}") from err
     info = psycopg.conninfo.conninfo_to_dict(url)
     name = str(info.get("dbname", ""))
     admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
     # Another worker may have created it first.
     with (
-        psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn,
+        faults_as_unavailable(wait_s),
+        psycopg.connect(admin, autocommit=True, connect_timeout=connect_s) as conn,
         contextlib.suppress(psycopg.errors.DuplicateDatabase),
     ):
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -1,0 +1,130 @@
+"""PostgreSQL connections for the store: a bounded pool, a check before each use, and the
+database's faults turned into ``store.unavailable``.
+
+A restart or failover of PostgreSQL ends every connection a pool holds. Each connection is
+checked with one empty round trip when it is taken, and the first one found broken has the
+pool drop every broken one at once, so requests get a fresh connection instead of an error.
+While the database cannot be reached, a request waits at most ``wait_s`` and is answered 503
+with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import psycopg.conninfo
+from psycopg_pool import ConnectionPool
+
+from blotter.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """How many connections a pool keeps and opens, how long one may idle, and how long a
+    request waits for one."""
+
+    min_size: int = 1
+    max_size: int = 8
+    idle_s: float = 60.0
+    wait_s: float = 5.0
+
+
+def open_pool(url: str, schema: str, limits: PoolLimits) -> ConnectionPool:
+    """A pool for ``url`` that opens connections in the background and never blocks."""
+    connect_s = max(1, math.ceil(limits.wait_s))
+    return ConnectionPool(
+        url,
+        min_size=min(limits.min_size, limits.max_size),
+        max_size=limits.max_size,
+        max_idle=limits.idle_s,
+        timeout=limits.wait_s,
+        # A failed attempt to connect is given up after the wait, so the next request starts
+        # a fresh one at once: after an outage the pool reconnects within a second or two,
+        # not after a back-off grown through the whole outage.
+        reconnect_timeout=limits.wait_s,
+        kwargs={
+            "options": f"-c search_path={schema}",
+            "autocommit": True,
+            # A host that drops packets must not hold the pool's workers for minutes.
+            "connect_timeout": connect_s,
+        },
+        open=True,
+    )
+
+
+def checkout(pool: ConnectionPool, wait_s: float) -> psycopg.Connection[Any]:
+    """A connection that has just answered a round trip; StoreUnavailable after ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            conn = pool.getconn(timeout=max(left, 0.01))
+        except psycopg.OperationalError as err:  # PoolTimeout: nothing connects
+            raise unavailable(err, wait_s) from err
+        try:
+            conn.execute("")
+            return conn
+        except psycopg.OperationalError as err:
+            # A restart ends every connection at once: drop the others now rather than
+            # find them broken one request at a time.
+            log.warning("PostgreSQL connection found broken (%s); checking the pool", err)
+            pool.putconn(conn)
+            pool.check()
+            if time.monotonic() >= deadline:
+                raise unavailable(err, wait_s) from err
+
+
+@contextmanager
+def faults_as_unavailable(wait_s: float) -> Iterator[None]:
+    """Turn a lost or unreachable database into StoreUnavailable (a 503), leaving every other
+    error (a timeout, a constraint) as it is."""
+    try:
+        yield
+    except psycopg.errors.QueryCanceled:
+        raise
+    except psycopg.OperationalError as err:
+        raise unavailable(err, wait_s) from err
+
+
+@contextmanager
+def write_lost() -> Iterator[None]:
+    """Say what a write cut by a lost database left: PostgreSQL rolls back the open
+    transaction, so nothing, unless the loss fell on the commit itself."""
+    try:
+        yield
+    except StoreUnavailable as err:
+        raise StoreUnavailable(
+            "The database was lost during the write, so it was rolled back and nothing "
+            "changed (unless the loss came as it committed: check the dataset's versions "
+            "before running it again).",
+            **err.data,
+        ) from err
+
+
+def unavailable(err: BaseException, wait_s: float) -> StoreUnavailable:
+    """The 503 for a database fault; its cause is logged, not shown (it may name hosts)."""
+    log.warning("PostgreSQL unavailable: %s", str(err).strip() or type(err).__name__)
+    return StoreUnavailable(
+        "The database is not reachable just now; please try again in a few seconds.",
+        retry_after_s=max(1, math.ceil(wait_s)),
+    )
+
+
+def release(pool: ConnectionPool, conn: psycopg.Connection[Any]) -> None:
+    """Give a read's connection back: its transaction ended and autocommit restored, or, if
+    it is broken, to the pool that closes and replaces it."""
+    with contextlib.suppress(psycopg.Error):
+        if not conn.broken:
+            conn.rollback()
+            conn.autocommit = True
+    pool.putconn(conn)
