@@ -184,3 +184,17 @@ def test_hot_cells_lie_above_the_point_clusters_on_the_interactive_map(
     assert hot.evaluate("e => getComputedStyle(e).pointerEvents") == "none"
     shown = [int(c.replace(",", "")) for c in tab.locator(".map-live .cluster").all_inner_texts()]
     assert max(shown) > 1000  # clusters count the rows of the engine's cells, not markers
+
+
+def test_the_hotspot_chart_shows_its_cells_in_a_second_renderer(sample_app: FastAPI) -> None:
+    """resvg (vl-convert's SVG renderer, not a browser engine) draws the same hot cells from
+    the page's SVG, so the picture does not depend on one browser's quirks."""
+    import vl_convert
+
+    page = TestClient(sample_app).get("/datasets/tkpk-clls", params={"chart.hotspots": "250"})
+    svg = re.search(r'<svg role="img" aria-label="Hotspots of.*?</svg>', page.text, re.S)
+    assert svg is not None
+    png = vl_convert.svg_to_png(svg.group(0), scale=1)
+    hot_red = _coloured(png, (0xB3, 0x26, 0x1E))
+    width, height = Image.open(io.BytesIO(png)).size
+    assert 2_000 < hot_red < width * height / 3
