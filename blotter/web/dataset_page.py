@@ -498,9 +498,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         totals=headline_totals(portal, dataset, where) if not problems else [],
         calendar_url=f"/datasets/{dataset.id}/events.ics" if is_calendar else None,
         month_url=f"/datasets/{dataset.id}/calendar" if is_calendar else None,
-        timing_url=_url(dataset.id, {k: v for k, v in base.items() if k in filtering}).replace(
-            f"/datasets/{dataset.id}", f"/datasets/{dataset.id}/when", 1
-        )
+        timing_url=_url(f"{dataset.id}/when", {k: v for k, v in base.items() if k in filtering})
         if date_column(dataset) is not None
         else None,
         rates_url=f"/api/analysis/v1/{dataset.id}/rates.json"
