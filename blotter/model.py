@@ -146,8 +146,12 @@ class DatasetMeta(BaseModel):
     dashboard: list[str] = Field(default_factory=list)
     # A number field the dashboard also totals by its first columns (e.g. officer_hours).
     dashboard_measure: str = ""
-    # For event datasets: the fields an iCalendar feed of upcoming events is made of.
+    # For event datasets: the fields an iCalendar feed of upcoming events is made of, and
+    # the IANA time zone (``timezone``) their local start times are in.
     calendar: dict[str, str] = Field(default_factory=dict)
+    # Number fields whose sums head the dataset page and dashboard for the filtered view
+    # (e.g. staff hours and attendees of engagement events).
+    totals: list[str] = Field(default_factory=list)
     # A GeoJSON file of the area's boundaries (city, wards) drawn under the dataset's map.
     boundary: str = ""
     # True for generated rows: every page that shows the dataset must say so.

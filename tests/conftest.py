@@ -78,7 +78,8 @@ def engine_store(engine_config: Settings) -> Iterator[Store]:
 
 @pytest.fixture(scope="session")
 def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir holding the four sample datasets, loaded once per test process."""
+    """A data dir holding the sample datasets, loaded once per test process (the generated
+    events around today, so some are always upcoming)."""
     from blotter.samples import load_samples
     from blotter.store import open_store
 

@@ -122,7 +122,7 @@ def test_demo_loads_the_samples_and_serves_them(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "demo did not start serving"
             time.sleep(0.5)
         names = {v["name"] for v in response.json()}
-        assert len(names) == 6  # four police datasets and two population tables
+        assert len(names) == 7  # five police datasets and two population tables
         assert any("generated sample" in n.lower() for n in names)
         rows = httpx.get(
             f"http://127.0.0.1:{port}/resource/e2x9-2kgt.json", params={"$limit": "5000"}

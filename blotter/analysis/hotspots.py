@@ -1,17 +1,20 @@
 """Hotspots: where points cluster more than chance would put them.
 
-The filtered points are counted on a square grid (cells of ``cell_m`` metres over the points'
-bounding box, empty cells included). Getis-Ord Gi* (PySAL ``esda.G_Local``, star form, binary
-queen-contiguity weights from ``libpysal``) gives each cell a z-score comparing its
-neighbourhood's count with the whole area's; the p-values are corrected for testing every
-cell at once with the false discovery rate (``esda.fdr``). A kernel density estimate
-(``scipy.stats.gaussian_kde``) over the same cells gives the smooth surface beside it.
+The filtered points are counted on a square grid (cells of about ``cell_m`` metres over the
+points' bounding box, empty cells included); the engine counts them at points snapped to a
+tenth of a cell, so every row counts, however many there are, and the cells' counts are exact.
+Getis-Ord Gi* (PySAL ``esda.G_Local``, star form, binary queen-contiguity weights from
+``libpysal``) gives each cell a z-score comparing its neighbourhood's count with the whole
+area's; the p-values are corrected for testing every cell at once with the false discovery
+rate (``esda.fdr``). A kernel density estimate (``scipy.stats.gaussian_kde``, each snapped
+point weighted by its rows) over the same cells gives the smooth surface beside it.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,18 +100,40 @@ METHOD = (
 )
 
 
+SUBCELLS = 10  # a cell is this many snapping steps tall
+
+
+def snap_step(cell_m: float) -> float:
+    """The snapping step in degrees: a tenth of a cell's height, to ten decimals, so that the
+    SoQL literal and this number are the same double."""
+    return float(f"{cell_m / _M_PER_DEG_LAT / SUBCELLS:.10f}")
+
+
+Point = tuple[float, float] | tuple[float, float, int]
+
+
 def grid_counts(
-    points: list[tuple[float, float]], cell_m: float
+    points: Sequence[Point], cell_m: float
 ) -> tuple[np.ndarray, float, float, float, float]:
     """Counts per cell (rows south to north, columns west to east), the grid's origin and
-    cell size in degrees."""
-    lons = np.array([p[0] for p in points])
-    lats = np.array([p[1] for p in points])
-    west, south = float(lons.min()), float(lats.min())
-    d_lat = cell_m / _M_PER_DEG_LAT
-    d_lon = cell_m / (_M_PER_DEG_LAT * math.cos(math.radians(float(lats.mean()))))
-    cols = int((lons.max() - west) // d_lon) + 1
-    rows = int((lats.max() - south) // d_lat) + 1
+    cell size in degrees. A point is (lon, lat) or (lon, lat, how many rows are there).
+
+    Every point is first snapped to the nearest multiple of ``snap_step`` (as the engine's
+    ``snap_to_grid`` does), and a cell is ``SUBCELLS`` steps tall and about as many metres
+    wide: a whole number of steps, so counting the engine's snapped points gives exactly
+    the counts of the rows themselves, and cells stay square to within a few percent."""
+    step = snap_step(cell_m)
+    lons = np.array([p[0] for p in points], dtype=float)
+    lats = np.array([p[1] for p in points], dtype=float)
+    weights = np.array([p[2] if len(p) > 2 else 1 for p in points], dtype=float)
+    x = np.floor(lons / step + 0.5).astype(np.int64)
+    y = np.floor(lats / step + 0.5).astype(np.int64)
+    mean_lat = float(np.average(y * step, weights=weights))
+    wide = max(1, round(SUBCELLS / math.cos(math.radians(mean_lat))))
+    x0, y0 = int(x.min()), int(y.min())
+    c = (x - x0) // wide
+    r = (y - y0) // SUBCELLS
+    cols, rows = int(c.max()) + 1, int(r.max()) + 1
     if rows * cols > MAX_CELLS:
         raise InvalidRequest(
             f"A {cell_m:g} m grid over these points has {rows * cols:,} cells; the most is "
@@ -116,18 +141,19 @@ def grid_counts(
             cells=rows * cols,
         )
     counts = np.zeros((rows, cols))
-    r = ((lats - south) // d_lat).astype(int)
-    c = ((lons - west) // d_lon).astype(int)
-    np.add.at(counts, (r, c), 1)
-    return counts, west, south, d_lon, d_lat
+    np.add.at(counts, (r, c), weights)
+    # The cells' edges lie half a step below each snapping point's multiple.
+    return counts, (x0 - 0.5) * step, (y0 - 0.5) * step, wide * step, SUBCELLS * step
 
 
-def find_hotspots(points: list[tuple[float, float]], cell_m: float = 250.0) -> Hotspots:
-    """Gi* hotspots of ``points`` (lon, lat) on a grid of ``cell_m`` metre cells."""
-    if len(points) < MIN_POINTS:
+def find_hotspots(points: Sequence[Point], cell_m: float = 250.0) -> Hotspots:
+    """Gi* hotspots of ``points`` ((lon, lat) or (lon, lat, rows)) on a grid of ``cell_m``
+    metre cells."""
+    total = int(sum(p[2] if len(p) > 2 else 1 for p in points))
+    if total < MIN_POINTS:
         raise InvalidRequest(
-            f"Hotspots need at least {MIN_POINTS} located rows; these filters leave {len(points)}.",
-            points=len(points),
+            f"Hotspots need at least {MIN_POINTS} located rows; these filters leave {total}.",
+            points=total,
         )
     if not 25 <= cell_m <= 10_000:
         raise InvalidRequest("The cell size must be from 25 to 10,000 metres.", cell=cell_m)
@@ -153,7 +179,9 @@ def find_hotspots(points: list[tuple[float, float]], cell_m: float = 250.0) -> H
     p = np.asarray(gi.p_norm, dtype=float) * 2  # two-sided: hot and cold both count
     p = np.minimum(p, 1.0)
     threshold = float(fdr(p, ALPHA))
-    kde = gaussian_kde(np.array(points).T)
+    located = np.array([[p[0], p[1]] for p in points], dtype=float).T
+    weights = np.array([p[2] if len(p) > 2 else 1 for p in points], dtype=float)
+    kde = gaussian_kde(located, weights=weights)
     centres = np.array(
         [
             [west + (j + 0.5) * d_lon for i in range(rows) for j in range(cols)],
@@ -184,22 +212,26 @@ def find_hotspots(points: list[tuple[float, float]], cell_m: float = 250.0) -> H
                 density=float(density[index]),
             )
         )
-    return Hotspots(cells, cell_m, len(points), threshold, METHOD)
+    return Hotspots(cells, cell_m, total, threshold, METHOD)
 
 
 def located_points(
-    portal: Portal, dataset: Dataset, where: str | None, limit: int = 200_000
-) -> list[tuple[float, float]]:
-    """Every located point under the filter, as (lon, lat)."""
+    portal: Portal, dataset: Dataset, where: str | None, cell_m: float = 250.0
+) -> list[tuple[float, float, int]]:
+    """Every located row under the filter, counted in the engine at each point snapped to
+    the hotspot grid's step, as (lon, lat, rows): the same grid counts as the rows
+    themselves, without sending every point over."""
     column = next((c for c in dataset.columns if c.type is ColumnType.POINT), None)
     if column is None:
         raise InvalidRequest(f"Dataset {dataset.id} has no point column to find hotspots in.")
+    if not 25 <= cell_m <= 10_000:
+        raise InvalidRequest("The cell size must be from 25 to 10,000 metres.", cell=cell_m)
     name = f"`{column.field_name}`"
     params = {
-        "$select": name,
-        "$where": " AND ".join(filter(None, [where, f"{name} IS NOT NULL"])),
-        "$limit": str(limit),
+        "$select": f"snap_to_grid({name}, {snap_step(cell_m):.10f}) AS at, count(*) AS n",
+        "$where": " AND ".join(f"({c})" for c in (where, f"{name} IS NOT NULL") if c),
+        "$group": "at",
     }
-    # Beyond the API's page limit: the statistic needs every point, streamed.
+    # Beyond the API's page limit: the statistic needs every cell, streamed.
     rows = run_query(portal.store, dataset, params, portal.settings, unlimited=True).rows
-    return [(lon, lat) for lon, lat in rows]
+    return [(lon, lat, int(n)) for lon, lat, n in rows]

@@ -1,5 +1,6 @@
 """Every figure the pages compute, as JSON a journalist can reproduce: rates against the
-population benchmark, with intervals, small-number notes and the method card."""
+population benchmark, with intervals, small-number notes and the method card; trends,
+hotspots, and when rows happen (hour of day × weekday, a period against the year before)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from blotter.access import visible_dataset
 from blotter.analysis.activity import activity_rates
 from blotter.analysis.benchmarks import population_total, rate_table
 from blotter.analysis.hotspots import find_hotspots, located_points
+from blotter.analysis.timing import WEEKDAYS, hour_by_weekday, year_on_year
 from blotter.analysis.trends import NOISE_P, trend
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
@@ -60,7 +62,7 @@ def hotspots(request: Request, dataset_id: str) -> JSONResponse:
         cell = float(cell_text)
     except ValueError:
         raise InvalidRequest(f"'cell' must be a number of metres, not '{cell_text}'.") from None
-    points = located_points(portal, dataset, request.query_params.get("$where"))
+    points = located_points(portal, dataset, request.query_params.get("$where"), cell)
     return JSONResponse(
         find_hotspots(points, cell).geojson(), media_type="application/vnd.geo+json; charset=utf-8"
     )
@@ -132,5 +134,55 @@ def activity_json(request: Request, dataset_id: str) -> JSONResponse:
             "method": "Events ÷ activity × per, with an exact Poisson (Garwood) 95% interval on "
             "the events; only periods both datasets cover.",
         },
+        media_type="application/json; charset=utf-8",
+    )
+
+
+@router.get("/api/analysis/v1/{dataset_id}/hours.json")
+def hours_json(request: Request, dataset_id: str) -> JSONResponse:
+    """Rows by day of week (0 = Sunday) and hour of day of the dataset's date column;
+    ``$where`` narrows the rows."""
+    portal: Portal = request.app.state.portal
+    dataset = visible_dataset(
+        portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
+    )
+    data = hour_by_weekday(
+        portal.store, dataset, portal.settings, request.query_params.get("$where")
+    )
+    return JSONResponse(
+        {
+            "dataset": dataset.id,
+            "version": dataset.version,
+            "column": data.column,
+            "total": data.total,
+            "times_recorded": data.timed,
+            "weekdays": list(WEEKDAYS),
+            "counts": [
+                {"weekday": WEEKDAYS[d], "dow": d, "hours": data.counts[d]} for d in range(7)
+            ],
+        },
+        media_type="application/json; charset=utf-8",
+    )
+
+
+@router.get("/api/analysis/v1/{dataset_id}/year-on-year.json")
+def year_on_year_json(request: Request, dataset_id: str) -> JSONResponse:
+    """Rows in the ``days`` days to ``end`` (default: the 90 days to the latest record)
+    against the same days 52 weeks earlier, with whether the change is more than noise;
+    ``$where`` narrows the rows."""
+    portal: Portal = request.app.state.portal
+    dataset = visible_dataset(
+        portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
+    )
+    result = year_on_year(
+        portal.store,
+        dataset,
+        portal.settings,
+        request.query_params.get("$where"),
+        request.query_params.get("end"),
+        request.query_params.get("days"),
+    )
+    return JSONResponse(
+        {"dataset": dataset.id, "version": dataset.version, "noise_p": NOISE_P, **asdict(result)},
         media_type="application/json; charset=utf-8",
     )

@@ -1,8 +1,10 @@
-"""The demo's four sample datasets: three real, one generated and labelled as such."""
+"""The demo's sample datasets: four real record sets, their population benchmarks, and one
+generated set labelled as such."""
 
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from pathlib import Path
 
 from blotter.ingest.pipeline import LoadResult, Progress, load_file
@@ -16,6 +18,7 @@ SPECS = (
     "use_of_force.yaml",
     "arrests.yaml",
     "calls_for_service.yaml",
+    "traffic_stops.yaml",
     "community_engagement.yaml",
     "rutland_population.yaml",
     "takoma_park_population.yaml",
@@ -26,6 +29,7 @@ PROFILES = {
     "use_of_force.yaml": "rutland-use-of-force",
     "arrests.yaml": "takoma-park-arrests",
     "calls_for_service.yaml": "takoma-park-calls-for-service",
+    "traffic_stops.yaml": "takoma-park-traffic-stops",
     "community_engagement.yaml": "community-engagement",
     "rutland_population.yaml": "rutland-census-population",
     "takoma_park_population.yaml": "takoma-park-acs-population",
@@ -37,8 +41,11 @@ def sample_specs() -> list[Path]:
     return [HERE / name for name in SPECS]
 
 
-def load_samples(store: Store, progress: Progress | None = None) -> list[LoadResult]:
-    """Publish every sample dataset; the generated one is made fresh in a temporary dir."""
+def load_samples(
+    store: Store, progress: Progress | None = None, today: date | None = None
+) -> list[LoadResult]:
+    """Publish every sample dataset; the generated one is made fresh in a temporary dir,
+    its events around ``today`` (default: the local date)."""
     results = []
     done = 0
 
@@ -50,7 +57,7 @@ def load_samples(store: Store, progress: Progress | None = None) -> list[LoadRes
         for path in sample_specs():
             spec = load_spec_file(path)
             if spec.sample:
-                generate(Path(scratch) / str(spec.source))
+                generate(Path(scratch) / str(spec.source), today=today)
                 spec.base_dir = Path(scratch)
             source = spec.source_path()
             assert source is not None

@@ -3,6 +3,8 @@
 No agency has published engagement rows (see shared SOURCES.md), so the demo generates
 them, deterministically, shaped by the descriptions of Rutland's, Norman's and Indiana
 University's engagement records: date, time, place, kind of event, attendees and staff.
+The events run from three years before to three months after the day the demo is loaded,
+so the calendar feed always has upcoming events; the same seed and day give the same file.
 Every page showing this dataset labels it as generated.
 """
 
@@ -117,13 +119,29 @@ def city_ring() -> list[list[float]]:
     return coords[0][0] if geometry["type"] == "MultiPolygon" else coords[0]
 
 
-def generate(path: Path, *, seed: int = SEED, events: int = EVENTS) -> Path:
-    """Write the generated events as CSV to ``path``; the same seed gives the same file."""
+YEARS_BACK = 3
+DAYS_AHEAD = 92  # about three months of upcoming events
+
+
+def event_span(today: date) -> tuple[date, date]:
+    """The first and last day events may fall on, for a demo loaded on ``today``."""
+    try:
+        first = today.replace(year=today.year - YEARS_BACK)
+    except ValueError:  # 29 February, three years before a leap day
+        first = today.replace(year=today.year - YEARS_BACK, day=28)
+    return first, today + timedelta(days=DAYS_AHEAD)
+
+
+def generate(
+    path: Path, *, seed: int = SEED, events: int = EVENTS, today: date | None = None
+) -> Path:
+    """Write the generated events as CSV to ``path``; the same seed and day give the same
+    file. ``today`` (default: the local date) anchors the span of the events."""
     rng = random.Random(seed)
     ring = city_ring()
     weights = [k[2] for k in KINDS]
-    start = date(2015, 1, 1)
-    span = (date(2017, 12, 31) - start).days
+    start, end = event_span(today or date.today())
+    span = (end - start).days + 1
     rows = []
     for n in range(events):
         kind, mode, _, titles, audience, staff, minutes = rng.choices(KINDS, weights)[0]

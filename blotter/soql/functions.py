@@ -144,6 +144,21 @@ def _round(args: Sequence[Typed]) -> Typed:
     return _num(exp.Cast(this=rounded, to=exp.DataType.build("DOUBLE")))
 
 
+def _snap_to_grid(args: Sequence[Typed]) -> Typed:
+    # Each coordinate to the nearest multiple of the grid size, in degrees (as Socrata's):
+    # a map or a hotspot grid counts cells in the engine instead of fetching every point.
+    point, size = args[0], args[1].sql
+
+    def snap(part: exp.Expression) -> exp.Expression:
+        cells = exp.Floor(
+            this=exp.Add(this=exp.Div(this=part, expression=size), expression=number(0.5))
+        )
+        return exp.Mul(this=cells, expression=size.copy())
+
+    parts = (snap(point.lon), snap(point.lat))
+    return Typed(parts[0], POINT, parts=parts, shape="point")
+
+
 def _trunc(unit: str) -> Builder:
     def build(args: Sequence[Typed]) -> Typed:
         return Typed(exp.TimestampTrunc(this=args[0].sql, unit=exp.var(unit)), TIMESTAMP)
@@ -491,6 +506,12 @@ FUNCTIONS: dict[str, Function] = {
         (POINT, TEXT),
         _intersects,
         "true where the point meets a WKT POINT or (MULTI)POLYGON",
+        literal_args=(1,),
+    ),
+    "snap_to_grid": Function(
+        (POINT, NUMBER),
+        _snap_to_grid,
+        "the point moved to the nearest corner of a grid of the given size in degrees",
         literal_args=(1,),
     ),
     "extent": Function(

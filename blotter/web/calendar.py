@@ -1,10 +1,16 @@
 """An iCalendar feed (RFC 5545) of a dataset's upcoming events, for datasets whose metadata
-names their event fields (``calendar: {start, title, description, location, minutes}``), so
-residents can subscribe to community meetings in their own calendar."""
+names their event fields (``calendar: {start, title, description, location, minutes,
+timezone}``), so residents can subscribe to community meetings in their own calendar.
+
+Start times are recorded as local wall time; with the dataset's ``timezone`` (an IANA name
+such as ``America/New_York``) the feed gives them in UTC (``…Z``), which every calendar
+converts to its reader's zone, daylight saving included. Without one they stay floating
+local times, as recorded."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -42,6 +48,27 @@ def _stamp(value: datetime) -> str:
     return value.strftime("%Y%m%dT%H%M%S")  # floating local time, as the data records it
 
 
+def zone_of(fields: dict[str, str]) -> ZoneInfo | None:
+    """The events' time zone, when the dataset names a valid one."""
+    try:
+        return ZoneInfo(fields["timezone"]) if fields.get("timezone") else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def local_now(fields: dict[str, str]) -> datetime:
+    """Now, as wall time where the events happen (UTC when the zone is not named)."""
+    zone = zone_of(fields)
+    return datetime.now(zone).replace(tzinfo=None) if zone else now()
+
+
+def _when(value: datetime, zone: ZoneInfo | None) -> str:
+    """A recorded local time as iCalendar text: UTC when the zone is known, else floating."""
+    if zone is None:
+        return _stamp(value)
+    return _stamp(value.replace(tzinfo=zone).astimezone(UTC)) + "Z"
+
+
 @router.get("/datasets/{dataset_id}/events.ics")
 def events(request: Request, dataset_id: str) -> Response:
     """Events starting from ``from`` (default: now), soonest first."""
@@ -52,7 +79,7 @@ def events(request: Request, dataset_id: str) -> Response:
         raise NotFound(f"Dataset {dataset_id} is not a calendar of events.")
     since_text = request.query_params.get("from", "")
     try:
-        since = parse_timestamp(since_text) if since_text else now()
+        since = parse_timestamp(since_text) if since_text else local_now(fields)
     except CellError as err:
         raise InvalidRequest(f"'from' must be a date: {err}.", parameter="from") from None
     wanted = ["start", "title", "description", "location", "minutes"]
@@ -73,6 +100,7 @@ def events(request: Request, dataset_id: str) -> Response:
         f"X-WR-CALNAME:{_escape(dataset.meta.name)}",
     ]
     stamp = _stamp(now()) + "Z"
+    zone = zone_of(fields)
     for row in result.rows:
         event = dict(zip(["id", *present], row, strict=True))
         begins: datetime = event["start"]
@@ -80,10 +108,11 @@ def events(request: Request, dataset_id: str) -> Response:
             "BEGIN:VEVENT",
             f"UID:{dataset.id}-{event['id']}@{request.url.hostname or 'blotter'}",
             f"DTSTAMP:{stamp}",
-            f"DTSTART:{_stamp(begins)}",
+            f"DTSTART:{_when(begins, zone)}",
         ]
         if event.get("minutes"):
-            lines.append(f"DTEND:{_stamp(begins + timedelta(minutes=float(event['minutes'])))}")
+            ends = begins + timedelta(minutes=float(event["minutes"]))
+            lines.append(f"DTEND:{_when(ends, zone)}")
         lines.append(f"SUMMARY:{_escape(str(event['title'] or ''))}")
         if event.get("description"):
             lines.append(f"DESCRIPTION:{_escape(str(event['description']))}")

@@ -20,7 +20,9 @@ from blotter.auth import viewer_of
 from blotter.errors import DatasetNotFound, NotFound
 from blotter.queries import run_query
 from blotter.store.common import now
+from blotter.web.calendar import local_now
 from blotter.web.charts import Chart, chartable, count_by, over_time
+from blotter.web.events import Total, headline_totals
 from blotter.web.filters import quote
 from blotter.web.rendering import portal_of, render
 
@@ -46,7 +48,7 @@ def _events(portal: Any, dataset: Any, upcoming: bool, limit: int = 10) -> list[
     start = f"`{fields['start']}`"
     title = f"`{fields['title']}`"
     place = f"`{fields['location']}`" if fields.get("location") else "null"
-    moment = quote(now().isoformat(timespec="seconds"))
+    moment = quote(local_now(fields).isoformat(timespec="seconds"))
     params = {
         "$select": f"{start}, {title}, {place} AS place",
         "$where": f"{start} {'>=' if upcoming else '<'} {moment}",
@@ -72,6 +74,9 @@ class DashboardPage:
     rates: RateTable | None
     rates_url: str
     calendar_url: str | None
+    month_url: str | None
+    timing_url: str | None
+    totals: list[Total]
     upcoming: list[EventRow]
     past: list[EventRow]
     activity: list[ActivityRate]
@@ -185,5 +190,10 @@ def dashboard(request: Request, dataset_id: str) -> Response:
         calendar_url=f"/datasets/{dataset.id}/events.ics"
         if dataset.meta.calendar.get("start")
         else None,
+        month_url=f"/datasets/{dataset.id}/calendar"
+        if dataset.meta.calendar.get("start")
+        else None,
+        timing_url=f"/datasets/{dataset.id}/when" if facts.date_column else None,
+        totals=headline_totals(portal, dataset, None),
     )
     return render(request, "dashboard.html", page)

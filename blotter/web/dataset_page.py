@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from blotter.access import visible_dataset
 from blotter.analysis.benchmarks import RateTable, rate_table
-from blotter.analysis.summary import dataset_facts, freshness, summary_sentences
+from blotter.analysis.summary import dataset_facts, date_column, freshness, summary_sentences
 from blotter.auth import viewer_of
 from blotter.errors import DatasetNotFound, SoQLError
 from blotter.model import Column, ColumnType, Dataset
@@ -21,6 +21,7 @@ from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
+from blotter.web.events import Total, headline_totals
 from blotter.web.filters import (
     IN_SEPARATOR,
     VIEW_PREFIX,
@@ -159,6 +160,10 @@ class DatasetPage:
     rates: RateTable | None
     rates_url: str
     has_dashboard: bool
+    totals: list[Total]  # events, staff hours, attendees… of the filtered rows
+    calendar_url: str | None  # the iCalendar feed of an event dataset
+    month_url: str | None  # its month calendar
+    timing_url: str | None  # hour × weekday and year-on-year, under the same filters
 
 
 def _url(dataset_id: str, params: dict[str, str]) -> str:
@@ -418,6 +423,8 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     api_url = f"/resource/{dataset.id}.json" + ("?" + urlencode(export) if export else "")
     fresh = freshness(dataset, now())
     site = str(request.base_url).rstrip("/")
+    is_calendar = bool(dataset.meta.calendar.get("start") and dataset.meta.calendar.get("title"))
+    filtering = {f.param for f in filters}
     page = DatasetPage(
         title=meta.name,
         dataset_id=dataset.id,
@@ -488,6 +495,12 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         else None,
         rates=_rates(portal, request, dataset, where) if not problems else None,
         has_dashboard=bool(dataset.meta.dashboard),
+        totals=headline_totals(portal, dataset, where) if not problems else [],
+        calendar_url=f"/datasets/{dataset.id}/events.ics" if is_calendar else None,
+        month_url=f"/datasets/{dataset.id}/calendar" if is_calendar else None,
+        timing_url=_url(f"{dataset.id}/when", {k: v for k, v in base.items() if k in filtering})
+        if date_column(dataset) is not None
+        else None,
         rates_url=f"/api/analysis/v1/{dataset.id}/rates.json"
         + ("?" + urlencode({"$where": where}) if where else ""),
     )

@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -32,7 +33,10 @@ if TYPE_CHECKING:
     import altair as alt
 
 LEAFLET_DIR = Path(xstatic.pkg.leaflet.BASE_DIR)
-MAX_POINTS = 5000  # drawn one by one; beyond this the static map counts them in cells
+MAX_POINTS = 1500  # drawn one by one; beyond this the static map counts them in cells
+STATIC_CELL = 0.0025  # degrees: the static map's cells (about 250 m)
+LIVE_POINTS = 5000  # sent one by one to the interactive map; beyond, cells with counts
+LIVE_CELL = 0.0005  # degrees: the interactive map's cells (about 50 m)
 _BOUNDARY_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\.geojson$")
 
 
@@ -58,6 +62,8 @@ class MapView:
     hotspots: HotspotView | None = None
     hotspots_url: str = ""  # the same page with hotspots asked for
     hotspot_error: str = ""
+    located: int = 0  # the located rows under the filter
+    drawn_rows: int = 0  # the rows the static map accounts for: all of them
 
 
 def point_column(dataset: Dataset) -> Column | None:
@@ -133,6 +139,24 @@ def boundary_areas(portal: Portal, dataset: Dataset) -> dict[str, str]:
     return areas
 
 
+def _located(portal: Portal, dataset: Dataset, located_where: str) -> int:
+    params = {"$select": "count(*)", "$where": located_where}
+    return int(next(iter(run_query(portal.store, dataset, params, portal.settings).rows))[0])
+
+
+def _cells(
+    portal: Portal, dataset: Dataset, name: str, located_where: str, step: float
+) -> list[tuple[float, float, int]]:
+    """Every located row counted by the engine at points snapped to ``step`` degrees."""
+    params = {
+        "$select": f"snap_to_grid({name}, {step}) AS at, count(*) AS n",
+        "$where": located_where,
+        "$group": "at",
+    }
+    rows = run_query(portal.store, dataset, params, portal.settings, unlimited=True).rows
+    return [(lon, lat, int(n)) for lon, lat, n in rows]
+
+
 def build_map(
     portal: Portal,
     dataset: Dataset,
@@ -141,30 +165,47 @@ def build_map(
     hotspot_cell: float | None = None,
     page_url: str = "",
 ) -> MapView | None:
-    """The map of the points under the filter, or None for a dataset without points."""
+    """The map of every point under the filter, or None for a dataset without points."""
     column = point_column(dataset)
     if column is None:
         return None
     name = f"`{column.field_name}`"
-    located_where = " AND ".join(filter(None, [where, f"{name} IS NOT NULL"]))
-    params = {"$select": name, "$where": located_where, "$limit": str(MAX_POINTS)}
-    points = [row for row in run_query(portal.store, dataset, params, portal.settings).rows]
-    count_params = {"$select": "count(*)", "$where": located_where}
-    located = int(
-        next(iter(run_query(portal.store, dataset, count_params, portal.settings).rows))[0]
-    )
+    located_where = " AND ".join(f"({c})" for c in (where, f"{name} IS NOT NULL") if c)
+    located = _located(portal, dataset, located_where)
+    dense = located > MAX_POINTS
+    if dense:
+        # Many points: the engine counts them in cells of 1/400 degree (about 250 m), so
+        # every row counts, density shows instead of a blot, and the picture stays small.
+        drawn = _cells(portal, dataset, name, located_where, STATIC_CELL)
+    else:
+        params = {"$select": name, "$where": located_where, "$limit": str(max(located, 1))}
+        rows = run_query(portal.store, dataset, params, portal.settings).rows
+        drawn = [(lon, lat, 1) for lon, lat in rows if lon is not None]
     boundary = None
     if dataset.meta.boundary:
         boundary = load_boundary(portal, dataset.meta.boundary)
     title = f"Map of {located:,} located rows"
-    spec = _spec(points, boundary, title, located > MAX_POINTS)
-    shown = min(located, MAX_POINTS)
+    spec = _spec(drawn, boundary, title, dense)
     description = (
         f"{located:,} of the {matching:,} matching rows have a location"
-        + (f"; the map shows the first {shown:,} by :id" if located > shown else "")
+        + (
+            "; the map counts every one of them in cells of about 250 m"
+            if dense
+            else "; the map shows every one"
+        )
         + (". The lines are the area's boundaries." if boundary else ".")
     )
-    query = urlencode({"$where": located_where, "$limit": str(MAX_POINTS)})
+    if located > LIVE_POINTS:
+        # The interactive map gets cells of about 50 m with their counts, never a first page
+        # of the rows: every located row is in one.
+        live = {
+            "$select": f"snap_to_grid({name}, {LIVE_CELL}) AS cell, count(*) AS rows",
+            "$where": located_where,
+            "$group": "cell",
+            "$limit": "50000",
+        }
+    else:
+        live = {"$select": name, "$where": located_where, "$limit": str(max(located, 1))}
     hotspots, problem = None, ""
     if hotspot_cell is not None:
         try:
@@ -175,39 +216,37 @@ def build_map(
     return MapView(
         svg=svg_of(spec, title),
         description=description,
-        points_url=f"/resource/{dataset.id}.geojson?{query}",
+        points_url=f"/resource/{dataset.id}.geojson?{urlencode(live)}",
         boundary_url=f"/boundaries/{dataset.meta.boundary}" if boundary else None,
         tile_url=portal.settings.tile_url,
         tile_attribution=portal.settings.tile_attribution,
         hotspots=hotspots,
         hotspots_url=f"{page_url}{joiner}chart.hotspots=250#hotspots",
         hotspot_error=problem,
+        located=located,
+        drawn_rows=sum(n for _, _, n in drawn),
     )
 
 
 def _spec(
-    points: list[tuple[Any, ...]], boundary: dict[str, Any] | None, title: str, dense: bool
+    drawn: list[tuple[float, float, int]],
+    boundary: dict[str, Any] | None,
+    title: str,
+    dense: bool,
 ) -> alt.TopLevelMixin:
     import altair as alt
 
-    values = [{"lon": lon, "lat": lat} for lon, lat in points if lon is not None]
     layers: list[Any] = []
     if boundary is not None:
         layers.append(
-            alt.Chart(alt.Data(values=boundary["features"]))
+            alt.Chart(alt.Data(values=_d3_wound(boundary["features"])))
             .mark_geoshape(fill="#f3f5f8", stroke="#4a5360", strokeWidth=1)
             .project(type="mercator")
         )
-    if dense or len(values) > 1500:
-        # Many points: counted in cells of 1/400 degree (about 250 m) here, so density shows
-        # instead of a blot, and the picture stays small.
-        cells: dict[tuple[float, float], int] = {}
-        for v in values:
-            key = (round(v["lon"] * 400) / 400, round(v["lat"] * 400) / 400)
-            cells[key] = cells.get(key, 0) + 1
-        binned = [{"lon": lon, "lat": lat, "n": n} for (lon, lat), n in cells.items()]
+    values = [{"lon": lon, "lat": lat, "n": n} for lon, lat, n in drawn]
+    if dense:
         layers.append(
-            alt.Chart(alt.Data(values=binned))
+            alt.Chart(alt.Data(values=values))
             .mark_square(opacity=0.8, size=30)
             .encode(
                 longitude="lon:Q",
@@ -226,24 +265,60 @@ def _spec(
     return alt.layer(*layers).properties(title=title, width=560, height=420)
 
 
+def _signed_area(ring: list[list[float]]) -> float:
+    """Twice the ring's area on the plane of (lon, lat): positive when anticlockwise."""
+    return sum(x0 * y1 - x1 * y0 for (x0, y0, *_), (x1, y1, *_) in pairwise(ring))
+
+
+def _wound(polygon: list[list[list[float]]]) -> list[list[list[float]]]:
+    """The outer ring clockwise, holes anticlockwise."""
+    rings = []
+    for i, ring in enumerate(polygon):
+        clockwise = _signed_area(ring) < 0
+        rings.append(ring if clockwise == (i == 0) else ring[::-1])
+    return rings
+
+
+def _d3_wound(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The features with their polygons wound as Vega's d3-geo reads them. GeoJSON (RFC
+    7946) winds outer rings anticlockwise; d3-geo works on the sphere and takes an
+    anticlockwise ring for everything *outside* it, so each hotspot cell filled the whole
+    frame and the last one drawn covered the rest: the "empty square" of those charts."""
+    wound = []
+    for feature in features:
+        geometry = feature.get("geometry") or {}
+        kind = geometry.get("type")
+        if kind == "Polygon":
+            coords: Any = _wound(geometry["coordinates"])
+        elif kind == "MultiPolygon":
+            coords = [_wound(polygon) for polygon in geometry["coordinates"]]
+        else:
+            wound.append(feature)
+            continue
+        wound.append({**feature, "geometry": {**geometry, "coordinates": coords}})
+    return wound
+
+
 def hotspot_view(
     portal: Portal, dataset: Dataset, where: str | None, cell_m: float, boundary: Any
 ) -> HotspotView:
     """Gi* hotspots of the filtered points as a map with a legend, words and a table."""
     import altair as alt
 
-    found = find_hotspots(located_points(portal, dataset, where), cell_m)
+    found = find_hotspots(located_points(portal, dataset, where, cell_m), cell_m)
     kinds = ["hot", "cold", "not significant"]
     colours = ["#b3261e", "#0b5cad", "#e4e8ee"]
-    layers: list[Any] = []
+    # The area's lines go above the cells, so the cells never hide them.
+    outline: list[Any] = []
     if boundary is not None:
-        layers.append(
-            alt.Chart(alt.Data(values=boundary["features"]))
-            .mark_geoshape(fill="#ffffff", stroke="#4a5360", strokeWidth=1)
+        outline.append(
+            alt.Chart(alt.Data(values=_d3_wound(boundary["features"])))
+            .mark_geoshape(filled=False, stroke="#1f2933", strokeWidth=1.2)
             .project(type="mercator")
         )
-    layers.append(
-        alt.Chart(alt.Data(values=found.geojson()["features"]))
+    cells = _d3_wound(found.geojson()["features"])
+    hot_layer = (
+        alt.Chart(alt.Data(values=cells))
         .mark_geoshape(stroke="#ffffff", strokeWidth=0.3, opacity=0.85)
         .encode(
             color=alt.Color(
@@ -255,10 +330,9 @@ def hotspot_view(
         .project(type="mercator")
     )
     title = f"Hotspots of {found.points:,} located rows ({cell_m:g} m cells)"
-    spec = alt.layer(*layers).properties(title=title, width=560, height=420)
-    density_layers = [*layers[:-1]]
-    density_layers.append(
-        alt.Chart(alt.Data(values=found.geojson()["features"]))
+    spec = alt.layer(hot_layer, *outline).properties(title=title, width=560, height=420)
+    density_layer = (
+        alt.Chart(alt.Data(values=cells))
         .mark_geoshape(stroke=None, opacity=0.85)
         .encode(
             color=alt.Color(
@@ -270,7 +344,9 @@ def hotspot_view(
         .project(type="mercator")
     )
     density_title = f"Kernel density of {found.points:,} located rows"
-    density_spec = alt.layer(*density_layers).properties(title=density_title, width=560, height=420)
+    density_spec = alt.layer(density_layer, *outline).properties(
+        title=density_title, width=560, height=420
+    )
     hot = [c for c in found.cells if c.kind == "hot"]
     cold = [c for c in found.cells if c.kind == "cold"]
     description = (

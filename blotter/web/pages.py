@@ -25,15 +25,19 @@ from blotter.web.calendar import router as calendar_router
 from blotter.web.charts import vega_etag, vega_javascript
 from blotter.web.dashboard import router as dashboard_router
 from blotter.web.dataset_page import router as dataset_router
+from blotter.web.events import router as events_router
 from blotter.web.manage import router as manage_router
 from blotter.web.maps import boundary_path
 from blotter.web.rendering import HERE, friendly_date, portal_of, render
+from blotter.web.timing import router as timing_router
 
 router = APIRouter(include_in_schema=False)
 router.include_router(dataset_router)
 router.include_router(manage_router)
 router.include_router(dashboard_router)
 router.include_router(calendar_router)
+router.include_router(events_router)
+router.include_router(timing_router)
 STATIC_DIR = HERE / "static"
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9“\"(])")
 

@@ -134,3 +134,31 @@ def test_cincinnati_use_of_force_hotspots_match_the_independent_gi_star(
     hot = {k for k in range(z.size) if p[k] <= threshold and z[k] > 0}
     assert {c.row * counts.shape[1] + c.col for c in found.cells if c.kind == "hot"} == hot
     assert len(hot) > 0
+
+
+def test_the_engine_counts_every_located_row_on_the_same_grid(
+    sample_app: FastAPI, calls: list[tuple[float, float]]
+) -> None:
+    """The engine's snapped counts give exactly the grid the raw points give, and every row
+    under the filter counts, not a first page of them."""
+    portal: Portal = sample_app.state.portal
+    dataset = portal.store.get_dataset("tkpk-clls")
+    snapped = located_points(portal, dataset, None, 250)
+    assert sum(n for _, _, n in snapped) == len(calls) == 11735
+    assert len(snapped) < len(calls)  # counted in the engine, not sent point by point
+    from_engine, *origin = grid_counts(snapped, 250)
+    from_rows, *raw_origin = grid_counts(calls, 250)
+    assert (from_engine == from_rows).all() and origin == pytest.approx(raw_origin)
+    late = located_points(portal, dataset, "received_at >= '2020-01-01'", 250)
+    client = TestClient(sample_app)
+    count = client.get(
+        "/resource/tkpk-clls.json",
+        params={"$select": "count(*) AS n", "$where": "received_at >= '2020-01-01'"},
+    ).json()[0]["n"]
+    assert sum(n for _, _, n in late) == int(count) > 0
+    geo = client.get(
+        "/api/analysis/v1/tkpk-clls/hotspots.geojson",
+        params={"cell": "250", "$where": "received_at >= '2020-01-01'"},
+    ).json()
+    assert geo["properties"]["points"] == int(count)
+    assert sum(f["properties"]["count"] for f in geo["features"]) == int(count)

@@ -4,11 +4,15 @@ JSON endpoint), and the events calendar feed."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from math import comb
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+RUTLAND = ZoneInfo("America/New_York")
 
 
 def _two_sided_binomial(k: int, n: int) -> float:
@@ -84,7 +88,8 @@ def test_each_seed_dashboard_shows_figures_equal_to_their_json(
 
 
 def test_the_events_feed_is_icalendar_of_events_from_a_date(client: TestClient) -> None:
-    feed = client.get("/datasets/rtcm-ngmt/events.ics", params={"from": "2017-12-01"})
+    since = (datetime.now(RUTLAND) - timedelta(days=60)).replace(tzinfo=None)
+    feed = client.get("/datasets/rtcm-ngmt/events.ics", params={"from": f"{since:%Y-%m-%d}"})
     assert feed.headers["content-type"].startswith("text/calendar")
     text = feed.text
     assert text.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n") and text.endswith(
@@ -93,12 +98,25 @@ def test_the_events_feed_is_icalendar_of_events_from_a_date(client: TestClient) 
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
     expected = client.get(
         "/resource/rtcm-ngmt.json",
-        params={"$select": "count(*)", "$where": "starts_at >= '2017-12-01T00:00:00'"},
-    ).json()[0]["count"]
-    assert text.count("BEGIN:VEVENT") == int(expected) > 0
-    starts = re.findall(r"\r\nDTSTART:(\d{8}T\d{6})", text)
-    assert starts == sorted(starts) and starts[0] >= "20171201T000000"
-    assert client.get("/datasets/rtcm-ngmt/events.ics").text.count("BEGIN:VEVENT") == 0  # all past
+        params={
+            "$select": "starts_at",
+            "$where": f"starts_at >= '{since:%Y-%m-%d}T00:00:00'",
+            "$order": "starts_at",
+        },
+    ).json()
+    assert text.count("BEGIN:VEVENT") == len(expected) > 0
+    # Local Rutland times, given in UTC: every calendar shows them in its reader's zone.
+    starts = re.findall(r"\r\nDTSTART:(\d{8}T\d{6}Z)\r\n", text)
+    utc = [
+        datetime.fromisoformat(r["starts_at"]).replace(tzinfo=RUTLAND).astimezone(UTC)
+        for r in expected
+    ]
+    assert starts == [f"{t:%Y%m%dT%H%M%SZ}" for t in utc]
+    assert "DTSTART:" not in text.replace("DTSTART:2", "")  # no floating or other forms
+    upcoming = client.get("/datasets/rtcm-ngmt/events.ics").text
+    assert upcoming.count("BEGIN:VEVENT") > 0  # the demo's events run three months ahead
+    first = re.search(r"DTSTART:(\d{8}T\d{6})Z", upcoming)
+    assert first is not None and first.group(1) >= f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     assert client.get("/datasets/e2x9-2kgt/events.ics").status_code == 404
 
 
@@ -140,13 +158,23 @@ def test_trend_rates_per_1000_residents_use_the_benchmark_total(client: TestClie
 def test_the_engagement_dashboard_lists_upcoming_and_recent_events(client: TestClient) -> None:
     page = client.get("/dashboards/rtcm-ngmt").text
     section = page.split('id="events-heading"', 1)[1].split("</section>", 1)[0]
-    assert "No upcoming events are listed." in section  # the generated events end in 2017
-    latest = client.get(
-        "/resource/rtcm-ngmt.json",
-        params={"$select": "starts_at, title", "$order": "starts_at DESC", "$limit": "10"},
-    ).json()
-    listed = re.findall(r"<li><strong>([^<]+)</strong> ([^<,]+)", section)
-    assert [w for w, _ in listed] == [r["starts_at"][:16].replace("T", " ") for r in latest]
+    upcoming_part, recent_part = section.split("<h3>Most recent</h3>", 1)
+    moment = f"{datetime.now(RUTLAND):%Y-%m-%dT%H:%M:%S}"
+    for part, where, order in (
+        (upcoming_part, f"starts_at >= '{moment}'", "ASC"),
+        (recent_part, f"starts_at < '{moment}'", "DESC"),
+    ):
+        rows = client.get(
+            "/resource/rtcm-ngmt.json",
+            params={
+                "$select": "starts_at",
+                "$where": where,
+                "$order": f"starts_at {order}",
+                "$limit": "10",
+            },
+        ).json()
+        listed = re.findall(r"<li><strong>([^<]+)</strong>", part)
+        assert listed == [r["starts_at"][:16].replace("T", " ") for r in rows] and listed
 
 
 def test_hotspots_come_with_the_kernel_density_surface(client: TestClient) -> None:
@@ -177,3 +205,23 @@ def test_staff_hours_by_month_on_the_engagement_dashboard(client: TestClient) ->
     for (month, shown), expected in zip(rows, monthly, strict=True):
         assert month == expected["m"][:7]
         assert int(shown.replace(",", "")) == round(float(expected["h"]))
+
+
+def test_the_traffic_stops_dashboard_counts_reasons_outcomes_race_and_residence(
+    client: TestClient,
+) -> None:
+    page = client.get("/dashboards/tkpk-stps")
+    assert page.status_code == 200
+    for title in ("Rows by reason", "Rows by outcome", "Rows by race", "Rows by residence"):
+        assert f">{title}</strong>" in page.text
+    outcome = page.text.split(">Rows by outcome</strong>", 1)[1].split("</figure>", 1)[0]
+    assert '<th scope="row">citation</th><td class="num">11,066</td>' in outcome
+    assert "Against the population" in page.text  # rates by race, with the method card
+    assert "How these figures are made" in page.text
+    rates = client.get("/api/analysis/v1/tkpk-stps/rates.json").json()
+    black = next(g for g in rates["groups"] if g["group"] == "black")
+    assert black["count"] == 10568 and black["population"] == 5823
+    years = client.get("/api/analysis/v1/tkpk-stps/trend.json").json()["periods"]
+    assert [p["count"] for p in years] == [8074, 4465, 3288, 2881, 2091, 1593]
+    assert '<th scope="row">2015</th><td class="num">8,074</td>' in page.text
+    assert client.get("/datasets/tkpk-stps").status_code == 200

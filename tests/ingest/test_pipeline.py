@@ -35,18 +35,19 @@ def values(store: Store, dataset_id: str, field: str) -> list[object]:
 def test_load_samples_publishes_every_labelled_dataset(store: Store) -> None:
     seen: list[int] = []
     results = load_samples(store, progress=seen.append)
-    assert [r.row_count for r in results] == [221, 1911, 11735, 300, 9, 9]
+    assert [r.row_count for r in results] == [221, 1911, 11735, 22392, 300, 9, 9]
     assert [r.dataset_id for r in results] == [
         "e2x9-2kgt",
         "tkpk-rrst",
         "tkpk-clls",
+        "tkpk-stps",
         "rtcm-ngmt",
         "rtld-pppl",
         "tkpk-pppl",
     ]
-    assert seen[-1] == 221 + 1911 + 11735 + 300 + 9 + 9 and seen == sorted(seen)
+    assert seen[-1] == 221 + 1911 + 11735 + 22392 + 300 + 9 + 9 and seen == sorted(seen)
     by_id = {d.id: d for d in store.list_datasets()}
-    assert len(by_id) == len(SPECS) == 6
+    assert len(by_id) == len(SPECS) == 7
     generated = [d for d in by_id.values() if d.meta.sample]
     assert len(generated) == 1 and "generated sample" in generated[0].meta.name
     assert all(d.meta.agency and d.meta.license and d.meta.attribution for d in by_id.values())

@@ -1,4 +1,4 @@
-"""The four sample datasets: the real files load cleanly through their dataset files."""
+"""The sample datasets: the real files load cleanly through their dataset files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import csv
 import json
 import shutil
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,7 +15,7 @@ import pytest
 from blotter.errors import ValidationFailed
 from blotter.ingest.spec import DatasetSpec, load_spec_file
 from blotter.samples import SPECS, sample_specs
-from blotter.samples.engagement import _inside, city_ring, generate
+from blotter.samples.engagement import _inside, city_ring, event_span, generate
 from tests.ingest.conftest import published
 from tests.paths import SAMPLES
 
@@ -239,16 +239,23 @@ def test_takoma_park_calls_load_every_real_row_with_a_location() -> None:
 
 
 def test_generated_engagement_is_deterministic_and_inside_the_city(tmp_path: Path) -> None:
-    one = generate(tmp_path / "a.csv").read_bytes()
-    assert generate(tmp_path / "b.csv").read_bytes() == one
-    assert generate(tmp_path / "c.csv", seed=7).read_bytes() != one
+    loaded_on = date(2026, 11, 30)
+    one = generate(tmp_path / "a.csv", today=loaded_on).read_bytes()
+    assert generate(tmp_path / "b.csv", today=loaded_on).read_bytes() == one
+    assert generate(tmp_path / "c.csv", seed=7, today=loaded_on).read_bytes() != one
+    assert generate(tmp_path / "d.csv", today=date(2027, 3, 1)).read_bytes() != one
     rows = list(csv.DictReader((tmp_path / "a.csv").open(encoding="utf-8")))
     assert len(rows) == 300
     ring = city_ring()
     assert all(_inside(float(r["latitude"]), float(r["longitude"]), ring) for r in rows)
     assert all("Generated sample record" in r["description"] for r in rows)
-    years = Counter(r["starts_at"][:4] for r in rows)
-    assert set(years) == {"2015", "2016", "2017"}
+    days = sorted(date.fromisoformat(r["starts_at"][:10]) for r in rows)
+    # Three years back to three months ahead of the day the demo was loaded.
+    assert date(2023, 11, 30) <= days[0] < date(2024, 1, 15)
+    assert date(2027, 2, 1) < days[-1] <= date(2027, 3, 2)
+    upcoming = [d for d in days if d > loaded_on]
+    assert 10 < len(upcoming) < 50
+    assert event_span(date(2028, 2, 29)) == (date(2025, 2, 28), date(2028, 5, 31))
 
 
 def test_the_boundary_test_is_right_about_known_places() -> None:
@@ -269,3 +276,25 @@ def test_generated_engagement_loads_through_its_labelled_dataset_file(tmp_path: 
     assert table.num_rows == 300
     assert table.column("_location_lat").null_count == 0
     assert min(table.column("attendees").to_pylist()) >= 3
+
+
+def test_takoma_park_traffic_stops_load_every_real_row() -> None:
+    """The City's 22,392 stops; counts checked against the copied file read plainly."""
+    spec = load_spec_file(SAMPLES / "traffic_stops.yaml")
+    assert spec.id == "tkpk-stps" and spec.benchmark is not None
+    source = spec.source_path()
+    assert source is not None and source.parent == SAMPLES / "data"
+    raw = list(csv.DictReader(source.open(encoding="utf-8")))
+    table = published(source, spec)
+    assert table.num_rows == len(raw) == 22392
+    outcomes = Counter(table.column("outcome").to_pylist())
+    assert outcomes == {"citation": 11066, "warning": 7344, "repair_order": 3982}
+    races = Counter(table.column("race").to_pylist())
+    assert races == Counter(r["race"].lower().replace(" ", "_") or None for r in raw)
+    residence = Counter(table.column("residence").to_pylist())
+    assert residence["montgomery_county"] == 11193 and residence["outside_maryland"] == 3866
+    assert sum(residence.values()) == 22392 and None not in residence
+    years = Counter(d.year for d in table.column("stop_date").to_pylist())
+    assert years == {2015: 8074, 2016: 4465, 2017: 3288, 2018: 2881, 2019: 2091, 2020: 1593}
+    ages = [a for a in table.column("age").to_pylist() if a is not None]
+    assert min(ages) >= 18  # juveniles' exact ages withheld; the band stays

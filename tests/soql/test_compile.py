@@ -300,6 +300,7 @@ CASES: list[tuple[str, str, dict[str, str], Answer]] = [
     ("within-polygon", "calls", {"$select": ":id", "$where": f"within_polygon(location, '{BOX}')"}, rows_of(":id", where=in_box)),
     ("intersects-polygon", "calls", {"$select": ":id", "$where": f"intersects(location, '{BOX}')"}, rows_of(":id", where=in_box)),
     ("intersects-point", "calls", {"$select": "count(*)", "$where": "intersects(location, 'POINT (-77.0102081298828 38.9817161560059)')"}, one(lambda rows: sum(r["location"] == (-77.0102081298828, 38.9817161560059) for r in rows))),
+    ("snap-to-grid", "calls", {"$select": "snap_to_grid(location, 0.01)", "$limit": "5"}, rows_of(lambda r: (math.floor(lon(r) / 0.01 + 0.5) * 0.01, math.floor(lat(r) / 0.01 + 0.5) * 0.01), limit=5)),
     ("extent", "calls", {"$select": "extent(location)"}, one(lambda rows: (min(map(lon, rows)), min(map(lat, rows)), max(map(lon, rows)), max(map(lat, rows))))),
     # whole statements ($query)
     ("statement-every-clause", "force", {"$query": "SELECT officer_rank, count(*) AS n WHERE officer_age > 25 GROUP BY officer_rank HAVING n > 1 ORDER BY n DESC LIMIT 2 OFFSET 0"}, lambda rows: sorted(((k, n) for k, n in Counter(r["officer_rank"] for r in rows if age(r) > 25).items() if n > 1), key=lambda kv: -kv[1])[:2]),

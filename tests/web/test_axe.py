@@ -40,6 +40,9 @@ PUBLIC_PAGES = {  # name: (path, the status it answers)
     "dashboard": ("/dashboards/e2x9-2kgt", 200),
     "dashboard-events": ("/dashboards/rtcm-ngmt", 200),
     "map-hotspots": ("/datasets/tkpk-clls?chart.hotspots=250&location__area=Ward+4", 200),
+    "calendar-month": ("/datasets/rtcm-ngmt/calendar", 200),
+    "when": ("/datasets/tkpk-clls/when?call_type=Traffic+Stop", 200),
+    "dashboard-stops": ("/dashboards/tkpk-stps", 200),
     "charts": (
         "/datasets/e2x9-2kgt?chart.by=force_category&chart.period=quarter"
         "&chart.split=subject_race&chart.down=subject_race&chart.across=arrested",

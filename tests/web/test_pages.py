@@ -28,11 +28,12 @@ def status_line(html: str) -> str:
 
 def test_home_lists_the_samples_and_labels_the_generated_one(client: TestClient) -> None:
     html = client.get("/").text
-    assert "6 datasets" in html  # four police datasets and two population tables they use
+    assert "7 datasets" in html  # five police datasets and two population tables they use
     for name in (
         "Use of force, Rutland (VT)",
         "Arrests, Takoma Park",
         "Calls for service",
+        "Traffic stops, Takoma Park",
         "Community engagement",
         "Population of Rutland city",
         "Population of Takoma Park",
@@ -49,8 +50,8 @@ def test_catalog_search_finds_by_words_in_columns_and_descriptions(client: TestC
 
 def test_catalog_filters_by_agency_with_counts(client: TestClient) -> None:
     html = client.get("/", params={"agency": "Takoma Park Police Department (MD)"}).text
-    assert "2 datasets" in html and "Use of force, Rutland" not in html
-    assert 'Takoma Park Police Department (MD) <span class="count">(2)</span>' in html
+    assert "3 datasets" in html and "Use of force, Rutland" not in html
+    assert 'Takoma Park Police Department (MD) <span class="count">(3)</span>' in html
 
 
 def test_dataset_page_shows_metadata_table_and_dictionary(client: TestClient) -> None:

@@ -1,7 +1,8 @@
 // The interactive map, when JavaScript and Leaflet are there: the same boundaries and points
 // as the server's picture, which it replaces. Points close together on screen are drawn as
-// one circle with their count, recomputed at every zoom. Tiles only if the portal names a
-// tile server; otherwise the map needs nothing but this portal.
+// one circle with their count, recomputed at every zoom. A large view arrives as small cells
+// with their counts ("rows"), so every row is on the map, not a first page of them. Tiles
+// only if the portal names a tile server; otherwise the map needs nothing but this portal.
 (function () {
   "use strict";
   var box = document.querySelector(".map-live");
@@ -12,6 +13,10 @@
   }
   var points = [];
   var layer = L.layerGroup().addTo(map);
+  // Hotspot cells lie above the clusters (the marker pane is at 600), and let clicks through.
+  var hotPane = map.createPane("hotspots");
+  hotPane.style.zIndex = 650;
+  hotPane.style.pointerEvents = "none";
   var CELL = 40; // pixels
 
   function draw() {
@@ -24,16 +29,16 @@
     });
     Object.keys(cells).forEach(function (key) {
       var group = cells[key];
-      var lat = 0, lng = 0;
-      group.forEach(function (p) { lat += p.lat; lng += p.lng; });
-      var centre = L.latLng(lat / group.length, lng / group.length);
-      if (group.length === 1) {
+      var lat = 0, lng = 0, rows = 0;
+      group.forEach(function (p) { lat += p.lat * p.rows; lng += p.lng * p.rows; rows += p.rows; });
+      var centre = L.latLng(lat / rows, lng / rows);
+      if (rows === 1) {
         L.circleMarker(centre, { radius: 5, color: "#b3261e", weight: 1, fillOpacity: 0.8 }).addTo(layer);
       } else {
-        var size = 20 + Math.min(16, Math.round(Math.log(group.length) * 3));
+        var size = 20 + Math.min(16, Math.round(Math.log(rows) * 3));
         L.marker(centre, {
-          icon: L.divIcon({ className: "cluster", html: String(group.length), iconSize: [size, size] }),
-          title: group.length + " rows here; zoom in to see them apart",
+          icon: L.divIcon({ className: "cluster", html: rows.toLocaleString(), iconSize: [size, size] }),
+          title: rows + " rows here; zoom in to see them apart",
           keyboard: false
         }).addTo(layer);
       }
@@ -45,15 +50,18 @@
     ? fetch(box.dataset.boundary).then(function (r) { return r.json(); })
     : Promise.resolve(null));
   if (box.dataset.hotspots) {
-    // Gi* cells, when the reader asked for hotspots: hot and cold drawn under the points.
+    // Gi* cells, when the reader asked for hotspots: hot and cold drawn above the clusters.
     fetch(box.dataset.hotspots).then(function (r) { return r.json(); }).then(function (cells) {
       var colours = { hot: "#b3261e", cold: "#0b5cad" };
       L.geoJSON(cells, {
+        pane: "hotspots",
+        renderer: L.svg({ pane: "hotspots" }),
+        interactive: false,
         filter: function (f) { return f.properties.kind !== "not significant"; },
         style: function (f) {
           return { color: colours[f.properties.kind], weight: 0, fillOpacity: 0.45 };
         }
-      }).addTo(map).bringToBack();
+      }).addTo(map);
       var legend = L.control({ position: "bottomleft" });
       legend.onAdd = function () {
         var div = L.DomUtil.create("div", "map-legend");
@@ -66,7 +74,9 @@
   }
   Promise.all(loads).then(function (found) {
     points = found[0].features.filter(function (f) { return f.geometry; }).map(function (f) {
-      return L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]);
+      var at = L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]);
+      at.rows = Number((f.properties && f.properties.rows) || 1);
+      return at;
     });
     var bounds = L.latLngBounds(points);
     if (found[1]) {
