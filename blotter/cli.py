@@ -127,7 +127,12 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     if workers == 1:
         from blotter.app import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            h11_max_incomplete_event_size=_parser_room(settings),
+        )
         return
     if not settings.database_url:
         err_console.print(
@@ -144,7 +149,14 @@ def _serve(settings: Settings, workers: int = 1) -> None:
         host=settings.host,
         port=settings.port,
         workers=workers,
+        h11_max_incomplete_event_size=_parser_room(settings),
     )
+
+
+def _parser_room(settings: Settings) -> int:
+    """Room in the h11 parser for the longest URL the portal takes and its headers, so a
+    long URL gets the portal's own 414 (with its error body), not the server's plain 400."""
+    return settings.max_url_bytes + (64 << 10)
 
 
 @app.command()

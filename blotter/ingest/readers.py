@@ -10,6 +10,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from blotter.errors import IngestError
+from blotter.ingest.bounds import ReadLimits, check_zip
 from blotter.ingest.spec import ReaderOptions
 
 Cells = list[str | None]
@@ -39,8 +40,11 @@ class Table:
     notes: list[str] = field(default_factory=list)  # things the publisher should know
 
 
-def open_table(path: Path, options: ReaderOptions | None = None) -> Table:
-    """Open a CSV or XLSX file; rows stream lazily, so memory stays flat."""
+def open_table(
+    path: Path, options: ReaderOptions | None = None, limits: ReadLimits | None = None
+) -> Table:
+    """Open a CSV or XLSX file; rows stream lazily, so memory stays flat. An XLSX is
+    refused before it is opened if it would unpack past ``limits``."""
     options = options or ReaderOptions()
     if not path.exists():
         raise IngestError(f"File {path} does not exist.", file=str(path))
@@ -48,6 +52,7 @@ def open_table(path: Path, options: ReaderOptions | None = None) -> Table:
     if kind == "csv" or kind == "txt":
         return _csv(path, options)
     if kind in ("xlsx", "xlsm"):
+        check_zip(path, limits or ReadLimits())
         return _xlsx(path, options)
     raise IngestError(
         f"Cannot read {path.name}: Blotter reads .csv and .xlsx files.", file=str(path)
