@@ -503,15 +503,20 @@ async def _while_connected(request: Request, work: Callable[[Callable[[], bool]]
             await anyio.sleep(0.2)
         gone.set()
 
+    results: list[_T] = []
+    failures: list[Exception] = []  # raised here, not from the group (which would wrap it)
     async with anyio.create_task_group() as group:
         group.start_soon(watch)
         try:
-            result = await anyio.to_thread.run_sync(lambda: work(gone.is_set))
-        finally:
-            group.cancel_scope.cancel()
-    if gone.is_set():
+            results.append(await anyio.to_thread.run_sync(lambda: work(gone.is_set)))
+        except Exception as err:
+            failures.append(err)
+        group.cancel_scope.cancel()
+    if failures:
+        raise failures[0]
+    if gone.is_set() or await request.is_disconnected():
         raise Cancelled
-    return result
+    return results[0]
 
 
 async def _chunks(upload: UploadFile, size: int = 1 << 20) -> Any:
