@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     )
     max_url_bytes: int = Field(
         16384,
+        ge=0,
+        le=60_000,  # Uvicorn's parser refuses URLs past about 64 KB with its own plain text
         description="The longest URL (path and query string) a request may have, in bytes; "
         "longer is a 414 with the portal's error body. Long queries go in a SODA3 body.",
     )
