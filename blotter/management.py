@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from sqlglot import exp
 
 from blotter.access import Viewer, audit, require_account, writable_dataset
 from blotter.errors import (
+    IngestError,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
@@ -311,6 +313,21 @@ async def save_upload(portal: Portal, chunks: AsyncIterator[bytes], filename: st
     return target
 
 
+@contextmanager
+def named_as_sent(path: Path) -> Iterator[None]:
+    """Errors about a saved upload name the file as the publisher sent it, never where the
+    server saved it (its folder and the token before the name)."""
+    try:
+        yield
+    except IngestError as err:
+        sent = path.name.split("-", 1)[-1]
+        for where in (str(path), path.name):
+            err.message = err.message.replace(where, sent)
+        err.args = (err.message,)
+        err.data = {k: sent if v == str(path) else v for k, v in err.data.items()}
+        raise
+
+
 def staged_upload(portal: Portal, token: str) -> Path:
     """A saved upload named by the token a preview page holds."""
     if not re.fullmatch(r"[0-9a-f]{16}-[A-Za-z0-9._-]{1,80}", token):
@@ -492,11 +509,12 @@ async def upload_file(
     path = await save_upload(portal, chunks, filename)
     limits = ReadLimits.from_settings(portal.settings)
     try:
-        return await anyio.to_thread.run_sync(
-            lambda: publish_file(
-                portal.store, viewer, dataset_id, path, spec=spec, mode=mode, limits=limits
+        with named_as_sent(path):
+            return await anyio.to_thread.run_sync(
+                lambda: publish_file(
+                    portal.store, viewer, dataset_id, path, spec=spec, mode=mode, limits=limits
+                )
             )
-        )
     finally:
         path.unlink(missing_ok=True)
 
@@ -522,6 +540,7 @@ __all__ = [
     "Preview",
     "apply_metadata_change",
     "create_dataset",
+    "named_as_sent",
     "preview_file",
     "profile_spec",
     "publish_file",

@@ -47,6 +47,7 @@ from blotter.management import (
     Cancelled,
     MetadataChange,
     apply_metadata_change,
+    named_as_sent,
     preview_file,
     profile_spec,
     publish_file,
@@ -450,18 +451,19 @@ async def upload(request: Request) -> Response:
     limits = ReadLimits.from_settings(portal.settings)
     check_rows = portal.settings.preview_check_rows
     try:
-        preview = await _while_connected(
-            request,
-            lambda cancelled: preview_file(
-                portal.store,
-                path,
-                target,
-                spec,
-                check_rows=check_rows,
-                limits=limits,
-                cancelled=cancelled,
-            ),
-        )
+        with named_as_sent(path):
+            preview = await _while_connected(
+                request,
+                lambda cancelled: preview_file(
+                    portal.store,
+                    path,
+                    target,
+                    spec,
+                    check_rows=check_rows,
+                    limits=limits,
+                    cancelled=cancelled,
+                ),
+            )
     except Cancelled:
         path.unlink(missing_ok=True)
         return Response(status_code=499)  # nobody is there to read it
@@ -549,17 +551,19 @@ async def publish(request: Request) -> Response:
     dataset_id = _text(form, "dataset")
     limits = ReadLimits.from_settings(portal.settings)
     try:
-        if dataset_id:
-            mode = _text(form, "mode", "replace")
-            await anyio.to_thread.run_sync(
-                lambda: publish_file(
-                    portal.store, viewer, dataset_id, path, spec=spec, mode=mode, limits=limits
+        with named_as_sent(path):
+            if dataset_id:
+                mode = _text(form, "mode", "replace")
+                await anyio.to_thread.run_sync(
+                    lambda: publish_file(
+                        portal.store, viewer, dataset_id, path, spec=spec, mode=mode, limits=limits
+                    )
                 )
-            )
-        else:
-            dataset_id = await anyio.to_thread.run_sync(
-                lambda: _publish_new(portal.store, viewer, path, spec, _text(form, "name"), limits)
-            )
+            else:
+                name = _text(form, "name")
+                dataset_id = await anyio.to_thread.run_sync(
+                    lambda: _publish_new(portal.store, viewer, path, spec, name, limits)
+                )
     finally:
         path.unlink(missing_ok=True)
     notice = "Published a new version." if _text(form, "dataset") else "Dataset created."

@@ -67,6 +67,9 @@ def test_a_zip_bomb_is_refused_at_once_through_the_api_and_the_page(
     body = api.json()
     assert body["code"] == "ingest.too-large" and "it was not opened" in body["message"]
     assert body["data"]["part"] == "xl/worksheets/sheet1.xml"
+    # The file is named as it was sent, never by where the server saved it.
+    assert body["message"].startswith("bomb.xlsx: ") and body["data"]["file"] == "bomb.xlsx"
+    assert "uploads" not in api.text
     client = TestClient(bounded.client.app)
     page = _preview(client, sign_in(client, "pub_a"), "bomb.xlsx", bomb)
     assert "unpacks" in page and "it was not opened" in page
@@ -121,7 +124,7 @@ def test_a_preview_with_problems_or_an_unreadable_file_leaves_no_upload(
     report = _preview(client, csrf, "bad.csv", (HEADER + "c5,theft,old,Lee\n").encode())
     assert "1 problem: this file cannot be published yet" in report
     unclosed = _preview(client, csrf, "open.csv", (HEADER + 'c6,"theft,40,Lee\n').encode())
-    assert "a quoted value opens in this row and is never closed" in unclosed
+    assert "open.csv row 2: a quoted value opens in this row and is never closed" in unclosed
     assert uploads(bounded) == []
     fine = _preview(client, csrf, "ok.csv", (HEADER + "c7,theft,40,Lee\n").encode())
     assert "1 rows checked, no problems found" in fine
