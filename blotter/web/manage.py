@@ -56,7 +56,8 @@ from blotter.management import (
     save_upload,
     staged_upload,
 )
-from blotter.model import Cadence, Dataset, Role, Visibility
+from blotter.model import Cadence, Dataset, Role, User, Visibility
+from blotter.store.base import Store
 from blotter.web.rendering import display, portal_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -122,6 +123,12 @@ def login_form(request: Request, next: str = "/manage") -> Response:
     return response
 
 
+def _checked_sign_in(request: Request, store: Store, name: str, password: str) -> User:
+    # On a thread: the Argon2 check (or the wait for a turn at one) must not hold the loop.
+    with guard_of(request).password_check(address_of(request)):
+        return sign_in(store, name, password, address_of(request), via="session")
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await request.form()
@@ -133,8 +140,9 @@ async def login(request: Request) -> Response:
         raise PermissionDenied("The sign-in form expired; reload the page and sign in again.")
     store = portal_of(request).store
     try:
-        with guard_of(request).password_check(address_of(request)):
-            user = sign_in(store, name, password, address_of(request), via="session")
+        user = await anyio.to_thread.run_sync(
+            lambda: _checked_sign_in(request, store, name, password)
+        )
     except BlotterError as err:
         page = LoginPage("Staff sign-in", target, name=name, error=err.message, login_csrf=cookie)
         refused = render(request, "login.html", page, status=err.status)
