@@ -13,13 +13,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blotter.accounts import check_token
 from blotter.api.analysis import router as analysis_router
+from blotter.api.bounds import Bounds
 from blotter.api.catalog import router as catalog_router
 from blotter.api.health import router as health_router
 from blotter.api.publish import router as publish_router
 from blotter.api.soda import router as soda_router
 from blotter.api.soda3 import router as soda3_router
 from blotter.api.throttle import Throttle
+from blotter.credentials import CredentialGuard
 from blotter.errors import BlotterError, InvalidRequest
+from blotter.management import remove_stale_uploads
 from blotter.portal import Portal
 from blotter.settings import Settings
 from blotter.store import Store, open_store
@@ -40,6 +43,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Files left by previews never published, or by a server killed mid-publish.
+        remove_stale_uploads(portal)
         yield
         if owned:
             portal.store.close()
@@ -54,6 +59,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         redoc_url=None,
     )
     app.state.portal = portal
+    app.state.credential_guard = CredentialGuard.from_settings(settings)
     # Browsers call the SODA API from other sites' pages, as with Socrata.
     app.add_middleware(
         CORSMiddleware,
@@ -68,6 +74,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         token_per_minute=settings.throttle_token_per_minute,
         tokens=frozenset(settings.app_tokens),
         account_token=lambda token: check_token(portal.store, token) is not None,
+        answer=_early_answer,
+    )
+    app.add_middleware(
+        Bounds,
+        max_url_bytes=settings.max_url_bytes,
+        body_limit=lambda path: _body_limit(settings, path),
+        answer=_early_answer,
     )
     # Outermost of ours: a portal error raised in a middleware (the throttle asking the
     # database about a token) is answered like one raised in a route.
@@ -134,12 +147,51 @@ class _MiddlewareErrors:
             await _error_response(Request(scope), err)(scope, receive, send)
 
 
+def _body_limit(settings: Settings, path: str) -> tuple[int, str]:
+    """The largest body a path takes, and what to do instead (``api.bounds``)."""
+    if path == "/manage/upload" or (path.startswith("/api/views/") and path.endswith("/upload")):
+        # The file itself is held to the limit as it is saved; this leaves room for the
+        # form's other fields and framing.
+        return (settings.max_upload_mb + 1) << 20, (
+            f"Files up to {settings.max_upload_mb} MB can be uploaded."
+        )
+    if path.startswith("/api/v3/"):
+        return settings.max_query_body_kb << 10, "A SODA3 body holds a query, not data."
+    return settings.max_write_mb << 20, (
+        "Send rows in smaller batches, or upload a file with POST /api/views/{id}/upload."
+    )
+
+
+async def _early_answer(scope: Scope, receive: Receive, send: Send, err: BlotterError) -> None:
+    """An error found before any route runs (a bound, the throttle), answered as the portal
+    answers errors but without working out who asks, so a refusal stays cheap."""
+    request = Request(scope, receive)
+    api = _is_api(request)
+    response = _json_error(err) if api else error_page(request, err, anonymous=True)
+    _retry_after(response, err)
+    await response(scope, receive, send)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(_API_PREFIXES) or request.url.path.endswith(".json")
+
+
+def _json_error(err: BlotterError) -> Response:
+    return JSONResponse(
+        err.to_dict(), status_code=err.status, media_type="application/json; charset=utf-8"
+    )
+
+
+def _retry_after(response: Response, err: BlotterError) -> None:
+    retry = err.data.get("retry_after_s")
+    if isinstance(retry, int):
+        response.headers["Retry-After"] = str(retry)
+
+
 def _error_response(request: Request, err: BlotterError) -> Response:
     """The one place errors become responses: SODA JSON for the API, a page otherwise."""
-    if request.url.path.startswith(_API_PREFIXES) or request.url.path.endswith(".json"):
-        response: Response = JSONResponse(
-            err.to_dict(), status_code=err.status, media_type="application/json; charset=utf-8"
-        )
+    if _is_api(request):
+        response = _json_error(err)
         if err.status == 401:  # scripts then know to send Basic credentials
             response.headers["WWW-Authenticate"] = 'Basic realm="Blotter", charset="UTF-8"'
     elif err.status == 401 and request.method == "GET":
@@ -147,7 +199,5 @@ def _error_response(request: Request, err: BlotterError) -> Response:
         return RedirectResponse(login_url(request.url.path), status_code=303)
     else:
         response = error_page(request, err)
-    retry = err.data.get("retry_after_s")
-    if isinstance(retry, int):
-        response.headers["Retry-After"] = str(retry)
+    _retry_after(response, err)
     return response

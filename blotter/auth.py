@@ -20,6 +20,7 @@ from starlette.requests import Request
 
 from blotter.access import ANONYMOUS, Viewer, audit
 from blotter.accounts import check_token, verify_password
+from blotter.credentials import CredentialGuard, Verified
 from blotter.errors import AuthenticationRequired, BlotterError, PermissionDenied
 from blotter.model import Session, User
 from blotter.store.base import Store
@@ -125,7 +126,14 @@ def _identify(request: Request, store: Store) -> Viewer:
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "basic":
-        return _basic(store, credentials.strip(), address)
+        guard = guard_of(request)
+        known = guard.remembered(header)
+        if known is not None:
+            return Viewer(user=known.user, scopes=known.scopes, address=address, via=known.via)
+        viewer = _basic(store, credentials.strip(), address, guard)
+        if viewer.user is not None:
+            guard.remember(header, Verified(viewer.user, viewer.scopes, viewer.via))
+        return viewer
     token = ""
     if scheme.lower() == "bearer":
         token = credentials.strip()
@@ -142,7 +150,15 @@ def _identify(request: Request, store: Store) -> Viewer:
     return Viewer(address=address) if address else ANONYMOUS
 
 
-def _basic(store: Store, credentials: str, address: str) -> Viewer:
+def guard_of(request: Request) -> CredentialGuard:
+    """The app's guard of password checks (one per process)."""
+    guard = getattr(request.app.state, "credential_guard", None)
+    if not isinstance(guard, CredentialGuard):
+        guard = request.app.state.credential_guard = CredentialGuard()
+    return guard
+
+
+def _basic(store: Store, credentials: str, address: str, guard: CredentialGuard) -> Viewer:
     try:
         decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
@@ -155,7 +171,8 @@ def _basic(store: Store, credentials: str, address: str) -> Viewer:
         if viewer.user is None or name not in (viewer.user.name, secret.split("_")[1]):
             raise AuthenticationRequired("That API token does not belong to this account.")
         return viewer
-    user = sign_in(store, name, secret, address, via="password")
+    with guard.password_check(address):
+        user = sign_in(store, name, secret, address, via="password")
     return Viewer(user=user, address=address, via="password")
 
 

@@ -147,7 +147,12 @@ def _serve(settings: Settings, workers: int = 1) -> None:
         except BlotterError as err:
             _fail(err)
         console.print(f"Blotter is serving at [bold]http://{settings.host}:{settings.port}[/]")
-        uvicorn.run(portal_app, host=settings.host, port=settings.port)
+        uvicorn.run(
+            portal_app,
+            host=settings.host,
+            port=settings.port,
+            h11_max_incomplete_event_size=_parser_room(settings),
+        )
         return
     if not settings.database_url:
         err_console.print(
@@ -168,7 +173,14 @@ def _serve(settings: Settings, workers: int = 1) -> None:
         host=settings.host,
         port=settings.port,
         workers=workers,
+        h11_max_incomplete_event_size=_parser_room(settings),
     )
+
+
+def _parser_room(settings: Settings) -> int:
+    """Room in the h11 parser for the longest URL the portal takes and its headers, so a
+    long URL gets the portal's own 414 (with its error body), not the server's plain 400."""
+    return settings.max_url_bytes + (64 << 10)
 
 
 @app.command()

@@ -63,6 +63,18 @@ class PayloadTooLarge(BlotterError):
     status = 413
 
 
+class UriTooLong(BlotterError):
+    code = "request.uri-too-long"
+    status = 414
+
+
+class TooManyRequests(BlotterError):
+    """Past the caller's request budget (``api.throttle``)."""
+
+    code = "too_many_requests"
+    status = 429
+
+
 class UnsupportedMediaType(BlotterError):
     code = "request.unsupported-media-type"
     status = 415
@@ -140,6 +152,13 @@ class IngestError(BlotterError):
 
     code = "ingest.invalid"
     status = 422
+
+
+class FileTooLarge(IngestError):
+    """A file past a configured bound (rows, unpacked size): refused before it is read on."""
+
+    code = "ingest.too-large"
+    status = 413
 
 
 class ValidationFailed(IngestError):

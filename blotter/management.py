@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,14 @@ from sqlglot import exp
 
 from blotter.access import Viewer, audit, require_account, writable_dataset
 from blotter.errors import (
+    IngestError,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
     ValidationFailed,
 )
+from blotter.ingest.bounds import ReadLimits
 from blotter.ingest.pipeline import PreparedLoad, keep_access, load_file, prepare
 from blotter.ingest.rows import stage_changes
 from blotter.ingest.spec import DatasetSpec, parse_spec
@@ -310,6 +313,21 @@ async def save_upload(portal: Portal, chunks: AsyncIterator[bytes], filename: st
     return target
 
 
+@contextmanager
+def named_as_sent(path: Path) -> Iterator[None]:
+    """Errors about a saved upload name the file as the publisher sent it, never where the
+    server saved it (its folder and the token before the name)."""
+    try:
+        yield
+    except IngestError as err:
+        sent = path.name.split("-", 1)[-1]
+        for where in (str(path), path.name):
+            err.message = err.message.replace(where, sent)
+        err.args = (err.message,)
+        err.data = {k: sent if v == str(path) else v for k, v in err.data.items()}
+        raise
+
+
 def staged_upload(portal: Portal, token: str) -> Path:
     """A saved upload named by the token a preview page holds."""
     if not re.fullmatch(r"[0-9a-f]{16}-[A-Za-z0-9._-]{1,80}", token):
@@ -347,34 +365,58 @@ def save_profile(store: Store, viewer: Viewer, name: str, yaml_text: str) -> Dat
 
 @dataclass
 class Preview:
-    """What a file would publish: the columns, the first rows, and every problem."""
+    """What a file would publish: the columns, the first rows, and the problems of the rows
+    checked (all of them when ``complete``; else the first ``row_count``)."""
 
     prepared: PreparedLoad
     rows: list[list[Any]]
     row_count: int
     problems: list[dict[str, Any]]
     problem_total: int
+    complete: bool = True
+
+
+class Cancelled(Exception):
+    """The preview's work was stopped because nobody waits for it any more."""
 
 
 def preview_file(
-    store: Store, path: Path, dataset: Dataset | None, spec: DatasetSpec | None, rows: int = 20
+    store: Store,
+    path: Path,
+    dataset: Dataset | None,
+    spec: DatasetSpec | None,
+    rows: int = 20,
+    *,
+    check_rows: int = 100_000,
+    limits: ReadLimits | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> Preview:
-    """Read the whole file as a publish would (constant memory), keeping the first rows."""
-    prepared = prepare(path, spec, existing=dataset)
+    """Read the file as a publish would, up to about ``check_rows`` rows (a batch past them
+    at most), keeping the first rows; the whole file is validated when it is published.
+    ``cancelled`` is asked between batches: the client may have left."""
+    prepared = prepare(path, spec, existing=dataset, limits=limits)
     if dataset is not None:
         keep_access(prepared, dataset)
     first: list[list[Any]] = []
     count = 0
-    problems: list[dict[str, Any]] = []
-    total = 0
+    complete = True
+    batches = prepared.batches()
     try:
-        for batch in prepared.batches():
+        for batch in batches:
+            if cancelled():
+                raise Cancelled
             if len(first) < rows:
                 first += [list(r.values()) for r in batch.slice(0, rows - len(first)).to_pylist()]
             count += batch.num_rows
+            if count >= check_rows:
+                complete = False
+                break
     except ValidationFailed as err:
-        problems, total = err.problems, err.total
-    return Preview(prepared, first, count, problems, total)
+        return Preview(prepared, first, count, err.problems, err.total)
+    finally:
+        batches.close()  # closes the file and any reader thread
+    problems = [p.as_dict() for p in prepared.problems]
+    return Preview(prepared, first, count, problems, prepared.problem_total, complete)
 
 
 def publish_file(
@@ -385,6 +427,7 @@ def publish_file(
     *,
     spec: DatasetSpec | None,
     mode: str,
+    limits: ReadLimits | None = None,
 ) -> dict[str, Any]:
     """Publish a saved file as a new version: ``replace`` every row or ``upsert`` them."""
     dataset = writable_dataset(store, viewer, dataset_id)
@@ -395,10 +438,11 @@ def publish_file(
             spec=_retargeted(spec, dataset_id),
             dataset_id=dataset_id,
             update_metadata=False,
+            limits=limits,
         )
         outcome = {"version": result.version, "rows": result.row_count, "notes": result.notes}
     elif mode == "upsert":
-        outcome = _upsert_file(store, dataset, path, spec)
+        outcome = _upsert_file(store, dataset, path, spec, limits)
     else:
         raise InvalidRequest(f"Unknown mode '{mode}': use replace or upsert.", mode=mode)
     audit(
@@ -419,9 +463,13 @@ def _retargeted(spec: DatasetSpec | None, dataset_id: str) -> DatasetSpec | None
 
 
 def _upsert_file(
-    store: Store, dataset: Dataset, path: Path, spec: DatasetSpec | None
+    store: Store,
+    dataset: Dataset,
+    path: Path,
+    spec: DatasetSpec | None,
+    limits: ReadLimits | None,
 ) -> dict[str, Any]:
-    prepared = prepare(path, spec, existing=dataset)
+    prepared = prepare(path, spec, existing=dataset, limits=limits)
     keep_access(prepared, dataset)
     if [(c.field_name, c.type) for c in prepared.columns] != [
         (c.field_name, c.type) for c in dataset.columns
@@ -459,26 +507,40 @@ async def upload_file(
     """The API's one-step upload: save, then publish (validation refuses bad files whole)."""
     spec = profile_spec(portal.store, profile) if profile else None
     path = await save_upload(portal, chunks, filename)
+    limits = ReadLimits.from_settings(portal.settings)
     try:
-        return await anyio.to_thread.run_sync(
-            lambda: publish_file(portal.store, viewer, dataset_id, path, spec=spec, mode=mode)
-        )
+        with named_as_sent(path):
+            return await anyio.to_thread.run_sync(
+                lambda: publish_file(
+                    portal.store, viewer, dataset_id, path, spec=spec, mode=mode, limits=limits
+                )
+            )
     finally:
         path.unlink(missing_ok=True)
 
 
-def remove_stale_uploads(portal: Portal, max_age_s: float = 24 * 3600) -> None:
-    """Previews that were never published are removed after a day."""
+def remove_stale_uploads(portal: Portal) -> int:
+    """Remove uploads older than their lifetime: previews never published, and files left
+    by a server stopped mid-publish. Returns how many were removed."""
+    oldest = time.time() - portal.settings.upload_lifetime_h * 3600
+    removed = 0
     for path in uploads_dir(portal).iterdir():
-        if time.time() - path.stat().st_mtime > max_age_s:
-            path.unlink(missing_ok=True)
+        try:
+            if path.stat().st_mtime < oldest:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # removed meanwhile by another worker
+            continue
+    return removed
 
 
 __all__ = [
+    "Cancelled",
     "MetadataChange",
     "Preview",
     "apply_metadata_change",
     "create_dataset",
+    "named_as_sent",
     "preview_file",
     "profile_spec",
     "publish_file",

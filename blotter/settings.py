@@ -68,6 +68,59 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(
         2048, description="The largest file a publisher may upload in the browser, in MB."
     )
+    password_failures_per_address: int = Field(
+        20,
+        description="Wrong passwords an address may send (Basic or the sign-in form) within "
+        "the failure window; past them it gets 429 before any password is hashed. 0: no limit.",
+    )
+    password_failure_window_s: int = Field(
+        600, description="The window, in seconds, over which wrong passwords are counted."
+    )
+    password_checks_at_once: int = Field(
+        4,
+        description="Password hashes (Argon2, 64 MiB each) computed at once per process; "
+        "further checks wait their turn.",
+    )
+    credential_cache_s: float = Field(
+        10.0,
+        description="Seconds a verified HTTP Basic credential is remembered (by the SHA-256 "
+        "of the header), so scripts sending it on every call skip the password hash; an "
+        "account disabled or a token revoked on another process takes up to this long to "
+        "be refused there. 0: never remembered.",
+    )
+    max_url_bytes: int = Field(
+        16384,
+        ge=0,
+        le=60_000,  # Uvicorn's parser refuses URLs past about 64 KB with its own plain text
+        description="The longest URL (path and query string) a request may have, in bytes; "
+        "longer is a 414 with the portal's error body. Long queries go in a SODA3 body.",
+    )
+    max_query_body_kb: int = Field(
+        1024, description="The largest SODA3 query body, in KB; larger is a 413."
+    )
+    max_upload_rows: int = Field(
+        50_000_000, description="The most data rows a file may hold; more stops the read."
+    )
+    max_unpacked_mb: int = Field(
+        4096,
+        description="The most an XLSX file (a zip) may unpack to, in MB, by its own declared "
+        "sizes, checked before it is opened.",
+    )
+    max_unpack_ratio: int = Field(
+        200,
+        description="The most a part of an XLSX file may grow when unpacked (unpacked size "
+        "over packed size); zip bombs grow thousands of times.",
+    )
+    preview_check_rows: int = Field(
+        100_000,
+        description="Rows of an upload a preview reads and validates; the whole file is "
+        "validated when it is published.",
+    )
+    upload_lifetime_h: float = Field(
+        24.0,
+        description="Hours an uploaded file waits to be published after its preview; older "
+        "ones (and those left by a stopped server) are removed, also when the server starts.",
+    )
     secure_cookies: bool = Field(
         False,
         description="Mark session cookies Secure even when the request looks like plain HTTP "

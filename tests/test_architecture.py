@@ -23,6 +23,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "accounts": {"api", "web", "cli", "app", "access", "auth", "management"},
     "access": {"api", "web", "cli", "app", "auth", "management", "queries", "ingest"},
     "auth": {"api", "web", "cli", "app", "management"},
+    "credentials": {"api", "web", "cli", "app", "access", "auth", "management", "store", "queries"},
     "management": {"api", "web", "cli", "app", "auth"},
     "api": {"web", "cli", "app"},
     "web": {"cli", "app"},

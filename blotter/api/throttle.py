@@ -1,4 +1,4 @@
-"""Per-caller request throttling for the API, as Socrata does it.
+"""Per-caller request throttling for the API and the pages, as Socrata does it.
 
 Anonymous callers share a budget per address; callers sending a known app token (the
 ``X-App-Token`` header or ``$$app_token`` parameter) get their own, larger budget. A token
@@ -6,13 +6,14 @@ is known when it is listed in the settings or is a live API token of an account;
 token counts as no token, so made-up tokens cannot buy a bigger budget. Account tokens are
 checked against the store at most once a minute per token (so a revocation takes up to a
 minute to reach the throttle, and last use is recorded at that pace).
-Budgets are token buckets refilled continuously; past them a caller gets 429.
+Budgets are token buckets refilled continuously; past them a caller gets 429. Pages
+spend from the same budget as the API (one mechanism, one bucket per caller); only the
+static assets pages load and the health checks are free.
 The buckets live in the process: with several workers each keeps its own.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -20,9 +21,13 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 import anyio.to_thread
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-_API_PREFIXES = ("/resource/", "/api/")
+from blotter.api.bounds import Answer
+from blotter.errors import TooManyRequests
+
+# Static assets pages load, and the health checks a proxy polls from one address.
+_FREE_PREFIXES = ("/static/", "/healthz", "/readyz")
 _MAX_CALLERS = 100_000  # forget idle callers past this many, so memory stays bounded
 
 
@@ -44,8 +49,10 @@ class Throttle:
         tokens: frozenset[str] = frozenset(),
         account_token: Callable[[str], bool] | None = None,
         recheck_s: float = 60.0,
+        answer: Answer,
     ) -> None:
         self.app = app
+        self.answer = answer
         self.tokens = tokens
         self.account_token = account_token
         self.recheck_s = recheck_s
@@ -54,7 +61,7 @@ class Throttle:
         self.buckets: dict[tuple[str, str], _Bucket] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(_API_PREFIXES):
+        if scope["type"] != "http" or scope["path"].startswith(_FREE_PREFIXES):
             await self.app(scope, receive, send)
             return
         kind, key = await self._caller(scope)
@@ -63,7 +70,7 @@ class Throttle:
         if wait <= 0:
             await self.app(scope, receive, send)
             return
-        await _too_many(send, kind, limit, wait)
+        await self.answer(scope, receive, send, _too_many(kind, limit, wait))
 
     async def _caller(self, scope: Scope) -> tuple[str, str]:
         sent = [
@@ -108,29 +115,15 @@ class Throttle:
         return (1 - bucket.tokens) / rate
 
 
-async def _too_many(send: Send, kind: str, limit: int, wait: float) -> None:
+def _too_many(kind: str, limit: int, wait: float) -> TooManyRequests:
     advice = (
         "Send an app token (X-App-Token header) for a higher limit, or slow down."
         if kind == "address"
         else "Slow down, or ask the portal's administrators for a higher limit."
     )
-    body = json.dumps(
-        {
-            "code": "too_many_requests",
-            "error": True,
-            "message": f"Too many requests: the limit is {limit} a minute per "
-            f"{'address' if kind == 'address' else 'app token'}. {advice}",
-            "data": {"limit_per_minute": limit, "retry_after_s": math.ceil(wait)},
-        }
-    ).encode()
-    start: Message = {
-        "type": "http.response.start",
-        "status": 429,
-        "headers": [
-            (b"content-type", b"application/json; charset=utf-8"),
-            (b"retry-after", str(math.ceil(wait)).encode()),
-            (b"content-length", str(len(body)).encode()),
-        ],
-    }
-    await send(start)
-    await send({"type": "http.response.body", "body": body})
+    return TooManyRequests(
+        f"Too many requests: the limit is {limit} a minute per "
+        f"{'address' if kind == 'address' else 'app token'}. {advice}",
+        limit_per_minute=limit,
+        retry_after_s=math.ceil(wait),
+    )

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from blotter.errors import DatasetNotFound, IngestError, ValidationFailed
 from blotter.ingest import columnar
+from blotter.ingest.bounds import ReadLimits
 from blotter.ingest.clean import CellError, Cleaner, Problem, parse_point
 from blotter.ingest.infer import columns_of_dataset, infer_columns
 from blotter.ingest.readers import Table, open_table
@@ -75,6 +76,7 @@ class PreparedLoad:
     progress: Progress | None = None
     reader: ReaderOptions = field(default_factory=ReaderOptions)
     columnar: bool = True  # False: always row by row (the tests compare the two paths)
+    limits: ReadLimits = field(default_factory=ReadLimits)
     row_by_row_from: int | None = None  # the first record read row by row, if any was
 
     @cached_property
@@ -96,6 +98,8 @@ class PreparedLoad:
         width = len(self.table.headers)
         for number, cells in self.table.rows:
             self.rows_read += 1
+            if self.rows_read > self.limits.max_rows:
+                raise self.limits.too_many_rows(self.path)
             if len(cells) > width and any(c is not None and c.strip() for c in cells[width:]):
                 self._note(
                     Problem(
@@ -155,7 +159,7 @@ class PreparedLoad:
             self._note(problem)
         return values
 
-    def batches(self) -> Iterator[pa.RecordBatch]:
+    def batches(self) -> Generator[pa.RecordBatch, None, None]:
         """Arrow batches of the physical columns; raises ValidationFailed at the end."""
         names = [n for c in self.columns for n in physical_names(c)]
         resume_at: int | None = 0
@@ -219,7 +223,7 @@ class PreparedLoad:
 
     def _resume_rows(self, consumed: int) -> None:
         """Read row by row from the first record the columnar path did not take."""
-        table = open_table(self.path, self.reader)
+        table = open_table(self.path, self.reader, self.limits)
         last = self.reader.header_row + consumed
         table.rows = itertools.dropwhile(lambda row: row[0] <= last, table.rows)
         self.table.rows = table.rows
@@ -276,6 +280,8 @@ class PreparedLoad:
     def _count_rows(self, count: int) -> None:
         """Add rows read, calling progress at each multiple of BATCH_ROWS as rows() does."""
         before, self.rows_read = self.rows_read, self.rows_read + count
+        if self.rows_read > self.limits.max_rows:
+            raise self.limits.too_many_rows(self.path)
         if self.progress:
             first = (before // BATCH_ROWS + 1) * BATCH_ROWS
             for done in range(first, self.rows_read + 1, BATCH_ROWS):
@@ -364,10 +370,12 @@ def prepare(
     name: str | None = None,
     progress: Progress | None = None,
     existing: Dataset | None = None,
+    limits: ReadLimits | None = None,
 ) -> PreparedLoad:
     """Open ``path`` and plan its columns: from the dataset file, from the existing
     dataset's columns (a new version), or by inference (a quick new dataset)."""
-    table = open_table(path, spec.reader if spec else None)
+    limits = limits or ReadLimits()
+    table = open_table(path, spec.reader if spec else None, limits)
     if existing is not None and (spec is None or not spec.columns):
         column_specs = columns_of_dataset(existing, table.headers)
         meta = existing.meta
@@ -405,6 +413,7 @@ def prepare(
         plans=plans,
         progress=progress,
         reader=spec.reader if spec else ReaderOptions(),
+        limits=limits,
     )
 
 
@@ -435,6 +444,7 @@ def load_file(
     progress: Progress | None = None,
     update_metadata: bool = True,
     meta_updates: dict[str, Any] | None = None,
+    limits: ReadLimits | None = None,
 ) -> LoadResult:
     """Publish ``path`` as a new version of ``dataset_id``, or as a new dataset.
 
@@ -443,7 +453,7 @@ def load_file(
     ``meta_updates`` set fields of a new dataset's metadata before it exists (e.g. its owner
     and visibility, so it is never public for a moment)."""
     existing = store.get_dataset(dataset_id) if dataset_id is not None else None
-    prepared = prepare(path, spec, name=name, progress=progress, existing=existing)
+    prepared = prepare(path, spec, name=name, progress=progress, existing=existing, limits=limits)
     if existing is not None:
         keep_access(prepared, existing)
     elif meta_updates:

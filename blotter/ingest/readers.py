@@ -10,11 +10,23 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from blotter.errors import IngestError
+from blotter.ingest.bounds import ReadLimits, check_zip
 from blotter.ingest.spec import ReaderOptions
 
 Cells = list[str | None]
 _SNIFF_BYTES = 1 << 20
 _ENCODING_NAMES = {"cp1252": "Windows-1252", "latin-1": "Latin-1 (ISO-8859-1)"}
+# A byte order mark names its encoding for sure (UTF-32's marks start like UTF-16's, so
+# they are tried first); Python's utf-16 and utf-32 codecs read the mark and drop it.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Fed to the csv reader after the file's last line: it comes back as a record of its own
+# unless a quote left open swallowed it, which Python's csv otherwise accepts silently.
+_END = "\ue000blotter: end of file\ue000"
 
 
 @dataclass
@@ -28,8 +40,11 @@ class Table:
     notes: list[str] = field(default_factory=list)  # things the publisher should know
 
 
-def open_table(path: Path, options: ReaderOptions | None = None) -> Table:
-    """Open a CSV or XLSX file; rows stream lazily, so memory stays flat."""
+def open_table(
+    path: Path, options: ReaderOptions | None = None, limits: ReadLimits | None = None
+) -> Table:
+    """Open a CSV or XLSX file; rows stream lazily, so memory stays flat. An XLSX is
+    refused before it is opened if it would unpack past ``limits``."""
     options = options or ReaderOptions()
     if not path.exists():
         raise IngestError(f"File {path} does not exist.", file=str(path))
@@ -37,6 +52,7 @@ def open_table(path: Path, options: ReaderOptions | None = None) -> Table:
     if kind == "csv" or kind == "txt":
         return _csv(path, options)
     if kind in ("xlsx", "xlsm"):
+        check_zip(path, limits or ReadLimits())
         return _xlsx(path, options)
     raise IngestError(
         f"Cannot read {path.name}: Blotter reads .csv and .xlsx files.", file=str(path)
@@ -47,6 +63,9 @@ def _encoding(path: Path) -> str:
     """UTF-8 (a BOM is dropped) when the start of the file decodes, else a Windows encoding."""
     with path.open("rb") as handle:
         head = handle.read(_SNIFF_BYTES)
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -78,12 +97,17 @@ def _first_bad_line(path: Path, encoding: str) -> int:
 def _csv(path: Path, options: ReaderOptions) -> Table:
     encoding = options.encoding or _encoding(path)
     handle = path.open(encoding=encoding, newline="")
-    reader = csv.reader(handle, delimiter=options.delimiter)
+    reader = csv.reader(_with_end_marker(handle), delimiter=options.delimiter)
     row_number = 0
     try:
         for _ in range(options.header_row):
             headers = next(reader)
             row_number += 1
+            if headers == [_END]:
+                raise StopIteration
+            if headers and _END in headers[-1]:
+                handle.close()
+                raise _unclosed_quote(path, row_number)
     except StopIteration:
         handle.close()
         raise IngestError(
@@ -103,6 +127,10 @@ def _csv(path: Path, options: ReaderOptions) -> Table:
         try:
             for cells in reader:
                 number += 1
+                if cells == [_END]:
+                    return
+                if cells and _END in cells[-1]:
+                    raise _unclosed_quote(path, number)
                 if any(c.strip() for c in cells):
                     yield number, [c if c != "" else None for c in cells]
         except UnicodeDecodeError as err:
@@ -122,7 +150,7 @@ def _csv(path: Path, options: ReaderOptions) -> Table:
             handle.close()
 
     notes = []
-    if options.encoding is None and encoding != "utf-8-sig":
+    if options.encoding is None and encoding in _ENCODING_NAMES:
         notes.append(
             f"{path.name} is not UTF-8; it was read as {_ENCODING_NAMES[encoding]}. If letters "
             "with accents look wrong, set the reader's 'encoding' in the dataset file."
@@ -133,6 +161,26 @@ def _csv(path: Path, options: ReaderOptions) -> Table:
         rows=rows(),
         encoding=encoding,
         notes=notes,
+    )
+
+
+def _with_end_marker(lines: Iterator[str]) -> Iterator[str]:
+    """The file's lines, then a line break (for a last line without one) and the marker."""
+    last = "\n"
+    for last in lines:
+        yield last
+    if not last.endswith(("\n", "\r")):
+        yield "\n"
+    yield _END
+
+
+def _unclosed_quote(path: Path, number: int) -> IngestError:
+    return IngestError(
+        f"{path.name} row {number}: a quoted value opens in this row and is never closed, so "
+        "every line after it would be read as one cell; close the quote (a quote inside a "
+        'quoted value is written twice: "") and upload the file again.',
+        file=str(path),
+        row=number,
     )
 
 

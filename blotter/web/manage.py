@@ -8,8 +8,10 @@ itself is :mod:`blotter.management`, shared with the publisher API.
 from __future__ import annotations
 
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import anyio
@@ -33,15 +35,19 @@ from blotter.auth import (
     address_of,
     check_csrf,
     end_session,
+    guard_of,
     sign_in,
     start_session,
     viewer_of,
 )
 from blotter.errors import AuthenticationRequired, BlotterError, InvalidRequest, PermissionDenied
+from blotter.ingest.bounds import ReadLimits
 from blotter.ingest.pipeline import load_file
 from blotter.management import (
+    Cancelled,
     MetadataChange,
     apply_metadata_change,
+    named_as_sent,
     preview_file,
     profile_spec,
     publish_file,
@@ -50,7 +56,8 @@ from blotter.management import (
     save_upload,
     staged_upload,
 )
-from blotter.model import Cadence, Dataset, Role, Visibility
+from blotter.model import Cadence, Dataset, Role, User, Visibility
+from blotter.store.base import Store
 from blotter.web.rendering import display, portal_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -116,6 +123,12 @@ def login_form(request: Request, next: str = "/manage") -> Response:
     return response
 
 
+def _checked_sign_in(request: Request, store: Store, name: str, password: str) -> User:
+    # On a thread: the Argon2 check (or the wait for a turn at one) must not hold the loop.
+    with guard_of(request).password_check(address_of(request)):
+        return sign_in(store, name, password, address_of(request), via="session")
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await request.form()
@@ -127,7 +140,9 @@ async def login(request: Request) -> Response:
         raise PermissionDenied("The sign-in form expired; reload the page and sign in again.")
     store = portal_of(request).store
     try:
-        user = sign_in(store, name, password, address_of(request), via="session")
+        user = await anyio.to_thread.run_sync(
+            lambda: _checked_sign_in(request, store, name, password)
+        )
     except BlotterError as err:
         page = LoginPage("Staff sign-in", target, name=name, error=err.message, login_csrf=cookie)
         refused = render(request, "login.html", page, status=err.status)
@@ -264,6 +279,7 @@ async def change_user(request: Request, name: str) -> Response:
     action = _text(form, "action")
     if action == "disable" and name == viewer.name:
         raise InvalidRequest("You cannot disable your own account.")
+    guard_of(request).forget(name)  # a remembered Basic credential must not outlive this
     if action in ("disable", "enable"):
         store.update_user(name, disabled=action == "disable")
         if action == "disable":
@@ -403,6 +419,7 @@ class PreviewPage:
     problems: list[dict[str, Any]]
     problem_total: int
     notes: list[str]
+    complete: bool = True  # False: only the first row_count rows were checked
 
 
 @router.get("/manage/upload")
@@ -439,7 +456,30 @@ async def upload(request: Request) -> Response:
     spec = profile_spec(portal.store, profile) if profile else None
     await anyio.to_thread.run_sync(remove_stale_uploads, portal)
     path = await save_upload(portal, _chunks(upload), upload.filename)
-    preview = await anyio.to_thread.run_sync(lambda: preview_file(portal.store, path, target, spec))
+    limits = ReadLimits.from_settings(portal.settings)
+    check_rows = portal.settings.preview_check_rows
+    try:
+        with named_as_sent(path):
+            preview = await _while_connected(
+                request,
+                lambda cancelled: preview_file(
+                    portal.store,
+                    path,
+                    target,
+                    spec,
+                    check_rows=check_rows,
+                    limits=limits,
+                    cancelled=cancelled,
+                ),
+            )
+    except Cancelled:
+        path.unlink(missing_ok=True)
+        return Response(status_code=499)  # nobody is there to read it
+    except BaseException:
+        path.unlink(missing_ok=True)  # a file that cannot be previewed cannot be published
+        raise
+    if preview.problem_total:
+        path.unlink(missing_ok=True)  # the page offers no publish: nothing will ask for it
     columns = preview.prepared.columns
     page = PreviewPage(
         title=f"Preview: {upload.filename}",
@@ -454,9 +494,39 @@ async def upload(request: Request) -> Response:
         row_count=preview.row_count,
         problems=preview.problems,
         problem_total=preview.problem_total,
+        complete=preview.complete,
         notes=preview.prepared.notes,
     )
     return render(request, "preview.html", page, status=422 if preview.problem_total else 200)
+
+
+_T = TypeVar("_T")
+
+
+async def _while_connected(request: Request, work: Callable[[Callable[[], bool]], _T]) -> _T:
+    """Run ``work(cancelled)`` on a thread while watching the client: once it has gone,
+    ``cancelled()`` turns true (the work stops at its next check) and Cancelled is raised."""
+    gone = threading.Event()
+
+    async def watch() -> None:
+        while not await request.is_disconnected():
+            await anyio.sleep(0.2)
+        gone.set()
+
+    results: list[_T] = []
+    failures: list[Exception] = []  # raised here, not from the group (which would wrap it)
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch)
+        try:
+            results.append(await anyio.to_thread.run_sync(lambda: work(gone.is_set)))
+        except Exception as err:
+            failures.append(err)
+        group.cancel_scope.cancel()
+    if failures:
+        raise failures[0]
+    if gone.is_set() or await request.is_disconnected():
+        raise Cancelled
+    return results[0]
 
 
 async def _chunks(upload: UploadFile, size: int = 1 << 20) -> Any:
@@ -487,23 +557,30 @@ async def publish(request: Request) -> Response:
     profile = _text(form, "profile")
     spec = profile_spec(portal.store, profile) if profile else None
     dataset_id = _text(form, "dataset")
+    limits = ReadLimits.from_settings(portal.settings)
     try:
-        if dataset_id:
-            mode = _text(form, "mode", "replace")
-            await anyio.to_thread.run_sync(
-                lambda: publish_file(portal.store, viewer, dataset_id, path, spec=spec, mode=mode)
-            )
-        else:
-            dataset_id = await anyio.to_thread.run_sync(
-                lambda: _publish_new(portal.store, viewer, path, spec, _text(form, "name"))
-            )
+        with named_as_sent(path):
+            if dataset_id:
+                mode = _text(form, "mode", "replace")
+                await anyio.to_thread.run_sync(
+                    lambda: publish_file(
+                        portal.store, viewer, dataset_id, path, spec=spec, mode=mode, limits=limits
+                    )
+                )
+            else:
+                name = _text(form, "name")
+                dataset_id = await anyio.to_thread.run_sync(
+                    lambda: _publish_new(portal.store, viewer, path, spec, name, limits)
+                )
     finally:
         path.unlink(missing_ok=True)
     notice = "Published a new version." if _text(form, "dataset") else "Dataset created."
     return _see_other(f"/manage/d/{dataset_id}?" + urlencode({"notice": notice}))
 
 
-def _publish_new(store: Any, viewer: Viewer, path: Any, spec: Any, name: str) -> str:
+def _publish_new(
+    store: Any, viewer: Viewer, path: Any, spec: Any, name: str, limits: ReadLimits
+) -> str:
     """A new dataset from a file: private, owned by the publisher, in their agency."""
     _require_publisher(viewer)
     user = require_account(viewer)
@@ -512,7 +589,9 @@ def _publish_new(store: Any, viewer: Viewer, path: Any, spec: Any, name: str) ->
     access = {"visibility": Visibility.PRIVATE, "owner": user.name}
     if user.role is Role.PUBLISHER:
         access["agency"] = user.agency
-    result = load_file(store, path, spec=spec, name=name or None, meta_updates=access)
+    result = load_file(
+        store, path, spec=spec, name=name or None, meta_updates=access, limits=limits
+    )
     dataset = store.get_dataset(result.dataset_id)
     audit(
         store,
@@ -580,6 +659,9 @@ async def revoke(request: Request, token_id: str) -> Response:
     if token_id not in owned and not viewer.is_admin:
         raise PermissionDenied("That token is not yours.")
     revoke_token(store, token_id)
+    found = store.token_with_hash(token_id)
+    if found is not None:  # a remembered Basic credential must not outlive the token here
+        guard_of(request).forget(found[0].user_name)
     audit(store, viewer, "token.revoke", token=token_id)
     return _see_other("/manage/tokens")
 

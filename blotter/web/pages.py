@@ -291,13 +291,15 @@ _ERROR_TITLES = {
     400: "Something in the address is wrong",
     404: "Not found",
     408: "That took too long",
+    413: "That is too large",
+    414: "That address is too long",
     429: "Too many requests",
     503: "The portal is busy",
 }
 
 
-def error_page(request: Request, err: BlotterError) -> Response:
+def error_page(request: Request, err: BlotterError, *, anonymous: bool = False) -> Response:
     """An error as a page: what went wrong, in words, with the right status."""
     title = _ERROR_TITLES.get(err.status, "Something went wrong")
     page = ErrorPage(title, f"Error {err.status}", err.message)
-    return render(request, "error.html", page, status=err.status)
+    return render(request, "error.html", page, status=err.status, anonymous=anonymous)

@@ -32,9 +32,13 @@ def portal_of(request: Request) -> Portal:
     return portal
 
 
-def render(request: Request, template: str, context: Any, status: int = 200) -> HTMLResponse:
+def render(
+    request: Request, template: str, context: Any, status: int = 200, *, anonymous: bool = False
+) -> HTMLResponse:
+    """A page; ``anonymous`` renders it without working out who asks (a refusal that must
+    stay cheap, such as a throttled request, never checks credentials)."""
     portal = portal_of(request)
-    me, csrf = _signed_in(request, portal)
+    me, csrf = (None, "") if anonymous else _signed_in(request, portal)
     html = env.get_template(template).render(
         page=context, site=portal.settings.site_name, me=me, csrf=csrf
     )

@@ -26,9 +26,19 @@ def test_anonymous_callers_get_429_past_their_limit_and_tokens_get_their_own(
         assert refused.status_code == 429
         body = refused.json()
         assert body["code"] == "too_many_requests" and "X-App-Token" in body["message"]
+        assert body["data"] == {
+            "limit_per_minute": 3,
+            "retry_after_s": body["data"]["retry_after_s"],
+        }
         assert int(refused.headers["retry-after"]) >= 1
-        # Pages are not throttled: a resident reading the portal is never refused.
-        assert client.get("/").status_code != 429
+        # Pages spend from the same budget: a flood of page views is refused too, with a
+        # page (not JSON) that says when to come back, and without checking credentials.
+        page = client.get("/", headers={"Authorization": "Basic bm9ib2R5Ondyb25n"})
+        assert page.status_code == 429
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Too many requests" in page.text and int(page.headers["retry-after"]) >= 1
+        # The assets a page loads are free.
+        assert client.get("/static/blotter.css").status_code == 200
         tokened = [
             client.get(url, headers={"X-App-Token": "journalist-1"}).status_code for _ in range(6)
         ]

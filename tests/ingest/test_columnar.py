@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 from sqlglot import exp
 
-from blotter.errors import ValidationFailed
+from blotter.errors import IngestError, ValidationFailed
 from blotter.ingest import columnar, pipeline
 from blotter.ingest.pipeline import load_file, prepare
 from blotter.ingest.spec import DatasetSpec, load_spec_file
@@ -144,8 +144,14 @@ BAD = [
 def test_crafted_good_rows(write: Write, spec_of: SpecOf, small_batches: None) -> None:
     write("stops.csv", HEADER + "".join(GOOD * 3))
     fast = same_both_ways(spec_of(STOPS).source_path(), spec_of(STOPS))  # type: ignore[arg-type]
-    assert fast.row_by_row_from is None and fast.table is not None
+    # The last record spans lines: it alone is read row by row (an unclosed quote looks the
+    # same to Arrow), every record before it column by column.
+    assert fast.row_by_row_from == 23 and fast.table is not None
     assert fast.table.num_rows == 18
+    write("stops.csv", HEADER + "".join(GOOD * 3) + GOOD[0])
+    fast = same_both_ways(spec_of(STOPS).source_path(), spec_of(STOPS))  # type: ignore[arg-type]
+    assert fast.row_by_row_from is None and fast.table is not None
+    assert fast.table.num_rows == 19
 
 
 @pytest.mark.parametrize("bad", range(len(BAD)))
@@ -211,6 +217,9 @@ def test_a_utf8_file_broken_late_hands_over_and_fails_the_same(
         ("semicolon.csv", b"Case;Age\nA;1,5\nB;2\n"),
         ("blank-lines.csv", b"Case,Age\n\nA,1\n\n\nB,x\n\n"),
         ("crlf.csv", b"Case,Age\r\nA,1\r\nB,x\r\n"),
+        ("utf16le.csv", "\ufeffCase,Age\nCaf\u00e9,1\nB,x\n".encode("utf-16-le")),
+        ("utf16be.csv", "\ufeffCase,Age\nCaf\u00e9,1\nB,x\n".encode("utf-16-be")),
+        ("last-cell-lines.csv", b'Case,Age\nA,1\n"B\nC",2\n'),
     ],
 )
 def test_reader_options_and_encodings(tmp_path: Path, name: str, data: bytes) -> None:
@@ -230,8 +239,36 @@ def test_reader_options_and_encodings(tmp_path: Path, name: str, data: bytes) ->
     )
     spec = load_spec_file(spec_file)
     fast = same_both_ways(path, spec)
-    expected_row_path = 0 if name in ("windows.csv", "quoted.csv") else None
+    row_path = ("windows.csv", "quoted.csv", "utf16le.csv", "utf16be.csv")
+    expected_row_path = 0 if name in row_path else 1 if name == "last-cell-lines.csv" else None
     assert fast.row_by_row_from == expected_row_path
+
+
+def test_an_unclosed_quote_late_in_a_file_fails_the_same_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "INFER_SAMPLE_ROWS", 10)  # inference must not see it
+    path = tmp_path / "open.csv"
+    path.write_bytes(b"name,age\n" + b"abc,1\n" * 5000 + b'abd,"2\nabe,3\nabf,4\n')
+    with pytest.raises(IngestError) as slow:
+        outcome(path, None, columnar_path=False)
+    with pytest.raises(IngestError) as fast:
+        outcome(path, None, columnar_path=True)
+    assert str(fast.value) == str(slow.value)
+    assert "row 5002" in str(fast.value) and "never closed" in str(fast.value)
+    assert fast.value.data["row"] == 5002
+
+
+def test_a_utf16_file_gives_the_same_rows_as_its_utf8_twin(tmp_path: Path) -> None:
+    text = "Case,Note\nA,Caf\u00e9 \u201cquoted\u201d\nB,\u00fcber\n"
+    (tmp_path / "utf8.csv").write_text(text, encoding="utf-8")
+    (tmp_path / "utf16.csv").write_text(text, encoding="utf-16")
+    utf8 = same_both_ways(tmp_path / "utf8.csv")
+    utf16 = same_both_ways(tmp_path / "utf16.csv")
+    assert utf8.table is not None and utf16.table is not None
+    assert utf16.table.to_pylist() == utf8.table.to_pylist()
+    assert utf16.table.column("note").to_pylist() == ["Caf\u00e9 \u201cquoted\u201d", "\u00fcber"]
+    assert utf16.notes == []  # a byte order mark is certain: nothing to warn about
 
 
 def test_a_quick_load_without_a_dataset_file(write: Write, small_batches: None) -> None:

@@ -30,6 +30,43 @@ def test_windows_1252_files_are_read(tmp_path: Path) -> None:
     assert list(open_table(path).rows) == [(2, ["Café Résumé"])]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_files_with_a_byte_order_mark_are_read_in_their_encoding(
+    tmp_path: Path, encoding: str
+) -> None:
+    path = tmp_path / "u.csv"
+    bom = "" if encoding in ("utf-16", "utf-32") else "\ufeff"
+    path.write_bytes(f"{bom}name,n\nCaf\u00e9 \u201cR\u201d,1\n".encode(encoding))
+    table = open_table(path)
+    assert table.headers == ["name", "n"]
+    assert list(table.rows) == [(2, ["Caf\u00e9 \u201cR\u201d", "1"])]
+    assert table.notes == []
+
+
+@pytest.mark.parametrize(
+    ("data", "row"),
+    [
+        (b'a,b\n1,"x\n2,y\n3,z\n', 2),
+        (b'a,b\n1,x\n2,"y', 3),
+        (b'a,"b\n1,x\n', 1),
+    ],
+)
+def test_an_unclosed_quote_is_refused_with_its_row(tmp_path: Path, data: bytes, row: int) -> None:
+    path = tmp_path / "q.csv"
+    path.write_bytes(data)
+    with pytest.raises(IngestError, match=f"row {row}: a quoted value opens") as err:
+        list(open_table(path).rows)
+    assert err.value.data["row"] == row
+
+
+def test_a_closed_quote_spanning_lines_and_a_missing_last_newline_still_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_bytes(b'a,b\n1,"x\ny"\n2,z')
+    assert list(open_table(path).rows) == [(2, ["1", "x\ny"]), (3, ["2", "z"])]
+
+
 def test_xlsx_with_a_header_row_below_a_title(tmp_path: Path) -> None:
     book = Workbook()
     sheet = book.active
