@@ -19,8 +19,9 @@ import numpy as np
 
 from blotter.errors import InvalidRequest
 from blotter.model import ColumnType, Dataset
-from blotter.portal import Portal
 from blotter.queries import run_query
+from blotter.settings import Settings
+from blotter.store.base import Store
 
 ALPHA = 0.05
 MAX_CELLS = 40_000
@@ -188,7 +189,7 @@ def find_hotspots(points: list[tuple[float, float]], cell_m: float = 250.0) -> H
 
 
 def located_points(
-    portal: Portal, dataset: Dataset, where: str | None, limit: int = 200_000
+    store: Store, dataset: Dataset, settings: Settings, where: str | None, limit: int = 200_000
 ) -> list[tuple[float, float]]:
     """Every located point under the filter, as (lon, lat)."""
     column = next((c for c in dataset.columns if c.type is ColumnType.POINT), None)
@@ -201,5 +202,5 @@ def located_points(
         "$limit": str(limit),
     }
     # Beyond the API's page limit: the statistic needs every point, streamed.
-    rows = run_query(portal.store, dataset, params, portal.settings, unlimited=True).rows
+    rows = run_query(store, dataset, params, settings, unlimited=True).rows
     return [(lon, lat) for lon, lat in rows]

@@ -16,7 +16,6 @@ from blotter.analysis.hotspots import ALPHA, find_hotspots, grid_counts, located
 from blotter.errors import InvalidRequest
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
-from blotter.portal import Portal
 from blotter.settings import Settings
 from blotter.store import Store
 from tests.paths import TEST_DATA
@@ -122,8 +121,7 @@ def test_cincinnati_use_of_force_hotspots_match_the_independent_gi_star(
         spec=load_spec_file(spec),
     )
     dataset = engine_store.get_dataset(result.dataset_id)
-    portal = Portal(Settings(), engine_store)
-    points = located_points(portal, dataset, None)
+    points = located_points(engine_store, dataset, Settings(), None)
     assert len(points) > 10_000
     found = find_hotspots(points, 500)
     counts, *_ = grid_counts(points, 500)
