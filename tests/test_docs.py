@@ -1,7 +1,9 @@
-"""Docs that cannot drift: every setting, error code and dataset-file key is documented."""
+"""Docs that cannot drift: every setting, error code and dataset-file key is documented, and
+the README's performance tables are the results file they cite."""
 
 from __future__ import annotations
 
+import json
 import re
 import typing
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from bench.report import markdown
 from blotter.errors import BlotterError, all_error_classes
 from blotter.ingest.spec import ColumnSpec, DatasetSpec
 from blotter.settings import Settings
@@ -67,3 +70,16 @@ def test_the_parts_of_a_nested_key_are_documented_in_its_row(key: str) -> None:
     nested = DatasetSpec.model_fields[key].annotation
     model = next(t for t in typing.get_args(nested) or (nested,) if issubclass(t, BaseModel))
     assert file_fields(model) - set(re.findall(r"`(\w+)`", row)) == set()
+
+
+def test_the_readme_performance_figures_are_the_results_file_it_cites() -> None:
+    """The README's tables are `python -m bench.report FILE` of the file it links, verbatim."""
+    readme = (DOCS.parent / "README.md").read_text()
+    (cited,) = set(re.findall(r"\]\((bench/results/[\w.-]+\.json)\)", readme))
+    printed = markdown(json.loads((DOCS.parent / cited).read_text()))
+    missing = [line for line in printed.splitlines() if line and line not in readme.splitlines()]
+    assert not missing, (
+        f"lines `python -m bench.report {cited}` prints that the README lacks:\n"
+        + "\n".join(missing)
+    )
+    assert printed in readme
