@@ -32,10 +32,12 @@ tests/clients/node_modules/.installed: tests/clients/package-lock.json ## soda-j
 browser: ## Debian's Chromium for the browser tests (Playwright cannot download its own here)
 	@bash scripts/ensure-chromium
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed ## Style, types, the layers (import-linter contracts in pyproject.toml), module sizes
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/module_sizes.py
 
 test: $(VENV)/.installed tests/clients/node_modules/.installed browser lint ## Lint, then the whole suite
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -44,4 +46,4 @@ bench: $(VENV)/.installed ## Blotter against Datasette and the raw engines: SIZE
 	$(BIN)/python -m bench --size $(SIZE)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts .import_linter_cache

@@ -2,76 +2,78 @@
 
 from __future__ import annotations
 
-import ast
 import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).parents[1] / "blotter"
-
-# For each part, the parts of ours it must never import.
-FORBIDDEN: dict[str, set[str]] = {
-    "errors": {"soql", "store", "ingest", "analysis", "api", "web", "cli", "app", "queries"},
-    "model": {"soql", "store", "ingest", "analysis", "api", "web", "cli", "app", "queries"},
-    "schema": {"soql", "store", "ingest", "analysis", "api", "web", "cli", "app", "queries"},
-    "soql": {"store", "ingest", "analysis", "api", "web", "cli", "app", "queries", "portal"},
-    "store": {"soql", "ingest", "analysis", "api", "web", "cli", "app", "queries", "portal"},
-    "ingest": {"soql", "analysis", "api", "web", "cli", "app", "queries", "portal"},
-    "analysis": {"api", "web", "cli", "app"},
-    "queries": {"api", "web", "cli", "app"},
-    "accounts": {"api", "web", "cli", "app", "access", "auth", "management"},
-    "access": {"api", "web", "cli", "app", "auth", "management", "queries", "ingest"},
-    "auth": {"api", "web", "cli", "app", "management"},
-    "credentials": {"api", "web", "cli", "app", "access", "auth", "management", "store", "queries"},
-    "management": {"api", "web", "cli", "app", "auth"},
-    "api": {"web", "cli", "app"},
-    "web": {"cli", "app"},
-}
-DRIVERS = {"duckdb", "psycopg", "psycopg_pool"}
-
-
-def imports_of(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return found
-
-
-def part_of(path: Path) -> str:
-    rel = path.relative_to(PACKAGE)
-    return rel.parts[0].removesuffix(".py")
-
-
-MODULES = sorted(PACKAGE.rglob("*.py"))
-
-
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_layers_only_import_downward(path: Path) -> None:
-    part = part_of(path)
-    forbidden = FORBIDDEN.get(part, set())
-    ours = {name.split(".")[1] for name in imports_of(path) if name.startswith("blotter.")}
-    assert not ours & forbidden, f"{path.relative_to(PACKAGE)} imports {ours & forbidden}"
-
-
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_database_drivers_are_imported_only_in_the_store(path: Path) -> None:
-    if part_of(path) == "store":
-        return
-    drivers = {name.split(".")[0] for name in imports_of(path)} & DRIVERS
-    assert not drivers, f"{path.relative_to(PACKAGE)} imports {drivers}"
-
-
-def test_web_uses_only_the_serializers_of_the_api() -> None:
-    for path in (PACKAGE / "web").rglob("*.py"):
-        api = {n for n in imports_of(path) if n.startswith("blotter.api")}
-        assert api <= {"blotter.api.serialize"}, f"{path} imports {api}"
-
-
 REPOSITORY = Path(__file__).resolve().parents[1]
+PACKAGE = REPOSITORY / "blotter"
+ARCHITECTURE = REPOSITORY / "docs" / "architecture.md"
+CONTRACTS = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["tool"]["importlinter"]
+
+
+def declared_layers() -> list[set[str]]:
+    """The layers contract of pyproject.toml, top first, each layer as its module names."""
+    (layers,) = (c for c in CONTRACTS["contracts"] if c["type"] == "layers")
+    return [{name.strip() for name in re.split(r"[|:]", layer)} for layer in layers["layers"]]
+
+
+def test_the_import_contracts_are_kept() -> None:
+    """The one declaration of the layers, run as `make lint` runs it."""
+    done = subprocess.run(
+        [Path(sys.executable).with_name("lint-imports"), "--no-cache"],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_module_of_the_package_is_in_a_layer() -> None:
+    """The contract is exhaustive; this says so here too, with the names a reader looks for."""
+    tops = {
+        path.name.removesuffix(".py")
+        for path in PACKAGE.iterdir()
+        if (path.suffix == ".py" and path.name != "__init__.py") or (path / "__init__.py").exists()
+    }
+    assert tops == set().union(*declared_layers())
+
+
+def diagram_layers() -> list[set[str]]:
+    """The first code block of docs/architecture.md: one layer a line, names before the notes."""
+    block = ARCHITECTURE.read_text().split("```\n", 2)[1]
+    return [set(re.findall(r"\w+", line.split("   ")[0])) for line in block.splitlines()]
+
+
+def table_layers() -> list[set[str]]:
+    """The table of docs/architecture.md: its rows' modules, grouped by their layer number."""
+    by_number: dict[int, set[str]] = {}
+    for number, module in re.findall(
+        r"^\| (\d+) \| `(\w+)(?:\.py|/)` \|", ARCHITECTURE.read_text(), re.M
+    ):
+        by_number.setdefault(int(number), set()).add(module)
+    return [by_number[number] for number in sorted(by_number)]
+
+
+def test_the_architecture_diagram_draws_the_declared_layers() -> None:
+    assert diagram_layers() == declared_layers()
+
+
+def test_the_architecture_table_lists_the_declared_layers() -> None:
+    assert table_layers() == declared_layers()
+
+
+@pytest.mark.parametrize("driver", ["duckdb", "psycopg", "psycopg_pool"])
+def test_the_drivers_contract_names_every_engine_driver(driver: str) -> None:
+    (drivers,) = (c for c in CONTRACTS["contracts"] if c["id"] == "drivers")
+    assert driver in drivers["forbidden_modules"]
+    assert f"blotter.store.** -> {driver}" in drivers["ignore_imports"]
+
+
 # Where a reference to data outside the repository would hide: code, scripts, the Makefile.
 SELF_SUFFICIENT = ["blotter", "tests", "bench", "scripts", "Makefile"]
 # A path that climbs out to a sibling "shared" folder, or uses "shared" as a path segment.

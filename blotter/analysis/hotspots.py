@@ -22,8 +22,9 @@ import numpy as np
 
 from blotter.errors import InvalidRequest
 from blotter.model import ColumnType, Dataset
-from blotter.portal import Portal
 from blotter.queries import run_query
+from blotter.settings import Settings
+from blotter.store.base import Store
 
 ALPHA = 0.05
 MAX_CELLS = 40_000
@@ -216,7 +217,11 @@ def find_hotspots(points: Sequence[Point], cell_m: float = 250.0) -> Hotspots:
 
 
 def located_points(
-    portal: Portal, dataset: Dataset, where: str | None, cell_m: float = 250.0
+    store: Store,
+    dataset: Dataset,
+    settings: Settings,
+    where: str | None,
+    cell_m: float = 250.0,
 ) -> list[tuple[float, float, int]]:
     """Every located row under the filter, counted in the engine at each point snapped to
     the hotspot grid's step, as (lon, lat, rows): the same grid counts as the rows
@@ -233,5 +238,5 @@ def located_points(
         "$group": "at",
     }
     # Beyond the API's page limit: the statistic needs every cell, streamed.
-    rows = run_query(portal.store, dataset, params, portal.settings, unlimited=True).rows
+    rows = run_query(store, dataset, params, settings, unlimited=True).rows
     return [(lon, lat, int(n)) for lon, lat, n in rows]

@@ -62,7 +62,9 @@ def hotspots(request: Request, dataset_id: str) -> JSONResponse:
         cell = float(cell_text)
     except ValueError:
         raise InvalidRequest(f"'cell' must be a number of metres, not '{cell_text}'.") from None
-    points = located_points(portal, dataset, request.query_params.get("$where"), cell)
+    points = located_points(
+        portal.store, dataset, portal.settings, request.query_params.get("$where"), cell
+    )
     return JSONResponse(
         find_hotspots(points, cell).geojson(), media_type="application/vnd.geo+json; charset=utf-8"
     )

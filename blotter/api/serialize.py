@@ -9,12 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
 from blotter.api.geometry import box_ring, hull_ring, multipolygon_wkt
+from blotter.formatting import format_number, format_timestamp
 from blotter.model import ColumnType
 from blotter.soql.compiler import Output
 from blotter.store.base import CsvCell, CsvPiece
@@ -27,23 +27,6 @@ _CSV_CHUNK = 1 << 20
 def soda_type_name(output: Output) -> str:
     """The ``X-SODA2-Types`` name of an output column."""
     return "text" if output.type is None else str(output.type)
-
-
-def format_number(value: float | int) -> str:
-    """A decimal string without a spurious '.0', as Socrata sends numbers."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if math.isfinite(value) and value == int(value) and abs(value) < 1e16:
-        return str(int(value))
-    return repr(value)
-
-
-def format_timestamp(value: datetime | date) -> str:
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
 
 
 def _cells(outputs: list[Output], row: tuple[Any, ...]) -> Iterator[tuple[Output, Any]]:

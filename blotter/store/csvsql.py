@@ -147,7 +147,7 @@ def _quoted(value: exp.Expression) -> exp.Expression:
 
 
 def _integral(value: exp.Expression) -> exp.Expression:
-    """True for a double Python writes as an integer (format_number's rule)."""
+    """True for a double Python writes as an integer (`blotter.formatting.format_number`)."""
     return _all(
         exp.EQ(this=value, expression=_fn("trunc", value)),
         exp.LT(this=exp.Abs(this=value), expression=exp.Literal.number("1e16")),

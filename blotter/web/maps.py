@@ -305,7 +305,9 @@ def hotspot_view(
     """Gi* hotspots of the filtered points as a map with a legend, words and a table."""
     import altair as alt
 
-    found = find_hotspots(located_points(portal, dataset, where, cell_m), cell_m)
+    found = find_hotspots(
+        located_points(portal.store, dataset, portal.settings, where, cell_m), cell_m
+    )
     kinds = ["hot", "cold", "not significant"]
     colours = ["#b3261e", "#0b5cad", "#e4e8ee"]
     # The area's lines go above the cells, so the cells never hide them.

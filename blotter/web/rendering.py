@@ -10,9 +10,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from blotter.api.serialize import format_number
 from blotter.auth import viewer_of
 from blotter.errors import BlotterError
+from blotter.formatting import format_number
 from blotter.model import ColumnType, Session, User
 from blotter.portal import Portal
 

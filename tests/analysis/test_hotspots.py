@@ -16,7 +16,6 @@ from blotter.analysis.hotspots import ALPHA, find_hotspots, grid_counts, located
 from blotter.errors import InvalidRequest
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
-from blotter.portal import Portal
 from blotter.settings import Settings
 from blotter.store import Store
 from tests.paths import TEST_DATA
@@ -122,8 +121,7 @@ def test_cincinnati_use_of_force_hotspots_match_the_independent_gi_star(
         spec=load_spec_file(spec),
     )
     dataset = engine_store.get_dataset(result.dataset_id)
-    portal = Portal(Settings(), engine_store)
-    points = located_points(portal, dataset, None)
+    points = located_points(engine_store, dataset, Settings(), None)
     assert len(points) > 10_000
     found = find_hotspots(points, 500)
     counts, *_ = grid_counts(points, 500)
@@ -143,13 +141,15 @@ def test_the_engine_counts_every_located_row_on_the_same_grid(
     under the filter counts, not a first page of them."""
     portal: Portal = sample_app.state.portal
     dataset = portal.store.get_dataset("tkpk-clls")
-    snapped = located_points(portal, dataset, None, 250)
+    snapped = located_points(portal.store, dataset, portal.settings, None, 250)
     assert sum(n for _, _, n in snapped) == len(calls) == 11735
     assert len(snapped) < len(calls)  # counted in the engine, not sent point by point
     from_engine, *origin = grid_counts(snapped, 250)
     from_rows, *raw_origin = grid_counts(calls, 250)
     assert (from_engine == from_rows).all() and origin == pytest.approx(raw_origin)
-    late = located_points(portal, dataset, "received_at >= '2020-01-01'", 250)
+    late = located_points(
+        portal.store, dataset, portal.settings, "received_at >= '2020-01-01'", 250
+    )
     client = TestClient(sample_app)
     count = client.get(
         "/resource/tkpk-clls.json",

@@ -89,7 +89,7 @@ def test_machine_and_targets_are_reported(tiny_run: dict[str, Any]) -> None:
         assert (target["by"] is None) == target["met"]
 
 
-def test_the_readme_figures_come_from_the_results(tiny_run: dict[str, Any]) -> None:
+def test_the_report_has_every_question_and_the_export_rate(tiny_run: dict[str, Any]) -> None:
     results = tiny_run
     text = markdown(results)
     assert f"**{ROWS:,} rows**" in text
