@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     query_timeout_s: float = Field(30.0, description="Queries running longer are stopped.")
     throttle_anonymous_per_minute: int = Field(
         600,
-        description="Requests (API and pages) a minute per address without an app token; 0: no limit.",
+        description="Requests (API and pages) a minute per address without an app token; 0: none.",
     )
     throttle_token_per_minute: int = Field(
         6000, description="Requests (API and pages) a minute per app token; 0: no limit."

@@ -16,6 +16,7 @@ from blotter.analysis.hotspots import ALPHA, find_hotspots, grid_counts, located
 from blotter.errors import InvalidRequest
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
+from blotter.portal import Portal
 from blotter.settings import Settings
 from blotter.store import Store
 from tests.paths import TEST_DATA
