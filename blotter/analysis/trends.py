@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from calendar import monthrange
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from blotter.analysis.rates import WITHHOLD_BELOW, Interval, poisson_interval
 from blotter.analysis.summary import date_column, period_covered, years_between
@@ -97,37 +97,30 @@ def counts_by_period(
     unit = unit or unit_of(dataset, None)
     name = f"`{when.field_name}`"
     trunc = {"year": "date_trunc_y", "month": "date_trunc_ym"}.get(period, "date_trunc_ym")
-    if period == "quarter" and unit.key is not None:
-        # Months would count an incident spanning two months of one quarter twice.
-        rows = run_query(
-            store,
-            dataset,
-            {
-                "$select": f"date_trunc_ym({name}) AS m, `{unit.key}` AS k",
-                "$group": "m, k",
-                "$limit": "1000000",
-                **({"$where": where} if where else {}),
-            },
-            settings,
-        ).rows
-        seen: dict[str, set[object]] = {}
-        months: list[datetime] = []
-        for month, key in rows:
-            if month is not None and key is not None:
-                months.append(month)
-                seen.setdefault(period_key(month, period), set()).add(key)
-        counts = {k: len(v) for k, v in seen.items()}
-        return counts, ((min(months), max(months)) if months else ())
     params = {"$select": f"{trunc}({name}) AS m, {unit.count} AS n", "$group": "m"}
     if where:
         params["$where"] = where
-    counts = {}
-    months = []
+    counts: dict[str, int] = {}
+    months: list[datetime] = []
     for month, n in run_query(store, dataset, params, settings).rows:
         if month is not None:
             months.append(month)
             key = period_key(month, period)
             counts[key] = counts.get(key, 0) + int(n)
+    if period == "quarter" and unit.key is not None:
+        # Summed months would count an incident spanning two months of a quarter twice:
+        # each quarter is counted whole.
+        for key in list(counts):
+            low, high = _bounds(key, period)
+            within = (
+                f"{name} >= '{low.isoformat()}T00:00:00' AND "
+                f"{name} < '{(high + timedelta(days=1)).isoformat()}T00:00:00'"
+            )
+            query = {
+                "$select": unit.count,
+                "$where": f"({where}) AND {within}" if where else within,
+            }
+            counts[key] = int(next(iter(run_query(store, dataset, query, settings).rows))[0])
     return counts, ((min(months), max(months)) if months else ())
 
 

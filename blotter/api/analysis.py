@@ -11,12 +11,13 @@ from fastapi.responses import JSONResponse
 from blotter.access import visible_dataset
 from blotter.analysis.activity import activity_rates
 from blotter.analysis.benchmarks import population_total, rate_table
+from blotter.analysis.counts import count_values
 from blotter.analysis.hotspots import find_hotspots, located_points
 from blotter.analysis.trends import NOISE_P, trend
 from blotter.analysis.units import unit_of, units_of
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
-from blotter.model import check_dataset_id
+from blotter.model import Column, Dataset, check_dataset_id
 from blotter.portal import Portal
 
 router = APIRouter()
@@ -77,6 +78,66 @@ def _flag(request: Request, name: str) -> bool:
     if text not in ("true", "false"):
         raise InvalidRequest(f"'{name}' must be true or false, not '{text}'.", parameter=name)
     return text == "true"
+
+
+@router.get("/api/analysis/v1/{dataset_id}/counts.json")
+def counts_json(request: Request, dataset_id: str) -> JSONResponse:
+    """Units (``unit=``, incidents by default) or the sum of ``measure`` by the values of
+    the column ``by``, as charts count them: each value of a list column once per unit;
+    ``$where`` narrows the rows."""
+    portal: Portal = request.app.state.portal
+    dataset = visible_dataset(
+        portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
+    )
+    column = _column_param(dataset, request, "by")
+    if column is None:
+        raise InvalidRequest("'by' names the column to count by, e.g. by=subject_race.")
+    measure = _column_param(dataset, request, "measure")
+    unit = unit_of(dataset, request.query_params.get("unit"))
+    counts = count_values(
+        portal.store,
+        dataset,
+        portal.settings,
+        column,
+        request.query_params.get("$where"),
+        unit,
+        measure,
+    )
+    return JSONResponse(
+        {
+            "dataset": dataset.id,
+            "version": dataset.version,
+            "by": column.field_name,
+            "list": column.separator is not None,
+            "unit": unit.name,
+            "counted": measure.field_name if measure else unit.noun,
+            "units": [u.name for u in units_of(dataset)],
+            "known": counts.known,
+            "values": [
+                {
+                    "value": c.value,
+                    "label": c.label,
+                    "n": c.count,
+                    "unknown": c.unknown,
+                    "share": c.share,
+                }
+                for c in counts.values
+            ],
+        },
+        media_type="application/json; charset=utf-8",
+    )
+
+
+def _column_param(dataset: Dataset, request: Request, name: str) -> Column | None:
+    field = request.query_params.get(name)
+    if field is None:
+        return None
+    column = dataset.column(field)
+    if column is None:
+        raise InvalidRequest(
+            f"'{name}': '{field}' is not a column of dataset {dataset.id}.", parameter=name
+        )
+    return column
 
 
 @router.get("/api/analysis/v1/{dataset_id}/hotspots.geojson")

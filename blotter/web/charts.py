@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from blotter.analysis.counts import count_values
 from blotter.analysis.summary import period_covered
-from blotter.analysis.units import Unit, list_match, unit_of
+from blotter.analysis.units import Unit, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import run_query
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 TOP_VALUES = 12  # bars shown; the rest are summed as "all others"
 TOP_SPLITS = 5  # lines shown when splitting
-MAX_LIST_VALUES = 40  # values of a list column counted (one query each)
 PERIODS = {"month": "Month", "quarter": "Quarter", "year": "Year"}
 _EMPTY = "(not recorded)"
 _OTHERS = "all others"
@@ -109,41 +109,6 @@ def _label(column: Column, value: Any) -> str:
     return column.label(value) if isinstance(value, str) else display(column.type, value)
 
 
-def _and(*clauses: str | None) -> str | None:
-    return " AND ".join(f"({c})" for c in clauses if c) or None
-
-
-def _count(portal: Portal, dataset: Dataset, where: str | None, amount: str) -> float:
-    params = {"$select": amount}
-    if where:
-        params["$where"] = where
-    value = next(iter(run_query(portal.store, dataset, params, portal.settings).rows))[0]
-    return float(value or 0)
-
-
-def list_counts(
-    portal: Portal, dataset: Dataset, where: str | None, column: Column, amount: str
-) -> list[tuple[Any, float]]:
-    """Each value of a list column once per unit, by the same test as the page's "includes"
-    filter, so a bar and its filter always agree ("firearm; physical" and "physical;
-    firearm" both count under firearm and under physical)."""
-    name = f"`{column.field_name}`"
-    cells = _values(portal, dataset, where, f"{name} AS value, count(*) AS n", name)
-    frequency: dict[str, float] = defaultdict(float)
-    for cell, n in cells:
-        if cell is not None:
-            for value in column.values_of(str(cell)):
-                frequency[value] += float(n)
-    values = sorted(frequency, key=lambda v: (-frequency[v], v))[:MAX_LIST_VALUES]
-    counted: list[tuple[Any, float]] = [
-        (v, _count(portal, dataset, _and(where, list_match(column, v)), amount)) for v in values
-    ]
-    empty = _count(portal, dataset, _and(where, f"{name} IS NULL"), amount)
-    if empty:
-        counted.append((None, empty))
-    return sorted(counted, key=lambda vn: -vn[1])
-
-
 def count_by(
     portal: Portal,
     dataset: Dataset,
@@ -153,36 +118,19 @@ def count_by(
     unit: Unit | None = None,
 ) -> Chart:
     """Units counted (incidents by default), or the sum of ``measure`` (e.g. officer hours),
-    per value of one column, largest first. A list column counts each of its values once
-    per unit; shares leave out unrecorded and unknown values, shown apart."""
+    per value of one column, largest first (:mod:`blotter.analysis.counts`): a list column
+    counts each of its values once per unit; shares leave out unrecorded and unknown values,
+    shown apart."""
     import altair as alt
 
-    unit = unit or unit_of(dataset, None)
-    name = f"`{column.field_name}`"
-    amount = f"sum(`{measure.field_name}`)" if measure else unit.count
-    noun = measure.name if measure else unit.title
-    if column.separator is not None and measure is None:
-        rows = list_counts(portal, dataset, where, column, amount)
-    else:
-        rows = _values(
-            portal, dataset, where, f"{name} AS value, {amount} AS n", name, **{"$order": "n DESC"}
-        )
-    apart = {None, *column.unknown_values}
-    counted = [(_label(column, v), float(n or 0), v in apart) for v, n in rows]
+    counts = count_values(portal.store, dataset, portal.settings, column, where, unit, measure)
+    noun = measure.name if measure else counts.unit.title
+    counted = [(c.label, c.count, c.unknown) for c in counts.values]
     shown = counted[:TOP_VALUES]
     rest = sum(n for _, n, _ in counted[TOP_VALUES:])
     if rest:
         shown.append((f"{_OTHERS} ({len(counted) - TOP_VALUES})", rest, False))
-    if column.separator is not None or unit.key is not None or measure is not None:
-        # A unit may hold several values: the known total is counted, not summed.
-        known_where = _and(
-            where,
-            f"{name} IS NOT NULL",
-            *(f"{name} != {_quote(v)}" for v in column.unknown_values),
-        )
-        total = _count(portal, dataset, known_where, amount)
-    else:
-        total = sum(n for _, n, unknown in counted if not unknown)
+    total = counts.known
     title = f"{noun} by {column.name.lower()}"
     data = alt.Data(values=[{"value": v, "n": n} for v, n, _ in shown])
     spec = (
@@ -198,7 +146,7 @@ def count_by(
     if known and total:
         top, top_n = known[0]
         description = (
-            f"{total:,.0f} {noun.lower()} record {column.name.lower()}. "
+            f"{total:,.0f} {noun.lower()} with a known {column.name.lower()}. "
             f"The largest group is {top} with {top_n:,.0f} ({100 * top_n / total:.0f}%)."
         )
         left_out = sum(n for _, n, unknown in counted if unknown)
@@ -222,19 +170,15 @@ def count_by(
         spec=spec_json(spec),
         headers=[column.name, noun, "Share"],
         rows=[
-            [
-                v,
-                f"{n:,.0f}",
-                "left out" if unknown else (f"{100 * n / total:.1f}%" if total else "–"),
-            ]
+            [v, f"{n:,.0f}", "left out" if unknown else _percent(n, total)]
             for v, n, unknown in shown
         ],
         numeric=[False, True, True],
     )
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _percent(n: float, total: float) -> str:
+    return f"{100 * n / total:.1f}%" if total else "–"
 
 
 def _period_start(value: datetime, period: str) -> datetime:

@@ -106,13 +106,11 @@ def dashboard(request: Request, dataset_id: str) -> Response:
         column = columns.get(name)
         if column is None:
             continue
-        query = urlencode(
-            {"$select": f"{name}, {unit.count} AS n", "$group": name, "$order": "n DESC"}
-        )
+        query = urlencode({"by": name, "unit": unit.name})
         figures.append(
             Figure(
                 count_by(portal, dataset, None, column, unit=unit),
-                f"/resource/{dataset.id}.json?{query}",
+                f"/api/analysis/v1/{dataset.id}/counts.json?{query}",
             )
         )
     measure = (
@@ -123,17 +121,11 @@ def dashboard(request: Request, dataset_id: str) -> Response:
             column = columns.get(name)
             if column is None:
                 continue
-            query = urlencode(
-                {
-                    "$select": f"{name}, sum({measure.field_name}) AS n",
-                    "$group": name,
-                    "$order": "n DESC",
-                }
-            )
+            query = urlencode({"by": name, "measure": measure.field_name})
             figures.append(
                 Figure(
                     count_by(portal, dataset, None, column, measure),
-                    f"/resource/{dataset.id}.json?{query}",
+                    f"/api/analysis/v1/{dataset.id}/counts.json?{query}",
                 )
             )
     rates = None

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from blotter.access import visible_dataset
 from blotter.analysis.benchmarks import RateTable, rate_table
+from blotter.analysis.counts import count_values
 from blotter.analysis.summary import dataset_facts, freshness, records_span, summary_sentences
 from blotter.analysis.units import Unit, unit_of
 from blotter.auth import viewer_of
@@ -22,7 +23,6 @@ from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
-from blotter.web.charts import list_counts
 from blotter.web.filters import (
     IN_SEPARATOR,
     VIEW_PREFIX,
@@ -195,8 +195,8 @@ def _choices(
     if column.separator is None and not any("; " in v for v, _ in values):
         return values, False
     if column.separator is not None:
-        counted = list_counts(portal, dataset, where, column, unit.count)
-        return [(str(v), int(n)) for v, n in counted if v is not None], True
+        counted = count_values(portal.store, dataset, portal.settings, column, where, unit)
+        return [(str(c.value), int(c.count)) for c in counted.values if c.value is not None], True
     items: dict[str, int] = {}
     for v, n in values:
         for item in v.split("; "):
