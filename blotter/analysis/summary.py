@@ -21,6 +21,7 @@ LATE_AFTER = {
     Cadence.QUARTERLY: timedelta(days=120),
     Cadence.ANNUALLY: timedelta(days=400),
 }
+_ADJECTIVE = {Cadence.ANNUALLY: "annual"}  # "annual updates", not "annually updates"
 MAX_SHARES = 3
 MAX_CATEGORIES = 8  # a text column with more values is not summarized as shares
 _CANDIDATES = 8  # columns looked at for shares, so a wide dataset costs few queries
@@ -285,7 +286,8 @@ def freshness(dataset: Dataset, now: datetime, newest: datetime | None = None) -
     if allowed and latest and now - latest > allowed:
         days = (now - latest).days
         late = (
-            f"This dataset is out of date: it promises {cadence} updates, but its newest "
+            f"This dataset is out of date: it promises {_ADJECTIVE.get(cadence, cadence)} "
+            "updates, but its newest "
             f"record is {days:,} days old ({latest:%B %-d, %Y})."
         )
     return Freshness(text[0].upper() + text[1:], late)
