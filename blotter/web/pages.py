@@ -7,8 +7,8 @@ Views prepare typed contexts; templates only display them. The dataset page live
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
