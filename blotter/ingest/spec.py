@@ -188,6 +188,14 @@ class DatasetSpec(DatasetMeta):
             earlier[spec.field] = spec
         return self
 
+    @model_validator(mode="after")
+    def _units_name_columns(self) -> DatasetSpec:
+        fields = {c.field_name for spec in self.columns for c in spec.columns()}
+        for unit in self.units:
+            if self.columns and unit.key not in fields:
+                raise ValueError(f"unit '{unit.name}' is keyed by '{unit.key}', not a column")
+        return self
+
     @property
     def file(self) -> Path | None:
         """The dataset file this spec was read from, if any."""
