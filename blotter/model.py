@@ -130,8 +130,10 @@ class Benchmark(BaseModel):
     # a sum of groups, which may overlap (Hispanic of any race) or miss some.
     total_field: str = ""
     total_group: str = ""
-    # SoQL on the events choosing those by residents, when the data record residency.
+    # SoQL on the events choosing those by residents, when the data record residency, and
+    # those whose residence is not known (neither residents nor, as far as anyone knows, not).
     residents_where: str = ""
+    residence_unknown_where: str = ""
 
 
 class ActivityLink(BaseModel):

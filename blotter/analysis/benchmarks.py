@@ -34,8 +34,17 @@ class RateTable:
     years: float = 1.0
     residents_only: bool = False
     total: int = 0  # units counted under the filter (residents or not)
-    non_residents: int | None = None  # of ``total``, by people who live elsewhere (or unknown)
+    non_residents: int | None = None  # of ``total``, by people who live elsewhere
+    residence_unknown: int = 0  # of ``total``, by people whose residence is not recorded
     labels: dict[str, str] = field(default_factory=dict)  # group code → label
+
+    @property
+    def residence_text(self) -> str:
+        if self.non_residents is None or not self.total:
+            return ""
+        return residence_words(
+            self.non_residents, self.residence_unknown, self.total, self.unit.noun
+        )
 
     @property
     def period(self) -> str:
@@ -89,6 +98,7 @@ def rate_table(
     )
     total = _count(store, dataset, settings, unit, where)
     non_residents = None
+    residence_unknown = 0
     if link.residents_where:
         residents = _count(
             store,
@@ -98,6 +108,17 @@ def rate_table(
             f"({where}) AND ({link.residents_where})" if where else link.residents_where,
         )
         non_residents = total - residents
+        if link.residence_unknown_where:
+            residence_unknown = _count(
+                store,
+                dataset,
+                settings,
+                unit,
+                f"({where}) AND ({link.residence_unknown_where})"
+                if where
+                else link.residence_unknown_where,
+            )
+            non_residents -= residence_unknown
     name = f"`{link.column}`"
     params = {"$select": f"{name} AS g, {unit.count} AS n", "$group": name}
     if events_where:
@@ -124,11 +145,8 @@ def rate_table(
         "the rate less exact.",
     ]
     if non_residents is not None and total:
-        limits.append(
-            f"{non_residents:,} of the {total:,} {unit.noun} ({100 * non_residents / total:.0f}%)"
-            " involve people who do not live in the city (or whose residence is unknown)"
-            + (": they are left out here." if residents_only else ": they are counted here.")
-        )
+        limits.append(residence_words(non_residents, residence_unknown, total, unit.noun))
+        limits[-1] += " They are left out here." if residents_only else " They are counted here."
     if population.meta.notes:
         limits.append(f"About the population figures: {population.meta.notes}")
     if dataset.meta.notes:
@@ -175,8 +193,21 @@ def rate_table(
         residents_only,
         total,
         non_residents,
+        residence_unknown,
         column.labels,
     )
+
+
+def residence_words(non_residents: int, unknown: int, total: int, noun: str) -> str:
+    """ "1,464 of the 1,911 arrests (77%) involve people who live outside the city; 131 (7%)
+    do not record where." """
+    words = (
+        f"{non_residents:,} of the {total:,} {noun} ({100 * non_residents / total:.0f}%) involve "
+        "people who live outside the city"
+    )
+    if unknown:
+        words += f"; {unknown:,} ({100 * unknown / total:.0f}%) do not record where they live"
+    return words + "."
 
 
 def _count(

@@ -63,6 +63,7 @@ def rates(request: Request, dataset_id: str) -> JSONResponse:
             "residents_only": table.residents_only,
             "total": table.total,
             "non_residents": table.non_residents,
+            "residence_unknown": table.residence_unknown,
             "confidence": 0.95,
             "groups": [asdict(r) for r in table.rows],
             "left_out": table.unmatched,
