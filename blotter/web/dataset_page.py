@@ -15,7 +15,7 @@ from blotter.access import visible_dataset
 from blotter.analysis.benchmarks import RateTable, rate_table
 from blotter.analysis.counts import count_values
 from blotter.analysis.summary import dataset_facts, freshness, records_span, summary_sentences
-from blotter.analysis.units import Unit, unit_of
+from blotter.analysis.units import Unit, unit_of, units_of
 from blotter.auth import viewer_of
 from blotter.errors import DatasetNotFound, InvalidRequest, SoQLError
 from blotter.model import Column, ColumnType, Dataset
@@ -302,7 +302,20 @@ def _meta_rows(dataset: Dataset) -> list[MetaRow]:
         MetaRow("Category", meta.category),
         MetaRow("Tags", ", ".join(meta.tags)),
         MetaRow("Rows", _count(dataset.row_count)),
-        MetaRow("Data as of", friendly_date(dataset.data_as_of)),
+        MetaRow(
+            "Period covered",
+            f"{meta.coverage.start:%B %-d, %Y} to {meta.coverage.end:%B %-d, %Y}"
+            if meta.coverage
+            else "not declared",
+        ),
+        MetaRow(
+            "Data as of (extracted)",
+            f"{meta.extracted:%B %-d, %Y}" if meta.extracted else "not stated",
+        ),
+        MetaRow(
+            "Counted in",
+            " / ".join(u.noun for u in units_of(dataset)),
+        ),
         MetaRow("Rows last published", friendly_date(dataset.rows_updated_at)),
         MetaRow("Description last changed", friendly_date(dataset.updated_at)),
         MetaRow("Created", friendly_date(dataset.created_at)),

@@ -241,6 +241,8 @@ def test_unknown_values_are_shown_apart_from_the_shares(client: TestClient) -> N
     assert values["UNK"]["unknown"] is True and values["UNK"]["share"] is None
     assert data["known"] == 1911 - values["UNK"]["n"]
     assert sum(v["share"] for v in data["values"] if v["share"] is not None) == pytest.approx(1)
+    # The City's figure: 17.8% of those arrested with a known city live in Takoma Park.
+    assert round(100 * values["Takoma Park"]["share"], 1) == 17.8
 
 
 def test_coverage_and_freshness_are_stated_apart_and_old_data_is_marked(
@@ -248,6 +250,13 @@ def test_coverage_and_freshness_are_stated_apart_and_old_data_is_marked(
 ) -> None:
     page = _text(client.get("/datasets/e2x9-2kgt").text)
     assert "Covers January 1, 2015 to December 31, 2017" in page
+    assert "Period covered January 1, 2015 to December 31, 2017" in page
+    assert "Counted in incidents / officer–subject pairs" in page
+    fields = client.get("/api/views/e2x9-2kgt.json").json()["metadata"]["custom_fields"]
+    assert (fields["Update"]["Period Start"], fields["Update"]["Period End"]) == (
+        "2015-01-01",
+        "2017-12-31",
+    )
     assert "its newest record is" in page  # annual updates promised, the data end in 2017
     home = client.get("/").text
     card = home.split('href="/datasets/e2x9-2kgt"', 1)[1].split("</li>", 1)[0]
