@@ -117,44 +117,43 @@ def _top_share(
 ) -> Share | None:
     """The most common value of a category column, if it has few values and some vary."""
     name = f"`{column.field_name}`"
-    result = run_query(
-        store,
-        dataset,
-        {
-            **base,
-            "$select": f"{name} AS value, {unit.count} AS n",
-            "$where": " AND ".join(filter(None, [base.get("$where"), f"{name} IS NOT NULL"])),
-            "$group": name,
-            "$order": "n DESC, value",
-            "$limit": str(MAX_CATEGORIES + 1 + len(column.unknown_values)),
-        },
-        settings,
-    )
-    counts = [(value, int(n)) for value, n in result.rows]
-    unknown = sum(n for value, n in counts if str(value) in column.unknown_values)
-    counts = [(value, n) for value, n in counts if str(value) not in column.unknown_values]
+    params = {
+        "$select": f"{name} AS value, {unit.count} AS n",
+        "$group": name,
+        "$order": "n DESC, value",
+        "$limit": str(MAX_CATEGORIES + 2 + len(column.unknown_values)),
+    }
+    if base.get("$where"):
+        params["$where"] = base["$where"]
+    rows = [(value, int(n)) for value, n in run_query(store, dataset, params, settings).rows]
+    empty = sum(n for value, n in rows if value is None)
+    unknown = sum(n for value, n in rows if str(value) in column.unknown_values)
+    counts = [(v, n) for v, n in rows if v is not None and str(v) not in column.unknown_values]
     if not 2 <= len(counts) <= MAX_CATEGORIES:
         return None
-    # Units recording a value: counted once each, though an incident's rows may differ.
-    recorded_where = " AND ".join(
-        filter(
-            None,
-            [base.get("$where"), f"{name} IS NOT NULL"]
-            + [f"{name} != {_quote(v)}" for v in column.unknown_values],
-        )
-    )
-    recorded_row = run_query(
-        store, dataset, {"$select": unit.count, "$where": recorded_where}, settings
-    ).rows
-    recorded = int(next(iter(recorded_row))[0])
-    any_where = " AND ".join(filter(None, [base.get("$where"), f"{name} IS NOT NULL"]))
-    any_row = run_query(store, dataset, {"$select": unit.count, "$where": any_where}, settings)
-    missing = max(total - int(next(iter(any_row.rows))[0]), 0)
+    if unit.key is None:  # rows: each is in one group, so the groups add up
+        recorded, missing = sum(n for _, n in counts), empty
+    else:
+        # An incident's rows may differ (one records it, one does not): count units whole.
+        any_where = " AND ".join(filter(None, [base.get("$where"), f"{name} IS NOT NULL"]))
+        recording = _units(store, dataset, settings, unit, any_where)
+        missing = max(total - recording, 0)
+        recorded = recording
+        if column.unknown_values:
+            known = " AND ".join(
+                [any_where, *(f"{name} != {_quote(v)}" for v in column.unknown_values)]
+            )
+            recorded = _units(store, dataset, settings, unit, known)
     if column.type is ColumnType.CHECKBOX:
         yes = next((n for value, n in counts if value is True), 0)
         return Share(column, "yes", yes, recorded, missing, unknown)
     value, top = counts[0]
     return Share(column, column.label(str(value)), top, recorded, missing, unknown)
+
+
+def _units(store: Store, dataset: Dataset, settings: Settings, unit: Unit, where: str) -> int:
+    rows = run_query(store, dataset, {"$select": unit.count, "$where": where}, settings).rows
+    return int(next(iter(rows))[0])
 
 
 def _quote(value: str) -> str:
