@@ -208,6 +208,10 @@ def test_p_values_below_a_thousandth_are_printed_as_such() -> None:
 
 
 def test_calls_are_counted_by_event_not_by_responding_officer(client: TestClient) -> None:
+    trend = client.get("/api/analysis/v1/tkpk-clls/trend.json").json()["periods"]
+    change = trend[1]["change"]
+    assert abs(change) >= 1000  # large changes are printed with separators
+    assert f"{change:+,}" in client.get("/dashboards/tkpk-clls").text
     raw = _raw("tp_cad_data.csv")
     assert (len(raw), len({r["event.no."] for r in raw})) == (11735, 11551)
     lede = _text(client.get("/datasets/tkpk-clls").text)
