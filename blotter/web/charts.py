@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from blotter.analysis.counts import count_values
 from blotter.analysis.summary import period_covered
+from blotter.analysis.trends import counts_by_period
 from blotter.analysis.units import Unit, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
@@ -221,7 +222,15 @@ def over_time(
         else (f"date_trunc_y(`{when.field_name}`)")
     )
     keyed: list[tuple[Any, str | None, int]]
-    if split is None:
+    if split is None and measure is None and counted_unit.key and period == "quarter":
+        # Summed months would count an incident spanning two months of a quarter twice.
+        by_quarter, _ = counts_by_period(
+            portal.store, dataset, portal.settings, period, where, counted_unit
+        )
+        keyed = [
+            (datetime(int(k[:4]), 3 * int(k[-1]) - 2, 1), None, n) for k, n in by_quarter.items()
+        ]
+    elif split is None:
         raw = _values(portal, dataset, where, f"{trunc} AS period, {amount} AS n", trunc)
         keyed = [(p, None, round(float(n or 0))) for p, n in raw]
     else:

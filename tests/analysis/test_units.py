@@ -265,3 +265,12 @@ def test_coverage_and_freshness_are_stated_apart_and_old_data_is_marked(
     home = client.get("/").text
     card = home.split('href="/datasets/e2x9-2kgt"', 1)[1].split("</li>", 1)[0]
     assert "Late:" in card
+
+
+def test_quarters_count_each_incident_once(client: TestClient) -> None:
+    page = client.get("/datasets/e2x9-2kgt", params={"chart.period": "quarter"}).text
+    rows = _chart_rows(page, "time-occurred_date")
+    trend = client.get("/api/analysis/v1/e2x9-2kgt/trend.json?period=quarter").json()
+    assert [label for label, _ in rows] == [p["period"] for p in trend["periods"]]
+    assert [n for _, n in rows] == [p["count"] for p in trend["periods"]]
+    assert len(rows) == 12 and sum(n for _, n in rows) == 103
