@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -70,6 +70,23 @@ class Column(BaseModel):
     description: str = ""
     # Internal columns are served only to staff; everyone else never learns they exist.
     internal: bool = False
+    # A list column: each cell holds several values joined by this separator ("; ").
+    separator: str | None = None
+    # Display labels of category values ({"cew_display": "CEW (Taser) displayed"}); the API
+    # keeps the codes, pages show the labels.
+    labels: dict[str, str] = Field(default_factory=dict)
+    # Values that mean "not known" (UNK): percentages of the column leave them out.
+    unknown_values: list[str] = Field(default_factory=list)
+
+    def label(self, value: str) -> str:
+        """The value as pages show it: its label when the dataset file gives one."""
+        return self.labels.get(value, value)
+
+    def values_of(self, cell: str) -> list[str]:
+        """The values of one cell: several for a list column, one otherwise."""
+        if self.separator is None:
+            return [cell]
+        return [v.strip() for v in cell.split(self.separator.strip()) if v.strip()]
 
     @field_validator("type")
     @classmethod
@@ -108,6 +125,15 @@ class Benchmark(BaseModel):
     label: str = ""  # "Residents of Rutland city, 2010 Census"
     reference: str = ""  # the group other groups are compared with
     quality_field: str = ""  # a field saying whether a count is exact or approximate
+    # Where the whole population's figure is: a field of the chosen rows holding it
+    # (``total_field``), or the group naming the row that holds it (``total_group``); never
+    # a sum of groups, which may overlap (Hispanic of any race) or miss some.
+    total_field: str = ""
+    total_group: str = ""
+    # SoQL on the events choosing those by residents, when the data record residency, and
+    # those whose residence is not known (neither residents nor, as far as anyone knows, not).
+    residents_where: str = ""
+    residence_unknown_where: str = ""
 
 
 class ActivityLink(BaseModel):
@@ -117,6 +143,30 @@ class ActivityLink(BaseModel):
     dataset: str
     per: int = 1000
     label: str = ""  # "calls for service"
+
+
+class CountUnit(BaseModel):
+    """A larger unit that rows make up together: an incident of several officer–subject
+    rows, a call of several responding officers. Counted as distinct values of ``key``."""
+
+    name: str  # the ``unit=`` slug ("incidents")
+    key: str  # the field whose distinct values are the units ("case_number")
+    noun: str = ""  # plural words for summaries ("incidents"); defaults to the name
+
+    @field_validator("key")
+    @classmethod
+    def _key_is_field(cls, value: str) -> str:
+        if not FIELD_NAME.match(value):
+            raise ValueError(f"unit key '{value}' is not a field name")
+        return value
+
+
+class Coverage(BaseModel):
+    """The period a dataset covers, as its publisher declares it (not its first and last
+    record: a quiet fortnight at either end is still covered)."""
+
+    start: date
+    end: date
 
 
 class DatasetMeta(BaseModel):
@@ -138,6 +188,15 @@ class DatasetMeta(BaseModel):
     notes: str = ""
     # What one row is, in plain words and plural ("uses of force"), for generated summaries.
     row_noun: str = ""
+    # Larger units rows make up (incidents by case number), counted by default in that
+    # order; rows are always a unit too, named by ``row_noun``.
+    units: list[CountUnit] = Field(default_factory=list)
+    # The period the data cover, and the day they were extracted from the records system.
+    coverage: Coverage | None = None
+    extracted: date | None = None
+    # What the rows cover, for rates between datasets ("all arrests", "traffic dispatches"):
+    # an activity rate is offered only between datasets of the same scope.
+    scope: str = ""
     # Columns whose most common values the summary states first (field names).
     highlights: list[str] = Field(default_factory=list)
     benchmark: Benchmark | None = None

@@ -28,6 +28,20 @@ class ActivityRate:
     note: str
 
 
+def scope_mismatch(dataset: Dataset, activity: Dataset) -> str | None:
+    """Why one dataset's rows cannot be read as a share of another's, if they cannot: their
+    dataset files must declare the same scope (all arrests against all calls, not against
+    an extract of traffic dispatches)."""
+    if dataset.meta.scope and dataset.meta.scope == activity.meta.scope:
+        return None
+    return (
+        f"{dataset.meta.row_noun or 'these rows'} cover "
+        f"{dataset.meta.scope or 'an undeclared scope'} and {activity.meta.name} covers "
+        f"{activity.meta.scope or 'an undeclared scope'}: "
+        "a rate of one per the other would divide things that do not match."
+    )
+
+
 def activity_rates(
     store: Store,
     dataset: Dataset,
@@ -40,6 +54,9 @@ def activity_rates(
     link = dataset.meta.activity
     if link is None:
         raise InvalidRequest(f"Dataset {dataset.id} names no activity to count against.")
+    mismatch = scope_mismatch(dataset, activity)
+    if mismatch is not None:
+        raise InvalidRequest(f"No rate per {link.label or activity.meta.name}: {mismatch}")
     events, _ = counts_by_period(store, dataset, settings, period, where)
     exposure, _ = counts_by_period(store, activity, settings, period)
     rows = []

@@ -67,7 +67,7 @@ class GroupRate:
     group: str
     count: int
     population: int
-    rate: float | None  # per ``per`` residents
+    rate: float | None  # per ``per`` residents per year
     rate_interval: Interval | None
     ratio: float | None  # against the reference group
     ratio_interval: Interval | None
@@ -82,8 +82,11 @@ class MethodCard:
     denominator: str
     source: str
     vintage: str
+    period: str = ""  # the period the events cover, and the exposure it gives
+    view: str = ""  # the filters and unit of the view the figures belong to
     method: str = (
-        "Rate = events ÷ population × 1,000, with an exact Poisson (Garwood) 95% interval. "
+        "Rate = events ÷ years covered ÷ population × 1,000 (per 1,000 residents per year), "
+        "with an exact Poisson (Garwood) 95% interval on the events. "
         "Ratio = a group's rate ÷ the reference group's, with an exact conditional "
         "(Clopper-Pearson) 95% interval."
     )
@@ -99,8 +102,10 @@ def disparities(
     population: dict[str, int],
     reference: str,
     per: int = 1000,
+    years: float = 1.0,
 ) -> list[GroupRate]:
-    """Rates for every group with a population, and ratios against ``reference``."""
+    """Rates per ``per`` residents per year for every group with a population, over
+    ``years`` of events, and ratios against ``reference`` (the years cancel out)."""
     ref_count = counts.get(reference, 0)
     ref_pop = population.get(reference, 0)
     rows: list[GroupRate] = []
@@ -124,7 +129,8 @@ def disparities(
             )
             continue
         interval = poisson_interval(k)
-        rate = k / pop * per
+        exposure = pop * years  # person-years
+        rate = k / exposure * per
         ratio = ratio_interval = None
         if group != reference and ref_count >= WITHHOLD_BELOW and ref_pop > 0:
             ratio = (k / pop) / (ref_count / ref_pop)
@@ -136,7 +142,7 @@ def disparities(
                 k,
                 pop,
                 rate,
-                Interval(interval.low / pop * per, interval.high / pop * per),
+                Interval(interval.low / exposure * per, interval.high / exposure * per),
                 ratio,
                 ratio_interval,
                 note,

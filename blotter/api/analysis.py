@@ -12,12 +12,14 @@ from fastapi.responses import JSONResponse
 from blotter.access import visible_dataset
 from blotter.analysis.activity import activity_rates
 from blotter.analysis.benchmarks import population_total, rate_table
+from blotter.analysis.counts import count_values
 from blotter.analysis.hotspots import find_hotspots, located_points
 from blotter.analysis.timing import WEEKDAYS, hour_by_weekday, year_on_year
 from blotter.analysis.trends import NOISE_P, trend
+from blotter.analysis.units import unit_of, units_of
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
-from blotter.model import check_dataset_id
+from blotter.model import Column, Dataset, check_dataset_id
 from blotter.portal import Portal
 
 router = APIRouter()
@@ -32,16 +34,38 @@ def rates(request: Request, dataset_id: str) -> JSONResponse:
     if dataset.meta.benchmark is None:
         raise InvalidRequest(f"Dataset {dataset_id} names no population benchmark.")
     population = visible_dataset(portal.store, viewer, dataset.meta.benchmark.dataset)
+    unit = unit_of(dataset, request.query_params.get("unit"))
+    residents = _flag(request, "residents")
     table = rate_table(
-        portal.store, dataset, population, portal.settings, request.query_params.get("$where")
+        portal.store,
+        dataset,
+        population,
+        portal.settings,
+        request.query_params.get("$where"),
+        unit,
+        residents,
     )
     return JSONResponse(
         {
             "dataset": dataset.id,
             "version": dataset.version,
             "by": dataset.meta.benchmark.column,
+            "unit": unit.name,
+            "units": [u.name for u in units_of(dataset)],
+            "counted": unit.noun,
             "reference": table.reference,
             "per": 1000,
+            "per_years": 1,
+            "rate": "per 1,000 residents per year",
+            "period": {
+                "start": table.first.date().isoformat() if table.first else None,
+                "end": table.last.date().isoformat() if table.last else None,
+                "years": table.years,
+            },
+            "residents_only": table.residents_only,
+            "total": table.total,
+            "non_residents": table.non_residents,
+            "residence_unknown": table.residence_unknown,
             "confidence": 0.95,
             "groups": [asdict(r) for r in table.rows],
             "left_out": table.unmatched,
@@ -49,6 +73,74 @@ def rates(request: Request, dataset_id: str) -> JSONResponse:
         },
         media_type="application/json; charset=utf-8",
     )
+
+
+def _flag(request: Request, name: str) -> bool:
+    """A yes/no query parameter; anything but true/false is refused, naming it."""
+    text = request.query_params.get(name, "false").lower()
+    if text not in ("true", "false"):
+        raise InvalidRequest(f"'{name}' must be true or false, not '{text}'.", parameter=name)
+    return text == "true"
+
+
+@router.get("/api/analysis/v1/{dataset_id}/counts.json")
+def counts_json(request: Request, dataset_id: str) -> JSONResponse:
+    """Units (``unit=``, incidents by default) or the sum of ``measure`` by the values of
+    the column ``by``, as charts count them: each value of a list column once per unit;
+    ``$where`` narrows the rows."""
+    portal: Portal = request.app.state.portal
+    dataset = visible_dataset(
+        portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
+    )
+    column = _column_param(dataset, request, "by")
+    if column is None:
+        raise InvalidRequest("'by' names the column to count by, e.g. by=subject_race.")
+    measure = _column_param(dataset, request, "measure")
+    unit = unit_of(dataset, request.query_params.get("unit"))
+    counts = count_values(
+        portal.store,
+        dataset,
+        portal.settings,
+        column,
+        request.query_params.get("$where"),
+        unit,
+        measure,
+    )
+    return JSONResponse(
+        {
+            "dataset": dataset.id,
+            "version": dataset.version,
+            "by": column.field_name,
+            "list": column.separator is not None,
+            "unit": unit.name,
+            "counted": measure.field_name if measure else unit.noun,
+            "units": [u.name for u in units_of(dataset)],
+            "known": counts.known,
+            "values": [
+                {
+                    "value": c.value,
+                    "label": c.label,
+                    "n": c.count,
+                    "unknown": c.unknown,
+                    "share": c.share,
+                }
+                for c in counts.values
+            ],
+        },
+        media_type="application/json; charset=utf-8",
+    )
+
+
+def _column_param(dataset: Dataset, request: Request, name: str) -> Column | None:
+    field = request.query_params.get(name)
+    if field is None:
+        return None
+    column = dataset.column(field)
+    if column is None:
+        raise InvalidRequest(
+            f"'{name}': '{field}' is not a column of dataset {dataset.id}.", parameter=name
+        )
+    return column
 
 
 @router.get("/api/analysis/v1/{dataset_id}/hotspots.geojson")
@@ -79,6 +171,7 @@ def trend_json(request: Request, dataset_id: str) -> JSONResponse:
         portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
     )
     period = request.query_params.get("period", "year")
+    unit = unit_of(dataset, request.query_params.get("unit"))
     residents = None
     if dataset.meta.benchmark is not None:
         population = visible_dataset(
@@ -92,14 +185,19 @@ def trend_json(request: Request, dataset_id: str) -> JSONResponse:
         period,
         request.query_params.get("$where"),
         population=residents,
+        unit=unit,
     )
     return JSONResponse(
         {
             "dataset": dataset.id,
             "version": dataset.version,
             "period": period,
+            "unit": unit.name,
+            "units": [u.name for u in units_of(dataset)],
+            "counted": unit.noun,
             "noise_p": NOISE_P,
             "residents": residents,
+            "rate": "per 1,000 residents per year" if residents else None,
             "periods": [asdict(r) for r in rows],
         },
         media_type="application/json; charset=utf-8",

@@ -49,7 +49,13 @@ def view_json(dataset: Dataset) -> dict[str, Any]:
         "metadata": {
             "custom_fields": {
                 "Dataset Information": {"Agency": meta.agency},
-                "Update": {"Update Frequency": str(meta.cadence)},
+                "Update": {
+                    "Update Frequency": str(meta.cadence),
+                    # The period the data cover and the day they were extracted, as declared.
+                    "Period Start": meta.coverage.start.isoformat() if meta.coverage else "",
+                    "Period End": meta.coverage.end.isoformat() if meta.coverage else "",
+                    "Data Extracted": meta.extracted.isoformat() if meta.extracted else "",
+                },
                 "Contact": {"Name": meta.contact_name, "Email": meta.contact_email},
                 "Provenance": {"Source": meta.source_url, "Sample data": str(meta.sample).lower()},
             },

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from blotter.ingest.spec import ColumnSpec, fold
+from blotter.ingest.spec import JOINER, ColumnSpec, fold
 from blotter.model import ColumnType
 
-JOINER = "; "  # how several values of one cell are written once cleaned
 _SPACES = re.compile(r"\s+")
 
 # Timestamp forms read when a column gives no date_format, tried in order.

@@ -24,6 +24,8 @@ from pydantic import (
 from blotter.errors import IngestError
 from blotter.model import FIELD_NAME, Cadence, Column, ColumnType, DatasetMeta
 
+JOINER = "; "  # how several values of one cell are written once cleaned
+
 
 class ReaderOptions(BaseModel):
     """How to read the source file."""
@@ -57,6 +59,11 @@ class ColumnSpec(BaseModel):
     null_values: list[str] = Field(default_factory=lambda: [""])
     case: Literal["none", "lower", "upper", "title"] = "none"
     split: str | None = None  # a regex separating several values in one cell
+    # A list column: the published cells join their values with this ("; "); implied by
+    # ``split``, and a file already joined this way is split on it.
+    separator: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)  # code → what pages show
+    unknown_values: list[str] = Field(default_factory=list)  # codes meaning "not known"
     map: dict[str, str | None] = Field(default_factory=dict)
     ignore_case: bool = True  # map keys match whatever the case of the cell
     patterns: list[tuple[str, str | None]] = Field(default_factory=list)
@@ -103,6 +110,12 @@ class ColumnSpec(BaseModel):
             self.source = self.name
         if self.derive_from and self.keep_raw:
             raise ValueError("a derived column has no cell of its own to keep raw")
+        if self.separator is not None and self.separator.strip() != JOINER.strip():
+            raise ValueError(f"a list column's values are published joined by '{JOINER}'")
+        if self.split is not None and self.separator is None:
+            self.separator = JOINER
+        elif self.separator is not None and self.split is None:
+            self.split = re.escape(self.separator.strip())
         return self
 
     def key(self, value: str) -> str:
@@ -122,6 +135,9 @@ class ColumnSpec(BaseModel):
                 type=self.type,
                 description=self.description,
                 internal=self.internal,
+                separator=self.separator if self.type is ColumnType.TEXT else None,
+                labels=self.labels,
+                unknown_values=self.unknown_values,
             )
         ]
         if self.keep_raw:
@@ -170,6 +186,14 @@ class DatasetSpec(DatasetMeta):
             if origin is not None and origin.type is ColumnType.POINT:
                 raise ValueError(f"column '{spec.field}' cannot derive from a point column")
             earlier[spec.field] = spec
+        return self
+
+    @model_validator(mode="after")
+    def _units_name_columns(self) -> DatasetSpec:
+        fields = {c.field_name for spec in self.columns for c in spec.columns()}
+        for unit in self.units:
+            if self.columns and unit.key not in fields:
+                raise ValueError(f"unit '{unit.name}' is keyed by '{unit.key}', not a column")
         return self
 
     @property

@@ -18,6 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from blotter.analysis.counts import count_values
+from blotter.analysis.summary import period_covered
+from blotter.analysis.trends import counts_by_period
+from blotter.analysis.units import Unit, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import run_query
@@ -101,7 +105,9 @@ def _values(
 
 
 def _label(column: Column, value: Any) -> str:
-    return _EMPTY if value is None else display(column.type, value)
+    if value is None:
+        return _EMPTY
+    return column.label(value) if isinstance(value, str) else display(column.type, value)
 
 
 def count_by(
@@ -110,40 +116,51 @@ def count_by(
     where: str | None,
     column: Column,
     measure: Column | None = None,
+    unit: Unit | None = None,
 ) -> Chart:
-    """Rows (or the sum of ``measure``, e.g. officer hours) per value of one column, largest
-    first."""
+    """Units counted (incidents by default), or the sum of ``measure`` (e.g. officer hours),
+    per value of one column, largest first (:mod:`blotter.analysis.counts`): a list column
+    counts each of its values once per unit; shares leave out unrecorded and unknown values,
+    shown apart."""
     import altair as alt
 
-    name = f"`{column.field_name}`"
-    amount = f"sum(`{measure.field_name}`)" if measure else "count(*)"
-    unit = measure.name if measure else "Rows"
-    rows = _values(
-        portal, dataset, where, f"{name} AS value, {amount} AS n", name, **{"$order": "n DESC"}
-    )
-    counted = [(_label(column, v), float(n or 0)) for v, n in rows]
+    counts = count_values(portal.store, dataset, portal.settings, column, where, unit, measure)
+    noun = measure.name if measure else counts.unit.title
+    counted = [(c.label, c.count, c.unknown) for c in counts.values]
     shown = counted[:TOP_VALUES]
-    rest = sum(n for _, n in counted[TOP_VALUES:])
+    rest = sum(n for _, n, _ in counted[TOP_VALUES:])
     if rest:
-        shown.append((f"{_OTHERS} ({len(counted) - TOP_VALUES})", rest))
-    total = sum(n for _, n in counted)
-    title = f"{unit} by {column.name.lower()}"
-    data = alt.Data(values=[{"value": v, "n": n} for v, n in shown])
+        shown.append((f"{_OTHERS} ({len(counted) - TOP_VALUES})", rest, False))
+    total = counts.known
+    title = f"{noun} by {column.name.lower()}"
+    data = alt.Data(values=[{"value": v, "n": n} for v, n, _ in shown])
     spec = (
         alt.Chart(data, title=title, width=320)
         .mark_bar(color=_PALETTE[0])
         .encode(
             y=alt.Y("value:N", sort=None, title=column.name, axis=alt.Axis(labelLimit=180)),
-            x=alt.X("n:Q", title=unit),
+            x=alt.X("n:Q", title=noun),
             tooltip=["value:N", "n:Q"],
         )
     )
-    if shown and total:
-        top, top_n = shown[0]
+    known = [(v, n) for v, n, unknown in shown if not unknown]
+    if known and total:
+        top, top_n = known[0]
         description = (
-            f"{total:,.0f} {unit.lower()} in {len(counted):,} values of {column.name.lower()}. "
-            f"The largest is {top} with {top_n:,.0f} ({100 * top_n / total:.0f}%)."
+            f"{total:,.0f} {noun.lower()} with a known {column.name.lower()}. "
+            f"The largest group is {top} with {top_n:,.0f} ({100 * top_n / total:.0f}%)."
         )
+        left_out = sum(n for _, n, unknown in counted if unknown)
+        if left_out:
+            description += (
+                f" {left_out:,.0f} {noun.lower()} with it unknown or not recorded are shown "
+                "apart and left out of the shares."
+            )
+        if column.separator is not None:
+            description += (
+                f" One of the {noun.lower()} with several values counts under each, so the "
+                "shares add up to more than 100%."
+            )
     else:
         description = "No rows match, so there is nothing to count."
     return Chart(
@@ -152,10 +169,17 @@ def count_by(
         description=description,
         svg=svg_of(spec, title),
         spec=spec_json(spec),
-        headers=[column.name, unit, "Share"],
-        rows=[[v, f"{n:,.0f}", f"{100 * n / total:.1f}%" if total else "–"] for v, n in shown],
+        headers=[column.name, noun, "Share"],
+        rows=[
+            [v, f"{n:,.0f}", "left out" if unknown else _percent(n, total)]
+            for v, n, unknown in shown
+        ],
         numeric=[False, True, True],
     )
+
+
+def _percent(n: float, total: float) -> str:
+    return f"{100 * n / total:.1f}%" if total else "–"
 
 
 def _period_start(value: datetime, period: str) -> datetime:
@@ -182,20 +206,31 @@ def over_time(
     period: str,
     split: Column | None,
     measure: Column | None = None,
+    unit: Unit | None = None,
 ) -> Chart:
-    """Rows (or the sum of ``measure``) per month, quarter or year; one line per value of
-    ``split`` (the most common)."""
+    """Units counted (or the sum of ``measure``) per month, quarter or year, every period
+    of the range with zero where nothing happened; one line per value of ``split`` (the
+    most common). The range is the dataset's period, or the filtered rows' span."""
     import altair as alt
 
-    amount = f"sum(`{measure.field_name}`)" if measure else "count(*)"
-    unit = measure.name if measure else "Rows"
+    counted_unit = unit or unit_of(dataset, None)
+    amount = f"sum(`{measure.field_name}`)" if measure else counted_unit.count
+    unit_name = measure.name if measure else counted_unit.title
     trunc = (
         f"date_trunc_ym(`{when.field_name}`)"
         if period != "year"
         else (f"date_trunc_y(`{when.field_name}`)")
     )
     keyed: list[tuple[Any, str | None, int]]
-    if split is None:
+    if split is None and measure is None and counted_unit.key and period == "quarter":
+        # Summed months would count an incident spanning two months of a quarter twice.
+        by_quarter, _ = counts_by_period(
+            portal.store, dataset, portal.settings, period, where, counted_unit
+        )
+        keyed = [
+            (datetime(int(k[:4]), 3 * int(k[-1]) - 2, 1), None, n) for k, n in by_quarter.items()
+        ]
+    elif split is None:
         raw = _values(portal, dataset, where, f"{trunc} AS period, {amount} AS n", trunc)
         keyed = [(p, None, round(float(n or 0))) for p, n in raw]
     else:
@@ -216,20 +251,24 @@ def over_time(
     for start, key, n in keyed:
         if start is None:
             continue
-        series = (key if key in kept else _OTHERS) if split is not None else unit
+        series = (key if key in kept else _OTHERS) if split is not None else unit_name
         counts[(_period_start(start, period), series or "")] += n
-    periods = sorted({p for p, _ in counts})
+    periods = _every_period(portal, dataset, where, period, {p for p, _ in counts})
     series_names = sorted({s for _, s in counts}, key=lambda s: (s == _OTHERS, -totals.get(s, 0)))
+    if not series_names and periods:
+        series_names = [unit_name]
     # Every period of every series, zeros included, so lines never skip an empty month.
     points: list[dict[str, Any]] = [
         {"period": _period_label(p, period), "series": s, "n": counts.get((p, s), 0)}
         for p in periods
         for s in series_names
     ]
-    title = f"{unit} by {PERIODS[period].lower()}" + (f" and {split.name.lower()}" if split else "")
+    title = f"{unit_name} by {PERIODS[period].lower()}" + (
+        f" and {split.name.lower()}" if split else ""
+    )
     encoding: dict[str, Any] = {
         "x": alt.X("period:O", title=PERIODS[period], axis=alt.Axis(labelAngle=-45)),
-        "y": alt.Y("n:Q", title=unit),
+        "y": alt.Y("n:Q", title=unit_name),
         "tooltip": ["period:O", "series:N", "n:Q"],
     }
     if split is not None:
@@ -251,8 +290,7 @@ def over_time(
     for point in points:
         by_period[point["period"]][point["series"]] = point["n"]
     description = _trend_words(by_period, period)
-    if measure is not None:
-        description = description.replace(" rows", f" {unit.lower()}")
+    description = description.replace(" rows", f" {unit_name.lower()}")
     return Chart(
         id=f"time-{when.field_name}" + (f"-{measure.field_name}" if measure else ""),
         title=title,
@@ -263,6 +301,27 @@ def over_time(
         rows=[[p, *(f"{v.get(s, 0):,}" for s in series_names)] for p, v in by_period.items()],
         numeric=[False, *([True] * len(series_names))],
     )
+
+
+def _every_period(
+    portal: Portal, dataset: Dataset, where: str | None, period: str, seen: set[datetime]
+) -> list[datetime]:
+    """Every period from the first to the last, those without rows included: the dataset's
+    declared period when the view is not filtered, else the span of the periods found."""
+    bounds = list(seen)
+    if where is None and dataset.meta.coverage is not None:
+        first, last = period_covered(portal.store, dataset, portal.settings)
+        bounds += [_period_start(d, period) for d in (first, last) if d is not None]
+    if not bounds:
+        return []
+    current, last_start = min(bounds), max(bounds)
+    periods = []
+    while current <= last_start:
+        periods.append(current)
+        step = {"year": 12, "quarter": 3}.get(period, 1)
+        month = current.month - 1 + step
+        current = datetime(current.year + month // 12, month % 12 + 1, 1)
+    return periods
 
 
 def _trend_words(by_period: dict[str, dict[str, int]], period: str) -> str:
@@ -278,13 +337,19 @@ def _trend_words(by_period: dict[str, dict[str, int]], period: str) -> str:
 
 
 def crosstab(
-    portal: Portal, dataset: Dataset, where: str | None, down: Column, across: Column
+    portal: Portal,
+    dataset: Dataset,
+    where: str | None,
+    down: Column,
+    across: Column,
+    unit: Unit | None = None,
 ) -> Chart:
-    """Counts of rows for each pair of values of two columns (the most common values)."""
+    """Units counted for each pair of values of two columns (the most common values)."""
     import altair as alt
 
+    unit = unit or unit_of(dataset, None)
     d, a = f"`{down.field_name}`", f"`{across.field_name}`"
-    raw = _values(portal, dataset, where, f"{d} AS d, {a} AS a, count(*) AS n", f"{d}, {a}")
+    raw = _values(portal, dataset, where, f"{d} AS d, {a} AS a, {unit.count} AS n", f"{d}, {a}")
     cells: dict[tuple[str, str], int] = defaultdict(int)
     down_totals: dict[str, int] = defaultdict(int)
     across_totals: dict[str, int] = defaultdict(int)
@@ -308,16 +373,16 @@ def crosstab(
         .encode(
             y=alt.Y("d:N", title=down.name, sort=downs),
             x=alt.X("a:N", title=across.name, sort=acrosses),
-            color=alt.Color("n:Q", title="Rows", scale=alt.Scale(scheme="blues")),
+            color=alt.Color("n:Q", title=unit.title, scale=alt.Scale(scheme="blues")),
             tooltip=["d:N", "a:N", "n:Q"],
         )
     )
     total = sum(cells.values())
     biggest = max(cells, key=lambda k: cells[k]) if cells else None
     description = (
-        f"{total:,} rows across {len(down_totals)} values of {down.name.lower()} and "
+        f"{total:,} {unit.noun} across {len(down_totals)} values of {down.name.lower()} and "
         f"{len(across_totals)} of {across.name.lower()}. The largest group is "
-        f"{biggest[0]} with {biggest[1]}: {cells[biggest]:,} rows."
+        f"{biggest[0]} with {biggest[1]}: {cells[biggest]:,} {unit.noun}."
         if biggest
         else "No rows match, so there is nothing to cross."
     )

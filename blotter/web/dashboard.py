@@ -12,10 +12,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from blotter.access import visible_dataset
-from blotter.analysis.activity import ActivityRate, activity_rates
+from blotter.analysis.activity import ActivityRate, activity_rates, scope_mismatch
 from blotter.analysis.benchmarks import RateTable, population_total, rate_table
 from blotter.analysis.summary import dataset_facts, freshness, summary_sentences
 from blotter.analysis.trends import PeriodChange, trend
+from blotter.analysis.units import Unit, unit_of, units_of
 from blotter.auth import viewer_of
 from blotter.errors import DatasetNotFound, NotFound
 from blotter.queries import run_query
@@ -60,6 +61,13 @@ def _events(portal: Any, dataset: Any, upcoming: bool, limit: int = 10) -> list[
 
 
 @dataclass
+class UnitLink:
+    label: str
+    url: str
+    current: bool
+
+
+@dataclass
 class DashboardPage:
     title: str
     dataset_id: str
@@ -82,6 +90,9 @@ class DashboardPage:
     activity: list[ActivityRate]
     activity_label: str
     activity_url: str
+    unit: Unit
+    units: list[UnitLink]
+    no_activity: str | None
 
 
 @router.get("/dashboards/{dataset_id}", response_class=HTMLResponse)
@@ -91,17 +102,21 @@ def dashboard(request: Request, dataset_id: str) -> Response:
     dataset = visible_dataset(portal.store, viewer, dataset_id)
     if not dataset.meta.dashboard:
         raise NotFound(f"Dataset {dataset_id} has no dashboard; its page has every tool.")
-    facts = dataset_facts(portal.store, dataset, portal.settings)
-    fresh = freshness(dataset, now())
+    unit = unit_of(dataset, request.query_params.get("unit"))
+    facts = dataset_facts(portal.store, dataset, portal.settings, unit=unit)
+    fresh = freshness(dataset, now(), facts.last)
     columns = {c.field_name: c for c in chartable(dataset)}
     figures = []
     for name in dataset.meta.dashboard:
         column = columns.get(name)
         if column is None:
             continue
-        query = urlencode({"$select": f"{name}, count(*) AS n", "$group": name, "$order": "n DESC"})
+        query = urlencode({"by": name, "unit": unit.name})
         figures.append(
-            Figure(count_by(portal, dataset, None, column), f"/resource/{dataset.id}.json?{query}")
+            Figure(
+                count_by(portal, dataset, None, column, unit=unit),
+                f"/api/analysis/v1/{dataset.id}/counts.json?{query}",
+            )
         )
     measure = (
         dataset.column(dataset.meta.dashboard_measure) if dataset.meta.dashboard_measure else None
@@ -111,17 +126,11 @@ def dashboard(request: Request, dataset_id: str) -> Response:
             column = columns.get(name)
             if column is None:
                 continue
-            query = urlencode(
-                {
-                    "$select": f"{name}, sum({measure.field_name}) AS n",
-                    "$group": name,
-                    "$order": "n DESC",
-                }
-            )
+            query = urlencode({"by": name, "measure": measure.field_name})
             figures.append(
                 Figure(
                     count_by(portal, dataset, None, column, measure),
-                    f"/resource/{dataset.id}.json?{query}",
+                    f"/api/analysis/v1/{dataset.id}/counts.json?{query}",
                 )
             )
     rates = None
@@ -131,7 +140,7 @@ def dashboard(request: Request, dataset_id: str) -> Response:
             population = visible_dataset(
                 portal.store, viewer, dataset.meta.benchmark.dataset, audit_read=False
             )
-            rates = rate_table(portal.store, dataset, population, portal.settings)
+            rates = rate_table(portal.store, dataset, population, portal.settings, unit=unit)
             residents = population_total(portal.store, dataset, population, portal.settings)
         except DatasetNotFound:
             rates = None
@@ -152,19 +161,22 @@ def dashboard(request: Request, dataset_id: str) -> Response:
             ),
         )
     periods = (
-        trend(portal.store, dataset, portal.settings, "year", population=residents)
+        trend(portal.store, dataset, portal.settings, "year", population=residents, unit=unit)
         if facts.date_column
         else []
     )
     per_activity: list[ActivityRate] = []
     label = ""
+    no_activity = None
     if dataset.meta.activity is not None:
         link = dataset.meta.activity
         try:
             other = visible_dataset(portal.store, viewer, link.dataset, audit_read=False)
-            per_activity = activity_rates(portal.store, dataset, other, portal.settings)
-            noun = dataset.meta.row_noun or "rows"
-            label = f"{noun} per {link.per:,} {link.label or other.meta.name}"
+            no_activity = scope_mismatch(dataset, other)
+            if no_activity is None:
+                per_activity = activity_rates(portal.store, dataset, other, portal.settings)
+                noun = dataset.meta.row_noun or "rows"
+                label = f"{noun} per {link.per:,} {link.label or other.meta.name}"
         except DatasetNotFound:
             per_activity = []
     page = DashboardPage(
@@ -175,13 +187,19 @@ def dashboard(request: Request, dataset_id: str) -> Response:
         freshness=fresh.text,
         late=fresh.late,
         trend=periods,
-        trend_url=f"/api/analysis/v1/{dataset.id}/trend.json?period=year",
-        over_time=over_time(portal, dataset, None, facts.date_column, "month", None)
+        trend_url=f"/api/analysis/v1/{dataset.id}/trend.json?period=year&unit={unit.name}",
+        over_time=over_time(portal, dataset, None, facts.date_column, "month", None, unit=unit)
         if facts.date_column
         else None,
         figures=figures,
         rates=rates,
-        rates_url=f"/api/analysis/v1/{dataset.id}/rates.json",
+        rates_url=f"/api/analysis/v1/{dataset.id}/rates.json?unit={unit.name}",
+        unit=unit,
+        units=[
+            UnitLink(u.noun, f"/dashboards/{dataset.id}?unit={u.name}", u == unit)
+            for u in units_of(dataset)
+        ],
+        no_activity=no_activity,
         activity=per_activity,
         activity_label=label,
         activity_url=f"/api/analysis/v1/{dataset.id}/activity.json",

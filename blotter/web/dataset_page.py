@@ -13,9 +13,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from blotter.access import visible_dataset
 from blotter.analysis.benchmarks import RateTable, rate_table
-from blotter.analysis.summary import dataset_facts, date_column, freshness, summary_sentences
+from blotter.analysis.counts import count_values
+from blotter.analysis.summary import (
+    dataset_facts,
+    date_column,
+    freshness,
+    records_span,
+    summary_sentences,
+)
+from blotter.analysis.units import Unit, unit_of, units_of
 from blotter.auth import viewer_of
-from blotter.errors import DatasetNotFound, SoQLError
+from blotter.errors import DatasetNotFound, InvalidRequest, SoQLError
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import run_query
@@ -164,6 +172,7 @@ class DatasetPage:
     calendar_url: str | None  # the iCalendar feed of an event dataset
     month_url: str | None  # its month calendar
     timing_url: str | None  # hour × weekday and year-on-year, under the same filters
+    rates_links: list[Link]
 
 
 def _url(dataset_id: str, params: dict[str, str]) -> str:
@@ -176,12 +185,14 @@ def _count(n: int) -> str:
 
 
 def _choices(
-    portal: Portal, dataset: Dataset, column: Column, where: str | None
+    portal: Portal, dataset: Dataset, column: Column, where: str | None, unit: Unit | None = None
 ) -> tuple[list[tuple[str, int]], bool] | None:
-    """Values of a text column with their counts under the other filters, if few, and
-    whether its cells hold several values ("a; b"), which are then offered one by one."""
+    """Values of a text column with their counts (of ``unit``) under the other filters, if
+    few, and whether its cells hold several values ("a; b"), which are then offered one by
+    one and counted as the column's chart counts them."""
+    unit = unit or unit_of(dataset, None)
     params = {
-        "$select": f"`{column.field_name}` AS value, count(*) AS n",
+        "$select": f"`{column.field_name}` AS value, {unit.count} AS n",
         "$group": f"`{column.field_name}`",
         "$order": "n DESC, value",
         "$limit": str(MAX_CHOICES + 1),
@@ -192,8 +203,11 @@ def _choices(
     values = [(v, int(n)) for v, n in result.rows if v is not None]
     if len(values) > MAX_CHOICES:
         return None
-    if not any("; " in v for v, _ in values):
+    if column.separator is None and not any("; " in v for v, _ in values):
         return values, False
+    if column.separator is not None:
+        counted = count_values(portal.store, dataset, portal.settings, column, where, unit)
+        return [(str(c.value), int(c.count)) for c in counted.values if c.value is not None], True
     items: dict[str, int] = {}
     for v, n in values:
         for item in v.split("; "):
@@ -208,6 +222,7 @@ def _controls(
     filters: list[Filter],
     errors: dict[str, str],
     areas: list[str],
+    unit: Unit | None = None,
 ) -> list[FilterControl]:
     """One control per filterable column, holding the values now in the URL."""
 
@@ -230,10 +245,10 @@ def _controls(
         if column.type is ColumnType.TEXT:
             # Whether a column gets a list or free-text boxes depends on the whole dataset,
             # so the form keeps its shape while filters change; the counts follow them.
-            found = _choices(portal, dataset, column, None)
+            found = _choices(portal, dataset, column, None, unit)
             others = where_clause([f for f in filters if f.field != name])
             if found is not None and others:
-                found = _choices(portal, dataset, column, others) or found
+                found = _choices(portal, dataset, column, others, unit) or found
             if found is None:
                 inputs = [
                     field_input(name, "", "is exactly"),
@@ -246,17 +261,20 @@ def _controls(
             if select.value and select.value not in {v for v, _ in values}:
                 values = [*values, (select.value, 0)]
             choices = [Choice("", "Any", select.value == "")] + [
-                Choice(v, f"{v} ({n:,})", select.value == v) for v, n in values
+                Choice(v, f"{column.label(v)} ({n:,})", select.value == v) for v, n in values
             ]
             control = FilterControl(name, column.name, "select", select, choices)
             if not multi:
                 control.exclude = field_input(name, "__not", f"{column.name} is not")
                 control.exclude_choices = [Choice("", "Any", not control.exclude.value)] + [
-                    Choice(v, f"{v} ({n:,})", control.exclude.value == v) for v, n in values
+                    Choice(v, f"{column.label(v)} ({n:,})", control.exclude.value == v)
+                    for v, n in values
                 ]
                 control.any_of = field_input(name, "__in", f"{column.name} is one of")
                 chosen = set(control.any_of.value.split(IN_SEPARATOR))
-                control.any_of_choices = [Choice(v, f"{v} ({n:,})", v in chosen) for v, n in values]
+                control.any_of_choices = [
+                    Choice(v, f"{column.label(v)} ({n:,})", v in chosen) for v, n in values
+                ]
             controls.append(control)
         elif column.type in (ColumnType.NUMBER, ColumnType.FLOATING_TIMESTAMP):
             kind = "number" if column.type is ColumnType.NUMBER else "date"
@@ -295,7 +313,20 @@ def _meta_rows(dataset: Dataset) -> list[MetaRow]:
         MetaRow("Category", meta.category),
         MetaRow("Tags", ", ".join(meta.tags)),
         MetaRow("Rows", _count(dataset.row_count)),
-        MetaRow("Data as of", friendly_date(dataset.data_as_of)),
+        MetaRow(
+            "Period covered",
+            f"{meta.coverage.start:%B %-d, %Y} to {meta.coverage.end:%B %-d, %Y}"
+            if meta.coverage
+            else "not declared",
+        ),
+        MetaRow(
+            "Data as of (extracted)",
+            f"{meta.extracted:%B %-d, %Y}" if meta.extracted else "not stated",
+        ),
+        MetaRow(
+            "Counted in",
+            " / ".join(u.noun for u in units_of(dataset)),
+        ),
         MetaRow("Rows last published", friendly_date(dataset.rows_updated_at)),
         MetaRow("Description last changed", friendly_date(dataset.updated_at)),
         MetaRow("Created", friendly_date(dataset.created_at)),
@@ -377,14 +408,22 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         page_text = "1"
     size, page_number = int(size_text), int(page_text)
 
+    unit = unit_of(dataset, None)
+    try:
+        unit = unit_of(dataset, params.get(VIEW_PREFIX + "unit"))
+    except InvalidRequest as err:
+        problems.append(Problem(VIEW_PREFIX + "unit", None, err.message))
+    residents = params.get(VIEW_PREFIX + "residents") == "true"
     summary: list[str] = []
     patterns = None
     if not problems:
         try:
-            facts = dataset_facts(portal.store, dataset, portal.settings, where)
+            facts = dataset_facts(portal.store, dataset, portal.settings, where, unit)
             summary = summary_sentences(dataset, facts, filtered=bool(filters))
             first_choice = facts.shares[0].column if facts.shares else None
-            patterns, chart_problems = build_patterns(portal, dataset, params, where, first_choice)
+            patterns, chart_problems = build_patterns(
+                portal, dataset, params, where, first_choice, unit
+            )
             problems += chart_problems
         except SoQLError as err:
             problems.append(Problem("", None, err.message))
@@ -402,13 +441,13 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
             page_number = min(page_number, pages)
             shown = {**export, "$limit": str(size), "$offset": str((page_number - 1) * size)}
             result = run_query(portal.store, dataset, shown, portal.settings)
-            rows = [_cells(result.outputs, row) for row in result.rows]
+            rows = [_cells(result.outputs, row, dataset) for row in result.rows]
         except SoQLError as err:
             problems.append(Problem("", None, err.message))
 
     base = {k: v for k, v in params.items() if k != "page"}
     errors = {p.param: p.message for p in problems}
-    controls = _controls(portal, dataset, params, filters, errors, sorted(areas))
+    controls = _controls(portal, dataset, params, filters, errors, sorted(areas), unit)
     first = (page_number - 1) * size + 1 if matching else 0
     last = min(page_number * size, matching)
     if problems:
@@ -421,7 +460,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     formats = ["CSV", "JSON"] + (["GeoJSON"] if has_point else [])
     meta = dataset.meta
     api_url = f"/resource/{dataset.id}.json" + ("?" + urlencode(export) if export else "")
-    fresh = freshness(dataset, now())
+    fresh = freshness(dataset, now(), records_span(portal.store, dataset, portal.settings)[1])
     site = str(request.base_url).rstrip("/")
     is_calendar = bool(dataset.meta.calendar.get("start") and dataset.meta.calendar.get("title"))
     filtering = {f.param for f in filters}
@@ -493,7 +532,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         )
         if not problems
         else None,
-        rates=_rates(portal, request, dataset, where) if not problems else None,
+        rates=_rates(portal, request, dataset, where, unit, residents) if not problems else None,
         has_dashboard=bool(dataset.meta.dashboard),
         totals=headline_totals(portal, dataset, where) if not problems else [],
         calendar_url=f"/datasets/{dataset.id}/events.ics" if is_calendar else None,
@@ -501,8 +540,15 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         timing_url=_url(f"{dataset.id}/when", {k: v for k, v in base.items() if k in filtering})
         if date_column(dataset) is not None
         else None,
-        rates_url=f"/api/analysis/v1/{dataset.id}/rates.json"
-        + ("?" + urlencode({"$where": where}) if where else ""),
+        rates_url=f"/api/analysis/v1/{dataset.id}/rates.json?"
+        + urlencode(
+            {
+                **({"$where": where} if where else {}),
+                "unit": unit.name,
+                **({"residents": "true"} if residents else {}),
+            }
+        ),
+        rates_links=_rates_links(dataset, params, residents),
     )
     if not problems:
         portal.store.count_view(dataset.id)
@@ -518,8 +564,29 @@ def _hotspot_cell(params: dict[str, str]) -> float | None:
         return 250.0
 
 
+def _rates_links(dataset: Dataset, params: dict[str, str], residents: bool) -> list[Link]:
+    """Where the data record residency: the same rates for residents only, or for all."""
+    link = dataset.meta.benchmark
+    if link is None or not link.residents_where:
+        return []
+    other = {k: v for k, v in params.items() if k != VIEW_PREFIX + "residents"}
+    if residents:
+        return [Link("Show the rates for everyone arrested", _url(dataset.id, other))]
+    return [
+        Link(
+            "Show the rates for residents only",
+            _url(dataset.id, {**other, VIEW_PREFIX + "residents": "true"}),
+        )
+    ]
+
+
 def _rates(
-    portal: Portal, request: Request, dataset: Dataset, where: str | None
+    portal: Portal,
+    request: Request,
+    dataset: Dataset,
+    where: str | None,
+    unit: Unit | None = None,
+    residents: bool = False,
 ) -> RateTable | None:
     """Rates against the dataset's population benchmark, if it names one the reader may see."""
     link = dataset.meta.benchmark
@@ -531,7 +598,7 @@ def _rates(
         )
     except DatasetNotFound:
         return None
-    return rate_table(portal.store, dataset, population, portal.settings, where)
+    return rate_table(portal.store, dataset, population, portal.settings, where, unit, residents)
 
 
 def _snippets(site: str, dataset_id: str, export: dict[str, str]) -> list[Link]:
@@ -587,14 +654,23 @@ def _css(column_type: ColumnType | None) -> str:
     return ""
 
 
-def _cells(outputs: list[Output], row: tuple[object, ...]) -> list[Cell]:
-    """A result row as display cells; a point's two physical values make one cell."""
+def _cells(
+    outputs: list[Output], row: tuple[object, ...], dataset: Dataset | None = None
+) -> list[Cell]:
+    """A result row as display cells, category codes shown by their labels; a point's two
+    physical values make one cell."""
+    labelled = {c.field_name: c for c in dataset.columns if c.labels} if dataset else {}
     cells: list[Cell] = []
     i = 0
     for out in outputs:
         value: object = tuple(row[i : i + out.width]) if out.width > 1 else row[i]
         if isinstance(value, tuple) and any(v is None for v in value):
             value = None
-        cells.append(Cell(display(out.type, value), _css(out.type)))
+        text = display(out.type, value)
+        column = labelled.get(out.name)
+        if column is not None and isinstance(value, str):
+            sep = column.separator
+            text = (sep or "").join(column.label(v) for v in column.values_of(value))
+        cells.append(Cell(text, _css(out.type)))
         i += out.width
     return cells

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from blotter.analysis.units import list_match
 from blotter.ingest.clean import CellError, parse_number, parse_timestamp
 from blotter.model import ColumnType, Dataset
 
@@ -175,15 +176,15 @@ def parse_filters(
         elif suffix == "__near":
             lat, lon, metres = (p.strip() for p in value.split(","))
             shown = f"{metres} m of {lat}, {lon}"
+        if suffix in ("", "__not", "__has"):
+            shown = column.label(shown)
+        soql = template.format(c=f"`{field}`", v=literal)
+        if suffix == "__has" and column.separator is not None:
+            # A list column includes a value when one of its values is that value, the very
+            # test its chart counts by (not any text containing it).
+            soql = list_match(column, value)
         filters.append(
-            Filter(
-                field,
-                suffix,
-                value,
-                f"{column.name} {label_op} {shown}",
-                template.format(c=f"`{field}`", v=literal),
-                param,
-            )
+            Filter(field, suffix, value, f"{column.name} {label_op} {shown}", soql, param)
         )
     return ParsedFilters(filters, problems)
 

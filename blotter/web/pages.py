@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from blotter.access import visible_datasets
-from blotter.analysis.summary import freshness, month_year, period_covered
+from blotter.analysis.summary import freshness, month_year, period_covered, records_span
 from blotter.auth import viewer_of
 from blotter.catalog import CatalogQuery, facets, search
 from blotter.errors import BlotterError
@@ -135,18 +136,21 @@ def _query(q: str, chosen: dict[str, str], leave_out: str | None = None) -> Cata
     )
 
 
-def _period(portal: Portal, dataset: Dataset) -> str:
-    """ "January 2015 to December 2017" from the dataset's date column, cached per version."""
+def _period(portal: Portal, dataset: Dataset) -> tuple[str, datetime | None]:
+    """ "January 2015 to December 2017" (declared, else from the dataset's date column) and
+    the newest record's date, cached per version."""
     key = (id(portal.store), dataset.id, dataset.version)
     if key not in _PERIODS:
         first, last = period_covered(portal.store, dataset, portal.settings)
-        _PERIODS[key] = (
+        newest = records_span(portal.store, dataset, portal.settings)[1]
+        words = (
             "" if first is None or last is None else f"{month_year(first)} to {month_year(last)}"
         )
+        _PERIODS[key] = (words, newest)
     return _PERIODS[key]
 
 
-_PERIODS: dict[tuple[int, str, int], str] = {}
+_PERIODS: dict[tuple[int, str, int], tuple[str, datetime | None]] = {}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -171,7 +175,8 @@ def home(request: Request) -> HTMLResponse:
     stamp = now()
     cards = []
     for d in sorted(found, key=order):
-        fresh = freshness(d, stamp)
+        period, newest = _period(portal, d)
+        fresh = freshness(d, stamp, newest)
         cards.append(
             Card(
                 id=d.id,
@@ -182,7 +187,7 @@ def home(request: Request) -> HTMLResponse:
                 rows=f"{d.row_count:,}",
                 updated=friendly_date(d.rows_updated_at),
                 sample=d.meta.sample,
-                period=_period(portal, d),
+                period=period,
                 freshness=fresh.text,
                 late=fresh.late is not None,
                 views=views.get(d.id, 0),

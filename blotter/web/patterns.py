@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from blotter.analysis.summary import date_column
+from blotter.analysis.units import Unit, unit_of, units_of
 from blotter.model import Column, Dataset
 from blotter.portal import Portal
 from blotter.web.charts import PERIODS, Chart, chartable, count_by, crosstab, over_time
@@ -33,6 +34,7 @@ class Patterns:
     down: list[Option]
     across: list[Option]
     has_time: bool
+    units: list[Option] = field(default_factory=list)
     keep: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -69,9 +71,12 @@ def build_patterns(
     params: dict[str, str],
     where: str | None,
     default_by: Column | None,
+    unit: Unit | None = None,
 ) -> tuple[Patterns, list[Problem]]:
-    """The charts the URL asks for (or sensible first ones) under the current filter."""
+    """The charts the URL asks for (or sensible first ones) under the current filter,
+    counting ``unit`` (the dataset's default unit when None)."""
     problems: list[Problem] = []
+    unit = unit or unit_of(dataset, None)
     columns = chartable(dataset)
     by = _column(dataset, params, "by", columns, problems) or default_by
     split = _column(dataset, params, "split", columns, problems)
@@ -85,11 +90,11 @@ def build_patterns(
     charts: list[Chart] = []
     if not problems:
         if by is not None:
-            charts.append(count_by(portal, dataset, where, by))
+            charts.append(count_by(portal, dataset, where, by, unit=unit))
         if when is not None:
-            charts.append(over_time(portal, dataset, where, when, period, split))
+            charts.append(over_time(portal, dataset, where, when, period, split, unit=unit))
         if down is not None and across is not None and down != across:
-            charts.append(crosstab(portal, dataset, where, down, across))
+            charts.append(crosstab(portal, dataset, where, down, across, unit))
     keep = [(k, v) for k, v in params.items() if not k.startswith(VIEW_PREFIX) and k != "page"]
     patterns = Patterns(
         charts=charts,
@@ -99,6 +104,7 @@ def build_patterns(
         down=_options(columns, down.field_name if down else "", none="none"),
         across=_options(columns, across.field_name if across else "", none="none"),
         has_time=when is not None,
+        units=[Option(u.name, u.noun, u == unit) for u in units_of(dataset)],
         keep=keep,
     )
     return patterns, problems

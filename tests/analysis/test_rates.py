@@ -73,21 +73,26 @@ def test_the_rutland_page_shows_race_against_population_as_its_json_does(
     groups = {g["group"]: g for g in data["groups"]}
     races = client.get(
         "/resource/e2x9-2kgt.json",
-        params={"$select": "subject_race, count(*) AS n", "$group": "subject_race"},
+        params={
+            "$select": "subject_race, count(DISTINCT case_number) AS n",
+            "$group": "subject_race",
+        },
     ).json()
     for race in races:
         if "subject_race" in race and race["subject_race"] in groups:
             assert groups[race["subject_race"]]["count"] == int(race["n"])
     black = groups["black"]
     assert black["population"] == 132  # 0.8% of 16,495, as the census file says
-    assert black["rate"] == pytest.approx(black["count"] / 132 * 1000)
+    assert data["period"]["years"] == 3.0  # 2015 to 2017, as the dataset file declares
+    assert black["rate"] == pytest.approx(black["count"] / 3 / 132 * 1000)
     assert groups["asian"]["rate"] is None and "Withheld" in groups["asian"]["note"]
     assert any("approximate" in limit for limit in data["method"]["limits"])
     assert any("Residents are not the same" in limit for limit in data["method"]["limits"])
     page = client.get("/datasets/e2x9-2kgt").text
     section = page.split('id="rates-heading"', 1)[1].split("</section>", 1)[0]
     rate = black["rate_interval"]
-    assert f"{black['rate']:.1f} ({rate['low']:.1f}–{rate['high']:.1f})" in section
+    assert f"{black['rate']:.2f} ({rate['low']:.2f}–{rate['high']:.2f})" in section
+    assert "per 1,000 residents per year" in section.lower()
     assert f"{black['ratio']:.2f}" in section and "withheld" in section
     assert "/api/analysis/v1/e2x9-2kgt/rates.json" in section
     filtered = client.get(
@@ -104,3 +109,30 @@ def test_takoma_park_arrests_against_acs_estimates(sample_app: FastAPI) -> None:
     assert groups["white"]["population"] == 8188  # non-Hispanic white, as the arrests separate
     assert groups["black"]["ratio"] > 1 and groups["black"]["ratio_interval"]["low"] > 1
     assert any("margin of error" in limit for limit in data["method"]["limits"])
+
+
+def test_takoma_park_rates_are_per_year_and_can_count_residents_only(
+    sample_app: FastAPI,
+) -> None:
+    client = TestClient(sample_app)
+    everyone = client.get("/api/analysis/v1/tkpk-rrst/rates.json").json()
+    residents = client.get("/api/analysis/v1/tkpk-rrst/rates.json?residents=true").json()
+    assert everyone["rate"] == "per 1,000 residents per year"
+    assert everyone["period"] == {"start": "2015-01-01", "end": "2020-12-31", "years": 6.0}
+    # 316 arrests of Takoma Park residents, 1,464 of people living elsewhere, 131 unknown.
+    assert residents["total"] == 1911
+    assert (residents["non_residents"], residents["residence_unknown"]) == (1464, 131)
+    counted = {g["group"]: g["count"] for g in residents["groups"]}
+    assert sum(counted.values()) + residents["left_out"] == 316
+    ratios = {g["group"]: g["ratio"] for g in residents["groups"]}
+    # On the residents basis, the City's own report gives 3.91 (Black) and 4.61 (Hispanic).
+    assert round(ratios["black"], 2) == 3.91 and round(ratios["hispanic"], 2) == 4.61
+    limits = " ".join(residents["method"]["limits"])
+    assert (
+        "1,464 of the 1,911 arrests (77%) involve people who live outside the city; 131" in limits
+    )
+    assert client.get("/api/analysis/v1/e2x9-2kgt/rates.json?residents=true").status_code == 400
+    assert client.get("/api/analysis/v1/tkpk-rrst/rates.json?residents=maybe").status_code == 400
+    page = client.get("/datasets/tkpk-rrst", params={"chart.residents": "true"}).text
+    section = page.split('id="rates-heading"', 1)[1].split("</section>", 1)[0]
+    assert "residents only" in section and "Show the rates for everyone arrested" in section

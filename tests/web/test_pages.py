@@ -72,7 +72,8 @@ def test_filters_by_race_and_force_type_match_the_api(client: TestClient) -> Non
     ).json()
     assert len(api) > 0
     assert status_line(html) == f"Showing rows 1–{len(api)} of {len(api)} matching."
-    assert "Subject race is black" in html and "Force used includes empty_hand_control" in html
+    # Pages show the labels the dataset file gives; the API above keeps the codes.
+    assert "Subject race is Black" in html and "Force used includes Empty-hand control" in html
     csv_link = re.search(r'href="(/api/views/[^"]*rows\.csv[^"]*)"', html)
     assert csv_link
     download = client.get(csv_link.group(1).replace("&amp;", "&"))

@@ -4,13 +4,13 @@ data table) and code snippets, all for the current filter; counted against the a
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from blotter.analysis.summary import freshness
-from blotter.model import Cadence, Dataset, DatasetMeta
+from blotter.model import Cadence, Coverage, Dataset, DatasetMeta
 from tests.web.conftest import ROWS, STOPS, stop_row
 
 
@@ -27,8 +27,8 @@ def _table(html: str, title: str) -> list[list[str]]:
 def test_the_summary_says_how_many_when_and_what_is_common(web: TestClient) -> None:
     page = web.get(f"/datasets/{STOPS}").text
     assert f"{ROWS} rows between January 2020 and February 2020." in page
-    assert "Searched: yes in 50% of the rows that record it (30 of 60)." in page
-    assert "Most common street: Elm St, 33% of the rows that record it (20 of 60)." in page
+    assert "Of the 60 rows that record searched, 30 (50%) say yes." in page
+    assert "Of the 60 rows that record street, 20 (33%) record Elm St." in page
 
 
 def test_the_summary_follows_the_filter(web: TestClient) -> None:
@@ -36,7 +36,7 @@ def test_the_summary_follows_the_filter(web: TestClient) -> None:
     main_st = [stop_row(i) for i in range(ROWS) if stop_row(i)["street"] == "Main St"]
     searched = sum(1 for r in main_st if r["searched"])
     assert f"{len(main_st)} rows matching the filters between January 2020" in page
-    assert f"({searched} of {len(main_st)})" in page
+    assert f"Of the {len(main_st)} rows that record searched, {searched} (" in page
 
 
 def test_count_by_a_column_is_an_svg_with_words_and_its_table(web: TestClient) -> None:
@@ -47,7 +47,7 @@ def test_count_by_a_column_is_an_svg_with_words_and_its_table(web: TestClient) -
     expected = {s: sum(1 for r in searched if r["street"] == s) for s in ("Main St", "Elm St")}
     expected["O'Brien St"] = sum(1 for r in searched if r["street"] == "O'Brien St")
     assert {r[0].replace("&#39;", "'"): int(r[1]) for r in rows} == expected
-    assert "30 rows in 3 values of street." in page
+    assert "30 rows with a known street." in page
 
 
 @pytest.mark.parametrize(
@@ -112,11 +112,20 @@ def _dataset(cadence: Cadence, as_of: datetime) -> Dataset:
 def test_freshness_warns_only_when_a_promised_refresh_is_late() -> None:
     now = datetime(2026, 11, 30)
     fresh = freshness(_dataset(Cadence.MONTHLY, now - timedelta(days=20)), now)
-    assert (
-        fresh.text == "Data as of November 10, 2026, published November 10, 2026, updates monthly."
-    )
+    assert fresh.text == "Published November 10, 2026, updates monthly."  # as of: the load day
     assert fresh.late is None
     late = freshness(_dataset(Cadence.MONTHLY, now - timedelta(days=90)), now)
     assert late.late is not None and "monthly updates" in late.late and "90 days old" in late.late
+    # What is late is the newest record, not the upload: data ending years ago are stale.
+    stale = freshness(
+        _dataset(Cadence.MONTHLY, now - timedelta(days=1)), now, newest=datetime(2017, 12, 17)
+    )
+    assert stale.late is not None and "newest record is 3,270 days old" in stale.late
+    declared = _dataset(Cadence.ANNUALLY, now - timedelta(days=1))
+    declared.meta.coverage = Coverage(start=date(2015, 1, 1), end=date(2017, 12, 31))
+    declared.meta.extracted = date(2018, 2, 1)
+    text = freshness(declared, now).text
+    assert text.startswith("Covers January 1, 2015 to December 31, 2017, data as of February 1,")
+    assert "annual updates" in str(freshness(declared, now).late)
     never = freshness(_dataset(Cadence.AS_NEEDED, now - timedelta(days=900)), now)
     assert never.late is None and never.text.endswith("as needed.")
