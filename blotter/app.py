@@ -19,6 +19,7 @@ from blotter.api.soda3 import router as soda3_router
 from blotter.api.throttle import Throttle
 from blotter.errors import BlotterError, InvalidRequest
 from blotter.portal import Portal
+from blotter.security import CrossSiteWrites, SecurityHeaders, origin_of
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 from blotter.web.manage import login_url
@@ -67,6 +68,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         tokens=frozenset(settings.app_tokens),
         account_token=lambda token: check_token(portal.store, token) is not None,
     )
+    # The last added runs first: every answer (throttled and refused ones too) gets the
+    # headers, and a refused write reaches neither the throttle nor a route.
+    app.add_middleware(
+        CrossSiteWrites,
+        public_origin=origin_of(settings.base_url),
+        error_response=_error_response,
+    )
+    app.add_middleware(SecurityHeaders, image_origins=_tile_origins(settings))
     app.include_router(publish_router)
     app.include_router(analysis_router)
     app.include_router(soda_router)
@@ -92,6 +101,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return _error_response(request, InvalidRequest(f"Invalid request: {err}"))
 
     return app
+
+
+def _tile_origins(settings: Settings) -> tuple[str, ...]:
+    """Where map tiles come from, for the pages' image policy (``{s}`` is any subdomain)."""
+    origin = origin_of(settings.tile_url.replace("{s}", "*"))
+    return (origin,) if origin else ()
 
 
 def _error_response(request: Request, err: BlotterError) -> Response:
