@@ -23,7 +23,8 @@ FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _ID_ALPHABET = "23456789bcdfghjkmnpqrstvwxyz"
 # A link a page may show: web addresses only (never javascript:, data: or a relative path).
 LINK_SCHEMES = ("http", "https")
-_EMAIL = re.compile(r"^[^@\s:/<>\"'\\]+@[^@\s:/<>\"'\\]+\.[^@\s:/<>\"'\\]+$")
+# An address and nothing else: no "?cc=" or "?body=" riding along into a mail program.
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+=^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 # Loading what the store already holds: a value from before these checks is read as it is
 # (pages re-check every link), so one old bad link cannot make a dataset unreadable.
 STORED = {"stored": True}
