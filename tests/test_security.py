@@ -180,7 +180,7 @@ def test_every_page_sends_a_policy_forbidding_inline_script_and_other_origins(
         answer = client.get(path)
         assert answer.headers["content-type"].startswith("text/html"), path
         policy = _policy(answer.headers["content-security-policy"])
-        assert policy["script-src"] == "'self'", path
+        assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'", path
         assert policy["default-src"] == "'self'" and policy["object-src"] == "'none'"
         assert policy["base-uri"] == "'none'" and policy["form-action"] == "'self'"
         assert answer.headers["x-content-type-options"] == "nosniff"
