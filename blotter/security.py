@@ -17,22 +17,41 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from blotter.errors import BlotterError, PermissionDenied
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Pages only staff see: never framed, so no other site can dress a click on them.
 STAFF_PREFIXES = ("/manage", "/login", "/logout")
 
 
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of an absolute URL, lower case, default ports left out."""
+    """``scheme://host[:port]`` of an absolute URL, lower case, default ports left out;
+    "" for anything else (``null``, a bad port)."""
     parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
     if not parts.scheme or not parts.hostname:
         return ""
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    port = "" if parts.port in (None, default) else f":{parts.port}"
-    return f"{parts.scheme.lower()}://{parts.hostname.lower()}{port}"
+    scheme = parts.scheme.lower()
+    shown = "" if port in (None, _DEFAULT_PORTS.get(scheme)) else f":{port}"
+    return f"{scheme}://{parts.hostname}{shown}"
 
 
-def _host_of(origin: str) -> str:
-    return origin.partition("://")[2]
+def same_host(origin: str, host_header: str) -> bool:
+    """Whether an origin names the host the request was sent to. A proxy may add the default
+    port to ``Host`` (``data.example.gov:443``) where the browser's origin leaves it out."""
+    sent = urlsplit(origin)
+    try:
+        host = urlsplit(f"//{host_header}")
+        host_port = host.port
+        sent_port = sent.port or _DEFAULT_PORTS.get(sent.scheme)
+    except ValueError:  # a port that is not a number
+        return False
+    if not host.hostname or host.hostname != sent.hostname:
+        return False
+    if host_port is None:  # the client used its scheme's default port
+        return sent.port is None
+    return host_port == sent_port
 
 
 class CrossSiteWrites:
@@ -72,8 +91,7 @@ class CrossSiteWrites:
         if origin is None:
             return ""
         sent = origin_of(origin)
-        host = headers.get("host", "").lower()
-        if sent and (_host_of(sent) == host or sent == self.public_origin):
+        if sent and (same_host(sent, headers.get("host", "")) or sent == self.public_origin):
             return ""
         # "null" (a sandboxed frame, a file) or another site's address.
         return f"Writes are not accepted from pages of another site ({origin[:100]})."
