@@ -49,10 +49,24 @@ ANONYMOUS = Viewer()
 
 
 def can_write(viewer: Viewer, dataset: Dataset) -> bool:
-    """Admins write everything; publishers the datasets of their agency (private ones only
-    if they own them); a token also needs ``write:<id>``."""
+    """Whether the viewer may publish rows (upsert, replace, delete rows, upload a file):
+    admins everywhere, publishers in the datasets of their agency (private ones only if
+    they own them); a token also needs ``write:<id>`` or ``manage:<id>``."""
+    return _role_may(viewer, dataset) and (
+        viewer.allows(f"write:{dataset.id}") or viewer.allows(f"manage:{dataset.id}")
+    )
+
+
+def can_manage(viewer: Viewer, dataset: Dataset) -> bool:
+    """Whether the viewer may change what the dataset is rather than its rows (metadata,
+    data dictionary, visibility) or delete it: the same roles, and a token needs
+    ``manage:<id>``, so a row-publishing script's token cannot open or remove a dataset."""
+    return _role_may(viewer, dataset) and viewer.allows(f"manage:{dataset.id}")
+
+
+def _role_may(viewer: Viewer, dataset: Dataset) -> bool:
     user = viewer.user
-    if user is None or not viewer.allows(f"write:{dataset.id}"):
+    if user is None:
         return False
     if user.role is Role.ADMIN:
         return True
@@ -108,7 +122,7 @@ def visible_datasets(store: Store, viewer: Viewer) -> list[Dataset]:
 
 
 def writable_dataset(store: Store, viewer: Viewer, dataset_id: str) -> Dataset:
-    """The whole dataset for a write; 401 without credentials, 403 without the right."""
+    """The whole dataset for a write of rows; 401 without credentials, 403 without the right."""
     require_account(viewer)
     dataset = visible_dataset(store, viewer, dataset_id, audit_read=False)
     if not can_write(viewer, dataset):
@@ -119,6 +133,19 @@ def writable_dataset(store: Store, viewer: Viewer, dataset_id: str) -> Dataset:
             dataset_id=dataset_id,
         )
     return store.get_dataset(dataset_id)
+
+
+def managed_dataset(store: Store, viewer: Viewer, dataset_id: str) -> Dataset:
+    """The whole dataset for a change of its metadata, visibility or existence; 403 for a
+    token that may only publish rows."""
+    dataset = writable_dataset(store, viewer, dataset_id)
+    if not can_manage(viewer, dataset):
+        raise PermissionDenied(
+            f"This token may publish rows of {dataset_id} but not change its metadata, "
+            f"visibility or existence: that needs the manage:{dataset_id} scope.",
+            dataset_id=dataset_id,
+        )
+    return dataset
 
 
 def require_account(viewer: Viewer) -> User:

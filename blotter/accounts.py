@@ -67,9 +67,10 @@ def verify_password(store: Store, name: str, password: str) -> User | None:
 
 # --- API tokens -------------------------------------------------------------------------
 
-# read-internal: read internal datasets and columns; write:<dataset id>: publish to that
-# dataset; admin: everything the account's role allows.
-SCOPE = re.compile(r"^(read-internal|admin|write:[a-z0-9]{4}-[a-z0-9]{4})$")
+# read-internal: read internal datasets and columns; write:<dataset id>: publish that
+# dataset's rows; manage:<dataset id>: its rows, metadata, visibility and deletion too;
+# admin: everything the account's role allows.
+SCOPE = re.compile(r"^(read-internal|admin|(write|manage):[a-z0-9]{4}-[a-z0-9]{4})$")
 _TOKEN = re.compile(r"^blt_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
 
 
@@ -88,7 +89,7 @@ def create_token(
     if bad or not scopes:
         raise InvalidRequest(
             f"Unknown scope(s): {', '.join(bad) or '(none given)'}. Scopes are read-internal, "
-            "write:<dataset id> and admin.",
+            "write:<dataset id>, manage:<dataset id> and admin.",
         )
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)

@@ -24,6 +24,7 @@ from blotter.credentials import CredentialGuard
 from blotter.errors import BlotterError, InvalidRequest
 from blotter.management import remove_stale_uploads
 from blotter.portal import Portal
+from blotter.security import CrossSiteWrites, SecurityHeaders, origin_of
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 from blotter.web.manage import login_url
@@ -85,6 +86,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     # Outermost of ours: a portal error raised in a middleware (the throttle asking the
     # database about a token) is answered like one raised in a route.
     app.add_middleware(_MiddlewareErrors)
+    # The last added runs first: every answer (throttled and refused ones too) gets the
+    # headers, and a refused write reaches neither the throttle nor a route.
+    app.add_middleware(
+        CrossSiteWrites,
+        public_origin=origin_of(settings.base_url),
+        error_response=_error_response,
+    )
+    app.add_middleware(SecurityHeaders, image_origins=_tile_origins(settings))
     app.include_router(health_router)
     app.include_router(publish_router)
     app.include_router(analysis_router)
@@ -186,6 +195,12 @@ def _retry_after(response: Response, err: BlotterError) -> None:
     retry = err.data.get("retry_after_s")
     if isinstance(retry, int):
         response.headers["Retry-After"] = str(retry)
+
+
+def _tile_origins(settings: Settings) -> tuple[str, ...]:
+    """Where map tiles come from, for the pages' image policy (``{s}`` is any subdomain)."""
+    origin = origin_of(settings.tile_url.replace("{s}", "*"))
+    return (origin,) if origin else ()
 
 
 def _error_response(request: Request, err: BlotterError) -> Response:

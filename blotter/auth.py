@@ -14,6 +14,8 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import threading
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from starlette.requests import Request
@@ -47,9 +49,39 @@ def address_of(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+# Failed sign-ins of names no account has, so they lock exactly as accounts do: a lockout
+# that only real names got would tell who has an account. Kept per process, newest last.
+_UNKNOWN_NAMES: OrderedDict[str, tuple[int, datetime | None]] = OrderedDict()
+_UNKNOWN_KEPT = 10_000
+_UNKNOWN_LOCK = threading.Lock()
+
+
+def _login_state(store: Store, name: str, known: bool) -> tuple[int, datetime | None]:
+    if known:
+        return store.login_state(name)
+    with _UNKNOWN_LOCK:
+        return _UNKNOWN_NAMES.get(name, (0, None))
+
+
+def _set_login_state(
+    store: Store, name: str, known: bool, failed: int, locked_until: datetime | None
+) -> None:
+    if known:
+        store.set_login_state(name, failed, locked_until)
+        return
+    with _UNKNOWN_LOCK:
+        _UNKNOWN_NAMES.pop(name, None)
+        _UNKNOWN_NAMES[name] = (failed, locked_until)
+        while len(_UNKNOWN_NAMES) > _UNKNOWN_KEPT:
+            _UNKNOWN_NAMES.popitem(last=False)
+
+
 def sign_in(store: Store, name: str, password: str, address: str, *, via: str) -> User:
-    """The account when the password is right; refusals and lockouts are audited."""
-    failed, locked_until = store.login_state(name)
+    """The account when the password is right; refusals and lockouts are audited. Known
+    and unknown names get the same answers after the same work (a password hash), so
+    neither the answer nor its time tells whether an account exists."""
+    known = store.user_credentials(name) is not None
+    failed, locked_until = _login_state(store, name, known)
     stamp = now()
     who = Viewer(address=address, via=via)
     if locked_until is not None and locked_until > stamp:
@@ -63,13 +95,11 @@ def sign_in(store: Store, name: str, password: str, address: str, *, via: str) -
     user = verify_password(store, name, password)
     if user is None or user.disabled:
         failed += 1
-        lock = _lock_after(failed, stamp)
-        if store.user_credentials(name) is not None:
-            store.set_login_state(name, failed, lock)
+        _set_login_state(store, name, known, failed, _lock_after(failed, stamp))
         audit(store, who, "login.failed", user=name, failures=failed)
         raise AuthenticationRequired("The account name or password is wrong.")
     if failed or locked_until:
-        store.set_login_state(name, 0, None)
+        _set_login_state(store, name, known, 0, None)
     return user
 
 

@@ -428,7 +428,11 @@ app.add_typer(tokens, name="token")
 def token_create(
     user: Annotated[str, typer.Argument(help="The account the token acts for.")],
     scope: Annotated[
-        list[str], typer.Option(help="read-internal, write:<dataset id> or admin; repeatable.")
+        list[str],
+        typer.Option(
+            help="read-internal, write:<dataset id> (rows), manage:<dataset id> (rows, "
+            "metadata, visibility, deletion) or admin; repeatable."
+        ),
     ],
     label: Annotated[str, typer.Option(help="What the token is for, e.g. 'monthly upload'.")] = "",
     data_dir: DataDir = None,

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from pydantic import ValidationError
 from sqlglot import exp
 
-from blotter.access import Viewer, audit, require_account, writable_dataset
+from blotter.access import Viewer, audit, managed_dataset, require_account, writable_dataset
 from blotter.errors import (
     IngestError,
     InvalidRequest,
@@ -96,7 +96,7 @@ class MetadataChange:
 def apply_metadata_change(
     store: Store, viewer: Viewer, dataset_id: str, change: MetadataChange
 ) -> Dataset:
-    dataset = writable_dataset(store, viewer, dataset_id)
+    dataset = managed_dataset(store, viewer, dataset_id)
     unknown = sorted(set(change.fields) - set(DatasetMeta.model_fields))
     if unknown:
         raise InvalidRequest(f"Unknown metadata field(s): {', '.join(unknown)}.", fields=unknown)
@@ -248,9 +248,8 @@ def create_dataset(store: Store, viewer: Viewer, payload: dict[str, Any]) -> Dat
         meta = DatasetMeta.model_validate(fields)
     except ValidationError as err:
         first = err.errors()[0]
-        raise InvalidRequest(
-            f"Metadata field '{'.'.join(map(str, first['loc']))}': {first['msg']}."
-        ) from None
+        where = ".".join(map(str, first["loc"]))
+        raise InvalidRequest(f"Metadata field '{where}': {first['msg']}.", field=where) from None
     dataset = store.create_dataset(meta, columns)
     identifier = change.fields.get("row_identifier")
     if identifier:

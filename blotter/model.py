@@ -10,8 +10,10 @@ import secrets
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from blotter.errors import InvalidRequest
 
@@ -19,6 +21,31 @@ DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Socrata avoids vowels in 4x4s so ids never spell words; so do we.
 _ID_ALPHABET = "23456789bcdfghjkmnpqrstvwxyz"
+# A link a page may show: web addresses only (never javascript:, data: or a relative path).
+LINK_SCHEMES = ("http", "https")
+# An address and nothing else: no "?cc=" or "?body=" riding along into a mail program.
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+=^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# Loading what the store already holds: a value from before these checks is read as it is
+# (pages re-check every link), so one old bad link cannot make a dataset unreadable.
+STORED = {"stored": True}
+
+
+def safe_link(value: str) -> str | None:
+    """``value`` when it is an absolute http(s) address a page may link to, else None."""
+    # Browsers drop tabs and newlines inside a scheme ("java\tscript:"): any control
+    # character or space makes the value no link at all.
+    if not value or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in LINK_SCHEMES or not parts.netloc or not parts.hostname:
+        return None
+    return value
+
+
+def safe_mailto(value: str) -> str | None:
+    """A ``mailto:`` link for a contact address (given bare or as mailto:), else None."""
+    address = value.removeprefix("mailto:")
+    return f"mailto:{address}" if _EMAIL.match(address) else None
 
 
 class ColumnType(StrEnum):
@@ -220,6 +247,28 @@ class DatasetMeta(BaseModel):
     # The column whose value names a row in SODA upserts and deletes; None: rows are
     # named by :id and rows without one are appended.
     row_identifier: str | None = None
+
+    @field_validator("license_url", "attribution_url", "source_url")
+    @classmethod
+    def _link_is_web_address(cls, value: str, info: ValidationInfo) -> str:
+        if value and not info.context == STORED and safe_link(value) is None:
+            raise PydanticCustomError(
+                "link",
+                "must be an absolute http:// or https:// address, not '{value}'",
+                {"value": value[:200]},
+            )
+        return value
+
+    @field_validator("contact_email")
+    @classmethod
+    def _contact_is_email(cls, value: str, info: ValidationInfo) -> str:
+        if value and not info.context == STORED and safe_mailto(value) is None:
+            raise PydanticCustomError(
+                "email",
+                "must be an email address (name@example.org), not '{value}'",
+                {"value": value[:200]},
+            )
+        return value
 
 
 class Role(StrEnum):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,6 +53,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, description="Port the web server listens on.")
+    public_url: str = Field(
+        "",
+        description="The portal's address as readers reach it (https://data.example.gov), used "
+        "in every absolute link (data.json, API examples, iCalendar ids); never taken from a "
+        "request's Host header. Empty: http://HOST:PORT of the server itself.",
+    )
     site_name: str = Field("Blotter", description="The portal's name in pages and the API.")
     default_limit: int = Field(1000, description="Rows per page when a query gives no $limit.")
     max_limit: int = Field(50000, description="The largest $limit a query may ask for.")
@@ -146,6 +153,24 @@ class Settings(BaseSettings):
         description="App tokens that get the higher limit (a JSON list); any other token is "
         "throttled like an anonymous caller.",
     )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if value.strip() and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("must be an absolute http:// or https:// address, or empty")
+        return value
+
+    @property
+    def base_url(self) -> str:
+        """The portal's absolute address, without a trailing slash."""
+        if self.public_url.strip():
+            return self.public_url.strip().rstrip("/")
+        # A wildcard address is where the server listens, not where anyone can reach it.
+        host = "localhost" if self.host in ("", "0.0.0.0", "::") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
 
     @property
     def database_path(self) -> Path:

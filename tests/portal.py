@@ -78,6 +78,7 @@ def build(store: Store, settings: Settings) -> Portal:
     add_user(store, "ana", Role.ANALYST, PASSWORD)
     portal = Portal(store, settings, TestClient(create_app(settings, store=store)))
     portal.tokens["write_public"] = create_token(store, "pub_a", "w", [f"write:{PUBLIC}"])[1]
+    portal.tokens["manage_public"] = create_token(store, "pub_a", "m", [f"manage:{PUBLIC}"])[1]
     portal.tokens["read_internal"] = create_token(store, "ana", "r", ["read-internal"])[1]
     portal.tokens["admin"] = create_token(store, "boss", "a", ["admin"])[1]
     return portal

@@ -3,6 +3,8 @@ who may write, and that refusals change nothing."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -232,3 +234,78 @@ def test_forged_cross_site_posts_cannot_ride_on_remembered_credentials(portal: P
     assert page_form.status_code == 401
     assert portal.rows(PUBLIC) == before
     assert portal.store.user_credentials("mallory") is None
+
+
+def test_a_write_token_publishes_rows_but_cannot_open_change_or_delete_its_dataset(
+    portal: Portal,
+) -> None:
+    client = portal.client
+    writer = {"X-App-Token": portal.tokens["write_public"]}
+    before = portal.store.get_dataset(PUBLIC)
+    refusals = [
+        client.put(f"/api/views/{PUBLIC}?method=setPermission&value=private", headers=writer),
+        client.patch(f"/api/views/{PUBLIC}", json={"name": "Renamed"}, headers=writer),
+        client.patch(
+            f"/api/views/{PUBLIC}",
+            json={"columns": [{"fieldName": "officer_name", "flags": []}]},
+            headers=writer,
+        ),
+        client.delete(f"/api/views/{PUBLIC}", headers=writer),
+    ]
+    for refused in refusals:
+        assert refused.status_code == 403, refused.text
+        assert f"manage:{PUBLIC}" in refused.json()["message"]
+    after = portal.store.get_dataset(PUBLIC)
+    assert (after.meta, after.columns) == (before.meta, before.columns)
+    rows = client.post(f"/resource/{PUBLIC}.json", json=[{"case_no": "c9"}], headers=writer)
+    assert rows.status_code == 200 and rows.json()["Rows Created"] == 1
+    assert client.delete(f"/resource/{PUBLIC}/c9", headers=writer).status_code == 200
+
+
+def test_a_manage_token_changes_and_deletes_its_dataset_and_no_other(portal: Portal) -> None:
+    client = portal.client
+    manager = {"X-App-Token": portal.tokens["manage_public"]}
+    assert (
+        client.post(
+            f"/resource/{PUBLIC}.json", json=[{"case_no": "c9"}], headers=manager
+        ).status_code
+        == 200
+    )
+    renamed = client.patch(f"/api/views/{PUBLIC}", json={"name": "Renamed"}, headers=manager)
+    assert renamed.status_code == 200 and renamed.json()["name"] == "Renamed"
+    hidden = client.put(f"/api/views/{PUBLIC}?method=setPermission&value=internal", headers=manager)
+    assert hidden.status_code == 200
+    assert portal.store.get_dataset(PUBLIC).meta.visibility == "internal"
+    other = client.patch(f"/api/views/{OTHER}", json={"name": "x"}, headers=manager)
+    assert other.status_code == 403
+    assert client.delete(f"/api/views/{PUBLIC}", headers=manager).status_code == 200
+    assert PUBLIC not in [d.id for d in portal.store.list_datasets()]
+
+
+def test_the_token_page_offers_and_creates_manage_tokens(portal: Portal) -> None:
+    client = TestClient(portal.client.app)
+    csrf = sign_in(client, "pub_a")
+    page = client.get("/manage/tokens").text
+    assert f'value="manage:{PUBLIC}"' in page and f'value="write:{PUBLIC}"' in page
+    made = client.post(
+        "/manage/tokens", data={"csrf": csrf, "label": "site admin", "scope": f"manage:{PUBLIC}"}
+    )
+    assert made.status_code == 200 and "shown only once" in made.text
+    (record,) = [t for t in portal.store.list_tokens("pub_a") if t.label == "site admin"]
+    assert record.scopes == [f"manage:{PUBLIC}"]
+
+
+def test_a_lockout_answers_the_same_for_known_and_unknown_names(portal: Portal) -> None:
+    """Six wrong passwords for an account and for a name no account has: the same statuses,
+    messages and waits, so a lockout cannot tell whether an account exists."""
+    client = portal.client
+
+    def attempts(name: str) -> list[tuple[int, str, bool]]:
+        answers = [
+            client.get(f"/resource/{PUBLIC}.json", auth=(name, f"guess {i}")) for i in range(7)
+        ]
+        return [(a.status_code, a.json()["message"], "retry-after" in a.headers) for a in answers]
+
+    known, unknown = attempts("ana"), attempts(f"nobody-{uuid.uuid4().hex[:8]}")
+    assert known == unknown
+    assert [status for status, _, _ in known] == [401] * 5 + [429] * 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -16,7 +17,7 @@ from blotter.access import ANONYMOUS, visible_datasets
 from blotter.auth import viewer_of
 from blotter.catalog import CatalogQuery, search
 from blotter.errors import InvalidRequest
-from blotter.model import Dataset
+from blotter.model import Dataset, safe_link, safe_mailto
 from blotter.portal import Portal
 
 router = APIRouter()
@@ -43,7 +44,9 @@ def _int_param(request: Request, name: str, default: int, most: int) -> int:
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """The configured public address: a request's Host header is the client's to forge."""
+    portal: Portal = request.app.state.portal
+    return portal.settings.base_url
 
 
 def discovery_result(dataset: Dataset, base: str, domain: str) -> dict[str, Any]:
@@ -55,7 +58,7 @@ def discovery_result(dataset: Dataset, base: str, domain: str) -> dict[str, Any]
             "parent_fxf": [],
             "description": meta.description,
             "attribution": meta.attribution or None,
-            "attribution_link": meta.attribution_url or None,
+            "attribution_link": safe_link(meta.attribution_url),
             "contact_email": meta.contact_email or None,
             "type": "dataset",
             "updatedAt": _iso(dataset.updated_at),
@@ -122,7 +125,7 @@ def discovery(request: Request) -> JSONResponse:
     offset = _int_param(request, "offset", 0, 10_000_000)
     limit = _int_param(request, "limit", 100, 10_000)
     base = _base(request)
-    domain = request.url.netloc
+    domain = urlsplit(base).netloc
     page = found[offset : offset + limit]
     return JSONResponse(
         {
@@ -151,7 +154,7 @@ def dcat_dataset(dataset: Dataset, base: str) -> dict[str, Any]:
         "contactPoint": {
             "@type": "vcard:Contact",
             "fn": meta.contact_name or meta.agency or "Publisher",
-            "hasEmail": f"mailto:{meta.contact_email}" if meta.contact_email else None,
+            "hasEmail": safe_mailto(meta.contact_email),
         },
         "accessLevel": "public",
         "accrualPeriodicity": str(meta.cadence),
@@ -169,9 +172,10 @@ def dcat_dataset(dataset: Dataset, base: str) -> dict[str, Any]:
             },
         ],
     }
-    if meta.license_url or meta.license:
-        entry["license"] = meta.license_url or meta.license
-    if meta.source_url:
+    # Harvesters show these as links: only web addresses, as on our own pages.
+    if safe_link(meta.license_url) or meta.license:
+        entry["license"] = safe_link(meta.license_url) or meta.license
+    if safe_link(meta.source_url):
         entry["references"] = [meta.source_url]
     return entry
 

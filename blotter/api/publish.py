@@ -13,7 +13,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from blotter.access import Viewer, audit, require_account, require_admin, writable_dataset
+from blotter.access import (
+    Viewer,
+    audit,
+    managed_dataset,
+    require_account,
+    require_admin,
+    writable_dataset,
+)
 from blotter.api.soda import split_name
 from blotter.api.views import view_json
 from blotter.auth import check_csrf, viewer_of
@@ -39,15 +46,33 @@ def _portal(request: Request) -> Portal:
     return portal
 
 
-# What an HTML form on another site can send without asking first (no CORS preflight). A
-# browser attaches remembered Basic credentials to such posts, so writes refuse them.
+# What an HTML form can send without asking first (no CORS preflight). Writes from other
+# sites' pages are refused before any route (blotter.security.CrossSiteWrites), whatever
+# their type; a form body is refused here as well, since no client of ours sends one.
 _FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+# Row writes are JSON or CSV. No type at all is JSON: sodapy sends its rows without one.
+_ROW_TYPES = {"", "application/json", "text/json", "text/csv", "application/csv"}
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _rows_of(request: Request, body: bytes) -> list[dict[str, Any]]:
+    """The rows of a write's body; 415 for anything but JSON and CSV."""
+    media_type = _media_type(request)
+    if media_type not in _ROW_TYPES and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Rows are sent as JSON (application/json) or CSV (text/csv), not {media_type}.",
+            content_type=media_type,
+        )
+    return records_from_body(body, media_type)
 
 
 def _writer(request: Request) -> Viewer:
-    """The viewer of an API write, safe from cross-site forgery: a browser session must send
-    its CSRF token, and bodies a foreign form could post are refused."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    """The viewer of an API write: a browser session must send its CSRF token, and bodies
+    a form could post are refused."""
+    media_type = _media_type(request)
     if media_type in _FORM_TYPES:
         raise UnsupportedMediaType(
             f"Writes take JSON (application/json) or CSV (text/csv), not {media_type}.",
@@ -103,7 +128,7 @@ async def upsert(request: Request, name: str) -> JSONResponse:
     portal = _portal(request)
     viewer = _writer(request)
     dataset = writable_dataset(portal.store, viewer, dataset_id)
-    records = records_from_body(await _body(request), request.headers.get("content-type", ""))
+    records = _rows_of(request, await _body(request))
     staged = stage_changes(dataset, records)
     version, counts = portal.store.apply_changes(
         dataset_id, staged.key, staged.table, source=f"upsert by {viewer.name}"
@@ -127,7 +152,7 @@ async def replace(request: Request, name: str) -> JSONResponse:
     portal = _portal(request)
     viewer = _writer(request)
     dataset = writable_dataset(portal.store, viewer, dataset_id)
-    records = records_from_body(await _body(request), request.headers.get("content-type", ""))
+    records = _rows_of(request, await _body(request))
     version = publish_records(portal.store, dataset, records, source=f"replace by {viewer.name}")
     audit(portal.store, viewer, "rows.replace", dataset_id, version=version.number)
     counts = ChangeCounts(created=version.row_count)
@@ -167,7 +192,7 @@ async def update_view(request: Request, name: str) -> JSONResponse:
     dataset_id, _ = split_name(name)
     portal = _portal(request)
     viewer = _writer(request)
-    writable_dataset(portal.store, viewer, dataset_id)
+    managed_dataset(portal.store, viewer, dataset_id)
     if request.query_params.get("method") == "setPermission":
         value = request.query_params.get("value", "")
         visibility = {"public.read": "public", "private": "private", "internal": "internal"}
@@ -189,7 +214,7 @@ def delete_view(request: Request, name: str) -> JSONResponse:
     dataset_id, _ = split_name(name)
     portal = _portal(request)
     viewer = _writer(request)
-    dataset = writable_dataset(portal.store, viewer, dataset_id)
+    dataset = managed_dataset(portal.store, viewer, dataset_id)
     portal.store.delete_dataset(dataset_id)
     audit(portal.store, viewer, "dataset.delete", dataset_id, name=dataset.meta.name)
     return JSONResponse({"deleted": dataset_id}, media_type=_JSON)

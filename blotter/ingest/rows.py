@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,6 +171,10 @@ def _typed(column: Column, value: Any) -> Any:
     """One JSON value as its column's Python value; CellError says why it cannot be."""
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        # Python's JSON reads NaN, Infinity and overflowing numbers (1e999); JSON has none of
+        # them, and the CSV path refuses them too.
+        raise CellError(f"{_shown(value)} is not a finite number")
     kind = column.type
     if kind is ColumnType.TEXT:
         if isinstance(value, (dict, list)):

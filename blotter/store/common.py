@@ -12,7 +12,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from blotter.errors import InvalidRequest, QueryTimeout
-from blotter.model import ApiToken, Column, ColumnType, Dataset, DatasetMeta, Version
+from blotter.model import STORED, ApiToken, Column, ColumnType, Dataset, DatasetMeta, Version
 from blotter.schema import (
     DATASET_TABLE,
     physical_names,
@@ -51,7 +51,7 @@ def dataset_from_row(row: tuple[Any, ...]) -> Dataset:
         meta = json.dumps(meta)
     return Dataset(
         id=ds_id,
-        meta=DatasetMeta.model_validate_json(meta),
+        meta=DatasetMeta.model_validate_json(meta, context=STORED),
         columns=[Column.model_validate(c) for c in columns],
         created_at=created,
         updated_at=updated,

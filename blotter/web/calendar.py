@@ -9,7 +9,9 @@ local times, as recorded."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request
@@ -28,8 +30,16 @@ router = APIRouter(include_in_schema=False)
 MAX_EVENTS = 500
 
 
+# Control characters TEXT may not hold (RFC 5545 3.3.11): all but tab. A bare CR or a line
+# separator would otherwise end the line, and the text after it could start a new event.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u0085\u2028\u2029]")
+
+
 def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+    """A value as iCalendar TEXT: on one line, whatever it holds."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return _CONTROL.sub(lambda m: "\\n" if m.group() == "\n" else " ", text)
 
 
 def _fold(line: str) -> str:
@@ -101,12 +111,13 @@ def events(request: Request, dataset_id: str) -> Response:
     ]
     stamp = _stamp(now()) + "Z"
     zone = zone_of(fields)
+    domain = urlsplit(portal.settings.base_url).hostname or "blotter"
     for row in result.rows:
         event = dict(zip(["id", *present], row, strict=True))
         begins: datetime = event["start"]
         lines += [
             "BEGIN:VEVENT",
-            f"UID:{dataset.id}-{event['id']}@{request.url.hostname or 'blotter'}",
+            f"UID:{dataset.id}-{event['id']}@{domain}",
             f"DTSTAMP:{stamp}",
             f"DTSTART:{_when(begins, zone)}",
         ]

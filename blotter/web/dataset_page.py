@@ -24,7 +24,7 @@ from blotter.analysis.summary import (
 from blotter.analysis.units import Unit, unit_of, units_of
 from blotter.auth import viewer_of
 from blotter.errors import DatasetNotFound, InvalidRequest, SoQLError
-from blotter.model import Column, ColumnType, Dataset
+from blotter.model import Column, ColumnType, Dataset, safe_link, safe_mailto
 from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
@@ -331,15 +331,16 @@ def _meta_rows(dataset: Dataset) -> list[MetaRow]:
         MetaRow("Description last changed", friendly_date(dataset.updated_at)),
         MetaRow("Created", friendly_date(dataset.created_at)),
         MetaRow("Updates", str(meta.cadence)),
-        MetaRow("Licence", meta.license or meta.license_url, meta.license_url or None),
+        # Links are checked again here: a value stored before the checks shows as text.
+        MetaRow("Licence", meta.license or meta.license_url, safe_link(meta.license_url)),
         MetaRow(
-            "Attribution", meta.attribution or meta.attribution_url, meta.attribution_url or None
+            "Attribution",
+            meta.attribution or meta.attribution_url,
+            safe_link(meta.attribution_url),
         ),
-        MetaRow("Source", meta.source_url, meta.source_url or None),
+        MetaRow("Source", meta.source_url, safe_link(meta.source_url)),
         MetaRow(
-            "Contact",
-            meta.contact_name or meta.contact_email,
-            f"mailto:{meta.contact_email}" if meta.contact_email else None,
+            "Contact", meta.contact_name or meta.contact_email, safe_mailto(meta.contact_email)
         ),
         MetaRow("Dataset id and version", f"{dataset.id}, version {dataset.version}"),
     ]
@@ -461,7 +462,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     meta = dataset.meta
     api_url = f"/resource/{dataset.id}.json" + ("?" + urlencode(export) if export else "")
     fresh = freshness(dataset, now(), records_span(portal.store, dataset, portal.settings)[1])
-    site = str(request.base_url).rstrip("/")
+    site = portal.settings.base_url
     is_calendar = bool(dataset.meta.calendar.get("start") and dataset.meta.calendar.get("title"))
     filtering = {f.param for f in filters}
     page = DatasetPage(

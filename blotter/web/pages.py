@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -277,8 +277,8 @@ def api_page(request: Request) -> HTMLResponse:
     example = next(
         (d.id for d in datasets if not d.meta.sample), datasets[0].id if datasets else "abcd-1234"
     )
-    base = str(request.base_url).rstrip("/")
-    page = ApiPage("API", base, request.url.netloc, example)
+    base = portal.settings.base_url
+    page = ApiPage("API", base, urlsplit(base).netloc, example)
     return render(request, "api.html", page)
 
 

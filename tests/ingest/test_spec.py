@@ -48,6 +48,11 @@ MISTAKES = [
     ("name: Stops\ncadense: daily\n", "key 'cadense': unknown key (a typo?)"),
     ("name: Stops\ncadence: hourly\n", "key 'cadence': Input should be 'daily'"),
     ("description: no name\n", "key 'name': Field required"),
+    (
+        "name: Stops\nsource_url: 'javascript:alert(1)'\n",
+        "key 'source_url': must be an absolute http:// or https:// address",
+    ),
+    ("name: Stops\ncontact_email: records\n", "key 'contact_email': must be an email address"),
 ]
 
 

@@ -81,7 +81,9 @@ def axe_source() -> str:
 
 @pytest.fixture(params=list(VIEWPORTS))
 def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORTS[request.param])
+    # axe is injected as an inline script, which the pages' content security policy refuses
+    # (tests/web/test_content_policy.py checks the pages under it).
+    context = browser.new_context(viewport=VIEWPORTS[request.param], bypass_csp=True)
     yield context.new_page()
     context.close()
 

@@ -33,7 +33,15 @@
         var live = document.createElement("div");
         live.className = "chart-live";
         picture.replaceWith(live);
-        return embed(live, JSON.parse(spec.textContent), { actions: false, tooltip: true });
+        // The pages' content security policy allows no eval and no inline CSS: with ast, Vega
+        // interprets its expressions instead of compiling them with Function(), and neither
+        // Vega-Embed nor its tooltip adds a <style> element (blotter.css styles the tooltip).
+        return embed(live, JSON.parse(spec.textContent), {
+          actions: false,
+          ast: true,
+          defaultStyle: false,
+          tooltip: { disableDefaultStyle: true }
+        });
       }).then(function () {
         button.remove();
       }).catch(function () {
