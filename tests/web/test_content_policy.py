@@ -98,7 +98,7 @@ def test_public_pages_run_their_scripts_under_the_policy(
     page.locator(
         ".map-live .leaflet-marker-icon, .map-live path.leaflet-interactive"
     ).first.wait_for()
-    figure = page.get_by_role("figure", name="Rows by call type")
+    figure = page.get_by_role("figure", name="Calls for service by call type")
     figure.get_by_role("button", name="Interactive chart").click()
     drawn = figure.locator(".chart-live canvas, .chart-live svg").first
     drawn.wait_for()
