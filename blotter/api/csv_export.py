@@ -24,7 +24,7 @@ def csv_body(portal: Portal, prepared: PreparedQuery) -> Iterator[bytes]:
             prepared.dataset,
             prepared.compiled.select,
             cells,
-            timeout_s=portal.settings.query_timeout_s,
+            timeout_s=prepared.remaining_s(portal.settings),
         )
         if pieces is not None:
             return stream_csv_lines(prepared.outputs, pieces)

@@ -26,6 +26,8 @@ _CSV_CHUNK = 1 << 20
 
 def soda_type_name(output: Output) -> str:
     """The ``X-SODA2-Types`` name of an output column."""
+    if output.fixed:
+        return "fixed_timestamp"
     return "text" if output.type is None else str(output.type)
 
 
@@ -40,10 +42,12 @@ def format_number(value: float | int) -> str:
     return repr(value)
 
 
-def format_timestamp(value: datetime | date) -> str:
+def format_timestamp(value: datetime | date, *, fixed: bool = False) -> str:
+    """Milliseconds, no zone; a fixed timestamp (an instant in UTC) ends with Z."""
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+    text = value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+    return text + "Z" if fixed else text
 
 
 def _cells(outputs: list[Output], row: tuple[Any, ...]) -> Iterator[tuple[Output, Any]]:
@@ -77,7 +81,7 @@ def json_value(output: Output, value: Value) -> Any:
     if isinstance(value, int | float):
         return format_number(value)
     if isinstance(value, datetime | date):
-        return format_timestamp(value)
+        return format_timestamp(value, fixed=output.fixed)
     return value if isinstance(value, str) else str(value)
 
 
@@ -95,7 +99,7 @@ def csv_value(output: Output, value: Value) -> str:
     if isinstance(value, int | float):
         return format_number(value)
     if isinstance(value, datetime | date):
-        return format_timestamp(value)
+        return format_timestamp(value, fixed=output.fixed)
     return str(value)
 
 
@@ -172,6 +176,8 @@ def csv_cells(outputs: list[Output]) -> list[CsvCell] | None:
             return None
         if out.type is None:
             cells.append(CsvCell.ROW_ID)
+        elif out.fixed:
+            cells.append(CsvCell.FIXED_TIMESTAMP)
         else:
             cells.append(CsvCell.POINT if out.shape == "point" else CsvCell.VALUE)
     return cells

@@ -29,6 +29,7 @@ class Output:
     type: ColumnType | None
     width: int = 1
     shape: str | None = None  # how physical values make a geometry: point, box or hull
+    fixed: bool = False  # a fixed timestamp, written with Socrata's trailing Z
 
 
 @dataclass
@@ -133,16 +134,25 @@ def compile_query(
     for g in query.group:
         _not_a_constant(g, "$group")
     groups = [group_scope.compile(g) for g in query.group]
-    for typed in groups:
-        select = select.group_by(*(typed.parts or (typed.sql,)))
     aggregated = bool(groups) or any(t.aggregate for _, t in selected)
     # A group key may name a select alias: `$group=month` for `date_trunc_ym(d) AS month`.
-    grouped = [
+    grouped: list[ast.Expr | None] = [
         alias_nodes[g.name]
         if isinstance(g, ast.Column) and dataset.column(g.name) is None and g.name in alias_nodes
         else g
         for g in query.group
     ]
+    if query.distinct and not aggregated:
+        # SELECT DISTINCT a, b is SELECT a, b GROUP BY a, b: the grouped rules then decide
+        # what may be ordered by, the same on every engine.
+        kept = [(node, typed) for node, typed in selected if not _constant(typed)]
+        groups = [typed for _, typed in kept]
+        grouped = [node for node, _ in kept]
+        aggregated = True
+    elif query.distinct:
+        select = select.distinct()
+    for typed in groups:
+        select = select.group_by(*(typed.parts or (typed.sql,)))
     if aggregated:
         for picked, typed in selected:
             if not typed.aggregate and picked not in grouped and not _constant(typed):
@@ -222,7 +232,7 @@ def _not_a_constant(node: ast.Expr, clause: str) -> None:
 
 
 def _check_grouped(
-    node: ast.Expr, grouped: list[ast.Expr], aliases: dict[str, ast.Expr], clause: str
+    node: ast.Expr, grouped: Sequence[ast.Expr | None], aliases: dict[str, ast.Expr], clause: str
 ) -> None:
     """In a grouped query, a column outside an aggregate must be a group key or an alias."""
     if node in grouped:
@@ -247,25 +257,8 @@ def _check_grouped(
             )
         case ast.Call() if node.name in FUNCTIONS and FUNCTIONS[node.name].aggregate:
             return
-    for child in _children(node):
+    for child in ast.children(node):
         _check_grouped(child, grouped, aliases, clause)
-
-
-def _children(node: ast.Expr) -> tuple[ast.Expr, ...]:
-    match node:
-        case ast.BinOp():
-            return (node.left, node.right)
-        case ast.Not() | ast.Neg() | ast.IsNull() | ast.Cast():
-            return (node.operand,)
-        case ast.Between():
-            return (node.operand, node.low, node.high)
-        case ast.In():
-            return (node.operand, *node.items)
-        case ast.Like():
-            return (node.operand, node.pattern)
-        case ast.Call():
-            return node.args
-    return ()
 
 
 def _constant(typed: Typed) -> bool:
@@ -281,7 +274,7 @@ def _add_output(compiled: CompiledQuery, name: str, typed: Typed) -> None:
         compiled.outputs.append(Output(name, kind, width=len(typed.parts), shape=typed.shape))
         return
     compiled.select = compiled.select.select(exp.alias_(typed.sql, name, quoted=True))
-    compiled.outputs.append(Output(name, _output_type(typed)))
+    compiled.outputs.append(Output(name, _output_type(typed), fixed=typed.fixed))
 
 
 def _filter(dataset: Dataset, field_name: str, value: str) -> exp.Expression:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.tree import Meta
+from lark.visitors import Transformer_NonRecursive
 
-from blotter.errors import SoQLError
+from blotter.errors import QueryTooLarge, QueryValueError, SoQLError
 from blotter.soql import ast
 
 # Which start rule parses which SODA parameter.
@@ -62,6 +64,14 @@ _CLAUSES = {
 # LIMIT and OFFSET become SQL BIGINTs; larger values would fail in the engine, not here.
 _MAX_COUNT = 2**63 - 1
 
+# Caps on the work one request can ask for (docs/api.md lists them). Compiling and running
+# grow with each: a 200,000-value IN list ran for 76 s, a 150-word $q for 3.3 s, and deep
+# nesting exhausted Python's stack.
+MAX_DEPTH = 64  # expressions inside expressions: calls, operators, parentheses
+MAX_NODES = 5_000  # names, values, operators and calls in one clause
+MAX_IN_VALUES = 1_000  # values in one IN (…) list
+MAX_SEARCH_WORDS = 20  # words of $q (each becomes a test on every text column)
+
 
 @cache
 def _parser() -> Lark:
@@ -88,8 +98,9 @@ def unquote_name(token: Token) -> str:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer[Token, Any]):
-    """Lark's parse tree → our AST; nothing here decides meaning, only shape."""
+class _ToAst(Transformer_NonRecursive[Token, Any]):
+    """Lark's parse tree → our AST; nothing here decides meaning, only shape. Not recursive,
+    so a deeply nested query reaches the caps below instead of Python's stack limit."""
 
     # --- literals and names ---
     def string(self, meta: Meta, children: list[Token]) -> ast.Literal:
@@ -133,11 +144,21 @@ class _ToAst(Transformer[Token, Any]):
             result = ast.BinOp(operator, result, right, pos=result.pos)
         return result
 
+    def _balanced(self, children: list[Any], op: str) -> Any:
+        # AND and OR are associative: a balanced tree keeps a long chain (clients generate
+        # `a = 1 OR a = 2 OR …`) shallow, so it counts against MAX_NODES, not MAX_DEPTH.
+        if len(children) == 1:
+            return children[0]
+        middle = (len(children) + 1) // 2  # three terms group as (a AND b) AND c
+        left = self._balanced(children[:middle], op)
+        right = self._balanced(children[middle:], op)
+        return ast.BinOp(op, left, right, pos=left.pos)
+
     def or_expr(self, meta: Meta, children: list[Any]) -> Any:
-        return self._fold(meta, children, "or")
+        return self._balanced(children, "or")
 
     def and_expr(self, meta: Meta, children: list[Any]) -> Any:
-        return self._fold(meta, children, "and")
+        return self._balanced(children, "and")
 
     def concat(self, meta: Meta, children: list[Any]) -> Any:
         return self._fold(meta, children)
@@ -216,11 +237,14 @@ class _ToAst(Transformer[Token, Any]):
         alias = children[1][0] if len(children) > 1 else None
         return ast.SelectItem(children[0], alias, pos=_pos(meta))
 
-    def select_list(self, meta: Meta, children: list[Any]) -> tuple[Any, ...]:
+    def select_list(self, meta: Meta, children: list[Any]) -> tuple[bool, tuple[Any, ...]]:
+        distinct = bool(children) and isinstance(children[0], Token)
+        return distinct, tuple(children[1:] if distinct else children)
+
+    def group_list(self, meta: Meta, children: list[Any]) -> tuple[Any, ...]:
         return tuple(children)
 
-    group_list = select_list
-    order_list = select_list
+    order_list = group_list
 
     def order_item(self, meta: Meta, children: list[Any]) -> ast.OrderItem:
         desc = False
@@ -240,8 +264,10 @@ class _ToAst(Transformer[Token, Any]):
 
     def statement(self, meta: Meta, children: list[Any]) -> ast.Query:
         parts = dict(children)
+        distinct, select = parts.get("select", (False, ()))
         return ast.Query(
-            select=parts.get("select", ()),
+            select=select,
+            distinct=distinct,
             where=parts.get("where"),
             group=parts.get("group", ()),
             having=parts.get("having"),
@@ -372,12 +398,69 @@ def parse_clause(clause: str, text: str) -> Any:
         tree = _parser().parse(text, start=_START[clause])
     except UnexpectedInput as err:
         raise _syntax_error(err, clause, text) from None
-    return _ToAst().transform(tree)
+    result = _ToAst().transform(tree)
+    _check_size(clause, text, _expressions(result))
+    return result
+
+
+def _expressions(parsed: Any) -> list[ast.Expr]:
+    """The top expressions of a parsed clause, whatever its start rule made."""
+    match parsed:
+        case ast.Query():
+            found = [i.expr for i in parsed.select if isinstance(i, ast.SelectItem)]
+            found += [parsed.where] if parsed.where is not None else []
+            found += list(parsed.group) + ([parsed.having] if parsed.having is not None else [])
+            return found + [o.expr for o in parsed.order]
+        case (bool(), tuple() as items):  # a select list
+            return [i.expr for i in items if isinstance(i, ast.SelectItem)]
+        case tuple():
+            return [i.expr if isinstance(i, ast.OrderItem) else i for i in parsed]
+    return [parsed]
+
+
+def _check_size(clause: str, text: str, roots: list[ast.Expr]) -> None:
+    """Refuse a clause past the caps, and numbers no engine can hold; walked without
+    recursion, since the tree may be as deep as the client made it."""
+
+    def refuse(message: str, node: ast.Node, kind: type[SoQLError] = QueryTooLarge) -> SoQLError:
+        return kind(
+            f"{message} (in {clause} at line {node.pos.line}, column {node.pos.column})",
+            clause=clause,
+            query=text,
+            line=node.pos.line,
+            column=node.pos.column,
+        )
+
+    nodes = 0
+    stack: list[tuple[ast.Expr, int]] = [(root, 1) for root in roots]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_DEPTH:
+            raise refuse(f"The expression is nested too deeply: at most {MAX_DEPTH} levels", node)
+        if nodes > MAX_NODES:
+            raise refuse(
+                f"{clause} is too long: at most {MAX_NODES:,} names, values and operators", node
+            )
+        if isinstance(node, ast.In) and len(node.items) > MAX_IN_VALUES:
+            raise refuse(
+                f"IN lists {len(node.items):,} values; at most {MAX_IN_VALUES:,} are allowed",
+                node,
+            )
+        if (
+            isinstance(node, ast.Literal)
+            and isinstance(node.value, float)
+            and not math.isfinite(node.value)
+        ):
+            raise refuse("Number out of range", node, QueryValueError)
+        stack.extend((child, depth + 1) for child in ast.children(node))
 
 
 def parse_statement(text: str) -> ast.Query:
     """A whole statement, as ``$query`` holds it."""
     query: ast.Query = parse_clause("$query", text)
+    if query.search is not None:
+        check_search("$query", query.search)
     if query.limit is not None:
         _count("$query", query.limit, text)
     if query.offset is not None:
@@ -410,17 +493,36 @@ def _whole_number(clause: str, text: str) -> int:
     return _count(clause, int(text), text)
 
 
+def check_search(clause: str, text: str) -> str:
+    """``$q`` within its cap of words."""
+    words = len(text.split())
+    if words > MAX_SEARCH_WORDS:
+        raise QueryTooLarge(
+            f"{clause} searches for {words} words; at most {MAX_SEARCH_WORDS} are allowed.",
+            clause=clause,
+            query=text,
+            line=1,
+            column=1,
+        )
+    return text
+
+
 def parse_params(params: Mapping[str, str]) -> ast.Query:
     """A query from the separate ``$select``, ``$where``… parameters."""
     where = parse_clause("$where", params["$where"]) if "$where" in params else None
     having = parse_clause("$having", params["$having"]) if "$having" in params else None
+    distinct, select = (
+        parse_clause("$select", params["$select"]) if "$select" in params else (False, ())
+    )
+    search = params.get("$q") or None
     return ast.Query(
-        select=parse_clause("$select", params["$select"]) if "$select" in params else (),
+        select=select,
+        distinct=distinct,
         where=where,
         group=parse_clause("$group", params["$group"]) if "$group" in params else (),
         having=having,
         order=parse_clause("$order", params["$order"]) if "$order" in params else (),
-        search=params.get("$q") or None,
+        search=check_search("$q", search) if search else None,
         limit=_whole_number("$limit", params["$limit"]) if "$limit" in params else None,
         offset=_whole_number("$offset", params["$offset"]) if "$offset" in params else None,
     )

@@ -130,6 +130,8 @@ LISTS: list[tuple[str, str, list[str]]] = [
     ("$select", "count(*) AS `n`", ["(count *) as n"]),
     ("$select", "a as B", ["a as b"]),
     ("$select", ":*, *", [":*", "*"]),
+    ("$select", "DISTINCT a, b", ["distinct", "a", "b"]),
+    ("$select", "distinct(a)", ["distinct", "a"]),
     ("$order", "a, b DESC, c ASC NULLS FIRST, d desc nulls last", ["a", "b desc", "c nulls-first", "d desc nulls-last"]),
     ("$order", "count(*) DESC", ["(count *) desc"]),
     ("$group", "a, date_trunc_ym(b)", ["a", "(date_trunc_ym b)"]),
@@ -139,7 +141,13 @@ LISTS: list[tuple[str, str, list[str]]] = [
 
 @pytest.mark.parametrize(("clause", "text", "items"), LISTS, ids=[f"{c[0]}={c[1]}" for c in LISTS])
 def test_list_clauses(clause: str, text: str, items: list[str]) -> None:
-    assert [sexpr(item) for item in parse_clause(clause, text)] == items
+    parsed = parse_clause(clause, text)
+    if clause == "$select":  # (distinct, items)
+        distinct, parsed = parsed
+        parsed = (["distinct"] if distinct else []) + [sexpr(item) for item in parsed]
+        assert parsed == items
+        return
+    assert [sexpr(item) for item in parsed] == items
 
 
 def test_parse_params_builds_every_clause() -> None:
