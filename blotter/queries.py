@@ -16,7 +16,7 @@ from blotter.model import Dataset
 from blotter.settings import Settings
 from blotter.soql.ast import Query
 from blotter.soql.compiler import CompiledQuery, Output, compile_query
-from blotter.soql.parser import parse_params, parse_statement
+from blotter.soql.parser import parse_clause, parse_params, parse_statement
 from blotter.store.base import RowStream, Store
 from blotter.store.common import timeout_error
 
@@ -169,6 +169,16 @@ def prepare_query(
         compiled = _compile(dataset, query, settings, filters, unlimited)
         _COMPILED.put(key, compiled)
     return PreparedQuery(dataset, compiled, started)
+
+
+def and_where(where: str | None, condition: str) -> str:
+    """A client's ``$where`` narrowed by our own condition, as SoQL text. The client's text
+    must parse alone first: joined as raw text, `a) OR (b` would escape the parentheses and
+    drop the condition."""
+    if where is None or not where.strip():
+        return condition
+    parse_clause("$where", where)
+    return f"({where}) AND {condition}"
 
 
 def parse_request(params: Mapping[str, str]) -> tuple[Query, dict[str, str]]:

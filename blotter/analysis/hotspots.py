@@ -20,7 +20,7 @@ import numpy as np
 from blotter.errors import InvalidRequest
 from blotter.model import ColumnType, Dataset
 from blotter.portal import Portal
-from blotter.queries import run_query
+from blotter.queries import and_where, run_query
 
 ALPHA = 0.05
 MAX_CELLS = 40_000
@@ -197,7 +197,7 @@ def located_points(
     name = f"`{column.field_name}`"
     params = {
         "$select": name,
-        "$where": " AND ".join(filter(None, [where, f"{name} IS NOT NULL"])),
+        "$where": and_where(where, f"{name} IS NOT NULL"),
         "$limit": str(limit),
     }
     # Beyond the API's page limit: the statistic needs every point, streamed.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from blotter.model import Cadence, Column, ColumnType, Dataset
-from blotter.queries import run_query
+from blotter.queries import and_where, run_query
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -101,7 +101,7 @@ def _top_share(
         {
             **base,
             "$select": f"{name} AS value, count(*) AS n",
-            "$where": " AND ".join(filter(None, [base.get("$where"), f"{name} IS NOT NULL"])),
+            "$where": and_where(base.get("$where"), f"{name} IS NOT NULL"),
             "$group": name,
             "$order": "n DESC, value",
             "$limit": str(MAX_CATEGORIES + 1),

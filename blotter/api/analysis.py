@@ -3,6 +3,7 @@ population benchmark, with intervals, small-number notes and the method card."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 
 from fastapi import APIRouter, Request
@@ -12,7 +13,7 @@ from blotter.access import visible_dataset
 from blotter.analysis.activity import activity_rates
 from blotter.analysis.benchmarks import population_total, rate_table
 from blotter.analysis.hotspots import find_hotspots, located_points
-from blotter.analysis.trends import NOISE_P, trend
+from blotter.analysis.trends import NOISE_P, PERIODS, trend
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
 from blotter.model import check_dataset_id
@@ -55,15 +56,26 @@ def hotspots(request: Request, dataset_id: str) -> JSONResponse:
     portal: Portal = request.app.state.portal
     viewer = viewer_of(request, portal.store)
     dataset = visible_dataset(portal.store, viewer, check_dataset_id(dataset_id))
-    cell_text = request.query_params.get("cell", "250")
-    try:
-        cell = float(cell_text)
-    except ValueError:
-        raise InvalidRequest(f"'cell' must be a number of metres, not '{cell_text}'.") from None
+    cell = _cell_size(request.query_params.get("cell", "250"))
     points = located_points(portal, dataset, request.query_params.get("$where"))
     return JSONResponse(
         find_hotspots(points, cell).geojson(), media_type="application/vnd.geo+json; charset=utf-8"
     )
+
+
+def _cell_size(text: str) -> float:
+    """``cell`` in metres: a plain finite number (float() also reads 'nan' and 'inf')."""
+    try:
+        cell = float(text)
+    except ValueError:
+        cell = math.nan
+    if not math.isfinite(cell):
+        shown = text if len(text) <= 30 else f"{text[:27]}…"
+        raise InvalidRequest(
+            f"'cell' must be a number of metres from 25 to 10,000, not '{shown}'.",
+            parameter="cell",
+        )
+    return cell
 
 
 @router.get("/api/analysis/v1/{dataset_id}/trend.json")
@@ -113,6 +125,8 @@ def activity_json(request: Request, dataset_id: str) -> JSONResponse:
         raise InvalidRequest(f"Dataset {dataset_id} names no activity to count against.")
     activity = visible_dataset(portal.store, viewer, link.dataset)
     period = request.query_params.get("period", "year")
+    if period not in PERIODS:  # an unknown period would silently count by month
+        raise InvalidRequest(f"Choose a period of {', '.join(PERIODS)}, not '{period}'.")
     rows = activity_rates(
         portal.store,
         dataset,
