@@ -142,15 +142,15 @@ def compile_query(
         else g
         for g in query.group
     ]
-    if query.distinct and not aggregated:
-        # SELECT DISTINCT a, b is SELECT a, b GROUP BY a, b: the grouped rules then decide
-        # what may be ordered by, the same on every engine.
-        kept = [(node, typed) for node, typed in selected if not _constant(typed)]
-        groups = [typed for _, typed in kept]
-        grouped = [node for node, _ in kept]
-        aggregated = True
-    elif query.distinct:
+    distinct = [(node, typed) for node, typed in selected if not _constant(typed)]
+    if query.distinct:
+        # Without aggregates, SELECT DISTINCT a, b is also GROUP BY a, b: the grouped rules
+        # then decide what may be ordered by, the same on every engine.
         select = select.distinct()
+        if not aggregated:
+            groups = [typed for _, typed in distinct]
+            grouped = [node for node, _ in distinct]
+            aggregated = True
     for typed in groups:
         select = select.group_by(*(typed.parts or (typed.sql,)))
     if aggregated:
@@ -181,6 +181,8 @@ def compile_query(
     orders: list[exp.Expression] = []
     for key in query.order:
         _not_a_constant(key.expr, "$order")
+        if query.distinct:
+            _check_selected(key.expr, [node for node, _ in selected], alias_nodes)
         if aggregated:
             _check_grouped(key.expr, grouped, alias_nodes, "$order")
         typed = order_scope.compile(key.expr)
@@ -192,8 +194,10 @@ def compile_query(
     if not orders and not aggregated:
         orders.append(exp.Ordered(this=exp.column("_id", quoted=True), nulls_first=False))
     elif not orders and groups:
+        # With DISTINCT an engine may order only by what is selected.
+        keys = [typed for _, typed in distinct] if query.distinct else groups
         orders = [
-            exp.Ordered(this=p, nulls_first=False) for g in groups for p in (g.parts or (g.sql,))
+            exp.Ordered(this=p, nulls_first=False) for g in keys for p in (g.parts or (g.sql,))
         ]
     elif not aggregated:
         # A tiebreak on :id keeps pages stable when the order has equal keys.
@@ -229,6 +233,21 @@ def _not_a_constant(node: ast.Expr, clause: str) -> None:
             line=node.pos.line,
             column=node.pos.column,
         )
+
+
+def _check_selected(
+    node: ast.Expr, selected: Sequence[ast.Expr | None], aliases: dict[str, ast.Expr]
+) -> None:
+    """With DISTINCT, rows are told apart only by what is selected: order by that alone."""
+    if node in selected or (isinstance(node, ast.Column) and node.name in aliases):
+        return
+    raise SoQLError(
+        f"With DISTINCT, $order may use only what $select holds "
+        f"(at line {node.pos.line}, column {node.pos.column})",
+        clause="$order",
+        line=node.pos.line,
+        column=node.pos.column,
+    )
 
 
 def _check_grouped(

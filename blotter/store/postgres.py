@@ -614,7 +614,8 @@ def _read_error(err: BaseException, timeout_s: float | None) -> Exception | None
         | psycopg.errors.UndefinedFunction
         | psycopg.errors.CannotCoerce
         | psycopg.errors.DatatypeMismatch
-        | psycopg.errors.IndeterminateDatatype,
+        | psycopg.errors.IndeterminateDatatype
+        | psycopg.errors.InvalidColumnReference,
     ):
         return not_as_written()
     return None

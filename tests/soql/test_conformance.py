@@ -1047,6 +1047,20 @@ CASES.extend(
             lambda rows: sorted({(r["subject_race"], r["subject_sex"]) for r in rows}),
         ),
         (
+            "select-distinct-of-grouped-counts",
+            FORCE,
+            {"$select": "distinct count(*) AS n", "$group": "subject_race", "$order": "n DESC"},
+            lambda rows: sorted(
+                {(n,) for n in Counter(r["subject_race"] for r in rows).values()}, reverse=True
+            ),
+        ),
+        (
+            "select-distinct-constants",
+            FORCE,
+            {"$select": "distinct 'x' AS t, 1 AS one, subject_sex"},
+            lambda rows: sorted({("x", 1, r["subject_sex"]) for r in rows}, key=lambda t: t[2]),
+        ),
+        (
             "select-distinct-ordered",
             FORCE,
             {"$select": "DISTINCT subject_race", "$order": "subject_race DESC"},
@@ -1226,8 +1240,9 @@ def test_case_through_soda21_and_soda3_gives_the_same_rows(
 
 def test_distinct_orders_only_by_what_it_selects(soql_portal: tuple[Store, Settings]) -> None:
     store, settings = soql_portal
-    with pytest.raises(SoQLError, match="must be in \\$group"):
-        run(store, settings, FORCE, {"$select": "distinct subject_race", "$order": "officer_age"})
+    for order in ("officer_age", "count(*)"):
+        with pytest.raises(SoQLError, match="With DISTINCT, \\$order may use only"):
+            run(store, settings, FORCE, {"$select": "distinct subject_race", "$order": order})
 
 
 def test_system_timestamps_are_fixed_and_written_with_z(soql_client: TestClient) -> None:
