@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
-from blotter.errors import SoQLError
+from blotter.errors import QueryTimeout, SoQLError
 from blotter.model import Dataset
 from blotter.settings import Settings
 from blotter.soql.ast import Query
@@ -138,7 +138,13 @@ def run_query(
 def run(store: Store, prepared: PreparedQuery, settings: Settings) -> QueryResult:
     """A prepared query's rows, from the version it was compiled against."""
     select = prepared.compiled.select
-    rows = store.execute(prepared.dataset, select, timeout_s=prepared.remaining_s(settings))
+    # Writing the engine's SQL (kept per compiled query) counts against the limit too.
+    store.engine_sql(prepared.dataset, select)
+    try:
+        rows = store.execute(prepared.dataset, select, timeout_s=prepared.remaining_s(settings))
+    except QueryTimeout:
+        # The engine had what was left of the limit; the client is told the limit itself.
+        raise timeout_error(settings.query_timeout_s) from None
     return QueryResult(dataset=prepared.dataset, outputs=prepared.outputs, rows=rows)
 
 

@@ -86,6 +86,8 @@ def compile_query(
 ) -> CompiledQuery:
     """Type-check ``query`` against ``dataset`` and build its SQL over ``_dataset``."""
     scope = Scope(dataset, "$select", None)
+    # Every builder below changes the select in place (copy=False): the select is ours, and a
+    # copy per clause cost seconds on a query holding a large polygon.
     compiled = CompiledQuery(select=exp.select().from_(exp.to_table(DATASET_TABLE)))
     taken: set[str] = set()
     selected: list[tuple[ast.Expr | None, Typed]] = []
@@ -146,13 +148,13 @@ def compile_query(
     if query.distinct:
         # Without aggregates, SELECT DISTINCT a, b is also GROUP BY a, b: the grouped rules
         # then decide what may be ordered by, the same on every engine.
-        select = select.distinct()
+        select = select.distinct(copy=False)
         if not aggregated:
             groups = [typed for _, typed in distinct]
             grouped = [node for node, _ in distinct]
             aggregated = True
     for typed in groups:
-        select = select.group_by(*(typed.parts or (typed.sql,)))
+        select = select.group_by(*(typed.parts or (typed.sql,)), copy=False)
     if aggregated:
         for picked, typed in selected:
             if not typed.aggregate and picked not in grouped and not _constant(typed):
@@ -203,7 +205,7 @@ def compile_query(
         # A tiebreak on :id keeps pages stable when the order has equal keys.
         orders.append(exp.Ordered(this=exp.column("_id", quoted=True), nulls_first=False))
     if orders:
-        select = select.order_by(*orders)
+        select = select.order_by(*orders, copy=False)
 
     limit = query.limit if query.limit is not None else default_limit
     if limit is not None and max_limit is not None and limit > max_limit:
@@ -214,9 +216,9 @@ def compile_query(
             column=1,
         )
     if limit is not None:
-        select = select.limit(limit)
+        select = select.limit(limit, copy=False)
     if query.offset:
-        select = select.offset(query.offset)
+        select = select.offset(query.offset, copy=False)
     compiled.select = select
     return compiled
 
@@ -287,12 +289,13 @@ def _constant(typed: Typed) -> bool:
 def _add_output(compiled: CompiledQuery, name: str, typed: Typed) -> None:
     if typed.parts is not None:
         compiled.select = compiled.select.select(
-            *(exp.alias_(part, f"{name}.{i}", quoted=True) for i, part in enumerate(typed.parts))
+            *(exp.alias_(part, f"{name}.{i}", quoted=True) for i, part in enumerate(typed.parts)),
+            copy=False,
         )
         kind = ColumnType.POINT if typed.shape == "point" else ColumnType.MULTIPOLYGON
         compiled.outputs.append(Output(name, kind, width=len(typed.parts), shape=typed.shape))
         return
-    compiled.select = compiled.select.select(exp.alias_(typed.sql, name, quoted=True))
+    compiled.select = compiled.select.select(exp.alias_(typed.sql, name, quoted=True), copy=False)
     compiled.outputs.append(Output(name, _output_type(typed), fixed=typed.fixed))
 
 

@@ -71,6 +71,10 @@ MAX_DEPTH = 64  # expressions inside expressions: calls, operators, parentheses
 MAX_NODES = 5_000  # names, values, operators and calls in one clause
 MAX_IN_VALUES = 1_000  # values in one IN (…) list
 MAX_SEARCH_WORDS = 20  # words of $q (each becomes a test on every text column)
+# Every polygon vertex is written out as SQL (one 1,000-point polygon is ~185 kB of it, and
+# seconds to build): the per-polygon cap also holds for all polygons of a clause together.
+MAX_POLYGON_POINTS = 1_000
+_POLYGON_FUNCTIONS = frozenset({"within_polygon", "intersects"})
 
 
 @cache
@@ -431,7 +435,7 @@ def _check_size(clause: str, text: str, roots: list[ast.Expr]) -> None:
             column=node.pos.column,
         )
 
-    nodes = 0
+    nodes = points = 0
     stack: list[tuple[ast.Expr, int]] = [(root, 1) for root in roots]
     while stack:
         node, depth = stack.pop()
@@ -447,6 +451,16 @@ def _check_size(clause: str, text: str, roots: list[ast.Expr]) -> None:
                 f"IN lists {len(node.items):,} values; at most {MAX_IN_VALUES:,} are allowed",
                 node,
             )
+        if isinstance(node, ast.Call) and node.name in _POLYGON_FUNCTIONS:
+            # A WKT's points are separated by commas; close enough to count the work.
+            texts = [a.value for a in node.args if isinstance(a, ast.Literal)]
+            points += sum(t.count(",") + 1 for t in texts if isinstance(t, str))
+            if points > MAX_POLYGON_POINTS:
+                raise refuse(
+                    f"The polygons of {clause} have {points:,} points or more; at most "
+                    f"{MAX_POLYGON_POINTS:,} in all",
+                    node,
+                )
         if (
             isinstance(node, ast.Literal)
             and isinstance(node.value, float)

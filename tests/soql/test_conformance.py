@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -16,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from blotter.app import create_app
 from blotter.errors import QueryTimeout, SoQLError
-from blotter.queries import run_query
+from blotter.queries import prepare_query, run_query
+from blotter.queries import run as run_prepared
 from blotter.settings import Settings
 from blotter.store import Store
 from tests.soql.conftest import CALLS, FORCE
@@ -1125,12 +1127,19 @@ def test_a_runaway_query_is_stopped_with_a_clear_error_and_the_engine_stays_heal
         for k in range(990)
     ]
     wkt = "POLYGON ((" + ", ".join(f"{x:.6f} {y:.6f}" for x, y in [*ring, ring[0]]) + "))"
+    # One polygon per clause at most 1,000 points: the second is in $having's aggregate.
     slow = {
         "$select": "count(*)",
-        "$where": f"within_polygon(location, '{wkt}') OR within_polygon(location, '{wkt}')",
+        "$where": f"within_polygon(location, '{wkt}')",
+        "$having": f"sum(case(within_polygon(location, '{wkt}'), 1, true, 0)) >= 0",
     }
+    # Compiled and written as SQL first, with the clock started after: the engine itself
+    # must be stopped (the limit also counts compiling, which alone could use it up).
+    prepared = prepare_query(store, CALLS, slow, hasty)
+    store.engine_sql(prepared.dataset, prepared.compiled.select)
+    prepared.started = time.monotonic()
     with pytest.raises(QueryTimeout) as caught:
-        list(run_query(store, CALLS, slow, hasty).rows)
+        list(run_prepared(store, prepared, hasty).rows)
     assert caught.value.status == 408 and "0.05 s" in caught.value.message
     # The same store answers the next query at once.
     assert list(run_query(store, CALLS, {"$select": "count(*)"}, settings).rows) == [(11735,)]

@@ -189,6 +189,8 @@ def test_errors_name_clause_and_position(
 # Requests past the caps on one query (docs/api.md): (parameters, code, clause, words).
 _IN = ", ".join(f"'{i}'" for i in range(1001))
 _ANDS = " AND ".join(["age > 1"] * 3000)
+_RING = ", ".join(f"{-77 + i / 10000} {38.9 + (i % 2) / 1000}" for i in range(599))
+_POLYGON = f"'POLYGON (({_RING}, -77 38.9))'"  # 600 points
 # fmt: off
 TOO_LARGE: list[tuple[str, dict[str, str], str, str, str]] = [
     ("200-nots", {"$where": "NOT " * 200 + "arrested"}, "query.soql.too-large", "$where", "at most 64 levels"),
@@ -199,6 +201,7 @@ TOO_LARGE: list[tuple[str, dict[str, str], str, str, str]] = [
     ("in-1001-values", {"$where": f"race IN ({_IN})"}, "query.soql.too-large", "$where", "IN lists 1,001 values; at most 1,000"),
     ("search-21-words", {"$q": " ".join(["w"] * 21)}, "query.soql.too-large", "$q", "at most 20"),
     ("search-21-words-in-query", {"$query": "SELECT race SEARCH '" + " w" * 21 + "'"}, "query.soql.too-large", "$query", "at most 20"),
+    ("two-600-point-polygons", {"$where": f"within_polygon(location, {_POLYGON}) OR within_polygon(location, {_POLYGON})"}, "query.soql.too-large", "$where", "1,200 points or more; at most 1,000 in all"),
     ("huge-number", {"$where": "age > 1e99999"}, "query.execution.invalid-value", "$where", "Number out of range"),
     ("huge-negative-number", {"$select": "age * -1e400"}, "query.execution.invalid-value", "$select", "Number out of range"),
     ("number-to-timestamp", {"$select": "race::text::number::floating_timestamp"}, "query.soql.type-mismatch", "$select", "Cannot cast number to floating_timestamp"),
