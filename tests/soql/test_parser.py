@@ -315,3 +315,9 @@ def test_soql_shaped_statements_fail_only_as_soql_errors_with_a_position(words: 
         assert err.clause == "$query"
         assert err.line is not None and err.column is not None
         assert 1 <= err.line <= text.count("\n") + 1
+
+
+def test_a_count_with_unusual_blanks_around_it_is_read_not_a_crash() -> None:
+    # Python's regex reads \x1f as blank but int() did not: $limit=0%1F was a 500.
+    assert parse_params({"$limit": "0\x1f", "$offset": " 7\x1c"}).limit == 0
+    assert parse_params({"$offset": " 7\x1c"}).offset == 7
