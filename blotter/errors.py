@@ -144,6 +144,19 @@ class TypeMismatch(SoQLError):
     code = "query.soql.type-mismatch"
 
 
+class QueryTooLarge(SoQLError):
+    """A query past one of the caps on the work a request may ask for (docs/api.md)."""
+
+    code = "query.soql.too-large"
+
+
+class QueryValueError(SoQLError):
+    """A query the engine could not run on this data: a number out of range, a value that
+    does not convert. Said in our words: engine text never reaches the client."""
+
+    code = "query.execution.invalid-value"
+
+
 # --- Ingest -------------------------------------------------------------------------
 
 

@@ -18,8 +18,10 @@ def format_number(value: float | int) -> str:
     return repr(value)
 
 
-def format_timestamp(value: datetime | date) -> str:
-    """A floating timestamp as Socrata writes it: milliseconds, no zone."""
+def format_timestamp(value: datetime | date, *, fixed: bool = False) -> str:
+    """A timestamp as Socrata writes it: milliseconds, no zone; a fixed timestamp (an
+    instant in UTC, such as :created_at) ends with Z."""
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+    text = value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+    return text + "Z" if fixed else text

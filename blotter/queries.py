@@ -6,17 +6,19 @@ The one path every read takes, from the SODA API, the web pages and exports alik
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
-from blotter.errors import SoQLError
+from blotter.errors import QueryTimeout, SoQLError
 from blotter.model import Dataset
 from blotter.settings import Settings
 from blotter.soql.ast import Query
 from blotter.soql.compiler import CompiledQuery, Output, compile_query
-from blotter.soql.parser import parse_params, parse_statement
+from blotter.soql.parser import parse_clause, parse_params, parse_statement
 from blotter.store.base import RowStream, Store
+from blotter.store.common import timeout_error
 
 # Parameters SODA clients send that carry no query.
 _IGNORED = {"$$app_token", "$$exclude_system_fields", "accessType", "$$read_from_nbe", "$$version"}
@@ -30,10 +32,20 @@ class PreparedQuery:
 
     dataset: Dataset
     compiled: CompiledQuery
+    started: float  # time.monotonic() when the request's SoQL began to be parsed
 
     @property
     def outputs(self) -> list[Output]:
         return self.compiled.outputs
+
+    def remaining_s(self, settings: Settings) -> float:
+        """What is left of the query time limit once parsing and compiling took their share
+        (a pathological query can spend it all before the engine starts)."""
+        left = settings.query_timeout_s - (time.monotonic() - self.started)
+        # Below a millisecond PostgreSQL's statement_timeout would round to 0: no limit.
+        if left < 0.001:
+            raise timeout_error(settings.query_timeout_s)
+        return left
 
 
 @dataclass
@@ -59,7 +71,10 @@ def split_params(params: Mapping[str, str]) -> tuple[dict[str, str], dict[str, s
                     f"{', '.join(sorted(_CLAUSES | {'$query'}))}.",
                     clause=key,
                 )
-            clauses[key] = value
+            # Socrata reads an empty parameter as an absent one: clients such as
+            # OpenPoliceData send `$where=` on every unfiltered request.
+            if value.strip():
+                clauses[key] = value
         else:
             filters[key] = value
     if "$query" in clauses and len(clauses) > 1:
@@ -123,7 +138,13 @@ def run_query(
 def run(store: Store, prepared: PreparedQuery, settings: Settings) -> QueryResult:
     """A prepared query's rows, from the version it was compiled against."""
     select = prepared.compiled.select
-    rows = store.execute(prepared.dataset, select, timeout_s=settings.query_timeout_s)
+    # Writing the engine's SQL (kept per compiled query) counts against the limit too.
+    store.engine_sql(prepared.dataset, select)
+    try:
+        rows = store.execute(prepared.dataset, select, timeout_s=prepared.remaining_s(settings))
+    except QueryTimeout:
+        # The engine had what was left of the limit; the client is told the limit itself.
+        raise timeout_error(settings.query_timeout_s) from None
     return QueryResult(dataset=prepared.dataset, outputs=prepared.outputs, rows=rows)
 
 
@@ -134,8 +155,10 @@ def prepare_query(
     settings: Settings,
     *,
     unlimited: bool = False,
+    started: float | None = None,
 ) -> PreparedQuery:
     """:func:`run_query` without running: the request compiled (or found compiled)."""
+    started = time.monotonic() if started is None else started
     dataset = store.get_dataset(dataset_id) if isinstance(dataset_id, str) else dataset_id
     key = (
         dataset.id,
@@ -151,7 +174,26 @@ def prepare_query(
         query, filters = parse_request(params)
         compiled = _compile(dataset, query, settings, filters, unlimited)
         _COMPILED.put(key, compiled)
-    return PreparedQuery(dataset, compiled)
+    return PreparedQuery(dataset, compiled, started)
+
+
+def all_of(*clauses: str | None) -> str | None:
+    """SoQL conditions joined with AND (None when there are none). Each must parse alone
+    first, so a client's `a) OR (b` cannot escape its parentheses and drop the others."""
+    present = [c for c in clauses if c is not None and c.strip()]
+    for clause in present:
+        parse_clause("$where", clause)
+    return " AND ".join(f"({c})" for c in present) or None
+
+
+def and_where(where: str | None, condition: str) -> str:
+    """A client's ``$where`` narrowed by our own condition, as SoQL text. The client's text
+    must parse alone first: joined as raw text, `a) OR (b` would escape the parentheses and
+    drop the condition."""
+    if where is None or not where.strip():
+        return condition
+    parse_clause("$where", where)
+    return f"({where}) AND {condition}"
 
 
 def parse_request(params: Mapping[str, str]) -> tuple[Query, dict[str, str]]:
@@ -169,13 +211,17 @@ def prepare_parsed(
     *,
     filters: Mapping[str, str] | None = None,
     unlimited: bool = False,
+    started: float | None = None,
 ) -> PreparedQuery:
     """An already parsed query, compiled (SODA3 adjusts paging on the AST first).
 
     Given a dataset (as :func:`blotter.access.visible_dataset` trimmed it for the viewer),
-    the query sees only its columns; given an id, every column."""
+    the query sees only its columns; given an id, every column. ``started`` is when its
+    parsing began, which the query time limit counts from."""
+    started = time.monotonic() if started is None else started
     dataset = store.get_dataset(dataset_id) if isinstance(dataset_id, str) else dataset_id
-    return PreparedQuery(dataset, _compile(dataset, query, settings, filters, unlimited))
+    compiled = _compile(dataset, query, settings, filters, unlimited)
+    return PreparedQuery(dataset, compiled, started)
 
 
 def _compile(

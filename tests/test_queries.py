@@ -3,11 +3,13 @@ per set of visible columns, and never answers from a version it was not asked ab
 
 from __future__ import annotations
 
+import time
+
 import pyarrow as pa
 import pytest
 
 from blotter import queries
-from blotter.errors import SoQLError
+from blotter.errors import QueryTimeout, SoQLError
 from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.settings import Settings
 from blotter.store import Store
@@ -65,3 +67,31 @@ def test_the_least_recently_used_entries_make_room(cache: queries.CompiledCache)
     assert cache.get(("k", 2)) is not None
     cache.put(("k", 5), object())  # type: ignore[arg-type]
     assert ("k", 3) not in cache._entries  # the least recently used went, not the one just read
+
+
+def test_the_time_limit_counts_from_parsing_not_from_the_engine(engine_store: Store) -> None:
+    """A query that spent its time being parsed and compiled gets only what is left; none
+    left is a timeout before the engine starts (compiling was outside the limit before)."""
+    ds = engine_store.create_dataset(DatasetMeta(name="A"), COLUMNS)
+    engine_store.publish(ds.id, COLUMNS, [rows(["theft"], [19])])
+    limit = Settings(query_timeout_s=30)
+    long_ago = time.monotonic() - 31
+    spent = queries.prepare_query(engine_store, ds.id, GROUPED, limit, started=long_ago)
+    with pytest.raises(QueryTimeout):
+        queries.run(engine_store, spent, limit)
+    fresh = queries.prepare_query(engine_store, ds.id, GROUPED, limit)
+    assert 0 < fresh.remaining_s(limit) <= 30
+    assert list(queries.run(engine_store, fresh, limit).rows) == [("theft", 1)]
+    # Less than a millisecond left would be no limit at all in PostgreSQL: a timeout too.
+    nearly = queries.prepare_query(
+        engine_store, ds.id, GROUPED, limit, started=time.monotonic() - 29.9999
+    )
+    with pytest.raises(QueryTimeout):
+        queries.run(engine_store, nearly, limit)
+
+
+def test_a_clients_where_cannot_escape_the_condition_it_is_joined_to() -> None:
+    assert queries.and_where("age > 1", "x IS NOT NULL") == "(age > 1) AND x IS NOT NULL"
+    assert queries.and_where(" ", "x IS NOT NULL") == "x IS NOT NULL"
+    with pytest.raises(SoQLError):
+        queries.and_where("true) OR (true", "x IS NOT NULL")

@@ -16,7 +16,7 @@ from blotter.analysis.summary import period_covered, records_span, years_between
 from blotter.analysis.units import Unit, unit_of
 from blotter.errors import InvalidRequest
 from blotter.model import Benchmark, Dataset
-from blotter.queries import run_query
+from blotter.queries import all_of, run_query
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -93,9 +93,7 @@ def rate_table(
             parameter="residents",
         )
     unit = unit or unit_of(dataset, None)
-    events_where = " AND ".join(
-        f"({w})" for w in (where, link.residents_where if residents_only else None) if w
-    )
+    events_where = all_of(where, link.residents_where if residents_only else None) or ""
     total = _count(store, dataset, settings, unit, where)
     non_residents = None
     residence_unknown = 0

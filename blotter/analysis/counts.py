@@ -13,7 +13,7 @@ from typing import Any
 
 from blotter.analysis.units import Unit, list_match, unit_of
 from blotter.model import Column, Dataset
-from blotter.queries import run_query
+from blotter.queries import all_of, run_query
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -38,7 +38,7 @@ class Counts:
 
 
 def and_(*clauses: str | None) -> str | None:
-    return " AND ".join(f"({c})" for c in clauses if c) or None
+    return all_of(*clauses)
 
 
 def quote(value: str) -> str:

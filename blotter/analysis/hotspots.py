@@ -22,7 +22,7 @@ import numpy as np
 
 from blotter.errors import InvalidRequest
 from blotter.model import ColumnType, Dataset
-from blotter.queries import run_query
+from blotter.queries import and_where, run_query
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -234,7 +234,7 @@ def located_points(
     name = f"`{column.field_name}`"
     params = {
         "$select": f"snap_to_grid({name}, {snap_step(cell_m):.10f}) AS at, count(*) AS n",
-        "$where": " AND ".join(f"({c})" for c in (where, f"{name} IS NOT NULL") if c),
+        "$where": and_where(where, f"{name} IS NOT NULL"),
         "$group": "at",
     }
     # Beyond the API's page limit: the statistic needs every cell, streamed.

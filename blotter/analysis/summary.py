@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 
 from blotter.analysis.units import Unit, unit_of
 from blotter.model import Cadence, Column, ColumnType, Dataset
-from blotter.queries import run_query
+from blotter.queries import and_where, run_query
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -135,7 +135,7 @@ def _top_share(
         recorded, missing = sum(n for _, n in counts), empty
     else:
         # An incident's rows may differ (one records it, one does not): count units whole.
-        any_where = " AND ".join(filter(None, [base.get("$where"), f"{name} IS NOT NULL"]))
+        any_where = and_where(base.get("$where"), f"{name} IS NOT NULL")
         recording = _units(store, dataset, settings, unit, any_where)
         missing = max(total - recording, 0)
         recorded = recording

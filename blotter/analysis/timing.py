@@ -15,7 +15,7 @@ from blotter.analysis.summary import date_column
 from blotter.analysis.trends import NOISE_P
 from blotter.errors import InvalidRequest
 from blotter.model import Column, Dataset
-from blotter.queries import run_query
+from blotter.queries import all_of, run_query
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -50,7 +50,7 @@ def _when(dataset: Dataset) -> Column:
 
 
 def _and(*clauses: str | None) -> str:
-    return " AND ".join(f"({c})" for c in clauses if c)
+    return all_of(*clauses) or ""
 
 
 def hour_by_weekday(

@@ -18,7 +18,7 @@ from blotter.analysis.summary import date_column, period_covered, years_between
 from blotter.analysis.units import Unit, unit_of
 from blotter.errors import InvalidRequest
 from blotter.model import Dataset
-from blotter.queries import run_query
+from blotter.queries import and_where, run_query
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -118,7 +118,7 @@ def counts_by_period(
             )
             query = {
                 "$select": unit.count,
-                "$where": f"({where}) AND {within}" if where else within,
+                "$where": and_where(where, within),
             }
             counts[key] = int(next(iter(run_query(store, dataset, query, settings).rows))[0])
     return counts, ((min(months), max(months)) if months else ())

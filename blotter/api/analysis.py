@@ -4,6 +4,7 @@ hotspots, and when rows happen (hour of day × weekday, a period against the yea
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 
 from fastapi import APIRouter, Request
@@ -15,7 +16,7 @@ from blotter.analysis.benchmarks import population_total, rate_table
 from blotter.analysis.counts import count_values
 from blotter.analysis.hotspots import find_hotspots, located_points
 from blotter.analysis.timing import WEEKDAYS, hour_by_weekday, year_on_year
-from blotter.analysis.trends import NOISE_P, trend
+from blotter.analysis.trends import NOISE_P, PERIODS, trend
 from blotter.analysis.units import unit_of, units_of
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
@@ -149,17 +150,28 @@ def hotspots(request: Request, dataset_id: str) -> JSONResponse:
     portal: Portal = request.app.state.portal
     viewer = viewer_of(request, portal.store)
     dataset = visible_dataset(portal.store, viewer, check_dataset_id(dataset_id))
-    cell_text = request.query_params.get("cell", "250")
-    try:
-        cell = float(cell_text)
-    except ValueError:
-        raise InvalidRequest(f"'cell' must be a number of metres, not '{cell_text}'.") from None
+    cell = _cell_size(request.query_params.get("cell", "250"))
     points = located_points(
         portal.store, dataset, portal.settings, request.query_params.get("$where"), cell
     )
     return JSONResponse(
         find_hotspots(points, cell).geojson(), media_type="application/vnd.geo+json; charset=utf-8"
     )
+
+
+def _cell_size(text: str) -> float:
+    """``cell`` in metres: a plain finite number (float() also reads 'nan' and 'inf')."""
+    try:
+        cell = float(text)
+    except ValueError:
+        cell = math.nan
+    if not math.isfinite(cell):
+        shown = text if len(text) <= 30 else f"{text[:27]}…"
+        raise InvalidRequest(
+            f"'cell' must be a number of metres from 25 to 10,000, not '{shown}'.",
+            parameter="cell",
+        )
+    return cell
 
 
 @router.get("/api/analysis/v1/{dataset_id}/trend.json")
@@ -215,6 +227,8 @@ def activity_json(request: Request, dataset_id: str) -> JSONResponse:
         raise InvalidRequest(f"Dataset {dataset_id} names no activity to count against.")
     activity = visible_dataset(portal.store, viewer, link.dataset)
     period = request.query_params.get("period", "year")
+    if period not in PERIODS:  # an unknown period would silently count by month
+        raise InvalidRequest(f"Choose a period of {', '.join(PERIODS)}, not '{period}'.")
     rows = activity_rates(
         portal.store,
         dataset,

@@ -26,6 +26,8 @@ _CSV_CHUNK = 1 << 20
 
 def soda_type_name(output: Output) -> str:
     """The ``X-SODA2-Types`` name of an output column."""
+    if output.fixed:
+        return "fixed_timestamp"
     return "text" if output.type is None else str(output.type)
 
 
@@ -60,7 +62,7 @@ def json_value(output: Output, value: Value) -> Any:
     if isinstance(value, int | float):
         return format_number(value)
     if isinstance(value, datetime | date):
-        return format_timestamp(value)
+        return format_timestamp(value, fixed=output.fixed)
     return value if isinstance(value, str) else str(value)
 
 
@@ -78,7 +80,7 @@ def csv_value(output: Output, value: Value) -> str:
     if isinstance(value, int | float):
         return format_number(value)
     if isinstance(value, datetime | date):
-        return format_timestamp(value)
+        return format_timestamp(value, fixed=output.fixed)
     return str(value)
 
 
@@ -155,6 +157,8 @@ def csv_cells(outputs: list[Output]) -> list[CsvCell] | None:
             return None
         if out.type is None:
             cells.append(CsvCell.ROW_ID)
+        elif out.fixed:
+            cells.append(CsvCell.FIXED_TIMESTAMP)
         else:
             cells.append(CsvCell.POINT if out.shape == "point" else CsvCell.VALUE)
     return cells

@@ -8,10 +8,11 @@ streams a whole result. Rows, headers and errors are those of SODA 2.1 for the s
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from blotter.api.responses import FORMATS, data_response
 from blotter.errors import (
@@ -48,6 +49,12 @@ class QueryRequest(BaseModel):
     page: Page | None = None
     include_synthetic: bool = Field(False, alias="includeSynthetic")
     parameters: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("query")
+    @classmethod
+    def _empty_is_everything(cls, query: str) -> str:
+        # As in SODA 2.1, an empty query is an absent one, not an error.
+        return query if query.strip() else "SELECT *"
 
 
 def _dataset_and_format(dataset_id: str, fmt: str) -> tuple[str, str]:
@@ -100,13 +107,14 @@ def _answer(
             "Query parameters are not supported yet: write the values into the query.",
             clause="parameters",
         )
+    started = time.monotonic()  # the query time limit counts parsing and compiling
     query = adjust(parse_statement(body.query), body)
     return data_response(
         request,
         dataset_id,
         fmt,
         lambda portal, dataset: prepare_parsed(
-            portal.store, dataset, query, portal.settings, unlimited=download
+            portal.store, dataset, query, portal.settings, unlimited=download, started=started
         ),
         etag_key=body.model_dump(by_alias=True),
         download=download,
@@ -114,7 +122,8 @@ def _answer(
 
 
 def _from_url(request: Request) -> QueryRequest:
-    params = request.query_params
+    # An empty parameter is an absent one, as Socrata reads them.
+    params = {k: v for k, v in request.query_params.items() if v.strip()}
     unknown = set(params) - {
         "query",
         "pageNumber",

@@ -127,6 +127,7 @@ class Query:
     """One SoQL query: the clauses of ``$query`` or of the separate ``$`` parameters."""
 
     select: tuple[SelectItem | Star, ...] = ()
+    distinct: bool = False  # SELECT DISTINCT
     where: Expr | None = None
     group: tuple[Expr, ...] = ()
     having: Expr | None = None
@@ -134,3 +135,21 @@ class Query:
     search: str | None = None
     limit: int | None = None
     offset: int | None = None
+
+
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The expressions directly inside ``node``."""
+    match node:
+        case BinOp():
+            return (node.left, node.right)
+        case Not() | Neg() | IsNull() | Cast():
+            return (node.operand,)
+        case Between():
+            return (node.operand, node.low, node.high)
+        case In():
+            return (node.operand, *node.items)
+        case Like():
+            return (node.operand, node.pattern)
+        case Call():
+            return node.args
+    return ()

@@ -29,6 +29,7 @@ class Output:
     type: ColumnType | None
     width: int = 1
     shape: str | None = None  # how physical values make a geometry: point, box or hull
+    fixed: bool = False  # a fixed timestamp, written with Socrata's trailing Z
 
 
 @dataclass
@@ -85,6 +86,8 @@ def compile_query(
 ) -> CompiledQuery:
     """Type-check ``query`` against ``dataset`` and build its SQL over ``_dataset``."""
     scope = Scope(dataset, "$select", None)
+    # Every builder below changes the select in place (copy=False): the select is ours, and a
+    # copy per clause cost seconds on a query holding a large polygon.
     compiled = CompiledQuery(select=exp.select().from_(exp.to_table(DATASET_TABLE)))
     taken: set[str] = set()
     selected: list[tuple[ast.Expr | None, Typed]] = []
@@ -133,16 +136,25 @@ def compile_query(
     for g in query.group:
         _not_a_constant(g, "$group")
     groups = [group_scope.compile(g) for g in query.group]
-    for typed in groups:
-        select = select.group_by(*(typed.parts or (typed.sql,)))
     aggregated = bool(groups) or any(t.aggregate for _, t in selected)
     # A group key may name a select alias: `$group=month` for `date_trunc_ym(d) AS month`.
-    grouped = [
+    grouped: list[ast.Expr | None] = [
         alias_nodes[g.name]
         if isinstance(g, ast.Column) and dataset.column(g.name) is None and g.name in alias_nodes
         else g
         for g in query.group
     ]
+    distinct = [(node, typed) for node, typed in selected if not _constant(typed)]
+    if query.distinct:
+        # Without aggregates, SELECT DISTINCT a, b is also GROUP BY a, b: the grouped rules
+        # then decide what may be ordered by, the same on every engine.
+        select = select.distinct(copy=False)
+        if not aggregated:
+            groups = [typed for _, typed in distinct]
+            grouped = [node for node, _ in distinct]
+            aggregated = True
+    for typed in groups:
+        select = select.group_by(*(typed.parts or (typed.sql,)), copy=False)
     if aggregated:
         for picked, typed in selected:
             if not typed.aggregate and picked not in grouped and not _constant(typed):
@@ -171,6 +183,8 @@ def compile_query(
     orders: list[exp.Expression] = []
     for key in query.order:
         _not_a_constant(key.expr, "$order")
+        if query.distinct:
+            _check_selected(key.expr, [node for node, _ in selected], alias_nodes)
         if aggregated:
             _check_grouped(key.expr, grouped, alias_nodes, "$order")
         typed = order_scope.compile(key.expr)
@@ -182,14 +196,16 @@ def compile_query(
     if not orders and not aggregated:
         orders.append(exp.Ordered(this=exp.column("_id", quoted=True), nulls_first=False))
     elif not orders and groups:
+        # With DISTINCT an engine may order only by what is selected.
+        keys = [typed for _, typed in distinct] if query.distinct else groups
         orders = [
-            exp.Ordered(this=p, nulls_first=False) for g in groups for p in (g.parts or (g.sql,))
+            exp.Ordered(this=p, nulls_first=False) for g in keys for p in (g.parts or (g.sql,))
         ]
     elif not aggregated:
         # A tiebreak on :id keeps pages stable when the order has equal keys.
         orders.append(exp.Ordered(this=exp.column("_id", quoted=True), nulls_first=False))
     if orders:
-        select = select.order_by(*orders)
+        select = select.order_by(*orders, copy=False)
 
     limit = query.limit if query.limit is not None else default_limit
     if limit is not None and max_limit is not None and limit > max_limit:
@@ -200,9 +216,9 @@ def compile_query(
             column=1,
         )
     if limit is not None:
-        select = select.limit(limit)
+        select = select.limit(limit, copy=False)
     if query.offset:
-        select = select.offset(query.offset)
+        select = select.offset(query.offset, copy=False)
     compiled.select = select
     return compiled
 
@@ -221,8 +237,23 @@ def _not_a_constant(node: ast.Expr, clause: str) -> None:
         )
 
 
+def _check_selected(
+    node: ast.Expr, selected: Sequence[ast.Expr | None], aliases: dict[str, ast.Expr]
+) -> None:
+    """With DISTINCT, rows are told apart only by what is selected: order by that alone."""
+    if node in selected or (isinstance(node, ast.Column) and node.name in aliases):
+        return
+    raise SoQLError(
+        f"With DISTINCT, $order may use only what $select holds "
+        f"(at line {node.pos.line}, column {node.pos.column})",
+        clause="$order",
+        line=node.pos.line,
+        column=node.pos.column,
+    )
+
+
 def _check_grouped(
-    node: ast.Expr, grouped: list[ast.Expr], aliases: dict[str, ast.Expr], clause: str
+    node: ast.Expr, grouped: Sequence[ast.Expr | None], aliases: dict[str, ast.Expr], clause: str
 ) -> None:
     """In a grouped query, a column outside an aggregate must be a group key or an alias."""
     if node in grouped:
@@ -247,25 +278,8 @@ def _check_grouped(
             )
         case ast.Call() if node.name in FUNCTIONS and FUNCTIONS[node.name].aggregate:
             return
-    for child in _children(node):
+    for child in ast.children(node):
         _check_grouped(child, grouped, aliases, clause)
-
-
-def _children(node: ast.Expr) -> tuple[ast.Expr, ...]:
-    match node:
-        case ast.BinOp():
-            return (node.left, node.right)
-        case ast.Not() | ast.Neg() | ast.IsNull() | ast.Cast():
-            return (node.operand,)
-        case ast.Between():
-            return (node.operand, node.low, node.high)
-        case ast.In():
-            return (node.operand, *node.items)
-        case ast.Like():
-            return (node.operand, node.pattern)
-        case ast.Call():
-            return node.args
-    return ()
 
 
 def _constant(typed: Typed) -> bool:
@@ -275,13 +289,14 @@ def _constant(typed: Typed) -> bool:
 def _add_output(compiled: CompiledQuery, name: str, typed: Typed) -> None:
     if typed.parts is not None:
         compiled.select = compiled.select.select(
-            *(exp.alias_(part, f"{name}.{i}", quoted=True) for i, part in enumerate(typed.parts))
+            *(exp.alias_(part, f"{name}.{i}", quoted=True) for i, part in enumerate(typed.parts)),
+            copy=False,
         )
         kind = ColumnType.POINT if typed.shape == "point" else ColumnType.MULTIPOLYGON
         compiled.outputs.append(Output(name, kind, width=len(typed.parts), shape=typed.shape))
         return
-    compiled.select = compiled.select.select(exp.alias_(typed.sql, name, quoted=True))
-    compiled.outputs.append(Output(name, _output_type(typed)))
+    compiled.select = compiled.select.select(exp.alias_(typed.sql, name, quoted=True), copy=False)
+    compiled.outputs.append(Output(name, _output_type(typed), fixed=typed.fixed))
 
 
 def _filter(dataset: Dataset, field_name: str, value: str) -> exp.Expression:

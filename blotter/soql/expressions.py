@@ -32,6 +32,13 @@ _COMPARE = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT,
 _ARITH = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul, "/": exp.Div, "%": exp.Mod}
 
 
+def _castable(source: str, target: str) -> bool:
+    """Casts both engines make alike: to or from text, to the same type, a null anywhere."""
+    if source == ROW_ID:
+        source = NUMBER
+    return source in (target, TEXT, NULL) or target == TEXT
+
+
 def parse_timestamp(text: str) -> datetime | None:
     """A floating timestamp from Socrata's literal forms, or None."""
     try:
@@ -93,7 +100,9 @@ class Scope:
         for system in SYSTEM_FIELDS:
             if system.soql_name == node.name:
                 kind = ROW_ID if system.type is None else str(system.type)
-                return Typed(exp.column(system.physical, quoted=True), kind)
+                # Socrata's system timestamps are fixed (UTC instants), written with a Z.
+                fixed = kind == TIMESTAMP
+                return Typed(exp.column(system.physical, quoted=True), kind, fixed=fixed)
         known = ", ".join(s.soql_name for s in SYSTEM_FIELDS)
         raise self.error(NoSuchColumn, f"No system field '{node.name}'; there are {known}.", node)
 
@@ -234,8 +243,10 @@ class Scope:
             # PostgreSQL has no remainder of doubles; a wide decimal gives the same answer
             # on both engines.
             wide = exp.DataType.build("DECIMAL(38, 10)")
+            # A remainder by zero is null, as a division by zero is (PostgreSQL would fail).
+            divisor = exp.Nullif(this=right.sql, expression=exp.Literal.number(0))
             remainder = exp.Mod(
-                this=exp.Cast(this=left.sql, to=wide), expression=exp.Cast(this=right.sql, to=wide)
+                this=exp.Cast(this=left.sql, to=wide), expression=exp.Cast(this=divisor, to=wide)
             )
             return Typed(
                 exp.Cast(this=exp.Paren(this=remainder), to=exp.DataType.build("DOUBLE")),
@@ -276,6 +287,10 @@ class Scope:
             return Typed(timestamp_literal(stamp), TIMESTAMP)
         if operand.type == POINT:
             raise self.error(TypeMismatch, "A point cannot be cast", node)
+        if not _castable(operand.type, kind):
+            # Engines disagree on these (DuckDB reads a number as seconds, PostgreSQL
+            # refuses), so SoQL refuses them for both; text converts either way.
+            raise self.error(TypeMismatch, f"Cannot cast {operand.type} to {node.type_name}", node)
         cast = exp.TryCast(this=operand.sql, to=exp.DataType.build(sql_type))
         return Typed(cast, kind, operand.aggregate)
 
@@ -322,7 +337,9 @@ class Scope:
             value = args[0].lon if args[0].type == POINT else args[0].sql
             result = Typed(exp.Count(this=exp.Distinct(expressions=[value])), NUMBER, True)
         aggregate = function.aggregate or any(a.aggregate for a in args) or result.aggregate
-        return Typed(result.sql, result.type, aggregate, result.parts, result.shape)
+        # The latest (or earliest) of fixed timestamps is one of them, so fixed too.
+        fixed = node.name in ("min", "max") and args[0].fixed
+        return Typed(result.sql, result.type, aggregate, result.parts, result.shape, fixed)
 
     def check_arity(
         self, node: ast.Call, args: Sequence[str], variadic: bool, min_args: int | None

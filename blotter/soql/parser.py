@@ -8,12 +8,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.tree import Meta
+from lark.visitors import Transformer_NonRecursive
 
 from blotter.errors import SoQLError
 from blotter.soql import ast
+from blotter.soql.limits import check_search, check_size, expressions
 
 # Which start rule parses which SODA parameter.
 _START = {
@@ -88,8 +90,9 @@ def unquote_name(token: Token) -> str:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer[Token, Any]):
-    """Lark's parse tree → our AST; nothing here decides meaning, only shape."""
+class _ToAst(Transformer_NonRecursive[Token, Any]):
+    """Lark's parse tree → our AST; nothing here decides meaning, only shape. Not recursive,
+    so a deeply nested query reaches the caps below instead of Python's stack limit."""
 
     # --- literals and names ---
     def string(self, meta: Meta, children: list[Token]) -> ast.Literal:
@@ -133,11 +136,21 @@ class _ToAst(Transformer[Token, Any]):
             result = ast.BinOp(operator, result, right, pos=result.pos)
         return result
 
+    def _balanced(self, children: list[Any], op: str) -> Any:
+        # AND and OR are associative: a balanced tree keeps a long chain (clients generate
+        # `a = 1 OR a = 2 OR …`) shallow, so it counts against MAX_NODES, not MAX_DEPTH.
+        if len(children) == 1:
+            return children[0]
+        middle = (len(children) + 1) // 2  # three terms group as (a AND b) AND c
+        left = self._balanced(children[:middle], op)
+        right = self._balanced(children[middle:], op)
+        return ast.BinOp(op, left, right, pos=left.pos)
+
     def or_expr(self, meta: Meta, children: list[Any]) -> Any:
-        return self._fold(meta, children, "or")
+        return self._balanced(children, "or")
 
     def and_expr(self, meta: Meta, children: list[Any]) -> Any:
-        return self._fold(meta, children, "and")
+        return self._balanced(children, "and")
 
     def concat(self, meta: Meta, children: list[Any]) -> Any:
         return self._fold(meta, children)
@@ -216,11 +229,14 @@ class _ToAst(Transformer[Token, Any]):
         alias = children[1][0] if len(children) > 1 else None
         return ast.SelectItem(children[0], alias, pos=_pos(meta))
 
-    def select_list(self, meta: Meta, children: list[Any]) -> tuple[Any, ...]:
+    def select_list(self, meta: Meta, children: list[Any]) -> tuple[bool, tuple[Any, ...]]:
+        distinct = bool(children) and isinstance(children[0], Token)
+        return distinct, tuple(children[1:] if distinct else children)
+
+    def group_list(self, meta: Meta, children: list[Any]) -> tuple[Any, ...]:
         return tuple(children)
 
-    group_list = select_list
-    order_list = select_list
+    order_list = group_list
 
     def order_item(self, meta: Meta, children: list[Any]) -> ast.OrderItem:
         desc = False
@@ -240,8 +256,10 @@ class _ToAst(Transformer[Token, Any]):
 
     def statement(self, meta: Meta, children: list[Any]) -> ast.Query:
         parts = dict(children)
+        distinct, select = parts.get("select", (False, ()))
         return ast.Query(
-            select=parts.get("select", ()),
+            select=select,
+            distinct=distinct,
             where=parts.get("where"),
             group=parts.get("group", ()),
             having=parts.get("having"),
@@ -372,12 +390,16 @@ def parse_clause(clause: str, text: str) -> Any:
         tree = _parser().parse(text, start=_START[clause])
     except UnexpectedInput as err:
         raise _syntax_error(err, clause, text) from None
-    return _ToAst().transform(tree)
+    result = _ToAst().transform(tree)
+    check_size(clause, text, expressions(result))
+    return result
 
 
 def parse_statement(text: str) -> ast.Query:
     """A whole statement, as ``$query`` holds it."""
     query: ast.Query = parse_clause("$query", text)
+    if query.search is not None:
+        check_search("$query", query.search)
     if query.limit is not None:
         _count("$query", query.limit, text)
     if query.offset is not None:
@@ -407,20 +429,26 @@ def _whole_number(clause: str, text: str) -> int:
             line=1,
             column=1,
         )
-    return _count(clause, int(text), text)
+    # re's \s and int()'s idea of blank differ (\x1f): strip first, as the regex allowed.
+    return _count(clause, int(text.strip()), text)
 
 
 def parse_params(params: Mapping[str, str]) -> ast.Query:
     """A query from the separate ``$select``, ``$where``… parameters."""
     where = parse_clause("$where", params["$where"]) if "$where" in params else None
     having = parse_clause("$having", params["$having"]) if "$having" in params else None
+    distinct, select = (
+        parse_clause("$select", params["$select"]) if "$select" in params else (False, ())
+    )
+    search = params.get("$q") or None
     return ast.Query(
-        select=parse_clause("$select", params["$select"]) if "$select" in params else (),
+        select=select,
+        distinct=distinct,
         where=where,
         group=parse_clause("$group", params["$group"]) if "$group" in params else (),
         having=having,
         order=parse_clause("$order", params["$order"]) if "$order" in params else (),
-        search=params.get("$q") or None,
+        search=check_search("$q", search) if search else None,
         limit=_whole_number("$limit", params["$limit"]) if "$limit" in params else None,
         offset=_whole_number("$offset", params["$offset"]) if "$offset" in params else None,
     )

@@ -29,6 +29,7 @@ class Typed:
     aggregate: bool = False
     parts: tuple[exp.Expression, ...] | None = None
     shape: str | None = None  # "point", "box" or "hull"
+    fixed: bool = False  # a fixed timestamp (:created_at, :updated_at): an instant in UTC
 
     @property
     def lon(self) -> exp.Expression:

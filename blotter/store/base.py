@@ -48,6 +48,7 @@ class CsvCell(StrEnum):
     VALUE = "value"  # one result column, written as its type says
     ROW_ID = "row_id"  # one integer column, written row-N
     POINT = "point"  # two double columns (longitude, latitude), written POINT (lon lat)
+    FIXED_TIMESTAMP = "fixed_timestamp"  # a timestamp written with a Z (:created_at)
 
 
 # What :meth:`Store.execute_csv` yields: CSV lines, or a row of raw values the engine could

@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from blotter.errors import InvalidRequest, QueryTimeout
+from blotter.errors import InvalidRequest, QueryTimeout, QueryValueError, SoQLError
 from blotter.model import STORED, ApiToken, Column, ColumnType, Dataset, DatasetMeta, Version
 from blotter.schema import (
     DATASET_TABLE,
@@ -165,6 +165,31 @@ def timeout_error(timeout_s: float | None) -> QueryTimeout:
         "Narrow it with $where or $limit.",
         timeout_s=timeout_s,
     )
+
+
+# What a query the engine refused tells the client, in our words: engine messages name
+# internal tables and types and change between versions.
+def out_of_range() -> SoQLError:
+    return QueryValueError(
+        "Number out of range: a value or a calculation in the query ($select, $where, "
+        "$having or $order) is too large for a number."
+    )
+
+
+def not_convertible() -> SoQLError:
+    return QueryValueError(
+        "A value could not be converted: the query casts or compares a value that is not of "
+        "the type it needs (for example text that is not a number)."
+    )
+
+
+def not_runnable() -> SoQLError:
+    return QueryValueError("The query could not be run on this data.")
+
+
+def not_as_written() -> SoQLError:
+    # The compiler should have refused it; still the client's query, so a 400.
+    return SoQLError("The query cannot be answered as written; simplify the expression.")
 
 
 def check_dictionary(dataset: Dataset, columns: list[Column]) -> None:

@@ -226,8 +226,19 @@ def cell_fields(
         kind = kinds[at]
         if kind is None or (cell is CsvCell.ROW_ID and kind is not Kind.INTEGER):
             return None
+        if cell is CsvCell.FIXED_TIMESTAMP and kind is not Kind.TIMESTAMP:
+            return None
         field = _value(kind, columns[at], dialect)
-        fields.append(_fn("concat", _text("row-"), field) if cell is CsvCell.ROW_ID else field)
+        if cell is CsvCell.ROW_ID:
+            field = _fn("concat", _text("row-"), field)
+        elif cell is CsvCell.FIXED_TIMESTAMP:
+            # The Z only after a value: a null stays an empty field.
+            missing = exp.Is(this=columns[at], expression=exp.Null())
+            field = exp.Case(
+                ifs=[exp.If(this=missing, true=exp.Null())],
+                default=_fn("concat", field, _text("Z")),
+            )
+        fields.append(field)
         at += 1
     return fields
 

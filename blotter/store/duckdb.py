@@ -25,7 +25,6 @@ from blotter.errors import (
     BlotterError,
     Conflict,
     DatasetNotFound,
-    InvalidRequest,
     StoreBusy,
 )
 from blotter.model import (
@@ -56,7 +55,11 @@ from blotter.store.common import (
     columns_json,
     dataset_from_row,
     engine_sql,
+    not_as_written,
+    not_convertible,
+    not_runnable,
     now,
+    out_of_range,
     physical_layout,
     timeout_error,
     token_from_row,
@@ -792,12 +795,14 @@ def _string_bytes(array: pa.Array) -> bytes:
 
 def _engine_error(err: duckdb.Error) -> BlotterError:
     """An engine error on a query the compiler accepted: the client's data, not our bug."""
-    text = str(err).splitlines()[0]
-    if isinstance(err, duckdb.ConversionException | duckdb.InvalidInputException):
-        return InvalidRequest(f"The query could not be run on this data: {text}")
-    if isinstance(err, duckdb.OutOfRangeException):
-        return InvalidRequest(f"A value in the query is out of range: {text}")
+    if isinstance(err, duckdb.OutOfRangeException) or (
+        isinstance(err, duckdb.ConversionException) and "out of range" in str(err)
+    ):
+        return out_of_range()
+    if isinstance(err, duckdb.ConversionException):
+        return not_convertible()
+    if isinstance(err, duckdb.InvalidInputException):
+        return not_runnable()
     if isinstance(err, duckdb.BinderException | duckdb.ParserException):
-        # The compiler should have caught this; still the client's query, so a 400.
-        return InvalidRequest(f"The query cannot be answered as written: {text}")
+        return not_as_written()
     raise err

@@ -26,7 +26,6 @@ from sqlglot import exp
 from blotter.errors import (
     Conflict,
     DatasetNotFound,
-    InvalidRequest,
     StoreUnavailable,
 )
 from blotter.model import (
@@ -51,7 +50,11 @@ from blotter.store.common import (
     check_dictionary,
     dataset_from_row,
     engine_sql,
+    not_as_written,
+    not_convertible,
+    not_runnable,
     now,
+    out_of_range,
     physical_layout,
     timeout_error,
     token_from_row,
@@ -641,11 +644,26 @@ def _read_error(err: BaseException, timeout_s: float | None, wait_s: float) -> E
         return timeout_error(timeout_s)
     if isinstance(err, psycopg.OperationalError):  # the connection was lost
         return unavailable(err, wait_s)
+    if isinstance(
+        err, psycopg.errors.NumericValueOutOfRange | psycopg.errors.DatetimeFieldOverflow
+    ):
+        return out_of_range()
+    if isinstance(
+        err, psycopg.errors.InvalidTextRepresentation | psycopg.errors.InvalidDatetimeFormat
+    ):
+        return not_convertible()
     if isinstance(err, psycopg.errors.DataError):
-        return InvalidRequest(f"The query could not be run on this data: {err}")
-    if isinstance(err, psycopg.errors.GroupingError | psycopg.errors.UndefinedFunction):
-        # The compiler should have caught this; still the client's query, so a 400.
-        return InvalidRequest(f"The query cannot be answered as written: {err}")
+        return not_runnable()
+    if isinstance(
+        err,
+        psycopg.errors.GroupingError
+        | psycopg.errors.UndefinedFunction
+        | psycopg.errors.CannotCoerce
+        | psycopg.errors.DatatypeMismatch
+        | psycopg.errors.IndeterminateDatatype
+        | psycopg.errors.InvalidColumnReference,
+    ):
+        return not_as_written()
     return None
 
 

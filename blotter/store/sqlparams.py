@@ -12,15 +12,28 @@ from sqlglot import exp
 
 
 def bind_string_literals(tree: exp.Expression) -> tuple[exp.Expression, dict[str, Any]]:
-    """Copy ``tree`` with every string literal replaced by a named placeholder."""
+    """Copy ``tree`` with every string literal replaced by a named placeholder.
+
+    Equal literals in the same context share one placeholder: an engine matches a grouped
+    expression in SELECT and GROUP BY by its text, so ``race || '/' || gender`` must bind
+    its ``'/'`` to the same parameter in both, or the engine sees two different expressions.
+    """
     params: dict[str, Any] = {}
+    names: dict[tuple[str, str], str] = {}
 
     def swap(node: exp.Expression) -> exp.Expression:
         # Units of date functions ('MONTH') are the compiler's, not the user's, and some
         # engines need them constant.
         if isinstance(node, exp.Literal) and node.is_string and node.arg_key != "unit":
-            name = f"p{len(params)}"
-            params[name] = node.this
+            # PostgreSQL gives a parameter one type: the text of a cast ('2015-01-01' as a
+            # timestamp) must not share its parameter with the same text compared as text.
+            parent = node.parent
+            context = parent.to.sql() if isinstance(parent, exp.Cast) else ""
+            key = (node.this, context)
+            name = names.get(key)
+            if name is None:
+                name = names[key] = f"p{len(params)}"
+                params[name] = node.this
             return exp.Placeholder(this=name)
         return node
 

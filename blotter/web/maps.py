@@ -25,7 +25,7 @@ from blotter.analysis.hotspots import find_hotspots, located_points
 from blotter.errors import BlotterError, NotFound
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
-from blotter.queries import run_query
+from blotter.queries import and_where, run_query
 from blotter.samples import HERE as SAMPLES_DIR
 from blotter.web.charts import svg_of
 
@@ -170,7 +170,7 @@ def build_map(
     if column is None:
         return None
     name = f"`{column.field_name}`"
-    located_where = " AND ".join(f"({c})" for c in (where, f"{name} IS NOT NULL") if c)
+    located_where = and_where(where, f"{name} IS NOT NULL")
     located = _located(portal, dataset, located_where)
     dense = located > MAX_POINTS
     if dense:

@@ -4,7 +4,9 @@ and is checked against an answer computed in plain Python from the same rows."""
 from __future__ import annotations
 
 import math
+import re
 import statistics
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -14,8 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from blotter.app import create_app
-from blotter.errors import QueryTimeout
-from blotter.queries import run_query
+from blotter.errors import QueryTimeout, SoQLError
+from blotter.queries import prepare_query, run_query
+from blotter.queries import run as run_prepared
 from blotter.settings import Settings
 from blotter.store import Store
 from tests.soql.conftest import CALLS, FORCE
@@ -984,6 +987,90 @@ CASES.extend(
     ]
 )
 
+# --- grouping by expressions that hold text values; SELECT DISTINCT ----------------------
+# Text values travel as bind parameters: the same text must bind the same parameter in
+# SELECT and GROUP BY, or the engine sees two different expressions and refuses the query.
+
+
+def _counted(key: Callable[[dict[str, Any]], Any]) -> Answer:
+    return lambda rows: sorted(Counter(key(r) for r in rows).items())
+
+
+_RS = "subject_race || '/' || subject_sex"
+_CASE = "case(subject_race = 'White', 'W', true, 'O')"
+CASES.extend(
+    [
+        (
+            "group-by-concat-with-text",
+            FORCE,
+            {"$select": f"{_RS} AS rs, count(*) AS n", "$group": _RS},
+            _counted(lambda r: f"{r['subject_race']}/{r['subject_sex']}"),
+        ),
+        (
+            "group-by-case-with-text",
+            FORCE,
+            {"$select": f"{_CASE} AS k, count(*) AS n", "$group": _CASE},
+            _counted(lambda r: "W" if r["subject_race"] == "White" else "O"),
+        ),
+        (
+            "group-by-coalesce-with-text",
+            FORCE,
+            {
+                "$select": "coalesce(weapon, 'none') AS w, count(*)",
+                "$group": "coalesce(weapon, 'none')",
+            },
+            _counted(lambda r: r["weapon"] if r["weapon"] is not None else "none"),
+        ),
+        (
+            "group-by-starts-with-text",
+            FORCE,
+            {
+                "$select": "starts_with(subject_race, 'B') AS b, count(*)",
+                "$group": "starts_with(subject_race, 'B')",
+            },
+            _counted(lambda r: r["subject_race"].startswith("B")),
+        ),
+        (
+            "group-by-text-expression-in-query",
+            FORCE,
+            {"$query": f"SELECT {_RS} AS rs, count(*) AS n GROUP BY {_RS} HAVING count(*) > 6"},
+            lambda rows: [
+                (k, n)
+                for k, n in sorted(
+                    Counter(f"{r['subject_race']}/{r['subject_sex']}" for r in rows).items()
+                )
+                if n > 6
+            ],
+        ),
+        (
+            "select-distinct",
+            FORCE,
+            {"$select": "distinct subject_race, subject_sex"},
+            lambda rows: sorted({(r["subject_race"], r["subject_sex"]) for r in rows}),
+        ),
+        (
+            "select-distinct-of-grouped-counts",
+            FORCE,
+            {"$select": "distinct count(*) AS n", "$group": "subject_race", "$order": "n DESC"},
+            lambda rows: sorted(
+                {(n,) for n in Counter(r["subject_race"] for r in rows).values()}, reverse=True
+            ),
+        ),
+        (
+            "select-distinct-constants",
+            FORCE,
+            {"$select": "distinct 'x' AS t, 1 AS one, subject_sex"},
+            lambda rows: sorted({("x", 1, r["subject_sex"]) for r in rows}, key=lambda t: t[2]),
+        ),
+        (
+            "select-distinct-ordered",
+            FORCE,
+            {"$select": "DISTINCT subject_race", "$order": "subject_race DESC"},
+            lambda rows: sorted({(r["subject_race"],) for r in rows}, reverse=True),
+        ),
+    ]
+)
+
 
 def run(
     store: Store, settings: Settings, dataset: str, params: dict[str, str]
@@ -1040,12 +1127,19 @@ def test_a_runaway_query_is_stopped_with_a_clear_error_and_the_engine_stays_heal
         for k in range(990)
     ]
     wkt = "POLYGON ((" + ", ".join(f"{x:.6f} {y:.6f}" for x, y in [*ring, ring[0]]) + "))"
+    # One polygon per clause at most 1,000 points: the second is in $having's aggregate.
     slow = {
         "$select": "count(*)",
-        "$where": f"within_polygon(location, '{wkt}') OR within_polygon(location, '{wkt}')",
+        "$where": f"within_polygon(location, '{wkt}')",
+        "$having": f"sum(case(within_polygon(location, '{wkt}'), 1, true, 0)) >= 0",
     }
+    # Compiled and written as SQL first, with the clock started after: the engine itself
+    # must be stopped (the limit also counts compiling, which alone could use it up).
+    prepared = prepare_query(store, CALLS, slow, hasty)
+    store.engine_sql(prepared.dataset, prepared.compiled.select)
+    prepared.started = time.monotonic()
     with pytest.raises(QueryTimeout) as caught:
-        list(run_query(store, CALLS, slow, hasty).rows)
+        list(run_prepared(store, prepared, hasty).rows)
     assert caught.value.status == 408 and "0.05 s" in caught.value.message
     # The same store answers the next query at once.
     assert list(run_query(store, CALLS, {"$select": "count(*)"}, settings).rows) == [(11735,)]
@@ -1151,3 +1245,30 @@ def test_case_through_soda21_and_soda3_gives_the_same_rows(
     assert v2.status_code == v3.status_code == 200, (v2.text[:200], v3.text[:200])
     assert v3.json() == v2.json()
     assert v3.headers["x-soda2-types"] == v2.headers["x-soda2-types"]
+
+
+def test_distinct_orders_only_by_what_it_selects(soql_portal: tuple[Store, Settings]) -> None:
+    store, settings = soql_portal
+    for order in ("officer_age", "count(*)"):
+        with pytest.raises(SoQLError, match="With DISTINCT, \\$order may use only"):
+            run(store, settings, FORCE, {"$select": "distinct subject_race", "$order": order})
+
+
+def test_system_timestamps_are_fixed_and_written_with_z(soql_client: TestClient) -> None:
+    for fmt in ("json", "csv", "geojson"):
+        response = soql_client.get(
+            f"/resource/{FORCE}.{fmt}",
+            params={
+                "$select": ":created_at, :updated_at, max(:updated_at) AS latest, occurred_date",
+                "$group": ":created_at, :updated_at, occurred_date",
+                "$limit": "1",
+            },
+        )
+        assert response.status_code == 200, response.text
+        text = response.text
+        assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", text), text
+        assert "fixed_timestamp" in response.headers["x-soda2-types"]
+        if fmt == "json":
+            row = response.json()[0]
+            assert row[":created_at"].endswith("Z") and row["latest"].endswith("Z")
+            assert not row["occurred_date"].endswith("Z")  # a floating timestamp has no zone

@@ -186,6 +186,68 @@ def test_errors_name_clause_and_position(
     assert err.status == 400
 
 
+# Requests past the caps on one query (docs/api.md): (parameters, code, clause, words).
+_IN = ", ".join(f"'{i}'" for i in range(1001))
+_ANDS = " AND ".join(["age > 1"] * 3000)
+_RING = ", ".join(f"{-77 + i / 10000} {38.9 + (i % 2) / 1000}" for i in range(599))
+_POLYGON = f"'POLYGON (({_RING}, -77 38.9))'"  # 600 points
+# fmt: off
+TOO_LARGE: list[tuple[str, dict[str, str], str, str, str]] = [
+    ("200-nots", {"$where": "NOT " * 200 + "arrested"}, "query.soql.too-large", "$where", "at most 64 levels"),
+    ("500-nested-calls", {"$select": "upper(" * 500 + "race" + ")" * 500}, "query.soql.too-large", "$select", "at most 64 levels"),
+    ("deep-arithmetic", {"$select": "-" * 300 + "age"}, "query.soql.too-large", "$select", "at most 64 levels"),
+    ("3000-ands", {"$where": _ANDS}, "query.soql.too-large", "$where", "at most 5,000"),
+    ("3000-ands-in-query", {"$query": f"SELECT race WHERE {_ANDS}"}, "query.soql.too-large", "$query", "at most 5,000"),
+    ("in-1001-values", {"$where": f"race IN ({_IN})"}, "query.soql.too-large", "$where", "IN lists 1,001 values; at most 1,000"),
+    ("search-21-words", {"$q": " ".join(["w"] * 21)}, "query.soql.too-large", "$q", "at most 20"),
+    ("search-21-words-in-query", {"$query": "SELECT race SEARCH '" + " w" * 21 + "'"}, "query.soql.too-large", "$query", "at most 20"),
+    ("two-600-point-polygons", {"$where": f"within_polygon(location, {_POLYGON}) OR within_polygon(location, {_POLYGON})"}, "query.soql.too-large", "$where", "1,200 points or more; at most 1,000 in all"),
+    ("huge-number", {"$where": "age > 1e99999"}, "query.execution.invalid-value", "$where", "Number out of range"),
+    ("huge-negative-number", {"$select": "age * -1e400"}, "query.execution.invalid-value", "$select", "Number out of range"),
+    ("number-to-timestamp", {"$select": "race::text::number::floating_timestamp"}, "query.soql.type-mismatch", "$select", "Cannot cast number to floating_timestamp"),
+    ("number-to-checkbox", {"$select": "age::checkbox"}, "query.soql.type-mismatch", "$select", "Cannot cast number to checkbox"),
+    ("timestamp-to-number", {"$where": "occurred::number > 1"}, "query.soql.type-mismatch", "$where", "Cannot cast floating_timestamp to number"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "code", "clause", "words"), TOO_LARGE, ids=[t[0] for t in TOO_LARGE]
+)
+def test_queries_past_the_caps_are_refused_naming_the_clause(
+    name: str, params: dict[str, str], code: str, clause: str, words: str
+) -> None:
+    with pytest.raises(SoQLError) as caught:
+        query = parse_statement(params["$query"]) if "$query" in params else parse_params(params)
+        compile_query(query, DATASET)
+    err = caught.value
+    assert (err.code, err.clause, err.status) == (code, clause, 400), err.message
+    assert words in err.message
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"$where": "NOT " * 63 + "arrested"},
+        {"$where": f"race IN ({', '.join(repr(str(i)) for i in range(1000))})"},
+        {"$where": "(" * 500 + "arrested" + ")" * 500},  # parentheses add no depth
+        {"$where": " OR ".join(["age = 1"] * 1000)},  # a chain is shallow: balanced
+        {"$q": " ".join(["w"] * 20)},
+        {"$select": "race::text, age::text, occurred::text, race::number, arrested::checkbox"},
+    ],
+    ids=[
+        "63-nots",
+        "in-1000-values",
+        "500-parentheses",
+        "1000-ors",
+        "search-20-words",
+        "casts-both-engines-make",
+    ],
+)
+def test_queries_at_the_caps_compile(params: dict[str, str]) -> None:
+    compile_query(parse_params(params), DATASET)
+
+
 def test_a_statement_parses_every_clause() -> None:
     query = parse_statement(
         "select race, count(*) as n where age > 20 group by race having n > 1 "
