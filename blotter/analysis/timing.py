@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 from blotter.analysis.summary import date_column
 from blotter.analysis.trends import NOISE_P
+from blotter.analysis.units import Unit, unit_of
 from blotter.errors import InvalidRequest
 from blotter.model import Column, Dataset
 from blotter.queries import all_of, run_query
@@ -54,25 +55,34 @@ def _and(*clauses: str | None) -> str:
 
 
 def hour_by_weekday(
-    store: Store, dataset: Dataset, settings: Settings, where: str | None = None
+    store: Store,
+    dataset: Dataset,
+    settings: Settings,
+    where: str | None = None,
+    unit: Unit | None = None,
 ) -> HourWeekday:
-    """Rows by day of week and hour of day of the dataset's date column under ``where``."""
+    """Units (the dataset's default: incidents, calls) by day of week and hour of day of the
+    dataset's date column under ``where``."""
+    unit = unit or unit_of(dataset, None)
     column = _when(dataset)
     name = f"`{column.field_name}`"
+    located = _and(where, f"{name} IS NOT NULL")
     params = {
         "$select": f"date_extract_dow({name}) AS dow, date_extract_hh({name}) AS hh, "
-        f"date_extract_mm({name}) AS mm, count(*) AS n",
-        "$where": _and(where, f"{name} IS NOT NULL"),
-        "$group": "dow, hh, mm",
-        "$limit": str(7 * 24 * 60),  # every group: the default page would cut them at 1,000
+        f"{unit.count} AS n",
+        "$where": located,
+        "$group": "dow, hh",
+        "$limit": str(7 * 24),
     }
     counts = [[0] * 24 for _ in WEEKDAYS]
     total = 0
-    timed = False
-    for dow, hh, mm, n in run_query(store, dataset, params, settings).rows:
+    for dow, hh, n in run_query(store, dataset, params, settings).rows:
         counts[int(dow)][int(hh)] += int(n)
         total += int(n)
-        timed = timed or bool(hh) or bool(mm)
+    # Times are recorded when any row is not at midnight (else the data hold dates only).
+    timed_where = _and(located, f"date_extract_hh({name}) != 0 OR date_extract_mm({name}) != 0")
+    timed_rows = run_query(store, dataset, {"$select": "count(*)", "$where": timed_where}, settings)
+    timed = int(next(iter(timed_rows.rows))[0]) > 0
     return HourWeekday(counts, total, timed, column.field_name)
 
 
@@ -124,16 +134,13 @@ def _count(
     where: str | None,
     start: date,
     end: date,
+    unit: Unit,
 ) -> int:
     name = f"`{column.field_name}`"
     # Dates we computed, never user text: safe to write into the SoQL as literals.
     period = f"{name} >= '{start.isoformat()}T00:00:00' AND {name} < '{end.isoformat()}T00:00:00'"
-    params = {"$select": "count(*)", "$where": _and(where, period)}
+    params = {"$select": unit.count, "$where": _and(where, period)}
     return int(next(iter(run_query(store, dataset, params, settings).rows))[0])
-
-
-def _noun(dataset: Dataset) -> str:
-    return dataset.meta.row_noun or "rows"
 
 
 def year_on_year(
@@ -143,9 +150,11 @@ def year_on_year(
     where: str | None = None,
     end: str | None = None,
     days: str | int | None = None,
+    unit: Unit | None = None,
 ) -> YearOnYear:
     """Rows in the ``days`` days to ``end`` (default: the 90 days to the latest record) against
     the same days 52 weeks earlier."""
+    unit = unit or unit_of(dataset, None)
     column = _when(dataset)
     try:
         length = int(days) if days not in (None, "") else DEFAULT_DAYS
@@ -166,8 +175,8 @@ def year_on_year(
     stop = last_day + timedelta(days=1)
     start = stop - timedelta(days=length)
     before_start, before_stop = start - YEAR_BEFORE, stop - YEAR_BEFORE
-    count = _count(store, dataset, settings, column, where, start, stop)
-    before = _count(store, dataset, settings, column, where, before_start, before_stop)
+    count = _count(store, dataset, settings, column, where, start, stop, unit)
+    before = _count(store, dataset, settings, column, where, before_start, before_stop, unit)
     covered = first is not None and first.date() <= before_start
     change = count - before
     percent = 100 * change / before if before else None
@@ -193,7 +202,7 @@ def year_on_year(
         covered=covered,
         statement="",
     )
-    result.statement = _statement(result, _noun(dataset), first)
+    result.statement = _statement(result, unit.noun, first)
     return result
 
 

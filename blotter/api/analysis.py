@@ -254,19 +254,21 @@ def activity_json(request: Request, dataset_id: str) -> JSONResponse:
 
 @router.get("/api/analysis/v1/{dataset_id}/hours.json")
 def hours_json(request: Request, dataset_id: str) -> JSONResponse:
-    """Rows by day of week (0 = Sunday) and hour of day of the dataset's date column;
-    ``$where`` narrows the rows."""
+    """Units (``unit=``, the dataset's default when absent) by day of week (0 = Sunday) and
+    hour of day of the dataset's date column; ``$where`` narrows the rows."""
     portal: Portal = request.app.state.portal
     dataset = visible_dataset(
         portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
     )
+    unit = unit_of(dataset, request.query_params.get("unit"))
     data = hour_by_weekday(
-        portal.store, dataset, portal.settings, request.query_params.get("$where")
+        portal.store, dataset, portal.settings, request.query_params.get("$where"), unit
     )
     return JSONResponse(
         {
             "dataset": dataset.id,
             "version": dataset.version,
+            "unit": unit.name,
             "column": data.column,
             "total": data.total,
             "times_recorded": data.timed,
@@ -281,7 +283,7 @@ def hours_json(request: Request, dataset_id: str) -> JSONResponse:
 
 @router.get("/api/analysis/v1/{dataset_id}/year-on-year.json")
 def year_on_year_json(request: Request, dataset_id: str) -> JSONResponse:
-    """Rows in the ``days`` days to ``end`` (default: the 90 days to the latest record)
+    """Units (``unit=``) in the ``days`` days to ``end`` (default: the 90 days to the latest record)
     against the same days 52 weeks earlier, with whether the change is more than noise;
     ``$where`` narrows the rows."""
     portal: Portal = request.app.state.portal
@@ -295,8 +297,15 @@ def year_on_year_json(request: Request, dataset_id: str) -> JSONResponse:
         request.query_params.get("$where"),
         request.query_params.get("end"),
         request.query_params.get("days"),
+        unit := unit_of(dataset, request.query_params.get("unit")),
     )
     return JSONResponse(
-        {"dataset": dataset.id, "version": dataset.version, "noise_p": NOISE_P, **asdict(result)},
+        {
+            "dataset": dataset.id,
+            "version": dataset.version,
+            "unit": unit.name,
+            "noise_p": NOISE_P,
+            **asdict(result),
+        },
         media_type="application/json; charset=utf-8",
     )

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from blotter.access import visible_dataset
 from blotter.analysis.summary import date_column
 from blotter.analysis.timing import WEEKDAYS, HourWeekday, YearOnYear, hour_by_weekday, year_on_year
+from blotter.analysis.units import unit_of
 from blotter.auth import viewer_of
 from blotter.errors import BlotterError, NotFound
 from blotter.model import Dataset
@@ -139,7 +140,7 @@ def timing_page(request: Request, dataset_id: str) -> Response:
     parsed = parse_filters(dataset, params, boundary_areas(portal, dataset))
     problems = [p.message for p in parsed.problems]
     where = where_clause(parsed.filters)
-    noun = dataset.meta.row_noun or "rows"
+    noun = unit_of(dataset, None).noun
     end, days = params.get(VIEW_PREFIX + "end", ""), params.get(VIEW_PREFIX + "days", "")
     hours = compare = None
     if not problems:

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from scipy.stats import binomtest
 
 from blotter.analysis.timing import hour_by_weekday, year_on_year
+from blotter.analysis.units import unit_of
 from blotter.errors import InvalidRequest
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
@@ -33,18 +34,23 @@ def calls(engine_store: Store) -> tuple[Store, list[datetime]]:
 
     dataset = engine_store.get_dataset("tkpk-clls")
     rows = run_query(
-        engine_store, dataset, {"$select": "received_at"}, Settings(), unlimited=True
+        engine_store, dataset, {"$select": "event_number, received_at"}, Settings(), unlimited=True
     ).rows
-    return engine_store, [r[0] for r in rows if r[0] is not None]
+    # The file repeats a call once per responding officer: a call is counted once, at its time.
+    calls = {event: at for event, at in rows if at is not None}
+    return engine_store, list(calls.values())
 
 
-def test_hour_by_weekday_counts_every_row_as_python_does(
+def test_hour_by_weekday_counts_every_call_as_python_does(
     calls: tuple[Store, list[datetime]],
 ) -> None:
     store, times = calls
-    data = hour_by_weekday(store, store.get_dataset("tkpk-clls"), Settings())
+    dataset = store.get_dataset("tkpk-clls")
+    data = hour_by_weekday(store, dataset, Settings())
     expected = Counter((t.isoweekday() % 7, t.hour) for t in times)
-    assert data.total == len(times) == 11735 and data.timed
+    assert data.total == len(times) == 11551 and data.timed
+    responses = hour_by_weekday(store, dataset, Settings(), unit=unit_of(dataset, "rows"))
+    assert responses.total == 11735
     for day in range(7):
         assert data.counts[day] == [expected[(day, h)] for h in range(24)]
 
@@ -89,7 +95,9 @@ def client(sample_app: FastAPI) -> TestClient:
 
 def test_the_analyst_page_and_its_json_agree(client: TestClient) -> None:
     hours = client.get("/api/analysis/v1/tkpk-clls/hours.json").json()
-    assert hours["total"] == 11735 and hours["times_recorded"]
+    assert hours["total"] == 11551 and hours["unit"] == "calls" and hours["times_recorded"]
+    rows = client.get("/api/analysis/v1/tkpk-clls/hours.json", params={"unit": "rows"}).json()
+    assert rows["total"] == 11735
     page = client.get("/datasets/tkpk-clls/when")
     assert page.status_code == 200
     figure = page.text.split('id="hour-by-weekday"', 1)[1].split("</figure>", 1)[0]

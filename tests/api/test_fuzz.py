@@ -83,7 +83,7 @@ def test_no_query_string_causes_a_server_error(client: TestClient, params: dict[
 
 _DEEP_CALLS = "upper(" * 500 + "subject_race" + ")" * 500
 _ANDS = " AND ".join(["injured"] * 3000)
-_BIG_IN = ", ".join(str(i) for i in range(5000))
+_BIG_IN = ",".join(str(i) for i in range(1500))  # past the cap, within the URL limit
 # Words engines put in their messages; none may reach a client.
 ENGINE_WORDS = re.compile(
     r"Binder Error|Conversion Error|INT128|bigint|double precision|psycopg|duckdb|DuckDB|"
@@ -96,7 +96,7 @@ HOSTILE: list[tuple[str, dict[str, str], set[str] | None]] = [
     # Near 50 kB of URL: a URL-length cap may refuse it first, also a 4xx in our body.
     ("3000-ands", {"$where": _ANDS}, None),
     ("500-nested-calls", {"$select": _DEEP_CALLS}, {"query.soql.too-large"}),
-    ("in-5000-values", {"$where": f"subject_age IN ({_BIG_IN})"}, {"query.soql.too-large"}),
+    ("in-1500-values", {"$where": f"subject_age IN ({_BIG_IN})"}, {"query.soql.too-large"}),
     ("search-150-words", {"$q": " ".join(f"w{i}" for i in range(150))}, {"query.soql.too-large"}),
     ("number-past-double", {"$where": "subject_age > 1e99999"}, {"query.execution.invalid-value"}),
     ("negative-number-past-double", {"$select": "subject_age * -1e400"}, {"query.execution.invalid-value"}),
