@@ -256,6 +256,7 @@ def load(
     from blotter.ingest.pipeline import load_file
     from blotter.ingest.spec import load_spec_file
     from blotter.management import profile_spec, publish_file
+    from blotter.privacy import count_words
 
     if (dataset is None) == (not new):
         err_console.print("Give exactly one of --dataset ID (new version) or --new.")
@@ -288,7 +289,7 @@ def load(
                         mode="upsert" if upsert else "replace",
                     )
                     dataset_id, version, rows = dataset, outcome["version"], outcome["rows"]
-                    notes = outcome.get("notes", [])
+                    notes = outcome.get("notes", []) + count_words(outcome.get("privacy", {}))
                 else:
                     result = load_file(
                         store,
@@ -299,7 +300,7 @@ def load(
                         progress=tick,
                     )
                     dataset_id, version, rows = result.dataset_id, result.version, result.row_count
-                    notes = result.notes
+                    notes = result.notes + count_words(result.privacy)
                     audit(
                         store,
                         operator,
@@ -308,6 +309,7 @@ def load(
                         file=file.name,
                         version=version,
                         rows=rows,
+                        privacy=result.privacy,
                     )
         except BlotterError as err:
             _fail(err)

@@ -33,6 +33,7 @@ from blotter.ingest.rows import stage_changes
 from blotter.ingest.spec import DatasetSpec, parse_spec
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Role, Version, Visibility
 from blotter.portal import Portal
+from blotter.privacy import rule_problems
 from blotter.schema import DATASET_TABLE, ROW_ID, physical_names
 from blotter.store.base import Store
 from blotter.store.changes import STAGED_HEAD
@@ -116,6 +117,16 @@ def apply_metadata_change(
         raise InvalidRequest(f"Metadata field '{where}': {first['msg']}.", field=where) from None
     if meta.row_identifier != dataset.meta.row_identifier and meta.row_identifier:
         check_row_identifier(store, dataset, meta.row_identifier)
+    if "privacy" in change.fields:
+        # Raw copies come from dataset files, never from an edit; a rule names real columns.
+        meta.privacy = meta.privacy.model_copy(
+            update={"raw_copies": dataset.meta.privacy.raw_copies}
+        )
+        problems = rule_problems(meta.privacy, {c.field_name: str(c.type) for c in dataset.columns})
+        if problems:
+            raise InvalidRequest(
+                "Privacy rules: " + "; ".join(problems) + ".", field="privacy", problems=problems
+            )
     changed_fields = sorted(
         k for k in change.fields if getattr(meta, k) != getattr(dataset.meta, k)
     )
@@ -396,7 +407,12 @@ def publish_file(
             dataset_id=dataset_id,
             update_metadata=False,
         )
-        outcome = {"version": result.version, "rows": result.row_count, "notes": result.notes}
+        outcome = {
+            "version": result.version,
+            "rows": result.row_count,
+            "notes": result.notes,
+            "privacy": result.privacy,
+        }
     elif mode == "upsert":
         outcome = _upsert_file(store, dataset, path, spec)
     else:
@@ -443,7 +459,12 @@ def _upsert_file(
         [*head, *table.columns], names=[*STAGED_HEAD, *table.column_names]
     )
     version, counts = store.apply_changes(dataset.id, key or ROW_ID, staged, source=path.name)
-    return {"version": version.number, "rows": version.row_count, **counts.model_dump()}
+    return {
+        "version": version.number,
+        "rows": version.row_count,
+        **counts.model_dump(),
+        "privacy": version.privacy,
+    }
 
 
 async def upload_file(

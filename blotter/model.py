@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from blotter.errors import InvalidRequest
+from blotter.privacy import PrivacyRules
 
 DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -157,6 +158,8 @@ class DatasetMeta(BaseModel):
     # The column whose value names a row in SODA upserts and deletes; None: rows are
     # named by :id and rows without one are appended.
     row_identifier: str | None = None
+    # What is withheld or generalised before rows are published (blotter/privacy.py).
+    privacy: PrivacyRules = Field(default_factory=PrivacyRules)
 
 
 class Role(StrEnum):
@@ -228,6 +231,8 @@ class Version(BaseModel):
     row_count: int
     created_at: datetime
     source: str = ""
+    # What the dataset's privacy rules changed in this write (not stored with the version).
+    privacy: dict[str, int] = Field(default_factory=dict)
 
 
 class Dataset(BaseModel):

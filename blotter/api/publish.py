@@ -115,6 +115,7 @@ async def upsert(request: Request, name: str) -> JSONResponse:
         dataset_id,
         version=version.number,
         **counts.model_dump(),
+        privacy=version.privacy,
     )
     body = soda_counts(counts, by_identifier=dataset.meta.row_identifier is not None)
     return JSONResponse(body, media_type=_JSON)
@@ -129,7 +130,14 @@ async def replace(request: Request, name: str) -> JSONResponse:
     dataset = writable_dataset(portal.store, viewer, dataset_id)
     records = records_from_body(await _body(request), request.headers.get("content-type", ""))
     version = publish_records(portal.store, dataset, records, source=f"replace by {viewer.name}")
-    audit(portal.store, viewer, "rows.replace", dataset_id, version=version.number)
+    audit(
+        portal.store,
+        viewer,
+        "rows.replace",
+        dataset_id,
+        version=version.number,
+        privacy=version.privacy,
+    )
     counts = ChangeCounts(created=version.row_count)
     return JSONResponse(soda_counts(counts, by_identifier=False), media_type=_JSON)
 

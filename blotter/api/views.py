@@ -78,5 +78,9 @@ def view_json(dataset: Dataset) -> dict[str, Any]:
             "version": dataset.version,
             "rowCount": dataset.row_count,
             "sample": meta.sample,
+            # The rules every write obeys, as set and in plain words; raw copies are named
+            # only to staff-facing code (they may be internal columns).
+            "privacy": meta.privacy.model_dump(mode="json", exclude={"raw_copies"}),
+            "privacyRules": meta.privacy.describe(),
         },
     }

@@ -26,6 +26,7 @@ from blotter.ingest.infer import columns_of_dataset, infer_columns
 from blotter.ingest.readers import Table, open_table
 from blotter.ingest.spec import ColumnSpec, DatasetSpec, ReaderOptions
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
+from blotter.privacy import PrivacyRules
 from blotter.schema import physical_names
 from blotter.store.base import Store
 
@@ -46,6 +47,7 @@ class LoadResult:
     version: int
     row_count: int
     notes: list[str] = field(default_factory=list)
+    privacy: dict[str, int] = field(default_factory=dict)  # what the privacy rules changed
 
 
 @dataclass
@@ -416,11 +418,16 @@ def keep_access(prepared: PreparedLoad, existing: Dataset) -> None:
         c.model_copy(update={"internal": True}) if c.field_name in hidden else c
         for c in prepared.columns
     ]
+    # Rules set in the portal hold until a dataset file declares its own.
+    privacy = prepared.meta.privacy
+    if privacy.is_empty():
+        privacy = existing.meta.privacy
     prepared.meta = prepared.meta.model_copy(
         update={
             "visibility": existing.meta.visibility,
             "owner": existing.meta.owner,
             "row_identifier": existing.meta.row_identifier,
+            "privacy": privacy,
         }
     )
 
@@ -460,7 +467,11 @@ def load_file(
             created = True
     try:
         version = store.publish(
-            dataset_id, prepared.columns, read_ahead(prepared.batches()), source=path.name
+            dataset_id,
+            prepared.columns,
+            read_ahead(prepared.batches()),
+            source=path.name,
+            privacy=rules_for(prepared, existing, spec is not None and update_metadata),
         )
     except BaseException:
         if created:  # a new dataset whose first load failed leaves no empty shell behind
@@ -473,4 +484,14 @@ def load_file(
         version=version.number,
         row_count=version.row_count,
         notes=prepared.notes,
+        privacy=version.privacy,
     )
+
+
+def rules_for(prepared: PreparedLoad, existing: Dataset | None, from_file: bool) -> PrivacyRules:
+    """The rules a load publishes under: the dataset file's when it sets the dataset's
+    metadata (or creates it), else the dataset's own; either way with the raw copies this
+    file's columns keep, so an "(as recorded)" twin never reveals a protected field."""
+    rules = prepared.meta.privacy if from_file or existing is None else existing.meta.privacy
+    raw = {p.spec.keep_raw: p.spec.field for p in prepared.plans if p.spec.keep_raw}
+    return rules.model_copy(update={"raw_copies": {**rules.raw_copies, **raw}})

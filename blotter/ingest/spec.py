@@ -23,6 +23,7 @@ from pydantic import (
 
 from blotter.errors import IngestError
 from blotter.model import FIELD_NAME, Cadence, Column, ColumnType, DatasetMeta
+from blotter.privacy import rule_problems
 
 
 class ReaderOptions(BaseModel):
@@ -170,6 +171,14 @@ class DatasetSpec(DatasetMeta):
             if origin is not None and origin.type is ColumnType.POINT:
                 raise ValueError(f"column '{spec.field}' cannot derive from a point column")
             earlier[spec.field] = spec
+        if not self.privacy.is_empty() and self.columns:
+            types = {c.field_name: str(c.type) for s in self.columns for c in s.columns()}
+            problems = rule_problems(self.privacy, types)
+            if problems:
+                raise ValueError("; ".join(problems))
+            # A raw copy must not reveal what its field's rule withholds (store/protect.py).
+            raw = {s.keep_raw: s.field for s in self.columns if s.keep_raw}
+            self.privacy = self.privacy.model_copy(update={"raw_copies": raw})
         return self
 
     @property
@@ -238,8 +247,8 @@ def _describe(error: Any, data: dict[str, Any]) -> str:
         column = data["columns"][loc[1]]
         label = column.get("field", loc[1]) if isinstance(column, dict) else loc[1]
         where = f"column '{label}'" + (f", key '{loc[2]}'" if len(loc) > 2 else "")
-    elif len(loc) == 1:
-        where = f"key '{loc[0]}'"
+    elif loc:
+        where = f"key '{where}'"
     return f"{where}: {message}" if where else message
 
 

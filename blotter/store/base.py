@@ -9,6 +9,7 @@ in the middle of a read.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
+from blotter.errors import DatasetNotFound
 from blotter.model import (
     ApiToken,
     AuditEntry,
@@ -30,6 +32,8 @@ from blotter.model import (
     User,
     Version,
 )
+from blotter.privacy import PrivacyRules
+from blotter.store.protect import protect_batches, protect_staged, raw_copies_internal
 
 
 @dataclass
@@ -87,7 +91,6 @@ class Store(ABC):
 
     # --- versions --------------------------------------------------------------------
 
-    @abstractmethod
     def publish(
         self,
         dataset_id: str,
@@ -96,14 +99,27 @@ class Store(ABC):
         *,
         source: str = "",
         data_as_of: datetime | None = None,
+        privacy: PrivacyRules | None = None,
     ) -> Version:
         """Write every batch as a new version and switch readers to it in one transaction.
 
         Batches hold the physical columns of ``columns`` (see ``blotter.schema``), without
-        system fields. If iterating the batches raises, nothing changes.
+        system fields. If iterating the batches raises, nothing changes. The dataset's
+        privacy rules (or ``privacy``, the rules a dataset file is about to store) are
+        applied to every row first; the version counts what they changed.
         """
+        rules = privacy if privacy is not None else self._privacy_of(dataset_id)
+        columns = raw_copies_internal(rules, columns)
+        counts: Counter[str] = Counter()
+        version = self._publish(
+            dataset_id,
+            columns,
+            protect_batches(rules, columns, batches, counts),
+            source=source,
+            data_as_of=data_as_of,
+        )
+        return version.model_copy(update={"privacy": dict(counts)})
 
-    @abstractmethod
     def apply_changes(
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
     ) -> tuple[Version, ChangeCounts]:
@@ -112,8 +128,38 @@ class Store(ABC):
         ``staged`` holds ``__seq`` (payload order), ``__delete``, ``__key`` (the value of the
         physical column ``key``: the row identifier, or ``_id``) and the physical columns of
         the dataset's current columns. Rows are matched on ``key``; unmatched upserts are
-        appended. The new version is written in ``:id`` order, like every version.
+        appended. The new version is written in ``:id`` order, like every version. The
+        dataset's privacy rules are applied to the staged rows first.
         """
+        dataset = self.get_dataset(dataset_id)
+        counts: Counter[str] = Counter()
+        staged = protect_staged(dataset.meta.privacy, dataset.columns, staged, counts)
+        version, changes = self._apply_changes(dataset_id, key, staged, source=source)
+        return version.model_copy(update={"privacy": dict(counts)}), changes
+
+    def _privacy_of(self, dataset_id: str) -> PrivacyRules:
+        try:
+            return self.get_dataset(dataset_id).meta.privacy
+        except DatasetNotFound:
+            return PrivacyRules()  # the engine answers for the missing dataset
+
+    @abstractmethod
+    def _publish(
+        self,
+        dataset_id: str,
+        columns: list[Column],
+        batches: Iterable[pa.RecordBatch],
+        *,
+        source: str = "",
+        data_as_of: datetime | None = None,
+    ) -> Version:
+        """The engine's write of a new version (see :meth:`publish`), rules already applied."""
+
+    @abstractmethod
+    def _apply_changes(
+        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
+    ) -> tuple[Version, ChangeCounts]:
+        """The engine's row-level write (see :meth:`apply_changes`), rules already applied."""
 
     @abstractmethod
     def update_columns(self, dataset_id: str, columns: list[Column]) -> Dataset:

@@ -234,7 +234,7 @@ class DuckDBStore(SqlRecords, Store):
 
     # --- versions --------------------------------------------------------------------
 
-    def publish(
+    def _publish(
         self,
         dataset_id: str,
         columns: list[Column],
@@ -289,7 +289,7 @@ class DuckDBStore(SqlRecords, Store):
             dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
         )
 
-    def apply_changes(
+    def _apply_changes(
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
     ) -> tuple[Version, ChangeCounts]:
         with self._write_lock:

@@ -192,7 +192,7 @@ class PostgresStore(SqlRecords, Store):
 
     # --- versions --------------------------------------------------------------------
 
-    def publish(
+    def _publish(
         self,
         dataset_id: str,
         columns: list[Column],
@@ -237,7 +237,7 @@ class PostgresStore(SqlRecords, Store):
             dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
         )
 
-    def apply_changes(
+    def _apply_changes(
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
     ) -> tuple[Version, ChangeCounts]:
         stamp = now()

@@ -48,6 +48,15 @@ MISTAKES = [
     ("name: Stops\ncadense: daily\n", "key 'cadense': unknown key (a typo?)"),
     ("name: Stops\ncadence: hourly\n", "key 'cadence': Input should be 'daily'"),
     ("description: no name\n", "key 'name': Field required"),
+    (
+        COLUMN + "{field: age, type: number}\nprivacy: {hundred_block: [street]}\n",
+        "privacy rule 'hundred_block' names 'street', which is not a column",
+    ),
+    (
+        COLUMN + "{field: age}\nprivacy: {juveniles: {column: age}}\n",
+        "privacy rules need 'age' to be a number column; it is text",
+    ),
+    ("name: Stops\nprivacy: {juvenile: {column: age}}\n", "key 'privacy.juvenile': unknown key"),
 ]
 
 
