@@ -287,6 +287,7 @@ def load(
                         file,
                         spec=dataset_spec,
                         mode="upsert" if upsert else "replace",
+                        guard=False,  # the operator's own command: no confirmation asked
                     )
                     dataset_id, version, rows = dataset, outcome["version"], outcome["rows"]
                     notes = outcome.get("notes", []) + count_words(outcome.get("privacy", {}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +22,16 @@ from pydantic import ValidationError
 from sqlglot import exp
 
 from blotter.access import Viewer, audit, require_account, writable_dataset
+from blotter.dryrun import ChangeReport, compare, records, served_rows
 from blotter.errors import (
+    ConfirmationNeeded,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
     ValidationFailed,
 )
-from blotter.ingest.pipeline import PreparedLoad, keep_access, load_file, prepare
+from blotter.ingest.pipeline import PreparedLoad, keep_access, load_file, prepare, rules_for
 from blotter.ingest.rows import stage_changes
 from blotter.ingest.spec import DatasetSpec, parse_spec
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Role, Version, Visibility
@@ -38,6 +41,7 @@ from blotter.schema import DATASET_TABLE, ROW_ID, physical_names
 from blotter.store.base import Store
 from blotter.store.changes import STAGED_HEAD
 from blotter.store.common import now
+from blotter.store.protect import protect_batch
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
@@ -358,34 +362,61 @@ def save_profile(store: Store, viewer: Viewer, name: str, yaml_text: str) -> Dat
 
 @dataclass
 class Preview:
-    """What a file would publish: the columns, the first rows, and every problem."""
+    """What a file would publish: the columns, the first rows (privacy rules applied), every
+    problem, and what it would change in the dataset."""
 
     prepared: PreparedLoad
     rows: list[list[Any]]
     row_count: int
     problems: list[dict[str, Any]]
     problem_total: int
+    report: ChangeReport
 
 
 def preview_file(
-    store: Store, path: Path, dataset: Dataset | None, spec: DatasetSpec | None, rows: int = 20
+    store: Store,
+    path: Path,
+    dataset: Dataset | None,
+    spec: DatasetSpec | None,
+    rows: int = 20,
+    *,
+    mode: str = "upsert",
 ) -> Preview:
-    """Read the whole file as a publish would (constant memory), keeping the first rows."""
-    prepared = prepare(path, spec, existing=dataset)
+    """Read the whole file as a publish would, keeping the first rows, and compare what it
+    would publish with the rows served now. Nothing is written."""
+    prepared = prepare(path, spec, existing=dataset, label=upload_name(path))
     if dataset is not None:
         keep_access(prepared, dataset)
+    rules = rules_for(prepared, dataset, dataset is None)
+    counts: Counter[str] = Counter()
     first: list[list[Any]] = []
+    incoming: list[dict[str, Any]] = []
     count = 0
     problems: list[dict[str, Any]] = []
     total = 0
     try:
-        for batch in prepared.batches():
+        for raw in prepared.batches():
+            batch = protect_batch(rules, prepared.columns, raw, counts)
             if len(first) < rows:
                 first += [list(r.values()) for r in batch.slice(0, rows - len(first)).to_pylist()]
             count += batch.num_rows
+            if dataset is not None:
+                incoming += records(prepared.columns, batch)
     except ValidationFailed as err:
         problems, total = err.problems, err.total
-    return Preview(prepared, first, count, problems, total)
+    report = ChangeReport(mode, problems=problems, problem_total=total, privacy=dict(counts))
+    if dataset is not None:
+        compare(served_rows(store, dataset), incoming, dataset.meta.row_identifier, mode, report)
+    else:
+        report.rows = report.added = count
+    return Preview(prepared, first, count, problems, total, report)
+
+
+def upload_name(path: Path) -> str:
+    """The name the publisher gave a saved upload (saved as ``<token>-<name>``)."""
+    if re.fullmatch(r"[0-9a-f]{16}-.+", path.name):
+        return path.name.split("-", 1)[1]
+    return path.name
 
 
 def publish_file(
@@ -396,16 +427,36 @@ def publish_file(
     *,
     spec: DatasetSpec | None,
     mode: str,
+    confirm: int | None = None,
+    guard: bool = True,
 ) -> dict[str, Any]:
-    """Publish a saved file as a new version: ``replace`` every row or ``upsert`` them."""
+    """Publish a saved file as a new version: ``replace`` every row or ``upsert`` them.
+
+    A replace that would remove more than a fifth of the published rows needs ``confirm``
+    to be that number (``guard`` off: the operator's own command line)."""
     dataset = writable_dataset(store, viewer, dataset_id)
     if mode == "replace":
+        if guard and dataset.row_count:
+            report = preview_file(store, path, dataset, _retargeted(spec, dataset_id), 0, mode=mode)
+            if report.problem_total == 0 and report.report.needs_confirmation():
+                removed = report.report.removed
+                if confirm != removed:
+                    raise ConfirmationNeeded(
+                        f"Replacing the rows of {dataset_id} with {upload_name(path)} would "
+                        f"remove {removed:,} of its {dataset.row_count:,} published rows. "
+                        f"Confirm with confirm={removed} if that is what you want, or add "
+                        "and update rows instead (mode=upsert).",
+                        removed=removed,
+                        published=dataset.row_count,
+                        file=upload_name(path),
+                    )
         result = load_file(
             store,
             path,
             spec=_retargeted(spec, dataset_id),
             dataset_id=dataset_id,
             update_metadata=False,
+            label=upload_name(path),
         )
         outcome = {
             "version": result.version,
@@ -422,7 +473,7 @@ def publish_file(
         viewer,
         "dataset.publish",
         dataset_id,
-        file=path.name.split("-", 1)[-1],
+        file=upload_name(path),
         mode=mode,
         **{k: v for k, v in outcome.items() if k != "notes"},
     )
@@ -437,7 +488,7 @@ def _retargeted(spec: DatasetSpec | None, dataset_id: str) -> DatasetSpec | None
 def _upsert_file(
     store: Store, dataset: Dataset, path: Path, spec: DatasetSpec | None
 ) -> dict[str, Any]:
-    prepared = prepare(path, spec, existing=dataset)
+    prepared = prepare(path, spec, existing=dataset, label=upload_name(path))
     keep_access(prepared, dataset)
     if [(c.field_name, c.type) for c in prepared.columns] != [
         (c.field_name, c.type) for c in dataset.columns
@@ -458,7 +509,9 @@ def _upsert_file(
     staged = pa.Table.from_arrays(
         [*head, *table.columns], names=[*STAGED_HEAD, *table.column_names]
     )
-    version, counts = store.apply_changes(dataset.id, key or ROW_ID, staged, source=path.name)
+    version, counts = store.apply_changes(
+        dataset.id, key or ROW_ID, staged, source=upload_name(path)
+    )
     return {
         "version": version.number,
         "rows": version.row_count,
@@ -475,17 +528,43 @@ async def upload_file(
     *,
     filename: str,
     profile: str | None,
-    mode: str,
+    mode: str | None,
+    confirm: int | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
-    """The API's one-step upload: save, then publish (validation refuses bad files whole)."""
+    """The API's one-step upload: save, then publish (validation refuses bad files whole),
+    or with ``dry_run`` only report what publishing would change."""
+    dataset = writable_dataset(portal.store, viewer, dataset_id)
+    mode = mode or default_mode(dataset)
     spec = profile_spec(portal.store, profile) if profile else None
     path = await save_upload(portal, chunks, filename)
     try:
+        if dry_run:
+            preview = await anyio.to_thread.run_sync(
+                lambda: preview_file(
+                    portal.store, path, dataset, _retargeted(spec, dataset_id), 0, mode=mode
+                )
+            )
+            return {"dataset": dataset_id, "file": filename, **preview.report.as_json()}
         return await anyio.to_thread.run_sync(
-            lambda: publish_file(portal.store, viewer, dataset_id, path, spec=spec, mode=mode)
+            lambda: publish_file(
+                portal.store, viewer, dataset_id, path, spec=spec, mode=mode, confirm=confirm
+            )
         )
     finally:
         path.unlink(missing_ok=True)
+
+
+def default_mode(dataset: Dataset) -> str:
+    """Adding and updating rows where rows have an identifier; never replacing by default.
+    Without one, adding would duplicate a month sent twice, so the publisher must choose."""
+    if dataset.meta.row_identifier:
+        return "upsert"
+    raise InvalidRequest(
+        f"Dataset {dataset.id} has no row identifier: say mode=upsert (add the file's rows) "
+        "or mode=replace (replace every row with them).",
+        mode=None,
+    )
 
 
 def remove_stale_uploads(portal: Portal, max_age_s: float = 24 * 3600) -> None:

@@ -24,6 +24,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "access": {"api", "web", "cli", "app", "auth", "management", "queries", "ingest"},
     "auth": {"api", "web", "cli", "app", "management"},
     "management": {"api", "web", "cli", "app", "auth"},
+    "dryrun": {"api", "web", "cli", "app", "auth", "management", "access"},
     "api": {"web", "cli", "app"},
     "web": {"cli", "app"},
 }

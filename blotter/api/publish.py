@@ -205,22 +205,27 @@ def delete_view(request: Request, name: str) -> JSONResponse:
 
 @router.post("/api/views/{dataset_id}/upload")
 async def upload(request: Request, dataset_id: str) -> JSONResponse:
-    """Publish a CSV or XLSX body as a new version: ``?filename=…&profile=…&mode=replace``.
+    """Publish a CSV or XLSX body as a new version: ``?filename=…&profile=…&mode=upsert``;
+    ``dryRun=true`` reports what would change and publishes nothing.
 
     The body streams to disk, so its size is bounded by the upload limit, not by memory."""
     check_dataset_id(dataset_id)
     portal = _portal(request)
     viewer = _writer(request)
     writable_dataset(portal.store, viewer, dataset_id)
-    filename = request.query_params.get("filename", f"{dataset_id}.csv")
+    params = request.query_params
+    filename = params.get("filename", f"{dataset_id}.csv")
+    confirm = params.get("confirm")
     result = await upload_file(
         portal,
         viewer,
         dataset_id,
         request.stream(),
         filename=filename,
-        profile=request.query_params.get("profile") or None,
-        mode=request.query_params.get("mode", "replace"),
+        profile=params.get("profile") or None,
+        mode=params.get("mode") or None,
+        confirm=_int(confirm, "confirm", 0, 10**12) if confirm else None,
+        dry_run=params.get("dryRun", "false").lower() == "true",
     )
     return JSONResponse(result, media_type=_JSON)
 

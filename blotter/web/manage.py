@@ -51,6 +51,7 @@ from blotter.management import (
     staged_upload,
 )
 from blotter.model import Cadence, Dataset, Role, Visibility
+from blotter.privacy import count_words
 from blotter.web.rendering import display, portal_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -403,6 +404,10 @@ class PreviewPage:
     problems: list[dict[str, Any]]
     problem_total: int
     notes: list[str]
+    changes: str = ""  # what publishing would change, in words
+    privacy: list[str] = field(default_factory=list)  # what the privacy rules change
+    confirm_removed: int | None = None  # a replace this large must be confirmed
+    published: int = 0
 
 
 @router.get("/manage/upload")
@@ -439,15 +444,22 @@ async def upload(request: Request) -> Response:
     spec = profile_spec(portal.store, profile) if profile else None
     await anyio.to_thread.run_sync(remove_stale_uploads, portal)
     path = await save_upload(portal, _chunks(upload), upload.filename)
-    preview = await anyio.to_thread.run_sync(lambda: preview_file(portal.store, path, target, spec))
+    mode = _text(form, "mode") or ("upsert" if target and target.meta.row_identifier else "")
+    if target is not None and mode not in ("upsert", "replace"):
+        path.unlink(missing_ok=True)
+        raise InvalidRequest("Choose what the file holds: new and changed rows, or every row.")
+    preview = await anyio.to_thread.run_sync(
+        lambda: preview_file(portal.store, path, target, spec, mode=mode or "replace")
+    )
     columns = preview.prepared.columns
+    report = preview.report
     page = PreviewPage(
         title=f"Preview: {upload.filename}",
         dataset=target,
         token=path.name,
         filename=upload.filename,
         profile=profile,
-        mode=_text(form, "mode", "replace"),
+        mode=mode,
         name=_text(form, "name"),
         columns=columns,
         rows=[_shown_row(columns, row) for row in preview.rows],
@@ -455,6 +467,10 @@ async def upload(request: Request) -> Response:
         problems=preview.problems,
         problem_total=preview.problem_total,
         notes=preview.prepared.notes,
+        changes=report.words() if target is not None else "",
+        privacy=count_words(report.privacy),
+        confirm_removed=report.removed if report.needs_confirmation() else None,
+        published=report.published,
     )
     return render(request, "preview.html", page, status=422 if preview.problem_total else 200)
 
@@ -489,9 +505,18 @@ async def publish(request: Request) -> Response:
     dataset_id = _text(form, "dataset")
     try:
         if dataset_id:
-            mode = _text(form, "mode", "replace")
+            mode = _text(form, "mode")
+            confirm = _text(form, "confirm")
             await anyio.to_thread.run_sync(
-                lambda: publish_file(portal.store, viewer, dataset_id, path, spec=spec, mode=mode)
+                lambda: publish_file(
+                    portal.store,
+                    viewer,
+                    dataset_id,
+                    path,
+                    spec=spec,
+                    mode=mode,
+                    confirm=int(confirm) if confirm.isdigit() else None,
+                )
             )
         else:
             dataset_id = await anyio.to_thread.run_sync(

@@ -105,7 +105,12 @@ def test_the_upload_api_applies_the_rules_and_reports_them(ruled: Portal, mode: 
     body = "case_no,offense,age,officer_name\nc9,theft,16,Lee\nc11,sexual assault,40,Ray\n"
     answer = ruled.client.post(
         f"/api/views/{PUBLIC}/upload",
-        params={"filename": "may.csv", "mode": mode},
+        # A replace removes the three published rows: it must say so.
+        params={
+            "filename": "may.csv",
+            "mode": mode,
+            **({"confirm": "3"} if mode == "replace" else {}),
+        },
         content=body.encode(),
         headers={"Content-Type": "text/csv"},
         auth=AUTH,
