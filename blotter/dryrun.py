@@ -43,6 +43,7 @@ class ChangeReport:
     problems: list[dict[str, Any]] = field(default_factory=list)
     problem_total: int = 0
     privacy: dict[str, int] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # published, but worth a look
     samples: dict[str, list[Any]] = field(
         default_factory=lambda: {"added": [], "changed": [], "removed": []}
     )
@@ -64,6 +65,7 @@ class ChangeReport:
             "problems": self.problems,
             "problemTotal": self.problem_total,
             "privacy": self.privacy,
+            "warnings": self.warnings,
             "samples": self.samples,
         }
 

@@ -37,11 +37,13 @@ from blotter.ingest.spec import DatasetSpec, parse_spec
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Role, Version, Visibility
 from blotter.portal import Portal
 from blotter.privacy import rule_problems
+from blotter.quality import check_problems
 from blotter.schema import DATASET_TABLE, ROW_ID, physical_names
 from blotter.store.base import Store
 from blotter.store.changes import STAGED_HEAD
 from blotter.store.common import now
 from blotter.store.protect import protect_batch
+from blotter.store.quality import Checker, checked
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
@@ -130,6 +132,14 @@ def apply_metadata_change(
         if problems:
             raise InvalidRequest(
                 "Privacy rules: " + "; ".join(problems) + ".", field="privacy", problems=problems
+            )
+    if "quality" in change.fields:
+        problems = check_problems(
+            meta.quality, {c.field_name: str(c.type) for c in dataset.columns}
+        )
+        if problems:
+            raise InvalidRequest(
+                "Quality checks: " + "; ".join(problems) + ".", field="quality", problems=problems
             )
     changed_fields = sorted(
         k for k in change.fields if getattr(meta, k) != getattr(dataset.meta, k)
@@ -283,7 +293,9 @@ def publish_records(
     kept = staged.table.filter(pc.invert(staged.table.column("__delete")))
     names = [n for c in dataset.columns for n in physical_names(c)]
     batch = kept.select(names)
-    return store.publish(dataset.id, dataset.columns, batch.to_batches() or [], source=source)
+    return store.publish(
+        dataset.id, dataset.columns, batch.to_batches() or [], source=source, first_row=1
+    )
 
 
 # --- files: upload, preview, publish ------------------------------------------------
@@ -388,6 +400,8 @@ def preview_file(
     if dataset is not None:
         keep_access(prepared, dataset)
     rules = rules_for(prepared, dataset, dataset is None)
+    meta = dataset.meta if dataset is not None else prepared.meta
+    checker = Checker(meta, prepared.columns, 2, full_rows=True)
     counts: Counter[str] = Counter()
     first: list[list[Any]] = []
     incoming: list[dict[str, Any]] = []
@@ -395,7 +409,7 @@ def preview_file(
     problems: list[dict[str, Any]] = []
     total = 0
     try:
-        for raw in prepared.batches():
+        for raw in checked(checker, prepared.batches(), prepared.label):
             batch = protect_batch(rules, prepared.columns, raw, counts)
             if len(first) < rows:
                 first += [list(r.values()) for r in batch.slice(0, rows - len(first)).to_pylist()]
@@ -404,7 +418,10 @@ def preview_file(
                 incoming += records(prepared.columns, batch)
     except ValidationFailed as err:
         problems, total = err.problems, err.total
-    report = ChangeReport(mode, problems=problems, problem_total=total, privacy=dict(counts))
+    warnings = [p for p in checker.listed() if p["level"] == "warning"]
+    report = ChangeReport(
+        mode, problems=problems, problem_total=total, privacy=dict(counts), warnings=warnings
+    )
     if dataset is not None:
         compare(served_rows(store, dataset), incoming, dataset.meta.row_identifier, mode, report)
     else:
@@ -463,6 +480,7 @@ def publish_file(
             "rows": result.row_count,
             "notes": result.notes,
             "privacy": result.privacy,
+            "quality": _warnings(result.quality),
         }
     elif mode == "upsert":
         outcome = _upsert_file(store, dataset, path, spec)
@@ -510,14 +528,20 @@ def _upsert_file(
         [*head, *table.columns], names=[*STAGED_HEAD, *table.column_names]
     )
     version, counts = store.apply_changes(
-        dataset.id, key or ROW_ID, staged, source=upload_name(path)
+        dataset.id, key or ROW_ID, staged, source=upload_name(path), first_row=2
     )
     return {
         "version": version.number,
         "rows": version.row_count,
         **counts.model_dump(),
         "privacy": version.privacy,
+        "quality": _warnings(version.quality),
     }
+
+
+def _warnings(report: dict[str, Any]) -> dict[str, Any]:
+    """What a publish answer says of its quality report (the rest: quality.json)."""
+    return {k: report.get(k) for k in ("warning_total", "rows_per_check", "warnings")}
 
 
 async def upload_file(

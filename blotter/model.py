@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from blotter.errors import InvalidRequest
 from blotter.privacy import PrivacyRules
+from blotter.quality import QualityRules
 
 DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -160,6 +161,8 @@ class DatasetMeta(BaseModel):
     row_identifier: str | None = None
     # What is withheld or generalised before rows are published (blotter/privacy.py).
     privacy: PrivacyRules = Field(default_factory=PrivacyRules)
+    # The data-quality checks every write passes (blotter/quality.py).
+    quality: QualityRules = Field(default_factory=QualityRules)
 
 
 class Role(StrEnum):
@@ -233,6 +236,8 @@ class Version(BaseModel):
     source: str = ""
     # What the dataset's privacy rules changed in this write (not stored with the version).
     privacy: dict[str, int] = Field(default_factory=dict)
+    # The write's quality report (warnings, rows per check, completeness); kept by the store.
+    quality: dict[str, Any] = Field(default_factory=dict)
 
 
 class Dataset(BaseModel):

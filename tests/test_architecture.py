@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).parents[1] / "blotter"
 FORBIDDEN: dict[str, set[str]] = {
     "errors": {"soql", "store", "ingest", "analysis", "api", "web", "cli", "app", "queries"},
     "model": {"soql", "store", "ingest", "analysis", "api", "web", "cli", "app", "queries"},
+    "quality": {"soql", "store", "ingest", "analysis", "api", "web", "cli", "app", "queries"},
     "privacy": {"soql", "store", "ingest", "analysis", "api", "web", "cli", "app", "queries"},
     "schema": {"soql", "store", "ingest", "analysis", "api", "web", "cli", "app", "queries"},
     "soql": {"store", "ingest", "analysis", "api", "web", "cli", "app", "queries", "portal"},

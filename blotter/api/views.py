@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from blotter.model import Dataset
+from blotter.quality import visible
 
 # Socrata's renderTypeName for each dataTypeName.
 _RENDER = {
@@ -84,3 +85,11 @@ def view_json(dataset: Dataset) -> dict[str, Any]:
             "privacyRules": meta.privacy.describe(),
         },
     }
+
+
+def visible_report(dataset: Dataset, report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A quality report about the columns ``dataset`` shows (see ``quality.visible``)."""
+    if report is None:
+        return None
+    fields = {c.field_name for c in dataset.columns}
+    return visible(report, fields, dataset.meta.privacy.protected())

@@ -27,6 +27,7 @@ from blotter.ingest.readers import Table, open_table
 from blotter.ingest.spec import ColumnSpec, DatasetSpec, ReaderOptions
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
 from blotter.privacy import PrivacyRules
+from blotter.quality import QualityRules
 from blotter.schema import physical_names
 from blotter.store.base import Store
 
@@ -48,6 +49,7 @@ class LoadResult:
     row_count: int
     notes: list[str] = field(default_factory=list)
     privacy: dict[str, int] = field(default_factory=dict)  # what the privacy rules changed
+    quality: dict[str, Any] = field(default_factory=dict)  # the quality report
 
 
 @dataclass
@@ -443,16 +445,20 @@ def keep_access(prepared: PreparedLoad, existing: Dataset) -> None:
         c.model_copy(update={"internal": True}) if c.field_name in hidden else c
         for c in prepared.columns
     ]
-    # Rules set in the portal hold until a dataset file declares its own.
+    # Rules and checks set in the portal hold until a dataset file declares its own.
     privacy = prepared.meta.privacy
     if privacy.is_empty():
         privacy = existing.meta.privacy
+    quality = prepared.meta.quality
+    if quality == QualityRules():
+        quality = existing.meta.quality
     prepared.meta = prepared.meta.model_copy(
         update={
             "visibility": existing.meta.visibility,
             "owner": existing.meta.owner,
             "row_identifier": existing.meta.row_identifier,
             "privacy": privacy,
+            "quality": quality,
         }
     )
 
@@ -498,6 +504,7 @@ def load_file(
             read_ahead(prepared.batches()),
             source=prepared.label,
             privacy=rules_for(prepared, existing, spec is not None and update_metadata),
+            quality=prepared.meta.quality if spec is not None and update_metadata else None,
         )
     except BaseException:
         if created:  # a new dataset whose first load failed leaves no empty shell behind
@@ -511,6 +518,7 @@ def load_file(
         row_count=version.row_count,
         notes=prepared.notes,
         privacy=version.privacy,
+        quality=version.quality,
     )
 
 

@@ -24,6 +24,7 @@ from pydantic import (
 from blotter.errors import IngestError
 from blotter.model import FIELD_NAME, Cadence, Column, ColumnType, DatasetMeta
 from blotter.privacy import rule_problems
+from blotter.quality import check_problems
 
 
 class ReaderOptions(BaseModel):
@@ -179,7 +180,27 @@ class DatasetSpec(DatasetMeta):
             # A raw copy must not reveal what its field's rule withholds (store/protect.py).
             raw = {s.keep_raw: s.field for s in self.columns if s.keep_raw}
             self.privacy = self.privacy.model_copy(update={"raw_copies": raw})
+        if self.columns:
+            self._declare_categories()
+            types = {c.field_name: str(c.type) for s in self.columns for c in s.columns()}
+            problems = check_problems(self.quality, types)
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
+
+    def _declare_categories(self) -> None:
+        """A column cleaned into a closed list (a value map, nothing else allowed) is a
+        category column: every write, whatever its way in, is checked against the list."""
+        found = dict(self.quality.categories)
+        for spec in self.columns:
+            if spec.field in found or spec.unmapped != "error" or spec.split or not spec.map:
+                continue
+            if spec.type is not ColumnType.TEXT:
+                continue
+            values = {v for v in spec.map.values() if v is not None}
+            values |= {v for _, v in spec.patterns if v is not None}
+            found[spec.field] = sorted(values)
+        self.quality = self.quality.model_copy(update={"categories": found})
 
     @property
     def file(self) -> Path | None:

@@ -33,7 +33,16 @@ from blotter.model import (
     Version,
 )
 from blotter.privacy import PrivacyRules
+from blotter.quality import QualityReport, QualityRules
 from blotter.store.protect import protect_batches, protect_staged, raw_copies_internal
+from blotter.store.quality import (
+    Checker,
+    category_fields,
+    check_staged,
+    checked,
+    completeness,
+    distinct_values,
+)
 
 
 @dataclass
@@ -100,28 +109,40 @@ class Store(ABC):
         source: str = "",
         data_as_of: datetime | None = None,
         privacy: PrivacyRules | None = None,
+        quality: QualityRules | None = None,
+        first_row: int = 2,
     ) -> Version:
         """Write every batch as a new version and switch readers to it in one transaction.
 
         Batches hold the physical columns of ``columns`` (see ``blotter.schema``), without
         system fields. If iterating the batches raises, nothing changes. The dataset's
-        privacy rules (or ``privacy``, the rules a dataset file is about to store) are
-        applied to every row first; the version counts what they changed.
+        quality checks run on every row first (an error raises ValidationFailed naming rows
+        from ``first_row``: 2 for a file with a header), then its privacy rules change them
+        (``privacy`` and ``quality``: the rules a dataset file is about to store). The
+        version counts what the rules changed and carries the quality report, which is kept.
         """
-        rules = privacy if privacy is not None else self._privacy_of(dataset_id)
-        columns = raw_copies_internal(rules, columns)
+        meta = self._meta_of(dataset_id)
+        if privacy is not None:
+            meta = meta.model_copy(update={"privacy": privacy})
+        if quality is not None:
+            meta = meta.model_copy(update={"quality": quality})
+        columns = raw_copies_internal(meta.privacy, columns)
+        checker = Checker(meta, columns, first_row, full_rows=True)
+        before = self._categories(dataset_id, meta, columns)
         counts: Counter[str] = Counter()
-        version = self._publish(
-            dataset_id,
-            columns,
-            protect_batches(rules, columns, batches, counts),
-            source=source,
-            data_as_of=data_as_of,
-        )
-        return version.model_copy(update={"privacy": dict(counts)})
+        stream = protect_batches(meta.privacy, columns, checked(checker, batches, source), counts)
+        version = self._publish(dataset_id, columns, stream, source=source, data_as_of=data_as_of)
+        report = self._keep_quality(dataset_id, version, checker, before, meta, columns)
+        return version.model_copy(update={"privacy": dict(counts), "quality": report})
 
     def apply_changes(
-        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
+        self,
+        dataset_id: str,
+        key: str,
+        staged: pa.Table,
+        *,
+        source: str = "",
+        first_row: int = 1,
     ) -> tuple[Version, ChangeCounts]:
         """Upsert and delete rows as a new version, in one transaction.
 
@@ -129,19 +150,75 @@ class Store(ABC):
         physical column ``key``: the row identifier, or ``_id``) and the physical columns of
         the dataset's current columns. Rows are matched on ``key``; unmatched upserts are
         appended. The new version is written in ``:id`` order, like every version. The
-        dataset's privacy rules are applied to the staged rows first.
+        dataset's quality checks run on the staged rows (row numbers from ``first_row``),
+        then its privacy rules change them.
         """
         dataset = self.get_dataset(dataset_id)
+        checker = Checker(dataset.meta, dataset.columns, first_row, full_rows=False)
+        check_staged(checker, staged, first_row)
+        checker.finish(source)
+        before = self._categories(dataset_id, dataset.meta, dataset.columns)
         counts: Counter[str] = Counter()
         staged = protect_staged(dataset.meta.privacy, dataset.columns, staged, counts)
         version, changes = self._apply_changes(dataset_id, key, staged, source=source)
-        return version.model_copy(update={"privacy": dict(counts)}), changes
+        report = self._keep_quality(
+            dataset_id, version, checker, before, dataset.meta, dataset.columns
+        )
+        return version.model_copy(update={"privacy": dict(counts), "quality": report}), changes
 
-    def _privacy_of(self, dataset_id: str) -> PrivacyRules:
+    def _meta_of(self, dataset_id: str) -> DatasetMeta:
         try:
-            return self.get_dataset(dataset_id).meta.privacy
+            return self.get_dataset(dataset_id).meta
         except DatasetNotFound:
-            return PrivacyRules()  # the engine answers for the missing dataset
+            return DatasetMeta(name=dataset_id)  # the engine answers for the missing dataset
+
+    def _categories(
+        self, dataset_id: str, meta: DatasetMeta, columns: list[Column]
+    ) -> dict[str, set[str]] | None:
+        """The served values of category columns, to tell a write's new ones (None: no
+        rows yet, so nothing is new)."""
+        try:
+            dataset = self.get_dataset(dataset_id)
+        except DatasetNotFound:
+            return None
+        if not dataset.version:
+            return None
+        return distinct_values(self.execute, dataset, category_fields(meta, columns))
+
+    def _keep_quality(
+        self,
+        dataset_id: str,
+        version: Version,
+        checker: Checker,
+        before: dict[str, set[str]] | None,
+        meta: DatasetMeta,
+        columns: list[Column],
+    ) -> dict[str, Any]:
+        """Complete the write's quality report from the new version, and keep it."""
+        report = checker.report or QualityReport()
+        dataset = self.get_dataset(dataset_id)
+        report.version = version.number
+        report.rows, report.completeness = completeness(self.execute, dataset)
+        if before is not None:
+            after = distinct_values(self.execute, dataset, category_fields(meta, columns))
+            report.new_categories = {
+                f: sorted(after[f] - before[f])[:20]
+                for f in after
+                if f in before and after[f] - before[f]
+            }
+        kept = report.model_dump()
+        self.save_quality(dataset_id, version.number, version.created_at, kept)
+        return kept
+
+    @abstractmethod
+    def save_quality(
+        self, dataset_id: str, version: int, at: datetime, report: dict[str, Any]
+    ) -> None:
+        """Keep the quality report of one version."""
+
+    @abstractmethod
+    def latest_quality(self, dataset_id: str) -> dict[str, Any] | None:
+        """The newest version's quality report, or None."""
 
     @abstractmethod
     def _publish(

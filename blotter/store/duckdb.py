@@ -229,6 +229,7 @@ class DuckDBStore(SqlRecords, Store):
             for (table,) in tables:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
             cur.execute("DELETE FROM blotter_versions WHERE dataset_id = ?", [dataset_id])
+            cur.execute("DELETE FROM blotter_quality WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM blotter_datasets WHERE id = ?", [dataset_id])
             cur.execute("COMMIT")
 

@@ -188,6 +188,7 @@ class PostgresStore(SqlRecords, Store):
             ).fetchall()
             for (table,) in tables:
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+            conn.execute("DELETE FROM blotter_quality WHERE dataset_id = %s", [dataset_id])
             conn.execute("DELETE FROM blotter_datasets WHERE id = %s", [dataset_id])
 
     # --- versions --------------------------------------------------------------------

@@ -18,6 +18,7 @@ from blotter.auth import viewer_of
 from blotter.errors import DatasetNotFound, SoQLError
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
+from blotter.quality import QualityReport, visible
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
@@ -159,6 +160,22 @@ class DatasetPage:
     rates: RateTable | None
     rates_url: str
     has_dashboard: bool
+    privacy_rules: list[str]  # the dataset's privacy rules in plain words
+    quality: list[str]  # the latest quality report in plain words
+    quality_table: list[tuple[str, str]]  # (column name, share with a value)
+
+
+def _quality(portal: Portal, dataset: Dataset) -> tuple[list[str], list[tuple[str, str]]]:
+    """The latest quality report, about the columns this viewer sees: in words, and each
+    column's share of rows with a value."""
+    kept = portal.store.latest_quality(dataset.id)
+    if kept is None:
+        return [], []
+    fields = {c.field_name for c in dataset.columns}
+    report = QualityReport.model_validate(visible(kept, fields, dataset.meta.privacy.protected()))
+    names = {c.field_name: c.name for c in dataset.columns}
+    table = [(names[f], f"{share:.0%}") for f, share in report.completeness.items() if f in names]
+    return report.summary(), table
 
 
 def _url(dataset_id: str, params: dict[str, str]) -> str:
@@ -418,6 +435,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     api_url = f"/resource/{dataset.id}.json" + ("?" + urlencode(export) if export else "")
     fresh = freshness(dataset, now())
     site = str(request.base_url).rstrip("/")
+    quality_lines, quality_table = _quality(portal, dataset)
     page = DatasetPage(
         title=meta.name,
         dataset_id=dataset.id,
@@ -490,6 +508,9 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         has_dashboard=bool(dataset.meta.dashboard),
         rates_url=f"/api/analysis/v1/{dataset.id}/rates.json"
         + ("?" + urlencode({"$where": where}) if where else ""),
+        privacy_rules=meta.privacy.describe(),
+        quality=quality_lines,
+        quality_table=quality_table,
     )
     if not problems:
         portal.store.count_view(dataset.id)
