@@ -84,7 +84,7 @@ class QualityReport(BaseModel):
 
     def summary(self) -> list[str]:
         """The report in plain words, for the dataset page."""
-        out = [f"{self.rows:,} rows checked when version {self.version} was published."]
+        out = [f"Version {self.version} ({self.rows:,} rows): its rows were checked as published."]
         if not self.warning_total:
             out.append("No warnings.")
         for check, count in sorted(self.rows_per_check.items()):

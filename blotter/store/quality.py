@@ -114,7 +114,8 @@ class Checker:
                 self._note(_problem(row, field, value, reason, "coverage", "warning"))
 
     def listed(self) -> list[dict[str, Any]]:
-        out = [p.as_dict() for p in self.problems]
+        """The problems noted, in row order (each check runs a column at a time)."""
+        out = [p.as_dict() for p in sorted(self.problems, key=lambda p: p.row)]
         for entry in out:
             entry["value"] = _shown(entry["value"])
         return out

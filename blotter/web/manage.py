@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import anyio
+import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
@@ -307,6 +308,9 @@ class EditPage:
     cadences: list[str]
     identifiers: list[str]
     is_admin: bool
+    privacy_yaml: str
+    quality_yaml: str
+    privacy_words: list[str]
     error: str = ""
     notice: str = ""
 
@@ -327,8 +331,30 @@ def _edit_page(viewer: Viewer, dataset: Dataset, **extra: str) -> EditPage:
         [str(c) for c in Cadence],
         identifiers,
         viewer.is_admin,
+        _yaml(
+            dataset.meta.privacy.model_dump(
+                mode="json", exclude={"raw_copies"}, exclude_defaults=True
+            )
+        ),
+        _yaml(dataset.meta.quality.model_dump(mode="json", exclude_defaults=True)),
+        dataset.meta.privacy.describe(),
         **extra,
     )
+
+
+def _yaml(rules: dict[str, Any]) -> str:
+    return yaml.safe_dump(rules, sort_keys=False, allow_unicode=True) if rules else ""
+
+
+def _rules(form: FormData, name: str) -> dict[str, Any]:
+    """A rules box's YAML as a mapping (empty: no rules)."""
+    try:
+        data = yaml.safe_load(_text(form, name)) or {}
+    except yaml.YAMLError as err:
+        raise InvalidRequest(f"The {name} rules are not valid YAML: {err}", field=name) from None
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"The {name} rules must be a mapping of keys to values.", field=name)
+    return data
 
 
 _META_FIELDS = (
@@ -361,6 +387,13 @@ async def save_dataset(request: Request, dataset_id: str) -> Response:
         fields["row_identifier"] = _text(form, "row_identifier") or None
     if viewer.is_admin and "agency" in form:
         fields["agency"] = _text(form, "agency")
+    try:
+        for name in ("privacy", "quality"):
+            if name in form:
+                fields[name] = _rules(form, name)
+    except BlotterError as err:
+        page = _edit_page(viewer, dataset, error=err.message)
+        return render(request, "edit.html", page, status=err.status)
     columns = [
         {
             "field_name": c.field_name,
@@ -408,6 +441,7 @@ class PreviewPage:
     privacy: list[str] = field(default_factory=list)  # what the privacy rules change
     confirm_removed: int | None = None  # a replace this large must be confirmed
     published: int = 0
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # published, worth a look
 
 
 @router.get("/manage/upload")
@@ -471,6 +505,7 @@ async def upload(request: Request) -> Response:
         privacy=count_words(report.privacy),
         confirm_removed=report.removed if report.needs_confirmation() else None,
         published=report.published,
+        warnings=report.warnings,
     )
     return render(request, "preview.html", page, status=422 if preview.problem_total else 200)
 

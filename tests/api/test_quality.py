@@ -136,5 +136,5 @@ def test_each_publish_keeps_a_report_shown_as_json_and_on_the_page(
     assert report["version"] == 2 and report["new_categories"] == {"incident_ward": ["Ward 9"]}
     page = client.get(f"/datasets/{ARRESTS}").text
     assert "For people under 18, the age (&#39;age&#39;) is withheld" in page
-    assert "1,911 rows checked when version 2 was published." in page
+    assert "Version 2 (1,911 rows): its rows were checked as published." in page
     assert "New values in &#39;incident_ward&#39;: &#39;Ward 9&#39;." in page

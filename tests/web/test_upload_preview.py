@@ -72,3 +72,31 @@ def test_a_replace_removing_most_rows_needs_the_number_ticked(portal: Portal) ->
     )
     assert ticked.status_code == 303
     assert portal.store.get_dataset(PUBLIC).row_count == 1
+
+
+def test_the_settings_page_sets_the_privacy_rules_and_refuses_bad_ones(portal: Portal) -> None:
+    client = TestClient(portal.client.app)
+    csrf = sign_in(client, "pub_a")
+    rules = "juveniles:\n  column: age\n  withhold: [officer_name]\n"
+    saved = client.post(
+        f"/manage/d/{PUBLIC}",
+        data={"csrf": csrf, "privacy": rules, "quality": "future_dates: error\n"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    meta = portal.store.get_dataset(PUBLIC).meta
+    assert meta.privacy.juveniles is not None and meta.privacy.juveniles.withhold == [
+        "officer_name"
+    ]
+    assert meta.quality.future_dates == "error"
+    page = client.get(f"/manage/d/{PUBLIC}").text
+    assert "withhold:\n  - officer_name" in page.replace("&#39;", "'")
+    bad = client.post(
+        f"/manage/d/{PUBLIC}",
+        data={"csrf": csrf, "privacy": "hundred_block: [street]\n"},
+        follow_redirects=False,
+    )
+    assert bad.status_code == 400 and "&#39;street&#39;, which is not a column" in bad.text
+    broken = client.post(f"/manage/d/{PUBLIC}", data={"csrf": csrf, "privacy": "juveniles: [\n"})
+    assert broken.status_code == 400 and "not valid YAML" in broken.text
+    assert portal.store.get_dataset(PUBLIC).meta.privacy.juveniles is not None
