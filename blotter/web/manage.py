@@ -539,10 +539,11 @@ async def publish(request: Request) -> Response:
     spec = profile_spec(portal.store, profile) if profile else None
     dataset_id = _text(form, "dataset")
     try:
+        outcome: dict[str, Any] = {}
         if dataset_id:
             mode = _text(form, "mode")
             confirm = _text(form, "confirm")
-            await anyio.to_thread.run_sync(
+            outcome = await anyio.to_thread.run_sync(
                 lambda: publish_file(
                     portal.store,
                     viewer,
@@ -560,6 +561,9 @@ async def publish(request: Request) -> Response:
     finally:
         path.unlink(missing_ok=True)
     notice = "Published a new version." if _text(form, "dataset") else "Dataset created."
+    done = count_words(outcome.get("privacy", {}))
+    if done:
+        notice += " Privacy rules: " + "; ".join(done) + "."
     return _see_other(f"/manage/d/{dataset_id}?" + urlencode({"notice": notice}))
 
 

@@ -140,6 +140,8 @@ def test_the_staff_upload_page_applies_the_rules(ruled: Portal) -> None:
         follow_redirects=False,
     )
     assert published.status_code == 303
+    notice = client.get(published.headers["location"]).text
+    assert "Privacy rules: 1 record of a juvenile with the age withheld." in notice
     _nothing_reveals_the_juvenile(ruled)
 
 
