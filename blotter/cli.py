@@ -292,6 +292,7 @@ def load(
     from blotter.ingest.pipeline import load_file
     from blotter.ingest.spec import load_spec_file
     from blotter.management import profile_spec, publish_file
+    from blotter.privacy import count_words
 
     if (dataset is None) == (not new):
         err_console.print("Give exactly one of --dataset ID (new version) or --new.")
@@ -322,9 +323,10 @@ def load(
                         file,
                         spec=dataset_spec,
                         mode="upsert" if upsert else "replace",
+                        guard=False,  # the operator's own command: no confirmation asked
                     )
                     dataset_id, version, rows = dataset, outcome["version"], outcome["rows"]
-                    notes = outcome.get("notes", [])
+                    notes = outcome.get("notes", []) + count_words(outcome.get("privacy", {}))
                 else:
                     result = load_file(
                         store,
@@ -335,7 +337,7 @@ def load(
                         progress=tick,
                     )
                     dataset_id, version, rows = result.dataset_id, result.version, result.row_count
-                    notes = result.notes
+                    notes = result.notes + count_words(result.privacy)
                     audit(
                         store,
                         operator,
@@ -344,6 +346,7 @@ def load(
                         file=file.name,
                         version=version,
                         rows=rows,
+                        privacy=result.privacy,
                     )
         except BlotterError as err:
             _fail(err)

@@ -58,6 +58,13 @@ class Conflict(BlotterError):
     status = 409
 
 
+class ConfirmationNeeded(BlotterError):
+    """A replace that would remove more than a fifth of the published rows, unconfirmed."""
+
+    code = "publish.confirm-removal"
+    status = 409
+
+
 class PayloadTooLarge(BlotterError):
     code = "request.too-large"
     status = 413

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ from pydantic import ValidationError
 from sqlglot import exp
 
 from blotter.access import Viewer, audit, managed_dataset, require_account, writable_dataset
+from blotter.dryrun import ChangeReport, compare, records, served_rows
 from blotter.errors import (
+    ConfirmationNeeded,
     IngestError,
     InvalidRequest,
     NotFound,
@@ -31,15 +34,19 @@ from blotter.errors import (
     ValidationFailed,
 )
 from blotter.ingest.bounds import ReadLimits
-from blotter.ingest.pipeline import PreparedLoad, keep_access, load_file, prepare
+from blotter.ingest.pipeline import PreparedLoad, keep_access, load_file, prepare, rules_for
 from blotter.ingest.rows import stage_changes
 from blotter.ingest.spec import DatasetSpec, parse_spec
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Role, Version, Visibility
 from blotter.portal import Portal
+from blotter.privacy import rule_problems
+from blotter.quality import check_problems
 from blotter.schema import DATASET_TABLE, ROW_ID, physical_names
 from blotter.store.base import Store
 from blotter.store.changes import STAGED_HEAD
 from blotter.store.common import now
+from blotter.store.protect import protect_batch
+from blotter.store.quality import Checker, checked
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
@@ -119,6 +126,24 @@ def apply_metadata_change(
         raise InvalidRequest(f"Metadata field '{where}': {first['msg']}.", field=where) from None
     if meta.row_identifier != dataset.meta.row_identifier and meta.row_identifier:
         check_row_identifier(store, dataset, meta.row_identifier)
+    if "privacy" in change.fields:
+        # Raw copies come from dataset files, never from an edit; a rule names real columns.
+        meta.privacy = meta.privacy.model_copy(
+            update={"raw_copies": dataset.meta.privacy.raw_copies}
+        )
+        problems = rule_problems(meta.privacy, {c.field_name: str(c.type) for c in dataset.columns})
+        if problems:
+            raise InvalidRequest(
+                "Privacy rules: " + "; ".join(problems) + ".", field="privacy", problems=problems
+            )
+    if "quality" in change.fields:
+        problems = check_problems(
+            meta.quality, {c.field_name: str(c.type) for c in dataset.columns}
+        )
+        if problems:
+            raise InvalidRequest(
+                "Quality checks: " + "; ".join(problems) + ".", field="quality", problems=problems
+            )
     changed_fields = sorted(
         k for k in change.fields if getattr(meta, k) != getattr(dataset.meta, k)
     )
@@ -270,7 +295,9 @@ def publish_records(
     kept = staged.table.filter(pc.invert(staged.table.column("__delete")))
     names = [n for c in dataset.columns for n in physical_names(c)]
     batch = kept.select(names)
-    return store.publish(dataset.id, dataset.columns, batch.to_batches() or [], source=source)
+    return store.publish(
+        dataset.id, dataset.columns, batch.to_batches() or [], source=source, first_row=1
+    )
 
 
 # --- files: upload, preview, publish ------------------------------------------------
@@ -364,14 +391,16 @@ def save_profile(store: Store, viewer: Viewer, name: str, yaml_text: str) -> Dat
 
 @dataclass
 class Preview:
-    """What a file would publish: the columns, the first rows, and the problems of the rows
-    checked (all of them when ``complete``; else the first ``row_count``)."""
+    """What a file would publish: the columns, the first rows (privacy rules applied), the
+    problems of the rows checked (all of them when ``complete``; else the first
+    ``row_count``), and what it would change in the dataset."""
 
     prepared: PreparedLoad
     rows: list[list[Any]]
     row_count: int
     problems: list[dict[str, Any]]
     problem_total: int
+    report: ChangeReport
     complete: bool = True
 
 
@@ -386,36 +415,67 @@ def preview_file(
     spec: DatasetSpec | None,
     rows: int = 20,
     *,
-    check_rows: int = 100_000,
+    mode: str = "upsert",
+    check_rows: int | None = None,
     limits: ReadLimits | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Preview:
-    """Read the file as a publish would, up to about ``check_rows`` rows (a batch past them
-    at most), keeping the first rows; the whole file is validated when it is published.
-    ``cancelled`` is asked between batches: the client may have left."""
-    prepared = prepare(path, spec, existing=dataset, limits=limits)
+    """Read the file as a publish would, keeping the first rows, and compare what it would
+    publish with the rows served now. Nothing is written. With ``check_rows`` (the upload
+    page) only about that many rows are read (a batch past them at most) and nothing is
+    compared; the whole file is checked when it is published. ``cancelled`` is asked
+    between batches: the client may have left."""
+    prepared = prepare(path, spec, existing=dataset, limits=limits, label=upload_name(path))
     if dataset is not None:
         keep_access(prepared, dataset)
+    rules = rules_for(prepared, dataset, dataset is None)
+    meta = dataset.meta if dataset is not None else prepared.meta
+    checker = Checker(meta, prepared.columns, 2, full_rows=True)
+    counts: Counter[str] = Counter()
     first: list[list[Any]] = []
+    incoming: list[dict[str, Any]] = []
     count = 0
+    problems: list[dict[str, Any]] = []
+    total = 0
     complete = True
     batches = prepared.batches()
     try:
-        for batch in batches:
+        for raw in checked(checker, batches, prepared.label):
             if cancelled():
                 raise Cancelled
+            batch = protect_batch(rules, prepared.columns, raw, counts)
             if len(first) < rows:
                 first += [list(r.values()) for r in batch.slice(0, rows - len(first)).to_pylist()]
             count += batch.num_rows
-            if count >= check_rows:
+            if dataset is not None:
+                incoming += records(prepared.columns, batch)
+            if check_rows is not None and count >= check_rows:
                 complete = False
                 break
     except ValidationFailed as err:
-        return Preview(prepared, first, count, err.problems, err.total)
+        problems, total = err.problems, err.total
     finally:
         batches.close()  # closes the file and any reader thread
-    problems = [p.as_dict() for p in prepared.problems]
-    return Preview(prepared, first, count, problems, prepared.problem_total, complete)
+    if not complete:  # stopped early: the problems found so far, the file's and the checks'
+        found = [p for p in checker.listed() if p["level"] != "warning"]
+        problems = [p.as_dict() for p in prepared.problems] + found
+        total = prepared.problem_total + len(found)
+    warnings = [p for p in checker.listed() if p["level"] == "warning"]
+    report = ChangeReport(
+        mode, problems=problems, problem_total=total, privacy=dict(counts), warnings=warnings
+    )
+    if dataset is not None and complete:
+        compare(served_rows(store, dataset), incoming, dataset.meta.row_identifier, mode, report)
+    else:
+        report.rows = report.added = count
+    return Preview(prepared, first, count, problems, total, report, complete)
+
+
+def upload_name(path: Path) -> str:
+    """The name the publisher gave a saved upload (saved as ``<token>-<name>``)."""
+    if re.fullmatch(r"[0-9a-f]{16}-.+", path.name):
+        return path.name.split("-", 1)[1]
+    return path.name
 
 
 def publish_file(
@@ -427,10 +487,29 @@ def publish_file(
     spec: DatasetSpec | None,
     mode: str,
     limits: ReadLimits | None = None,
+    confirm: int | None = None,
+    guard: bool = True,
 ) -> dict[str, Any]:
-    """Publish a saved file as a new version: ``replace`` every row or ``upsert`` them."""
+    """Publish a saved file as a new version: ``replace`` every row or ``upsert`` them.
+
+    A replace that would remove more than a fifth of the published rows needs ``confirm``
+    to be that number (``guard`` off: the operator's own command line)."""
     dataset = writable_dataset(store, viewer, dataset_id)
     if mode == "replace":
+        if guard and dataset.row_count:
+            report = preview_file(store, path, dataset, _retargeted(spec, dataset_id), 0, mode=mode)
+            if report.problem_total == 0 and report.report.needs_confirmation():
+                removed = report.report.removed
+                if confirm != removed:
+                    raise ConfirmationNeeded(
+                        f"Replacing the rows of {dataset_id} with {upload_name(path)} would "
+                        f"remove {removed:,} of its {dataset.row_count:,} published rows. "
+                        f"Confirm with confirm={removed} if that is what you want, or add "
+                        "and update rows instead (mode=upsert).",
+                        removed=removed,
+                        published=dataset.row_count,
+                        file=upload_name(path),
+                    )
         result = load_file(
             store,
             path,
@@ -438,8 +517,15 @@ def publish_file(
             dataset_id=dataset_id,
             update_metadata=False,
             limits=limits,
+            label=upload_name(path),
         )
-        outcome = {"version": result.version, "rows": result.row_count, "notes": result.notes}
+        outcome = {
+            "version": result.version,
+            "rows": result.row_count,
+            "notes": result.notes,
+            "privacy": result.privacy,
+            "quality": _warnings(result.quality),
+        }
     elif mode == "upsert":
         outcome = _upsert_file(store, dataset, path, spec, limits)
     else:
@@ -449,7 +535,7 @@ def publish_file(
         viewer,
         "dataset.publish",
         dataset_id,
-        file=path.name.split("-", 1)[-1],
+        file=upload_name(path),
         mode=mode,
         **{k: v for k, v in outcome.items() if k != "notes"},
     )
@@ -468,7 +554,7 @@ def _upsert_file(
     spec: DatasetSpec | None,
     limits: ReadLimits | None,
 ) -> dict[str, Any]:
-    prepared = prepare(path, spec, existing=dataset, limits=limits)
+    prepared = prepare(path, spec, existing=dataset, limits=limits, label=upload_name(path))
     keep_access(prepared, dataset)
     if [(c.field_name, c.type) for c in prepared.columns] != [
         (c.field_name, c.type) for c in dataset.columns
@@ -489,8 +575,21 @@ def _upsert_file(
     staged = pa.Table.from_arrays(
         [*head, *table.columns], names=[*STAGED_HEAD, *table.column_names]
     )
-    version, counts = store.apply_changes(dataset.id, key or ROW_ID, staged, source=path.name)
-    return {"version": version.number, "rows": version.row_count, **counts.model_dump()}
+    version, counts = store.apply_changes(
+        dataset.id, key or ROW_ID, staged, source=upload_name(path), first_row=2
+    )
+    return {
+        "version": version.number,
+        "rows": version.row_count,
+        **counts.model_dump(),
+        "privacy": version.privacy,
+        "quality": _warnings(version.quality),
+    }
+
+
+def _warnings(report: dict[str, Any]) -> dict[str, Any]:
+    """What a publish answer says of its quality report (the rest: quality.json)."""
+    return {k: report.get(k) for k in ("warning_total", "rows_per_check", "warnings")}
 
 
 async def upload_file(
@@ -501,21 +600,58 @@ async def upload_file(
     *,
     filename: str,
     profile: str | None,
-    mode: str,
+    mode: str | None,
+    confirm: int | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
-    """The API's one-step upload: save, then publish (validation refuses bad files whole)."""
+    """The API's one-step upload: save, then publish (validation refuses bad files whole),
+    or with ``dry_run`` only report what publishing would change."""
+    dataset = writable_dataset(portal.store, viewer, dataset_id)
+    mode = mode or default_mode(dataset)
     spec = profile_spec(portal.store, profile) if profile else None
     path = await save_upload(portal, chunks, filename)
     limits = ReadLimits.from_settings(portal.settings)
     try:
         with named_as_sent(path):
+            if dry_run:
+                preview = await anyio.to_thread.run_sync(
+                    lambda: preview_file(
+                        portal.store,
+                        path,
+                        dataset,
+                        _retargeted(spec, dataset_id),
+                        0,
+                        mode=mode,
+                        limits=limits,
+                    )
+                )
+                return {"dataset": dataset_id, "file": filename, **preview.report.as_json()}
             return await anyio.to_thread.run_sync(
                 lambda: publish_file(
-                    portal.store, viewer, dataset_id, path, spec=spec, mode=mode, limits=limits
+                    portal.store,
+                    viewer,
+                    dataset_id,
+                    path,
+                    spec=spec,
+                    mode=mode,
+                    limits=limits,
+                    confirm=confirm,
                 )
             )
     finally:
         path.unlink(missing_ok=True)
+
+
+def default_mode(dataset: Dataset) -> str:
+    """Adding and updating rows where rows have an identifier; never replacing by default.
+    Without one, adding would duplicate a month sent twice, so the publisher must choose."""
+    if dataset.meta.row_identifier:
+        return "upsert"
+    raise InvalidRequest(
+        f"Dataset {dataset.id} has no row identifier: say mode=upsert (add the file's rows) "
+        "or mode=replace (replace every row with them).",
+        mode=None,
+    )
 
 
 def remove_stale_uploads(portal: Portal) -> int:

@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from blotter.errors import InvalidRequest
+from blotter.privacy import PrivacyRules
+from blotter.quality import QualityRules
 
 DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -247,6 +249,10 @@ class DatasetMeta(BaseModel):
     # The column whose value names a row in SODA upserts and deletes; None: rows are
     # named by :id and rows without one are appended.
     row_identifier: str | None = None
+    # What is withheld or generalised before rows are published (blotter/privacy.py).
+    privacy: PrivacyRules = Field(default_factory=PrivacyRules)
+    # The data-quality checks every write passes (blotter/quality.py).
+    quality: QualityRules = Field(default_factory=QualityRules)
 
     @field_validator("license_url", "attribution_url", "source_url")
     @classmethod
@@ -340,6 +346,10 @@ class Version(BaseModel):
     row_count: int
     created_at: datetime
     source: str = ""
+    # What the dataset's privacy rules changed in this write (not stored with the version).
+    privacy: dict[str, int] = Field(default_factory=dict)
+    # The write's quality report (warnings, rows per check, completeness); kept by the store.
+    quality: dict[str, Any] = Field(default_factory=dict)
 
 
 class Dataset(BaseModel):

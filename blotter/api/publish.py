@@ -140,6 +140,7 @@ async def upsert(request: Request, name: str) -> JSONResponse:
         dataset_id,
         version=version.number,
         **counts.model_dump(),
+        privacy=version.privacy,
     )
     body = soda_counts(counts, by_identifier=dataset.meta.row_identifier is not None)
     return JSONResponse(body, media_type=_JSON)
@@ -154,7 +155,14 @@ async def replace(request: Request, name: str) -> JSONResponse:
     dataset = writable_dataset(portal.store, viewer, dataset_id)
     records = _rows_of(request, await _body(request))
     version = publish_records(portal.store, dataset, records, source=f"replace by {viewer.name}")
-    audit(portal.store, viewer, "rows.replace", dataset_id, version=version.number)
+    audit(
+        portal.store,
+        viewer,
+        "rows.replace",
+        dataset_id,
+        version=version.number,
+        privacy=version.privacy,
+    )
     counts = ChangeCounts(created=version.row_count)
     return JSONResponse(soda_counts(counts, by_identifier=False), media_type=_JSON)
 
@@ -222,22 +230,27 @@ def delete_view(request: Request, name: str) -> JSONResponse:
 
 @router.post("/api/views/{dataset_id}/upload")
 async def upload(request: Request, dataset_id: str) -> JSONResponse:
-    """Publish a CSV or XLSX body as a new version: ``?filename=…&profile=…&mode=replace``.
+    """Publish a CSV or XLSX body as a new version: ``?filename=…&profile=…&mode=upsert``;
+    ``dryRun=true`` reports what would change and publishes nothing.
 
     The body streams to disk, so its size is bounded by the upload limit, not by memory."""
     check_dataset_id(dataset_id)
     portal = _portal(request)
     viewer = _writer(request)
     writable_dataset(portal.store, viewer, dataset_id)
-    filename = request.query_params.get("filename", f"{dataset_id}.csv")
+    params = request.query_params
+    filename = params.get("filename", f"{dataset_id}.csv")
+    confirm = params.get("confirm")
     result = await upload_file(
         portal,
         viewer,
         dataset_id,
         request.stream(),
         filename=filename,
-        profile=request.query_params.get("profile") or None,
-        mode=request.query_params.get("mode", "replace"),
+        profile=params.get("profile") or None,
+        mode=params.get("mode") or None,
+        confirm=_int(confirm, "confirm", 0, 10**12) if confirm else None,
+        dry_run=params.get("dryRun", "false").lower() == "true",
     )
     return JSONResponse(result, media_type=_JSON)
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from blotter.access import visible_dataset, visible_datasets
 from blotter.api.responses import FORMATS, data_response
-from blotter.api.views import view_json
+from blotter.api.views import view_json, visible_report
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, NotFound
 from blotter.model import check_dataset_id
@@ -85,6 +85,18 @@ def view(request: Request, name: str) -> JSONResponse:
     portal = _portal(request)
     dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
     return JSONResponse(view_json(dataset), media_type="application/json; charset=utf-8")
+
+
+@router.get("/api/views/{dataset_id}/quality.json")
+def quality(request: Request, dataset_id: str) -> JSONResponse:
+    """The latest publish's data-quality report, about the columns the viewer may see."""
+    check_dataset_id(dataset_id)
+    portal = _portal(request)
+    dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
+    report = visible_report(dataset, portal.store.latest_quality(dataset_id))
+    if report is None:
+        raise NotFound(f"Dataset {dataset_id} has no quality report yet.", dataset_id=dataset_id)
+    return JSONResponse(report, media_type="application/json; charset=utf-8")
 
 
 @router.get("/api/views.json")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from blotter.model import Dataset
+from blotter.quality import visible
 
 # Socrata's renderTypeName for each dataTypeName.
 _RENDER = {
@@ -84,5 +85,17 @@ def view_json(dataset: Dataset) -> dict[str, Any]:
             "version": dataset.version,
             "rowCount": dataset.row_count,
             "sample": meta.sample,
+            # The rules every write obeys, as set and in plain words; raw copies are named
+            # only to staff-facing code (they may be internal columns).
+            "privacy": meta.privacy.model_dump(mode="json", exclude={"raw_copies"}),
+            "privacyRules": meta.privacy.describe(),
         },
     }
+
+
+def visible_report(dataset: Dataset, report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A quality report about the columns ``dataset`` shows (see ``quality.visible``)."""
+    if report is None:
+        return None
+    fields = {c.field_name for c in dataset.columns}
+    return visible(report, fields, dataset.meta.privacy.protected())

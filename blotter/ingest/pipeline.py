@@ -27,6 +27,8 @@ from blotter.ingest.infer import columns_of_dataset, infer_columns
 from blotter.ingest.readers import Table, open_table
 from blotter.ingest.spec import ColumnSpec, DatasetSpec, ReaderOptions
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
+from blotter.privacy import PrivacyRules
+from blotter.quality import QualityRules
 from blotter.schema import physical_names
 from blotter.store.base import Store
 
@@ -47,6 +49,8 @@ class LoadResult:
     version: int
     row_count: int
     notes: list[str] = field(default_factory=list)
+    privacy: dict[str, int] = field(default_factory=dict)  # what the privacy rules changed
+    quality: dict[str, Any] = field(default_factory=dict)  # the quality report
 
 
 @dataclass
@@ -77,6 +81,7 @@ class PreparedLoad:
     reader: ReaderOptions = field(default_factory=ReaderOptions)
     columnar: bool = True  # False: always row by row (the tests compare the two paths)
     limits: ReadLimits = field(default_factory=ReadLimits)
+    label: str = ""  # the file's name as its publisher chose it (uploads are saved renamed)
     row_by_row_from: int | None = None  # the first record read row by row, if any was
 
     @cached_property
@@ -180,7 +185,7 @@ class PreparedLoad:
             )
             raise ValidationFailed(
                 f"{self.problem_total} problem{'s' if self.problem_total != 1 else ''} in "
-                f"{self.path.name}{listed}; nothing was published.",
+                f"{self.label or self.path.name}{listed}; nothing was published.",
                 [p.as_dict() for p in self.problems],
                 total=self.problem_total,
             )
@@ -343,7 +348,7 @@ def _cell(cells: list[str | None], index: int | None) -> str | None:
     return cells[index]
 
 
-def _locate(table: Table, header: str, path: Path, spec: ColumnSpec, spec_file: Path | None) -> int:
+def _locate(table: Table, header: str) -> int | None:
     """The position of ``header`` in the file: exact after trimming, else ignoring case."""
     wanted = header.strip()
     for i, found in enumerate(table.headers):
@@ -352,14 +357,24 @@ def _locate(table: Table, header: str, path: Path, spec: ColumnSpec, spec_file: 
     folded = [h.casefold() for h in table.headers]
     if wanted.casefold() in folded:
         return folded.index(wanted.casefold())
-    where = f"Dataset file {spec_file.name}: c" if spec_file else "C"
-    raise IngestError(
-        f"{where}olumn '{spec.field}' reads header '{header}', which {path.name} does not have. "
+    return None
+
+
+def _missing_headers(
+    missing: list[tuple[ColumnSpec, str]], table: Table, label: str, spec_file: Path | None
+) -> IngestError:
+    """One error naming every column whose header the file lacks, and the file's headers."""
+    where = f"Dataset file {spec_file.name}: " if spec_file else ""
+    wanted = ", ".join(f"'{h}' (for column '{s.field}')" for s, h in missing)
+    return IngestError(
+        f"{where}{label} does not fit its columns: it has no header {wanted}. "
         f"Its headers are: {', '.join(repr(h) for h in table.headers)}.",
-        file=str(spec_file or path),
-        data_file=str(path),
-        column=spec.field,
-        header=header,
+        file=label,
+        data_file=label,
+        column=missing[0][0].field,
+        header=missing[0][1],
+        columns=[s.field for s, _ in missing],
+        headers=[h for _, h in missing],
     )
 
 
@@ -371,10 +386,13 @@ def prepare(
     progress: Progress | None = None,
     existing: Dataset | None = None,
     limits: ReadLimits | None = None,
+    label: str | None = None,
 ) -> PreparedLoad:
     """Open ``path`` and plan its columns: from the dataset file, from the existing
-    dataset's columns (a new version), or by inference (a quick new dataset)."""
+    dataset's columns (a new version), or by inference (a quick new dataset). ``label`` is
+    the file's name in messages (an upload is saved under another)."""
     limits = limits or ReadLimits()
+    label = label or path.name
     table = open_table(path, spec.reader if spec else None, limits)
     if existing is not None and (spec is None or not spec.columns):
         column_specs = columns_of_dataset(existing, table.headers)
@@ -395,14 +413,24 @@ def prepare(
         meta = meta.model_copy(update={"name": name})
     spec_file = spec.file if spec else None
     plans: list[_Plan] = []
+    missing: list[tuple[ColumnSpec, str]] = []
+
+    def find(column: ColumnSpec, header: str) -> int | None:
+        found = _locate(table, header)
+        if found is None:
+            missing.append((column, header))
+        return found
+
     for column in column_specs:
         plan = _Plan(column, Cleaner(column))
         if column.type is ColumnType.POINT:
-            plan.lat_index = _locate(table, column.latitude or "", path, column, spec_file)
-            plan.lon_index = _locate(table, column.longitude or "", path, column, spec_file)
+            plan.lat_index = find(column, column.latitude or "")
+            plan.lon_index = find(column, column.longitude or "")
         elif column.source is not None and not column.derive_from:
-            plan.index = _locate(table, column.source, path, column, spec_file)
+            plan.index = find(column, column.source)
         plans.append(plan)
+    if missing:
+        raise _missing_headers(missing, table, label, spec_file)
     columns = [c for spec_ in column_specs for c in spec_.columns()]
     return PreparedLoad(
         path=path,
@@ -414,6 +442,7 @@ def prepare(
         progress=progress,
         reader=spec.reader if spec else ReaderOptions(),
         limits=limits,
+        label=label,
     )
 
 
@@ -425,11 +454,20 @@ def keep_access(prepared: PreparedLoad, existing: Dataset) -> None:
         c.model_copy(update={"internal": True}) if c.field_name in hidden else c
         for c in prepared.columns
     ]
+    # Rules and checks set in the portal hold until a dataset file declares its own.
+    privacy = prepared.meta.privacy
+    if privacy.is_empty():
+        privacy = existing.meta.privacy
+    quality = prepared.meta.quality
+    if quality == QualityRules():
+        quality = existing.meta.quality
     prepared.meta = prepared.meta.model_copy(
         update={
             "visibility": existing.meta.visibility,
             "owner": existing.meta.owner,
             "row_identifier": existing.meta.row_identifier,
+            "privacy": privacy,
+            "quality": quality,
         }
     )
 
@@ -445,6 +483,7 @@ def load_file(
     update_metadata: bool = True,
     meta_updates: dict[str, Any] | None = None,
     limits: ReadLimits | None = None,
+    label: str | None = None,
 ) -> LoadResult:
     """Publish ``path`` as a new version of ``dataset_id``, or as a new dataset.
 
@@ -453,7 +492,9 @@ def load_file(
     ``meta_updates`` set fields of a new dataset's metadata before it exists (e.g. its owner
     and visibility, so it is never public for a moment)."""
     existing = store.get_dataset(dataset_id) if dataset_id is not None else None
-    prepared = prepare(path, spec, name=name, progress=progress, existing=existing, limits=limits)
+    prepared = prepare(
+        path, spec, name=name, progress=progress, existing=existing, limits=limits, label=label
+    )
     if existing is not None:
         keep_access(prepared, existing)
     elif meta_updates:
@@ -470,7 +511,12 @@ def load_file(
             created = True
     try:
         version = store.publish(
-            dataset_id, prepared.columns, read_ahead(prepared.batches()), source=path.name
+            dataset_id,
+            prepared.columns,
+            read_ahead(prepared.batches()),
+            source=prepared.label,
+            privacy=rules_for(prepared, existing, spec is not None and update_metadata),
+            quality=prepared.meta.quality if spec is not None and update_metadata else None,
         )
     except BaseException:
         if created:  # a new dataset whose first load failed leaves no empty shell behind
@@ -483,4 +529,15 @@ def load_file(
         version=version.number,
         row_count=version.row_count,
         notes=prepared.notes,
+        privacy=version.privacy,
+        quality=version.quality,
     )
+
+
+def rules_for(prepared: PreparedLoad, existing: Dataset | None, from_file: bool) -> PrivacyRules:
+    """The rules a load publishes under: the dataset file's when it sets the dataset's
+    metadata (or creates it), else the dataset's own; either way with the raw copies this
+    file's columns keep, so an "(as recorded)" twin never reveals a protected field."""
+    rules = prepared.meta.privacy if from_file or existing is None else existing.meta.privacy
+    raw = {p.spec.keep_raw: p.spec.field for p in prepared.plans if p.spec.keep_raw}
+    return rules.model_copy(update={"raw_copies": {**rules.raw_copies, **raw}})

@@ -23,6 +23,8 @@ from pydantic import (
 
 from blotter.errors import IngestError
 from blotter.model import FIELD_NAME, Cadence, Column, ColumnType, DatasetMeta
+from blotter.privacy import rule_problems
+from blotter.quality import check_problems
 
 JOINER = "; "  # how several values of one cell are written once cleaned
 
@@ -186,6 +188,20 @@ class DatasetSpec(DatasetMeta):
             if origin is not None and origin.type is ColumnType.POINT:
                 raise ValueError(f"column '{spec.field}' cannot derive from a point column")
             earlier[spec.field] = spec
+        if not self.privacy.is_empty() and self.columns:
+            types = {c.field_name: str(c.type) for s in self.columns for c in s.columns()}
+            problems = rule_problems(self.privacy, types)
+            if problems:
+                raise ValueError("; ".join(problems))
+            # A raw copy must not reveal what its field's rule withholds (store/protect.py).
+            raw = {s.keep_raw: s.field for s in self.columns if s.keep_raw}
+            self.privacy = self.privacy.model_copy(update={"raw_copies": raw})
+        if self.columns:
+            self._declare_categories()
+            types = {c.field_name: str(c.type) for s in self.columns for c in s.columns()}
+            problems = check_problems(self.quality, types)
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
 
     @model_validator(mode="after")
@@ -195,6 +211,20 @@ class DatasetSpec(DatasetMeta):
             if self.columns and unit.key not in fields:
                 raise ValueError(f"unit '{unit.name}' is keyed by '{unit.key}', not a column")
         return self
+
+    def _declare_categories(self) -> None:
+        """A column cleaned into a closed list (a value map, nothing else allowed) is a
+        category column: every write, whatever its way in, is checked against the list."""
+        found = dict(self.quality.categories)
+        for spec in self.columns:
+            if spec.field in found or spec.unmapped != "error" or spec.split or not spec.map:
+                continue
+            if spec.type is not ColumnType.TEXT:
+                continue
+            values = {v for v in spec.map.values() if v is not None}
+            values |= {v for _, v in spec.patterns if v is not None}
+            found[spec.field] = sorted(values)
+        self.quality = self.quality.model_copy(update={"categories": found})
 
     @property
     def file(self) -> Path | None:
@@ -262,8 +292,8 @@ def _describe(error: Any, data: dict[str, Any]) -> str:
         column = data["columns"][loc[1]]
         label = column.get("field", loc[1]) if isinstance(column, dict) else loc[1]
         where = f"column '{label}'" + (f", key '{loc[2]}'" if len(loc) > 2 else "")
-    elif len(loc) == 1:
-        where = f"key '{loc[0]}'"
+    elif loc:
+        where = f"key '{where}'"
     return f"{where}: {message}" if where else message
 
 

@@ -9,6 +9,7 @@ in the middle of a read.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
+from blotter.errors import DatasetNotFound
 from blotter.model import (
     ApiToken,
     AuditEntry,
@@ -29,6 +31,17 @@ from blotter.model import (
     Session,
     User,
     Version,
+)
+from blotter.privacy import PrivacyRules
+from blotter.quality import QualityReport, QualityRules
+from blotter.store.protect import protect_batches, protect_staged, raw_copies_internal
+from blotter.store.quality import (
+    Checker,
+    category_fields,
+    check_staged,
+    checked,
+    completeness,
+    distinct_values,
 )
 
 
@@ -93,7 +106,6 @@ class Store(ABC):
 
     # --- versions --------------------------------------------------------------------
 
-    @abstractmethod
     def publish(
         self,
         dataset_id: str,
@@ -102,24 +114,135 @@ class Store(ABC):
         *,
         source: str = "",
         data_as_of: datetime | None = None,
+        privacy: PrivacyRules | None = None,
+        quality: QualityRules | None = None,
+        first_row: int = 2,
     ) -> Version:
         """Write every batch as a new version and switch readers to it in one transaction.
 
         Batches hold the physical columns of ``columns`` (see ``blotter.schema``), without
-        system fields. If iterating the batches raises, nothing changes.
+        system fields. If iterating the batches raises, nothing changes. The dataset's
+        quality checks run on every row first (an error raises ValidationFailed naming rows
+        from ``first_row``: 2 for a file with a header), then its privacy rules change them
+        (``privacy`` and ``quality``: the rules a dataset file is about to store). The
+        version counts what the rules changed and carries the quality report, which is kept.
         """
+        meta = self._meta_of(dataset_id)
+        if privacy is not None:
+            meta = meta.model_copy(update={"privacy": privacy})
+        if quality is not None:
+            meta = meta.model_copy(update={"quality": quality})
+        columns = raw_copies_internal(meta.privacy, columns)
+        checker = Checker(meta, columns, first_row, full_rows=True)
+        before = self._categories(dataset_id, meta, columns)
+        counts: Counter[str] = Counter()
+        stream = protect_batches(meta.privacy, columns, checked(checker, batches, source), counts)
+        version = self._publish(dataset_id, columns, stream, source=source, data_as_of=data_as_of)
+        report = self._keep_quality(dataset_id, version, checker, before, meta, columns)
+        return version.model_copy(update={"privacy": dict(counts), "quality": report})
 
-    @abstractmethod
     def apply_changes(
-        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
+        self,
+        dataset_id: str,
+        key: str,
+        staged: pa.Table,
+        *,
+        source: str = "",
+        first_row: int = 1,
     ) -> tuple[Version, ChangeCounts]:
         """Upsert and delete rows as a new version, in one transaction.
 
         ``staged`` holds ``__seq`` (payload order), ``__delete``, ``__key`` (the value of the
         physical column ``key``: the row identifier, or ``_id``) and the physical columns of
         the dataset's current columns. Rows are matched on ``key``; unmatched upserts are
-        appended. The new version is written in ``:id`` order, like every version.
+        appended. The new version is written in ``:id`` order, like every version. The
+        dataset's quality checks run on the staged rows (row numbers from ``first_row``),
+        then its privacy rules change them.
         """
+        dataset = self.get_dataset(dataset_id)
+        checker = Checker(dataset.meta, dataset.columns, first_row, full_rows=False)
+        check_staged(checker, staged, first_row)
+        checker.finish(source)
+        before = self._categories(dataset_id, dataset.meta, dataset.columns)
+        counts: Counter[str] = Counter()
+        staged = protect_staged(dataset.meta.privacy, dataset.columns, staged, counts)
+        version, changes = self._apply_changes(dataset_id, key, staged, source=source)
+        report = self._keep_quality(
+            dataset_id, version, checker, before, dataset.meta, dataset.columns
+        )
+        return version.model_copy(update={"privacy": dict(counts), "quality": report}), changes
+
+    def _meta_of(self, dataset_id: str) -> DatasetMeta:
+        try:
+            return self.get_dataset(dataset_id).meta
+        except DatasetNotFound:
+            return DatasetMeta(name=dataset_id)  # the engine answers for the missing dataset
+
+    def _categories(
+        self, dataset_id: str, meta: DatasetMeta, columns: list[Column]
+    ) -> dict[str, set[str]] | None:
+        """The served values of category columns, to tell a write's new ones (None: no
+        rows yet, so nothing is new)."""
+        try:
+            dataset = self.get_dataset(dataset_id)
+        except DatasetNotFound:
+            return None
+        if not dataset.version:
+            return None
+        return distinct_values(self.execute, dataset, category_fields(meta, columns))
+
+    def _keep_quality(
+        self,
+        dataset_id: str,
+        version: Version,
+        checker: Checker,
+        before: dict[str, set[str]] | None,
+        meta: DatasetMeta,
+        columns: list[Column],
+    ) -> dict[str, Any]:
+        """Complete the write's quality report from the new version, and keep it."""
+        report = checker.report or QualityReport()
+        dataset = self.get_dataset(dataset_id)
+        report.version = version.number
+        report.rows, report.completeness = completeness(self.execute, dataset)
+        if before is not None:
+            after = distinct_values(self.execute, dataset, category_fields(meta, columns))
+            report.new_categories = {
+                f: sorted(after[f] - before[f])[:20]
+                for f in after
+                if f in before and after[f] - before[f]
+            }
+        kept = report.model_dump()
+        self.save_quality(dataset_id, version.number, version.created_at, kept)
+        return kept
+
+    @abstractmethod
+    def save_quality(
+        self, dataset_id: str, version: int, at: datetime, report: dict[str, Any]
+    ) -> None:
+        """Keep the quality report of one version."""
+
+    @abstractmethod
+    def latest_quality(self, dataset_id: str) -> dict[str, Any] | None:
+        """The newest version's quality report, or None."""
+
+    @abstractmethod
+    def _publish(
+        self,
+        dataset_id: str,
+        columns: list[Column],
+        batches: Iterable[pa.RecordBatch],
+        *,
+        source: str = "",
+        data_as_of: datetime | None = None,
+    ) -> Version:
+        """The engine's write of a new version (see :meth:`publish`), rules already applied."""
+
+    @abstractmethod
+    def _apply_changes(
+        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
+    ) -> tuple[Version, ChangeCounts]:
+        """The engine's row-level write (see :meth:`apply_changes`), rules already applied."""
 
     @abstractmethod
     def update_columns(self, dataset_id: str, columns: list[Column]) -> Dataset:

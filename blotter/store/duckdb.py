@@ -235,12 +235,13 @@ class DuckDBStore(SqlRecords, Store):
             for (table,) in tables:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
             cur.execute("DELETE FROM blotter_versions WHERE dataset_id = ?", [dataset_id])
+            cur.execute("DELETE FROM blotter_quality WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM blotter_datasets WHERE id = ?", [dataset_id])
             cur.execute("COMMIT")
 
     # --- versions --------------------------------------------------------------------
 
-    def publish(
+    def _publish(
         self,
         dataset_id: str,
         columns: list[Column],
@@ -295,7 +296,7 @@ class DuckDBStore(SqlRecords, Store):
             dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
         )
 
-    def apply_changes(
+    def _apply_changes(
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
     ) -> tuple[Version, ChangeCounts]:
         with self._write_lock:

@@ -106,4 +106,14 @@ def migrations(d: Dialect) -> tuple[tuple[str, ...], ...]:
                 views BIGINT NOT NULL
             )""",
         ),
+        (
+            # Each write's data-quality report (blotter/quality.py), newest shown.
+            f"""CREATE TABLE blotter_quality (
+                dataset_id {d.text} NOT NULL,
+                version INTEGER NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                report {d.json} NOT NULL,
+                PRIMARY KEY (dataset_id, version)
+            )""",
+        ),
     )

@@ -217,11 +217,12 @@ class PostgresStore(SqlRecords, Store):
             ).fetchall()
             for (table,) in tables:
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+            conn.execute("DELETE FROM blotter_quality WHERE dataset_id = %s", [dataset_id])
             conn.execute("DELETE FROM blotter_datasets WHERE id = %s", [dataset_id])
 
     # --- versions --------------------------------------------------------------------
 
-    def publish(
+    def _publish(
         self,
         dataset_id: str,
         columns: list[Column],
@@ -266,7 +267,7 @@ class PostgresStore(SqlRecords, Store):
             dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
         )
 
-    def apply_changes(
+    def _apply_changes(
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
     ) -> tuple[Version, ChangeCounts]:
         stamp = now()

@@ -177,6 +177,36 @@ class SqlRecords:
             d: int(n) for d, n in self._query("SELECT dataset_id, views FROM blotter_views", [])
         }
 
+    # --- quality reports -------------------------------------------------------------
+
+    def save_quality(
+        self, dataset_id: str, version: int, at: datetime, report: dict[str, Any]
+    ) -> None:
+        """Keep the quality report of one version (replacing one kept for it before)."""
+        self._commands(
+            [
+                (
+                    "DELETE FROM blotter_quality WHERE dataset_id = ? AND version = ?",
+                    [dataset_id, version],
+                ),
+                (
+                    "INSERT INTO blotter_quality VALUES (?, ?, ?, ?)",
+                    [dataset_id, version, at, json.dumps(report, default=str)],
+                ),
+            ]
+        )
+
+    def latest_quality(self, dataset_id: str) -> dict[str, Any] | None:
+        """The newest version's quality report, or None."""
+        rows = self._query(
+            "SELECT report FROM blotter_quality WHERE dataset_id = ? ORDER BY version DESC LIMIT 1",
+            [dataset_id],
+        )
+        if not rows:
+            return None
+        report = rows[0][0]
+        return json.loads(report) if isinstance(report, str) else dict(report)
+
     # --- import profiles -------------------------------------------------------------
 
     def save_profile(self, name: str, spec_yaml: str, by: str, at: datetime) -> None:

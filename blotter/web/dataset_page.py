@@ -26,6 +26,7 @@ from blotter.auth import viewer_of
 from blotter.errors import DatasetNotFound, InvalidRequest, SoQLError
 from blotter.model import Column, ColumnType, Dataset, safe_link, safe_mailto
 from blotter.portal import Portal
+from blotter.quality import QualityReport, visible
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
@@ -173,6 +174,22 @@ class DatasetPage:
     month_url: str | None  # its month calendar
     timing_url: str | None  # hour × weekday and year-on-year, under the same filters
     rates_links: list[Link]
+    privacy_rules: list[str]  # the dataset's privacy rules in plain words
+    quality: list[str]  # the latest quality report in plain words
+    quality_table: list[tuple[str, str]]  # (column name, share with a value)
+
+
+def _quality(portal: Portal, dataset: Dataset) -> tuple[list[str], list[tuple[str, str]]]:
+    """The latest quality report, about the columns this viewer sees: in words, and each
+    column's share of rows with a value."""
+    kept = portal.store.latest_quality(dataset.id)
+    if kept is None:
+        return [], []
+    fields = {c.field_name for c in dataset.columns}
+    report = QualityReport.model_validate(visible(kept, fields, dataset.meta.privacy.protected()))
+    names = {c.field_name: c.name for c in dataset.columns}
+    table = [(names[f], f"{share:.0%}") for f, share in report.completeness.items() if f in names]
+    return report.summary(), table
 
 
 def _url(dataset_id: str, params: dict[str, str]) -> str:
@@ -465,6 +482,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     site = portal.settings.base_url
     is_calendar = bool(dataset.meta.calendar.get("start") and dataset.meta.calendar.get("title"))
     filtering = {f.param for f in filters}
+    quality_lines, quality_table = _quality(portal, dataset)
     page = DatasetPage(
         title=meta.name,
         dataset_id=dataset.id,
@@ -550,6 +568,9 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
             }
         ),
         rates_links=_rates_links(dataset, params, residents),
+        privacy_rules=meta.privacy.describe(),
+        quality=quality_lines,
+        quality_table=quality_table,
     )
     if not problems:
         portal.store.count_view(dataset.id)

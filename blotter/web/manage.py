@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import anyio
+import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
@@ -57,6 +58,7 @@ from blotter.management import (
     staged_upload,
 )
 from blotter.model import Cadence, Dataset, Role, User, Visibility
+from blotter.privacy import count_words
 from blotter.store.base import Store
 from blotter.web.rendering import display, portal_of, render
 
@@ -322,6 +324,9 @@ class EditPage:
     cadences: list[str]
     identifiers: list[str]
     is_admin: bool
+    privacy_yaml: str
+    quality_yaml: str
+    privacy_words: list[str]
     error: str = ""
     notice: str = ""
 
@@ -342,8 +347,30 @@ def _edit_page(viewer: Viewer, dataset: Dataset, **extra: str) -> EditPage:
         [str(c) for c in Cadence],
         identifiers,
         viewer.is_admin,
+        _yaml(
+            dataset.meta.privacy.model_dump(
+                mode="json", exclude={"raw_copies"}, exclude_defaults=True
+            )
+        ),
+        _yaml(dataset.meta.quality.model_dump(mode="json", exclude_defaults=True)),
+        dataset.meta.privacy.describe(),
         **extra,
     )
+
+
+def _yaml(rules: dict[str, Any]) -> str:
+    return yaml.safe_dump(rules, sort_keys=False, allow_unicode=True) if rules else ""
+
+
+def _rules(form: FormData, name: str) -> dict[str, Any]:
+    """A rules box's YAML as a mapping (empty: no rules)."""
+    try:
+        data = yaml.safe_load(_text(form, name)) or {}
+    except yaml.YAMLError as err:
+        raise InvalidRequest(f"The {name} rules are not valid YAML: {err}", field=name) from None
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"The {name} rules must be a mapping of keys to values.", field=name)
+    return data
 
 
 _META_FIELDS = (
@@ -376,6 +403,13 @@ async def save_dataset(request: Request, dataset_id: str) -> Response:
         fields["row_identifier"] = _text(form, "row_identifier") or None
     if viewer.is_admin and "agency" in form:
         fields["agency"] = _text(form, "agency")
+    try:
+        for name in ("privacy", "quality"):
+            if name in form:
+                fields[name] = _rules(form, name)
+    except BlotterError as err:
+        page = _edit_page(viewer, dataset, error=err.message)
+        return render(request, "edit.html", page, status=err.status)
     columns = [
         {
             "field_name": c.field_name,
@@ -420,6 +454,11 @@ class PreviewPage:
     problem_total: int
     notes: list[str]
     complete: bool = True  # False: only the first row_count rows were checked
+    changes: str = ""  # what publishing would change, in words
+    privacy: list[str] = field(default_factory=list)  # what the privacy rules change
+    confirm_removed: int | None = None  # a replace this large must be confirmed
+    published: int = 0
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # published, worth a look
 
 
 @router.get("/manage/upload")
@@ -456,6 +495,10 @@ async def upload(request: Request) -> Response:
     spec = profile_spec(portal.store, profile) if profile else None
     await anyio.to_thread.run_sync(remove_stale_uploads, portal)
     path = await save_upload(portal, _chunks(upload), upload.filename)
+    mode = _text(form, "mode") or ("upsert" if target and target.meta.row_identifier else "")
+    if target is not None and mode not in ("upsert", "replace"):
+        path.unlink(missing_ok=True)
+        raise InvalidRequest("Choose what the file holds: new and changed rows, or every row.")
     limits = ReadLimits.from_settings(portal.settings)
     check_rows = portal.settings.preview_check_rows
     try:
@@ -467,6 +510,7 @@ async def upload(request: Request) -> Response:
                     path,
                     target,
                     spec,
+                    mode=mode or "replace",
                     check_rows=check_rows,
                     limits=limits,
                     cancelled=cancelled,
@@ -481,13 +525,14 @@ async def upload(request: Request) -> Response:
     if preview.problem_total:
         path.unlink(missing_ok=True)  # the page offers no publish: nothing will ask for it
     columns = preview.prepared.columns
+    report = preview.report
     page = PreviewPage(
         title=f"Preview: {upload.filename}",
         dataset=target,
         token=path.name,
         filename=upload.filename,
         profile=profile,
-        mode=_text(form, "mode", "replace"),
+        mode=mode,
         name=_text(form, "name"),
         columns=columns,
         rows=[_shown_row(columns, row) for row in preview.rows],
@@ -496,6 +541,11 @@ async def upload(request: Request) -> Response:
         problem_total=preview.problem_total,
         complete=preview.complete,
         notes=preview.prepared.notes,
+        changes=report.words() if target is not None and preview.complete else "",
+        privacy=count_words(report.privacy),
+        confirm_removed=report.removed if report.needs_confirmation() else None,
+        published=report.published,
+        warnings=report.warnings,
     )
     return render(request, "preview.html", page, status=422 if preview.problem_total else 200)
 
@@ -559,12 +609,21 @@ async def publish(request: Request) -> Response:
     dataset_id = _text(form, "dataset")
     limits = ReadLimits.from_settings(portal.settings)
     try:
+        outcome: dict[str, Any] = {}
         with named_as_sent(path):
             if dataset_id:
-                mode = _text(form, "mode", "replace")
-                await anyio.to_thread.run_sync(
+                mode = _text(form, "mode")
+                confirm = _text(form, "confirm")
+                outcome = await anyio.to_thread.run_sync(
                     lambda: publish_file(
-                        portal.store, viewer, dataset_id, path, spec=spec, mode=mode, limits=limits
+                        portal.store,
+                        viewer,
+                        dataset_id,
+                        path,
+                        spec=spec,
+                        mode=mode,
+                        limits=limits,
+                        confirm=int(confirm) if confirm.isdigit() else None,
                     )
                 )
             else:
@@ -575,6 +634,9 @@ async def publish(request: Request) -> Response:
     finally:
         path.unlink(missing_ok=True)
     notice = "Published a new version." if _text(form, "dataset") else "Dataset created."
+    done = count_words(outcome.get("privacy", {}))
+    if done:
+        notice += " Privacy rules: " + "; ".join(done) + "."
     return _see_other(f"/manage/d/{dataset_id}?" + urlencode({"notice": notice}))
 
 

@@ -222,7 +222,12 @@ def test_the_traffic_stops_dashboard_counts_reasons_outcomes_race_and_residence(
 ) -> None:
     page = client.get("/dashboards/tkpk-stps")
     assert page.status_code == 200
-    for title in ("Traffic stops by reason", "Traffic stops by outcome", "Traffic stops by race", "Traffic stops by residence"):
+    for title in (
+        "Traffic stops by reason",
+        "Traffic stops by outcome",
+        "Traffic stops by race",
+        "Traffic stops by residence",
+    ):
         assert f">{title}</strong>" in page.text
     outcome = page.text.split(">Traffic stops by outcome</strong>", 1)[1].split("</figure>", 1)[0]
     assert '<th scope="row">citation</th><td class="num">11,066</td>' in outcome

@@ -183,7 +183,8 @@ def test_a_file_upload_through_the_api_with_a_profile(portal: Portal, live: Live
     )
     body = b"CASE NUMBER,OFFENSE,AGE,OFFICER\nc7,ROBBERY,29,Brown\nc3,THEFT,52,Smith\n"
     answer = requests.post(
-        f"{live.url}/api/views/{INTERNAL}/upload?filename=may.csv&profile=rms-export&mode=replace",
+        f"{live.url}/api/views/{INTERNAL}/upload?filename=may.csv&profile=rms-export&mode=replace"
+        "&confirm=3",  # every published row goes: the replace must say so
         data=body,
         auth=("pub_a", PASSWORD),
         headers={"Content-Type": "text/csv"},
@@ -198,7 +199,7 @@ def test_a_file_upload_through_the_api_with_a_profile(portal: Portal, live: Live
     assert dataset.meta.visibility == "internal" and dataset.meta.name == INTERNAL
     assert dataset.column("officer_name").internal  # type: ignore[union-attr]
     bad = requests.post(
-        f"{live.url}/api/views/{INTERNAL}/upload?filename=june.csv&profile=rms-export",
+        f"{live.url}/api/views/{INTERNAL}/upload?filename=june.csv&profile=rms-export&mode=upsert",
         data=b"CASE NUMBER,OFFENSE,AGE,OFFICER\nc8,THEFT,young,Lee\n",
         auth=("pub_a", PASSWORD),
         timeout=30,

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from blotter.ingest.pipeline import prepare
+from blotter.ingest.pipeline import prepare, rules_for
 from blotter.ingest.spec import DatasetSpec, load_spec_file
+from blotter.store.protect import protect_batches
 from tests.paths import SAMPLES
 
 
 def published(path: Path, spec: DatasetSpec | None = None) -> pa.Table:
-    """Every batch ``prepare`` gives for ``path``, as one table (raises ValidationFailed)."""
-    return pa.Table.from_batches(list(prepare(path, spec).batches()))
+    """Every batch ``prepare`` gives for ``path``, as one table (raises ValidationFailed),
+    with the dataset file's privacy rules applied as the store applies them."""
+    prepared = prepare(path, spec)
+    rules = rules_for(prepared, None, True)
+    batches = protect_batches(rules, prepared.columns, prepared.batches(), Counter())
+    return pa.Table.from_batches(list(batches))
 
 
 @pytest.fixture

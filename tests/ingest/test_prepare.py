@@ -260,18 +260,26 @@ def test_a_quick_load_infers_types_and_a_point(write: Write) -> None:
     assert table.column("_location_lon").to_pylist() == [-77.0, -77.01]
 
 
-def test_a_header_the_file_lacks_names_the_dataset_file_and_the_column(
+def test_the_headers_a_file_lacks_are_named_at_once_with_the_dataset_file_and_columns(
     write: Write, spec_of: SpecOf
 ) -> None:
     write("x.csv", "Subject Race\nwhite\n")
-    spec = spec_of("name: X\nsource: x.csv\ncolumns:\n  - {field: race, source: Race}\n")
+    spec = spec_of(
+        "name: X\nsource: x.csv\ncolumns:\n  - {field: race, source: Race}\n"
+        "  - {field: age, source: Age}\n"
+    )
     with pytest.raises(IngestError) as caught:
         prepare(spec.source_path(), spec)  # type: ignore[arg-type]
     assert caught.value.message == (
-        "Dataset file dataset.yaml: column 'race' reads header 'Race', which x.csv does not "
-        "have. Its headers are: 'Subject Race'."
+        "Dataset file dataset.yaml: x.csv does not fit its columns: it has no header 'Race' "
+        "(for column 'race'), 'Age' (for column 'age'). Its headers are: 'Subject Race'."
     )
     assert caught.value.data["column"] == "race"
+    assert caught.value.data["columns"] == ["race", "age"]
+    with pytest.raises(IngestError) as renamed:
+        prepare(spec.source_path(), spec, label="May arrests.csv")  # type: ignore[arg-type]
+    assert "May arrests.csv does not fit" in renamed.value.message
+    assert "x.csv" not in renamed.value.message
 
 
 def test_headers_match_after_trimming_then_ignoring_case(write: Write, spec_of: SpecOf) -> None:

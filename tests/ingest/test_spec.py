@@ -53,6 +53,15 @@ MISTAKES = [
         "key 'source_url': must be an absolute http:// or https:// address",
     ),
     ("name: Stops\ncontact_email: records\n", "key 'contact_email': must be an email address"),
+    (
+        COLUMN + "{field: age, type: number}\nprivacy: {hundred_block: [street]}\n",
+        "privacy rule 'hundred_block' names 'street', which is not a column",
+    ),
+    (
+        COLUMN + "{field: age}\nprivacy: {juveniles: {column: age}}\n",
+        "privacy rules need 'age' to be a number column; it is text",
+    ),
+    ("name: Stops\nprivacy: {juvenile: {column: age}}\n", "key 'privacy.juvenile': unknown key"),
 ]
 
 

@@ -1,0 +1,248 @@
+"""A dataset's privacy rules: what is withheld or generalised before any row is published.
+
+The rules belong to the dataset (its file's ``privacy:`` key, its metadata), not to an import
+profile, and the store applies them on every write (``store/protect.py``), so no way in can
+skip them. This module only declares them and says them in plain words.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JuvenileRule(_Rule):
+    """Rows whose age is under ``under``: the age and the named fields withheld, or the row
+    left out altogether."""
+
+    column: str  # the number column holding the age
+    under: float = 18
+    action: Literal["withhold", "drop"] = "withhold"
+    withhold: list[str] = Field(default_factory=list)  # other fields emptied on such rows
+
+
+class AgeBandRule(_Rule):
+    """An exact age replaced by its band (``18-24``) written into a text column."""
+
+    column: str  # the number column holding the age; published empty
+    into: str  # the text column the band is written to
+    bounds: list[int] = Field(default_factory=lambda: [18, 25, 35, 45, 55, 65])
+
+    @field_validator("bounds")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if not value or any(b >= a for a, b in zip(value[1:], value, strict=False)):
+            raise ValueError("bounds must be one or more increasing whole numbers")
+        return value
+
+
+class PointRule(_Rule):
+    """A point snapped to a grid, so no exact place (a home) is published."""
+
+    column: str
+    grid_m: float = Field(150, gt=0, le=10_000)  # the grid's spacing in metres
+
+
+class SensitiveOffenceRule(_Rule):
+    """Rows whose offence names a victim's circumstances have their location withheld."""
+
+    column: str  # the text column naming the offence
+    # Case-insensitive words or phrases: an offence containing any of them is sensitive.
+    matches: list[str] = Field(
+        default_factory=lambda: ["sex", "rape", "domestic", "stalking", "child abuse"]
+    )
+    withhold: list[str]  # the location fields (addresses, points, beats) emptied
+
+
+class ScrubRule(_Rule):
+    """Free text cleared of people's names (from the row's name columns), phone numbers,
+    e-mail addresses and social-security-like numbers."""
+
+    columns: list[str]
+    names: list[str] = Field(default_factory=list)  # columns holding people's names
+
+
+class PrivacyRules(_Rule):
+    """Every rule a dataset follows; each names the columns it applies to."""
+
+    juveniles: JuvenileRule | None = None
+    age_bands: list[AgeBandRule] = Field(default_factory=list)
+    hundred_block: list[str] = Field(default_factory=list)  # address text columns
+    points: list[PointRule] = Field(default_factory=list)
+    sensitive_offences: SensitiveOffenceRule | None = None
+    scrub: ScrubRule | None = None
+    # The "(as recorded)" copies of protected fields; filled in by the dataset file's
+    # reader from ``keep_raw`` so a raw copy never reveals what its field withholds.
+    raw_copies: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _no_field_twice(self) -> PrivacyRules:
+        targets = [r.column for r in self.age_bands] + [r.column for r in self.points]
+        twice = sorted({t for t in targets if targets.count(t) > 1})
+        if twice:
+            raise ValueError(f"field(s) {', '.join(twice)} have two age-band or point rules")
+        return self
+
+    def is_empty(self) -> bool:
+        return self == PrivacyRules()
+
+    def fields(self) -> dict[str, str]:
+        """Each field a rule names, with the rule naming it (for checks against columns)."""
+        out: dict[str, str] = {}
+        if self.juveniles:
+            out[self.juveniles.column] = "juveniles.column"
+            out.update({f: "juveniles.withhold" for f in self.juveniles.withhold})
+        for band in self.age_bands:
+            out[band.column] = "age_bands.column"
+            out[band.into] = "age_bands.into"
+        out.update({f: "hundred_block" for f in self.hundred_block})
+        out.update({p.column: "points.column" for p in self.points})
+        if self.sensitive_offences:
+            out[self.sensitive_offences.column] = "sensitive_offences.column"
+            out.update({f: "sensitive_offences.withhold" for f in self.sensitive_offences.withhold})
+        if self.scrub:
+            out.update({f: "scrub.columns" for f in self.scrub.columns})
+            out.update({f: "scrub.names" for f in self.scrub.names})
+        return out
+
+    def protected(self) -> set[str]:
+        """The fields whose published value may differ from the file's: their raw copies
+        must never be public."""
+        found = set(self.hundred_block) | {p.column for p in self.points}
+        found |= {b.column for b in self.age_bands}
+        if self.juveniles:
+            found |= {self.juveniles.column, *self.juveniles.withhold}
+        if self.sensitive_offences:
+            found |= set(self.sensitive_offences.withhold)
+        if self.scrub:
+            found |= set(self.scrub.columns)
+        return found
+
+    def describe(self) -> list[str]:
+        """The rules in plain words, as the public dataset page states them."""
+        out: list[str] = []
+        if j := self.juveniles:
+            under = f"{j.under:g}"
+            if j.action == "drop":
+                out.append(f"Records of people under {under} (by '{j.column}') are not published.")
+            else:
+                also = f", and {_words(j.withhold)} are withheld," if j.withhold else ""
+                out.append(
+                    f"For people under {under}, the age ('{j.column}') is withheld{also} "
+                    "so no juvenile can be identified."
+                )
+        for band in self.age_bands:
+            out.append(
+                f"Exact ages ('{band.column}') are not published; '{band.into}' gives the age "
+                f"band ({_bands(band.bounds)[1]}, …)."
+            )
+        if self.hundred_block:
+            out.append(
+                f"Addresses ({_words(self.hundred_block)}) are given to the hundred block "
+                "('1234 Main St' becomes '1200 block of Main St')."
+            )
+        for point in self.points:
+            out.append(
+                f"Locations ('{point.column}') are moved to a grid of {point.grid_m:g} m, "
+                "so no exact home is shown."
+            )
+        if s := self.sensitive_offences:
+            out.append(
+                f"Where the offence ('{s.column}') names a victim's circumstances "
+                f"({', '.join(s.matches)}), the location ({_words(s.withhold)}) is withheld."
+            )
+        if self.scrub:
+            names = f"the names in {_words(self.scrub.names)}, " if self.scrub.names else ""
+            out.append(
+                f"Free text ({_words(self.scrub.columns)}) is cleared of {names}phone numbers, "
+                "e-mail addresses and social-security-like numbers."
+            )
+        return out
+
+
+# Each count a write reports, as the publish report says it ("3 ages under 18 withheld").
+_COUNT_WORDS: dict[str, tuple[str, str, str]] = {
+    "juveniles_withheld": ("record of a juvenile", "records of juveniles", "with the age withheld"),
+    "juveniles_dropped": ("record of a juvenile", "records of juveniles", "not published"),
+    "ages_banded": ("exact age", "exact ages", "replaced by an age band"),
+    "addresses_generalised": ("address", "addresses", "generalised to the hundred block"),
+    "points_snapped": ("location", "locations", "moved to the grid"),
+    "locations_withheld": ("location", "locations", "withheld (sensitive offence)"),
+    "text_scrubbed": ("free-text value", "free-text values", "scrubbed of personal details"),
+}
+
+
+def count_words(counts: dict[str, int]) -> list[str]:
+    """What the privacy rules changed in one write, in plain words."""
+    out = []
+    for key, (one, many, done) in _COUNT_WORDS.items():
+        n = counts.get(key, 0)
+        if n:
+            out.append(f"{n:,} {one if n == 1 else many} {done}")
+    return out
+
+
+def rule_problems(rules: PrivacyRules, types: dict[str, str]) -> list[str]:
+    """What is wrong with ``rules`` for columns of these types (field → type name)."""
+    problems = [
+        f"privacy rule '{where}' names '{field}', which is not a column"
+        for field, where in rules.fields().items()
+        if field not in types
+    ]
+    wanted: dict[str, list[str]] = {
+        "number": [b.column for b in rules.age_bands],
+        "point": [p.column for p in rules.points],
+        "text": [*rules.hundred_block, *(b.into for b in rules.age_bands)],
+    }
+    if rules.juveniles:
+        wanted["number"].append(rules.juveniles.column)
+    if rules.scrub:
+        wanted["text"] += rules.scrub.columns
+    if rules.sensitive_offences:
+        wanted["text"].append(rules.sensitive_offences.column)
+    for kind, fields in wanted.items():
+        problems += [
+            f"privacy rules need '{f}' to be a {kind} column; it is {types[f]}"
+            for f in fields
+            if f in types and types[f] != kind
+        ]
+    return problems
+
+
+def band_label(age: float, bounds: list[int]) -> str:
+    """The band an age falls in: ``under 18``, ``18-24``, …, ``65 and over``."""
+    labels = _bands(bounds)
+    for i, bound in enumerate(bounds):
+        if age < bound:
+            return labels[i]
+    return labels[-1]
+
+
+def _bands(bounds: list[int]) -> list[str]:
+    labels = [f"under {bounds[0]}"]
+    labels += [f"{a}-{b - 1}" for a, b in itertools.pairwise(bounds)]
+    return [*labels, f"{bounds[-1]} and over"]
+
+
+def _words(fields: list[str]) -> str:
+    quoted = [f"'{f}'" for f in fields]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+__all__ = [
+    "AgeBandRule",
+    "JuvenileRule",
+    "PointRule",
+    "PrivacyRules",
+    "ScrubRule",
+    "SensitiveOffenceRule",
+    "band_label",
+    "count_words",
+    "rule_problems",
+]

@@ -1,0 +1,204 @@
+"""A dataset's privacy rules hold on every way in, on both engines: set through the metadata
+API, then a juvenile's row sent by SODA upsert and replace, the upload API (add and replace),
+the staff upload page and ``blotter load`` (with and without a profile) is never published
+with anything that reveals the age; each write counts what the rules changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from blotter.app import create_app
+from blotter.cli import app as cli
+from blotter.settings import Settings
+from blotter.store import open_store
+from tests.portal import PASSWORD, PUBLIC, Portal, csrf_of, sign_in
+
+RULES = {
+    "juveniles": {"column": "age", "under": 18, "withhold": ["officer_name"]},
+    "sensitive_offences": {"column": "offense", "matches": ["sexual"], "withhold": ["case_no"]},
+}
+AUTH = ("pub_a", PASSWORD)
+JUVENILE = {"case_no": "c9", "offense": "theft", "age": 16, "officer_name": "Lee"}
+
+
+def _set_rules(portal: Portal, rules: dict[str, object]) -> None:
+    answer = portal.client.patch(f"/api/views/{PUBLIC}", json={"privacy": rules}, auth=AUTH)
+    assert answer.status_code == 200, answer.text
+    assert portal.store.get_dataset(PUBLIC).meta.privacy.juveniles is not None
+
+
+def _nothing_reveals_the_juvenile(portal: Portal) -> None:
+    """No published row has an age under 18, and the juvenile's row keeps no named field."""
+    found = portal.client.get(f"/resource/{PUBLIC}.json", params={"$where": "age < 18"})
+    assert found.status_code == 200 and found.json() == []
+    row = next(r for r in portal.rows(PUBLIC) if r["case_no"] == "c9")
+    assert (row["age"], row["officer_name"]) == (None, None)
+
+
+@pytest.fixture
+def ruled(portal: Portal) -> Portal:
+    _set_rules(portal, RULES)
+    return portal
+
+
+def test_rules_are_set_through_the_metadata_api_and_checked_against_the_columns(
+    portal: Portal,
+) -> None:
+    _set_rules(portal, RULES)
+    view = portal.client.get(f"/api/views/{PUBLIC}.json").json()
+    assert view["blotter"]["privacy"]["juveniles"]["under"] == 18
+    assert view["blotter"]["privacyRules"][0].startswith("For people under 18, the age ('age')")
+    wrong = portal.client.patch(
+        f"/api/views/{PUBLIC}", json={"privacy": {"hundred_block": ["street"]}}, auth=AUTH
+    )
+    assert wrong.status_code == 400
+    assert "'street', which is not a column" in wrong.json()["message"]
+    typo = portal.client.patch(
+        f"/api/views/{PUBLIC}", json={"privacy": {"juvenile": {"column": "age"}}}, auth=AUTH
+    )
+    assert typo.status_code == 400 and "privacy" in typo.json()["message"]
+    assert portal.store.get_dataset(PUBLIC).meta.privacy.juveniles is not None
+
+
+def test_soda_upsert_withholds_a_juveniles_age_and_named_fields(ruled: Portal) -> None:
+    answer = ruled.client.post(f"/resource/{PUBLIC}.json", json=[JUVENILE], auth=AUTH)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["Rows Created"] == 1
+    _nothing_reveals_the_juvenile(ruled)
+    entry = ruled.store.audit_log(limit=1, dataset_id=PUBLIC)[0]
+    assert entry.action == "rows.upsert" and entry.detail["privacy"] == {"juveniles_withheld": 1}
+
+
+def test_an_update_that_makes_a_row_a_juveniles_empties_its_named_fields(ruled: Portal) -> None:
+    # c1 exists with officer Smith; an update sending only the age must not keep the name.
+    answer = ruled.client.post(
+        f"/resource/{PUBLIC}.json", json=[{"case_no": "c1", "age": 15}], auth=AUTH
+    )
+    assert answer.status_code == 200 and answer.json()["Rows Updated"] == 1
+    row = next(r for r in ruled.rows(PUBLIC) if r["case_no"] == "c1")
+    assert (row["age"], row["officer_name"], row["offense"]) == (None, None, "theft")
+
+
+def test_soda_replace_withholds_and_a_drop_rule_leaves_the_row_out(ruled: Portal) -> None:
+    answer = ruled.client.put(
+        f"/resource/{PUBLIC}.json",
+        json=[JUVENILE, {"case_no": "c10", "offense": "theft", "age": 30}],
+        auth=AUTH,
+    )
+    assert answer.status_code == 200, answer.text
+    _nothing_reveals_the_juvenile(ruled)
+    _set_rules(ruled, {"juveniles": {"column": "age", "action": "drop"}})
+    ruled.client.put(f"/resource/{PUBLIC}.json", json=[JUVENILE], auth=AUTH)
+    assert ruled.rows(PUBLIC) == []
+    ruled.client.put(f"/resource/{PUBLIC}.json", json=[{**JUVENILE, "age": 40}], auth=AUTH)
+    ruled.client.post(f"/resource/{PUBLIC}.json", json=[{"case_no": "c9", "age": 12}], auth=AUTH)
+    assert ruled.rows(PUBLIC) == []  # the update made it a juvenile's row: removed
+
+
+@pytest.mark.parametrize("mode", ["upsert", "replace"])
+def test_the_upload_api_applies_the_rules_and_reports_them(ruled: Portal, mode: str) -> None:
+    body = "case_no,offense,age,officer_name\nc9,theft,16,Lee\nc11,sexual assault,40,Ray\n"
+    answer = ruled.client.post(
+        f"/api/views/{PUBLIC}/upload",
+        # A replace removes the three published rows: it must say so.
+        params={
+            "filename": "may.csv",
+            "mode": mode,
+            **({"confirm": "3"} if mode == "replace" else {}),
+        },
+        content=body.encode(),
+        headers={"Content-Type": "text/csv"},
+        auth=AUTH,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["privacy"] == {"juveniles_withheld": 1, "locations_withheld": 1}
+    _nothing_reveals_the_juvenile(ruled)
+    sensitive = [r for r in ruled.rows(PUBLIC) if r["offense"] == "sexual assault"]
+    assert [r["case_no"] for r in sensitive] == [None]
+    entry = ruled.store.audit_log(limit=1, dataset_id=PUBLIC)[0]
+    assert entry.detail["privacy"] == {"juveniles_withheld": 1, "locations_withheld": 1}
+
+
+def test_the_staff_upload_page_applies_the_rules(ruled: Portal) -> None:
+    client = TestClient(ruled.client.app)
+    csrf = sign_in(client, "pub_a")
+    preview = client.post(
+        "/manage/upload",
+        data={"csrf": csrf, "dataset": PUBLIC, "mode": "upsert"},
+        files={"file": ("may.csv", b"case_no,offense,age,officer_name\nc9,theft,16,Lee\n")},
+    )
+    assert preview.status_code == 200
+    token = csrf_of(preview.text) and preview.text.split('name="token" value="')[1].split('"')[0]
+    published = client.post(
+        "/manage/publish",
+        data={"csrf": csrf, "token": token, "dataset": PUBLIC, "mode": "upsert"},
+        follow_redirects=False,
+    )
+    assert published.status_code == 303
+    notice = client.get(published.headers["location"]).text
+    assert "Privacy rules: 1 record of a juvenile with the age withheld." in notice
+    _nothing_reveals_the_juvenile(ruled)
+
+
+def _cli_env(settings: Settings) -> dict[str, str]:
+    env = {"BLOTTER_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env |= {
+            "BLOTTER_DATABASE_URL": settings.database_url,
+            "BLOTTER_DATABASE_SCHEMA": settings.database_schema,
+        }
+    return env
+
+
+def _reopened(settings: Settings) -> Iterator[Portal]:
+    """The portal as a fresh process sees it after the CLI wrote (DuckDB caches datasets)."""
+    store = open_store(settings)
+    try:
+        with TestClient(create_app(settings, store=store)) as client:
+            yield Portal(store, settings, client)
+    finally:
+        store.close()
+
+
+def test_blotter_load_with_and_without_a_profile_applies_the_rules(
+    ruled: Portal, tmp_path: Path
+) -> None:
+    ruled.store.close()
+    runner = CliRunner()
+    env = _cli_env(ruled.settings)
+    month = tmp_path / "may.csv"
+    month.write_text("case_no,offense,age,officer_name\nc9,theft,16,Lee\n")
+    plain = runner.invoke(cli, ["load", str(month), "--dataset", PUBLIC], env=env)
+    assert plain.exit_code == 0, plain.output
+    assert "1 record of a juvenile with the age withheld" in plain.output
+    for fresh in _reopened(ruled.settings):
+        _nothing_reveals_the_juvenile(fresh)
+    profile = tmp_path / "rms.yaml"
+    # A profile's own rules never replace the dataset's, and keeping a raw copy of the
+    # age does not publish it.
+    profile.write_text(
+        "name: RMS\ncolumns:\n"
+        "  - {field: case_no, source: CASE}\n  - {field: offense, source: OFFENSE}\n"
+        "  - {field: age, type: number, source: AGE, keep_raw: age_raw}\n"
+        "  - {field: officer_name, source: OFFICER}\n"
+        "privacy: {hundred_block: [offense]}\n"
+    )
+    saved = runner.invoke(cli, ["profile", "save", "rms", str(profile)], env=env)
+    assert saved.exit_code == 0, saved.output
+    june = tmp_path / "june.csv"
+    june.write_text("CASE,OFFENSE,AGE,OFFICER\nc9,123 theft,16,Lee\n")
+    loaded = runner.invoke(
+        cli, ["load", str(june), "--dataset", PUBLIC, "--profile", "rms"], env=env
+    )
+    assert loaded.exit_code == 0, loaded.output
+    for fresh in _reopened(ruled.settings):
+        _nothing_reveals_the_juvenile(fresh)
+        assert fresh.rows(PUBLIC)[0]["offense"] == "123 theft"  # the profile's rule: ignored
+        dataset = fresh.store.get_dataset(PUBLIC)
+        assert dataset.column("age_raw").internal  # type: ignore[union-attr]
+        assert "age_raw" not in fresh.client.get(f"/resource/{PUBLIC}.json").text
