@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,17 +28,47 @@ env = Environment(
 )
 
 
+@dataclass
+class OpenGraph:
+    """What a shared link shows: the page's title and summary, and its address."""
+
+    title: str
+    description: str
+    url: str
+    type: str = "website"
+
+
+def absolute_url(request: Request, path: str = "") -> str:
+    """The portal's address for ``path`` ("/datasets/x?y=1"), for links that leave the page:
+    examples to copy, embed snippets, Open Graph. The one place that knows the portal's own
+    address, so a configured public address can replace the request's."""
+    return str(request.base_url).rstrip("/") + path
+
+
 def portal_of(request: Request) -> Portal:
     portal: Portal = request.app.state.portal
     return portal
 
 
-def render(request: Request, template: str, context: Any, status: int = 200) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    context: Any,
+    status: int = 200,
+    og: OpenGraph | None = None,
+) -> HTMLResponse:
+    """A page from its template and typed context; every page gets Open Graph tags (its
+    own summary when the view gives one, the portal's otherwise)."""
     portal = portal_of(request)
     me, csrf = _signed_in(request, portal)
-    html = env.get_template(template).render(
-        page=context, site=portal.settings.site_name, me=me, csrf=csrf
-    )
+    site = portal.settings.site_name
+    if og is None:
+        og = OpenGraph(
+            title=f"{context.title} · {site}",
+            description=f"{site}: open public-safety data, to read, filter, chart and download.",
+            url=absolute_url(request, request.url.path),
+        )
+    html = env.get_template(template).render(page=context, site=site, me=me, csrf=csrf, og=og)
     response = HTMLResponse(html, status_code=status)
     if me is not None:  # pages for staff may show internal data: never cache them shared
         response.headers["Cache-Control"] = "private, no-store"
