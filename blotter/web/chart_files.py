@@ -70,8 +70,15 @@ def build_chart(portal: Portal, dataset: Dataset, name: str, params: Mapping[str
     where = where_clause(parsed.filters)
     columns = chartable(dataset)
     kind, _, rest = name.partition("-")
+    # A dashboard sums its dataset's measure (officer hours…): "by-{field}-{measure}".
+    measure_name = dataset.meta.dashboard_measure
+    measure = dataset.column(measure_name) if measure_name else None
+    if measure is not None and rest.endswith("-" + measure.field_name):
+        rest = rest.removesuffix("-" + measure.field_name)
+    else:
+        measure = None
     if kind == "by" and (column := _column(columns, rest)) is not None:
-        return count_by(portal, dataset, where, column)
+        return count_by(portal, dataset, where, column, measure)
     when = date_column(dataset)
     if kind == "time" and when is not None and rest == when.field_name:
         period = params.get(VIEW_PREFIX + "period", "month")
@@ -84,8 +91,8 @@ def build_chart(portal: Portal, dataset: Dataset, name: str, params: Mapping[str
                 f"Charts cannot split by '{split_name}': choose a column from the page's list.",
                 parameter="chart.split",
             )
-        return over_time(portal, dataset, where, when, period, split)
-    if kind == "cross":
+        return over_time(portal, dataset, where, when, period, split, measure)
+    if kind == "cross" and measure is None:
         # Field names hold no hyphen, so the one between them splits the pair.
         down_name, _, across_name = rest.partition("-")
         down, across = _column(columns, down_name), _column(columns, across_name)

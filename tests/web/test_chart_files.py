@@ -139,3 +139,18 @@ def test_every_page_has_open_graph_tags(client: TestClient) -> None:
         page = client.get(path).text
         assert og(page, "url") == f"http://testserver{path}"
         assert og(page, "title") and og(page, "description")
+
+
+@pytest.mark.parametrize("dataset_id", [USE_OF_FORCE, "rtcm-ngmt"])
+def test_every_dashboard_chart_has_files_that_draw(client: TestClient, dataset_id: str) -> None:
+    page = client.get(f"/dashboards/{dataset_id}").text
+    figures = re.findall(r'<figure class="chart" id="([^"]+)"', page)
+    links = share_links(page)
+    assert figures and set(links) == set(figures)
+    for svg_url, png_url in links.values():
+        assert "?" not in svg_url  # a dashboard shows the whole dataset
+        svg = client.get(svg_url)
+        assert svg.status_code == 200 and svg.text.lstrip().startswith("<svg"), svg_url
+        assert client.get(png_url).content.startswith(PNG_MAGIC), png_url
+    if dataset_id == "rtcm-ngmt":  # the sums of the dashboard's measure have files too
+        assert any(chart.endswith("-officer_hours") for chart in links)
