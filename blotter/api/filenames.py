@@ -19,8 +19,12 @@ FILTER_CHARS = 60  # a long $where still leaves a name every file system takes
 
 
 def slug(text: str) -> str:
-    """Lower-case ASCII words joined by hyphens; accents folded, punctuation dropped."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    """Lower-case ASCII words joined by hyphens; accents folded ("é" → "e"), any other
+    character a separator, so "2015–2017" stays two numbers."""
+    folded = "".join(
+        c if c.isascii() else ("" if unicodedata.combining(c) else "-")
+        for c in unicodedata.normalize("NFKD", text)
+    )
     return _NON_WORD.sub("-", folded.lower()).strip("-")
 
 
