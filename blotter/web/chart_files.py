@@ -59,8 +59,11 @@ def _column(columns: list[Column], name: str) -> Column | None:
     return next((c for c in columns if c.field_name == name), None)
 
 
-def build_chart(portal: Portal, dataset: Dataset, name: str, params: Mapping[str, str]) -> Chart:
-    """The chart a page with these parameters shows under this id; NotFound for any other."""
+def build_chart(
+    portal: Portal, dataset: Dataset, name: str, params: Mapping[str, str]
+) -> tuple[Chart, str]:
+    """The chart a page with these parameters shows under this id (NotFound for any other),
+    and a subtitle saying whose rows it counts: away from its page, an image must say so."""
     areas = boundary_areas(portal, dataset)
     parsed = parse_filters(dataset, params, areas)
     if parsed.problems:
@@ -68,6 +71,7 @@ def build_chart(portal: Portal, dataset: Dataset, name: str, params: Mapping[str
             " ".join(p.message for p in parsed.problems), parameter=parsed.problems[0].param
         )
     where = where_clause(parsed.filters)
+    subtitle = "; ".join([dataset.meta.name, *(f.label for f in parsed.filters)])
     columns = chartable(dataset)
     kind, _, rest = name.partition("-")
     # A dashboard sums its dataset's measure (officer hours…): "by-{field}-{measure}".
@@ -78,7 +82,7 @@ def build_chart(portal: Portal, dataset: Dataset, name: str, params: Mapping[str
     else:
         measure = None
     if kind == "by" and (column := _column(columns, rest)) is not None:
-        return count_by(portal, dataset, where, column, measure)
+        return count_by(portal, dataset, where, column, measure), subtitle
     when = date_column(dataset)
     if kind == "time" and when is not None and rest == when.field_name:
         period = params.get(VIEW_PREFIX + "period", "month")
@@ -91,13 +95,13 @@ def build_chart(portal: Portal, dataset: Dataset, name: str, params: Mapping[str
                 f"Charts cannot split by '{split_name}': choose a column from the page's list.",
                 parameter="chart.split",
             )
-        return over_time(portal, dataset, where, when, period, split, measure)
+        return over_time(portal, dataset, where, when, period, split, measure), subtitle
     if kind == "cross" and measure is None:
         # Field names hold no hyphen, so the one between them splits the pair.
         down_name, _, across_name = rest.partition("-")
         down, across = _column(columns, down_name), _column(columns, across_name)
         if down is not None and across is not None and down != across:
-            return crosstab(portal, dataset, where, down, across)
+            return crosstab(portal, dataset, where, down, across), subtitle
     raise NotFound(
         f"Dataset {dataset.id} has no chart '{name}'. A chart's address is linked beside it "
         "on the dataset page.",
@@ -105,11 +109,13 @@ def build_chart(portal: Portal, dataset: Dataset, name: str, params: Mapping[str
     )
 
 
-def draw(chart: Chart, fmt: str) -> bytes:
+def draw(chart: Chart, fmt: str, subtitle: str = "") -> bytes:
     """The chart as a standalone SVG or PNG file, drawn by vl-convert from its spec."""
     import vl_convert
 
     spec = json.loads(chart.spec)
+    if subtitle:
+        spec["title"] = {"text": chart.title, "subtitle": subtitle}
     if fmt == "png":
         return bytes(vl_convert.vegalite_to_png(spec, scale=PNG_SCALE))
     svg: str = vl_convert.vegalite_to_svg(spec)
@@ -123,7 +129,7 @@ def chart_file(request: Request, dataset_id: str, name: str, fmt: str) -> Respon
         raise NotFound(f"Charts are drawn as .svg or .png, not .{fmt}.", format=fmt)
     portal = portal_of(request)
     dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
-    chart = build_chart(portal, dataset, name, dict(request.query_params))
+    chart, subtitle = build_chart(portal, dataset, name, dict(request.query_params))
     headers = {
         "Content-Disposition": f'inline; filename="{dataset.id}-{chart.id}.{fmt}"',
         # Other sites may show the image; staff answers may hold internal data.
@@ -131,4 +137,4 @@ def chart_file(request: Request, dataset_id: str, name: str, fmt: str) -> Respon
         if viewer_of(request, portal.store).user
         else "public, max-age=300",
     }
-    return Response(draw(chart, fmt), media_type=FORMATS[fmt], headers=headers)
+    return Response(draw(chart, fmt, subtitle), media_type=FORMATS[fmt], headers=headers)

@@ -69,6 +69,8 @@ def test_a_chart_file_counts_the_filtered_rows_as_the_page_does(client: TestClie
     unfiltered = client.get(f"/datasets/{USE_OF_FORCE}/charts/by-force_category.svg").text
     svg = client.get(svg_url).text
     assert svg != unfiltered
+    # Away from its page the image says whose rows it counts: the dataset and the filter.
+    assert "Use of force, Rutland (VT) Police, 2015–2017; Subject race is black" in svg
     for label, _ in counts:
         assert html_lib.escape(html_lib.unescape(label), quote=False) in svg
 
