@@ -1,22 +1,22 @@
-"""Every chart of the dataset page as a file with a stable address, to share or embed.
+"""Every chart of the portal's pages as a file with a stable address, to share or embed.
 
 ``/datasets/{id}/charts/{chart id}.svg`` (or ``.png``) with the page's own filter and
 ``chart.`` parameters draws the same chart from the same SoQL as the page, so a link or an
-``<img>`` on another site always shows the current version under that filter.
+``<img>`` on another site always shows the current version under that filter. The
+addresses themselves are made by ``chart_links.py``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from html import escape
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from blotter.access import visible_dataset
 from blotter.analysis.summary import date_column
+from blotter.analysis.timing import hour_by_weekday, year_on_year
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, NotFound
 from blotter.model import Column, Dataset
@@ -24,35 +24,12 @@ from blotter.portal import Portal
 from blotter.web.charts import PERIODS, Chart, chartable, count_by, crosstab, over_time
 from blotter.web.filters import VIEW_PREFIX, parse_filters, where_clause
 from blotter.web.maps import boundary_areas
-from blotter.web.rendering import absolute_url, portal_of
+from blotter.web.rendering import portal_of
+from blotter.web.timing import hour_weekday_chart, year_on_year_chart
 
 router = APIRouter(include_in_schema=False)
 FORMATS = {"svg": "image/svg+xml", "png": "image/png"}
 PNG_SCALE = 2  # sharp on high-density screens and in slides
-# Parameters of the page that do not change a chart: left out of its address.
-_PAGE_ONLY = {"page", "size", "sort", "dir", VIEW_PREFIX + "hotspots"}
-
-
-def chart_params(params: Mapping[str, str]) -> dict[str, str]:
-    """The page parameters that decide a chart: its filters and the ``chart.`` choices."""
-    return {k: v for k, v in params.items() if k not in _PAGE_ONLY and v}
-
-
-def add_share_links(
-    request: Request, dataset_id: str, chart: Chart, params: Mapping[str, str]
-) -> None:
-    """Give the chart its SVG and PNG addresses under the page's filters, and an ``<img>``
-    snippet (linked to the page it comes from) to embed it on another site."""
-    kept = chart_params(params)
-    query = ("?" + urlencode(kept)) if kept else ""
-    path = f"/datasets/{dataset_id}/charts/{chart.id}"
-    svg, png = f"{path}.svg{query}", f"{path}.png{query}"
-    embed = (
-        f'<a href="{escape(absolute_url(request, f"/datasets/{dataset_id}{query}"))}">'
-        f'<img src="{escape(absolute_url(request, svg))}" alt="{escape(chart.title)}: '
-        f'{escape(chart.description)}"></a>'
-    )
-    chart.svg_url, chart.png_url, chart.embed = svg, png, embed
 
 
 def _column(columns: list[Column], name: str) -> Column | None:
@@ -96,6 +73,8 @@ def build_chart(
                 parameter="chart.split",
             )
         return over_time(portal, dataset, where, when, period, split, measure), subtitle
+    if name in ("hour-by-weekday", "year-on-year") and when is not None:
+        return _timing_chart(portal, dataset, name, where, params), subtitle
     if kind == "cross" and measure is None:
         # Field names hold no hyphen, so the one between them splits the pair.
         down_name, _, across_name = rest.partition("-")
@@ -107,6 +86,20 @@ def build_chart(
         "on the dataset page.",
         chart=name,
     )
+
+
+def _timing_chart(
+    portal: Portal, dataset: Dataset, name: str, where: str | None, params: Mapping[str, str]
+) -> Chart:
+    """The When page's charts: hour × weekday, and a period against the year before."""
+    noun = dataset.meta.row_noun or "rows"
+    if name == "hour-by-weekday":
+        return hour_weekday_chart(
+            hour_by_weekday(portal.store, dataset, portal.settings, where), noun
+        )
+    end, days = params.get(VIEW_PREFIX + "end", ""), params.get(VIEW_PREFIX + "days", "")
+    compared = year_on_year(portal.store, dataset, portal.settings, where, end, days)
+    return year_on_year_chart(compared, noun)
 
 
 def draw(chart: Chart, fmt: str, subtitle: str = "") -> bytes:

@@ -21,7 +21,7 @@ from blotter.errors import DatasetNotFound, NotFound
 from blotter.queries import run_query
 from blotter.store.common import now
 from blotter.web.calendar import local_now
-from blotter.web.chart_files import add_share_links
+from blotter.web.chart_links import add_share_links
 from blotter.web.charts import Chart, chartable, count_by, over_time
 from blotter.web.events import Total, headline_totals
 from blotter.web.filters import quote

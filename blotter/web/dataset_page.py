@@ -21,7 +21,7 @@ from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
-from blotter.web.chart_files import add_share_links
+from blotter.web.chart_links import add_share_links
 from blotter.web.events import Total, headline_totals
 from blotter.web.filters import (
     IN_SEPARATOR,

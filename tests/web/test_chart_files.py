@@ -156,3 +156,19 @@ def test_every_dashboard_chart_has_files_that_draw(client: TestClient, dataset_i
         assert client.get(png_url).content.startswith(PNG_MAGIC), png_url
     if dataset_id == "rtcm-ngmt":  # the sums of the dashboard's measure have files too
         assert any(chart.endswith("-officer_hours") for chart in links)
+
+
+def test_the_when_page_charts_have_files_under_its_filters(client: TestClient) -> None:
+    page = client.get("/datasets/tkpk-clls/when?call_type=Traffic+Stop&chart.days=90").text
+    links = share_links(page)
+    assert set(links) == {"hour-by-weekday", "year-on-year"}
+    for svg_url, png_url in links.values():
+        assert "call_type=Traffic+Stop" in svg_url and "chart.days=90" in svg_url
+        svg = client.get(svg_url)
+        assert svg.status_code == 200 and "Calls for service" in svg.text, svg_url
+        assert "Call type is Traffic Stop" in svg.text
+        assert client.get(png_url).content.startswith(PNG_MAGIC), png_url
+    embed = re.search(r'<textarea id="hour-by-weekday-embed"[^>]*>(.*?)</textarea>', page)
+    assert embed and 'href="http://testserver/datasets/tkpk-clls/when?' in html_lib.unescape(
+        embed.group(1)
+    )
