@@ -11,6 +11,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.portal import PUBLIC, Portal
+
 USE_OF_FORCE = "e2x9-2kgt"
 CHARTS = (
     f"/datasets/{USE_OF_FORCE}?subject_race=black&chart.by=force_category&chart.period=quarter"
@@ -172,3 +174,16 @@ def test_the_when_page_charts_have_files_under_its_filters(client: TestClient) -
     assert embed and 'href="http://testserver/datasets/tkpk-clls/when?' in html_lib.unescape(
         embed.group(1)
     )
+
+
+def test_chart_files_on_each_engine_never_count_by_an_internal_column(portal: Portal) -> None:
+    """On both engines: a public chart file counts the rows, and a chart by a column the
+    public cannot see does not exist for the public (staff still get it)."""
+    svg = portal.client.get(f"/datasets/{PUBLIC}/charts/by-offense.svg")
+    assert svg.status_code == 200 and ">theft<" in svg.text and ">assault<" in svg.text
+    hidden = portal.client.get(f"/datasets/{PUBLIC}/charts/by-officer_name.svg")
+    assert hidden.status_code == 404 and "Smith" not in hidden.text
+    token = {"X-App-Token": portal.tokens["read_internal"]}
+    staff = portal.client.get(f"/datasets/{PUBLIC}/charts/by-officer_name.svg", headers=token)
+    assert staff.status_code == 200 and ">Smith<" in staff.text
+    assert staff.headers["cache-control"] == "private, no-store"
