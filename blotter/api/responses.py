@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 
 from blotter.access import visible_dataset
 from blotter.api.csv_export import csv_body
+from blotter.api.filenames import download_filename
 from blotter.api.serialize import soda_type_name, stream_csv, stream_geojson, stream_json
 from blotter.auth import viewer_of
 from blotter.errors import BlotterError
@@ -28,6 +29,7 @@ from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.queries import PreparedQuery, run
 from blotter.soql.compiler import Output
+from blotter.store.common import now
 
 Streamer = Callable[[list[Output], Iterable[tuple[Any, ...]]], Iterator[bytes]]
 FORMATS: dict[str, tuple[str, Streamer]] = {
@@ -50,9 +52,14 @@ def data_response(
     *,
     etag_key: object,
     download: bool = False,
+    attach: bool = False,
+    about: str = "",
     bom: bool = False,
 ) -> Response:
-    """Run a query and stream its rows with Socrata's headers; 304 when the ETag matches."""
+    """Run a query and stream its rows with Socrata's headers; 304 when the ETag matches.
+
+    A ``download`` (or an ``attach``ed answer) is sent as a file named for the dataset, the
+    filter (``about``) and the day."""
     portal: Portal = request.app.state.portal
     viewer = viewer_of(request, portal.store)
     dataset = visible_dataset(portal.store, viewer, dataset_id)
@@ -85,8 +92,9 @@ def data_response(
     headers["Vary"] = "Authorization, Cookie, X-App-Token"
     if viewer.user is not None:
         headers["Cache-Control"] = "private, no-store"
-    if download:
-        headers["Content-Disposition"] = f'attachment; filename="{dataset_id}.{fmt}"'
+    if download or attach:
+        name = download_filename(dataset.meta.name, dataset.id, about, fmt, now().date())
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
     if bom and fmt == "csv":  # Socrata's $$bom: Excel then reads the CSV as UTF-8
         body = _joined(["\ufeff".encode()], body)
     return _answer(body, media_type, headers, request.url.path)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from blotter.access import visible_dataset, visible_datasets
+from blotter.api.filenames import filter_words
 from blotter.api.responses import FORMATS, data_response
 from blotter.api.views import view_json, visible_report
 from blotter.auth import viewer_of
@@ -49,6 +50,8 @@ def _data_response(
 ) -> Response:
     params = _single_params(request)
     bom = params.get("$$bom", "").lower() == "true"
+    # Socrata's download links carry accessType=DOWNLOAD; such an answer is a named file.
+    attach = params.get("accessType", "").upper() == "DOWNLOAD"
     return data_response(
         request,
         dataset_id,
@@ -58,6 +61,8 @@ def _data_response(
         ),
         etag_key=sorted(params.items()),
         download=download,
+        attach=attach,
+        about=filter_words(params),
         bom=bom,
     )
 

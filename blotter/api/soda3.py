@@ -8,6 +8,7 @@ streams a whole result. Rows, headers and errors are those of SODA 2.1 for the s
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from typing import Any
 
@@ -118,7 +119,13 @@ def _answer(
         ),
         etag_key=body.model_dump(by_alias=True),
         download=download,
+        about=_query_words(body.query),
     )
+
+
+def _query_words(query: str) -> str:
+    """What a statement picks, for a download's name: the text after ``SELECT *``."""
+    return re.sub(r"^\s*select\s+\*\s*", "", query, flags=re.IGNORECASE)
 
 
 def _from_url(request: Request) -> QueryRequest:

@@ -52,6 +52,10 @@ class Chart:
     rows: list[list[str]]
     numeric: list[bool] = field(default_factory=list)  # per column: right-align
     spec: str = ""  # the Vega-Lite JSON, for the interactive version when JavaScript runs
+    # Where the page shows it: the chart as files, and an <img> snippet to embed it elsewhere.
+    svg_url: str = ""
+    png_url: str = ""
+    embed: str = ""
 
 
 @cache

@@ -22,6 +22,7 @@ from blotter.errors import DatasetNotFound, NotFound
 from blotter.queries import run_query
 from blotter.store.common import now
 from blotter.web.calendar import local_now
+from blotter.web.chart_links import add_share_links
 from blotter.web.charts import Chart, chartable, count_by, over_time
 from blotter.web.events import Total, headline_totals
 from blotter.web.filters import quote
@@ -214,4 +215,7 @@ def dashboard(request: Request, dataset_id: str) -> Response:
         timing_url=f"/datasets/{dataset.id}/when" if facts.date_column else None,
         totals=headline_totals(portal, dataset, None),
     )
+    for chart in [page.over_time, *(f.chart for f in figures)]:
+        if chart is not None:  # the whole dataset's charts: no filter in their addresses
+            add_share_links(request, dataset.id, chart, {})
     return render(request, "dashboard.html", page)

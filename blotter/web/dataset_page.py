@@ -30,6 +30,7 @@ from blotter.quality import QualityReport, visible
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
+from blotter.web.chart_links import add_share_links
 from blotter.web.events import Total, headline_totals
 from blotter.web.filters import (
     IN_SEPARATOR,
@@ -41,7 +42,14 @@ from blotter.web.filters import (
 )
 from blotter.web.maps import MapView, boundary_areas, build_map
 from blotter.web.patterns import Patterns, build_patterns
-from blotter.web.rendering import display, friendly_date, portal_of, render
+from blotter.web.rendering import (
+    OpenGraph,
+    absolute_url,
+    display,
+    friendly_date,
+    portal_of,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZES = (10, 25, 50, 100)
@@ -174,6 +182,7 @@ class DatasetPage:
     month_url: str | None  # its month calendar
     timing_url: str | None  # hour × weekday and year-on-year, under the same filters
     rates_links: list[Link]
+    api_page_url: str  # the dataset's API page: fields, endpoints, runnable examples
     privacy_rules: list[str]  # the dataset's privacy rules in plain words
     quality: list[str]  # the latest quality report in plain words
     quality_table: list[tuple[str, str]]  # (column name, share with a value)
@@ -442,6 +451,8 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
             patterns, chart_problems = build_patterns(
                 portal, dataset, params, where, first_choice, unit
             )
+            for chart in patterns.charts:
+                add_share_links(request, dataset.id, chart, params)
             problems += chart_problems
         except SoQLError as err:
             problems.append(Problem("", None, err.message))
@@ -479,7 +490,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     meta = dataset.meta
     api_url = f"/resource/{dataset.id}.json" + ("?" + urlencode(export) if export else "")
     fresh = freshness(dataset, now(), records_span(portal.store, dataset, portal.settings)[1])
-    site = portal.settings.base_url
+    site = absolute_url(request)
     is_calendar = bool(dataset.meta.calendar.get("start") and dataset.meta.calendar.get("title"))
     filtering = {f.param for f in filters}
     quality_lines, quality_table = _quality(portal, dataset)
@@ -559,6 +570,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
         timing_url=_url(f"{dataset.id}/when", {k: v for k, v in base.items() if k in filtering})
         if date_column(dataset) is not None
         else None,
+        api_page_url=f"/datasets/{dataset.id}/api",
         rates_url=f"/api/analysis/v1/{dataset.id}/rates.json?"
         + urlencode(
             {
@@ -574,7 +586,19 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     )
     if not problems:
         portal.store.count_view(dataset.id)
-    return render(request, "dataset.html", page, status=400 if problems else 200)
+    og = OpenGraph(
+        title=meta.name,
+        description=" ".join(summary) or _first_sentence(meta.description) or meta.name,
+        url=absolute_url(request, _url(dataset.id, params)),
+    )
+    return render(request, "dataset.html", page, status=400 if problems else 200, og=og)
+
+
+def _first_sentence(text: str) -> str:
+    """A description's first sentence, for a shared link when there is no summary."""
+    text = " ".join(text.split())
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
 
 
 def _hotspot_cell(params: dict[str, str]) -> float | None:

@@ -22,18 +22,22 @@ from blotter.errors import BlotterError
 from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.store.common import now
+from blotter.web.api_page import router as api_page_router
 from blotter.web.calendar import router as calendar_router
+from blotter.web.chart_files import router as chart_files_router
 from blotter.web.charts import vega_etag, vega_javascript
 from blotter.web.dashboard import router as dashboard_router
 from blotter.web.dataset_page import router as dataset_router
 from blotter.web.events import router as events_router
 from blotter.web.manage import router as manage_router
 from blotter.web.maps import boundary_path
-from blotter.web.rendering import HERE, friendly_date, portal_of, render
+from blotter.web.rendering import HERE, absolute_url, friendly_date, portal_of, render
 from blotter.web.timing import router as timing_router
 
 router = APIRouter(include_in_schema=False)
 router.include_router(dataset_router)
+router.include_router(api_page_router)
+router.include_router(chart_files_router)
 router.include_router(manage_router)
 router.include_router(dashboard_router)
 router.include_router(calendar_router)
@@ -239,6 +243,16 @@ def boundary(request: Request, name: str) -> Response:
     return FileResponse(path, media_type="application/geo+json")
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The icon browsers ask for at the root, whatever the page links to."""
+    return FileResponse(
+        STATIC_DIR / "favicon.png",
+        media_type="image/png",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 @router.get("/assets/vega.js")
 def vega_bundle(request: Request) -> Response:
     """Vega, Vega-Lite and Vega-Embed in one file, from vl-convert (never a CDN); loaded only
@@ -267,6 +281,7 @@ class ApiPage:
     base: str
     host: str
     example: str
+    plain_http: bool  # sodapy speaks HTTPS unless given an adapter for http://
 
 
 @router.get("/api", response_class=HTMLResponse)
@@ -277,8 +292,8 @@ def api_page(request: Request) -> HTMLResponse:
     example = next(
         (d.id for d in datasets if not d.meta.sample), datasets[0].id if datasets else "abcd-1234"
     )
-    base = portal.settings.base_url
-    page = ApiPage("API", base, urlsplit(base).netloc, example)
+    base = absolute_url(request)
+    page = ApiPage("API", base, urlsplit(base).netloc, example, base.startswith("http://"))
     return render(request, "api.html", page)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,21 +28,52 @@ env = Environment(
 )
 
 
+@dataclass
+class OpenGraph:
+    """What a shared link shows: the page's title and summary, and its address."""
+
+    title: str
+    description: str
+    url: str
+    type: str = "website"
+
+
+def absolute_url(request: Request, path: str = "") -> str:
+    """The portal's address for ``path`` ("/datasets/x?y=1"), for links that leave the page:
+    examples to copy, embed snippets, Open Graph. The one place that knows the portal's own
+    address: the configured public address (``BLOTTER_PUBLIC_URL``), never the request's
+    ``Host``, which a client can set to anything."""
+    return portal_of(request).settings.base_url.rstrip("/") + path
+
+
 def portal_of(request: Request) -> Portal:
     portal: Portal = request.app.state.portal
     return portal
 
 
 def render(
-    request: Request, template: str, context: Any, status: int = 200, *, anonymous: bool = False
+    request: Request,
+    template: str,
+    context: Any,
+    status: int = 200,
+    og: OpenGraph | None = None,
+    *,
+    anonymous: bool = False,
 ) -> HTMLResponse:
-    """A page; ``anonymous`` renders it without working out who asks (a refusal that must
-    stay cheap, such as a throttled request, never checks credentials)."""
+    """A page from its template and typed context; every page gets Open Graph tags (its
+    own summary when the view gives one, the portal's otherwise). ``anonymous`` renders it
+    without working out who asks (a refusal that must stay cheap, such as a throttled
+    request, never checks credentials)."""
     portal = portal_of(request)
     me, csrf = (None, "") if anonymous else _signed_in(request, portal)
-    html = env.get_template(template).render(
-        page=context, site=portal.settings.site_name, me=me, csrf=csrf
-    )
+    site = portal.settings.site_name
+    if og is None:
+        og = OpenGraph(
+            title=f"{context.title} · {site}",
+            description=f"{site}: open public-safety data, to read, filter, chart and download.",
+            url=absolute_url(request, request.url.path),
+        )
+    html = env.get_template(template).render(page=context, site=site, me=me, csrf=csrf, og=og)
     response = HTMLResponse(html, status_code=status)
     if me is not None:  # pages for staff may show internal data: never cache them shared
         response.headers["Cache-Control"] = "private, no-store"

@@ -17,6 +17,7 @@ from blotter.analysis.units import unit_of
 from blotter.auth import viewer_of
 from blotter.errors import BlotterError, NotFound
 from blotter.model import Dataset
+from blotter.web.chart_links import add_share_links
 from blotter.web.charts import Chart, spec_json, svg_of
 from blotter.web.filters import VIEW_PREFIX, parse_filters, where_clause
 from blotter.web.maps import boundary_areas
@@ -168,4 +169,7 @@ def timing_page(request: Request, dataset_id: str) -> Response:
         days=days,
         keep=[(k, v) for k, v in params.items() if not k.startswith(VIEW_PREFIX) and v],
     )
+    for chart in (hours, compare):
+        if chart is not None:
+            add_share_links(request, dataset.id, chart, params)
     return render(request, "timing.html", page, status=400 if problems else 200)

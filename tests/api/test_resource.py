@@ -8,6 +8,7 @@ import json
 
 from fastapi.testclient import TestClient
 
+from blotter.store.common import now
 from tests.api.conftest import DATASET_ID, ROWS, expected_row
 
 
@@ -164,11 +165,35 @@ def test_cors_lets_browsers_on_other_sites_read(client: TestClient) -> None:
 def test_bulk_export_streams_every_row_as_a_download(client: TestClient) -> None:
     response = client.get(f"/api/views/{DATASET_ID}/rows.csv", params={"accessType": "DOWNLOAD"})
     assert response.status_code == 200
-    assert response.headers["content-disposition"] == f'attachment; filename="{DATASET_ID}.csv"'
+    today = now().date().isoformat()
+    expected = f'attachment; filename="test-incidents-{DATASET_ID}-{today}.csv"'
+    assert response.headers["content-disposition"] == expected
     table = list(csv.reader(io.StringIO(response.text)))
     assert len(table) == ROWS + 1
     as_json = client.get(f"/api/views/{DATASET_ID}/rows.json").json()
     assert len(as_json) == ROWS
+
+
+def test_a_download_is_named_for_its_dataset_filter_and_day(client: TestClient) -> None:
+    """Socrata's download links (accessType=DOWNLOAD), from /resource or the export, save a
+    file whose name says what it holds; a plain API read is no attachment."""
+    today = now().date().isoformat()
+    filtered = client.get(
+        f"/api/views/{DATASET_ID}/rows.csv",
+        params={"accessType": "DOWNLOAD", "$where": "subject_race = 'black'", "$order": "occurred"},
+    )
+    assert filtered.headers["content-disposition"] == (
+        f'attachment; filename="test-incidents-{DATASET_ID}-subject_race-black-{today}.csv"'
+    )
+    resource = client.get(
+        f"/resource/{DATASET_ID}.json",
+        params={"accessType": "DOWNLOAD", "subject_race": "asian", "$limit": "3"},
+    )
+    assert resource.headers["content-disposition"] == (
+        f'attachment; filename="test-incidents-{DATASET_ID}-subject_race-asian-{today}.json"'
+    )
+    assert len(resource.json()) == 3  # the download keeps the read's own limit
+    assert "content-disposition" not in client.get(f"/resource/{DATASET_ID}.json").headers
 
 
 def test_metadata_view_lists_columns_as_socrata(client: TestClient) -> None:

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from blotter.app import create_app
 from blotter.settings import Settings
+from blotter.store.common import now
 from tests.api.conftest import DATASET_ID, ROWS, expected_row
 
 QUERY = f"/api/v3/views/{DATASET_ID}/query"
@@ -81,13 +82,23 @@ def test_csv_and_geojson_through_soda3(client: TestClient) -> None:
 
 def test_export_streams_the_whole_result_as_a_download(client: TestClient) -> None:
     response = client.get(f"/api/v3/views/{DATASET_ID}/export.csv")
-    assert response.headers["content-disposition"] == f'attachment; filename="{DATASET_ID}.csv"'
+    today = now().date().isoformat()
+    expected = f'attachment; filename="test-incidents-{DATASET_ID}-{today}.csv"'
+    assert response.headers["content-disposition"] == expected
     assert len(list(csv.reader(io.StringIO(response.text)))) == ROWS + 1
     some = client.get(
         f"/api/v3/views/{DATASET_ID}/export.json",
         params={"query": "SELECT case_number WHERE subject_race = 'asian'"},
     ).json()
     assert len(some) == ROWS // 4
+    named = client.get(
+        f"/api/v3/views/{DATASET_ID}/export.csv",
+        params={"query": "SELECT case_number WHERE subject_race = 'asian'"},
+    )
+    assert named.headers["content-disposition"] == (
+        f'attachment; filename="test-incidents-{DATASET_ID}-'
+        f'select-case_number-where-subject_race-asian-{today}.csv"'
+    )
 
 
 def test_errors_are_those_of_soda21(client: TestClient) -> None:

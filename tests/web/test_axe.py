@@ -36,6 +36,8 @@ PUBLIC_PAGES = {  # name: (path, the status it answers)
     "dataset-400": ("/datasets/e2x9-2kgt?subject_race=black&subject_age__min=abc", 400),
     "not-found": ("/datasets/zzzz-9999", 404),
     "api": ("/api", 200),
+    "dataset-api": ("/datasets/e2x9-2kgt/api", 200),
+    "dataset-api-points": ("/datasets/tkpk-clls/api", 200),
     "login": ("/login", 200),
     "dashboard": ("/dashboards/e2x9-2kgt", 200),
     "dashboard-events": ("/dashboards/rtcm-ngmt", 200),
@@ -155,4 +157,17 @@ def test_upload_preview(
     page.get_by_role("button", name="Upload and preview").click()
     page.get_by_role("heading", name="Columns as they will be published").wait_for()
     assert verdict in page.locator("main").inner_text()
+    assert_accessible(page, axe_source)
+
+
+def test_chart_share_and_embed_controls_when_opened(
+    page: Page, sample_server: LiveServer, axe_source: str
+) -> None:
+    """The "Share or embed" parts are closed on load, where axe skips them: open them all."""
+    page.goto(sample_server.url + PUBLIC_PAGES["charts"][0])
+    opened = page.evaluate(
+        "() => { const all = document.querySelectorAll('details.chart-share');"
+        " all.forEach((d) => { d.open = true; }); return all.length; }"
+    )
+    assert opened == 3
     assert_accessible(page, axe_source)

@@ -126,7 +126,7 @@ def test_pages_have_landmarks_labels_and_no_outside_assets(client: TestClient) -
 def test_api_page_shows_both_generations_with_examples_that_work(client: TestClient) -> None:
     html = client.get("/api").text
     assert "SODA 2.1" in html and "SODA3" in html
-    assert html.count("<pre><code>") >= 6
+    assert html.count('<pre class="example"') >= 6  # each run by tests/web/test_api_page.py
     assert "/api/v3/views/e2x9-2kgt/query.json" in html and "pd.read_csv" in html
     # The examples' URLs answer.
     assert client.get("/api/v3/views/e2x9-2kgt/export.csv").status_code == 200
