@@ -70,6 +70,8 @@ class Cleaner:
         """Trim, collapse spaces, drop null markers, split and map."""
         if raw is None:
             return None
+        if "\x00" in raw:  # PostgreSQL stores no NUL in text; no engine may get one
+            raise CellError("contains a NUL character (U+0000), which no value may hold")
         value = raw.strip() if self.spec.trim else raw
         if self.spec.collapse_spaces:
             value = _SPACES.sub(" ", value)

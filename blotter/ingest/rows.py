@@ -179,7 +179,10 @@ def _typed(column: Column, value: Any) -> Any:
     if kind is ColumnType.TEXT:
         if isinstance(value, (dict, list)):
             raise CellError("expected text, not a JSON object or list")
-        return value if isinstance(value, str) else json.dumps(value)
+        text = value if isinstance(value, str) else json.dumps(value)
+        if "\x00" in text:  # PostgreSQL stores no NUL in text; no engine may get one
+            raise CellError("contains a NUL character (U+0000), which no value may hold")
+        return text
     if kind is ColumnType.NUMBER:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise CellError("expected a number")

@@ -33,12 +33,14 @@ from blotter.web.manage import router as manage_router
 from blotter.web.maps import boundary_path
 from blotter.web.rendering import HERE, absolute_url, friendly_date, portal_of, render
 from blotter.web.timing import router as timing_router
+from blotter.web.uploads import router as uploads_router
 
 router = APIRouter(include_in_schema=False)
 router.include_router(dataset_router)
 router.include_router(api_page_router)
 router.include_router(chart_files_router)
 router.include_router(manage_router)
+router.include_router(uploads_router)
 router.include_router(dashboard_router)
 router.include_router(calendar_router)
 router.include_router(events_router)

@@ -138,6 +138,10 @@ def test_bad_payloads_get_clear_errors_and_change_nothing(portal: Portal, live: 
         (3, "rank"),
     ]
     assert problems[0]["value"] == "old" and "number" in problems[0]["reason"]
+    nul = _post(live, f"/resource/{PUBLIC}.json", b'[{"case_no": "c9", "offense": "a\\u0000b"}]')
+    assert nul.status_code == 422, nul.text
+    (problem,) = nul.json()["data"]["problems"]
+    assert (problem["row"], problem["column"]) == (1, "offense") and "NUL" in problem["reason"]
     portal.settings.max_write_mb = 1
     too_big = _post(live, f"/resource/{PUBLIC}.json", b"[" + b" " * (2 * 1024 * 1024) + b"]")
     assert too_big.status_code == 413

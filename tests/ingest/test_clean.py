@@ -93,6 +93,7 @@ ERRORS: list[tuple[dict[str, Any], str, str]] = [
     ),
     ({"map": {"white": "white"}, "unmapped": "error"}, "Whte", "'Whte' is not a known value"),
     ({"split": "/", "map": {"a": "a"}, "unmapped": "error"}, "a/zz", "'zz' is not a known value"),
+    ({}, "a\x00b", "contains a NUL character"),
 ]
 
 
