@@ -33,10 +33,12 @@ def free_port() -> int:
         return port
 
 
-def serve_in_thread(app: FastAPI, tls: tuple[Path, Path] | None = None) -> Iterator[LiveServer]:
-    """Run ``app`` under uvicorn on a free loopback port until the generator is closed;
-    ``tls`` is (certificate, key) for clients that only speak HTTPS."""
-    port = free_port()
+def serve_in_thread(
+    app: FastAPI, tls: tuple[Path, Path] | None = None, port: int | None = None
+) -> Iterator[LiveServer]:
+    """Run ``app`` under uvicorn on ``port`` (a free loopback port by default) until the
+    generator is closed; ``tls`` is (certificate, key) for clients that only speak HTTPS."""
+    port = port or free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -97,7 +99,9 @@ def sample_app(sample_data_dir: Path) -> Iterator[FastAPI]:
     """The real app over the sample datasets, shared by a test process: tests only read."""
     from blotter.store import open_store
 
-    settings = Settings(data_dir=sample_data_dir)
+    # The port it will be served on is chosen now, as `blotter serve --port` does, so the
+    # portal's absolute addresses (examples, embeds, Open Graph) name the live server.
+    settings = Settings(data_dir=sample_data_dir, port=free_port())
     store = open_store(settings)
     yield create_app(settings, store=store)
     store.close()
@@ -106,4 +110,4 @@ def sample_app(sample_data_dir: Path) -> Iterator[FastAPI]:
 @pytest.fixture(scope="session")
 def sample_server(sample_app: FastAPI) -> Iterator[LiveServer]:
     """A live server on loopback over the sample datasets, for real clients and browsers."""
-    yield from serve_in_thread(sample_app)
+    yield from serve_in_thread(sample_app, port=sample_app.state.portal.settings.port)

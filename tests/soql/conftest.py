@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 from sqlglot import exp
 
-from blotter.ingest.pipeline import load_file, prepare
+from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
 from blotter.schema import DATASET_TABLE
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 from tests.engines import ENGINES, engine_settings
+from tests.ingest.conftest import published
 from tests.paths import SAMPLES
 from tests.soql import tables
 
@@ -25,10 +25,11 @@ FORCE, CALLS = "e2x9-2kgt", "tkpk-clls"
 
 
 def python_rows(spec_name: str) -> list[dict[str, Any]]:
-    """The published rows as dicts, read by the ingest layer, never by the SoQL compiler."""
+    """The published rows as dicts, read by the ingest layer (with the dataset file's
+    privacy rules applied as the store applies them), never by the SoQL compiler."""
     spec = load_spec_file(SAMPLES / spec_name)
-    table = pa.Table.from_batches(list(prepare(spec.source_path(), spec).batches()))  # type: ignore[arg-type]
-    rows = table.to_pylist()
+    assert spec.source_path() is not None
+    rows = published(spec.source_path(), spec).to_pylist()  # type: ignore[arg-type]
     for i, row in enumerate(rows, start=1):
         row[":id"] = i
         for key in [k for k in row if k.endswith("_lon") and k.startswith("_")]:

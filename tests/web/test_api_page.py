@@ -34,6 +34,12 @@ EXAMPLE = re.compile(
 RUN_TIMEOUT_S = 120  # a safety net for a hung client, not a speed check
 
 
+def base_of(client: TestClient) -> str:
+    """The portal's configured absolute address, which its pages' links and examples use."""
+    base: str = client.app.state.portal.settings.base_url  # type: ignore[attr-defined]
+    return base
+
+
 @pytest.fixture(scope="module")
 def client(sample_app: FastAPI) -> Iterator[TestClient]:
     with TestClient(sample_app) as c:
@@ -97,7 +103,7 @@ def test_api_page_lists_every_column_with_type_description_and_real_examples(
 
 def test_api_page_gives_both_generations_endpoints_and_links_back(client: TestClient) -> None:
     page = client.get(f"/datasets/{CALLS}/api").text
-    base = "http://testserver"
+    base = base_of(client)
     for url in (
         f"{base}/resource/{CALLS}.json",
         f"{base}/resource/{CALLS}.csv",

@@ -21,6 +21,12 @@ CHARTS = (
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+def base_of(client: TestClient) -> str:
+    """The portal's configured absolute address, which its pages' links and examples use."""
+    base: str = client.app.state.portal.settings.base_url  # type: ignore[attr-defined]
+    return base
+
+
 @pytest.fixture(scope="module")
 def client(sample_app: FastAPI) -> Iterator[TestClient]:
     with TestClient(sample_app) as c:
@@ -72,7 +78,7 @@ def test_a_chart_file_counts_the_filtered_rows_as_the_page_does(client: TestClie
     svg = client.get(svg_url).text
     assert svg != unfiltered
     # Away from its page the image says whose rows it counts: the dataset and the filter.
-    assert "Use of force, Rutland (VT) Police, 2015–2017; Subject race is black" in svg
+    assert "Use of force, Rutland (VT) Police, 2015–2017; Subject race is Black" in svg  # a label
     for label, _ in counts:
         assert html_lib.escape(html_lib.unescape(label), quote=False) in svg
 
@@ -82,11 +88,11 @@ def test_embed_snippet_is_an_image_with_absolute_addresses_and_words(client: Tes
     snippet = re.search(r'<textarea id="by-force_category-embed"[^>]*>(.*?)</textarea>', page)
     assert snippet
     code = html_lib.unescape(snippet.group(1))
-    assert code.startswith(f'<a href="http://testserver/datasets/{USE_OF_FORCE}?')
+    assert code.startswith(f'<a href="{base_of(client)}/datasets/{USE_OF_FORCE}?')
     src = re.search(r'<img src="([^"]+)" alt="([^"]+)"', code)
-    assert src and src.group(1).startswith("http://testserver/datasets/")
-    assert src.group(2).startswith("Rows by force category:")
-    image = client.get(html_lib.unescape(src.group(1)).removeprefix("http://testserver"))
+    assert src and src.group(1).startswith(f"{base_of(client)}/datasets/")
+    assert src.group(2).startswith("Incidents by force category:")
+    image = client.get(html_lib.unescape(src.group(1)).removeprefix(base_of(client)))
     assert image.status_code == 200 and image.headers["content-type"].startswith("image/svg")
 
 
@@ -134,14 +140,14 @@ def test_a_shared_dataset_link_shows_its_title_and_plain_language_summary(
     assert og(page, "title") == "Use of force, Rutland (VT) Police, 2015–2017"
     lede = re.search(r'<p class="lede">([^<]+)</p>', page)
     assert lede and og(page, "description").startswith(html_lib.unescape(lede.group(1)))
-    assert og(page, "url") == f"http://testserver/datasets/{USE_OF_FORCE}?subject_race=black"
+    assert og(page, "url") == f"{base_of(client)}/datasets/{USE_OF_FORCE}?subject_race=black"
     assert og(page, "type") == "website"
 
 
 def test_every_page_has_open_graph_tags(client: TestClient) -> None:
     for path in ("/", "/api", f"/datasets/{USE_OF_FORCE}/api"):
         page = client.get(path).text
-        assert og(page, "url") == f"http://testserver{path}"
+        assert og(page, "url") == f"{base_of(client)}{path}"
         assert og(page, "title") and og(page, "description")
 
 
@@ -171,7 +177,7 @@ def test_the_when_page_charts_have_files_under_its_filters(client: TestClient) -
         assert "Call type is Traffic Stop" in svg.text
         assert client.get(png_url).content.startswith(PNG_MAGIC), png_url
     embed = re.search(r'<textarea id="hour-by-weekday-embed"[^>]*>(.*?)</textarea>', page)
-    assert embed and 'href="http://testserver/datasets/tkpk-clls/when?' in html_lib.unescape(
+    assert embed and f'href="{base_of(client)}/datasets/tkpk-clls/when?' in html_lib.unescape(
         embed.group(1)
     )
 

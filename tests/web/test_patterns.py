@@ -91,10 +91,8 @@ def test_snippets_fetch_exactly_the_rows_shown(web: TestClient) -> None:
         "client.get_all(&#39;test-0001&#39;, where=&#34;`street` = &#39;Main St&#39;&#34;" in page
     )
     assert "order=&#39;`age` DESC&#39;" in page
-    assert (
-        "pd.read_csv(&#34;http://testserver/api/views/test-0001/rows.csv?accessType=DOWNLOAD"
-        in page
-    )
+    base = web.app.state.portal.settings.base_url  # type: ignore[attr-defined]
+    assert f"pd.read_csv(&#34;{base}/api/views/test-0001/rows.csv?accessType=DOWNLOAD" in page
 
 
 def _dataset(cadence: Cadence, as_of: datetime) -> Dataset:
