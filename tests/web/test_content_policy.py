@@ -4,6 +4,7 @@ chart turns interactive, the filters apply, the upload form wires itself up)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -170,3 +171,18 @@ def test_staff_pages_run_their_scripts_under_the_policy(
     page.get_by_role("button", name="Create token").click()
     assert page.get_by_text("shown only once").count() == 1
     tab.check()
+
+
+TEMPLATES = Path(__file__).parents[2] / "blotter" / "web" / "templates"
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES.rglob("*.html")), ids=lambda p: p.name)
+def test_no_template_holds_what_the_policy_refuses(template: Path) -> None:
+    """Inline script, event handlers and style attributes would be blocked in the browser:
+    each page's scripts and styles come from /static."""
+    text = template.read_text()
+    assert not re.search(r"\sstyle=", text), "a style attribute: use a class in blotter.css"
+    assert not re.search(r"\son[a-z]+=", text), "an inline event handler: use a static script"
+    # A script element either loads a file or holds data (JSON a static script reads).
+    for tag in re.findall(r"<script[^>]*>", text):
+        assert " src=" in tag or 'type="application/json"' in tag, f"an inline script: {tag}"
