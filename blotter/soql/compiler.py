@@ -237,7 +237,7 @@ def _group(build: _Build) -> None:
     for typed in build.groups:
         build.select.group_by(*(typed.parts or (typed.sql,)), copy=False)
     if build.aggregated:
-        scope = build.at("$select")
+        build.at("$select")  # the fault is in what $select holds
         for picked, typed in build.selected:
             if not typed.aggregate and picked not in build.grouped and not _constant(typed):
                 shown = picked.name if isinstance(picked, ast.Column) else "an expression"
