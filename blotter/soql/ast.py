@@ -135,6 +135,10 @@ class Query:
     search: str | None = None
     limit: int | None = None
     offset: int | None = None
+    # Where SEARCH, LIMIT and OFFSET's values start, for their errors; not part of the meaning.
+    search_pos: Pos | None = field(default=None, compare=False)
+    limit_pos: Pos | None = field(default=None, compare=False)
+    offset_pos: Pos | None = field(default=None, compare=False)
 
 
 def children(node: Expr) -> tuple[Expr, ...]:

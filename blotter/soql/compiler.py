@@ -18,6 +18,7 @@ from blotter.schema import DATASET_TABLE, SYSTEM_FIELDS
 from blotter.soql import ast
 from blotter.soql.expressions import Scope, parse_timestamp, timestamp_literal
 from blotter.soql.functions import FUNCTIONS
+from blotter.soql.positions import positioned
 from blotter.soql.typed import NULL, POINT, ROW_ID, Typed, number
 
 
@@ -76,6 +77,70 @@ def _output_type(typed: Typed) -> ColumnType | None:
     return ColumnType(typed.type)
 
 
+@dataclass
+class _Build:
+    """What the clause steps share: the request, one scope, the select being built, and
+    what earlier clauses decided (output names, aliases, group keys)."""
+
+    query: ast.Query
+    dataset: Dataset
+    filters: Mapping[str, str]
+    default_limit: int | None
+    max_limit: int | None
+    scope: Scope
+    compiled: CompiledQuery
+    taken: set[str] = field(default_factory=set)
+    selected: list[tuple[ast.Expr | None, Typed]] = field(default_factory=list)
+    alias_nodes: dict[str, ast.Expr] = field(default_factory=dict)
+    groups: list[Typed] = field(default_factory=list)
+    grouped: list[ast.Expr | None] = field(default_factory=list)
+    aggregated: bool = False
+
+    @property
+    def select(self) -> exp.Select:
+        return self.compiled.select
+
+    def at(self, clause: str, *, aliases: bool = True) -> Scope:
+        """The scope, now reading ``clause``; $where runs before $select and sees no alias."""
+        self.scope.clause = clause
+        self.scope.use_aliases = aliases
+        return self.scope
+
+    def error(self, message: str, pos: ast.Pos | None) -> SoQLError:
+        return positioned(SoQLError, message, self.scope.clause, pos)
+
+    def not_a_constant(self, node: ast.Expr) -> None:
+        # SQL reads `ORDER BY 2` as "the second column"; SoQL has no such rule, so say so.
+        if isinstance(node, ast.Literal):
+            value = node.value
+            shown = int(value) if isinstance(value, float) and value.is_integer() else value
+            raise self.error(
+                f"{self.scope.clause} needs a column or an expression, not the constant {shown!r}",
+                node.pos,
+            )
+
+    def check_grouped(self, node: ast.Expr) -> None:
+        """In a grouped query, a column outside an aggregate must be a group key or an alias."""
+        if node in self.grouped:
+            return
+        match node:
+            case ast.Column():
+                if node.name in self.alias_nodes:
+                    return
+                raise self.error(
+                    f"{node.name} must be in $group, or inside an aggregate such as count()",
+                    node.pos,
+                )
+            case ast.SystemColumn():
+                raise self.error(
+                    f"{node.name} cannot be used in a grouped {self.scope.clause}", node.pos
+                )
+            case ast.Call() if node.name in FUNCTIONS and FUNCTIONS[node.name].aggregate:
+                return
+        for child in ast.children(node):
+            self.check_grouped(child)
+
+
 def compile_query(
     query: ast.Query,
     dataset: Dataset,
@@ -85,201 +150,178 @@ def compile_query(
     max_limit: int | None = 50000,
 ) -> CompiledQuery:
     """Type-check ``query`` against ``dataset`` and build its SQL over ``_dataset``."""
-    scope = Scope(dataset, "$select", None)
-    # Every builder below changes the select in place (copy=False): the select is ours, and a
-    # copy per clause cost seconds on a query holding a large polygon.
-    compiled = CompiledQuery(select=exp.select().from_(exp.to_table(DATASET_TABLE)))
-    taken: set[str] = set()
-    selected: list[tuple[ast.Expr | None, Typed]] = []
-    alias_nodes: dict[str, ast.Expr] = {}
+    # Every step changes the select in place (copy=False): the select is ours, and a copy
+    # per clause cost seconds on a query holding a large polygon.
+    build = _Build(
+        query,
+        dataset,
+        filters or {},
+        default_limit,
+        max_limit,
+        Scope(dataset, "$select", None),
+        CompiledQuery(select=exp.select().from_(exp.to_table(DATASET_TABLE))),
+    )
+    for step in _STEPS:
+        step(build)
+    return build.compiled
 
-    items: Sequence[ast.SelectItem | ast.Star] = query.select or (ast.Star(),)
+
+def _select(build: _Build) -> None:
+    """The output columns, named as Socrata names them; an alias is seen by later clauses."""
+    scope = build.at("$select")
+    items: Sequence[ast.SelectItem | ast.Star] = build.query.select or (ast.Star(),)
     for position, item in enumerate(items, start=1):
         if isinstance(item, ast.Star):
             entries = (
                 [(ast.SystemColumn(s.soql_name), s.soql_name) for s in SYSTEM_FIELDS]
                 if item.system
-                else [(ast.Column(c.field_name), c.field_name) for c in dataset.columns]
+                else [(ast.Column(c.field_name), c.field_name) for c in build.dataset.columns]
             )
             for node, name in entries:
                 typed = scope.compile(node)
-                _add_output(compiled, _unique(name, taken), typed)
-                selected.append((node, typed))
+                _add_output(build.compiled, _unique(name, build.taken), typed)
+                build.selected.append((node, typed))
             continue
         typed = scope.compile(item.expr)
-        name = _unique(item.alias or output_name(item.expr, position), taken)
-        _add_output(compiled, name, typed)
-        selected.append((item.expr, typed))
+        name = _unique(item.alias or output_name(item.expr, position), build.taken)
+        _add_output(build.compiled, name, typed)
+        build.selected.append((item.expr, typed))
         if item.alias:
             scope.aliases[item.alias] = typed
-            alias_nodes[item.alias] = item.expr
+            build.alias_nodes[item.alias] = item.expr
 
-    select = compiled.select
+
+def _where(build: _Build) -> None:
+    """$where, the ``column=value`` filters and $q, all of which a row must pass."""
+    query, dataset = build.query, build.dataset
     conditions: list[exp.Expression] = []
     if query.where is not None:
-        where_scope = Scope(dataset, "$where", None)
-        where = where_scope.boolean(query.where, "$where")
+        where = build.at("$where", aliases=False).boolean(query.where, "$where")
         if where.aggregate:
-            raise where_scope.error(
-                SoQLError, "Aggregates belong in $having, not $where", query.where
-            )
+            raise build.error("Aggregates belong in $having, not $where", query.where.pos)
         conditions.append(where.sql)
-    for field_name, value in (filters or {}).items():
+    for field_name, value in build.filters.items():
         conditions.append(_filter(dataset, field_name, value))
     if query.search:
         conditions.extend(_search(dataset, query.search))
     if conditions:
-        select = select.where(exp.and_(*conditions, copy=False), copy=False)
+        build.select.where(exp.and_(*conditions, copy=False), copy=False)
 
-    group_scope = Scope(dataset, "$group", None)
-    group_scope.aliases = scope.aliases
+
+def _group(build: _Build) -> None:
+    """$group (or DISTINCT without aggregates), and the rule that every selected column is
+    then grouped or aggregated."""
+    query, scope = build.query, build.at("$group")
     for g in query.group:
-        _not_a_constant(g, "$group")
-    groups = [group_scope.compile(g) for g in query.group]
-    aggregated = bool(groups) or any(t.aggregate for _, t in selected)
+        build.not_a_constant(g)
+    build.groups = [scope.compile(g) for g in query.group]
+    build.aggregated = bool(build.groups) or any(t.aggregate for _, t in build.selected)
     # A group key may name a select alias: `$group=month` for `date_trunc_ym(d) AS month`.
-    grouped: list[ast.Expr | None] = [
-        alias_nodes[g.name]
-        if isinstance(g, ast.Column) and dataset.column(g.name) is None and g.name in alias_nodes
+    build.grouped = [
+        build.alias_nodes[g.name]
+        if isinstance(g, ast.Column)
+        and build.dataset.column(g.name) is None
+        and g.name in build.alias_nodes
         else g
         for g in query.group
     ]
-    distinct = [(node, typed) for node, typed in selected if not _constant(typed)]
     if query.distinct:
         # Without aggregates, SELECT DISTINCT a, b is also GROUP BY a, b: the grouped rules
         # then decide what may be ordered by, the same on every engine.
-        select = select.distinct(copy=False)
-        if not aggregated:
-            groups = [typed for _, typed in distinct]
-            grouped = [node for node, _ in distinct]
-            aggregated = True
-    for typed in groups:
-        select = select.group_by(*(typed.parts or (typed.sql,)), copy=False)
-    if aggregated:
-        for picked, typed in selected:
-            if not typed.aggregate and picked not in grouped and not _constant(typed):
+        build.select.distinct(copy=False)
+        if not build.aggregated:
+            distinct = _distinct(build)
+            build.groups = [typed for _, typed in distinct]
+            build.grouped = [node for node, _ in distinct]
+            build.aggregated = True
+    for typed in build.groups:
+        build.select.group_by(*(typed.parts or (typed.sql,)), copy=False)
+    if build.aggregated:
+        build.at("$select")  # the fault is in what $select holds
+        for picked, typed in build.selected:
+            if not typed.aggregate and picked not in build.grouped and not _constant(typed):
                 shown = picked.name if isinstance(picked, ast.Column) else "an expression"
-                raise scope.error(
-                    SoQLError,
+                raise build.error(
                     f"{shown} must be in $group, or inside an aggregate such as count()",
-                    picked or ast.Column(""),
+                    picked.pos if picked is not None else ast.Pos(),
                 )
 
-    if query.having is not None:
-        if not aggregated:
-            raise SoQLError(
-                "$having filters groups: it needs $group or an aggregate in $select.",
-                clause="$having",
-                line=1,
-                column=1,
-            )
-        _check_grouped(query.having, grouped, alias_nodes, "$having")
-        having_scope = Scope(dataset, "$having", None)
-        having_scope.aliases = scope.aliases
-        select = select.having(having_scope.boolean(query.having, "$having").sql, copy=False)
 
-    order_scope = Scope(dataset, "$order", None)
-    order_scope.aliases = scope.aliases
+def _having(build: _Build) -> None:
+    having = build.query.having
+    if having is None:
+        return
+    scope = build.at("$having")
+    if not build.aggregated:
+        raise build.error(
+            "$having filters groups: it needs $group or an aggregate in $select", having.pos
+        )
+    build.check_grouped(having)
+    build.select.having(scope.boolean(having, "$having").sql, copy=False)
+
+
+def _order(build: _Build) -> None:
+    """$order, with explicit null placement, or an order that keeps pages stable."""
+    query, scope = build.query, build.at("$order")
     orders: list[exp.Expression] = []
     for key in query.order:
-        _not_a_constant(key.expr, "$order")
+        build.not_a_constant(key.expr)
         if query.distinct:
-            _check_selected(key.expr, [node for node, _ in selected], alias_nodes)
-        if aggregated:
-            _check_grouped(key.expr, grouped, alias_nodes, "$order")
-        typed = order_scope.compile(key.expr)
+            _check_selected(build, key.expr)
+        if build.aggregated:
+            build.check_grouped(key.expr)
+        typed = scope.compile(key.expr)
         if typed.type == POINT:
-            raise order_scope.error(TypeMismatch, "Points cannot be ordered", key)
+            raise scope.error(TypeMismatch, "Points cannot be ordered", key)
         # Explicit null placement so every engine agrees (PostgreSQL's rule, as Socrata's).
         nulls_first = key.desc if key.nulls_first is None else key.nulls_first
         orders.append(exp.Ordered(this=typed.sql, desc=key.desc, nulls_first=nulls_first))
-    if not orders and not aggregated:
+    if not orders and not build.aggregated:
         orders.append(exp.Ordered(this=exp.column("_id", quoted=True), nulls_first=False))
-    elif not orders and groups:
+    elif not orders and build.groups:
         # With DISTINCT an engine may order only by what is selected.
-        keys = [typed for _, typed in distinct] if query.distinct else groups
+        keys = [typed for _, typed in _distinct(build)] if query.distinct else build.groups
         orders = [
             exp.Ordered(this=p, nulls_first=False) for g in keys for p in (g.parts or (g.sql,))
         ]
-    elif not aggregated:
+    elif not build.aggregated:
         # A tiebreak on :id keeps pages stable when the order has equal keys.
         orders.append(exp.Ordered(this=exp.column("_id", quoted=True), nulls_first=False))
     if orders:
-        select = select.order_by(*orders, copy=False)
+        build.select.order_by(*orders, copy=False)
 
-    limit = query.limit if query.limit is not None else default_limit
-    if limit is not None and max_limit is not None and limit > max_limit:
-        raise SoQLError(
-            f"$limit may be at most {max_limit:,}; page with $offset for more.",
-            clause="$limit",
-            line=1,
-            column=1,
+
+def _limit(build: _Build) -> None:
+    """$limit (or the default) within the maximum, and $offset."""
+    query = build.query
+    build.at("$limit")
+    limit = query.limit if query.limit is not None else build.default_limit
+    if limit is not None and build.max_limit is not None and limit > build.max_limit:
+        raise build.error(
+            f"$limit may be at most {build.max_limit:,}; page with $offset for more",
+            query.limit_pos if query.limit is not None else None,
         )
     if limit is not None:
-        select = select.limit(limit, copy=False)
+        build.select.limit(limit, copy=False)
     if query.offset:
-        select = select.offset(query.offset, copy=False)
-    compiled.select = select
-    return compiled
+        build.select.offset(query.offset, copy=False)
 
 
-def _not_a_constant(node: ast.Expr, clause: str) -> None:
-    # SQL reads `ORDER BY 2` as "the second column"; SoQL has no such rule, so say so.
-    if isinstance(node, ast.Literal):
-        value = node.value
-        shown = int(value) if isinstance(value, float) and value.is_integer() else value
-        raise SoQLError(
-            f"{clause} needs a column or an expression, not the constant {shown!r} "
-            f"(at line {node.pos.line}, column {node.pos.column})",
-            clause=clause,
-            line=node.pos.line,
-            column=node.pos.column,
-        )
+_STEPS = (_select, _where, _group, _having, _order, _limit)
 
 
-def _check_selected(
-    node: ast.Expr, selected: Sequence[ast.Expr | None], aliases: dict[str, ast.Expr]
-) -> None:
+def _distinct(build: _Build) -> list[tuple[ast.Expr | None, Typed]]:
+    """What SELECT DISTINCT tells rows apart by: the selected outputs that are not constants."""
+    return [(node, typed) for node, typed in build.selected if not _constant(typed)]
+
+
+def _check_selected(build: _Build, node: ast.Expr) -> None:
     """With DISTINCT, rows are told apart only by what is selected: order by that alone."""
-    if node in selected or (isinstance(node, ast.Column) and node.name in aliases):
+    if node in [n for n, _ in build.selected] or (
+        isinstance(node, ast.Column) and node.name in build.alias_nodes
+    ):
         return
-    raise SoQLError(
-        f"With DISTINCT, $order may use only what $select holds "
-        f"(at line {node.pos.line}, column {node.pos.column})",
-        clause="$order",
-        line=node.pos.line,
-        column=node.pos.column,
-    )
-
-
-def _check_grouped(
-    node: ast.Expr, grouped: Sequence[ast.Expr | None], aliases: dict[str, ast.Expr], clause: str
-) -> None:
-    """In a grouped query, a column outside an aggregate must be a group key or an alias."""
-    if node in grouped:
-        return
-    match node:
-        case ast.Column():
-            if node.name in aliases:
-                return
-            raise SoQLError(
-                f"{node.name} must be in $group, or inside an aggregate such as count() "
-                f"(in {clause} at line {node.pos.line}, column {node.pos.column})",
-                clause=clause,
-                line=node.pos.line,
-                column=node.pos.column,
-            )
-        case ast.SystemColumn():
-            raise SoQLError(
-                f"{node.name} cannot be used in a grouped {clause}",
-                clause=clause,
-                line=node.pos.line,
-                column=node.pos.column,
-            )
-        case ast.Call() if node.name in FUNCTIONS and FUNCTIONS[node.name].aggregate:
-            return
-    for child in ast.children(node):
-        _check_grouped(child, grouped, aliases, clause)
+    raise build.error("With DISTINCT, $order may use only what $select holds", node.pos)
 
 
 def _constant(typed: Typed) -> bool:

@@ -18,6 +18,7 @@ from blotter.model import ColumnType, Dataset
 from blotter.schema import SYSTEM_FIELDS, point_parts
 from blotter.soql import ast
 from blotter.soql.functions import ANY, FUNCTIONS, NOT_YET
+from blotter.soql.positions import positioned
 from blotter.soql.typed import CHECKBOX, NULL, NUMBER, POINT, ROW_ID, TEXT, TIMESTAMP, Typed, number
 
 _CASTS = {
@@ -54,29 +55,26 @@ def timestamp_literal(value: datetime) -> exp.Expression:
 
 
 class Scope:
-    """Name resolution and type checking for one query against one dataset."""
+    """Name resolution and type checking for one query against one dataset; ``clause``
+    names the clause being read, for errors, and ``use_aliases`` whether select aliases
+    resolve there."""
 
     def __init__(self, dataset: Dataset, clause: str, query: str | None) -> None:
         self.dataset = dataset
         self.clause = clause
         self.query = query
         self.aliases: dict[str, Typed] = {}
+        self.use_aliases = True
 
     def error(self, cls: type[SoQLError], message: str, node: ast.Node) -> SoQLError:
-        return cls(
-            f"{message} (in {self.clause} at line {node.pos.line}, column {node.pos.column})",
-            clause=self.clause,
-            query=self.query,
-            line=node.pos.line,
-            column=node.pos.column,
-        )
+        return positioned(cls, message, self.clause, node.pos, self.query)
 
     # --- names ---
 
     def column(self, node: ast.Column) -> Typed:
         col = self.dataset.column(node.name)
         if col is None:
-            if node.name in self.aliases:
+            if self.use_aliases and node.name in self.aliases:
                 return self.aliases[node.name]
             names = [c.field_name for c in self.dataset.columns]
             close = difflib.get_close_matches(node.name, names, n=3)

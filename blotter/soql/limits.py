@@ -8,6 +8,7 @@ from typing import Any
 
 from blotter.errors import QueryTooLarge, QueryValueError, SoQLError
 from blotter.soql import ast
+from blotter.soql.positions import positioned
 
 # Compiling and running grow with each: a 200,000-value IN list ran for 76 s, a 150-word $q
 # for 3.3 s, and deep nesting exhausted Python's stack.
@@ -41,13 +42,7 @@ def check_size(clause: str, text: str, roots: list[ast.Expr]) -> None:
     recursion, since the tree may be as deep as the client made it."""
 
     def refuse(message: str, node: ast.Node, kind: type[SoQLError] = QueryTooLarge) -> SoQLError:
-        return kind(
-            f"{message} (in {clause} at line {node.pos.line}, column {node.pos.column})",
-            clause=clause,
-            query=text,
-            line=node.pos.line,
-            column=node.pos.column,
-        )
+        return positioned(kind, message, clause, node.pos, text)
 
     nodes = points = 0
     stack: list[tuple[ast.Expr, int]] = [(root, 1) for root in roots]
@@ -84,15 +79,15 @@ def check_size(clause: str, text: str, roots: list[ast.Expr]) -> None:
         stack.extend((child, depth + 1) for child in ast.children(node))
 
 
-def check_search(clause: str, text: str) -> str:
-    """``$q`` within its cap of words."""
+def check_search(clause: str, text: str, pos: ast.Pos | None) -> str:
+    """``$q`` (or SEARCH, starting at ``pos``) within its cap of words."""
     words = len(text.split())
     if words > MAX_SEARCH_WORDS:
-        raise QueryTooLarge(
-            f"{clause} searches for {words} words; at most {MAX_SEARCH_WORDS} are allowed.",
-            clause=clause,
-            query=text,
-            line=1,
-            column=1,
+        raise positioned(
+            QueryTooLarge,
+            f"{clause} searches for {words} words; at most {MAX_SEARCH_WORDS} are allowed",
+            clause,
+            pos,
+            text,
         )
     return text

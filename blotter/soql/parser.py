@@ -16,6 +16,7 @@ from lark.visitors import Transformer_NonRecursive
 from blotter.errors import SoQLError
 from blotter.soql import ast
 from blotter.soql.limits import check_search, check_size, expressions
+from blotter.soql.positions import pos_at, positioned
 
 # Which start rule parses which SODA parameter.
 _START = {
@@ -264,9 +265,12 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
             group=parts.get("group", ()),
             having=parts.get("having"),
             order=parts.get("order", ()),
-            search=parts.get("search"),
-            limit=parts.get("limit"),
-            offset=parts.get("offset"),
+            search=parts.get("search", (None, None))[0],
+            limit=parts.get("limit", (None, None))[0],
+            offset=parts.get("offset", (None, None))[0],
+            search_pos=parts.get("search", (None, None))[1],
+            limit_pos=parts.get("limit", (None, None))[1],
+            offset_pos=parts.get("offset", (None, None))[1],
         )
 
     def select_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any]:
@@ -284,14 +288,15 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
     def order_clause(self, meta: Meta, children: list[Any]) -> tuple[str, Any]:
         return "order", children[0]
 
-    def search_clause(self, meta: Meta, children: list[Token]) -> tuple[str, str]:
-        return "search", str(children[0])[1:-1].replace("''", "'")
+    # SEARCH, LIMIT and OFFSET keep where their value starts, for the errors about it.
+    def search_clause(self, meta: Meta, children: list[Token]) -> tuple[str, Any]:
+        return "search", (str(children[0])[1:-1].replace("''", "'"), _pos(children[0]))
 
-    def limit_clause(self, meta: Meta, children: list[Token]) -> tuple[str, int]:
-        return "limit", int(children[0])
+    def limit_clause(self, meta: Meta, children: list[Token]) -> tuple[str, Any]:
+        return "limit", (int(children[0]), _pos(children[0]))
 
-    def offset_clause(self, meta: Meta, children: list[Token]) -> tuple[str, int]:
-        return "offset", int(children[0])
+    def offset_clause(self, meta: Meta, children: list[Token]) -> tuple[str, Any]:
+        return "offset", (int(children[0]), _pos(children[0]))
 
 
 def _expected_words(accepted: set[str], after: Token | None) -> list[str]:
@@ -399,38 +404,45 @@ def parse_statement(text: str) -> ast.Query:
     """A whole statement, as ``$query`` holds it."""
     query: ast.Query = parse_clause("$query", text)
     if query.search is not None:
-        check_search("$query", query.search)
+        check_search("$query", query.search, query.search_pos)
     if query.limit is not None:
-        _count("$query", query.limit, text)
+        _count("$query", query.limit, text, query.limit_pos)
     if query.offset is not None:
-        _count("$query", query.offset, text)
+        _count("$query", query.offset, text, query.offset_pos)
     return query
 
 
-def _count(clause: str, value: int, text: str) -> int:
+def _count(clause: str, value: int, text: str, pos: ast.Pos | None) -> int:
     if value > _MAX_COUNT:
-        raise SoQLError(
-            f"{clause} is too large: {value} is more than {_MAX_COUNT}.",
-            clause=clause,
-            query=text,
-            line=1,
-            column=1,
+        raise positioned(
+            SoQLError,
+            f"{clause} is too large: {value} is more than {_MAX_COUNT}",
+            clause,
+            pos,
+            text,
         )
     return value
 
 
-def _whole_number(clause: str, text: str) -> int:
+def _value_pos(text: str) -> ast.Pos:
+    """Where a parameter's value starts: its first character that is not blank."""
+    return pos_at(text, len(text) - len(text.lstrip()))
+
+
+def _whole_number(clause: str, text: str) -> tuple[int, ast.Pos]:
+    """A ``$limit`` or ``$offset`` value, and where it starts."""
+    pos = _value_pos(text)
     # ASCII digits only: str.isdigit() also accepts '²' and other scripts' digits.
     if re.fullmatch(r"\s*[0-9]+\s*", text) is None:
-        raise SoQLError(
-            f"{clause} must be a whole number of 0 or more, not '{text}'.",
-            clause=clause,
-            query=text,
-            line=1,
-            column=1,
+        raise positioned(
+            SoQLError,
+            f"{clause} must be a whole number of 0 or more, not '{text}'",
+            clause,
+            pos,
+            text,
         )
     # re's \s and int()'s idea of blank differ (\x1f): strip first, as the regex allowed.
-    return _count(clause, int(text.strip()), text)
+    return _count(clause, int(text.strip()), text, pos), pos
 
 
 def parse_params(params: Mapping[str, str]) -> ast.Query:
@@ -441,6 +453,12 @@ def parse_params(params: Mapping[str, str]) -> ast.Query:
         parse_clause("$select", params["$select"]) if "$select" in params else (False, ())
     )
     search = params.get("$q") or None
+    limit, limit_pos = (
+        _whole_number("$limit", params["$limit"]) if "$limit" in params else (None, None)
+    )
+    offset, offset_pos = (
+        _whole_number("$offset", params["$offset"]) if "$offset" in params else (None, None)
+    )
     return ast.Query(
         select=select,
         distinct=distinct,
@@ -448,7 +466,10 @@ def parse_params(params: Mapping[str, str]) -> ast.Query:
         group=parse_clause("$group", params["$group"]) if "$group" in params else (),
         having=having,
         order=parse_clause("$order", params["$order"]) if "$order" in params else (),
-        search=check_search("$q", search) if search else None,
-        limit=_whole_number("$limit", params["$limit"]) if "$limit" in params else None,
-        offset=_whole_number("$offset", params["$offset"]) if "$offset" in params else None,
+        search=check_search("$q", search, _value_pos(search)) if search else None,
+        limit=limit,
+        offset=offset,
+        search_pos=_value_pos(search) if search else None,
+        limit_pos=limit_pos,
+        offset_pos=offset_pos,
     )

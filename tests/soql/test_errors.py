@@ -152,6 +152,15 @@ ERRORS: list[tuple[dict[str, str], str, str, int, int, str]] = [
         "not the constant 'x'",
     ),
     ({"$having": "arrested"}, "query.compiler.malformed", "$having", 1, 1, "needs $group"),
+    ({"$having": "\n  count(*) > 1"}, "query.compiler.malformed", "$having", 2, 3, "aggregate in $select (in $having at line 2, column 3)"),
+    ({"$select": "race, count(*)", "$group": "race", "$having": "count(*) > 1 AND age > 3"}, "query.compiler.malformed", "$having", 1, 18, "age must be in $group"),
+    ({"$select": "race, count(*)", "$group": "race", "$having": "count(*) > 1 OR :id = 3"}, "query.compiler.malformed", "$having", 1, 17, ":id cannot be used in a grouped $having"),
+    ({"$limit": "  50001"}, "query.compiler.malformed", "$limit", 1, 3, "at most 50,000; page with $offset for more (in $limit at line 1, column 3)"),
+    ({"$limit": "\n 50001"}, "query.compiler.malformed", "$limit", 2, 2, "at most 50,000"),
+    ({"$limit": "  ten"}, "query.compiler.malformed", "$limit", 1, 3, "whole number"),
+    ({"$offset": " 99999999999999999999"}, "query.compiler.malformed", "$offset", 1, 2, "too large"),
+    ({"$order": "race, 8"}, "query.compiler.malformed", "$order", 1, 7, "not the constant 8 (in $order at line 1, column 7)"),
+    ({"$select": "distinct race", "$order": "race, age"}, "query.compiler.malformed", "$order", 1, 7, "only what $select holds"),
     (
         {"$select": "race, count(*)", "$group": "race", "$having": "age > 3"},
         "query.compiler.malformed",
@@ -246,6 +255,45 @@ def test_queries_past_the_caps_are_refused_naming_the_clause(
 )
 def test_queries_at_the_caps_compile(params: dict[str, str]) -> None:
     compile_query(parse_params(params), DATASET)
+
+
+# Errors in a whole statement are placed in the statement's text: (statement, clause, line,
+# column, words).
+# fmt: off
+STATEMENT_ERRORS: list[tuple[str, str, int, int, str]] = [
+    ("SELECT race HAVING count(*) > 1", "$having", 1, 20, "needs $group"),
+    ("SELECT race, count(*) GROUP BY race\nHAVING age > 3", "$having", 2, 8, "age must be in $group"),
+    ("SELECT race LIMIT 60000", "$limit", 1, 19, "at most 50,000"),
+    ("SELECT race\nWHERE age > 3\n  LIMIT 50001 OFFSET 2", "$limit", 3, 9, "at most 50,000"),
+    ("SELECT race LIMIT 99999999999999999999", "$query", 1, 19, "too large"),
+    ("SELECT race OFFSET 99999999999999999999", "$query", 1, 20, "too large"),
+    ("SELECT race SEARCH '" + " w" * 21 + "'", "$query", 1, 20, "at most 20"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("statement", "clause", "line", "column", "words"),
+    STATEMENT_ERRORS,
+    ids=[e[0] for e in STATEMENT_ERRORS],
+)
+def test_statement_errors_point_at_their_place(
+    statement: str, clause: str, line: int, column: int, words: str
+) -> None:
+    with pytest.raises(SoQLError) as caught:
+        compile_query(parse_statement(statement), DATASET)
+    err = caught.value
+    assert (err.clause, err.line, err.column) == (clause, line, column), err.message
+    assert words in err.message
+    assert err.data["position"] == {"line": line, "column": column}
+
+
+def test_a_limit_past_the_maximum_from_the_settings_has_no_place_in_the_text() -> None:
+    with pytest.raises(SoQLError) as caught:
+        compile_query(parse_params({}), DATASET, default_limit=60000, max_limit=50000)
+    err = caught.value
+    assert (err.clause, err.line, err.column) == ("$limit", None, None)
+    assert "position" not in err.data or err.data["position"] is None
 
 
 def test_a_statement_parses_every_clause() -> None:
