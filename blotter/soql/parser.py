@@ -338,7 +338,8 @@ def _state_at(text: str, start: str, offset: int) -> tuple[set[str], Token | Non
         last: Token | None = None
         for token in parser.iter_parse():
             last = token
-        return set(parser.accepts()), last
+        # lark's InteractiveParser.accepts() carries no annotations: it returns a set of names.
+        return set(parser.accepts()), last  # type: ignore[no-untyped-call]
     except UnexpectedInput:  # pragma: no cover - the prefix parsed once already
         return set(), None
 
