@@ -146,11 +146,11 @@ def _types(dataset: Dataset) -> list[tuple[str, ColumnType]]:
     return [(n, c.type) for c in dataset.columns for n in physical_names(c)]
 
 
-def _truthy(value: Any) -> bool:
+def _truthy(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
 
 
-def _shown(value: Any) -> str | None:
+def _shown(value: object) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else json.dumps(value)

@@ -92,7 +92,10 @@ def unquote_name(token: Token) -> str:
 @v_args(meta=True)
 class _ToAst(Transformer_NonRecursive[Token, Any]):
     """Lark's parse tree → our AST; nothing here decides meaning, only shape. Not recursive,
-    so a deeply nested query reaches the caps below instead of Python's stack limit."""
+    so a deeply nested query reaches the caps below instead of Python's stack limit.
+
+    ``children`` is ``list[Any]`` where a rule mixes kinds: lark hands each callback whatever
+    the callbacks below it returned (tokens, nodes, tagged tuples), and types none of it."""
 
     # --- literals and names ---
     def string(self, meta: Meta, children: list[Token]) -> ast.Literal:
@@ -122,8 +125,8 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
         return ast.SystemColumn(str(children[0]).lower(), pos=_pos(children[0]))
 
     # --- operators ---
-    def _fold(self, meta: Meta, children: list[Any], op: str | None = None) -> Any:
-        result = children[0]
+    def _fold(self, meta: Meta, children: list[Any], op: str | None = None) -> ast.Expr:
+        result: ast.Expr = children[0]
         i = 1
         while i < len(children):
             if isinstance(children[i], Token):
@@ -136,29 +139,30 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
             result = ast.BinOp(operator, result, right, pos=result.pos)
         return result
 
-    def _balanced(self, children: list[Any], op: str) -> Any:
+    def _balanced(self, children: list[Any], op: str) -> ast.Expr:
         # AND and OR are associative: a balanced tree keeps a long chain (clients generate
         # `a = 1 OR a = 2 OR …`) shallow, so it counts against MAX_NODES, not MAX_DEPTH.
         if len(children) == 1:
-            return children[0]
+            only: ast.Expr = children[0]
+            return only
         middle = (len(children) + 1) // 2  # three terms group as (a AND b) AND c
         left = self._balanced(children[:middle], op)
         right = self._balanced(children[middle:], op)
         return ast.BinOp(op, left, right, pos=left.pos)
 
-    def or_expr(self, meta: Meta, children: list[Any]) -> Any:
+    def or_expr(self, meta: Meta, children: list[Any]) -> ast.Expr:
         return self._balanced(children, "or")
 
-    def and_expr(self, meta: Meta, children: list[Any]) -> Any:
+    def and_expr(self, meta: Meta, children: list[Any]) -> ast.Expr:
         return self._balanced(children, "and")
 
-    def concat(self, meta: Meta, children: list[Any]) -> Any:
+    def concat(self, meta: Meta, children: list[Any]) -> ast.Expr:
         return self._fold(meta, children)
 
     sum = concat
     product = concat
 
-    def compare(self, meta: Meta, children: list[Any]) -> Any:
+    def compare(self, meta: Meta, children: list[Any]) -> ast.Expr:
         return self._fold(meta, children)
 
     def not_(self, meta: Meta, children: list[Any]) -> ast.Not:
