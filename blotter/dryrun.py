@@ -44,7 +44,7 @@ class ChangeReport:
     problem_total: int = 0
     privacy: dict[str, int] = field(default_factory=dict)
     warnings: list[dict[str, Any]] = field(default_factory=list)  # published, but worth a look
-    samples: dict[str, list[Any]] = field(
+    samples: dict[str, list[Row]] = field(
         default_factory=lambda: {"added": [], "changed": [], "removed": []}
     )
 
@@ -189,7 +189,7 @@ def _by_value(served: list[Row], incoming: list[Row], mode: str, report: ChangeR
             _sample(report, "removed", _shown(row))
 
 
-def _sample(report: ChangeReport, kind: str, item: Any) -> None:
+def _sample(report: ChangeReport, kind: str, item: Row) -> None:
     if len(report.samples[kind]) < SAMPLE_ROWS:
         report.samples[kind].append(item)
 

@@ -300,7 +300,11 @@ def _d3_wound(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def hotspot_view(
-    portal: Portal, dataset: Dataset, where: str | None, cell_m: float, boundary: Any
+    portal: Portal,
+    dataset: Dataset,
+    where: str | None,
+    cell_m: float,
+    boundary: dict[str, Any] | None,
 ) -> HotspotView:
     """Gi* hotspots of the filtered points as a map with a legend, words and a table."""
     import altair as alt
