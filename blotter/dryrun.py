@@ -194,7 +194,7 @@ def _sample(report: ChangeReport, kind: str, item: Row) -> None:
         report.samples[kind].append(item)
 
 
-def _same(value: Any) -> Any:
+def _same(value: object) -> object:
     """The form values are compared in: numbers to 9 places, times without a zone."""
     if isinstance(value, float):
         return round(value, 9)
@@ -209,7 +209,7 @@ def _shown(row: Row) -> Row:
     return {f: _shown_value(v) for f, v in row.items() if v is not None}
 
 
-def _shown_value(value: Any) -> Any:
+def _shown_value(value: object) -> object:
     """A value as JSON can carry it (times as ISO text, points as ``POINT (lon lat)``)."""
     if isinstance(value, datetime):
         return value.replace(tzinfo=None).isoformat(timespec="milliseconds")

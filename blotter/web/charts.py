@@ -117,7 +117,7 @@ def _values(
     return list(run_query(portal.store, dataset, params, portal.settings).rows)
 
 
-def _label(column: Column, value: Any) -> str:
+def _label(column: Column, value: object) -> str:
     if value is None:
         return _EMPTY
     return column.label(value) if isinstance(value, str) else display(column.type, value)

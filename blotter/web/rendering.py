@@ -97,6 +97,7 @@ def _signed_in(request: Request, portal: Portal) -> tuple[User | None, str]:
     return viewer.user, session.csrf if isinstance(session, Session) else ""
 
 
+# Any: a cell as the engine's driver returns it (its rows are untyped), a point as a pair.
 def display(column_type: ColumnType | None, value: Any) -> str:
     """A value as a person reads it on a page."""
     if value is None:
