@@ -139,21 +139,20 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
             result = ast.BinOp(operator, result, right, pos=result.pos)
         return result
 
-    def _balanced(self, children: list[Any], op: str) -> ast.Expr:
+    def _balanced(self, children: list[ast.Expr], op: str) -> ast.Expr:
         # AND and OR are associative: a balanced tree keeps a long chain (clients generate
         # `a = 1 OR a = 2 OR …`) shallow, so it counts against MAX_NODES, not MAX_DEPTH.
         if len(children) == 1:
-            only: ast.Expr = children[0]
-            return only
+            return children[0]
         middle = (len(children) + 1) // 2  # three terms group as (a AND b) AND c
         left = self._balanced(children[:middle], op)
         right = self._balanced(children[middle:], op)
         return ast.BinOp(op, left, right, pos=left.pos)
 
-    def or_expr(self, meta: Meta, children: list[Any]) -> ast.Expr:
+    def or_expr(self, meta: Meta, children: list[ast.Expr]) -> ast.Expr:
         return self._balanced(children, "or")
 
-    def and_expr(self, meta: Meta, children: list[Any]) -> ast.Expr:
+    def and_expr(self, meta: Meta, children: list[ast.Expr]) -> ast.Expr:
         return self._balanced(children, "and")
 
     def concat(self, meta: Meta, children: list[Any]) -> ast.Expr:
@@ -165,39 +164,39 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
     def compare(self, meta: Meta, children: list[Any]) -> ast.Expr:
         return self._fold(meta, children)
 
-    def not_(self, meta: Meta, children: list[Any]) -> ast.Not:
+    def not_(self, meta: Meta, children: list[ast.Expr]) -> ast.Not:
         return ast.Not(children[0], pos=_pos(meta))
 
-    def neg(self, meta: Meta, children: list[Any]) -> ast.Expr:
+    def neg(self, meta: Meta, children: list[ast.Expr]) -> ast.Expr:
         operand = children[0]
         if isinstance(operand, ast.Literal) and operand.kind == "number":
             return ast.Literal(-float(operand.value or 0), "number", pos=_pos(meta))
         return ast.Neg(operand, pos=_pos(meta))
 
-    def is_null(self, meta: Meta, children: list[Any]) -> ast.IsNull:
+    def is_null(self, meta: Meta, children: list[ast.Expr]) -> ast.IsNull:
         return ast.IsNull(children[0], pos=_pos(meta))
 
-    def is_not_null(self, meta: Meta, children: list[Any]) -> ast.IsNull:
+    def is_not_null(self, meta: Meta, children: list[ast.Expr]) -> ast.IsNull:
         return ast.IsNull(children[0], negated=True, pos=_pos(meta))
 
-    def between(self, meta: Meta, children: list[Any]) -> ast.Between:
+    def between(self, meta: Meta, children: list[ast.Expr]) -> ast.Between:
         operand, low, high = children
         return ast.Between(operand, low, high, pos=_pos(meta))
 
-    def not_between(self, meta: Meta, children: list[Any]) -> ast.Between:
+    def not_between(self, meta: Meta, children: list[ast.Expr]) -> ast.Between:
         operand, low, high = children
         return ast.Between(operand, low, high, negated=True, pos=_pos(meta))
 
-    def in_(self, meta: Meta, children: list[Any]) -> ast.In:
+    def in_(self, meta: Meta, children: list[ast.Expr]) -> ast.In:
         return ast.In(children[0], tuple(children[1:]), pos=_pos(meta))
 
-    def not_in(self, meta: Meta, children: list[Any]) -> ast.In:
+    def not_in(self, meta: Meta, children: list[ast.Expr]) -> ast.In:
         return ast.In(children[0], tuple(children[1:]), negated=True, pos=_pos(meta))
 
-    def like(self, meta: Meta, children: list[Any]) -> ast.Like:
+    def like(self, meta: Meta, children: list[ast.Expr]) -> ast.Like:
         return ast.Like(children[0], children[1], pos=_pos(meta))
 
-    def not_like(self, meta: Meta, children: list[Any]) -> ast.Like:
+    def not_like(self, meta: Meta, children: list[ast.Expr]) -> ast.Like:
         return ast.Like(children[0], children[1], negated=True, pos=_pos(meta))
 
     def cast(self, meta: Meta, children: list[Any]) -> ast.Cast:
