@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -99,7 +100,9 @@ def load_templates(path: Path = OAKLAND_CALLS) -> Templates:
     )
 
 
-def batches(rows: int, seed: int = 2026, templates: Templates | None = None):
+def batches(
+    rows: int, seed: int = 2026, templates: Templates | None = None
+) -> Iterator[pa.RecordBatch]:
     """Record batches of the generated dataset, ``id`` 1..rows in order."""
     templates = templates or load_templates()
     rng = np.random.default_rng(seed)

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 WARM_RUNS = 2
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,11 +50,11 @@ def summarize(seconds: Sequence[float]) -> Latency:
 
 
 def repeat(
-    action: Callable[[], Any], *, runs: int, budget_s: float, min_runs: int = 3
-) -> tuple[Latency, Any]:
+    action: Callable[[], T], *, runs: int, budget_s: float, min_runs: int = 3
+) -> tuple[Latency, T]:
     """Time ``action`` warm; the last result comes back for checking."""
-    result = None
-    for _ in range(WARM_RUNS):
+    result = action()  # the first of the warm-up runs
+    for _ in range(WARM_RUNS - 1):
         result = action()
     times: list[float] = []
     spent = 0.0
@@ -67,6 +68,7 @@ def repeat(
 
 
 def http_json(client: httpx.Client, url: str, params: dict[str, str]) -> Callable[[], Any]:
+    # Any: httpx's Response.json() returns whatever the body decodes to, untyped.
     def ask() -> Any:
         response = client.get(url, params=params)
         if response.status_code != 200:

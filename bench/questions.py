@@ -30,7 +30,7 @@ class Question:
     # Datasette: SQL for its JSON API (``/db.json?sql=…``), or a path for the export.
     sqlite: str = ""
     sqlite_path: str = ""
-    normalize: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    normalize: dict[str, Callable[[object], object]] = field(default_factory=dict)
     # A count may differ by this share (or by one) between systems: floating-point distance
     # at the circle's edge.
     tolerance: float = 0.0
@@ -48,7 +48,7 @@ class Question:
         return out
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     """Numbers as floats (Socrata sends them as strings), empty as None."""
     if value is None or value == "":
         return None
@@ -64,15 +64,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _month(value: Any) -> Any:
+def _month(value: object) -> str | None:
     return None if value is None else str(value).replace(" ", "T")[:7]
 
 
-def _timestamp(value: Any) -> Any:
+def _timestamp(value: object) -> str | None:
     return None if value is None else str(value).replace(" ", "T")[:19]
 
 
-def _text(value: Any) -> Any:
+def _text(value: object) -> str | None:
     return None if value is None or value == "" else str(value)
 
 

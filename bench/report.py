@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from bench.questions import questions
 
@@ -10,6 +10,20 @@ ENGINES = (("duckdb", "DuckDB"), ("postgres", "PostgreSQL"))
 AGGREGATIONS = ("count_by_category", "monthly_trend", "cross_tab")
 AGAINST_DATASETTE = (*AGGREGATIONS, "filter_order_limit", "within_distance")
 TARGET_ROWS = 1_000_000  # the targets are set for the full sizes (1M and 10M rows)
+
+# A results file and its parts are dict[str, Any]: JSON as json.load reads it back, untyped.
+
+
+class Target(TypedDict):
+    """One target's verdict, as the results file keeps it."""
+
+    target: str
+    rows: int
+    measured: float
+    limit: float
+    unit: str
+    met: bool
+    by: float | None
 
 
 def table(results: dict[str, Any]) -> str:
@@ -95,11 +109,11 @@ def _grid(rows: list[list[str]]) -> list[str]:
     ]
 
 
-def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+def targets(results: dict[str, Any]) -> list[Target]:
     """Each target of the issue, checked on every size it applies to."""
     sizes = list(results["sizes"].values())
     large = [s for s in sizes if s["rows"] >= TARGET_ROWS] or sizes[-1:]
-    out: list[dict[str, Any]] = []
+    out: list[Target] = []
     for size in large:
         n, systems = size["rows"], size["systems"]
         for key, label in ENGINES:
@@ -171,7 +185,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _at_most(text: str, rows: int, measured: float, limit: float, unit: str) -> dict[str, Any]:
+def _at_most(text: str, rows: int, measured: float, limit: float, unit: str) -> Target:
     return _target(
         text,
         rows,
@@ -183,7 +197,7 @@ def _at_most(text: str, rows: int, measured: float, limit: float, unit: str) -> 
     )
 
 
-def _at_least(text: str, rows: int, measured: float, limit: float, unit: str) -> dict[str, Any]:
+def _at_least(text: str, rows: int, measured: float, limit: float, unit: str) -> Target:
     return _target(
         text,
         rows,
@@ -197,7 +211,7 @@ def _at_least(text: str, rows: int, measured: float, limit: float, unit: str) ->
 
 def _target(
     text: str, rows: int, measured: float, limit: float, unit: str, *, met: bool, by: float
-) -> dict[str, Any]:
+) -> Target:
     """One target's verdict; ``by`` is how many times off a missed target is (for a limit of
     zero, such as errors, the measured count itself)."""
     return {
@@ -211,7 +225,7 @@ def _target(
     }
 
 
-def _target_line(t: dict[str, Any]) -> str:
+def _target_line(t: Target) -> str:
     verdict = "met   " if t["met"] else "MISSED"
     miss = f"  (off by {t['by']:.2f}×)" if t["by"] else ""
     measured = f"{t['measured']:,.1f} {t['unit']} (target {t['limit']:,.1f})"

@@ -171,6 +171,8 @@ class RawEngine:
 
     def __init__(self, target: BlotterTarget) -> None:
         self.target = target
+        # Any: either engine's store, reached into (DuckDB's connection, PostgreSQL's schema),
+        # and either driver's connection, whose execute() each types its own way.
         self._store: Any = None
         self._con: Any = None
 

@@ -9,7 +9,6 @@ query is compiled, so no endpoint, page, export, search or count can reveal them
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from blotter.errors import AuthenticationRequired, DatasetNotFound, PermissionDenied
 from blotter.model import AuditEntry, Dataset, Role, User, Visibility
@@ -164,7 +163,9 @@ def require_admin(viewer: Viewer) -> User:
     return user
 
 
-def audit(store: Store, viewer: Viewer, action: str, dataset_id: str = "", **detail: Any) -> None:
+def audit(
+    store: Store, viewer: Viewer, action: str, dataset_id: str = "", **detail: object
+) -> None:
     store.add_audit(
         AuditEntry(
             at=now(),

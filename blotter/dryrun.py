@@ -44,7 +44,7 @@ class ChangeReport:
     problem_total: int = 0
     privacy: dict[str, int] = field(default_factory=dict)
     warnings: list[dict[str, Any]] = field(default_factory=list)  # published, but worth a look
-    samples: dict[str, list[Any]] = field(
+    samples: dict[str, list[Row]] = field(
         default_factory=lambda: {"added": [], "changed": [], "removed": []}
     )
 
@@ -189,12 +189,12 @@ def _by_value(served: list[Row], incoming: list[Row], mode: str, report: ChangeR
             _sample(report, "removed", _shown(row))
 
 
-def _sample(report: ChangeReport, kind: str, item: Any) -> None:
+def _sample(report: ChangeReport, kind: str, item: Row) -> None:
     if len(report.samples[kind]) < SAMPLE_ROWS:
         report.samples[kind].append(item)
 
 
-def _same(value: Any) -> Any:
+def _same(value: object) -> object:
     """The form values are compared in: numbers to 9 places, times without a zone."""
     if isinstance(value, float):
         return round(value, 9)
@@ -209,7 +209,7 @@ def _shown(row: Row) -> Row:
     return {f: _shown_value(v) for f, v in row.items() if v is not None}
 
 
-def _shown_value(value: Any) -> Any:
+def _shown_value(value: object) -> object:
     """A value as JSON can carry it (times as ISO text, points as ``POINT (lon lat)``)."""
     if isinstance(value, datetime):
         return value.replace(tzinfo=None).isoformat(timespec="milliseconds")

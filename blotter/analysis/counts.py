@@ -99,7 +99,7 @@ def _list_values(
     return sorted(counted, key=lambda vn: -vn[1])
 
 
-def _label(column: Column, value: Any) -> str:
+def _label(column: Column, value: object) -> str:
     if value is None:
         return "(not recorded)"
     if isinstance(value, bool):

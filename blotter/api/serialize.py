@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from blotter.api.geometry import box_ring, hull_ring, multipolygon_wkt
 from blotter.formatting import format_number, format_timestamp
@@ -184,7 +184,13 @@ def stream_csv_lines(outputs: list[Output], pieces: Iterable[CsvPiece]) -> Itera
     yield b"".join(pending)
 
 
-def _csv_writer(outputs: list[Output]) -> tuple[io.StringIO, Any]:
+class _RowWriter(Protocol):
+    """What a ``csv.writer`` offers (typeshed names its class only in the private ``_csv``)."""
+
+    def writerow(self, row: Iterable[object], /) -> object: ...
+
+
+def _csv_writer(outputs: list[Output]) -> tuple[io.StringIO, _RowWriter]:
     """A writer into a buffer, the header row already written."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -151,7 +151,7 @@ def _from_url(request: Request) -> QueryRequest:
     return _validated(data)
 
 
-def _validated(data: Any) -> QueryRequest:
+def _validated(data: object) -> QueryRequest:
     try:
         return QueryRequest.model_validate(data)
     except ValidationError as err:

@@ -14,6 +14,9 @@ from typing import Any
 from blotter.ingest.spec import JOINER, ColumnSpec, fold
 from blotter.model import ColumnType
 
+# A cleaned cell in its column's type (points are made from two cells, not one).
+TypedValue = str | float | bool | datetime | None
+
 _SPACES = re.compile(r"\s+")
 
 # Timestamp forms read when a column gives no date_format, tried in order.
@@ -105,11 +108,11 @@ class Cleaner:
             raise CellError(f"'{value}' is not a known value of this column; add it to the map")
         return _recase(value, self.spec.case)
 
-    def typed(self, raw: str | None) -> Any:
+    def typed(self, raw: str | None) -> TypedValue:
         """The cleaned value in its column type."""
         return self.convert(self.text(raw))
 
-    def convert(self, value: str | None) -> Any:
+    def convert(self, value: str | None) -> TypedValue:
         """A cleaned text value in the column's type."""
         if value is None:
             return None

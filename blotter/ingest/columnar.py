@@ -19,13 +19,13 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from blotter.ingest.clean import CellError, Cleaner
+from blotter.ingest.clean import CellError, Cleaner, TypedValue
 from blotter.ingest.spec import ReaderOptions
 from blotter.model import ColumnType
 
@@ -312,7 +312,7 @@ def _through_cleaner(
     )
 
 
-def _clean_one(cleaner: Cleaner, value: str | None) -> tuple[str | None, Any, str | None]:
+def _clean_one(cleaner: Cleaner, value: str | None) -> tuple[str | None, TypedValue, str | None]:
     """(cleaned text, typed value, reason it failed) exactly as the row-by-row path has it."""
     try:
         cleaned = cleaner.text(value)

@@ -245,7 +245,7 @@ class PreparedLoad:
         first = self.reader.header_row + 1 + consumed
 
         def number(position: int) -> int:  # as a spreadsheet numbers the row
-            return first + kept[position].as_py()
+            return first + int(kept[position].as_py())
 
         found: list[tuple[int, int, Problem]] = []
 

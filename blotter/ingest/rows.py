@@ -25,6 +25,7 @@ from blotter.schema import ROW_ID, physical_names
 
 MAX_LISTED = 100
 _WKT_POINT = re.compile(r"^\s*POINT\s*\(\s*(\S+)\s+(\S+)\s*\)\s*$", re.IGNORECASE)
+Point = tuple[float, float]  # (longitude, latitude)
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 _SYSTEM = {":id", ":created_at", ":updated_at"}
@@ -146,17 +147,17 @@ def _types(dataset: Dataset) -> list[tuple[str, ColumnType]]:
     return [(n, c.type) for c in dataset.columns for n in physical_names(c)]
 
 
-def _truthy(value: Any) -> bool:
+def _truthy(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
 
 
-def _shown(value: Any) -> str | None:
+def _shown(value: object) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _row_id(value: Any, number: int, problems: list[Problem]) -> int | None:
+def _row_id(value: object, number: int, problems: list[Problem]) -> int | None:
     """A Socrata ``:id`` as Blotter serves it (``row-…`` or the bare number)."""
     if value is None or value == "":
         return None
@@ -167,7 +168,7 @@ def _row_id(value: Any, number: int, problems: list[Problem]) -> int | None:
     return int(text)
 
 
-def _typed(column: Column, value: Any) -> Any:
+def _typed(column: Column, value: object) -> str | float | bool | datetime | Point | None:
     """One JSON value as its column's Python value; CellError says why it cannot be."""
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
@@ -211,7 +212,7 @@ def _timestamp(value: str) -> datetime:
         return parse_timestamp(text)
 
 
-def _point(value: Any) -> tuple[float, float] | None:
+def _point(value: object) -> Point | None:
     """(lon, lat) from GeoJSON, WKT ``POINT (lon lat)`` or Socrata's location object."""
     if isinstance(value, dict) and value.get("type") == "Point":
         coords = value.get("coordinates")

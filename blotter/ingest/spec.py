@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from blotter.errors import IngestError
 from blotter.model import FIELD_NAME, Cadence, Column, ColumnType, DatasetMeta
@@ -281,7 +282,7 @@ def parse_spec(text: str, where: str, default_name: str | None = None) -> Datase
         ) from None
 
 
-def _describe(error: Any, data: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails, data: dict[str, Any]) -> str:
     """One validation error in the words of the dataset file: which column, which key."""
     loc = error["loc"]
     message = str(error["msg"]).removeprefix("Value error, ")

@@ -116,7 +116,8 @@ def city_ring() -> list[list[float]]:
     shape = json.loads((DATA / "rutland_city_boundary.geojson").read_text())
     geometry = shape["features"][0]["geometry"]
     coords = geometry["coordinates"]
-    return coords[0][0] if geometry["type"] == "MultiPolygon" else coords[0]
+    ring: list[list[float]] = coords[0][0] if geometry["type"] == "MultiPolygon" else coords[0]
+    return ring
 
 
 YEARS_BACK = 3

@@ -93,7 +93,10 @@ def unquote_name(token: Token) -> str:
 @v_args(meta=True)
 class _ToAst(Transformer_NonRecursive[Token, Any]):
     """Lark's parse tree → our AST; nothing here decides meaning, only shape. Not recursive,
-    so a deeply nested query reaches the caps below instead of Python's stack limit."""
+    so a deeply nested query reaches the caps below instead of Python's stack limit.
+
+    ``children`` is ``list[Any]`` where a rule mixes kinds: lark hands each callback whatever
+    the callbacks below it returned (tokens, nodes, tagged tuples), and types none of it."""
 
     # --- literals and names ---
     def string(self, meta: Meta, children: list[Token]) -> ast.Literal:
@@ -123,8 +126,8 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
         return ast.SystemColumn(str(children[0]).lower(), pos=_pos(children[0]))
 
     # --- operators ---
-    def _fold(self, meta: Meta, children: list[Any], op: str | None = None) -> Any:
-        result = children[0]
+    def _fold(self, meta: Meta, children: list[Any], op: str | None = None) -> ast.Expr:
+        result: ast.Expr = children[0]
         i = 1
         while i < len(children):
             if isinstance(children[i], Token):
@@ -137,7 +140,7 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
             result = ast.BinOp(operator, result, right, pos=result.pos)
         return result
 
-    def _balanced(self, children: list[Any], op: str) -> Any:
+    def _balanced(self, children: list[ast.Expr], op: str) -> ast.Expr:
         # AND and OR are associative: a balanced tree keeps a long chain (clients generate
         # `a = 1 OR a = 2 OR …`) shallow, so it counts against MAX_NODES, not MAX_DEPTH.
         if len(children) == 1:
@@ -147,54 +150,54 @@ class _ToAst(Transformer_NonRecursive[Token, Any]):
         right = self._balanced(children[middle:], op)
         return ast.BinOp(op, left, right, pos=left.pos)
 
-    def or_expr(self, meta: Meta, children: list[Any]) -> Any:
+    def or_expr(self, meta: Meta, children: list[ast.Expr]) -> ast.Expr:
         return self._balanced(children, "or")
 
-    def and_expr(self, meta: Meta, children: list[Any]) -> Any:
+    def and_expr(self, meta: Meta, children: list[ast.Expr]) -> ast.Expr:
         return self._balanced(children, "and")
 
-    def concat(self, meta: Meta, children: list[Any]) -> Any:
+    def concat(self, meta: Meta, children: list[Any]) -> ast.Expr:
         return self._fold(meta, children)
 
     sum = concat
     product = concat
 
-    def compare(self, meta: Meta, children: list[Any]) -> Any:
+    def compare(self, meta: Meta, children: list[Any]) -> ast.Expr:
         return self._fold(meta, children)
 
-    def not_(self, meta: Meta, children: list[Any]) -> ast.Not:
+    def not_(self, meta: Meta, children: list[ast.Expr]) -> ast.Not:
         return ast.Not(children[0], pos=_pos(meta))
 
-    def neg(self, meta: Meta, children: list[Any]) -> ast.Expr:
+    def neg(self, meta: Meta, children: list[ast.Expr]) -> ast.Expr:
         operand = children[0]
         if isinstance(operand, ast.Literal) and operand.kind == "number":
             return ast.Literal(-float(operand.value or 0), "number", pos=_pos(meta))
         return ast.Neg(operand, pos=_pos(meta))
 
-    def is_null(self, meta: Meta, children: list[Any]) -> ast.IsNull:
+    def is_null(self, meta: Meta, children: list[ast.Expr]) -> ast.IsNull:
         return ast.IsNull(children[0], pos=_pos(meta))
 
-    def is_not_null(self, meta: Meta, children: list[Any]) -> ast.IsNull:
+    def is_not_null(self, meta: Meta, children: list[ast.Expr]) -> ast.IsNull:
         return ast.IsNull(children[0], negated=True, pos=_pos(meta))
 
-    def between(self, meta: Meta, children: list[Any]) -> ast.Between:
+    def between(self, meta: Meta, children: list[ast.Expr]) -> ast.Between:
         operand, low, high = children
         return ast.Between(operand, low, high, pos=_pos(meta))
 
-    def not_between(self, meta: Meta, children: list[Any]) -> ast.Between:
+    def not_between(self, meta: Meta, children: list[ast.Expr]) -> ast.Between:
         operand, low, high = children
         return ast.Between(operand, low, high, negated=True, pos=_pos(meta))
 
-    def in_(self, meta: Meta, children: list[Any]) -> ast.In:
+    def in_(self, meta: Meta, children: list[ast.Expr]) -> ast.In:
         return ast.In(children[0], tuple(children[1:]), pos=_pos(meta))
 
-    def not_in(self, meta: Meta, children: list[Any]) -> ast.In:
+    def not_in(self, meta: Meta, children: list[ast.Expr]) -> ast.In:
         return ast.In(children[0], tuple(children[1:]), negated=True, pos=_pos(meta))
 
-    def like(self, meta: Meta, children: list[Any]) -> ast.Like:
+    def like(self, meta: Meta, children: list[ast.Expr]) -> ast.Like:
         return ast.Like(children[0], children[1], pos=_pos(meta))
 
-    def not_like(self, meta: Meta, children: list[Any]) -> ast.Like:
+    def not_like(self, meta: Meta, children: list[ast.Expr]) -> ast.Like:
         return ast.Like(children[0], children[1], negated=True, pos=_pos(meta))
 
     def cast(self, meta: Meta, children: list[Any]) -> ast.Cast:
@@ -343,7 +346,8 @@ def _state_at(text: str, start: str, offset: int) -> tuple[set[str], Token | Non
         last: Token | None = None
         for token in parser.iter_parse():
             last = token
-        return set(parser.accepts()), last
+        # lark's InteractiveParser.accepts() carries no annotations: it returns a set of names.
+        return set(parser.accepts()), last  # type: ignore[no-untyped-call]
     except UnexpectedInput:  # pragma: no cover - the prefix parsed once already
         return set(), None
 

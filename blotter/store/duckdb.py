@@ -791,7 +791,7 @@ def _string_bytes(array: pa.Array) -> bytes:
         array = array.cast(pa.large_string())
     _, offsets, data = array.buffers()
     bounds = memoryview(offsets).cast("i" if array.type == pa.string() else "q")
-    return data[bounds[array.offset] : bounds[array.offset + len(array)]].to_pybytes()
+    return bytes(data[bounds[array.offset] : bounds[array.offset + len(array)]])
 
 
 def _engine_error(err: duckdb.Error) -> BlotterError:

@@ -235,7 +235,7 @@ def _problem(
         value=value,
         reason=reason,
         check=check,
-        level=level,  # type: ignore[arg-type]
+        level=level,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -81,6 +82,14 @@ def spec_json(spec: alt.TopLevelMixin) -> str:
     return json.dumps(spec.to_dict()).replace("</", "<\\/")
 
 
+def inline_data(values: Sequence[Mapping[str, object]]) -> alt.Data:
+    """Rows written into the spec itself (Vega-Lite's ``data.values``)."""
+    import altair as alt
+
+    # Altair's schema wrappers take untyped ``**kwds``; the spec it writes is the same.
+    return alt.Data(values=values)  # type: ignore[no-untyped-call]
+
+
 def svg_of(spec: alt.TopLevelMixin, title: str) -> Markup:
     import vl_convert
 
@@ -108,7 +117,7 @@ def _values(
     return list(run_query(portal.store, dataset, params, portal.settings).rows)
 
 
-def _label(column: Column, value: Any) -> str:
+def _label(column: Column, value: object) -> str:
     if value is None:
         return _EMPTY
     return column.label(value) if isinstance(value, str) else display(column.type, value)
@@ -137,7 +146,7 @@ def count_by(
         shown.append((f"{_OTHERS} ({len(counted) - TOP_VALUES})", rest, False))
     total = counts.known
     title = f"{noun} by {column.name.lower()}"
-    data = alt.Data(values=[{"value": v, "n": n} for v, n, _ in shown])
+    data = inline_data([{"value": v, "n": n} for v, n, _ in shown])
     spec = (
         alt.Chart(data, title=title, width=320)
         .mark_bar(color=_PALETTE[0])
@@ -286,7 +295,7 @@ def over_time(
             "series:N", title=split.name, scale=alt.Scale(domain=series_names)
         )
     spec = (
-        alt.Chart(alt.Data(values=points), title=title, width=min(640, 80 + 36 * len(periods)))
+        alt.Chart(inline_data(points), title=title, width=min(640, 80 + 36 * len(periods)))
         .mark_line(point=True, color=_PALETTE[0])
         .encode(**encoding)
     )
@@ -368,7 +377,7 @@ def crosstab(
     points = [{"d": x, "a": y, "n": cells.get((x, y), 0)} for x in downs for y in acrosses]
     spec = (
         alt.Chart(
-            alt.Data(values=points),
+            inline_data(points),
             title=title,
             width=min(480, 70 * len(acrosses)),
             height=28 * len(downs),

@@ -5,7 +5,6 @@ each with the URL of the same figure as JSON so anyone can reproduce it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -19,6 +18,8 @@ from blotter.analysis.trends import PeriodChange, trend
 from blotter.analysis.units import Unit, unit_of, units_of
 from blotter.auth import viewer_of
 from blotter.errors import DatasetNotFound, NotFound
+from blotter.model import Dataset
+from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.store.common import now
 from blotter.web.calendar import local_now
@@ -44,7 +45,7 @@ class EventRow:
     place: str
 
 
-def _events(portal: Any, dataset: Any, upcoming: bool, limit: int = 10) -> list[EventRow]:
+def _events(portal: Portal, dataset: Dataset, upcoming: bool, limit: int = 10) -> list[EventRow]:
     """The next (or the latest) events of a calendar dataset, from now."""
     fields = dataset.meta.calendar
     start = f"`{fields['start']}`"

@@ -27,7 +27,7 @@ from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
 from blotter.samples import HERE as SAMPLES_DIR
-from blotter.web.charts import svg_of
+from blotter.web.charts import inline_data, svg_of
 
 if TYPE_CHECKING:
     import altair as alt
@@ -239,14 +239,14 @@ def _spec(
     layers: list[Any] = []
     if boundary is not None:
         layers.append(
-            alt.Chart(alt.Data(values=_d3_wound(boundary["features"])))
+            alt.Chart(inline_data(_d3_wound(boundary["features"])))
             .mark_geoshape(fill="#f3f5f8", stroke="#4a5360", strokeWidth=1)
             .project(type="mercator")
         )
     values = [{"lon": lon, "lat": lat, "n": n} for lon, lat, n in drawn]
     if dense:
         layers.append(
-            alt.Chart(alt.Data(values=values))
+            alt.Chart(inline_data(values))
             .mark_square(opacity=0.8, size=30)
             .encode(
                 longitude="lon:Q",
@@ -257,7 +257,7 @@ def _spec(
         )
     else:
         layers.append(
-            alt.Chart(alt.Data(values=values))
+            alt.Chart(inline_data(values))
             .mark_circle(size=24, color="#b3261e", opacity=0.7)
             .encode(longitude="lon:Q", latitude="lat:Q")
             .project(type="mercator")
@@ -300,7 +300,11 @@ def _d3_wound(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def hotspot_view(
-    portal: Portal, dataset: Dataset, where: str | None, cell_m: float, boundary: Any
+    portal: Portal,
+    dataset: Dataset,
+    where: str | None,
+    cell_m: float,
+    boundary: dict[str, Any] | None,
 ) -> HotspotView:
     """Gi* hotspots of the filtered points as a map with a legend, words and a table."""
     import altair as alt
@@ -314,13 +318,13 @@ def hotspot_view(
     outline: list[Any] = []
     if boundary is not None:
         outline.append(
-            alt.Chart(alt.Data(values=_d3_wound(boundary["features"])))
+            alt.Chart(inline_data(_d3_wound(boundary["features"])))
             .mark_geoshape(filled=False, stroke="#1f2933", strokeWidth=1.2)
             .project(type="mercator")
         )
     cells = _d3_wound(found.geojson()["features"])
     hot_layer = (
-        alt.Chart(alt.Data(values=cells))
+        alt.Chart(inline_data(cells))
         .mark_geoshape(stroke="#ffffff", strokeWidth=0.3, opacity=0.85)
         .encode(
             color=alt.Color(
@@ -334,7 +338,7 @@ def hotspot_view(
     title = f"Hotspots of {found.points:,} located rows ({cell_m:g} m cells)"
     spec = alt.layer(hot_layer, *outline).properties(title=title, width=560, height=420)
     density_layer = (
-        alt.Chart(alt.Data(values=cells))
+        alt.Chart(inline_data(cells))
         .mark_geoshape(stroke=None, opacity=0.85)
         .encode(
             color=alt.Color(

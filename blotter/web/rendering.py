@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -51,10 +51,17 @@ def portal_of(request: Request) -> Portal:
     return portal
 
 
+class PageContext(Protocol):
+    """What every page's typed context offers the layout: its title."""
+
+    @property
+    def title(self) -> str: ...
+
+
 def render(
     request: Request,
     template: str,
-    context: Any,
+    context: PageContext,
     status: int = 200,
     og: OpenGraph | None = None,
     *,
@@ -90,6 +97,7 @@ def _signed_in(request: Request, portal: Portal) -> tuple[User | None, str]:
     return viewer.user, session.csrf if isinstance(session, Session) else ""
 
 
+# Any: a cell as the engine's driver returns it (its rows are untyped), a point as a pair.
 def display(column_type: ColumnType | None, value: Any) -> str:
     """A value as a person reads it on a page."""
     if value is None:

@@ -18,7 +18,7 @@ from blotter.auth import viewer_of
 from blotter.errors import BlotterError, NotFound
 from blotter.model import Dataset
 from blotter.web.chart_links import add_share_links
-from blotter.web.charts import Chart, spec_json, svg_of
+from blotter.web.charts import Chart, inline_data, spec_json, svg_of
 from blotter.web.filters import VIEW_PREFIX, parse_filters, where_clause
 from blotter.web.maps import boundary_areas
 from blotter.web.rendering import portal_of, render
@@ -35,7 +35,7 @@ def hour_weekday_chart(data: HourWeekday, noun: str) -> Chart:
     ]
     title = f"{noun.capitalize()} by hour of day and day of week"
     spec = (
-        alt.Chart(alt.Data(values=values), title=title, width=24 * 22, height=7 * 26)
+        alt.Chart(inline_data(values), title=title, width=24 * 22, height=7 * 26)
         .mark_rect()
         .encode(
             x=alt.X("hour:O", title="Hour of day (local time)", axis=alt.Axis(labelAngle=0)),
@@ -87,7 +87,7 @@ def year_on_year_chart(y: YearOnYear, noun: str) -> Chart:
     values = [{"period": labels[0], "n": y.before}, {"period": labels[1], "n": y.count}]
     title = f"{noun.capitalize()}: the last {y.days:,} days against the same days a year before"
     spec = (
-        alt.Chart(alt.Data(values=values), title=title, width=320)
+        alt.Chart(inline_data(values), title=title, width=320)
         .mark_bar(color="#0b5cad")
         .encode(
             y=alt.Y("period:N", title=None, sort=labels, axis=alt.Axis(labelLimit=220)),
