@@ -21,7 +21,7 @@ from blotter.api.soda import router as soda_router
 from blotter.api.soda3 import router as soda3_router
 from blotter.api.throttle import Throttle
 from blotter.credentials import CredentialGuard
-from blotter.errors import BlotterError, InvalidRequest
+from blotter.errors import BlotterError, InvalidRequest, NotFound
 from blotter.management import remove_stale_uploads
 from blotter.portal import Portal
 from blotter.security import CrossSiteWrites, SecurityHeaders, origin_of
@@ -119,8 +119,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @app.exception_handler(404)
     async def unknown_path(request: Request, _: Exception) -> Response:
-        from blotter.errors import NotFound
-
         return _error_response(request, NotFound(f"Nothing is at {request.url.path}."))
 
     @app.exception_handler(422)
@@ -177,7 +175,6 @@ async def _early_answer(scope: Scope, receive: Receive, send: Send, err: Blotter
     request = Request(scope, receive)
     api = _is_api(request)
     response = _json_error(err) if api else error_page(request, err, anonymous=True)
-    _retry_after(response, err)
     await response(scope, receive, send)
 
 
@@ -186,15 +183,16 @@ def _is_api(request: Request) -> bool:
 
 
 def _json_error(err: BlotterError) -> Response:
+    """The one place an error becomes the SODA JSON body, with the error's own headers."""
+    headers = err.headers
+    if err.status == 401:  # scripts then know to send Basic credentials
+        headers["WWW-Authenticate"] = 'Basic realm="Blotter", charset="UTF-8"'
     return JSONResponse(
-        err.to_dict(), status_code=err.status, media_type="application/json; charset=utf-8"
+        err.to_dict(),
+        status_code=err.status,
+        headers=headers,
+        media_type="application/json; charset=utf-8",
     )
-
-
-def _retry_after(response: Response, err: BlotterError) -> None:
-    retry = err.data.get("retry_after_s")
-    if isinstance(retry, int):
-        response.headers["Retry-After"] = str(retry)
 
 
 def _tile_origins(settings: Settings) -> tuple[str, ...]:
@@ -204,15 +202,11 @@ def _tile_origins(settings: Settings) -> tuple[str, ...]:
 
 
 def _error_response(request: Request, err: BlotterError) -> Response:
-    """The one place errors become responses: SODA JSON for the API, a page otherwise."""
+    """Where every error raised in a route or a middleware is answered: SODA JSON for the
+    API (``_json_error``), a page otherwise (``web.pages.error_page``)."""
     if _is_api(request):
-        response = _json_error(err)
-        if err.status == 401:  # scripts then know to send Basic credentials
-            response.headers["WWW-Authenticate"] = 'Basic realm="Blotter", charset="UTF-8"'
-    elif err.status == 401 and request.method == "GET":
+        return _json_error(err)
+    if err.status == 401 and request.method == "GET":
         # A page that needs an account sends the visitor to sign in, then back.
         return RedirectResponse(login_url(request.url.path), status_code=303)
-    else:
-        response = error_page(request, err)
-    _retry_after(response, err)
-    return response
+    return error_page(request, err)

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from blotter.access import ANONYMOUS, Viewer, audit
 from blotter.accounts import check_token, verify_password
 from blotter.credentials import CredentialGuard, Verified
-from blotter.errors import AuthenticationRequired, BlotterError, PermissionDenied
+from blotter.errors import AccountLocked, AuthenticationRequired, PermissionDenied
 from blotter.model import Session, User
 from blotter.store.base import Store
 from blotter.store.common import now
@@ -34,11 +34,6 @@ SESSION_LIFETIME = timedelta(hours=12)
 # minute, doubling with each further failure up to an hour; a right password resets it.
 FREE_FAILURES = 5
 MAX_LOCK = timedelta(hours=1)
-
-
-class AccountLocked(BlotterError):
-    code = "auth.locked"
-    status = 429
 
 
 def _digest(session_id: str) -> str:

@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from blotter.errors import BlotterError, ValidationFailed
 from blotter.model import Role, User
@@ -25,13 +26,29 @@ if TYPE_CHECKING:
     from blotter.access import Viewer
     from blotter.ingest.spec import DatasetSpec
 
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _PortalErrors(TyperGroup):
+    """The one place the command line reports a portal error, whichever command raised it
+    (a database lost mid-command included): the message in words, every problem of a file
+    that failed validation, exit code 1, never a traceback."""
+
+    # Any: the context's base class is in typer's private, vendored copy of click.
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BlotterError as err:
+            _fail(err)
+
+
 app = typer.Typer(
+    cls=_PortalErrors,
     help="Blotter: an open data portal for public safety, with a Socrata-compatible API.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
 @app.callback()
@@ -83,22 +100,12 @@ def _settings(
 
 @contextmanager
 def _store(settings: Settings) -> Iterator[Store]:
-    """The store, closed at the end; any portal error inside (a database lost mid-command
-    included) is reported in words with exit code 1, not as a traceback."""
-    store = _open(settings)
+    """The store, closed at the end even when the command fails."""
+    store = open_store(settings)
     try:
         yield store
-    except BlotterError as err:
-        _fail(err)
     finally:
         store.close()
-
-
-def _open(settings: Settings) -> Store:
-    try:
-        return open_store(settings)
-    except BlotterError as err:
-        _fail(err)
 
 
 def _fail(err: BlotterError) -> NoReturn:
@@ -142,10 +149,7 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     if workers == 1:
         from blotter.app import create_app
 
-        try:
-            portal_app = create_app(settings)
-        except BlotterError as err:
-            _fail(err)
+        portal_app = create_app(settings)
         console.print(f"Blotter is serving at [bold]http://{settings.host}:{settings.port}[/]")
         uvicorn.run(
             portal_app,
@@ -162,7 +166,7 @@ def _serve(settings: Settings, workers: int = 1) -> None:
         raise typer.Exit(code=2)
     # Reach the database (and bring its schema up to date) once here, so an unreachable one
     # is one line, not a traceback from every worker.
-    _open(settings).close()
+    open_store(settings).close()
     console.print(f"Blotter is serving at [bold]http://{settings.host}:{settings.port}[/]")
     # Each worker process builds its own app from the environment.
     for name, value in settings.model_dump(mode="json").items():
@@ -212,10 +216,7 @@ def demo(
             console.print(f"{settings.database_path} already holds datasets; serving them.")
         else:
             with _progress("Loading sample datasets") as tick:
-                try:
-                    results = load_samples(store, progress=tick)
-                except BlotterError as err:
-                    _fail(err)
+                results = load_samples(store, progress=tick)
             for result in results:
                 dataset = store.get_dataset(result.dataset_id)
                 console.print(f"  {dataset.id}  {dataset.row_count:>7,} rows  {dataset.meta.name}")
@@ -306,50 +307,47 @@ def load(
     settings = _settings(data_dir, database_url=database_url)
     operator = _operator()
     with _store(settings) as store:
-        try:
-            dataset_spec: DatasetSpec | None
-            if profile:
-                dataset_spec = profile_spec(store, profile)
-                if dataset is None:
-                    dataset_spec = dataset_spec.model_copy(update={"id": None})
+        dataset_spec: DatasetSpec | None
+        if profile:
+            dataset_spec = profile_spec(store, profile)
+            if dataset is None:
+                dataset_spec = dataset_spec.model_copy(update={"id": None})
+        else:
+            dataset_spec = load_spec_file(spec) if spec else None
+        with _progress(f"Loading {file.name}") as tick:
+            if dataset and (profile or upsert):
+                outcome = publish_file(
+                    store,
+                    operator,
+                    dataset,
+                    file,
+                    spec=dataset_spec,
+                    mode="upsert" if upsert else "replace",
+                    guard=False,  # the operator's own command: no confirmation asked
+                )
+                dataset_id, version, rows = dataset, outcome["version"], outcome["rows"]
+                notes = outcome.get("notes", []) + count_words(outcome.get("privacy", {}))
             else:
-                dataset_spec = load_spec_file(spec) if spec else None
-            with _progress(f"Loading {file.name}") as tick:
-                if dataset and (profile or upsert):
-                    outcome = publish_file(
-                        store,
-                        operator,
-                        dataset,
-                        file,
-                        spec=dataset_spec,
-                        mode="upsert" if upsert else "replace",
-                        guard=False,  # the operator's own command: no confirmation asked
-                    )
-                    dataset_id, version, rows = dataset, outcome["version"], outcome["rows"]
-                    notes = outcome.get("notes", []) + count_words(outcome.get("privacy", {}))
-                else:
-                    result = load_file(
-                        store,
-                        file,
-                        spec=dataset_spec,
-                        dataset_id=dataset,
-                        name=name,
-                        progress=tick,
-                    )
-                    dataset_id, version, rows = result.dataset_id, result.version, result.row_count
-                    notes = result.notes + count_words(result.privacy)
-                    audit(
-                        store,
-                        operator,
-                        "dataset.publish",
-                        dataset_id,
-                        file=file.name,
-                        version=version,
-                        rows=rows,
-                        privacy=result.privacy,
-                    )
-        except BlotterError as err:
-            _fail(err)
+                result = load_file(
+                    store,
+                    file,
+                    spec=dataset_spec,
+                    dataset_id=dataset,
+                    name=name,
+                    progress=tick,
+                )
+                dataset_id, version, rows = result.dataset_id, result.version, result.row_count
+                notes = result.notes + count_words(result.privacy)
+                audit(
+                    store,
+                    operator,
+                    "dataset.publish",
+                    dataset_id,
+                    file=file.name,
+                    version=version,
+                    rows=rows,
+                    privacy=result.privacy,
+                )
     for note in notes:
         console.print(f"Note: {note}")
     console.print(f"Published {rows:,} rows as version {version} of dataset {dataset_id}.")
@@ -402,10 +400,7 @@ def user_add(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     settings = _settings(data_dir, database_url=database_url)
     with _store(settings) as store:
-        try:
-            user = add_user(store, name, role, password, agency)
-        except BlotterError as err:
-            _fail(err)
+        user = add_user(store, name, role, password, agency)
     where = f" for {user.agency}" if user.agency else ""
     console.print(f"Created {user.role} account '{user.name}'{where}.")
 
@@ -445,10 +440,7 @@ def token_create(
     from blotter.accounts import create_token
 
     with _store(_settings(data_dir, database_url=database_url)) as store:
-        try:
-            record, secret = create_token(store, user, label, scope)
-        except BlotterError as err:
-            _fail(err)
+        record, secret = create_token(store, user, label, scope)
     console.print(f"Token {record.id} for {record.user_name} ({', '.join(record.scopes)}).")
     console.print("Copy it now; it is stored only as a hash and cannot be shown again:")
     print(secret)  # plain stdout, so scripts can capture the secret without rich formatting
@@ -485,10 +477,7 @@ def token_revoke(
     from blotter.accounts import revoke_token
 
     with _store(_settings(data_dir, database_url=database_url)) as store:
-        try:
-            revoke_token(store, token_id)
-        except BlotterError as err:
-            _fail(err)
+        revoke_token(store, token_id)
     console.print(f"Token {token_id} is revoked.")
 
 
@@ -513,10 +502,7 @@ def profile_save(
 
     operator = _operator()
     with _store(_settings(data_dir, database_url=database_url)) as store:
-        try:
-            spec = save_profile(store, operator, name, file.read_text(encoding="utf-8"))
-        except BlotterError as err:
-            _fail(err)
+        spec = save_profile(store, operator, name, file.read_text(encoding="utf-8"))
     console.print(f"Saved profile '{name}' ({len(spec.columns)} columns).")
 
 

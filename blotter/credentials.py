@@ -17,19 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from blotter.errors import BlotterError
+from blotter.errors import TooManyFailures
 from blotter.model import User
 from blotter.settings import Settings
 
 _MAX_ADDRESSES = 100_000  # forget the oldest addresses past this many, so memory stays bounded
 _MAX_REMEMBERED = 10_000
-
-
-class TooManyFailures(BlotterError):
-    """An address sent too many wrong passwords: refused before any hash is computed."""
-
-    code = "auth.too-many-failures"
-    status = 429
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,13 @@ class BlotterError(Exception):
         """The SODA error body: ``{"code", "error", "message", "data"}``."""
         return {"code": self.code, "error": True, "message": self.message, "data": self.data}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers every answer carrying this error gets, page or JSON: ``Retry-After``
+        when the error says how long to wait."""
+        retry = self.data.get("retry_after_s")
+        return {"Retry-After": str(retry)} if isinstance(retry, int) else {}
+
 
 class NotFound(BlotterError):
     code = "not_found"
@@ -79,6 +86,21 @@ class TooManyRequests(BlotterError):
     """Past the caller's request budget (``api.throttle``)."""
 
     code = "too_many_requests"
+    status = 429
+
+
+class AccountLocked(BlotterError):
+    """Too many wrong passwords in a row for one account name (``auth.sign_in``)."""
+
+    code = "auth.locked"
+    status = 429
+
+
+class TooManyFailures(BlotterError):
+    """An address sent too many wrong passwords: refused before any hash is computed
+    (``credentials.CredentialGuard``)."""
+
+    code = "auth.too-many-failures"
     status = 429
 
 

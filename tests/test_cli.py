@@ -69,6 +69,16 @@ def test_load_needs_exactly_one_of_dataset_or_new(tmp_path: Path) -> None:
     assert "--dataset" in result.output and "--new" in result.output
 
 
+def test_a_portal_error_is_one_line_and_exit_code_1_never_a_traceback(tmp_path: Path) -> None:
+    # Nothing listens on port 1 of the loopback: the store cannot be opened.
+    unreachable = "postgresql://postgres@127.0.0.1:1/blotter"
+    result = runner.invoke(app, ["user", "list", "--database-url", unreachable])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Cannot reach PostgreSQL")
+    assert isinstance(result.exception, SystemExit)  # the exit asked for, nothing raised on
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
 def test_an_invalid_file_publishes_nothing_and_reports_every_problem(tmp_path: Path) -> None:
     data = tmp_path / "data"
     good = write(tmp_path / "good.csv", "case,age\nA,30\nB,41\n")

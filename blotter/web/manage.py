@@ -46,7 +46,7 @@ from blotter.management import (
 from blotter.model import Cadence, Dataset, Role, User, Visibility
 from blotter.store.base import Store
 from blotter.web.rendering import portal_of, render
-from blotter.web.staff_forms import form_text, read_form, see_other, staff_viewer
+from blotter.web.staff_forms import form_text, read_form, see_other, sent_back, staff_viewer
 
 router = APIRouter(include_in_schema=False)
 _LOGIN_CSRF = "blotter_login_csrf"
@@ -105,11 +105,8 @@ async def login(request: Request) -> Response:
             lambda: _checked_sign_in(request, store, name, password)
         )
     except BlotterError as err:
-        page = LoginPage("Staff sign-in", target, name=name, error=err.message, login_csrf=cookie)
-        refused = render(request, "login.html", page, status=err.status)
-        if "retry_after_s" in err.data:
-            refused.headers["Retry-After"] = str(err.data["retry_after_s"])
-        return refused
+        page = LoginPage("Staff sign-in", target, name=name, login_csrf=cookie)
+        return sent_back(request, "login.html", page, err)
     session_id, _ = start_session(store, user)
     audit(store, Viewer(user=user, address=address_of(request), via="session"), "login")
     response = see_other(target)
@@ -223,10 +220,8 @@ async def add_user_form(request: Request) -> Response:
             store, values["name"], role, str(form.get("password") or ""), values["agency"]
         )
     except BlotterError as err:
-        page = UsersPage(
-            "Users", store.list_users(), [str(r) for r in Role], error=err.message, form=values
-        )
-        return render(request, "users.html", page, status=err.status)
+        page = UsersPage("Users", store.list_users(), [str(r) for r in Role], form=values)
+        return sent_back(request, "users.html", page, err)
     audit(store, viewer, "user.add", user=user.name, role=str(user.role), agency=user.agency)
     return see_other("/manage/users?" + urlencode({"notice": f"Account {user.name} added."}))
 
@@ -367,8 +362,7 @@ async def save_dataset(request: Request, dataset_id: str) -> Response:
             if name in form:
                 fields[name] = _rules(form, name)
     except BlotterError as err:
-        page = _edit_page(viewer, dataset, error=err.message)
-        return render(request, "edit.html", page, status=err.status)
+        return sent_back(request, "edit.html", _edit_page(viewer, dataset), err)
     columns = [
         {
             "field_name": c.field_name,
@@ -381,8 +375,8 @@ async def save_dataset(request: Request, dataset_id: str) -> Response:
     try:
         apply_metadata_change(store, viewer, dataset_id, MetadataChange(fields, columns))
     except BlotterError as err:
-        page = _edit_page(viewer, store.get_dataset(dataset_id), error=err.message)
-        return render(request, "edit.html", page, status=err.status)
+        page = _edit_page(viewer, store.get_dataset(dataset_id))
+        return sent_back(request, "edit.html", page, err)
     return see_other(f"/manage/d/{dataset_id}?" + urlencode({"notice": "Saved."}))
 
 
@@ -403,15 +397,15 @@ def tokens(request: Request) -> Response:
     return _tokens_page(request)
 
 
-def _tokens_page(
-    request: Request, secret: str = "", error: str = "", status: int = 200
-) -> Response:
+def _tokens_page(request: Request, secret: str = "", error: BlotterError | None = None) -> Response:
     viewer = staff_viewer(request)
     user = require_account(viewer)
     store = portal_of(request).store
     writable = [d for d in visible_datasets(store, viewer) if can_write(viewer, d)]
-    page = TokensPage("API tokens", store.list_tokens(user.name), writable, secret, error)
-    return render(request, "tokens.html", page, status=status)
+    page = TokensPage("API tokens", store.list_tokens(user.name), writable, secret)
+    if error is not None:
+        return sent_back(request, "tokens.html", page, error)
+    return render(request, "tokens.html", page)
 
 
 @router.post("/manage/tokens")
@@ -421,12 +415,12 @@ async def new_token(request: Request) -> Response:
     form = await read_form(request)
     store = portal_of(request).store
     scopes = [s for s in form.getlist("scope") if isinstance(s, str)]
-    if "admin" in scopes and user.role is not Role.ADMIN:
-        return _tokens_page(request, error="Only administrators may make admin tokens.", status=403)
     try:
+        if "admin" in scopes and user.role is not Role.ADMIN:
+            raise PermissionDenied("Only administrators may make admin tokens.")
         record, secret = create_token(store, user.name, form_text(form, "label"), scopes)
     except BlotterError as err:
-        return _tokens_page(request, error=err.message, status=err.status)
+        return _tokens_page(request, error=err)
     audit(store, viewer, "token.create", token=record.id, scopes=record.scopes)
     return _tokens_page(request, secret=secret)
 
@@ -479,8 +473,8 @@ async def save_profile_form(request: Request) -> Response:
     try:
         save_profile(store, viewer, name, text)
     except BlotterError as err:
-        page = ProfilesPage("Import profiles", store.list_profiles(), name, text, error=err.message)
-        return render(request, "profiles.html", page, status=err.status)
+        page = ProfilesPage("Import profiles", store.list_profiles(), name, text)
+        return sent_back(request, "profiles.html", page, err)
     query = urlencode({"name": name, "notice": f"Profile {name} saved."})
     return see_other(f"/manage/profiles?{query}")
 

@@ -31,7 +31,14 @@ from blotter.web.dataset_page import router as dataset_router
 from blotter.web.events import router as events_router
 from blotter.web.manage import router as manage_router
 from blotter.web.maps import boundary_path
-from blotter.web.rendering import HERE, absolute_url, friendly_date, portal_of, render
+from blotter.web.rendering import (
+    HERE,
+    absolute_url,
+    friendly_date,
+    portal_of,
+    render,
+    render_error,
+)
 from blotter.web.timing import router as timing_router
 from blotter.web.uploads import router as uploads_router
 
@@ -324,4 +331,4 @@ def error_page(request: Request, err: BlotterError, *, anonymous: bool = False) 
     """An error as a page: what went wrong, in words, with the right status."""
     title = _ERROR_TITLES.get(err.status, "Something went wrong")
     page = ErrorPage(title, f"Error {err.status}", err.message)
-    return render(request, "error.html", page, status=err.status, anonymous=anonymous)
+    return render_error(request, "error.html", page, err, anonymous=anonymous)

@@ -87,6 +87,16 @@ def render(
     return response
 
 
+def render_error(
+    request: Request, template: str, context: Any, err: BlotterError, *, anonymous: bool = False
+) -> HTMLResponse:
+    """The one place a page answers with a portal error: the error page, or a staff form
+    shown again with what was wrong, at the error's status and with its headers."""
+    response = render(request, template, context, status=err.status, anonymous=anonymous)
+    response.headers.update(err.headers)
+    return response
+
+
 def _signed_in(request: Request, portal: Portal) -> tuple[User | None, str]:
     """The account the page is for and its session's CSRF token, for the header's forms."""
     try:

@@ -1,16 +1,25 @@
 """What every staff form shares: who is signed in, the posted form (only from one of our
-pages in a signed-in browser), its text fields, and the redirect after a post."""
+pages in a signed-in browser), its text fields, the redirect after a post, and the form sent
+back when the portal refuses it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
+
 from fastapi import Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from blotter.access import Viewer
 from blotter.auth import check_csrf, viewer_of
-from blotter.errors import AuthenticationRequired
-from blotter.web.rendering import portal_of
+from blotter.errors import AuthenticationRequired, BlotterError
+from blotter.web.rendering import portal_of, render_error
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    _Page = TypeVar("_Page", bound=DataclassInstance)
 
 
 def staff_viewer(request: Request) -> Viewer:
@@ -38,3 +47,9 @@ def form_text(form: FormData, name: str, default: str = "") -> str:
 
 def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def sent_back(request: Request, template: str, page: _Page, err: BlotterError) -> Response:
+    """The form's page shown again with what the staff member typed, saying what was wrong
+    (its ``error`` field), at the error's status: the one way a staff form is refused."""
+    return render_error(request, template, replace(page, error=err.message), err)

@@ -41,7 +41,6 @@ class UploadPage:
     title: str
     dataset: Dataset | None
     profiles: list[str]
-    error: str = ""
 
 
 @dataclass

@@ -4,6 +4,7 @@ and a verified Basic credential remembered briefly (sodapy sends it on every cal
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Iterator
 from typing import Literal
 
@@ -39,6 +40,13 @@ def store(settings: Settings) -> Iterator[Store]:
 
 
 @pytest.fixture
+def nobody() -> str:
+    """A name no account has, new for each test: the process remembers failed sign-ins of
+    unknown names (to lock them as accounts are), so a shared one would lock across tests."""
+    return f"nobody-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
 def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every Argon2 verify or hash the portal computes (the real ones still run)."""
     seen: list[str] = []
@@ -57,15 +65,15 @@ def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_wrong_passwords_from_an_address_are_refused_before_any_hash(
-    settings: Settings, store: Store, hashes: list[str]
+    settings: Settings, store: Store, hashes: list[str], nobody: str
 ) -> None:
     limited = settings.model_copy(update={"password_failures_per_address": 3})
     with TestClient(create_app(limited, store=store)) as client:
         # Known and unknown names count alike, so the limit says nothing about who exists.
-        tries = [("clerk", "wrong guess 1"), ("nobody", "wrong guess 2"), ("clerk", "no 3")]
+        tries = [("clerk", "wrong guess 1"), (nobody, "wrong guess 2"), ("clerk", "no 3")]
         assert [client.get(URL, headers=basic(*t)).status_code for t in tries] == [401] * 3
         assert len(hashes) == 3
-        for name, secret in [("clerk", "wrong guess 4"), ("nobody", "x"), ("clerk", PASSWORD)]:
+        for name, secret in [("clerk", "wrong guess 4"), (nobody, "x"), ("clerk", PASSWORD)]:
             refused = client.get(URL, headers=basic(name, secret))
             assert refused.status_code == 429
             body = refused.json()
@@ -78,12 +86,12 @@ def test_wrong_passwords_from_an_address_are_refused_before_any_hash(
 
 
 def test_the_sign_in_form_shares_the_address_limit(
-    settings: Settings, store: Store, hashes: list[str]
+    settings: Settings, store: Store, hashes: list[str], nobody: str
 ) -> None:
     limited = settings.model_copy(update={"password_failures_per_address": 2})
     with TestClient(create_app(limited, store=store)) as client:
         for _ in range(2):
-            assert client.get(URL, headers=basic("nobody", "wrong guess")).status_code == 401
+            assert client.get(URL, headers=basic(nobody, "wrong guess")).status_code == 401
         form = client.get("/login")
         csrf = form.text.split('name="login_csrf" value="')[1].split('"')[0]
         page = client.post(
