@@ -25,7 +25,7 @@ from blotter.analysis.trends import counts_by_period
 from blotter.analysis.units import Unit, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
-from blotter.queries import run_query
+from blotter.queries import and_where, run_query
 from blotter.web.rendering import display
 
 if TYPE_CHECKING:
@@ -211,6 +211,31 @@ def _period_label(value: datetime, period: str) -> str:
     return value.strftime("%Y-%m")
 
 
+def _whole_quarters(
+    portal: Portal,
+    dataset: Dataset,
+    where: str | None,
+    when: Column,
+    split: Column,
+    unit: Unit,
+    by_month: list[tuple[Any, str | None, int]],
+) -> list[tuple[Any, str | None, int]]:
+    """Each quarter's units per value of ``split`` counted whole: summed months would count
+    an incident spanning two months of a quarter twice."""
+    name, s = f"`{when.field_name}`", f"`{split.field_name}`"
+    starts = sorted({_period_start(p, "quarter") for p, _, _ in by_month if p is not None})
+    keyed: list[tuple[Any, str | None, int]] = []
+    for start in starts:
+        stop = datetime(start.year + (start.month == 10), (start.month + 2) % 12 + 1, 1)
+        # Dates we computed, never user text: safe to write into the SoQL as literals.
+        within = f"{name} >= '{start.isoformat()}' AND {name} < '{stop.isoformat()}'"
+        rows = _values(
+            portal, dataset, and_where(where, within), f"{s} AS split, {unit.count} AS n", s
+        )
+        keyed += [(start, _label(split, v), int(n or 0)) for v, n in rows]
+    return keyed
+
+
 def over_time(
     portal: Portal,
     dataset: Dataset,
@@ -256,6 +281,8 @@ def over_time(
             f"{trunc}, {s}",
         )
         keyed = [(p, _label(split, v), round(float(n or 0))) for p, v, n in raw]
+        if counted_unit.key and measure is None and period == "quarter":
+            keyed = _whole_quarters(portal, dataset, where, when, split, counted_unit, keyed)
     totals: dict[str, int] = defaultdict(int)
     for _, key, n in keyed:
         totals[key or ""] += n

@@ -1,0 +1,48 @@
+"""A quarter's line per value counts an incident once even when its rows fall in two
+months of the quarter (summed months would count it twice), on both engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from blotter.ingest.pipeline import load_file
+from blotter.ingest.spec import load_spec_file
+from blotter.portal import Portal
+from blotter.settings import Settings
+from blotter.store import Store
+from blotter.web.charts import over_time
+
+ROWS = """case,at,kind
+c1,2020-01-30T10:00:00,theft
+c1,2020-02-02T09:00:00,theft
+c2,2020-02-10T08:00:00,theft
+c3,2020-04-01T08:00:00,assault
+"""
+SPEC = """name: Incidents
+units:
+  - {name: incidents, key: case, noun: incidents}
+columns:
+  - {field: case, source: case}
+  - {field: at, source: at, type: floating_timestamp}
+  - {field: kind, source: kind}
+"""
+
+
+def test_a_split_quarter_counts_an_incident_spanning_two_months_once(
+    engine_store: Store, engine_config: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "rows.csv").write_text(ROWS)
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    result = load_file(
+        engine_store, tmp_path / "rows.csv", spec=load_spec_file(tmp_path / "spec.yaml")
+    )
+    dataset = engine_store.get_dataset(result.dataset_id)
+    portal = Portal(engine_config, engine_store)
+    at, kind = dataset.column("at"), dataset.column("kind")
+    assert at is not None and kind is not None
+    chart = over_time(portal, dataset, None, at, "quarter", kind)
+    by_quarter = {row[0]: dict(zip(chart.headers[1:], row[1:], strict=True)) for row in chart.rows}
+    assert by_quarter["2020 Q1"]["theft"] == "2"  # c1 (January and February) and c2
+    assert by_quarter["2020 Q2"]["assault"] == "1"
+    unsplit = over_time(portal, dataset, None, at, "quarter", None)
+    assert [row[1] for row in unsplit.rows] == ["2", "1"]
