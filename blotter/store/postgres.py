@@ -8,8 +8,6 @@ load had written. Bulk loads use COPY; reads stream through server-side cursors.
 
 from __future__ import annotations
 
-import contextlib
-import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,7 +24,6 @@ from sqlglot import exp
 from blotter.errors import (
     Conflict,
     DatasetNotFound,
-    StoreUnavailable,
 )
 from blotter.model import (
     ApiToken,
@@ -50,29 +47,33 @@ from blotter.store.common import (
     check_dictionary,
     dataset_from_row,
     engine_sql,
-    not_as_written,
-    not_convertible,
-    not_runnable,
     now,
-    out_of_range,
     physical_layout,
-    timeout_error,
     token_from_row,
     versions_from_rows,
 )
 from blotter.store.common import (
     TOKEN_FIELDS as _TOKEN_FIELDS,
 )
-from blotter.store.csvsql import cell_fields, line, postgres_kind, result_columns, risky
 from blotter.store.migrations import POSTGRES, migrations
 from blotter.store.pgpool import (
     PoolLimits,
     checkout,
+    ensure_database,
     faults_as_unavailable,
     open_pool,
-    release,
-    unavailable,
     write_lost,
+)
+from blotter.store.postgres_reads import (
+    WHOLE_ROWS,
+    Lease,
+    csv_chunks,
+    csv_query,
+    end_read,
+    ended_on_error,
+    limited,
+    open_cursor,
+    stream,
 )
 from blotter.store.records import SqlRecords
 
@@ -89,7 +90,6 @@ _PHYSICAL_TYPE = {
 # at once: an advisory lock makes one of them apply these while the others wait.
 _MIGRATIONS = migrations(POSTGRES)
 _MIGRATION_LOCK = 0x0B107_7E4  # any constant shared by every Blotter process
-_CSV_CHUNK = 1 << 20  # characters of CSV lines handed on at a time
 
 
 class PostgresStore(SqlRecords, Store):
@@ -108,7 +108,7 @@ class PostgresStore(SqlRecords, Store):
         """``read_url`` (a read replica) takes the reads; writes and migrations go to ``url``."""
         self.schema = schema
         self._limits = limits or PoolLimits()
-        _ensure_database(url, self._limits.wait_s)
+        ensure_database(url, self._limits.wait_s)
         self._pool = open_pool(url, schema, self._limits)
         self._read_pool = open_pool(read_url, schema, self._limits) if read_url else self._pool
         self._sql = SqlMemo()
@@ -428,26 +428,26 @@ class PostgresStore(SqlRecords, Store):
             return RowStream(iter(()))
         text, params = self.engine_sql(dataset, select)
         conn, context = self._begin_read(timeout_s)
-        if _limited(select, WHOLE_ROWS):
+        if limited(select, WHOLE_ROWS):
             # A page of at most WHOLE_ROWS rows is read whole and the connection given back
             # at once. A server-side cursor would also stop PostgreSQL from planning the
             # query in parallel, at half the speed on two cores.
-            with _ended_on_error(conn, context, timeout_s):
+            with ended_on_error(conn, context, timeout_s):
                 rows = conn.execute(text, params).fetchall()  # type: ignore[arg-type]
-            _end_read(conn, context)
+            end_read(conn, context)
             return RowStream(iter(rows))
         # The connection is held while the rows stream; it returns to the pool at the end.
-        with _ended_on_error(conn, context, timeout_s):
-            cursor, first = _open_cursor(conn, "blotter_read", text, params)
-        return RowStream(_stream(first, cursor, conn, context))
+        with ended_on_error(conn, context, timeout_s):
+            cursor, first = open_cursor(conn, "blotter_read", text, params)
+        return RowStream(stream(first, cursor, conn, context))
 
     def _begin_read(self, timeout_s: float | None) -> tuple[psycopg.Connection[Any], Any]:
         """A checked connection in a read transaction stopped after ``timeout_s``, and what
         gives it back to the pool."""
         pool = self._read_pool
         conn = checkout(pool, self._limits.wait_s)
-        context = _Lease(pool, conn, self._limits.wait_s, timeout_s)
-        with _ended_on_error(conn, context, timeout_s):
+        context = Lease(pool, conn, self._limits.wait_s, timeout_s)
+        with ended_on_error(conn, context, timeout_s):
             conn.autocommit = False
             if timeout_s:
                 conn.execute(
@@ -475,16 +475,16 @@ class PostgresStore(SqlRecords, Store):
             return iter(())
         inner, params = self.engine_sql(dataset, select)
         conn, context = self._begin_read(timeout_s)
-        with _ended_on_error(conn, context, timeout_s):
+        with ended_on_error(conn, context, timeout_s):
             # Shortest round-trip text for doubles, whatever the server's default.
             conn.execute("SET LOCAL extra_float_digits = 1")
-            text = _csv_query(conn, inner, params, cells)
+            text = csv_query(conn, inner, params, cells)
             if text is not None:
-                cursor, first = _open_cursor(conn, "blotter_csv", text, params)
+                cursor, first = open_cursor(conn, "blotter_csv", text, params)
         if text is None:
-            _end_read(conn, context)
+            end_read(conn, context)
             return None
-        return _csv_chunks(_stream(first, cursor, conn, context))
+        return csv_chunks(stream(first, cursor, conn, context))
 
 
 def _claim_next_version(conn: psycopg.Connection[Any], dataset_id: str) -> tuple[int, int]:
@@ -558,193 +558,6 @@ def _index_lookups(
             sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.Identifier(field))
         )
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
-
-
-def _stream(
-    first: list[tuple[Any, ...]],
-    cursor: psycopg.ServerCursor[Any],
-    conn: psycopg.Connection[Any],
-    context: _Lease,
-) -> Iterator[tuple[Any, ...]]:
-    try:
-        yield from first
-        while chunk := cursor.fetchmany(2048):
-            yield from chunk
-    except psycopg.errors.QueryCanceled as err:
-        raise timeout_error(context.timeout_s) from err
-    except psycopg.OperationalError as err:
-        # The rows were already being sent: the caller ends the answer as cut short.
-        raise unavailable(err, context.wait_s) from err
-    finally:
-        try:
-            with contextlib.suppress(psycopg.Error):
-                cursor.close()
-        finally:
-            context.give_back()  # read-only: the rollback ends it and releases the snapshot
-
-
-# Queries whose LIMIT is at most this are read whole (the API's largest page is 50,000).
-WHOLE_ROWS = 50_000
-
-
-def _limited(select: exp.Select, most: int) -> bool:
-    """Whether the query's LIMIT promises at most ``most`` rows."""
-    limit = select.args.get("limit")
-    value = limit.expression if isinstance(limit, exp.Limit) else None
-    return isinstance(value, exp.Literal) and value.is_int and int(value.this) <= most
-
-
-def _open_cursor(
-    conn: psycopg.Connection[Any], name: str, text: str, params: dict[str, Any]
-) -> tuple[psycopg.ServerCursor[Any], list[tuple[Any, ...]]]:
-    """A server-side cursor on the query, and its first rows (which run it, so that its
-    errors are raised before a response starts)."""
-    cursor = conn.cursor(name=name)
-    cursor.itersize = 2048
-    cursor.execute(text, params)  # type: ignore[arg-type]  # generated by sqlglot
-    return cursor, cursor.fetchmany(2048)
-
-
-class _Lease:
-    """A read's connection, given back to its pool once; with the limits its errors name."""
-
-    def __init__(
-        self, pool: Any, conn: psycopg.Connection[Any], wait_s: float, timeout_s: float | None
-    ) -> None:
-        self.pool, self.conn, self.wait_s, self.timeout_s = pool, conn, wait_s, timeout_s
-        self.given = False
-
-    def give_back(self) -> None:
-        if not self.given:
-            self.given = True
-            release(self.pool, self.conn)
-
-
-def _end_read(conn: psycopg.Connection[Any], context: _Lease) -> None:
-    context.give_back()
-
-
-@contextmanager
-def _ended_on_error(
-    conn: psycopg.Connection[Any], context: _Lease, timeout_s: float | None
-) -> Iterator[None]:
-    """Give the connection back if a read fails to start, with the error the client gets."""
-    try:
-        yield
-    except BaseException as err:
-        _end_read(conn, context)
-        mapped = _read_error(err, timeout_s, context.wait_s)
-        if mapped is None:
-            raise
-        raise mapped from err
-
-
-def _read_error(err: BaseException, timeout_s: float | None, wait_s: float) -> Exception | None:
-    """What a failed read tells the client, or None to let the error through."""
-    if isinstance(err, psycopg.errors.QueryCanceled):
-        return timeout_error(timeout_s)
-    if isinstance(err, psycopg.OperationalError):  # the connection was lost
-        return unavailable(err, wait_s)
-    if isinstance(
-        err, psycopg.errors.NumericValueOutOfRange | psycopg.errors.DatetimeFieldOverflow
-    ):
-        return out_of_range()
-    if isinstance(
-        err, psycopg.errors.InvalidTextRepresentation | psycopg.errors.InvalidDatetimeFormat
-    ):
-        return not_convertible()
-    if isinstance(err, psycopg.errors.DataError):
-        return not_runnable()
-    if isinstance(
-        err,
-        psycopg.errors.GroupingError
-        | psycopg.errors.UndefinedFunction
-        | psycopg.errors.CannotCoerce
-        | psycopg.errors.DatatypeMismatch
-        | psycopg.errors.IndeterminateDatatype
-        | psycopg.errors.InvalidColumnReference,
-    ):
-        return not_as_written()
-    return None
-
-
-def _csv_query(
-    conn: psycopg.Connection[Any], inner: str, params: dict[str, Any], cells: Sequence[CsvCell]
-) -> str | None:
-    """The query writing ``inner``'s rows as CSV lines, each with its raw values beside it
-    when it holds a number PostgreSQL writes unlike Python (the line is then null)."""
-    described = conn.execute(f"SELECT * FROM ({inner}) AS _q LIMIT 0", params)  # type: ignore[arg-type]  # noqa: S608 - generated by sqlglot
-    kinds = [postgres_kind(_type_name(conn, d.type_code)) for d in described.description or []]
-    fields = cell_fields(cells, kinds, "postgres")
-    if fields is None:
-        return None
-    names = result_columns(len(kinds))
-    source = f"({inner}) AS _q({', '.join(names)})"
-    written = line(fields).sql(dialect="postgres")
-    check = risky(kinds)
-    if check is None:
-        return f"SELECT {written} FROM {source}"  # noqa: S608 - our formats
-    raw = ", ".join(f"CASE WHEN _r THEN {n} END" for n in names)
-    return (
-        f"SELECT CASE WHEN _r THEN NULL ELSE {written} END, {raw} "  # noqa: S608 - our formats
-        f"FROM (SELECT *, {check.sql(dialect='postgres')} AS _r FROM {source}) AS _s"
-    )
-
-
-def _type_name(conn: psycopg.Connection[Any], oid: int) -> str:
-    info = conn.adapters.types.get(oid)
-    return info.name if info is not None else ""
-
-
-def _csv_chunks(rows: Iterator[tuple[Any, ...]]) -> Iterator[CsvPiece]:
-    """Lines joined about a megabyte at a time; a row left raw is passed on as it is."""
-    pending: list[str] = []
-    size = 0
-    for row in rows:
-        if row[0] is None:
-            if pending:
-                yield "".join(pending).encode()
-                pending.clear()
-                size = 0
-            yield tuple(row[1:])
-            continue
-        pending.append(row[0])
-        size += len(row[0])
-        if size >= _CSV_CHUNK:
-            yield "".join(pending).encode()
-            pending.clear()
-            size = 0
-    if pending:
-        yield "".join(pending).encode()
-
-
-def _ensure_database(url: str, wait_s: float) -> None:
-    """Create the database the URL names if the server does not have it yet: no DBA needed."""
-    connect_s = max(1, math.ceil(wait_s))
-    try:
-        psycopg.connect(url, connect_timeout=connect_s).close()
-        return
-    except psycopg.OperationalError as err:
-        if "does not exist" not in str(err):
-            reason = " ".join(str(err).split())  # one line, for the command line and logs
-            raise StoreUnavailable(f"Cannot reach PostgreSQL at {_safe(url)}: {reason}") from err
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    name = str(info.get("dbname", ""))
-    admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
-    # Another worker may have created it first.
-    with (
-        faults_as_unavailable(wait_s),
-        psycopg.connect(admin, autocommit=True, connect_timeout=connect_s) as conn,
-        contextlib.suppress(psycopg.errors.DuplicateDatabase),
-    ):
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info.pop("password", None)
-    return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
 
 
 def _escape_percent(text: str) -> str:

@@ -305,9 +305,9 @@ def test_every_write_is_seen_by_the_next_read(store: Store) -> None:
 def test_a_publish_in_many_chunks_keeps_order_ids_and_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from blotter.store import duckdb as duckdb_store
+    from blotter.store.duckdb_feed import Feed
 
-    monkeypatch.setattr(duckdb_store._Feed, "CHUNK_ROWS", 3)  # a statement per 3 rows
+    monkeypatch.setattr(Feed, "CHUNK_ROWS", 3)  # a statement per 3 rows
     store = DuckDBStore(tmp_path / "chunks.duckdb")
     ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
     races = [f"r{n}" for n in range(10)]
