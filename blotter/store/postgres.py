@@ -8,7 +8,6 @@ load had written. Bulk loads use COPY; reads stream through server-side cursors.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -64,6 +63,7 @@ from blotter.store.pgpool import (
     open_pool,
     write_lost,
 )
+from blotter.store.pgsql import Psycopg, postgres_sql
 from blotter.store.postgres_reads import (
     WHOLE_ROWS,
     Lease,
@@ -302,13 +302,13 @@ class PostgresStore(SqlRecords, Store):
             writes, count_queries = change_statements(old, table, names, key, stamp, next_id)
             counts = ChangeCounts(
                 **{
-                    what: (conn.execute(_escape_percent(q)).fetchone() or (0,))[0]  # type: ignore[arg-type]
+                    what: (conn.execute(q).fetchone() or (0,))[0]  # type: ignore[arg-type]
                     for what, q in count_queries.items()
                 }
             )
             _create_table(conn, table, physical)
             for statement in writes:
-                conn.execute(_escape_percent(statement))  # type: ignore[arg-type]
+                conn.execute(statement)  # type: ignore[arg-type]
             total_row = conn.execute(
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
             ).fetchone()
@@ -341,12 +341,12 @@ class PostgresStore(SqlRecords, Store):
 
     def _query(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
         with self._conn(read=True) as conn:
-            return conn.execute(sql_text.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(postgres_sql(sql_text), params).fetchall()  # type: ignore[arg-type]
 
     def _commands(self, steps: list[tuple[str, list[Any]]]) -> None:
         with self._conn() as conn, conn.transaction():
             for sql_text, params in steps:
-                conn.execute(sql_text.replace("?", "%s"), params)  # type: ignore[arg-type]
+                conn.execute(postgres_sql(sql_text), params)  # type: ignore[arg-type]
 
     def versions(self, dataset_id: str) -> list[Version]:
         self.get_dataset(dataset_id)
@@ -457,11 +457,7 @@ class PostgresStore(SqlRecords, Store):
         return conn, context
 
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
-        def write() -> tuple[str, Any]:
-            text, params = engine_sql(dataset, select, "postgres")
-            return _escape_percent(text), params
-
-        return self._sql.sql(dataset, select, write)
+        return self._sql.sql(dataset, select, lambda: engine_sql(dataset, select, Psycopg))
 
     def execute_csv(
         self,
@@ -558,11 +554,6 @@ def _index_lookups(
             sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.Identifier(field))
         )
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
-
-
-def _escape_percent(text: str) -> str:
-    """Double every '%' (the modulo operator) except in our own %(name)s placeholders."""
-    return re.sub(r"%%\((p\d+)\)s", r"%(\1)s", text.replace("%", "%%"))
 
 
 def _columns(columns: list[Column]) -> list[dict[str, Any]]:

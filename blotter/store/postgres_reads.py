@@ -22,6 +22,7 @@ from blotter.store.common import (
 )
 from blotter.store.csvsql import cell_fields, line, postgres_kind, result_columns, risky
 from blotter.store.pgpool import release, unavailable
+from blotter.store.pgsql import Psycopg
 
 _CSV_CHUNK = 1 << 20  # characters of CSV lines handed on at a time
 
@@ -146,14 +147,14 @@ def csv_query(
         return None
     names = result_columns(len(kinds))
     source = f"({inner}) AS _q({', '.join(names)})"
-    written = line(fields).sql(dialect="postgres")
+    written = line(fields).sql(dialect=Psycopg)
     check = risky(kinds)
     if check is None:
         return f"SELECT {written} FROM {source}"  # noqa: S608 - our formats
     raw = ", ".join(f"CASE WHEN _r THEN {n} END" for n in names)
     return (
         f"SELECT CASE WHEN _r THEN NULL ELSE {written} END, {raw} "  # noqa: S608 - our formats
-        f"FROM (SELECT *, {check.sql(dialect='postgres')} AS _r FROM {source}) AS _s"
+        f"FROM (SELECT *, {check.sql(dialect=Psycopg)} AS _r FROM {source}) AS _s"
     )
 
 
