@@ -7,9 +7,9 @@ file is next opened. Old version tables are kept for history.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,21 +19,15 @@ import pyarrow as pa
 from sqlglot import exp
 
 from blotter.errors import (
-    Conflict,
     DatasetNotFound,
     StoreBusy,
 )
 from blotter.model import (
-    ApiToken,
     ChangeCounts,
     Column,
     ColumnType,
     Dataset,
-    DatasetMeta,
-    User,
     Version,
-    check_dataset_id,
-    new_dataset_id,
 )
 from blotter.schema import (
     CREATED_AT,
@@ -42,29 +36,23 @@ from blotter.schema import (
     version_table,
 )
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
+from blotter.store.catalog import SqlCatalog, VersionRecord, next_numbers, register_version
 from blotter.store.changes import STAGED, STAGED_HEAD, change_statements
 from blotter.store.common import (
     DATASET_QUERY,
     SqlMemo,
     check_batch,
-    check_dictionary,
-    columns_json,
     dataset_from_row,
     engine_sql,
     now,
     physical_layout,
-    token_from_row,
-    versions_from_rows,
-)
-from blotter.store.common import (
-    TOKEN_FIELDS as _TOKEN_FIELDS,
 )
 from blotter.store.duckdb_csv import csv_lines
 from blotter.store.duckdb_feed import Feed
 from blotter.store.duckdb_watchdog import run_watched
 from blotter.store.extensions import load_extensions
 from blotter.store.migrations import DUCKDB, migrations
-from blotter.store.records import SqlRecords
+from blotter.store.records import Statements
 
 _PHYSICAL_TYPE = {
     ColumnType.TEXT: "VARCHAR",
@@ -82,7 +70,7 @@ def _ident(name: str) -> str:
     return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
 
 
-class DuckDBStore(SqlRecords, Store):
+class DuckDBStore(SqlCatalog, Store):
     """A store in one DuckDB database file."""
 
     engine = "duckdb"
@@ -174,34 +162,6 @@ class DuckDBStore(SqlRecords, Store):
             self._datasets[key] = (generation, value)
         return value
 
-    def create_dataset(
-        self, meta: DatasetMeta, columns: list[Column], dataset_id: str | None = None
-    ) -> Dataset:
-        dataset_id = check_dataset_id(dataset_id) if dataset_id else new_dataset_id()
-        stamp = now()
-        with self._write_lock:
-            cur = self._cursor()
-            exists = cur.execute(
-                "SELECT 1 FROM blotter_datasets WHERE id = ?", [dataset_id]
-            ).fetchone()
-            if exists:
-                raise Conflict(f"Dataset '{dataset_id}' already exists.", dataset_id=dataset_id)
-            cur.execute(
-                "INSERT INTO blotter_datasets (id, meta, columns, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [dataset_id, meta.model_dump_json(), columns_json(columns), stamp, stamp],
-            )
-        return self.get_dataset(dataset_id)
-
-    def update_metadata(self, dataset_id: str, meta: DatasetMeta) -> Dataset:
-        with self._write_lock:
-            self.get_dataset(dataset_id)
-            self._cursor().execute(
-                "UPDATE blotter_datasets SET meta = ?, updated_at = ? WHERE id = ?",
-                [meta.model_dump_json(), now(), dataset_id],
-            )
-        return self.get_dataset(dataset_id)
-
     def delete_dataset(self, dataset_id: str) -> None:
         with self._write_lock:
             cur = self._cursor()
@@ -237,8 +197,7 @@ class DuckDBStore(SqlRecords, Store):
         physical = physical_layout(columns, _PHYSICAL_TYPE)
         with self._write_lock:
             cur = self._cursor()
-            next_row_id = self._next_row_id(cur, dataset_id)
-            number = self._next_version(cur, dataset_id)
+            next_row_id, number = next_numbers(_Statements(cur), dataset_id)
             table = version_table(dataset_id, number)
             stamp = now()
             # The rows go into a table no reader knows of, committed chunk by chunk: one
@@ -260,25 +219,23 @@ class DuckDBStore(SqlRecords, Store):
                     )
                     cur.unregister("_staged_rows")
                 feed.raise_any()
-                count, next_row_id = feed.count, feed.next_row_id
-                self._switch(
-                    cur,
-                    dataset_id,
-                    number,
-                    table,
-                    columns,
-                    count,
-                    stamp,
-                    source,
-                    next_row_id,
-                    data_as_of or stamp,
+                record = VersionRecord(
+                    dataset_id=dataset_id,
+                    number=number,
+                    table=table,
+                    columns=columns,
+                    row_count=feed.count,
+                    created_at=stamp,
+                    source=source,
+                    next_row_id=feed.next_row_id,
+                    data_as_of=data_as_of or stamp,
                 )
+                with _transaction_on(cur) as tx:
+                    register_version(tx, record)
             except BaseException:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 raise
-        return Version(
-            dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
-        )
+        return record.version()
 
     def _apply_changes(
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
@@ -289,8 +246,7 @@ class DuckDBStore(SqlRecords, Store):
             physical = physical_layout(dataset.columns, _PHYSICAL_TYPE)
             names = [name for name, _ in physical]
             check_batch(staged, [*STAGED_HEAD, *names])
-            next_id = self._next_row_id(cur, dataset_id)
-            number = self._next_version(cur, dataset_id)
+            next_id, number = next_numbers(_Statements(cur), dataset_id)
             table = version_table(dataset_id, number)
             old = version_table(dataset_id, dataset.version) if dataset.version else None
             stamp = now()
@@ -307,81 +263,25 @@ class DuckDBStore(SqlRecords, Store):
                 for statement in writes:
                     cur.execute(statement)
                 total = (cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone() or (0,))[0]  # noqa: S608 - a version table's name
-                self._switch(
-                    cur,
-                    dataset_id,
-                    number,
-                    table,
-                    dataset.columns,
-                    total,
-                    stamp,
-                    source,
-                    next_id + counts.created,
-                    stamp,
+                record = VersionRecord(
+                    dataset_id=dataset_id,
+                    number=number,
+                    table=table,
+                    columns=dataset.columns,
+                    row_count=total,
+                    created_at=stamp,
+                    source=source,
+                    next_row_id=next_id + counts.created,
+                    data_as_of=stamp,
                 )
+                with _transaction_on(cur) as tx:
+                    register_version(tx, record)
             except BaseException:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 raise
             finally:
                 cur.unregister(STAGED)
-        version = Version(
-            dataset_id=dataset_id, number=number, row_count=total, created_at=stamp, source=source
-        )
-        return version, counts
-
-    def update_columns(self, dataset_id: str, columns: list[Column]) -> Dataset:
-        with self._write_lock:
-            check_dictionary(self.get_dataset(dataset_id), columns)
-            self._cursor().execute(
-                "UPDATE blotter_datasets SET columns = ?, updated_at = ? WHERE id = ?",
-                [columns_json(columns), now(), dataset_id],
-            )
-        return self.get_dataset(dataset_id)
-
-    def _next_row_id(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> int:
-        row = cur.execute(
-            "SELECT next_row_id FROM blotter_datasets WHERE id = ?", [dataset_id]
-        ).fetchone()
-        if row is None:
-            raise DatasetNotFound(dataset_id)
-        return int(row[0])
-
-    def _next_version(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> int:
-        last = cur.execute(
-            "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = ?",
-            [dataset_id],
-        ).fetchone()
-        return (last[0] if last else 0) + 1
-
-    def _switch(
-        self,
-        cur: duckdb.DuckDBPyConnection,
-        dataset_id: str,
-        number: int,
-        table: str,
-        columns: list[Column],
-        count: int,
-        stamp: datetime,
-        source: str,
-        next_row_id: int,
-        data_as_of: datetime,
-    ) -> None:
-        """Register a written version table and make it the one served, atomically."""
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            cur.execute(
-                "INSERT INTO blotter_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [dataset_id, number, table, columns_json(columns), count, stamp, source],
-            )
-            cur.execute(
-                "UPDATE blotter_datasets SET current_version = ?, next_row_id = ?, "
-                "columns = ?, updated_at = ?, data_as_of = ? WHERE id = ?",
-                [number, next_row_id, columns_json(columns), stamp, data_as_of, dataset_id],
-            )
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
+        return record.version(), counts
 
     def _drop_unregistered_tables(self) -> None:
         """Version tables that no version row names: left by a load that was killed."""
@@ -397,102 +297,13 @@ class DuckDBStore(SqlRecords, Store):
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return self._cursor().execute(sql, params).fetchall()
 
-    def _commands(self, steps: list[tuple[str, list[Any]]]) -> None:
-        with self._write_lock:
-            cur = self._cursor()
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                for sql, params in steps:
-                    cur.execute(sql, params)
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+    @contextmanager
+    def _transaction(self) -> Iterator[Statements]:
+        with self._write_lock, _transaction_on(self._cursor()) as tx:
+            yield tx
 
-    def versions(self, dataset_id: str) -> list[Version]:
-        self.get_dataset(dataset_id)
-        rows = (
-            self._cursor()
-            .execute(
-                "SELECT number, row_count, created_at, source FROM blotter_versions "
-                "WHERE dataset_id = ? ORDER BY number DESC",
-                [dataset_id],
-            )
-            .fetchall()
-        )
-        return versions_from_rows(dataset_id, rows)
-
-    # --- accounts --------------------------------------------------------------------
-
-    def add_user(self, user: User, password_hash: str) -> User:
-        with self._write_lock:
-            cur = self._cursor()
-            taken = cur.execute(
-                "SELECT 1 FROM blotter_users WHERE name = ?", [user.name]
-            ).fetchone()
-            if taken:
-                raise Conflict(f"The account '{user.name}' already exists.", user=user.name)
-            cur.execute(
-                "INSERT INTO blotter_users (name, role, agency, password_hash, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [user.name, str(user.role), user.agency, password_hash, user.created_at],
-            )
-        return user
-
-    # --- API tokens ------------------------------------------------------------------
-
-    def add_token(self, token: ApiToken, secret_hash: str) -> ApiToken:
-        with self._write_lock:
-            cur = self._cursor()
-            cur.execute(
-                "INSERT INTO blotter_tokens (id, user_name, label, scopes, secret_hash, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    token.id,
-                    token.user_name,
-                    token.label,
-                    json.dumps(token.scopes),
-                    secret_hash,
-                    token.created_at,
-                ],
-            )
-        return token
-
-    def token_with_hash(self, token_id: str) -> tuple[ApiToken, str] | None:
-        row = (
-            self._cursor()
-            .execute(
-                f"SELECT {_TOKEN_FIELDS}, secret_hash FROM blotter_tokens WHERE id = ?",  # noqa: S608 - constant
-                [token_id],
-            )
-            .fetchone()
-        )
-        if row is None:
-            return None
-        return token_from_row(row[:-1]), row[-1]
-
-    def list_tokens(self, user_name: str | None = None) -> list[ApiToken]:
-        rows = (
-            self._cursor()
-            .execute(
-                f"SELECT {_TOKEN_FIELDS} FROM blotter_tokens "  # noqa: S608 - constant
-                "ORDER BY created_at",
-            )
-            .fetchall()
-        )
-        tokens = [token_from_row(row) for row in rows]
-        return [t for t in tokens if user_name is None or t.user_name == user_name]
-
-    def mark_token(
-        self, token_id: str, *, used_at: datetime | None = None, revoked_at: datetime | None = None
-    ) -> None:
-        with self._write_lock:
-            cur = self._cursor()
-            cur.execute(
-                "UPDATE blotter_tokens SET last_used_at = coalesce(?, last_used_at), "
-                "revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
-                [used_at, revoked_at, token_id],
-            )
+    def _written_dataset(self, dataset_id: str) -> Dataset:
+        return self.get_dataset(dataset_id)
 
     # --- reads -----------------------------------------------------------------------
 
@@ -523,6 +334,31 @@ class DuckDBStore(SqlRecords, Store):
             return iter(())
         inner, params = self.engine_sql(dataset, select)
         return csv_lines(self._cursor(), inner, params, cells, timeout_s)
+
+
+class _Statements:
+    """Statements on one cursor (see ``records.Statements``)."""
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self._cur = cur
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self._cur.execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: list[Any]) -> None:
+        self._cur.execute(sql, params)
+
+
+@contextmanager
+def _transaction_on(cur: duckdb.DuckDBPyConnection) -> Iterator[_Statements]:
+    """One transaction on ``cur``, committed when the block ends, rolled back if it raises."""
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        yield _Statements(cur)
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
 
 
 class _Writes:

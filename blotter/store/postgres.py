@@ -17,42 +17,30 @@ import psycopg
 import psycopg.conninfo
 import pyarrow as pa
 from psycopg import sql
-from psycopg.types.json import Jsonb
 from sqlglot import exp
 
 from blotter.errors import (
-    Conflict,
     DatasetNotFound,
 )
 from blotter.model import (
-    ApiToken,
     ChangeCounts,
     Column,
     ColumnType,
     Dataset,
-    DatasetMeta,
-    User,
     Version,
-    check_dataset_id,
 )
-from blotter.model import new_dataset_id as make_id
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
+from blotter.store.catalog import SqlCatalog, VersionRecord, next_numbers, register_version
 from blotter.store.changes import STAGED, STAGED_HEAD, change_statements
 from blotter.store.common import (
     DATASET_QUERY,
     SqlMemo,
     check_batch,
-    check_dictionary,
     dataset_from_row,
     engine_sql,
     now,
     physical_layout,
-    token_from_row,
-    versions_from_rows,
-)
-from blotter.store.common import (
-    TOKEN_FIELDS as _TOKEN_FIELDS,
 )
 from blotter.store.migrations import POSTGRES, migrations
 from blotter.store.pgpool import (
@@ -75,7 +63,7 @@ from blotter.store.postgres_reads import (
     open_cursor,
     stream,
 )
-from blotter.store.records import SqlRecords
+from blotter.store.records import Statements
 
 # Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
 _PHYSICAL_TYPE = {
@@ -92,7 +80,7 @@ _MIGRATIONS = migrations(POSTGRES)
 _MIGRATION_LOCK = 0x0B107_7E4  # any constant shared by every Blotter process
 
 
-class PostgresStore(SqlRecords, Store):
+class PostgresStore(SqlCatalog, Store):
     """A store in one schema of a PostgreSQL database."""
 
     engine = "postgres"
@@ -174,37 +162,6 @@ class PostgresStore(SqlRecords, Store):
             raise DatasetNotFound(dataset_id)
         return dataset_from_row(row)
 
-    def create_dataset(
-        self, meta: DatasetMeta, columns: list[Column], dataset_id: str | None = None
-    ) -> Dataset:
-        dataset_id = check_dataset_id(dataset_id) if dataset_id else make_id()
-        stamp = now()
-        with self._conn() as conn:
-            inserted = conn.execute(
-                "INSERT INTO blotter_datasets (id, meta, columns, created_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id",
-                [
-                    dataset_id,
-                    Jsonb(meta.model_dump(mode="json")),
-                    Jsonb(_columns(columns)),
-                    stamp,
-                    stamp,
-                ],
-            ).fetchone()
-        if inserted is None:
-            raise Conflict(f"Dataset '{dataset_id}' already exists.", dataset_id=dataset_id)
-        return self._dataset(dataset_id, read=False)
-
-    def update_metadata(self, dataset_id: str, meta: DatasetMeta) -> Dataset:
-        with self._conn() as conn:
-            changed = conn.execute(
-                "UPDATE blotter_datasets SET meta = %s, updated_at = %s WHERE id = %s",
-                [Jsonb(meta.model_dump(mode="json")), now(), dataset_id],
-            ).rowcount
-        if not changed:
-            raise DatasetNotFound(dataset_id)
-        return self._dataset(dataset_id, read=False)
-
     def delete_dataset(self, dataset_id: str) -> None:
         with self._conn() as conn, conn.transaction():
             row = conn.execute(
@@ -251,21 +208,19 @@ class PostgresStore(SqlRecords, Store):
                         copy.write_row((next_row_id + offset, stamp, stamp, *values))
                     next_row_id += batch.num_rows
                     count += batch.num_rows
-            _register_version(
-                conn,
-                dataset_id,
-                number,
-                table,
-                columns,
-                count,
-                stamp,
-                source,
-                next_row_id,
-                data_as_of or stamp,
+            record = VersionRecord(
+                dataset_id=dataset_id,
+                number=number,
+                table=table,
+                columns=columns,
+                row_count=count,
+                created_at=stamp,
+                source=source,
+                next_row_id=next_row_id,
+                data_as_of=data_as_of or stamp,
             )
-        return Version(
-            dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
-        )
+            _register(conn, record)
+        return record.version()
 
     def _apply_changes(
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
@@ -313,111 +268,31 @@ class PostgresStore(SqlRecords, Store):
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
             ).fetchone()
             total = total_row[0] if total_row else 0
-            _register_version(
-                conn,
-                dataset_id,
-                number,
-                table,
-                dataset.columns,
-                total,
-                stamp,
-                source,
-                next_id + counts.created,
-                stamp,
+            record = VersionRecord(
+                dataset_id=dataset_id,
+                number=number,
+                table=table,
+                columns=dataset.columns,
+                row_count=total,
+                created_at=stamp,
+                source=source,
+                next_row_id=next_id + counts.created,
+                data_as_of=stamp,
             )
-        version = Version(
-            dataset_id=dataset_id, number=number, row_count=total, created_at=stamp, source=source
-        )
-        return version, counts
-
-    def update_columns(self, dataset_id: str, columns: list[Column]) -> Dataset:
-        check_dictionary(self._dataset(dataset_id, read=False), columns)
-        with self._conn() as conn:
-            conn.execute(
-                "UPDATE blotter_datasets SET columns = %s, updated_at = %s WHERE id = %s",
-                [Jsonb(_columns(columns)), now(), dataset_id],
-            )
-        return self._dataset(dataset_id, read=False)
+            _register(conn, record)
+        return record.version(), counts
 
     def _query(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
         with self._conn(read=True) as conn:
             return conn.execute(postgres_sql(sql_text), params).fetchall()  # type: ignore[arg-type]
 
-    def _commands(self, steps: list[tuple[str, list[Any]]]) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[Statements]:
         with self._conn() as conn, conn.transaction():
-            for sql_text, params in steps:
-                conn.execute(postgres_sql(sql_text), params)  # type: ignore[arg-type]
+            yield _Statements(conn)
 
-    def versions(self, dataset_id: str) -> list[Version]:
-        self.get_dataset(dataset_id)
-        with self._conn(read=True) as conn:
-            rows = conn.execute(
-                "SELECT number, row_count, created_at, source FROM blotter_versions "
-                "WHERE dataset_id = %s ORDER BY number DESC",
-                [dataset_id],
-            ).fetchall()
-        return versions_from_rows(dataset_id, rows)
-
-    # --- accounts --------------------------------------------------------------------
-
-    def add_user(self, user: User, password_hash: str) -> User:
-        with self._conn() as conn:
-            inserted = conn.execute(
-                "INSERT INTO blotter_users (name, role, agency, password_hash, created_at) "
-                "VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (name) DO NOTHING RETURNING name",
-                [user.name, str(user.role), user.agency, password_hash, user.created_at],
-            ).fetchone()
-        if inserted is None:
-            raise Conflict(f"The account '{user.name}' already exists.", user=user.name)
-        return user
-
-    # --- API tokens ------------------------------------------------------------------
-
-    def add_token(self, token: ApiToken, secret_hash: str) -> ApiToken:
-        with self._conn() as conn:
-            conn.execute(
-                "INSERT INTO blotter_tokens (id, user_name, label, scopes, secret_hash, "
-                "created_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                [
-                    token.id,
-                    token.user_name,
-                    token.label,
-                    Jsonb(token.scopes),
-                    secret_hash,
-                    token.created_at,
-                ],
-            )
-        return token
-
-    def token_with_hash(self, token_id: str) -> tuple[ApiToken, str] | None:
-        with self._conn(read=True) as conn:
-            row = conn.execute(
-                f"SELECT {_TOKEN_FIELDS}, secret_hash FROM blotter_tokens WHERE id = %s",  # noqa: S608 - constant
-                [token_id],
-            ).fetchone()
-        if row is None:
-            return None
-        return token_from_row(row[:-1]), row[-1]
-
-    def list_tokens(self, user_name: str | None = None) -> list[ApiToken]:
-        with self._conn(read=True) as conn:
-            rows = conn.execute(
-                f"SELECT {_TOKEN_FIELDS} FROM blotter_tokens "  # noqa: S608 - constant
-                "ORDER BY created_at",
-            ).fetchall()
-        tokens = [token_from_row(row) for row in rows]
-        return [t for t in tokens if user_name is None or t.user_name == user_name]
-
-    def mark_token(
-        self, token_id: str, *, used_at: datetime | None = None, revoked_at: datetime | None = None
-    ) -> None:
-        with self._conn() as conn:
-            conn.execute(
-                "UPDATE blotter_tokens SET last_used_at = coalesce(%s, last_used_at), "
-                "revoked_at = coalesce(revoked_at, %s) WHERE id = %s",
-                [used_at, revoked_at, token_id],
-            )
+    def _written_dataset(self, dataset_id: str) -> Dataset:
+        return self._dataset(dataset_id, read=False)
 
     # --- reads -----------------------------------------------------------------------
 
@@ -486,16 +361,22 @@ class PostgresStore(SqlRecords, Store):
 def _claim_next_version(conn: psycopg.Connection[Any], dataset_id: str) -> tuple[int, int]:
     """The next row id and version number of a dataset, holding its row lock until the
     transaction ends, so concurrent writes of one dataset (from any host) take turns."""
-    row = conn.execute(
-        "SELECT next_row_id FROM blotter_datasets WHERE id = %s FOR UPDATE", [dataset_id]
-    ).fetchone()
-    if row is None:
-        raise DatasetNotFound(dataset_id)
-    last = conn.execute(
-        "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = %s",
-        [dataset_id],
-    ).fetchone()
-    return int(row[0]), (last[0] if last else 0) + 1
+    conn.execute("SELECT 1 FROM blotter_datasets WHERE id = %s FOR UPDATE", [dataset_id])
+    return next_numbers(_Statements(conn), dataset_id)
+
+
+class _Statements:
+    """Statements on one connection (see ``records.Statements``), each written for
+    PostgreSQL by sqlglot."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def rows(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self._conn.execute(postgres_sql(sql_text), params).fetchall()  # type: ignore[arg-type]  # constant, written by sqlglot
+
+    def run(self, sql_text: str, params: list[Any]) -> None:
+        self._conn.execute(postgres_sql(sql_text), params)  # type: ignore[arg-type]  # constant, written by sqlglot
 
 
 def _create_table(
@@ -515,28 +396,11 @@ def _create_table(
     conn.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), definition))
 
 
-def _register_version(
-    conn: psycopg.Connection[Any],
-    dataset_id: str,
-    number: int,
-    table: str,
-    columns: list[Column],
-    count: int,
-    stamp: datetime,
-    source: str,
-    next_row_id: int,
-    data_as_of: datetime,
-) -> None:
-    _index_lookups(conn, dataset_id, table, columns)
-    conn.execute(
-        "INSERT INTO blotter_versions VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        [dataset_id, number, table, Jsonb(_columns(columns)), count, stamp, source],
-    )
-    conn.execute(
-        "UPDATE blotter_datasets SET current_version = %s, next_row_id = %s, "
-        "columns = %s, updated_at = %s, data_as_of = %s WHERE id = %s",
-        [number, next_row_id, Jsonb(_columns(columns)), stamp, data_as_of, dataset_id],
-    )
+def _register(conn: psycopg.Connection[Any], record: VersionRecord) -> None:
+    """Index the version table, then register it and switch readers to it (inside the
+    write's transaction)."""
+    _index_lookups(conn, record.dataset_id, record.table, record.columns)
+    register_version(_Statements(conn), record)
 
 
 def _index_lookups(
@@ -554,7 +418,3 @@ def _index_lookups(
             sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.Identifier(field))
         )
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
-
-
-def _columns(columns: list[Column]) -> list[dict[str, Any]]:
-    return [c.model_dump(mode="json") for c in columns]
