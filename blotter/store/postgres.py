@@ -254,6 +254,7 @@ class PostgresStore(SqlCatalog, Store):
                 data = [staged.column(i).to_pylist() for i in range(staged.num_columns)]
                 for values in zip(*data, strict=True):
                     copy.write_row(values)
+            # Run without parameters, so psycopg sends them as written ('%' needs no doubling).
             writes, count_queries = change_statements(old, table, names, key, stamp, next_id)
             counts = ChangeCounts(
                 **{
