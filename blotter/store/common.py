@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
+from sqlglot.dialects.dialect import DialectType
 
 from blotter.errors import InvalidRequest, QueryTimeout, QueryValueError, SoQLError
 from blotter.model import STORED, ApiToken, Column, ColumnType, Dataset, DatasetMeta, Version
@@ -151,7 +152,9 @@ class SqlMemo:
         return written
 
 
-def engine_sql(dataset: Dataset, select: exp.Select, dialect: str) -> tuple[str, dict[str, Any]]:
+def engine_sql(
+    dataset: Dataset, select: exp.Select, dialect: DialectType
+) -> tuple[str, dict[str, Any]]:
     """The SQL text and bind parameters of a compiled query against a dataset's version."""
     bound, params = bind_string_literals(select)
     table = version_table(dataset.id, dataset.version)

@@ -7,12 +7,9 @@ file is next opened. Old version tables are kept for history.
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import json
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,22 +19,15 @@ import pyarrow as pa
 from sqlglot import exp
 
 from blotter.errors import (
-    BlotterError,
-    Conflict,
     DatasetNotFound,
     StoreBusy,
 )
 from blotter.model import (
-    ApiToken,
     ChangeCounts,
     Column,
     ColumnType,
     Dataset,
-    DatasetMeta,
-    User,
     Version,
-    check_dataset_id,
-    new_dataset_id,
 )
 from blotter.schema import (
     CREATED_AT,
@@ -46,32 +36,23 @@ from blotter.schema import (
     version_table,
 )
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
+from blotter.store.catalog import SqlCatalog, VersionRecord, next_numbers, register_version
 from blotter.store.changes import STAGED, STAGED_HEAD, change_statements
 from blotter.store.common import (
     DATASET_QUERY,
     SqlMemo,
     check_batch,
-    check_dictionary,
-    columns_json,
     dataset_from_row,
     engine_sql,
-    not_as_written,
-    not_convertible,
-    not_runnable,
     now,
-    out_of_range,
     physical_layout,
-    timeout_error,
-    token_from_row,
-    versions_from_rows,
 )
-from blotter.store.common import (
-    TOKEN_FIELDS as _TOKEN_FIELDS,
-)
-from blotter.store.csvsql import cell_fields, duckdb_kind, line, result_columns
+from blotter.store.duckdb_csv import csv_lines
+from blotter.store.duckdb_feed import Feed
+from blotter.store.duckdb_watchdog import run_watched
 from blotter.store.extensions import load_extensions
 from blotter.store.migrations import DUCKDB, migrations
-from blotter.store.records import SqlRecords
+from blotter.store.records import Statements
 
 _PHYSICAL_TYPE = {
     ColumnType.TEXT: "VARCHAR",
@@ -84,21 +65,12 @@ _PHYSICAL_TYPE = {
 # Schema migrations, applied in order; the index + 1 is the schema version.
 _MIGRATIONS = migrations(DUCKDB)
 
-# A CSV export reads Arrow batches of this many lines (a multiple of DuckDB's 2048-row
-# vectors) and hands them on joined in chunks of about this many bytes.
-_CSV_BATCH_ROWS = 4096
-_CSV_CHUNK = 1 << 20
-# How far DuckDB computes ahead of the reader. It counts a string as its 16-byte header, so
-# 2 MB is about 128K lines (25 MB of the benchmark's lines; 2 KB lines would make 256 MB):
-# more keeps both cores busier, less leaves one idle more often than not.
-_CSV_BUFFER = "2MB"
-
 
 def _ident(name: str) -> str:
     return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
 
 
-class DuckDBStore(SqlRecords, Store):
+class DuckDBStore(SqlCatalog, Store):
     """A store in one DuckDB database file."""
 
     engine = "duckdb"
@@ -190,34 +162,6 @@ class DuckDBStore(SqlRecords, Store):
             self._datasets[key] = (generation, value)
         return value
 
-    def create_dataset(
-        self, meta: DatasetMeta, columns: list[Column], dataset_id: str | None = None
-    ) -> Dataset:
-        dataset_id = check_dataset_id(dataset_id) if dataset_id else new_dataset_id()
-        stamp = now()
-        with self._write_lock:
-            cur = self._cursor()
-            exists = cur.execute(
-                "SELECT 1 FROM blotter_datasets WHERE id = ?", [dataset_id]
-            ).fetchone()
-            if exists:
-                raise Conflict(f"Dataset '{dataset_id}' already exists.", dataset_id=dataset_id)
-            cur.execute(
-                "INSERT INTO blotter_datasets (id, meta, columns, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [dataset_id, meta.model_dump_json(), columns_json(columns), stamp, stamp],
-            )
-        return self.get_dataset(dataset_id)
-
-    def update_metadata(self, dataset_id: str, meta: DatasetMeta) -> Dataset:
-        with self._write_lock:
-            self.get_dataset(dataset_id)
-            self._cursor().execute(
-                "UPDATE blotter_datasets SET meta = ?, updated_at = ? WHERE id = ?",
-                [meta.model_dump_json(), now(), dataset_id],
-            )
-        return self.get_dataset(dataset_id)
-
     def delete_dataset(self, dataset_id: str) -> None:
         with self._write_lock:
             cur = self._cursor()
@@ -253,8 +197,7 @@ class DuckDBStore(SqlRecords, Store):
         physical = physical_layout(columns, _PHYSICAL_TYPE)
         with self._write_lock:
             cur = self._cursor()
-            next_row_id = self._next_row_id(cur, dataset_id)
-            number = self._next_version(cur, dataset_id)
+            next_row_id, number = next_numbers(_Statements(cur), dataset_id)
             table = version_table(dataset_id, number)
             stamp = now()
             # The rows go into a table no reader knows of, committed chunk by chunk: one
@@ -265,7 +208,7 @@ class DuckDBStore(SqlRecords, Store):
                 _create_table(cur, table, physical)
                 names = [name for name, _ in physical]
                 targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
-                feed = _Feed(batches, names, next_row_id)
+                feed = Feed(batches, names, next_row_id)
                 while (chunk := feed.next_chunk()) is not None:
                     cur.register("_staged_rows", chunk)
                     cur.execute(
@@ -276,25 +219,23 @@ class DuckDBStore(SqlRecords, Store):
                     )
                     cur.unregister("_staged_rows")
                 feed.raise_any()
-                count, next_row_id = feed.count, feed.next_row_id
-                self._switch(
-                    cur,
-                    dataset_id,
-                    number,
-                    table,
-                    columns,
-                    count,
-                    stamp,
-                    source,
-                    next_row_id,
-                    data_as_of or stamp,
+                record = VersionRecord(
+                    dataset_id=dataset_id,
+                    number=number,
+                    table=table,
+                    columns=columns,
+                    row_count=feed.count,
+                    created_at=stamp,
+                    source=source,
+                    next_row_id=feed.next_row_id,
+                    data_as_of=data_as_of or stamp,
                 )
+                with _transaction_on(cur) as tx:
+                    register_version(tx, record)
             except BaseException:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 raise
-        return Version(
-            dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
-        )
+        return record.version()
 
     def _apply_changes(
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
@@ -305,8 +246,7 @@ class DuckDBStore(SqlRecords, Store):
             physical = physical_layout(dataset.columns, _PHYSICAL_TYPE)
             names = [name for name, _ in physical]
             check_batch(staged, [*STAGED_HEAD, *names])
-            next_id = self._next_row_id(cur, dataset_id)
-            number = self._next_version(cur, dataset_id)
+            next_id, number = next_numbers(_Statements(cur), dataset_id)
             table = version_table(dataset_id, number)
             old = version_table(dataset_id, dataset.version) if dataset.version else None
             stamp = now()
@@ -323,81 +263,25 @@ class DuckDBStore(SqlRecords, Store):
                 for statement in writes:
                     cur.execute(statement)
                 total = (cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone() or (0,))[0]  # noqa: S608 - a version table's name
-                self._switch(
-                    cur,
-                    dataset_id,
-                    number,
-                    table,
-                    dataset.columns,
-                    total,
-                    stamp,
-                    source,
-                    next_id + counts.created,
-                    stamp,
+                record = VersionRecord(
+                    dataset_id=dataset_id,
+                    number=number,
+                    table=table,
+                    columns=dataset.columns,
+                    row_count=total,
+                    created_at=stamp,
+                    source=source,
+                    next_row_id=next_id + counts.created,
+                    data_as_of=stamp,
                 )
+                with _transaction_on(cur) as tx:
+                    register_version(tx, record)
             except BaseException:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 raise
             finally:
                 cur.unregister(STAGED)
-        version = Version(
-            dataset_id=dataset_id, number=number, row_count=total, created_at=stamp, source=source
-        )
-        return version, counts
-
-    def update_columns(self, dataset_id: str, columns: list[Column]) -> Dataset:
-        with self._write_lock:
-            check_dictionary(self.get_dataset(dataset_id), columns)
-            self._cursor().execute(
-                "UPDATE blotter_datasets SET columns = ?, updated_at = ? WHERE id = ?",
-                [columns_json(columns), now(), dataset_id],
-            )
-        return self.get_dataset(dataset_id)
-
-    def _next_row_id(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> int:
-        row = cur.execute(
-            "SELECT next_row_id FROM blotter_datasets WHERE id = ?", [dataset_id]
-        ).fetchone()
-        if row is None:
-            raise DatasetNotFound(dataset_id)
-        return int(row[0])
-
-    def _next_version(self, cur: duckdb.DuckDBPyConnection, dataset_id: str) -> int:
-        last = cur.execute(
-            "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = ?",
-            [dataset_id],
-        ).fetchone()
-        return (last[0] if last else 0) + 1
-
-    def _switch(
-        self,
-        cur: duckdb.DuckDBPyConnection,
-        dataset_id: str,
-        number: int,
-        table: str,
-        columns: list[Column],
-        count: int,
-        stamp: datetime,
-        source: str,
-        next_row_id: int,
-        data_as_of: datetime,
-    ) -> None:
-        """Register a written version table and make it the one served, atomically."""
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            cur.execute(
-                "INSERT INTO blotter_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [dataset_id, number, table, columns_json(columns), count, stamp, source],
-            )
-            cur.execute(
-                "UPDATE blotter_datasets SET current_version = ?, next_row_id = ?, "
-                "columns = ?, updated_at = ?, data_as_of = ? WHERE id = ?",
-                [number, next_row_id, columns_json(columns), stamp, data_as_of, dataset_id],
-            )
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
+        return record.version(), counts
 
     def _drop_unregistered_tables(self) -> None:
         """Version tables that no version row names: left by a load that was killed."""
@@ -413,102 +297,13 @@ class DuckDBStore(SqlRecords, Store):
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return self._cursor().execute(sql, params).fetchall()
 
-    def _commands(self, steps: list[tuple[str, list[Any]]]) -> None:
-        with self._write_lock:
-            cur = self._cursor()
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                for sql, params in steps:
-                    cur.execute(sql, params)
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+    @contextmanager
+    def _transaction(self) -> Iterator[Statements]:
+        with self._write_lock, _transaction_on(self._cursor()) as tx:
+            yield tx
 
-    def versions(self, dataset_id: str) -> list[Version]:
-        self.get_dataset(dataset_id)
-        rows = (
-            self._cursor()
-            .execute(
-                "SELECT number, row_count, created_at, source FROM blotter_versions "
-                "WHERE dataset_id = ? ORDER BY number DESC",
-                [dataset_id],
-            )
-            .fetchall()
-        )
-        return versions_from_rows(dataset_id, rows)
-
-    # --- accounts --------------------------------------------------------------------
-
-    def add_user(self, user: User, password_hash: str) -> User:
-        with self._write_lock:
-            cur = self._cursor()
-            taken = cur.execute(
-                "SELECT 1 FROM blotter_users WHERE name = ?", [user.name]
-            ).fetchone()
-            if taken:
-                raise Conflict(f"The account '{user.name}' already exists.", user=user.name)
-            cur.execute(
-                "INSERT INTO blotter_users (name, role, agency, password_hash, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [user.name, str(user.role), user.agency, password_hash, user.created_at],
-            )
-        return user
-
-    # --- API tokens ------------------------------------------------------------------
-
-    def add_token(self, token: ApiToken, secret_hash: str) -> ApiToken:
-        with self._write_lock:
-            cur = self._cursor()
-            cur.execute(
-                "INSERT INTO blotter_tokens (id, user_name, label, scopes, secret_hash, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    token.id,
-                    token.user_name,
-                    token.label,
-                    json.dumps(token.scopes),
-                    secret_hash,
-                    token.created_at,
-                ],
-            )
-        return token
-
-    def token_with_hash(self, token_id: str) -> tuple[ApiToken, str] | None:
-        row = (
-            self._cursor()
-            .execute(
-                f"SELECT {_TOKEN_FIELDS}, secret_hash FROM blotter_tokens WHERE id = ?",  # noqa: S608 - constant
-                [token_id],
-            )
-            .fetchone()
-        )
-        if row is None:
-            return None
-        return token_from_row(row[:-1]), row[-1]
-
-    def list_tokens(self, user_name: str | None = None) -> list[ApiToken]:
-        rows = (
-            self._cursor()
-            .execute(
-                f"SELECT {_TOKEN_FIELDS} FROM blotter_tokens "  # noqa: S608 - constant
-                "ORDER BY created_at",
-            )
-            .fetchall()
-        )
-        tokens = [token_from_row(row) for row in rows]
-        return [t for t in tokens if user_name is None or t.user_name == user_name]
-
-    def mark_token(
-        self, token_id: str, *, used_at: datetime | None = None, revoked_at: datetime | None = None
-    ) -> None:
-        with self._write_lock:
-            cur = self._cursor()
-            cur.execute(
-                "UPDATE blotter_tokens SET last_used_at = coalesce(?, last_used_at), "
-                "revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
-                [used_at, revoked_at, token_id],
-            )
+    def _written_dataset(self, dataset_id: str) -> Dataset:
+        return self.get_dataset(dataset_id)
 
     # --- reads -----------------------------------------------------------------------
 
@@ -519,7 +314,7 @@ class DuckDBStore(SqlRecords, Store):
             return RowStream(iter(()))
         sql, params = self.engine_sql(dataset, select)
         cur = self._cursor()
-        _run(cur, sql, params, timeout_s)
+        run_watched(cur, sql, params, timeout_s)
         return RowStream(_fetch(cur))
 
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
@@ -538,80 +333,32 @@ class DuckDBStore(SqlRecords, Store):
         if dataset.version == 0:
             return iter(())
         inner, params = self.engine_sql(dataset, select)
-        cur = self._cursor()
-        try:
-            # Binding the query (no rows are read) tells its column types.
-            kinds = [
-                duckdb_kind(str(d[1]))
-                for d in cur.execute(f"SELECT * FROM ({inner}) LIMIT 0", params).description  # noqa: S608 - generated by sqlglot
-            ]
-        except duckdb.Error as err:
-            cur.close()
-            raise _engine_error(err) from err
-        fields = cell_fields(cells, kinds, "duckdb")
-        if fields is None:
-            cur.close()
-            return None
-        names = ", ".join(result_columns(len(kinds)))
-        text = (
-            f"SELECT {line(fields).sql(dialect='duckdb')} "  # noqa: S608 - our formats
-            f"FROM ({inner}) AS _q({names})"
-        )
-        cur.execute(f"SET streaming_buffer_size = '{_CSV_BUFFER}'")
-        _run(cur, text, params, timeout_s)
-        return _csv_chunks(cur)
+        return csv_lines(self._cursor(), inner, params, cells, timeout_s)
 
 
-class _Feed:
-    """A publish's batches, with their row ids, in chunks DuckDB takes as one statement each.
+class _Statements:
+    """Statements on one cursor (see ``records.Statements``)."""
 
-    One statement per chunk lets DuckDB compress row groups on both cores (a statement per
-    batch ran on one, 2.3 times slower); committing chunk by chunk keeps a load's memory
-    bounded whatever the file's size. An error raised by the batches (a file's problems) is
-    kept and raised again after the statement: inside DuckDB it would lose its type."""
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self._cur = cur
 
-    CHUNK_ROWS = 1_000_000
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self._cur.execute(sql, params).fetchall()
 
-    def __init__(self, batches: Iterable[pa.RecordBatch], names: list[str], first_id: int) -> None:
-        self._batches = iter(batches)
-        self._names = names
-        self.next_row_id = first_id
-        self.count = 0
-        self._error: BaseException | None = None
+    def run(self, sql: str, params: list[Any]) -> None:
+        self._cur.execute(sql, params)
 
-    def next_chunk(self) -> pa.RecordBatchReader | None:
-        first = self._next_batch()
-        if first is None:
-            return None
-        return pa.RecordBatchReader.from_batches(first.schema, self._chunk(first))
 
-    def raise_any(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def _chunk(self, first: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
-        rows = first.num_rows
-        yield first
-        while rows < self.CHUNK_ROWS and (batch := self._next_batch()) is not None:
-            rows += batch.num_rows
-            yield batch
-
-    def _next_batch(self) -> pa.RecordBatch | None:
-        if self._error is not None:
-            return None
-        try:
-            batch = next(self._batches, None)
-            if batch is not None:
-                check_batch(batch, self._names)
-        except BaseException as err:  # raised again by raise_any, once DuckDB is done
-            self._error = err
-            return None
-        if batch is None:
-            return None
-        ids = pa.array(range(self.next_row_id, self.next_row_id + batch.num_rows), pa.int64())
-        self.next_row_id += batch.num_rows
-        self.count += batch.num_rows
-        return batch.append_column("__row_id", ids)
+@contextmanager
+def _transaction_on(cur: duckdb.DuckDBPyConnection) -> Iterator[_Statements]:
+    """One transaction on ``cur``, committed when the block ends, rolled back if it raises."""
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        yield _Statements(cur)
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
 
 
 class _Writes:
@@ -640,104 +387,6 @@ def _create_table(
     cur.execute(f"CREATE TABLE {_ident(table)} ({definition})")
 
 
-def _run(
-    cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], timeout_s: float | None
-) -> None:
-    """Start a query on its own cursor, interrupted after ``timeout_s``; the cursor is closed
-    if it fails."""
-    watch = _WATCHDOG.watch(cur, timeout_s) if timeout_s else None
-    failure: duckdb.Error | None = None
-    try:
-        cur.execute(sql, params)
-    except duckdb.Error as err:
-        failure = err
-    finally:
-        # Done before the cursor is closed: the watchdog never touches a closed cursor.
-        interrupted = watch is not None and watch.finish()
-    if failure is None and not interrupted:
-        return
-    cur.close()
-    if failure is None or isinstance(failure, duckdb.InterruptException):
-        # Interrupted, even if the query finished as the deadline passed: an interrupt left
-        # pending on the cursor would break the rows mid-stream, after the answer's headers.
-        # It is a timeout, reported now, before any row is sent.
-        raise timeout_error(timeout_s) from failure
-    raise _engine_error(failure) from failure
-
-
-class _Watch:
-    """One query's deadline. The watchdog interrupts its cursor only while it runs: ``finish``
-    and ``interrupt`` take the same lock, so no interrupt lands after the query is done."""
-
-    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        self._cursor = cursor
-        self._lock = threading.Lock()
-        self.done = False
-        self.interrupted = False
-
-    def finish(self) -> bool:
-        """Mark the query done; whether it was interrupted at least once."""
-        with self._lock:
-            self.done = True
-            return self.interrupted
-
-    def interrupt(self) -> bool:
-        """Interrupt the query if it still runs; whether it did."""
-        with self._lock:
-            if self.done:
-                return False
-            self._cursor.interrupt()
-            self.interrupted = True
-            return True
-
-
-class _Watchdog:
-    """One thread interrupting every query past its deadline. (A thread per query cost
-    more than running a small query.)"""
-
-    RETRY_S = 0.05  # an interrupt can land before the query has started: repeat until done
-
-    def __init__(self) -> None:
-        self._wake = threading.Condition()
-        self._due: list[tuple[float, int, _Watch]] = []
-        self._order = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def watch(self, cursor: duckdb.DuckDBPyConnection, timeout_s: float) -> _Watch:
-        watch = _Watch(cursor)
-        self._schedule(watch, time.monotonic() + timeout_s)
-        return watch
-
-    def _schedule(self, watch: _Watch, deadline: float) -> None:
-        with self._wake:
-            heapq.heappush(self._due, (deadline, next(self._order), watch))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True, name="timeouts")
-                self._thread.start()
-            self._wake.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while True:
-                    while self._due and self._due[0][2].done:
-                        heapq.heappop(self._due)
-                    wait = self._due[0][0] - time.monotonic() if self._due else None
-                    if wait is not None and wait <= 0:
-                        break
-                    self._wake.wait(wait)
-                _, _, overdue = heapq.heappop(self._due)
-            try:
-                again = overdue.interrupt()
-            except duckdb.Error:  # the thread must outlive any one cursor's trouble
-                again = False
-            if again:
-                self._schedule(overdue, time.monotonic() + self.RETRY_S)
-
-
-_WATCHDOG = _Watchdog()
-
-
 def _without_id_sort(select: exp.Select) -> exp.Select:
     """Drop an ORDER BY that is only ``_id`` ascending: a version table is written in ``_id``
     order and DuckDB keeps insertion order for unsorted scans (preserve_insertion_order is on
@@ -764,46 +413,3 @@ def _fetch(cur: duckdb.DuckDBPyConnection, size: int = 2048) -> Iterator[tuple[A
             yield from chunk
     finally:
         cur.close()
-
-
-def _csv_chunks(cur: duckdb.DuckDBPyConnection) -> Iterator[bytes]:
-    """The lines of a one-column text result, about a megabyte at a time: each Arrow batch's
-    character buffer already holds its lines back to back."""
-    try:
-        pending: list[bytes] = []
-        size = 0
-        for batch in cur.to_arrow_reader(_CSV_BATCH_ROWS):
-            pending.append(_string_bytes(batch.column(0)))
-            size += len(pending[-1])
-            if size >= _CSV_CHUNK:
-                yield b"".join(pending)
-                pending.clear()
-                size = 0
-        if pending:
-            yield b"".join(pending)
-    finally:
-        cur.close()
-
-
-def _string_bytes(array: pa.Array) -> bytes:
-    """The characters of a string array's values, concatenated (no nulls: lines never are)."""
-    if array.type != pa.string():
-        array = array.cast(pa.large_string())
-    _, offsets, data = array.buffers()
-    bounds = memoryview(offsets).cast("i" if array.type == pa.string() else "q")
-    return bytes(data[bounds[array.offset] : bounds[array.offset + len(array)]])
-
-
-def _engine_error(err: duckdb.Error) -> BlotterError:
-    """An engine error on a query the compiler accepted: the client's data, not our bug."""
-    if isinstance(err, duckdb.OutOfRangeException) or (
-        isinstance(err, duckdb.ConversionException) and "out of range" in str(err)
-    ):
-        return out_of_range()
-    if isinstance(err, duckdb.ConversionException):
-        return not_convertible()
-    if isinstance(err, duckdb.InvalidInputException):
-        return not_runnable()
-    if isinstance(err, duckdb.BinderException | duckdb.ParserException):
-        return not_as_written()
-    raise err

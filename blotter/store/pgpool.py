@@ -1,5 +1,5 @@
-"""PostgreSQL connections for the store: a bounded pool, a check before each use, and the
-database's faults turned into ``store.unavailable``.
+"""PostgreSQL connections for the store: the database made if missing, a bounded pool, a
+check before each use, and the database's faults turned into ``store.unavailable``.
 
 A restart or failover of PostgreSQL ends every connection a pool holds. Each connection is
 checked with one empty round trip when it is taken, and the first one found broken has the
@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 import psycopg.conninfo
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from blotter.errors import StoreUnavailable
@@ -128,3 +129,32 @@ def release(pool: ConnectionPool, conn: psycopg.Connection[Any]) -> None:
             conn.rollback()
             conn.autocommit = True
     pool.putconn(conn)
+
+
+def ensure_database(url: str, wait_s: float) -> None:
+    """Create the database the URL names if the server does not have it yet: no DBA needed."""
+    connect_s = max(1, math.ceil(wait_s))
+    try:
+        psycopg.connect(url, connect_timeout=connect_s).close()
+        return
+    except psycopg.OperationalError as err:
+        if "does not exist" not in str(err):
+            reason = " ".join(str(err).split())  # one line, for the command line and logs
+            raise StoreUnavailable(f"Cannot reach PostgreSQL at {_safe(url)}: {reason}") from err
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    name = str(info.get("dbname", ""))
+    admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    # Another worker may have created it first.
+    with (
+        faults_as_unavailable(wait_s),
+        psycopg.connect(admin, autocommit=True, connect_timeout=connect_s) as conn,
+        contextlib.suppress(psycopg.errors.DuplicateDatabase),
+    ):
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info.pop("password", None)
+    return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]

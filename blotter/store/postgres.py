@@ -8,9 +8,6 @@ load had written. Bulk loads use COPY; reads stream through server-side cursors.
 
 from __future__ import annotations
 
-import contextlib
-import math
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,61 +17,53 @@ import psycopg
 import psycopg.conninfo
 import pyarrow as pa
 from psycopg import sql
-from psycopg.types.json import Jsonb
 from sqlglot import exp
 
 from blotter.errors import (
-    Conflict,
     DatasetNotFound,
-    StoreUnavailable,
 )
 from blotter.model import (
-    ApiToken,
     ChangeCounts,
     Column,
     ColumnType,
     Dataset,
-    DatasetMeta,
-    User,
     Version,
-    check_dataset_id,
 )
-from blotter.model import new_dataset_id as make_id
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
+from blotter.store.catalog import SqlCatalog, VersionRecord, next_numbers, register_version
 from blotter.store.changes import STAGED, STAGED_HEAD, change_statements
 from blotter.store.common import (
     DATASET_QUERY,
     SqlMemo,
     check_batch,
-    check_dictionary,
     dataset_from_row,
     engine_sql,
-    not_as_written,
-    not_convertible,
-    not_runnable,
     now,
-    out_of_range,
     physical_layout,
-    timeout_error,
-    token_from_row,
-    versions_from_rows,
 )
-from blotter.store.common import (
-    TOKEN_FIELDS as _TOKEN_FIELDS,
-)
-from blotter.store.csvsql import cell_fields, line, postgres_kind, result_columns, risky
 from blotter.store.migrations import POSTGRES, migrations
 from blotter.store.pgpool import (
     PoolLimits,
     checkout,
+    ensure_database,
     faults_as_unavailable,
     open_pool,
-    release,
-    unavailable,
     write_lost,
 )
-from blotter.store.records import SqlRecords
+from blotter.store.pgsql import Psycopg, postgres_sql
+from blotter.store.postgres_reads import (
+    WHOLE_ROWS,
+    Lease,
+    csv_chunks,
+    csv_query,
+    end_read,
+    ended_on_error,
+    limited,
+    open_cursor,
+    stream,
+)
+from blotter.store.records import Statements
 
 # Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
 _PHYSICAL_TYPE = {
@@ -89,10 +78,9 @@ _PHYSICAL_TYPE = {
 # at once: an advisory lock makes one of them apply these while the others wait.
 _MIGRATIONS = migrations(POSTGRES)
 _MIGRATION_LOCK = 0x0B107_7E4  # any constant shared by every Blotter process
-_CSV_CHUNK = 1 << 20  # characters of CSV lines handed on at a time
 
 
-class PostgresStore(SqlRecords, Store):
+class PostgresStore(SqlCatalog, Store):
     """A store in one schema of a PostgreSQL database."""
 
     engine = "postgres"
@@ -108,7 +96,7 @@ class PostgresStore(SqlRecords, Store):
         """``read_url`` (a read replica) takes the reads; writes and migrations go to ``url``."""
         self.schema = schema
         self._limits = limits or PoolLimits()
-        _ensure_database(url, self._limits.wait_s)
+        ensure_database(url, self._limits.wait_s)
         self._pool = open_pool(url, schema, self._limits)
         self._read_pool = open_pool(read_url, schema, self._limits) if read_url else self._pool
         self._sql = SqlMemo()
@@ -174,37 +162,6 @@ class PostgresStore(SqlRecords, Store):
             raise DatasetNotFound(dataset_id)
         return dataset_from_row(row)
 
-    def create_dataset(
-        self, meta: DatasetMeta, columns: list[Column], dataset_id: str | None = None
-    ) -> Dataset:
-        dataset_id = check_dataset_id(dataset_id) if dataset_id else make_id()
-        stamp = now()
-        with self._conn() as conn:
-            inserted = conn.execute(
-                "INSERT INTO blotter_datasets (id, meta, columns, created_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id",
-                [
-                    dataset_id,
-                    Jsonb(meta.model_dump(mode="json")),
-                    Jsonb(_columns(columns)),
-                    stamp,
-                    stamp,
-                ],
-            ).fetchone()
-        if inserted is None:
-            raise Conflict(f"Dataset '{dataset_id}' already exists.", dataset_id=dataset_id)
-        return self._dataset(dataset_id, read=False)
-
-    def update_metadata(self, dataset_id: str, meta: DatasetMeta) -> Dataset:
-        with self._conn() as conn:
-            changed = conn.execute(
-                "UPDATE blotter_datasets SET meta = %s, updated_at = %s WHERE id = %s",
-                [Jsonb(meta.model_dump(mode="json")), now(), dataset_id],
-            ).rowcount
-        if not changed:
-            raise DatasetNotFound(dataset_id)
-        return self._dataset(dataset_id, read=False)
-
     def delete_dataset(self, dataset_id: str) -> None:
         with self._conn() as conn, conn.transaction():
             row = conn.execute(
@@ -251,21 +208,19 @@ class PostgresStore(SqlRecords, Store):
                         copy.write_row((next_row_id + offset, stamp, stamp, *values))
                     next_row_id += batch.num_rows
                     count += batch.num_rows
-            _register_version(
-                conn,
-                dataset_id,
-                number,
-                table,
-                columns,
-                count,
-                stamp,
-                source,
-                next_row_id,
-                data_as_of or stamp,
+            record = VersionRecord(
+                dataset_id=dataset_id,
+                number=number,
+                table=table,
+                columns=columns,
+                row_count=count,
+                created_at=stamp,
+                source=source,
+                next_row_id=next_row_id,
+                data_as_of=data_as_of or stamp,
             )
-        return Version(
-            dataset_id=dataset_id, number=number, row_count=count, created_at=stamp, source=source
-        )
+            _register(conn, record)
+        return record.version()
 
     def _apply_changes(
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
@@ -299,125 +254,46 @@ class PostgresStore(SqlRecords, Store):
                 data = [staged.column(i).to_pylist() for i in range(staged.num_columns)]
                 for values in zip(*data, strict=True):
                     copy.write_row(values)
+            # Run without parameters, so psycopg sends them as written ('%' needs no doubling).
             writes, count_queries = change_statements(old, table, names, key, stamp, next_id)
             counts = ChangeCounts(
                 **{
-                    what: (conn.execute(_escape_percent(q)).fetchone() or (0,))[0]
+                    what: (conn.execute(q).fetchone() or (0,))[0]
                     for what, q in count_queries.items()
                 }
             )
             _create_table(conn, table, physical)
             for statement in writes:
-                conn.execute(_escape_percent(statement))
+                conn.execute(statement)
             total_row = conn.execute(
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
             ).fetchone()
             total = total_row[0] if total_row else 0
-            _register_version(
-                conn,
-                dataset_id,
-                number,
-                table,
-                dataset.columns,
-                total,
-                stamp,
-                source,
-                next_id + counts.created,
-                stamp,
+            record = VersionRecord(
+                dataset_id=dataset_id,
+                number=number,
+                table=table,
+                columns=dataset.columns,
+                row_count=total,
+                created_at=stamp,
+                source=source,
+                next_row_id=next_id + counts.created,
+                data_as_of=stamp,
             )
-        version = Version(
-            dataset_id=dataset_id, number=number, row_count=total, created_at=stamp, source=source
-        )
-        return version, counts
-
-    def update_columns(self, dataset_id: str, columns: list[Column]) -> Dataset:
-        check_dictionary(self._dataset(dataset_id, read=False), columns)
-        with self._conn() as conn:
-            conn.execute(
-                "UPDATE blotter_datasets SET columns = %s, updated_at = %s WHERE id = %s",
-                [Jsonb(_columns(columns)), now(), dataset_id],
-            )
-        return self._dataset(dataset_id, read=False)
+            _register(conn, record)
+        return record.version(), counts
 
     def _query(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
         with self._conn(read=True) as conn:
-            return conn.execute(sql_text.replace("?", "%s"), params).fetchall()
+            return conn.execute(postgres_sql(sql_text), params).fetchall()
 
-    def _commands(self, steps: list[tuple[str, list[Any]]]) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[Statements]:
         with self._conn() as conn, conn.transaction():
-            for sql_text, params in steps:
-                conn.execute(sql_text.replace("?", "%s"), params)
+            yield _Statements(conn)
 
-    def versions(self, dataset_id: str) -> list[Version]:
-        self.get_dataset(dataset_id)
-        with self._conn(read=True) as conn:
-            rows = conn.execute(
-                "SELECT number, row_count, created_at, source FROM blotter_versions "
-                "WHERE dataset_id = %s ORDER BY number DESC",
-                [dataset_id],
-            ).fetchall()
-        return versions_from_rows(dataset_id, rows)
-
-    # --- accounts --------------------------------------------------------------------
-
-    def add_user(self, user: User, password_hash: str) -> User:
-        with self._conn() as conn:
-            inserted = conn.execute(
-                "INSERT INTO blotter_users (name, role, agency, password_hash, created_at) "
-                "VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (name) DO NOTHING RETURNING name",
-                [user.name, str(user.role), user.agency, password_hash, user.created_at],
-            ).fetchone()
-        if inserted is None:
-            raise Conflict(f"The account '{user.name}' already exists.", user=user.name)
-        return user
-
-    # --- API tokens ------------------------------------------------------------------
-
-    def add_token(self, token: ApiToken, secret_hash: str) -> ApiToken:
-        with self._conn() as conn:
-            conn.execute(
-                "INSERT INTO blotter_tokens (id, user_name, label, scopes, secret_hash, "
-                "created_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                [
-                    token.id,
-                    token.user_name,
-                    token.label,
-                    Jsonb(token.scopes),
-                    secret_hash,
-                    token.created_at,
-                ],
-            )
-        return token
-
-    def token_with_hash(self, token_id: str) -> tuple[ApiToken, str] | None:
-        with self._conn(read=True) as conn:
-            row = conn.execute(
-                f"SELECT {_TOKEN_FIELDS}, secret_hash FROM blotter_tokens WHERE id = %s",  # noqa: S608 - constant
-                [token_id],
-            ).fetchone()
-        if row is None:
-            return None
-        return token_from_row(row[:-1]), row[-1]
-
-    def list_tokens(self, user_name: str | None = None) -> list[ApiToken]:
-        with self._conn(read=True) as conn:
-            rows = conn.execute(
-                f"SELECT {_TOKEN_FIELDS} FROM blotter_tokens "  # noqa: S608 - constant
-                "ORDER BY created_at",
-            ).fetchall()
-        tokens = [token_from_row(row) for row in rows]
-        return [t for t in tokens if user_name is None or t.user_name == user_name]
-
-    def mark_token(
-        self, token_id: str, *, used_at: datetime | None = None, revoked_at: datetime | None = None
-    ) -> None:
-        with self._conn() as conn:
-            conn.execute(
-                "UPDATE blotter_tokens SET last_used_at = coalesce(%s, last_used_at), "
-                "revoked_at = coalesce(revoked_at, %s) WHERE id = %s",
-                [used_at, revoked_at, token_id],
-            )
+    def _written_dataset(self, dataset_id: str) -> Dataset:
+        return self._dataset(dataset_id, read=False)
 
     # --- reads -----------------------------------------------------------------------
 
@@ -428,26 +304,26 @@ class PostgresStore(SqlRecords, Store):
             return RowStream(iter(()))
         text, params = self.engine_sql(dataset, select)
         conn, context = self._begin_read(timeout_s)
-        if _limited(select, WHOLE_ROWS):
+        if limited(select, WHOLE_ROWS):
             # A page of at most WHOLE_ROWS rows is read whole and the connection given back
             # at once. A server-side cursor would also stop PostgreSQL from planning the
             # query in parallel, at half the speed on two cores.
-            with _ended_on_error(conn, context, timeout_s):
+            with ended_on_error(conn, context, timeout_s):
                 rows = conn.execute(text, params).fetchall()
-            _end_read(conn, context)
+            end_read(conn, context)
             return RowStream(iter(rows))
         # The connection is held while the rows stream; it returns to the pool at the end.
-        with _ended_on_error(conn, context, timeout_s):
-            cursor, first = _open_cursor(conn, "blotter_read", text, params)
-        return RowStream(_stream(first, cursor, conn, context))
+        with ended_on_error(conn, context, timeout_s):
+            cursor, first = open_cursor(conn, "blotter_read", text, params)
+        return RowStream(stream(first, cursor, conn, context))
 
     def _begin_read(self, timeout_s: float | None) -> tuple[psycopg.Connection[Any], Any]:
         """A checked connection in a read transaction stopped after ``timeout_s``, and what
         gives it back to the pool."""
         pool = self._read_pool
         conn = checkout(pool, self._limits.wait_s)
-        context = _Lease(pool, conn, self._limits.wait_s, timeout_s)
-        with _ended_on_error(conn, context, timeout_s):
+        context = Lease(pool, conn, self._limits.wait_s, timeout_s)
+        with ended_on_error(conn, context, timeout_s):
             conn.autocommit = False
             if timeout_s:
                 conn.execute(
@@ -457,11 +333,7 @@ class PostgresStore(SqlRecords, Store):
         return conn, context
 
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
-        def write() -> tuple[str, Any]:
-            text, params = engine_sql(dataset, select, "postgres")
-            return _escape_percent(text), params
-
-        return self._sql.sql(dataset, select, write)
+        return self._sql.sql(dataset, select, lambda: engine_sql(dataset, select, Psycopg))
 
     def execute_csv(
         self,
@@ -475,31 +347,39 @@ class PostgresStore(SqlRecords, Store):
             return iter(())
         inner, params = self.engine_sql(dataset, select)
         conn, context = self._begin_read(timeout_s)
-        with _ended_on_error(conn, context, timeout_s):
+        with ended_on_error(conn, context, timeout_s):
             # Shortest round-trip text for doubles, whatever the server's default.
             conn.execute("SET LOCAL extra_float_digits = 1")
-            text = _csv_query(conn, inner, params, cells)
+            text = csv_query(conn, inner, params, cells)
             if text is not None:
-                cursor, first = _open_cursor(conn, "blotter_csv", text, params)
+                cursor, first = open_cursor(conn, "blotter_csv", text, params)
         if text is None:
-            _end_read(conn, context)
+            end_read(conn, context)
             return None
-        return _csv_chunks(_stream(first, cursor, conn, context))
+        return csv_chunks(stream(first, cursor, conn, context))
 
 
 def _claim_next_version(conn: psycopg.Connection[Any], dataset_id: str) -> tuple[int, int]:
     """The next row id and version number of a dataset, holding its row lock until the
     transaction ends, so concurrent writes of one dataset (from any host) take turns."""
-    row = conn.execute(
-        "SELECT next_row_id FROM blotter_datasets WHERE id = %s FOR UPDATE", [dataset_id]
-    ).fetchone()
-    if row is None:
-        raise DatasetNotFound(dataset_id)
-    last = conn.execute(
-        "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = %s",
-        [dataset_id],
-    ).fetchone()
-    return int(row[0]), (last[0] if last else 0) + 1
+    conn.execute("SELECT 1 FROM blotter_datasets WHERE id = %s FOR UPDATE", [dataset_id])
+    return next_numbers(_Statements(conn), dataset_id)
+
+
+class _Statements:
+    """Statements on one connection (see ``records.Statements``), each written for
+    PostgreSQL by sqlglot."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def rows(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self._conn.execute(
+            postgres_sql(sql_text), params
+        ).fetchall()  # constant, written by sqlglot
+
+    def run(self, sql_text: str, params: list[Any]) -> None:
+        self._conn.execute(postgres_sql(sql_text), params)  # constant, written by sqlglot
 
 
 def _create_table(
@@ -519,28 +399,11 @@ def _create_table(
     conn.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), definition))
 
 
-def _register_version(
-    conn: psycopg.Connection[Any],
-    dataset_id: str,
-    number: int,
-    table: str,
-    columns: list[Column],
-    count: int,
-    stamp: datetime,
-    source: str,
-    next_row_id: int,
-    data_as_of: datetime,
-) -> None:
-    _index_lookups(conn, dataset_id, table, columns)
-    conn.execute(
-        "INSERT INTO blotter_versions VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        [dataset_id, number, table, Jsonb(_columns(columns)), count, stamp, source],
-    )
-    conn.execute(
-        "UPDATE blotter_datasets SET current_version = %s, next_row_id = %s, "
-        "columns = %s, updated_at = %s, data_as_of = %s WHERE id = %s",
-        [number, next_row_id, Jsonb(_columns(columns)), stamp, data_as_of, dataset_id],
-    )
+def _register(conn: psycopg.Connection[Any], record: VersionRecord) -> None:
+    """Index the version table, then register it and switch readers to it (inside the
+    write's transaction)."""
+    _index_lookups(conn, record.dataset_id, record.table, record.columns)
+    register_version(_Statements(conn), record)
 
 
 def _index_lookups(
@@ -558,199 +421,3 @@ def _index_lookups(
             sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.Identifier(field))
         )
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
-
-
-def _stream(
-    first: list[tuple[Any, ...]],
-    cursor: psycopg.ServerCursor[Any],
-    conn: psycopg.Connection[Any],
-    context: _Lease,
-) -> Iterator[tuple[Any, ...]]:
-    try:
-        yield from first
-        while chunk := cursor.fetchmany(2048):
-            yield from chunk
-    except psycopg.errors.QueryCanceled as err:
-        raise timeout_error(context.timeout_s) from err
-    except psycopg.OperationalError as err:
-        # The rows were already being sent: the caller ends the answer as cut short.
-        raise unavailable(err, context.wait_s) from err
-    finally:
-        try:
-            with contextlib.suppress(psycopg.Error):
-                cursor.close()
-        finally:
-            context.give_back()  # read-only: the rollback ends it and releases the snapshot
-
-
-# Queries whose LIMIT is at most this are read whole (the API's largest page is 50,000).
-WHOLE_ROWS = 50_000
-
-
-def _limited(select: exp.Select, most: int) -> bool:
-    """Whether the query's LIMIT promises at most ``most`` rows."""
-    limit = select.args.get("limit")
-    value = limit.expression if isinstance(limit, exp.Limit) else None
-    return isinstance(value, exp.Literal) and value.is_int and int(value.this) <= most
-
-
-def _open_cursor(
-    conn: psycopg.Connection[Any], name: str, text: str, params: dict[str, Any]
-) -> tuple[psycopg.ServerCursor[Any], list[tuple[Any, ...]]]:
-    """A server-side cursor on the query, and its first rows (which run it, so that its
-    errors are raised before a response starts)."""
-    cursor = conn.cursor(name=name)
-    cursor.itersize = 2048
-    cursor.execute(text, params)  # generated by sqlglot
-    return cursor, cursor.fetchmany(2048)
-
-
-class _Lease:
-    """A read's connection, given back to its pool once; with the limits its errors name."""
-
-    def __init__(
-        self, pool: Any, conn: psycopg.Connection[Any], wait_s: float, timeout_s: float | None
-    ) -> None:
-        self.pool, self.conn, self.wait_s, self.timeout_s = pool, conn, wait_s, timeout_s
-        self.given = False
-
-    def give_back(self) -> None:
-        if not self.given:
-            self.given = True
-            release(self.pool, self.conn)
-
-
-def _end_read(conn: psycopg.Connection[Any], context: _Lease) -> None:
-    context.give_back()
-
-
-@contextmanager
-def _ended_on_error(
-    conn: psycopg.Connection[Any], context: _Lease, timeout_s: float | None
-) -> Iterator[None]:
-    """Give the connection back if a read fails to start, with the error the client gets."""
-    try:
-        yield
-    except BaseException as err:
-        _end_read(conn, context)
-        mapped = _read_error(err, timeout_s, context.wait_s)
-        if mapped is None:
-            raise
-        raise mapped from err
-
-
-def _read_error(err: BaseException, timeout_s: float | None, wait_s: float) -> Exception | None:
-    """What a failed read tells the client, or None to let the error through."""
-    if isinstance(err, psycopg.errors.QueryCanceled):
-        return timeout_error(timeout_s)
-    if isinstance(err, psycopg.OperationalError):  # the connection was lost
-        return unavailable(err, wait_s)
-    if isinstance(
-        err, psycopg.errors.NumericValueOutOfRange | psycopg.errors.DatetimeFieldOverflow
-    ):
-        return out_of_range()
-    if isinstance(
-        err, psycopg.errors.InvalidTextRepresentation | psycopg.errors.InvalidDatetimeFormat
-    ):
-        return not_convertible()
-    if isinstance(err, psycopg.errors.DataError):
-        return not_runnable()
-    if isinstance(
-        err,
-        psycopg.errors.GroupingError
-        | psycopg.errors.UndefinedFunction
-        | psycopg.errors.CannotCoerce
-        | psycopg.errors.DatatypeMismatch
-        | psycopg.errors.IndeterminateDatatype
-        | psycopg.errors.InvalidColumnReference,
-    ):
-        return not_as_written()
-    return None
-
-
-def _csv_query(
-    conn: psycopg.Connection[Any], inner: str, params: dict[str, Any], cells: Sequence[CsvCell]
-) -> str | None:
-    """The query writing ``inner``'s rows as CSV lines, each with its raw values beside it
-    when it holds a number PostgreSQL writes unlike Python (the line is then null)."""
-    described = conn.execute(f"SELECT * FROM ({inner}) AS _q LIMIT 0", params)  # noqa: S608 - generated by sqlglot
-    kinds = [postgres_kind(_type_name(conn, d.type_code)) for d in described.description or []]
-    fields = cell_fields(cells, kinds, "postgres")
-    if fields is None:
-        return None
-    names = result_columns(len(kinds))
-    source = f"({inner}) AS _q({', '.join(names)})"
-    written = line(fields).sql(dialect="postgres")
-    check = risky(kinds)
-    if check is None:
-        return f"SELECT {written} FROM {source}"  # noqa: S608 - our formats
-    raw = ", ".join(f"CASE WHEN _r THEN {n} END" for n in names)
-    return (
-        f"SELECT CASE WHEN _r THEN NULL ELSE {written} END, {raw} "  # noqa: S608 - our formats
-        f"FROM (SELECT *, {check.sql(dialect='postgres')} AS _r FROM {source}) AS _s"
-    )
-
-
-def _type_name(conn: psycopg.Connection[Any], oid: int) -> str:
-    info = conn.adapters.types.get(oid)
-    return info.name if info is not None else ""
-
-
-def _csv_chunks(rows: Iterator[tuple[Any, ...]]) -> Iterator[CsvPiece]:
-    """Lines joined about a megabyte at a time; a row left raw is passed on as it is."""
-    pending: list[str] = []
-    size = 0
-    for row in rows:
-        if row[0] is None:
-            if pending:
-                yield "".join(pending).encode()
-                pending.clear()
-                size = 0
-            yield tuple(row[1:])
-            continue
-        pending.append(row[0])
-        size += len(row[0])
-        if size >= _CSV_CHUNK:
-            yield "".join(pending).encode()
-            pending.clear()
-            size = 0
-    if pending:
-        yield "".join(pending).encode()
-
-
-def _ensure_database(url: str, wait_s: float) -> None:
-    """Create the database the URL names if the server does not have it yet: no DBA needed."""
-    connect_s = max(1, math.ceil(wait_s))
-    try:
-        psycopg.connect(url, connect_timeout=connect_s).close()
-        return
-    except psycopg.OperationalError as err:
-        if "does not exist" not in str(err):
-            reason = " ".join(str(err).split())  # one line, for the command line and logs
-            raise StoreUnavailable(f"Cannot reach PostgreSQL at {_safe(url)}: {reason}") from err
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    name = str(info.get("dbname", ""))
-    admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
-    # Another worker may have created it first.
-    with (
-        faults_as_unavailable(wait_s),
-        psycopg.connect(admin, autocommit=True, connect_timeout=connect_s) as conn,
-        contextlib.suppress(psycopg.errors.DuplicateDatabase),
-    ):
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info.pop("password", None)
-    return psycopg.conninfo.make_conninfo("", **info)
-
-
-def _escape_percent(text: str) -> str:
-    """Double every '%' (the modulo operator) except in our own %(name)s placeholders."""
-    return re.sub(r"%%\((p\d+)\)s", r"%(\1)s", text.replace("%", "%%"))
-
-
-def _columns(columns: list[Column]) -> list[dict[str, Any]]:
-    return [c.model_dump(mode="json") for c in columns]

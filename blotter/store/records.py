@@ -1,21 +1,36 @@
-"""The catalog's small records (accounts, sign-ins, sessions, audit, import profiles), written
-once for every SQL engine.
+"""The catalog's small records (accounts, API tokens, sign-ins, sessions, audit, import
+profiles), written once for every SQL engine.
 
-Each engine supplies two primitives, ``_query`` and ``_command``, that take constant SQL with
-``?`` placeholders and bound values; everything here is plain SQL both engines share.
+Each engine supplies two primitives, ``_query`` (a read) and ``_transaction`` (statements in
+one write transaction), that take constant SQL in DuckDB's dialect with ``?`` placeholders
+and bound values; PostgreSQL's store has sqlglot write each statement for it (``pgsql``).
 """
 
 from __future__ import annotations
 
 import json
 from abc import abstractmethod
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from blotter.errors import NotFound
-from blotter.model import AuditEntry, Role, Session, User
+from blotter.errors import Conflict, NotFound
+from blotter.model import ApiToken, AuditEntry, Role, Session, User
+from blotter.store.common import TOKEN_FIELDS, token_from_row
 
 _USER_FIELDS = "name, role, agency, created_at, disabled"
+
+
+class Statements(Protocol):
+    """Statements run inside one write transaction."""
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """Run a statement that returns rows (a SELECT, or a write with RETURNING)."""
+        ...
+
+    def run(self, sql: str, params: list[Any]) -> None:
+        """Run a statement whose rows, if any, are not needed."""
+        ...
 
 
 def _user(row: tuple[Any, ...]) -> User:
@@ -33,13 +48,31 @@ class SqlRecords:
         """Rows of a read (on a replica when the engine has one)."""
 
     @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Statements]:
+        """One write transaction, committed when the block ends (rolled back if it raises)."""
+
     def _commands(self, steps: list[tuple[str, list[Any]]]) -> None:
         """Writes run in one transaction, committed before returning."""
+        with self._transaction() as tx:
+            for sql, params in steps:
+                tx.run(sql, params)
 
     def _command(self, sql: str, params: list[Any]) -> None:
         self._commands([(sql, params)])
 
     # --- accounts --------------------------------------------------------------------
+
+    def add_user(self, user: User, password_hash: str) -> User:
+        """Store a new account; Conflict when the name is taken."""
+        with self._transaction() as tx:
+            inserted = tx.rows(
+                "INSERT INTO blotter_users (name, role, agency, password_hash, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING name",
+                [user.name, str(user.role), user.agency, password_hash, user.created_at],
+            )
+        if not inserted:
+            raise Conflict(f"The account '{user.name}' already exists.", user=user.name)
+        return user
 
     def user_credentials(self, name: str) -> tuple[User, str] | None:
         """An account and its password hash, or None."""
@@ -86,6 +119,46 @@ class SqlRecords:
         self._command(
             "UPDATE blotter_users SET failed_logins = ?, locked_until = ? WHERE name = ?",
             [failed, locked_until, name],
+        )
+
+    # --- API tokens ------------------------------------------------------------------
+
+    def add_token(self, token: ApiToken, secret_hash: str) -> ApiToken:
+        self._command(
+            "INSERT INTO blotter_tokens (id, user_name, label, scopes, secret_hash, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                token.id,
+                token.user_name,
+                token.label,
+                json.dumps(token.scopes),
+                secret_hash,
+                token.created_at,
+            ],
+        )
+        return token
+
+    def token_with_hash(self, token_id: str) -> tuple[ApiToken, str] | None:
+        """A token's record and its secret's hash, or None."""
+        rows = self._query(
+            f"SELECT {TOKEN_FIELDS}, secret_hash FROM blotter_tokens WHERE id = ?",  # noqa: S608 - constant
+            [token_id],
+        )
+        return (token_from_row(rows[0][:-1]), rows[0][-1]) if rows else None
+
+    def list_tokens(self, user_name: str | None = None) -> list[ApiToken]:
+        rows = self._query(f"SELECT {TOKEN_FIELDS} FROM blotter_tokens ORDER BY created_at", [])  # noqa: S608 - constant
+        tokens = [token_from_row(row) for row in rows]
+        return [t for t in tokens if user_name is None or t.user_name == user_name]
+
+    def mark_token(
+        self, token_id: str, *, used_at: datetime | None = None, revoked_at: datetime | None = None
+    ) -> None:
+        """Record a token's last use, or revoke it (a revocation is never undone)."""
+        self._command(
+            "UPDATE blotter_tokens SET last_used_at = coalesce(?, last_used_at), "
+            "revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
+            [used_at, revoked_at, token_id],
         )
 
     # --- sessions --------------------------------------------------------------------

@@ -274,4 +274,3 @@ def test_quarters_count_each_incident_once(client: TestClient) -> None:
     assert [label for label, _ in rows] == [p["period"] for p in trend["periods"]]
     assert [n for _, n in rows] == [p["count"] for p in trend["periods"]]
     assert len(rows) == 12 and sum(n for _, n in rows) == 103
-

@@ -14,7 +14,8 @@ from sqlglot import exp
 from blotter.errors import QueryTimeout
 from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.schema import DATASET_TABLE
-from blotter.store.duckdb import DuckDBStore, _Watch
+from blotter.store.duckdb import DuckDBStore
+from blotter.store.duckdb_watchdog import Watch
 
 STREAMED = "SELECT i, i * 2 AS j FROM range(3000000) r(i)"
 
@@ -28,7 +29,7 @@ def _read_all(cur: duckdb.DuckDBPyConnection) -> int:
 
 def test_a_finished_query_is_not_interrupted_while_its_rows_stream() -> None:
     cur = duckdb.connect().cursor()
-    watch = _Watch(cur)
+    watch = Watch(cur)
     cur.execute(STREAMED)  # returns once the rows can stream; most are not computed yet
     assert watch.finish() is False
     # The watchdog reaching its deadline now (it had popped the watch just before) must
@@ -39,7 +40,7 @@ def test_a_finished_query_is_not_interrupted_while_its_rows_stream() -> None:
 
 def test_an_interrupt_before_the_finish_is_reported_by_the_finish() -> None:
     cur = duckdb.connect().cursor()
-    watch = _Watch(cur)
+    watch = Watch(cur)
     cur.execute(STREAMED)
     assert watch.interrupt() is True  # the deadline passed as execute returned
     assert watch.finish() is True  # so the store reports a timeout and closes the cursor

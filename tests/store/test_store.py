@@ -71,6 +71,30 @@ def test_fixed_id_is_kept_and_cannot_be_taken_twice(store: Store) -> None:
         store.create_dataset(DatasetMeta(name="C"), COLUMNS, dataset_id="not an id")
 
 
+def test_catalog_writes_to_a_missing_dataset_are_not_found_and_create_nothing(
+    store: Store,
+) -> None:
+    for write in (
+        lambda: store.update_metadata("zzzz-9999", DatasetMeta(name="B")),
+        lambda: store.update_columns("zzzz-9999", COLUMNS),
+        lambda: store.versions("zzzz-9999"),
+    ):
+        with pytest.raises(DatasetNotFound):
+            write()
+    assert store.list_datasets() == []
+
+
+def test_a_refused_dictionary_edit_or_second_create_keeps_what_was_there(store: Store) -> None:
+    store.create_dataset(DatasetMeta(name="A"), COLUMNS, dataset_id="e2x9-2kgt")
+    retyped = [COLUMNS[0].model_copy(update={"type": ColumnType.NUMBER}), *COLUMNS[1:]]
+    with pytest.raises(InvalidRequest):
+        store.update_columns("e2x9-2kgt", retyped)
+    with pytest.raises(Conflict):
+        store.create_dataset(DatasetMeta(name="B"), retyped, dataset_id="e2x9-2kgt")
+    kept = store.get_dataset("e2x9-2kgt")
+    assert kept.meta.name == "A" and kept.columns == COLUMNS
+
+
 def test_unknown_dataset_is_not_found(store: Store) -> None:
     with pytest.raises(DatasetNotFound) as caught:
         store.get_dataset("zzzz-9999")
@@ -305,9 +329,9 @@ def test_every_write_is_seen_by_the_next_read(store: Store) -> None:
 def test_a_publish_in_many_chunks_keeps_order_ids_and_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from blotter.store import duckdb as duckdb_store
+    from blotter.store.duckdb_feed import Feed
 
-    monkeypatch.setattr(duckdb_store._Feed, "CHUNK_ROWS", 3)  # a statement per 3 rows
+    monkeypatch.setattr(Feed, "CHUNK_ROWS", 3)  # a statement per 3 rows
     store = DuckDBStore(tmp_path / "chunks.duckdb")
     ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS)
     races = [f"r{n}" for n in range(10)]

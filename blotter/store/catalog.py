@@ -1,0 +1,144 @@
+"""Datasets' catalog rows and versions' registration, written once for every SQL engine over
+the primitives of :class:`SqlRecords`."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+from blotter.errors import Conflict, DatasetNotFound
+from blotter.model import Column, Dataset, DatasetMeta, Version, check_dataset_id, new_dataset_id
+from blotter.store.common import (
+    DATASET_QUERY,
+    check_dictionary,
+    columns_json,
+    dataset_from_row,
+    now,
+    versions_from_rows,
+)
+from blotter.store.records import SqlRecords, Statements
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """A written version table, as registered: what readers are switched to."""
+
+    dataset_id: str
+    number: int
+    table: str
+    columns: list[Column]
+    row_count: int
+    created_at: datetime
+    source: str
+    next_row_id: int  # the dataset's next fresh row id once this version is served
+    data_as_of: datetime
+
+    def version(self) -> Version:
+        return Version(
+            dataset_id=self.dataset_id,
+            number=self.number,
+            row_count=self.row_count,
+            created_at=self.created_at,
+            source=self.source,
+        )
+
+
+def register_version(tx: Statements, record: VersionRecord) -> None:
+    """Register a written version table and make it the one served (inside ``tx``, so both
+    happen at once)."""
+    columns = columns_json(record.columns)
+    tx.run(
+        "INSERT INTO blotter_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            record.dataset_id,
+            record.number,
+            record.table,
+            columns,
+            record.row_count,
+            record.created_at,
+            record.source,
+        ],
+    )
+    tx.run(
+        "UPDATE blotter_datasets SET current_version = ?, next_row_id = ?, "
+        "columns = ?, updated_at = ?, data_as_of = ? WHERE id = ?",
+        [
+            record.number,
+            record.next_row_id,
+            columns,
+            record.created_at,
+            record.data_as_of,
+            record.dataset_id,
+        ],
+    )
+
+
+def next_numbers(tx: Statements, dataset_id: str) -> tuple[int, int]:
+    """The next row id and version number of a dataset; DatasetNotFound if there is none."""
+    row = tx.rows("SELECT next_row_id FROM blotter_datasets WHERE id = ?", [dataset_id])
+    if not row:
+        raise DatasetNotFound(dataset_id)
+    last = tx.rows(
+        "SELECT coalesce(max(number), 0) FROM blotter_versions WHERE dataset_id = ?",
+        [dataset_id],
+    )
+    return int(row[0][0]), int(last[0][0] if last else 0) + 1
+
+
+class SqlCatalog(SqlRecords):
+    """Creating datasets, editing their metadata and data dictionary, listing versions."""
+
+    @abstractmethod
+    def get_dataset(self, dataset_id: str) -> Dataset:
+        """One dataset as served now; raises DatasetNotFound."""
+
+    @abstractmethod
+    def _written_dataset(self, dataset_id: str) -> Dataset:
+        """A dataset read back after a write (from the primary when there is a replica)."""
+
+    def create_dataset(
+        self, meta: DatasetMeta, columns: list[Column], dataset_id: str | None = None
+    ) -> Dataset:
+        dataset_id = check_dataset_id(dataset_id) if dataset_id else new_dataset_id()
+        stamp = now()
+        with self._transaction() as tx:
+            inserted = tx.rows(
+                "INSERT INTO blotter_datasets (id, meta, columns, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING id",
+                [dataset_id, meta.model_dump_json(), columns_json(columns), stamp, stamp],
+            )
+        if not inserted:
+            raise Conflict(f"Dataset '{dataset_id}' already exists.", dataset_id=dataset_id)
+        return self._written_dataset(dataset_id)
+
+    def update_metadata(self, dataset_id: str, meta: DatasetMeta) -> Dataset:
+        with self._transaction() as tx:
+            changed = tx.rows(
+                "UPDATE blotter_datasets SET meta = ?, updated_at = ? WHERE id = ? RETURNING id",
+                [meta.model_dump_json(), now(), dataset_id],
+            )
+        if not changed:
+            raise DatasetNotFound(dataset_id)
+        return self._written_dataset(dataset_id)
+
+    def update_columns(self, dataset_id: str, columns: list[Column]) -> Dataset:
+        with self._transaction() as tx:
+            rows = tx.rows(DATASET_QUERY + " WHERE d.id = ?", [dataset_id])
+            if not rows:
+                raise DatasetNotFound(dataset_id)
+            check_dictionary(dataset_from_row(rows[0]), columns)
+            tx.run(
+                "UPDATE blotter_datasets SET columns = ?, updated_at = ? WHERE id = ?",
+                [columns_json(columns), now(), dataset_id],
+            )
+        return self._written_dataset(dataset_id)
+
+    def versions(self, dataset_id: str) -> list[Version]:
+        self.get_dataset(dataset_id)
+        rows = self._query(
+            "SELECT number, row_count, created_at, source FROM blotter_versions "
+            "WHERE dataset_id = ? ORDER BY number DESC",
+            [dataset_id],
+        )
+        return versions_from_rows(dataset_id, rows)

@@ -1,0 +1,134 @@
+"""DuckDB queries stopped at their time limit: one watchdog thread interrupts every query
+past its deadline, and only while it runs; DuckDB's refusals become portal errors."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from typing import Any
+
+import duckdb
+
+from blotter.errors import BlotterError
+from blotter.store.common import (
+    not_as_written,
+    not_convertible,
+    not_runnable,
+    out_of_range,
+    timeout_error,
+)
+
+
+def run_watched(
+    cur: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], timeout_s: float | None
+) -> None:
+    """Start a query on its own cursor, interrupted after ``timeout_s``; the cursor is closed
+    if it fails."""
+    watch = WATCHDOG.watch(cur, timeout_s) if timeout_s else None
+    failure: duckdb.Error | None = None
+    try:
+        cur.execute(sql, params)
+    except duckdb.Error as err:
+        failure = err
+    finally:
+        # Done before the cursor is closed: the watchdog never touches a closed cursor.
+        interrupted = watch is not None and watch.finish()
+    if failure is None and not interrupted:
+        return
+    cur.close()
+    if failure is None or isinstance(failure, duckdb.InterruptException):
+        # Interrupted, even if the query finished as the deadline passed: an interrupt left
+        # pending on the cursor would break the rows mid-stream, after the answer's headers.
+        # It is a timeout, reported now, before any row is sent.
+        raise timeout_error(timeout_s) from failure
+    raise engine_error(failure) from failure
+
+
+class Watch:
+    """One query's deadline. The watchdog interrupts its cursor only while it runs: ``finish``
+    and ``interrupt`` take the same lock, so no interrupt lands after the query is done."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._cursor = cursor
+        self._lock = threading.Lock()
+        self.done = False
+        self.interrupted = False
+
+    def finish(self) -> bool:
+        """Mark the query done; whether it was interrupted at least once."""
+        with self._lock:
+            self.done = True
+            return self.interrupted
+
+    def interrupt(self) -> bool:
+        """Interrupt the query if it still runs; whether it did."""
+        with self._lock:
+            if self.done:
+                return False
+            self._cursor.interrupt()
+            self.interrupted = True
+            return True
+
+
+class Watchdog:
+    """One thread interrupting every query past its deadline. (A thread per query cost
+    more than running a small query.)"""
+
+    RETRY_S = 0.05  # an interrupt can land before the query has started: repeat until done
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._due: list[tuple[float, int, Watch]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, cursor: duckdb.DuckDBPyConnection, timeout_s: float) -> Watch:
+        watch = Watch(cursor)
+        self._schedule(watch, time.monotonic() + timeout_s)
+        return watch
+
+    def _schedule(self, watch: Watch, deadline: float) -> None:
+        with self._wake:
+            heapq.heappush(self._due, (deadline, next(self._order), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True, name="timeouts")
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while True:
+                    while self._due and self._due[0][2].done:
+                        heapq.heappop(self._due)
+                    wait = self._due[0][0] - time.monotonic() if self._due else None
+                    if wait is not None and wait <= 0:
+                        break
+                    self._wake.wait(wait)
+                _, _, overdue = heapq.heappop(self._due)
+            try:
+                again = overdue.interrupt()
+            except duckdb.Error:  # the thread must outlive any one cursor's trouble
+                again = False
+            if again:
+                self._schedule(overdue, time.monotonic() + self.RETRY_S)
+
+
+WATCHDOG = Watchdog()
+
+
+def engine_error(err: duckdb.Error) -> BlotterError:
+    """An engine error on a query the compiler accepted: the client's data, not our bug."""
+    if isinstance(err, duckdb.OutOfRangeException) or (
+        isinstance(err, duckdb.ConversionException) and "out of range" in str(err)
+    ):
+        return out_of_range()
+    if isinstance(err, duckdb.ConversionException):
+        return not_convertible()
+    if isinstance(err, duckdb.InvalidInputException):
+        return not_runnable()
+    if isinstance(err, duckdb.BinderException | duckdb.ParserException):
+        return not_as_written()
+    raise err
