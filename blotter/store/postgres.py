@@ -374,9 +374,8 @@ class _Statements:
         self._conn = conn
 
     def rows(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        return self._conn.execute(
-            postgres_sql(sql_text), params
-        ).fetchall()  # constant, written by sqlglot
+        # A constant statement, written for PostgreSQL by sqlglot.
+        return self._conn.execute(postgres_sql(sql_text), params).fetchall()
 
     def run(self, sql_text: str, params: list[Any]) -> None:
         self._conn.execute(postgres_sql(sql_text), params)  # constant, written by sqlglot
