@@ -22,7 +22,7 @@ from markupsafe import Markup
 from blotter.analysis.counts import count_values
 from blotter.analysis.summary import period_covered
 from blotter.analysis.trends import counts_by_period
-from blotter.analysis.units import Unit, unit_of
+from blotter.analysis.units import Unit, list_match, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
@@ -376,6 +376,41 @@ def _trend_words(by_period: dict[str, dict[str, int]], period: str) -> str:
     )
 
 
+def _pair_counts(
+    portal: Portal, dataset: Dataset, where: str | None, down: Column, across: Column, unit: Unit
+) -> list[tuple[Any, Any, Any]]:
+    """Units per pair of values. A list column's cell holds several values: each of them
+    counts the unit once, as its bar chart and its "includes" filter do, never the cell's
+    combination as a value of its own."""
+    d, a = f"`{down.field_name}`", f"`{across.field_name}`"
+    if down.separator is None and across.separator is None:
+        return _values(
+            portal, dataset, where, f"{d} AS d, {a} AS a, {unit.count} AS n", f"{d}, {a}"
+        )
+    listed, other = (down, across) if down.separator is not None else (across, down)
+    values = count_values(portal.store, dataset, portal.settings, listed, where, unit).values
+    o = f"`{other.field_name}`"
+    out: list[tuple[Any, Any, Any]] = []
+    for value in (v.value for v in values):
+        within = (
+            list_match(listed, str(value))
+            if value is not None
+            else f"`{listed.field_name}` IS NULL"
+        )
+        if other.separator is not None:  # both lists: each pair of values, units counted whole
+            inner = count_values(
+                portal.store, dataset, portal.settings, other, and_where(where, within), unit
+            ).values
+            pairs = [(value, v.value, v.count) for v in inner]
+        else:
+            rows = _values(
+                portal, dataset, and_where(where, within), f"{o} AS o, {unit.count} AS n", o
+            )
+            pairs = [(value, ov, n) for ov, n in rows]
+        out += [(lv, ov, n) if listed is down else (ov, lv, n) for lv, ov, n in pairs]
+    return out
+
+
 def crosstab(
     portal: Portal,
     dataset: Dataset,
@@ -388,8 +423,7 @@ def crosstab(
     import altair as alt
 
     unit = unit or unit_of(dataset, None)
-    d, a = f"`{down.field_name}`", f"`{across.field_name}`"
-    raw = _values(portal, dataset, where, f"{d} AS d, {a} AS a, {unit.count} AS n", f"{d}, {a}")
+    raw = _pair_counts(portal, dataset, where, down, across, unit)
     cells: dict[tuple[str, str], int] = defaultdict(int)
     down_totals: dict[str, int] = defaultdict(int)
     across_totals: dict[str, int] = defaultdict(int)
