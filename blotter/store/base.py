@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from blotter.errors import DatasetNotFound
+from blotter.errors import DatasetNotFound, ValidationFailed
 from blotter.model import (
     ApiToken,
     AuditEntry,
@@ -34,7 +34,12 @@ from blotter.model import (
 )
 from blotter.privacy import PrivacyRules
 from blotter.quality import QualityReport, QualityRules
-from blotter.store.protect import protect_batches, protect_staged, raw_copies_internal
+from blotter.store.protect import (
+    protect_batches,
+    protect_staged,
+    raw_copies_internal,
+    unjudged_rows,
+)
 from blotter.store.quality import (
     Checker,
     category_fields,
@@ -164,6 +169,16 @@ class Store(ABC):
         check_staged(checker, staged, first_row)
         checker.finish(source)
         before = self._categories(dataset_id, dataset.meta, dataset.columns)
+        unjudged = unjudged_rows(dataset.meta.privacy, dataset.columns, staged, key)
+        for problem in unjudged:
+            problem["row"] = int(str(problem["row"])) + first_row - 1
+        if unjudged:
+            raise ValidationFailed(
+                f"{len(unjudged)} row(s) of {source or 'the write'} cannot be judged by the "
+                "dataset's privacy rules; nothing was published.",
+                problems=unjudged[:100],
+                total=len(unjudged),
+            )
         counts: Counter[str] = Counter()
         staged = protect_staged(dataset.meta.privacy, dataset.columns, staged, counts)
         version, changes = self._apply_changes(dataset_id, key, staged, source=source)

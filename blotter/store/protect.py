@@ -265,6 +265,49 @@ def protect_staged(
     )
 
 
+def unjudged_rows(
+    rules: PrivacyRules, columns: list[Column], staged: pa.Table, key: str
+) -> list[dict[str, object]]:
+    """Rows of a row-level write that set a field a rule withholds without the field the rule
+    judges by (a name without the age, a location without the offence). The stored row
+    cannot settle it (a juvenile's age is stored withheld), so such a write is refused, one
+    problem per row, rather than risk publishing what the rule hides."""
+    triggers: list[tuple[str, list[str]]] = []
+    if rules.juveniles is not None and rules.juveniles.withhold:
+        triggers.append((rules.juveniles.column, rules.juveniles.withhold))
+    if rules.sensitive_offences is not None:
+        triggers.append((rules.sensitive_offences.column, rules.sensitive_offences.withhold))
+    if not triggers or not staged.num_rows:
+        return []
+    data_names = [n for c in columns for n in physical_names(c)]
+    spot = {c.field_name: data_names.index(physical_names(c)[0]) for c in columns}
+    key_field = next((c.field_name for c in columns if key in physical_names(c)), None)
+    deleting = _array(staged.column("__delete")).to_pylist()
+    order = _array(staged.column("__seq")).to_pylist()
+    problems: list[dict[str, object]] = []
+    for row, (given, delete) in enumerate(
+        zip(_array(staged.column("__given")).to_pylist(), deleting, strict=True)
+    ):
+        if delete:
+            continue
+        for judge, fields in triggers:
+            # The row identifier (``key``) names the row; it sets nothing.
+            sent = [f for f in fields if f in spot and given[spot[f]] == "1" and f != key_field]
+            if sent and judge in spot and given[spot[judge]] != "1":
+                problems.append(
+                    {
+                        "row": int(order[row]),
+                        "column": sent[0],
+                        "value": "",
+                        "reason": f"sets {', '.join(sent)} without {judge}: the dataset's "
+                        f"privacy rules decide by {judge} whether {', '.join(sent)} may be "
+                        f"published, so send {judge} with it",
+                    }
+                )
+                break
+    return problems
+
+
 def raw_copies_internal(rules: PrivacyRules, columns: list[Column]) -> list[Column]:
     """The columns with every "(as recorded)" copy of a protected field made internal."""
     protected = rules.protected()
@@ -290,4 +333,5 @@ __all__ = [
     "protect_staged",
     "raw_copies_internal",
     "scrub_text",
+    "unjudged_rows",
 ]

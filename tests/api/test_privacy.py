@@ -202,3 +202,32 @@ def test_blotter_load_with_and_without_a_profile_applies_the_rules(
         dataset = fresh.store.get_dataset(PUBLIC)
         assert dataset.column("age_raw").internal  # type: ignore[union-attr]
         assert "age_raw" not in fresh.client.get(f"/resource/{PUBLIC}.json").text
+
+
+def test_an_update_setting_a_withheld_field_without_the_age_is_refused(ruled: Portal) -> None:
+    """A juvenile's age is stored withheld, so an update naming the officer without the age
+    cannot be judged: it is refused whole, with its row and field, and nothing changes."""
+    assert (
+        ruled.client.post(f"/resource/{PUBLIC}.json", json=[JUVENILE], auth=AUTH).status_code == 200
+    )
+    before = ruled.rows(PUBLIC)
+    answer = ruled.client.post(
+        f"/resource/{PUBLIC}.json",
+        json=[
+            {"case_no": "c1", "offense": "theft"},
+            {"case_no": JUVENILE["case_no"], "officer_name": "Doe"},
+        ],
+        auth=AUTH,
+    )
+    assert answer.status_code == 422, answer.text
+    (problem,) = answer.json()["data"]["problems"]
+    assert (problem["row"], problem["column"]) == (2, "officer_name")
+    assert "without age" in problem["reason"]
+    assert ruled.rows(PUBLIC) == before
+    with_age = ruled.client.post(
+        f"/resource/{PUBLIC}.json",
+        json=[{"case_no": JUVENILE["case_no"], "officer_name": "Doe", "age": 16}],
+        auth=AUTH,
+    )
+    assert with_age.status_code == 200, with_age.text
+    _nothing_reveals_the_juvenile(ruled)
