@@ -9,12 +9,16 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
+from blotter.accounts import add_user
 from blotter.app import create_app
-from blotter.model import Column, ColumnType, DatasetMeta
+from blotter.ingest.pipeline import load_file
+from blotter.ingest.spec import load_spec_file
+from blotter.model import Column, ColumnType, DatasetMeta, Role
 from blotter.settings import Settings
-from blotter.store import open_store
+from blotter.store import Store, open_store
 from tests.conftest import LiveServer, serve_in_thread
 from tests.engines import ENGINES, engine_settings
+from tests.paths import SAMPLES
 
 DATASET_ID = "test-0001"
 ROWS = 2500
@@ -98,3 +102,21 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def live(settings: Settings) -> Iterator[LiveServer]:
     """A live server on loopback for real clients that need a socket."""
     yield from serve_in_thread(create_app(settings))
+
+
+ARRESTS = "tkpk-rrst"
+AUTH = ("boss", "a long test passphrase")
+
+
+@pytest.fixture
+def arrests_portal(engine_config: Settings) -> Iterator[tuple[Store, TestClient]]:
+    """The real Takoma Park arrests on each engine, an administrator, and a client."""
+    store = open_store(engine_config)
+    try:
+        spec = load_spec_file(SAMPLES / "arrests.yaml")
+        load_file(store, spec.source_path(), spec=spec)  # type: ignore[arg-type]
+        add_user(store, "boss", Role.ADMIN, AUTH[1])
+        with TestClient(create_app(engine_config, store=store)) as client:
+            yield store, client
+    finally:
+        store.close()

@@ -7,35 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
-from blotter.accounts import add_user
-from blotter.app import create_app
-from blotter.ingest.pipeline import load_file
-from blotter.ingest.spec import load_spec_file
-from blotter.model import Role
-from blotter.settings import Settings
-from blotter.store import Store, open_store
-from tests.ingest.conftest import SAMPLES
-
-ARRESTS = "tkpk-rrst"
-AUTH = ("boss", "a long test passphrase")
-
-
-@pytest.fixture
-def portal(engine_config: Settings) -> Iterator[tuple[Store, TestClient]]:
-    store = open_store(engine_config)
-    try:
-        spec = load_spec_file(SAMPLES / "arrests.yaml")
-        load_file(store, spec.source_path(), spec=spec)  # type: ignore[arg-type]
-        add_user(store, "boss", Role.ADMIN, AUTH[1])
-        with TestClient(create_app(engine_config, store=store)) as client:
-            yield store, client
-    finally:
-        store.close()
+from blotter.store import Store
+from tests.api.conftest import ARRESTS, AUTH
 
 
 def _published_rows(client: TestClient, count: int, **changes: str) -> str:
@@ -63,9 +39,9 @@ def _upload(client: TestClient, body: str, **params: str) -> tuple[int, dict[str
 
 
 def test_a_dry_run_of_a_five_row_replace_reports_the_removals_and_changes_nothing(
-    portal: tuple[Store, TestClient],
+    arrests_portal: tuple[Store, TestClient],
 ) -> None:
-    store, client = portal
+    store, client = arrests_portal
     status, report = _upload(client, _published_rows(client, 5), mode="replace", dryRun="true")
     assert status == 200, report
     assert {k: report[k] for k in ("rows", "added", "changed", "removed", "unchanged")} == {
@@ -83,9 +59,9 @@ def test_a_dry_run_of_a_five_row_replace_reports_the_removals_and_changes_nothin
 
 
 def test_a_dry_run_shows_changed_rows_field_by_field_and_what_privacy_rules_do(
-    portal: tuple[Store, TestClient],
+    arrests_portal: tuple[Store, TestClient],
 ) -> None:
-    _, client = portal
+    _, client = arrests_portal
     body = _published_rows(client, 2, age="16", race="asian")
     status, report = _upload(client, body, dryRun="true")  # default: upsert
     assert status == 200 and report["mode"] == "upsert"
@@ -97,9 +73,9 @@ def test_a_dry_run_shows_changed_rows_field_by_field_and_what_privacy_rules_do(
 
 
 def test_a_large_replace_needs_the_number_confirmed_and_adding_is_the_default(
-    portal: tuple[Store, TestClient],
+    arrests_portal: tuple[Store, TestClient],
 ) -> None:
-    store, client = portal
+    store, client = arrests_portal
     status, refused = _upload(client, _published_rows(client, 5), mode="replace")
     assert status == 409 and refused["code"] == "publish.confirm-removal"
     assert "would remove 1,906 of its 1,911 published rows" in refused["message"]  # type: ignore[operator]
@@ -117,9 +93,9 @@ def test_a_large_replace_needs_the_number_confirmed_and_adding_is_the_default(
 
 
 def test_an_upload_that_does_not_fit_names_the_users_file_and_the_missing_columns(
-    portal: tuple[Store, TestClient],
+    arrests_portal: tuple[Store, TestClient],
 ) -> None:
-    store, client = portal
+    store, client = arrests_portal
     status, error = _upload(client, "arrest_id,Date\n1,2020-01-01\n", filename="May 2021.csv")
     assert status == 422
     message = str(error["message"])

@@ -7,35 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
-from blotter.accounts import add_user
-from blotter.app import create_app
-from blotter.ingest.pipeline import load_file
-from blotter.ingest.spec import load_spec_file
-from blotter.model import Role
-from blotter.settings import Settings
-from blotter.store import Store, open_store
-from tests.ingest.conftest import SAMPLES
-
-ARRESTS = "tkpk-rrst"
-AUTH = ("boss", "a long test passphrase")
-
-
-@pytest.fixture
-def portal(engine_config: Settings) -> Iterator[tuple[Store, TestClient]]:
-    store = open_store(engine_config)
-    try:
-        spec = load_spec_file(SAMPLES / "arrests.yaml")
-        load_file(store, spec.source_path(), spec=spec)  # type: ignore[arg-type]
-        add_user(store, "boss", Role.ADMIN, AUTH[1])
-        with TestClient(create_app(engine_config, store=store)) as client:
-            yield store, client
-    finally:
-        store.close()
+from blotter.store import Store
+from tests.api.conftest import ARRESTS, AUTH
 
 
 def _rows(client: TestClient, count: int) -> list[dict[str, str]]:
@@ -77,9 +54,9 @@ def _upload(client: TestClient, body: str, **params: str) -> tuple[int, dict[str
 
 @pytest.mark.parametrize("mode", ["upsert", "replace"])
 def test_a_bad_file_is_refused_with_every_problem_named(
-    portal: tuple[Store, TestClient], mode: str
+    arrests_portal: tuple[Store, TestClient], mode: str
 ) -> None:
-    store, client = portal
+    store, client = arrests_portal
     body = _bad_file(client)
     status, error = _upload(client, body, mode=mode, confirm="1908")
     assert status == 422, error
@@ -102,8 +79,8 @@ def test_a_bad_file_is_refused_with_every_problem_named(
     assert _found(report["problems"]) == _found(problems)  # type: ignore[arg-type]
 
 
-def test_soda_writes_are_checked_too(portal: tuple[Store, TestClient]) -> None:
-    store, client = portal
+def test_soda_writes_are_checked_too(arrests_portal: tuple[Store, TestClient]) -> None:
+    store, client = arrests_portal
     row = {k: v for k, v in _rows(client, 1)[0].items() if v}
     answer = client.post(
         f"/resource/{ARRESTS}.json", json=[{**row, "race": "Blck", "age": -4}], auth=AUTH
@@ -120,9 +97,9 @@ def test_soda_writes_are_checked_too(portal: tuple[Store, TestClient]) -> None:
 
 
 def test_each_publish_keeps_a_report_shown_as_json_and_on_the_page(
-    portal: tuple[Store, TestClient],
+    arrests_portal: tuple[Store, TestClient],
 ) -> None:
-    _, client = portal
+    _, client = arrests_portal
     first = client.get(f"/api/views/{ARRESTS}/quality.json").json()
     assert (first["version"], first["rows"], first["warning_total"]) == (1, 1911, 0)
     assert first["completeness"]["arrest_id"] == 1.0
