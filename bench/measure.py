@@ -1,7 +1,9 @@
 """Timing, throughput and memory, measured from outside the servers.
 
-Latencies are warm: each question is asked twice before its runs count. Runs repeat until a
-count or a time budget is reached, whichever comes first, so a slow system still finishes.
+Latencies are warm: each question is asked twice before its runs count. The systems take
+turns (A, B, C, A, B, C…), one run each per pass, so a slow minute of a shared machine falls on
+all of them alike. Passes repeat until a count or a time budget is reached, whichever comes
+first, so a slow system still finishes. Each latency keeps its spread (quartiles, min, max).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ class Latency:
     median_ms: float
     p95_ms: float
     min_ms: float
+    q1_ms: float
+    q3_ms: float
+    max_ms: float
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,7 +51,32 @@ def summarize(seconds: Sequence[float]) -> Latency:
         median_ms=statistics.median(ms),
         p95_ms=percentile(ms, 0.95),
         min_ms=min(ms),
+        q1_ms=percentile(ms, 0.25),
+        q3_ms=percentile(ms, 0.75),
+        max_ms=max(ms),
     )
+
+
+def interleaved(
+    actions: dict[str, Callable[[], object]], *, runs: int, budget_s: float, min_runs: int = 3
+) -> dict[str, Latency]:
+    """Time every action warm, taking turns: one run of each per pass, ``runs`` passes or
+    until ``budget_s`` per action is spent (at least ``min_runs`` passes)."""
+    for action in actions.values():
+        for _ in range(WARM_RUNS):
+            action()
+    times: dict[str, list[float]] = {name: [] for name in actions}
+    spent = 0.0
+    passes = 0
+    while passes < runs and (spent < budget_s * len(actions) or passes < min_runs):
+        for name, action in actions.items():
+            start = time.perf_counter()
+            action()
+            took = time.perf_counter() - start
+            times[name].append(took)
+            spent += took
+        passes += 1
+    return {name: summarize(t) for name, t in times.items()}
 
 
 def repeat(
@@ -119,12 +149,14 @@ class RssSampler:
 @dataclass
 class Load:
     clients: int
-    seconds: float
-    requests: int
+    seconds: float  # the measured window
+    requests: int  # answered within the window
     errors: int
     throughput_rps: float
     median_ms: float
     p99_ms: float
+    distinct_requests: int
+    unfinished_at_end: int  # still running when the window closed (not counted)
     first_error: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -132,51 +164,72 @@ class Load:
 
 
 def concurrent_load(
-    requests: Sequence[tuple[str, dict[str, str]]], *, clients: int, duration_s: float
+    requests: Sequence[tuple[str, dict[str, str]]],
+    *,
+    clients: int,
+    window_s: float,
+    warmup_s: float,
 ) -> Load:
-    """``clients`` keep-alive clients asking the requests in turn for ``duration_s``."""
-    return asyncio.run(_load(requests, clients, duration_s))
+    """``clients`` keep-alive clients, each taking the next request of ``requests`` as soon as
+    its last one is answered; counted are the requests answered within a window of
+    ``window_s`` that opens ``warmup_s`` after the start. No request starts after the window;
+    those still running when it closes are awaited (so the next measurement starts on an idle
+    server) but not counted."""
+    return asyncio.run(_load(requests, clients, window_s, warmup_s))
 
 
 async def _load(
-    requests: Sequence[tuple[str, dict[str, str]]], clients: int, duration_s: float
+    requests: Sequence[tuple[str, dict[str, str]]],
+    clients: int,
+    window_s: float,
+    warmup_s: float,
 ) -> Load:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     times: list[float] = []
     errors: list[str] = []
+    unfinished = 0
+    next_request = 0
     async with httpx.AsyncClient(limits=limits, timeout=600) as client:
         start = time.perf_counter()
-        deadline = start + duration_s
+        opens, closes = start + warmup_s, start + warmup_s + window_s
 
-        async def worker(offset: int) -> None:
-            i = offset
-            while time.perf_counter() < deadline:
-                url, params = requests[i % len(requests)]
-                i += 1
+        async def worker() -> None:
+            nonlocal next_request, unfinished
+            while time.perf_counter() < closes:
+                url, params = requests[next_request % len(requests)]
+                next_request += 1
                 began = time.perf_counter()
+                error = ""
                 try:
                     response = await client.get(url, params=params)
                     await response.aread()
                     if response.status_code != 200:
-                        errors.append(f"{response.status_code} {response.text[:200]}")
+                        error = f"{response.status_code} {response.text[:200]}"
                 except httpx.HTTPError as err:
-                    took = time.perf_counter() - began
-                    errors.append(
+                    error = (
                         f"{type(err).__name__} ({err!r}, cause {err.__cause__!r}) after "
-                        f"{took:.2f} s, {began - start:.1f} s into the run: {params}"
+                        f"{time.perf_counter() - began:.2f} s, {began - start:.1f} s into the "
+                        f"run: {params}"
                     )
-                times.append(time.perf_counter() - began)
+                ended = time.perf_counter()
+                if ended > closes:
+                    unfinished += 1
+                elif ended >= opens:
+                    times.append(ended - began)
+                    if error:
+                        errors.append(error)
 
-        await asyncio.gather(*(worker(n) for n in range(clients)))
-        elapsed = time.perf_counter() - start
+        await asyncio.gather(*(worker() for _ in range(clients)))
     ms = [t * 1000 for t in times] or [0.0]
     return Load(
         clients=clients,
-        seconds=elapsed,
+        seconds=window_s,
         requests=len(times),
         errors=len(errors),
-        throughput_rps=len(times) / elapsed,
+        throughput_rps=len(times) / window_s,
         median_ms=statistics.median(ms),
         p99_ms=percentile(ms, 0.99),
+        distinct_requests=len({(u, tuple(sorted(p.items()))) for u, p in requests}),
+        unfinished_at_end=unfinished,
         first_error=errors[0] if errors else "",
     )

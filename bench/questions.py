@@ -1,20 +1,29 @@
 """The questions every system answers: the same meaning in SoQL and in Datasette's SQLite.
 
 Each question names its output fields; the runner turns every system's answer into rows of
-those fields (``canonical``) and checks that they agree before any timing counts.
+those fields (``canonical``) and checks that they agree before any timing counts. The timed
+questions are fixed (``questions``); the load test asks the same kinds of question with
+parameters drawn from the data with a fixed seed (``load_mix``), so no two clients repeat
+one URL and nothing can be answered from a cache of one request.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.generate import EARTH_RADIUS_M
+import numpy as np
 
-# Downtown Oakland (Frank H. Ogawa Plaza): the within-distance question's centre.
+from bench.generate import DAYS, EARTH_RADIUS_M, FIRST_DAY, Templates, load_templates
+
+# Downtown Oakland (Frank H. Ogawa Plaza): the timed within-distance question's centre.
 CENTRE_LAT, CENTRE_LON, RADIUS_M = 37.8053, -122.2726, 500
+# Text search: a word in about 5% of rows, one in 2 of the 60,216 real calls rows are drawn
+# from (about 33 rows in a million, so no search can stop early), and one in none.
+SEARCH_WORDS = {"common": "burglary", "rare": "pedestrian", "missing": "zeppelin"}
 Row = tuple[Any, ...]
 
 
@@ -30,6 +39,9 @@ class Question:
     # Datasette: SQL for its JSON API (``/db.json?sql=…``), or a path for the export.
     sqlite: str = ""
     sqlite_path: str = ""
+    # What SQLite's plan for ``sqlite`` must name (an index, the R*Tree, the FTS table): the
+    # benchmark records EXPLAIN QUERY PLAN and says when a plan does not use it.
+    sqlite_uses: tuple[str, ...] = ()
     normalize: dict[str, Callable[[object], object]] = field(default_factory=dict)
     # A count may differ by this share (or by one) between systems: floating-point distance
     # at the circle's edge.
@@ -76,135 +88,254 @@ def _text(value: object) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def questions(rows: int) -> list[Question]:
-    """The benchmark's questions for a dataset of ``rows`` generated incidents."""
-    # A row near the end: a lookup must not be lucky with the first block.
-    lookup_id = max(1, rows - rows // 7)
+def _quoted(value: str) -> str:
+    """A value of ours (a district, a word drawn from the data) as an SQL/SoQL literal."""
+    if not re.fullmatch(r"[\w .:-]*", value):
+        raise ValueError(f"not a plain value: {value!r}")
+    return f"'{value}'"
+
+
+# --- the kinds of question, with their parameters ---------------------------------------
+
+
+def point_lookup(row_id: int) -> Question:
+    return Question(
+        name="point_lookup",
+        label="Point lookup by id",
+        kind="lookup",
+        soql={"id": str(row_id)},
+        fields=("id", "event_number", "call_type", "received_at"),
+        sqlite=f"SELECT * FROM incidents WHERE id = {int(row_id)}",  # noqa: S608  (our numbers)
+        sqlite_uses=("INTEGER PRIMARY KEY",),
+        normalize={"received_at": _timestamp, "event_number": _text, "call_type": _text},
+    )
+
+
+def filter_order_limit(district: str, since: str) -> Question:
+    return Question(
+        name="filter_order_limit",
+        label="Filter + order + limit 100",
+        kind="filter",
+        soql={
+            "$where": f"district = {_quoted(district)} AND received_at >= {_quoted(since)}",
+            "$order": "received_at DESC, id",
+            "$limit": "100",
+        },
+        fields=("id", "received_at", "district"),
+        sqlite=(
+            f"SELECT * FROM incidents WHERE district = {_quoted(district)} "  # noqa: S608
+            f"AND received_at >= {_quoted(since.replace('T', ' '))} "
+            "ORDER BY received_at DESC, id LIMIT 100"
+        ),
+        sqlite_uses=("idx_incidents_",),
+        normalize={"received_at": _timestamp, "district": _text},
+    )
+
+
+def _in_district(district: str | None) -> tuple[dict[str, str], str]:
+    if district is None:
+        return {}, ""
+    return {"$where": f"district = {_quoted(district)}"}, f"WHERE district = {_quoted(district)} "
+
+
+def count_by_category(district: str | None = None) -> Question:
+    where, sql_where = _in_district(district)
+    return Question(
+        name="count_by_category",
+        label="Count by category",
+        kind="aggregation",
+        soql={
+            "$select": "call_type, count(*) AS n",
+            **where,
+            "$group": "call_type",
+            "$order": "call_type",
+            "$limit": "5000",
+        },
+        fields=("call_type", "n"),
+        sqlite=(
+            f"SELECT call_type, count(*) AS n FROM incidents {sql_where}"  # noqa: S608
+            "GROUP BY call_type ORDER BY call_type IS NULL, call_type"
+        ),
+        sqlite_uses=("idx_incidents_",),
+        normalize={"call_type": _text},
+    )
+
+
+def monthly_trend(district: str | None = None) -> Question:
+    where, sql_where = _in_district(district)
+    return Question(
+        name="monthly_trend",
+        label="Monthly trend",
+        kind="aggregation",
+        soql={
+            "$select": "date_trunc_ym(received_at) AS month, count(*) AS n",
+            **where,
+            "$group": "month",
+            "$order": "month",
+            "$limit": "5000",
+        },
+        fields=("month", "n"),
+        sqlite=(
+            "SELECT strftime('%Y-%m', received_at) AS month, count(*) AS n "  # noqa: S608
+            f"FROM incidents {sql_where}GROUP BY month ORDER BY month"
+        ),
+        sqlite_uses=("idx_incidents_",),
+        normalize={"month": _month},
+    )
+
+
+def cross_tab(year: int | None = None) -> Question:
+    soql: dict[str, str] = {}
+    sql_where = ""
+    if year is not None:
+        low, high = f"{year}-01-01T00:00:00", f"{year + 1}-01-01T00:00:00"
+        soql = {"$where": f"received_at >= '{low}' AND received_at < '{high}'"}
+        sql_where = f"WHERE received_at >= '{year}-01-01' AND received_at < '{year + 1}-01-01' "
+    return Question(
+        name="cross_tab",
+        label="Two-column cross-tab",
+        kind="aggregation",
+        soql={
+            "$select": "district, status, count(*) AS n",
+            **soql,
+            "$group": "district, status",
+            "$order": "district, status",
+            "$limit": "5000",
+        },
+        fields=("district", "status", "n"),
+        sqlite=(
+            f"SELECT district, status, count(*) AS n FROM incidents {sql_where}"  # noqa: S608
+            "GROUP BY district, status "
+            # SoQL sorts empty values last; SQLite first unless told.
+            "ORDER BY district IS NULL, district, status IS NULL, status"
+        ),
+        sqlite_uses=("idx_incidents_district_status",) if year is None else (),
+        normalize={"district": _text, "status": _text},
+    )
+
+
+def text_search(word: str, which: str = "") -> Question:
+    """``$q`` for one word; Datasette's own full-text search (FTS5 over the text columns)."""
+    name = "text_search" if which in ("", "common") else f"text_search_{which}"
+    label = "Text search" + (f", {which} word ({word})" if which else "")
+    return Question(
+        name=name,
+        label=label,
+        kind="search",
+        soql={"$q": word, "$order": "id", "$limit": "100"},
+        fields=("id",),
+        sqlite=(
+            "SELECT * FROM incidents WHERE rowid IN (SELECT rowid FROM incidents_fts "  # noqa: S608
+            f"WHERE incidents_fts MATCH {_quoted(word)}) ORDER BY id LIMIT 100"
+        ),
+        sqlite_uses=("incidents_fts",),
+    )
+
+
+def within_distance(lat: float, lon: float) -> Question:
     haversine = (
         f"2 * {EARTH_RADIUS_M} * asin(sqrt(min(1, "
-        f"power(sin((radians(latitude) - radians({CENTRE_LAT})) / 2), 2) + "
-        f"cos(radians({CENTRE_LAT})) * cos(radians(latitude)) * "
-        f"power(sin((radians(longitude) - radians({CENTRE_LON})) / 2), 2))))"
+        f"power(sin((radians(i.latitude) - radians({lat})) / 2), 2) + "
+        f"cos(radians({lat})) * cos(radians(i.latitude)) * "
+        f"power(sin((radians(i.longitude) - radians({lon})) / 2), 2))))"
     )
-    # The same box Datasette users would add so the latitude index narrows the scan.
+    # The R*Tree narrows to the circle's bounding box (its 32-bit boxes are rounded outward,
+    # so an overlap test keeps every point inside); the haversine decides.
     dlat = math.degrees(RADIUS_M / EARTH_RADIUS_M) * 1.01
-    box = f"latitude BETWEEN {CENTRE_LAT - dlat:.6f} AND {CENTRE_LAT + dlat:.6f}"
+    dlon = dlat / math.cos(math.radians(lat))
+    box = (
+        f"rt.max_lat >= {lat - dlat:.6f} AND rt.min_lat <= {lat + dlat:.6f} AND "
+        f"rt.max_lon >= {lon - dlon:.6f} AND rt.min_lon <= {lon + dlon:.6f}"
+    ).replace("rt.", "incidents_rtree.")
+    return Question(
+        name="within_distance",
+        label="Within 500 m of a point",
+        kind="filter",
+        soql={
+            "$select": "count(*) AS n",
+            "$where": f"within_circle(location, {lat}, {lon}, {RADIUS_M})",
+        },
+        fields=("n",),
+        sqlite=(
+            "SELECT count(*) AS n FROM incidents_rtree "  # noqa: S608
+            "JOIN incidents i ON i.id = incidents_rtree.id "
+            f"WHERE {box} AND {haversine} <= {RADIUS_M}"
+        ),
+        sqlite_uses=("incidents_rtree",),
+        tolerance=0.001,
+    )
+
+
+def csv_export() -> Question:
+    return Question(
+        name="csv_export",
+        label="Full CSV export",
+        kind="export",
+        soql={},
+        fields=(),
+        sqlite_path="/bench/incidents.csv?_stream=on&_size=max",
+    )
+
+
+def questions(rows: int) -> list[Question]:
+    """The benchmark's timed questions for a dataset of ``rows`` generated incidents."""
+    # A row near the end: a lookup must not be lucky with the first block.
+    lookup_id = max(1, rows - rows // 7)
     return [
-        Question(
-            name="point_lookup",
-            label="Point lookup by id",
-            kind="lookup",
-            soql={"id": str(lookup_id)},
-            fields=("id", "event_number", "call_type", "received_at"),
-            sqlite=f"SELECT * FROM incidents WHERE id = {lookup_id}",  # noqa: S608  (our numbers)
-            normalize={"received_at": _timestamp, "event_number": _text, "call_type": _text},
-        ),
-        Question(
-            name="filter_order_limit",
-            label="Filter + order + limit 100",
-            kind="filter",
-            soql={
-                "$where": "district = '3' AND received_at >= '2020-01-01T00:00:00'",
-                "$order": "received_at DESC, id",
-                "$limit": "100",
-            },
-            fields=("id", "received_at", "district"),
-            sqlite=(
-                "SELECT * FROM incidents WHERE district = '3' "
-                "AND received_at >= '2020-01-01 00:00:00' "
-                "ORDER BY received_at DESC, id LIMIT 100"
-            ),
-            normalize={"received_at": _timestamp, "district": _text},
-        ),
-        Question(
-            name="count_by_category",
-            label="Count by category",
-            kind="aggregation",
-            soql={
-                "$select": "call_type, count(*) AS n",
-                "$group": "call_type",
-                "$order": "call_type",
-                "$limit": "5000",
-            },
-            fields=("call_type", "n"),
-            sqlite=(
-                "SELECT call_type, count(*) AS n FROM incidents "
-                "GROUP BY call_type ORDER BY call_type IS NULL, call_type"
-            ),
-            normalize={"call_type": _text},
-        ),
-        Question(
-            name="monthly_trend",
-            label="Monthly trend",
-            kind="aggregation",
-            soql={
-                "$select": "date_trunc_ym(received_at) AS month, count(*) AS n",
-                "$group": "month",
-                "$order": "month",
-                "$limit": "5000",
-            },
-            fields=("month", "n"),
-            sqlite=(
-                "SELECT strftime('%Y-%m', received_at) AS month, count(*) AS n "
-                "FROM incidents GROUP BY month ORDER BY month"
-            ),
-            normalize={"month": _month},
-        ),
-        Question(
-            name="cross_tab",
-            label="Two-column cross-tab",
-            kind="aggregation",
-            soql={
-                "$select": "district, status, count(*) AS n",
-                "$group": "district, status",
-                "$order": "district, status",
-                "$limit": "5000",
-            },
-            fields=("district", "status", "n"),
-            sqlite=(
-                "SELECT district, status, count(*) AS n FROM incidents "
-                "GROUP BY district, status "
-                # SoQL sorts empty values last; SQLite first unless told.
-                "ORDER BY district IS NULL, district, status IS NULL, status"
-            ),
-            normalize={"district": _text, "status": _text},
-        ),
-        Question(
-            name="text_search",
-            label="Text search",
-            kind="search",
-            soql={"$q": "burglary", "$order": "id", "$limit": "100"},
-            fields=("id",),
-            # Datasette's own full-text search (FTS5 over the text columns).
-            sqlite=(
-                "SELECT * FROM incidents WHERE rowid IN (SELECT rowid FROM incidents_fts "
-                "WHERE incidents_fts MATCH 'burglary') ORDER BY id LIMIT 100"
-            ),
-        ),
-        Question(
-            name="within_distance",
-            label="Within 500 m of a point",
-            kind="filter",
-            soql={
-                "$select": "count(*) AS n",
-                "$where": f"within_circle(location, {CENTRE_LAT}, {CENTRE_LON}, {RADIUS_M})",
-            },
-            fields=("n",),
-            sqlite=(
-                f"SELECT count(*) AS n FROM incidents WHERE {box} AND {haversine} <= {RADIUS_M}"  # noqa: S608
-            ),
-            tolerance=0.001,
-        ),
-        Question(
-            name="csv_export",
-            label="Full CSV export",
-            kind="export",
-            soql={},
-            fields=(),
-            sqlite_path="/bench/incidents.csv?_stream=on&_size=max",
-        ),
+        point_lookup(lookup_id),
+        filter_order_limit("3", "2020-01-01T00:00:00"),
+        count_by_category(),
+        monthly_trend(),
+        cross_tab(),
+        *(text_search(word, which) for which, word in SEARCH_WORDS.items()),
+        within_distance(CENTRE_LAT, CENTRE_LON),
+        csv_export(),
     ]
 
 
 def by_name(rows: int) -> dict[str, Question]:
     return {q.name: q for q in questions(rows)}
+
+
+# --- the load test's varied questions ----------------------------------------------------
+
+
+def load_mix(
+    rows: int, seed: int, count: int, templates: Templates | None = None
+) -> list[Question]:
+    """``count`` questions of every kind in turn, each with its own parameters drawn with
+    ``seed`` from the data: ids of the dataset, districts, centres and words of the real calls
+    the rows are made from, dates in the ten years covered."""
+    templates = templates or load_templates()
+    rng = np.random.default_rng(seed)
+    districts = sorted({d for d in templates.district.to_pylist() if d})
+    descriptions = templates.description.to_pylist()
+    makers: list[Callable[[], Question]] = [
+        lambda: point_lookup(int(rng.integers(1, rows + 1))),
+        lambda: filter_order_limit(str(rng.choice(districts)), _day(rng)),
+        lambda: count_by_category(str(rng.choice(districts))),
+        lambda: monthly_trend(str(rng.choice(districts))),
+        lambda: cross_tab(int(rng.integers(2015, 2025))),
+        lambda: text_search(_word(rng, descriptions)),
+        lambda: _centre(rng, templates),
+    ]
+    return [makers[i % len(makers)]() for i in range(count)]
+
+
+def _day(rng: np.random.Generator) -> str:
+    day = FIRST_DAY + np.timedelta64(int(rng.integers(0, DAYS)), "D")
+    return f"{day}T00:00:00"
+
+
+def _word(rng: np.random.Generator, descriptions: list[str]) -> str:
+    while True:
+        words = re.findall(r"[A-Za-z]{4,}", descriptions[int(rng.integers(len(descriptions)))])
+        if words:
+            return str(rng.choice(words)).lower()
+
+
+def _centre(rng: np.random.Generator, templates: Templates) -> Question:
+    i = int(rng.integers(len(templates)))
+    return within_distance(
+        round(float(templates.latitude[i]), 4), round(float(templates.longitude[i]), 4)
+    )

@@ -1,8 +1,15 @@
-"""``python -m bench``: generate, load, ask, measure, compare; print the table, write JSON."""
+"""``python -m bench``: generate, load, ask, measure, compare; print the table, write JSON.
+
+At each size every system is loaded, then all of them are served at once and a run's
+*sections* (``SECTIONS``) measure them in turn: the questions (checked equal across systems,
+then timed in interleaved passes), the full exports, the load test. A section is a function of
+the running systems (``bench.systems.Running``) returning figures per system.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -10,7 +17,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -19,19 +26,21 @@ from typing import Any
 import httpx
 
 from bench import generate, report
-from bench.measure import RssSampler, concurrent_load, http_json, repeat, stream_download
-from bench.questions import Question, questions
+from bench.measure import RssSampler, concurrent_load, http_json, interleaved, stream_download
+from bench.questions import Question, load_mix, questions
 from bench.systems import (
+    POSTGRES_SETTINGS,
     BlotterTarget,
+    Profile,
     RawEngine,
-    Server,
-    blotter_export_url,
-    blotter_url,
-    datasette_url,
+    Running,
     load_blotter,
     load_datasette,
+    postgres_setup,
     serve_blotter,
     serve_datasette,
+    sqlite_plan,
+    sqlite_setup,
 )
 
 SIZES = {
@@ -39,19 +48,14 @@ SIZES = {
     "quick": [100_000],
     "full": [100_000, 1_000_000, 10_000_000],
 }
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How hard to measure: repeated runs, a time budget per question, the load test."""
-
-    runs: int = 30
-    budget_s: float = 10.0
-    clients: int = 64
-    load_s: float = 20.0
-
-
-PROFILES = {"tiny": Profile(runs=3, budget_s=1, load_s=2), "quick": Profile(load_s=10)}
+PROFILES = {
+    "tiny": Profile(runs=3, budget_s=1, load_s=2, load_warmup_s=0.5),
+    "quick": Profile(runs=15, budget_s=3, load_s=10, load_warmup_s=2),
+}
+# Requests the load test's clients take in turn, each with its own parameters.
+LOAD_REQUESTS = 5_000
+Section = Callable[[Running], dict[str, dict[str, Any]]]
+METHOD = 2  # results files before this had no passes, spread, fair indexes or varied load
 
 
 @dataclass
@@ -102,7 +106,7 @@ def _options(argv: list[str] | None) -> Options:
     sizes = SIZES.get(args.size) or [int(n.replace("_", "")) for n in args.size.split(",")]
     profile = PROFILES.get(args.profile or args.size, Profile())
     if args.clients:
-        profile = Profile(profile.runs, profile.budget_s, args.clients, profile.load_s)
+        profile = replace(profile, clients=args.clients)
     return Options(
         sizes=sizes,
         profile=profile,
@@ -116,6 +120,7 @@ def _options(argv: list[str] | None) -> Options:
 
 def run(options: Options) -> dict[str, Any]:
     results: dict[str, Any] = {
+        "method": METHOD,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "profile": vars(options.profile),
@@ -134,121 +139,176 @@ def run_size(options: Options, rows: int) -> dict[str, Any]:
     work = options.work / f"{rows}"
     work.mkdir(parents=True, exist_ok=True)
     csv_path = dataset_csv(options.work, rows, options.seed)
-    asked = questions(rows)
-    size: dict[str, Any] = {
-        "rows": rows,
-        "csv_mb": csv_path.stat().st_size / 1e6,
-        "systems": {},
-    }
-    answers: dict[str, dict[str, Any]] = {}
+    systems: dict[str, dict[str, Any]] = {}
+    size: dict[str, Any] = {"rows": rows, "csv_mb": csv_path.stat().st_size / 1e6}
+    targets = {}
     for engine in options.engines:
         target = _target(engine, work, rows, options.database_url)
         _say(f"{rows:,} rows: loading {target.label}")
         seconds = load_blotter(target, csv_path)
-        raw, raw_answers = measure_raw(target, asked, options.profile)
-        size["systems"][f"raw-{engine}"] = raw
-        with serve_blotter(target, work / "logs") as server:
-            measured, got = measure_server(
-                server,
-                asked,
-                options.profile,
-                rows,
-                lambda s, q: blotter_url(s, q.soql),
-                blotter_export_url(server),
-            )
-        measured["ingest"] = {"seconds": seconds, "rows_per_s": rows / seconds}
-        size["systems"][f"blotter-{engine}"] = measured
-        check_same(f"Blotter·{engine} against its raw engine", asked, got, raw_answers)
-        answers[engine] = got
+        ingest = {"seconds": seconds, "rows_per_s": rows / seconds}
+        if target.database_url:
+            ingest["vacuum_s"] = vacuum(target.database_url)
+        systems[f"blotter-{engine}"] = {"ingest": ingest}
+        targets[engine] = target
+    db_path = work / "bench.db"
     if options.datasette:
-        db_path = work / "bench.db"
         _say(f"{rows:,} rows: loading Datasette (sqlite-utils)")
         steps = load_datasette(csv_path, db_path)
-        with serve_datasette(db_path, work / "logs") as server:
-            measured, got = measure_server(
-                server,
-                asked,
-                options.profile,
-                rows,
-                lambda s, q: datasette_url(s, q.sqlite),
-                server.base_url + _question(asked, "csv_export").sqlite_path,
-            )
-        measured["ingest"] = {
-            "seconds": steps["insert"],
-            "rows_per_s": rows / steps["insert"],
-            "indexes_s": steps["indexes"],
-            "full_text_s": steps["full_text"],
+        systems["datasette"] = {
+            "ingest": {**steps, "seconds": steps["insert"], "rows_per_s": rows / steps["insert"]},
+            "setup": sqlite_setup(db_path),
         }
-        size["systems"]["datasette"] = measured
-        for engine, theirs in answers.items():
-            check_same(f"Datasette against Blotter·{engine}", asked, got, theirs)
-    if options.engines and len(answers) > 1:
-        first, *others = options.engines
-        for engine in others:
-            check_same(
-                f"Blotter·{engine} against Blotter·{first}", asked, answers[engine], answers[first]
+    with contextlib.ExitStack() as stack:
+        running = Running(
+            rows=rows,
+            asked=questions(rows),
+            profile=options.profile,
+            work=work,
+            csv_path=csv_path,
+            seed=options.seed,
+            servers={},
+            raw={},
+            targets=targets,
+        )
+        for engine, target in targets.items():
+            running.raw[f"raw-{engine}"] = stack.enter_context(RawEngine(_raw_copy(target)))
+            running.servers[f"blotter-{engine}"] = stack.enter_context(
+                serve_blotter(target, work / "logs")
             )
+        if options.datasette:
+            running.servers["datasette"] = stack.enter_context(
+                serve_datasette(db_path, work / "logs")
+            )
+        _record_setup(running, systems, db_path)
+        for name, section in SECTIONS:
+            _say(f"{rows:,} rows: {name}")
+            for key, figures in section(running).items():
+                systems.setdefault(key, {})[name] = figures
+    size["systems"] = systems
     size["checked"] = True
     return size
 
 
-def measure_raw(
-    target: BlotterTarget, asked: list[Question], profile: Profile
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Blotter's compiled SQL straight on the engine: the floor our layers add to."""
-    out: dict[str, Any] = {"questions": {}}
-    answers: dict[str, Any] = {}
-    with RawEngine(target) as engine:
-        for question in asked:
-            if question.kind == "export":
-                continue
-            sql, params, names = engine.sql(question.soql)
-            latency, rows = repeat(
-                partial(engine.run, sql, params), runs=profile.runs, budget_s=profile.budget_s
-            )
-            out["questions"][question.name] = {**latency.as_dict(), "sql": sql}
-            answers[question.name] = [engine.as_record(names, r) for r in rows]
-    return out, answers
+def _raw_copy(target: BlotterTarget) -> BlotterTarget:
+    """Where the raw engine reads: PostgreSQL's own database, or a copy of the DuckDB folder
+    (a DuckDB file is held by one process, here the server)."""
+    if target.engine != "duckdb":
+        return target
+    copy = target.data_dir.with_name(target.data_dir.name + "-raw")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(target.data_dir, copy)
+    return BlotterTarget(target.engine, copy)
 
 
-def measure_server(
-    server: Server,
-    asked: list[Question],
-    profile: Profile,
-    rows: int,
-    url_of: Callable[[Server, Question], tuple[str, dict[str, str]]],
-    export_url: str,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Every question over HTTP, the full export, then the load test."""
-    out: dict[str, Any] = {"questions": {}, "idle_rss_mb": server.rss_mb()}
-    answers: dict[str, Any] = {}
+def _record_setup(running: Running, systems: dict[str, dict[str, Any]], db_path: Path) -> None:
+    """What each system was given, in the results: SQLite's plans for the questions,
+    PostgreSQL's settings and indexes, and each raw engine's plans for Blotter's SQL."""
+    if "datasette" in running.servers:
+        plans = {}
+        for q in running.asked:
+            if q.sqlite:
+                plan = sqlite_plan(db_path, q.sqlite)
+                uses = all(any(u in line for line in plan) for u in q.sqlite_uses)
+                plans[q.name] = {"plan": plan, "expected": list(q.sqlite_uses), "uses": uses}
+        systems["datasette"]["setup"]["plans"] = plans
+    for key, engine in running.raw.items():
+        setup: dict[str, Any] = {}
+        if engine.target.engine == "postgres":
+            setup = postgres_setup(engine.target.database_url, engine.schema)
+        asked = [q for q in running.asked if q.kind != "export"]
+        setup["plans"] = {q.name: engine.plan(*engine.sql(q.soql)[:2]) for q in asked}
+        systems[key] = {"setup": setup}
+
+
+def ask_questions(running: Running) -> dict[str, dict[str, Any]]:
+    """Every question to every system: the answers checked equal first, then timed in
+    interleaved passes."""
+    out: dict[str, dict[str, Any]] = {k: {} for k in [*running.servers, *running.raw]}
     with httpx.Client(timeout=600) as client:
-        for question in asked:
+        for question in running.asked:
             if question.kind == "export":
                 continue
-            url, params = url_of(server, question)
-            latency, body = repeat(
-                http_json(client, url, params), runs=profile.runs, budget_s=profile.budget_s
+            actions: dict[str, Callable[[], Any]] = {}
+            for key in running.servers:
+                actions[key] = http_json(client, *running.url_of(key, question))
+            sqls = {}
+            for key, engine in running.raw.items():
+                sql, params, names = engine.sql(question.soql)
+                sqls[key] = sql
+                actions[key] = partial(_raw_records, engine, sql, params, names)
+            answers = {key: action() for key, action in actions.items()}
+            first, *others = answers
+            for key in others:
+                check_same(
+                    f"{key} against {first}",
+                    [question],
+                    {question.name: answers[key]},
+                    {question.name: answers[first]},
+                )
+            timed = interleaved(
+                actions, runs=running.profile.runs, budget_s=running.profile.budget_s
             )
-            out["questions"][question.name] = latency.as_dict()
-            answers[question.name] = body
-        server.reset_peak()
-        sampler = RssSampler(server.rss_mb)
-        with sampler.watching():
-            size, lines, seconds = stream_download(client, export_url)
-        if lines != rows + 1:
-            raise RuntimeError(f"{server.name}'s export had {lines:,} lines, not {rows + 1:,}")
-        out["export"] = {
-            "bytes": size,
-            "seconds": seconds,
-            "mb_per_s": size / 1e6 / seconds,
-            "peak_rss_mb": max(sampler.peak_mb, server.peak_rss_mb()),
-        }
-    mix = [url_of(server, q) for q in asked if q.kind != "export"]
-    load = concurrent_load(mix, clients=profile.clients, duration_s=profile.load_s)
-    out["load"] = load.as_dict()
-    out["peak_rss_mb"] = server.peak_rss_mb()
-    return out, answers
+            for key, latency in timed.items():
+                out[key][question.name] = {**latency.as_dict(), "rows": len(_rows(answers[key]))}
+                if key in sqls:
+                    out[key][question.name]["sql"] = sqls[key]
+    return out
+
+
+def _raw_records(
+    engine: RawEngine, sql: str, params: Any, names: list[tuple[str, int]]
+) -> list[dict[str, Any]]:
+    return [engine.as_record(names, r) for r in engine.run(sql, params)]
+
+
+def exports(running: Running) -> dict[str, dict[str, Any]]:
+    """Each server's full CSV export, its rate and the server's memory while it streams."""
+    out: dict[str, dict[str, Any]] = {}
+    with httpx.Client(timeout=600) as client:
+        for key, server in running.servers.items():
+            server.reset_peak()
+            idle = server.rss_mb()
+            sampler = RssSampler(server.rss_mb)
+            with sampler.watching():
+                size, lines, seconds = stream_download(client, running.export_url(key))
+            if lines != running.rows + 1:
+                raise RuntimeError(f"{key}'s export had {lines:,} lines, not {running.rows + 1:,}")
+            out[key] = {
+                "bytes": size,
+                "seconds": seconds,
+                "mb_per_s": size / 1e6 / seconds,
+                "rss_before_mb": idle,
+                "peak_rss_mb": max(sampler.peak_mb, server.peak_rss_mb()),
+            }
+    return out
+
+
+def load_test(running: Running) -> dict[str, dict[str, Any]]:
+    """Many clients at once, each request with its own parameters (the same sequence for
+    every system), over a fixed window."""
+    profile = running.profile
+    mix = load_mix(running.rows, running.seed, LOAD_REQUESTS)
+    out = {}
+    for key in running.servers:
+        requests = [running.url_of(key, q) for q in mix]
+        load = concurrent_load(
+            requests,
+            clients=profile.clients,
+            window_s=profile.load_s,
+            warmup_s=profile.load_warmup_s,
+        )
+        out[key] = {**load.as_dict(), "peak_rss_mb": running.servers[key].peak_rss_mb()}
+    return out
+
+
+# The sections of a run at each size, in order: (name in the results, function). A section
+# that changes the data (a write) goes last.
+SECTIONS: list[tuple[str, Section]] = [
+    ("questions", ask_questions),
+    ("export", exports),
+    ("load", load_test),
+]
 
 
 def check_same(what: str, asked: list[Question], got: dict[str, Any], want: dict[str, Any]) -> None:
@@ -277,10 +337,6 @@ def _close_counts(a: list[tuple[Any, ...]], b: list[tuple[Any, ...]], share: flo
 
 def _rows(answer: Any) -> list[dict[str, Any]]:
     return answer if isinstance(answer, list) else [answer]
-
-
-def _question(asked: list[Question], name: str) -> Question:
-    return next(q for q in asked if q.name == name)
 
 
 def dataset_csv(work: Path, rows: int, seed: int) -> Path:
@@ -314,8 +370,26 @@ def fresh_database(admin_url: str, name: str) -> str:
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        for setting, value in POSTGRES_SETTINGS.items():
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                    sql.Identifier(name), sql.Identifier(setting), sql.Literal(value)
+                )
+            )
     base, _, _ = admin_url.rpartition("/")
     return f"{base}/{name}"
+
+
+def vacuum(database_url: str) -> float:
+    """VACUUM (ANALYZE) the freshly loaded database, as autovacuum would soon after a load:
+    the state a server is in for most of its life, and no autovacuum during the timings.
+    Seconds taken (not counted as ingest)."""
+    import psycopg
+
+    start = time.perf_counter()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    return time.perf_counter() - start
 
 
 def machine() -> dict[str, Any]:

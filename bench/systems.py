@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.questions import Question
 
 HERE = Path(__file__).resolve().parent
 SPEC = HERE / "incidents.yaml"
@@ -163,6 +166,53 @@ def blotter_export_url(server: Server) -> str:
     return f"{server.base_url}/api/views/{DATASET_ID}/rows.csv"
 
 
+@dataclass(frozen=True)
+class Profile:
+    """How hard to measure: passes per question, a time budget per question and system, the
+    load test's clients, measured window and warm-up before it."""
+
+    runs: int = 30
+    budget_s: float = 10.0
+    clients: int = 64
+    load_s: float = 20.0
+    load_warmup_s: float = 3.0
+
+
+# --- a size's running systems, for the sections of a run --------------------------------
+
+
+@dataclass
+class Running:
+    """Everything a section of a run may use at one size: the servers (``blotter-duckdb``,
+    ``blotter-postgres``, ``datasette``) and raw engines (``raw-duckdb``, ``raw-postgres``)
+    that are up, the timed questions, how hard to measure, and where to write. A section is a
+    function ``section(running) -> {system key: figures}``; its figures land in the results
+    at ``sizes[rows].systems[key][section name]``."""
+
+    rows: int
+    asked: list[Question]
+    profile: Profile
+    work: Path
+    csv_path: Path
+    seed: int
+    servers: dict[str, Server]
+    raw: dict[str, RawEngine]
+    targets: dict[str, BlotterTarget]
+
+    def url_of(self, key: str, question: Question) -> tuple[str, dict[str, str]]:
+        """Where system ``key`` is asked ``question``."""
+        server = self.servers[key]
+        if key == "datasette":
+            return datasette_url(server, question.sqlite)
+        return blotter_url(server, question.soql)
+
+    def export_url(self, key: str) -> str:
+        server = self.servers[key]
+        if key == "datasette":
+            return server.base_url + "/bench/incidents.csv?_stream=on&_size=max"
+        return blotter_export_url(server)
+
+
 # --- the raw engine -----------------------------------------------------------------------
 
 
@@ -231,42 +281,63 @@ class RawEngine:
         cur = self._con.execute(sql, params)
         return list(cur.fetchall())
 
+    def plan(self, sql: str, params: Any) -> list[str]:
+        """The engine's plan for Blotter's SQL (EXPLAIN, not run), one line per step."""
+        rows = self.run("EXPLAIN " + sql, params)
+        return [line for row in rows for line in str(row[-1]).splitlines() if line.strip()]
+
+    @property
+    def schema(self) -> str:
+        return str(getattr(self._store, "schema", ""))
+
 
 # --- Datasette ----------------------------------------------------------------------------
 
 DATASETTE_DB = "bench"
 DATASETTE_TIME_LIMIT_MS = 600_000
 FTS_COLUMNS = ("call_type", "description", "address", "narrative")
-# The columns the questions filter, sort or group on: SQLite gets an index on each (and
-# `id` is the primary key), so Datasette is measured at its best.
-SQLITE_INDEXES = ("received_at", "district", "call_type", "status", "latitude")
+# What a careful user gives SQLite for these questions: an index on every column they filter,
+# sort or group on (`id` is the primary key), a composite index for the cross-tab, an R*Tree
+# for distances (``RTREE_SQL``), FTS5 over the text columns, ANALYZE, and a larger cache.
+SQLITE_INDEXES = (
+    ("received_at",),
+    ("district",),
+    ("call_type",),
+    ("status",),
+    ("district", "status"),
+)
+RTREE_SQL = (
+    "CREATE VIRTUAL TABLE incidents_rtree USING rtree(id, min_lat, max_lat, min_lon, max_lon)",
+    "INSERT INTO incidents_rtree SELECT id, latitude, latitude, longitude, longitude "
+    "FROM incidents WHERE latitude IS NOT NULL AND longitude IS NOT NULL",
+)
+# SQLite's page cache per connection (its default is 2 MB). Datasette opens a connection per
+# SQL thread (3 by default): 3 × 300 MB, about the 1 GB Blotter·DuckDB may cache by default.
+DATASETTE_CACHE_KB = 300_000
 
 
 def load_datasette(csv_path: Path, db_path: Path) -> dict[str, float]:
-    """Load the CSV the way Datasette's users do, with sqlite-utils; seconds per step."""
+    """Load the CSV the way Datasette's users do, with sqlite-utils (which detects the
+    columns' types), then index it; seconds per step."""
     db_path.unlink(missing_ok=True)
     tool = str(BIN / "sqlite-utils")
     steps: dict[str, float] = {}
     start = time.perf_counter()
     subprocess.run(
-        [
-            tool,
-            "insert",
-            str(db_path),
-            "incidents",
-            str(csv_path),
-            "--csv",
-            "--pk",
-            "id",
-        ],
+        [tool, "insert", str(db_path), "incidents", str(csv_path), "--csv", "--pk", "id"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
     steps["insert"] = time.perf_counter() - start
     start = time.perf_counter()
-    for column in SQLITE_INDEXES:
-        subprocess.run([tool, "create-index", str(db_path), "incidents", column], check=True)
+    for columns in SQLITE_INDEXES:
+        subprocess.run([tool, "create-index", str(db_path), "incidents", *columns], check=True)
     steps["indexes"] = time.perf_counter() - start
+    start = time.perf_counter()
+    with contextlib.closing(sqlite3.connect(db_path)) as conn, conn:
+        for statement in RTREE_SQL:
+            conn.execute(statement)
+    steps["rtree"] = time.perf_counter() - start
     start = time.perf_counter()
     subprocess.run(
         [tool, "enable-fts", str(db_path), "incidents", *FTS_COLUMNS, "--fts5"],
@@ -274,8 +345,45 @@ def load_datasette(csv_path: Path, db_path: Path) -> dict[str, float]:
         stdout=subprocess.DEVNULL,
     )
     steps["full_text"] = time.perf_counter() - start
+    start = time.perf_counter()
     subprocess.run([tool, "analyze", str(db_path)], check=True)
+    steps["analyze"] = time.perf_counter() - start
     return steps
+
+
+def sqlite_plan(db_path: Path, sql_text: str) -> list[str]:
+    """EXPLAIN QUERY PLAN of one question, as Datasette's SQLite would run it."""
+    uri = f"file:{db_path}?immutable=1"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        rows = conn.execute("EXPLAIN QUERY PLAN " + sql_text).fetchall()
+    return [str(row[-1]) for row in rows]
+
+
+def sqlite_setup(db_path: Path) -> dict[str, Any]:
+    """The indexes the database holds, and the cache Datasette's own connections get with
+    ``cache_size_kb`` (read back with PRAGMA cache_size through Datasette itself)."""
+    import asyncio
+
+    from datasette.app import Datasette
+
+    uri = f"file:{db_path}?immutable=1"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        schema = [
+            str(row[0])
+            for row in conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type IN ('index', 'table') "
+                "AND sql IS NOT NULL AND name NOT LIKE 'incidents_fts_%' "
+                "AND name NOT LIKE 'incidents_rtree_%' ORDER BY name"
+            )
+        ]
+    app = Datasette(immutables=[str(db_path)], settings={"cache_size_kb": DATASETTE_CACHE_KB})
+
+    async def cache_pages() -> int:
+        db = app.get_database(DATASETTE_DB)
+        return int(await db.execute_fn(lambda c: c.execute("PRAGMA cache_size").fetchone()[0]))
+
+    cache = asyncio.run(cache_pages())
+    return {"schema": schema, "cache_size_kb": DATASETTE_CACHE_KB, "pragma_cache_size": cache}
 
 
 @contextlib.contextmanager
@@ -287,10 +395,46 @@ def serve_datasette(db_path: Path, log_dir: Path) -> Iterator[Server]:
         "--setting", "sql_time_limit_ms", str(DATASETTE_TIME_LIMIT_MS),
         "--setting", "max_csv_mb", "0",
         "--setting", "max_returned_rows", "10000",
+        "--setting", "cache_size_kb", str(DATASETTE_CACHE_KB),
     ]  # fmt: skip
     with running("Datasette", argv, port, log_dir / "datasette.log") as server:
+        settings = httpx.get(server.base_url + "/-/settings.json", timeout=10).json()
+        if settings.get("cache_size_kb") != DATASETTE_CACHE_KB:
+            raise RuntimeError(f"Datasette did not take cache_size_kb: {settings}")
         yield server
 
 
 def datasette_url(server: Server, sql: str) -> tuple[str, dict[str, str]]:
     return f"{server.base_url}/{DATASETTE_DB}.json", {"sql": sql, "_shape": "array"}
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+# Set on each benchmark database (ALTER DATABASE … SET), so every connection of Blotter's
+# server, of `blotter load` and of the raw engine gets them; the server-wide ones
+# (shared_buffers) are the server's own and are recorded in the results.
+POSTGRES_SETTINGS = {
+    "work_mem": "64MB",
+    "effective_cache_size": "8GB",
+    "random_page_cost": "1.1",
+    "jit": "off",
+}
+POSTGRES_SHOWN = (*POSTGRES_SETTINGS, "shared_buffers", "max_parallel_workers_per_gather")
+
+
+def postgres_setup(database_url: str, schema: str) -> dict[str, Any]:
+    """The settings the benchmark's connections run with, and every index of the store's
+    schema (what Blotter itself created for the dataset)."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        shown = {name: str(conn.execute(f"SHOW {name}").fetchone()[0]) for name in POSTGRES_SHOWN}  # type: ignore[index]
+        indexes = [
+            str(row[0])
+            for row in conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename LIKE 'ds_%%' "
+                "ORDER BY indexname",
+                [schema],
+            )
+        ]
+    return {"settings": shown, "indexes": indexes}
