@@ -132,14 +132,30 @@ def filter_order_limit(district: str, since: str) -> Question:
     )
 
 
-def _in_district(district: str | None) -> tuple[dict[str, str], str]:
-    if district is None:
+Period = tuple[str, str]  # from (inclusive) and to (exclusive), ISO timestamps
+
+
+def _where(district: str | None, period: Period | None) -> tuple[dict[str, str], str]:
+    """A district and a period as SoQL's $where and as SQLite's WHERE."""
+    soql: list[str] = []
+    sql: list[str] = []
+    if district is not None:
+        soql.append(f"district = {_quoted(district)}")
+        sql.append(f"district = {_quoted(district)}")
+    if period is not None:
+        low, high = period
+        soql.append(f"received_at >= {_quoted(low)} AND received_at < {_quoted(high)}")
+        sql.append(
+            f"received_at >= {_quoted(low.replace('T', ' '))} "
+            f"AND received_at < {_quoted(high.replace('T', ' '))}"
+        )
+    if not soql:
         return {}, ""
-    return {"$where": f"district = {_quoted(district)}"}, f"WHERE district = {_quoted(district)} "
+    return {"$where": " AND ".join(soql)}, "WHERE " + " AND ".join(sql) + " "
 
 
-def count_by_category(district: str | None = None) -> Question:
-    where, sql_where = _in_district(district)
+def count_by_category(district: str | None = None, period: Period | None = None) -> Question:
+    where, sql_where = _where(district, period)
     return Question(
         name="count_by_category",
         label="Count by category",
@@ -161,8 +177,8 @@ def count_by_category(district: str | None = None) -> Question:
     )
 
 
-def monthly_trend(district: str | None = None) -> Question:
-    where, sql_where = _in_district(district)
+def monthly_trend(district: str | None = None, period: Period | None = None) -> Question:
+    where, sql_where = _where(district, period)
     return Question(
         name="monthly_trend",
         label="Monthly trend",
@@ -184,13 +200,8 @@ def monthly_trend(district: str | None = None) -> Question:
     )
 
 
-def cross_tab(year: int | None = None) -> Question:
-    soql: dict[str, str] = {}
-    sql_where = ""
-    if year is not None:
-        low, high = f"{year}-01-01T00:00:00", f"{year + 1}-01-01T00:00:00"
-        soql = {"$where": f"received_at >= '{low}' AND received_at < '{high}'"}
-        sql_where = f"WHERE received_at >= '{year}-01-01' AND received_at < '{year + 1}-01-01' "
+def cross_tab(period: Period | None = None) -> Question:
+    soql, sql_where = _where(None, period)
     return Question(
         name="cross_tab",
         label="Two-column cross-tab",
@@ -209,7 +220,7 @@ def cross_tab(year: int | None = None) -> Question:
             # SoQL sorts empty values last; SQLite first unless told.
             "ORDER BY district IS NULL, district, status IS NULL, status"
         ),
-        sqlite_uses=("idx_incidents_district_status",) if year is None else (),
+        sqlite_uses=("idx_incidents_district_status",) if period is None else (),
         normalize={"district": _text, "status": _text},
     )
 
@@ -313,9 +324,9 @@ def load_mix(
     makers: list[Callable[[], Question]] = [
         lambda: point_lookup(int(rng.integers(1, rows + 1))),
         lambda: filter_order_limit(str(rng.choice(districts)), _day(rng)),
-        lambda: count_by_category(str(rng.choice(districts))),
-        lambda: monthly_trend(str(rng.choice(districts))),
-        lambda: cross_tab(int(rng.integers(2015, 2025))),
+        lambda: count_by_category(str(rng.choice(districts)), _period(rng)),
+        lambda: monthly_trend(str(rng.choice(districts)), _period(rng)),
+        lambda: cross_tab(_period(rng)),
         lambda: text_search(_word(rng, descriptions)),
         lambda: _centre(rng, templates),
     ]
@@ -325,6 +336,13 @@ def load_mix(
 def _day(rng: np.random.Generator) -> str:
     day = FIRST_DAY + np.timedelta64(int(rng.integers(0, DAYS)), "D")
     return f"{day}T00:00:00"
+
+
+def _period(rng: np.random.Generator) -> Period:
+    """From a day of the ten years, for three months to three years."""
+    start = FIRST_DAY + np.timedelta64(int(rng.integers(0, DAYS)), "D")
+    end = start + np.timedelta64(int(rng.integers(90, 3 * 365)), "D")
+    return f"{start}T00:00:00", f"{end}T00:00:00"
 
 
 def _word(rng: np.random.Generator, descriptions: list[str]) -> str:

@@ -54,6 +54,7 @@ PROFILES = {
 }
 # Requests the load test's clients take in turn, each with its own parameters.
 LOAD_REQUESTS = 5_000
+LOAD_CHECKED = 28  # of them, checked alike on every server first
 Section = Callable[[Running], dict[str, dict[str, Any]]]
 METHOD = 2  # results files before this had no passes, spread, fair indexes or varied load
 
@@ -289,6 +290,7 @@ def load_test(running: Running) -> dict[str, dict[str, Any]]:
     every system), over a fixed window."""
     profile = running.profile
     mix = load_mix(running.rows, running.seed, LOAD_REQUESTS)
+    _check_sample(running, [q for q in mix[:LOAD_CHECKED] if q.kind != "search"])
     out = {}
     for key in running.servers:
         requests = [running.url_of(key, q) for q in mix]
@@ -300,6 +302,25 @@ def load_test(running: Running) -> dict[str, dict[str, Any]]:
         )
         out[key] = {**load.as_dict(), "peak_rss_mb": running.servers[key].peak_rss_mb()}
     return out
+
+
+def _check_sample(running: Running, sample: list[Question]) -> None:
+    """The first of the load test's varied questions, answered alike by every server (its
+    searches are left out: Blotter's $q matches within words, FTS5 whole words, which the
+    timed searches' words are chosen to agree on)."""
+    with httpx.Client(timeout=600) as client:
+        for question in sample:
+            answers = {
+                key: http_json(client, *running.url_of(key, question))() for key in running.servers
+            }
+            first, *others = answers
+            for key in others:
+                check_same(
+                    f"{key} against {first} (load test)",
+                    [question],
+                    {question.name: answers[key]},
+                    {question.name: answers[first]},
+                )
 
 
 # The sections of a run at each size, in order: (name in the results, function). A section

@@ -44,13 +44,45 @@ def test_every_system_answers_every_question(tiny_run: dict[str, Any]) -> None:
         measured = size["systems"][system]["questions"]
         assert sorted(measured) == sorted(asked), system
         for name in asked:
-            assert measured[name]["runs"] >= 3
-            assert (
-                0
-                < measured[name]["min_ms"]
-                <= measured[name]["median_ms"]
-                <= measured[name]["p95_ms"]
-            )
+            m = measured[name]
+            assert m["runs"] >= 3
+            assert 0 < m["min_ms"] <= m["q1_ms"] <= m["median_ms"] <= m["q3_ms"] <= m["max_ms"]
+            assert m["median_ms"] <= m["p95_ms"] <= m["max_ms"]
+    # Every system saw the same rows: the missing word finds none, the common one more than
+    # the rare one, on every system.
+    found = {system: size["systems"][system]["questions"] for system in SYSTEMS}
+    for system, measured in found.items():
+        assert measured["text_search_missing"]["rows"] == 0, system
+        assert measured["text_search"]["rows"] > measured["text_search_rare"]["rows"], system
+        assert measured["within_distance"]["rows"] == 1, system
+
+
+def test_datasette_is_indexed_as_a_careful_user_would_and_its_plans_use_it(
+    tiny_run: dict[str, Any],
+) -> None:
+    setup = tiny_run["sizes"][str(ROWS)]["systems"]["datasette"]["setup"]
+    schema = "\n".join(setup["schema"])
+    for index in ("idx_incidents_district_status", "idx_incidents_received_at"):
+        assert index in schema
+    assert "USING rtree" in schema and "USING FTS5" in schema
+    # The cache Datasette's own connections run with, read back through Datasette.
+    assert setup["pragma_cache_size"] == -setup["cache_size_kb"] == -300_000
+    plans = setup["plans"]
+    assert set(plans) == {q.name for q in questions(ROWS) if q.kind != "export"}
+    for name, plan in plans.items():
+        assert plan["uses"], (name, plan)
+    assert any("incidents_rtree" in line for line in plans["within_distance"]["plan"])
+    assert any("idx_incidents_district_status" in line for line in plans["cross_tab"]["plan"])
+
+
+def test_postgres_settings_and_blotter_indexes_are_recorded(tiny_run: dict[str, Any]) -> None:
+    setup = tiny_run["sizes"][str(ROWS)]["systems"]["raw-postgres"]["setup"]
+    assert setup["settings"]["work_mem"] == "64MB"
+    assert setup["settings"]["jit"] == "off"
+    assert "shared_buffers" in setup["settings"]
+    # The row identifier's index, which Blotter's store creates for every version.
+    assert any("(id)" in index for index in setup["indexes"])
+    assert any("Index" in line for line in setup["plans"]["point_lookup"])
 
 
 def test_exports_loads_and_ingest_are_measured(tiny_run: dict[str, Any]) -> None:
@@ -63,8 +95,9 @@ def test_exports_loads_and_ingest_are_measured(tiny_run: dict[str, Any]) -> None
         assert measured["ingest"]["rows_per_s"] > 0
         load = measured["load"]
         assert load["clients"] == 64
-        assert load["requests"] >= 64
+        assert load["requests"] >= 1
         assert load["errors"] == 0, load["first_error"]
+        assert load["distinct_requests"] > 1_000  # every request its own parameters
     # Both engines write the same CSV, byte for byte.
     assert (
         systems["blotter-duckdb"]["export"]["bytes"]
@@ -78,15 +111,32 @@ def test_machine_and_targets_are_reported(tiny_run: dict[str, Any]) -> None:
     results = tiny_run
     assert results["machine"]["cores"] >= 1
     assert results["machine"]["datasette"] != "not installed"
-    targets = results["targets"]
-    assert {t["target"] for t in targets} >= {
-        "count_by_category on DuckDB ≤ 1.3× raw + 2 ms",
-        "ingest of a typed CSV on DuckDB",
-        "point lookup on PostgreSQL vs Datasette",
-    }
-    for target in targets:
-        assert isinstance(target["met"], bool)
-        assert (target["by"] is None) == target["met"]
+    targets = {t["target"]: t for t in results["targets"]}
+    assert all(t["rows"] == ROWS for t in targets.values())
+    for name in (
+        "Text search, rare word (pedestrian) on DuckDB: ≤ 10 ms",
+        "Text search, missing word (zeppelin) on PostgreSQL: ≤ 10 ms",
+        "Two-column cross-tab on DuckDB: ≥ 10× faster than Datasette",
+        "Two-column cross-tab on PostgreSQL: no slower than Datasette",
+        "Point lookup by id on DuckDB: no slower than Datasette",
+        "Within 500 m of a point on PostgreSQL: ≤ 1.3× raw PostgreSQL + 1 ms",
+        "Full CSV export on PostgreSQL: ≥ 200 MB/s",
+        "Ingest on DuckDB: ≥ 500,000 rows/s",
+        "64 clients on PostgreSQL: no errors",
+    ):
+        assert targets[name]["status"] in ("met", "missed"), name
+    # Pages are another section's; the load's 3× has no earlier figure at this size.
+    assert targets["Each page on DuckDB: ≤ 300 ms"]["status"] == "not measured"
+    load = targets[
+        "64 clients with varied parameters on DuckDB: ≥ 3× the requests/s of issue #20's run"
+    ]
+    assert load["status"] == "not measured" and "1,500 rows" in load["note"]
+    for target in targets.values():
+        assert (target["by"] is None) == (target["status"] != "missed")
+    export = targets["Full CSV export on DuckDB: ≥ 500 MB/s"]
+    measured = results["sizes"][str(ROWS)]["systems"]["blotter-duckdb"]["export"]["mb_per_s"]
+    assert export["measured"] == measured
+    assert export["status"] == ("met" if measured >= 500 else "missed")
 
 
 def test_the_report_has_every_question_and_the_export_rate(tiny_run: dict[str, Any]) -> None:

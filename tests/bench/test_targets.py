@@ -1,0 +1,109 @@
+"""The targets' verdicts from figures made up here: met, missed, within the noise, not
+measured; and the load test's varied requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.questions import load_mix, questions
+from bench.report import verdicts
+from bench.targets import check
+
+ROWS = 1_000_000
+
+
+def _latency(median: float, q1: float, q3: float) -> dict[str, float]:
+    return {"median_ms": median, "q1_ms": q1, "q3_ms": q3}
+
+
+def _results(ours: dict[str, Any], theirs: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    systems = {
+        "blotter-duckdb": {"questions": ours},
+        "raw-duckdb": {"questions": raw},
+        "datasette": {"questions": theirs},
+    }
+    return {"sizes": {str(ROWS): {"rows": ROWS, "systems": systems}}}
+
+
+def _by_name(results: dict[str, Any]) -> dict[str, Any]:
+    return {t["target"]: t for t in check(results)}
+
+
+def test_a_comparison_whose_quartiles_overlap_is_within_the_noise() -> None:
+    results = _results(
+        ours={
+            "point_lookup": _latency(2.0, 1.8, 2.4),  # Datasette 1.9 (1.7–2.1): overlaps
+            "count_by_category": _latency(4.0, 3.9, 4.1),  # 36 / 4 = 9×, 35/4.1 .. 37/3.9
+            "cross_tab": _latency(5.0, 4.9, 5.1),  # 600 / 5 = 120×, clear
+        },
+        theirs={
+            "point_lookup": _latency(1.9, 1.7, 2.1),
+            "count_by_category": _latency(36.0, 35.0, 37.0),
+            "cross_tab": _latency(600.0, 590.0, 610.0),
+        },
+        raw={"point_lookup": _latency(0.5, 0.5, 0.5)},
+    )
+    got = _by_name(results)
+    lookup = got["Point lookup by id on DuckDB: no slower than Datasette"]
+    assert (lookup["status"], lookup["within_noise"]) == ("missed", True)
+    assert lookup["by"] == 2.0 / 1.9
+    count = got["Count by category on DuckDB: ≥ 10× faster than Datasette"]
+    assert (count["status"], count["within_noise"]) == ("missed", False)  # 8.5×..9.5×
+    assert count["measured"] == 9.0
+    cross = got["Two-column cross-tab on DuckDB: ≥ 10× faster than Datasette"]
+    assert (cross["status"], cross["within_noise"], cross["by"]) == ("met", False, None)
+    # 1.3 × 0.5 + 1 = 1.65 ms against 2.0 (1.8–2.4): missed, clear of the noise.
+    raw = got["Point lookup by id on DuckDB: ≤ 1.3× raw DuckDB + 1 ms"]
+    assert raw["limit"] == 1.3 * 0.5 + 1
+    assert (raw["status"], raw["within_noise"]) == ("missed", False)
+
+
+def test_targets_without_their_figures_are_listed_as_not_measured() -> None:
+    results = _results(ours={}, theirs={}, raw={})
+    got = check(results)
+    postgres = [t for t in got if "on PostgreSQL" in t["target"]]
+    assert postgres and all(t["status"] == "not measured" for t in postgres)
+    assert all(t["note"] == "Blotter·PostgreSQL was not run" for t in postgres)
+    assert _by_name(results)["Each page on DuckDB: ≤ 300 ms"]["status"] == "not measured"
+    # Every question of the run has its targets, whether measured or not.
+    searches = [q for q in questions(ROWS) if q.kind == "search"]
+    assert len(searches) == 3
+    for q in searches:
+        assert f"{q.label} on PostgreSQL: ≤ 10 ms" in _by_name(results)
+    table = "\n".join(verdicts({**results, "sizes": results["sizes"]}))
+    assert "at 1,000,000 rows: 0 met, 0 missed, " in table
+
+
+def test_pages_are_checked_when_a_run_times_them() -> None:
+    results = _results(ours={}, theirs={}, raw={})
+    results["sizes"][str(ROWS)]["systems"]["blotter-duckdb"]["pages"] = {
+        "dataset": {**_latency(250.0, 240.0, 260.0), "queries": 9},
+        "map": _latency(320.0, 290.0, 330.0),
+    }
+    got = _by_name(results)
+    assert got["Page dataset on DuckDB: ≤ 300 ms"]["status"] == "met"
+    assert got["Page dataset on DuckDB: ≤ 6 store queries"]["status"] == "missed"
+    page_map = got["Page map on DuckDB: ≤ 300 ms"]
+    assert (page_map["status"], page_map["within_noise"]) == ("missed", True)
+    assert "Each page on DuckDB: ≤ 300 ms" not in got
+
+
+def test_the_load_test_varies_every_kind_of_question_the_same_way_each_run() -> None:
+    mix = load_mix(100_000, seed=7, count=700)
+    assert [q.soql for q in mix] == [q.soql for q in load_mix(100_000, seed=7, count=700)]
+    assert [q.soql for q in mix] != [q.soql for q in load_mix(100_000, seed=8, count=700)]
+    kinds = {q.name for q in mix}
+    assert kinds == {
+        "point_lookup",
+        "filter_order_limit",
+        "count_by_category",
+        "monthly_trend",
+        "cross_tab",
+        "text_search",
+        "within_distance",
+    }
+    for name in kinds:
+        asked = [str(sorted(q.soql.items())) for q in mix if q.name == name]
+        assert len(set(asked)) > len(asked) // 2, name  # mostly different parameters
+    ids = [int(q.soql["id"]) for q in mix if q.name == "point_lookup"]
+    assert all(1 <= i <= 100_000 for i in ids)
