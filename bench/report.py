@@ -196,7 +196,8 @@ def verdicts(results: dict[str, Any]) -> list[str]:
     checked = check(results)
     sizes = [s["rows"] for s in results["sizes"].values()]
     lines = [
-        "Targets of issue #20 (set for 1M and 10M rows; indicative below), from this file:",
+        "What the figures say: the targets of issue #20 (set for 1M and 10M rows, indicative "
+        "below), checked against this file:",
         "",
     ]
     for rows in sizes:

@@ -3,6 +3,9 @@ measured; and the load test's varied requests."""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 from bench.questions import load_mix, questions
@@ -107,3 +110,16 @@ def test_the_load_test_varies_every_kind_of_question_the_same_way_each_run() -> 
         assert len(set(asked)) > len(asked) // 2, name  # mostly different parameters
     ids = [int(q.soql["id"]) for q in mix if q.name == "point_lookup"]
     assert all(1 <= i <= 100_000 for i in ids)
+
+
+def test_the_benchmark_doc_states_the_verdicts_of_the_results_file_the_readme_cites() -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    (cited,) = set(re.findall(r"\]\((bench/results/[\w.-]+\.json)\)", readme))
+    results = json.loads((root / cited).read_text())
+    stated = "\n".join(verdicts(results))
+    assert stated in (root / "docs" / "benchmark.md").read_text()
+    assert stated in readme
+    # Every target the file can be checked against is there, each with its verdict.
+    for target in check(results):
+        assert f"| {target['target']} |" in stated
