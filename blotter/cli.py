@@ -140,6 +140,13 @@ def _progress(label: str) -> Iterator[Callable[[int], None]]:
         yield lambda rows: progress.update(task, completed=rows)
 
 
+# Idle keep-alive connections are closed after this many seconds. uvicorn's 5 s equals
+# httpx's own pool expiry, so a client reusing a connection just as the server closed it lost
+# the request (the benchmark's load test saw it); a minute is what proxies and clients expect
+# (requests keeps connections for ever), and an idle connection costs the server almost nothing.
+KEEP_ALIVE_S = 65
+
+
 def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
@@ -156,6 +163,7 @@ def _serve(settings: Settings, workers: int = 1) -> None:
             host=settings.host,
             port=settings.port,
             h11_max_incomplete_event_size=_parser_room(settings),
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         return
     if not settings.database_url:
@@ -178,6 +186,7 @@ def _serve(settings: Settings, workers: int = 1) -> None:
         port=settings.port,
         workers=workers,
         h11_max_incomplete_event_size=_parser_room(settings),
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 
