@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi import Response
 from fastapi.responses import FileResponse, StreamingResponse
 
-from blotter.exports.files import export_file
+from blotter.exports.files import existing_export, export_body
 from blotter.exports.stream import csv_body as _csv_body
 from blotter.model import Dataset
 from blotter.portal import Portal
@@ -43,11 +43,13 @@ def csv_body(portal: Portal, prepared: PreparedQuery) -> Iterator[bytes]:
 
 def whole_export(
     portal: Portal, dataset: Dataset, media_type: str, headers: dict[str, str], *, bom: bool
-) -> Response:
-    """Every row of ``dataset``'s version in its columns, from its export file (written now
-    if it is not yet). ``headers`` keep the answer's own ETag and Last-Modified, so they
-    are the same whether the file was just written or not."""
-    found = export_file(portal.store, portal.settings, dataset)
+) -> Response | Iterator[bytes]:
+    """Every row of ``dataset``'s version in its columns, from its export file; before the
+    file exists, the body to stream while it is written (``exports.files.export_body``).
+    ``headers`` keep the answer's own ETag and Last-Modified, the same either way."""
+    found = existing_export(portal.settings, dataset)
+    if found is None:
+        return export_body(portal.store, portal.settings, dataset)
     if not bom:
         return _ExportFileResponse(
             found.path, headers=headers, media_type=media_type, stat_result=found.stat

@@ -99,7 +99,10 @@ def data_response(
         name = download_filename(dataset.meta.name, dataset.id, about, fmt, now().date())
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
     if whole:
-        return whole_export(portal, dataset, media_type, headers, bom=bom)
+        sent = whole_export(portal, dataset, media_type, headers, bom=bom)
+        if isinstance(sent, Response):
+            return sent
+        body = sent  # the first request: streamed while its file is written
     if bom and fmt == "csv":  # Socrata's $$bom: Excel then reads the CSV as UTF-8
         body = _joined(["\ufeff".encode()], body)
     return _answer(body, media_type, headers, request.url.path)

@@ -65,6 +65,11 @@ def file_stem(dataset: Dataset) -> str:
     return f"{dataset.id}-v{dataset.version}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
+def existing_export(settings: Settings, dataset: Dataset) -> ExportFile | None:
+    """The export file of ``dataset`` if it is written."""
+    return _existing(folder(settings) / f"{file_stem(dataset)}.csv")
+
+
 def export_file(store: Store, settings: Settings, dataset: Dataset) -> ExportFile:
     """The export file of ``dataset`` (a version, in the columns its reader sees), written
     now if it does not exist yet."""
@@ -77,6 +82,29 @@ def export_file(store: Store, settings: Settings, dataset: Dataset) -> ExportFil
         found = _existing(path) or _write(store, settings, dataset, path)
     sweep(store, settings, keep=path)
     return found
+
+
+def export_body(store: Store, settings: Settings, dataset: Dataset) -> Iterator[bytes]:
+    """The export's bytes for a first request, so it need not wait for the whole file: they
+    are written to the file on the way, which is put in place after the last one. Should
+    another request be writing it already, they are only streamed; should the client go
+    away, the partial file is removed. The lock is taken inside the generator, so that its
+    ``finally`` always releases it."""
+    path = folder(settings) / f"{file_stem(dataset)}.csv"
+    lock = _lock(path)
+    if not lock.acquire(blocking=False):
+        yield from _body(store, settings, dataset)
+        return
+    try:
+        if _existing(path) is None:
+            yield from _written(store, settings, dataset, path)
+        else:
+            with path.open("rb") as source:
+                while chunk := source.read(1 << 20):
+                    yield chunk
+    finally:
+        lock.release()
+    sweep(store, settings, keep=path)
 
 
 def public_checksum(store: Store, settings: Settings, dataset: Dataset) -> str:
@@ -152,23 +180,37 @@ def _lock(path: Path) -> threading.Lock:
 
 
 def _write(store: Store, settings: Settings, dataset: Dataset, path: Path) -> ExportFile:
-    """Write the export to a temporary file, then its checksum and the file into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in _written(store, settings, dataset, path):
+        pass
+    found = _existing(path)
+    assert found is not None
+    return found
+
+
+def _body(store: Store, settings: Settings, dataset: Dataset) -> Iterator[bytes]:
+    """Every row in the dataset's columns, as ``rows.csv`` sends them."""
     prepared = prepare_query(store, dataset, {}, settings, unlimited=True)
-    body = csv_body(store, settings, prepared, timed=False)
+    return csv_body(store, settings, prepared, timed=False)
+
+
+def _written(store: Store, settings: Settings, dataset: Dataset, path: Path) -> Iterator[bytes]:
+    """The export's bytes, written on the way to a temporary file; after the last, the
+    checksum then the file are renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = _body(store, settings, dataset)
     digest = hashlib.sha256()
     with _temporary(path) as temporary:
         with temporary.open("wb") as out:
             for chunk in body:
                 digest.update(chunk)
                 out.write(chunk)
+                yield chunk
             out.flush()
             os.fsync(out.fileno())
         with _temporary(path) as sums:
             sums.write_text(digest.hexdigest() + "\n")
             os.replace(sums, _sums(path))
         os.replace(temporary, path)
-    return ExportFile(path, digest.hexdigest(), path.stat())
 
 
 @contextmanager
