@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 from blotter.app import create_app
-from blotter.exports.files import export_file, file_stem, public_checksum, sweep
+from blotter.exports.files import export_body, export_file, file_stem, public_checksum, sweep
 from blotter.settings import Settings
 from tests.conftest import LiveServer, serve_in_thread
 from tests.portal import COLUMNS, PASSWORD, PUBLIC, Portal
@@ -203,3 +203,15 @@ def test_files_beyond_the_size_bound_are_removed_oldest_first(portal: Portal) ->
     again = export_file(portal.store, settings, dataset.model_copy(update={"columns": COLUMNS[:3]}))
     assert again.path.read_bytes() == PUBLIC_CSV and again.sha256 == first.sha256
     assert not second.path.exists()
+
+
+def test_a_first_download_cut_short_leaves_no_file_and_frees_the_writer(portal: Portal) -> None:
+    dataset = portal.store.get_dataset(PUBLIC)
+    body = export_body(portal.store, portal.settings, dataset)
+    assert next(body) == STAFF_CSV  # the file is renamed into place only after the last chunk
+    assert list(_exports(portal).glob(".*.tmp"))
+    body.close()  # the client went away
+    assert not list(_exports(portal).iterdir())
+    # Nobody holds the file's writer: the next one writes it.
+    assert b"".join(export_body(portal.store, portal.settings, dataset)) == STAFF_CSV
+    assert export_file(portal.store, portal.settings, dataset).path.read_bytes() == STAFF_CSV
