@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         description="The most memory the embedded database may use for its cache and work, "
         "in MB; beyond it, work spills to disk. 0: DuckDB's default (most of the RAM).",
     )
+    export_files_mb: int = Field(
+        10240,
+        ge=0,
+        description="The most disk the whole-version CSV exports kept under DATA_DIR/exports "
+        "may take, in MB; beyond it the oldest are removed (and written again when next "
+        "asked). Files of versions no longer current are removed whatever the bound.",
+    )
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, description="Port the web server listens on.")
     public_url: str = Field(

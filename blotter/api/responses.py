@@ -20,7 +20,7 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from blotter.access import visible_dataset
-from blotter.api.csv_export import csv_body
+from blotter.api.csv_export import csv_body, whole_export
 from blotter.api.filenames import download_filename
 from blotter.api.serialize import soda_type_name, stream_csv, stream_geojson, stream_json
 from blotter.auth import viewer_of
@@ -55,11 +55,13 @@ def data_response(
     attach: bool = False,
     about: str = "",
     bom: bool = False,
+    whole: bool = False,
 ) -> Response:
     """Run a query and stream its rows with Socrata's headers; 304 when the ETag matches.
 
     A ``download`` (or an ``attach``ed answer) is sent as a file named for the dataset, the
-    filter (``about``) and the day."""
+    filter (``about``) and the day. A ``whole`` CSV (every row, every column the viewer
+    sees, as ``rows.csv`` without parameters) is sent from the version's export file."""
     portal: Portal = request.app.state.portal
     viewer = viewer_of(request, portal.store)
     dataset = visible_dataset(portal.store, viewer, dataset_id)
@@ -74,9 +76,10 @@ def data_response(
         return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
     media_type, streamer = FORMATS[fmt]
     prepared = prepare(portal, dataset)
-    if fmt == "csv":
+    body: Iterator[bytes] = iter(())
+    if fmt == "csv" and not whole:
         body = csv_body(portal, prepared)
-    else:
+    elif not whole:
         result = run(portal.store, prepared, portal.settings)
         body = streamer(result.outputs, result.rows)
     headers = {
@@ -95,6 +98,11 @@ def data_response(
     if download or attach:
         name = download_filename(dataset.meta.name, dataset.id, about, fmt, now().date())
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    if whole:
+        sent = whole_export(portal, dataset, media_type, headers, bom=bom)
+        if isinstance(sent, Response):
+            return sent
+        body = sent  # the first request: streamed while its file is written
     if bom and fmt == "csv":  # Socrata's $$bom: Excel then reads the CSV as UTF-8
         body = _joined(["\ufeff".encode()], body)
     return _answer(body, media_type, headers, request.url.path)

@@ -1,4 +1,6 @@
-"""Rows to bytes, exactly as Socrata writes them: JSON, CSV and GeoJSON, streamed.
+"""Rows to bytes, exactly as Socrata writes them: JSON, CSV and GeoJSON, streamed. CSV is
+written below the edges (``blotter.exports.csvtext``, shared with the pages and the export
+files) and named here for the API.
 
 Socrata quirks kept on purpose: numbers are JSON strings, floating timestamps carry
 milliseconds and no zone, null fields are left out of a JSON row, points are GeoJSON.
@@ -6,22 +8,23 @@ milliseconds and no zone, null fields are left out of a JSON row, points are Geo
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from blotter.api.geometry import box_ring, hull_ring, multipolygon_wkt
+from blotter.exports.csvtext import csv_cells as csv_cells
+from blotter.exports.csvtext import csv_fields as csv_fields
+from blotter.exports.csvtext import csv_value as csv_value
+from blotter.exports.csvtext import stream_csv as stream_csv
+from blotter.exports.csvtext import stream_csv_lines as stream_csv_lines
+from blotter.exports.geometry import shaped_cells
 from blotter.formatting import format_number, format_timestamp
 from blotter.model import ColumnType
 from blotter.soql.compiler import Output
-from blotter.store.base import CsvCell, CsvPiece
 
 Value = Any
 _CHUNK_ROWS = 500
-_CSV_CHUNK = 1 << 20
 
 
 def soda_type_name(output: Output) -> str:
@@ -29,25 +32,6 @@ def soda_type_name(output: Output) -> str:
     if output.fixed:
         return "fixed_timestamp"
     return "text" if output.type is None else str(output.type)
-
-
-def _cells(outputs: list[Output], row: tuple[Any, ...]) -> Iterator[tuple[Output, Any]]:
-    """Pair each output with its value; a geometry consumes several physical values: a
-    point becomes (lon, lat), an extent or a convex hull a closed ring of (lon, lat)."""
-    i = 0
-    for out in outputs:
-        values = row[i : i + out.width]
-        i += out.width
-        if out.shape is None:
-            yield out, values[0]
-        elif any(v is None for v in values):
-            yield out, None
-        elif out.shape == "point":
-            yield out, (values[0], values[1])
-        elif out.shape == "box":
-            yield out, box_ring(*values)
-        else:
-            yield out, hull_ring(values[0], values[1])
 
 
 def json_value(output: Output, value: Value) -> Any:
@@ -66,27 +50,11 @@ def json_value(output: Output, value: Value) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
-def csv_value(output: Output, value: Value) -> str:
-    if value is None:
-        return ""
-    if output.type is None:
-        return f"row-{value}"
-    if output.type is ColumnType.POINT:
-        return f"POINT ({format_number(value[0])} {format_number(value[1])})"
-    if output.type is ColumnType.MULTIPOLYGON:
-        return multipolygon_wkt(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return format_number(value)
-    if isinstance(value, datetime | date):
-        return format_timestamp(value, fixed=output.fixed)
-    return str(value)
-
-
 def json_row(outputs: list[Output], row: tuple[Any, ...]) -> dict[str, Any]:
     return {
-        out.name: json_value(out, value) for out, value in _cells(outputs, row) if value is not None
+        out.name: json_value(out, value)
+        for out, value in shaped_cells(outputs, row)
+        if value is not None
     }
 
 
@@ -134,78 +102,6 @@ def stream_json(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Itera
     yield "".join(buffer).encode()
 
 
-def stream_csv(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
-    """CSV whose header row is the field names."""
-    out, writer = _csv_writer(outputs)
-    for count, row in enumerate(rows, start=1):
-        writer.writerow(csv_fields(outputs, row))
-        if count % _CHUNK_ROWS == 0:
-            yield _taken(out)
-    yield out.getvalue().encode()
-
-
-def csv_fields(outputs: list[Output], row: tuple[Any, ...]) -> list[str]:
-    return [csv_value(o, v) for o, v in _cells(outputs, row)]
-
-
-def csv_cells(outputs: list[Output]) -> list[CsvCell] | None:
-    """How the engine writes each output (``Store.execute_csv``); None for computed shapes
-    (extent, convex hull), which only the Python path draws."""
-    cells: list[CsvCell] = []
-    for out in outputs:
-        if out.shape not in (None, "point"):
-            return None
-        if out.type is None:
-            cells.append(CsvCell.ROW_ID)
-        elif out.fixed:
-            cells.append(CsvCell.FIXED_TIMESTAMP)
-        else:
-            cells.append(CsvCell.POINT if out.shape == "point" else CsvCell.VALUE)
-    return cells
-
-
-def stream_csv_lines(outputs: list[Output], pieces: Iterable[CsvPiece]) -> Iterator[bytes]:
-    """The header, then the lines the engine wrote; a row it left raw is written here, so
-    the bytes are the same as :func:`stream_csv`'s. Chunks stay large: each is a hop
-    between threads in the server."""
-    out, writer = _csv_writer(outputs)
-    pending = [_taken(out)]
-    size = 0
-    for piece in pieces:
-        if isinstance(piece, tuple):
-            writer.writerow(csv_fields(outputs, piece))
-            piece = _taken(out)
-        pending.append(piece)
-        size += len(piece)
-        if size >= _CSV_CHUNK:
-            yield b"".join(pending)
-            pending.clear()
-            size = 0
-    yield b"".join(pending)
-
-
-class _RowWriter(Protocol):
-    """What a ``csv.writer`` offers (typeshed names its class only in the private ``_csv``)."""
-
-    def writerow(self, row: Iterable[object], /) -> object: ...
-
-
-def _csv_writer(outputs: list[Output]) -> tuple[io.StringIO, _RowWriter]:
-    """A writer into a buffer, the header row already written."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([o.name for o in outputs])
-    return out, writer
-
-
-def _taken(out: io.StringIO) -> bytes:
-    """What the buffer holds, which it then forgets."""
-    text = out.getvalue().encode()
-    out.seek(0)
-    out.truncate()
-    return text
-
-
 def stream_geojson(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> Iterator[bytes]:
     """A FeatureCollection; the first geometry output is the geometry, the rest properties."""
     shapes = (ColumnType.POINT, ColumnType.MULTIPOLYGON)
@@ -216,7 +112,7 @@ def stream_geojson(outputs: list[Output], rows: Iterable[tuple[Any, ...]]) -> It
     for row in rows:
         properties: dict[str, Any] = {}
         shape: Any = None
-        for out, value in _cells(outputs, row):
+        for out, value in shaped_cells(outputs, row):
             if out is geometry:
                 if value is not None:
                     shape = json_value(out, value)

@@ -14,10 +14,10 @@ from blotter.api.filenames import filter_words
 from blotter.api.responses import FORMATS, data_response
 from blotter.api.views import view_json, visible_report
 from blotter.auth import viewer_of
-from blotter.errors import InvalidRequest, NotFound
+from blotter.errors import InvalidRequest, NotFound, SoQLError
 from blotter.model import check_dataset_id
 from blotter.portal import Portal
-from blotter.queries import prepare_query
+from blotter.queries import prepare_query, split_params
 
 router = APIRouter()
 
@@ -64,7 +64,18 @@ def _data_response(
         attach=attach,
         about=filter_words(params),
         bom=bom,
+        # A whole export is the same bytes for every reader of the version: sent from a file.
+        whole=download and fmt == "csv" and _asks_everything(params),
     )
+
+
+def _asks_everything(params: dict[str, str]) -> bool:
+    """No clause and no filter (options such as ``$$bom`` or ``accessType`` aside)."""
+    try:
+        clauses, filters = split_params(params)
+    except SoQLError:  # not a whole export; the query's preparation reports it in its turn
+        return False
+    return not clauses and not filters
 
 
 @router.get("/resource/{name}")

@@ -3,6 +3,8 @@ no pile-up of streams and waiting requests, whatever the engine's connection poo
 
 from __future__ import annotations
 
+import shutil
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -87,3 +89,29 @@ def test_a_client_leaving_mid_stream_frees_its_connection(live: tuple[LiveServer
         f"{server.url}/resource/{dataset_id}.json", params={"$limit": "1"}, timeout=20
     )
     assert answer.status_code == 200
+
+
+def test_a_client_leaving_the_first_whole_export_leaves_no_partial_file(
+    live: tuple[LiveServer, str],
+) -> None:
+    """The first whole export streams while its file is written; cut short, the file is
+    either whole (the server had sent it all into the socket) or not there, never partial."""
+    server, dataset_id = live
+    folder = server.app.state.portal.settings.data_dir / "exports"
+    shutil.rmtree(folder, ignore_errors=True)
+    url = f"{server.url}/api/views/{dataset_id}/rows.csv"
+    with httpx.stream("GET", url) as response:
+        assert "accept-ranges" not in response.headers  # streamed: no file yet
+        next(response.iter_bytes(1024))
+    deadline = time.monotonic() + 10
+    while list(folder.glob(".*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not list(folder.glob(".*.tmp"))
+    left = list(folder.glob("*.csv"))
+    whole = httpx.get(url, timeout=60)
+    assert whole.text.count("\n") == ROWS + 1
+    assert all(path.read_bytes() == whole.content for path in left)
+    (written,) = folder.glob("*.csv")
+    assert written.read_bytes() == whole.content
+    again = httpx.get(url, timeout=60)
+    assert again.headers["accept-ranges"] == "bytes" and again.content == whole.content

@@ -1,10 +1,33 @@
-"""Geometries computed from query results: bounding boxes and convex hulls as rings."""
+"""Geometries computed from query results: bounding boxes and convex hulls as rings, and
+each output of a result row paired with its value (a geometry made of several columns)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from blotter.soql.compiler import Output
 
 Ring = list[tuple[float, float]]
+
+
+def shaped_cells(outputs: list[Output], row: tuple[Any, ...]) -> Iterator[tuple[Output, Any]]:
+    """Pair each output with its value; a geometry consumes several physical values: a
+    point becomes (lon, lat), an extent or a convex hull a closed ring of (lon, lat)."""
+    i = 0
+    for out in outputs:
+        values = row[i : i + out.width]
+        i += out.width
+        if out.shape is None:
+            yield out, values[0]
+        elif any(v is None for v in values):
+            yield out, None
+        elif out.shape == "point":
+            yield out, (values[0], values[1])
+        elif out.shape == "box":
+            yield out, box_ring(*values)
+        else:
+            yield out, hull_ring(values[0], values[1])
 
 
 def box_ring(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> Ring:
