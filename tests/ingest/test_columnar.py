@@ -3,6 +3,8 @@ types, problems (row, column, value, reason, order, cap and total), progress and
 
 from __future__ import annotations
 
+import re
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,6 +140,7 @@ BAD = [
     "B-2,1e999,yes,2015-02-30,2015-13-01 10:00,44,-200,X,,\n",
     "B-3,old,y,2015-01-02 25:00:00,2015-01-02,44,,W,,\n",
     "B-4,5,n,2/30/2015,,north,-72,,,\n",
+    "B-5,5,n,2015-01-02,,,,W,,nul\x00inside\n",
 ]
 
 
@@ -319,3 +322,15 @@ def test_both_engines_refuse_a_bad_file_the_same_way(
         failures.append((caught.value.message, caught.value.problems, caught.value.total))
     assert failures[0] == failures[1]
     assert engine_store.list_datasets() == []
+
+
+def test_the_written_out_whitespace_is_pythons_own() -> None:
+    """The regexes Arrow runs treat as whitespace exactly what str.strip()/split() and re's
+    \\s do: every code point of the running Python, tested here once rather than at start."""
+    every = [chr(c) for c in range(sys.maxunicode + 1)]
+    assert columnar.WHITESPACE == "".join(c for c in every if c.isspace())
+    assert columnar.WHITESPACE == "".join(c for c in every if re.fullmatch(r"\s", c))
+    # Arrow's regex engine reads the class the same way: each is blank, a letter is not.
+    cells = pa.array([*columnar.WHITESPACE, "x", "\u200b", ""])
+    blank = columnar.blank_rows([cells]).to_pylist()
+    assert blank == [True] * len(columnar.WHITESPACE) + [False, False, True]
