@@ -531,5 +531,16 @@ def profile_show(
     print(text)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The ``blotter`` program. A process that only loads a file runs without pandas, which
+    nothing in a load needs and libraries would import only because it is installed
+    (``ingest/lean.py``); run in-process (tests, ``CliRunner``), ``app`` leaves it alone."""
+    if sys.argv[1:2] == ["load"]:
+        from blotter.ingest.lean import without_pandas
+
+        without_pandas()
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -328,8 +328,8 @@ def test_the_written_out_whitespace_is_pythons_own() -> None:
     """The regexes Arrow runs treat as whitespace exactly what str.strip()/split() and re's
     \\s do: every code point of the running Python, tested here once rather than at start."""
     every = [chr(c) for c in range(sys.maxunicode + 1)]
-    assert columnar.WHITESPACE == "".join(c for c in every if c.isspace())
-    assert columnar.WHITESPACE == "".join(c for c in every if re.fullmatch(r"\s", c))
+    assert "".join(c for c in every if c.isspace()) == columnar.WHITESPACE
+    assert "".join(c for c in every if re.fullmatch(r"\s", c)) == columnar.WHITESPACE
     # Arrow's regex engine reads the class the same way: each is blank, a letter is not.
     cells = pa.array([*columnar.WHITESPACE, "x", "\u200b", ""])
     blank = columnar.blank_rows([cells]).to_pylist()

@@ -81,9 +81,7 @@ def test_awkward_values_are_stored_exactly(
     values = [TEXTS, NUMBERS, FLAGS, STAMPS, LONS, LATS]
     names = [n for c in COLUMNS for n in physical_names(c)]
     types = [pa.string(), pa.float64(), pa.bool_(), pa.timestamp("us"), pa.float64(), pa.float64()]
-    table = pa.table(
-        [pa.array(v, t) for v, t in zip(values, types, strict=True)], names=names
-    )
+    table = pa.table([pa.array(v, t) for v, t in zip(values, types, strict=True)], names=names)
     ds = engine_store.create_dataset(DatasetMeta(name="Awkward"), COLUMNS)
     batches = [table.slice(0, 7).to_batches()[0], table.slice(7).to_batches()[0]]
     version = engine_store.publish(ds.id, COLUMNS, batches)
