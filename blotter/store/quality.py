@@ -115,7 +115,8 @@ class Checker:
             maybe = pc.or_(maybe, pc.and_(present, pc.invert(known)))
         if kind is ColumnType.FLOATING_TIMESTAMP:
             maybe = pc.or_(maybe, self._odd_dates(field, array))
-        return pc.indices_nonzero(pc.fill_null(maybe, False)).to_pylist()
+        positions: list[int] = pc.indices_nonzero(pc.fill_null(maybe, False)).to_pylist()
+        return positions
 
     def _odd_dates(self, field: str, array: pa.Array) -> pa.Array:
         """Dates ``_date`` could note: from tomorrow on, or outside the covered period."""
