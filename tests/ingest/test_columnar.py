@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from sqlglot import exp
 
@@ -334,3 +335,17 @@ def test_the_written_out_whitespace_is_pythons_own() -> None:
     cells = pa.array([*columnar.WHITESPACE, "x", "\u200b", ""])
     blank = columnar.blank_rows([cells]).to_pylist()
     assert blank == [True] * len(columnar.WHITESPACE) + [False, False, True]
+
+
+def test_the_quick_untidy_check_is_the_regex() -> None:
+    """Plain searches for spaces answer for printable ASCII; every other cell gets the regex."""
+    odd = [*columnar.WHITESPACE, "\x00", "\x7f", "\x01", "é", "\u200b"]
+    cells = [f"{a}{c}{b}" for c in odd for a, b in (("", "x"), ("x", ""), ("x", "y"))]
+    cells += ["", "abc", "a b", "a  b", " a", "a ", "  ", "é  x", "é x", None]
+    array = pa.array(cells, pa.string())
+    expected = pc.match_substring_regex(array, columnar._UNTIDY)
+    assert columnar._untidy(array).to_pylist() == expected.to_pylist()
+    assert (
+        columnar._untidy(array.slice(len(odd) * 3)).to_pylist()
+        == expected.to_pylist()[len(odd) * 3 :]
+    )
