@@ -5,6 +5,8 @@ COPY's text format (not CSV) because it escapes: a backslash is written ``\\\\``
 can end the data early (in CSV, a line holding only ``\\.`` inside a quoted multi-line value
 ends it on PostgreSQL before 18). Numbers are written as their shortest round-trip decimal,
 which PostgreSQL reads back to the same double; timestamps with their microseconds.
+``FREEZE``: the table was made in the publish's own transaction, so its rows are written
+visible to all, and nothing rewrites its pages later to say so.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def copy_rows(
 ) -> tuple[int, int]:
     """COPY every batch (columns ``names``) into ``table`` with row ids from ``next_row_id``
     and ``stamp`` as created and updated time; (rows written, the next row id)."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT text, ENCODING 'UTF8')").format(
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT text, ENCODING 'UTF8', FREEZE)").format(
         sql.Identifier(table),
         sql.SQL(", ").join(map(sql.Identifier, [ROW_ID, CREATED_AT, UPDATED_AT, *names])),
     )

@@ -151,3 +151,30 @@ def test_nul_nan_and_infinity_in_a_file_are_refused_on_both_engines(
     reasons = [p["reason"] for p in caught.value.problems]
     assert "NUL character" in reasons[0] and all("not a finite" in r for r in reasons[1:])
     assert engine_store.list_datasets() == []
+
+
+def test_postgres_writes_a_version_frozen(tmp_path: Path) -> None:
+    """PostgreSQL's alone: the version table is made in the publish's transaction, so COPY
+    FREEZE writes its rows already visible to all (no later rewrite to set hint bits, and
+    index-only scans from the start)."""
+    import psycopg
+
+    from blotter.schema import version_table
+    from blotter.store import open_store
+    from tests.engines import engine_settings
+
+    for config in engine_settings("postgres", tmp_path):
+        store = open_store(config)
+        ds = store.create_dataset(DatasetMeta(name="Frozen"), COLUMNS[:1])
+        notes = pa.array([f"note {i}" for i in range(5000)], pa.string())
+        store.publish(ds.id, COLUMNS[:1], [pa.record_batch([notes], names=["note"])])
+        store.close()
+        with psycopg.connect(str(config.database_url)) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_visibility")
+            table = f'"{config.database_schema}"."{version_table(ds.id, 1)}"'
+            frozen = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE all_visible AND all_frozen) "
+                "FROM pg_visibility_map(%s::regclass)",
+                [table],
+            ).fetchone()
+        assert frozen is not None and frozen[0] > 1 and frozen[0] == frozen[1]
