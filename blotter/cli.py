@@ -301,7 +301,6 @@ def load(
     from blotter.access import audit
     from blotter.ingest.pipeline import load_file
     from blotter.ingest.spec import load_spec_file
-    from blotter.management import profile_spec, publish_file
     from blotter.privacy import count_words
 
     if (dataset is None) == (not new):
@@ -318,6 +317,8 @@ def load(
     with _store(settings) as store:
         dataset_spec: DatasetSpec | None
         if profile:
+            from blotter.management import profile_spec
+
             dataset_spec = profile_spec(store, profile)
             if dataset is None:
                 dataset_spec = dataset_spec.model_copy(update={"id": None})
@@ -325,6 +326,9 @@ def load(
             dataset_spec = load_spec_file(spec) if spec else None
         with _progress(f"Loading {file.name}") as tick:
             if dataset and (profile or upsert):
+                # The upload API's path: a plain load does not import it.
+                from blotter.management import publish_file
+
                 outcome = publish_file(
                     store,
                     operator,
@@ -540,5 +544,16 @@ def profile_show(
     print(text)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The ``blotter`` program. A process that only loads a file runs without pandas, which
+    nothing in a load needs and libraries would import only because it is installed
+    (``ingest/lean.py``); run in-process (tests, ``CliRunner``), ``app`` leaves it alone."""
+    if sys.argv[1:2] == ["load"]:
+        from blotter.ingest.lean import without_pandas
+
+        without_pandas()
     app()
+
+
+if __name__ == "__main__":
+    main()

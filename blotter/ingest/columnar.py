@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +43,21 @@ ARROW_TYPES = {
     ColumnType.POINT: pa.float64(),
 }
 
-# Every character Python's str.split()/strip() and re's \s treat as whitespace.
-_WHITESPACE = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+# Every character Python's str.split()/strip() and re's \s treat as whitespace (str.isspace:
+# Unicode's category Zs and bidirectional classes WS, B and S). Written out rather than found
+# by testing all 1.1 million code points at every start; tests/ingest/test_columnar.py checks
+# it against the running Python's own definition.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+_WHITESPACE = list(WHITESPACE)
 _WS_CLASS = "".join(f"\\x{{{ord(c):x}}}" for c in _WHITESPACE)
 _WS_OTHER = "".join(f"\\x{{{ord(c):x}}}" for c in _WHITESPACE if c != " ")
-# A cell trimming, collapsing and folding leave alone: no whitespace but single inner spaces.
-_UNTIDY = f"[{_WS_OTHER}]|  |^ | $"
+# A cell trimming, collapsing and folding leave alone: no whitespace but single inner spaces,
+# and no NUL (which the Cleaner refuses: no engine may store one).
+_UNTIDY = f"[{_WS_OTHER}\\x{{0}}]|  |^ | $"
 _BLANK = f"^[{_WS_CLASS}]*$"
 # Numbers float() and Arrow read to the same double: plain decimals of modest length.
 _PLAIN_NUMBER = r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$"
@@ -198,7 +206,7 @@ def _vectorized(cleaner: Cleaner, cells: pa.Array) -> tuple[pa.Array, pa.Array, 
     )
     if not plain:
         return none, pa.nulls(len(cells), ARROW_TYPES[kind]), present
-    tidy = pc.and_(present, pc.invert(pc.match_substring_regex(cells, _UNTIDY)))
+    tidy = pc.and_(present, pc.invert(_untidy(cells)))
     slow = pc.and_(present, pc.invert(tidy))
     markers = sorted(cleaner.nulls - {""})
     if markers:
@@ -216,6 +224,21 @@ def _vectorized(cleaner: Cleaner, cells: pa.Array) -> tuple[pa.Array, pa.Array, 
     if kind is ColumnType.NUMBER:
         return _numbers(spec.suppress_below, cells, tidy, slow, text)
     return _timestamps(spec.date_format, cells, tidy, slow, text)
+
+
+def _untidy(cells: pa.Array) -> pa.Array:
+    """Whether each cell matches ``_UNTIDY``. A cell of printable ASCII holds no whitespace but
+    the space and no NUL, so for those (most cells) three plain searches for spaces answer;
+    the regex runs on the others only."""
+    spaced = pc.or_(
+        pc.match_substring(cells, "  "),
+        pc.or_(pc.starts_with(cells, " "), pc.ends_with(cells, " ")),
+    )
+    other = pc.invert(pc.fill_null(pc.ascii_is_printable(cells), True))
+    if not pc.any(other).as_py():
+        return spaced
+    odd = pc.match_substring_regex(cells.filter(other), _UNTIDY)
+    return pc.replace_with_mask(spaced, other, odd)
 
 
 def _numbers(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import numpy as np
 import pyarrow as pa
 
 from blotter.store.common import check_batch
@@ -55,7 +56,9 @@ class Feed:
             return None
         if batch is None:
             return None
-        ids = pa.array(range(self.next_row_id, self.next_row_id + batch.num_rows), pa.int64())
+        ids = pa.array(
+            np.arange(self.next_row_id, self.next_row_id + batch.num_rows, dtype=np.int64)
+        )
         self.next_row_id += batch.num_rows
         self.count += batch.num_rows
         return batch.append_column("__row_id", ids)

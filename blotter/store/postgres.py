@@ -43,6 +43,7 @@ from blotter.store.common import (
     physical_layout,
 )
 from blotter.store.migrations import POSTGRES, migrations
+from blotter.store.pgcopy import copy_rows
 from blotter.store.pgpool import (
     PoolLimits,
     checkout,
@@ -195,19 +196,7 @@ class PostgresStore(SqlCatalog, Store):
             next_row_id, number = _claim_next_version(conn, dataset_id)
             table = version_table(dataset_id, number)
             _create_table(conn, table, physical)
-            copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier(table),
-                sql.SQL(", ").join(map(sql.Identifier, [ROW_ID, CREATED_AT, UPDATED_AT, *names])),
-            )
-            count = 0
-            with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-                for batch in batches:
-                    check_batch(batch, names)
-                    columns_data = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-                    for offset, values in enumerate(zip(*columns_data, strict=True)):
-                        copy.write_row((next_row_id + offset, stamp, stamp, *values))
-                    next_row_id += batch.num_rows
-                    count += batch.num_rows
+            count, next_row_id = copy_rows(conn, table, names, batches, next_row_id, stamp)
             record = VersionRecord(
                 dataset_id=dataset_id,
                 number=number,

@@ -3,6 +3,8 @@ types, problems (row, column, value, reason, order, cap and total), progress and
 
 from __future__ import annotations
 
+import re
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from sqlglot import exp
 
@@ -138,6 +141,7 @@ BAD = [
     "B-2,1e999,yes,2015-02-30,2015-13-01 10:00,44,-200,X,,\n",
     "B-3,old,y,2015-01-02 25:00:00,2015-01-02,44,,W,,\n",
     "B-4,5,n,2/30/2015,,north,-72,,,\n",
+    "B-5,5,n,2015-01-02,,,,W,,nul\x00inside\n",
 ]
 
 
@@ -319,3 +323,29 @@ def test_both_engines_refuse_a_bad_file_the_same_way(
         failures.append((caught.value.message, caught.value.problems, caught.value.total))
     assert failures[0] == failures[1]
     assert engine_store.list_datasets() == []
+
+
+def test_the_written_out_whitespace_is_pythons_own() -> None:
+    """The regexes Arrow runs treat as whitespace exactly what str.strip()/split() and re's
+    \\s do: every code point of the running Python, tested here once rather than at start."""
+    every = [chr(c) for c in range(sys.maxunicode + 1)]
+    assert "".join(c for c in every if c.isspace()) == columnar.WHITESPACE
+    assert "".join(c for c in every if re.fullmatch(r"\s", c)) == columnar.WHITESPACE
+    # Arrow's regex engine reads the class the same way: each is blank, a letter is not.
+    cells = pa.array([*columnar.WHITESPACE, "x", "\u200b", ""])
+    blank = columnar.blank_rows([cells]).to_pylist()
+    assert blank == [True] * len(columnar.WHITESPACE) + [False, False, True]
+
+
+def test_the_quick_untidy_check_is_the_regex() -> None:
+    """Plain searches for spaces answer for printable ASCII; every other cell gets the regex."""
+    odd = [*columnar.WHITESPACE, "\x00", "\x7f", "\x01", "é", "\u200b"]
+    cells = [f"{a}{c}{b}" for c in odd for a, b in (("", "x"), ("x", ""), ("x", "y"))]
+    cells += ["", "abc", "a b", "a  b", " a", "a ", "  ", "é  x", "é x", None]
+    array = pa.array(cells, pa.string())
+    expected = pc.match_substring_regex(array, columnar._UNTIDY)
+    assert columnar._untidy(array).to_pylist() == expected.to_pylist()
+    assert (
+        columnar._untidy(array.slice(len(odd) * 3)).to_pylist()
+        == expected.to_pylist()[len(odd) * 3 :]
+    )
