@@ -69,11 +69,31 @@ def _descriptive(declared: dict[str, Any] | None, served_type: str) -> dict[str,
     return {k: declared[k] for k in ("name", "description", "internal") if k in declared}
 
 
+# A dataset's versions, in the order ``versions_from_rows`` reads them (one bound parameter,
+# the dataset id; callers add only constant text).
+VERSIONS_QUERY = (
+    "SELECT number, row_count, created_at, source, rows_added, rows_changed, rows_removed, "
+    "note, agency, pruned FROM blotter_versions WHERE dataset_id = ?"
+)
+
+
 def versions_from_rows(dataset_id: str, rows: list[tuple[Any, ...]]) -> list[Version]:
-    """Versions from (number, row_count, created_at, source) rows."""
+    """Versions from rows of ``VERSIONS_QUERY``."""
     return [
-        Version(dataset_id=dataset_id, number=n, row_count=c, created_at=t, source=s)
-        for n, c, t, s in rows
+        Version(
+            dataset_id=dataset_id,
+            number=n,
+            row_count=c,
+            created_at=t,
+            source=s,
+            rows_added=added or 0,
+            rows_changed=changed or 0,
+            rows_removed=removed or 0,
+            note=note or "",
+            agency=agency or "",
+            pruned=bool(pruned),
+        )
+        for n, c, t, s, added, changed, removed, note, agency, pruned in rows
     ]
 
 

@@ -36,8 +36,8 @@ from blotter.schema import (
     version_table,
 )
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
-from blotter.store.catalog import SqlCatalog, VersionRecord, next_numbers, register_version
-from blotter.store.changes import STAGED, STAGED_HEAD, change_statements
+from blotter.store.catalog import VersionRecord, next_numbers, register_version
+from blotter.store.changes import STAGED, STAGED_HEAD, change_statements, quote
 from blotter.store.common import (
     DATASET_QUERY,
     SqlMemo,
@@ -51,6 +51,8 @@ from blotter.store.duckdb_csv import csv_lines
 from blotter.store.duckdb_feed import Feed
 from blotter.store.duckdb_watchdog import run_watched
 from blotter.store.extensions import load_extensions
+from blotter.store.history import SqlHistory
+from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.migrations import DUCKDB, migrations
 from blotter.store.records import Statements
 
@@ -70,7 +72,7 @@ def _ident(name: str) -> str:
     return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
 
 
-class DuckDBStore(SqlCatalog, Store):
+class DuckDBStore(SqlHistory, Store):
     """A store in one DuckDB database file."""
 
     engine = "duckdb"
@@ -103,6 +105,7 @@ class DuckDBStore(SqlCatalog, Store):
         self._sql = SqlMemo()
         self._migrate()
         self._drop_unregistered_tables()
+        self._store_counts()
 
     def close(self) -> None:
         self._con.close()
@@ -129,6 +132,20 @@ class DuckDBStore(SqlCatalog, Store):
                     cur.execute(statement)
                 cur.execute("INSERT INTO blotter_schema VALUES (?)", [number])
                 cur.execute("COMMIT")
+
+    def _store_counts(self) -> None:
+        """Fill in the counts of versions written before versions kept them."""
+        with self._write_lock:
+            cur = self._cursor()
+            filled = self._fill_counts(lambda q: cur.execute(q).fetchall())
+            if filled:
+                with _transaction_on(cur) as tx:
+                    for dataset_id, number, counts in filled:
+                        tx.run(
+                            "UPDATE blotter_versions SET rows_added = ?, rows_changed = ?, "
+                            "rows_removed = ? WHERE dataset_id = ? AND number = ?",
+                            [*counts, dataset_id, number],
+                        )
 
     # --- catalog ---------------------------------------------------------------------
 
@@ -193,32 +210,63 @@ class DuckDBStore(SqlCatalog, Store):
         *,
         source: str = "",
         data_as_of: datetime | None = None,
+        note: str = "",
     ) -> Version:
         physical = physical_layout(columns, _PHYSICAL_TYPE)
         with self._write_lock:
             cur = self._cursor()
             next_row_id, number = next_numbers(_Statements(cur), dataset_id)
+            served = self.get_dataset(dataset_id)
+            old = version_table(dataset_id, served.version) if served.version else None
+            key = replace_key(served.columns, columns, served.meta.row_identifier) if old else None
             table = version_table(dataset_id, number)
+            # A replace of served rows is loaded beside the new table first, then written
+            # into it keeping the identities of rows that match served ones.
+            loaded = f"{table}_load" if key is not None else table
             stamp = now()
             # The rows go into a table no reader knows of, committed chunk by chunk: one
             # transaction holding every row would keep them all in memory. Readers switch to
             # it only when it is registered, in one short transaction below; a table left by
             # a failed or killed load is never registered and is dropped.
             try:
-                _create_table(cur, table, physical)
+                _create_table(cur, loaded, physical)
                 names = [name for name, _ in physical]
                 targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
                 feed = Feed(batches, names, next_row_id)
                 while (chunk := feed.next_chunk()) is not None:
                     cur.register("_staged_rows", chunk)
                     cur.execute(
-                        f"INSERT INTO {_ident(table)} ({targets}) "  # noqa: S608 - names are checked identifiers
+                        f"INSERT INTO {_ident(loaded)} ({targets}) "  # noqa: S608 - names are checked identifiers
                         f"SELECT __row_id, $now, $now, {', '.join(map(_ident, names))} "
                         "FROM _staged_rows",
                         {"now": stamp},
                     )
                     cur.unregister("_staged_rows")
                 feed.raise_any()
+                next_id = feed.next_row_id
+                if key is not None and old is not None:
+                    _create_table(cur, table, physical)
+                    same = [(c.field_name, c.type) for c in served.columns] == [
+                        (c.field_name, c.type) for c in columns
+                    ]
+                    cur.execute(
+                        keep_identities_sql(
+                            loaded, quote(old), table, columns, key, same, stamp, next_row_id
+                        )
+                    )
+                    cur.execute(f"DROP TABLE {_ident(loaded)}")
+                    fresh = cur.execute(
+                        f"SELECT count(*) FROM {_ident(table)} WHERE {ROW_ID} >= ?",  # noqa: S608 - ours
+                        [next_row_id],
+                    ).fetchone()
+                    next_id = next_row_id + (fresh[0] if fresh else 0)
+                run = _runner(cur)
+                counts = version_counts(
+                    run,
+                    (quote(old), served.columns) if old else None,
+                    (quote(table), columns),
+                    feed.count,
+                )
                 record = VersionRecord(
                     dataset_id=dataset_id,
                     number=number,
@@ -227,18 +275,21 @@ class DuckDBStore(SqlCatalog, Store):
                     row_count=feed.count,
                     created_at=stamp,
                     source=source,
-                    next_row_id=feed.next_row_id,
+                    next_row_id=next_id,
                     data_as_of=data_as_of or stamp,
+                    counts=counts,
+                    note=note,
                 )
                 with _transaction_on(cur) as tx:
-                    register_version(tx, record)
+                    version = register_version(tx, record)
             except BaseException:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+                cur.execute(f"DROP TABLE IF EXISTS {_ident(table + '_load')}")
                 raise
-        return record.version()
+        return version
 
     def _apply_changes(
-        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
+        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = "", note: str = ""
     ) -> tuple[Version, ChangeCounts]:
         with self._write_lock:
             cur = self._cursor()
@@ -263,6 +314,7 @@ class DuckDBStore(SqlCatalog, Store):
                 for statement in writes:
                     cur.execute(statement)
                 total = (cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone() or (0,))[0]  # noqa: S608 - a version table's name
+                before = (quote(old), dataset.columns) if old else None
                 record = VersionRecord(
                     dataset_id=dataset_id,
                     number=number,
@@ -273,15 +325,19 @@ class DuckDBStore(SqlCatalog, Store):
                     source=source,
                     next_row_id=next_id + counts.created,
                     data_as_of=stamp,
+                    counts=version_counts(
+                        _runner(cur), before, (quote(table), dataset.columns), total
+                    ),
+                    note=note,
                 )
                 with _transaction_on(cur) as tx:
-                    register_version(tx, record)
+                    version = register_version(tx, record)
             except BaseException:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 raise
             finally:
                 cur.unregister(STAGED)
-        return record.version(), counts
+        return version, counts
 
     def _drop_unregistered_tables(self) -> None:
         """Version tables that no version row names: left by a load that was killed."""
@@ -296,6 +352,9 @@ class DuckDBStore(SqlCatalog, Store):
 
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return self._cursor().execute(sql, params).fetchall()
+
+    def _read_sql(self, sql: str) -> list[tuple[Any, ...]]:
+        return self._cursor().execute(sql).fetchall()
 
     @contextmanager
     def _transaction(self) -> Iterator[Statements]:
@@ -334,6 +393,10 @@ class DuckDBStore(SqlCatalog, Store):
             return iter(())
         inner, params = self.engine_sql(dataset, select)
         return csv_lines(self._cursor(), inner, params, cells, timeout_s)
+
+
+def _runner(cur: duckdb.DuckDBPyConnection) -> Callable[[str], list[tuple[Any, ...]]]:
+    return lambda sql: cur.execute(sql).fetchall()
 
 
 class _Statements:

@@ -8,7 +8,7 @@ load had written. Bulk loads use COPY; reads stream through server-side cursors.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -31,8 +31,8 @@ from blotter.model import (
 )
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
-from blotter.store.catalog import SqlCatalog, VersionRecord, next_numbers, register_version
-from blotter.store.changes import STAGED, STAGED_HEAD, change_statements
+from blotter.store.catalog import VersionRecord, next_numbers, register_version
+from blotter.store.changes import STAGED, STAGED_HEAD, change_statements, quote
 from blotter.store.common import (
     DATASET_QUERY,
     SqlMemo,
@@ -42,6 +42,8 @@ from blotter.store.common import (
     now,
     physical_layout,
 )
+from blotter.store.history import SqlHistory
+from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.migrations import POSTGRES, migrations
 from blotter.store.pgpool import (
     PoolLimits,
@@ -80,7 +82,7 @@ _MIGRATIONS = migrations(POSTGRES)
 _MIGRATION_LOCK = 0x0B107_7E4  # any constant shared by every Blotter process
 
 
-class PostgresStore(SqlCatalog, Store):
+class PostgresStore(SqlHistory, Store):
     """A store in one schema of a PostgreSQL database."""
 
     engine = "postgres"
@@ -101,6 +103,7 @@ class PostgresStore(SqlCatalog, Store):
         self._read_pool = open_pool(read_url, schema, self._limits) if read_url else self._pool
         self._sql = SqlMemo()
         self._migrate()
+        self._store_counts()
 
     def close(self) -> None:
         self._pool.close()
@@ -143,6 +146,18 @@ class PostgresStore(SqlCatalog, Store):
                 for statement in statements:
                     conn.execute(statement)  # constant DDL
                 conn.execute("INSERT INTO blotter_schema VALUES (%s)", [number])
+
+    def _store_counts(self) -> None:
+        """Fill in the counts of versions written before versions kept them."""
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+            filled = self._fill_counts(_runner(conn))
+            for dataset_id, number, counts in filled:
+                conn.execute(
+                    "UPDATE blotter_versions SET rows_added = %s, rows_changed = %s, "
+                    "rows_removed = %s WHERE dataset_id = %s AND number = %s",
+                    [*counts, dataset_id, number],
+                )
 
     # --- catalog ---------------------------------------------------------------------
 
@@ -187,19 +202,27 @@ class PostgresStore(SqlCatalog, Store):
         *,
         source: str = "",
         data_as_of: datetime | None = None,
+        note: str = "",
     ) -> Version:
         physical = physical_layout(columns, _PHYSICAL_TYPE)
         names = [name for name, _ in physical]
         stamp = now()
         with write_lost(), self._conn() as conn, conn.transaction():
             next_row_id, number = _claim_next_version(conn, dataset_id)
+            served = self._dataset(dataset_id, read=False)
+            old = version_table(dataset_id, served.version) if served.version else None
+            key = replace_key(served.columns, columns, served.meta.row_identifier) if old else None
             table = version_table(dataset_id, number)
-            _create_table(conn, table, physical)
+            # A replace of served rows is loaded beside the new table first, then written
+            # into it keeping the identities of rows that match served ones.
+            loaded = f"{table}_load" if key is not None else table
+            _create_table(conn, loaded, physical, temporary=key is not None)
             copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier(table),
+                sql.Identifier(loaded),
                 sql.SQL(", ").join(map(sql.Identifier, [ROW_ID, CREATED_AT, UPDATED_AT, *names])),
             )
             count = 0
+            first_id = next_row_id
             with conn.cursor() as cur, cur.copy(copy_sql) as copy:
                 for batch in batches:
                     check_batch(batch, names)
@@ -208,6 +231,29 @@ class PostgresStore(SqlCatalog, Store):
                         copy.write_row((next_row_id + offset, stamp, stamp, *values))
                     next_row_id += batch.num_rows
                     count += batch.num_rows
+            if key is not None and old is not None:
+                _create_table(conn, table, physical)
+                same = [(c.field_name, c.type) for c in served.columns] == [
+                    (c.field_name, c.type) for c in columns
+                ]
+                conn.execute(
+                    keep_identities_sql(
+                        loaded, quote(old), table, columns, key, same, stamp, first_id
+                    )
+                )
+                fresh = conn.execute(
+                    sql.SQL("SELECT count(*) FROM {} WHERE {} >= %s").format(
+                        sql.Identifier(table), sql.Identifier(ROW_ID)
+                    ),
+                    [first_id],
+                ).fetchone()
+                next_row_id = first_id + (fresh[0] if fresh else 0)
+            counts = version_counts(
+                _runner(conn),
+                (quote(old), served.columns) if old else None,
+                (quote(table), columns),
+                count,
+            )
             record = VersionRecord(
                 dataset_id=dataset_id,
                 number=number,
@@ -218,12 +264,14 @@ class PostgresStore(SqlCatalog, Store):
                 source=source,
                 next_row_id=next_row_id,
                 data_as_of=data_as_of or stamp,
+                counts=counts,
+                note=note,
             )
-            _register(conn, record)
-        return record.version()
+            version = _register(conn, record)
+        return version
 
     def _apply_changes(
-        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
+        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = "", note: str = ""
     ) -> tuple[Version, ChangeCounts]:
         stamp = now()
         with write_lost(), self._conn() as conn, conn.transaction():
@@ -269,6 +317,7 @@ class PostgresStore(SqlCatalog, Store):
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
             ).fetchone()
             total = total_row[0] if total_row else 0
+            before = (quote(old), dataset.columns) if old else None
             record = VersionRecord(
                 dataset_id=dataset_id,
                 number=number,
@@ -279,13 +328,22 @@ class PostgresStore(SqlCatalog, Store):
                 source=source,
                 next_row_id=next_id + counts.created,
                 data_as_of=stamp,
+                counts=version_counts(
+                    _runner(conn), before, (quote(table), dataset.columns), total
+                ),
+                note=note,
             )
-            _register(conn, record)
-        return record.version(), counts
+            version = _register(conn, record)
+        return version, counts
 
     def _query(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
         with self._conn(read=True) as conn:
             return conn.execute(postgres_sql(sql_text), params).fetchall()
+
+    def _read_sql(self, sql_text: str) -> list[tuple[Any, ...]]:
+        # Without parameters psycopg sends the text as written ('%' needs no doubling).
+        with self._conn(read=True) as conn:
+            return conn.execute(sql_text).fetchall()
 
     @contextmanager
     def _transaction(self) -> Iterator[Statements]:
@@ -381,8 +439,17 @@ class _Statements:
         self._conn.execute(postgres_sql(sql_text), params)  # constant, written by sqlglot
 
 
+def _runner(conn: psycopg.Connection[Any]) -> Callable[[str], list[tuple[Any, ...]]]:
+    # Without parameters psycopg sends the text as written ('%' needs no doubling).
+    return lambda text: conn.execute(text).fetchall()
+
+
 def _create_table(
-    conn: psycopg.Connection[Any], table: str, physical: list[tuple[str, str]]
+    conn: psycopg.Connection[Any],
+    table: str,
+    physical: list[tuple[str, str]],
+    *,
+    temporary: bool = False,
 ) -> None:
     definition = sql.SQL(", ").join(
         [
@@ -395,14 +462,18 @@ def _create_table(
             for name, sql_type in physical
         ]
     )
-    conn.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), definition))
+    kind = sql.SQL("TEMP TABLE" if temporary else "TABLE")
+    tail = sql.SQL(" ON COMMIT DROP" if temporary else "")
+    conn.execute(
+        sql.SQL("CREATE {} {} ({}){}").format(kind, sql.Identifier(table), definition, tail)
+    )
 
 
-def _register(conn: psycopg.Connection[Any], record: VersionRecord) -> None:
+def _register(conn: psycopg.Connection[Any], record: VersionRecord) -> Version:
     """Index the version table, then register it and switch readers to it (inside the
     write's transaction)."""
     _index_lookups(conn, record.dataset_id, record.table, record.columns)
-    register_version(_Statements(conn), record)
+    return register_version(_Statements(conn), record)
 
 
 def _index_lookups(
