@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.migrations import DUCKDB, migrations
 from blotter.store.records import Statements
+from blotter.store.segments import Execute, keep_history, replaced_version
 
 _PHYSICAL_TYPE = {
     ColumnType.TEXT: "VARCHAR",
@@ -76,6 +78,7 @@ class DuckDBStore(SqlHistory, Store):
     """A store in one DuckDB database file."""
 
     engine = "duckdb"
+    physical_types = _PHYSICAL_TYPE
 
     def __init__(self, path: Path | str, *, memory_limit_mb: int | None = None) -> None:
         self.path = Path(path)
@@ -104,8 +107,8 @@ class DuckDBStore(SqlHistory, Store):
         self._datasets: dict[str, tuple[int, Any]] = {}
         self._sql = SqlMemo()
         self._migrate()
+        self._build_history()
         self._drop_unregistered_tables()
-        self._store_counts()
 
     def close(self) -> None:
         self._con.close()
@@ -132,20 +135,6 @@ class DuckDBStore(SqlHistory, Store):
                     cur.execute(statement)
                 cur.execute("INSERT INTO blotter_schema VALUES (?)", [number])
                 cur.execute("COMMIT")
-
-    def _store_counts(self) -> None:
-        """Fill in the counts of versions written before versions kept them."""
-        with self._write_lock:
-            cur = self._cursor()
-            filled = self._fill_counts(lambda q: cur.execute(q).fetchall())
-            if filled:
-                with _transaction_on(cur) as tx:
-                    for dataset_id, number, counts in filled:
-                        tx.run(
-                            "UPDATE blotter_versions SET rows_added = ?, rows_changed = ?, "
-                            "rows_removed = ? WHERE dataset_id = ? AND number = ?",
-                            [*counts, dataset_id, number],
-                        )
 
     # --- catalog ---------------------------------------------------------------------
 
@@ -183,7 +172,10 @@ class DuckDBStore(SqlHistory, Store):
         with self._write_lock:
             cur = self._cursor()
             tables = cur.execute(
-                "SELECT table_name FROM blotter_versions WHERE dataset_id = ?", [dataset_id]
+                "SELECT table_name FROM blotter_versions WHERE dataset_id = ? UNION "
+                "SELECT segment FROM blotter_versions WHERE dataset_id = ? "
+                "AND segment IS NOT NULL",
+                [dataset_id, dataset_id],
             ).fetchall()
             if (
                 not tables
@@ -280,13 +272,39 @@ class DuckDBStore(SqlHistory, Store):
                     counts=counts,
                     note=note,
                 )
-                with _transaction_on(cur) as tx:
-                    version = register_version(tx, record)
+                version = self._register(cur, record, served.version, old, served.columns)
             except BaseException:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table + '_load')}")
                 raise
+            _drop_replaced(cur, old)
         return version
+
+    def _register(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        record: VersionRecord,
+        served: int,
+        old: str | None,
+        old_columns: list[Column],
+    ) -> Version:
+        """Keep the new version's rows in the history table and register it, in one
+        transaction (see ``store/segments.py``)."""
+        with _transaction_on(cur) as tx:
+            replaced = (
+                replaced_version(tx, record.dataset_id, served, old, old_columns) if old else None
+            )
+            segment = keep_history(
+                tx,
+                cur.execute,
+                _PHYSICAL_TYPE,
+                record.dataset_id,
+                record.number,
+                record.table,
+                record.columns,
+                replaced,
+            )
+            return register_version(tx, replace(record, segment=segment))
 
     def _apply_changes(
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = "", note: str = ""
@@ -330,25 +348,36 @@ class DuckDBStore(SqlHistory, Store):
                     ),
                     note=note,
                 )
-                with _transaction_on(cur) as tx:
-                    version = register_version(tx, record)
+                version = self._register(cur, record, dataset.version, old, dataset.columns)
             except BaseException:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 raise
             finally:
                 cur.unregister(STAGED)
+            _drop_replaced(cur, old)
         return version, counts
 
     def _drop_unregistered_tables(self) -> None:
-        """Version tables that no version row names: left by a load that was killed."""
+        """Tables no reader needs: left by a load that was killed (never registered), or by
+        a process killed between a publish and the drop of the table it replaced. Kept: each
+        dataset's current table and every history table."""
         cur = self._cursor()
         orphans = cur.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
             "AND table_name LIKE 'ds\\_%' ESCAPE '\\' AND table_name NOT IN "
-            "(SELECT table_name FROM blotter_versions)"
+            "(SELECT v.table_name FROM blotter_versions v JOIN blotter_datasets d "
+            "ON d.id = v.dataset_id AND d.current_version = v.number) AND table_name NOT IN "
+            "(SELECT segment FROM blotter_versions WHERE segment IS NOT NULL)"
         ).fetchall()
         for (name,) in orphans:
             cur.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
+
+    @contextmanager
+    def _history_transaction(self) -> Iterator[tuple[Statements, Execute]]:
+        with self._write_lock:
+            cur = self._cursor()
+            with _transaction_on(cur) as tx:
+                yield tx, cur.execute
 
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return self._cursor().execute(sql, params).fetchall()
@@ -371,15 +400,25 @@ class DuckDBStore(SqlHistory, Store):
     ) -> RowStream:
         if dataset.version == 0:
             return RowStream(iter(()))
-        sql, params = self.engine_sql(dataset, select)
+        sql, params = self.engine_sql(self._readable(dataset), select)
         cur = self._cursor()
         run_watched(cur, sql, params, timeout_s)
         return RowStream(_fetch(cur))
 
+    def _readable(self, dataset: Dataset) -> Dataset:
+        """``dataset`` as it can be read now: a version replaced since it was read as the
+        current one is read from its history table (its own table is dropped at once)."""
+        if dataset.history_table is None and dataset.version:
+            served = self.get_dataset(dataset.id)  # kept until the next write: no query
+            if served.version != dataset.version:
+                at = self.dataset_at(dataset.id, dataset.version)
+                return dataset.model_copy(update={"history_table": at.history_table})
+        return dataset
+
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
-        return self._sql.sql(
-            dataset, select, lambda: engine_sql(dataset, _without_id_sort(select), "duckdb")
-        )
+        # A history table's rows are not in _id order: its ORDER BY stays.
+        trimmed = select if dataset.history_table else _without_id_sort(select)
+        return self._sql.sql(dataset, select, lambda: engine_sql(dataset, trimmed, "duckdb"))
 
     def execute_csv(
         self,
@@ -391,8 +430,15 @@ class DuckDBStore(SqlHistory, Store):
     ) -> Iterator[CsvPiece] | None:
         if dataset.version == 0:
             return iter(())
-        inner, params = self.engine_sql(dataset, select)
+        inner, params = self.engine_sql(self._readable(dataset), select)
         return csv_lines(self._cursor(), inner, params, cells, timeout_s)
+
+
+def _drop_replaced(cur: duckdb.DuckDBPyConnection, table: str | None) -> None:
+    """Drop the table of the version just replaced: its rows are in the history table. A
+    read already streaming it keeps reading (DuckDB's transaction holds it; tested)."""
+    if table is not None:
+        cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
 
 
 def _runner(cur: duckdb.DuckDBPyConnection) -> Callable[[str], list[tuple[Any, ...]]]:

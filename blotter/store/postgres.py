@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +67,7 @@ from blotter.store.postgres_reads import (
     stream,
 )
 from blotter.store.records import Statements
+from blotter.store.segments import Execute, keep_history, replaced_version
 
 # Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
 _PHYSICAL_TYPE = {
@@ -86,6 +88,7 @@ class PostgresStore(SqlHistory, Store):
     """A store in one schema of a PostgreSQL database."""
 
     engine = "postgres"
+    physical_types = _PHYSICAL_TYPE
 
     def __init__(
         self,
@@ -103,7 +106,7 @@ class PostgresStore(SqlHistory, Store):
         self._read_pool = open_pool(read_url, schema, self._limits) if read_url else self._pool
         self._sql = SqlMemo()
         self._migrate()
-        self._store_counts()
+        self._build_history()
 
     def close(self) -> None:
         self._pool.close()
@@ -147,18 +150,6 @@ class PostgresStore(SqlHistory, Store):
                     conn.execute(statement)  # constant DDL
                 conn.execute("INSERT INTO blotter_schema VALUES (%s)", [number])
 
-    def _store_counts(self) -> None:
-        """Fill in the counts of versions written before versions kept them."""
-        with self._conn() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
-            filled = self._fill_counts(_runner(conn))
-            for dataset_id, number, counts in filled:
-                conn.execute(
-                    "UPDATE blotter_versions SET rows_added = %s, rows_changed = %s, "
-                    "rows_removed = %s WHERE dataset_id = %s AND number = %s",
-                    [*counts, dataset_id, number],
-                )
-
     # --- catalog ---------------------------------------------------------------------
 
     def list_datasets(self) -> list[Dataset]:
@@ -185,7 +176,10 @@ class PostgresStore(SqlHistory, Store):
             if row is None:
                 raise DatasetNotFound(dataset_id)
             tables = conn.execute(
-                "SELECT table_name FROM blotter_versions WHERE dataset_id = %s", [dataset_id]
+                "SELECT table_name FROM blotter_versions WHERE dataset_id = %s UNION "
+                "SELECT segment FROM blotter_versions WHERE dataset_id = %s "
+                "AND segment IS NOT NULL",
+                [dataset_id, dataset_id],
             ).fetchall()
             for (table,) in tables:
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
@@ -267,7 +261,8 @@ class PostgresStore(SqlHistory, Store):
                 counts=counts,
                 note=note,
             )
-            version = _register(conn, record)
+            version = _register(conn, record, served.version, old, served.columns)
+        self._drop_replaced(dataset_id)
         return version
 
     def _apply_changes(
@@ -333,8 +328,38 @@ class PostgresStore(SqlHistory, Store):
                 ),
                 note=note,
             )
-            version = _register(conn, record)
+            version = _register(conn, record, dataset.version, old, dataset.columns)
+        self._drop_replaced(dataset_id)
         return version, counts
+
+    def _drop_replaced(self, dataset_id: str) -> None:
+        """Drop the tables of the dataset's versions that are no longer current (their rows
+        are in the history table), each waiting at most a moment for its lock: one a long
+        read still holds is left to the next write."""
+        with self._conn() as conn:
+            stale = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "current_schema() AND table_name IN (SELECT v.table_name FROM blotter_versions v "
+                "JOIN blotter_datasets d ON d.id = v.dataset_id WHERE v.dataset_id = %s "
+                "AND v.number <> d.current_version AND v.segment IS NOT NULL)",
+                [dataset_id],
+            ).fetchall()
+            for (table,) in stale:
+                try:
+                    with conn.transaction():
+                        conn.execute("SET LOCAL lock_timeout = '200ms'")
+                        conn.execute(
+                            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table))
+                        )
+                except psycopg.errors.LockNotAvailable:
+                    continue
+
+    @contextmanager
+    def _history_transaction(self) -> Iterator[tuple[Statements, Execute]]:
+        with self._conn() as conn, conn.transaction():
+            # One process at a time moves old versions or prunes (many workers may start).
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+            yield _Statements(conn), conn.execute
 
     def _query(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
         with self._conn(read=True) as conn:
@@ -358,6 +383,22 @@ class PostgresStore(SqlHistory, Store):
     def execute(
         self, dataset: Dataset, select: exp.Select, *, timeout_s: float | None = None
     ) -> RowStream:
+        try:
+            return self._execute(dataset, select, timeout_s)
+        except psycopg.errors.UndefinedTable:
+            return self._execute(self._replaced(dataset), select, timeout_s)
+
+    def _replaced(self, dataset: Dataset) -> Dataset:
+        """A dataset read as current whose table is gone: a publish replaced it since, so its
+        rows are read from the history table."""
+        if dataset.history_table is not None:
+            raise
+        at = self.dataset_at(dataset.id, dataset.version)
+        if at.history_table is None:
+            raise
+        return dataset.model_copy(update={"history_table": at.history_table})
+
+    def _execute(self, dataset: Dataset, select: exp.Select, timeout_s: float | None) -> RowStream:
         if dataset.version == 0:
             return RowStream(iter(()))
         text, params = self.engine_sql(dataset, select)
@@ -400,6 +441,18 @@ class PostgresStore(SqlHistory, Store):
         cells: Sequence[CsvCell],
         *,
         timeout_s: float | None = None,
+    ) -> Iterator[CsvPiece] | None:
+        try:
+            return self._execute_csv(dataset, select, cells, timeout_s)
+        except psycopg.errors.UndefinedTable:
+            return self._execute_csv(self._replaced(dataset), select, cells, timeout_s)
+
+    def _execute_csv(
+        self,
+        dataset: Dataset,
+        select: exp.Select,
+        cells: Sequence[CsvCell],
+        timeout_s: float | None,
     ) -> Iterator[CsvPiece] | None:
         if dataset.version == 0:
             return iter(())
@@ -469,11 +522,29 @@ def _create_table(
     )
 
 
-def _register(conn: psycopg.Connection[Any], record: VersionRecord) -> Version:
-    """Index the version table, then register it and switch readers to it (inside the
-    write's transaction)."""
+def _register(
+    conn: psycopg.Connection[Any],
+    record: VersionRecord,
+    served: int,
+    old: str | None,
+    old_columns: list[Column],
+) -> Version:
+    """Index the version table, keep its rows in the history table, then register it and
+    switch readers to it (inside the write's transaction)."""
     _index_lookups(conn, record.dataset_id, record.table, record.columns)
-    return register_version(_Statements(conn), record)
+    tx = _Statements(conn)
+    replaced = replaced_version(tx, record.dataset_id, served, old, old_columns) if old else None
+    segment = keep_history(
+        tx,
+        conn.execute,
+        _PHYSICAL_TYPE,
+        record.dataset_id,
+        record.number,
+        record.table,
+        record.columns,
+        replaced,
+    )
+    return register_version(tx, replace(record, segment=segment))
 
 
 def _index_lookups(
