@@ -9,6 +9,7 @@ here under 1% of the database's size once the dataset is loaded, in the steady s
 from __future__ import annotations
 
 import itertools
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,10 @@ def _size(store: Any, target: BlotterTarget, path: Path) -> int:
     return int(row[0]) if row else 0
 
 
+def _read_all(store: Any, dataset: Any, select: Any) -> list[Any]:
+    return list(store.execute(dataset, select))
+
+
 def _reads(store: Any, settings: Any) -> dict[str, float]:
     """Median milliseconds of each read of the newest version, run in the store."""
     from blotter.queries import parse_request
@@ -126,7 +131,7 @@ def _reads(store: Any, settings: Any) -> dict[str, float]:
             max_limit=settings.max_limit,
         )
         latency, _ = repeat(
-            lambda c=compiled: list(store.execute(dataset, c.select)), runs=15, budget_s=5
+            partial(_read_all, store, dataset, compiled.select), runs=15, budget_s=5
         )
         medians[name] = latency.median_ms
     return medians
