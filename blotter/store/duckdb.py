@@ -7,7 +7,6 @@ file is next opened. Old version tables are kept for history.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -51,6 +50,14 @@ from blotter.store.common import (
 from blotter.store.duckdb_csv import csv_lines
 from blotter.store.duckdb_feed import Feed
 from blotter.store.duckdb_watchdog import run_watched
+from blotter.store.duckdb_writes import (
+    CursorStatements,
+    Writes,
+    create_table,
+    drop_replaced,
+    runner,
+    transaction_on,
+)
 from blotter.store.extensions import load_extensions
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
@@ -101,7 +108,7 @@ class DuckDBStore(SqlHistory, Store):
                 ) from err
             raise
         load_extensions(self._con)
-        self._write_lock = _Writes()
+        self._write_lock = Writes()
         # Datasets as last read, tagged with the write generation they were read at. DuckDB
         # lets one process write the file, so every change passes through _write_lock here.
         self._datasets: dict[str, tuple[int, Any]] = {}
@@ -207,7 +214,7 @@ class DuckDBStore(SqlHistory, Store):
         physical = physical_layout(columns, _PHYSICAL_TYPE)
         with self._write_lock:
             cur = self._cursor()
-            next_row_id, number = next_numbers(_Statements(cur), dataset_id)
+            next_row_id, number = next_numbers(CursorStatements(cur), dataset_id)
             served = self.get_dataset(dataset_id)
             old = version_table(dataset_id, served.version) if served.version else None
             key = replace_key(served.columns, columns, served.meta.row_identifier) if old else None
@@ -221,7 +228,7 @@ class DuckDBStore(SqlHistory, Store):
             # it only when it is registered, in one short transaction below; a table left by
             # a failed or killed load is never registered and is dropped.
             try:
-                _create_table(cur, loaded, physical)
+                create_table(cur, loaded, physical)
                 names = [name for name, _ in physical]
                 targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
                 feed = Feed(batches, names, next_row_id)
@@ -237,7 +244,7 @@ class DuckDBStore(SqlHistory, Store):
                 feed.raise_any()
                 next_id = feed.next_row_id
                 if key is not None and old is not None:
-                    _create_table(cur, table, physical)
+                    create_table(cur, table, physical)
                     same = [(c.field_name, c.type) for c in served.columns] == [
                         (c.field_name, c.type) for c in columns
                     ]
@@ -252,7 +259,7 @@ class DuckDBStore(SqlHistory, Store):
                         [next_row_id],
                     ).fetchone()
                     next_id = next_row_id + (fresh[0] if fresh else 0)
-                run = _runner(cur)
+                run = runner(cur)
                 counts = version_counts(
                     run,
                     (quote(old), served.columns) if old else None,
@@ -277,7 +284,7 @@ class DuckDBStore(SqlHistory, Store):
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table + '_load')}")
                 raise
-            _drop_replaced(cur, old)
+            drop_replaced(cur, old)
         return version
 
     def _register(
@@ -290,7 +297,7 @@ class DuckDBStore(SqlHistory, Store):
     ) -> Version:
         """Keep the new version's rows in the history table and register it, in one
         transaction (see ``store/segments.py``)."""
-        with _transaction_on(cur) as tx:
+        with transaction_on(cur) as tx:
             replaced = (
                 replaced_version(tx, record.dataset_id, served, old, old_columns) if old else None
             )
@@ -315,7 +322,7 @@ class DuckDBStore(SqlHistory, Store):
             physical = physical_layout(dataset.columns, _PHYSICAL_TYPE)
             names = [name for name, _ in physical]
             check_batch(staged, [*STAGED_HEAD, *names])
-            next_id, number = next_numbers(_Statements(cur), dataset_id)
+            next_id, number = next_numbers(CursorStatements(cur), dataset_id)
             table = version_table(dataset_id, number)
             old = version_table(dataset_id, dataset.version) if dataset.version else None
             stamp = now()
@@ -328,7 +335,7 @@ class DuckDBStore(SqlHistory, Store):
                         for what, query in count_queries.items()
                     }
                 )
-                _create_table(cur, table, physical)
+                create_table(cur, table, physical)
                 for statement in writes:
                     cur.execute(statement)
                 total = (cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone() or (0,))[0]  # noqa: S608 - a version table's name
@@ -344,7 +351,7 @@ class DuckDBStore(SqlHistory, Store):
                     next_row_id=next_id + counts.created,
                     data_as_of=stamp,
                     counts=version_counts(
-                        _runner(cur), before, (quote(table), dataset.columns), total
+                        runner(cur), before, (quote(table), dataset.columns), total
                     ),
                     note=note,
                 )
@@ -354,7 +361,7 @@ class DuckDBStore(SqlHistory, Store):
                 raise
             finally:
                 cur.unregister(STAGED)
-            _drop_replaced(cur, old)
+            drop_replaced(cur, old)
         return version, counts
 
     def _drop_unregistered_tables(self) -> None:
@@ -376,7 +383,7 @@ class DuckDBStore(SqlHistory, Store):
     def _history_transaction(self) -> Iterator[tuple[Statements, Execute]]:
         with self._write_lock:
             cur = self._cursor()
-            with _transaction_on(cur) as tx:
+            with transaction_on(cur) as tx:
                 yield tx, cur.execute
 
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -387,7 +394,7 @@ class DuckDBStore(SqlHistory, Store):
 
     @contextmanager
     def _transaction(self) -> Iterator[Statements]:
-        with self._write_lock, _transaction_on(self._cursor()) as tx:
+        with self._write_lock, transaction_on(self._cursor()) as tx:
             yield tx
 
     def _written_dataset(self, dataset_id: str) -> Dataset:
@@ -432,68 +439,6 @@ class DuckDBStore(SqlHistory, Store):
             return iter(())
         inner, params = self.engine_sql(self._readable(dataset), select)
         return csv_lines(self._cursor(), inner, params, cells, timeout_s)
-
-
-def _drop_replaced(cur: duckdb.DuckDBPyConnection, table: str | None) -> None:
-    """Drop the table of the version just replaced: its rows are in the history table. A
-    read already streaming it keeps reading (DuckDB's transaction holds it; tested)."""
-    if table is not None:
-        cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
-
-
-def _runner(cur: duckdb.DuckDBPyConnection) -> Callable[[str], list[tuple[Any, ...]]]:
-    return lambda sql: cur.execute(sql).fetchall()
-
-
-class _Statements:
-    """Statements on one cursor (see ``records.Statements``)."""
-
-    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
-        self._cur = cur
-
-    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        return self._cur.execute(sql, params).fetchall()
-
-    def run(self, sql: str, params: list[Any]) -> None:
-        self._cur.execute(sql, params)
-
-
-@contextmanager
-def _transaction_on(cur: duckdb.DuckDBPyConnection) -> Iterator[_Statements]:
-    """One transaction on ``cur``, committed when the block ends, rolled back if it raises."""
-    cur.execute("BEGIN TRANSACTION")
-    try:
-        yield _Statements(cur)
-        cur.execute("COMMIT")
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
-
-
-class _Writes:
-    """The store's write lock, counting the writes that released it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.generation = 0
-
-    def __enter__(self) -> _Writes:
-        self._lock.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.generation += 1
-        self._lock.release()
-
-
-def _create_table(
-    cur: duckdb.DuckDBPyConnection, table: str, physical: list[tuple[str, str]]
-) -> None:
-    definition = ", ".join(
-        [f"{ROW_ID} BIGINT NOT NULL", f"{CREATED_AT} TIMESTAMP", f"{UPDATED_AT} TIMESTAMP"]
-        + [f"{_ident(name)} {sql_type}" for name, sql_type in physical]
-    )
-    cur.execute(f"CREATE TABLE {_ident(table)} ({definition})")
 
 
 def _without_id_sort(select: exp.Select) -> exp.Select:

@@ -8,9 +8,8 @@ load had written. Bulk loads use COPY; reads stream through server-side cursors.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -26,13 +25,12 @@ from blotter.errors import (
 from blotter.model import (
     ChangeCounts,
     Column,
-    ColumnType,
     Dataset,
     Version,
 )
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
-from blotter.store.catalog import VersionRecord, next_numbers, register_version
+from blotter.store.catalog import VersionRecord
 from blotter.store.changes import STAGED, STAGED_HEAD, change_statements, quote
 from blotter.store.common import (
     DATASET_QUERY,
@@ -66,17 +64,16 @@ from blotter.store.postgres_reads import (
     open_cursor,
     stream,
 )
+from blotter.store.postgres_writes import (
+    PHYSICAL_TYPE,
+    ConnStatements,
+    claim_next_version,
+    create_table,
+    register,
+    runner,
+)
 from blotter.store.records import Statements
-from blotter.store.segments import Execute, keep_history, replaced_version
-
-# Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
-_PHYSICAL_TYPE = {
-    ColumnType.TEXT: 'TEXT COLLATE "C"',
-    ColumnType.NUMBER: "DOUBLE PRECISION",
-    ColumnType.CHECKBOX: "BOOLEAN",
-    ColumnType.FLOATING_TIMESTAMP: "TIMESTAMP",
-    ColumnType.POINT: "DOUBLE PRECISION",
-}
+from blotter.store.segments import Execute
 
 # Schema migrations in order; the index + 1 is the schema version. Several workers may start
 # at once: an advisory lock makes one of them apply these while the others wait.
@@ -88,7 +85,7 @@ class PostgresStore(SqlHistory, Store):
     """A store in one schema of a PostgreSQL database."""
 
     engine = "postgres"
-    physical_types = _PHYSICAL_TYPE
+    physical_types = PHYSICAL_TYPE
 
     def __init__(
         self,
@@ -198,11 +195,11 @@ class PostgresStore(SqlHistory, Store):
         data_as_of: datetime | None = None,
         note: str = "",
     ) -> Version:
-        physical = physical_layout(columns, _PHYSICAL_TYPE)
+        physical = physical_layout(columns, PHYSICAL_TYPE)
         names = [name for name, _ in physical]
         stamp = now()
         with write_lost(), self._conn() as conn, conn.transaction():
-            next_row_id, number = _claim_next_version(conn, dataset_id)
+            next_row_id, number = claim_next_version(conn, dataset_id)
             served = self._dataset(dataset_id, read=False)
             old = version_table(dataset_id, served.version) if served.version else None
             key = replace_key(served.columns, columns, served.meta.row_identifier) if old else None
@@ -210,7 +207,7 @@ class PostgresStore(SqlHistory, Store):
             # A replace of served rows is loaded beside the new table first, then written
             # into it keeping the identities of rows that match served ones.
             loaded = f"{table}_load" if key is not None else table
-            _create_table(conn, loaded, physical, temporary=key is not None)
+            create_table(conn, loaded, physical, temporary=key is not None)
             copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
                 sql.Identifier(loaded),
                 sql.SQL(", ").join(map(sql.Identifier, [ROW_ID, CREATED_AT, UPDATED_AT, *names])),
@@ -226,7 +223,7 @@ class PostgresStore(SqlHistory, Store):
                     next_row_id += batch.num_rows
                     count += batch.num_rows
             if key is not None and old is not None:
-                _create_table(conn, table, physical)
+                create_table(conn, table, physical)
                 same = [(c.field_name, c.type) for c in served.columns] == [
                     (c.field_name, c.type) for c in columns
                 ]
@@ -243,7 +240,7 @@ class PostgresStore(SqlHistory, Store):
                 ).fetchone()
                 next_row_id = first_id + (fresh[0] if fresh else 0)
             counts = version_counts(
-                _runner(conn),
+                runner(conn),
                 (quote(old), served.columns) if old else None,
                 (quote(table), columns),
                 count,
@@ -261,7 +258,7 @@ class PostgresStore(SqlHistory, Store):
                 counts=counts,
                 note=note,
             )
-            version = _register(conn, record, served.version, old, served.columns)
+            version = register(conn, record, served.version, old, served.columns)
         self._drop_replaced(dataset_id)
         return version
 
@@ -270,9 +267,9 @@ class PostgresStore(SqlHistory, Store):
     ) -> tuple[Version, ChangeCounts]:
         stamp = now()
         with write_lost(), self._conn() as conn, conn.transaction():
-            next_id, number = _claim_next_version(conn, dataset_id)
+            next_id, number = claim_next_version(conn, dataset_id)
             dataset = self._dataset(dataset_id, read=False)
-            physical = physical_layout(dataset.columns, _PHYSICAL_TYPE)
+            physical = physical_layout(dataset.columns, PHYSICAL_TYPE)
             names = [name for name, _ in physical]
             check_batch(staged, [*STAGED_HEAD, *names])
             table = version_table(dataset_id, number)
@@ -305,7 +302,7 @@ class PostgresStore(SqlHistory, Store):
                     for what, q in count_queries.items()
                 }
             )
-            _create_table(conn, table, physical)
+            create_table(conn, table, physical)
             for statement in writes:
                 conn.execute(statement)
             total_row = conn.execute(
@@ -323,12 +320,10 @@ class PostgresStore(SqlHistory, Store):
                 source=source,
                 next_row_id=next_id + counts.created,
                 data_as_of=stamp,
-                counts=version_counts(
-                    _runner(conn), before, (quote(table), dataset.columns), total
-                ),
+                counts=version_counts(runner(conn), before, (quote(table), dataset.columns), total),
                 note=note,
             )
-            version = _register(conn, record, dataset.version, old, dataset.columns)
+            version = register(conn, record, dataset.version, old, dataset.columns)
         self._drop_replaced(dataset_id)
         return version, counts
 
@@ -359,7 +354,7 @@ class PostgresStore(SqlHistory, Store):
         with self._conn() as conn, conn.transaction():
             # One process at a time moves old versions or prunes (many workers may start).
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
-            yield _Statements(conn), conn.execute
+            yield ConnStatements(conn), conn.execute
 
     def _query(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
         with self._conn(read=True) as conn:
@@ -373,7 +368,7 @@ class PostgresStore(SqlHistory, Store):
     @contextmanager
     def _transaction(self) -> Iterator[Statements]:
         with self._conn() as conn, conn.transaction():
-            yield _Statements(conn)
+            yield ConnStatements(conn)
 
     def _written_dataset(self, dataset_id: str) -> Dataset:
         return self._dataset(dataset_id, read=False)
@@ -468,97 +463,3 @@ class PostgresStore(SqlHistory, Store):
             end_read(conn, context)
             return None
         return csv_chunks(stream(first, cursor, conn, context))
-
-
-def _claim_next_version(conn: psycopg.Connection[Any], dataset_id: str) -> tuple[int, int]:
-    """The next row id and version number of a dataset, holding its row lock until the
-    transaction ends, so concurrent writes of one dataset (from any host) take turns."""
-    conn.execute("SELECT 1 FROM blotter_datasets WHERE id = %s FOR UPDATE", [dataset_id])
-    return next_numbers(_Statements(conn), dataset_id)
-
-
-class _Statements:
-    """Statements on one connection (see ``records.Statements``), each written for
-    PostgreSQL by sqlglot."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
-
-    def rows(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        # A constant statement, written for PostgreSQL by sqlglot.
-        return self._conn.execute(postgres_sql(sql_text), params).fetchall()
-
-    def run(self, sql_text: str, params: list[Any]) -> None:
-        self._conn.execute(postgres_sql(sql_text), params)  # constant, written by sqlglot
-
-
-def _runner(conn: psycopg.Connection[Any]) -> Callable[[str], list[tuple[Any, ...]]]:
-    # Without parameters psycopg sends the text as written ('%' needs no doubling).
-    return lambda text: conn.execute(text).fetchall()
-
-
-def _create_table(
-    conn: psycopg.Connection[Any],
-    table: str,
-    physical: list[tuple[str, str]],
-    *,
-    temporary: bool = False,
-) -> None:
-    definition = sql.SQL(", ").join(
-        [
-            sql.SQL(f"{ROW_ID} BIGINT NOT NULL"),
-            sql.SQL(f"{CREATED_AT} TIMESTAMP"),
-            sql.SQL(f"{UPDATED_AT} TIMESTAMP"),
-        ]
-        + [
-            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(sql_type))
-            for name, sql_type in physical
-        ]
-    )
-    kind = sql.SQL("TEMP TABLE" if temporary else "TABLE")
-    tail = sql.SQL(" ON COMMIT DROP" if temporary else "")
-    conn.execute(
-        sql.SQL("CREATE {} {} ({}){}").format(kind, sql.Identifier(table), definition, tail)
-    )
-
-
-def _register(
-    conn: psycopg.Connection[Any],
-    record: VersionRecord,
-    served: int,
-    old: str | None,
-    old_columns: list[Column],
-) -> Version:
-    """Index the version table, keep its rows in the history table, then register it and
-    switch readers to it (inside the write's transaction)."""
-    _index_lookups(conn, record.dataset_id, record.table, record.columns)
-    tx = _Statements(conn)
-    replaced = replaced_version(tx, record.dataset_id, served, old, old_columns) if old else None
-    segment = keep_history(
-        tx,
-        conn.execute,
-        _PHYSICAL_TYPE,
-        record.dataset_id,
-        record.number,
-        record.table,
-        record.columns,
-        replaced,
-    )
-    return register_version(tx, replace(record, segment=segment))
-
-
-def _index_lookups(
-    conn: psycopg.Connection[Any], dataset_id: str, table: str, columns: list[Column]
-) -> None:
-    """Index a new version's row identifier, which SODA lookups (``?case_no=…``), upserts and
-    deletes name rows by, and gather the planner's statistics: a lookup in ten million rows
-    is then a B-tree probe, not a scan."""
-    row = conn.execute(
-        "SELECT meta->>'row_identifier' FROM blotter_datasets WHERE id = %s", [dataset_id]
-    ).fetchone()
-    field = str(row[0]) if row and row[0] else None
-    if field and any(c.field_name == field and c.type is not ColumnType.POINT for c in columns):
-        conn.execute(
-            sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.Identifier(field))
-        )
-    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
