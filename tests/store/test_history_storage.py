@@ -387,3 +387,27 @@ def settings_path(engine_config: Settings, tmp_path: Path) -> Path:
     path = tmp_path / "settings.json"
     path.write_text(engine_config.model_dump_json())
     return path
+
+
+def test_soql_reads_an_old_version_as_it_read_the_current_one(
+    store: Store, engine_config: Settings
+) -> None:
+    from blotter.queries import run_query
+
+    ds_id = _upsert_ready(store)
+    asks = [
+        {"$select": "count(*) AS n, max(age) AS oldest"},
+        {"$where": "age > 25 AND within_circle(where, 43.55, -72.85, 20000)", "$order": "age"},
+        {"$select": "officer, count(*) AS n", "$group": "officer", "$order": "officer"},
+        {"$q": "c3"},
+        {"case_no": "c2", "$select": ":id, age"},
+    ]
+    served = store.get_dataset(ds_id)
+    before = [list(run_query(store, served, ask, engine_config).rows) for ask in asks]
+    _upsert(store, ds_id, [{"case_no": "c2", "age": 99}, {"case_no": "c3", ":deleted": True}])
+    old = store.dataset_at(ds_id, 1)
+    assert old.history_table is not None
+    after = [list(run_query(store, old, ask, engine_config).rows) for ask in asks]
+    assert after == before
+    assert [list(r) for r in before[4]] == [[2, 30.0]]
+    assert [len(rows) for rows in before] == [1, 1, 3, 1, 1], before
