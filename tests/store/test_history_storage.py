@@ -332,7 +332,34 @@ def _state(store: Any, dataset_id: str) -> dict[str, Any]:
     }
 
 
-def test_a_process_killed_mid_publish_leaves_history_as_it_was(settings_path: Path) -> None:
+# Where the power goes out: while the rows load, or once the history rows are written in
+# the transaction that would register the version, before its commit.
+_KILL_WHILE_LOADING = """
+def batches():
+    yield batch([("c1", 20.0, None, "o1")] * 30_000)
+    yield batch([("c9", 1.0, None, None)] * 30_000)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+store.publish(DATASET, COLUMNS, batches())
+"""
+_KILL_IN_HISTORY = """
+import blotter.store.duckdb, blotter.store.postgres_writes
+
+def keep_then_die(*args, **kwargs):
+    from blotter.store.segments import keep_history
+    keep_history(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+blotter.store.duckdb.keep_history = keep_then_die
+blotter.store.postgres_writes.keep_history = keep_then_die
+_upsert(store, DATASET, [{"case_no": "c1", "age": 77}, {"case_no": "c7", "age": 7}])
+"""
+
+
+@pytest.mark.parametrize("kill", [_KILL_WHILE_LOADING, _KILL_IN_HISTORY], ids=["load", "history"])
+def test_a_process_killed_mid_publish_leaves_history_as_it_was(
+    settings_path: Path, kill: str
+) -> None:
     settings = Settings.model_validate_json(settings_path.read_text())
     common = textwrap.dedent(
         f"""
@@ -360,16 +387,7 @@ def test_a_process_killed_mid_publish_leaves_history_as_it_was(settings_path: Pa
     store = open_store(settings)
     before = _state(store, ds_id)
     store.close()
-    killed = common + textwrap.dedent(
-        f"""
-        def batches():
-            yield batch([("c1", 20.0, None, "o1")] * 30_000)
-            yield batch([("c9", 1.0, None, None)] * 30_000)
-            os.kill(os.getpid(), signal.SIGKILL)  # the power goes out mid-publish
-
-        store.publish({ds_id!r}, COLUMNS, batches())
-        """
-    )
+    killed = common + f"DATASET = {ds_id!r}\n" + kill
     done = subprocess.run(
         [sys.executable, "-c", killed], cwd=Path(__file__).parents[2], capture_output=True
     )
