@@ -429,3 +429,50 @@ def test_soql_reads_an_old_version_as_it_read_the_current_one(
     assert after == before
     assert [list(r) for r in before[4]] == [[2, 30.0]]
     assert [len(rows) for rows in before] == [1, 1, 3, 1, 1], before
+
+
+def test_a_process_killed_before_dropping_the_replaced_table_loses_nothing(
+    settings_path: Path,
+) -> None:
+    settings = Settings.model_validate_json(settings_path.read_text())
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        import blotter.store.duckdb
+        from blotter.settings import Settings
+        from blotter.store import open_store
+        from blotter.store.postgres import PostgresStore
+        from tests.store.test_history import _upsert
+        from tests.store.test_history_storage import _upsert_ready
+
+        store = open_store(Settings.model_validate_json({settings.model_dump_json()!r}))
+        ds_id = _upsert_ready(store)
+        print(ds_id, flush=True)
+
+        def die(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        blotter.store.duckdb.drop_replaced = die
+        PostgresStore._drop_replaced = die
+        _upsert(store, ds_id, [{{"case_no": "c2", "age": 31}}])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).parents[2], capture_output=True
+    )
+    assert done.returncode == -9, done.stderr.decode()
+    ds_id = done.stdout.decode().split()[-1]
+    stem = f"ds_{ds_id.replace('-', '_')}"
+    store: Any = open_store(settings)
+    try:
+        # The version was committed: it is served, and the one it replaced reads from history.
+        assert [v.number for v in store.versions(ds_id)] == [2, 1]
+        assert [r[2] for r in rows(store, store.get_dataset(ds_id))] == [20.0, 31.0, 40.0]
+        assert [r[2] for r in rows(store, store.dataset_at(ds_id, 1))] == [20.0, 30.0, 40.0]
+        # The replaced table goes when the file is opened (DuckDB) or at the next write.
+        left = [f"{stem}_h1", f"{stem}_v1", f"{stem}_v2"]
+        assert tables(store, ds_id) == (left if store.engine == "postgres" else left[::2])
+        _upsert(store, ds_id, [{"case_no": "c1", "age": 21}])
+        assert tables(store, ds_id) == [f"{stem}_h1", f"{stem}_v3"]
+    finally:
+        store.close()
