@@ -28,6 +28,7 @@ import httpx
 from bench import generate, report
 from bench.measure import RssSampler, concurrent_load, http_json, interleaved, stream_download
 from bench.questions import Question, load_mix, questions
+from bench.storage import measure as measure_history_storage
 from bench.systems import (
     POSTGRES_SETTINGS,
     BlotterTarget,
@@ -186,6 +187,10 @@ def run_size(options: Options, rows: int) -> dict[str, Any]:
             _say(f"{rows:,} rows: {name}")
             for key, figures in section(running).items():
                 systems.setdefault(key, {})[name] = figures
+    # Last, with the servers stopped: it writes new versions, and opens the DuckDB file itself.
+    for engine, target in targets.items():
+        _say(f"{rows:,} rows: history storage on {engine}")
+        systems[f"blotter-{engine}"]["history_storage"] = measure_history_storage(target, rows)
     size["systems"] = systems
     size["checked"] = True
     return size

@@ -25,6 +25,7 @@ EXPORT_MB_S = {"duckdb": 500.0, "postgres": 200.0}
 INGEST_ROWS_S = {"duckdb": 500_000.0, "postgres": 250_000.0}
 EXPORT_MEMORY_MB = 300.0
 LOAD_TIMES = 3.0
+HISTORY_SHARE = 0.01  # of the database, per one-row upsert in the steady state (bench/storage.py)
 
 # A results file and its parts are dict[str, Any]: JSON as json.load reads it back, untyped.
 Span = tuple[float, float, float]  # median, low, high (the quartiles, or the median alone)
@@ -139,7 +140,21 @@ def _engine(size: dict[str, Any], key: str, label: str) -> list[Target]:
     )
     out += _load(t, ours, key, label)
     out += _pages(t, ours, key, label)
+    out.append(_history_storage(t, ours, label))
     return out
+
+
+def _history_storage(t: _Checker, ours: dict[str, Any] | None, label: str) -> Target:
+    """Issue #18: keeping versions grows the database by the change, not by the dataset."""
+    storage = (ours or {}).get("history_storage") or {}
+    share = storage.get("steady_share")
+    return t.at_most(
+        f"One-row upsert on {label}: database growth ≤ {HISTORY_SHARE:.0%} of its size (#18)",
+        _one(None if share is None else share * 100),
+        HISTORY_SHARE * 100,
+        "%",
+        "" if storage else "the history storage was not measured in this run",
+    )
 
 
 def _load(t: _Checker, ours: dict[str, Any] | None, key: str, label: str) -> list[Target]:

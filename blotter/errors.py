@@ -43,6 +43,39 @@ class DatasetNotFound(NotFound):
         super().__init__(f"Dataset '{dataset_id}' does not exist.", dataset_id=dataset_id)
 
 
+class VersionNotFound(NotFound):
+    """A version number a dataset never had."""
+
+    code = "version.not-found"
+
+    def __init__(self, dataset_id: str, number: int, newest: int) -> None:
+        super().__init__(
+            f"Dataset '{dataset_id}' has no version {number}: its versions are numbered 1 to "
+            f"{newest}."
+            if newest
+            else f"Dataset '{dataset_id}' has no version {number}: nothing has been published yet.",
+            dataset_id=dataset_id,
+            version=number,
+            newest=newest,
+        )
+
+
+class VersionGone(BlotterError):
+    """A version the retention setting removed: it was published, but its rows are gone."""
+
+    code = "version.gone"
+    status = 410
+
+    def __init__(self, dataset_id: str, number: int, kept: str) -> None:
+        super().__init__(
+            f"Version {number} of dataset '{dataset_id}' was removed by the portal's retention "
+            f"setting, which keeps {kept}; read a kept version or the newest instead.",
+            dataset_id=dataset_id,
+            version=number,
+            kept=kept,
+        )
+
+
 class InvalidRequest(BlotterError):
     """A request the client can fix: bad parameter, bad metadata, bad id."""
 

@@ -346,10 +346,54 @@ class Version(BaseModel):
     row_count: int
     created_at: datetime
     source: str = ""
+    # Rows against the version before, by ``:id`` (the first version: every row added); a
+    # row is changed when any of its fields differs, not when only ``:updated_at`` does.
+    rows_added: int = 0
+    rows_changed: int = 0
+    rows_removed: int = 0
+    note: str = ""  # the publisher's note on this version
+    agency: str = ""  # the dataset's agency when the version was published
+    # Removed by the retention setting: listed, but its rows can no longer be read.
+    pruned: bool = False
     # What the dataset's privacy rules changed in this write (not stored with the version).
     privacy: dict[str, int] = Field(default_factory=dict)
     # The write's quality report (warnings, rows per check, completeness); kept by the store.
     quality: dict[str, Any] = Field(default_factory=dict)
+
+
+class FieldChange(BaseModel):
+    """One field of a changed row: its value before and after (a point is (lon, lat))."""
+
+    field_name: str
+    before: Any = None
+    after: Any = None
+
+
+class DiffRow(BaseModel):
+    """One row of a diff: added (``values`` as it is now), removed (``values`` as it was),
+    or changed (``changes``, field by field, in the dataset's column order)."""
+
+    kind: str  # "added", "removed" or "changed"
+    row_id: int
+    values: dict[str, Any] = Field(default_factory=dict)
+    changes: list[FieldChange] = Field(default_factory=list)
+
+
+class VersionDiff(BaseModel):
+    """What changed from one version of a dataset to another, as a reader may see it.
+
+    The counts cover every row; ``rows`` is one page of them in ``:id`` order."""
+
+    dataset_id: str
+    from_version: int
+    to_version: int
+    added: int
+    changed: int
+    removed: int
+    fields: list[str]  # the fields compared (those the reader may see), in column order
+    rows: list[DiffRow]
+    limit: int
+    offset: int
 
 
 class Dataset(BaseModel):
@@ -364,6 +408,9 @@ class Dataset(BaseModel):
     version: int = 0
     row_count: int = 0
     rows_updated_at: datetime | None = None
+    # Set for a version that is no longer current: the history table its rows are read
+    # from (the store's business; never serialized).
+    history_table: str | None = Field(default=None, exclude=True)
 
     def column(self, field_name: str) -> Column | None:
         for col in self.columns:

@@ -33,6 +33,18 @@ CASES: list[tuple[BlotterError, str, int, dict[str, Any]]] = [
     (BlotterError("Something went wrong on our side."), "internal", 500, {}),
     (e.NotFound("Nothing is at /x."), "not_found", 404, {}),
     (e.DatasetNotFound("abcd-1234"), "not_found", 404, {"dataset_id": "abcd-1234"}),
+    (
+        e.VersionNotFound("abcd-1234", 9, 3),
+        "version.not-found",
+        404,
+        {"dataset_id": "abcd-1234", "version": 9, "newest": 3},
+    ),
+    (
+        e.VersionGone("abcd-1234", 2, "versions 5 and 6"),
+        "version.gone",
+        410,
+        {"dataset_id": "abcd-1234", "version": 2, "kept": "versions 5 and 6"},
+    ),
     (e.InvalidRequest("Bad id.", field="id"), "invalid_request", 400, {"field": "id"}),
     (e.AuthenticationRequired("Sign in."), "authentication_required", 401, {}),
     (e.PermissionDenied("Not yours."), "permission_denied", 403, {}),
@@ -122,6 +134,13 @@ def test_an_error_that_says_how_long_to_wait_carries_retry_after(
 
 def test_the_missing_dataset_message_names_it() -> None:
     assert e.DatasetNotFound("abcd-1234").message == "Dataset 'abcd-1234' does not exist."
+    assert e.VersionGone("abcd-1234", 2, "versions 5 and 6").message == (
+        "Version 2 of dataset 'abcd-1234' was removed by the portal's retention setting, "
+        "which keeps versions 5 and 6; read a kept version or the newest instead."
+    )
+    assert e.VersionNotFound("abcd-1234", 9, 3).message == (
+        "Dataset 'abcd-1234' has no version 9: its versions are numbered 1 to 3."
+    )
 
 
 # --- through the app: each edge renders every error the same way ---------------------

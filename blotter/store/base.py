@@ -31,6 +31,7 @@ from blotter.model import (
     Session,
     User,
     Version,
+    VersionDiff,
 )
 from blotter.privacy import PrivacyRules
 from blotter.quality import QualityReport, QualityRules
@@ -48,6 +49,7 @@ from blotter.store.quality import (
     completeness,
     distinct_values,
 )
+from blotter.store.retention import Pruned, Retention
 
 
 @dataclass
@@ -122,6 +124,7 @@ class Store(ABC):
         privacy: PrivacyRules | None = None,
         quality: QualityRules | None = None,
         first_row: int = 2,
+        note: str = "",
     ) -> Version:
         """Write every batch as a new version and switch readers to it in one transaction.
 
@@ -131,6 +134,12 @@ class Store(ABC):
         from ``first_row``: 2 for a file with a header), then its privacy rules change them
         (``privacy`` and ``quality``: the rules a dataset file is about to store). The
         version counts what the rules changed and carries the quality report, which is kept.
+
+        A replace keeps identities: when the dataset has a row identifier, a new row whose
+        identifier matches a served row keeps its ``:id`` and ``:created_at`` (and
+        ``:updated_at`` when no field changed); without one, a row identical in every field
+        to a served one keeps all three (duplicates matched one to one, in order). Other
+        rows take fresh ids. ``note`` is the publisher's note, kept with the version.
         """
         meta = self._meta_of(dataset_id)
         if privacy is not None:
@@ -142,7 +151,9 @@ class Store(ABC):
         before = self._categories(dataset_id, meta, columns)
         counts: Counter[str] = Counter()
         stream = protect_batches(meta.privacy, columns, checked(checker, batches, source), counts)
-        version = self._publish(dataset_id, columns, stream, source=source, data_as_of=data_as_of)
+        version = self._publish(
+            dataset_id, columns, stream, source=source, data_as_of=data_as_of, note=note
+        )
         report = self._keep_quality(dataset_id, version, checker, before, meta, columns)
         return version.model_copy(update={"privacy": dict(counts), "quality": report})
 
@@ -154,6 +165,7 @@ class Store(ABC):
         *,
         source: str = "",
         first_row: int = 1,
+        note: str = "",
     ) -> tuple[Version, ChangeCounts]:
         """Upsert and delete rows as a new version, in one transaction.
 
@@ -181,7 +193,7 @@ class Store(ABC):
             )
         counts: Counter[str] = Counter()
         staged = protect_staged(dataset.meta.privacy, dataset.columns, staged, counts)
-        version, changes = self._apply_changes(dataset_id, key, staged, source=source)
+        version, changes = self._apply_changes(dataset_id, key, staged, source=source, note=note)
         report = self._keep_quality(
             dataset_id, version, checker, before, dataset.meta, dataset.columns
         )
@@ -250,12 +262,13 @@ class Store(ABC):
         *,
         source: str = "",
         data_as_of: datetime | None = None,
+        note: str = "",
     ) -> Version:
         """The engine's write of a new version (see :meth:`publish`), rules already applied."""
 
     @abstractmethod
     def _apply_changes(
-        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = ""
+        self, dataset_id: str, key: str, staged: pa.Table, *, source: str = "", note: str = ""
     ) -> tuple[Version, ChangeCounts]:
         """The engine's row-level write (see :meth:`apply_changes`), rules already applied."""
 
@@ -266,7 +279,41 @@ class Store(ABC):
 
     @abstractmethod
     def versions(self, dataset_id: str) -> list[Version]:
-        """Every version kept, newest first."""
+        """Every version, newest first, pruned ones included (``pruned``)."""
+
+    @abstractmethod
+    def dataset_at(self, dataset_id: str, number: int) -> Dataset:
+        """The dataset as it was served while version ``number`` was current: today's
+        metadata and data dictionary (descriptions, internal flags) over that version's
+        fields, row count and ``version=number``, so :meth:`execute`, :meth:`execute_csv`
+        and :meth:`engine_sql` read exactly that version's rows. DatasetNotFound,
+        VersionNotFound for a number the dataset never had, VersionGone for a version the
+        retention setting removed."""
+
+    @abstractmethod
+    def prune_versions(
+        self, retention: Retention, *, dataset_id: str | None = None, dry_run: bool = False
+    ) -> list[Pruned]:
+        """Apply the retention setting to one dataset or every one: mark the versions it
+        does not keep as pruned (they stay listed; reading them raises VersionGone) and
+        delete the history rows no kept version reads. The newest version is always kept.
+        A dry run changes nothing and says what would be removed."""
+
+    @abstractmethod
+    def version_diff(
+        self, dataset: Dataset, from_number: int, to_number: int, *, limit: int, offset: int
+    ) -> VersionDiff:
+        """What changed from version ``from_number`` to ``to_number``, rows matched by
+        ``:id``: counts, and one page (``limit``, ``offset``) of the rows added, removed and
+        changed in ``:id`` order, each change field by field (before, after).
+
+        ``dataset`` is the dataset as the reader may see it (access-trimmed): only its
+        fields are compared and returned (and fields since dropped from the data dictionary,
+        unless the version that had them marked them internal). The counts are over those
+        fields too: a row whose only change is in a field the reader may not see is not
+        counted as changed and not listed, so for the public ``changed`` can be smaller
+        than the version's stored ``rows_changed`` (which compares every field). Added and
+        removed rows are the same for every reader. VersionNotFound, VersionGone."""
 
     # --- accounts --------------------------------------------------------------------
 

@@ -3,14 +3,17 @@ the primitives of :class:`SqlRecords`."""
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from blotter.errors import Conflict, DatasetNotFound
 from blotter.model import Column, Dataset, DatasetMeta, Version, check_dataset_id, new_dataset_id
 from blotter.store.common import (
     DATASET_QUERY,
+    VERSIONS_QUERY,
     check_dictionary,
     columns_json,
     dataset_from_row,
@@ -33,23 +36,36 @@ class VersionRecord:
     source: str
     next_row_id: int  # the dataset's next fresh row id once this version is served
     data_as_of: datetime
+    counts: tuple[int, int, int] = (0, 0, 0)  # rows added, changed, removed
+    note: str = ""
+    segment: str | None = None  # the history table keeping its rows
 
-    def version(self) -> Version:
+    def version(self, agency: str = "") -> Version:
+        added, changed, removed = self.counts
         return Version(
             dataset_id=self.dataset_id,
             number=self.number,
             row_count=self.row_count,
             created_at=self.created_at,
             source=self.source,
+            rows_added=added,
+            rows_changed=changed,
+            rows_removed=removed,
+            note=self.note,
+            agency=agency,
         )
 
 
-def register_version(tx: Statements, record: VersionRecord) -> None:
+def register_version(tx: Statements, record: VersionRecord) -> Version:
     """Register a written version table and make it the one served (inside ``tx``, so both
-    happen at once)."""
+    happen at once). The version records the dataset's agency as it is now."""
     columns = columns_json(record.columns)
+    meta = tx.rows("SELECT meta FROM blotter_datasets WHERE id = ?", [record.dataset_id])
+    agency = _agency(meta[0][0]) if meta else ""
     tx.run(
-        "INSERT INTO blotter_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO blotter_versions (dataset_id, number, table_name, columns, row_count, "
+        "created_at, source, rows_added, rows_changed, rows_removed, note, agency, pruned, "
+        "segment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, ?)",
         [
             record.dataset_id,
             record.number,
@@ -58,6 +74,10 @@ def register_version(tx: Statements, record: VersionRecord) -> None:
             record.row_count,
             record.created_at,
             record.source,
+            *record.counts,
+            record.note,
+            agency,
+            record.segment,
         ],
     )
     tx.run(
@@ -72,6 +92,12 @@ def register_version(tx: Statements, record: VersionRecord) -> None:
             record.dataset_id,
         ],
     )
+    return record.version(agency)
+
+
+def _agency(meta: Any) -> str:
+    loaded = json.loads(meta) if isinstance(meta, str) else meta
+    return str(loaded.get("agency") or "") if isinstance(loaded, dict) else ""
 
 
 def next_numbers(tx: Statements, dataset_id: str) -> tuple[int, int]:
@@ -136,9 +162,5 @@ class SqlCatalog(SqlRecords):
 
     def versions(self, dataset_id: str) -> list[Version]:
         self.get_dataset(dataset_id)
-        rows = self._query(
-            "SELECT number, row_count, created_at, source FROM blotter_versions "
-            "WHERE dataset_id = ? ORDER BY number DESC",
-            [dataset_id],
-        )
+        rows = self._query(VERSIONS_QUERY + " ORDER BY number DESC", [dataset_id])
         return versions_from_rows(dataset_id, rows)

@@ -116,4 +116,21 @@ def migrations(d: Dialect) -> tuple[tuple[str, ...], ...]:
                 PRIMARY KEY (dataset_id, version)
             )""",
         ),
+        (
+            # Verifiable history: what each version changed against the one before, the
+            # publisher's note, the agency that published it, and whether the retention
+            # setting removed it. Counts of versions written before are filled in when the
+            # store opens (store/history.py), from the version tables.
+            "ALTER TABLE blotter_versions ADD COLUMN rows_added BIGINT",
+            "ALTER TABLE blotter_versions ADD COLUMN rows_changed BIGINT",
+            "ALTER TABLE blotter_versions ADD COLUMN rows_removed BIGINT",
+            f"ALTER TABLE blotter_versions ADD COLUMN note {d.text} DEFAULT ''",
+            f"ALTER TABLE blotter_versions ADD COLUMN agency {d.text} DEFAULT ''",
+            "ALTER TABLE blotter_versions ADD COLUMN pruned BOOLEAN DEFAULT false",
+        ),
+        (
+            # The history table (store/segments.py) that keeps each version's rows; versions
+            # written before are moved into one when the store opens (store/history.py).
+            f"ALTER TABLE blotter_versions ADD COLUMN segment {d.text}",
+        ),
     )
