@@ -74,6 +74,10 @@ def stored(store: Store, dataset_id: str) -> list[tuple[Any, ...]]:
     return [tuple(repr(v) if isinstance(v, float) else v for v in row) for row in rows]
 
 
+def _unsigned_zero(row: tuple[object, ...]) -> tuple[object, ...]:
+    return tuple("0.0" if value == "-0.0" else value for value in row)
+
+
 def test_awkward_values_are_stored_exactly(
     engine_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -91,10 +95,21 @@ def test_awkward_values_are_stored_exactly(
         for i, row in enumerate(zip(*values, strict=True))
     ]
     assert stored(engine_store, ds.id) == expected
-    # Row ids go on from the last version's, across batches and COPY pieces.
+    # A replace keeps the ids of identical rows (history compares versions by id)...
+    # Rows are matched by value, and -0.0 equals 0.0: DuckDB's window over the row's values
+    # hands the zero back unsigned, so only the sign of that zero may not survive a replace.
     engine_store.publish(ds.id, COLUMNS, batches[::-1])
+    kept = stored(engine_store, ds.id)
+    assert [row[0] for row in kept] == list(range(1, 13))
+    assert [_unsigned_zero(row) for row in kept] == [_unsigned_zero(row) for row in expected]
+    # ...and new rows' ids go on from the last version's, across batches and COPY pieces.
+    renamed = table.set_column(0, names[0], pa.array([f"{t}!" for t in TEXTS], pa.string()))
+    fresh = [renamed.slice(7).to_batches()[0], renamed.slice(0, 7).to_batches()[0]]
+    engine_store.publish(ds.id, COLUMNS, fresh)
     assert [row[0] for row in stored(engine_store, ds.id)] == list(range(13, 25))
-    assert [row[1] for row in stored(engine_store, ds.id)] == TEXTS[7:] + TEXTS[:7]
+    assert [row[1] for row in stored(engine_store, ds.id)] == [
+        f"{t}!" for t in TEXTS[7:] + TEXTS[:7]
+    ]
 
 
 SPEC = """\
