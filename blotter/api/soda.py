@@ -15,7 +15,7 @@ from blotter.api.responses import FORMATS, data_response
 from blotter.api.views import view_json, visible_report
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, NotFound
-from blotter.model import check_dataset_id
+from blotter.model import check_dataset_id, check_version_number
 from blotter.portal import Portal
 from blotter.queries import prepare_query
 
@@ -49,6 +49,7 @@ def _data_response(
     request: Request, dataset_id: str, fmt: str, *, download: bool = False
 ) -> Response:
     params = _single_params(request)
+    version = params.get("$$version")
     bom = params.get("$$bom", "").lower() == "true"
     # Socrata's download links carry accessType=DOWNLOAD; such an answer is a named file.
     attach = params.get("accessType", "").upper() == "DOWNLOAD"
@@ -64,6 +65,7 @@ def _data_response(
         attach=attach,
         about=filter_words(params),
         bom=bom,
+        version=check_version_number(version) if version is not None else None,
     )
 
 
