@@ -36,7 +36,9 @@ def checksum(portal: Portal, dataset: Dataset) -> str:
     return portal.version_checksum(portal.store, portal.settings, dataset)
 
 
-_COUNTS: dict[tuple[str, int, tuple[str, ...]], tuple[int, int | None, int]] = {}
+# Public counts by (dataset, version, its publication time, fields): a version never
+# changes, and its time tells a dataset re-created under the same id apart.
+_COUNTS: dict[tuple[str, int, str, tuple[str, ...]], tuple[int, int | None, int]] = {}
 
 
 def public_counts(store: Store, seen: Dataset, version: Version) -> tuple[int, int | None, int]:
@@ -49,7 +51,8 @@ def public_counts(store: Store, seen: Dataset, version: Version) -> tuple[int, i
     stored = (version.rows_added, version.rows_changed, version.rows_removed)
     if len(seen.columns) == len(whole.columns) or version.number <= 1:
         return stored
-    key = (seen.id, version.number, tuple(c.field_name for c in seen.columns))
+    fields = tuple(c.field_name for c in seen.columns)
+    key = (seen.id, version.number, version.created_at.isoformat(), fields)
     if key not in _COUNTS:
         try:
             at = store.dataset_at(seen.id, version.number)

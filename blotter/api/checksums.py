@@ -31,9 +31,13 @@ def public_checksum(store: Store, settings: Settings, dataset: Dataset) -> str:
 
     Computed from the bytes the export path writes, once per version and column set, and
     kept under ``DATA_DIR/checksums/``: a version never changes, and the column set (today's
-    data dictionary) is part of the name, so a kept sum cannot go stale."""
+    data dictionary) and the version's time are part of the name, so a kept sum cannot go
+    stale."""
     public = as_seen_by(ANONYMOUS, dataset)
-    columns = json.dumps([[c.field_name, str(c.type)] for c in public.columns])
+    # The column set, and the version's publication time: a dataset deleted and created
+    # again under the same id starts its versions anew.
+    published = public.rows_updated_at.isoformat() if public.rows_updated_at else ""
+    columns = json.dumps([published, [[c.field_name, str(c.type)] for c in public.columns]])
     digest = hashlib.sha256(columns.encode()).hexdigest()[:16]
     path = settings.data_dir / "checksums" / f"{public.id}-v{public.version}-{digest}.sha256"
     try:

@@ -14,7 +14,7 @@ from blotter.api.serialize import json_value
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
 from blotter.formatting import format_timestamp
-from blotter.history import checksum, version_publishers
+from blotter.history import checksum, public_counts, version_publishers
 from blotter.model import (
     Column,
     ColumnType,
@@ -50,6 +50,9 @@ def versions(request: Request, dataset_id: str) -> JSONResponse:
     base = f"/api/views/{dataset.id}"
     listed: list[dict[str, Any]] = []
     for version in portal.store.versions(dataset.id):
+        # Counted over the fields this reader sees: a change to an internal column alone
+        # is no change to the public.
+        added, changed, removed = public_counts(portal.store, dataset, version)
         sha = None
         if not version.pruned:
             sha = checksum(portal, portal.store.dataset_at(dataset.id, version.number))
@@ -60,9 +63,9 @@ def versions(request: Request, dataset_id: str) -> JSONResponse:
                 "agency": version.agency,
                 **({"publishedBy": publishers.get(version.number)} if publishers else {}),
                 "rows": version.row_count,
-                "rowsAdded": version.rows_added,
-                "rowsChanged": version.rows_changed,
-                "rowsRemoved": version.rows_removed,
+                "rowsAdded": added,
+                "rowsChanged": changed,
+                "rowsRemoved": removed,
                 "note": version.note,
                 "sha256": sha,
                 "pruned": version.pruned,
