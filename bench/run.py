@@ -21,6 +21,7 @@ import httpx
 from bench import generate, report
 from bench.measure import RssSampler, concurrent_load, http_json, repeat, stream_download
 from bench.questions import Question, questions
+from bench.storage import measure as measure_history_storage
 from bench.systems import (
     BlotterTarget,
     RawEngine,
@@ -157,6 +158,7 @@ def run_size(options: Options, rows: int) -> dict[str, Any]:
                 blotter_export_url(server),
             )
         measured["ingest"] = {"seconds": seconds, "rows_per_s": rows / seconds}
+        measured["history_storage"] = measure_history_storage(target, rows)
         size["systems"][f"blotter-{engine}"] = measured
         check_same(f"Blotter·{engine} against its raw engine", asked, got, raw_answers)
         answers[engine] = got

@@ -375,6 +375,60 @@ def datasets(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None
         console.print(table)
 
 
+versions = typer.Typer(help="Datasets' versions and their retention.", no_args_is_help=True)
+app.add_typer(versions, name="versions")
+
+
+@versions.command("prune")
+def versions_prune(
+    dataset: Annotated[
+        str | None, typer.Option(help="Only this dataset (its id) [default: every dataset].")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Remove the versions BLOTTER_KEEP_VERSIONS does not keep: they stay listed as pruned,
+    their rows no kept version needs are deleted."""
+    from blotter.access import audit
+    from blotter.store.retention import Retention
+
+    settings = _settings(data_dir, database_url=database_url)
+    retention = Retention.parse(settings.keep_versions)
+    with _store(settings) as store:
+        reports = store.prune_versions(retention, dataset_id=dataset, dry_run=dry_run)
+        would = "would remove" if dry_run else "removed"
+        console.print(
+            f"Keeping {retention.words()} (BLOTTER_KEEP_VERSIONS={settings.keep_versions})."
+        )
+        for report in reports:
+            if not report.versions:
+                console.print(f"{report.dataset_id}: nothing to prune.")
+                continue
+            numbers = ", ".join(map(str, report.versions))
+            console.print(
+                f"{report.dataset_id}: {would} version(s) {numbers}: {report.history_rows:,} "
+                f"history row(s){_dropped(report.tables)}; kept: "
+                f"{', '.join(map(str, report.kept))}."
+            )
+            if not dry_run:
+                audit(
+                    store,
+                    _operator(),
+                    "versions.prune",
+                    report.dataset_id,
+                    versions=report.versions,
+                    history_rows=report.history_rows,
+                    rule=settings.keep_versions,
+                )
+
+
+def _dropped(tables: list[str]) -> str:
+    return f" (history tables dropped: {', '.join(tables)})" if tables else ""
+
+
 users = typer.Typer(help="Staff accounts: admins, publishers and analysts.", no_args_is_help=True)
 app.add_typer(users, name="user")
 

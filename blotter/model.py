@@ -424,6 +424,9 @@ class Dataset(BaseModel):
     version: int = 0
     row_count: int = 0
     rows_updated_at: datetime | None = None
+    # Set for a version that is no longer current: the history table its rows are read
+    # from (the store's business; never serialized).
+    history_table: str | None = Field(default=None, exclude=True)
 
     def column(self, field_name: str) -> Column | None:
         for col in self.columns:

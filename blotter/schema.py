@@ -16,6 +16,10 @@ from blotter.model import Column, ColumnType
 ROW_ID = "_id"
 CREATED_AT = "_created_at"
 UPDATED_AT = "_updated_at"
+# A history table's row belongs to the versions from _from_version up to, not including,
+# _to_version (NULL: still current).
+FROM_VERSION = "_from_version"
+TO_VERSION = "_to_version"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ def physical_names(column: Column) -> list[str]:
 def version_table(dataset_id: str, version: int) -> str:
     """The table holding one version's rows; ids are checked, so this name is safe."""
     return f"ds_{dataset_id.replace('-', '_')}_v{version}"
+
+
+def history_table(dataset_id: str, segment: int) -> str:
+    """The table keeping every version's rows once, with the versions they belong to; a new
+    segment starts when a field changes type (see ``store/segments.py``)."""
+    return f"ds_{dataset_id.replace('-', '_')}_h{segment}"
 
 
 # The compiler writes ``FROM _dataset``; the store swaps in the served version's table.

@@ -154,6 +154,14 @@ class Settings(BaseSettings):
         "throttled like an anonymous caller.",
     )
 
+    keep_versions: str = Field(
+        "all",
+        description="Which versions of each dataset stay readable: 'all', or 'last:N,monthly' "
+        "(the last N versions and the last version of each calendar month; 'last:N' alone "
+        "keeps only the last N). `blotter versions prune` applies it.",
+        pattern=r"^\s*(all|last:\s*[1-9][0-9]*\s*(,\s*monthly)?)\s*$",
+    )
+
     @field_validator("public_url")
     @classmethod
     def _public_url_is_absolute(cls, value: str) -> str:

@@ -28,7 +28,17 @@ def write(path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "command", ["serve", "demo", "load", "datasets", "profile save", "profile list", "user add"]
+    "command",
+    [
+        "serve",
+        "demo",
+        "load",
+        "datasets",
+        "profile save",
+        "profile list",
+        "user add",
+        "versions prune",
+    ],
 )
 def test_every_command_explains_itself(command: str) -> None:
     result = runner.invoke(app, [*command.split(), "--help"])
@@ -199,3 +209,34 @@ def test_profiles_are_saved_listed_shown_and_load_each_month(tmp_path: Path) -> 
         app, ["load", str(may), "--new", "--profile", "rms-export", "--spec", str(profile), *data]
     )
     assert both.exit_code == 2
+
+
+def test_versions_prune_removes_what_the_retention_setting_does_not_keep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    dataset_id = ""
+    for month in ("a", "b", "c"):
+        csv_file = write(tmp_path / f"{month}.csv", f"Case,Value\nx,{month}\ny,same\n")
+        args = ["--dataset", dataset_id] if dataset_id else ["--new", "--name", "Cases"]
+        loaded = runner.invoke(app, ["load", str(csv_file), *args, "--data-dir", str(data)])
+        assert loaded.exit_code == 0, loaded.output
+        found = re.search(r"of dataset (\w{4}-\w{4})", loaded.output)
+        assert found, loaded.output
+        dataset_id = found.group(1)
+    monkeypatch.setenv("BLOTTER_KEEP_VERSIONS", "last:1")
+    dry = runner.invoke(app, ["versions", "prune", "--dry-run", "--data-dir", str(data)])
+    assert dry.exit_code == 0, dry.output
+    assert f"{dataset_id}: would remove version(s) 1, 2: 2 history row(s); kept: 3." in dry.output
+    done = runner.invoke(app, ["versions", "prune", "--data-dir", str(data)])
+    assert f"{dataset_id}: removed version(s) 1, 2: 2 history row(s); kept: 3." in done.output
+    store = DuckDBStore(Settings(data_dir=data).database_path)
+    try:
+        assert [v.pruned for v in store.versions(dataset_id)] == [False, True, True]
+        (entry,) = [e for e in store.audit_log() if e.action == "versions.prune"]
+        assert entry.dataset_id == dataset_id and entry.detail["versions"] == [1, 2]
+        assert entry.actor == "cli"
+    finally:
+        store.close()
+    again = runner.invoke(app, ["versions", "prune", "--data-dir", str(data)])
+    assert f"{dataset_id}: nothing to prune." in again.output

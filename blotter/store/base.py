@@ -49,6 +49,7 @@ from blotter.store.quality import (
     completeness,
     distinct_values,
 )
+from blotter.store.retention import Pruned, Retention
 
 
 @dataclass
@@ -288,6 +289,15 @@ class Store(ABC):
         and :meth:`engine_sql` read exactly that version's rows. DatasetNotFound,
         VersionNotFound for a number the dataset never had, VersionGone for a version the
         retention setting removed."""
+
+    @abstractmethod
+    def prune_versions(
+        self, retention: Retention, *, dataset_id: str | None = None, dry_run: bool = False
+    ) -> list[Pruned]:
+        """Apply the retention setting to one dataset or every one: mark the versions it
+        does not keep as pruned (they stay listed; reading them raises VersionGone) and
+        delete the history rows no kept version reads. The newest version is always kept.
+        A dry run changes nothing and says what would be removed."""
 
     @abstractmethod
     def version_diff(

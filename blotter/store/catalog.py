@@ -38,6 +38,7 @@ class VersionRecord:
     data_as_of: datetime
     counts: tuple[int, int, int] = (0, 0, 0)  # rows added, changed, removed
     note: str = ""
+    segment: str | None = None  # the history table keeping its rows
 
     def version(self, agency: str = "") -> Version:
         added, changed, removed = self.counts
@@ -63,8 +64,8 @@ def register_version(tx: Statements, record: VersionRecord) -> Version:
     agency = _agency(meta[0][0]) if meta else ""
     tx.run(
         "INSERT INTO blotter_versions (dataset_id, number, table_name, columns, row_count, "
-        "created_at, source, rows_added, rows_changed, rows_removed, note, agency, pruned) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false)",
+        "created_at, source, rows_added, rows_changed, rows_removed, note, agency, pruned, "
+        "segment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, ?)",
         [
             record.dataset_id,
             record.number,
@@ -76,6 +77,7 @@ def register_version(tx: Statements, record: VersionRecord) -> Version:
             *record.counts,
             record.note,
             agency,
+            record.segment,
         ],
     )
     tx.run(

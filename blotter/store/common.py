@@ -15,7 +15,12 @@ from sqlglot.dialects.dialect import DialectType
 from blotter.errors import InvalidRequest, QueryTimeout, QueryValueError, SoQLError
 from blotter.model import STORED, ApiToken, Column, ColumnType, Dataset, DatasetMeta, Version
 from blotter.schema import (
+    CREATED_AT,
     DATASET_TABLE,
+    FROM_VERSION,
+    ROW_ID,
+    TO_VERSION,
+    UPDATED_AT,
     physical_names,
     version_table,
 )
@@ -153,13 +158,13 @@ class SqlMemo:
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self._entries: dict[tuple[str, int, int], tuple[exp.Select, tuple[str, Any]]] = {}
+        self._entries: dict[tuple[str, int, str, int], tuple[exp.Select, tuple[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def sql(
         self, dataset: Dataset, select: exp.Select, write: Callable[[], tuple[str, Any]]
     ) -> tuple[str, Any]:
-        key = (dataset.id, dataset.version, id(select))
+        key = (dataset.id, dataset.version, dataset.history_table or "", id(select))
         kept = self._entries.get(key)
         # The tree is kept with its SQL, so its id cannot be reused by another tree meanwhile.
         if kept is not None and kept[0] is select:
@@ -177,9 +182,45 @@ def engine_sql(
 ) -> tuple[str, dict[str, Any]]:
     """The SQL text and bind parameters of a compiled query against a dataset's version."""
     bound, params = bind_string_literals(select)
+    if dataset.history_table:
+        rows = version_rows(dataset)
+        return point_at_rows(bound, rows).sql(dialect=dialect), params
     table = version_table(dataset.id, dataset.version)
     # ``bound`` is a fresh copy made above: no need to copy it again.
     return point_at_table(bound, table, copy=False).sql(dialect=dialect), params
+
+
+def version_rows(dataset: Dataset) -> exp.Select:
+    """The rows of a version that is no longer current, from its history table: those whose
+    versions ``[_from_version, _to_version)`` include it, with that version's fields."""
+    number = exp.Literal.number(dataset.version)
+    names = [ROW_ID, CREATED_AT, UPDATED_AT] + [
+        n for c in dataset.columns for n in physical_names(c)
+    ]
+    return (
+        exp.select(*(exp.column(n, quoted=True) for n in names))
+        .from_(exp.table_(str(dataset.history_table), quoted=True))
+        .where(
+            exp.and_(
+                exp.LTE(this=exp.column(FROM_VERSION), expression=number),
+                exp.or_(
+                    exp.column(TO_VERSION).is_(exp.null()),
+                    exp.GT(this=exp.column(TO_VERSION), expression=number.copy()),
+                ),
+            )
+        )
+    )
+
+
+def point_at_rows(select: exp.Expression, rows: exp.Select) -> exp.Expression:
+    """Swap the compiler's placeholder table for a subquery of rows, named as it was."""
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.name == DATASET_TABLE:
+            return rows.subquery(DATASET_TABLE)
+        return node
+
+    return select.transform(swap, copy=False)
 
 
 def timeout_error(timeout_s: float | None) -> QueryTimeout:

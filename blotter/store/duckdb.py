@@ -7,9 +7,9 @@ file is next opened. Old version tables are kept for history.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,11 +50,20 @@ from blotter.store.common import (
 from blotter.store.duckdb_csv import csv_lines
 from blotter.store.duckdb_feed import Feed
 from blotter.store.duckdb_watchdog import run_watched
+from blotter.store.duckdb_writes import (
+    CursorStatements,
+    Writes,
+    create_table,
+    drop_replaced,
+    runner,
+    transaction_on,
+)
 from blotter.store.extensions import load_extensions
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.migrations import DUCKDB, migrations
 from blotter.store.records import Statements
+from blotter.store.segments import Execute, keep_history, replaced_version
 
 _PHYSICAL_TYPE = {
     ColumnType.TEXT: "VARCHAR",
@@ -76,6 +85,7 @@ class DuckDBStore(SqlHistory, Store):
     """A store in one DuckDB database file."""
 
     engine = "duckdb"
+    physical_types = _PHYSICAL_TYPE
 
     def __init__(self, path: Path | str, *, memory_limit_mb: int | None = None) -> None:
         self.path = Path(path)
@@ -98,14 +108,14 @@ class DuckDBStore(SqlHistory, Store):
                 ) from err
             raise
         load_extensions(self._con)
-        self._write_lock = _Writes()
+        self._write_lock = Writes()
         # Datasets as last read, tagged with the write generation they were read at. DuckDB
         # lets one process write the file, so every change passes through _write_lock here.
         self._datasets: dict[str, tuple[int, Any]] = {}
         self._sql = SqlMemo()
         self._migrate()
+        self._build_history()
         self._drop_unregistered_tables()
-        self._store_counts()
 
     def close(self) -> None:
         self._con.close()
@@ -132,20 +142,6 @@ class DuckDBStore(SqlHistory, Store):
                     cur.execute(statement)
                 cur.execute("INSERT INTO blotter_schema VALUES (?)", [number])
                 cur.execute("COMMIT")
-
-    def _store_counts(self) -> None:
-        """Fill in the counts of versions written before versions kept them."""
-        with self._write_lock:
-            cur = self._cursor()
-            filled = self._fill_counts(lambda q: cur.execute(q).fetchall())
-            if filled:
-                with _transaction_on(cur) as tx:
-                    for dataset_id, number, counts in filled:
-                        tx.run(
-                            "UPDATE blotter_versions SET rows_added = ?, rows_changed = ?, "
-                            "rows_removed = ? WHERE dataset_id = ? AND number = ?",
-                            [*counts, dataset_id, number],
-                        )
 
     # --- catalog ---------------------------------------------------------------------
 
@@ -183,7 +179,10 @@ class DuckDBStore(SqlHistory, Store):
         with self._write_lock:
             cur = self._cursor()
             tables = cur.execute(
-                "SELECT table_name FROM blotter_versions WHERE dataset_id = ?", [dataset_id]
+                "SELECT table_name FROM blotter_versions WHERE dataset_id = ? UNION "
+                "SELECT segment FROM blotter_versions WHERE dataset_id = ? "
+                "AND segment IS NOT NULL",
+                [dataset_id, dataset_id],
             ).fetchall()
             if (
                 not tables
@@ -215,7 +214,7 @@ class DuckDBStore(SqlHistory, Store):
         physical = physical_layout(columns, _PHYSICAL_TYPE)
         with self._write_lock:
             cur = self._cursor()
-            next_row_id, number = next_numbers(_Statements(cur), dataset_id)
+            next_row_id, number = next_numbers(CursorStatements(cur), dataset_id)
             served = self.get_dataset(dataset_id)
             old = version_table(dataset_id, served.version) if served.version else None
             key = replace_key(served.columns, columns, served.meta.row_identifier) if old else None
@@ -229,7 +228,7 @@ class DuckDBStore(SqlHistory, Store):
             # it only when it is registered, in one short transaction below; a table left by
             # a failed or killed load is never registered and is dropped.
             try:
-                _create_table(cur, loaded, physical)
+                create_table(cur, loaded, physical)
                 names = [name for name, _ in physical]
                 targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
                 feed = Feed(batches, names, next_row_id)
@@ -245,7 +244,7 @@ class DuckDBStore(SqlHistory, Store):
                 feed.raise_any()
                 next_id = feed.next_row_id
                 if key is not None and old is not None:
-                    _create_table(cur, table, physical)
+                    create_table(cur, table, physical)
                     same = [(c.field_name, c.type) for c in served.columns] == [
                         (c.field_name, c.type) for c in columns
                     ]
@@ -260,7 +259,7 @@ class DuckDBStore(SqlHistory, Store):
                         [next_row_id],
                     ).fetchone()
                     next_id = next_row_id + (fresh[0] if fresh else 0)
-                run = _runner(cur)
+                run = runner(cur)
                 counts = version_counts(
                     run,
                     (quote(old), served.columns) if old else None,
@@ -280,13 +279,39 @@ class DuckDBStore(SqlHistory, Store):
                     counts=counts,
                     note=note,
                 )
-                with _transaction_on(cur) as tx:
-                    version = register_version(tx, record)
+                version = self._register(cur, record, served.version, old, served.columns)
             except BaseException:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table + '_load')}")
                 raise
+            drop_replaced(cur, old)
         return version
+
+    def _register(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        record: VersionRecord,
+        served: int,
+        old: str | None,
+        old_columns: list[Column],
+    ) -> Version:
+        """Keep the new version's rows in the history table and register it, in one
+        transaction (see ``store/segments.py``)."""
+        with transaction_on(cur) as tx:
+            replaced = (
+                replaced_version(tx, record.dataset_id, served, old, old_columns) if old else None
+            )
+            segment = keep_history(
+                tx,
+                cur.execute,
+                _PHYSICAL_TYPE,
+                record.dataset_id,
+                record.number,
+                record.table,
+                record.columns,
+                replaced,
+            )
+            return register_version(tx, replace(record, segment=segment))
 
     def _apply_changes(
         self, dataset_id: str, key: str, staged: pa.Table, *, source: str = "", note: str = ""
@@ -297,7 +322,7 @@ class DuckDBStore(SqlHistory, Store):
             physical = physical_layout(dataset.columns, _PHYSICAL_TYPE)
             names = [name for name, _ in physical]
             check_batch(staged, [*STAGED_HEAD, *names])
-            next_id, number = next_numbers(_Statements(cur), dataset_id)
+            next_id, number = next_numbers(CursorStatements(cur), dataset_id)
             table = version_table(dataset_id, number)
             old = version_table(dataset_id, dataset.version) if dataset.version else None
             stamp = now()
@@ -310,7 +335,7 @@ class DuckDBStore(SqlHistory, Store):
                         for what, query in count_queries.items()
                     }
                 )
-                _create_table(cur, table, physical)
+                create_table(cur, table, physical)
                 for statement in writes:
                     cur.execute(statement)
                 total = (cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone() or (0,))[0]  # noqa: S608 - a version table's name
@@ -326,29 +351,40 @@ class DuckDBStore(SqlHistory, Store):
                     next_row_id=next_id + counts.created,
                     data_as_of=stamp,
                     counts=version_counts(
-                        _runner(cur), before, (quote(table), dataset.columns), total
+                        runner(cur), before, (quote(table), dataset.columns), total
                     ),
                     note=note,
                 )
-                with _transaction_on(cur) as tx:
-                    version = register_version(tx, record)
+                version = self._register(cur, record, dataset.version, old, dataset.columns)
             except BaseException:
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
                 raise
             finally:
                 cur.unregister(STAGED)
+            drop_replaced(cur, old)
         return version, counts
 
     def _drop_unregistered_tables(self) -> None:
-        """Version tables that no version row names: left by a load that was killed."""
+        """Tables no reader needs: left by a load that was killed (never registered), or by
+        a process killed between a publish and the drop of the table it replaced. Kept: each
+        dataset's current table and every history table."""
         cur = self._cursor()
         orphans = cur.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
             "AND table_name LIKE 'ds\\_%' ESCAPE '\\' AND table_name NOT IN "
-            "(SELECT table_name FROM blotter_versions)"
+            "(SELECT v.table_name FROM blotter_versions v JOIN blotter_datasets d "
+            "ON d.id = v.dataset_id AND d.current_version = v.number) AND table_name NOT IN "
+            "(SELECT segment FROM blotter_versions WHERE segment IS NOT NULL)"
         ).fetchall()
         for (name,) in orphans:
             cur.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
+
+    @contextmanager
+    def _history_transaction(self) -> Iterator[tuple[Statements, Execute]]:
+        with self._write_lock:
+            cur = self._cursor()
+            with transaction_on(cur) as tx:
+                yield tx, cur.execute
 
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return self._cursor().execute(sql, params).fetchall()
@@ -358,7 +394,7 @@ class DuckDBStore(SqlHistory, Store):
 
     @contextmanager
     def _transaction(self) -> Iterator[Statements]:
-        with self._write_lock, _transaction_on(self._cursor()) as tx:
+        with self._write_lock, transaction_on(self._cursor()) as tx:
             yield tx
 
     def _written_dataset(self, dataset_id: str) -> Dataset:
@@ -371,15 +407,25 @@ class DuckDBStore(SqlHistory, Store):
     ) -> RowStream:
         if dataset.version == 0:
             return RowStream(iter(()))
-        sql, params = self.engine_sql(dataset, select)
+        sql, params = self.engine_sql(self._readable(dataset), select)
         cur = self._cursor()
         run_watched(cur, sql, params, timeout_s)
         return RowStream(_fetch(cur))
 
+    def _readable(self, dataset: Dataset) -> Dataset:
+        """``dataset`` as it can be read now: a version replaced since it was read as the
+        current one is read from its history table (its own table is dropped at once)."""
+        if dataset.history_table is None and dataset.version:
+            served = self.get_dataset(dataset.id)  # kept until the next write: no query
+            if served.version != dataset.version:
+                at = self.dataset_at(dataset.id, dataset.version)
+                return dataset.model_copy(update={"history_table": at.history_table})
+        return dataset
+
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
-        return self._sql.sql(
-            dataset, select, lambda: engine_sql(dataset, _without_id_sort(select), "duckdb")
-        )
+        # A history table's rows are not in _id order: its ORDER BY stays.
+        trimmed = select if dataset.history_table else _without_id_sort(select)
+        return self._sql.sql(dataset, select, lambda: engine_sql(dataset, trimmed, "duckdb"))
 
     def execute_csv(
         self,
@@ -391,63 +437,8 @@ class DuckDBStore(SqlHistory, Store):
     ) -> Iterator[CsvPiece] | None:
         if dataset.version == 0:
             return iter(())
-        inner, params = self.engine_sql(dataset, select)
+        inner, params = self.engine_sql(self._readable(dataset), select)
         return csv_lines(self._cursor(), inner, params, cells, timeout_s)
-
-
-def _runner(cur: duckdb.DuckDBPyConnection) -> Callable[[str], list[tuple[Any, ...]]]:
-    return lambda sql: cur.execute(sql).fetchall()
-
-
-class _Statements:
-    """Statements on one cursor (see ``records.Statements``)."""
-
-    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
-        self._cur = cur
-
-    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        return self._cur.execute(sql, params).fetchall()
-
-    def run(self, sql: str, params: list[Any]) -> None:
-        self._cur.execute(sql, params)
-
-
-@contextmanager
-def _transaction_on(cur: duckdb.DuckDBPyConnection) -> Iterator[_Statements]:
-    """One transaction on ``cur``, committed when the block ends, rolled back if it raises."""
-    cur.execute("BEGIN TRANSACTION")
-    try:
-        yield _Statements(cur)
-        cur.execute("COMMIT")
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
-
-
-class _Writes:
-    """The store's write lock, counting the writes that released it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.generation = 0
-
-    def __enter__(self) -> _Writes:
-        self._lock.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.generation += 1
-        self._lock.release()
-
-
-def _create_table(
-    cur: duckdb.DuckDBPyConnection, table: str, physical: list[tuple[str, str]]
-) -> None:
-    definition = ", ".join(
-        [f"{ROW_ID} BIGINT NOT NULL", f"{CREATED_AT} TIMESTAMP", f"{UPDATED_AT} TIMESTAMP"]
-        + [f"{_ident(name)} {sql_type}" for name, sql_type in physical]
-    )
-    cur.execute(f"CREATE TABLE {_ident(table)} ({definition})")
 
 
 def _without_id_sort(select: exp.Select) -> exp.Select:

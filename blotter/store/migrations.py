@@ -128,4 +128,9 @@ def migrations(d: Dialect) -> tuple[tuple[str, ...], ...]:
             f"ALTER TABLE blotter_versions ADD COLUMN agency {d.text} DEFAULT ''",
             "ALTER TABLE blotter_versions ADD COLUMN pruned BOOLEAN DEFAULT false",
         ),
+        (
+            # The history table (store/segments.py) that keeps each version's rows; versions
+            # written before are moved into one when the store opens (store/history.py).
+            f"ALTER TABLE blotter_versions ADD COLUMN segment {d.text}",
+        ),
     )

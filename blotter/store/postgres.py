@@ -8,7 +8,7 @@ load had written. Bulk loads use COPY; reads stream through server-side cursors.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -25,13 +25,12 @@ from blotter.errors import (
 from blotter.model import (
     ChangeCounts,
     Column,
-    ColumnType,
     Dataset,
     Version,
 )
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
-from blotter.store.catalog import VersionRecord, next_numbers, register_version
+from blotter.store.catalog import VersionRecord
 from blotter.store.changes import STAGED, STAGED_HEAD, change_statements, quote
 from blotter.store.common import (
     DATASET_QUERY,
@@ -65,16 +64,16 @@ from blotter.store.postgres_reads import (
     open_cursor,
     stream,
 )
+from blotter.store.postgres_writes import (
+    PHYSICAL_TYPE,
+    ConnStatements,
+    claim_next_version,
+    create_table,
+    register,
+    runner,
+)
 from blotter.store.records import Statements
-
-# Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
-_PHYSICAL_TYPE = {
-    ColumnType.TEXT: 'TEXT COLLATE "C"',
-    ColumnType.NUMBER: "DOUBLE PRECISION",
-    ColumnType.CHECKBOX: "BOOLEAN",
-    ColumnType.FLOATING_TIMESTAMP: "TIMESTAMP",
-    ColumnType.POINT: "DOUBLE PRECISION",
-}
+from blotter.store.segments import Execute
 
 # Schema migrations in order; the index + 1 is the schema version. Several workers may start
 # at once: an advisory lock makes one of them apply these while the others wait.
@@ -86,6 +85,7 @@ class PostgresStore(SqlHistory, Store):
     """A store in one schema of a PostgreSQL database."""
 
     engine = "postgres"
+    physical_types = PHYSICAL_TYPE
 
     def __init__(
         self,
@@ -103,7 +103,7 @@ class PostgresStore(SqlHistory, Store):
         self._read_pool = open_pool(read_url, schema, self._limits) if read_url else self._pool
         self._sql = SqlMemo()
         self._migrate()
-        self._store_counts()
+        self._build_history()
 
     def close(self) -> None:
         self._pool.close()
@@ -147,18 +147,6 @@ class PostgresStore(SqlHistory, Store):
                     conn.execute(statement)  # constant DDL
                 conn.execute("INSERT INTO blotter_schema VALUES (%s)", [number])
 
-    def _store_counts(self) -> None:
-        """Fill in the counts of versions written before versions kept them."""
-        with self._conn() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
-            filled = self._fill_counts(_runner(conn))
-            for dataset_id, number, counts in filled:
-                conn.execute(
-                    "UPDATE blotter_versions SET rows_added = %s, rows_changed = %s, "
-                    "rows_removed = %s WHERE dataset_id = %s AND number = %s",
-                    [*counts, dataset_id, number],
-                )
-
     # --- catalog ---------------------------------------------------------------------
 
     def list_datasets(self) -> list[Dataset]:
@@ -185,7 +173,10 @@ class PostgresStore(SqlHistory, Store):
             if row is None:
                 raise DatasetNotFound(dataset_id)
             tables = conn.execute(
-                "SELECT table_name FROM blotter_versions WHERE dataset_id = %s", [dataset_id]
+                "SELECT table_name FROM blotter_versions WHERE dataset_id = %s UNION "
+                "SELECT segment FROM blotter_versions WHERE dataset_id = %s "
+                "AND segment IS NOT NULL",
+                [dataset_id, dataset_id],
             ).fetchall()
             for (table,) in tables:
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
@@ -204,11 +195,11 @@ class PostgresStore(SqlHistory, Store):
         data_as_of: datetime | None = None,
         note: str = "",
     ) -> Version:
-        physical = physical_layout(columns, _PHYSICAL_TYPE)
+        physical = physical_layout(columns, PHYSICAL_TYPE)
         names = [name for name, _ in physical]
         stamp = now()
         with write_lost(), self._conn() as conn, conn.transaction():
-            next_row_id, number = _claim_next_version(conn, dataset_id)
+            next_row_id, number = claim_next_version(conn, dataset_id)
             served = self._dataset(dataset_id, read=False)
             old = version_table(dataset_id, served.version) if served.version else None
             key = replace_key(served.columns, columns, served.meta.row_identifier) if old else None
@@ -216,7 +207,7 @@ class PostgresStore(SqlHistory, Store):
             # A replace of served rows is loaded beside the new table first, then written
             # into it keeping the identities of rows that match served ones.
             loaded = f"{table}_load" if key is not None else table
-            _create_table(conn, loaded, physical, temporary=key is not None)
+            create_table(conn, loaded, physical, temporary=key is not None)
             copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
                 sql.Identifier(loaded),
                 sql.SQL(", ").join(map(sql.Identifier, [ROW_ID, CREATED_AT, UPDATED_AT, *names])),
@@ -232,7 +223,7 @@ class PostgresStore(SqlHistory, Store):
                     next_row_id += batch.num_rows
                     count += batch.num_rows
             if key is not None and old is not None:
-                _create_table(conn, table, physical)
+                create_table(conn, table, physical)
                 same = [(c.field_name, c.type) for c in served.columns] == [
                     (c.field_name, c.type) for c in columns
                 ]
@@ -249,7 +240,7 @@ class PostgresStore(SqlHistory, Store):
                 ).fetchone()
                 next_row_id = first_id + (fresh[0] if fresh else 0)
             counts = version_counts(
-                _runner(conn),
+                runner(conn),
                 (quote(old), served.columns) if old else None,
                 (quote(table), columns),
                 count,
@@ -267,7 +258,8 @@ class PostgresStore(SqlHistory, Store):
                 counts=counts,
                 note=note,
             )
-            version = _register(conn, record)
+            version = register(conn, record, served.version, old, served.columns)
+        self._drop_replaced(dataset_id)
         return version
 
     def _apply_changes(
@@ -275,9 +267,9 @@ class PostgresStore(SqlHistory, Store):
     ) -> tuple[Version, ChangeCounts]:
         stamp = now()
         with write_lost(), self._conn() as conn, conn.transaction():
-            next_id, number = _claim_next_version(conn, dataset_id)
+            next_id, number = claim_next_version(conn, dataset_id)
             dataset = self._dataset(dataset_id, read=False)
-            physical = physical_layout(dataset.columns, _PHYSICAL_TYPE)
+            physical = physical_layout(dataset.columns, PHYSICAL_TYPE)
             names = [name for name, _ in physical]
             check_batch(staged, [*STAGED_HEAD, *names])
             table = version_table(dataset_id, number)
@@ -310,7 +302,7 @@ class PostgresStore(SqlHistory, Store):
                     for what, q in count_queries.items()
                 }
             )
-            _create_table(conn, table, physical)
+            create_table(conn, table, physical)
             for statement in writes:
                 conn.execute(statement)
             total_row = conn.execute(
@@ -328,13 +320,41 @@ class PostgresStore(SqlHistory, Store):
                 source=source,
                 next_row_id=next_id + counts.created,
                 data_as_of=stamp,
-                counts=version_counts(
-                    _runner(conn), before, (quote(table), dataset.columns), total
-                ),
+                counts=version_counts(runner(conn), before, (quote(table), dataset.columns), total),
                 note=note,
             )
-            version = _register(conn, record)
+            version = register(conn, record, dataset.version, old, dataset.columns)
+        self._drop_replaced(dataset_id)
         return version, counts
+
+    def _drop_replaced(self, dataset_id: str) -> None:
+        """Drop the tables of the dataset's versions that are no longer current (their rows
+        are in the history table), each waiting at most a moment for its lock: one a long
+        read still holds is left to the next write."""
+        with self._conn() as conn:
+            stale = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "current_schema() AND table_name IN (SELECT v.table_name FROM blotter_versions v "
+                "JOIN blotter_datasets d ON d.id = v.dataset_id WHERE v.dataset_id = %s "
+                "AND v.number <> d.current_version AND v.segment IS NOT NULL)",
+                [dataset_id],
+            ).fetchall()
+            for (table,) in stale:
+                try:
+                    with conn.transaction():
+                        conn.execute("SET LOCAL lock_timeout = '200ms'")
+                        conn.execute(
+                            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table))
+                        )
+                except psycopg.errors.LockNotAvailable:
+                    continue
+
+    @contextmanager
+    def _history_transaction(self) -> Iterator[tuple[Statements, Execute]]:
+        with self._conn() as conn, conn.transaction():
+            # One process at a time moves old versions or prunes (many workers may start).
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+            yield ConnStatements(conn), conn.execute
 
     def _query(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
         with self._conn(read=True) as conn:
@@ -348,7 +368,7 @@ class PostgresStore(SqlHistory, Store):
     @contextmanager
     def _transaction(self) -> Iterator[Statements]:
         with self._conn() as conn, conn.transaction():
-            yield _Statements(conn)
+            yield ConnStatements(conn)
 
     def _written_dataset(self, dataset_id: str) -> Dataset:
         return self._dataset(dataset_id, read=False)
@@ -358,6 +378,22 @@ class PostgresStore(SqlHistory, Store):
     def execute(
         self, dataset: Dataset, select: exp.Select, *, timeout_s: float | None = None
     ) -> RowStream:
+        try:
+            return self._execute(dataset, select, timeout_s)
+        except psycopg.errors.UndefinedTable:
+            return self._execute(self._replaced(dataset), select, timeout_s)
+
+    def _replaced(self, dataset: Dataset) -> Dataset:
+        """A dataset read as current whose table is gone: a publish replaced it since, so its
+        rows are read from the history table."""
+        if dataset.history_table is not None:
+            raise
+        at = self.dataset_at(dataset.id, dataset.version)
+        if at.history_table is None:
+            raise
+        return dataset.model_copy(update={"history_table": at.history_table})
+
+    def _execute(self, dataset: Dataset, select: exp.Select, timeout_s: float | None) -> RowStream:
         if dataset.version == 0:
             return RowStream(iter(()))
         text, params = self.engine_sql(dataset, select)
@@ -401,6 +437,18 @@ class PostgresStore(SqlHistory, Store):
         *,
         timeout_s: float | None = None,
     ) -> Iterator[CsvPiece] | None:
+        try:
+            return self._execute_csv(dataset, select, cells, timeout_s)
+        except psycopg.errors.UndefinedTable:
+            return self._execute_csv(self._replaced(dataset), select, cells, timeout_s)
+
+    def _execute_csv(
+        self,
+        dataset: Dataset,
+        select: exp.Select,
+        cells: Sequence[CsvCell],
+        timeout_s: float | None,
+    ) -> Iterator[CsvPiece] | None:
         if dataset.version == 0:
             return iter(())
         inner, params = self.engine_sql(dataset, select)
@@ -415,79 +463,3 @@ class PostgresStore(SqlHistory, Store):
             end_read(conn, context)
             return None
         return csv_chunks(stream(first, cursor, conn, context))
-
-
-def _claim_next_version(conn: psycopg.Connection[Any], dataset_id: str) -> tuple[int, int]:
-    """The next row id and version number of a dataset, holding its row lock until the
-    transaction ends, so concurrent writes of one dataset (from any host) take turns."""
-    conn.execute("SELECT 1 FROM blotter_datasets WHERE id = %s FOR UPDATE", [dataset_id])
-    return next_numbers(_Statements(conn), dataset_id)
-
-
-class _Statements:
-    """Statements on one connection (see ``records.Statements``), each written for
-    PostgreSQL by sqlglot."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
-
-    def rows(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        # A constant statement, written for PostgreSQL by sqlglot.
-        return self._conn.execute(postgres_sql(sql_text), params).fetchall()
-
-    def run(self, sql_text: str, params: list[Any]) -> None:
-        self._conn.execute(postgres_sql(sql_text), params)  # constant, written by sqlglot
-
-
-def _runner(conn: psycopg.Connection[Any]) -> Callable[[str], list[tuple[Any, ...]]]:
-    # Without parameters psycopg sends the text as written ('%' needs no doubling).
-    return lambda text: conn.execute(text).fetchall()
-
-
-def _create_table(
-    conn: psycopg.Connection[Any],
-    table: str,
-    physical: list[tuple[str, str]],
-    *,
-    temporary: bool = False,
-) -> None:
-    definition = sql.SQL(", ").join(
-        [
-            sql.SQL(f"{ROW_ID} BIGINT NOT NULL"),
-            sql.SQL(f"{CREATED_AT} TIMESTAMP"),
-            sql.SQL(f"{UPDATED_AT} TIMESTAMP"),
-        ]
-        + [
-            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(sql_type))
-            for name, sql_type in physical
-        ]
-    )
-    kind = sql.SQL("TEMP TABLE" if temporary else "TABLE")
-    tail = sql.SQL(" ON COMMIT DROP" if temporary else "")
-    conn.execute(
-        sql.SQL("CREATE {} {} ({}){}").format(kind, sql.Identifier(table), definition, tail)
-    )
-
-
-def _register(conn: psycopg.Connection[Any], record: VersionRecord) -> Version:
-    """Index the version table, then register it and switch readers to it (inside the
-    write's transaction)."""
-    _index_lookups(conn, record.dataset_id, record.table, record.columns)
-    return register_version(_Statements(conn), record)
-
-
-def _index_lookups(
-    conn: psycopg.Connection[Any], dataset_id: str, table: str, columns: list[Column]
-) -> None:
-    """Index a new version's row identifier, which SODA lookups (``?case_no=…``), upserts and
-    deletes name rows by, and gather the planner's statistics: a lookup in ten million rows
-    is then a B-tree probe, not a scan."""
-    row = conn.execute(
-        "SELECT meta->>'row_identifier' FROM blotter_datasets WHERE id = %s", [dataset_id]
-    ).fetchone()
-    field = str(row[0]) if row and row[0] else None
-    if field and any(c.field_name == field and c.type is not ColumnType.POINT for c in columns):
-        conn.execute(
-            sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.Identifier(field))
-        )
-    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))

@@ -290,28 +290,3 @@ def test_a_replace_without_identifier_keeps_identical_rows_one_to_one(store: Sto
         (5, "a"),
     ]
     assert store.publish(ds.id, COLUMNS, [batch([b])]).rows_removed == 4
-
-
-def test_counts_of_versions_written_before_history_are_filled_in(
-    engine_config: Any,
-) -> None:
-    from blotter.store import open_store
-
-    store = open_store(engine_config)
-    ds_id = _seed(store)
-    _upsert(store, ds_id, [{"case_no": "c2", "age": 31}, {"case_no": "c5", "age": 1}])
-    expected = [(v.rows_added, v.rows_changed, v.rows_removed) for v in store.versions(ds_id)]
-    assert expected == [(1, 1, 0), (3, 0, 0)]
-    with store._transaction() as tx:  # as a database written before the counts were kept
-        tx.run(
-            "UPDATE blotter_versions SET rows_added = NULL, rows_changed = NULL, "
-            "rows_removed = NULL",
-            [],
-        )
-    store.close()
-    store = open_store(engine_config)
-    try:
-        got = [(v.rows_added, v.rows_changed, v.rows_removed) for v in store.versions(ds_id)]
-        assert got == expected
-    finally:
-        store.close()

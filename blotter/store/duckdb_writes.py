@@ -1,0 +1,80 @@
+"""DuckDB's write primitives: statements on a cursor, one transaction, the write lock, the
+tables a publish creates and drops."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
+
+
+def _ident(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+
+
+def drop_replaced(cur: duckdb.DuckDBPyConnection, table: str | None) -> None:
+    """Drop the table of the version just replaced: its rows are in the history table. A
+    read already streaming it keeps reading (DuckDB's transaction holds it; tested)."""
+    if table is not None:
+        cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+
+
+def runner(cur: duckdb.DuckDBPyConnection) -> Callable[[str], list[tuple[Any, ...]]]:
+    return lambda sql: cur.execute(sql).fetchall()
+
+
+class CursorStatements:
+    """CursorStatements on one cursor (see ``records.CursorStatements``)."""
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self._cur = cur
+
+    def rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        return self._cur.execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: list[Any]) -> None:
+        self._cur.execute(sql, params)
+
+
+@contextmanager
+def transaction_on(cur: duckdb.DuckDBPyConnection) -> Iterator[CursorStatements]:
+    """One transaction on ``cur``, committed when the block ends, rolled back if it raises."""
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        yield CursorStatements(cur)
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+
+
+class Writes:
+    """The store's write lock, counting the writes that released it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.generation = 0
+
+    def __enter__(self) -> Writes:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.generation += 1
+        self._lock.release()
+
+
+def create_table(
+    cur: duckdb.DuckDBPyConnection, table: str, physical: list[tuple[str, str]]
+) -> None:
+    definition = ", ".join(
+        [f"{ROW_ID} BIGINT NOT NULL", f"{CREATED_AT} TIMESTAMP", f"{UPDATED_AT} TIMESTAMP"]
+        + [f"{_ident(name)} {sql_type}" for name, sql_type in physical]
+    )
+    cur.execute(f"CREATE TABLE {_ident(table)} ({definition})")

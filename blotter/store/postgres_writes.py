@@ -1,0 +1,120 @@
+"""PostgreSQL's write primitives: the dataset's row lock, statements on a connection, the
+tables a publish creates, indexes and registers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from blotter.model import Column, ColumnType, Version
+from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
+from blotter.store.catalog import VersionRecord, next_numbers, register_version
+from blotter.store.pgsql import postgres_sql
+from blotter.store.segments import keep_history, replaced_version
+
+# Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
+PHYSICAL_TYPE = {
+    ColumnType.TEXT: 'TEXT COLLATE "C"',
+    ColumnType.NUMBER: "DOUBLE PRECISION",
+    ColumnType.CHECKBOX: "BOOLEAN",
+    ColumnType.FLOATING_TIMESTAMP: "TIMESTAMP",
+    ColumnType.POINT: "DOUBLE PRECISION",
+}
+
+
+def claim_next_version(conn: psycopg.Connection[Any], dataset_id: str) -> tuple[int, int]:
+    """The next row id and version number of a dataset, holding its row lock until the
+    transaction ends, so concurrent writes of one dataset (from any host) take turns."""
+    conn.execute("SELECT 1 FROM blotter_datasets WHERE id = %s FOR UPDATE", [dataset_id])
+    return next_numbers(ConnStatements(conn), dataset_id)
+
+
+class ConnStatements:
+    """ConnStatements on one connection (see ``records.ConnStatements``), each written for
+    PostgreSQL by sqlglot."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def rows(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        # A constant statement, written for PostgreSQL by sqlglot.
+        return self._conn.execute(postgres_sql(sql_text), params).fetchall()
+
+    def run(self, sql_text: str, params: list[Any]) -> None:
+        self._conn.execute(postgres_sql(sql_text), params)  # constant, written by sqlglot
+
+
+def runner(conn: psycopg.Connection[Any]) -> Callable[[str], list[tuple[Any, ...]]]:
+    # Without parameters psycopg sends the text as written ('%' needs no doubling).
+    return lambda text: conn.execute(text).fetchall()
+
+
+def create_table(
+    conn: psycopg.Connection[Any],
+    table: str,
+    physical: list[tuple[str, str]],
+    *,
+    temporary: bool = False,
+) -> None:
+    definition = sql.SQL(", ").join(
+        [
+            sql.SQL(f"{ROW_ID} BIGINT NOT NULL"),
+            sql.SQL(f"{CREATED_AT} TIMESTAMP"),
+            sql.SQL(f"{UPDATED_AT} TIMESTAMP"),
+        ]
+        + [
+            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(sql_type))
+            for name, sql_type in physical
+        ]
+    )
+    kind = sql.SQL("TEMP TABLE" if temporary else "TABLE")
+    tail = sql.SQL(" ON COMMIT DROP" if temporary else "")
+    conn.execute(
+        sql.SQL("CREATE {} {} ({}){}").format(kind, sql.Identifier(table), definition, tail)
+    )
+
+
+def register(
+    conn: psycopg.Connection[Any],
+    record: VersionRecord,
+    served: int,
+    old: str | None,
+    old_columns: list[Column],
+) -> Version:
+    """Index the version table, keep its rows in the history table, then register it and
+    switch readers to it (inside the write's transaction)."""
+    index_lookups(conn, record.dataset_id, record.table, record.columns)
+    tx = ConnStatements(conn)
+    replaced = replaced_version(tx, record.dataset_id, served, old, old_columns) if old else None
+    segment = keep_history(
+        tx,
+        conn.execute,
+        PHYSICAL_TYPE,
+        record.dataset_id,
+        record.number,
+        record.table,
+        record.columns,
+        replaced,
+    )
+    return register_version(tx, replace(record, segment=segment))
+
+
+def index_lookups(
+    conn: psycopg.Connection[Any], dataset_id: str, table: str, columns: list[Column]
+) -> None:
+    """Index a new version's row identifier, which SODA lookups (``?case_no=…``), upserts and
+    deletes name rows by, and gather the planner's statistics: a lookup in ten million rows
+    is then a B-tree probe, not a scan."""
+    row = conn.execute(
+        "SELECT meta->>'row_identifier' FROM blotter_datasets WHERE id = %s", [dataset_id]
+    ).fetchone()
+    field = str(row[0]) if row and row[0] else None
+    if field and any(c.field_name == field and c.type is not ColumnType.POINT for c in columns):
+        conn.execute(
+            sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.Identifier(field))
+        )
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
