@@ -55,6 +55,7 @@ class VersionLine:
 def version_lines(portal: Portal, dataset: Dataset, versions: list[Version]) -> list[VersionLine]:
     """Each version in words, newest first."""
     publishers = version_publishers(portal.store, dataset)
+    pruned = {v.number for v in portal.store.versions(dataset.id) if v.pruned}
     lines = []
     for v in versions:
         added, changed, removed = public_counts(portal.store, dataset, v)
@@ -76,7 +77,7 @@ def version_lines(portal: Portal, dataset: Dataset, versions: list[Version]) -> 
                 note=v.note,
                 pruned=v.pruned,
                 changes_url=f"/datasets/{dataset.id}/versions/{v.number}/changes"
-                if v.number > 1 and not v.pruned
+                if v.number > 1 and not {v.number, v.number - 1} & pruned
                 else None,
             )
         )

@@ -5,6 +5,7 @@ every read, diffs under the access rules, and the Atom feeds parsed by a real pa
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ import pytest
 import requests
 from sodapy import Socrata
 
+from blotter.store.retention import Retention
 from tests.conftest import LiveServer, serve_in_thread
 from tests.portal import INTERNAL, PASSWORD, PRIVATE, PUBLIC, Portal
 
@@ -208,3 +210,34 @@ def test_the_portal_feed_lists_public_datasets_only(portal: Portal, live: LiveSe
     assert f"New dataset: {PUBLIC}" in titles and f"{PUBLIC}: version 1" in titles
     assert not any(INTERNAL in t or PRIVATE in t for t in titles)
     assert all(e.link.startswith(portal.settings.base_url.rstrip("/")) for e in feed.entries)
+
+
+def test_a_pruned_version_is_listed_but_answers_410(portal: Portal, live: LiveServer) -> None:
+    answer = requests.post(
+        f"{live.url}/resource/{PUBLIC}.json",
+        data=json.dumps([{"case_no": "c9", "offense": "theft", "age": 30}]),
+        auth=("pub_a", PASSWORD),
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    portal.store.prune_versions(Retention(last=1), dataset_id=PUBLIC)
+    listed = _get(live, f"/api/views/{PUBLIC}/versions.json").json()["versions"]
+    assert [(v["version"], v["pruned"], v["sha256"] is None) for v in listed] == [
+        (2, False, False),
+        (1, True, True),
+    ]
+    for path in (
+        f"/resource/{PUBLIC}.json?$$version=1",
+        f"/api/views/{PUBLIC}/rows.csv?$$version=1",
+        f"/api/views/{PUBLIC}/versions/2/diff.json",
+    ):
+        gone = _get(live, path)
+        assert gone.status_code == 410, path
+        assert gone.json()["code"] == "version.gone"
+        assert "retention setting" in gone.json()["message"]
+    assert _get(live, f"/datasets/{PUBLIC}?version=1").status_code == 410
+    history = html.unescape(_get(live, f"/datasets/{PUBLIC}/versions").text)
+    assert "removed by the portal's retention setting" in history
+    assert f"/datasets/{PUBLIC}/versions/2/changes" not in history  # nothing to compare with
+    feed = feedparser.parse(_get(live, f"/datasets/{PUBLIC}/history.atom").content)
+    assert [e.title for e in feed.entries] == [f"{PUBLIC}: version 2", f"{PUBLIC}: version 1"]
