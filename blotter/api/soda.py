@@ -6,6 +6,8 @@ content types are Socrata's exactly, because clients choose their parser from th
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -20,6 +22,9 @@ from blotter.portal import Portal
 from blotter.queries import prepare_query
 
 router = APIRouter()
+# Socrata clients send ``$$version=2.1`` to ask for an API generation; a dataset's version
+# is a whole number.
+_API_VERSION = re.compile(r"\d\.\d")
 
 
 def _portal(request: Request) -> Portal:
@@ -50,6 +55,10 @@ def _data_response(
 ) -> Response:
     params = _single_params(request)
     version = params.get("$$version")
+    if version is not None and (not version.strip() or _API_VERSION.fullmatch(version)):
+        # Empty is absent, as for every parameter; "2.1" is Socrata's own use of the name,
+        # the API generation asked for, not a dataset's version.
+        version = None
     bom = params.get("$$bom", "").lower() == "true"
     # Socrata's download links carry accessType=DOWNLOAD; such an answer is a named file.
     attach = params.get("accessType", "").upper() == "DOWNLOAD"

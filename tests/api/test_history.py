@@ -96,6 +96,11 @@ def test_the_issue_scenario_an_upsert_seen_in_versions_reads_diffs_and_feeds(
     assert current.headers["X-Blotter-Version"] == "2"
     assert [r["case_no"] for r in current.json()] == ["c2", "c3", "c4"]
 
+    api_page = html.unescape(_get(live, f"/datasets/{PUBLIC}/api?version=1").text)
+    assert f"/resource/{PUBLIC}.json?$$version=1" in api_page
+    assert "Version 1, not the newest (2)" in " ".join(api_page.split())
+    assert "$$version" not in _get(live, f"/datasets/{PUBLIC}/api").text
+
     # The diff names the three rows, field by field, as the JSON rows write values.
     diff = _get(live, newest["links"]["diff"]).json()
     assert (diff["from"], diff["to"], diff["added"], diff["changed"], diff["removed"]) == (
@@ -133,10 +138,13 @@ def test_version_errors_say_what_is_wrong(portal: Portal, live: LiveServer) -> N
     assert missing.status_code == 404
     assert missing.json()["code"] == "version.not-found"
     assert "no version 9" in missing.json()["message"]
-    for bad in ("abc", "0", "-1", "1.5"):
+    for bad in ("abc", "0", "-1", "1e3", " 2"):
         answer = _get(live, f"/resource/{PUBLIC}.json", params={"$$version": bad})
         assert answer.status_code == 400, bad
         assert "$$version" in answer.json()["message"]
+    # Socrata's clients ask for an API generation with $$version=2.1: that reads the newest.
+    generation = _get(live, f"/resource/{PUBLIC}.json", params={"$$version": "2.1"})
+    assert generation.status_code == 200 and generation.headers["X-Blotter-Version"] == "1"
     soda3 = requests.post(
         f"{live.url}/api/v3/views/{PUBLIC}/query.json", json={"version": "x"}, timeout=30
     )
@@ -197,8 +205,13 @@ def test_diff_pages_and_publishers_named_when_the_dataset_says_so(
         ["n4"],
     ]
     assert _get(live, path, params={"$limit": "x"}).status_code == 400
-    meta = portal.store.get_dataset(PUBLIC).meta
-    portal.store.update_metadata(PUBLIC, meta.model_copy(update={"name_publishers": True}))
+    edit = requests.patch(
+        f"{live.url}/api/views/{PUBLIC}.json",
+        data=json.dumps({"name_publishers": True}),
+        auth=("boss", PASSWORD),
+        timeout=30,
+    )
+    assert edit.status_code == 200, edit.text
     listed = _get(live, f"/api/views/{PUBLIC}/versions.json").json()["versions"]
     assert [v.get("publishedBy") for v in listed] == ["pub_a", None]  # v1: loaded directly
 
