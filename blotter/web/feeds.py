@@ -8,6 +8,7 @@ configured address (``rendering.absolute_url``), never from the request's Host."
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
@@ -26,6 +27,9 @@ router = APIRouter(include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"
 MAX_ENTRIES = 100
 _MEDIA = "application/atom+xml; charset=utf-8"
+# Characters XML 1.0 cannot hold at all, escaped or not (a description pasted with a
+# control character would otherwise make the whole feed unreadable).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 @dataclass
@@ -57,7 +61,7 @@ def _feed(
 
     def child(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
         element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
-        element.text = text
+        element.text = None if text is None else _NOT_XML.sub(" ", text)
         return element
 
     entries = sorted(entries, key=lambda e: e.updated, reverse=True)[:MAX_ENTRIES]

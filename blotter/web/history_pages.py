@@ -201,7 +201,10 @@ def changes_page(request: Request, dataset_id: str, number: str) -> HTMLResponse
             f"Version {to} is the dataset's first: there is no version before it to compare with.",
             parameter="from",
         )
-    page_number = check_version_number(params.get("page", "1"), "page")
+    page_text = params.get("page", "1")
+    if not (page_text.isascii() and page_text.isdigit() and 1 <= int(page_text) <= 10**9):
+        raise InvalidRequest("The page number must be a whole number from 1.", parameter="page")
+    page_number = int(page_text)
     viewer = viewer_of(request, portal.store)
     dataset, _ = visible_version(portal.store, viewer, dataset_id, to)
     found = portal.store.version_diff(

@@ -98,7 +98,7 @@ def test_the_issue_scenario_an_upsert_seen_in_versions_reads_diffs_and_feeds(
 
     api_page = html.unescape(_get(live, f"/datasets/{PUBLIC}/api?version=1").text)
     assert f"/resource/{PUBLIC}.json?$$version=1" in api_page
-    assert "Version 1, not the newest (2)" in " ".join(api_page.split())
+    assert "Version 1</strong>, not the newest (2)" in api_page
     assert "$$version" not in _get(live, f"/datasets/{PUBLIC}/api").text
 
     # The diff names the three rows, field by field, as the JSON rows write values.
@@ -186,7 +186,7 @@ def test_a_change_to_an_internal_column_only_is_invisible_to_the_public(
 def test_diff_pages_and_publishers_named_when_the_dataset_says_so(
     portal: Portal, live: LiveServer
 ) -> None:
-    rows = [{"case_no": f"n{i}", "offense": "theft", "age": 20 + i} for i in range(5)]
+    rows = [{"case_no": f"n{i}", "offense": "theft", "age": 20 + i} for i in range(55)]
     answer = requests.post(
         f"{live.url}/resource/{PUBLIC}.json",
         data=json.dumps(rows),
@@ -202,9 +202,16 @@ def test_diff_pages_and_publishers_named_when_the_dataset_says_so(
     assert [[r["values"]["case_no"] for r in p] for p in pages] == [
         ["n0", "n1"],
         ["n2", "n3"],
-        ["n4"],
+        ["n4", "n5"],
     ]
     assert _get(live, path, params={"$limit": "x"}).status_code == 400
+    # The page in words: fifty rows a page, each named by its row identifier.
+    second = html.unescape(_get(live, f"/datasets/{PUBLIC}/versions/2/changes?page=2").text)
+    assert "From version 1 to version 2: 55 added, 0 corrected, 0 removed." in second
+    assert "Page 2 of 2" in second
+    named = [f"row n{i}: Case ‘n{i}’" for i in range(55)]
+    assert [n for n in named if n in second] == named[50:]
+    assert _get(live, f"/datasets/{PUBLIC}/versions/2/changes?page=0").status_code == 400
     edit = requests.patch(
         f"{live.url}/api/views/{PUBLIC}.json",
         data=json.dumps({"name_publishers": True}),
@@ -217,12 +224,30 @@ def test_diff_pages_and_publishers_named_when_the_dataset_says_so(
 
 
 def test_the_portal_feed_lists_public_datasets_only(portal: Portal, live: LiveServer) -> None:
+    meta = portal.store.get_dataset(PUBLIC).meta
+    described = "Thefts\x01 and <assaults> & more"  # markup and a character XML cannot hold
+    portal.store.update_metadata(PUBLIC, meta.model_copy(update={"description": described}))
     feed = feedparser.parse(_get(live, "/history.atom").content)
     assert not feed.bozo, feed.get("bozo_exception")
     titles = [e.title for e in feed.entries]
     assert f"New dataset: {PUBLIC}" in titles and f"{PUBLIC}: version 1" in titles
     assert not any(INTERNAL in t or PRIVATE in t for t in titles)
     assert all(e.link.startswith(portal.settings.base_url.rstrip("/")) for e in feed.entries)
+    (opened,) = [e for e in feed.entries if e.title == f"New dataset: {PUBLIC}"]
+    assert opened.summary == f"Testville Police opened “{PUBLIC}”. Thefts  and <assaults> & more"
+    # A change to the data dictionary is an entry of its own, for public datasets only.
+    for dataset_id in (PUBLIC, INTERNAL):
+        changed = requests.patch(
+            f"{live.url}/api/views/{dataset_id}.json",
+            data=json.dumps({"columns": [{"fieldName": "age", "description": "At arrest"}]}),
+            auth=("boss", PASSWORD),
+            timeout=30,
+        )
+        assert changed.status_code == 200, changed.text
+    feed = feedparser.parse(_get(live, "/history.atom").content)
+    titles = [e.title for e in feed.entries]
+    assert titles[0] == f"{PUBLIC}: data dictionary changed"
+    assert not any(INTERNAL in t for t in titles)
 
 
 def test_a_pruned_version_is_listed_but_answers_410(portal: Portal, live: LiveServer) -> None:
