@@ -135,3 +135,8 @@ def test_version_page_and_the_changes_in_words(
     ]
     assert "Officer" not in main  # the internal column is never named to the public
     assert_accessible(page, axe_source)
+    # At a phone's size too, where the layout stacks.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/versions/2/changes", "/versions/1", "/versions", "?version=1"):
+        page.goto(f"{server.url}/datasets/{PUBLIC}{path}")
+        assert_accessible(page, axe_source)
