@@ -149,6 +149,12 @@ def test_version_errors_say_what_is_wrong(portal: Portal, live: LiveServer) -> N
         f"{live.url}/api/v3/views/{PUBLIC}/query.json", json={"version": "x"}, timeout=30
     )
     assert soda3.status_code == 400 and "version" in soda3.json()["message"]
+    # The pages read the version too (the table, the API page, each chart's file).
+    for page in ("", "/api", "/charts/offense.svg", "/versions/9", "/versions/9/changes"):
+        answer = _get(live, f"/datasets/{PUBLIC}{page}", params={"version": "9"})
+        assert answer.status_code == 404, page
+        assert "no version 9" in html.unescape(answer.text), page
+    assert _get(live, f"/datasets/{PUBLIC}?version=x").status_code == 400
     first = _get(live, f"/api/views/{PUBLIC}/versions/1/diff.json")
     assert first.status_code == 400 and "first" in first.json()["message"]
     assert _get(live, f"/api/views/{PUBLIC}/versions/7/diff.json?from=1").status_code == 404
