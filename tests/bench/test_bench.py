@@ -3,6 +3,7 @@ same way. Correctness only: speed is what the benchmark itself reports, never as
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,21 @@ def test_exports_loads_and_ingest_are_measured(tiny_run: dict[str, Any]) -> None
     )
     # The raw floor is Blotter's own SQL.
     assert "ds_bnch_incd_v1" in systems["raw-duckdb"]["questions"]["count_by_category"]["sql"]
+
+
+def test_history_storage_is_measured_on_both_engines(tiny_run: dict[str, Any]) -> None:
+    from bench.storage import READS, UPSERTS
+
+    systems = tiny_run["sizes"][str(ROWS)]["systems"]
+    for system in ("blotter-duckdb", "blotter-postgres"):
+        storage = systems[system]["history_storage"]
+        sizes = storage["sizes_bytes"]
+        assert len(sizes) == UPSERTS + 1 and all(size > 0 for size in sizes)
+        assert storage["growth_bytes"] == [b - a for a, b in itertools.pairwise(sizes)]
+        assert storage["steady_upsert_bytes"] == (sizes[-1] - sizes[1]) / (UPSERTS - 1)
+        assert storage["target_met"] == (storage["steady_share"] < 0.01)
+        for when in ("before", "after"):
+            assert set(storage["newest_read_ms"][when]) == set(READS)
 
 
 def test_machine_and_targets_are_reported(tiny_run: dict[str, Any]) -> None:

@@ -332,7 +332,34 @@ def _state(store: Any, dataset_id: str) -> dict[str, Any]:
     }
 
 
-def test_a_process_killed_mid_publish_leaves_history_as_it_was(settings_path: Path) -> None:
+# Where the power goes out: while the rows load, or once the history rows are written in
+# the transaction that would register the version, before its commit.
+_KILL_WHILE_LOADING = """
+def batches():
+    yield batch([("c1", 20.0, None, "o1")] * 30_000)
+    yield batch([("c9", 1.0, None, None)] * 30_000)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+store.publish(DATASET, COLUMNS, batches())
+"""
+_KILL_IN_HISTORY = """
+import blotter.store.duckdb, blotter.store.postgres_writes
+
+def keep_then_die(*args, **kwargs):
+    from blotter.store.segments import keep_history
+    keep_history(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+blotter.store.duckdb.keep_history = keep_then_die
+blotter.store.postgres_writes.keep_history = keep_then_die
+_upsert(store, DATASET, [{"case_no": "c1", "age": 77}, {"case_no": "c7", "age": 7}])
+"""
+
+
+@pytest.mark.parametrize("kill", [_KILL_WHILE_LOADING, _KILL_IN_HISTORY], ids=["load", "history"])
+def test_a_process_killed_mid_publish_leaves_history_as_it_was(
+    settings_path: Path, kill: str
+) -> None:
     settings = Settings.model_validate_json(settings_path.read_text())
     common = textwrap.dedent(
         f"""
@@ -360,16 +387,7 @@ def test_a_process_killed_mid_publish_leaves_history_as_it_was(settings_path: Pa
     store = open_store(settings)
     before = _state(store, ds_id)
     store.close()
-    killed = common + textwrap.dedent(
-        f"""
-        def batches():
-            yield batch([("c1", 20.0, None, "o1")] * 30_000)
-            yield batch([("c9", 1.0, None, None)] * 30_000)
-            os.kill(os.getpid(), signal.SIGKILL)  # the power goes out mid-publish
-
-        store.publish({ds_id!r}, COLUMNS, batches())
-        """
-    )
+    killed = common + f"DATASET = {ds_id!r}\n" + kill
     done = subprocess.run(
         [sys.executable, "-c", killed], cwd=Path(__file__).parents[2], capture_output=True
     )
@@ -387,3 +405,74 @@ def settings_path(engine_config: Settings, tmp_path: Path) -> Path:
     path = tmp_path / "settings.json"
     path.write_text(engine_config.model_dump_json())
     return path
+
+
+def test_soql_reads_an_old_version_as_it_read_the_current_one(
+    store: Store, engine_config: Settings
+) -> None:
+    from blotter.queries import run_query
+
+    ds_id = _upsert_ready(store)
+    asks = [
+        {"$select": "count(*) AS n, max(age) AS oldest"},
+        {"$where": "age > 25 AND within_circle(where, 43.55, -72.85, 20000)", "$order": "age"},
+        {"$select": "officer, count(*) AS n", "$group": "officer", "$order": "officer"},
+        {"$q": "c3"},
+        {"case_no": "c2", "$select": ":id, age"},
+    ]
+    served = store.get_dataset(ds_id)
+    before = [list(run_query(store, served, ask, engine_config).rows) for ask in asks]
+    _upsert(store, ds_id, [{"case_no": "c2", "age": 99}, {"case_no": "c3", ":deleted": True}])
+    old = store.dataset_at(ds_id, 1)
+    assert old.history_table is not None
+    after = [list(run_query(store, old, ask, engine_config).rows) for ask in asks]
+    assert after == before
+    assert [list(r) for r in before[4]] == [[2, 30.0]]
+    assert [len(rows) for rows in before] == [1, 1, 3, 1, 1], before
+
+
+def test_a_process_killed_before_dropping_the_replaced_table_loses_nothing(
+    settings_path: Path,
+) -> None:
+    settings = Settings.model_validate_json(settings_path.read_text())
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        import blotter.store.duckdb
+        from blotter.settings import Settings
+        from blotter.store import open_store
+        from blotter.store.postgres import PostgresStore
+        from tests.store.test_history import _upsert
+        from tests.store.test_history_storage import _upsert_ready
+
+        store = open_store(Settings.model_validate_json({settings.model_dump_json()!r}))
+        ds_id = _upsert_ready(store)
+        print(ds_id, flush=True)
+
+        def die(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        blotter.store.duckdb.drop_replaced = die
+        PostgresStore._drop_replaced = die
+        _upsert(store, ds_id, [{{"case_no": "c2", "age": 31}}])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).parents[2], capture_output=True
+    )
+    assert done.returncode == -9, done.stderr.decode()
+    ds_id = done.stdout.decode().split()[-1]
+    stem = f"ds_{ds_id.replace('-', '_')}"
+    store: Any = open_store(settings)
+    try:
+        # The version was committed: it is served, and the one it replaced reads from history.
+        assert [v.number for v in store.versions(ds_id)] == [2, 1]
+        assert [r[2] for r in rows(store, store.get_dataset(ds_id))] == [20.0, 31.0, 40.0]
+        assert [r[2] for r in rows(store, store.dataset_at(ds_id, 1))] == [20.0, 30.0, 40.0]
+        # The replaced table goes when the file is opened (DuckDB) or at the next write.
+        left = [f"{stem}_h1", f"{stem}_v1", f"{stem}_v2"]
+        assert tables(store, ds_id) == (left if store.engine == "postgres" else left[::2])
+        _upsert(store, ds_id, [{"case_no": "c1", "age": 21}])
+        assert tables(store, ds_id) == [f"{stem}_h1", f"{stem}_v3"]
+    finally:
+        store.close()
