@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
+from typing import cast
 
 import feedparser
 import pytest
@@ -96,6 +98,17 @@ def test_the_issue_scenario_an_upsert_seen_in_versions_reads_diffs_and_feeds(
     assert current.headers["X-Blotter-Version"] == "2"
     assert [r["case_no"] for r in current.json()] == ["c2", "c3", "c4"]
 
+    # The dataset page's sodapy snippet of version 1, pasted and run, reads version 1.
+    page = html.unescape(_get(live, f"/datasets/{PUBLIC}?version=1").text)
+    found = re.search(r"<pre><code>(import requests\nfrom sodapy.*?)</code></pre>", page, re.S)
+    assert found, "no sodapy snippet"
+    ours = portal.settings.base_url.split("://", 1)[-1].rstrip("/")
+    code = found.group(1).replace(repr(ours), repr(live.url.removeprefix("http://")))
+    assert "**{'$$version': '1'}" in code
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # the page's own example, as a reader runs it
+    rows = cast(Iterable[dict[str, str]], namespace["rows"])
+    assert [r["case_no"] for r in rows] == ["c1", "c2", "c3"]
     api_page = html.unescape(_get(live, f"/datasets/{PUBLIC}/api?version=1").text)
     assert f"/resource/{PUBLIC}.json?$$version=1" in api_page
     assert "Version 1</strong>, not the newest (2)" in api_page
