@@ -116,6 +116,19 @@ def visible_dataset(
     return seen
 
 
+def visible_version(
+    store: Store, viewer: Viewer, dataset_id: str, number: int | None
+) -> tuple[Dataset, int]:
+    """The dataset as the viewer may see it at version ``number`` (the newest when None),
+    as it was served while that version was current, and the newest version's number.
+    DatasetNotFound as :func:`visible_dataset`; VersionNotFound, VersionGone from the store.
+    Who may see it is decided by the dataset as it is now."""
+    newest = visible_dataset(store, viewer, dataset_id)
+    if number is None or number == newest.version:
+        return newest, newest.version
+    return as_seen_by(viewer, store.dataset_at(dataset_id, number)), newest.version
+
+
 def visible_datasets(store: Store, viewer: Viewer) -> list[Dataset]:
     return [as_seen_by(viewer, d) for d in store.list_datasets() if can_see(viewer, d)]
 

@@ -16,6 +16,7 @@ from blotter.api.analysis import router as analysis_router
 from blotter.api.bounds import Bounds
 from blotter.api.catalog import router as catalog_router
 from blotter.api.health import router as health_router
+from blotter.api.history import router as history_router
 from blotter.api.publish import router as publish_router
 from blotter.api.soda import router as soda_router
 from blotter.api.soda3 import router as soda3_router
@@ -40,7 +41,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     passed in belongs to the caller."""
     settings = settings or Settings()
     owned = store is None
-    portal = Portal(settings=settings, store=store or open_store(settings))
+    portal = Portal(
+        settings=settings,
+        store=store or open_store(settings),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -97,6 +101,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(health_router)
     app.include_router(publish_router)
     app.include_router(analysis_router)
+    app.include_router(history_router)
     app.include_router(soda_router)
     app.include_router(soda3_router)
     app.include_router(catalog_router)

@@ -294,6 +294,9 @@ def load(
         ),
     ] = False,
     name: Annotated[str | None, typer.Option(help="Name of a new dataset (with --new).")] = None,
+    note: Annotated[
+        str, typer.Option("--note", help="The publisher's note on the version, in its history.")
+    ] = "",
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -337,6 +340,7 @@ def load(
                     spec=dataset_spec,
                     mode="upsert" if upsert else "replace",
                     guard=False,  # the operator's own command: no confirmation asked
+                    note=note,
                 )
                 dataset_id, version, rows = dataset, outcome["version"], outcome["rows"]
                 notes = outcome.get("notes", []) + count_words(outcome.get("privacy", {}))
@@ -348,6 +352,7 @@ def load(
                     dataset_id=dataset,
                     name=name,
                     progress=tick,
+                    note=note,
                 )
                 dataset_id, version, rows = result.dataset_id, result.version, result.row_count
                 notes = result.notes + count_words(result.privacy)

@@ -221,7 +221,9 @@ def check_row_identifier(store: Store, dataset: Dataset, field_name: str) -> Non
         )
 
 
-def delete_row(store: Store, dataset: Dataset, value: str, *, source: str) -> Version:
+def delete_row(
+    store: Store, dataset: Dataset, value: str, *, source: str, note: str = ""
+) -> Version:
     """Delete the row that ``value`` names (row identifier, else ``:id``) as a new version;
     NotFound, with nothing written, when no row has it."""
     key = dataset.meta.row_identifier or ":id"
@@ -235,7 +237,7 @@ def delete_row(store: Store, dataset: Dataset, value: str, *, source: str) -> Ve
     )
     if not found:
         raise NotFound(f"Dataset {dataset.id} has no row '{value}'.", row=value)
-    version, _ = store.apply_changes(dataset.id, staged.key, staged.table, source=source)
+    version, _ = store.apply_changes(dataset.id, staged.key, staged.table, source=source, note=note)
     return version
 
 
@@ -288,7 +290,7 @@ def create_dataset(store: Store, viewer: Viewer, payload: dict[str, Any]) -> Dat
 
 
 def publish_records(
-    store: Store, dataset: Dataset, records: list[dict[str, Any]], *, source: str
+    store: Store, dataset: Dataset, records: list[dict[str, Any]], *, source: str, note: str = ""
 ) -> Version:
     """Replace every row with ``records`` (rows marked deleted are left out)."""
     staged = stage_changes(dataset, records)
@@ -296,7 +298,12 @@ def publish_records(
     names = [n for c in dataset.columns for n in physical_names(c)]
     batch = kept.select(names)
     return store.publish(
-        dataset.id, dataset.columns, batch.to_batches() or [], source=source, first_row=1
+        dataset.id,
+        dataset.columns,
+        batch.to_batches() or [],
+        source=source,
+        first_row=1,
+        note=note,
     )
 
 
@@ -489,6 +496,7 @@ def publish_file(
     limits: ReadLimits | None = None,
     confirm: int | None = None,
     guard: bool = True,
+    note: str = "",
 ) -> dict[str, Any]:
     """Publish a saved file as a new version: ``replace`` every row or ``upsert`` them.
 
@@ -518,6 +526,7 @@ def publish_file(
             update_metadata=False,
             limits=limits,
             label=upload_name(path),
+            note=note,
         )
         outcome = {
             "version": result.version,
@@ -527,7 +536,7 @@ def publish_file(
             "quality": _warnings(result.quality),
         }
     elif mode == "upsert":
-        outcome = _upsert_file(store, dataset, path, spec, limits)
+        outcome = _upsert_file(store, dataset, path, spec, limits, note)
     else:
         raise InvalidRequest(f"Unknown mode '{mode}': use replace or upsert.", mode=mode)
     audit(
@@ -553,6 +562,7 @@ def _upsert_file(
     path: Path,
     spec: DatasetSpec | None,
     limits: ReadLimits | None,
+    note: str = "",
 ) -> dict[str, Any]:
     prepared = prepare(path, spec, existing=dataset, limits=limits, label=upload_name(path))
     keep_access(prepared, dataset)
@@ -576,7 +586,7 @@ def _upsert_file(
         [*head, *table.columns], names=[*STAGED_HEAD, *table.column_names]
     )
     version, counts = store.apply_changes(
-        dataset.id, key or ROW_ID, staged, source=upload_name(path), first_row=2
+        dataset.id, key or ROW_ID, staged, source=upload_name(path), first_row=2, note=note
     )
     return {
         "version": version.number,
@@ -603,6 +613,7 @@ async def upload_file(
     mode: str | None,
     confirm: int | None = None,
     dry_run: bool = False,
+    note: str = "",
 ) -> dict[str, Any]:
     """The API's one-step upload: save, then publish (validation refuses bad files whole),
     or with ``dry_run`` only report what publishing would change."""
@@ -636,6 +647,7 @@ async def upload_file(
                     mode=mode,
                     limits=limits,
                     confirm=confirm,
+                    note=note,
                 )
             )
     finally:

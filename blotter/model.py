@@ -90,6 +90,19 @@ def check_dataset_id(dataset_id: str) -> str:
     return dataset_id
 
 
+def check_version_number(text: str, parameter: str = "$$version") -> int:
+    """A version number as a client wrote it (``$$version=3``, ``?version=3``): a whole
+    number from 1; InvalidRequest naming the parameter otherwise."""
+    if not text.isascii() or not text.isdigit() or int(text) < 1 or len(text) > 18:
+        raise InvalidRequest(
+            f"'{parameter}' must be a version number, a whole number from 1 (got '{text}'); "
+            "the dataset's versions are listed at /api/views/{id}/versions.json.",
+            parameter=parameter,
+            value=text,
+        )
+    return int(text)
+
+
 class Column(BaseModel):
     """One published column: what the API and the data dictionary show."""
 
@@ -249,6 +262,9 @@ class DatasetMeta(BaseModel):
     # The column whose value names a row in SODA upserts and deletes; None: rows are
     # named by :id and rows without one are appended.
     row_identifier: str | None = None
+    # Whether the history names the account that published each version; by default it
+    # names only the agency.
+    name_publishers: bool = False
     # What is withheld or generalised before rows are published (blotter/privacy.py).
     privacy: PrivacyRules = Field(default_factory=PrivacyRules)
     # The data-quality checks every write passes (blotter/quality.py).

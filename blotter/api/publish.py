@@ -131,7 +131,11 @@ async def upsert(request: Request, name: str) -> JSONResponse:
     records = _rows_of(request, await _body(request))
     staged = stage_changes(dataset, records)
     version, counts = portal.store.apply_changes(
-        dataset_id, staged.key, staged.table, source=f"upsert by {viewer.name}"
+        dataset_id,
+        staged.key,
+        staged.table,
+        source=f"upsert by {viewer.name}",
+        note=_note(request),
     )
     audit(
         portal.store,
@@ -154,7 +158,9 @@ async def replace(request: Request, name: str) -> JSONResponse:
     viewer = _writer(request)
     dataset = writable_dataset(portal.store, viewer, dataset_id)
     records = _rows_of(request, await _body(request))
-    version = publish_records(portal.store, dataset, records, source=f"replace by {viewer.name}")
+    version = publish_records(
+        portal.store, dataset, records, source=f"replace by {viewer.name}", note=_note(request)
+    )
     audit(
         portal.store,
         viewer,
@@ -175,7 +181,9 @@ def delete_one_row(request: Request, dataset_id: str, row: str) -> JSONResponse:
     viewer = _writer(request)
     dataset = writable_dataset(portal.store, viewer, dataset_id)
     value = row.removesuffix(".json")
-    version = delete_row(portal.store, dataset, value, source=f"delete by {viewer.name}")
+    version = delete_row(
+        portal.store, dataset, value, source=f"delete by {viewer.name}", note=_note(request)
+    )
     audit(portal.store, viewer, "rows.delete", dataset_id, row=value, version=version.number)
     counts = ChangeCounts(deleted=1)
     by_identifier = dataset.meta.row_identifier is not None
@@ -251,6 +259,7 @@ async def upload(request: Request, dataset_id: str) -> JSONResponse:
         mode=params.get("mode") or None,
         confirm=_int(confirm, "confirm", 0, 10**12) if confirm else None,
         dry_run=params.get("dryRun", "false").lower() == "true",
+        note=_note(request),
     )
     return JSONResponse(result, media_type=_JSON)
 
@@ -266,6 +275,21 @@ def audit_log(request: Request) -> JSONResponse:
     dataset_id = request.query_params.get("dataset") or None
     entries = portal.store.audit_log(limit=limit, offset=offset, dataset_id=dataset_id)
     return JSONResponse([e.model_dump(mode="json") for e in entries], media_type=_JSON)
+
+
+MAX_NOTE = 2000
+
+
+def _note(request: Request) -> str:
+    """The publisher's note on the version a write makes (``?note=…``), kept in the history."""
+    note = request.query_params.get("note", "").strip()
+    if len(note) > MAX_NOTE:
+        raise InvalidRequest(
+            f"The note is {len(note):,} characters long; a version's note holds at most "
+            f"{MAX_NOTE:,}.",
+            parameter="note",
+        )
+    return note
 
 
 def _int(text: str, name: str, low: int, high: int) -> int:

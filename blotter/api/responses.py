@@ -19,7 +19,7 @@ import anyio.to_thread
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
-from blotter.access import visible_dataset
+from blotter.access import visible_version
 from blotter.api.csv_export import csv_body, whole_export
 from blotter.api.filenames import download_filename
 from blotter.api.serialize import soda_type_name, stream_csv, stream_geojson, stream_json
@@ -56,15 +56,18 @@ def data_response(
     about: str = "",
     bom: bool = False,
     whole: bool = False,
+    version: int | None = None,
 ) -> Response:
     """Run a query and stream its rows with Socrata's headers; 304 when the ETag matches.
 
     A ``download`` (or an ``attach``ed answer) is sent as a file named for the dataset, the
     filter (``about``) and the day. A ``whole`` CSV (every row, every column the viewer
-    sees, as ``rows.csv`` without parameters) is sent from the version's export file."""
+    sees, as ``rows.csv`` without parameters) is sent from the version's export file.
+    ``version`` reads that version as it was served (``$$version``); the headers say which
+    version answered and whether it is the newest."""
     portal: Portal = request.app.state.portal
     viewer = viewer_of(request, portal.store)
-    dataset = visible_dataset(portal.store, viewer, dataset_id)
+    dataset, newest = visible_version(portal.store, viewer, dataset_id, version)
     # Staff may see columns the public cannot: the ETag differs with the columns served.
     shown = [c.field_name for c in dataset.columns]
     key = json.dumps([dataset.id, dataset.version, fmt, etag_key, shown], default=str)
@@ -88,7 +91,10 @@ def data_response(
         "X-SODA2-Fields": json.dumps([o.name for o in prepared.outputs]),
         "X-SODA2-Types": json.dumps([soda_type_name(o) for o in prepared.outputs]),
         "X-SODA2-Truth-Last-Modified": last_modified,
-        "X-SODA2-Data-Out-Of-Date": "false",
+        # Socrata's signal that the rows are not the newest; ours names the versions.
+        "X-SODA2-Data-Out-Of-Date": "true" if dataset.version != newest else "false",
+        "X-Blotter-Version": str(dataset.version),
+        "X-Blotter-Newest-Version": str(newest),
     }
     # The answer depends on who asks (internal columns), so caches must key on credentials,
     # and never keep a staff answer where the public could be handed it.

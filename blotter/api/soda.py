@@ -6,6 +6,8 @@ content types are Socrata's exactly, because clients choose their parser from th
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -15,11 +17,14 @@ from blotter.api.responses import FORMATS, data_response
 from blotter.api.views import view_json, visible_report
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, NotFound, SoQLError
-from blotter.model import check_dataset_id
+from blotter.model import check_dataset_id, check_version_number
 from blotter.portal import Portal
 from blotter.queries import prepare_query, split_params
 
 router = APIRouter()
+# Socrata clients send ``$$version=2.1`` to ask for an API generation; a dataset's version
+# is a whole number.
+_API_VERSION = re.compile(r"\d\.\d")
 
 
 def _portal(request: Request) -> Portal:
@@ -49,6 +54,11 @@ def _data_response(
     request: Request, dataset_id: str, fmt: str, *, download: bool = False
 ) -> Response:
     params = _single_params(request)
+    version = params.get("$$version")
+    if version is not None and (not version.strip() or _API_VERSION.fullmatch(version)):
+        # Empty is absent, as for every parameter; "2.1" is Socrata's own use of the name,
+        # the API generation asked for, not a dataset's version.
+        version = None
     bom = params.get("$$bom", "").lower() == "true"
     # Socrata's download links carry accessType=DOWNLOAD; such an answer is a named file.
     attach = params.get("accessType", "").upper() == "DOWNLOAD"
@@ -66,6 +76,7 @@ def _data_response(
         bom=bom,
         # A whole export is the same bytes for every reader of the version: sent from a file.
         whole=download and fmt == "csv" and _asks_everything(params),
+        version=check_version_number(version) if version is not None else None,
     )
 
 

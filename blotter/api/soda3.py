@@ -23,7 +23,7 @@ from blotter.errors import (
     PermissionDenied,
     SoQLError,
 )
-from blotter.model import check_dataset_id
+from blotter.model import check_dataset_id, check_version_number
 from blotter.portal import Portal
 from blotter.queries import prepare_parsed
 from blotter.soql import ast
@@ -50,6 +50,8 @@ class QueryRequest(BaseModel):
     page: Page | None = None
     include_synthetic: bool = Field(False, alias="includeSynthetic")
     parameters: dict[str, Any] = Field(default_factory=dict)
+    # A version to read as it was served (as ``$$version`` in SODA 2.1); None: the newest.
+    version: int | None = Field(None, ge=1)
 
     @field_validator("query")
     @classmethod
@@ -120,6 +122,7 @@ def _answer(
         etag_key=body.model_dump(by_alias=True),
         download=download,
         about=_query_words(body.query),
+        version=body.version,
     )
 
 
@@ -136,6 +139,7 @@ def _from_url(request: Request) -> QueryRequest:
         "pageNumber",
         "pageSize",
         "includeSynthetic",
+        "version",
         "$$app_token",
         "app_token",
     }
@@ -148,6 +152,8 @@ def _from_url(request: Request) -> QueryRequest:
         data["page"] = {k: params[k] for k in ("pageNumber", "pageSize") if k in params}
     if "includeSynthetic" in params:
         data["includeSynthetic"] = params["includeSynthetic"]
+    if "version" in params:
+        data["version"] = check_version_number(params["version"], "version")
     return _validated(data)
 
 

@@ -484,8 +484,10 @@ def load_file(
     meta_updates: dict[str, Any] | None = None,
     limits: ReadLimits | None = None,
     label: str | None = None,
+    note: str = "",
 ) -> LoadResult:
-    """Publish ``path`` as a new version of ``dataset_id``, or as a new dataset.
+    """Publish ``path`` as a new version of ``dataset_id``, or as a new dataset; ``note`` is
+    the publisher's note on the version, kept in its history.
 
     With a dataset file, its metadata replaces the dataset's unless ``update_metadata`` is
     off (an import profile maps columns; the dataset's description stays the publisher's).
@@ -517,6 +519,7 @@ def load_file(
             source=prepared.label,
             privacy=rules_for(prepared, existing, spec is not None and update_metadata),
             quality=prepared.meta.quality if spec is not None and update_metadata else None,
+            note=note,
         )
     except BaseException:
         if created:  # a new dataset whose first load failed leaves no empty shell behind

@@ -15,9 +15,9 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from blotter.access import visible_dataset
+from blotter.access import visible_version
 from blotter.auth import viewer_of
-from blotter.model import Column, ColumnType, Dataset
+from blotter.model import Column, ColumnType, Dataset, check_version_number
 from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.web.rendering import OpenGraph, absolute_url, display, portal_of, render
@@ -62,6 +62,8 @@ class ApiDatasetPage:
     where: str  # the examples' filter, "" when no column offers a plain value
     limit: int
     examples: list[Example]
+    # Reading an older version (``?version=N``): its number and the newest's, else None.
+    older: tuple[int, int] | None = None
 
 
 def example_values(portal: Portal, dataset: Dataset, column: Column) -> tuple[list[str], int]:
@@ -210,7 +212,12 @@ def examples(base: str, dataset_id: str, where: str, limit: int) -> list[Example
 def dataset_api_page(request: Request, dataset_id: str) -> HTMLResponse:
     """How a program reads this dataset: endpoints, fields, runnable examples."""
     portal = portal_of(request)
-    dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
+    asked = request.query_params.get("version")
+    number = check_version_number(asked, "version") if asked else None
+    viewer = viewer_of(request, portal.store)
+    dataset, newest = visible_version(portal.store, viewer, dataset_id, number)
+    older = (dataset.version, newest) if dataset.version != newest else None
+    pinned = f"?$$version={dataset.version}" if older else ""
     base = absolute_url(request)
     fields = _fields(portal, dataset)
     where = example_filter(fields)
@@ -220,8 +227,8 @@ def dataset_api_page(request: Request, dataset_id: str) -> HTMLResponse:
         title=f"API: {dataset.meta.name}",
         dataset_id=dataset.id,
         dataset_name=dataset.meta.name,
-        dataset_url=f"/datasets/{dataset.id}",
-        soda2=[f"{base}/resource/{dataset.id}.{fmt}" for fmt in formats],
+        dataset_url=f"/datasets/{dataset.id}" + (f"?version={dataset.version}" if older else ""),
+        soda2=[f"{base}/resource/{dataset.id}.{fmt}{pinned}" for fmt in formats],
         soda3=f"{base}/api/v3/views/{dataset.id}/query.json",
         export=f"{base}/api/v3/views/{dataset.id}/export.csv",
         metadata=f"{base}/api/views/{dataset.id}.json",
@@ -229,6 +236,7 @@ def dataset_api_page(request: Request, dataset_id: str) -> HTMLResponse:
         where=where,
         limit=EXAMPLE_LIMIT,
         examples=examples(base, dataset.id, where, EXAMPLE_LIMIT),
+        older=older,
     )
     og = OpenGraph(
         title=page.title,

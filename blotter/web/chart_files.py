@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from blotter.access import visible_dataset
+from blotter.access import visible_version
 from blotter.analysis.summary import date_column
 from blotter.analysis.timing import hour_by_weekday, year_on_year
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, NotFound
-from blotter.model import Column, Dataset
+from blotter.model import Column, Dataset, check_version_number
 from blotter.portal import Portal
 from blotter.web.charts import PERIODS, Chart, chartable, count_by, crosstab, over_time
 from blotter.web.filters import VIEW_PREFIX, parse_filters, where_clause
@@ -121,7 +121,10 @@ def chart_file(request: Request, dataset_id: str, name: str, fmt: str) -> Respon
     if fmt not in FORMATS:
         raise NotFound(f"Charts are drawn as .svg or .png, not .{fmt}.", format=fmt)
     portal = portal_of(request)
-    dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
+    asked = request.query_params.get("version")  # a chart of an older version's page
+    number = check_version_number(asked, "version") if asked else None
+    viewer = viewer_of(request, portal.store)
+    dataset, _ = visible_version(portal.store, viewer, dataset_id, number)
     chart, subtitle = build_chart(portal, dataset, name, dict(request.query_params))
     headers = {
         "Content-Disposition": f'inline; filename="{dataset.id}-{chart.id}.{fmt}"',

@@ -10,7 +10,7 @@ from urllib.parse import unquote_plus, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from blotter.access import visible_dataset
+from blotter.access import visible_version
 from blotter.analysis.benchmarks import RateTable
 from blotter.analysis.summary import (
     dataset_facts,
@@ -21,7 +21,8 @@ from blotter.analysis.summary import (
 )
 from blotter.auth import viewer_of
 from blotter.errors import SoQLError
-from blotter.model import Column, ColumnType, Dataset
+from blotter.history import checksum
+from blotter.model import Column, ColumnType, Dataset, check_version_number
 from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
@@ -48,6 +49,7 @@ from blotter.web.filter_form import (
     problem_links,
 )
 from blotter.web.filters import Problem
+from blotter.web.history_pages import RECENT, VersionLine, citation, version_lines
 from blotter.web.maps import MapView, boundary_areas, build_map
 from blotter.web.patterns import Patterns, build_patterns
 from blotter.web.rendering import OpenGraph, absolute_url, display, portal_of, render
@@ -135,6 +137,13 @@ class DatasetPage:
     privacy_rules: list[str]  # the dataset's privacy rules in plain words
     quality: list[str]  # the latest quality report in plain words
     quality_table: list[tuple[str, str]]  # (column name, share with a value)
+    dataset_name: str
+    newest: int  # the newest version; ``version`` below is the one read
+    version: int
+    newest_url: str | None  # the same view of the newest version, when reading an older one
+    history: list[VersionLine]  # the last few versions, in words
+    history_url: str
+    feed_url: str
 
 
 def _count(n: int) -> str:
@@ -161,13 +170,16 @@ class _Results:
 def dataset_page(request: Request, dataset_id: str) -> Response:
     """A dataset: what it is, a filterable, sortable table, downloads, the dictionary."""
     portal = portal_of(request)
-    dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
+    asked = request.query_params.get("version")
+    number = check_version_number(asked, "version") if asked else None
+    viewer = viewer_of(request, portal.store)
+    dataset, newest = visible_version(portal.store, viewer, dataset_id, number)
     shared = redirect_for(dataset.id, request.query_params)
     if shared is not None:
         return RedirectResponse(shared, status_code=303)
     view = read_view(dataset, dict(request.query_params), boundary_areas(portal, dataset))
     results = _run(portal, request, dataset, view)
-    page = _page(portal, request, dataset, view, results)
+    page = _page(portal, request, dataset, view, results, newest)
     if not view.problems:
         portal.store.count_view(dataset.id)
     og = OpenGraph(
@@ -246,10 +258,18 @@ def _run(portal: Portal, request: Request, dataset: Dataset, view: DatasetView) 
 
 
 def _page(
-    portal: Portal, request: Request, dataset: Dataset, view: DatasetView, found: _Results
+    portal: Portal,
+    request: Request,
+    dataset: Dataset,
+    view: DatasetView,
+    found: _Results,
+    newest: int,
 ) -> DatasetPage:
     """The page's typed context: the view and what its queries found, in words and links."""
     meta, problems, base, export = dataset.meta, view.problems, view.base, view.export
+    older = dataset.version != newest
+    # An older version's downloads and API address read that version too.
+    export = {**export, "$$version": str(dataset.version)} if older else export
     size, page_number, matching = view.size, found.page_number, found.matching
     first = (page_number - 1) * size + 1 if matching else 0
     last = min(page_number * size, matching)
@@ -273,14 +293,9 @@ def _page(
         sample=meta.sample,
         meta_rows=meta_rows(dataset),
         notes=meta.notes,
-        citation=". ".join(
-            part
-            for part in (
-                meta.agency,
-                f"“{meta.name}”, dataset {dataset.id}, version {dataset.version}.",
-            )
-            if part
-        ),
+        citation=citation(dataset, request, checksum(portal, dataset), now())
+        if dataset.version
+        else "Nothing has been published in this dataset yet.",
         form_action=f"/datasets/{dataset.id}",
         controls=found.controls,
         filters_open=bool(problems),
@@ -349,6 +364,15 @@ def _page(
         privacy_rules=meta.privacy.describe(),
         quality=quality_lines,
         quality_table=quality_table,
+        dataset_name=meta.name,
+        newest=newest,
+        version=dataset.version,
+        newest_url=page_url(dataset.id, {k: v for k, v in view.params.items() if k != "version"})
+        if older
+        else None,
+        history=version_lines(portal, dataset, portal.store.versions(dataset.id)[:RECENT]),
+        history_url=f"/datasets/{dataset.id}/versions",
+        feed_url=f"/datasets/{dataset.id}/history.atom",
     )
 
 

@@ -140,7 +140,10 @@ def snippets(site: str, dataset_id: str, export: dict[str, str]) -> list[Link]:
     """The rows shown, fetched by a program: sodapy and pandas, ready to paste."""
     host = site.split("://", 1)[-1]
     scheme = site.split("://", 1)[0]
-    args = "".join(f", {k.lstrip('$')}={v!r}" for k, v in export.items())
+    args = "".join(f", {k.lstrip('$')}={v!r}" for k, v in export.items() if k[:2] != "$$")
+    # A request option ($$version of an older version) is no keyword of sodapy's: sent as is.
+    options = {k: v for k, v in export.items() if k[:2] == "$$"}
+    args += f", **{options!r}" if options else ""
     adapter = (
         ""
         if scheme == "https"

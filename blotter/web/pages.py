@@ -29,6 +29,8 @@ from blotter.web.charts import vega_etag, vega_javascript
 from blotter.web.dashboard import router as dashboard_router
 from blotter.web.dataset_page import router as dataset_router
 from blotter.web.events import router as events_router
+from blotter.web.feeds import router as feeds_router
+from blotter.web.history_pages import router as history_router
 from blotter.web.manage import router as manage_router
 from blotter.web.maps import boundary_path
 from blotter.web.rendering import (
@@ -52,6 +54,8 @@ router.include_router(dashboard_router)
 router.include_router(calendar_router)
 router.include_router(events_router)
 router.include_router(timing_router)
+router.include_router(history_router)
+router.include_router(feeds_router)
 STATIC_DIR = HERE / "static"
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9“\"(])")
 

@@ -229,6 +229,7 @@ async def publish(request: Request) -> Response:
                         mode=mode,
                         limits=limits,
                         confirm=int(confirm) if confirm.isdigit() else None,
+                        note=form_text(form, "note").strip()[:2000],
                     )
                 )
             else:

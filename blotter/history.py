@@ -1,0 +1,64 @@
+"""A dataset's history as both edges tell it: who published each version (when the dataset
+names its publishers) and each version's checksum.
+
+The facts themselves (counts, notes, agencies, diffs) are the store's; this module adds
+what needs more than one of them."""
+
+from __future__ import annotations
+
+from blotter.errors import VersionGone
+from blotter.exports.files import public_checksum
+from blotter.model import Dataset, Version
+from blotter.portal import Portal
+from blotter.store.base import Store
+
+# Audit actions of a write that makes a version, each with ``version`` in its detail.
+_WRITES = {"rows.upsert", "rows.replace", "rows.delete", "dataset.publish"}
+
+
+def version_publishers(store: Store, dataset: Dataset) -> dict[int, str]:
+    """The account that published each version, from the audit log, when the dataset's
+    metadata says to name publishers (``name_publishers``); otherwise nothing, and the
+    history names only the agency."""
+    if not dataset.meta.name_publishers:
+        return {}
+    names: dict[int, str] = {}
+    for entry in store.audit_log(limit=100_000, dataset_id=dataset.id):
+        number = entry.detail.get("version")
+        if entry.action in _WRITES and isinstance(number, int) and entry.actor:
+            names.setdefault(number, entry.actor)  # newest first: the last write wins
+    return names
+
+
+def checksum(portal: Portal, dataset: Dataset) -> str:
+    """The SHA-256 of ``dataset``'s version as anonymous downloads it (``rows.csv``), kept
+    beside the version's export file (written for it if need be)."""
+    return public_checksum(portal.store, portal.settings, dataset)
+
+
+# Public counts by (dataset, version, its publication time, fields): a version never
+# changes, and its time tells a dataset re-created under the same id apart.
+_COUNTS: dict[tuple[str, int, str, tuple[str, ...]], tuple[int, int | None, int]] = {}
+
+
+def public_counts(store: Store, seen: Dataset, version: Version) -> tuple[int, int | None, int]:
+    """A version's rows (added, changed, removed) as ``seen``'s reader may know them. The
+    store counts a row as changed when any field changed, internal ones too; a reader who
+    may not see every column gets the count over the fields they see (the diff's count),
+    kept once computed (versions never change). ``changed`` is None when the version before
+    was pruned and the count cannot be made again."""
+    whole = store.get_dataset(seen.id)
+    stored = (version.rows_added, version.rows_changed, version.rows_removed)
+    if len(seen.columns) == len(whole.columns) or version.number <= 1:
+        return stored
+    fields = tuple(c.field_name for c in seen.columns)
+    key = (seen.id, version.number, version.created_at.isoformat(), fields)
+    if key not in _COUNTS:
+        try:
+            at = store.dataset_at(seen.id, version.number)
+            shown = at.model_copy(update={"columns": [c for c in at.columns if not c.internal]})
+            found = store.version_diff(shown, version.number - 1, version.number, limit=1, offset=0)
+            _COUNTS[key] = (found.added, found.changed, found.removed)
+        except VersionGone:
+            return version.rows_added, None, version.rows_removed
+    return _COUNTS[key]
