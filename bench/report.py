@@ -247,6 +247,8 @@ def _value(value: float | None, unit: str) -> str:
         return _times(value)
     if unit in ("rows/s", "MB", "MB/s"):
         return f"{value:,.0f} {unit}"
+    if unit == "%":
+        return f"{value:.2f} %"
     if unit == "req/s":
         return f"{value:,.1f} {unit}"
     return f"{value:,.0f} {unit}"
