@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlglot import exp
+
 from blotter.model import Column, ColumnType
 
 ROW_ID = "_id"
@@ -51,3 +53,12 @@ def version_table(dataset_id: str, version: int) -> str:
 
 # The compiler writes ``FROM _dataset``; the store swaps in the served version's table.
 DATASET_TABLE = "_dataset"
+
+
+class WordSearch(exp.Paren):
+    """One word of ``$q``, as the compiler marks it: ``this`` is the predicate that decides
+    (the lower-cased ``word`` inside some text column), and a store with a word index for the
+    version narrows the rows by it first. sqlglot cannot write the marker: every store must
+    turn it into SQL (``store/search_index.py``), so none can forget the predicate."""
+
+    arg_types = {"this": True, "word": True}

@@ -53,6 +53,14 @@ from blotter.store.duckdb_watchdog import run_watched
 from blotter.store.extensions import load_extensions
 from blotter.store.migrations import DUCKDB, migrations
 from blotter.store.records import Statements
+from blotter.store.search_index import (
+    candidates,
+    candidates_statement,
+    index_statements,
+    narrowed,
+    search_words,
+    words_table,
+)
 
 _PHYSICAL_TYPE = {
     ColumnType.TEXT: "VARCHAR",
@@ -101,6 +109,7 @@ class DuckDBStore(SqlCatalog, Store):
         # lets one process write the file, so every change passes through _write_lock here.
         self._datasets: dict[str, tuple[int, Any]] = {}
         self._sql = SqlMemo()
+        self._word_indexes: dict[str, bool] = {}  # version table → whether it has one
         self._migrate()
         self._drop_unregistered_tables()
 
@@ -177,7 +186,7 @@ class DuckDBStore(SqlCatalog, Store):
                 raise DatasetNotFound(dataset_id)
             cur.execute("BEGIN TRANSACTION")
             for (table,) in tables:
-                cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+                _drop_version(cur, table)
             cur.execute("DELETE FROM blotter_versions WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM blotter_quality WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM blotter_datasets WHERE id = ?", [dataset_id])
@@ -219,6 +228,7 @@ class DuckDBStore(SqlCatalog, Store):
                     )
                     cur.unregister("_staged_rows")
                 feed.raise_any()
+                _index_words(cur, table, columns)
                 record = VersionRecord(
                     dataset_id=dataset_id,
                     number=number,
@@ -233,7 +243,7 @@ class DuckDBStore(SqlCatalog, Store):
                 with _transaction_on(cur) as tx:
                     register_version(tx, record)
             except BaseException:
-                cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+                _drop_version(cur, table)
                 raise
         return record.version()
 
@@ -262,6 +272,7 @@ class DuckDBStore(SqlCatalog, Store):
                 _create_table(cur, table, physical)
                 for statement in writes:
                     cur.execute(statement)
+                _index_words(cur, table, dataset.columns)
                 total = (cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone() or (0,))[0]  # noqa: S608 - a version table's name
                 record = VersionRecord(
                     dataset_id=dataset_id,
@@ -277,7 +288,7 @@ class DuckDBStore(SqlCatalog, Store):
                 with _transaction_on(cur) as tx:
                     register_version(tx, record)
             except BaseException:
-                cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+                _drop_version(cur, table)
                 raise
             finally:
                 cur.unregister(STAGED)
@@ -289,7 +300,8 @@ class DuckDBStore(SqlCatalog, Store):
         orphans = cur.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
             "AND table_name LIKE 'ds\\_%' ESCAPE '\\' AND table_name NOT IN "
-            "(SELECT table_name FROM blotter_versions)"
+            "(SELECT table_name FROM blotter_versions UNION ALL "
+            "SELECT table_name || '__words' FROM blotter_versions)"
         ).fetchall()
         for (name,) in orphans:
             cur.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
@@ -319,8 +331,39 @@ class DuckDBStore(SqlCatalog, Store):
 
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
         return self._sql.sql(
-            dataset, select, lambda: engine_sql(dataset, _without_id_sort(select), "duckdb")
+            dataset,
+            select,
+            lambda: engine_sql(dataset, _without_id_sort(self._narrowed(dataset, select)), "duckdb"),
         )
+
+    def _narrowed(self, dataset: Dataset, select: exp.Select) -> exp.Select:
+        """``$q``'s words narrowed by the version's word index (``store/search_index.py``)."""
+        words = search_words(select)
+        table = version_table(dataset.id, dataset.version)
+        if not words or not self._has_word_index(table):
+            return narrowed(select, None)
+        cur = self._cursor()
+        statement = candidates_statement(table, "duckdb")
+
+        def fetch(word: str, most: int) -> list[int]:
+            return [row[0] for row in cur.execute(statement, [word, most]).fetchall()]
+
+        return narrowed(select, candidates(words, fetch))
+
+    def _has_word_index(self, table: str) -> bool:
+        # Versions are immutable and every new one gets its index before it is registered.
+        known = self._word_indexes.get(table)
+        if known is None:
+            known = self._word_indexes[table] = bool(
+                self._cursor()
+                .execute(
+                    "SELECT count(*) FROM information_schema.tables "
+                    "WHERE table_schema = 'main' AND table_name = ?",
+                    [words_table(table)],
+                )
+                .fetchone()[0]  # type: ignore[index]
+            )
+        return known
 
     def execute_csv(
         self,
@@ -375,6 +418,19 @@ class _Writes:
     def __exit__(self, *exc: object) -> None:
         self.generation += 1
         self._lock.release()
+
+
+def _index_words(cur: duckdb.DuckDBPyConnection, table: str, columns: list[Column]) -> None:
+    """Build the new version's word index for ``$q`` (before it is registered)."""
+    text = [c.field_name for c in columns if c.type is ColumnType.TEXT]
+    for statement in index_statements(table, text, "duckdb"):
+        cur.execute(statement)
+
+
+def _drop_version(cur: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop a version table and its word index."""
+    cur.execute(f"DROP TABLE IF EXISTS {_ident(words_table(table))}")
+    cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
 
 
 def _create_table(

@@ -51,6 +51,7 @@ from blotter.store.pgpool import (
     open_pool,
     write_lost,
 )
+from blotter.store.pg_indexes import drop_words, index_words
 from blotter.store.pgsql import Psycopg, postgres_sql
 from blotter.store.postgres_reads import (
     WHOLE_ROWS,
@@ -64,6 +65,14 @@ from blotter.store.postgres_reads import (
     stream,
 )
 from blotter.store.records import Statements
+from blotter.store.search_index import (
+    candidates,
+    candidates_statement,
+    like_pattern,
+    narrowed,
+    search_words,
+    words_table,
+)
 
 # Text sorts by code point ("C"), as on DuckDB, whatever the database's locale.
 _PHYSICAL_TYPE = {
@@ -100,6 +109,7 @@ class PostgresStore(SqlCatalog, Store):
         self._pool = open_pool(url, schema, self._limits)
         self._read_pool = open_pool(read_url, schema, self._limits) if read_url else self._pool
         self._sql = SqlMemo()
+        self._word_indexes: dict[str, bool] = {}  # version table → whether it has one
         self._migrate()
 
     def close(self) -> None:
@@ -173,6 +183,7 @@ class PostgresStore(SqlCatalog, Store):
                 "SELECT table_name FROM blotter_versions WHERE dataset_id = %s", [dataset_id]
             ).fetchall()
             for (table,) in tables:
+                drop_words(conn, table)
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
             conn.execute("DELETE FROM blotter_quality WHERE dataset_id = %s", [dataset_id])
             conn.execute("DELETE FROM blotter_datasets WHERE id = %s", [dataset_id])
@@ -333,7 +344,34 @@ class PostgresStore(SqlCatalog, Store):
         return conn, context
 
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
-        return self._sql.sql(dataset, select, lambda: engine_sql(dataset, select, Psycopg))
+        return self._sql.sql(
+            dataset, select, lambda: engine_sql(dataset, self._narrowed(dataset, select), Psycopg)
+        )
+
+    def _narrowed(self, dataset: Dataset, select: exp.Select) -> exp.Select:
+        """``$q``'s words narrowed by the version's word index (``store/search_index.py``)."""
+        words = search_words(select)
+        table = version_table(dataset.id, dataset.version)
+        if not words:
+            return select
+        with self._conn(read=True) as conn:
+            if not self._has_word_index(conn, table):
+                return narrowed(select, None)
+            statement = candidates_statement(table, "postgres")
+
+            def fetch(word: str, most: int) -> list[int]:
+                rows = conn.execute(statement, [like_pattern(word), most]).fetchall()  # type: ignore[arg-type]
+                return [row[0] for row in rows]
+
+            return narrowed(select, candidates(words, fetch))
+
+    def _has_word_index(self, conn: psycopg.Connection[Any], table: str) -> bool:
+        # Versions are immutable and every new one gets its index before it is registered.
+        known = self._word_indexes.get(table)
+        if known is None:
+            row = conn.execute("SELECT to_regclass(%s)", [words_table(table)]).fetchone()
+            known = self._word_indexes[table] = bool(row and row[0])
+        return known
 
     def execute_csv(
         self,
@@ -401,6 +439,7 @@ def _create_table(
 def _register(conn: psycopg.Connection[Any], record: VersionRecord) -> None:
     """Index the version table, then register it and switch readers to it (inside the
     write's transaction)."""
+    index_words(conn, record.table, record.columns)
     _index_lookups(conn, record.dataset_id, record.table, record.columns)
     register_version(_Statements(conn), record)
 
