@@ -10,6 +10,7 @@ System fields use a leading underscore, which field names cannot have, so they n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from sqlglot import exp
 
@@ -61,4 +62,4 @@ class WordSearch(exp.Paren):
     version narrows the rows by it first. sqlglot cannot write the marker: every store must
     turn it into SQL (``store/search_index.py``), so none can forget the predicate."""
 
-    arg_types = {"this": True, "word": True}
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "word": True}

@@ -333,7 +333,9 @@ class DuckDBStore(SqlCatalog, Store):
         return self._sql.sql(
             dataset,
             select,
-            lambda: engine_sql(dataset, _without_id_sort(self._narrowed(dataset, select)), "duckdb"),
+            lambda: engine_sql(
+                dataset, _without_id_sort(self._narrowed(dataset, select)), "duckdb"
+            ),
         )
 
     def _narrowed(self, dataset: Dataset, select: exp.Select) -> exp.Select:

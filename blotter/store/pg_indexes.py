@@ -25,7 +25,7 @@ def index_words(conn: psycopg.Connection[Any], table: str, columns: list[Column]
     """Build a new version's word index (and the trigram index of its terms when possible)."""
     text = [c.field_name for c in columns if c.type is ColumnType.TEXT]
     for statement in index_statements(table, text, "postgres"):
-        conn.execute(statement)  # type: ignore[arg-type]  # built from checked identifiers
+        conn.execute(statement)  # built from checked identifiers
     schema = trigram_schema(conn)
     if schema is not None:
         conn.execute(

@@ -43,6 +43,7 @@ from blotter.store.common import (
     physical_layout,
 )
 from blotter.store.migrations import POSTGRES, migrations
+from blotter.store.pg_indexes import drop_words, index_words
 from blotter.store.pgpool import (
     PoolLimits,
     checkout,
@@ -51,7 +52,6 @@ from blotter.store.pgpool import (
     open_pool,
     write_lost,
 )
-from blotter.store.pg_indexes import drop_words, index_words
 from blotter.store.pgsql import Psycopg, postgres_sql
 from blotter.store.postgres_reads import (
     WHOLE_ROWS,
@@ -360,7 +360,7 @@ class PostgresStore(SqlCatalog, Store):
             statement = candidates_statement(table, "postgres")
 
             def fetch(word: str, most: int) -> list[int]:
-                rows = conn.execute(statement, [like_pattern(word), most]).fetchall()  # type: ignore[arg-type]
+                rows = conn.execute(statement, [like_pattern(word), most]).fetchall()
                 return [row[0] for row in rows]
 
             return narrowed(select, candidates(words, fetch))

@@ -129,5 +129,6 @@ def narrowed(select: exp.Select, ids: set[int] | None) -> exp.Select:
         )
         return exp.Paren(this=exp.and_(among, predicate, copy=False))
 
-    rewritten: exp.Select = select.transform(swap, copy=True)
+    rewritten = select.transform(swap, copy=True)
+    assert isinstance(rewritten, exp.Select)
     return rewritten
