@@ -43,6 +43,7 @@ from blotter.store.common import (
     physical_layout,
 )
 from blotter.store.migrations import POSTGRES, migrations
+from blotter.store.pg_cache import DatasetCache, install_trigger
 from blotter.store.pg_indexes import drop_words, index_words
 from blotter.store.pgpool import (
     PoolLimits,
@@ -110,9 +111,16 @@ class PostgresStore(SqlCatalog, Store):
         self._read_pool = open_pool(read_url, schema, self._limits) if read_url else self._pool
         self._sql = SqlMemo()
         self._word_indexes: dict[str, bool] = {}  # version table → whether it has one
+        self._datasets: DatasetCache | None = None
         self._migrate()
+        # Datasets kept per process (store/pg_cache.py); not with a replica, which may trail
+        # the primary's notifications.
+        if read_url is None:
+            self._datasets = DatasetCache(url, schema)
 
     def close(self) -> None:
+        if self._datasets is not None:
+            self._datasets.close()
         self._pool.close()
         if self._read_pool is not self._pool:
             self._read_pool.close()
@@ -129,6 +137,8 @@ class PostgresStore(SqlCatalog, Store):
                     yield conn
             finally:
                 pool.putconn(conn)
+                if not read and self._datasets is not None:
+                    self._datasets.drop()  # this process wrote: nothing kept may be current
 
     def schema_status(self) -> tuple[int, int]:
         applied = 0
@@ -153,16 +163,24 @@ class PostgresStore(SqlCatalog, Store):
                 for statement in statements:
                     conn.execute(statement)  # constant DDL
                 conn.execute("INSERT INTO blotter_schema VALUES (%s)", [number])
+            install_trigger(conn, self.schema)
 
     # --- catalog ---------------------------------------------------------------------
 
     def list_datasets(self) -> list[Dataset]:
-        with self._conn(read=True) as conn:
-            rows = conn.execute(DATASET_QUERY + " ORDER BY d.id").fetchall()
-        return [dataset_from_row(row) for row in rows]
+        def read() -> list[Dataset]:
+            with self._conn(read=True) as conn:
+                rows = conn.execute(DATASET_QUERY + " ORDER BY d.id").fetchall()
+            return [dataset_from_row(row) for row in rows]
+
+        if self._datasets is None:
+            return read()
+        return list(self._datasets.get_list(read))
 
     def get_dataset(self, dataset_id: str) -> Dataset:
-        return self._dataset(dataset_id, read=True)
+        if self._datasets is None:
+            return self._dataset(dataset_id, read=True)
+        return self._datasets.get(dataset_id, lambda: self._dataset(dataset_id, read=True))
 
     def _dataset(self, dataset_id: str, *, read: bool) -> Dataset:
         # After a write, read back from the primary: a replica may not have it yet.
