@@ -4,7 +4,11 @@ is registered: a killed or failed publish rolls them back with the table.
 - the word index of ``$q`` (``search_index.py``), with a trigram index on its terms when the
   ``pg_trgm`` extension is there or can be created (without it, or for words under three
   characters, the dictionary is scanned: still only its terms, never the rows);
-- a B-tree on ``_id``, which the narrowed ``$q`` reads rows by.
+- a B-tree on ``_id``, which the narrowed ``$q`` reads rows by;
+- a B-tree on each column the dataset file says people filter, group or sort by: its
+  ``highlights``, its ``dashboard`` breakdowns, its units' keys, its benchmark's group
+  column, and its first date column (the period, the timeline, the usual sort). The row
+  identifier's own index is made beside it (``postgres._index_lookups``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from blotter.model import Column, ColumnType
+from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.store.search_index import index_statements, words_table
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,29 @@ def index_words(conn: psycopg.Connection[Any], table: str, columns: list[Column]
             )
         )
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(words_table(table))))
+
+
+def declared_fields(meta: DatasetMeta, columns: list[Column]) -> list[str]:
+    """The fields a dataset's file says are filtered, grouped or sorted by, in order, once
+    each; only those the version has as one physical column (a point is two)."""
+    wanted = [*meta.highlights, *meta.dashboard, *(u.key for u in meta.units)]
+    if meta.benchmark is not None:
+        wanted.append(meta.benchmark.column)
+    dates = [c.field_name for c in columns if c.type is ColumnType.FLOATING_TIMESTAMP]
+    wanted.extend(dates[:1])
+    single = {c.field_name for c in columns if c.type is not ColumnType.POINT}
+    skip = {meta.row_identifier}  # indexed already
+    return [f for f in dict.fromkeys(wanted) if f in single and f not in skip]
+
+
+def index_declared(
+    conn: psycopg.Connection[Any], meta: DatasetMeta, table: str, columns: list[Column]
+) -> None:
+    """A B-tree per declared field of a new version (``declared_fields``)."""
+    for field in declared_fields(meta, columns):
+        conn.execute(
+            sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.Identifier(field))
+        )
 
 
 def drop_words(conn: psycopg.Connection[Any], table: str) -> None:

@@ -8,6 +8,7 @@ load had written. Bulk loads use COPY; reads stream through server-side cursors.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,10 +24,12 @@ from blotter.errors import (
     DatasetNotFound,
 )
 from blotter.model import (
+    STORED,
     ChangeCounts,
     Column,
     ColumnType,
     Dataset,
+    DatasetMeta,
     Version,
 )
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
@@ -44,7 +47,7 @@ from blotter.store.common import (
 )
 from blotter.store.migrations import POSTGRES, migrations
 from blotter.store.pg_cache import DatasetCache, install_trigger
-from blotter.store.pg_indexes import drop_words, index_words
+from blotter.store.pg_indexes import drop_words, index_declared, index_words
 from blotter.store.pgpool import (
     PoolLimits,
     checkout,
@@ -458,8 +461,16 @@ def _register(conn: psycopg.Connection[Any], record: VersionRecord) -> None:
     """Index the version table, then register it and switch readers to it (inside the
     write's transaction)."""
     index_words(conn, record.table, record.columns)
+    index_declared(conn, _meta(conn, record.dataset_id), record.table, record.columns)
     _index_lookups(conn, record.dataset_id, record.table, record.columns)
     register_version(_Statements(conn), record)
+
+
+def _meta(conn: psycopg.Connection[Any], dataset_id: str) -> DatasetMeta:
+    row = conn.execute("SELECT meta FROM blotter_datasets WHERE id = %s", [dataset_id]).fetchone()
+    meta = row[0] if row else {}
+    text = meta if isinstance(meta, str) else json.dumps(meta)
+    return DatasetMeta.model_validate_json(text, context=STORED)
 
 
 def _index_lookups(
