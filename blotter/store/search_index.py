@@ -33,8 +33,9 @@ from blotter.schema import ROW_ID, WordSearch
 MOST_CANDIDATES = 2048
 # Shorter words are in too many terms for the dictionary to narrow them (and trigrams need 3).
 SHORTEST_WORD = 3
-# ASCII whitespace; written for both regular expression engines (RE2 and PostgreSQL's).
-_SPLIT = r"'[ \t\n\v\f\r]+'"
+# ASCII whitespace other than the space (tab, newline, vertical tab, form feed, carriage
+# return), each turned into a space before splitting on spaces; chr() reads alike on both engines.
+_OTHER_SPACES = " || ".join(f"chr({n})" for n in (9, 10, 11, 12, 13))
 
 
 def words_table(table: str) -> str:
@@ -47,16 +48,15 @@ def _ident(name: str) -> str:
 
 
 def index_statements(table: str, text_fields: list[str], engine: str) -> list[str]:
-    """The statements building a version's word index (and its ``_id`` index)."""
-    split = "string_split_regex" if engine == "duckdb" else "regexp_split_to_array"
-    runs = " UNION ALL ".join(
-        f"SELECT {ROW_ID}, unnest({split}(lower({_ident(f)}), {_SPLIT})) AS term "  # noqa: S608 - checked identifiers
-        f"FROM {_ident(table)}"
-        for f in text_fields
-    )
-    if not runs:  # no text column: an empty index, so every version has one
-        runs = f"SELECT {ROW_ID}, CAST(NULL AS TEXT) AS term FROM {_ident(table)} WHERE false"  # noqa: S608
+    """The statements building a version's word index (and its ``_id`` index). Each row's
+    lower-cased values are joined by spaces (a run never crosses one) and split once."""
+    lowered = ", ".join(f"lower({_ident(f)})" for f in text_fields) or "NULL"
+    joined = f"translate(concat_ws(' ', {lowered}), {_OTHER_SPACES}, '     ')"
+    split = "string_split" if engine == "duckdb" else "string_to_array"
     ids = f"list({ROW_ID})" if engine == "duckdb" else f"array_agg({ROW_ID})"
+    runs = (
+        f"SELECT {ROW_ID}, unnest({split}({joined}, ' ')) AS term FROM {_ident(table)}"  # noqa: S608 - checked identifiers
+    )
     return [
         f"CREATE TABLE {_ident(words_table(table))} AS SELECT term, {ids} AS ids "  # noqa: S608 - checked identifiers
         f"FROM ({runs}) AS runs WHERE term <> '' GROUP BY term",
