@@ -54,9 +54,7 @@ def index_statements(table: str, text_fields: list[str], engine: str) -> list[st
     joined = f"translate(concat_ws(' ', {lowered}), {_OTHER_SPACES}, '     ')"
     split = "string_split" if engine == "duckdb" else "string_to_array"
     ids = f"list({ROW_ID})" if engine == "duckdb" else f"array_agg({ROW_ID})"
-    runs = (
-        f"SELECT {ROW_ID}, unnest({split}({joined}, ' ')) AS term FROM {_ident(table)}"  # noqa: S608 - checked identifiers
-    )
+    runs = f"SELECT {ROW_ID}, unnest({split}({joined}, ' ')) AS term FROM {_ident(table)}"  # noqa: S608 - checked identifiers
     return [
         f"CREATE TABLE {_ident(words_table(table))} AS SELECT term, {ids} AS ids "  # noqa: S608 - checked identifiers
         f"FROM ({runs}) AS runs WHERE term <> '' GROUP BY term",
