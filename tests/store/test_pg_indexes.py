@@ -4,15 +4,20 @@ their min/max instead)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import psycopg.conninfo
 import pyarrow as pa
 import pytest
+from psycopg import sql
 
 from blotter.model import Column, ColumnType, CountUnit, DatasetMeta
+from blotter.queries import parse_request
 from blotter.schema import version_table
+from blotter.soql.compiler import compile_query
 from blotter.store import open_store
 from blotter.store.pg_indexes import declared_fields
 from blotter.store.postgres import PostgresStore
@@ -84,3 +89,57 @@ def test_a_publish_indexes_the_declared_columns(store: PostgresStore) -> None:
     assert sorted(r[0] for r in rows) == sorted(
         ["_id", "case_no", "race", "force", "age", "occurred"]
     )
+
+
+@pytest.fixture
+def database_without_create_rights() -> Iterator[tuple[str, str]]:
+    """A fresh database and a role that may create in it (the portal's schema) until the
+    SQL the test is given revokes it (``pg_trgm`` is trusted: CREATE on the database is
+    all it takes)."""
+    suffix = uuid.uuid4().hex[:10]
+    database, role = f"h_notrgm_{suffix}", f"h_nocreate_{suffix}"
+    admin_url = TEST_DATABASE_URL
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        admin.execute(
+            sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+                sql.Identifier(database), sql.Identifier(role)
+            )
+        )
+    url = psycopg.conninfo.make_conninfo(admin_url, dbname=database)
+    revoke = sql.SQL("REVOKE CREATE ON DATABASE {} FROM {}").format(
+        sql.Identifier(database), sql.Identifier(role)
+    )
+    try:
+        yield psycopg.conninfo.make_conninfo(url, user=role), revoke.as_string()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+            )
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_without_pg_trgm_search_reads_the_dictionary_and_answers_the_same(
+    database_without_create_rights: tuple[str, str],
+) -> None:
+    url, revoke = database_without_create_rights
+    store = PostgresStore(url)
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
+        admin.execute(revoke)  # type: ignore[arg-type]
+    try:
+        columns = [Column(field_name="narrative", name="Narrative", type=ColumnType.TEXT)]
+        ds = store.create_dataset(DatasetMeta(name="Calls"), columns)
+        texts = ["Report taken", "Suspect at AITKEN dr", None, "aitken again\tlater"]
+        store.publish(ds.id, columns, [pa.record_batch({"narrative": texts})])
+        dataset = store.get_dataset(ds.id)
+        with psycopg.connect(url) as conn:
+            found = conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")
+            assert found.fetchone() == (0,)
+        query, _ = parse_request({"$q": "aitken", "$select": ":id"})
+        select = compile_query(query, dataset).select
+        assert "_id IN (" in store.engine_sql(dataset, select)[0]
+        assert [int(r[0]) for r in store.execute(dataset, select)] == [2, 4]
+    finally:
+        store.close()
