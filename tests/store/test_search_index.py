@@ -5,6 +5,10 @@ column; after a publish and after an upsert; with $where, $order and $limit."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -14,8 +18,9 @@ from blotter.ingest.rows import stage_changes
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
 from blotter.queries import parse_request
 from blotter.schema import version_table
+from blotter.settings import Settings
 from blotter.soql.compiler import compile_query
-from blotter.store import Store, search_index
+from blotter.store import Store, open_store, search_index
 from blotter.store.search_index import narrowed, words_table
 
 COLUMNS = [
@@ -195,3 +200,46 @@ def test_deleting_a_dataset_drops_its_word_indexes(engine_store: Store) -> None:
     assert engine_store._query(count, [table]) == [(1,)]
     engine_store.delete_dataset(dataset.id)
     assert engine_store._query(count, [table]) == [(0,)]
+
+
+def test_a_publish_killed_after_its_word_index_leaves_no_index(engine_config: Settings) -> None:
+    """Killed between building the new version's index and registering the version: the
+    next start serves the old version and keeps no index of the unregistered table."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        import pyarrow as pa
+        from blotter.model import DatasetMeta
+        from blotter.settings import Settings
+        from blotter.store import duckdb as duck, open_store, postgres
+        from tests.store.test_search_index import COLUMNS, ROWS, _schema
+
+        store = open_store(Settings.model_validate_json({engine_config.model_dump_json()!r}))
+        ds = store.create_dataset(DatasetMeta(name="A"), COLUMNS, dataset_id="abcd-1234")
+        batch = pa.RecordBatch.from_pylist(ROWS, schema=_schema())
+        store.publish(ds.id, COLUMNS, [batch])
+
+        def power_cut(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        duck.register_version = postgres.register_version = power_cut
+        store.publish(ds.id, COLUMNS, [batch])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).parents[2], capture_output=True
+    )
+    assert done.returncode == -9, done.stderr.decode()
+    store = open_store(engine_config)
+    try:
+        assert store.get_dataset("abcd-1234").version == 1
+        count = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+        for number, present in ((1, 1), (2, 0)):
+            table = words_table(version_table("abcd-1234", number))
+            assert store._query(count, [table]) == [(present,)]
+        store.publish("abcd-1234", COLUMNS, [pa.RecordBatch.from_pylist(ROWS, schema=_schema())])
+        dataset = _public(store.get_dataset("abcd-1234"))
+        indexed, scanned, sql = _answers(store, dataset, {"$q": "aitken", "$select": ":id"})
+        assert indexed == scanned and len(indexed) == 6 and "_id IN (" in sql
+    finally:
+        store.close()
