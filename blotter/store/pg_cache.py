@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _LIST = ""  # the key of the list of every dataset (ids are never empty)
+# The listening connection's name in pg_stat_activity: one per process, outside the pool.
+LISTENER_NAME = "blotter-listen"
 
 
 def channel(schema: str) -> str:
@@ -108,7 +110,9 @@ class DatasetCache:
     def _listen(self) -> None:
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._url, autocommit=True, connect_timeout=5) as conn:
+                with psycopg.connect(
+                    self._url, autocommit=True, connect_timeout=5, application_name=LISTENER_NAME
+                ) as conn:
                     self.backend_pid = conn.info.backend_pid
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                     # Anything kept before now may have missed a notification.
