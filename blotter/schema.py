@@ -10,6 +10,9 @@ System fields use a leading underscore, which field names cannot have, so they n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
+
+from sqlglot import exp
 
 from blotter.model import Column, ColumnType
 
@@ -61,3 +64,12 @@ def history_table(dataset_id: str, segment: int) -> str:
 
 # The compiler writes ``FROM _dataset``; the store swaps in the served version's table.
 DATASET_TABLE = "_dataset"
+
+
+class WordSearch(exp.Paren):
+    """One word of ``$q``, as the compiler marks it: ``this`` is the predicate that decides
+    (the lower-cased ``word`` inside some text column), and a store with a word index for the
+    version narrows the rows by it first. sqlglot cannot write the marker: every store must
+    turn it into SQL (``store/search_index.py``), so none can forget the predicate."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "word": True}

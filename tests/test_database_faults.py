@@ -21,6 +21,7 @@ import httpx
 import psycopg
 import pytest
 
+from blotter.store.pg_cache import LISTENER_NAME
 from tests.conftest import free_port
 from tests.pgcluster import Cluster, private_cluster
 
@@ -117,11 +118,14 @@ def _paths(dataset: str) -> list[str]:
 
 
 def _connections(cluster: Cluster) -> int:
-    """Client connections to the portal's database, not counting this one."""
+    """Client connections to the portal's database, not counting this one nor the one each
+    process listens for dataset changes on (outside the pool: ``store/pg_cache.py``)."""
     with psycopg.connect(cluster.url, connect_timeout=5) as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = 'blotter' "
-            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+            "AND application_name <> %s",
+            [LISTENER_NAME],
         ).fetchone()
     return int(row[0]) if row else 0
 

@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from blotter.errors import NoSuchColumn, SoQLError, TypeMismatch
 from blotter.model import ColumnType, Dataset
-from blotter.schema import DATASET_TABLE, SYSTEM_FIELDS
+from blotter.schema import DATASET_TABLE, SYSTEM_FIELDS, WordSearch
 from blotter.soql import ast
 from blotter.soql.expressions import Scope, parse_timestamp, timestamp_literal
 from blotter.soql.functions import FUNCTIONS
@@ -382,7 +382,8 @@ def _filter(dataset: Dataset, field_name: str, value: str) -> exp.Expression:
 
 
 def _search(dataset: Dataset, text: str) -> list[exp.Expression]:
-    """``$q``: every word must appear, case-insensitively, in some text column."""
+    """``$q``: every word must appear, case-insensitively, in some text column. Each word's
+    predicate is marked (``WordSearch``) so a store with a word index can narrow it first."""
     columns = [c.field_name for c in dataset.columns if c.type is ColumnType.TEXT]
     if not columns:
         return [exp.false()]
@@ -398,5 +399,10 @@ def _search(dataset: Dataset, text: str) -> list[exp.Expression]:
             )
             for c in columns
         ]
-        conditions.append(exp.Paren(this=exp.or_(*found, copy=False)))
+        conditions.append(
+            WordSearch(
+                this=exp.Paren(this=exp.or_(*found, copy=False)),
+                word=exp.Literal.string(word.lower()),
+            )
+        )
     return conditions

@@ -63,6 +63,14 @@ from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.migrations import DUCKDB, migrations
 from blotter.store.records import Statements
+from blotter.store.search_index import (
+    candidates,
+    candidates_statement,
+    index_statements,
+    narrowed,
+    search_words,
+    words_table,
+)
 from blotter.store.segments import Execute, keep_history, replaced_version
 
 _PHYSICAL_TYPE = {
@@ -113,6 +121,7 @@ class DuckDBStore(SqlHistory, Store):
         # lets one process write the file, so every change passes through _write_lock here.
         self._datasets: dict[str, tuple[int, Any]] = {}
         self._sql = SqlMemo()
+        self._word_indexes: dict[str, bool] = {}  # version table → whether it has one
         self._migrate()
         self._build_history()
         self._drop_unregistered_tables()
@@ -193,7 +202,7 @@ class DuckDBStore(SqlHistory, Store):
                 raise DatasetNotFound(dataset_id)
             cur.execute("BEGIN TRANSACTION")
             for (table,) in tables:
-                cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+                _drop_version(cur, table)
             cur.execute("DELETE FROM blotter_versions WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM blotter_quality WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM blotter_datasets WHERE id = ?", [dataset_id])
@@ -266,6 +275,7 @@ class DuckDBStore(SqlHistory, Store):
                     (quote(table), columns),
                     feed.count,
                 )
+                _index_words(cur, table, columns)
                 record = VersionRecord(
                     dataset_id=dataset_id,
                     number=number,
@@ -281,7 +291,7 @@ class DuckDBStore(SqlHistory, Store):
                 )
                 version = self._register(cur, record, served.version, old, served.columns)
             except BaseException:
-                cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+                _drop_version(cur, table)
                 cur.execute(f"DROP TABLE IF EXISTS {_ident(table + '_load')}")
                 raise
             drop_replaced(cur, old)
@@ -338,6 +348,7 @@ class DuckDBStore(SqlHistory, Store):
                 create_table(cur, table, physical)
                 for statement in writes:
                     cur.execute(statement)
+                _index_words(cur, table, dataset.columns)
                 total = (cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone() or (0,))[0]  # noqa: S608 - a version table's name
                 before = (quote(old), dataset.columns) if old else None
                 record = VersionRecord(
@@ -357,7 +368,7 @@ class DuckDBStore(SqlHistory, Store):
                 )
                 version = self._register(cur, record, dataset.version, old, dataset.columns)
             except BaseException:
-                cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+                _drop_version(cur, table)
                 raise
             finally:
                 cur.unregister(STAGED)
@@ -373,6 +384,8 @@ class DuckDBStore(SqlHistory, Store):
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
             "AND table_name LIKE 'ds\\_%' ESCAPE '\\' AND table_name NOT IN "
             "(SELECT v.table_name FROM blotter_versions v JOIN blotter_datasets d "
+            "ON d.id = v.dataset_id AND d.current_version = v.number UNION ALL "
+            "SELECT v.table_name || '__words' FROM blotter_versions v JOIN blotter_datasets d "
             "ON d.id = v.dataset_id AND d.current_version = v.number) AND table_name NOT IN "
             "(SELECT segment FROM blotter_versions WHERE segment IS NOT NULL)"
         ).fetchall()
@@ -423,9 +436,48 @@ class DuckDBStore(SqlHistory, Store):
         return dataset
 
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
-        # A history table's rows are not in _id order: its ORDER BY stays.
-        trimmed = select if dataset.history_table else _without_id_sort(select)
-        return self._sql.sql(dataset, select, lambda: engine_sql(dataset, trimmed, "duckdb"))
+        if dataset.history_table:
+            # A history table's rows are not in _id order, so its ORDER BY stays; its version's
+            # word index went with the version's own table.
+            return self._sql.sql(
+                dataset, select, lambda: engine_sql(dataset, narrowed(select, None), "duckdb")
+            )
+        return self._sql.sql(
+            dataset,
+            select,
+            lambda: engine_sql(
+                dataset, _without_id_sort(self._narrowed(dataset, select)), "duckdb"
+            ),
+        )
+
+    def _narrowed(self, dataset: Dataset, select: exp.Select) -> exp.Select:
+        """``$q``'s words narrowed by the version's word index (``store/search_index.py``)."""
+        words = search_words(select)
+        table = version_table(dataset.id, dataset.version)
+        if not words or not self._has_word_index(table):
+            return narrowed(select, None)
+        cur = self._cursor()
+        statement = candidates_statement(table, "duckdb")
+
+        def fetch(word: str, most: int) -> list[int]:
+            return [row[0] for row in cur.execute(statement, [word, most]).fetchall()]
+
+        return narrowed(select, candidates(words, fetch))
+
+    def _has_word_index(self, table: str) -> bool:
+        # Versions are immutable and every new one gets its index before it is registered.
+        known = self._word_indexes.get(table)
+        if known is None:
+            known = self._word_indexes[table] = bool(
+                self._cursor()
+                .execute(
+                    "SELECT count(*) FROM information_schema.tables "
+                    "WHERE table_schema = 'main' AND table_name = ?",
+                    [words_table(table)],
+                )
+                .fetchone()[0]  # type: ignore[index]
+            )
+        return known
 
     def execute_csv(
         self,
@@ -439,6 +491,19 @@ class DuckDBStore(SqlHistory, Store):
             return iter(())
         inner, params = self.engine_sql(self._readable(dataset), select)
         return csv_lines(self._cursor(), inner, params, cells, timeout_s)
+
+
+def _index_words(cur: duckdb.DuckDBPyConnection, table: str, columns: list[Column]) -> None:
+    """Build the new version's word index for ``$q`` (before it is registered)."""
+    text = [c.field_name for c in columns if c.type is ColumnType.TEXT]
+    for statement in index_statements(table, text, "duckdb"):
+        cur.execute(statement)
+
+
+def _drop_version(cur: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop a version table and its word index."""
+    cur.execute(f"DROP TABLE IF EXISTS {_ident(words_table(table))}")
+    cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
 
 
 def _without_id_sort(select: exp.Select) -> exp.Select:

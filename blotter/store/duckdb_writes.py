@@ -12,6 +12,7 @@ import duckdb
 from sqlglot import exp
 
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
+from blotter.store.search_index import words_table
 
 
 def _ident(name: str) -> str:
@@ -22,6 +23,7 @@ def drop_replaced(cur: duckdb.DuckDBPyConnection, table: str | None) -> None:
     """Drop the table of the version just replaced: its rows are in the history table. A
     read already streaming it keeps reading (DuckDB's transaction holds it; tested)."""
     if table is not None:
+        cur.execute(f"DROP TABLE IF EXISTS {_ident(words_table(table))}")
         cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
 
 

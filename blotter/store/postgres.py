@@ -44,6 +44,8 @@ from blotter.store.common import (
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.migrations import POSTGRES, migrations
+from blotter.store.pg_cache import DatasetCache, install_trigger
+from blotter.store.pg_indexes import drop_words
 from blotter.store.pgcopy import copy_rows
 from blotter.store.pgpool import (
     PoolLimits,
@@ -74,6 +76,14 @@ from blotter.store.postgres_writes import (
     runner,
 )
 from blotter.store.records import Statements
+from blotter.store.search_index import (
+    candidates,
+    candidates_statement,
+    like_pattern,
+    narrowed,
+    search_words,
+    words_table,
+)
 from blotter.store.segments import Execute
 
 # Schema migrations in order; the index + 1 is the schema version. Several workers may start
@@ -103,10 +113,18 @@ class PostgresStore(SqlHistory, Store):
         self._pool = open_pool(url, schema, self._limits)
         self._read_pool = open_pool(read_url, schema, self._limits) if read_url else self._pool
         self._sql = SqlMemo()
+        self._word_indexes: dict[str, bool] = {}  # version table → whether it has one
+        self._datasets: DatasetCache | None = None
         self._migrate()
         self._build_history()
+        # Datasets kept per process (store/pg_cache.py); not with a replica, which may trail
+        # the primary's notifications.
+        if read_url is None:
+            self._datasets = DatasetCache(url, schema)
 
     def close(self) -> None:
+        if self._datasets is not None:
+            self._datasets.close()
         self._pool.close()
         if self._read_pool is not self._pool:
             self._read_pool.close()
@@ -123,6 +141,8 @@ class PostgresStore(SqlHistory, Store):
                     yield conn
             finally:
                 pool.putconn(conn)
+                if not read and self._datasets is not None:
+                    self._datasets.drop()  # this process wrote: nothing kept may be current
 
     def schema_status(self) -> tuple[int, int]:
         applied = 0
@@ -147,16 +167,24 @@ class PostgresStore(SqlHistory, Store):
                 for statement in statements:
                     conn.execute(statement)  # constant DDL
                 conn.execute("INSERT INTO blotter_schema VALUES (%s)", [number])
+            install_trigger(conn, self.schema)
 
     # --- catalog ---------------------------------------------------------------------
 
     def list_datasets(self) -> list[Dataset]:
-        with self._conn(read=True) as conn:
-            rows = conn.execute(DATASET_QUERY + " ORDER BY d.id").fetchall()
-        return [dataset_from_row(row) for row in rows]
+        def read() -> list[Dataset]:
+            with self._conn(read=True) as conn:
+                rows = conn.execute(DATASET_QUERY + " ORDER BY d.id").fetchall()
+            return [dataset_from_row(row) for row in rows]
+
+        if self._datasets is None:
+            return read()
+        return list(self._datasets.get_list(read))
 
     def get_dataset(self, dataset_id: str) -> Dataset:
-        return self._dataset(dataset_id, read=True)
+        if self._datasets is None:
+            return self._dataset(dataset_id, read=True)
+        return self._datasets.get(dataset_id, lambda: self._dataset(dataset_id, read=True))
 
     def _dataset(self, dataset_id: str, *, read: bool) -> Dataset:
         # After a write, read back from the primary: a replica may not have it yet.
@@ -180,6 +208,7 @@ class PostgresStore(SqlHistory, Store):
                 [dataset_id, dataset_id],
             ).fetchall()
             for (table,) in tables:
+                drop_words(conn, table)
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
             conn.execute("DELETE FROM blotter_quality WHERE dataset_id = %s", [dataset_id])
             conn.execute("DELETE FROM blotter_datasets WHERE id = %s", [dataset_id])
@@ -332,6 +361,7 @@ class PostgresStore(SqlHistory, Store):
                 try:
                     with conn.transaction():
                         conn.execute("SET LOCAL lock_timeout = '200ms'")
+                        drop_words(conn, table)
                         conn.execute(
                             sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table))
                         )
@@ -416,7 +446,36 @@ class PostgresStore(SqlHistory, Store):
         return conn, context
 
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
-        return self._sql.sql(dataset, select, lambda: engine_sql(dataset, select, Psycopg))
+        return self._sql.sql(
+            dataset, select, lambda: engine_sql(dataset, self._narrowed(dataset, select), Psycopg)
+        )
+
+    def _narrowed(self, dataset: Dataset, select: exp.Select) -> exp.Select:
+        """``$q``'s words narrowed by the version's word index (``store/search_index.py``)."""
+        words = search_words(select)
+        table = version_table(dataset.id, dataset.version)
+        if not words:
+            return select
+        if dataset.history_table:  # a replaced version: its word index went with its table
+            return narrowed(select, None)
+        with self._conn(read=True) as conn:
+            if not self._has_word_index(conn, table):
+                return narrowed(select, None)
+            statement = candidates_statement(table, "postgres")
+
+            def fetch(word: str, most: int) -> list[int]:
+                rows = conn.execute(statement, [like_pattern(word), most]).fetchall()
+                return [row[0] for row in rows]
+
+            return narrowed(select, candidates(words, fetch))
+
+    def _has_word_index(self, conn: psycopg.Connection[Any], table: str) -> bool:
+        # Versions are immutable and every new one gets its index before it is registered.
+        known = self._word_indexes.get(table)
+        if known is None:
+            row = conn.execute("SELECT to_regclass(%s)", [words_table(table)]).fetchone()
+            known = self._word_indexes[table] = bool(row and row[0])
+        return known
 
     def execute_csv(
         self,

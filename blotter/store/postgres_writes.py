@@ -3,6 +3,7 @@ tables a publish creates, indexes and registers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -10,9 +11,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from blotter.model import Column, ColumnType, Version
+from blotter.model import STORED, Column, ColumnType, DatasetMeta, Version
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
 from blotter.store.catalog import VersionRecord, next_numbers, register_version
+from blotter.store.pg_indexes import index_declared, index_words
 from blotter.store.pgsql import postgres_sql
 from blotter.store.segments import keep_history, replaced_version
 
@@ -87,6 +89,8 @@ def register(
 ) -> Version:
     """Index the version table, keep its rows in the history table, then register it and
     switch readers to it (inside the write's transaction)."""
+    index_words(conn, record.table, record.columns)
+    index_declared(conn, _meta(conn, record.dataset_id), record.table, record.columns)
     index_lookups(conn, record.dataset_id, record.table, record.columns)
     tx = ConnStatements(conn)
     replaced = replaced_version(tx, record.dataset_id, served, old, old_columns) if old else None
@@ -101,6 +105,13 @@ def register(
         replaced,
     )
     return register_version(tx, replace(record, segment=segment))
+
+
+def _meta(conn: psycopg.Connection[Any], dataset_id: str) -> DatasetMeta:
+    row = conn.execute("SELECT meta FROM blotter_datasets WHERE id = %s", [dataset_id]).fetchone()
+    meta = row[0] if row else {}
+    text = meta if isinstance(meta, str) else json.dumps(meta)
+    return DatasetMeta.model_validate_json(text, context=STORED)
 
 
 def index_lookups(

@@ -1,0 +1,94 @@
+"""Indexes of a new PostgreSQL version, built in the publish's transaction before the version
+is registered: a killed or failed publish rolls them back with the table.
+
+- the word index of ``$q`` (``search_index.py``), with a trigram index on its terms when the
+  ``pg_trgm`` extension is there or can be created (without it, or for words under three
+  characters, the dictionary is scanned: still only its terms, never the rows);
+- a B-tree on ``_id``, which the narrowed ``$q`` reads rows by;
+- a B-tree on each column the dataset file says people filter, group or sort by: its
+  ``highlights``, its ``dashboard`` breakdowns, its units' keys, its benchmark's group
+  column, and its first date column (the period, the timeline, the usual sort). The row
+  identifier's own index is made beside it (``postgres._index_lookups``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from blotter.model import Column, ColumnType, DatasetMeta
+from blotter.store.search_index import index_statements, words_table
+
+log = logging.getLogger(__name__)
+
+
+def index_words(conn: psycopg.Connection[Any], table: str, columns: list[Column]) -> None:
+    """Build a new version's word index (and the trigram index of its terms when possible)."""
+    text = [c.field_name for c in columns if c.type is ColumnType.TEXT]
+    for statement in index_statements(table, text, "postgres"):
+        conn.execute(statement)  # built from checked identifiers
+    schema = trigram_schema(conn)
+    if schema is not None:
+        conn.execute(
+            sql.SQL("CREATE INDEX ON {} USING gin (term {}.gin_trgm_ops)").format(
+                sql.Identifier(words_table(table)), sql.Identifier(schema)
+            )
+        )
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(words_table(table))))
+
+
+def declared_fields(meta: DatasetMeta, columns: list[Column]) -> list[str]:
+    """The fields a dataset's file says are filtered, grouped or sorted by, in order, once
+    each; only those the version has as one physical column (a point is two)."""
+    wanted = [*meta.highlights, *meta.dashboard, *(u.key for u in meta.units)]
+    if meta.benchmark is not None:
+        wanted.append(meta.benchmark.column)
+    dates = [c.field_name for c in columns if c.type is ColumnType.FLOATING_TIMESTAMP]
+    wanted.extend(dates[:1])
+    single = {c.field_name for c in columns if c.type is not ColumnType.POINT}
+    skip = {meta.row_identifier}  # indexed already
+    return [f for f in dict.fromkeys(wanted) if f in single and f not in skip]
+
+
+def index_declared(
+    conn: psycopg.Connection[Any], meta: DatasetMeta, table: str, columns: list[Column]
+) -> None:
+    """A B-tree per declared field of a new version (``declared_fields``)."""
+    for field in declared_fields(meta, columns):
+        conn.execute(
+            sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.Identifier(field))
+        )
+
+
+def drop_words(conn: psycopg.Connection[Any], table: str) -> None:
+    """Drop a version's word index (its ``_id`` index goes with the version table)."""
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(words_table(table))))
+
+
+def trigram_schema(conn: psycopg.Connection[Any]) -> str | None:
+    """The schema holding ``pg_trgm``, created in ``public`` if missing and allowed; None when
+    the database has no such extension or the portal's role may not create it (documented:
+    search is then exact but reads the whole term dictionary)."""
+    found = _extension_schema(conn)
+    if found is not None:
+        return found
+    try:
+        with conn.transaction():  # a savepoint: a refusal must not end the publish
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedFile) as err:
+        log.warning("pg_trgm not available (%s); $q reads the whole term dictionary", err)
+        return None
+    except psycopg.errors.UniqueViolation:
+        pass  # another process created it just now
+    return _extension_schema(conn)
+
+
+def _extension_schema(conn: psycopg.Connection[Any]) -> str | None:
+    row = conn.execute(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'pg_trgm'"
+    ).fetchone()
+    return str(row[0]) if row else None

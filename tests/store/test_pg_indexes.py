@@ -1,0 +1,145 @@
+"""PostgreSQL versions get a B-tree for each column the dataset file says people filter,
+group or sort by, built in the publish's transaction (PostgreSQL only: DuckDB skips blocks by
+their min/max instead)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import psycopg.conninfo
+import pyarrow as pa
+import pytest
+from psycopg import sql
+
+from blotter.model import Column, ColumnType, CountUnit, DatasetMeta
+from blotter.queries import parse_request
+from blotter.schema import version_table
+from blotter.soql.compiler import compile_query
+from blotter.store import open_store
+from blotter.store.pg_indexes import declared_fields
+from blotter.store.postgres import PostgresStore
+from tests.engines import TEST_DATABASE_URL, engine_settings
+
+COLUMNS = [
+    Column(field_name="case_no", name="Case", type=ColumnType.TEXT),
+    Column(field_name="race", name="Race", type=ColumnType.TEXT),
+    Column(field_name="force", name="Force", type=ColumnType.TEXT),
+    Column(field_name="age", name="Age", type=ColumnType.NUMBER),
+    Column(field_name="occurred", name="Occurred", type=ColumnType.FLOATING_TIMESTAMP),
+    Column(field_name="reported", name="Reported", type=ColumnType.FLOATING_TIMESTAMP),
+    Column(field_name="where", name="Where", type=ColumnType.POINT),
+]
+META = DatasetMeta(
+    name="Force",
+    row_identifier="case_no",
+    highlights=["race", "force", "where"],
+    dashboard=["force", "age"],
+    units=[CountUnit(name="incidents", key="case_no")],
+)
+
+
+@pytest.mark.parametrize(
+    ("meta", "want"),
+    [
+        (META, ["race", "force", "age", "occurred"]),  # once each; no point; identifier apart
+        (DatasetMeta(name="Bare"), ["occurred"]),
+        (DatasetMeta(name="Gone", highlights=["nope"]), ["occurred"]),
+    ],
+)
+def test_declared_fields(meta: DatasetMeta, want: list[str]) -> None:
+    assert declared_fields(meta, COLUMNS) == want
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[PostgresStore]:
+    for settings in engine_settings("postgres", tmp_path):
+        opened = open_store(settings)
+        assert isinstance(opened, PostgresStore)
+        yield opened
+        opened.close()
+
+
+def test_a_publish_indexes_the_declared_columns(store: PostgresStore) -> None:
+    ds = store.create_dataset(META, COLUMNS)
+    batch = pa.record_batch(
+        {
+            "case_no": ["a", "b"],
+            "race": ["x", "y"],
+            "force": ["f", "g"],
+            "age": [1.0, 2.0],
+            "occurred": pa.array([None, None], pa.timestamp("us")),
+            "reported": pa.array([None, None], pa.timestamp("us")),
+            "_where_lon": [None, None],
+            "_where_lat": [None, None],
+        }
+    )
+    store.publish(ds.id, COLUMNS, [batch])
+    table = version_table(ds.id, 1)
+    with psycopg.connect(TEST_DATABASE_URL) as conn:
+        rows = conn.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey) "
+            "WHERE c.relname = %s AND n.nspname = %s",
+            [table, store.schema],
+        ).fetchall()
+    assert sorted(r[0] for r in rows) == sorted(
+        ["_id", "case_no", "race", "force", "age", "occurred"]
+    )
+
+
+@pytest.fixture
+def database_without_create_rights() -> Iterator[tuple[str, str]]:
+    """A fresh database and a role that may create in it (the portal's schema) until the
+    SQL the test is given revokes it (``pg_trgm`` is trusted: CREATE on the database is
+    all it takes)."""
+    suffix = uuid.uuid4().hex[:10]
+    database, role = f"h_notrgm_{suffix}", f"h_nocreate_{suffix}"
+    admin_url = TEST_DATABASE_URL
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        admin.execute(
+            sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+                sql.Identifier(database), sql.Identifier(role)
+            )
+        )
+    url = psycopg.conninfo.make_conninfo(admin_url, dbname=database)
+    revoke = sql.SQL("REVOKE CREATE ON DATABASE {} FROM {}").format(
+        sql.Identifier(database), sql.Identifier(role)
+    )
+    try:
+        yield psycopg.conninfo.make_conninfo(url, user=role), revoke.as_string()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+            )
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_without_pg_trgm_search_reads_the_dictionary_and_answers_the_same(
+    database_without_create_rights: tuple[str, str],
+) -> None:
+    url, revoke = database_without_create_rights
+    store = PostgresStore(url)
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
+        admin.execute(revoke)  # type: ignore[arg-type]
+    try:
+        columns = [Column(field_name="narrative", name="Narrative", type=ColumnType.TEXT)]
+        ds = store.create_dataset(DatasetMeta(name="Calls"), columns)
+        texts = ["Report taken", "Suspect at AITKEN dr", None, "aitken again\tlater"]
+        store.publish(ds.id, columns, [pa.record_batch({"narrative": texts})])
+        dataset = store.get_dataset(ds.id)
+        with psycopg.connect(url) as conn:
+            found = conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")
+            assert found.fetchone() == (0,)
+        query, _ = parse_request({"$q": "aitken", "$select": ":id"})
+        select = compile_query(query, dataset).select
+        assert "_id IN (" in store.engine_sql(dataset, select)[0]
+        assert [int(r[0]) for r in store.execute(dataset, select)] == [2, 4]
+    finally:
+        store.close()
