@@ -211,7 +211,7 @@ def test_a_publish_killed_after_its_word_index_leaves_no_index(engine_config: Se
         import pyarrow as pa
         from blotter.model import DatasetMeta
         from blotter.settings import Settings
-        from blotter.store import duckdb as duck, open_store, postgres
+        from blotter.store import duckdb as duck, open_store, postgres_writes
         from tests.store.test_search_index import COLUMNS, ROWS, _schema
 
         store = open_store(Settings.model_validate_json({engine_config.model_dump_json()!r}))
@@ -222,7 +222,7 @@ def test_a_publish_killed_after_its_word_index_leaves_no_index(engine_config: Se
         def power_cut(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)
 
-        duck.register_version = postgres.register_version = power_cut
+        duck.register_version = postgres_writes.register_version = power_cut
         store.publish(ds.id, COLUMNS, [batch])
         """
     )
