@@ -108,17 +108,23 @@ def http_json(client: httpx.Client, url: str, params: dict[str, str]) -> Callabl
     return ask
 
 
-def stream_download(client: httpx.Client, url: str) -> tuple[int, int, float]:
-    """Bytes, lines and seconds of one full download, read as it streams."""
+def stream_download(
+    client: httpx.Client, url: str, params: dict[str, str] | None = None
+) -> tuple[int, int, float, bool]:
+    """Bytes, lines and seconds of one full download, read as it streams, and whether it
+    was sent from a file (the answer offers byte ranges)."""
     size = lines = 0
     start = time.perf_counter()
+    if params:  # merged with the URL's own query (an empty dict would replace it)
+        url = str(httpx.URL(url).copy_merge_params(params))
     with client.stream("GET", url) as response:
         if response.status_code != 200:
             raise RuntimeError(f"{url} answered {response.status_code}")
+        from_file = response.headers.get("accept-ranges") == "bytes"
         for chunk in response.iter_raw(1 << 20):
             size += len(chunk)
             lines += chunk.count(b"\n")
-    return size, lines, time.perf_counter() - start
+    return size, lines, time.perf_counter() - start, from_file
 
 
 class RssSampler:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.questions import questions
-from bench.targets import ENGINES, Target, check
+from bench.targets import ENGINES, EXPORT_KINDS, Target, check, export_kinds
 
 TARGET_ROWS = 1_000_000  # the targets are set for the full sizes (1M and 10M rows)
 SYSTEM_COLUMNS = (
@@ -79,11 +79,15 @@ def _size_table(size: dict[str, Any]) -> list[str]:
         s = systems.get(key)
         if not s or "export" not in s:
             continue
-        export, load, ingest = s["export"], s["load"], s["ingest"]
+        load, ingest = s["load"], s["ingest"]
+        for kind, export in export_kinds(s).items():
+            out.append(
+                f"  {label}: {EXPORT_KINDS[kind]}: {export['mb_per_s']:.0f} MB/s "
+                f"({export['bytes'] / 1e6:.0f} MB in {export['seconds']:.1f} s, "
+                f"server peak {export['peak_rss_mb']:.0f} MB)"
+            )
         out.append(
-            f"  {label}: CSV export {export['mb_per_s']:.0f} MB/s ({export['bytes'] / 1e6:.0f} MB "
-            f"in {export['seconds']:.1f} s, server peak {export['peak_rss_mb']:.0f} MB); "
-            f"ingest {ingest['rows_per_s']:,.0f} rows/s; {load['clients']} clients: "
+            f"  {label}: ingest {ingest['rows_per_s']:,.0f} rows/s; {load['clients']} clients: "
             f"{load['throughput_rps']:.1f} req/s over {load['seconds']:.0f} s, "
             f"p99 {load['p99_ms']:.0f} ms, {load['errors']} errors of {load['requests']:,}"
         )
@@ -173,9 +177,13 @@ def _markdown_size(size: dict[str, Any]) -> list[str]:
             "| " + " | ".join([question.label, *(_cell_ms(f) for f in found), ratio]) + " |"
         )
     lines += ["", "| | " + " | ".join(label for _, label in SERVERS) + " |", "|---|--:|--:|--:|"]
+    kinds = [k for k in EXPORT_KINDS if any(k in export_kinds(systems.get(s)) for s, _ in SERVERS)]
+    for kind in kinds:
+        for name, field in (("MB/s", "mb_per_s"), ("server peak memory, MB", "peak_rss_mb")):
+            found = [export_kinds(systems.get(key)).get(kind, {}).get(field) for key, _ in SERVERS]
+            text = ["–" if value is None else f"{value:.0f}" for value in found]
+            lines.append("| " + " | ".join([f"{EXPORT_KINDS[kind]}: {name}", *text]) + " |")
     rows = {
-        "full CSV export, MB/s": ("export", "mb_per_s", "{:.0f}"),
-        "server peak memory during it, MB": ("export", "peak_rss_mb", "{:.0f}"),
         "ingest, rows/s": ("ingest", "rows_per_s", "{:,.0f}"),
         "64 clients: requests/s": ("load", "throughput_rps", "{:.1f}"),
         "64 clients: p99, ms": ("load", "p99_ms", "{:,.0f}"),

@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 
 from bench import generate, report
-from bench.measure import RssSampler, concurrent_load, http_json, interleaved, stream_download
+from bench.exports import exports
+from bench.measure import concurrent_load, http_json, interleaved
 from bench.questions import Question, load_mix, questions
 from bench.storage import measure as measure_history_storage
 from bench.systems import (
@@ -57,7 +58,7 @@ PROFILES = {
 LOAD_REQUESTS = 5_000
 LOAD_CHECKED = 28  # of them, checked alike on every server first
 Section = Callable[[Running], dict[str, dict[str, Any]]]
-METHOD = 2  # results files before this had no passes, spread, fair indexes or varied load
+METHOD = 3  # 2: passes, spread, fair indexes, varied load; 3: the exports timed by kind
 
 
 @dataclass
@@ -266,28 +267,6 @@ def _raw_records(
     engine: RawEngine, sql: str, params: Any, names: list[tuple[str, int]]
 ) -> list[dict[str, Any]]:
     return [engine.as_record(names, r) for r in engine.run(sql, params)]
-
-
-def exports(running: Running) -> dict[str, dict[str, Any]]:
-    """Each server's full CSV export, its rate and the server's memory while it streams."""
-    out: dict[str, dict[str, Any]] = {}
-    with httpx.Client(timeout=600) as client:
-        for key, server in running.servers.items():
-            server.reset_peak()
-            idle = server.rss_mb()
-            sampler = RssSampler(server.rss_mb)
-            with sampler.watching():
-                size, lines, seconds = stream_download(client, running.export_url(key))
-            if lines != running.rows + 1:
-                raise RuntimeError(f"{key}'s export had {lines:,} lines, not {running.rows + 1:,}")
-            out[key] = {
-                "bytes": size,
-                "seconds": seconds,
-                "mb_per_s": size / 1e6 / seconds,
-                "rss_before_mb": idle,
-                "peak_rss_mb": max(sampler.peak_mb, server.peak_rss_mb()),
-            }
-    return out
 
 
 def load_test(running: Running) -> dict[str, dict[str, Any]]:

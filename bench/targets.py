@@ -24,6 +24,15 @@ SEARCH_MS = 10.0
 EXPORT_MB_S = {"duckdb": 500.0, "postgres": 200.0}
 INGEST_ROWS_S = {"duckdb": 500_000.0, "postgres": 250_000.0}
 EXPORT_MEMORY_MB = 300.0
+# The kinds of CSV export a run times (bench.run.exports), each checked against both export
+# targets: a file sent fast must not hide a slow first export. "whole": Datasette's, and the
+# one streamed whole export of results files before the kinds (method < 3).
+EXPORT_KINDS = {
+    "first": "Whole CSV export, first (writes its file)",
+    "repeat": "Whole CSV export, repeated (from its file)",
+    "filtered": "Filtered CSV export (streamed)",
+    "whole": "Whole CSV export, streamed",
+}
 LOAD_TIMES = 3.0
 HISTORY_SHARE = 0.01  # of the database, per one-row upsert in the steady state (bench/storage.py)
 
@@ -112,23 +121,7 @@ def _engine(size: dict[str, Any], key: str, label: str) -> list[Target]:
                     "ms",
                 )
             )
-    export = (ours or {}).get("export") or {}
-    out.append(
-        t.at_least(
-            f"Full CSV export on {label}: ≥ {EXPORT_MB_S[key]:.0f} MB/s",
-            export.get("mb_per_s"),
-            EXPORT_MB_S[key],
-            "MB/s",
-        )
-    )
-    out.append(
-        t.at_most(
-            f"Server memory during the export on {label}: ≤ {EXPORT_MEMORY_MB:.0f} MB",
-            _one(export.get("peak_rss_mb")),
-            EXPORT_MEMORY_MB,
-            "MB",
-        )
-    )
+    out += _exports(t, ours, key, label)
     ingest = (ours or {}).get("ingest") or {}
     out.append(
         t.at_least(
@@ -141,6 +134,40 @@ def _engine(size: dict[str, Any], key: str, label: str) -> list[Target]:
     out += _load(t, ours, key, label)
     out += _pages(t, ours, key, label)
     out.append(_history_storage(t, ours, label))
+    return out
+
+
+def export_kinds(system: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """A system's exports by kind; a results file before the kinds kept one, flat."""
+    export = (system or {}).get("export") or {}
+    return {"whole": export} if "mb_per_s" in export else dict(export)
+
+
+def _exports(t: _Checker, ours: dict[str, Any] | None, key: str, label: str) -> list[Target]:
+    kinds = export_kinds(ours)
+    why = "this file timed one whole export, streamed, before export files" if kinds else ""
+    out = []
+    for kind in ("first", "repeat", "filtered"):
+        figures = kinds.get(kind) or {}
+        out.append(
+            t.at_least(
+                f"{EXPORT_KINDS[kind]} on {label}: ≥ {EXPORT_MB_S[key]:.0f} MB/s",
+                figures.get("mb_per_s"),
+                EXPORT_MB_S[key],
+                "MB/s",
+                why,
+            )
+        )
+        out.append(
+            t.at_most(
+                f"Server memory during the {EXPORT_KINDS[kind][0].lower()}"
+                f"{EXPORT_KINDS[kind][1:]} on {label}: ≤ {EXPORT_MEMORY_MB:.0f} MB",
+                _one(figures.get("peak_rss_mb")),
+                EXPORT_MEMORY_MB,
+                "MB",
+                why,
+            )
+        )
     return out
 
 

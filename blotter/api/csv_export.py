@@ -13,26 +13,19 @@ and byte ranges for resumed downloads.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from pathlib import Path
 
 from fastapi import Response
-from fastapi.responses import FileResponse, StreamingResponse
 
-from blotter.exports.files import existing_export, export_body
+from blotter.api.filesend import OpenFileResponse
+from blotter.exports.files import export_body, open_export
 from blotter.exports.stream import csv_body as _csv_body
 from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.queries import PreparedQuery
 
 BOM = "\ufeff".encode()
-_READ = 1 << 20
-
-
-class _ExportFileResponse(FileResponse):
-    # Starlette reads the file in chunks of this size when the server cannot send the path
-    # itself (uvicorn cannot); its default of 64 KB is a thread hop per 64 KB.
-    chunk_size = _READ
 
 
 def csv_body(portal: Portal, prepared: PreparedQuery) -> Iterator[bytes]:
@@ -45,27 +38,14 @@ def whole_export(
     portal: Portal, dataset: Dataset, media_type: str, headers: dict[str, str], *, bom: bool
 ) -> Response | Iterator[bytes]:
     """Every row of ``dataset``'s version in its columns, from its export file; before the
-    file exists, the body to stream while it is written (``exports.files.export_body``).
-    ``headers`` keep the answer's own ETag and Last-Modified, the same either way."""
-    found = existing_export(portal.settings, dataset)
-    if found is None:
+    file exists (or once a clean-up removed it), the body to stream while it is written
+    (``exports.files.export_body``). The file is opened here, before the answer starts, so
+    a clean-up between now and its last byte cannot take it away. ``headers`` keep the
+    answer's own ETag and Last-Modified, the same either way."""
+    source = open_export(portal.settings, dataset)
+    if source is None:
         return export_body(portal.store, portal.settings, dataset)
-    if not bom:
-        return _ExportFileResponse(
-            found.path, headers=headers, media_type=media_type, stat_result=found.stat
-        )
+    size = os.fstat(source.fileno()).st_size
     # Socrata's $$bom: three bytes before the file; sent whole, without ranges.
-    headers = {**headers, "Content-Length": str(len(BOM) + found.stat.st_size)}
-    return StreamingResponse(_with_bom(found.path), media_type=media_type, headers=headers)
-
-
-def _with_bom(path: Path) -> Iterator[bytes]:
-    source = path.open("rb")  # opened before the answer starts: a sweep cannot take it away
-
-    def chunks() -> Iterator[bytes]:
-        with source:
-            yield BOM
-            while chunk := source.read(_READ):
-                yield chunk
-
-    return chunks()
+    prefix = BOM if bom else b""
+    return OpenFileResponse(source, size, headers=headers, media_type=media_type, prefix=prefix)

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from blotter.access import ANONYMOUS, as_seen_by
 from blotter.errors import NotFound
@@ -65,9 +66,13 @@ def file_stem(dataset: Dataset) -> str:
     return f"{dataset.id}-v{dataset.version}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
-def existing_export(settings: Settings, dataset: Dataset) -> ExportFile | None:
-    """The export file of ``dataset`` if it is written."""
-    return _existing(folder(settings) / f"{file_stem(dataset)}.csv")
+def open_export(settings: Settings, dataset: Dataset) -> BinaryIO | None:
+    """The export file of ``dataset``, opened for reading, if it is written. Open, its bytes
+    stay readable whoever removes it (a sweep, another process) before they are all sent."""
+    try:
+        return (folder(settings) / f"{file_stem(dataset)}.csv").open("rb")
+    except FileNotFoundError:
+        return None
 
 
 def export_file(store: Store, settings: Settings, dataset: Dataset) -> ExportFile:
@@ -96,10 +101,12 @@ def export_body(store: Store, settings: Settings, dataset: Dataset) -> Iterator[
         yield from _body(store, settings, dataset)
         return
     try:
-        if _existing(path) is None:
+        try:
+            source = path.open("rb")  # written meanwhile by the request that held the lock
+        except FileNotFoundError:
             yield from _written(store, settings, dataset, path)
         else:
-            with path.open("rb") as source:
+            with source:
                 while chunk := source.read(1 << 20):
                     yield chunk
     finally:
