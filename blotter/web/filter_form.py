@@ -183,10 +183,10 @@ def filter_controls(
 def filter_keep(
     params: dict[str, str], filters: list[Filter], controls: list[FilterControl]
 ) -> list[tuple[str, str]]:
-    """Hidden fields of the filter form: the order, the page size, and any filter in the
+    """Hidden fields of the filter form: the order, the page size, the columns, any filter in the
     address that no control shows (``street__not=…``), so applying the form keeps it."""
     shown = {i.param for c in controls for i in _inputs_of(c)}
-    kept = [(k, params[k]) for k in ("sort", "dir", "size") if params.get(k)]
+    kept = [(k, params[k]) for k in ("sort", "dir", "size", "columns") if params.get(k)]
     kept += [(k, v) for k, v in params.items() if k.startswith(VIEW_PREFIX) and v]
     return kept + [(f.param, f.value) for f in filters if f.param not in shown]
 

@@ -28,7 +28,7 @@ OPERATORS = {
     "__area": ("inside", "within_polygon({c}, {v})"),
 }
 IN_SEPARATOR = "|"  # "white|black": a value of the URL's ``__in`` lists several
-PAGE_PARAMS = {"page", "size", "sort", "dir", "view"}
+PAGE_PARAMS = {"page", "size", "sort", "dir", "view", "columns"}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ import re
 
 from fastapi.testclient import TestClient
 
+from blotter.settings import Settings
+
 
 def heading(page: str) -> str:
     match = re.search(r'<h2 id="results-heading">([^<]*)</h2>', page)
@@ -16,7 +18,7 @@ def heading(page: str) -> str:
 
 def test_home_says_what_the_portal_is_and_lists_every_dataset(web: TestClient) -> None:
     page = web.get("/").text
-    assert "<h1>Public-safety data</h1>" in page
+    assert f'<h1 class="agency">{Settings().agency_name}</h1>' in page
     assert heading(page) == "2 datasets"
     assert 'href="/datasets/test-0001">Traffic stops, Testville</a>' in page
     assert 'href="/datasets/smpl-0002">Community meetings</a>' in page
