@@ -91,7 +91,8 @@ def test_sorting_by_name_recent_and_most_viewed(web: TestClient) -> None:
         return re.findall(r'<h3><a href="/datasets/([^"]+)">', web.get(url).text)
 
     def views(dataset_id: str) -> int:
-        card = web.get("/").text.split(f'href="/datasets/{dataset_id}"', 1)[1].split("</li>")[0]
+        card = web.get("/").text.split(f'<h3><a href="/datasets/{dataset_id}"', 1)[1]
+        card = card.split("</li>")[0]
         found = re.search(r"viewed ([\d,]+) time", card)
         return int(found.group(1).replace(",", "")) if found else 0
 

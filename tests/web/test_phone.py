@@ -150,8 +150,8 @@ def test_choosing_columns_changes_the_table_and_the_downloads(
     ]  # the dataset file's table_columns
     phone.get_by_text("Choose columns").click()
     for name in ("Force category", "Subject injured", "Arrested", "Call type"):
-        phone.get_by_role("checkbox", name=name, exact=True).uncheck()
-    phone.get_by_role("checkbox", name="Officer age", exact=True).check()
+        phone.get_by_role("checkbox", name=f"Show the column {name}", exact=True).uncheck()
+    phone.get_by_role("checkbox", name="Show the column Officer age", exact=True).check()
     phone.get_by_role("button", name="Show these columns").click()
     phone.wait_for_url("**columns=**")
     query = parse_qs(urlsplit(phone.url).query)
