@@ -220,13 +220,14 @@ class Settings(BaseSettings):
             )
         return colour
 
-    @field_validator("agency_logo")
+    @field_validator("agency_logo", mode="before")
     @classmethod
-    def _logo_is_local_image(cls, value: Path | None) -> Path | None:
+    def _logo_is_local_image(cls, value: object) -> Path | None:
         if value is None or str(value).strip() in ("", "."):
             return None
-        if "://" in str(value):
+        if "://" in str(value) or str(value).startswith("//"):  # before a Path folds it
             raise ValueError("must be a file on this server, not a web address")
+        value = Path(str(value))
         if value.suffix.lower() not in LOGO_TYPES:
             raise ValueError(f"must be one of {', '.join(LOGO_TYPES)}, not {value.name!r}")
         return value
