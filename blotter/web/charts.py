@@ -9,7 +9,6 @@ as a table, one click away. Every number comes from a SoQL query under the page'
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from blotter.analysis.units import Unit, list_match, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
+from blotter.web.chart_drawing import narrow_svg_of, svg_of
 from blotter.web.rendering import display
 
 if TYPE_CHECKING:
@@ -91,58 +91,6 @@ def inline_data(values: Sequence[Mapping[str, object]]) -> alt.Data:
 
     # Altair's schema wrappers take untyped ``**kwds``; the spec it writes is the same.
     return alt.Data(values=values)  # type: ignore[no-untyped-call]
-
-
-def svg_of(spec: alt.TopLevelMixin | dict[str, Any], title: str) -> Markup:
-    """The chart as inline SVG, named for assistive technology by its title."""
-    import vl_convert
-
-    spec_dict = spec if isinstance(spec, dict) else spec.to_dict()
-    # No ARIA on each mark: the SVG is one image named by its title, described beside it in
-    # words and backed by its data table, which say more than a list of shapes would.
-    config = spec_dict.setdefault("config", {})
-    config["aria"] = False
-    config.setdefault("mark", {})["aria"] = False  # marks carry their own ARIA otherwise
-    svg = vl_convert.vegalite_to_svg(spec_dict)
-    svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
-    safe_title = Markup.escape(title)
-    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{safe_title}" focusable="false" ', 1)
-    # Trusted markup: vl-convert's own SVG, in which Vega escapes every text it draws.
-    return Markup(svg)
-
-
-NARROW_PLOT = 180  # a phone's plot width: with its labels the chart fits 330 px unscaled
-NARROW_FONT = 13  # px: labels drawn at this size stay above 11 px on any phone
-NARROW_LABELS = 110  # px: longer axis labels end in an ellipsis (the data table has them whole)
-
-
-def _for_phone(node: Any) -> Any:
-    """A spec's settings for a phone: every font at least NARROW_FONT, labels cut short."""
-    if isinstance(node, list):
-        return [_for_phone(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _for_phone(value) for key, value in node.items()}
-    if isinstance(out.get("fontSize"), int | float):
-        out["fontSize"] = max(out["fontSize"], NARROW_FONT)
-    if isinstance(out.get("labelLimit"), int | float):
-        out["labelLimit"] = min(out["labelLimit"], NARROW_LABELS)
-    return out
-
-
-def narrow_svg_of(spec: alt.TopLevelMixin, title: str) -> Markup:
-    """The chart drawn for a 390 px phone: a narrower plot, legends below it, text of
-    NARROW_FONT px; shown in place of the wide drawing on small screens."""
-    spec_dict = _for_phone(spec.to_dict())
-    if isinstance(spec_dict.get("width"), int | float):
-        spec_dict["width"] = min(spec_dict["width"], NARROW_PLOT)
-    config = spec_dict.setdefault("config", {})
-    font = {"labelFontSize": NARROW_FONT, "titleFontSize": NARROW_FONT}
-    config["axis"] = {**config.get("axis", {}), **font, "labelLimit": NARROW_LABELS}
-    config["legend"] = {**config.get("legend", {}), **font, "orient": "bottom", "columns": 2}
-    config["title"] = {**config.get("title", {}), "fontSize": NARROW_FONT + 1, "limit": 320}
-    config["text"] = {**config.get("text", {}), "fontSize": NARROW_FONT}
-    return svg_of(spec_dict, title)
 
 
 def _values(
@@ -374,7 +322,7 @@ def over_time(
         title=title,
         description=description,
         svg=svg_of(spec, title),
-        svg_narrow=narrow_svg_of(spec, title),
+        svg_narrow=narrow_svg_of(spec, title, width=240),
         spec=spec_json(spec),
         headers=[PERIODS[period], *series_names],
         rows=[[p, *(f"{v.get(s, 0):,}" for s in series_names)] for p, v in by_period.items()],

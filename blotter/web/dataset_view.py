@@ -140,8 +140,6 @@ def table_columns(dataset: Dataset, asked: str, problems: list[Problem]) -> tupl
         unknown = [n for n in names if n not in visible]
         if not unknown:
             return list(dict.fromkeys(names)), True
-        problems.append(
-            Problem(COLUMNS, None, f"'{unknown[0]}' is not a column of this dataset.")
-        )
+        problems.append(Problem(COLUMNS, None, f"'{unknown[0]}' is not a column of this dataset."))
     default = [n for n in dataset.meta.table_columns if n in visible]
     return default, False

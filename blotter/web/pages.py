@@ -30,8 +30,8 @@ from blotter.web.charts import vega_etag, vega_javascript
 from blotter.web.dashboard import router as dashboard_router
 from blotter.web.dataset_page import router as dataset_router
 from blotter.web.events import router as events_router
-from blotter.web.manage import router as manage_router
 from blotter.web.key_facts import KeyFact, key_facts
+from blotter.web.manage import router as manage_router
 from blotter.web.maps import boundary_path
 from blotter.web.rendering import (
     HERE,

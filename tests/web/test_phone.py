@@ -60,7 +60,9 @@ def test_home_leads_with_the_department_and_its_use_of_force_figures(
     cases = {r["case_number"] for r in rows}
     in_2017 = {r["case_number"] for r in rows if r["occurred_date"].startswith("2017")}
     assert (len(cases), len(in_2017)) == (103, 24)  # and the issue's own example agrees
-    fact = phone.get_by_role("link", name=f"{len(cases)} uses of force 2015–2017; {len(in_2017)} in 2017")
+    fact = phone.get_by_role(
+        "link", name=f"{len(cases)} uses of force 2015–2017; {len(in_2017)} in 2017"
+    )
     assert fact.get_attribute("href") == f"/datasets/{FORCE}"
     assert bottom(phone, f'.key-facts a[href="/datasets/{FORCE}"]') <= 2 * SCREEN
     # Calls for service count calls (event numbers), not officer responses (rows).
@@ -68,7 +70,9 @@ def test_home_leads_with_the_department_and_its_use_of_force_figures(
     events = {r["event_number"] for r in calls}
     last = {r["event_number"] for r in calls if r["received_at"].startswith("2020")}
     assert len(events) < len(calls)
-    phone.get_by_role("link", name=f"{len(events):,} calls for service 2018–2020; {len(last):,} in 2020").wait_for()
+    phone.get_by_role(
+        "link", name=f"{len(events):,} calls for service 2018–2020; {len(last):,} in 2020"
+    ).wait_for()
     # The catalog's filters are folded away on a phone, and open without JavaScript.
     facets = phone.locator("details.facets")
     assert facets.get_attribute("open") is None
@@ -131,7 +135,7 @@ def test_filter_form_apply_stays_on_screen_while_the_form_scrolls(
     phone.locator("details.filters select").first.scroll_into_view_if_needed()
     apply = phone.get_by_role("button", name="Apply filters")
     box = apply.bounding_box()
-    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= SCREEN
+    assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= SCREEN
 
 
 def test_choosing_columns_changes_the_table_and_the_downloads(
@@ -182,7 +186,9 @@ def test_a_click_on_the_map_sets_the_point_filter(phone: Page, sample_server: Li
     phone.goto(f"{sample_server.url}/datasets/{CALLS}")
     live = phone.locator(".map-live")
     live.wait_for(state="visible")
-    phone.wait_for_function("document.querySelectorAll('.map-live .leaflet-interactive').length > 0")
+    phone.wait_for_function(
+        "document.querySelectorAll('.map-live .leaflet-interactive').length > 0"
+    )
     live.scroll_into_view_if_needed()
     box = live.bounding_box()
     assert box is not None
