@@ -222,6 +222,8 @@ class DatasetSpec(DatasetMeta):
                 f"table_columns names '{unknown[0]}', which is not a column of this file"
                 f" (its fields: {', '.join(sorted(fields))})"
             )
+        if self.columns and self.address_field and self.address_field not in fields:
+            raise ValueError(f"address_field names '{self.address_field}', which is not a column")
         return self
 
     def _declare_categories(self) -> None:

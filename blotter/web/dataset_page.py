@@ -50,6 +50,7 @@ from blotter.web.filter_form import (
 from blotter.web.filters import Problem
 from blotter.web.maps import MapView, boundary_areas, build_map
 from blotter.web.patterns import Patterns, build_patterns
+from blotter.web.places import place_redirect
 from blotter.web.rendering import OpenGraph, absolute_url, display, portal_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -175,7 +176,11 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     shared = redirect_for(dataset.id, request.query_params)
     if shared is not None:
         return RedirectResponse(shared, status_code=303)
+    placed, unplaced = place_redirect(portal, dataset, dict(request.query_params))
+    if placed is not None:
+        return RedirectResponse(placed, status_code=303)
     view = read_view(dataset, dict(request.query_params), boundary_areas(portal, dataset))
+    view.problems += [unplaced] if unplaced else []
     results = _run(portal, request, dataset, view)
     page = _page(portal, request, dataset, view, results)
     if not view.problems:

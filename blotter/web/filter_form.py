@@ -160,6 +160,8 @@ def filter_controls(
         elif column.type is ColumnType.POINT:
             near = field_input(name, "__near", "Within: latitude, longitude, metres")
             inputs = [near]
+            if dataset.meta.address_field and dataset.column(dataset.meta.address_field):
+                inputs.append(field_input(name, "__place", "Or near an address or intersection"))
             if areas:
                 area = field_input(name, "__area", "Inside")
                 choices = [Choice("", "Anywhere", area.value == "")] + [
