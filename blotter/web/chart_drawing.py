@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import altair as alt
 
 __all__ = ["NARROW_FONT", "narrow_svg_of", "svg_of"]
+READABLE_FONT = 12  # px: the wide drawing's labels, shown unscaled on wider screens
 
 
 def svg_of(spec: alt.TopLevelMixin | dict[str, Any], title: str) -> Markup:
@@ -25,6 +26,12 @@ def svg_of(spec: alt.TopLevelMixin | dict[str, Any], title: str) -> Markup:
     config = spec_dict.setdefault("config", {})
     config["aria"] = False
     config.setdefault("mark", {})["aria"] = False  # marks carry their own ARIA otherwise
+    # Vega's 10 px labels are small even unscaled: every text of a drawing is at least 12 px.
+    for part in ("axis", "legend"):
+        settings = config.setdefault(part, {})
+        settings.setdefault("labelFontSize", READABLE_FONT)
+        settings.setdefault("titleFontSize", READABLE_FONT)
+    config.setdefault("title", {}).setdefault("fontSize", READABLE_FONT + 2)
     svg = vl_convert.vegalite_to_svg(spec_dict)
     svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
     safe_title = Markup.escape(title)

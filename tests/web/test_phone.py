@@ -125,6 +125,19 @@ def test_dataset_page_shows_summary_and_a_readable_chart_in_the_first_screen(
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
+def test_desktop_charts_are_readable_too(browser: Browser, sample_server: LiveServer) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(
+        f"{sample_server.url}/datasets/{FORCE}?chart.period=quarter&chart.split=subject_race"
+        "&chart.down=subject_race&chart.across=arrested"
+    )
+    assert not page.locator(".key-chart .chart-svg.narrow").is_visible()
+    sizes = text_sizes(page, "figure.chart")
+    assert len(sizes) > 20 and min(sizes) >= 11, sorted(sizes)[:5]
+    context.close()
+
+
 def test_filter_form_apply_stays_on_screen_while_the_form_scrolls(
     phone: Page, sample_server: LiveServer
 ) -> None:
