@@ -241,6 +241,14 @@ class DatasetMeta(BaseModel):
     scope: str = ""
     # Columns whose most common values the summary states first (field names).
     highlights: list[str] = Field(default_factory=list)
+    # The home page's fact about this dataset: the words for what its unit counts
+    # ("uses of force"); empty: the dataset states no key fact.
+    key_fact: str = ""
+    # The columns the dataset page's table shows until a reader chooses others; empty: all.
+    table_columns: list[str] = Field(default_factory=list)
+    # A text field saying where each row happened (a block address, an intersection): a place
+    # typed on the dataset page is placed at the mean point of the rows that hold it.
+    address_field: str = ""
     benchmark: Benchmark | None = None
     activity: ActivityLink | None = None
     # Columns the dataset's dashboard counts by, in order (field names).

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+LOGO_TYPES = {
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+}
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of a #rrggbb colour."""
+
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
 
 
 class Settings(BaseSettings):
@@ -67,6 +88,25 @@ class Settings(BaseSettings):
         "request's Host header. Empty: http://HOST:PORT of the server itself.",
     )
     site_name: str = Field("Blotter", description="The portal's name in pages and the API.")
+    agency_name: str = Field(
+        "Rutland City and Takoma Park police departments",
+        description="The department (or departments) publishing here, named first on the "
+        "home page and beside the logo in every page's header.",
+    )
+    agency_logo: Path | None = Field(
+        None,
+        description="A local image file (SVG, PNG, JPEG or WebP) served by the portal as the "
+        "agency's logo in the header; empty: the portal's own icon. Never a remote address.",
+    )
+    brand_colour: str = Field(
+        "#102a43",
+        description="The header's background (#rgb or #rrggbb); white text must keep 4.5:1 "
+        "contrast on it.",
+    )
+    accent_colour: str = Field(
+        "#0b5cad",
+        description="Links and buttons (#rgb or #rrggbb); it must keep 4.5:1 contrast on white.",
+    )
     default_limit: int = Field(1000, description="Rows per page when a query gives no $limit.")
     max_limit: int = Field(50000, description="The largest $limit a query may ask for.")
     query_timeout_s: float = Field(30.0, description="Queries running longer are stopped.")
@@ -175,6 +215,35 @@ class Settings(BaseSettings):
         parts = urlsplit(value.strip())
         if value.strip() and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise ValueError("must be an absolute http:// or https:// address, or empty")
+        return value
+
+    @field_validator("brand_colour", "accent_colour")
+    @classmethod
+    def _colour_is_hex_with_contrast(cls, value: str) -> str:
+        # Only a hex colour reaches the generated stylesheet, so no setting can inject CSS;
+        # both colours sit behind or under text, so each must keep WCAG's 4.5:1 with white.
+        if not _HEX.fullmatch(value.strip()):
+            raise ValueError(f"must be a hex colour such as #102a43, not {value[:40]!r}")
+        colour = value.strip().lower()
+        if len(colour) == 4:
+            colour = "#" + "".join(c * 2 for c in colour[1:])
+        ratio = 1.05 / (_luminance(colour) + 0.05)
+        if ratio < 4.5:
+            raise ValueError(
+                f"{colour} has {ratio:.2f}:1 contrast with white; text needs 4.5:1 (darker)"
+            )
+        return colour
+
+    @field_validator("agency_logo", mode="before")
+    @classmethod
+    def _logo_is_local_image(cls, value: object) -> Path | None:
+        if value is None or str(value).strip() in ("", "."):
+            return None
+        if "://" in str(value) or str(value).startswith("//"):  # before a Path folds it
+            raise ValueError("must be a file on this server, not a web address")
+        value = Path(str(value))
+        if value.suffix.lower() not in LOGO_TYPES:
+            raise ValueError(f"must be one of {', '.join(LOGO_TYPES)}, not {value.name!r}")
         return value
 
     @property

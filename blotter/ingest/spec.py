@@ -213,6 +213,19 @@ class DatasetSpec(DatasetMeta):
                 raise ValueError(f"unit '{unit.name}' is keyed by '{unit.key}', not a column")
         return self
 
+    @model_validator(mode="after")
+    def _table_columns_name_columns(self) -> DatasetSpec:
+        fields = {c.field_name for spec in self.columns for c in spec.columns()}
+        unknown = [name for name in self.table_columns if name not in fields]
+        if self.columns and unknown:
+            raise ValueError(
+                f"table_columns names '{unknown[0]}', which is not a column of this file"
+                f" (its fields: {', '.join(sorted(fields))})"
+            )
+        if self.columns and self.address_field and self.address_field not in fields:
+            raise ValueError(f"address_field names '{self.address_field}', which is not a column")
+        return self
+
     def _declare_categories(self) -> None:
         """A column cleaned into a closed list (a value map, nothing else allowed) is a
         category column: every write, whatever its way in, is checked against the list."""

@@ -9,7 +9,6 @@ as a table, one click away. Every number comes from a SoQL query under the page'
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from blotter.analysis.units import Unit, list_match, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
+from blotter.web.chart_drawing import narrow_svg_of, svg_of
 from blotter.web.rendering import display
 
 if TYPE_CHECKING:
@@ -57,6 +57,9 @@ class Chart:
     svg_url: str = ""
     png_url: str = ""
     embed: str = ""
+    # The same chart drawn for a phone's width (narrower plot, larger text), shown instead
+    # of ``svg`` on small screens, so no label is scaled below 11 px; "": the wide one only.
+    svg_narrow: Markup = field(default_factory=Markup)
 
 
 @cache
@@ -88,24 +91,6 @@ def inline_data(values: Sequence[Mapping[str, object]]) -> alt.Data:
 
     # Altair's schema wrappers take untyped ``**kwds``; the spec it writes is the same.
     return alt.Data(values=values)  # type: ignore[no-untyped-call]
-
-
-def svg_of(spec: alt.TopLevelMixin, title: str) -> Markup:
-    import vl_convert
-
-    """The chart as inline SVG, named for assistive technology by its title."""
-    spec_dict = spec.to_dict()
-    # No ARIA on each mark: the SVG is one image named by its title, described beside it in
-    # words and backed by its data table, which say more than a list of shapes would.
-    config = spec_dict.setdefault("config", {})
-    config["aria"] = False
-    config.setdefault("mark", {})["aria"] = False  # marks carry their own ARIA otherwise
-    svg = vl_convert.vegalite_to_svg(spec_dict)
-    svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
-    safe_title = Markup.escape(title)
-    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{safe_title}" focusable="false" ', 1)
-    # Trusted markup: vl-convert's own SVG, in which Vega escapes every text it draws.
-    return Markup(svg)
 
 
 def _values(
@@ -181,6 +166,7 @@ def count_by(
         title=title,
         description=description,
         svg=svg_of(spec, title),
+        svg_narrow=narrow_svg_of(spec, title),
         spec=spec_json(spec),
         headers=[column.name, noun, "Share"],
         rows=[
@@ -336,6 +322,7 @@ def over_time(
         title=title,
         description=description,
         svg=svg_of(spec, title),
+        svg_narrow=narrow_svg_of(spec, title, width=240),
         spec=spec_json(spec),
         headers=[PERIODS[period], *series_names],
         rows=[[p, *(f"{v.get(s, 0):,}" for s in series_names)] for p, v in by_period.items()],
@@ -465,6 +452,7 @@ def crosstab(
         title=title,
         description=description,
         svg=svg_of(spec, title),
+        svg_narrow=narrow_svg_of(spec, title),
         spec=spec_json(spec),
         headers=[f"{down.name} \\ {across.name}", *acrosses, "Total"],
         rows=[

@@ -52,6 +52,7 @@ from blotter.web.filters import Problem
 from blotter.web.history_pages import RECENT, VersionLine, citation, version_lines
 from blotter.web.maps import MapView, boundary_areas, build_map
 from blotter.web.patterns import Patterns, build_patterns
+from blotter.web.places import place_redirect
 from blotter.web.rendering import OpenGraph, absolute_url, display, portal_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -76,6 +77,13 @@ class Cell:
 class Chip:
     label: str
     remove_url: str
+
+
+@dataclass
+class ColumnChoice:
+    field_name: str
+    name: str
+    shown: bool
 
 
 @dataclass
@@ -106,6 +114,9 @@ class DatasetPage:
     caption: str
     headers: list[HeaderCell]
     rows: list[list[Cell]]
+    column_choices: list[ColumnChoice]  # the "choose columns" form's boxes
+    columns_keep: list[tuple[str, str]]  # what the column form carries besides the columns
+    columns_reset_url: str | None  # back to the dataset's own choice of columns
     pager: str
     prev_url: str | None
     next_url: str | None
@@ -177,7 +188,11 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     shared = redirect_for(dataset.id, request.query_params)
     if shared is not None:
         return RedirectResponse(shared, status_code=303)
+    placed, unplaced = place_redirect(portal, dataset, dict(request.query_params))
+    if placed is not None:
+        return RedirectResponse(placed, status_code=303)
     view = read_view(dataset, dict(request.query_params), boundary_areas(portal, dataset))
+    view.problems += [unplaced] if unplaced else []
     results = _run(portal, request, dataset, view)
     page = _page(portal, request, dataset, view, results, newest)
     if not view.problems:
@@ -225,7 +240,12 @@ def _run(portal: Portal, request: Request, dataset: Dataset, view: DatasetView) 
             matching = int(next(iter(counted.rows))[0])
             pages = max(1, math.ceil(matching / size))
             page_number = min(page_number, pages)
-            shown = {**view.export, "$limit": str(size), "$offset": str((page_number - 1) * size)}
+            shown = {
+                **view.export,
+                **view.select,
+                "$limit": str(size),
+                "$offset": str((page_number - 1) * size),
+            }
             result = run_query(portal.store, dataset, shown, portal.settings)
             rows = [_cells(result.outputs, row, dataset) for row in result.rows]
         except SoQLError as err:
@@ -310,9 +330,17 @@ def _page(
         caption=f"{meta.name}: rows {_count(first)} to {_count(last)} of {_count(matching)}",
         headers=[
             _header(dataset.id, base, c, view.sort, view.direction, view.sortable)
-            for c in dataset.columns
+            for c in _shown_columns(dataset, view.columns)
         ],
         rows=found.rows,
+        column_choices=[
+            ColumnChoice(c.field_name, c.name, c in _shown_columns(dataset, view.columns))
+            for c in dataset.columns
+        ],
+        columns_keep=[(k, v) for k, v in base.items() if k != "columns" and v],
+        columns_reset_url=page_url(dataset.id, {k: v for k, v in base.items() if k != "columns"})
+        if view.chosen_columns
+        else None,
         pager=f"Page {_count(page_number)} of {_count(found.pages)}",
         prev_url=page_url(dataset.id, {**base, "page": str(page_number - 1)})
         if page_number > 1
@@ -331,7 +359,8 @@ def _page(
             )
             for fmt in formats
         ],
-        download_note=f"All {_count(matching)} matching rows, with the filters and order above:",
+        download_note=f"All {_count(matching)} matching rows, with the filters and order above"
+        + (", in the columns chosen:" if view.chosen_columns else ", every column:"),
         api_url=api_url,
         api_text=unquote_plus(api_url),
         dictionary=[
@@ -374,6 +403,14 @@ def _page(
         history_url=f"/datasets/{dataset.id}/versions",
         feed_url=f"/datasets/{dataset.id}/history.atom",
     )
+
+
+def _shown_columns(dataset: Dataset, names: list[str]) -> list[Column]:
+    """The table's columns in the order asked (every column when none are named)."""
+    if not names:
+        return list(dataset.columns)
+    by_name = {c.field_name: c for c in dataset.columns}
+    return [by_name[n] for n in names if n in by_name]
 
 
 def _header(

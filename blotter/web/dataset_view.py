@@ -15,6 +15,7 @@ from blotter.web.filters import IN_SEPARATOR, VIEW_PREFIX, Filter, Problem, pars
 from blotter.web.filters import where_clause as filters_where
 
 PAGE_SIZES = (10, 25, 50, 100)
+COLUMNS = "columns"  # the table's columns, field names joined by commas
 DEFAULT_SIZE = 25
 
 
@@ -40,6 +41,8 @@ class DatasetView:
     unit: Unit
     residents: bool  # rates for residents only
     problems: list[Problem]
+    columns: list[str]  # the table's columns: chosen (``columns=a,b``), else the file's
+    chosen_columns: bool  # the address chose them, so downloads carry them too
 
     @property
     def base(self) -> dict[str, str]:
@@ -51,10 +54,17 @@ class DatasetView:
         return {"$where": self.where} if self.where else {}
 
     @property
+    def select(self) -> dict[str, str]:
+        """The table's columns as ``$select`` (none when it shows every column)."""
+        return {"$select": ", ".join(f"`{c}`" for c in self.columns)} if self.columns else {}
+
+    @property
     def export(self) -> dict[str, str]:
-        """The SoQL of the rows shown, every page: for downloads, the API and snippets."""
+        """The SoQL of the rows shown, every page: for downloads, the API and snippets; the
+        columns a reader chose go with it, the file's default choice does not."""
         order = f"`{self.sort}` {self.direction.upper()}" if self.sort else None
-        return {**self.selection, **({"$order": order} if order else {})}
+        chosen = self.select if self.chosen_columns else {}
+        return {**chosen, **self.selection, **({"$order": order} if order else {})}
 
 
 def redirect_for(dataset_id: str, query: QueryParams) -> str | None:
@@ -67,6 +77,8 @@ def redirect_for(dataset_id: str, query: QueryParams) -> str | None:
         if k.endswith("__in") and len(query.getlist(k)) > 1
     }
     params.update(several)
+    if len(query.getlist(COLUMNS)) > 1:  # the column chooser sends one box per column
+        several[COLUMNS] = params[COLUMNS] = ",".join(query.getlist(COLUMNS))
     if several or any(not v for v in params.values()):
         return page_url(dataset_id, params)
     return None
@@ -92,6 +104,9 @@ def read_view(dataset: Dataset, params: dict[str, str], areas: dict[str, str]) -
         problems.append(Problem("page", None, "The page number must be a whole number from 1."))
         page_text = "1"
 
+    columns, chosen = table_columns(dataset, params.get(COLUMNS, ""), problems)
+    if columns and sort and sort not in columns:  # the column the rows are sorted by shows
+        columns.append(sort)
     unit = unit_of(dataset, None)
     try:
         unit = unit_of(dataset, params.get(VIEW_PREFIX + "unit"))
@@ -110,4 +125,21 @@ def read_view(dataset: Dataset, params: dict[str, str], areas: dict[str, str]) -
         unit=unit,
         residents=params.get(VIEW_PREFIX + "residents") == "true",
         problems=problems,
+        columns=columns,
+        chosen_columns=chosen,
     )
+
+
+def table_columns(dataset: Dataset, asked: str, problems: list[Problem]) -> tuple[list[str], bool]:
+    """The columns the table shows: those the address names (each must be a column the
+    reader can see), else the dataset file's ``table_columns`` that are visible, else all
+    (an empty list)."""
+    visible = {c.field_name for c in dataset.columns}
+    names = [n.strip() for n in asked.split(",") if n.strip()]
+    if names:
+        unknown = [n for n in names if n not in visible]
+        if not unknown:
+            return list(dict.fromkeys(names)), True
+        problems.append(Problem(COLUMNS, None, f"'{unknown[0]}' is not a column of this dataset."))
+    default = [n for n in dataset.meta.table_columns if n in visible]
+    return default, False

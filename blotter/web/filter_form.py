@@ -160,6 +160,8 @@ def filter_controls(
         elif column.type is ColumnType.POINT:
             near = field_input(name, "__near", "Within: latitude, longitude, metres")
             inputs = [near]
+            if dataset.meta.address_field and dataset.column(dataset.meta.address_field):
+                inputs.append(field_input(name, "__place", "Or near an address or intersection"))
             if areas:
                 area = field_input(name, "__area", "Inside")
                 choices = [Choice("", "Anywhere", area.value == "")] + [
@@ -183,11 +185,11 @@ def filter_controls(
 def filter_keep(
     params: dict[str, str], filters: list[Filter], controls: list[FilterControl]
 ) -> list[tuple[str, str]]:
-    """Hidden fields of the filter form: the version read, the order, the page size, and
-    any filter in the address that no control shows (``street__not=…``), so applying the
-    form keeps it."""
+    """Hidden fields of the filter form: the version read, the order, the page size, the
+    columns, and any filter in the address that no control shows (``street__not=…``), so
+    applying the form keeps it."""
     shown = {i.param for c in controls for i in _inputs_of(c)}
-    kept = [(k, params[k]) for k in ("version", "sort", "dir", "size") if params.get(k)]
+    kept = [(k, params[k]) for k in ("version", "sort", "dir", "size", "columns") if params.get(k)]
     kept += [(k, v) for k, v in params.items() if k.startswith(VIEW_PREFIX) and v]
     return kept + [(f.param, f.value) for f in filters if f.param not in shown]
 

@@ -28,7 +28,7 @@ OPERATORS = {
     "__area": ("inside", "within_polygon({c}, {v})"),
 }
 IN_SEPARATOR = "|"  # "white|black": a value of the URL's ``__in`` lists several
-PAGE_PARAMS = {"page", "size", "sort", "dir", "view", "version"}
+PAGE_PARAMS = {"page", "size", "sort", "dir", "view", "version", "columns"}
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ def _split(param: str) -> tuple[str, str]:
 # Parameters that shape the view but filter nothing (the charts) start with this; a field name
 # cannot contain a dot, so they never collide with a column.
 VIEW_PREFIX = "chart."
+PLACE_SUFFIX = "__place"  # ``location__place=Main St & Elm St``: see web/places.py
 
 
 def parse_filters(
@@ -152,6 +153,8 @@ def parse_filters(
     problems: list[Problem] = []
     for param, value in params.items():
         if param in PAGE_PARAMS or param.startswith(VIEW_PREFIX) or not value.strip():
+            continue
+        if param.endswith(PLACE_SUFFIX):  # a typed place: the page turns it into __near
             continue
         field, suffix = _split(param)
         column = dataset.column(field)

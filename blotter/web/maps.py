@@ -27,7 +27,8 @@ from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
 from blotter.samples import HERE as SAMPLES_DIR
-from blotter.web.charts import inline_data, svg_of
+from blotter.web.chart_drawing import svg_of
+from blotter.web.charts import inline_data
 
 if TYPE_CHECKING:
     import altair as alt

@@ -17,8 +17,9 @@ from blotter.analysis.units import unit_of
 from blotter.auth import viewer_of
 from blotter.errors import BlotterError, NotFound
 from blotter.model import Dataset
+from blotter.web.chart_drawing import svg_of
 from blotter.web.chart_links import add_share_links
-from blotter.web.charts import Chart, inline_data, spec_json, svg_of
+from blotter.web.charts import Chart, inline_data, spec_json
 from blotter.web.filters import VIEW_PREFIX, parse_filters, where_clause
 from blotter.web.maps import boundary_areas
 from blotter.web.rendering import portal_of, render

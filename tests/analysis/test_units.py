@@ -263,7 +263,7 @@ def test_coverage_and_freshness_are_stated_apart_and_old_data_is_marked(
     )
     assert "its newest record is" in page  # annual updates promised, the data end in 2017
     home = client.get("/").text
-    card = home.split('href="/datasets/e2x9-2kgt"', 1)[1].split("</li>", 1)[0]
+    card = home.split('<h3><a href="/datasets/e2x9-2kgt"', 1)[1].split("</li>", 1)[0]
     assert "Late:" in card
 
 

@@ -62,6 +62,10 @@ MISTAKES = [
         "privacy rules need 'age' to be a number column; it is text",
     ),
     ("name: Stops\nprivacy: {juvenile: {column: age}}\n", "key 'privacy.juvenile': unknown key"),
+    (
+        COLUMN + "{field: age, type: number}\ntable_columns: [age, agee]\n",
+        "table_columns names 'agee', which is not a column of this file (its fields: age, ok)",
+    ),
 ]
 
 

@@ -43,9 +43,7 @@ def tables(store: Any, dataset_id: str) -> list[str]:
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
     )
     names = {t for (t,) in got if t.startswith(prefix)}
-    return sorted(
-        t for t in names if not (t.endswith(WORDS) and t.removesuffix(WORDS) in names)
-    )
+    return sorted(t for t in names if not (t.endswith(WORDS) and t.removesuffix(WORDS) in names))
 
 
 def history(store: Any, table: str, names: list[str] = HISTORY) -> list[tuple[Any, ...]]:

@@ -34,6 +34,12 @@ PUBLIC_PAGES = {  # name: (path, the status it answers)
     "dataset": ("/datasets/e2x9-2kgt", 200),
     "dataset-filtered": ("/datasets/e2x9-2kgt?subject_race=black&sort=subject_age&dir=desc", 200),
     "dataset-400": ("/datasets/e2x9-2kgt?subject_race=black&subject_age__min=abc", 400),
+    "dataset-columns": (
+        "/datasets/e2x9-2kgt?columns=case_number,subject_age&sort=officer_age",
+        200,
+    ),
+    "home-facet": ("/?category=Public+Safety", 200),
+    "place-unknown": ("/datasets/rtcm-ngmt?location__place=1+Nowhere+Rd", 400),
     "not-found": ("/datasets/zzzz-9999", 404),
     "api": ("/api", 200),
     "dataset-api": ("/datasets/e2x9-2kgt/api", 200),

@@ -7,6 +7,8 @@ import re
 
 from fastapi.testclient import TestClient
 
+from blotter.settings import Settings
+
 
 def heading(page: str) -> str:
     match = re.search(r'<h2 id="results-heading">([^<]*)</h2>', page)
@@ -16,7 +18,7 @@ def heading(page: str) -> str:
 
 def test_home_says_what_the_portal_is_and_lists_every_dataset(web: TestClient) -> None:
     page = web.get("/").text
-    assert "<h1>Public-safety data</h1>" in page
+    assert f'<h1 class="agency">{Settings().agency_name}</h1>' in page
     assert heading(page) == "2 datasets"
     assert 'href="/datasets/test-0001">Traffic stops, Testville</a>' in page
     assert 'href="/datasets/smpl-0002">Community meetings</a>' in page
@@ -89,7 +91,8 @@ def test_sorting_by_name_recent_and_most_viewed(web: TestClient) -> None:
         return re.findall(r'<h3><a href="/datasets/([^"]+)">', web.get(url).text)
 
     def views(dataset_id: str) -> int:
-        card = web.get("/").text.split(f'href="/datasets/{dataset_id}"', 1)[1].split("</li>")[0]
+        card = web.get("/").text.split(f'<h3><a href="/datasets/{dataset_id}"', 1)[1]
+        card = card.split("</li>")[0]
         found = re.search(r"viewed ([\d,]+) time", card)
         return int(found.group(1).replace(",", "")) if found else 0
 

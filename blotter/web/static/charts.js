@@ -33,6 +33,8 @@
         var live = document.createElement("div");
         live.className = "chart-live";
         picture.replaceWith(live);
+        // The phone's drawing goes too: the live chart fits any width itself.
+        figure.querySelectorAll(".chart-svg").forEach(function (other) { other.remove(); });
         // The pages' content security policy allows no eval and no inline CSS: with ast, Vega
         // interprets its expressions instead of compiling them with Function(), and neither
         // Vega-Embed nor its tooltip adds a <style> element (blotter.css styles the tooltip).

@@ -19,6 +19,30 @@
   hotPane.style.pointerEvents = "none";
   var CELL = 40; // pixels
 
+  // A click on the map sets the filter form's "within" field to that point (keeping a radius
+  // already typed, else 250 m) and opens the form, whose Apply button runs it; without
+  // JavaScript the same field takes typed coordinates.
+  var near = document.querySelector('input[name$="__near"]');
+  var said = document.createElement("p");
+  said.className = "map-said";
+  said.setAttribute("role", "status");
+  box.parentNode.insertBefore(said, box.nextSibling);
+  var chosen = null;
+  if (near) {
+    map.on("click", function (e) {
+      var parts = near.value.split(",");
+      var metres = parts.length === 3 && parseFloat(parts[2]) > 0 ? parseFloat(parts[2]) : 250;
+      var lat = e.latlng.lat.toFixed(5), lng = e.latlng.lng.toFixed(5);
+      near.value = lat + "," + lng + "," + metres;
+      var form = near.closest("details");
+      if (form) form.open = true;
+      if (chosen) chosen.remove();
+      chosen = L.circle(e.latlng, { radius: metres, color: "#1b1f24", weight: 2, fill: false }).addTo(map);
+      said.textContent = "Point filter set to within " + metres + " m of " + lat + ", " + lng +
+        ": choose Apply filters to use it.";
+    });
+  }
+
   function draw() {
     layer.clearLayers();
     var cells = {};

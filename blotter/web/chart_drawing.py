@@ -1,0 +1,80 @@
+"""A chart's Vega-Lite spec drawn as inline SVG by vl-convert: the wide drawing, and a
+phone's (a narrower plot, legends below, larger text) that the page shows instead on small
+screens, so no label is ever scaled below 11 px."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+if TYPE_CHECKING:
+    import altair as alt
+
+__all__ = ["NARROW_FONT", "narrow_svg_of", "svg_of"]
+READABLE_FONT = 12  # px: the wide drawing's labels, shown unscaled on wider screens
+
+
+def svg_of(spec: alt.TopLevelMixin | dict[str, Any], title: str) -> Markup:
+    """The chart as inline SVG, named for assistive technology by its title."""
+    import vl_convert
+
+    spec_dict = spec if isinstance(spec, dict) else spec.to_dict()
+    # No ARIA on each mark: the SVG is one image named by its title, described beside it in
+    # words and backed by its data table, which say more than a list of shapes would.
+    config = spec_dict.setdefault("config", {})
+    config["aria"] = False
+    config.setdefault("mark", {})["aria"] = False  # marks carry their own ARIA otherwise
+    # Vega's 10 px labels are small even unscaled: every text of a drawing is at least 12 px.
+    for part in ("axis", "legend"):
+        settings = config.setdefault(part, {})
+        settings.setdefault("labelFontSize", READABLE_FONT)
+        settings.setdefault("titleFontSize", READABLE_FONT)
+    config.setdefault("title", {}).setdefault("fontSize", READABLE_FONT + 2)
+    svg = vl_convert.vegalite_to_svg(spec_dict)
+    svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
+    safe_title = Markup.escape(title)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{safe_title}" focusable="false" ', 1)
+    # Trusted markup: vl-convert's own SVG, in which Vega escapes every text it draws.
+    return Markup(svg)
+
+
+NARROW_PLOT = 160  # a phone's plot width: with its labels the chart fits 330 px unscaled
+NARROW_FONT = 13  # px: labels drawn at this size stay above 11 px on any phone
+NARROW_LABELS = 110  # px: longer axis labels end in an ellipsis (the data table has them whole)
+
+
+def _for_phone(node: Any) -> Any:
+    """A spec's settings for a phone: every font at least NARROW_FONT, labels cut short."""
+    if isinstance(node, list):
+        return [_for_phone(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _for_phone(value) for key, value in node.items()}
+    if isinstance(out.get("fontSize"), int | float):
+        out["fontSize"] = max(out["fontSize"], NARROW_FONT)
+    if isinstance(out.get("labelLimit"), int | float):
+        out["labelLimit"] = min(out["labelLimit"], NARROW_LABELS)
+    return out
+
+
+def narrow_svg_of(spec: alt.TopLevelMixin, title: str, width: int = NARROW_PLOT) -> Markup:
+    """The chart drawn for a 390 px phone: a narrower plot, legends below it, text of
+    NARROW_FONT px; shown in place of the wide drawing on small screens."""
+    spec_dict = _for_phone(spec.to_dict())
+    # The figure's caption states the title; drawn, it would set the width on a phone.
+    spec_dict.pop("title", None)
+    if isinstance(spec_dict.get("width"), int | float):
+        spec_dict["width"] = min(spec_dict["width"], width)
+    config = spec_dict.setdefault("config", {})
+    font = {"labelFontSize": NARROW_FONT, "titleFontSize": NARROW_FONT}
+    config["axis"] = {
+        **config.get("axis", {}),
+        **font,
+        "labelLimit": NARROW_LABELS,
+        "labelOverlap": "greedy",  # labels that would overlap are left out, never drawn over
+    }
+    config["legend"] = {**config.get("legend", {}), **font, "orient": "bottom", "columns": 2}
+    config["text"] = {**config.get("text", {}), "fontSize": NARROW_FONT}
+    return svg_of(spec_dict, title)
