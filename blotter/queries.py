@@ -5,11 +5,17 @@ The one path every read takes, from the SODA API, the web pages and exports alik
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
+import weakref
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
 
 from blotter.errors import QueryTimeout, SoQLError
 from blotter.model import Dataset
@@ -135,17 +141,214 @@ def run_query(
     )
 
 
-def run(store: Store, prepared: PreparedQuery, settings: Settings) -> QueryResult:
-    """A prepared query's rows, from the version it was compiled against."""
+def run(
+    store: Store, prepared: PreparedQuery, settings: Settings, *, keep: bool = True
+) -> QueryResult:
+    """A prepared query's rows, from the version it was compiled against: kept ones when the
+    same question was answered before (see :class:`AnswerCache`). ``keep=False`` for callers
+    that keep their own form of the answer (the API keeps its bytes)."""
     select = prepared.compiled.select
     # Writing the engine's SQL (kept per compiled query) counts against the limit too.
-    store.engine_sql(prepared.dataset, select)
+    sql = store.engine_sql(prepared.dataset, select)
+    cache = answers(store, settings) if keep else None
+    key = answer_key(prepared.dataset, sql, "rows")
+    if cache is not None:
+        kept = cache.get(key)
+        if kept is not None:
+            return QueryResult(prepared.dataset, prepared.outputs, RowStream(iter(kept)))
     try:
         rows = store.execute(prepared.dataset, select, timeout_s=prepared.remaining_s(settings))
+        if cache is not None:
+            rows = RowStream(_kept_or_streamed(cache, key, rows))
     except QueryTimeout:
         # The engine had what was left of the limit; the client is told the limit itself.
         raise timeout_error(settings.query_timeout_s) from None
     return QueryResult(dataset=prepared.dataset, outputs=prepared.outputs, rows=rows)
+
+
+class AnswerCache:
+    """Answers already given, kept by everything that decides them (:func:`answer_key`):
+    the dataset, the version read, the columns the viewer sees, the query as the engine
+    runs it and the form of the answer (rows, JSON, CSV…). A version never changes, so a
+    kept answer is exact; a publish makes a new version, which the next read names.
+
+    Bounded twice: at most ``entries`` answers and ``max_bytes`` together, the least
+    recently used leaving first; an answer over ``item_bytes`` (a sixteenth of the whole)
+    is never kept, so a large export streams as before. One per store, shared by the API
+    and the pages."""
+
+    def __init__(self, entries: int, max_bytes: int) -> None:
+        self.entries = entries
+        self.max_bytes = max_bytes
+        self.item_bytes = max_bytes // 16
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._kept: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._kept.move_to_end(key)
+            return found[0]
+
+    def put(self, key: Hashable, answer: Any, size: int) -> bool:
+        """Keep ``answer`` (``size`` bytes); False when it is too large to keep."""
+        if self.entries <= 0 or size > self.item_bytes:
+            return False
+        with self._lock:
+            old = self._kept.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            self._kept[key] = (answer, size)
+            self.bytes += size
+            while len(self._kept) > self.entries or self.bytes > self.max_bytes:
+                _, (_, freed) = self._kept.popitem(last=False)
+                self.bytes -= freed
+        return True
+
+
+_ANSWERS: weakref.WeakKeyDictionary[Store, AnswerCache] = weakref.WeakKeyDictionary()
+_ANSWERS_LOCK = threading.Lock()
+
+
+def answers(store: Store, settings: Settings) -> AnswerCache:
+    """The store's answer cache, sized by the settings when first used. Kept per store: two
+    portals in one process (tests, the benchmark) may hold the same dataset id and version
+    with different rows."""
+    with _ANSWERS_LOCK:
+        cache = _ANSWERS.get(store)
+        if cache is None:
+            cache = AnswerCache(settings.answer_cache_entries, settings.answer_cache_mb << 20)
+            _ANSWERS[store] = cache
+        return cache
+
+
+def answer_key(dataset: Dataset, engine_sql: tuple[str, Any], form: str) -> Hashable:
+    """What decides an answer: the dataset (its creation time too: a dataset deleted and
+    made again under its id starts its versions over), the version read, the columns the
+    viewer sees, the query as the engine runs it (its SQL names the version's table; its
+    parameters are the query's values) and the form of the answer."""
+    sql, params = engine_sql
+    columns = tuple((c.field_name, c.type) for c in dataset.columns)
+    return (dataset.id, dataset.created_at, dataset.version, columns, sql, repr(params), form)
+
+
+def _row_bytes(row: tuple[Any, ...]) -> int:
+    """About what a fetched row holds in memory: the tuple, and each value's size."""
+    size = 56 + 8 * len(row)
+    for value in row:
+        size += 49 + len(value) if isinstance(value, str) else 32
+    return size
+
+
+def _kept_or_streamed(cache: AnswerCache, key: Hashable, rows: Iterable[Any]) -> Iterator[Any]:
+    """The rows read now and kept when they fit the cache's bound for one answer; past it,
+    the rows read so far followed by the rest, streamed and not kept."""
+    source = iter(rows)
+    kept: list[Any] = []
+    size = 0
+    for row in source:
+        kept.append(row)
+        size += _row_bytes(row)
+        if size > cache.item_bytes:
+            return _chained(kept, source)
+    answer = tuple(kept)
+    cache.put(key, answer, size)
+    return iter(answer)
+
+
+def _chained(head: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    """``head`` then ``rest``; closing it closes ``rest`` (and so the query's cursor)."""
+    try:
+        yield from head
+        yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()
+
+
+def dataset_tag(dataset: Dataset, *parts: object) -> str:
+    """A strong entity tag for an answer about ``dataset``: its version, the columns the
+    viewer sees with their dictionary words, its metadata (pages show them), and ``parts``
+    (the query, the format…). Any change to one of these makes another tag."""
+    described = [
+        dataset.id,
+        dataset.created_at.isoformat(),
+        dataset.version,
+        [c.model_dump(mode="json") for c in dataset.columns],
+        dataset.meta.model_dump(mode="json"),
+        list(parts),
+    ]
+    text = json.dumps(described, default=str, sort_keys=True)
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+def last_modified(dataset: Dataset) -> datetime:
+    """When what a reader sees of the dataset last changed: its rows or its metadata."""
+    moment = max(t for t in (dataset.rows_updated_at, dataset.updated_at) if t is not None)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def not_modified(
+    if_none_match: str | None, if_modified_since: str | None, etag: str, modified: datetime
+) -> bool:
+    """Whether a GET's conditions (RFC 9110 §13) let it be answered 304 Not Modified.
+
+    ``If-None-Match`` is a list of entity tags or ``*``, compared weakly (``W/"x"`` matches
+    ``"x"``); when present, ``If-Modified-Since`` is ignored. Otherwise an
+    ``If-Modified-Since`` that is a valid HTTP date at or after the last change (to the
+    second, the date's precision) means not modified; an invalid date is ignored."""
+    if if_none_match is not None:
+        wanted = if_none_match.strip()
+        if wanted == "*":
+            return True
+        ours = _opaque(etag)
+        return any(_opaque(tag) == ours for tag in _entity_tags(wanted))
+    if if_modified_since is None:
+        return False
+    try:
+        since = parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since.tzinfo is None:  # asctime and RFC 850 dates carry no zone: they are GMT
+        since = since.replace(tzinfo=UTC)
+    return modified.replace(microsecond=0) <= since
+
+
+def _entity_tags(header: str) -> list[str]:
+    """The entity tags of an If-None-Match list; a comma inside quotes belongs to its tag."""
+    tags: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        if char == "," and not quoted:
+            tags.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    tags.append("".join(current).strip())
+    return [t for t in tags if t]
+
+
+def _opaque(tag: str) -> str:
+    """An entity tag without its weakness mark: weak comparison looks at this alone."""
+    return tag[2:] if tag.startswith("W/") else tag
 
 
 def prepare_query(
