@@ -11,14 +11,16 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
+from sqlglot import exp
+
 from blotter.errors import QueryTimeout, SoQLError
-from blotter.model import Dataset
+from blotter.model import ColumnType, Dataset
 from blotter.settings import Settings
 from blotter.soql.ast import Query
 from blotter.soql.compiler import CompiledQuery, Output, compile_query
@@ -164,6 +166,135 @@ def run(
         # The engine had what was left of the limit; the client is told the limit itself.
         raise timeout_error(settings.query_timeout_s) from None
     return QueryResult(dataset=prepared.dataset, outputs=prepared.outputs, rows=rows)
+
+
+def run_together(
+    store: Store,
+    dataset: Dataset,
+    questions: Sequence[Mapping[str, str]],
+    settings: Settings,
+) -> list[list[tuple[Any, ...]]]:
+    """Several SoQL questions with the same outputs (the filter form's ``value`` and ``n``)
+    answered by at most one engine query, each question's rows apart, in order.
+
+    Each question is compiled alone (its own ``$where``, ``$group``, ``$order``, ``$limit``)
+    and looked up among the kept answers as if asked alone; the others become the branches of
+    one ``UNION ALL`` built with sqlglot from their compiled trees, each row marked with its
+    branch and its place in the branch's order. Each branch's rows are then kept as that
+    question's answer, so the same question asked alone later (a chart's counts) is answered
+    from memory."""
+    started = time.monotonic()
+    prepared = [prepare_query(store, dataset, q, settings, started=started) for q in questions]
+    cache = answers(store, settings)
+    keys = [
+        answer_key(dataset, store.engine_sql(dataset, p.compiled.select), "rows") for p in prepared
+    ]
+    found: list[tuple[tuple[Any, ...], ...] | None] = [cache.get(k) for k in keys]
+    missing = [i for i, rows in enumerate(found) if rows is None]
+    if missing:
+        together = _union(prepared, missing)
+        try:
+            rows = list(
+                store.execute(dataset, together, timeout_s=prepared[0].remaining_s(settings))
+            )
+        except QueryTimeout:
+            raise timeout_error(settings.query_timeout_s) from None
+        apart: dict[int, list[tuple[Any, ...]]] = {i: [] for i in missing}
+        as_text = _mixed(prepared, missing)
+        for branch, _place, *values in rows:
+            i = int(branch)
+            if as_text:
+                values = _typed(values, prepared[i].outputs, as_text)
+            apart[i].append(tuple(values))
+        for i, branch_rows in apart.items():
+            found[i] = tuple(branch_rows)
+            cache.put(keys[i], found[i], sum(_row_bytes(r) for r in branch_rows))
+    return [list(rows or ()) for rows in found]
+
+
+def keep_answer(
+    store: Store,
+    dataset: Dataset,
+    params: Mapping[str, str],
+    rows: Sequence[tuple[Any, ...]],
+    settings: Settings,
+) -> None:
+    """Keep ``rows`` as the answer to ``params``, a question another query has just answered
+    exactly (the summary's one query holds the count of matching rows, its units and the
+    first and last date, each of which the page, the charts and the rates ask alone): the
+    same question asked later is answered from memory. ``rows`` must be what the engine
+    would return, values of the same types."""
+    prepared = prepare_query(store, dataset, params, settings)
+    key = answer_key(dataset, store.engine_sql(dataset, prepared.compiled.select), "rows")
+    answer = tuple(tuple(r) for r in rows)
+    answers(store, settings).put(key, answer, sum(_row_bytes(r) for r in answer))
+
+
+def _mixed(prepared: list[PreparedQuery], which: list[int]) -> set[int]:
+    """The outputs whose type differs between branches (a text column's values beside a
+    checkbox's): they travel as text, which every engine can union."""
+    mixed: set[int] = set()
+    first = prepared[which[0]].outputs
+    for i in which:
+        for place, (a, b) in enumerate(zip(first, prepared[i].outputs, strict=True)):
+            if a.type is not b.type:
+                if {a.type, b.type} - {ColumnType.TEXT, ColumnType.CHECKBOX}:
+                    raise ValueError("questions answered together must have alike outputs")
+                mixed.add(place)
+    return mixed
+
+
+def _typed(values: list[Any], outputs: list[Output], as_text: set[int]) -> list[Any]:
+    """A row's values as its own branch would have returned them: checkboxes sent as text
+    ('true', 'false') become booleans again."""
+    return [
+        (v == "true" if v is not None else None)
+        if place in as_text and outputs[place].type is ColumnType.CHECKBOX
+        else v
+        for place, v in enumerate(values)
+    ]
+
+
+def _union(prepared: list[PreparedQuery], which: list[int]) -> exp.Select:
+    """``SELECT * FROM (q0 UNION ALL q1 …) ORDER BY branch, place``: each branch's compiled
+    tree with its number and each row's place in the tree's own order (a window over the
+    same ORDER BY, evaluated after its grouping), so the rows come back apart and in order."""
+    names = [e.alias_or_name for e in prepared[which[0]].compiled.select.expressions]
+    as_text = _mixed(prepared, which)
+    branches: list[exp.Select] = []
+    for i in which:
+        inner = prepared[i].compiled.select.copy()
+        if [e.alias_or_name for e in inner.expressions] != names:
+            raise ValueError("questions answered together must have the same outputs")
+        order = inner.args.get("order")
+        place: exp.Expression = (
+            exp.Window(this=exp.RowNumber(), order=order.copy())
+            if order is not None
+            else exp.Literal.number(0)
+        )
+        inner = inner.select(exp.alias_(place, "_place", quoted=True))
+        branches.append(
+            exp.select(
+                exp.alias_(exp.Literal.number(i), "_branch", quoted=True),
+                exp.column("_place", quoted=True),
+                *(
+                    exp.alias_(
+                        exp.cast(exp.column(n, quoted=True), exp.DataType.Type.TEXT), n, quoted=True
+                    )
+                    if place in as_text
+                    else exp.column(n, quoted=True)
+                    for place, n in enumerate(names)
+                ),
+            ).from_(inner.subquery(f"q{i}"))
+        )
+    union: exp.Query = branches[0]
+    for branch in branches[1:]:
+        union = exp.union(union, branch, distinct=False)
+    return (
+        exp.select("*")
+        .from_(union.subquery("together"))
+        .order_by(exp.column("_branch", quoted=True), exp.column("_place", quoted=True))
+    )
 
 
 class AnswerCache:
