@@ -11,16 +11,17 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlglot import exp
 
 from blotter.errors import QueryTimeout, SoQLError
 from blotter.model import ColumnType, Dataset
+from blotter.schema import DATASET_TABLE
 from blotter.settings import Settings
 from blotter.soql.ast import Query
 from blotter.soql.compiler import CompiledQuery, Output, compile_query
@@ -41,6 +42,10 @@ class PreparedQuery:
     dataset: Dataset
     compiled: CompiledQuery
     started: float  # time.monotonic() when the request's SoQL began to be parsed
+    # The request's parameters, normalised (sorted, with the paging limits): what names the
+    # question among kept answers; None for a query that came parsed (SODA3), which its
+    # engine SQL names instead.
+    question: Hashable | None = None
 
     @property
     def outputs(self) -> list[Output]:
@@ -151,13 +156,13 @@ def run(
     that keep their own form of the answer (the API keeps its bytes)."""
     select = prepared.compiled.select
     # Writing the engine's SQL (kept per compiled query) counts against the limit too.
-    sql = store.engine_sql(prepared.dataset, select)
     cache = answers(store, settings) if keep else None
-    key = answer_key(prepared.dataset, sql, "rows")
+    key = answer_key(prepared.dataset, query_key(store, prepared), "rows")
     if cache is not None:
         kept = cache.get(key)
         if kept is not None:
             return QueryResult(prepared.dataset, prepared.outputs, RowStream(iter(kept)))
+    store.engine_sql(prepared.dataset, select)
     try:
         rows = store.execute(prepared.dataset, select, timeout_s=prepared.remaining_s(settings))
         if cache is not None:
@@ -186,13 +191,11 @@ def run_together(
     started = time.monotonic()
     prepared = [prepare_query(store, dataset, q, settings, started=started) for q in questions]
     cache = answers(store, settings)
-    keys = [
-        answer_key(dataset, store.engine_sql(dataset, p.compiled.select), "rows") for p in prepared
-    ]
+    keys = [answer_key(dataset, query_key(store, p), "rows") for p in prepared]
     found: list[tuple[tuple[Any, ...], ...] | None] = [cache.get(k) for k in keys]
     missing = [i for i, rows in enumerate(found) if rows is None]
     if missing:
-        together = _union(prepared, missing)
+        together = _together(store, dataset, questions, prepared, missing, settings)
         try:
             rows = list(
                 store.execute(dataset, together, timeout_s=prepared[0].remaining_s(settings))
@@ -225,9 +228,18 @@ def keep_answer(
     same question asked later is answered from memory. ``rows`` must be what the engine
     would return, values of the same types."""
     prepared = prepare_query(store, dataset, params, settings)
-    key = answer_key(dataset, store.engine_sql(dataset, prepared.compiled.select), "rows")
+    key = answer_key(dataset, query_key(store, prepared), "rows")
     answer = tuple(tuple(r) for r in rows)
     answers(store, settings).put(key, answer, sum(_row_bytes(r) for r in answer))
+
+
+def _reading(table: str) -> Callable[[exp.Expression], exp.Expression]:
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.name == DATASET_TABLE:
+            return exp.table_(table)
+        return node
+
+    return swap
 
 
 def _mixed(prepared: list[PreparedQuery], which: list[int]) -> set[int]:
@@ -255,7 +267,46 @@ def _typed(values: list[Any], outputs: list[Output], as_text: set[int]) -> list[
     ]
 
 
-def _union(prepared: list[PreparedQuery], which: list[int]) -> exp.Select:
+def _together(
+    store: Store,
+    dataset: Dataset,
+    questions: Sequence[Mapping[str, str]],
+    prepared: list[PreparedQuery],
+    which: list[int],
+    settings: Settings,
+) -> exp.Select:
+    """The questions' union; when they share their ``$where`` (the summary's shares, most of
+    the filter form's counts), it is written once, as ``WITH _matching AS (SELECT * FROM
+    _dataset WHERE …)`` that every branch reads, not once per branch: a polygon's test is
+    thousands of nodes, which each branch copied, bound and wrote again."""
+    wheres = {questions[i].get("$where", "") for i in which}
+    shared = wheres.pop() if len(wheres) == 1 else ""
+    if not shared or len(which) < 2:
+        return _union(prepared, which)
+    condition = prepared[which[0]].compiled.select.args.get("where")
+    if condition is None:
+        return _union(prepared, which)
+    unfiltered = [
+        prepare_query(
+            store,
+            dataset,
+            {k: v for k, v in questions[i].items() if k != "$where"},
+            settings,
+            started=prepared[i].started,
+        )
+        if i in which
+        else prepared[i]
+        for i in range(len(prepared))
+    ]
+    union = _union(unfiltered, which, table=_MATCHING)
+    matching = exp.select("*").from_(DATASET_TABLE).where(condition.this.copy(), copy=False)
+    return union.with_(_MATCHING, as_=matching, copy=False)
+
+
+_MATCHING = "_matching"
+
+
+def _union(prepared: list[PreparedQuery], which: list[int], table: str | None = None) -> exp.Select:
     """``SELECT * FROM (q0 UNION ALL q1 …) ORDER BY branch, place``: each branch's compiled
     tree with its number and each row's place in the tree's own order (a window over the
     same ORDER BY, evaluated after its grouping), so the rows come back apart and in order."""
@@ -264,6 +315,8 @@ def _union(prepared: list[PreparedQuery], which: list[int]) -> exp.Select:
     branches: list[exp.Select] = []
     for i in which:
         inner = prepared[i].compiled.select.copy()
+        if table is not None:  # the branch reads the shared rows
+            inner = cast(exp.Select, inner.transform(_reading(table), copy=False))
         if [e.alias_or_name for e in inner.expressions] != names:
             raise ValueError("questions answered together must have the same outputs")
         order = inner.args.get("order")
@@ -272,7 +325,7 @@ def _union(prepared: list[PreparedQuery], which: list[int]) -> exp.Select:
             if order is not None
             else exp.Literal.number(0)
         )
-        inner = inner.select(exp.alias_(place, "_place", quoted=True))
+        inner = inner.select(exp.alias_(place, "_place", quoted=True), copy=False)
         branches.append(
             exp.select(
                 exp.alias_(exp.Literal.number(i), "_branch", quoted=True),
@@ -285,15 +338,17 @@ def _union(prepared: list[PreparedQuery], which: list[int]) -> exp.Select:
                     else exp.column(n, quoted=True)
                     for place, n in enumerate(names)
                 ),
-            ).from_(inner.subquery(f"q{i}"))
+            ).from_(inner.subquery(f"q{i}", copy=False), copy=False)
         )
+    # Each tree was copied once above; building on it needs no further copies (a polygon's
+    # test is thousands of nodes, and each copy of every branch cost milliseconds).
     union: exp.Query = branches[0]
     for branch in branches[1:]:
-        union = exp.union(union, branch, distinct=False)
+        union = exp.union(union, branch, distinct=False, copy=False)
     return (
         exp.select("*")
-        .from_(union.subquery("together"))
-        .order_by(exp.column("_branch", quoted=True), exp.column("_place", quoted=True))
+        .from_(union.subquery("together", copy=False), copy=False)
+        .order_by(exp.column("_branch", quoted=True), exp.column("_place", quoted=True), copy=False)
     )
 
 
@@ -363,14 +418,21 @@ def answers(store: Store, settings: Settings) -> AnswerCache:
         return cache
 
 
-def answer_key(dataset: Dataset, engine_sql: tuple[str, Any], form: str) -> Hashable:
+def query_key(store: Store, prepared: PreparedQuery) -> Hashable:
+    """What names a prepared query among kept answers: its normalised parameters, else the
+    SQL and parameters the engine runs (written once per compiled tree)."""
+    if prepared.question is not None:
+        return prepared.question
+    sql, params = store.engine_sql(prepared.dataset, prepared.compiled.select)
+    return sql, repr(params)
+
+
+def answer_key(dataset: Dataset, query: Hashable, form: str) -> Hashable:
     """What decides an answer: the dataset (its creation time too: a dataset deleted and
     made again under its id starts its versions over), the version read, the columns the
-    viewer sees, the query as the engine runs it (its SQL names the version's table; its
-    parameters are the query's values) and the form of the answer."""
-    sql, params = engine_sql
+    viewer sees, the query (:func:`query_key`) and the form of the answer."""
     columns = tuple((c.field_name, c.type) for c in dataset.columns)
-    return (dataset.id, dataset.created_at, dataset.version, columns, sql, repr(params), form)
+    return (dataset.id, dataset.created_at, dataset.version, columns, query, form)
 
 
 def _row_bytes(row: tuple[Any, ...]) -> int:
@@ -508,7 +570,7 @@ def prepare_query(
         query, filters = parse_request(params)
         compiled = _compile(dataset, query, settings, filters, unlimited)
         _COMPILED.put(key, compiled)
-    return PreparedQuery(dataset, compiled, started)
+    return PreparedQuery(dataset, compiled, started, key)
 
 
 def all_of(*clauses: str | None) -> str | None:

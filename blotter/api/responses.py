@@ -32,6 +32,7 @@ from blotter.queries import (
     http_date,
     last_modified,
     not_modified,
+    query_key,
     run,
 )
 from blotter.soql.compiler import Output
@@ -101,8 +102,7 @@ def data_response(
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
     # The same question about the same version is answered from memory, pages and API alike.
     cache = answers(portal.store, portal.settings)
-    sql = portal.store.engine_sql(dataset, prepared.compiled.select)
-    key = answer_key(dataset, sql, f"{fmt};bom={bom}")
+    key = answer_key(dataset, query_key(portal.store, prepared), f"{fmt};bom={bom}")
     kept = cache.get(key)
     if kept is not None:
         return Response(kept, media_type=media_type, headers=headers)

@@ -90,11 +90,20 @@ def inline_data(values: Sequence[Mapping[str, object]]) -> alt.Data:
     return alt.Data(values=values)  # type: ignore[no-untyped-call]
 
 
-def svg_of(spec: alt.TopLevelMixin, title: str) -> Markup:
+def svg_of(
+    spec: alt.TopLevelMixin,
+    title: str,
+    datasets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> Markup:
+    """The chart as inline SVG, named for assistive technology by its title. ``datasets``
+    are rows the spec names (``alt.Data(name=…)``), written in after Altair has checked the
+    spec: Altair checks every inline row against the schema, which took seconds for a map's
+    points or a hotspot grid's cells."""
     import vl_convert
 
-    """The chart as inline SVG, named for assistive technology by its title."""
     spec_dict = spec.to_dict()
+    if datasets:
+        spec_dict["datasets"] = {**spec_dict.get("datasets", {}), **datasets}
     # No ARIA on each mark: the SVG is one image named by its title, described beside it in
     # words and backed by its data table, which say more than a list of shapes would.
     config = spec_dict.setdefault("config", {})
