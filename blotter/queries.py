@@ -158,6 +158,7 @@ def run(
     # Writing the engine's SQL (kept per compiled query) counts against the limit too.
     cache = answers(store, settings) if keep else None
     key = answer_key(prepared.dataset, query_key(store, prepared), "rows")
+    prepared.remaining_s(settings)  # a request past its time limit is refused, kept or not
     if cache is not None:
         kept = cache.get(key)
         if kept is not None:
