@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from bench import generate, report
+from bench import generate, pages, report
 from bench.measure import RssSampler, concurrent_load, http_json, repeat, stream_download
 from bench.questions import Question, questions
 from bench.systems import (
@@ -157,6 +157,7 @@ def run_size(options: Options, rows: int) -> dict[str, Any]:
                 blotter_export_url(server),
             )
         measured["ingest"] = {"seconds": seconds, "rows_per_s": rows / seconds}
+        measured["pages"] = pages.measure(target, work)  # bench/pages.py: the pages people open
         size["systems"][f"blotter-{engine}"] = measured
         check_same(f"Blotter·{engine} against its raw engine", asked, got, raw_answers)
         answers[engine] = got

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blotter.accounts import check_token
+from blotter.analysis.hotspots import preload as preload_hotspots
 from blotter.api.analysis import router as analysis_router
 from blotter.api.bounds import Bounds
 from blotter.api.catalog import router as catalog_router
@@ -46,6 +48,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Files left by previews never published, or by a server killed mid-publish.
         remove_stale_uploads(portal)
+        # The first hotspot map would wait for its statistics libraries: import them aside.
+        threading.Thread(target=preload_hotspots, name="preload", daemon=True).start()
         yield
         if owned:
             portal.store.close()

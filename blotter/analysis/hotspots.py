@@ -101,6 +101,15 @@ METHOD = (
 )
 
 
+def preload() -> None:
+    """Import the statistics libraries now: they cost about 1.7 s of CPU to import (esda,
+    libpysal, SciPy), which the first hotspot map of a process paid. The server calls this
+    on a thread of its own when it starts; commands that never draw hotspots never do."""
+    import esda.getisord  # noqa: F401
+    import libpysal.weights  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+
 SUBCELLS = 10  # a cell is this many snapping steps tall
 
 
