@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -48,8 +47,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Files left by previews never published, or by a server killed mid-publish.
         remove_stale_uploads(portal)
-        # The first hotspot map would wait for its statistics libraries: import them aside.
-        threading.Thread(target=preload_hotspots, name="preload", daemon=True).start()
+        if owned:
+            # A server of its own (`blotter serve`): the first hotspot map would wait for its
+            # statistics libraries, so they are imported before the first request. Not on a
+            # thread beside requests: two threads importing one package (narwhals, under
+            # altair and SciPy) can meet Python's import-deadlock check.
+            preload_hotspots()
         yield
         if owned:
             portal.store.close()

@@ -22,7 +22,7 @@ import numpy as np
 
 from blotter.errors import InvalidRequest
 from blotter.model import ColumnType, Dataset
-from blotter.queries import and_where, run_query
+from blotter.queries import and_where, answer_key, answers, run_query
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -103,8 +103,8 @@ METHOD = (
 
 def preload() -> None:
     """Import the statistics libraries now: they cost about 1.7 s of CPU to import (esda,
-    libpysal, SciPy), which the first hotspot map of a process paid. The server calls this
-    on a thread of its own when it starts; commands that never draw hotspots never do."""
+    libpysal, SciPy), which the first hotspot map of a process paid. A server calls this when
+    it starts; commands that never draw hotspots never do."""
     import esda.getisord  # noqa: F401
     import libpysal.weights  # noqa: F401
     import scipy.stats  # noqa: F401
@@ -249,3 +249,18 @@ def located_points(
     # Beyond the API's page limit: the statistic needs every cell, streamed.
     rows = run_query(store, dataset, params, settings, unlimited=True).rows
     return [(lon, lat, int(n)) for lon, lat, n in rows]
+
+
+def hotspots_of(
+    store: Store, dataset: Dataset, settings: Settings, where: str | None, cell_m: float = 250.0
+) -> Hotspots:
+    """:func:`find_hotspots` of the located rows under ``where``, kept with the version's
+    answers: the same map asked again is not counted, tested and smoothed again."""
+    cache = answers(store, settings)
+    key = answer_key(dataset, ("hotspots", where or "", cell_m), "hotspots")
+    kept = cache.get(key)
+    if isinstance(kept, Hotspots):
+        return kept
+    found = find_hotspots(located_points(store, dataset, settings, where, cell_m), cell_m)
+    cache.put(key, found, 200 * len(found.cells) + 200)
+    return found

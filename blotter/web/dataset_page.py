@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
-from email.utils import parsedate_to_datetime
-from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import unquote_plus, urlencode
 
 from fastapi import APIRouter, Request
@@ -23,10 +20,10 @@ from blotter.analysis.summary import (
     summary_sentences,
 )
 from blotter.auth import viewer_of
-from blotter.errors import NotFound, SoQLError
+from blotter.errors import SoQLError
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
-from blotter.queries import dataset_tag, http_date, last_modified, not_modified, run_query
+from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
 from blotter.web.chart_links import add_share_links
@@ -51,7 +48,8 @@ from blotter.web.filter_form import (
     problem_links,
 )
 from blotter.web.filters import Problem
-from blotter.web.maps import MapView, boundary_areas, boundary_path, build_map
+from blotter.web.kept import kept_page
+from blotter.web.maps import MapView, boundary_areas, build_map
 from blotter.web.patterns import Patterns, build_patterns
 from blotter.web.rendering import OpenGraph, absolute_url, display, portal_of, render
 
@@ -169,78 +167,28 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     shared = redirect_for(dataset.id, request.query_params)
     if shared is not None:
         return RedirectResponse(shared, status_code=303)
-    # A page for the public is the same for everyone who asks at the same versions: its
-    # validators let a browser keep it. Staff pages carry their session's form tokens.
-    validators = _validators(portal, dataset, dict(request.query_params))
-    if viewer.user is None and not_modified(
-        request.headers.get("if-none-match"),
-        request.headers.get("if-modified-since"),
-        validators["ETag"],
-        parsedate_to_datetime(validators["Last-Modified"]),
-    ):
-        return Response(status_code=304, headers=validators)
-    view = read_view(dataset, dict(request.query_params), boundary_areas(portal, dataset))
-    results = _run(portal, request, dataset, view)
-    page = _page(portal, request, dataset, view, results)
-    if not view.problems:
+
+    def draw() -> Response:
+        view = read_view(dataset, dict(request.query_params), boundary_areas(portal, dataset))
+        results = _run(portal, request, dataset, view)
+        page = _page(portal, request, dataset, view, results)
+        if not view.problems:
+            portal.store.count_view(dataset.id)
+        og = OpenGraph(
+            title=dataset.meta.name,
+            description=" ".join(results.summary)
+            or first_sentence(dataset.meta.description)
+            or dataset.meta.name,
+            url=absolute_url(request, page_url(dataset.id, view.params)),
+        )
+        status = 400 if view.problems else 200
+        return render(request, "dataset.html", page, status=status, og=og)
+
+    # A view drawn before is sent again as it was; it is still a view of the dataset.
+    def counted() -> None:
         portal.store.count_view(dataset.id)
-    og = OpenGraph(
-        title=dataset.meta.name,
-        description=" ".join(results.summary)
-        or first_sentence(dataset.meta.description)
-        or dataset.meta.name,
-        url=absolute_url(request, page_url(dataset.id, view.params)),
-    )
-    response = render(request, "dataset.html", page, status=400 if view.problems else 200, og=og)
-    if viewer.user is None and not view.problems:
-        response.headers.update(validators)
-    return response
 
-
-def _validators(portal: Portal, dataset: Dataset, params: dict[str, str]) -> dict[str, str]:
-    """ETag and Last-Modified of a dataset page: what it shows depends on the dataset's
-    version, columns, dictionary and metadata, the view's parameters, the versions of the
-    datasets its rates divide by (population, activity), the boundary file, the day (how
-    late the data are, upcoming events) and the portal's code."""
-    related: list[object] = []
-    moments = [last_modified(dataset)]
-    for link in (dataset.meta.benchmark, dataset.meta.activity):
-        if link is None:
-            continue
-        try:
-            other = portal.store.get_dataset(link.dataset)
-        except NotFound:
-            related.append(link.dataset)
-            continue
-        related.append([other.id, other.created_at.isoformat(), other.version])
-        related.append(other.updated_at.isoformat())
-        moments.append(last_modified(other))
-    boundary = None
-    if dataset.meta.boundary:
-        try:
-            boundary = boundary_path(portal, dataset.meta.boundary).stat().st_mtime_ns
-        except (NotFound, OSError):
-            boundary = None
-    today = now().date()
-    moments.append(datetime.combine(today, time.min, tzinfo=UTC))
-    etag = dataset_tag(
-        dataset, "page", sorted(params.items()), related, boundary, today.isoformat(), _CODE
-    )
-    return {
-        "ETag": etag,
-        "Last-Modified": http_date(max(moments)),
-        "Vary": "Cookie, Authorization",
-    }
-
-
-def _code_version() -> str:
-    try:
-        return version("blotter")
-    except PackageNotFoundError:  # a checkout run without installing
-        return "unknown"
-
-
-_CODE = _code_version()
+    return kept_page(request, portal, viewer, dataset, "dataset page", draw, counted)
 
 
 def _run(portal: Portal, request: Request, dataset: Dataset, view: DatasetView) -> _Results:

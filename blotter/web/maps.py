@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import xstatic.pkg.leaflet
 from markupsafe import Markup
 
-from blotter.analysis.hotspots import find_hotspots, located_points
+from blotter.analysis.hotspots import hotspots_of
 from blotter.errors import BlotterError, NotFound
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
@@ -314,9 +314,7 @@ def hotspot_view(
     """Gi* hotspots of the filtered points as a map with a legend, words and a table."""
     import altair as alt
 
-    found = find_hotspots(
-        located_points(portal.store, dataset, portal.settings, where, cell_m), cell_m
-    )
+    found = hotspots_of(portal.store, dataset, portal.settings, where, cell_m)
     kinds = ["hot", "cold", "not significant"]
     colours = ["#b3261e", "#0b5cad", "#e4e8ee"]
     # The area's lines go above the cells, so the cells never hide them.
