@@ -114,7 +114,12 @@ def data_response(
     if bom and fmt == "csv":  # Socrata's $$bom: Excel then reads the CSV as UTF-8
         body = _joined(["\ufeff".encode()], body)
     return _answer(
-        body, media_type, headers, request.url.path, lambda whole: cache.put(key, whole, len(whole))
+        body,
+        media_type,
+        headers,
+        request.url.path,
+        lambda whole: cache.put(key, whole, len(whole)),
+        cache.item_bytes,
     )
 
 
@@ -124,22 +129,49 @@ def _answer(
     headers: dict[str, str],
     path: str,
     keep: Callable[[bytes], object],
+    keep_bytes: int,
 ) -> Response:
     """Nearly every answer is small: write it whole here, in the request's own thread, and
     send it with a Content-Length (no hop to another thread per chunk, and an engine error
-    becomes a proper status); ``keep`` is handed it. A large one streams, in constant memory,
-    and is not kept."""
+    becomes a proper status); ``keep`` is handed it. A large one streams, in constant memory;
+    it is handed to ``keep`` too when it ends whole within ``keep_bytes`` (the cache's bound
+    for one answer), and otherwise never held."""
     kept: list[bytes] = []
     size = 0
     for chunk in body:
         kept.append(chunk)
         size += len(chunk)
         if size > WHOLE_ANSWER_BYTES:
-            rest = _in_stream_threads(_joined(kept, body), path)
+            chunks = _kept_while_small(_joined(kept, body), keep, keep_bytes)
+            rest = _in_stream_threads(chunks, path)
             return StreamingResponse(rest, media_type=media_type, headers=headers)
     whole = b"".join(kept)
     keep(whole)
     return Response(whole, media_type=media_type, headers=headers)
+
+
+def _kept_while_small(
+    chunks: Iterator[bytes], keep: Callable[[bytes], object], keep_bytes: int
+) -> Iterator[bytes]:
+    """The chunks as they come; a copy is held until it passes ``keep_bytes`` (then
+    dropped), and handed to ``keep`` if the stream ends within it."""
+    held: list[bytes] | None = []
+    size = 0
+    try:
+        for chunk in chunks:
+            if held is not None:
+                size += len(chunk)
+                if size <= keep_bytes:
+                    held.append(chunk)
+                else:
+                    held = None
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    if held is not None:
+        keep(b"".join(held))
 
 
 async def _in_stream_threads(chunks: Iterator[bytes], path: str) -> AsyncIterator[bytes]:

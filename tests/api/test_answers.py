@@ -224,3 +224,25 @@ def test_last_modified_is_the_later_of_rows_and_metadata(portal: Portal, live: L
     shown = parsedate_to_datetime(_get(live).headers["last-modified"])
     assert shown == expected.replace(microsecond=0)
     assert shown <= datetime.now(UTC)
+
+
+def test_a_streamed_answer_within_the_bound_is_kept(portal: Portal, live: LiveServer) -> None:
+    """Answers past 256 KB stream; one that ends within the cache's bound for an answer is
+    kept all the same, and the next is the same bytes from memory."""
+    import blotter.api.responses as responses
+
+    cache = answers(portal.store, portal.settings)
+    whole = responses.WHOLE_ANSWER_BYTES
+    responses.WHOLE_ANSWER_BYTES = 16  # every answer here streams
+    try:
+        params = {"$order": "case_no", "$$test": "streamed"}
+        first = _get(live, params=params)
+        assert "content-length" not in first.headers  # it streamed
+        hits = cache.hits
+        again = _get(live, params=params)
+        assert again.content == first.content and cache.hits == hits + 1
+        assert [r["case_no"] for r in first.json()] == sorted(
+            r["case_no"] for r in portal.rows(PUBLIC)
+        )
+    finally:
+        responses.WHOLE_ANSWER_BYTES = whole
