@@ -74,6 +74,21 @@ def test_exports_loads_and_ingest_are_measured(tiny_run: dict[str, Any]) -> None
     assert "ds_bnch_incd_v1" in systems["raw-duckdb"]["questions"]["count_by_category"]["sql"]
 
 
+def test_the_pages_are_timed_first_and_repeated(tiny_run: dict[str, Any]) -> None:
+    """bench/pages.py: each page's first and repeated answers, each judged against 300 ms."""
+    systems = tiny_run["sizes"][str(ROWS)]["systems"]
+    for system in ("blotter-duckdb", "blotter-postgres"):
+        pages = systems[system]["pages"]
+        assert pages["target_ms"] == 300
+        assert len(pages["pages"]) == 7, system
+        for name, got in pages["pages"].items():
+            for kind in ("first_ms", "repeated_ms"):
+                timed = got[kind]
+                assert 0 < timed["min"] <= timed["median"] <= timed["max"], (system, name)
+            assert got["met"] == (got["first_ms"]["median"] <= 300)
+            assert got["met_repeated"] == (got["repeated_ms"]["median"] <= 300)
+
+
 def test_machine_and_targets_are_reported(tiny_run: dict[str, Any]) -> None:
     results = tiny_run
     assert results["machine"]["cores"] >= 1
