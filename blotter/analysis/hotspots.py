@@ -107,7 +107,7 @@ def preload() -> None:
     it starts; commands that never draw hotspots never do."""
     import esda.getisord  # noqa: F401
     import libpysal.weights  # noqa: F401
-    import scipy.signal  # noqa: F401
+    import scipy.signal
     import scipy.stats  # noqa: F401
 
 
