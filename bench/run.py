@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench import generate, report
+from bench import generate, pages, report
 from bench.exports import exports
 from bench.measure import concurrent_load, http_json, interleaved
 from bench.questions import Question, load_mix, questions
@@ -188,7 +188,11 @@ def run_size(options: Options, rows: int) -> dict[str, Any]:
             _say(f"{rows:,} rows: {name}")
             for key, figures in section(running).items():
                 systems.setdefault(key, {})[name] = figures
-    # Last, with the servers stopped: it writes new versions, and opens the DuckDB file itself.
+    # With the servers stopped (each opens the DuckDB file itself): the pages people open
+    # (bench/pages.py, DuckDB: the target), then the history storage, which writes.
+    if "duckdb" in targets:
+        _say(f"{rows:,} rows: pages on duckdb")
+        systems["blotter-duckdb"]["pages"] = pages.measure(targets["duckdb"], work)["pages"]
     for engine, target in targets.items():
         _say(f"{rows:,} rows: history storage on {engine}")
         systems[f"blotter-{engine}"]["history_storage"] = measure_history_storage(target, rows)

@@ -211,33 +211,37 @@ def _load(t: _Checker, ours: dict[str, Any] | None, key: str, label: str) -> lis
 
 
 def _pages(t: _Checker, ours: dict[str, Any] | None, key: str, label: str) -> list[Target]:
+    """Each page people open (bench/pages.py, DuckDB only), its first answer and a repeated
+    one; the dataset page's query count is pinned by tests/web/test_page_queries.py."""
+    if key != "duckdb":
+        return []
     pages = (ours or {}).get("pages")
+    why = "pages were not timed in this run"
+    out = [
+        t.at_most(
+            f"The dataset page on {label}: ≤ {DATASET_PAGE_QUERIES} store queries",
+            None,
+            DATASET_PAGE_QUERIES,
+            "queries",
+            "counted by tests/web/test_page_queries.py, not the benchmark",
+        )
+    ]
     if not pages:
-        if key != "duckdb":
-            return []
-        why = "pages were not timed in this run"
         return [
             t.at_most(f"Each page on {label}: ≤ {PAGE_MS:.0f} ms", None, PAGE_MS, "ms", why),
-            t.at_most(
-                f"The dataset page on {label}: ≤ {DATASET_PAGE_QUERIES} store queries",
-                None,
-                DATASET_PAGE_QUERIES,
-                "queries",
-                why,
-            ),
+            *out,
         ]
-    out = []
     for name, figures in pages.items():
-        out.append(
-            t.at_most(f"Page {name} on {label}: ≤ {PAGE_MS:.0f} ms", _span(figures), PAGE_MS, "ms")
-        )
-        if name.startswith("dataset") and "queries" in figures:
+        for kind, words in (("first_ms", "first answer"), ("repeated_ms", "repeated")):
+            timed = figures.get(kind) or {}
+            span = (
+                (float(timed["median"]), float(timed["min"]), float(timed["max"]))
+                if "median" in timed
+                else None
+            )
             out.append(
                 t.at_most(
-                    f"Page {name} on {label}: ≤ {DATASET_PAGE_QUERIES} store queries",
-                    _one(figures["queries"]),
-                    DATASET_PAGE_QUERIES,
-                    "queries",
+                    f"Page {name} on {label}, {words}: ≤ {PAGE_MS:.0f} ms", span, PAGE_MS, "ms"
                 )
             )
     return out

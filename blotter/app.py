@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blotter.accounts import check_token
+from blotter.analysis.hotspots import preload as preload_hotspots
 from blotter.api.analysis import router as analysis_router
 from blotter.api.bounds import Bounds
 from blotter.api.catalog import router as catalog_router
@@ -50,6 +51,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Files left by previews never published, or by a server killed mid-publish.
         remove_stale_uploads(portal)
+        if owned:
+            # A server of its own (`blotter serve`): the first hotspot map would wait for its
+            # statistics libraries, so they are imported before the first request. Not on a
+            # thread beside requests: two threads importing one package (narwhals, under
+            # altair and SciPy) can meet Python's import-deadlock check.
+            preload_hotspots()
         yield
         if owned:
             portal.store.close()

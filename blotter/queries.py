@@ -5,14 +5,23 @@ The one path every read takes, from the SODA API, the web pages and exports alik
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
+import weakref
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any, cast
+
+from sqlglot import exp
 
 from blotter.errors import QueryTimeout, SoQLError
-from blotter.model import Dataset
+from blotter.model import ColumnType, Dataset
+from blotter.schema import DATASET_TABLE
 from blotter.settings import Settings
 from blotter.soql.ast import Query
 from blotter.soql.compiler import CompiledQuery, Output, compile_query
@@ -33,6 +42,10 @@ class PreparedQuery:
     dataset: Dataset
     compiled: CompiledQuery
     started: float  # time.monotonic() when the request's SoQL began to be parsed
+    # The request's parameters, normalised (sorted, with the paging limits): what names the
+    # question among kept answers; None for a query that came parsed (SODA3), which its
+    # engine SQL names instead.
+    question: Hashable | None = None
 
     @property
     def outputs(self) -> list[Output]:
@@ -135,17 +148,401 @@ def run_query(
     )
 
 
-def run(store: Store, prepared: PreparedQuery, settings: Settings) -> QueryResult:
-    """A prepared query's rows, from the version it was compiled against."""
+def run(
+    store: Store, prepared: PreparedQuery, settings: Settings, *, keep: bool = True
+) -> QueryResult:
+    """A prepared query's rows, from the version it was compiled against: kept ones when the
+    same question was answered before (see :class:`AnswerCache`). ``keep=False`` for callers
+    that keep their own form of the answer (the API keeps its bytes)."""
     select = prepared.compiled.select
     # Writing the engine's SQL (kept per compiled query) counts against the limit too.
+    cache = answers(store, settings) if keep else None
+    key = answer_key(prepared.dataset, query_key(store, prepared), "rows")
+    prepared.remaining_s(settings)  # a request past its time limit is refused, kept or not
+    if cache is not None:
+        kept = cache.get(key)
+        if kept is not None:
+            return QueryResult(prepared.dataset, prepared.outputs, RowStream(iter(kept)))
     store.engine_sql(prepared.dataset, select)
     try:
         rows = store.execute(prepared.dataset, select, timeout_s=prepared.remaining_s(settings))
+        if cache is not None:
+            rows = RowStream(_kept_or_streamed(cache, key, rows))
     except QueryTimeout:
         # The engine had what was left of the limit; the client is told the limit itself.
         raise timeout_error(settings.query_timeout_s) from None
     return QueryResult(dataset=prepared.dataset, outputs=prepared.outputs, rows=rows)
+
+
+def run_together(
+    store: Store,
+    dataset: Dataset,
+    questions: Sequence[Mapping[str, str]],
+    settings: Settings,
+) -> list[list[tuple[Any, ...]]]:
+    """Several SoQL questions with the same outputs (the filter form's ``value`` and ``n``)
+    answered by at most one engine query, each question's rows apart, in order.
+
+    Each question is compiled alone (its own ``$where``, ``$group``, ``$order``, ``$limit``)
+    and looked up among the kept answers as if asked alone; the others become the branches of
+    one ``UNION ALL`` built with sqlglot from their compiled trees, each row marked with its
+    branch and its place in the branch's order. Each branch's rows are then kept as that
+    question's answer, so the same question asked alone later (a chart's counts) is answered
+    from memory."""
+    started = time.monotonic()
+    prepared = [prepare_query(store, dataset, q, settings, started=started) for q in questions]
+    cache = answers(store, settings)
+    keys = [answer_key(dataset, query_key(store, p), "rows") for p in prepared]
+    found: list[tuple[tuple[Any, ...], ...] | None] = [cache.get(k) for k in keys]
+    missing = [i for i, rows in enumerate(found) if rows is None]
+    if missing:
+        together = _together(store, dataset, questions, prepared, missing, settings)
+        try:
+            rows = list(
+                store.execute(dataset, together, timeout_s=prepared[0].remaining_s(settings))
+            )
+        except QueryTimeout:
+            raise timeout_error(settings.query_timeout_s) from None
+        apart: dict[int, list[tuple[Any, ...]]] = {i: [] for i in missing}
+        as_text = _mixed(prepared, missing)
+        for branch, _place, *values in rows:
+            i = int(branch)
+            if as_text:
+                values = _typed(values, prepared[i].outputs, as_text)
+            apart[i].append(tuple(values))
+        for i, branch_rows in apart.items():
+            found[i] = tuple(branch_rows)
+            cache.put(keys[i], found[i], sum(_row_bytes(r) for r in branch_rows))
+    return [list(rows or ()) for rows in found]
+
+
+def keep_answer(
+    store: Store,
+    dataset: Dataset,
+    params: Mapping[str, str],
+    rows: Sequence[tuple[Any, ...]],
+    settings: Settings,
+) -> None:
+    """Keep ``rows`` as the answer to ``params``, a question another query has just answered
+    exactly (the summary's one query holds the count of matching rows, its units and the
+    first and last date, each of which the page, the charts and the rates ask alone): the
+    same question asked later is answered from memory. ``rows`` must be what the engine
+    would return, values of the same types."""
+    prepared = prepare_query(store, dataset, params, settings)
+    key = answer_key(dataset, query_key(store, prepared), "rows")
+    answer = tuple(tuple(r) for r in rows)
+    answers(store, settings).put(key, answer, sum(_row_bytes(r) for r in answer))
+
+
+def _reading(table: str) -> Callable[[exp.Expression], exp.Expression]:
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.name == DATASET_TABLE:
+            return exp.table_(table)
+        return node
+
+    return swap
+
+
+def _mixed(prepared: list[PreparedQuery], which: list[int]) -> set[int]:
+    """The outputs whose type differs between branches (a text column's values beside a
+    checkbox's): they travel as text, which every engine can union."""
+    mixed: set[int] = set()
+    first = prepared[which[0]].outputs
+    for i in which:
+        for place, (a, b) in enumerate(zip(first, prepared[i].outputs, strict=True)):
+            if a.type is not b.type:
+                if {a.type, b.type} - {ColumnType.TEXT, ColumnType.CHECKBOX}:
+                    raise ValueError("questions answered together must have alike outputs")
+                mixed.add(place)
+    return mixed
+
+
+def _typed(values: list[Any], outputs: list[Output], as_text: set[int]) -> list[Any]:
+    """A row's values as its own branch would have returned them: checkboxes sent as text
+    ('true', 'false') become booleans again."""
+    return [
+        (v == "true" if v is not None else None)
+        if place in as_text and outputs[place].type is ColumnType.CHECKBOX
+        else v
+        for place, v in enumerate(values)
+    ]
+
+
+def _together(
+    store: Store,
+    dataset: Dataset,
+    questions: Sequence[Mapping[str, str]],
+    prepared: list[PreparedQuery],
+    which: list[int],
+    settings: Settings,
+) -> exp.Select:
+    """The questions' union; when they share their ``$where`` (the summary's shares, most of
+    the filter form's counts), it is written once, as ``WITH _matching AS (SELECT * FROM
+    _dataset WHERE …)`` that every branch reads, not once per branch: a polygon's test is
+    thousands of nodes, which each branch copied, bound and wrote again."""
+    wheres = {questions[i].get("$where", "") for i in which}
+    shared = wheres.pop() if len(wheres) == 1 else ""
+    if not shared or len(which) < 2:
+        return _union(prepared, which)
+    condition = prepared[which[0]].compiled.select.args.get("where")
+    if condition is None:
+        return _union(prepared, which)
+    unfiltered = [
+        prepare_query(
+            store,
+            dataset,
+            {k: v for k, v in questions[i].items() if k != "$where"},
+            settings,
+            started=prepared[i].started,
+        )
+        if i in which
+        else prepared[i]
+        for i in range(len(prepared))
+    ]
+    union = _union(unfiltered, which, table=_MATCHING)
+    matching = exp.select("*").from_(DATASET_TABLE).where(condition.this.copy(), copy=False)
+    return union.with_(_MATCHING, as_=matching, copy=False)
+
+
+_MATCHING = "_matching"
+
+
+def _union(prepared: list[PreparedQuery], which: list[int], table: str | None = None) -> exp.Select:
+    """``SELECT * FROM (q0 UNION ALL q1 …) ORDER BY branch, place``: each branch's compiled
+    tree with its number and each row's place in the tree's own order (a window over the
+    same ORDER BY, evaluated after its grouping), so the rows come back apart and in order."""
+    names = [e.alias_or_name for e in prepared[which[0]].compiled.select.expressions]
+    as_text = _mixed(prepared, which)
+    branches: list[exp.Select] = []
+    for i in which:
+        inner = prepared[i].compiled.select.copy()
+        if table is not None:  # the branch reads the shared rows
+            inner = cast(exp.Select, inner.transform(_reading(table), copy=False))
+        if [e.alias_or_name for e in inner.expressions] != names:
+            raise ValueError("questions answered together must have the same outputs")
+        order = inner.args.get("order")
+        place: exp.Expression = (
+            exp.Window(this=exp.RowNumber(), order=order.copy())
+            if order is not None
+            else exp.Literal.number(0)
+        )
+        inner = inner.select(exp.alias_(place, "_place", quoted=True), copy=False)
+        branches.append(
+            exp.select(
+                exp.alias_(exp.Literal.number(i), "_branch", quoted=True),
+                exp.column("_place", quoted=True),
+                *(
+                    exp.alias_(
+                        exp.cast(exp.column(n, quoted=True), exp.DataType.Type.TEXT), n, quoted=True
+                    )
+                    if place in as_text
+                    else exp.column(n, quoted=True)
+                    for place, n in enumerate(names)
+                ),
+            ).from_(inner.subquery(f"q{i}", copy=False), copy=False)
+        )
+    # Each tree was copied once above; building on it needs no further copies (a polygon's
+    # test is thousands of nodes, and each copy of every branch cost milliseconds).
+    union: exp.Query = branches[0]
+    for branch in branches[1:]:
+        union = exp.union(union, branch, distinct=False, copy=False)
+    return (
+        exp.select("*")
+        .from_(union.subquery("together", copy=False), copy=False)
+        .order_by(exp.column("_branch", quoted=True), exp.column("_place", quoted=True), copy=False)
+    )
+
+
+class AnswerCache:
+    """Answers already given, kept by everything that decides them (:func:`answer_key`):
+    the dataset, the version read, the columns the viewer sees, the query as the engine
+    runs it and the form of the answer (rows, JSON, CSV…). A version never changes, so a
+    kept answer is exact; a publish makes a new version, which the next read names.
+
+    Bounded twice: at most ``entries`` answers and ``max_bytes`` together, the least
+    recently used leaving first; an answer over ``item_bytes`` (a sixteenth of the whole)
+    is never kept, so a large export streams as before. One per store, shared by the API
+    and the pages."""
+
+    def __init__(self, entries: int, max_bytes: int) -> None:
+        self.entries = entries
+        self.max_bytes = max_bytes
+        self.item_bytes = max_bytes // 16
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._kept: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._kept.move_to_end(key)
+            return found[0]
+
+    def put(self, key: Hashable, answer: Any, size: int) -> bool:
+        """Keep ``answer`` (``size`` bytes); False when it is too large to keep."""
+        if self.entries <= 0 or size > self.item_bytes:
+            return False
+        with self._lock:
+            old = self._kept.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            self._kept[key] = (answer, size)
+            self.bytes += size
+            while len(self._kept) > self.entries or self.bytes > self.max_bytes:
+                _, (_, freed) = self._kept.popitem(last=False)
+                self.bytes -= freed
+        return True
+
+
+_ANSWERS: weakref.WeakKeyDictionary[Store, AnswerCache] = weakref.WeakKeyDictionary()
+_ANSWERS_LOCK = threading.Lock()
+
+
+def answers(store: Store, settings: Settings) -> AnswerCache:
+    """The store's answer cache, sized by the settings when first used. Kept per store: two
+    portals in one process (tests, the benchmark) may hold the same dataset id and version
+    with different rows."""
+    with _ANSWERS_LOCK:
+        cache = _ANSWERS.get(store)
+        if cache is None:
+            cache = AnswerCache(settings.answer_cache_entries, settings.answer_cache_mb << 20)
+            _ANSWERS[store] = cache
+        return cache
+
+
+def query_key(store: Store, prepared: PreparedQuery) -> Hashable:
+    """What names a prepared query among kept answers: its normalised parameters, else the
+    SQL and parameters the engine runs (written once per compiled tree)."""
+    if prepared.question is not None:
+        return prepared.question
+    sql, params = store.engine_sql(prepared.dataset, prepared.compiled.select)
+    return sql, repr(params)
+
+
+def answer_key(dataset: Dataset, query: Hashable, form: str) -> Hashable:
+    """What decides an answer: the dataset (its creation time too: a dataset deleted and
+    made again under its id starts its versions over), the version read, the columns the
+    viewer sees, the query (:func:`query_key`) and the form of the answer."""
+    columns = tuple((c.field_name, c.type) for c in dataset.columns)
+    return (dataset.id, dataset.created_at, dataset.version, columns, query, form)
+
+
+def _row_bytes(row: tuple[Any, ...]) -> int:
+    """About what a fetched row holds in memory: the tuple, and each value's size."""
+    size = 56 + 8 * len(row)
+    for value in row:
+        size += 49 + len(value) if isinstance(value, str) else 32
+    return size
+
+
+def _kept_or_streamed(cache: AnswerCache, key: Hashable, rows: Iterable[Any]) -> Iterator[Any]:
+    """The rows read now and kept when they fit the cache's bound for one answer; past it,
+    the rows read so far followed by the rest, streamed and not kept."""
+    source = iter(rows)
+    kept: list[Any] = []
+    size = 0
+    for row in source:
+        kept.append(row)
+        size += _row_bytes(row)
+        if size > cache.item_bytes:
+            return _chained(kept, source)
+    answer = tuple(kept)
+    cache.put(key, answer, size)
+    return iter(answer)
+
+
+def _chained(head: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    """``head`` then ``rest``; closing it closes ``rest`` (and so the query's cursor)."""
+    try:
+        yield from head
+        yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if close is not None:
+            close()
+
+
+def dataset_tag(dataset: Dataset, *parts: object) -> str:
+    """A strong entity tag for an answer about ``dataset``: its version, the columns the
+    viewer sees with their dictionary words, its metadata (pages show them), and ``parts``
+    (the query, the format…). Any change to one of these makes another tag."""
+    described = [
+        dataset.id,
+        dataset.created_at.isoformat(),
+        dataset.version,
+        [c.model_dump(mode="json") for c in dataset.columns],
+        dataset.meta.model_dump(mode="json"),
+        list(parts),
+    ]
+    text = json.dumps(described, default=str, sort_keys=True)
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+def last_modified(dataset: Dataset) -> datetime:
+    """When what a reader sees of the dataset last changed: its rows or its metadata."""
+    moment = max(t for t in (dataset.rows_updated_at, dataset.updated_at) if t is not None)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def not_modified(
+    if_none_match: str | None, if_modified_since: str | None, etag: str, modified: datetime
+) -> bool:
+    """Whether a GET's conditions (RFC 9110 §13) let it be answered 304 Not Modified.
+
+    ``If-None-Match`` is a list of entity tags or ``*``, compared weakly (``W/"x"`` matches
+    ``"x"``); when present, ``If-Modified-Since`` is ignored. Otherwise an
+    ``If-Modified-Since`` that is a valid HTTP date at or after the last change (to the
+    second, the date's precision) means not modified; an invalid date is ignored."""
+    if if_none_match is not None:
+        wanted = if_none_match.strip()
+        if wanted == "*":
+            return True
+        ours = _opaque(etag)
+        return any(_opaque(tag) == ours for tag in _entity_tags(wanted))
+    if if_modified_since is None:
+        return False
+    try:
+        since = parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since.tzinfo is None:  # asctime and RFC 850 dates carry no zone: they are GMT
+        since = since.replace(tzinfo=UTC)
+    return modified.replace(microsecond=0) <= since
+
+
+def _entity_tags(header: str) -> list[str]:
+    """The entity tags of an If-None-Match list; a comma inside quotes belongs to its tag."""
+    tags: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        if char == "," and not quoted:
+            tags.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    tags.append("".join(current).strip())
+    return [t for t in tags if t]
+
+
+def _opaque(tag: str) -> str:
+    """An entity tag without its weakness mark: weak comparison looks at this alone."""
+    return tag[2:] if tag.startswith("W/") else tag
 
 
 def prepare_query(
@@ -174,7 +571,7 @@ def prepare_query(
         query, filters = parse_request(params)
         compiled = _compile(dataset, query, settings, filters, unlimited)
         _COMPILED.put(key, compiled)
-    return PreparedQuery(dataset, compiled, started)
+    return PreparedQuery(dataset, compiled, started, key)
 
 
 def all_of(*clauses: str | None) -> str | None:

@@ -110,6 +110,19 @@ class Settings(BaseSettings):
     default_limit: int = Field(1000, description="Rows per page when a query gives no $limit.")
     max_limit: int = Field(50000, description="The largest $limit a query may ask for.")
     query_timeout_s: float = Field(30.0, description="Queries running longer are stopped.")
+    answer_cache_entries: int = Field(
+        4096,
+        ge=0,
+        description="Answers (rows of a query, or an API answer's bytes) each server process "
+        "keeps, least recently used first out; versions never change, so a kept answer is "
+        "exact. 0: none kept.",
+    )
+    answer_cache_mb: int = Field(
+        64,
+        ge=0,
+        description="The most memory, in MB, the kept answers take together; one answer "
+        "larger than a sixteenth of it is never kept (large exports stream). 0: none kept.",
+    )
     throttle_anonymous_per_minute: int = Field(
         600,
         description="Requests (API and pages) a minute per address without an app token; 0: none.",

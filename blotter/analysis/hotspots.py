@@ -22,7 +22,7 @@ import numpy as np
 
 from blotter.errors import InvalidRequest
 from blotter.model import ColumnType, Dataset
-from blotter.queries import and_where, run_query
+from blotter.queries import and_where, answer_key, answers, run_query
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -99,6 +99,16 @@ METHOD = (
     f"{ALPHA:.0%} (esda.fdr). Hot: significantly more points around a cell than the area's "
     "average; cold: significantly fewer. Density: Gaussian kernel estimate (Scott's rule)."
 )
+
+
+def preload() -> None:
+    """Import the statistics libraries now: they cost about 1.7 s of CPU to import (esda,
+    libpysal, SciPy), which the first hotspot map of a process paid. A server calls this when
+    it starts; commands that never draw hotspots never do."""
+    import esda.getisord  # noqa: F401
+    import libpysal.weights  # noqa: F401
+    import scipy.signal
+    import scipy.stats  # noqa: F401
 
 
 SUBCELLS = 10  # a cell is this many snapping steps tall
@@ -182,14 +192,18 @@ def find_hotspots(points: Sequence[Point], cell_m: float = 250.0) -> Hotspots:
     threshold = float(fdr(p, ALPHA))
     located = np.array([[p[0], p[1]] for p in points], dtype=float).T
     weights = np.array([p[2] if len(p) > 2 else 1 for p in points], dtype=float)
-    kde = gaussian_kde(located, weights=weights)
-    centres = np.array(
-        [
-            [west + (j + 0.5) * d_lon for i in range(rows) for j in range(cols)],
-            [south + (i + 0.5) * d_lat for i in range(rows) for j in range(cols)],
-        ]
-    )
-    density = kde(centres)
+    kde = gaussian_kde(located, weights=weights)  # the bandwidth (Scott's rule)
+    if len(points) * rows * cols > DIRECT_KDE_TERMS:
+        # The engine's points sit on the snapping lattice: the same sums by convolution.
+        density = lattice_density(points, cell_m, kde.covariance).flatten()
+    else:
+        centres = np.array(
+            [
+                [west + (j + 0.5) * d_lon for i in range(rows) for j in range(cols)],
+                [south + (i + 0.5) * d_lat for i in range(rows) for j in range(cols)],
+            ]
+        )
+        density = kde(centres)
     density = density / density.max() if density.max() > 0 else density
     cells = []
     for index in range(rows * cols):
@@ -216,6 +230,58 @@ def find_hotspots(points: Sequence[Point], cell_m: float = 250.0) -> Hotspots:
     return Hotspots(cells, cell_m, total, threshold, METHOD)
 
 
+DIRECT_KDE_TERMS = 5_000_000  # points × cells up to which the sums are made one by one
+KERNEL_SIGMAS = 12.0  # the kernel's reach; beyond it a term is below 1e-31 of the peak
+
+
+def lattice_density(points: Sequence[Point], cell_m: float, covariance: np.ndarray) -> np.ndarray:
+    """The Gaussian kernel density (covariance ``covariance``) of the weighted points,
+    snapped to the lattice of :func:`snap_step` (as :func:`located_points` gives them), at the
+    centre of every cell of :func:`grid_counts`' grid (rows south to north), up to a
+    constant factor: the sum of every point's kernel at every centre, as
+    ``scipy.stats.gaussian_kde`` evaluates it.
+
+    The points sit on the snapping lattice and the centres on the same lattice (shifted by
+    half a step), so the sum is a convolution of the lattice's weights with the kernel
+    sampled on the lattice, done with FFTs: seconds became milliseconds (144,570 points
+    by 7,221 cells took 16 s of CPU). The kernel is cut at ``KERNEL_SIGMAS`` standard
+    deviations, where a term is below the last digit of a double."""
+    from scipy.signal import fftconvolve
+
+    counts, *_ = grid_counts(points, cell_m)
+    rows, cols = counts.shape
+    step = snap_step(cell_m)
+    x = np.floor(np.array([p[0] for p in points]) / step + 0.5).astype(np.int64)
+    y = np.floor(np.array([p[1] for p in points]) / step + 0.5).astype(np.int64)
+    w = np.array([p[2] if len(p) > 2 else 1 for p in points], dtype=float)
+    mean_lat = float(np.average(y * step, weights=w))
+    wide = max(1, round(SUBCELLS / math.cos(math.radians(mean_lat))))
+    x0, y0 = int(x.min()), int(y.min())
+    lattice = np.zeros((rows * SUBCELLS, cols * wide))
+    np.add.at(lattice, (y - y0, x - x0), w)
+    # A centre, in lattice steps from the first point: j * wide + (wide - 1) / 2 across,
+    # i * SUBCELLS + (SUBCELLS - 1) / 2 up; the fraction is the kernel's offset.
+    fx, fy = ((wide - 1) / 2) % 1, ((SUBCELLS - 1) / 2) % 1
+    reach_x = int(KERNEL_SIGMAS * math.sqrt(covariance[0, 0]) / step) + 2
+    reach_y = int(KERNEL_SIGMAS * math.sqrt(covariance[1, 1]) / step) + 2
+    reach_x = min(reach_x, lattice.shape[1])
+    reach_y = min(reach_y, lattice.shape[0])
+    dx = (np.arange(-reach_x, reach_x + 1) + fx) * step
+    dy = (np.arange(-reach_y, reach_y + 1) + fy) * step
+    gx, gy = np.meshgrid(dx, dy)
+    inverse = np.linalg.inv(covariance)
+    kernel = np.exp(
+        -0.5 * (inverse[0, 0] * gx * gx + 2 * inverse[0, 1] * gx * gy + inverse[1, 1] * gy * gy)
+    )
+    full = fftconvolve(lattice, kernel, mode="full")
+    centre_x = np.arange(cols) * wide + int((wide - 1) // 2)
+    centre_y = np.arange(rows) * SUBCELLS + int((SUBCELLS - 1) // 2)
+    # full[b + reach_y, a + reach_x] is the sum at lattice point (a + fx, b + fy).
+    picked = full[np.ix_(centre_y + reach_y, centre_x + reach_x)]
+    density: np.ndarray = np.maximum(picked, 0.0)  # FFT rounding may leave -1e-17
+    return density
+
+
 def located_points(
     store: Store,
     dataset: Dataset,
@@ -240,3 +306,18 @@ def located_points(
     # Beyond the API's page limit: the statistic needs every cell, streamed.
     rows = run_query(store, dataset, params, settings, unlimited=True).rows
     return [(lon, lat, int(n)) for lon, lat, n in rows]
+
+
+def hotspots_of(
+    store: Store, dataset: Dataset, settings: Settings, where: str | None, cell_m: float = 250.0
+) -> Hotspots:
+    """:func:`find_hotspots` of the located rows under ``where``, kept with the version's
+    answers: the same map asked again is not counted, tested and smoothed again."""
+    cache = answers(store, settings)
+    key = answer_key(dataset, ("hotspots", where or "", cell_m), "hotspots")
+    kept = cache.get(key)
+    if isinstance(kept, Hotspots):
+        return kept
+    found = find_hotspots(located_points(store, dataset, settings, where, cell_m), cell_m)
+    cache.put(key, found, 200 * len(found.cells) + 200)
+    return found

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from blotter.analysis.units import Unit, unit_of
 from blotter.model import Cadence, Column, ColumnType, Dataset
-from blotter.queries import and_where, run_query
+from blotter.queries import all_of, keep_answer, run_query, run_together
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -84,76 +85,115 @@ def dataset_facts(
     where: str | None = None,
     unit: Unit | None = None,
 ) -> Facts:
-    """The figures behind the summary, under the page's filter, counted in ``unit``."""
+    """The figures behind the summary, under the page's filter, counted in ``unit``.
+
+    Few queries, whatever the columns: one for the counts, the period and (for a unit
+    larger than a row) how many units record each candidate column; one ``UNION ALL`` of the
+    candidates' grouped counts."""
     unit = unit or unit_of(dataset, None)
     base = {"$where": where} if where else {}
     when = date_column(dataset)
-    select = f"{unit.count}, count(*)" + (
-        f", min(`{when.field_name}`), max(`{when.field_name}`)" if when else ""
-    )
-    row = next(iter(run_query(store, dataset, {**base, "$select": select}, settings).rows))
+    candidates = [
+        c
+        for c in _highlighted(dataset)[:_CANDIDATES]
+        # a list's shares do not add up to one; a key is no category
+        if c.separator is None and c.field_name != unit.key
+    ]
+    select = [unit.count, "count(*)"]
+    if when:
+        select += [f"min(`{when.field_name}`)", f"max(`{when.field_name}`)"]
+    if unit.key is not None:
+        # An incident's rows may differ (one records it, one does not): count units whole.
+        for column in candidates:
+            select.append(f"count(DISTINCT case({_recorded(column, False)}, `{unit.key}`))")
+            select.append(f"count(DISTINCT case({_recorded(column, True)}, `{unit.key}`))")
+    params = {**base, "$select": ", ".join(select)}
+    row = next(iter(run_query(store, dataset, params, settings).rows))
     units, rows = int(row[0]), int(row[1])
     first, last = (row[2], row[3]) if when else (None, None)
+    recording = row[4 if when else 2 :]
+    # The same figures, asked alone by the page (its row count), the rates (units, the
+    # period) and the charts (units recording a column), are answered by this query.
+    keep_answer(store, dataset, {**base, "$select": "count(*)"}, [(row[1],)], settings)
+    keep_answer(store, dataset, {**base, "$select": unit.count}, [(row[0],)], settings)
+    if when:
+        span = f"min(`{when.field_name}`), max(`{when.field_name}`)"
+        keep_answer(store, dataset, {**base, "$select": span}, [(first, last)], settings)
+    if unit.key is not None:
+        for i, column in enumerate(candidates):
+            name = f"`{column.field_name}`"
+            # Written as analysis.counts writes it, so it compiles to the same query.
+            unknowns = (f"{name} != {_quote(v)}" for v in column.unknown_values)
+            known = all_of(where, f"{name} IS NOT NULL", *unknowns)
+            asked = {"$select": unit.count, **({"$where": known} if known else {})}
+            keep_answer(store, dataset, asked, [(recording[2 * i + 1],)], settings)
     shares: list[Share] = []
-    for column in _highlighted(dataset)[:_CANDIDATES]:
-        if len(shares) >= MAX_SHARES or units == 0:
-            break
-        if column.separator is not None or column.field_name == unit.key:
-            continue  # a list's shares do not add up to one; a key is no category
-        share = _top_share(store, dataset, settings, base, column, unit, units)
-        if share is not None:
-            shares.append(share)
+    if units:
+        questions = [_share_question(c, unit, where) for c in candidates]
+        answered = run_together(store, dataset, questions, settings)
+        grouped = {
+            column.field_name: [(v, int(n)) for v, n in found]
+            for column, found in zip(candidates, answered, strict=True)
+        }
+        for i, column in enumerate(candidates):
+            if len(shares) >= MAX_SHARES:
+                break
+            units_of_column = (
+                (int(recording[2 * i]), int(recording[2 * i + 1])) if unit.key else None
+            )
+            share = _top_share(column, grouped[column.field_name], units, units_of_column)
+            if share is not None:
+                shares.append(share)
     return Facts(units, when, first, last, shares, unit, rows)
 
 
-def _top_share(
-    store: Store,
-    dataset: Dataset,
-    settings: Settings,
-    base: dict[str, str],
-    column: Column,
-    unit: Unit,
-    total: int,
-) -> Share | None:
-    """The most common value of a category column, if it has few values and some vary."""
+def _recorded(column: Column, known: bool) -> str:
+    """SoQL true where a row records the column (``known``: and not as unknown, UNK)."""
+    name = f"`{column.field_name}`"
+    tests = [f"{name} IS NOT NULL"]
+    if known:
+        tests += [f"{name} != {_quote(v)}" for v in column.unknown_values]
+    return " AND ".join(tests)
+
+
+def _share_question(column: Column, unit: Unit, where: str | None) -> dict[str, str]:
     name = f"`{column.field_name}`"
     params = {
         "$select": f"{name} AS value, {unit.count} AS n",
         "$group": name,
         "$order": "n DESC, value",
-        "$limit": str(MAX_CATEGORIES + 2 + len(column.unknown_values)),
     }
-    if base.get("$where"):
-        params["$where"] = base["$where"]
-    rows = [(value, int(n)) for value, n in run_query(store, dataset, params, settings).rows]
+    # No $limit: the question is the one a chart of the column asks (analysis.counts), so
+    # its answer is kept for the chart.
+    if where:
+        params["$where"] = where
+    return params
+
+
+def _top_share(
+    column: Column,
+    rows: list[tuple[Any, int]],
+    total: int,
+    recording: tuple[int, int] | None,
+) -> Share | None:
+    """The most common value of a category column, if it has few values and some vary.
+    ``recording``: for a unit larger than a row, the units recording the column, and those
+    recording a known value."""
     empty = sum(n for value, n in rows if value is None)
     unknown = sum(n for value, n in rows if str(value) in column.unknown_values)
     counts = [(v, n) for v, n in rows if v is not None and str(v) not in column.unknown_values]
     if not 2 <= len(counts) <= MAX_CATEGORIES:
         return None
-    if unit.key is None:  # rows: each is in one group, so the groups add up
+    if recording is None:  # rows: each is in one group, so the groups add up
         recorded, missing = sum(n for _, n in counts), empty
     else:
-        # An incident's rows may differ (one records it, one does not): count units whole.
-        any_where = and_where(base.get("$where"), f"{name} IS NOT NULL")
-        recording = _units(store, dataset, settings, unit, any_where)
-        missing = max(total - recording, 0)
-        recorded = recording
-        if column.unknown_values:
-            known = " AND ".join(
-                [any_where, *(f"{name} != {_quote(v)}" for v in column.unknown_values)]
-            )
-            recorded = _units(store, dataset, settings, unit, known)
+        missing = max(total - recording[0], 0)
+        recorded = recording[1] if column.unknown_values else recording[0]
     if column.type is ColumnType.CHECKBOX:
         yes = next((n for value, n in counts if value is True), 0)
         return Share(column, "yes", yes, recorded, missing, unknown)
     value, top = counts[0]
     return Share(column, column.label(str(value)), top, recorded, missing, unknown)
-
-
-def _units(store: Store, dataset: Dataset, settings: Settings, unit: Unit, where: str) -> int:
-    rows = run_query(store, dataset, {"$select": unit.count, "$where": where}, settings).rows
-    return int(next(iter(rows))[0])
 
 
 def _quote(value: str) -> str:

@@ -8,13 +8,13 @@ import math
 from dataclasses import asdict
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from blotter.access import visible_dataset
 from blotter.analysis.activity import activity_rates
 from blotter.analysis.benchmarks import population_total, rate_table
 from blotter.analysis.counts import count_values
-from blotter.analysis.hotspots import find_hotspots, located_points
+from blotter.analysis.hotspots import hotspots_of
 from blotter.analysis.timing import WEEKDAYS, hour_by_weekday, year_on_year
 from blotter.analysis.trends import NOISE_P, PERIODS, trend
 from blotter.analysis.units import unit_of, units_of
@@ -22,6 +22,7 @@ from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
 from blotter.model import Column, Dataset, check_dataset_id
 from blotter.portal import Portal
+from blotter.queries import answer_key, answers
 
 router = APIRouter()
 
@@ -145,18 +146,24 @@ def _column_param(dataset: Dataset, request: Request, name: str) -> Column | Non
 
 
 @router.get("/api/analysis/v1/{dataset_id}/hotspots.geojson")
-def hotspots(request: Request, dataset_id: str) -> JSONResponse:
+def hotspots(request: Request, dataset_id: str) -> Response:
     """Gi* hotspot cells of the located rows (``$where`` narrows them, ``cell`` in metres)."""
     portal: Portal = request.app.state.portal
     viewer = viewer_of(request, portal.store)
     dataset = visible_dataset(portal.store, viewer, check_dataset_id(dataset_id))
     cell = _cell_size(request.query_params.get("cell", "250"))
-    points = located_points(
-        portal.store, dataset, portal.settings, request.query_params.get("$where"), cell
-    )
-    return JSONResponse(
-        find_hotspots(points, cell).geojson(), media_type="application/vnd.geo+json; charset=utf-8"
-    )
+    where = request.query_params.get("$where")
+    media_type = "application/vnd.geo+json; charset=utf-8"
+    # The answer's bytes are kept with the version's answers: a grid of thousands of cells
+    # takes longer to write as JSON than to find once the cells are kept.
+    cache = answers(portal.store, portal.settings)
+    key = answer_key(dataset, ("hotspots", where or "", cell), "geojson")
+    kept = cache.get(key)
+    if kept is None:
+        found = hotspots_of(portal.store, dataset, portal.settings, where, cell)
+        kept = JSONResponse(found.geojson()).body
+        cache.put(key, kept, len(kept))
+    return Response(kept, media_type=media_type)
 
 
 def _cell_size(text: str) -> float:

@@ -6,12 +6,9 @@ headers and the same serialization; only how the query arrives differs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from datetime import UTC
-from email.utils import format_datetime
 from typing import Any
 
 import anyio
@@ -27,7 +24,17 @@ from blotter.auth import viewer_of
 from blotter.errors import BlotterError
 from blotter.model import Dataset
 from blotter.portal import Portal
-from blotter.queries import PreparedQuery, run
+from blotter.queries import (
+    PreparedQuery,
+    answer_key,
+    answers,
+    dataset_tag,
+    http_date,
+    last_modified,
+    not_modified,
+    query_key,
+    run,
+)
 from blotter.soql.compiler import Output
 from blotter.store.common import now
 
@@ -58,7 +65,8 @@ def data_response(
     whole: bool = False,
     version: int | None = None,
 ) -> Response:
-    """Run a query and stream its rows with Socrata's headers; 304 when the ETag matches.
+    """Run a query and stream its rows with Socrata's headers; 304 when the request's
+    conditions (If-None-Match, If-Modified-Since) say the client holds this answer already.
 
     A ``download`` (or an ``attach``ed answer) is sent as a file named for the dataset, the
     filter (``about``) and the day. A ``whole`` CSV (every row, every column the viewer
@@ -68,39 +76,35 @@ def data_response(
     portal: Portal = request.app.state.portal
     viewer = viewer_of(request, portal.store)
     dataset, newest = visible_version(portal.store, viewer, dataset_id, version)
-    # Staff may see columns the public cannot: the ETag differs with the columns served.
-    shown = [c.field_name for c in dataset.columns]
-    key = json.dumps([dataset.id, dataset.version, fmt, etag_key, shown], default=str)
-    etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
-    last_modified = format_datetime(
-        (dataset.rows_updated_at or dataset.updated_at).replace(tzinfo=UTC), usegmt=True
-    )
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
-    media_type, streamer = FORMATS[fmt]
-    prepared = prepare(portal, dataset)
-    body: Iterator[bytes] = iter(())
-    if fmt == "csv" and not whole:
-        body = csv_body(portal, prepared)
-    elif not whole:
-        result = run(portal.store, prepared, portal.settings)
-        body = streamer(result.outputs, result.rows)
-    headers = {
-        "ETag": etag,
-        "Last-Modified": last_modified,
-        "X-SODA2-Fields": json.dumps([o.name for o in prepared.outputs]),
-        "X-SODA2-Types": json.dumps([soda_type_name(o) for o in prepared.outputs]),
-        "X-SODA2-Truth-Last-Modified": last_modified,
-        # Socrata's signal that the rows are not the newest; ours names the versions.
-        "X-SODA2-Data-Out-Of-Date": "true" if dataset.version != newest else "false",
-        "X-Blotter-Version": str(dataset.version),
-        "X-Blotter-Newest-Version": str(newest),
-    }
+    # The tag names the version, the columns served (staff may see more) with their words,
+    # the metadata, the query and the format: it changes whenever the answer may.
+    etag = dataset_tag(dataset, fmt, etag_key, bom, download)
+    modified = last_modified(dataset)
+    headers = {"ETag": etag, "Last-Modified": http_date(modified)}
     # The answer depends on who asks (internal columns), so caches must key on credentials,
     # and never keep a staff answer where the public could be handed it.
     headers["Vary"] = "Authorization, Cookie, X-App-Token"
     if viewer.user is not None:
         headers["Cache-Control"] = "private, no-store"
+    if not_modified(
+        request.headers.get("if-none-match"),
+        request.headers.get("if-modified-since"),
+        etag,
+        modified,
+    ):
+        # RFC 9110 §15.4.5: no body, and the validators and caching headers a 200 would send.
+        return Response(status_code=304, headers=headers)
+    media_type, streamer = FORMATS[fmt]
+    prepared = prepare(portal, dataset)
+    headers |= {
+        "X-SODA2-Fields": json.dumps([o.name for o in prepared.outputs]),
+        "X-SODA2-Types": json.dumps([soda_type_name(o) for o in prepared.outputs]),
+        "X-SODA2-Truth-Last-Modified": headers["Last-Modified"],
+        # Socrata's signal that the rows are not the newest; ours names the versions.
+        "X-SODA2-Data-Out-Of-Date": "true" if dataset.version != newest else "false",
+        "X-Blotter-Version": str(dataset.version),
+        "X-Blotter-Newest-Version": str(newest),
+    }
     if download or attach:
         name = download_filename(dataset.meta.name, dataset.id, about, fmt, now().date())
         headers["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -108,25 +112,81 @@ def data_response(
         sent = whole_export(portal, dataset, media_type, headers, bom=bom)
         if isinstance(sent, Response):
             return sent
-        body = sent  # the first request: streamed while its file is written
+        # The first request: streamed while its file is written, never kept in memory.
+        body = _joined(["\ufeff".encode()], sent) if bom else sent
+        return _answer(body, media_type, headers, request.url.path, lambda _: None, 0)
+    # The same question about the same version is answered from memory, pages and API alike.
+    cache = answers(portal.store, portal.settings)
+    key = answer_key(dataset, query_key(portal.store, prepared), f"{fmt};bom={bom}")
+    kept = cache.get(key)
+    if kept is not None:
+        return Response(kept, media_type=media_type, headers=headers)
+    if fmt == "csv":
+        body = csv_body(portal, prepared)
+    else:
+        result = run(portal.store, prepared, portal.settings, keep=False)
+        body = streamer(result.outputs, result.rows)
     if bom and fmt == "csv":  # Socrata's $$bom: Excel then reads the CSV as UTF-8
         body = _joined(["\ufeff".encode()], body)
-    return _answer(body, media_type, headers, request.url.path)
+    return _answer(
+        body,
+        media_type,
+        headers,
+        request.url.path,
+        lambda whole: cache.put(key, whole, len(whole)),
+        cache.item_bytes,
+    )
 
 
-def _answer(body: Iterator[bytes], media_type: str, headers: dict[str, str], path: str) -> Response:
+def _answer(
+    body: Iterator[bytes],
+    media_type: str,
+    headers: dict[str, str],
+    path: str,
+    keep: Callable[[bytes], object],
+    keep_bytes: int,
+) -> Response:
     """Nearly every answer is small: write it whole here, in the request's own thread, and
     send it with a Content-Length (no hop to another thread per chunk, and an engine error
-    becomes a proper status). A large one streams, in constant memory."""
+    becomes a proper status); ``keep`` is handed it. A large one streams, in constant memory;
+    it is handed to ``keep`` too when it ends whole within ``keep_bytes`` (the cache's bound
+    for one answer), and otherwise never held."""
     kept: list[bytes] = []
     size = 0
     for chunk in body:
         kept.append(chunk)
         size += len(chunk)
         if size > WHOLE_ANSWER_BYTES:
-            rest = _in_stream_threads(_joined(kept, body), path)
+            chunks = _kept_while_small(_joined(kept, body), keep, keep_bytes)
+            rest = _in_stream_threads(chunks, path)
             return StreamingResponse(rest, media_type=media_type, headers=headers)
-    return Response(b"".join(kept), media_type=media_type, headers=headers)
+    whole = b"".join(kept)
+    keep(whole)
+    return Response(whole, media_type=media_type, headers=headers)
+
+
+def _kept_while_small(
+    chunks: Iterator[bytes], keep: Callable[[bytes], object], keep_bytes: int
+) -> Iterator[bytes]:
+    """The chunks as they come; a copy is held until it passes ``keep_bytes`` (then
+    dropped), and handed to ``keep`` if the stream ends within it."""
+    held: list[bytes] | None = []
+    size = 0
+    try:
+        for chunk in chunks:
+            if held is not None:
+                size += len(chunk)
+                if size <= keep_bytes:
+                    held.append(chunk)
+                else:
+                    held = None
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    if held is not None:
+        keep(b"".join(held))
 
 
 async def _in_stream_threads(chunks: Iterator[bytes], path: str) -> AsyncIterator[bytes]:

@@ -5,6 +5,7 @@ screens, so no label is ever scaled below 11 px."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -16,11 +17,20 @@ __all__ = ["NARROW_FONT", "narrow_svg_of", "svg_of"]
 READABLE_FONT = 12  # px: the wide drawing's labels, shown unscaled on wider screens
 
 
-def svg_of(spec: alt.TopLevelMixin | dict[str, Any], title: str) -> Markup:
-    """The chart as inline SVG, named for assistive technology by its title."""
+def svg_of(
+    spec: alt.TopLevelMixin | dict[str, Any],
+    title: str,
+    datasets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> Markup:
+    """The chart as inline SVG, named for assistive technology by its title. ``datasets``
+    are rows the spec names (``alt.Data(name=…)``), written in after Altair has checked the
+    spec: Altair checks every inline row against the schema, which took seconds for a map's
+    points or a hotspot grid's cells."""
     import vl_convert
 
     spec_dict = spec if isinstance(spec, dict) else spec.to_dict()
+    if datasets:
+        spec_dict["datasets"] = {**spec_dict.get("datasets", {}), **datasets}
     # No ARIA on each mark: the SVG is one image named by its title, described beside it in
     # words and backed by its data table, which say more than a list of shapes would.
     config = spec_dict.setdefault("config", {})

@@ -23,6 +23,7 @@ from blotter.model import Column, Dataset, check_version_number
 from blotter.portal import Portal
 from blotter.web.charts import PERIODS, Chart, chartable, count_by, crosstab, over_time
 from blotter.web.filters import VIEW_PREFIX, parse_filters, where_clause
+from blotter.web.kept import kept_page
 from blotter.web.maps import boundary_areas
 from blotter.web.rendering import portal_of
 from blotter.web.timing import hour_weekday_chart, year_on_year_chart
@@ -125,12 +126,15 @@ def chart_file(request: Request, dataset_id: str, name: str, fmt: str) -> Respon
     number = check_version_number(asked, "version") if asked else None
     viewer = viewer_of(request, portal.store)
     dataset, _ = visible_version(portal.store, viewer, dataset_id, number)
-    chart, subtitle = build_chart(portal, dataset, name, dict(request.query_params))
-    headers = {
-        "Content-Disposition": f'inline; filename="{dataset.id}-{chart.id}.{fmt}"',
-        # Other sites may show the image; staff answers may hold internal data.
-        "Cache-Control": "private, no-store"
-        if viewer_of(request, portal.store).user
-        else "public, max-age=300",
-    }
-    return Response(draw(chart, fmt, subtitle), media_type=FORMATS[fmt], headers=headers)
+
+    def drawn() -> Response:
+        chart, subtitle = build_chart(portal, dataset, name, dict(request.query_params))
+        headers = {
+            "Content-Disposition": f'inline; filename="{dataset.id}-{chart.id}.{fmt}"',
+            # Other sites may show the image; staff answers may hold internal data.
+            "Cache-Control": "private, no-store" if viewer.user else "public, max-age=300",
+        }
+        return Response(draw(chart, fmt, subtitle), media_type=FORMATS[fmt], headers=headers)
+
+    # The public's chart is kept, drawn once per version, view and format.
+    return kept_page(request, portal, viewer, dataset, f"chart {name}.{fmt}", drawn)

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from blotter.access import visible_dataset
+from blotter.access import Viewer, visible_dataset
 from blotter.analysis.activity import ActivityRate, activity_rates, scope_mismatch
 from blotter.analysis.benchmarks import RateTable, population_total, rate_table
 from blotter.analysis.summary import dataset_facts, freshness, summary_sentences
@@ -27,6 +27,7 @@ from blotter.web.chart_links import add_share_links
 from blotter.web.charts import Chart, chartable, count_by, over_time
 from blotter.web.events import Total, headline_totals
 from blotter.web.filters import quote
+from blotter.web.kept import kept_page
 from blotter.web.rendering import portal_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -104,6 +105,17 @@ def dashboard(request: Request, dataset_id: str) -> Response:
     dataset = visible_dataset(portal.store, viewer, dataset_id)
     if not dataset.meta.dashboard:
         raise NotFound(f"Dataset {dataset_id} has no dashboard; its page has every tool.")
+    return kept_page(
+        request,
+        portal,
+        viewer,
+        dataset,
+        "dashboard",
+        lambda: _drawn(request, portal, viewer, dataset),
+    )
+
+
+def _drawn(request: Request, portal: Portal, viewer: Viewer, dataset: Dataset) -> Response:
     unit = unit_of(dataset, request.query_params.get("unit"))
     facts = dataset_facts(portal.store, dataset, portal.settings, unit=unit)
     fresh = freshness(dataset, now(), facts.last)

@@ -50,6 +50,7 @@ from blotter.web.filter_form import (
 )
 from blotter.web.filters import Problem
 from blotter.web.history_pages import RECENT, VersionLine, citation, version_lines
+from blotter.web.kept import kept_page
 from blotter.web.maps import MapView, boundary_areas, build_map
 from blotter.web.patterns import Patterns, build_patterns
 from blotter.web.places import place_redirect
@@ -191,20 +192,32 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     placed, unplaced = place_redirect(portal, dataset, dict(request.query_params))
     if placed is not None:
         return RedirectResponse(placed, status_code=303)
-    view = read_view(dataset, dict(request.query_params), boundary_areas(portal, dataset))
-    view.problems += [unplaced] if unplaced else []
-    results = _run(portal, request, dataset, view)
-    page = _page(portal, request, dataset, view, results, newest)
-    if not view.problems:
+
+    def draw() -> Response:
+        view = read_view(dataset, dict(request.query_params), boundary_areas(portal, dataset))
+        view.problems += [unplaced] if unplaced else []
+        results = _run(portal, request, dataset, view)
+        page = _page(portal, request, dataset, view, results, newest)
+        if not view.problems:
+            portal.store.count_view(dataset.id)
+        og = OpenGraph(
+            title=dataset.meta.name,
+            description=" ".join(results.summary)
+            or first_sentence(dataset.meta.description)
+            or dataset.meta.name,
+            url=absolute_url(request, page_url(dataset.id, view.params)),
+        )
+        status = 400 if view.problems else 200
+        return render(request, "dataset.html", page, status=status, og=og)
+
+    # A view drawn before is sent again as it was; it is still a view of the dataset.
+    def counted() -> None:
         portal.store.count_view(dataset.id)
-    og = OpenGraph(
-        title=dataset.meta.name,
-        description=" ".join(results.summary)
-        or first_sentence(dataset.meta.description)
-        or dataset.meta.name,
-        url=absolute_url(request, page_url(dataset.id, view.params)),
-    )
-    return render(request, "dataset.html", page, status=400 if view.problems else 200, og=og)
+
+    # The newest version's number is part of what is kept: an older version's page then
+    # gains its banner (and the history its new line) when a version is published.
+    form = f"dataset page, newest version {newest}"
+    return kept_page(request, portal, viewer, dataset, form, draw, counted)
 
 
 def _run(portal: Portal, request: Request, dataset: Dataset, view: DatasetView) -> _Results:

@@ -4,13 +4,14 @@ now in the address, with each category's values counted under the other filters.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from blotter.analysis.counts import count_values
-from blotter.analysis.units import Unit, unit_of
+from blotter.analysis.units import Unit, list_match, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
-from blotter.queries import run_query
+from blotter.queries import all_of, run_together
 from blotter.web.filters import IN_SEPARATOR, VIEW_PREFIX, Filter, Problem, where_clause
 
 MAX_CHOICES = 40  # a text column with more distinct values gets free-text boxes
@@ -58,35 +59,93 @@ class Link:
     url: str | None = None
 
 
-def _choices(
-    portal: Portal, dataset: Dataset, column: Column, where: str | None, unit: Unit | None = None
-) -> tuple[list[tuple[str, int]], bool] | None:
-    """Values of a text column with their counts (of ``unit``) under the other filters, if
-    few, and whether its cells hold several values ("a; b"), which are then offered one by
-    one and counted as the column's chart counts them."""
-    unit = unit or unit_of(dataset, None)
+Counted = tuple[list[tuple[str, int]], bool] | None
+
+
+def _grouped(column: Column, unit: Unit, where: str | None) -> dict[str, str]:
     params = {
         "$select": f"`{column.field_name}` AS value, {unit.count} AS n",
         "$group": f"`{column.field_name}`",
         "$order": "n DESC, value",
-        "$limit": str(MAX_CHOICES + 1),
+        "$limit": str(MAX_CHOICES + 2),  # one more than shown, and the empty value
     }
     if where:
         params["$where"] = where
-    result = run_query(portal.store, dataset, params, portal.settings)
-    values = [(v, int(n)) for v, n in result.rows if v is not None]
-    if len(values) > MAX_CHOICES:
-        return None
-    if column.separator is None and not any("; " in v for v, _ in values):
-        return values, False
-    if column.separator is not None:
-        counted = count_values(portal.store, dataset, portal.settings, column, where, unit)
-        return [(str(c.value), int(c.count)) for c in counted.values if c.value is not None], True
-    items: dict[str, int] = {}
-    for v, n in values:
-        for item in v.split("; "):
-            items[item] = items.get(item, 0) + n
-    return sorted(items.items(), key=lambda kv: (-kv[1], kv[0])), True
+    return params
+
+
+def _item(column: Column, unit: Unit, item: str, where: str | None) -> dict[str, str]:
+    """The units whose cells of a list column include ``item`` (as its chart counts them)."""
+    quoted = "'" + item.replace("'", "''") + "'"
+    return {
+        "$select": f"{quoted} AS value, {unit.count} AS n",
+        "$where": all_of(where, list_match(column, item)) or "",
+    }
+
+
+def _values(rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, int]]:
+    return [(str(v), int(n or 0)) for v, n in rows if v is not None]
+
+
+def counted_choices(
+    portal: Portal, dataset: Dataset, filters: list[Filter], unit: Unit | None = None
+) -> dict[str, Counted]:
+    """Each text column's values with their counts (of ``unit``) under the filters on the
+    other columns, if few (None if more than ``MAX_CHOICES``), and whether its cells hold
+    several values ("a; b"), which are then offered and counted one by one, as the column's
+    chart counts them.
+
+    Two engine queries whatever the columns: the version's values of every column, unfiltered
+    (which decides each control's shape, so the form keeps it while filters change; kept
+    with the version's answers), then every count under the filters, one branch per column
+    (and per value of a list column) of one ``UNION ALL`` (:func:`run_together`)."""
+    unit = unit or unit_of(dataset, None)
+    store, settings = portal.store, portal.settings
+    texts = [
+        c
+        for c in dataset.columns
+        if c.type is ColumnType.TEXT and not c.field_name.endswith("_raw")
+    ]
+    shapes = run_together(store, dataset, [_grouped(c, unit, None) for c in texts], settings)
+    found: dict[str, Counted] = {}
+    questions: list[dict[str, str]] = []
+    plan: list[tuple[Column, int, int, bool]] = []  # column, first branch, branches, multi
+    for column, rows in zip(texts, shapes, strict=True):
+        values = _values(rows)
+        if len(values) > MAX_CHOICES:
+            found[column.field_name] = None
+            continue
+        multi = column.separator is not None or any("; " in v for v, _ in values)
+        others = where_clause([f for f in filters if f.field != column.field_name])
+        found[column.field_name] = values, multi
+        if column.separator is not None:
+            frequency: dict[str, int] = {}
+            for cell, n in values:
+                for item in column.values_of(cell):
+                    frequency[item] = frequency.get(item, 0) + n
+            items = sorted(frequency, key=lambda v: (-frequency[v], v))[:MAX_CHOICES]
+            plan.append((column, len(questions), len(items), True))
+            questions += [_item(column, unit, item, others) for item in items]
+        elif others:
+            plan.append((column, len(questions), 1, multi))
+            questions.append(_grouped(column, unit, others))
+    answered = run_together(store, dataset, questions, settings)
+    for column, first, count, multi in plan:
+        counted = _values([row for rows in answered[first : first + count] for row in rows])
+        if column.separator is not None:
+            counted = [(v, n) for v, n in counted if n]
+            counted.sort(key=lambda vn: -vn[1])  # stable: ties keep the values' order
+        found[column.field_name] = (counted, multi)
+    for column in texts:
+        choice = found[column.field_name]
+        if choice is not None and choice[1] and column.separator is None:
+            # "a; b" cells without a declared separator: each value's rows summed.
+            split: dict[str, int] = {}
+            for v, n in choice[0]:
+                for item in v.split("; "):
+                    split[item] = split.get(item, 0) + n
+            found[column.field_name] = sorted(split.items(), key=lambda kv: (-kv[1], kv[0])), True
+    return found
 
 
 def filter_controls(
@@ -111,6 +170,7 @@ def filter_controls(
             errors.get(param),
         )
 
+    counted = counted_choices(portal, dataset, filters, unit)
     controls: list[FilterControl] = []
     for column in dataset.columns:
         name = column.field_name
@@ -119,10 +179,7 @@ def filter_controls(
         if column.type is ColumnType.TEXT:
             # Whether a column gets a list or free-text boxes depends on the whole dataset,
             # so the form keeps its shape while filters change; the counts follow them.
-            found = _choices(portal, dataset, column, None, unit)
-            others = where_clause([f for f in filters if f.field != name])
-            if found is not None and others:
-                found = _choices(portal, dataset, column, others, unit) or found
+            found = counted[name]
             if found is None:
                 inputs = [
                     field_input(name, "", "is exactly"),

@@ -21,14 +21,13 @@ from urllib.parse import urlencode
 import xstatic.pkg.leaflet
 from markupsafe import Markup
 
-from blotter.analysis.hotspots import find_hotspots, located_points
+from blotter.analysis.hotspots import hotspots_of
 from blotter.errors import BlotterError, NotFound
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
 from blotter.samples import HERE as SAMPLES_DIR
 from blotter.web.chart_drawing import svg_of
-from blotter.web.charts import inline_data
 
 if TYPE_CHECKING:
     import altair as alt
@@ -186,7 +185,7 @@ def build_map(
     if dataset.meta.boundary:
         boundary = load_boundary(portal, dataset.meta.boundary)
     title = f"Map of {located:,} located rows"
-    spec = _spec(drawn, boundary, title, dense)
+    spec, datasets = _spec(drawn, boundary, title, dense)
     description = (
         f"{located:,} of the {matching:,} matching rows have a location"
         + (
@@ -215,7 +214,7 @@ def build_map(
             problem = err.message
     joiner = "&" if "?" in page_url else "?"
     return MapView(
-        svg=svg_of(spec, title),
+        svg=svg_of(spec, title, datasets),
         description=description,
         points_url=f"/resource/{dataset.id}.geojson?{urlencode(live)}",
         boundary_url=f"/boundaries/{dataset.meta.boundary}" if boundary else None,
@@ -234,20 +233,25 @@ def _spec(
     boundary: dict[str, Any] | None,
     title: str,
     dense: bool,
-) -> alt.TopLevelMixin:
+) -> tuple[alt.TopLevelMixin, dict[str, Any]]:
+    """The static map's spec and the rows it names (written in after Altair's checks)."""
     import altair as alt
 
     layers: list[Any] = []
+    datasets: dict[str, Any] = {
+        "points": [{"lon": lon, "lat": lat, "n": n} for lon, lat, n in drawn]
+    }
     if boundary is not None:
+        datasets["boundary"] = _d3_wound(boundary["features"])
         layers.append(
-            alt.Chart(inline_data(_d3_wound(boundary["features"])))
+            alt.Chart(alt.Data(name="boundary"))  # type: ignore[no-untyped-call]
             .mark_geoshape(fill="#f3f5f8", stroke="#4a5360", strokeWidth=1)
             .project(type="mercator")
         )
-    values = [{"lon": lon, "lat": lat, "n": n} for lon, lat, n in drawn]
+    points = alt.Data(name="points")  # type: ignore[no-untyped-call]
     if dense:
         layers.append(
-            alt.Chart(inline_data(values))
+            alt.Chart(points)
             .mark_square(opacity=0.8, size=30)
             .encode(
                 longitude="lon:Q",
@@ -258,12 +262,12 @@ def _spec(
         )
     else:
         layers.append(
-            alt.Chart(inline_data(values))
+            alt.Chart(points)
             .mark_circle(size=24, color="#b3261e", opacity=0.7)
             .encode(longitude="lon:Q", latitude="lat:Q")
             .project(type="mercator")
         )
-    return alt.layer(*layers).properties(title=title, width=560, height=420)
+    return alt.layer(*layers).properties(title=title, width=560, height=420), datasets
 
 
 def _signed_area(ring: list[list[float]]) -> float:
@@ -310,22 +314,23 @@ def hotspot_view(
     """Gi* hotspots of the filtered points as a map with a legend, words and a table."""
     import altair as alt
 
-    found = find_hotspots(
-        located_points(portal.store, dataset, portal.settings, where, cell_m), cell_m
-    )
+    found = hotspots_of(portal.store, dataset, portal.settings, where, cell_m)
     kinds = ["hot", "cold", "not significant"]
     colours = ["#b3261e", "#0b5cad", "#e4e8ee"]
     # The area's lines go above the cells, so the cells never hide them.
     outline: list[Any] = []
+    cells = _d3_wound(found.geojson()["features"])
+    # Rows named in the specs and written in after Altair's checks (seconds for a grid).
+    datasets: dict[str, Any] = {"cells": cells}
     if boundary is not None:
+        datasets["boundary"] = _d3_wound(boundary["features"])
         outline.append(
-            alt.Chart(inline_data(_d3_wound(boundary["features"])))
+            alt.Chart(alt.Data(name="boundary"))  # type: ignore[no-untyped-call]
             .mark_geoshape(filled=False, stroke="#1f2933", strokeWidth=1.2)
             .project(type="mercator")
         )
-    cells = _d3_wound(found.geojson()["features"])
     hot_layer = (
-        alt.Chart(inline_data(cells))
+        alt.Chart(alt.Data(name="cells"))  # type: ignore[no-untyped-call]
         .mark_geoshape(stroke="#ffffff", strokeWidth=0.3, opacity=0.85)
         .encode(
             color=alt.Color(
@@ -339,7 +344,7 @@ def hotspot_view(
     title = f"Hotspots of {found.points:,} located rows ({cell_m:g} m cells)"
     spec = alt.layer(hot_layer, *outline).properties(title=title, width=560, height=420)
     density_layer = (
-        alt.Chart(inline_data(cells))
+        alt.Chart(alt.Data(name="cells"))  # type: ignore[no-untyped-call]
         .mark_geoshape(stroke=None, opacity=0.85)
         .encode(
             color=alt.Color(
@@ -373,8 +378,8 @@ def hotspot_view(
     ]
     query = urlencode({"cell": f"{cell_m:g}", **({"$where": where} if where else {})})
     return HotspotView(
-        svg=svg_of(spec, title),
-        density_svg=svg_of(density_spec, density_title),
+        svg=svg_of(spec, title, datasets),
+        density_svg=svg_of(density_spec, density_title, datasets),
         description=description,
         cell_m=cell_m,
         hot=rows,

@@ -163,3 +163,32 @@ def test_the_engine_counts_every_located_row_on_the_same_grid(
     ).json()
     assert geo["properties"]["points"] == int(count)
     assert sum(f["properties"]["count"] for f in geo["features"]) == int(count)
+
+
+@pytest.mark.parametrize(("n", "cell_m"), [(400, 250.0), (3000, 100.0), (2000, 1000.0)])
+def test_the_lattice_density_is_scipys_sum(n: int, cell_m: float) -> None:
+    """The density by convolution equals scipy's kernel sums at every cell centre, for
+    points on the snapping lattice (as the engine counts them), to rounding."""
+    from scipy.stats import gaussian_kde
+
+    from blotter.analysis.hotspots import grid_counts, lattice_density, snap_step
+
+    rng = np.random.default_rng(n)
+    step = snap_step(cell_m)
+    lon = np.round((-77.0 + rng.normal(0, 0.01, n)) / step) * step
+    lat = np.round((38.98 + rng.normal(0, 0.008, n)) / step) * step
+    rows_at = rng.integers(1, 5, n)
+    points = [(float(a), float(b), int(c)) for a, b, c in zip(lon, lat, rows_at, strict=True)]
+    counts, west, south, d_lon, d_lat = grid_counts(points, cell_m)
+    rows, cols = counts.shape
+    kde = gaussian_kde(np.array([lon, lat]), weights=rows_at.astype(float))
+    centres = np.array(
+        [
+            [west + (j + 0.5) * d_lon for i in range(rows) for j in range(cols)],
+            [south + (i + 0.5) * d_lat for i in range(rows) for j in range(cols)],
+        ]
+    )
+    direct = kde(centres)
+    convolved = lattice_density(points, cell_m, kde.covariance).flatten()
+    assert convolved.shape == direct.shape
+    np.testing.assert_allclose(convolved / convolved.max(), direct / direct.max(), atol=1e-9)
