@@ -239,6 +239,10 @@ class DatasetMeta(BaseModel):
     # What the rows cover, for rates between datasets ("all arrests", "traffic dispatches"):
     # an activity rate is offered only between datasets of the same scope.
     scope: str = ""
+    # The timestamp field that says when each row happened (None: the first timestamp
+    # field). Each new version's fresh rows are numbered in its order (store/ordering.py),
+    # so top-N by time and date ranges read less; the summary's date column too.
+    main_date: str | None = None
     # Columns whose most common values the summary states first (field names).
     highlights: list[str] = Field(default_factory=list)
     # The home page's fact about this dataset: the words for what its unit counts
@@ -441,3 +445,11 @@ class Dataset(BaseModel):
             if col.field_name == field_name:
                 return col
         return None
+
+
+def main_date_column(columns: list[Column], main_date: str | None = None) -> Column | None:
+    """The timestamp column that says when each row happened: ``main_date`` when it names one
+    of ``columns`` with a timestamp type, else the first timestamp column (None: there is none)."""
+    stamps = [c for c in columns if c.type is ColumnType.FLOATING_TIMESTAMP]
+    named = next((c for c in stamps if c.field_name == main_date), None)
+    return named or next(iter(stamps), None)

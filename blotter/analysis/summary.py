@@ -8,8 +8,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from blotter.analysis.units import Unit, unit_of
-from blotter.model import Cadence, Column, ColumnType, Dataset
-from blotter.queries import all_of, keep_answer, run_query, run_together
+from blotter.model import Cadence, Column, ColumnType, Dataset, main_date_column
+from blotter.queries import all_of, and_where, keep_answer, run_query, run_together
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -58,8 +58,9 @@ class Facts:
 
 
 def date_column(dataset: Dataset) -> Column | None:
-    """The column that says when each row happened: the first timestamp column."""
-    return next((c for c in dataset.columns if c.type is ColumnType.FLOATING_TIMESTAMP), None)
+    """The column that says when each row happened: the dataset's ``main_date``, else its
+    first timestamp column."""
+    return main_date_column(dataset.columns, dataset.meta.main_date)
 
 
 def category_columns(dataset: Dataset) -> list[Column]:

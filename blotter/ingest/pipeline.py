@@ -520,6 +520,7 @@ def load_file(
             privacy=rules_for(prepared, existing, spec is not None and update_metadata),
             quality=prepared.meta.quality if spec is not None and update_metadata else None,
             note=note,
+            main_date=prepared.meta.main_date if spec is not None and update_metadata else None,
         )
     except BaseException:
         if created:  # a new dataset whose first load failed leaves no empty shell behind

@@ -206,6 +206,21 @@ class DatasetSpec(DatasetMeta):
         return self
 
     @model_validator(mode="after")
+    def _main_date_is_a_timestamp(self) -> DatasetSpec:
+        if self.main_date is None or not self.columns:
+            return self
+        named = next(
+            (c for s in self.columns for c in s.columns() if c.field_name == self.main_date), None
+        )
+        if named is None:
+            raise ValueError(f"main_date '{self.main_date}' is not a column")
+        if named.type is not ColumnType.FLOATING_TIMESTAMP:
+            raise ValueError(
+                f"main_date '{self.main_date}' is a {named.type} column, not a floating_timestamp"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _units_name_columns(self) -> DatasetSpec:
         fields = {c.field_name for spec in self.columns for c in spec.columns()}
         for unit in self.units:

@@ -125,6 +125,7 @@ class Store(ABC):
         quality: QualityRules | None = None,
         first_row: int = 2,
         note: str = "",
+        main_date: str | None = None,
     ) -> Version:
         """Write every batch as a new version and switch readers to it in one transaction.
 
@@ -140,6 +141,10 @@ class Store(ABC):
         ``:updated_at`` when no field changed); without one, a row identical in every field
         to a served one keeps all three (duplicates matched one to one, in order). Other
         rows take fresh ids. ``note`` is the publisher's note, kept with the version.
+
+        Fresh ids are given in the order of the main timestamp (``main_date``, the one a
+        dataset file is about to store, else the dataset's; see ``store/ordering.py``), nulls
+        last, ties in file order, so the table's ``_id`` order is nearly time order.
         """
         meta = self._meta_of(dataset_id)
         if privacy is not None:
@@ -152,7 +157,13 @@ class Store(ABC):
         counts: Counter[str] = Counter()
         stream = protect_batches(meta.privacy, columns, checked(checker, batches, source), counts)
         version = self._publish(
-            dataset_id, columns, stream, source=source, data_as_of=data_as_of, note=note
+            dataset_id,
+            columns,
+            stream,
+            source=source,
+            data_as_of=data_as_of,
+            note=note,
+            main_date=main_date or meta.main_date,
         )
         report = self._keep_quality(dataset_id, version, checker, before, meta, columns)
         return version.model_copy(update={"privacy": dict(counts), "quality": report})
@@ -263,6 +274,7 @@ class Store(ABC):
         source: str = "",
         data_as_of: datetime | None = None,
         note: str = "",
+        main_date: str | None = None,
     ) -> Version:
         """The engine's write of a new version (see :meth:`publish`), rules already applied."""
 

@@ -62,6 +62,7 @@ from blotter.store.extensions import load_extensions
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.migrations import DUCKDB, migrations
+from blotter.store.ordering import OrderWatch, order_column, renumber_sql
 from blotter.store.records import Statements
 from blotter.store.search_index import (
     candidates,
@@ -219,8 +220,10 @@ class DuckDBStore(SqlHistory, Store):
         source: str = "",
         data_as_of: datetime | None = None,
         note: str = "",
+        main_date: str | None = None,
     ) -> Version:
         physical = physical_layout(columns, _PHYSICAL_TYPE)
+        order = order_column(columns, main_date)
         with self._write_lock:
             cur = self._cursor()
             next_row_id, number = next_numbers(CursorStatements(cur), dataset_id)
@@ -240,7 +243,9 @@ class DuckDBStore(SqlHistory, Store):
                 create_table(cur, loaded, physical)
                 names = [name for name, _ in physical]
                 targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
-                feed = Feed(batches, names, next_row_id)
+                # Fresh rows all from the file: numbered by time once loaded, unless in order.
+                watch = OrderWatch(batches, order) if order and key is None else None
+                feed = Feed(watch if watch is not None else batches, names, next_row_id)
                 while (chunk := feed.next_chunk()) is not None:
                     cur.register("_staged_rows", chunk)
                     cur.execute(
@@ -252,6 +257,12 @@ class DuckDBStore(SqlHistory, Store):
                     cur.unregister("_staged_rows")
                 feed.raise_any()
                 next_id = feed.next_row_id
+                if watch is not None and order is not None and not watch.in_order:
+                    moved = f"{table}_load"
+                    cur.execute(f"ALTER TABLE {_ident(table)} RENAME TO {_ident(moved)}")
+                    create_table(cur, table, physical)
+                    cur.execute(renumber_sql(moved, table, columns, order, next_row_id))
+                    cur.execute(f"DROP TABLE {_ident(moved)}")
                 if key is not None and old is not None:
                     create_table(cur, table, physical)
                     same = [(c.field_name, c.type) for c in served.columns] == [
@@ -259,7 +270,7 @@ class DuckDBStore(SqlHistory, Store):
                     ]
                     cur.execute(
                         keep_identities_sql(
-                            loaded, quote(old), table, columns, key, same, stamp, next_row_id
+                            loaded, quote(old), table, columns, key, same, stamp, next_row_id, order
                         )
                     )
                     cur.execute(f"DROP TABLE {_ident(loaded)}")

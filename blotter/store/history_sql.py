@@ -190,6 +190,7 @@ def keep_identities_sql(
     same_fields: bool,
     stamp: datetime,
     next_id: int,
+    order: str | None = None,
 ) -> str:
     """Write ``target`` from the rows of a replace (``loaded``, in file order by ``_id``),
     keeping the identities of served rows (``served``).
@@ -198,7 +199,8 @@ def keep_identities_sql(
     duplicates pair up by order. A matched row keeps its ``_id`` and ``_created_at``, and its
     ``_updated_at`` too when no field differs (``same_fields``: the versions have the same
     fields and types; else every matched row is updated). Unmatched rows take fresh ids from
-    ``next_id`` in file order. Rows are inserted in ``_id`` order.
+    ``next_id`` in file order, or by (``order``, file order) with nulls last when a main
+    timestamp is given (``store/ordering.py``). Rows are inserted in ``_id`` order.
     """
     names = [n for c in after for n in physical_names(c)]
     cols = ", ".join(map(quote, names))
@@ -209,6 +211,7 @@ def keep_identities_sql(
         else "true"
     )
     at = f"TIMESTAMP '{stamp.isoformat(sep=' ')}'"
+    by = f"m.{quote(order)} ASC NULLS LAST, " if order else ""
     matched = (
         f"SELECT s.*, o.{ROW_ID} AS __old_id, o.{CREATED_AT} AS __old_created, "
         f"o.{UPDATED_AT} AS __old_updated, ({changed}) AS __changed "
@@ -219,7 +222,8 @@ def keep_identities_sql(
     )
     rows = (
         f"SELECT CASE WHEN m.__old_id IS NULL THEN {int(next_id) - 1} + row_number() OVER "
-        f"(PARTITION BY m.__old_id IS NULL ORDER BY m.{ROW_ID}) ELSE m.__old_id END AS __id, "
+        f"(PARTITION BY m.__old_id IS NULL ORDER BY {by}m.{ROW_ID}) "
+        "ELSE m.__old_id END AS __id, "
         f"coalesce(m.__old_created, {at}) AS __created, "
         f"CASE WHEN m.__old_id IS NOT NULL AND NOT m.__changed THEN m.__old_updated "
         f"ELSE {at} END AS __updated, {', '.join(f'm.{quote(n)}' for n in names)} "

@@ -46,6 +46,7 @@ from blotter.store.history_sql import keep_identities_sql, replace_key, version_
 from blotter.store.migrations import POSTGRES, migrations
 from blotter.store.pg_cache import DatasetCache, install_trigger
 from blotter.store.pg_indexes import drop_words
+from blotter.store.ordering import OrderWatch, order_column, renumber_sql
 from blotter.store.pgcopy import copy_rows
 from blotter.store.pgpool import (
     PoolLimits,
@@ -224,8 +225,10 @@ class PostgresStore(SqlHistory, Store):
         source: str = "",
         data_as_of: datetime | None = None,
         note: str = "",
+        main_date: str | None = None,
     ) -> Version:
         physical = physical_layout(columns, PHYSICAL_TYPE)
+        order = order_column(columns, main_date)
         names = [name for name, _ in physical]
         stamp = now()
         with write_lost(), self._conn() as conn, conn.transaction():
@@ -239,7 +242,21 @@ class PostgresStore(SqlHistory, Store):
             loaded = f"{table}_load" if key is not None else table
             create_table(conn, loaded, physical, temporary=key is not None)
             first_id = next_row_id
-            count, next_row_id = copy_rows(conn, loaded, names, batches, next_row_id, stamp)
+            # Fresh rows all from the file: numbered by time once loaded, unless in order.
+            watch = OrderWatch(batches, order) if order and key is None else None
+            count, next_row_id = copy_rows(
+                conn, loaded, names, watch if watch is not None else batches, first_id, stamp
+            )
+            if watch is not None and order is not None and not watch.in_order:
+                moved = f"{table}_load"
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                        sql.Identifier(table), sql.Identifier(moved)
+                    )
+                )
+                create_table(conn, table, physical)
+                conn.execute(renumber_sql(moved, table, columns, order, first_id))
+                conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(moved)))
             if key is not None and old is not None:
                 create_table(conn, table, physical)
                 same = [(c.field_name, c.type) for c in served.columns] == [
@@ -247,7 +264,7 @@ class PostgresStore(SqlHistory, Store):
                 ]
                 conn.execute(
                     keep_identities_sql(
-                        loaded, quote(old), table, columns, key, same, stamp, first_id
+                        loaded, quote(old), table, columns, key, same, stamp, first_id, order
                     )
                 )
                 fresh = conn.execute(

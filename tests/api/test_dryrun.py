@@ -14,10 +14,12 @@ from blotter.store import Store
 from tests.api.conftest import ARRESTS, AUTH
 
 
-def _published_rows(client: TestClient, count: int, **changes: str) -> str:
-    """The first ``count`` published rows as the dataset's CSV export gives them (what a
-    clerk downloads, edits and uploads again), with ``changes`` made to the first."""
-    answer = client.get(f"/resource/{ARRESTS}.csv", params={"$limit": count, "$order": ":id"})
+def _published_rows(client: TestClient, count: int, where: str = "", **changes: str) -> str:
+    """The first ``count`` published rows (matching ``where``) as the dataset's CSV export
+    gives them (what a clerk downloads, edits and uploads again), with ``changes`` made to
+    the first."""
+    params = {"$limit": str(count), "$order": ":id"} | ({"$where": where} if where else {})
+    answer = client.get(f"/resource/{ARRESTS}.csv", params=params)
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     rows[0].update(changes)
     out = io.StringIO()
@@ -62,13 +64,17 @@ def test_a_dry_run_shows_changed_rows_field_by_field_and_what_privacy_rules_do(
     arrests_portal: tuple[Store, TestClient],
 ) -> None:
     _, client = arrests_portal
-    body = _published_rows(client, 2, age="16", race="asian")
+    adult = "age >= 18 AND race != 'asian'"  # so the change and the rule both show
+    params = {"$limit": "1", "$order": ":id", "$where": adult}
+    served = client.get(f"/resource/{ARRESTS}.json", params=params).json()[0]
+    body = _published_rows(client, 2, adult, age="16", race="asian")
     status, report = _upload(client, body, dryRun="true")  # default: upsert
     assert status == 200 and report["mode"] == "upsert"
     assert (report["changed"], report["removed"], report["unchanged"]) == (1, 0, 1)
     (sample,) = report["samples"]["changed"]  # type: ignore[index]
-    assert sample["fields"]["race"] == {"before": "white", "after": "asian"}
-    assert sample["fields"]["age"] == {"before": 38, "after": None}  # withheld, not 16
+    assert sample["fields"]["race"] == {"before": served["race"], "after": "asian"}
+    before_age = float(served["age"])
+    assert sample["fields"]["age"] == {"before": before_age, "after": None}  # withheld, not 16
     assert report["privacy"] == {"juveniles_withheld": 1}
 
 
