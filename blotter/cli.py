@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -177,8 +178,13 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     open_store(settings).close()
     console.print(f"Blotter is serving at [bold]http://{settings.host}:{settings.port}[/]")
     # Each worker process builds its own app from the environment.
+    # A setting left unset stays unset (its text "None" would be read as a value).
     for name, value in settings.model_dump(mode="json").items():
-        os.environ[f"BLOTTER_{name.upper()}"] = str(value)
+        key = f"BLOTTER_{name.upper()}"
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value if isinstance(value, str) else json.dumps(value)
     uvicorn.run(
         "blotter.app:create_app",
         factory=True,

@@ -9,7 +9,7 @@ from typing import Any
 
 from blotter.analysis.units import Unit, unit_of
 from blotter.model import Cadence, Column, ColumnType, Dataset, main_date_column
-from blotter.queries import all_of, and_where, keep_answer, run_query, run_together
+from blotter.queries import all_of, keep_answer, run_query, run_together
 from blotter.settings import Settings
 from blotter.store.base import Store
 

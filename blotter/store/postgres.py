@@ -44,9 +44,9 @@ from blotter.store.common import (
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.migrations import POSTGRES, migrations
+from blotter.store.ordering import OrderWatch, order_column, renumber_sql
 from blotter.store.pg_cache import DatasetCache, install_trigger
 from blotter.store.pg_indexes import drop_words
-from blotter.store.ordering import OrderWatch, order_column, renumber_sql
 from blotter.store.pgcopy import copy_rows
 from blotter.store.pgpool import (
     PoolLimits,

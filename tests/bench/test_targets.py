@@ -80,14 +80,23 @@ def test_targets_without_their_figures_are_listed_as_not_measured() -> None:
 def test_pages_are_checked_when_a_run_times_them() -> None:
     results = _results(ours={}, theirs={}, raw={})
     results["sizes"][str(ROWS)]["systems"]["blotter-duckdb"]["pages"] = {
-        "dataset": {**_latency(250.0, 240.0, 260.0), "queries": 9},
-        "map": _latency(320.0, 290.0, 330.0),
+        "dataset": {
+            "first_ms": {"median": 250.0, "min": 240.0, "max": 260.0},
+            "repeated_ms": {"median": 20.0, "min": 10.0, "max": 30.0},
+        },
+        "map": {
+            "first_ms": {"median": 320.0, "min": 290.0, "max": 330.0},
+            "repeated_ms": {"median": 400.0, "min": 380.0, "max": 420.0},
+        },
     }
     got = _by_name(results)
-    assert got["Page dataset on DuckDB: ≤ 300 ms"]["status"] == "met"
-    assert got["Page dataset on DuckDB: ≤ 6 store queries"]["status"] == "missed"
-    page_map = got["Page map on DuckDB: ≤ 300 ms"]
+    assert got["Page dataset on DuckDB, first answer: ≤ 300 ms"]["status"] == "met"
+    assert got["Page dataset on DuckDB, repeated: ≤ 300 ms"]["status"] == "met"
+    page_map = got["Page map on DuckDB, first answer: ≤ 300 ms"]
     assert (page_map["status"], page_map["within_noise"]) == ("missed", True)
+    repeated = got["Page map on DuckDB, repeated: ≤ 300 ms"]
+    assert (repeated["status"], repeated["within_noise"]) == ("missed", False)
+    assert got["The dataset page on DuckDB: ≤ 6 store queries"]["status"] == "not measured"
     assert "Each page on DuckDB: ≤ 300 ms" not in got
 
 
