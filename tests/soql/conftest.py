@@ -13,6 +13,7 @@ from sqlglot import exp
 
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
+from blotter.model import ColumnType
 from blotter.schema import DATASET_TABLE
 from blotter.settings import Settings
 from blotter.store import Store, open_store
@@ -31,6 +32,15 @@ def python_rows(spec_name: str) -> list[dict[str, Any]]:
     spec = load_spec_file(SAMPLES / spec_name)
     assert spec.source_path() is not None
     rows = published(spec.source_path(), spec).to_pylist()  # type: ignore[arg-type]
+    # A first publish numbers rows by the main timestamp (the file's `main_date`, else its
+    # first timestamp column), nulls last, ties in file order.
+    stamps = [c.field for c in spec.columns if c.type is ColumnType.FLOATING_TIMESTAMP]
+    main = spec.main_date or next(iter(stamps), None)
+    if main is not None:
+        order = sorted(
+            range(len(rows)), key=lambda i: (rows[i][main] is None, rows[i][main] or 0, i)
+        )
+        rows = [rows[i] for i in order]
     for i, row in enumerate(rows, start=1):
         row[":id"] = i
         for key in [k for k in row if k.endswith("_lon") and k.startswith("_")]:
