@@ -37,6 +37,7 @@ from blotter.schema import (
 )
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.catalog import VersionRecord, next_numbers, register_version
+from blotter.store.change_record import change_counts, change_record
 from blotter.store.changes import STAGED, STAGED_HEAD, change_statements, quote
 from blotter.store.common import (
     DATASET_QUERY,
@@ -54,7 +55,8 @@ from blotter.store.duckdb_writes import (
     CursorStatements,
     Writes,
     create_table,
-    drop_replaced,
+    drop_version,
+    registered_or_dropped,
     runner,
     transaction_on,
 )
@@ -203,7 +205,7 @@ class DuckDBStore(SqlHistory, Store):
                 raise DatasetNotFound(dataset_id)
             cur.execute("BEGIN TRANSACTION")
             for (table,) in tables:
-                _drop_version(cur, table)
+                drop_version(cur, table)
             cur.execute("DELETE FROM blotter_versions WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM blotter_quality WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM blotter_datasets WHERE id = ?", [dataset_id])
@@ -239,7 +241,7 @@ class DuckDBStore(SqlHistory, Store):
             # transaction holding every row would keep them all in memory. Readers switch to
             # it only when it is registered, in one short transaction below; a table left by
             # a failed or killed load is never registered and is dropped.
-            try:
+            with registered_or_dropped(cur, table, old):
                 create_table(cur, loaded, physical)
                 names = [name for name, _ in physical]
                 targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
@@ -301,11 +303,6 @@ class DuckDBStore(SqlHistory, Store):
                     note=note,
                 )
                 version = self._register(cur, record, served.version, old, served.columns)
-            except BaseException:
-                _drop_version(cur, table)
-                cur.execute(f"DROP TABLE IF EXISTS {_ident(table + '_load')}")
-                raise
-            drop_replaced(cur, old)
         return version
 
     def _register(
@@ -350,40 +347,26 @@ class DuckDBStore(SqlHistory, Store):
             writes, count_queries = change_statements(old, table, names, key, stamp, next_id)
             cur.register(STAGED, staged)
             try:
-                counts = ChangeCounts(
-                    **{
-                        what: (cur.execute(query).fetchone() or (0,))[0]
-                        for what, query in count_queries.items()
-                    }
-                )
-                create_table(cur, table, physical)
-                for statement in writes:
-                    cur.execute(statement)
-                _index_words(cur, table, dataset.columns)
-                total = (cur.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone() or (0,))[0]  # noqa: S608 - a version table's name
-                before = (quote(old), dataset.columns) if old else None
-                record = VersionRecord(
-                    dataset_id=dataset_id,
-                    number=number,
-                    table=table,
-                    columns=dataset.columns,
-                    row_count=total,
-                    created_at=stamp,
-                    source=source,
-                    next_row_id=next_id + counts.created,
-                    data_as_of=stamp,
-                    counts=version_counts(
-                        runner(cur), before, (quote(table), dataset.columns), total
-                    ),
-                    note=note,
-                )
-                version = self._register(cur, record, dataset.version, old, dataset.columns)
-            except BaseException:
-                _drop_version(cur, table)
-                raise
+                with registered_or_dropped(cur, table, old):
+                    run = runner(cur)
+                    counts = change_counts(run, count_queries)
+                    create_table(cur, table, physical)
+                    for statement in writes:
+                        cur.execute(statement)
+                    _index_words(cur, table, dataset.columns)
+                    record = change_record(
+                        run,
+                        dataset,
+                        number,
+                        old,
+                        next_id + counts.created,
+                        stamp,
+                        source=source,
+                        note=note,
+                    )
+                    version = self._register(cur, record, dataset.version, old, dataset.columns)
             finally:
                 cur.unregister(STAGED)
-            drop_replaced(cur, old)
         return version, counts
 
     def _drop_unregistered_tables(self) -> None:
@@ -509,12 +492,6 @@ def _index_words(cur: duckdb.DuckDBPyConnection, table: str, columns: list[Colum
     text = [c.field_name for c in columns if c.type is ColumnType.TEXT]
     for statement in index_statements(table, text, "duckdb"):
         cur.execute(statement)
-
-
-def _drop_version(cur: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Drop a version table and its word index."""
-    cur.execute(f"DROP TABLE IF EXISTS {_ident(words_table(table))}")
-    cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
 
 
 def _without_id_sort(select: exp.Select) -> exp.Select:

@@ -19,12 +19,33 @@ def _ident(name: str) -> str:
     return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
 
 
+def drop_version(cur: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop a version table and its word index."""
+    cur.execute(f"DROP TABLE IF EXISTS {_ident(words_table(table))}")
+    cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+
+
 def drop_replaced(cur: duckdb.DuckDBPyConnection, table: str | None) -> None:
     """Drop the table of the version just replaced: its rows are in the history table. A
     read already streaming it keeps reading (DuckDB's transaction holds it; tested)."""
     if table is not None:
-        cur.execute(f"DROP TABLE IF EXISTS {_ident(words_table(table))}")
-        cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+        drop_version(cur, table)
+
+
+@contextmanager
+def registered_or_dropped(
+    cur: duckdb.DuckDBPyConnection, table: str, old: str | None
+) -> Iterator[None]:
+    """How every write of a version ends: if anything fails before it is registered, its
+    tables (a replace's ``_load`` table too) are dropped, and no reader ever knew them;
+    once it is, the table of the version it replaced (``old``) is dropped."""
+    try:
+        yield
+    except BaseException:
+        drop_version(cur, table)
+        cur.execute(f"DROP TABLE IF EXISTS {_ident(table + '_load')}")
+        raise
+    drop_replaced(cur, old)
 
 
 def runner(cur: duckdb.DuckDBPyConnection) -> Callable[[str], list[tuple[Any, ...]]]:

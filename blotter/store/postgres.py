@@ -31,6 +31,7 @@ from blotter.model import (
 from blotter.schema import ROW_ID, version_table
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.catalog import VersionRecord
+from blotter.store.change_record import change_counts, change_record
 from blotter.store.changes import STAGED, STAGED_HEAD, change_statements, quote
 from blotter.store.common import (
     DATASET_QUERY,
@@ -331,32 +332,13 @@ class PostgresStore(SqlHistory, Store):
                     copy.write_row(values)
             # Run without parameters, so psycopg sends them as written ('%' needs no doubling).
             writes, count_queries = change_statements(old, table, names, key, stamp, next_id)
-            counts = ChangeCounts(
-                **{
-                    what: (conn.execute(q).fetchone() or (0,))[0]
-                    for what, q in count_queries.items()
-                }
-            )
+            run = runner(conn)
+            counts = change_counts(run, count_queries)
             create_table(conn, table, physical)
             for statement in writes:
                 conn.execute(statement)
-            total_row = conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
-            ).fetchone()
-            total = total_row[0] if total_row else 0
-            before = (quote(old), dataset.columns) if old else None
-            record = VersionRecord(
-                dataset_id=dataset_id,
-                number=number,
-                table=table,
-                columns=dataset.columns,
-                row_count=total,
-                created_at=stamp,
-                source=source,
-                next_row_id=next_id + counts.created,
-                data_as_of=stamp,
-                counts=version_counts(runner(conn), before, (quote(table), dataset.columns), total),
-                note=note,
+            record = change_record(
+                run, dataset, number, old, next_id + counts.created, stamp, source=source, note=note
             )
             version = register(conn, record, dataset.version, old, dataset.columns)
         self._drop_replaced(dataset_id)

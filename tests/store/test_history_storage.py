@@ -444,7 +444,7 @@ def test_a_process_killed_before_dropping_the_replaced_table_loses_nothing(
     script = textwrap.dedent(
         f"""
         import os, signal
-        import blotter.store.duckdb
+        import blotter.store.duckdb_writes
         from blotter.settings import Settings
         from blotter.store import open_store
         from blotter.store.postgres import PostgresStore
@@ -458,7 +458,7 @@ def test_a_process_killed_before_dropping_the_replaced_table_loses_nothing(
         def die(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)
 
-        blotter.store.duckdb.drop_replaced = die
+        blotter.store.duckdb_writes.drop_replaced = die
         PostgresStore._drop_replaced = die
         _upsert(store, ds_id, [{{"case_no": "c2", "age": 31}}])
         """
