@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -99,12 +99,36 @@ def citation(dataset: Dataset, request: Request, sha: str, accessed: datetime) -
     return ". ".join(p for p in parts if p) + "."
 
 
-@dataclass
-class HistoryPage:
+class Head(TypedDict):
+    """What every page of a dataset's history names: itself, the dataset and its feed."""
+
     title: str
     dataset_id: str
     dataset_name: str
     feed_url: str
+
+
+def _head(dataset: Dataset, title: str) -> Head:
+    return Head(
+        title=title,
+        dataset_id=dataset.id,
+        dataset_name=dataset.meta.name,
+        feed_url=f"/datasets/{dataset.id}/history.atom",
+    )
+
+
+@dataclass
+class _HistoryHead:
+    """The fields of ``Head``, as the history pages' contexts begin."""
+
+    title: str
+    dataset_id: str
+    dataset_name: str
+    feed_url: str
+
+
+@dataclass
+class HistoryPage(_HistoryHead):
     versions: list[VersionLine]
 
 
@@ -114,21 +138,14 @@ def history_page(request: Request, dataset_id: str) -> HTMLResponse:
     portal = portal_of(request)
     dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
     page = HistoryPage(
-        title=f"History of {dataset.meta.name}",
-        dataset_id=dataset.id,
-        dataset_name=dataset.meta.name,
-        feed_url=f"/datasets/{dataset.id}/history.atom",
+        **_head(dataset, f"History of {dataset.meta.name}"),
         versions=version_lines(portal, dataset, portal.store.versions(dataset.id)),
     )
     return render(request, "history.html", page)
 
 
 @dataclass
-class VersionPage:
-    title: str
-    dataset_id: str
-    dataset_name: str
-    feed_url: str
+class VersionPage(_HistoryHead):
     line: VersionLine
     newest: int
     read_url: str  # the dataset page at this version
@@ -156,10 +173,7 @@ def version_page(request: Request, dataset_id: str, number: str) -> HTMLResponse
     line = version_lines(portal, dataset, [version])[0]
     sha = checksum(portal, dataset)
     page = VersionPage(
-        title=f"{dataset.meta.name}, version {wanted}",
-        dataset_id=dataset.id,
-        dataset_name=dataset.meta.name,
-        feed_url=f"/datasets/{dataset.id}/history.atom",
+        **_head(dataset, f"{dataset.meta.name}, version {wanted}"),
         line=line,
         newest=newest,
         read_url=f"/datasets/{dataset.id}?version={wanted}",
@@ -171,11 +185,7 @@ def version_page(request: Request, dataset_id: str, number: str) -> HTMLResponse
 
 
 @dataclass
-class ChangesPage:
-    title: str
-    dataset_id: str
-    dataset_name: str
-    feed_url: str
+class ChangesPage(_HistoryHead):
     number: int
     start: int
     headline: str
@@ -225,10 +235,7 @@ def changes_page(request: Request, dataset_id: str, number: str) -> HTMLResponse
         f"{found.changed:,} corrected, {found.removed:,} removed."
     )
     page = ChangesPage(
-        title=f"{dataset.meta.name}: changes in version {to}",
-        dataset_id=dataset.id,
-        dataset_name=dataset.meta.name,
-        feed_url=f"/datasets/{dataset.id}/history.atom",
+        **_head(dataset, f"{dataset.meta.name}: changes in version {to}"),
         number=to,
         start=start,
         headline=headline,
