@@ -22,16 +22,11 @@ from blotter.model import (
     check_dataset_id,
     check_version_number,
 )
-from blotter.portal import Portal
+from blotter.portal import portal_of
 from blotter.soql.compiler import Output
 
 router = APIRouter()
 _JSON = "application/json; charset=utf-8"
-
-
-def _portal(request: Request) -> Portal:
-    portal: Portal = request.app.state.portal
-    return portal
 
 
 def published_at(value: datetime) -> str:
@@ -44,7 +39,7 @@ def versions(request: Request, dataset_id: str) -> JSONResponse:
     """Every version, newest first: when, by which agency, its rows and what changed, the
     publisher's note, the SHA-256 of its ``rows.csv`` and links to its rows and its diff."""
     check_dataset_id(dataset_id)
-    portal = _portal(request)
+    portal = portal_of(request)
     dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
     publishers = version_publishers(portal.store, dataset)
     base = f"/api/views/{dataset.id}"
@@ -88,7 +83,7 @@ def diff(request: Request, dataset_id: str, number: str) -> JSONResponse:
     counts, and one page (``$limit``, ``$offset``) of the rows added, removed and changed,
     each change field by field, its values written as in the JSON rows."""
     check_dataset_id(dataset_id)
-    portal = _portal(request)
+    portal = portal_of(request)
     params = request.query_params
     to = check_version_number(number, "version")
     start = check_version_number(params["from"], "from") if "from" in params else to - 1

@@ -35,15 +35,10 @@ from blotter.management import (
     upload_file,
 )
 from blotter.model import ChangeCounts, check_dataset_id
-from blotter.portal import Portal
+from blotter.portal import portal_of
 
 router = APIRouter()
 _JSON = "application/json; charset=utf-8"
-
-
-def _portal(request: Request) -> Portal:
-    portal: Portal = request.app.state.portal
-    return portal
 
 
 # What an HTML form can send without asking first (no CORS preflight). Writes from other
@@ -78,7 +73,7 @@ def _writer(request: Request) -> Viewer:
             f"Writes take JSON (application/json) or CSV (text/csv), not {media_type}.",
             content_type=media_type,
         )
-    viewer = viewer_of(request, _portal(request).store)
+    viewer = viewer_of(request, portal_of(request).store)
     require_account(viewer)
     if viewer.via == "session":
         check_csrf(request, request.headers.get("x-csrf-token"))
@@ -87,7 +82,7 @@ def _writer(request: Request) -> Viewer:
 
 async def _body(request: Request) -> bytes:
     """The request body, refused with 413 beyond the configured size without reading it all."""
-    limit = _portal(request).settings.max_write_mb * 1024 * 1024
+    limit = portal_of(request).settings.max_write_mb * 1024 * 1024
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(_too_large(limit))
@@ -125,7 +120,7 @@ def soda_counts(counts: ChangeCounts, *, by_identifier: bool) -> dict[str, int]:
 async def upsert(request: Request, name: str) -> JSONResponse:
     """Add, update (by row identifier or :id) and delete (``":deleted": true``) rows."""
     dataset_id, _ = split_name(name)
-    portal = _portal(request)
+    portal = portal_of(request)
     viewer = _writer(request)
     dataset = writable_dataset(portal.store, viewer, dataset_id)
     records = _rows_of(request, await _body(request))
@@ -154,7 +149,7 @@ async def upsert(request: Request, name: str) -> JSONResponse:
 async def replace(request: Request, name: str) -> JSONResponse:
     """Replace every row with the payload, as one new version."""
     dataset_id, _ = split_name(name)
-    portal = _portal(request)
+    portal = portal_of(request)
     viewer = _writer(request)
     dataset = writable_dataset(portal.store, viewer, dataset_id)
     records = _rows_of(request, await _body(request))
@@ -177,7 +172,7 @@ async def replace(request: Request, name: str) -> JSONResponse:
 def delete_one_row(request: Request, dataset_id: str, row: str) -> JSONResponse:
     """Delete one row, named by its row identifier (or :id when the dataset has none)."""
     check_dataset_id(dataset_id)
-    portal = _portal(request)
+    portal = portal_of(request)
     viewer = _writer(request)
     dataset = writable_dataset(portal.store, viewer, dataset_id)
     value = row.removesuffix(".json")
@@ -193,7 +188,7 @@ def delete_one_row(request: Request, dataset_id: str, row: str) -> JSONResponse:
 @router.post("/api/views.json")
 async def create(request: Request) -> JSONResponse:
     """Create an empty dataset from Socrata's view JSON (name, columns, metadata)."""
-    portal = _portal(request)
+    portal = portal_of(request)
     viewer = _writer(request)
     payload = _json_object(await _body(request))
     dataset = create_dataset(portal.store, viewer, payload)
@@ -206,7 +201,7 @@ async def create(request: Request) -> JSONResponse:
 async def update_view(request: Request, name: str) -> JSONResponse:
     """Edit metadata and the data dictionary; ``?method=setPermission`` sets visibility."""
     dataset_id, _ = split_name(name)
-    portal = _portal(request)
+    portal = portal_of(request)
     viewer = _writer(request)
     managed_dataset(portal.store, viewer, dataset_id)
     if request.query_params.get("method") == "setPermission":
@@ -228,7 +223,7 @@ async def update_view(request: Request, name: str) -> JSONResponse:
 def delete_view(request: Request, name: str) -> JSONResponse:
     """Delete a dataset and every version of it (admins and its agency's publishers)."""
     dataset_id, _ = split_name(name)
-    portal = _portal(request)
+    portal = portal_of(request)
     viewer = _writer(request)
     dataset = managed_dataset(portal.store, viewer, dataset_id)
     portal.store.delete_dataset(dataset_id)
@@ -243,7 +238,7 @@ async def upload(request: Request, dataset_id: str) -> JSONResponse:
 
     The body streams to disk, so its size is bounded by the upload limit, not by memory."""
     check_dataset_id(dataset_id)
-    portal = _portal(request)
+    portal = portal_of(request)
     viewer = _writer(request)
     writable_dataset(portal.store, viewer, dataset_id)
     params = request.query_params
@@ -267,7 +262,7 @@ async def upload(request: Request, dataset_id: str) -> JSONResponse:
 @router.get("/api/audit.json")
 def audit_log(request: Request) -> JSONResponse:
     """The audit log, newest first (administrators): ``?dataset=…&limit=…&offset=…``."""
-    portal = _portal(request)
+    portal = portal_of(request)
     viewer = viewer_of(request, portal.store)
     require_admin(viewer)
     limit = _int(request.query_params.get("limit", "100"), "limit", 1, 10_000)

@@ -16,6 +16,7 @@ from blotter.errors import BlotterError
 from blotter.formatting import format_number
 from blotter.model import ColumnType, Session, User
 from blotter.portal import Portal
+from blotter.portal import portal_of as portal_of  # where every page module finds it
 
 HERE = Path(__file__).parent
 
@@ -44,11 +45,6 @@ def absolute_url(request: Request, path: str = "") -> str:
     address: the configured public address (``BLOTTER_PUBLIC_URL``), never the request's
     ``Host``, which a client can set to anything."""
     return portal_of(request).settings.base_url.rstrip("/") + path
-
-
-def portal_of(request: Request) -> Portal:
-    portal: Portal = request.app.state.portal
-    return portal
 
 
 class PageContext(Protocol):
