@@ -29,10 +29,10 @@ from blotter.portal import Portal
 from blotter.security import CrossSiteWrites, SecurityHeaders, origin_of
 from blotter.settings import Settings
 from blotter.store import Store, open_store
-from blotter.web.manage import login_url
 from blotter.web.maps import LEAFLET_DIR
 from blotter.web.pages import STATIC_DIR, error_page
 from blotter.web.pages import router as web_router
+from blotter.web.signin import login_url
 
 _API_PREFIXES = ("/resource/", "/api/", "/healthz", "/readyz")
 

@@ -43,6 +43,8 @@ from blotter.web.rendering import (
     render,
     render_error,
 )
+from blotter.web.signin import router as signin_router
+from blotter.web.staff_accounts import router as staff_accounts_router
 from blotter.web.timing import router as timing_router
 from blotter.web.uploads import router as uploads_router
 
@@ -50,7 +52,9 @@ router = APIRouter(include_in_schema=False)
 router.include_router(dataset_router)
 router.include_router(api_page_router)
 router.include_router(chart_files_router)
+router.include_router(signin_router)
 router.include_router(manage_router)
+router.include_router(staff_accounts_router)
 router.include_router(uploads_router)
 router.include_router(dashboard_router)
 router.include_router(calendar_router)
