@@ -1,13 +1,16 @@
 """Hotspots: where points cluster more than chance would put them.
 
-The filtered points are counted on a square grid (cells of about ``cell_m`` metres over the
-points' bounding box, empty cells included); the engine counts them at points snapped to a
-tenth of a cell, so every row counts, however many there are, and the cells' counts are exact.
+What is counted is the dataset's unit (analysis/units.py): rows, or a declared unit such as
+incidents by case number, each placed once, at the place most of its rows give, so a case
+with three officers at one address weighs one, as it does in every other count of the page.
+The filtered units are counted on a square grid (cells of about ``cell_m`` metres over the
+points' bounding box, empty cells included); the engine reads them at points snapped to a
+tenth of a cell, so every unit counts, however many there are, and the cells' counts are exact.
 Getis-Ord Gi* (PySAL ``esda.G_Local``, star form, binary queen-contiguity weights from
 ``libpysal``) gives each cell a z-score comparing its neighbourhood's count with the whole
 area's; the p-values are corrected for testing every cell at once with the false discovery
 rate (``esda.fdr``). A kernel density estimate (``scipy.stats.gaussian_kde``, each snapped
-point weighted by its rows) over the same cells gives the smooth surface beside it.
+point weighted by its units) over the same cells gives the smooth surface beside it.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from blotter.analysis.units import ROWS, Located, Unit, located_units, unit_of
 from blotter.errors import InvalidRequest
-from blotter.model import ColumnType, Dataset
-from blotter.queries import and_where, answer_key, answers, run_query
+from blotter.model import Dataset
+from blotter.queries import answer_key, answers
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -51,6 +55,9 @@ class Hotspots:
     points: int
     p_threshold: float  # the FDR-corrected p-value a cell must be at or below
     method: str
+    unit: str = ROWS  # the ``unit=`` counted: ``points`` and every cell's count are of it
+    noun: str = "rows"  # its words ("incidents")
+    spread: int = 0  # units whose rows are at more than one place, each counted at one
 
     def geojson(self) -> dict[str, Any]:
         return {
@@ -58,6 +65,9 @@ class Hotspots:
             "properties": {
                 "cell_metres": self.cell_m,
                 "points": self.points,
+                "unit": self.unit,
+                "counted": self.noun,
+                "placed_once": self.spread,
                 "alpha": ALPHA,
                 "fdr_p_threshold": self.p_threshold,
                 "method": self.method,
@@ -92,13 +102,21 @@ class Hotspots:
         }
 
 
-METHOD = (
-    "Points counted on a square grid; Getis-Ord Gi* (esda.G_Local, star form, binary queen "
-    "weights) z-score per cell against the whole area; p-values from the normal "
-    f"approximation, corrected for the number of cells by the false discovery rate at "
-    f"{ALPHA:.0%} (esda.fdr). Hot: significantly more points around a cell than the area's "
-    "average; cold: significantly fewer. Density: Gaussian kernel estimate (Scott's rule)."
-)
+def method(noun: str, keyed: bool) -> str:
+    """The method note, in the unit counted (``keyed``: a declared unit, not rows)."""
+    placed = (
+        ", each once, at the place most of its rows give (ties: the southernmost, then westernmost)"
+        if keyed
+        else ""
+    )
+    return (
+        f"{noun[:1].upper()}{noun[1:]} counted on a square grid{placed}; Getis-Ord Gi* "
+        "(esda.G_Local, star form, binary queen weights) z-score per cell against the whole "
+        "area; p-values from the normal approximation, corrected for the number of cells by "
+        f"the false discovery rate at {ALPHA:.0%} (esda.fdr). Hot: significantly more {noun} "
+        "around a cell than the area's average; cold: significantly fewer. Density: Gaussian "
+        "kernel estimate (Scott's rule)."
+    )
 
 
 def preload() -> None:
@@ -157,13 +175,16 @@ def grid_counts(
     return counts, (x0 - 0.5) * step, (y0 - 0.5) * step, wide * step, SUBCELLS * step
 
 
-def find_hotspots(points: Sequence[Point], cell_m: float = 250.0) -> Hotspots:
-    """Gi* hotspots of ``points`` ((lon, lat) or (lon, lat, rows)) on a grid of ``cell_m``
-    metre cells."""
+def find_hotspots(
+    points: Sequence[Point], cell_m: float = 250.0, unit: Unit | None = None
+) -> Hotspots:
+    """Gi* hotspots of ``points`` ((lon, lat) or (lon, lat, units there)) on a grid of
+    ``cell_m`` metre cells; ``unit`` names what the points count (rows when None)."""
+    noun = unit.noun if unit is not None else "rows"
     total = int(sum(p[2] if len(p) > 2 else 1 for p in points))
     if total < MIN_POINTS:
         raise InvalidRequest(
-            f"Hotspots need at least {MIN_POINTS} located rows; these filters leave {total}.",
+            f"Hotspots need at least {MIN_POINTS} located {noun}; these filters leave {total:,}.",
             points=total,
         )
     if not 25 <= cell_m <= 10_000:
@@ -227,7 +248,9 @@ def find_hotspots(points: Sequence[Point], cell_m: float = 250.0) -> Hotspots:
                 density=float(density[index]),
             )
         )
-    return Hotspots(cells, cell_m, total, threshold, METHOD)
+    keyed = unit is not None and unit.key is not None
+    name = unit.name if unit is not None else ROWS
+    return Hotspots(cells, cell_m, total, threshold, method(noun, keyed), name, noun)
 
 
 DIRECT_KDE_TERMS = 5_000_000  # points × cells up to which the sums are made one by one
@@ -288,36 +311,36 @@ def located_points(
     settings: Settings,
     where: str | None,
     cell_m: float = 250.0,
-) -> list[tuple[float, float, int]]:
-    """Every located row under the filter, counted in the engine at each point snapped to
-    the hotspot grid's step, as (lon, lat, rows): the same grid counts as the rows
-    themselves, without sending every point over."""
-    column = next((c for c in dataset.columns if c.type is ColumnType.POINT), None)
-    if column is None:
-        raise InvalidRequest(f"Dataset {dataset.id} has no point column to find hotspots in.")
+    unit: Unit | None = None,
+) -> Located:
+    """Every located unit under the filter (the dataset's default unit when None), counted
+    at each point snapped to the hotspot grid's step: ``spots`` are (lon, lat, units there),
+    the same grid counts as the units themselves, without sending every point over."""
     if not 25 <= cell_m <= 10_000:
         raise InvalidRequest("The cell size must be from 25 to 10,000 metres.", cell=cell_m)
-    name = f"`{column.field_name}`"
-    params = {
-        "$select": f"snap_to_grid({name}, {snap_step(cell_m):.10f}) AS at, count(*) AS n",
-        "$where": and_where(where, f"{name} IS NOT NULL"),
-        "$group": "at",
-    }
-    # Beyond the API's page limit: the statistic needs every cell, streamed.
-    rows = run_query(store, dataset, params, settings, unlimited=True).rows
-    return [(lon, lat, int(n)) for lon, lat, n in rows]
+    unit = unit or unit_of(dataset, None)
+    return located_units(store, dataset, settings, unit, where, snap_step(cell_m))
 
 
 def hotspots_of(
-    store: Store, dataset: Dataset, settings: Settings, where: str | None, cell_m: float = 250.0
+    store: Store,
+    dataset: Dataset,
+    settings: Settings,
+    where: str | None,
+    cell_m: float = 250.0,
+    unit: Unit | None = None,
 ) -> Hotspots:
-    """:func:`find_hotspots` of the located rows under ``where``, kept with the version's
-    answers: the same map asked again is not counted, tested and smoothed again."""
+    """:func:`find_hotspots` of the located units (the dataset's default unit when None)
+    under ``where``, kept with the version's answers under the unit's name too: the same
+    map asked again is not counted, tested and smoothed again, and two units never mix."""
+    unit = unit or unit_of(dataset, None)
     cache = answers(store, settings)
-    key = answer_key(dataset, ("hotspots", where or "", cell_m), "hotspots")
+    key = answer_key(dataset, ("hotspots", where or "", cell_m, unit.name), "hotspots")
     kept = cache.get(key)
     if isinstance(kept, Hotspots):
         return kept
-    found = find_hotspots(located_points(store, dataset, settings, where, cell_m), cell_m)
+    located = located_points(store, dataset, settings, where, cell_m, unit)
+    found = find_hotspots(located.spots, cell_m, unit)
+    found.spread = located.spread
     cache.put(key, found, 200 * len(found.cells) + 200)
     return found

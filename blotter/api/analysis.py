@@ -147,20 +147,22 @@ def _column_param(dataset: Dataset, request: Request, name: str) -> Column | Non
 
 @router.get("/api/analysis/v1/{dataset_id}/hotspots.geojson")
 def hotspots(request: Request, dataset_id: str) -> Response:
-    """Gi* hotspot cells of the located rows (``$where`` narrows them, ``cell`` in metres)."""
+    """Gi* hotspot cells of the located units (``unit=``, the dataset's default when absent;
+    ``$where`` narrows them, ``cell`` in metres)."""
     portal: Portal = request.app.state.portal
     viewer = viewer_of(request, portal.store)
     dataset = visible_dataset(portal.store, viewer, check_dataset_id(dataset_id))
     cell = _cell_size(request.query_params.get("cell", "250"))
     where = request.query_params.get("$where")
+    unit = unit_of(dataset, request.query_params.get("unit"))
     media_type = "application/vnd.geo+json; charset=utf-8"
     # The answer's bytes are kept with the version's answers: a grid of thousands of cells
     # takes longer to write as JSON than to find once the cells are kept.
     cache = answers(portal.store, portal.settings)
-    key = answer_key(dataset, ("hotspots", where or "", cell), "geojson")
+    key = answer_key(dataset, ("hotspots", where or "", cell, unit.name), "geojson")
     kept = cache.get(key)
     if kept is None:
-        found = hotspots_of(portal.store, dataset, portal.settings, where, cell)
+        found = hotspots_of(portal.store, dataset, portal.settings, where, cell, unit)
         kept = JSONResponse(found.geojson()).body
         cache.put(key, kept, len(kept))
     return Response(kept, media_type=media_type)

@@ -5,7 +5,10 @@ millisecond and every request does it. A trigger on ``blotter_datasets`` sends
 ``NOTIFY`` with the dataset's id in the writing transaction, whichever process or code path
 writes (PostgreSQL delivers it only when that transaction commits). Each process LISTENs on
 a dedicated connection, on a background thread, and drops the named dataset (and the list).
-Writes made by this process drop their entries at once, when their transaction ends.
+Writes made by this process that may change a dataset (its row, metadata, permissions or
+current version) drop its entries at once, when their transaction ends; the writes that
+cannot (page views, audit entries, sessions, accounts, quality reports) keep them, so a busy
+page's view counts do not empty the cache (``reloads`` and ``drops`` count what happened).
 
 Never stale silently: datasets are kept only while the listening connection is up. When it
 is lost the whole cache is dropped and reads go to the database until the thread has
@@ -62,6 +65,8 @@ class DatasetCache:
         self._entries: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._generation = 0  # counts drops, so a read that raced one is not kept
+        self.reloads = 0  # reads that went to the catalog because nothing was kept
+        self.drops = 0
         self._listening = threading.Event()
         self._stop = threading.Event()
         self.backend_pid: int | None = None  # the listening connection's server process
@@ -84,6 +89,7 @@ class DatasetCache:
             if key in self._entries:
                 kept: T = self._entries[key]
                 return kept
+            self.reloads += 1
         value = read()
         with self._lock:
             if self._generation == generation and self._listening.is_set():
@@ -97,6 +103,7 @@ class DatasetCache:
         """Forget one dataset (and the list), or everything."""
         with self._lock:
             self._generation += 1
+            self.drops += 1
             if key is None:
                 self._entries.clear()
             else:

@@ -132,9 +132,13 @@ class PostgresStore(SqlHistory, Store):
             self._read_pool.close()
 
     @contextmanager
-    def _conn(self, *, read: bool = False) -> Iterator[psycopg.Connection[Any]]:
+    def _conn(
+        self, *, read: bool = False, keeps_datasets: bool = False
+    ) -> Iterator[psycopg.Connection[Any]]:
         """A checked connection, committed at the end (rolled back on error) and given back;
-        a lost database becomes StoreUnavailable."""
+        a lost database becomes StoreUnavailable. Work on the primary drops the datasets
+        kept by this process unless it ``keeps_datasets``: a read, or a write of records
+        only (other processes hear of a dataset's change from the trigger alone)."""
         pool = self._read_pool if read else self._pool
         with faults_as_unavailable(self._limits.wait_s):
             conn = checkout(pool, self._limits.wait_s)
@@ -143,13 +147,13 @@ class PostgresStore(SqlHistory, Store):
                     yield conn
             finally:
                 pool.putconn(conn)
-                if not read and self._datasets is not None:
+                if not (read or keeps_datasets) and self._datasets is not None:
                     self._datasets.drop()  # this process wrote: nothing kept may be current
 
     def schema_status(self) -> tuple[int, int]:
         applied = 0
         for read in (False, True) if self._read_pool is not self._pool else (False,):
-            with self._conn(read=read) as conn:
+            with self._conn(read=read, keeps_datasets=True) as conn:
                 row = conn.execute("SELECT max(version) FROM blotter_schema").fetchone()
             applied = (row[0] if row else None) or 0
         return applied, len(_MIGRATIONS)
@@ -190,7 +194,7 @@ class PostgresStore(SqlHistory, Store):
 
     def _dataset(self, dataset_id: str, *, read: bool) -> Dataset:
         # After a write, read back from the primary: a replica may not have it yet.
-        with self._conn(read=read) as conn:
+        with self._conn(read=read, keeps_datasets=True) as conn:
             row = conn.execute(DATASET_QUERY + " WHERE d.id = %s", [dataset_id]).fetchone()
         if row is None:
             raise DatasetNotFound(dataset_id)
@@ -386,6 +390,11 @@ class PostgresStore(SqlHistory, Store):
     @contextmanager
     def _transaction(self) -> Iterator[Statements]:
         with self._conn() as conn, conn.transaction():
+            yield ConnStatements(conn)
+
+    @contextmanager
+    def _records_transaction(self) -> Iterator[Statements]:
+        with self._conn(keeps_datasets=True) as conn, conn.transaction():
             yield ConnStatements(conn)
 
     def _written_dataset(self, dataset_id: str) -> Dataset:

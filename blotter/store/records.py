@@ -51,9 +51,14 @@ class SqlRecords:
     def _transaction(self) -> AbstractContextManager[Statements]:
         """One write transaction, committed when the block ends (rolled back if it raises)."""
 
+    def _records_transaction(self) -> AbstractContextManager[Statements]:
+        """A write of records only (accounts, sessions, audit entries, page views, quality
+        reports, profiles): it changes no dataset, so an engine keeping datasets keeps them."""
+        return self._transaction()
+
     def _commands(self, steps: list[tuple[str, list[Any]]]) -> None:
         """Writes run in one transaction, committed before returning."""
-        with self._transaction() as tx:
+        with self._records_transaction() as tx:
             for sql, params in steps:
                 tx.run(sql, params)
 
@@ -64,7 +69,7 @@ class SqlRecords:
 
     def add_user(self, user: User, password_hash: str) -> User:
         """Store a new account; Conflict when the name is taken."""
-        with self._transaction() as tx:
+        with self._records_transaction() as tx:
             inserted = tx.rows(
                 "INSERT INTO blotter_users (name, role, agency, password_hash, created_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING name",

@@ -282,6 +282,7 @@ def _run(portal: Portal, request: Request, dataset: Dataset, view: DatasetView) 
             matching,
             hotspot_cell(params),
             page_url(dataset.id, {k: v for k, v in params.items() if k != "chart.hotspots"}),
+            view.unit,
         )
         if ok
         else None,

@@ -22,6 +22,7 @@ import xstatic.pkg.leaflet
 from markupsafe import Markup
 
 from blotter.analysis.hotspots import hotspots_of
+from blotter.analysis.units import Unit, located_units, spread_note, unit_of
 from blotter.errors import BlotterError, NotFound
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
@@ -49,6 +50,8 @@ class HotspotView:
     hot: list[list[str]]  # the hot and cold cells as table rows
     geojson_url: str
     method: str
+    noun: str = "rows"  # what the cells count
+    count_heading: str = "Rows in cell"
 
 
 @dataclass
@@ -62,8 +65,9 @@ class MapView:
     hotspots: HotspotView | None = None
     hotspots_url: str = ""  # the same page with hotspots asked for
     hotspot_error: str = ""
-    located: int = 0  # the located rows under the filter
-    drawn_rows: int = 0  # the rows the static map accounts for: all of them
+    located: int = 0  # the located units (rows, incidents…) under the filter
+    drawn_rows: int = 0  # the units the static map accounts for: all of them, each once
+    noun: str = "rows"  # what the map counts: the page's unit
 
 
 def point_column(dataset: Dataset) -> Column | None:
@@ -139,22 +143,9 @@ def boundary_areas(portal: Portal, dataset: Dataset) -> dict[str, str]:
     return areas
 
 
-def _located(portal: Portal, dataset: Dataset, located_where: str) -> int:
-    params = {"$select": "count(*)", "$where": located_where}
+def _count(portal: Portal, dataset: Dataset, unit: Unit, where: str | None) -> int:
+    params = {"$select": unit.count, **({"$where": where} if where else {})}
     return int(next(iter(run_query(portal.store, dataset, params, portal.settings).rows))[0])
-
-
-def _cells(
-    portal: Portal, dataset: Dataset, name: str, located_where: str, step: float
-) -> list[tuple[float, float, int]]:
-    """Every located row counted by the engine at points snapped to ``step`` degrees."""
-    params = {
-        "$select": f"snap_to_grid({name}, {step}) AS at, count(*) AS n",
-        "$where": located_where,
-        "$group": "at",
-    }
-    rows = run_query(portal.store, dataset, params, portal.settings, unlimited=True).rows
-    return [(lon, lat, int(n)) for lon, lat, n in rows]
 
 
 def build_map(
@@ -164,52 +155,56 @@ def build_map(
     matching: int,
     hotspot_cell: float | None = None,
     page_url: str = "",
+    unit: Unit | None = None,
 ) -> MapView | None:
-    """The map of every point under the filter, or None for a dataset without points."""
+    """The map of every point under the filter, or None for a dataset without points. It
+    counts ``unit`` (the dataset's default when None), as the page around it does: each
+    incident once, at the place most of its rows give; ``matching`` is the rows matching."""
     column = point_column(dataset)
     if column is None:
         return None
+    unit = unit or unit_of(dataset, None)
     name = f"`{column.field_name}`"
     located_where = and_where(where, f"{name} IS NOT NULL")
-    located = _located(portal, dataset, located_where)
+    located = _count(portal, dataset, unit, located_where)
+    if unit.key is not None:
+        matching = _count(portal, dataset, unit, where)
     dense = located > MAX_POINTS
-    if dense:
-        # Many points: the engine counts them in cells of 1/400 degree (about 250 m), so
-        # every row counts, density shows instead of a blot, and the picture stays small.
-        drawn = _cells(portal, dataset, name, located_where, STATIC_CELL)
-    else:
-        params = {"$select": name, "$where": located_where, "$limit": str(max(located, 1))}
-        rows = run_query(portal.store, dataset, params, portal.settings).rows
-        drawn = [(lon, lat, 1) for lon, lat in rows if lon is not None]
+    # Many points: the engine counts them in cells of 1/400 degree (about 250 m), so every
+    # unit counts, density shows instead of a blot, and the picture stays small.
+    placed = located_units(
+        portal.store, dataset, portal.settings, unit, where, STATIC_CELL if dense else None
+    )
+    drawn = placed.spots
     boundary = None
     if dataset.meta.boundary:
         boundary = load_boundary(portal, dataset.meta.boundary)
-    title = f"Map of {located:,} located rows"
-    spec, datasets = _spec(drawn, boundary, title, dense)
-    description = (
-        f"{located:,} of the {matching:,} matching rows have a location"
-        + (
-            "; the map counts every one of them in cells of about 250 m"
-            if dense
-            else "; the map shows every one"
-        )
-        + (". The lines are the area's boundaries." if boundary else ".")
+    title = f"Map of {located:,} located {unit.noun}"
+    spec, datasets = _spec(drawn, boundary, title, dense, unit)
+    where_drawn = (
+        "; the map counts every one of them in cells of about 250 m"
+        if dense
+        else "; the map shows every one"
     )
-    if located > LIVE_POINTS:
-        # The interactive map gets cells of about 50 m with their counts, never a first page
-        # of the rows: every located row is in one.
-        live = {
-            "$select": f"snap_to_grid({name}, {LIVE_CELL}) AS cell, count(*) AS rows",
-            "$where": located_where,
-            "$group": "cell",
-            "$limit": "50000",
-        }
-    else:
-        live = {"$select": name, "$where": located_where, "$limit": str(max(located, 1))}
+    once = ", each once, at the place most of its rows give" if unit.key else ""
+    spread = (
+        f" {placed.spread_note} The interactive map shows such {unit.noun} at each place."
+        if placed.spread
+        else ""
+    )
+    description = (
+        f"{located:,} of the {matching:,} matching {unit.noun} have a location"
+        + where_drawn
+        + once
+        + "."
+        + spread
+        + (" The lines are the area's boundaries." if boundary else "")
+    )
+    live = _live_query(name, located_where, unit, located)
     hotspots, problem = None, ""
     if hotspot_cell is not None:
         try:
-            hotspots = hotspot_view(portal, dataset, where, hotspot_cell, boundary)
+            hotspots = hotspot_view(portal, dataset, where, hotspot_cell, boundary, unit)
         except BlotterError as err:
             problem = err.message
     joiner = "&" if "?" in page_url else "?"
@@ -224,8 +219,24 @@ def build_map(
         hotspots_url=f"{page_url}{joiner}chart.hotspots=250#hotspots",
         hotspot_error=problem,
         located=located,
-        drawn_rows=sum(n for _, _, n in drawn),
+        drawn_rows=placed.total,
+        noun=unit.noun,
     )
+
+
+def _live_query(name: str, located_where: str, unit: Unit, located: int) -> dict[str, str]:
+    """The interactive map's SoQL: every located row, or beyond ``LIVE_POINTS`` cells of
+    about 50 m with their counts (``n``), never a first page of the rows. A declared unit
+    is counted once per place (or cell) it has rows at, as SoQL can say it."""
+    if unit.key is None and located <= LIVE_POINTS:
+        return {"$select": name, "$where": located_where, "$limit": str(max(located, 1))}
+    at = name if located <= LIVE_POINTS else f"snap_to_grid({name}, {LIVE_CELL})"
+    return {
+        "$select": f"{at} AS at, {unit.count} AS n",
+        "$where": located_where,
+        "$group": "at",
+        "$limit": "50000",
+    }
 
 
 def _spec(
@@ -233,6 +244,7 @@ def _spec(
     boundary: dict[str, Any] | None,
     title: str,
     dense: bool,
+    unit: Unit,
 ) -> tuple[alt.TopLevelMixin, dict[str, Any]]:
     """The static map's spec and the rows it names (written in after Altair's checks)."""
     import altair as alt
@@ -256,7 +268,7 @@ def _spec(
             .encode(
                 longitude="lon:Q",
                 latitude="lat:Q",
-                color=alt.Color("n:Q", title="Rows", scale=alt.Scale(scheme="blues")),
+                color=alt.Color("n:Q", title=unit.title, scale=alt.Scale(scheme="blues")),
             )
             .project(type="mercator")
         )
@@ -310,11 +322,14 @@ def hotspot_view(
     where: str | None,
     cell_m: float,
     boundary: dict[str, Any] | None,
+    unit: Unit | None = None,
 ) -> HotspotView:
-    """Gi* hotspots of the filtered points as a map with a legend, words and a table."""
+    """Gi* hotspots of the filtered units (the dataset's default when None) as a map with a
+    legend, words and a table."""
     import altair as alt
 
-    found = hotspots_of(portal.store, dataset, portal.settings, where, cell_m)
+    unit = unit or unit_of(dataset, None)
+    found = hotspots_of(portal.store, dataset, portal.settings, where, cell_m, unit)
     kinds = ["hot", "cold", "not significant"]
     colours = ["#b3261e", "#0b5cad", "#e4e8ee"]
     # The area's lines go above the cells, so the cells never hide them.
@@ -341,7 +356,7 @@ def hotspot_view(
         )
         .project(type="mercator")
     )
-    title = f"Hotspots of {found.points:,} located rows ({cell_m:g} m cells)"
+    title = f"Hotspots of {found.points:,} located {found.noun} ({cell_m:g} m cells)"
     spec = alt.layer(hot_layer, *outline).properties(title=title, width=560, height=420)
     density_layer = (
         alt.Chart(alt.Data(name="cells"))  # type: ignore[no-untyped-call]
@@ -355,7 +370,7 @@ def hotspot_view(
         )
         .project(type="mercator")
     )
-    density_title = f"Kernel density of {found.points:,} located rows"
+    density_title = f"Kernel density of {found.points:,} located {found.noun}"
     density_spec = alt.layer(density_layer, *outline).properties(
         title=density_title, width=560, height=420
     )
@@ -363,9 +378,11 @@ def hotspot_view(
     cold = [c for c in found.cells if c.kind == "cold"]
     description = (
         f"{len(hot)} hot and {len(cold)} cold cells of {len(found.cells):,}. Hot means "
-        "significantly more rows in and around the cell than the area's average (Getis-Ord "
-        "Gi*, false discovery rate 5%); it says where things were recorded, not why."
+        f"significantly more {found.noun} in and around the cell than the area's average "
+        "(Getis-Ord Gi*, false discovery rate 5%); it says where things were recorded, not why."
     )
+    if found.spread:
+        description += " " + spread_note(found.spread, found.points, found.noun)
     rows = [
         [
             c.kind,
@@ -376,7 +393,9 @@ def hotspot_view(
         ]
         for c in sorted(hot + cold, key=lambda c: -abs(c.z))
     ]
-    query = urlencode({"cell": f"{cell_m:g}", **({"$where": where} if where else {})})
+    query = urlencode(
+        {"cell": f"{cell_m:g}", "unit": unit.name, **({"$where": where} if where else {})}
+    )
     return HotspotView(
         svg=svg_of(spec, title, datasets),
         density_svg=svg_of(density_spec, density_title, datasets),
@@ -385,4 +404,6 @@ def hotspot_view(
         hot=rows,
         geojson_url=f"/api/analysis/v1/{dataset.id}/hotspots.geojson?{query}",
         method=found.method,
+        noun=found.noun,
+        count_heading=f"{found.noun[:1].upper()}{found.noun[1:]} in cell",
     )

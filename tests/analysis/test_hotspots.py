@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from scipy.stats import norm
 
 from blotter.analysis.hotspots import ALPHA, find_hotspots, grid_counts, located_points
+from blotter.analysis.units import unit_of
 from blotter.errors import InvalidRequest
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
@@ -99,10 +100,14 @@ def test_the_page_and_the_geojson_agree(sample_app: FastAPI) -> None:
     hot = [f for f in features if f["properties"]["kind"] == "hot"]
     cold = [f for f in features if f["properties"]["kind"] == "cold"]
     assert f"{len(hot)} hot and {len(cold)} cold cells of {len(features):,}" in page.text
-    assert "Hot means significantly more rows" in page.text
-    assert '<svg role="img" aria-label="Hotspots of' in page.text
+    # The dataset counts calls (event numbers), so the hotspots do too, as the page does.
+    assert geo.json()["properties"]["unit"] == "calls"
+    assert "Hot means significantly more calls for service" in page.text
+    points = geo.json()["properties"]["points"]
+    assert f'<svg role="img" aria-label="Hotspots of {points:,} located calls for' in page.text
     offered = client.get("/datasets/tkpk-clls").text
-    assert "Find hotspots in these rows" in offered and "chart.hotspots=250" in offered
+    assert "Find hotspots in these calls for service" in offered
+    assert "chart.hotspots=250" in offered
 
 
 def test_cincinnati_use_of_force_hotspots_match_the_independent_gi_star(
@@ -122,7 +127,7 @@ def test_cincinnati_use_of_force_hotspots_match_the_independent_gi_star(
         spec=load_spec_file(spec),
     )
     dataset = engine_store.get_dataset(result.dataset_id)
-    points = located_points(engine_store, dataset, Settings(), None)
+    points = located_points(engine_store, dataset, Settings(), None).spots
     assert len(points) > 10_000
     found = find_hotspots(points, 500)
     counts, *_ = grid_counts(points, 500)
@@ -142,15 +147,16 @@ def test_the_engine_counts_every_located_row_on_the_same_grid(
     under the filter counts, not a first page of them."""
     portal: Portal = sample_app.state.portal
     dataset = portal.store.get_dataset("tkpk-clls")
-    snapped = located_points(portal.store, dataset, portal.settings, None, 250)
+    rows = unit_of(dataset, "rows")
+    snapped = located_points(portal.store, dataset, portal.settings, None, 250, rows).spots
     assert sum(n for _, _, n in snapped) == len(calls) == 11735
     assert len(snapped) < len(calls)  # counted in the engine, not sent point by point
     from_engine, *origin = grid_counts(snapped, 250)
     from_rows, *raw_origin = grid_counts(calls, 250)
     assert (from_engine == from_rows).all() and origin == pytest.approx(raw_origin)
     late = located_points(
-        portal.store, dataset, portal.settings, "received_at >= '2020-01-01'", 250
-    )
+        portal.store, dataset, portal.settings, "received_at >= '2020-01-01'", 250, rows
+    ).spots
     client = TestClient(sample_app)
     count = client.get(
         "/resource/tkpk-clls.json",
@@ -159,7 +165,7 @@ def test_the_engine_counts_every_located_row_on_the_same_grid(
     assert sum(n for _, _, n in late) == int(count) > 0
     geo = client.get(
         "/api/analysis/v1/tkpk-clls/hotspots.geojson",
-        params={"cell": "250", "$where": "received_at >= '2020-01-01'"},
+        params={"cell": "250", "unit": "rows", "$where": "received_at >= '2020-01-01'"},
     ).json()
     assert geo["properties"]["points"] == int(count)
     assert sum(f["properties"]["count"] for f in geo["features"]) == int(count)

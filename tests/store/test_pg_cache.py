@@ -1,5 +1,5 @@
-"""The PostgreSQL store keeps datasets per process and drops them on any process's change:
-two stores on one schema stand for two workers."""
+"""The PostgreSQL store keeps datasets per process and drops them on any process's change
+of a dataset, and only then: two stores on one schema stand for two workers."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from blotter.model import Column, ColumnType, DatasetMeta
+from blotter.model import AuditEntry, Column, ColumnType, DatasetMeta
 from blotter.store import open_store
+from blotter.store.common import now
 from blotter.store.postgres import PostgresStore
 from tests.engines import TEST_DATABASE_URL, engine_settings
 
@@ -108,3 +109,40 @@ def test_with_a_replica_nothing_is_kept(tmp_path: Path) -> None:
             assert store.get_dataset(ds.id) is not store.get_dataset(ds.id)
         finally:
             store.close()
+
+
+def test_page_views_and_audit_entries_keep_what_is_kept(
+    workers: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """The writes every busy page and every staff action make change no dataset: neither
+    the writer nor the other worker reloads a dataset for them. A publish and a metadata
+    change still reach both at once."""
+    one, two = workers
+    ds = one.create_dataset(DatasetMeta(name="Calls"), COLUMNS)
+    marker = one.create_dataset(DatasetMeta(name="Marker"), COLUMNS)
+    caches = [one._datasets, two._datasets]
+    assert caches[0] is not None and caches[1] is not None
+    for store in (one, two):
+        assert _seen(lambda s=store: s.get_dataset(ds.id) is s.get_dataset(ds.id), True)
+    kept = [one.get_dataset(ds.id), two.get_dataset(ds.id)]
+    counted = [(c.reloads, c.drops) for c in caches]
+    for store in (one, two):
+        store.count_view(ds.id)
+        store.add_audit(AuditEntry(at=now(), actor="ana", address="::1", action="read.internal"))
+        store.schema_status()  # the readiness check, on the primary
+    # The writer's own drop is immediate: nothing was dropped, nothing read again.
+    assert [(c.reloads, c.drops) for c in caches] == counted
+    assert one.get_dataset(ds.id) is kept[0] and two.get_dataset(ds.id) is kept[1]
+    # Notifications arrive in order: once the marker's change is heard, any the views or
+    # audit entries had sent would have been too.
+    one.update_metadata(marker.id, DatasetMeta(name="Marker, renamed"))
+    assert _seen(lambda: two.get_dataset(marker.id).meta.name, "Marker, renamed")
+    assert two.get_dataset(ds.id) is kept[1]
+    assert caches[1].drops == counted[1][1] + 1  # the marker's notification, nothing else
+    reloads = caches[1].reloads
+    _publish(one, ds.id, 4)
+    assert one.get_dataset(ds.id).row_count == 4  # the writer's entry dropped at once
+    assert _seen(lambda: two.get_dataset(ds.id).row_count, 4)
+    one.update_metadata(ds.id, DatasetMeta(name="Calls for service"))
+    assert _seen(lambda: two.get_dataset(ds.id).meta.name, "Calls for service")
+    assert caches[1].reloads >= reloads + 2  # read again after each change, not before

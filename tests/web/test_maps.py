@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from playwright.sync_api import Browser, Page
 
+from blotter.analysis.units import unit_of
 from blotter.web.maps import LIVE_POINTS
 from tests.conftest import LiveServer
 from tests.web.conftest import ROWS, STOPS, stop_row
@@ -112,15 +113,16 @@ def test_the_maps_account_for_every_located_row_under_the_filter(sample_app: Fas
         count = int(client.get("/resource/tkpk-clls.json", params=params).json()[0]["n"])
         page = client.get(
             "/datasets/tkpk-clls",
-            params={"received_at__min": "2020-01-01"} if where else {},
+            params={"chart.unit": "rows", **({"received_at__min": "2020-01-01"} if where else {})},
         ).text
-        assert f"{count:,} of the {count:,} matching rows have a location" in page
+        # Counted in rows, which this dataset calls officer responses.
+        assert f"{count:,} of the {count:,} matching officer responses have a location" in page
         assert "the map counts every one of them" in page
-        assert f'aria-label="Map of {count:,} located rows"' in page
+        assert f'aria-label="Map of {count:,} located officer responses"' in page
         live = re.search(r'data-points="([^"]+)"', page)
         assert live is not None
         cells = client.get(html.unescape(live.group(1))).json()["features"]
-        assert sum(int(f["properties"].get("rows", 1)) for f in cells) == count
+        assert sum(int(f["properties"].get("n", 1)) for f in cells) == count
         assert len(cells) < count or count <= LIVE_POINTS  # many rows: counted by the engine
 
 
@@ -129,7 +131,8 @@ def test_the_static_map_counts_every_row_in_its_cells(sample_app: FastAPI) -> No
 
     portal = sample_app.state.portal
     dataset = portal.store.get_dataset("tkpk-clls")
-    drawn = build_map(portal, dataset, None, dataset.row_count)
+    rows = unit_of(dataset, "rows")
+    drawn = build_map(portal, dataset, None, dataset.row_count, unit=rows)
     assert drawn is not None and drawn.located == drawn.drawn_rows == dataset.row_count == 11735
 
 

@@ -1,7 +1,7 @@
 // The interactive map, when JavaScript and Leaflet are there: the same boundaries and points
 // as the server's picture, which it replaces. Points close together on screen are drawn as
 // one circle with their count, recomputed at every zoom. A large view arrives as small cells
-// with their counts ("rows"), so every row is on the map, not a first page of them. Tiles
+// with their counts ("n", of the page's unit), so every row is on the map, not a first page of them. Tiles
 // only if the portal names a tile server; otherwise the map needs nothing but this portal.
 (function () {
   "use strict";
@@ -62,7 +62,7 @@
         var size = 20 + Math.min(16, Math.round(Math.log(rows) * 3));
         L.marker(centre, {
           icon: L.divIcon({ className: "cluster", html: rows.toLocaleString(), iconSize: [size, size] }),
-          title: rows + " rows here; zoom in to see them apart",
+          title: rows + " " + (box.dataset.noun || "rows") + " here; zoom in to see them apart",
           keyboard: false
         }).addTo(layer);
       }
@@ -99,7 +99,7 @@
   Promise.all(loads).then(function (found) {
     points = found[0].features.filter(function (f) { return f.geometry; }).map(function (f) {
       var at = L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]);
-      at.rows = Number((f.properties && f.properties.rows) || 1);
+      at.rows = Number((f.properties && (f.properties.n || f.properties.rows)) || 1);
       return at;
     });
     var bounds = L.latLngBounds(points);
