@@ -272,11 +272,15 @@ def map_layer(request: Request, name: str) -> Response:
     like at start-up, so a file broken since is a 503 naming it, not a blank map."""
     settings = portal_of(request).settings
     load_layers(settings)
-    return FileResponse(
-        layer_path(settings, name),
-        media_type="application/geo+json",
-        headers={"Cache-Control": "public, max-age=3600"},
-    )
+    path = layer_path(settings, name)
+    stat = path.stat()
+    headers = {
+        "Cache-Control": "public, max-age=3600",
+        "ETag": f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"',
+    }
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    return FileResponse(path, media_type="application/geo+json", headers=headers)
 
 
 @router.get("/favicon.ico")

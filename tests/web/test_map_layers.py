@@ -1,0 +1,308 @@
+"""A deployment's own map layers (BLOTTER_MAP_LAYERS), on a street layer GENERATED here (its
+file says so; no real town's streets): drawn under the points in the server's SVG, clipped to
+the map's extent, and by Leaflet with every request off this machine refused; credited on the
+page; served at /layers/{name}; typed places found where its streets meet, on both engines,
+after the dataset's own rows; and every bad setting or file one clear message naming it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, Route
+from typer.testing import CliRunner
+
+from blotter.app import create_app
+from blotter.cli import app as cli
+from blotter.errors import MapLayerInvalid
+from blotter.ingest.pipeline import load_file
+from blotter.ingest.spec import load_spec_file
+from blotter.settings import Settings
+from blotter.store import Store, open_store
+from tests.conftest import serve_in_thread
+from tests.web.test_axe import AXE, assert_accessible
+
+ROWS = """case,block,lat,lon
+c1,100 BLOCK MAIN ST,43.6000,-72.9700
+c2,100 block Main St,43.6010,-72.9720
+c3,MAIN ST & ELM ST,43.6100,-72.9800
+c5,200 BLOCK OAK AVE,43.6200,-72.9900
+"""
+SPEC = """name: Calls, Generatedville
+address_field: block
+columns:
+  - {field: case, source: case}
+  - {field: block, source: block}
+  - {field: location, type: point, latitude: lat, longitude: lon}
+"""
+CREDIT = "Streets generated for Blotter's tests"
+STREET_GREY = 'stroke="#9aa3ad"'
+
+
+def _line(name: str, *points: tuple[float, float]) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "properties": {"name": name},
+        "geometry": {"type": "LineString", "coordinates": [list(p) for p in points]},
+    }
+
+
+def generated_streets() -> dict[str, Any]:
+    """Made-up streets around the rows: Generated Ave (two pieces) crosses Sample Street and
+    TEST RD, which run parallel; Far Lane is 50 km off, outside any map of these rows."""
+    return {
+        "type": "FeatureCollection",
+        "generated": True,
+        "attribution": CREDIT,
+        "features": [
+            _line("Generated Ave", (-72.975, 43.59), (-72.975, 43.61)),
+            _line("Generated Ave", (-72.975, 43.61), (-72.975, 43.63)),
+            _line("Sample Street", (-72.99, 43.605), (-72.96, 43.605)),
+            _line("TEST RD", (-72.99, 43.62), (-72.96, 43.62)),
+            _line("Far Lane", (-72.50, 43.0), (-72.40, 43.0)),
+            {
+                "type": "Feature",
+                "properties": {"name": "Generated Park"},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[-72.985, 43.612], [-72.98, 43.612], [-72.98, 43.616], [-72.985, 43.612]]
+                    ],
+                },
+            },
+        ],
+    }
+
+
+def with_layer(settings: Settings, layer: object = None, name: str = "streets.geojson") -> Settings:
+    """The settings with a layers folder holding ``layer`` (the generated streets by
+    default; text is written as it is) and naming it in MAP_LAYERS."""
+    folder = settings.data_dir / "layers"
+    folder.mkdir(parents=True, exist_ok=True)
+    body = layer if isinstance(layer, str) else json.dumps(layer or generated_streets())
+    (folder / name).write_text(body)
+    return settings.model_copy(update={"map_layers": [name], "layers_dir": folder})
+
+
+def load_rows(store: Store, tmp_path: Path) -> str:
+    (tmp_path / "rows.csv").write_text(ROWS)
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    return load_file(
+        store, tmp_path / "rows.csv", spec=load_spec_file(tmp_path / "spec.yaml")
+    ).dataset_id
+
+
+def static_map(page: str) -> str:
+    return page[page.index('<div class="map-static">') : page.index('<div class="map-live"')]
+
+
+def test_the_static_map_draws_the_streets_in_its_extent_beneath_the_points(
+    tmp_path: Path,
+) -> None:
+    plain = Settings(data_dir=tmp_path)
+    with closing(open_store(plain)) as store:
+        dataset = load_rows(store, tmp_path)
+        without = TestClient(create_app(plain, store=store)).get(f"/datasets/{dataset}").text
+        page = TestClient(create_app(with_layer(plain), store=store)).get(f"/datasets/{dataset}")
+    assert STREET_GREY not in static_map(without) and "Map layers:" not in without
+    svg = static_map(page.text)
+    streets = svg.index(STREET_GREY)
+    assert streets < svg.index('<g class="mark-symbol')  # the points come after: above
+    # Four pieces of three streets; Far Lane lies outside the rows' extent and is left out.
+    assert svg.count(STREET_GREY) == 4
+    assert 'fill="#e6eee3"' in svg  # the park, beneath the streets
+    assert svg.index('fill="#e6eee3"') < streets
+    assert f"Map layers: {CREDIT.replace(chr(39), '&#39;')} (generated, not real streets)" in (
+        page.text
+    )
+    assert "Thin grey lines are streets." in page.text
+
+
+def test_a_layer_is_served_with_caching_and_only_when_named(tmp_path: Path) -> None:
+    settings = with_layer(Settings(data_dir=tmp_path))
+    (settings.data_dir / "layers" / "other.geojson").write_text("{}")
+    with TestClient(create_app(settings)) as client:
+        served = client.get("/layers/streets.geojson")
+        assert served.status_code == 200
+        assert served.headers["content-type"] == "application/geo+json"
+        assert served.headers["cache-control"] == "public, max-age=3600"
+        assert served.json()["generated"] is True
+        again = client.get(
+            "/layers/streets.geojson", headers={"if-none-match": served.headers["etag"]}
+        )
+        assert again.status_code == 304
+        assert client.get("/layers/other.geojson").status_code == 404  # in the folder, not named
+        assert client.get("/layers/..%2Fblotter.duckdb").status_code == 404
+
+
+BAD_LAYERS = [  # (file text, or None for no file; what the message says)
+    (None, "is not at"),
+    ("not json", "not readable JSON"),
+    ('{"type": "Feature"}', "not a GeoJSON FeatureCollection"),
+    (
+        '{"type": "FeatureCollection", "attribution": "x", "features": [{"type": "Feature",'
+        ' "geometry": {"type": "Point", "coordinates": [1, 2]}}]}',
+        "feature 1 is Point: a layer holds lines (streets) and polygons",
+    ),
+    (
+        '{"type": "FeatureCollection", "attribution": "x", "features": [{"type": "Feature",'
+        ' "geometry": {"type": "LineString", "coordinates": [[1]]}}]}',
+        "feature 1's LineString has unusable coordinates",
+    ),
+    ('{"type": "FeatureCollection", "features": []}', "no attribution"),
+]
+
+
+@pytest.mark.parametrize(("text", "says"), BAD_LAYERS)
+def test_a_bad_layer_file_stops_the_start_naming_the_file(
+    tmp_path: Path, text: str | None, says: str
+) -> None:
+    settings = with_layer(Settings(data_dir=tmp_path), text or "")
+    if text is None:
+        (settings.data_dir / "layers" / "streets.geojson").unlink()
+    with pytest.raises(MapLayerInvalid) as raised:
+        create_app(settings)
+    assert says in raised.value.message
+    assert str(tmp_path / "layers" / "streets.geojson") in raised.value.message
+
+
+def test_a_layer_name_with_a_folder_is_refused_at_start(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, map_layers=["../blotter.geojson"])
+    with pytest.raises(MapLayerInvalid, match=r"by its file name alone"):
+        create_app(settings)
+
+
+def test_serve_with_a_missing_layer_says_so_in_one_line(tmp_path: Path) -> None:
+    ran = CliRunner().invoke(
+        cli,
+        ["serve", "--data-dir", str(tmp_path)],
+        env={"BLOTTER_MAP_LAYERS": '["roads.geojson"]'},
+    )
+    assert ran.exit_code == 1
+    assert "Map layer 'roads.geojson' (BLOTTER_MAP_LAYERS) is not at" in ran.output
+    assert "Traceback" not in ran.output
+
+
+def test_a_layer_broken_after_the_start_is_a_503_naming_it(tmp_path: Path) -> None:
+    settings = with_layer(Settings(data_dir=tmp_path))
+    with TestClient(create_app(settings)) as client:
+        (tmp_path / "layers" / "streets.geojson").write_text('{"type": "Feature"}')
+        broken = client.get("/layers/streets.geojson")
+        assert broken.status_code == 503
+        assert "streets.geojson: not a GeoJSON FeatureCollection." in broken.text
+
+
+def near_of(client: TestClient, dataset: str, typed: str) -> str:
+    answer = client.get(
+        f"/datasets/{dataset}", params={"location__place": typed}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text[:300]
+    return parse_qs(urlsplit(answer.headers["location"]).query)["location__near"][0]
+
+
+def test_places_are_found_on_the_street_layer_after_the_rows(
+    engine_store: Store, engine_config: Settings, tmp_path: Path
+) -> None:
+    dataset = load_rows(engine_store, tmp_path)
+    with TestClient(create_app(with_layer(engine_config), store=engine_store)) as client:
+        # The dataset's own rows first: c3 holds this intersection (no such streets here).
+        assert near_of(client, dataset, "main st & elm st") == "43.610000,-72.980000,250"
+        for typed in (
+            "Generated Ave & Sample St",
+            "generated avenue and sample street",
+            "GENERATED AVE / SAMPLE ST.",
+            "Sample St at Generated Ave",
+        ):
+            assert near_of(client, dataset, typed) == "43.605000,-72.975000,250", typed
+        assert near_of(client, dataset, "Generated Ave & Test Road") == "43.620000,-72.975000,250"
+        # One street: the point of it nearest its middle.
+        assert near_of(client, dataset, "test road") == "43.620000,-72.975000,250"
+        parallel = client.get(
+            f"/datasets/{dataset}", params={"location__place": "Sample St & Test Rd"}
+        )
+        assert parallel.status_code == 400
+        assert "Sample St and Test Rd do not meet in the map&#39;s street layer." in parallel.text
+        unknown = client.get(
+            f"/datasets/{dataset}", params={"location__place": "Nowhere Blvd & Sample St"}
+        )
+        assert unknown.status_code == 400
+        assert "has no street named &#39;Nowhere Blvd&#39;" in unknown.text
+
+
+def test_without_an_address_field_a_street_layer_still_offers_a_place(
+    engine_store: Store, engine_config: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "rows.csv").write_text(ROWS)
+    (tmp_path / "spec.yaml").write_text(SPEC.replace("address_field: block\n", ""))
+    spec = load_spec_file(tmp_path / "spec.yaml")
+    dataset = load_file(engine_store, tmp_path / "rows.csv", spec=spec).dataset_id
+    with TestClient(create_app(with_layer(engine_config), store=engine_store)) as client:
+        assert 'name="location__place"' in client.get(f"/datasets/{dataset}").text
+        assert near_of(client, dataset, "Generated Ave & TEST RD") == "43.620000,-72.975000,250"
+        missing = client.get(f"/datasets/{dataset}", params={"location__place": "Elm St"})
+        assert missing.status_code == 400
+        assert "The map&#39;s street layer has no street named &#39;Elm St&#39;." in missing.text
+
+
+@pytest.fixture
+def layered_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    settings = with_layer(Settings(data_dir=tmp_path))
+    with closing(open_store(settings)) as store:
+        dataset = load_rows(store, tmp_path)
+        for server in serve_in_thread(create_app(settings, store=store)):
+            yield server.url, dataset
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [390, 1280])
+def test_leaflet_draws_the_streets_offline_and_passes_axe(
+    browser: Browser, layered_server: tuple[str, str], width: int
+) -> None:
+    url, dataset = layered_server
+    context = browser.new_context(viewport={"width": width, "height": 844}, bypass_csp=True)
+    refused: list[str] = []
+
+    def only_loopback(route: Route) -> None:
+        if route.request.url.startswith(url):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    tab: Page = context.new_page()
+    try:
+        tab.goto(f"{url}/datasets/{dataset}")
+        streets = tab.locator(".map-live .leaflet-layers-pane path")
+        tab.wait_for_function(
+            "document.querySelectorAll('.map-live .leaflet-layers-pane path').length >= 5"
+        )
+        # Five pieces (Far Lane too: Leaflet has the whole file) and the park, under the points.
+        assert streets.count() == 6
+        attribution = tab.locator(".map-live .leaflet-control-attribution").inner_text()
+        assert CREDIT in attribution and "not real streets" in attribution
+        pane = tab.evaluate(
+            "getComputedStyle(document.querySelector('.leaflet-layers-pane')).zIndex"
+        )
+        assert int(pane) < 400  # Leaflet's overlay pane, where the points and boundary are
+        assert refused == []
+        assert_accessible(tab, AXE.read_text(encoding="utf-8"))
+    finally:
+        context.close()
+
+
+def test_the_credit_is_escaped_wherever_it_is_shown(tmp_path: Path) -> None:
+    layer = {**generated_streets(), "attribution": '<b onmouseover="x">OSM</b> & co'}
+    settings = with_layer(Settings(data_dir=tmp_path), layer)
+    with closing(open_store(settings)) as store:
+        dataset = load_rows(store, tmp_path)
+        page = TestClient(create_app(settings, store=store)).get(f"/datasets/{dataset}").text
+    assert "<b onmouseover" not in page
+    assert re.search(r"Map layers: &lt;b onmouseover=&#34;x&#34;&gt;OSM&lt;/b&gt; &amp; co", page)
