@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from shapely import unary_union
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import nearest_points
+from shapely.ops import linemerge, nearest_points
 
 from blotter.errors import InvalidRequest
 
@@ -70,8 +70,13 @@ def place_on_streets(typed: str, streets: Iterable[tuple[str, BaseGeometry]]) ->
             raise InvalidRequest(f"The map's street layer has no street named '{part.strip()}'.")
         found.append(unary_union(lines))
     if len(found) == 1:
-        # The point of the street nearest its centre of mass: on the street, near its middle.
-        on = nearest_points(found[0], found[0].centroid)[0]
+        # Halfway along the street; one in pieces that do not join: its point nearest their
+        # centre of mass, which is on the street though the centre may not be.
+        street = linemerge(found[0]) if found[0].geom_type == "MultiLineString" else found[0]
+        if street.geom_type == "LineString":
+            on = street.interpolate(0.5, normalized=True)
+        else:
+            on = nearest_points(street, street.centroid)[0]
         return Placed(on.x, on.y, f"on {parts[0].strip()}")
     first, second = found
     a, b = parts[0].strip(), parts[1].strip()
