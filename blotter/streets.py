@@ -54,9 +54,12 @@ def fold(name: str) -> str:
     return " ".join(_FOLDED.get(word, word) for word in words)
 
 
-def place_on_streets(typed: str, streets: Iterable[tuple[str, BaseGeometry]]) -> Placed:
+def place_on_streets(
+    typed: str, streets: Iterable[tuple[str, BaseGeometry]], near: str = ""
+) -> Placed:
     """Where ``typed`` lies on the named lines: the crossing of two streets, or a point on
-    one. Raises InvalidRequest saying which street is missing or that the two never meet."""
+    one. Raises InvalidRequest saying which street is missing or that the two never meet;
+    ``near`` ends the first message (" near this dataset's rows")."""
     by_name: dict[str, list[BaseGeometry]] = {}
     for name, line in streets:
         by_name.setdefault(fold(name), []).append(line)
@@ -67,7 +70,9 @@ def place_on_streets(typed: str, streets: Iterable[tuple[str, BaseGeometry]]) ->
     for part in parts:
         lines = by_name.get(fold(part))
         if not lines:
-            raise InvalidRequest(f"The map's street layer has no street named '{part.strip()}'.")
+            raise InvalidRequest(
+                f"The map's street layer has no street named '{part.strip()}'{near}."
+            )
         found.append(unary_union(lines))
     if len(found) == 1:
         # Halfway along the street; one in pieces that do not join: its point nearest their

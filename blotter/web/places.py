@@ -8,7 +8,10 @@ looked up once and the view is an ordinary, shareable point filter."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
+
+import shapely
 
 from blotter.errors import BlotterError
 from blotter.maplayers import load_layers, street_lines
@@ -20,6 +23,7 @@ from blotter.streets import place_on_streets
 from blotter.web.filters import PLACE_SUFFIX as PLACE
 from blotter.web.filters import Problem
 
+STREETS_AROUND = 0.01  # degrees (about 1 km) around the rows' extent: its streets
 RADIUS_M = 250  # a typed place's circle, unless the address already gives one
 MOST_ROWS = 5000  # rows read to place it; their mean is stable well before this
 
@@ -65,6 +69,20 @@ def _rows_place(
     return lon, lat
 
 
+def _streets_around(portal: Portal, dataset: Dataset, point: str) -> list[tuple[str, Any]]:
+    """The layers' named streets within about a kilometre of the dataset's located rows, so
+    "Main St & Elm St" is found in this dataset's town, not in another the layers cover."""
+    streets = street_lines(load_layers(portal.settings))
+    if not streets:
+        return []
+    extent = run_query(portal.store, dataset, {"$select": f"extent(`{point}`)"}, portal.settings)
+    bounds = next(iter(extent.rows), (None,))
+    if bounds is None or bounds[0] is None or len(bounds) != 4:
+        return streets  # no located row: every street
+    around = shapely.box(*bounds).buffer(STREETS_AROUND, join_style="mitre")
+    return [(name, line) for name, line in streets if line.intersects(around)]
+
+
 def place_redirect(
     portal: Portal, dataset: Dataset, params: dict[str, str]
 ) -> tuple[str | None, Problem | None]:
@@ -82,13 +100,13 @@ def place_redirect(
             column = dataset.column(dataset.meta.address_field)
             label = column.name if column else dataset.meta.address_field
             unplaced = f"No row of this dataset with a location has the {label.lower()} '{typed}'"
-        streets = street_lines(load_layers(portal.settings))
+        streets = _streets_around(portal, dataset, point)
         if not streets:
             return None, Problem(
                 param, point, unplaced + ": type it as the rows write it, or click the map."
             )
         try:
-            placed = place_on_streets(typed, streets)
+            placed = place_on_streets(typed, streets, " near this dataset's rows")
         except BlotterError as err:
             said = f"{unplaced}. {err.message}" if unplaced else err.message
             return None, Problem(param, point, said + " Type it another way, or click the map.")

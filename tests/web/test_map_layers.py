@@ -67,6 +67,9 @@ def generated_streets() -> dict[str, Any]:
             _line("Sample Street", (-72.99, 43.605), (-72.96, 43.605)),
             _line("TEST RD", (-72.99, 43.62), (-72.96, 43.62)),
             _line("Far Lane", (-72.50, 43.0), (-72.40, 43.0)),
+            # Another town's Generated Ave and Sample Street, 50 km off: they cross too.
+            _line("Generated Ave", (-72.475, 43.0), (-72.475, 43.2)),
+            _line("Sample Street", (-72.50, 43.105), (-72.40, 43.105)),
             {
                 "type": "Feature",
                 "properties": {"name": "Generated Park"},
@@ -233,7 +236,12 @@ def test_places_are_found_on_the_street_layer_after_the_rows(
             f"/datasets/{dataset}", params={"location__place": "Nowhere Blvd & Sample St"}
         )
         assert unknown.status_code == 400
-        assert "has no street named &#39;Nowhere Blvd&#39;" in unknown.text
+        assert "has no street named &#39;Nowhere Blvd&#39; near this dataset&#39;s rows." in (
+            unknown.text
+        )
+        # Far Lane is in the layer, 50 km from every row.
+        far = client.get(f"/datasets/{dataset}", params={"location__place": "Far Lane"})
+        assert far.status_code == 400 and "no street named &#39;Far Lane&#39; near" in far.text
 
 
 def test_without_an_address_field_a_street_layer_still_offers_a_place(
@@ -248,7 +256,7 @@ def test_without_an_address_field_a_street_layer_still_offers_a_place(
         assert near_of(client, dataset, "Generated Ave & TEST RD") == "43.620000,-72.975000,250"
         missing = client.get(f"/datasets/{dataset}", params={"location__place": "Elm St"})
         assert missing.status_code == 400
-        assert "The map&#39;s street layer has no street named &#39;Elm St&#39;." in missing.text
+        assert "has no street named &#39;Elm St&#39; near this dataset&#39;s rows." in missing.text
 
 
 @pytest.fixture
@@ -284,8 +292,8 @@ def test_leaflet_draws_the_streets_offline_and_passes_axe(
         tab.wait_for_function(
             "document.querySelectorAll('.map-live .leaflet-layers-pane path').length >= 5"
         )
-        # Five pieces (Far Lane too: Leaflet has the whole file) and the park, under the points.
-        assert streets.count() == 6
+        # Every line (the far ones too: Leaflet has the whole file) and the park.
+        assert streets.count() == 8
         attribution = tab.locator(".map-live .leaflet-control-attribution").inner_text()
         assert CREDIT in attribution and "not real streets" in attribution
         pane = tab.evaluate(
