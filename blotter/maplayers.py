@@ -8,7 +8,6 @@ within a fixed number of vertices, so a whole city's street file cannot make a p
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,11 +20,11 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from blotter.errors import MapLayerInvalid, NotFound
+from blotter.model import LAYER_FILE
 from blotter.settings import Settings
 
 MAX_FILE_MB = 64  # a layer file larger than this is refused when the portal starts
 MAX_DRAWN_VERTICES = 20_000  # all layers of one static map together, after clipping
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\.geojson$")
 _LINES = ("LineString", "MultiLineString")
 _AREAS = ("Polygon", "MultiPolygon")
 
@@ -53,19 +52,24 @@ def layers_dir(settings: Settings) -> Path:
 
 
 def layer_path(settings: Settings, name: str) -> Path:
-    """A configured layer's file; only names in MAP_LAYERS are served."""
-    if name not in settings.map_layers or not _NAME.match(name):
+    """A layer file of the layers folder (named by the settings or by a dataset file)."""
+    path = layers_dir(settings) / name
+    if not LAYER_FILE.match(name) or not path.is_file():
         raise NotFound(f"There is no map layer '{name}'.")
-    return layers_dir(settings) / name
+    return path
 
 
-def load_layers(settings: Settings) -> list[Layer]:
-    """Every configured layer, bottom first. Raises MapLayerInvalid naming the file and why."""
+def load_layers(settings: Settings, named: list[str] | None = None) -> list[Layer]:
+    """The portal's layers (MAP_LAYERS), then those a dataset file names (``named``), bottom
+    first, each once. Raises MapLayerInvalid naming the file and why."""
     layers = []
-    for name in settings.map_layers:
-        if not _NAME.match(name):
+    names = list(settings.map_layers)
+    names += [name for name in named or [] if name not in names]
+    for name in names:
+        where = "BLOTTER_MAP_LAYERS" if name in settings.map_layers else "the dataset file"
+        if not LAYER_FILE.match(name):
             raise MapLayerInvalid(
-                f"Map layer '{name}' (BLOTTER_MAP_LAYERS): name a .geojson file in "
+                f"Map layer '{name}' ({where}): name a .geojson file in "
                 f"{layers_dir(settings)} by its file name alone (letters, digits, - and _).",
                 file=name,
             )
@@ -74,7 +78,7 @@ def load_layers(settings: Settings) -> list[Layer]:
             stat = path.stat()
         except OSError:
             raise MapLayerInvalid(
-                f"Map layer '{name}' (BLOTTER_MAP_LAYERS) is not at {path}.", file=str(path)
+                f"Map layer '{name}' ({where}) is not at {path}.", file=str(path)
             ) from None
         if stat.st_size > MAX_FILE_MB << 20:
             raise MapLayerInvalid(

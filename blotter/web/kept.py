@@ -95,7 +95,7 @@ def page_validators(
         except (NotFound, OSError):
             boundary = None
     # The map layers' files: a street file replaced redraws the maps.
-    for name in portal.settings.map_layers:
+    for name in [*portal.settings.map_layers, *dataset.meta.map_layers]:
         try:
             related.append([name, layer_path(portal.settings, name).stat().st_mtime_ns])
         except (NotFound, OSError):

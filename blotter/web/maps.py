@@ -188,7 +188,7 @@ def build_map(
     if dataset.meta.boundary:
         boundary = load_boundary(portal, dataset.meta.boundary)
     title = f"Map of {located:,} located rows"
-    layers = load_layers(portal.settings)
+    layers = load_layers(portal.settings, dataset.meta.map_layers)
     under = _layers_under(layers, drawn, boundary)
     spec, datasets = _spec(drawn, boundary, title, dense, under)
     description = (

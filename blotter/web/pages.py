@@ -268,11 +268,11 @@ def boundary(request: Request, name: str) -> Response:
 
 @router.get("/layers/{name}")
 def map_layer(request: Request, name: str) -> Response:
-    """A map layer named in the settings (streets, parks), for the interactive map; checked
-    like at start-up, so a file broken since is a 503 naming it, not a blank map."""
+    """A map layer file (streets, parks) for the interactive map; checked as at start-up, so
+    a file broken since is a 503 naming it, not a blank map."""
     settings = portal_of(request).settings
-    load_layers(settings)
     path = layer_path(settings, name)
+    load_layers(settings, [name])
     stat = path.stat()
     headers = {
         "Cache-Control": "public, max-age=3600",

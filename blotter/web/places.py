@@ -38,7 +38,9 @@ def place_param(dataset: Dataset, settings: Settings) -> str | None:
     """The page parameter of a typed place, when the dataset can place one: it has a point
     column, and its rows declare an address field or the deployment has street layers."""
     point = next((c for c in dataset.columns if c.type is ColumnType.POINT), None)
-    if point is None or not (has_address(dataset) or settings.map_layers):
+    if point is None or not (
+        has_address(dataset) or settings.map_layers or dataset.meta.map_layers
+    ):
         return None
     return point.field_name + PLACE
 
@@ -72,7 +74,7 @@ def _rows_place(
 def _streets_around(portal: Portal, dataset: Dataset, point: str) -> list[tuple[str, Any]]:
     """The layers' named streets within about a kilometre of the dataset's located rows, so
     "Main St & Elm St" is found in this dataset's town, not in another the layers cover."""
-    streets = street_lines(load_layers(portal.settings))
+    streets = street_lines(load_layers(portal.settings, dataset.meta.map_layers))
     if not streets:
         return []
     extent = run_query(portal.store, dataset, {"$select": f"extent(`{point}`)"}, portal.settings)

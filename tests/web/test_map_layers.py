@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from blotter.app import create_app
 from blotter.cli import app as cli
-from blotter.errors import MapLayerInvalid
+from blotter.errors import IngestError, MapLayerInvalid
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
 from blotter.settings import Settings
@@ -128,7 +128,7 @@ def test_the_static_map_draws_the_streets_in_its_extent_beneath_the_points(
     assert "Thin grey lines are streets." in page.text
 
 
-def test_a_layer_is_served_with_caching_and_only_when_named(tmp_path: Path) -> None:
+def test_a_layer_is_served_with_caching_and_checked(tmp_path: Path) -> None:
     settings = with_layer(Settings(data_dir=tmp_path))
     (settings.data_dir / "layers" / "other.geojson").write_text("{}")
     with TestClient(create_app(settings)) as client:
@@ -141,7 +141,9 @@ def test_a_layer_is_served_with_caching_and_only_when_named(tmp_path: Path) -> N
             "/layers/streets.geojson", headers={"if-none-match": served.headers["etag"]}
         )
         assert again.status_code == 304
-        assert client.get("/layers/other.geojson").status_code == 404  # in the folder, not named
+        assert client.get("/layers/nope.geojson").status_code == 404
+        broken = client.get("/layers/other.geojson")  # in the folder, and not a layer
+        assert broken.status_code == 503 and "not a GeoJSON FeatureCollection" in broken.text
         assert client.get("/layers/..%2Fblotter.duckdb").status_code == 404
 
 
@@ -257,6 +259,36 @@ def test_without_an_address_field_a_street_layer_still_offers_a_place(
         missing = client.get(f"/datasets/{dataset}", params={"location__place": "Elm St"})
         assert missing.status_code == 400
         assert "has no street named &#39;Elm St&#39; near this dataset&#39;s rows." in missing.text
+
+
+def test_a_dataset_file_names_its_own_layers(
+    engine_store: Store, engine_config: Settings, tmp_path: Path
+) -> None:
+    """No portal-wide layer: the dataset file's ``map_layers:`` alone draws and places."""
+    folder = engine_config.data_dir / "layers"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "town.geojson").write_text(json.dumps(generated_streets()))
+    (tmp_path / "rows.csv").write_text(ROWS)
+    (tmp_path / "spec.yaml").write_text(SPEC + "map_layers: [town.geojson, gone.geojson]\n")
+    spec = load_spec_file(tmp_path / "spec.yaml")
+    dataset = load_file(engine_store, tmp_path / "rows.csv", spec=spec).dataset_id
+    with TestClient(create_app(engine_config, store=engine_store)) as client:
+        # A file the dataset names that is not there: the page says which, never a blank map.
+        missing = client.get(f"/datasets/{dataset}")
+        assert missing.status_code == 503
+        assert "Map layer &#39;gone.geojson&#39; (the dataset file) is not at" in missing.text
+        (folder / "gone.geojson").write_text(
+            json.dumps({"type": "FeatureCollection", "attribution": CREDIT, "features": []})
+        )
+        page = client.get(f"/datasets/{dataset}").text
+        assert static_map(page).count(STREET_GREY) == 4
+        assert near_of(client, dataset, "Generated Ave & Test Rd") == "43.620000,-72.975000,250"
+
+
+def test_a_dataset_file_naming_a_layer_in_a_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(SPEC + "map_layers: [../secret.geojson]\n")
+    with pytest.raises(IngestError, match=r"'map_layers': must name a .geojson file by its name"):
+        load_spec_file(tmp_path / "spec.yaml")
 
 
 @pytest.fixture
