@@ -147,6 +147,22 @@ def test_a_layer_is_served_with_caching_and_checked(tmp_path: Path) -> None:
         assert client.get("/layers/..%2Fblotter.duckdb").status_code == 404
 
 
+def test_a_replaced_layer_file_redraws_a_kept_page(tmp_path: Path) -> None:
+    settings = with_layer(Settings(data_dir=tmp_path))
+    with closing(open_store(settings)) as store:
+        dataset = load_rows(store, tmp_path)
+        client = TestClient(create_app(settings, store=store))
+        first = client.get(f"/datasets/{dataset}")
+        fewer = generated_streets()
+        fewer["features"] = [f for f in fewer["features"] if f["properties"]["name"] != "TEST RD"]
+        (tmp_path / "layers" / "streets.geojson").write_text(json.dumps(fewer))
+        second = client.get(
+            f"/datasets/{dataset}", headers={"if-none-match": first.headers["etag"]}
+        )
+    assert second.status_code == 200 and second.headers["etag"] != first.headers["etag"]
+    assert static_map(second.text).count(STREET_GREY) == 3
+
+
 BAD_LAYERS = [  # (file text, or None for no file; what the message says)
     (None, "is not at"),
     ("not json", "not readable JSON"),
