@@ -173,7 +173,8 @@ def _clipped(shapes: list[BaseGeometry], bounds: tuple[float, float, float, floa
 
 
 def _simplified(shapes: Any, tolerance: float) -> Any:
-    simpler = shapely.simplify(shapes, tolerance)
+    # Without topology kept: ten times faster, and a drawing needs no valid polygons.
+    simpler = shapely.simplify(shapes, tolerance, preserve_topology=False)
     return simpler[~shapely.is_empty(simpler)]
 
 
