@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import shapely
 import xstatic.pkg.leaflet
 from markupsafe import Markup
+from shapely.geometry import shape
 
 from blotter.analysis.hotspots import hotspots_of
 from blotter.errors import BlotterError, NotFound
@@ -249,9 +251,6 @@ def _layers_under(
         lons = [lon for lon, _, _ in drawn]
         lats = [lat for _, lat, _ in drawn]
     elif boundary is not None:
-        import shapely
-        from shapely.geometry import shape
-
         box = shapely.total_bounds([shape(f["geometry"]) for f in boundary["features"]])
         lons, lats = [box[0], box[2]], [box[1], box[3]]
     else:

@@ -30,10 +30,10 @@ from tests.conftest import serve_in_thread
 from tests.web.test_axe import AXE, assert_accessible
 
 ROWS = """case,block,lat,lon
-c1,100 BLOCK MAIN ST,43.6000,-72.9700
-c2,100 block Main St,43.6010,-72.9720
-c3,MAIN ST & ELM ST,43.6100,-72.9800
-c5,200 BLOCK OAK AVE,43.6200,-72.9900
+c1,100 BLOCK MAIN ST,10.6000,-30.9700
+c2,100 block Main St,10.6010,-30.9720
+c3,MAIN ST & ELM ST,10.6100,-30.9800
+c5,200 BLOCK OAK AVE,10.6200,-30.9900
 """
 SPEC = """name: Calls, Generatedville
 address_field: block
@@ -55,28 +55,28 @@ def _line(name: str, *points: tuple[float, float]) -> dict[str, Any]:
 
 
 def generated_streets() -> dict[str, Any]:
-    """Made-up streets around the rows: Generated Ave (two pieces) crosses Sample Street and
-    TEST RD, which run parallel; Far Lane is 50 km off, outside any map of these rows."""
+    """Made-up streets around the rows, in the open Atlantic (no town's real streets): Generated Ave (two pieces) crosses Sample Street and
+    TEST RD, which run parallel; Far Lane is over 50 km off, outside any map of these rows."""
     return {
         "type": "FeatureCollection",
         "generated": True,
         "attribution": CREDIT,
         "features": [
-            _line("Generated Ave", (-72.975, 43.59), (-72.975, 43.61)),
-            _line("Generated Ave", (-72.975, 43.61), (-72.975, 43.63)),
-            _line("Sample Street", (-72.99, 43.605), (-72.96, 43.605)),
-            _line("TEST RD", (-72.99, 43.62), (-72.96, 43.62)),
-            _line("Far Lane", (-72.50, 43.0), (-72.40, 43.0)),
-            # Another town's Generated Ave and Sample Street, 50 km off: they cross too.
-            _line("Generated Ave", (-72.475, 43.0), (-72.475, 43.2)),
-            _line("Sample Street", (-72.50, 43.105), (-72.40, 43.105)),
+            _line("Generated Ave", (-30.975, 10.59), (-30.975, 10.61)),
+            _line("Generated Ave", (-30.975, 10.61), (-30.975, 10.63)),
+            _line("Sample Street", (-30.99, 10.605), (-30.96, 10.605)),
+            _line("TEST RD", (-30.99, 10.62), (-30.96, 10.62)),
+            _line("Far Lane", (-30.50, 10.0), (-30.40, 10.0)),
+            # Another generated town's Generated Ave and Sample Street, over 50 km off: they cross too.
+            _line("Generated Ave", (-30.475, 10.0), (-30.475, 10.2)),
+            _line("Sample Street", (-30.50, 10.105), (-30.40, 10.105)),
             {
                 "type": "Feature",
                 "properties": {"name": "Generated Park"},
                 "geometry": {
                     "type": "Polygon",
                     "coordinates": [
-                        [[-72.985, 43.612], [-72.98, 43.612], [-72.98, 43.616], [-72.985, 43.612]]
+                        [[-30.985, 10.612], [-30.98, 10.612], [-30.98, 10.616], [-30.985, 10.612]]
                     ],
                 },
             },
@@ -234,17 +234,17 @@ def test_places_are_found_on_the_street_layer_after_the_rows(
     dataset = load_rows(engine_store, tmp_path)
     with TestClient(create_app(with_layer(engine_config), store=engine_store)) as client:
         # The dataset's own rows first: c3 holds this intersection (no such streets here).
-        assert near_of(client, dataset, "main st & elm st") == "43.610000,-72.980000,250"
+        assert near_of(client, dataset, "main st & elm st") == "10.610000,-30.980000,250"
         for typed in (
             "Generated Ave & Sample St",
             "generated avenue and sample street",
             "GENERATED AVE / SAMPLE ST.",
             "Sample St at Generated Ave",
         ):
-            assert near_of(client, dataset, typed) == "43.605000,-72.975000,250", typed
-        assert near_of(client, dataset, "Generated Ave & Test Road") == "43.620000,-72.975000,250"
+            assert near_of(client, dataset, typed) == "10.605000,-30.975000,250", typed
+        assert near_of(client, dataset, "Generated Ave & Test Road") == "10.620000,-30.975000,250"
         # One street: the point of it nearest its middle.
-        assert near_of(client, dataset, "test road") == "43.620000,-72.975000,250"
+        assert near_of(client, dataset, "test road") == "10.620000,-30.975000,250"
         parallel = client.get(
             f"/datasets/{dataset}", params={"location__place": "Sample St & Test Rd"}
         )
@@ -257,7 +257,7 @@ def test_places_are_found_on_the_street_layer_after_the_rows(
         assert "has no street named &#39;Nowhere Blvd&#39; near this dataset&#39;s rows." in (
             unknown.text
         )
-        # Far Lane is in the layer, 50 km from every row.
+        # Far Lane is in the layer, over 50 km from every row.
         far = client.get(f"/datasets/{dataset}", params={"location__place": "Far Lane"})
         assert far.status_code == 400 and "no street named &#39;Far Lane&#39; near" in far.text
 
@@ -271,7 +271,7 @@ def test_without_an_address_field_a_street_layer_still_offers_a_place(
     dataset = load_file(engine_store, tmp_path / "rows.csv", spec=spec).dataset_id
     with TestClient(create_app(with_layer(engine_config), store=engine_store)) as client:
         assert 'name="location__place"' in client.get(f"/datasets/{dataset}").text
-        assert near_of(client, dataset, "Generated Ave & TEST RD") == "43.620000,-72.975000,250"
+        assert near_of(client, dataset, "Generated Ave & TEST RD") == "10.620000,-30.975000,250"
         missing = client.get(f"/datasets/{dataset}", params={"location__place": "Elm St"})
         assert missing.status_code == 400
         assert "has no street named &#39;Elm St&#39; near this dataset&#39;s rows." in missing.text
@@ -298,7 +298,7 @@ def test_a_dataset_file_names_its_own_layers(
         )
         page = client.get(f"/datasets/{dataset}").text
         assert static_map(page).count(STREET_GREY) == 4
-        assert near_of(client, dataset, "Generated Ave & Test Rd") == "43.620000,-72.975000,250"
+        assert near_of(client, dataset, "Generated Ave & Test Rd") == "10.620000,-30.975000,250"
 
 
 def test_a_dataset_file_naming_a_layer_in_a_folder_is_refused(tmp_path: Path) -> None:
