@@ -128,6 +128,36 @@ def test_the_static_map_draws_the_streets_in_its_extent_beneath_the_points(
     assert "Thin grey lines are streets." in page.text
 
 
+def test_with_no_point_in_view_the_streets_fill_the_boundary(tmp_path: Path) -> None:
+    area = [[-30.99, 10.60], [-30.97, 10.60], [-30.97, 10.61], [-30.99, 10.60]]
+    (tmp_path / "boundaries").mkdir()
+    (tmp_path / "boundaries" / "gen_area.geojson").write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "Generated area"},
+                        "geometry": {"type": "Polygon", "coordinates": [area]},
+                    }
+                ],
+            }
+        )
+    )
+    settings = with_layer(Settings(data_dir=tmp_path))
+    (tmp_path / "rows.csv").write_text(ROWS)
+    (tmp_path / "spec.yaml").write_text(SPEC + "boundary: gen_area.geojson\n")
+    with closing(open_store(settings)) as store:
+        spec = load_spec_file(tmp_path / "spec.yaml")
+        dataset = load_file(store, tmp_path / "rows.csv", spec=spec).dataset_id
+        page = TestClient(create_app(settings, store=store)).get(f"/datasets/{dataset}?case=none")
+    svg = static_map(page.text)
+    # Sample Street (10.605) and Generated Ave cross the area; TEST RD (10.62) lies outside.
+    assert svg.count(STREET_GREY) == 3
+    assert svg.index(STREET_GREY) < svg.index('stroke="#4a5360"')  # the boundary above
+
+
 def test_a_layer_is_served_with_caching_and_checked(tmp_path: Path) -> None:
     settings = with_layer(Settings(data_dir=tmp_path))
     (settings.data_dir / "layers" / "other.geojson").write_text("{}")
