@@ -25,6 +25,7 @@ from blotter.api.throttle import Throttle
 from blotter.credentials import CredentialGuard
 from blotter.errors import BlotterError, InvalidRequest, NotFound
 from blotter.management import remove_stale_uploads
+from blotter.maplayers import load_layers
 from blotter.portal import Portal
 from blotter.security import CrossSiteWrites, SecurityHeaders, origin_of
 from blotter.settings import Settings
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     """Build the portal. A store it opens itself is closed when the app shuts down; a store
     passed in belongs to the caller."""
     settings = settings or Settings()
+    # A map layer named in the settings that is missing or broken stops the start, in words.
+    load_layers(settings)
     owned = store is None
     portal = Portal(
         settings=settings,

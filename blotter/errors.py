@@ -142,6 +142,14 @@ class UnsupportedMediaType(BlotterError):
     status = 415
 
 
+class MapLayerInvalid(BlotterError):
+    """A map layer named in the settings is missing or not usable GeoJSON: the portal's
+    configuration, reported when it starts (and as a 503 if the file breaks later)."""
+
+    code = "map.layer-invalid"
+    status = 503
+
+
 class StoreBusy(BlotterError):
     """The embedded database file is held by another process."""
 

@@ -30,6 +30,8 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+=^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9
 # Loading what the store already holds: a value from before these checks is read as it is
 # (pages re-check every link), so one old bad link cannot make a dataset unreadable.
 STORED = {"stored": True}
+# A layer file's name (blotter/maplayers.py looks it up in the layers folder): no folders.
+LAYER_FILE = re.compile(r"^[A-Za-z0-9_-]{1,80}\.geojson$")
 
 
 def safe_link(value: str) -> str | None:
@@ -267,6 +269,9 @@ class DatasetMeta(BaseModel):
     totals: list[str] = Field(default_factory=list)
     # A GeoJSON file of the area's boundaries (city, wards) drawn under the dataset's map.
     boundary: str = ""
+    # GeoJSON files of BLOTTER_LAYERS_DIR (this town's streets, parks) drawn under the
+    # dataset's map after the portal's own BLOTTER_MAP_LAYERS (blotter/maplayers.py).
+    map_layers: list[str] = Field(default_factory=list)
     # True for generated rows: every page that shows the dataset must say so.
     sample: bool = False
     visibility: Visibility = Visibility.PUBLIC
@@ -291,6 +296,19 @@ class DatasetMeta(BaseModel):
                 "must be an absolute http:// or https:// address, not '{value}'",
                 {"value": value[:200]},
             )
+        return value
+
+    @field_validator("map_layers")
+    @classmethod
+    def _layers_are_file_names(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for name in value:
+            if not LAYER_FILE.match(name) and info.context != STORED:
+                raise PydanticCustomError(
+                    "layer",
+                    "must name a .geojson file by its name alone (letters, digits, - and _), "
+                    "not '{value}'",
+                    {"value": name[:200]},
+                )
         return value
 
     @field_validator("contact_email")

@@ -205,6 +205,22 @@ class Settings(BaseSettings):
         description="Where boundary GeoJSON files named by datasets live; empty: "
         "DATA_DIR/boundaries, then the files shipped with the samples.",
     )
+    map_layers: list[str] = Field(
+        default_factory=list,
+        description="GeoJSON files drawn under every dataset map, bottom first (a JSON list "
+        "of file names in LAYERS_DIR): streets as lines with a `name` property (typed places "
+        "are found on them too), parks and areas as polygons. Each is checked when the "
+        "portal starts.",
+    )
+    layers_dir: Path | None = Field(
+        None, description="Where the MAP_LAYERS files live; empty: DATA_DIR/layers."
+    )
+    layer_attribution: str = Field(
+        "",
+        description="The credit line of MAP_LAYERS files that carry no top-level "
+        "`attribution` of their own (an OpenStreetMap extract: © OpenStreetMap "
+        "contributors, ODbL).",
+    )
     soda3_anonymous: bool = Field(
         True, description="Whether SODA3 (/api/v3) answers callers that send no app token."
     )

@@ -71,6 +71,12 @@ CASES: list[tuple[BlotterError, str, int, dict[str, Any]]] = [
         {"retry_after_s": 5},
     ),
     (e.UnsupportedMediaType("JSON only."), "request.unsupported-media-type", 415, {}),
+    (
+        e.MapLayerInvalid("Map layer /x.geojson: no attribution.", file="/x.geojson"),
+        "map.layer-invalid",
+        503,
+        {"file": "/x.geojson"},
+    ),
     (e.StoreBusy("In use."), "store.locked", 503, {}),
     (e.StoreUnavailable("Down.", retry_after_s=3), "store.unavailable", 503, {"retry_after_s": 3}),
     (

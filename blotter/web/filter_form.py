@@ -13,6 +13,7 @@ from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import all_of, run_together
 from blotter.web.filters import IN_SEPARATOR, VIEW_PREFIX, Filter, Problem, where_clause
+from blotter.web.places import place_param
 
 MAX_CHOICES = 40  # a text column with more distinct values gets free-text boxes
 
@@ -217,7 +218,7 @@ def filter_controls(
         elif column.type is ColumnType.POINT:
             near = field_input(name, "__near", "Within: latitude, longitude, metres")
             inputs = [near]
-            if dataset.meta.address_field and dataset.column(dataset.meta.address_field):
+            if place_param(dataset, portal.settings):
                 inputs.append(field_input(name, "__place", "Or near an address or intersection"))
             if areas:
                 area = field_input(name, "__area", "Inside")

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from blotter.access import Viewer
 from blotter.errors import NotFound
+from blotter.maplayers import layer_path
 from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.queries import answers, dataset_tag, http_date, last_modified, not_modified
@@ -72,7 +73,7 @@ def page_validators(
     """ETag, Last-Modified and Vary of a page (or file) about a dataset, ``form`` naming
     which: what it shows depends on the dataset's
     version, columns, dictionary and metadata, the view's parameters, the versions of the
-    datasets its rates divide by (population, activity), the boundary file, the day (how
+    datasets its rates divide by (population, activity), the boundary and layer files, the day (how
     late the data are, upcoming events) and the portal's code."""
     related: list[object] = []
     moments = [last_modified(dataset)]
@@ -93,6 +94,12 @@ def page_validators(
             boundary = boundary_path(portal, dataset.meta.boundary).stat().st_mtime_ns
         except (NotFound, OSError):
             boundary = None
+    # The map layers' files: a street file replaced redraws the maps.
+    for name in [*portal.settings.map_layers, *dataset.meta.map_layers]:
+        try:
+            related.append([name, layer_path(portal.settings, name).stat().st_mtime_ns])
+        except (NotFound, OSError):
+            related.append(name)
     today = now().date()
     moments.append(datetime.combine(today, time.min, tzinfo=UTC))
     etag = dataset_tag(

@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import shapely
 import xstatic.pkg.leaflet
 from markupsafe import Markup
+from shapely.geometry import shape
 
 from blotter.analysis.hotspots import hotspots_of
 from blotter.analysis.units import Unit, located_units, spread_note, unit_of
 from blotter.errors import BlotterError, NotFound
+from blotter.maplayers import Layer, drawn_within, load_layers
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
@@ -68,6 +71,8 @@ class MapView:
     located: int = 0  # the located units (rows, incidents…) under the filter
     drawn_rows: int = 0  # the units the static map accounts for: all of them, each once
     noun: str = "rows"  # what the map counts: the page's unit
+    layers: list[dict[str, str]] | None = None  # the deployment's layers: url and credit
+    credits: list[str] | None = None  # their credit lines, shown under both maps
 
 
 def point_column(dataset: Dataset) -> Column | None:
@@ -180,7 +185,9 @@ def build_map(
     if dataset.meta.boundary:
         boundary = load_boundary(portal, dataset.meta.boundary)
     title = f"Map of {located:,} located {unit.noun}"
-    spec, datasets = _spec(drawn, boundary, title, dense, unit)
+    layers = load_layers(portal.settings, dataset.meta.map_layers)
+    under = _layers_under(layers, drawn, boundary)
+    spec, datasets = _spec(drawn, boundary, title, dense, unit, under)
     where_drawn = (
         "; the map counts every one of them in cells of about 250 m"
         if dense
@@ -198,7 +205,8 @@ def build_map(
         + once
         + "."
         + spread
-        + (" The lines are the area's boundaries." if boundary else "")
+        + (" The dark lines are the area's boundaries." if boundary else "")
+        + (" Thin grey lines are streets." if under[1] else "")
     )
     live = _live_query(name, located_where, unit, located)
     hotspots, problem = None, ""
@@ -221,6 +229,8 @@ def build_map(
         located=located,
         drawn_rows=placed.total,
         noun=unit.noun,
+        layers=[{"url": layer.url, "credit": layer.credit} for layer in layers],
+        credits=[layer.credit for layer in layers],
     )
 
 
@@ -239,25 +249,66 @@ def _live_query(name: str, located_where: str, unit: Unit, located: int) -> dict
     }
 
 
+def _layers_under(
+    layers: list[Layer],
+    drawn: list[tuple[float, float, int]],
+    boundary: dict[str, Any] | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The layers' areas and lines within the points' extent (else the boundary's), with a
+    margin, so the streets frame the points without stretching the map to the whole city."""
+    if not layers:
+        return [], []
+    if drawn:
+        lons = [lon for lon, _, _ in drawn]
+        lats = [lat for _, lat, _ in drawn]
+    elif boundary is not None:
+        box = shapely.total_bounds([shape(f["geometry"]) for f in boundary["features"]])
+        lons, lats = [box[0], box[2]], [box[1], box[3]]
+    else:
+        return [], []
+    pad_lon = max((max(lons) - min(lons)) * 0.05, 0.002)
+    pad_lat = max((max(lats) - min(lats)) * 0.05, 0.002)
+    bounds = (min(lons) - pad_lon, min(lats) - pad_lat, max(lons) + pad_lon, max(lats) + pad_lat)
+    return drawn_within(layers, bounds)
+
+
 def _spec(
     drawn: list[tuple[float, float, int]],
     boundary: dict[str, Any] | None,
     title: str,
     dense: bool,
     unit: Unit,
+    under: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], []),
 ) -> tuple[alt.TopLevelMixin, dict[str, Any]]:
-    """The static map's spec and the rows it names (written in after Altair's checks)."""
+    """The static map's spec and the rows it names (written in after Altair's checks): the
+    deployment's areas and streets first, so the boundary and the points are drawn above."""
     import altair as alt
 
     layers: list[Any] = []
     datasets: dict[str, Any] = {
         "points": [{"lon": lon, "lat": lat, "n": n} for lon, lat, n in drawn]
     }
+    areas, lines = under
+    if areas:
+        datasets["layer_areas"] = _d3_wound(areas)
+        layers.append(
+            alt.Chart(alt.Data(name="layer_areas"))  # type: ignore[no-untyped-call]
+            .mark_geoshape(fill="#e6eee3", stroke="#c9d6c4", strokeWidth=0.5)
+            .project(type="mercator")
+        )
+    if lines:
+        datasets["layer_lines"] = lines
+        layers.append(
+            alt.Chart(alt.Data(name="layer_lines"))  # type: ignore[no-untyped-call]
+            .mark_geoshape(filled=False, stroke="#9aa3ad", strokeWidth=0.7)
+            .project(type="mercator")
+        )
     if boundary is not None:
         datasets["boundary"] = _d3_wound(boundary["features"])
         layers.append(
             alt.Chart(alt.Data(name="boundary"))  # type: ignore[no-untyped-call]
-            .mark_geoshape(fill="#f3f5f8", stroke="#4a5360", strokeWidth=1)
+            # Over streets, only its lines: a fill would hide them.
+            .mark_geoshape(fill="#f3f5f8", filled=not layers, stroke="#4a5360", strokeWidth=1)
             .project(type="mercator")
         )
     points = alt.Data(name="points")  # type: ignore[no-untyped-call]

@@ -19,6 +19,7 @@ from blotter.analysis.summary import freshness, month_year, period_covered, reco
 from blotter.auth import viewer_of
 from blotter.catalog import CatalogQuery, facets, search
 from blotter.errors import BlotterError
+from blotter.maplayers import layer_path, load_layers
 from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.store.common import now
@@ -267,6 +268,23 @@ def boundary(request: Request, name: str) -> Response:
     """A boundary GeoJSON file named by a dataset, for its interactive map."""
     path = boundary_path(portal_of(request), name)
     return FileResponse(path, media_type="application/geo+json")
+
+
+@router.get("/layers/{name}")
+def map_layer(request: Request, name: str) -> Response:
+    """A map layer file (streets, parks) for the interactive map; checked as at start-up, so
+    a file broken since is a 503 naming it, not a blank map."""
+    settings = portal_of(request).settings
+    path = layer_path(settings, name)
+    load_layers(settings, [name])
+    stat = path.stat()
+    headers = {
+        "Cache-Control": "public, max-age=3600",
+        "ETag": f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"',
+    }
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    return FileResponse(path, media_type="application/geo+json", headers=headers)
 
 
 @router.get("/favicon.ico")

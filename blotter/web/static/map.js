@@ -12,6 +12,31 @@
     L.tileLayer(box.dataset.tiles, { attribution: box.dataset.attribution, maxZoom: 19 }).addTo(map);
   }
   var points = [];
+  // The deployment's own layers (streets, parks), served by this portal, in a pane under
+  // the boundaries and the points; their credit joins the map's attribution.
+  var under = map.createPane("layers");
+  under.style.zIndex = 350;
+  under.style.pointerEvents = "none";
+  var text = function (s) {
+    var span = document.createElement("span");
+    span.textContent = s;
+    return span.innerHTML;
+  };
+  JSON.parse(box.dataset.layers || "[]").forEach(function (own) {
+    fetch(own.url).then(function (r) { return r.json(); }).then(function (found) {
+      L.geoJSON(found, {
+        pane: "layers",
+        renderer: L.svg({ pane: "layers" }),
+        interactive: false,
+        style: function (f) {
+          var line = /LineString/.test(f.geometry.type);
+          return line ? { color: "#9aa3ad", weight: 1, fill: false }
+                      : { color: "#c9d6c4", weight: 0.5, fillColor: "#e6eee3", fillOpacity: 0.8 };
+        }
+      }).addTo(map);
+      map.attributionControl.addAttribution(text(own.credit));
+    }).catch(function () { /* the points stay */ });
+  });
   var layer = L.layerGroup().addTo(map);
   // Hotspot cells lie above the clusters (the marker pane is at 600), and let clicks through.
   var hotPane = map.createPane("hotspots");
