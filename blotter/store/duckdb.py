@@ -58,7 +58,7 @@ from blotter.store.duckdb_writes import (
     runner,
     transaction_on,
 )
-from blotter.store.extensions import load_extensions
+from blotter.store.extensions import Extensions
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.migrations import DUCKDB, migrations
@@ -116,7 +116,7 @@ class DuckDBStore(SqlHistory, Store):
                     path=str(self.path),
                 ) from err
             raise
-        load_extensions(self._con)
+        self.extensions = Extensions(self._con)  # loaded when a statement needs one
         self._write_lock = Writes()
         # Datasets as last read, tagged with the write generation they were read at. DuckDB
         # lets one process write the file, so every change passes through _write_lock here.
@@ -411,9 +411,11 @@ class DuckDBStore(SqlHistory, Store):
                 yield tx, cur.execute
 
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        self.extensions.for_sql(sql)
         return self._cursor().execute(sql, params).fetchall()
 
     def _read_sql(self, sql: str) -> list[tuple[Any, ...]]:
+        self.extensions.for_sql(sql)
         return self._cursor().execute(sql).fetchall()
 
     @contextmanager
@@ -432,6 +434,7 @@ class DuckDBStore(SqlHistory, Store):
         if dataset.version == 0:
             return RowStream(iter(()))
         sql, params = self.engine_sql(self._readable(dataset), select)
+        self.extensions.for_sql(sql)
         cur = self._cursor()
         run_watched(cur, sql, params, timeout_s)
         return RowStream(_fetch(cur))
@@ -501,6 +504,7 @@ class DuckDBStore(SqlHistory, Store):
         if dataset.version == 0:
             return iter(())
         inner, params = self.engine_sql(self._readable(dataset), select)
+        self.extensions.for_sql(inner)
         return csv_lines(self._cursor(), inner, params, cells, timeout_s)
 
 
