@@ -65,8 +65,11 @@ from blotter.store.migrations import DUCKDB, migrations
 from blotter.store.ordering import OrderWatch, order_column, renumber_sql
 from blotter.store.records import Statements
 from blotter.store.search_index import (
+    aggregated,
+    by_postings,
     candidates,
     candidates_statement,
+    exact_for,
     index_statements,
     narrowed,
     search_words,
@@ -476,7 +479,10 @@ class DuckDBStore(SqlHistory, Store):
         def fetch(word: str, most: int) -> list[int]:
             return [row[0] for row in cur.execute(statement, [word, most]).fetchall()]
 
-        return narrowed(select, candidates(words, fetch))
+        ids = candidates(words, fetch)
+        if ids is None and aggregated(select) and exact_for(dataset, self.get_dataset(dataset.id)):
+            return by_postings(select, table, "duckdb")
+        return narrowed(select, ids)
 
     def _has_word_index(self, table: str) -> bool:
         # Versions are immutable and every new one gets its index before it is registered.

@@ -243,3 +243,47 @@ def test_a_publish_killed_after_its_word_index_leaves_no_index(engine_config: Se
         assert indexed == scanned and len(indexed) == 6 and "_id IN (" in sql
     finally:
         store.close()
+
+
+AGGREGATES = [
+    {"$select": "count(*)"},
+    {"$select": "count(*)", "$where": "age > 10"},
+    {"$select": "offence, count(*)", "$group": "offence", "$order": "offence"},
+    {"$select": "max(age), min(case_no)"},
+]
+
+
+@pytest.mark.parametrize("params", AGGREGATES)
+@pytest.mark.parametrize("words", ["report", "report st&wood", "ofc", "report st", "café"])
+def test_common_words_in_counts_and_groups_read_postings_when_exact(
+    engine_store: Store, monkeypatch: pytest.MonkeyPatch, words: str, params: dict[str, str]
+) -> None:
+    """Every word common: a count or a group is answered from the words' postings, without
+    the predicate, when the reader sees every indexed column (staff); the public, who do not
+    see the internal column the index also holds, keep the predicate. Both answer as the scan
+    and as Python."""
+    monkeypatch.setattr(search_index, "MOST_CANDIDATES", 3)
+    dataset = _publish(engine_store)
+    for reader, fields in (
+        (dataset, ["case_no", "offence", "narrative", "officer"]),
+        (_public(dataset), ["case_no", "offence", "narrative"]),
+    ):
+        indexed, scanned, sql = _answers(engine_store, reader, {"$q": words, **params})
+        assert indexed == scanned
+        hits = [ROWS[i - 1] for i in _expected_ids(words, ROWS, fields)]
+        if params == AGGREGATES[0]:
+            assert [int(r[0]) for r in indexed] == [len(hits)]
+        if params == AGGREGATES[1] and words.isascii():
+            assert [int(r[0]) for r in indexed] == [sum(1 for r in hits if r["age"] > 10)]
+        uses_postings = "__words" in sql
+        assert uses_postings == (reader is dataset), sql
+
+
+def test_rows_in_the_default_order_keep_the_scan_for_common_words(
+    engine_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_index, "MOST_CANDIDATES", 3)
+    dataset = _publish(engine_store)
+    indexed, scanned, sql = _answers(engine_store, dataset, {"$q": "report", "$limit": "5"})
+    assert indexed == scanned and len(indexed) == 5
+    assert "__words" not in sql
