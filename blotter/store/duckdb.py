@@ -65,13 +65,13 @@ from blotter.store.migrations import DUCKDB, migrations
 from blotter.store.ordering import OrderWatch, order_column, renumber_sql
 from blotter.store.records import Statements
 from blotter.store.search_index import (
-    aggregated,
     by_postings,
     candidates,
     candidates_statement,
     exact_for,
     index_statements,
     narrowed,
+    reads_every_row,
     search_words,
     words_table,
 )
@@ -480,7 +480,12 @@ class DuckDBStore(SqlHistory, Store):
             return [row[0] for row in cur.execute(statement, [word, most]).fetchall()]
 
         ids = candidates(words, fetch)
-        if ids is None and aggregated(select) and exact_for(dataset, self.get_dataset(dataset.id)):
+        stored_by = order_column(dataset.columns, dataset.meta.main_date)
+        if (
+            ids is None
+            and reads_every_row(select, stored_by)
+            and exact_for(dataset, self.get_dataset(dataset.id))
+        ):
             return by_postings(select, table, "duckdb")
         return narrowed(select, ids)
 

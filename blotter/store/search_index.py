@@ -22,7 +22,9 @@ case (``by_postings``): a query that aggregates (a count, a group), read by some
 every text column the index holds. There the candidates are the answer exactly (the terms are
 split from the same columns the predicate reads), so each word becomes ``_id IN (its
 postings)`` without the predicate: the engine joins ids instead of testing every text column
-of every row. Rows in the default order keep the scan, which stops at the page's last row.
+of every row. On DuckDB so does a query of rows sorted by anything but the order rows are
+stored in (``reads_every_row``: a top-N by another column reads every row anyway). Rows in the
+default order or by the main timestamp keep the scan, which stops early.
 """
 
 from __future__ import annotations
@@ -154,6 +156,20 @@ def aggregated(select: exp.Select) -> bool:
     return bool(select.args.get("group")) or any(
         e.find(exp.AggFunc) is not None for e in select.expressions
     )
+
+
+def reads_every_row(select: exp.Select, stored_by: str | None) -> bool:
+    """Whether the scan of ``select`` must test every row (DuckDB): it aggregates, or it
+    sorts by something other than the order rows are stored in (``_id``, then the main
+    timestamp ``stored_by``, whose top-N skips row groups by their min/max)."""
+    if aggregated(select):
+        return True
+    order = select.args.get("order")
+    if order is None or not order.expressions:
+        return False
+    first = order.expressions[0].this
+    stored = {ROW_ID} | ({stored_by} if stored_by else set())
+    return not (isinstance(first, exp.Column) and first.name in stored)
 
 
 def in_postings(word: str, table: str, engine: str) -> exp.Expression:

@@ -287,3 +287,22 @@ def test_rows_in_the_default_order_keep_the_scan_for_common_words(
     indexed, scanned, sql = _answers(engine_store, dataset, {"$q": "report", "$limit": "5"})
     assert indexed == scanned and len(indexed) == 5
     assert "__words" not in sql
+
+
+@pytest.mark.parametrize("words", ["report", "report st&wood", "report st"])
+def test_common_words_sorted_by_another_column_read_postings_on_duckdb(
+    engine_store: Store, monkeypatch: pytest.MonkeyPatch, words: str
+) -> None:
+    """A top-N by a column rows are not stored by reads every row anyway: on DuckDB it joins
+    the postings (when exact); PostgreSQL's planner keeps its own plan (the predicate). The
+    same rows as the scan and as Python, in order, on both."""
+    monkeypatch.setattr(search_index, "MOST_CANDIDATES", 3)
+    dataset = _publish(engine_store)
+    params = {"$q": words, "$order": "age DESC, case_no", "$limit": "7", "$select": "case_no, age"}
+    indexed, scanned, sql = _answers(engine_store, dataset, params)
+    assert indexed == scanned
+    fields = ["case_no", "offence", "narrative", "officer"]
+    hits = [ROWS[i - 1] for i in _expected_ids(words, ROWS, fields)]
+    want = sorted(hits, key=lambda r: (-r["age"], r["case_no"]))[:7]
+    assert [(r[0], r[1]) for r in indexed] == [(r["case_no"], r["age"]) for r in want]
+    assert ("__words" in sql) == (engine_store.engine == "duckdb")
