@@ -85,6 +85,7 @@ from blotter.store.search_index import (
     exact_for,
     like_pattern,
     narrowed,
+    only_words,
     search_words,
     words_table,
 )
@@ -488,7 +489,12 @@ class PostgresStore(SqlHistory, Store):
                 return [row[0] for row in rows]
 
             ids = candidates(words, fetch)
-        if ids is None and aggregated(select) and exact_for(dataset, self.get_dataset(dataset.id)):
+        if (
+            ids is None
+            and aggregated(select)
+            and only_words(select)
+            and exact_for(dataset, self.get_dataset(dataset.id))
+        ):
             return by_postings(select, table, "postgres")
         return narrowed(select, ids)
 

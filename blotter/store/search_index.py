@@ -158,6 +158,16 @@ def aggregated(select: exp.Select) -> bool:
     )
 
 
+def only_words(select: exp.Select) -> bool:
+    """Whether the WHERE holds the words of ``$q`` and nothing else (PostgreSQL: with another
+    filter its planner may read that filter's index first, which the postings' join undoes)."""
+    where = select.args.get("where")
+    if where is None:
+        return False
+    terms = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    return all(isinstance(t, WordSearch) for t in terms)
+
+
 def reads_every_row(select: exp.Select, stored_by: str | None) -> bool:
     """Whether the scan of ``select`` must test every row (DuckDB): it aggregates, or it
     sorts by something other than the order rows are stored in (``_id``, then the main

@@ -276,7 +276,9 @@ def test_common_words_in_counts_and_groups_read_postings_when_exact(
         if params == AGGREGATES[1] and words.isascii():
             assert [int(r[0]) for r in indexed] == [sum(1 for r in hits if r["age"] > 10)]
         uses_postings = "__words" in sql
-        assert uses_postings == (reader is dataset), sql
+        # PostgreSQL joins the postings only when no other filter may pick its own index.
+        other_filter = "$where" in params and engine_store.engine == "postgres"
+        assert uses_postings == (reader is dataset and not other_filter), sql
 
 
 def test_rows_in_the_default_order_keep_the_scan_for_common_words(
