@@ -254,7 +254,9 @@ AGGREGATES = [
 
 
 @pytest.mark.parametrize("params", AGGREGATES)
-@pytest.mark.parametrize("words", ["report", "report st&wood", "ofc", "report st", "café"])
+@pytest.mark.parametrize(
+    "words", ["report", "report st&wood", "ofc", "report st", "café", "50%", "hit_and"]
+)
 def test_common_words_in_counts_and_groups_read_postings_when_exact(
     engine_store: Store, monkeypatch: pytest.MonkeyPatch, words: str, params: dict[str, str]
 ) -> None:
@@ -308,3 +310,25 @@ def test_common_words_sorted_by_another_column_read_postings_on_duckdb(
     want = sorted(hits, key=lambda r: (-r["age"], r["case_no"]))[:7]
     assert [(r[0], r[1]) for r in indexed] == [(r["case_no"], r["age"]) for r in want]
     assert ("__words" in sql) == (engine_store.engine == "duckdb")
+
+
+def test_which_queries_read_every_row_and_which_hold_only_words() -> None:
+    from sqlglot import exp
+
+    from blotter.schema import WordSearch
+    from blotter.store.search_index import only_words, reads_every_row
+
+    def word(w: str) -> WordSearch:
+        return WordSearch(this=exp.Paren(this=exp.true()), word=exp.Literal.string(w))
+
+    rows = exp.select("*").from_("_dataset")
+    assert not reads_every_row(rows, "at")  # default order: the scan stops at the page's end
+    assert not reads_every_row(rows.order_by("_id"), "at")
+    assert not reads_every_row(rows.order_by("at DESC", "_id"), "at")  # stored by it
+    assert reads_every_row(rows.order_by("age DESC"), "at")
+    assert reads_every_row(rows.order_by("at DESC"), None)
+    assert reads_every_row(exp.select("count(*)").from_("_dataset"), "at")
+    assert reads_every_row(exp.select("a").from_("_dataset").group_by("a"), "at")
+    assert only_words(rows.where(exp.and_(word("x"), word("y"))))
+    assert not only_words(rows.where(exp.and_(word("x"), exp.column("age").eq(3))))
+    assert not only_words(rows)
