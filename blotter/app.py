@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Files left by previews never published, or by a server killed mid-publish.
         remove_stale_uploads(portal)
-        if owned:
+        if owned and settings.preload_statistics:
             # A server of its own (`blotter serve`): the first hotspot map would wait for its
             # statistics libraries, so they are imported before the first request. Not on a
             # thread beside requests: two threads importing one package (narwhals, under

@@ -60,17 +60,20 @@ from blotter.store.duckdb_writes import (
     runner,
     transaction_on,
 )
-from blotter.store.extensions import load_extensions
+from blotter.store.extensions import Extensions
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.migrations import DUCKDB, migrations
 from blotter.store.ordering import OrderWatch, order_column, renumber_sql
 from blotter.store.records import Statements
 from blotter.store.search_index import (
+    by_postings,
     candidates,
     candidates_statement,
+    exact_for,
     index_statements,
     narrowed,
+    reads_every_row,
     search_words,
     words_table,
 )
@@ -118,7 +121,7 @@ class DuckDBStore(SqlHistory, Store):
                     path=str(self.path),
                 ) from err
             raise
-        load_extensions(self._con)
+        self.extensions = Extensions(self._con)  # loaded when a statement needs one
         self._write_lock = Writes()
         # Datasets as last read, tagged with the write generation they were read at. DuckDB
         # lets one process write the file, so every change passes through _write_lock here.
@@ -394,9 +397,11 @@ class DuckDBStore(SqlHistory, Store):
                 yield tx, cur.execute
 
     def _query(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        self.extensions.for_sql(sql)
         return self._cursor().execute(sql, params).fetchall()
 
     def _read_sql(self, sql: str) -> list[tuple[Any, ...]]:
+        self.extensions.for_sql(sql)
         return self._cursor().execute(sql).fetchall()
 
     @contextmanager
@@ -415,6 +420,7 @@ class DuckDBStore(SqlHistory, Store):
         if dataset.version == 0:
             return RowStream(iter(()))
         sql, params = self.engine_sql(self._readable(dataset), select)
+        self.extensions.for_sql(sql)
         cur = self._cursor()
         run_watched(cur, sql, params, timeout_s)
         return RowStream(_fetch(cur))
@@ -456,7 +462,15 @@ class DuckDBStore(SqlHistory, Store):
         def fetch(word: str, most: int) -> list[int]:
             return [row[0] for row in cur.execute(statement, [word, most]).fetchall()]
 
-        return narrowed(select, candidates(words, fetch))
+        ids = candidates(words, fetch)
+        stored_by = order_column(dataset.columns, dataset.meta.main_date)
+        if (
+            ids is None
+            and reads_every_row(select, stored_by)
+            and exact_for(dataset, self.get_dataset(dataset.id))
+        ):
+            return by_postings(select, table, "duckdb")
+        return narrowed(select, ids)
 
     def _has_word_index(self, table: str) -> bool:
         # Versions are immutable and every new one gets its index before it is registered.
@@ -484,6 +498,7 @@ class DuckDBStore(SqlHistory, Store):
         if dataset.version == 0:
             return iter(())
         inner, params = self.engine_sql(self._readable(dataset), select)
+        self.extensions.for_sql(inner)
         return csv_lines(self._cursor(), inner, params, cells, timeout_s)
 
 

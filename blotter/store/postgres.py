@@ -79,10 +79,14 @@ from blotter.store.postgres_writes import (
 )
 from blotter.store.records import Statements
 from blotter.store.search_index import (
+    aggregated,
+    by_postings,
     candidates,
     candidates_statement,
+    exact_for,
     like_pattern,
     narrowed,
+    only_words,
     search_words,
     words_table,
 )
@@ -475,7 +479,15 @@ class PostgresStore(SqlHistory, Store):
                 rows = conn.execute(statement, [like_pattern(word), most]).fetchall()
                 return [row[0] for row in rows]
 
-            return narrowed(select, candidates(words, fetch))
+            ids = candidates(words, fetch)
+        if (
+            ids is None
+            and aggregated(select)
+            and only_words(select)
+            and exact_for(dataset, self.get_dataset(dataset.id))
+        ):
+            return by_postings(select, table, "postgres")
+        return narrowed(select, ids)
 
     def _has_word_index(self, conn: psycopg.Connection[Any], table: str) -> bool:
         # Versions are immutable and every new one gets its index before it is registered.

@@ -17,7 +17,14 @@ The compiler marks each word (``schema.WordSearch``); ``narrowed`` rewrites the 
 some word has at most ``MOST_CANDIDATES`` candidates, the query gains ``_id IN (…)`` with
 those ids, which both engines answer from an index on ``_id``; a word in no row makes the
 answer empty without reading the version; when every word is common (or shorter than three
-characters, or the version has no index) the predicate is scanned as before.
+characters, or the version has no index) the predicate is scanned as before, except in one
+case (``by_postings``): a query that aggregates (a count, a group), read by someone who sees
+every text column the index holds. There the candidates are the answer exactly (the terms are
+split from the same columns the predicate reads), so each word becomes ``_id IN (its
+postings)`` without the predicate: the engine joins ids instead of testing every text column
+of every row. On DuckDB so does a query of rows sorted by anything but the order rows are
+stored in (``reads_every_row``: a top-N by another column reads every row anyway). Rows in the
+default order or by the main timestamp keep the scan, which stops early.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from blotter.model import ColumnType, Dataset
 from blotter.schema import ROW_ID, WordSearch
 
 # Above this many candidate rows a word is common: reading its rows one by one through the
@@ -127,6 +135,78 @@ def narrowed(select: exp.Select, ids: set[int] | None) -> exp.Select:
             expressions=[exp.Literal.number(i) for i in sorted(ids)],
         )
         return exp.Paren(this=exp.and_(among, predicate, copy=False))
+
+    rewritten = select.transform(swap, copy=True)
+    assert isinstance(rewritten, exp.Select)
+    return rewritten
+
+
+def _text_fields(dataset: Dataset) -> set[str]:
+    return {c.field_name for c in dataset.columns if c.type is ColumnType.TEXT}
+
+
+def exact_for(reader: Dataset, served: Dataset) -> bool:
+    """Whether the version's index holds exactly the text columns ``reader`` searches (the
+    served version, every column: internal ones too), so a word's postings are its answer."""
+    return reader.version == served.version and _text_fields(reader) == _text_fields(served)
+
+
+def aggregated(select: exp.Select) -> bool:
+    """A query answered by counting or grouping its rows: it reads every matching row anyway."""
+    return bool(select.args.get("group")) or any(
+        e.find(exp.AggFunc) is not None for e in select.expressions
+    )
+
+
+def only_words(select: exp.Select) -> bool:
+    """Whether the WHERE holds the words of ``$q`` and nothing else (PostgreSQL: with another
+    filter its planner may read that filter's index first, which the postings' join undoes)."""
+    where = select.args.get("where")
+    if where is None:
+        return False
+    terms = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    return all(isinstance(t, WordSearch) for t in terms)
+
+
+def reads_every_row(select: exp.Select, stored_by: str | None) -> bool:
+    """Whether the scan of ``select`` must test every row (DuckDB): it aggregates, or it
+    sorts by something other than the order rows are stored in (``_id``, then the main
+    timestamp ``stored_by``, whose top-N skips row groups by their min/max)."""
+    if aggregated(select):
+        return True
+    order = select.args.get("order")
+    if order is None or not order.expressions:
+        return False
+    first = order.expressions[0].this
+    stored = {ROW_ID} | ({stored_by} if stored_by else set())
+    return not (isinstance(first, exp.Column) and first.name in stored)
+
+
+def in_postings(word: str, table: str, engine: str) -> exp.Expression:
+    """``_id IN (the ids of every term containing word)``, read from the version's index."""
+    term = exp.column("term")
+    found: exp.Expression
+    if engine == "duckdb":
+        position = exp.StrPosition(this=term, substr=exp.Literal.string(word))
+        found = exp.GT(this=position, expression=exp.Literal.number(0))
+    else:  # LIKE, so a trigram index on the terms answers it (escape: PostgreSQL's \\)
+        found = exp.Like(this=term, expression=exp.Literal.string(like_pattern(word)))
+    ids = exp.Anonymous(this="unnest", expressions=[exp.column("ids")])
+    postings = exp.select(ids).from_(exp.to_table(words_table(table), quoted=True)).where(found)
+    return exp.In(this=exp.column(ROW_ID), query=exp.Subquery(this=postings))
+
+
+def by_postings(select: exp.Select, table: str, engine: str) -> exp.Select:
+    """``select`` with each word of three characters or more answered by its postings alone
+    (only when ``exact_for`` holds); shorter words keep their predicate."""
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, WordSearch):
+            return node
+        word = node.args["word"].this
+        if len(word) < SHORTEST_WORD:
+            return exp.Paren(this=node.this)
+        return in_postings(word, table, engine)
 
     rewritten = select.transform(swap, copy=True)
     assert isinstance(rewritten, exp.Select)

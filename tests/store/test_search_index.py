@@ -243,3 +243,92 @@ def test_a_publish_killed_after_its_word_index_leaves_no_index(engine_config: Se
         assert indexed == scanned and len(indexed) == 6 and "_id IN (" in sql
     finally:
         store.close()
+
+
+AGGREGATES = [
+    {"$select": "count(*)"},
+    {"$select": "count(*)", "$where": "age > 10"},
+    {"$select": "offence, count(*)", "$group": "offence", "$order": "offence"},
+    {"$select": "max(age), min(case_no)"},
+]
+
+
+@pytest.mark.parametrize("params", AGGREGATES)
+@pytest.mark.parametrize(
+    "words", ["report", "report st&wood", "ofc", "report st", "café", "50%", "hit_and"]
+)
+def test_common_words_in_counts_and_groups_read_postings_when_exact(
+    engine_store: Store, monkeypatch: pytest.MonkeyPatch, words: str, params: dict[str, str]
+) -> None:
+    """Every word common: a count or a group is answered from the words' postings, without
+    the predicate, when the reader sees every indexed column (staff); the public, who do not
+    see the internal column the index also holds, keep the predicate. Both answer as the scan
+    and as Python."""
+    monkeypatch.setattr(search_index, "MOST_CANDIDATES", 3)
+    dataset = _publish(engine_store)
+    for reader, fields in (
+        (dataset, ["case_no", "offence", "narrative", "officer"]),
+        (_public(dataset), ["case_no", "offence", "narrative"]),
+    ):
+        indexed, scanned, sql = _answers(engine_store, reader, {"$q": words, **params})
+        assert indexed == scanned
+        hits = [ROWS[i - 1] for i in _expected_ids(words, ROWS, fields)]
+        if params == AGGREGATES[0]:
+            assert [int(r[0]) for r in indexed] == [len(hits)]
+        if params == AGGREGATES[1] and words.isascii():
+            assert [int(r[0]) for r in indexed] == [sum(1 for r in hits if r["age"] > 10)]
+        uses_postings = "__words" in sql
+        # PostgreSQL joins the postings only when no other filter may pick its own index.
+        other_filter = "$where" in params and engine_store.engine == "postgres"
+        assert uses_postings == (reader is dataset and not other_filter), sql
+
+
+def test_rows_in_the_default_order_keep_the_scan_for_common_words(
+    engine_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_index, "MOST_CANDIDATES", 3)
+    dataset = _publish(engine_store)
+    indexed, scanned, sql = _answers(engine_store, dataset, {"$q": "report", "$limit": "5"})
+    assert indexed == scanned and len(indexed) == 5
+    assert "__words" not in sql
+
+
+@pytest.mark.parametrize("words", ["report", "report st&wood", "report st"])
+def test_common_words_sorted_by_another_column_read_postings_on_duckdb(
+    engine_store: Store, monkeypatch: pytest.MonkeyPatch, words: str
+) -> None:
+    """A top-N by a column rows are not stored by reads every row anyway: on DuckDB it joins
+    the postings (when exact); PostgreSQL's planner keeps its own plan (the predicate). The
+    same rows as the scan and as Python, in order, on both."""
+    monkeypatch.setattr(search_index, "MOST_CANDIDATES", 3)
+    dataset = _publish(engine_store)
+    params = {"$q": words, "$order": "age DESC, case_no", "$limit": "7", "$select": "case_no, age"}
+    indexed, scanned, sql = _answers(engine_store, dataset, params)
+    assert indexed == scanned
+    fields = ["case_no", "offence", "narrative", "officer"]
+    hits = [ROWS[i - 1] for i in _expected_ids(words, ROWS, fields)]
+    want = sorted(hits, key=lambda r: (-r["age"], r["case_no"]))[:7]
+    assert [(r[0], r[1]) for r in indexed] == [(r["case_no"], r["age"]) for r in want]
+    assert ("__words" in sql) == (engine_store.engine == "duckdb")
+
+
+def test_which_queries_read_every_row_and_which_hold_only_words() -> None:
+    from sqlglot import exp
+
+    from blotter.schema import WordSearch
+    from blotter.store.search_index import only_words, reads_every_row
+
+    def word(w: str) -> WordSearch:
+        return WordSearch(this=exp.Paren(this=exp.true()), word=exp.Literal.string(w))
+
+    rows = exp.select("*").from_("_dataset")
+    assert not reads_every_row(rows, "at")  # default order: the scan stops at the page's end
+    assert not reads_every_row(rows.order_by("_id"), "at")
+    assert not reads_every_row(rows.order_by("at DESC", "_id"), "at")  # stored by it
+    assert reads_every_row(rows.order_by("age DESC"), "at")
+    assert reads_every_row(rows.order_by("at DESC"), None)
+    assert reads_every_row(exp.select("count(*)").from_("_dataset"), "at")
+    assert reads_every_row(exp.select("a").from_("_dataset").group_by("a"), "at")
+    assert only_words(rows.where(exp.and_(word("x"), word("y"))))
+    assert not only_words(rows.where(exp.and_(word("x"), exp.column("age").eq(3))))
+    assert not only_words(rows)
