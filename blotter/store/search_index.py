@@ -48,47 +48,18 @@ def _ident(name: str) -> str:
 
 
 def index_statements(table: str, text_fields: list[str], engine: str) -> list[str]:
-    """The statements building a version's word index (and its ``_id`` index)."""
-    words = _words_by_value(table, text_fields) if engine == "duckdb" and text_fields else None
-    return [
-        words or _words_by_row(table, text_fields, engine),
-        f"CREATE INDEX {_ident(table + '__id')} ON {_ident(table)} ({ROW_ID})",
-    ]
-
-
-def _words_by_value(table: str, text_fields: list[str]) -> str:
-    """DuckDB: each column's distinct lower-cased values first, with the ids holding each,
-    then only those values split, their id lists joined per term (``flatten``). The same
-    (term, id) pairs as splitting every row, but a value repeated down a column (a district,
-    a call type, an address) is split once: about two thirds of the CPU time at 1M rows of
-    the benchmark's data."""
-    values = " UNION ALL ".join(
-        f"SELECT lower({_ident(f)}) AS v, list({ROW_ID}) AS ids FROM {_ident(table)} "  # noqa: S608 - checked identifiers
-        f"WHERE {_ident(f)} IS NOT NULL GROUP BY ALL"
-        for f in text_fields
-    )
-    runs = (
-        f"SELECT unnest(string_split(translate(v, {_OTHER_SPACES}, '     '), ' ')) AS term, ids "  # noqa: S608 - checked identifiers
-        f"FROM ({values}) AS vals"
-    )
-    return (
-        f"CREATE TABLE {_ident(words_table(table))} AS SELECT term, flatten(list(ids)) AS ids "  # noqa: S608 - checked identifiers
-        f"FROM ({runs}) AS runs WHERE term <> '' GROUP BY term"
-    )
-
-
-def _words_by_row(table: str, text_fields: list[str], engine: str) -> str:
-    """Each row's lower-cased values joined by spaces (a run never crosses one) and split
-    once (PostgreSQL has no aggregate joining arrays, so it cannot join per value)."""
+    """The statements building a version's word index (and its ``_id`` index). Each row's
+    lower-cased values are joined by spaces (a run never crosses one) and split once."""
     lowered = ", ".join(f"lower({_ident(f)})" for f in text_fields) or "NULL"
     joined = f"translate(concat_ws(' ', {lowered}), {_OTHER_SPACES}, '     ')"
     split = "string_split" if engine == "duckdb" else "string_to_array"
     ids = f"list({ROW_ID})" if engine == "duckdb" else f"array_agg({ROW_ID})"
     runs = f"SELECT {ROW_ID}, unnest({split}({joined}, ' ')) AS term FROM {_ident(table)}"  # noqa: S608 - checked identifiers
-    return (
+    return [
         f"CREATE TABLE {_ident(words_table(table))} AS SELECT term, {ids} AS ids "  # noqa: S608 - checked identifiers
-        f"FROM ({runs}) AS runs WHERE term <> '' GROUP BY term"
-    )
+        f"FROM ({runs}) AS runs WHERE term <> '' GROUP BY term",
+        f"CREATE INDEX {_ident(table + '__id')} ON {_ident(table)} ({ROW_ID})",
+    ]
 
 
 def candidates_statement(table: str, engine: str) -> str:
