@@ -237,19 +237,24 @@ class DuckDBStore(SqlHistory, Store):
             key = replace_key(served.columns, columns, served.meta.row_identifier) if old else None
             table = version_table(dataset_id, number)
             # A replace of served rows is loaded beside the new table first, then written
-            # into it keeping the identities of rows that match served ones.
-            loaded = f"{table}_load" if key is not None else table
+            # into it keeping the identities of rows that match served ones. Fresh rows with
+            # a main timestamp are loaded beside it too, then written once in time order
+            # (or as they came, when they came in order): the database file gets them once.
+            watched = order is not None and key is None
+            loaded = f"{table}_load" if key is not None or watched else table
             stamp = now()
             # The rows go into a table no reader knows of, committed chunk by chunk: one
             # transaction holding every row would keep them all in memory. Readers switch to
             # it only when it is registered, in one short transaction below; a table left by
             # a failed or killed load is never registered and is dropped.
             with registered_or_dropped(cur, table, old):
-                create_table(cur, loaded, physical)
+                # The staging table lives in memory (spilled past DuckDB's memory limit),
+                # never in the database file or its log.
+                create_table(cur, loaded, physical, temporary=loaded != table)
                 names = [name for name, _ in physical]
                 targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
                 # Fresh rows all from the file: numbered by time once loaded, unless in order.
-                watch = OrderWatch(batches, order) if order and key is None else None
+                watch = OrderWatch(batches, order) if watched and order else None
                 feed = Feed(watch if watch is not None else batches, names, next_row_id)
                 while (chunk := feed.next_chunk()) is not None:
                     cur.register("_staged_rows", chunk)
@@ -262,12 +267,14 @@ class DuckDBStore(SqlHistory, Store):
                     cur.unregister("_staged_rows")
                 feed.raise_any()
                 next_id = feed.next_row_id
-                if watch is not None and order is not None and not watch.in_order:
-                    moved = f"{table}_load"
-                    cur.execute(f"ALTER TABLE {_ident(table)} RENAME TO {_ident(moved)}")
+                if watch is not None and order is not None:
                     create_table(cur, table, physical)
-                    cur.execute(renumber_sql(moved, table, columns, order, next_row_id))
-                    cur.execute(f"DROP TABLE {_ident(moved)}")
+                    cur.execute(
+                        f"INSERT INTO {_ident(table)} SELECT * FROM {_ident(loaded)}"  # noqa: S608 - ours
+                        if watch.in_order
+                        else renumber_sql(loaded, table, columns, order, next_row_id)
+                    )
+                    cur.execute(f"DROP TABLE {_ident(loaded)}")
                 if key is not None and old is not None:
                     create_table(cur, table, physical)
                     same = [(c.field_name, c.type) for c in served.columns] == [

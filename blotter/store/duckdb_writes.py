@@ -94,10 +94,17 @@ class Writes:
 
 
 def create_table(
-    cur: duckdb.DuckDBPyConnection, table: str, physical: list[tuple[str, str]]
+    cur: duckdb.DuckDBPyConnection,
+    table: str,
+    physical: list[tuple[str, str]],
+    *,
+    temporary: bool = False,
 ) -> None:
+    """A version table (``temporary``: a publish's staging table, kept in memory and never
+    written to the database file)."""
     definition = ", ".join(
         [f"{ROW_ID} BIGINT NOT NULL", f"{CREATED_AT} TIMESTAMP", f"{UPDATED_AT} TIMESTAMP"]
         + [f"{_ident(name)} {sql_type}" for name, sql_type in physical]
     )
-    cur.execute(f"CREATE TABLE {_ident(table)} ({definition})")
+    kind = "TEMPORARY TABLE" if temporary else "TABLE"
+    cur.execute(f"CREATE {kind} {_ident(table)} ({definition})")
