@@ -7,6 +7,7 @@ Accounts: an admin, a publisher of each agency, an analyst; tokens with narrow s
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,11 +16,12 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from blotter.accounts import add_user, create_token
+from blotter.accounts import create_token, hash_password
 from blotter.app import create_app
-from blotter.model import Column, ColumnType, DatasetMeta, Role, Visibility
+from blotter.model import Column, ColumnType, DatasetMeta, Role, User, Visibility
 from blotter.settings import Settings
 from blotter.store import Store, open_store
+from blotter.store.common import now
 
 AGENCY_A = "Testville Police"
 AGENCY_B = "Otherton Police"
@@ -67,15 +69,27 @@ def _dataset(store: Store, dataset_id: str, **meta: object) -> None:
     store.publish(dataset_id, COLUMNS, [pa.record_batch(ROWS)])
 
 
+@functools.cache
+def _password_hash() -> str:
+    """The accounts' Argon2 hash, made once per test process: a hash costs a few hundred
+    milliseconds by design, and every test of this fixture would otherwise pay four.
+    (``accounts.add_user`` itself is tested in tests/test_accounts.py.)"""
+    return hash_password(PASSWORD)
+
+
+def _account(store: Store, name: str, role: Role, agency: str = "") -> None:
+    store.add_user(User(name=name, role=role, agency=agency, created_at=now()), _password_hash())
+
+
 def build(store: Store, settings: Settings) -> Portal:
     _dataset(store, PUBLIC, row_identifier="case_no", description="Thefts and assaults")
     _dataset(store, INTERNAL, visibility=Visibility.INTERNAL)
     _dataset(store, PRIVATE, visibility=Visibility.PRIVATE, owner="pub_a")
     _dataset(store, OTHER, agency=AGENCY_B)
-    add_user(store, "boss", Role.ADMIN, PASSWORD)
-    add_user(store, "pub_a", Role.PUBLISHER, PASSWORD, AGENCY_A)
-    add_user(store, "pub_b", Role.PUBLISHER, PASSWORD, AGENCY_B)
-    add_user(store, "ana", Role.ANALYST, PASSWORD)
+    _account(store, "boss", Role.ADMIN)
+    _account(store, "pub_a", Role.PUBLISHER, AGENCY_A)
+    _account(store, "pub_b", Role.PUBLISHER, AGENCY_B)
+    _account(store, "ana", Role.ANALYST)
     portal = Portal(store, settings, TestClient(create_app(settings, store=store)))
     portal.tokens["write_public"] = create_token(store, "pub_a", "w", [f"write:{PUBLIC}"])[1]
     portal.tokens["manage_public"] = create_token(store, "pub_a", "m", [f"manage:{PUBLIC}"])[1]
