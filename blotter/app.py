@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -66,6 +67,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             # templates (about 1 s on a busy machine): done once, before the first request.
             warm_up_drawing()
             compile_templates()
+            # What start-up loaded (schemas, templates, libraries) lives as long as the
+            # process: out of the collector's way, a page that builds many objects (a
+            # hotspot grid's cells) no longer pays full collections that walk all of it.
+            gc.freeze()
         yield
         if owned:
             portal.store.close()
