@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,9 +31,11 @@ from blotter.portal import Portal
 from blotter.security import CrossSiteWrites, SecurityHeaders, origin_of
 from blotter.settings import Settings
 from blotter.store import Store, open_store
+from blotter.web.chart_drawing import warm_up as warm_up_drawing
 from blotter.web.maps import LEAFLET_DIR
 from blotter.web.pages import STATIC_DIR, error_page
 from blotter.web.pages import router as web_router
+from blotter.web.rendering import compile_templates
 from blotter.web.signin import login_url
 
 _API_PREFIXES = ("/resource/", "/api/", "/healthz", "/readyz")
@@ -60,6 +63,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             # thread beside requests: two threads importing one package (narwhals, under
             # altair and SciPy) can meet Python's import-deadlock check.
             preload_hotspots()
+            # The first page would otherwise start vl-convert's engine and compile its
+            # templates (about 1 s on a busy machine): done once, before the first request.
+            warm_up_drawing()
+            compile_templates()
+            # What start-up loaded (schemas, templates, libraries) lives as long as the
+            # process: out of the collector's way, a page that builds many objects (a
+            # hotspot grid's cells) no longer pays full collections that walk all of it.
+            gc.freeze()
         yield
         if owned:
             portal.store.close()

@@ -1,11 +1,17 @@
 """A chart's Vega-Lite spec drawn as inline SVG by vl-convert: the wide drawing, and a
 phone's (a narrower plot, legends below, larger text) that the page shows instead on small
-screens, so no label is ever scaled below 11 px."""
+screens, so no label is ever scaled below 11 px.
+
+A ``Drawing`` draws only when asked: a page shows its key chart inline and the others as
+images of the same drawings (``chart_files.py``), so a first answer pays vl-convert once or
+twice, not for every chart in two widths (100-200 ms a drawing on a busy machine)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -13,7 +19,7 @@ from markupsafe import Markup
 if TYPE_CHECKING:
     import altair as alt
 
-__all__ = ["NARROW_FONT", "narrow_svg_of", "svg_of"]
+__all__ = ["NARROW_FONT", "Drawing", "narrow_svg_of", "svg_of", "warm_up"]
 READABLE_FONT = 12  # px: the wide drawing's labels, shown unscaled on wider screens
 
 
@@ -69,10 +75,12 @@ def _for_phone(node: Any) -> Any:
     return out
 
 
-def narrow_svg_of(spec: alt.TopLevelMixin, title: str, width: int = NARROW_PLOT) -> Markup:
+def narrow_svg_of(
+    spec: alt.TopLevelMixin | dict[str, Any], title: str, width: int = NARROW_PLOT
+) -> Markup:
     """The chart drawn for a 390 px phone: a narrower plot, legends below it, text of
     NARROW_FONT px; shown in place of the wide drawing on small screens."""
-    spec_dict = _for_phone(spec.to_dict())
+    spec_dict = _for_phone(spec if isinstance(spec, dict) else spec.to_dict())
     # The figure's caption states the title; drawn, it would set the width on a phone.
     spec_dict.pop("title", None)
     if isinstance(spec_dict.get("width"), int | float):
@@ -88,3 +96,31 @@ def narrow_svg_of(spec: alt.TopLevelMixin, title: str, width: int = NARROW_PLOT)
     config["legend"] = {**config.get("legend", {}), **font, "orient": "bottom", "columns": 2}
     config["text"] = {**config.get("text", {}), "fontSize": NARROW_FONT}
     return svg_of(spec_dict, title)
+
+
+@dataclass
+class Drawing:
+    """A chart's spec and title, drawn wide or for a phone only when one is asked for."""
+
+    spec: alt.TopLevelMixin
+    title: str
+    phone_width: int | None = NARROW_PLOT  # None: the chart has no phone drawing
+
+    def wide(self) -> Markup:
+        return svg_of(self.spec, self.title)
+
+    def phone(self) -> Markup:
+        if self.phone_width is None:
+            return Markup()
+        return narrow_svg_of(self.spec, self.title, width=self.phone_width)
+
+
+@cache
+def warm_up() -> None:
+    """Start vl-convert's engine (600-900 ms on its first drawing) and load Altair's
+    Vega-Lite schema (about 500 ms on its first check) once per process, so a server's
+    first page pays neither; called before a server takes requests."""
+    import altair as alt
+
+    spec = alt.Chart(alt.Data(values=[{"n": 1}])).mark_bar().encode(x="n:Q")  # type: ignore[no-untyped-call]
+    svg_of(spec, "warm-up")

@@ -21,6 +21,7 @@ from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, NotFound
 from blotter.model import Column, Dataset, check_version_number
 from blotter.portal import Portal
+from blotter.web.chart_links import DRAWING
 from blotter.web.charts import PERIODS, Chart, chartable, count_by, crosstab, over_time
 from blotter.web.filters import VIEW_PREFIX, parse_filters, where_clause
 from blotter.web.kept import kept_page
@@ -116,6 +117,15 @@ def draw(chart: Chart, fmt: str, subtitle: str = "") -> bytes:
     return svg.encode()
 
 
+def page_drawing(chart: Chart, variant: str) -> bytes:
+    """The drawing the page itself would show inline (``wide`` or ``phone``), as a file:
+    what a lazily shown chart's image loads."""
+    svg = chart.svg if variant == "wide" else chart.svg_narrow
+    if not svg:
+        raise NotFound(f"Chart '{chart.id}' has no {variant} drawing.", chart=chart.id)
+    return str(svg).encode()
+
+
 @router.get("/datasets/{dataset_id}/charts/{name}.{fmt}")
 def chart_file(request: Request, dataset_id: str, name: str, fmt: str) -> Response:
     """One chart of the dataset page as SVG or PNG, under the filters in the address."""
@@ -127,14 +137,23 @@ def chart_file(request: Request, dataset_id: str, name: str, fmt: str) -> Respon
     viewer = viewer_of(request, portal.store)
     dataset, _ = visible_version(portal.store, viewer, dataset_id, number)
 
+    params = dict(request.query_params)
+    variant = params.pop(DRAWING, "")
+    if variant not in ("", "wide", "phone") or (variant and fmt != "svg"):
+        raise InvalidRequest(
+            "A page's drawing of a chart is chart.drawing=wide or phone, as .svg.",
+            parameter=DRAWING,
+        )
+
     def drawn() -> Response:
-        chart, subtitle = build_chart(portal, dataset, name, dict(request.query_params))
+        chart, subtitle = build_chart(portal, dataset, name, params)
         headers = {
             "Content-Disposition": f'inline; filename="{dataset.id}-{chart.id}.{fmt}"',
             # Other sites may show the image; staff answers may hold internal data.
             "Cache-Control": "private, no-store" if viewer.user else "public, max-age=300",
         }
-        return Response(draw(chart, fmt, subtitle), media_type=FORMATS[fmt], headers=headers)
+        body = page_drawing(chart, variant) if variant else draw(chart, fmt, subtitle)
+        return Response(body, media_type=FORMATS[fmt], headers=headers)
 
     # The public's chart is kept, drawn once per version, view and format.
     return kept_page(request, portal, viewer, dataset, f"chart {name}.{fmt}", drawn)

@@ -1,9 +1,11 @@
 """The addresses of a chart's files and the snippet that embeds it, set on each chart a page
-shows (the dataset page, dashboards, the When page); ``chart_files.py`` answers them."""
+shows (the dataset page, dashboards, the When page); ``chart_files.py`` answers them. A
+chart shown lazily is an image of the page's own drawing, at the same address with
+``chart.drawing=wide`` or ``phone``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from html import escape
 from urllib.parse import urlencode
 
@@ -15,6 +17,8 @@ from blotter.web.rendering import absolute_url
 
 # Parameters of the page that do not change a chart: left out of its address.
 _PAGE_ONLY = {"page", "size", "sort", "dir", VIEW_PREFIX + "hotspots"}
+# Which of the page's drawings a chart file is (wide or phone), not a drawing of its own.
+DRAWING = VIEW_PREFIX + "drawing"
 
 
 def chart_params(params: Mapping[str, str]) -> dict[str, str]:
@@ -37,3 +41,15 @@ def add_share_links(
         f'{escape(chart.description)}"></a>'
     )
     chart.svg_url, chart.png_url, chart.embed = svg, png, embed
+    # The page's own drawings as files, for a chart the page shows as an image.
+    drawing = f"{svg}{'&' if query else '?'}{DRAWING}="
+    chart.wide_url = drawing + "wide"
+    chart.phone_url = drawing + "phone" if chart.drawing.phone_width is not None else ""
+
+
+def show_lazily(charts: Iterable[Chart | None]) -> None:
+    """These charts go on their page as images of its drawings, which the browser loads
+    after the page: the page itself is not kept waiting for vl-convert."""
+    for chart in charts:
+        if chart is not None and chart.wide_url:
+            chart.lazy = True

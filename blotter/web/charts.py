@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -25,7 +25,7 @@ from blotter.analysis.units import Unit, list_match, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
-from blotter.web.chart_drawing import narrow_svg_of, svg_of
+from blotter.web.chart_drawing import Drawing
 from blotter.web.rendering import display
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Chart:
     id: str
     title: str
     description: str
-    svg: Markup
+    drawing: Drawing
     headers: list[str]
     rows: list[list[str]]
     numeric: list[bool] = field(default_factory=list)  # per column: right-align
@@ -57,9 +57,23 @@ class Chart:
     svg_url: str = ""
     png_url: str = ""
     embed: str = ""
-    # The same chart drawn for a phone's width (narrower plot, larger text), shown instead
-    # of ``svg`` on small screens, so no label is scaled below 11 px; "": the wide one only.
-    svg_narrow: Markup = field(default_factory=Markup)
+    # Shown as images of its drawings (``wide_url``, ``phone_url``), loaded by the browser
+    # after the page, instead of drawn into it: set on every chart but a page's key one.
+    lazy: bool = False
+    wide_url: str = ""
+    phone_url: str = ""
+
+    @cached_property
+    def svg(self) -> Markup:
+        """The wide drawing, drawn when first shown (a lazy chart's page never asks)."""
+        return self.drawing.wide()
+
+    @cached_property
+    def svg_narrow(self) -> Markup:
+        """The same chart drawn for a phone's width (narrower plot, larger text), shown
+        instead of ``svg`` on small screens, so no label is scaled below 11 px; "": the
+        wide one only."""
+        return self.drawing.phone()
 
 
 @cache
@@ -165,8 +179,7 @@ def count_by(
         id=f"by-{column.field_name}" + (f"-{measure.field_name}" if measure else ""),
         title=title,
         description=description,
-        svg=svg_of(spec, title),
-        svg_narrow=narrow_svg_of(spec, title),
+        drawing=Drawing(spec, title),
         spec=spec_json(spec),
         headers=[column.name, noun, "Share"],
         rows=[
@@ -321,8 +334,7 @@ def over_time(
         id=f"time-{when.field_name}" + (f"-{measure.field_name}" if measure else ""),
         title=title,
         description=description,
-        svg=svg_of(spec, title),
-        svg_narrow=narrow_svg_of(spec, title, width=240),
+        drawing=Drawing(spec, title, phone_width=240),
         spec=spec_json(spec),
         headers=[PERIODS[period], *series_names],
         rows=[[p, *(f"{v.get(s, 0):,}" for s in series_names)] for p, v in by_period.items()],
@@ -451,8 +463,7 @@ def crosstab(
         id=f"cross-{down.field_name}-{across.field_name}",
         title=title,
         description=description,
-        svg=svg_of(spec, title),
-        svg_narrow=narrow_svg_of(spec, title),
+        drawing=Drawing(spec, title),
         spec=spec_json(spec),
         headers=[f"{down.name} \\ {across.name}", *acrosses, "Total"],
         rows=[

@@ -23,7 +23,7 @@ from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.store.common import now
 from blotter.web.calendar import local_now
-from blotter.web.chart_links import add_share_links
+from blotter.web.chart_links import add_share_links, show_lazily
 from blotter.web.charts import Chart, chartable, count_by, over_time
 from blotter.web.events import Total, headline_totals
 from blotter.web.filters import quote
@@ -231,4 +231,6 @@ def _drawn(request: Request, portal: Portal, viewer: Viewer, dataset: Dataset) -
     for chart in [page.over_time, *(f.chart for f in figures)]:
         if chart is not None:  # the whole dataset's charts: no filter in their addresses
             add_share_links(request, dataset.id, chart, {})
+    # One chart drawn into the page, the others images of their drawings loaded after it.
+    show_lazily([page.over_time, *(f.chart for f in figures[1:])])
     return render(request, "dashboard.html", page)

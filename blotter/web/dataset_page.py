@@ -27,7 +27,7 @@ from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
-from blotter.web.chart_links import add_share_links
+from blotter.web.chart_links import add_share_links, show_lazily
 from blotter.web.dataset_sections import (
     MetaRow,
     first_sentence,
@@ -237,6 +237,8 @@ def _run(portal: Portal, request: Request, dataset: Dataset, view: DatasetView) 
             )
             for chart in patterns.charts:
                 add_share_links(request, dataset.id, chart, params)
+            # The key chart is drawn into the page; the others load as images after it.
+            show_lazily(patterns.charts[1:])
             problems += chart_problems
         except SoQLError as err:
             problems.append(Problem("", None, err.message))

@@ -17,7 +17,7 @@ from blotter.analysis.units import unit_of
 from blotter.auth import viewer_of
 from blotter.errors import BlotterError, NotFound
 from blotter.model import Dataset
-from blotter.web.chart_drawing import svg_of
+from blotter.web.chart_drawing import Drawing
 from blotter.web.chart_links import add_share_links
 from blotter.web.charts import Chart, inline_data, spec_json
 from blotter.web.filters import VIEW_PREFIX, parse_filters, where_clause
@@ -69,7 +69,7 @@ def hour_weekday_chart(data: HourWeekday, noun: str) -> Chart:
         id="hour-by-weekday",
         title=title,
         description=words,
-        svg=svg_of(spec, title),
+        drawing=Drawing(spec, title, phone_width=None),
         spec=spec_json(spec),
         headers=["Day", *(f"{h:02d}" for h in range(24)), "Total"],
         rows=[
@@ -100,7 +100,7 @@ def year_on_year_chart(y: YearOnYear, noun: str) -> Chart:
         id="year-on-year",
         title=title,
         description=y.statement,
-        svg=svg_of(spec, title),
+        drawing=Drawing(spec, title, phone_width=None),
         spec=spec_json(spec),
         headers=["Period", noun.capitalize()],
         rows=[[labels[0], f"{y.before:,}"], [labels[1], f"{y.count:,}"]],

@@ -105,6 +105,27 @@ def text_sizes(page: Page, selector: str) -> list[float]:
     return sizes
 
 
+def drawn_image_sizes(page: Page, selector: str, drawing: str) -> list[float]:
+    """The drawn size of every text of the charts in ``selector`` shown as images: each
+    image's drawing (``drawing``: wide or phone, as the browser chose) measured in a page of
+    its own, times the scale the image is shown at."""
+    sizes: list[float] = []
+    images = page.locator(selector + " .chart-svg.lazy img")
+    for i in range(images.count()):
+        image = images.nth(i)
+        image.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+        )
+        source, scale = image.evaluate("(i) => [i.currentSrc, i.clientWidth / i.naturalWidth]")
+        assert f"chart.drawing={drawing}" in source, source
+        alone = page.context.new_page()
+        alone.goto(source)
+        sizes += [size * scale for size in text_sizes(alone, "")]
+        alone.close()
+    return sizes
+
+
 def test_dataset_page_shows_summary_and_a_readable_chart_in_the_first_screen(
     phone: Page, sample_server: LiveServer
 ) -> None:
@@ -120,7 +141,10 @@ def test_dataset_page_shows_summary_and_a_readable_chart_in_the_first_screen(
         f"{sample_server.url}/datasets/{FORCE}?chart.period=quarter&chart.split=subject_race"
         "&chart.down=subject_race&chart.across=arrested"
     )
+    # The key chart is drawn into the page, the others are images of the phone's drawings.
     sizes = text_sizes(phone, "figure.chart")
+    assert len(sizes) > 5 and min(sizes) >= 11, sorted(sizes)[:5]
+    sizes = drawn_image_sizes(phone, "figure.chart", "phone")
     assert len(sizes) > 20 and min(sizes) >= 11, sorted(sizes)[:5]
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
@@ -133,7 +157,7 @@ def test_desktop_charts_are_readable_too(browser: Browser, sample_server: LiveSe
         "&chart.down=subject_race&chart.across=arrested"
     )
     assert not page.locator(".key-chart .chart-svg.narrow").is_visible()
-    sizes = text_sizes(page, "figure.chart")
+    sizes = text_sizes(page, "figure.chart") + drawn_image_sizes(page, "figure.chart", "wide")
     assert len(sizes) > 20 and min(sizes) >= 11, sorted(sizes)[:5]
     context.close()
 
