@@ -40,7 +40,7 @@ def measure(target: BlotterTarget, work: Path, repeats: int = 5) -> dict[str, An
     _prepare(target)
     out: dict[str, Any] = {"target_ms": TARGET_MS, "pages": {}}
     with (
-        serve_blotter(target, work / "logs") as server,
+        serve_blotter(target, work / "logs", kept_answers=True) as server,
         httpx.Client(base_url=server.base_url, timeout=600) as client,
     ):
         client.get("/").raise_for_status()  # imports and templates: not a page's cost

@@ -31,6 +31,7 @@ from bench.measure import concurrent_load, http_json, interleaved
 from bench.questions import Question, load_mix, questions
 from bench.storage import measure as measure_history_storage
 from bench.systems import (
+    NO_KEPT_ANSWERS,
     POSTGRES_SETTINGS,
     BlotterTarget,
     Profile,
@@ -223,6 +224,10 @@ def _record_setup(running: Running, systems: dict[str, dict[str, Any]], db_path:
                 uses = all(any(u in line for line in plan) for u in q.sqlite_uses)
                 plans[q.name] = {"plan": plan, "expected": list(q.sqlite_uses), "uses": uses}
         systems["datasette"]["setup"]["plans"] = plans
+    for key in running.servers:
+        if key.startswith("blotter-"):
+            # Every answer computed anew, as the other systems' are (see NO_KEPT_ANSWERS).
+            systems[key]["setup"] = {"server_env": dict(NO_KEPT_ANSWERS)}
     for key, engine in running.raw.items():
         setup: dict[str, Any] = {}
         if engine.target.engine == "postgres":

@@ -142,8 +142,17 @@ def load_blotter(target: BlotterTarget, csv_path: Path) -> float:
     return time.perf_counter() - start
 
 
+# Blotter keeps each answer of a version it has computed (versions never change); Datasette
+# and the raw engines keep none. The questions, exports and load test therefore run with the
+# kept answers off, so every figure is an answer computed anew; the pages section
+# (bench/pages.py) times first and repeated answers with them on, and says which is which.
+NO_KEPT_ANSWERS = {"BLOTTER_ANSWER_CACHE_ENTRIES": "0", "BLOTTER_ANSWER_CACHE_MB": "0"}
+
+
 @contextlib.contextmanager
-def serve_blotter(target: BlotterTarget, log_dir: Path) -> Iterator[Server]:
+def serve_blotter(
+    target: BlotterTarget, log_dir: Path, *, kept_answers: bool = False
+) -> Iterator[Server]:
     port = free_port()
     # The benchmark's clients all come from 127.0.0.1; the per-address API throttle would
     # count 64 clients as one caller, so it is off (as behind a proxy that throttles). The
@@ -152,6 +161,7 @@ def serve_blotter(target: BlotterTarget, log_dir: Path) -> Iterator[Server]:
     env = {
         "BLOTTER_THROTTLE_ANONYMOUS_PER_MINUTE": "0",
         "BLOTTER_QUERY_TIMEOUT_S": str(DATASETTE_TIME_LIMIT_MS / 1000),
+        **({} if kept_answers else NO_KEPT_ANSWERS),
     }
     argv = [str(BIN / "blotter"), "serve", "--port", str(port), *target.location_args()]
     with running(target.label, argv, port, log_dir / f"{target.engine}.log", env) as server:

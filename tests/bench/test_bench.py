@@ -41,6 +41,10 @@ def test_every_system_answers_every_question(tiny_run: dict[str, Any]) -> None:
     size = results["sizes"][str(ROWS)]
     assert size["checked"] is True  # answers compared across systems (check_same)
     assert set(size["systems"]) == set(SYSTEMS)
+    # Blotter's questions are computed anew, as the other systems' are: no kept answers.
+    for system in ("blotter-duckdb", "blotter-postgres"):
+        env = size["systems"][system]["setup"]["server_env"]
+        assert env["BLOTTER_ANSWER_CACHE_ENTRIES"] == "0", system
     asked = [q.name for q in questions(ROWS) if q.kind != "export"]
     for system in SYSTEMS:
         measured = size["systems"][system]["questions"]
