@@ -20,6 +20,7 @@ from blotter.api.catalog import router as catalog_router
 from blotter.api.health import router as health_router
 from blotter.api.history import router as history_router
 from blotter.api.publish import router as publish_router
+from blotter.api.server_timing import ServerTiming
 from blotter.api.soda import router as soda_router
 from blotter.api.soda3 import router as soda3_router
 from blotter.api.throttle import Throttle
@@ -119,6 +120,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         error_response=_error_response,
     )
     app.add_middleware(SecurityHeaders, image_origins=_tile_origins(settings))
+    # Outermost: its time covers every layer, its count every store query of the answer.
+    app.add_middleware(ServerTiming)
     app.include_router(health_router)
     app.include_router(publish_router)
     app.include_router(analysis_router)

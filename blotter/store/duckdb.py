@@ -78,6 +78,7 @@ from blotter.store.search_index import (
     words_table,
 )
 from blotter.store.segments import Execute, keep_history, replaced_version
+from blotter.store.tally import count_query
 
 _PHYSICAL_TYPE = {
     ColumnType.TEXT: "VARCHAR",
@@ -424,6 +425,7 @@ class DuckDBStore(SqlHistory, Store):
     def execute(
         self, dataset: Dataset, select: exp.Select, *, timeout_s: float | None = None
     ) -> RowStream:
+        count_query()
         if dataset.version == 0:
             return RowStream(iter(()))
         sql, params = self.engine_sql(self._readable(dataset), select)
@@ -502,6 +504,7 @@ class DuckDBStore(SqlHistory, Store):
         *,
         timeout_s: float | None = None,
     ) -> Iterator[CsvPiece] | None:
+        count_query()
         if dataset.version == 0:
             return iter(())
         inner, params = self.engine_sql(self._readable(dataset), select)

@@ -91,6 +91,7 @@ from blotter.store.search_index import (
     words_table,
 )
 from blotter.store.segments import Execute
+from blotter.store.tally import count_query
 
 # Schema migrations in order; the index + 1 is the schema version. Several workers may start
 # at once: an advisory lock makes one of them apply these while the others wait.
@@ -409,6 +410,7 @@ class PostgresStore(SqlHistory, Store):
     def execute(
         self, dataset: Dataset, select: exp.Select, *, timeout_s: float | None = None
     ) -> RowStream:
+        count_query()
         try:
             return self._execute(dataset, select, timeout_s)
         except psycopg.errors.UndefinedTable:
@@ -505,6 +507,7 @@ class PostgresStore(SqlHistory, Store):
         *,
         timeout_s: float | None = None,
     ) -> Iterator[CsvPiece] | None:
+        count_query()
         try:
             return self._execute_csv(dataset, select, cells, timeout_s)
         except psycopg.errors.UndefinedTable:

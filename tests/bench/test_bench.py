@@ -185,11 +185,12 @@ def test_machine_and_targets_are_reported(tiny_run: dict[str, Any]) -> None:
         "64 clients on PostgreSQL: no errors",
     ):
         assert targets[name]["status"] in ("met", "missed"), name
-    # Pages are timed; their query count is pinned by tests/web/test_page_queries.py, and
-    # the load's 3× has no earlier figure at this size.
+    # Pages are timed, the dataset page's store queries read from its answers'
+    # Server-Timing header; the load's 3× has no earlier figure at this size.
     pages = [t for name, t in targets.items() if name.startswith("Page ")]
     assert pages and all(t["status"] in ("met", "missed") for t in pages)
-    assert targets["The dataset page on DuckDB: ≤ 6 store queries"]["status"] == "not measured"
+    queries = targets["The dataset page on DuckDB: ≤ 6 store queries"]
+    assert queries["status"] in ("met", "missed") and queries["measured"] >= 1
     load = targets[
         "64 clients with varied parameters on DuckDB: ≥ 3× the requests/s of issue #20's run"
     ]

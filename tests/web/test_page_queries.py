@@ -81,7 +81,11 @@ def _queries(client: TestClient, counted: Counted, url: str) -> tuple[int, str]:
     before = counted.calls
     page = client.get(url)
     assert page.status_code == 200, page.text[:500]
-    return counted.calls - before, page.text
+    ran = counted.calls - before
+    # The answer tells the same count in its Server-Timing header (the benchmark reads it).
+    told = re.search(r'store;desc="(\d+) quer(?:y|ies)"', page.headers["server-timing"])
+    assert told and int(told[1]) == ran, (page.headers["server-timing"], ran)
+    return ran, page.text
 
 
 def test_the_dataset_page_runs_at_most_six_queries_per_view(
