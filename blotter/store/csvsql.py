@@ -154,37 +154,81 @@ def _integral(value: exp.Expression) -> exp.Expression:
     )
 
 
-def _number(value: exp.Expression) -> exp.Expression:
+def _number(value: exp.Expression, *, exact: bool = False) -> exp.Expression:
     """A double as Python's format_number writes it: integers without '.0', the rest as
     repr (both engines' shortest round-trip text; PostgreSQL's differs beyond 1e15, see
-    ``risky``). Python writes a NaN 'nan' whatever its sign; DuckDB writes '-nan'."""
+    ``risky``). Python writes a NaN 'nan' whatever its sign; DuckDB writes '-nan'.
+
+    ``exact`` (PostgreSQL's COPY, which has no row left raw for Python): infinities as
+    Python writes them, and a fraction between 1e15 and 1e16, which PostgreSQL writes with
+    an exponent, positional: its shortest digits are then always 17, 16 before the point."""
     whole = _as_text(exp.cast(value, "bigint"))
     nan = exp.EQ(this=value, expression=exp.cast(_text("NaN"), "double"))
-    return exp.Case(
-        ifs=[exp.If(this=nan, true=_text("nan")), exp.If(this=_integral(value), true=whole)],
-        default=_as_text(value),
+    ifs = [exp.If(this=nan, true=_text("nan")), exp.If(this=_integral(value), true=whole)]
+    if exact:
+        ifs += [
+            exp.If(this=_equals_double(value, "Infinity"), true=_text("inf")),
+            exp.If(this=_equals_double(value, "-Infinity"), true=_text("-inf")),
+            exp.If(
+                this=_all(
+                    exp.GTE(this=exp.Abs(this=value), expression=exp.Literal.number("1e15")),
+                    exp.LT(this=exp.Abs(this=value), expression=exp.Literal.number("1e16")),
+                ),
+                true=_positional(value),
+            ),
+        ]
+    return exp.Case(ifs=ifs, default=_as_text(value))
+
+
+def _equals_double(value: exp.Expression, text: str) -> exp.Expression:
+    return exp.EQ(this=value, expression=exp.cast(_text(text), "double"))
+
+
+def _positional(value: exp.Expression) -> exp.Expression:
+    """PostgreSQL's 'd.dddddddddddddddde+15' of a fraction below 1e16 written as Python's
+    repr writes it: the 17 digits with the point after the 16th."""
+    mantissa = _fn("split_part", _as_text(value), _text("e"), exp.Literal.number(1))
+    digits = _fn("replace", _fn("replace", mantissa, _text("-"), _text("")), _text("."), _text(""))
+    sign = exp.Case(
+        ifs=[exp.If(this=exp.LT(this=value, expression=exp.Literal.number(0)), true=_text("-"))],
+        default=_text(""),
+    )
+    return _fn(
+        "concat",
+        sign,
+        _fn("substr", digits, exp.Literal.number(1), exp.Literal.number(16)),
+        _text("."),
+        _fn("substr", digits, exp.Literal.number(17)),
     )
 
 
 def _timestamp(value: exp.Expression, dialect: str) -> exp.Expression:
     """'YYYY-MM-DDTHH:MM:SS.mmm', milliseconds truncated; the year unpadded, as Python's
-    strftime writes it."""
-    year = _as_text(exp.Extract(this=exp.var("year"), expression=value))
+    strftime writes it. A year of four digits (one formatting call, the costliest part of
+    an export's line) or else the year and the rest apart (both engines pad it to four)."""
     if dialect == "duckdb":
+        whole = _fn("strftime", value, _text("%Y-%m-%dT%H:%M:%S.%g"))
         rest = _fn("strftime", value, _text("-%m-%dT%H:%M:%S.%g"))
     else:
+        whole = _fn("to_char", value, _text('YYYY-MM-DD"T"HH24:MI:SS.MS'))
         rest = _fn("to_char", value, _text('-MM-DD"T"HH24:MI:SS.MS'))
-    return _fn("concat", year, rest)  # a null is written empty either way
+    four_digits = _all(
+        exp.GTE(this=value, expression=exp.cast(_text("1000-01-01"), "timestamp")),
+        exp.LT(this=value, expression=exp.cast(_text("10000-01-01"), "timestamp")),
+    )
+    year = _as_text(exp.Extract(this=exp.var("year"), expression=value))
+    # A null is written empty either way (concat writes it as nothing).
+    return exp.Case(ifs=[exp.If(this=four_digits, true=whole)], default=_fn("concat", year, rest))
 
 
-def _value(kind: Kind, value: exp.Expression, dialect: str) -> exp.Expression:
+def _value(kind: Kind, value: exp.Expression, dialect: str, copy: bool) -> exp.Expression:
     match kind:
         case Kind.TEXT:
-            return _quoted(value)
+            return value if copy else _quoted(value)
         case Kind.DOUBLE:
-            return _number(value)
+            return _number(value, exact=copy)
         case Kind.REAL:
-            return _number(exp.cast(value, "double"))
+            return _number(exp.cast(value, "double"), exact=copy)
         case Kind.BOOLEAN:
             return exp.Case(
                 ifs=[
@@ -197,9 +241,10 @@ def _value(kind: Kind, value: exp.Expression, dialect: str) -> exp.Expression:
     return _as_text(value)  # integers and decimals
 
 
-def _point(lon: exp.Expression, lat: exp.Expression) -> exp.Expression:
+def _point(lon: exp.Expression, lat: exp.Expression, copy: bool) -> exp.Expression:
     missing = _any(exp.Is(this=lon, expression=exp.Null()), exp.Is(this=lat, expression=exp.Null()))
-    text = _fn("concat", _text("POINT ("), _number(lon), _text(" "), _number(lat), _text(")"))
+    lon_text, lat_text = _number(lon, exact=copy), _number(lat, exact=copy)
+    text = _fn("concat", _text("POINT ("), lon_text, _text(" "), lat_text, _text(")"))
     return exp.Case(ifs=[exp.If(this=missing, true=exp.Null())], default=text)
 
 
@@ -209,9 +254,11 @@ def result_columns(count: int) -> list[str]:
 
 
 def cell_fields(
-    cells: Sequence[CsvCell], kinds: Sequence[Kind | None], dialect: str
+    cells: Sequence[CsvCell], kinds: Sequence[Kind | None], dialect: str, *, copy: bool = False
 ) -> list[exp.Expression] | None:
-    """One text expression per output, or None when some column has no exact rule."""
+    """One text expression per output, or None when some column has no exact rule.
+    ``copy``: fields for PostgreSQL's ``COPY … (FORMAT csv)`` (``copy_fields``), unquoted
+    and with every number written exactly."""
     columns = [exp.column(name) for name in result_columns(len(kinds))]
     fields: list[exp.Expression] = []
     at = 0
@@ -220,7 +267,7 @@ def cell_fields(
             if any(k not in (Kind.DOUBLE, Kind.REAL) for k in kinds[at : at + 2]):
                 return None
             lon, lat = (exp.cast(c, "double") for c in columns[at : at + 2])
-            fields.append(_point(lon, lat))
+            fields.append(_point(lon, lat, copy))
             at += 2
             continue
         kind = kinds[at]
@@ -228,7 +275,7 @@ def cell_fields(
             return None
         if cell is CsvCell.FIXED_TIMESTAMP and kind is not Kind.TIMESTAMP:
             return None
-        field = _value(kind, columns[at], dialect)
+        field = _value(kind, columns[at], dialect, copy)
         if cell is CsvCell.ROW_ID:
             field = _fn("concat", _text("row-"), field)
         elif cell is CsvCell.FIXED_TIMESTAMP:
@@ -255,6 +302,55 @@ def line(fields: Sequence[exp.Expression]) -> exp.Expression:
         parts.extend((field, _text(",")))
     parts[-1] = _char(10)
     return _fn("concat", *parts)
+
+
+def copy_fields(
+    cells: Sequence[CsvCell], kinds: Sequence[Kind | None]
+) -> list[exp.Expression] | None:
+    """The fields of PostgreSQL's ``COPY (SELECT …) TO STDOUT (FORMAT csv)`` whose output is
+    the Python serializer's lines, or None when only the line query can write them.
+
+    COPY quotes a field as Python's csv writer does (a separator, a quote or a line break;
+    a carriage return too, which ``python_quoting`` undoes where Python does not), except an
+    empty string (quoted, not to read as a null) and, alone on its line, ``\\.``: so every
+    field's empty text becomes a null, written empty as Python writes both, and a line of
+    one field is left to the line query. A decimal Python may write with an exponent, too.
+    """
+    if len(cells) < 2 or Kind.DECIMAL in kinds:
+        return None
+    fields = cell_fields(cells, kinds, "postgres", copy=True)
+    if fields is None:
+        return None
+    return [_fn("nullif", field, _text("")) for field in fields]
+
+
+def beyond_1e16(kinds: Sequence[Kind | None]) -> exp.Expression | None:
+    """True for a row holding a finite double of 1e16 or more, which PostgreSQL may write
+    with more digits than Python (its shortest text never ends on the halfway point Python's
+    does): ``copy_fields`` writes a result only when no row holds one. None: no doubles."""
+    tests: list[exp.Expression] = []
+    for name, kind in zip(result_columns(len(kinds)), kinds, strict=True):
+        if kind in (Kind.DOUBLE, Kind.REAL):
+            size = exp.Abs(this=exp.cast(exp.column(name), "double"))
+            tests.append(
+                _all(
+                    exp.GTE(this=size, expression=exp.Literal.number("1e16")),
+                    exp.LT(this=size, expression=exp.cast(_text("Infinity"), "double")),
+                )
+            )
+    return _any(*tests) if tests else None
+
+
+def python_quoting(lines: bytes) -> bytes:
+    """Whole CSV lines as COPY wrote them, quoted as Python's csv writer quotes: COPY also
+    quotes a field holding a carriage return, which this Python does not (rare: the lines
+    are only read and written again when they hold one)."""
+    if "\r" in QUOTED_CHARS or b"\r" not in lines:
+        return lines
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows(csv.reader(io.StringIO(lines.decode(), newline="")))
+    return out.getvalue().encode()
 
 
 def risky(kinds: Sequence[Kind | None]) -> exp.Expression | None:

@@ -61,11 +61,14 @@ from blotter.store.pgsql import Psycopg, postgres_sql
 from blotter.store.postgres_reads import (
     WHOLE_ROWS,
     Lease,
+    copied,
+    copy_checkable,
     csv_chunks,
     csv_query,
     end_read,
     ended_on_error,
     limited,
+    open_copy,
     open_cursor,
     stream,
 )
@@ -523,14 +526,19 @@ class PostgresStore(SqlHistory, Store):
         if dataset.version == 0:
             return iter(())
         inner, params = self.engine_sql(dataset, select)
+        checkable = copy_checkable(select)
+        unordered = None if checkable is None else self.engine_sql(dataset, checkable)
         conn, context = self._begin_read(timeout_s)
         with ended_on_error(conn, context, timeout_s):
             # Shortest round-trip text for doubles, whatever the server's default.
             conn.execute("SET LOCAL extra_float_digits = 1")
-            text = csv_query(conn, inner, params, cells)
-            if text is not None:
-                cursor, first = open_cursor(conn, "blotter_csv", text, params)
-        if text is None:
-            end_read(conn, context)
-            return None
+            query = csv_query(conn, inner, params, cells, unordered)
+            if query is None:
+                end_read(conn, context)
+                return None
+            text, is_copy = query
+            if is_copy:
+                stack, copy, line = open_copy(conn, text, params)
+                return copied(stack, copy, line, context)
+            cursor, first = open_cursor(conn, "blotter_csv", text, params)
         return csv_chunks(stream(first, cursor, conn, context))

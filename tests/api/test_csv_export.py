@@ -27,6 +27,8 @@ from blotter.store.base import Store
 from tests.engines import ENGINES, engine_settings
 
 ODD = "odd0-0001"
+# The same values without doubles of 1e16 and more: PostgreSQL writes these with COPY.
+FINE = "odd0-0002"
 ODD_COLUMNS = [
     Column(field_name="label", name="Label", type=ColumnType.TEXT),
     Column(field_name="amount", name="Amount", type=ColumnType.NUMBER),
@@ -96,16 +98,20 @@ TIMES = [
 ]
 
 
-def _odd_rows() -> pa.RecordBatch:
-    n = max(len(LABELS), len(AMOUNTS))
-    lons = [AMOUNTS[(i + 3) % len(AMOUNTS)] for i in range(n)]
-    lats = [AMOUNTS[(i + 7) % len(AMOUNTS)] for i in range(n)]
+def _below_1e16(value: float | None) -> bool:
+    return value is None or not math.isfinite(value) or abs(value) < 1e16
+
+
+def _odd_rows(amounts: list[float | None] = AMOUNTS) -> pa.RecordBatch:
+    n = max(len(LABELS), len(amounts))
+    lons = [amounts[(i + 3) % len(amounts)] for i in range(n)]
+    lats = [amounts[(i + 7) % len(amounts)] for i in range(n)]
     for i in (0, 5):  # a point with only one coordinate is no point
         lats[i] = None
     return pa.record_batch(
         {
             "label": pa.array([LABELS[i % len(LABELS)] for i in range(n)], pa.string()),
-            "amount": pa.array([AMOUNTS[i % len(AMOUNTS)] for i in range(n)], pa.float64()),
+            "amount": pa.array([amounts[i % len(amounts)] for i in range(n)], pa.float64()),
             "seen": pa.array([TIMES[i % len(TIMES)] for i in range(n)], pa.timestamp("us")),
             "flag": pa.array([[True, False, None][i % 3] for i in range(n)], pa.bool_()),
             "_spot_lon": pa.array(lons, pa.float64()),
@@ -124,6 +130,9 @@ def settings(
             load_samples(store)
             store.create_dataset(DatasetMeta(name="Odd values"), ODD_COLUMNS, dataset_id=ODD)
             store.publish(ODD, ODD_COLUMNS, [_odd_rows()])
+            store.create_dataset(DatasetMeta(name="Fine values"), ODD_COLUMNS, dataset_id=FINE)
+            fine = [a for a in AMOUNTS if _below_1e16(a)]
+            store.publish(FINE, ODD_COLUMNS, [_odd_rows(fine)])
         finally:
             store.close()
         yield settings
@@ -170,7 +179,7 @@ def _both_ways(
 
 
 def _sample_ids(store: Store) -> list[str]:
-    return [d.id for d in store.list_datasets() if d.id != ODD]
+    return [d.id for d in store.list_datasets() if d.id not in (ODD, FINE)]
 
 
 def test_every_sample_dataset_is_written_byte_for_byte_as_python_writes_it(store: Store) -> None:
@@ -215,6 +224,29 @@ def test_awkward_values_are_written_byte_for_byte_as_python_writes_them(
     store: Store, params: dict[str, str]
 ) -> None:
     engine, python = _both_ways(store, ODD, params, raw_rows=len(AMOUNTS))
+    assert engine == python
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"$select": ":id, :created_at, label, amount"},
+        {"$select": "label, spot"},
+        {"$where": "label IS NOT NULL", "$order": "amount DESC"},
+        {"$where": "amount > 0.2"},
+        {"$select": "amount * 2 AS doubled, seen", "$where": "amount BETWEEN -1e6 AND 1e6"},
+        {"$q": "quoted"},
+    ],
+)
+def test_values_postgresql_copies_are_written_byte_for_byte_as_python_writes_them(
+    store: Store, params: dict[str, str]
+) -> None:
+    """Infinities, NaN, fractions between 1e15 and 1e16, carriage returns, empty texts: on
+    PostgreSQL, none of these rows comes back raw (the line query leaves the numbers raw),
+    so the COPY wrote them all."""
+    assert not all(_below_1e16(a) for a in AMOUNTS)
+    engine, python = _both_ways(store, FINE, params, raw_rows=0)
     assert engine == python
 
 
