@@ -490,29 +490,30 @@ def _json(value: object) -> str:
 
 
 # The columns and metadata of a dataset as JSON, by the objects themselves: the store hands
-# every request the same dataset until a write (never changed in place), so the text is
-# written once per version and edit. Each entry holds its objects, so an id is never reused
-# while kept; a viewer's trimmed copy has a list of its own (written anew, as before).
-_DESCRIBED: OrderedDict[tuple[int, int], tuple[object, object, str]] = OrderedDict()
+# every request the same column and metadata objects until a write (never changed in
+# place), and a viewer's trimmed copy holds the same columns in a list of its own, so the
+# text is written once per version, edit and set of columns seen. Each entry holds its
+# objects, so no id in a key is reused while it is kept.
+_DESCRIBED: OrderedDict[tuple[int, ...], tuple[tuple[object, ...], str]] = OrderedDict()
 _DESCRIBED_LOCK = threading.Lock()
 _DESCRIBED_MOST = 256
 
 
 def _described(dataset: Dataset) -> str:
-    columns, meta = dataset.columns, dataset.meta
-    key = (id(columns), id(meta))
+    objects = (dataset.meta, *dataset.columns)
+    key = tuple(map(id, objects))
     with _DESCRIBED_LOCK:
         kept = _DESCRIBED.get(key)
-        if kept is not None and kept[0] is columns and kept[1] is meta:
+        if kept is not None and all(a is b for a, b in zip(kept[0], objects, strict=True)):
             _DESCRIBED.move_to_end(key)
-            return kept[2]
+            return kept[1]
     text = (
-        _json([c.model_dump(mode="json") for c in columns])
+        _json([c.model_dump(mode="json") for c in dataset.columns])
         + ", "
-        + _json(meta.model_dump(mode="json"))
+        + _json(dataset.meta.model_dump(mode="json"))
     )
     with _DESCRIBED_LOCK:
-        _DESCRIBED[key] = (columns, meta, text)
+        _DESCRIBED[key] = (objects, text)
         while len(_DESCRIBED) > _DESCRIBED_MOST:
             _DESCRIBED.popitem(last=False)
     return text

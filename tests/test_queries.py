@@ -123,7 +123,7 @@ def test_entity_tags_are_the_same_bytes_and_follow_every_change(engine_store: St
     for step in range(5):
         dataset = engine_store.get_dataset(ds.id)
         public = access.as_seen_by(access.Viewer(), dataset)
-        assert public is not dataset  # a trimmed copy: a list of its own
+        assert public is not dataset  # a trimmed copy: a list of its own, the same columns
         for each in (dataset, dataset, public, public):  # kept, then read back
             assert queries.dataset_tag(each, *parts) == _tag_as_written_before(each, *parts)
         seen += [queries.dataset_tag(dataset, *parts), queries.dataset_tag(public, *parts)]
