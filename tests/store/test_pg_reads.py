@@ -107,3 +107,14 @@ def test_the_limit_stops_the_engine_and_does_not_outlive_the_read(store: Postgre
     finally:
         lease.give_back()
     _clean(store)
+
+
+def test_without_pipelines_a_page_is_read_the_same_and_ended_on_release(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset = store.get_dataset("nums-0001")
+    params = {"$where": "n > 10", "$order": "word, n DESC", "$limit": "20"}
+    piped = _rows(store, dataset, params)
+    monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda cls: False))
+    assert _rows(store, dataset, params) == piped and len(piped) == 20
+    _clean(store)
