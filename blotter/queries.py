@@ -474,17 +474,49 @@ def _chained(head: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
 def dataset_tag(dataset: Dataset, *parts: object) -> str:
     """A strong entity tag for an answer about ``dataset``: its version, the columns the
     viewer sees with their dictionary words, its metadata (pages show them), and ``parts``
-    (the query, the format…). Any change to one of these makes another tag."""
-    described = [
-        dataset.id,
-        dataset.created_at.isoformat(),
-        dataset.version,
-        [c.model_dump(mode="json") for c in dataset.columns],
-        dataset.meta.model_dump(mode="json"),
-        list(parts),
-    ]
-    text = json.dumps(described, default=str, sort_keys=True)
+    (the query, the format…). Any change to one of these makes another tag.
+
+    The text hashed is ``json.dumps([id, created, version, columns, meta, parts])`` (sorted
+    keys), written item by item: the same bytes, with the columns and metadata written once
+    per the objects the store hands out (``_DESCRIBED``)."""
+    items = (dataset.id, dataset.created_at.isoformat(), dataset.version)
+    head = [json.dumps(item, default=str, sort_keys=True) for item in items]
+    text = "[" + ", ".join([*head, _described(dataset), _json(list(parts))]) + "]"
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+# The columns and metadata of a dataset as JSON, by the objects themselves: the store hands
+# every request the same column and metadata objects until a write (never changed in
+# place), and a viewer's trimmed copy holds the same columns in a list of its own, so the
+# text is written once per version, edit and set of columns seen. Each entry holds its
+# objects, so no id in a key is reused while it is kept.
+_DESCRIBED: OrderedDict[tuple[int, ...], tuple[tuple[object, ...], str]] = OrderedDict()
+_DESCRIBED_LOCK = threading.Lock()
+_DESCRIBED_MOST = 256
+
+
+def _described(dataset: Dataset) -> str:
+    objects = (dataset.meta, *dataset.columns)
+    key = tuple(map(id, objects))
+    with _DESCRIBED_LOCK:
+        kept = _DESCRIBED.get(key)
+        if kept is not None and all(a is b for a, b in zip(kept[0], objects, strict=True)):
+            _DESCRIBED.move_to_end(key)
+            return kept[1]
+    text = (
+        _json([c.model_dump(mode="json") for c in dataset.columns])
+        + ", "
+        + _json(dataset.meta.model_dump(mode="json"))
+    )
+    with _DESCRIBED_LOCK:
+        _DESCRIBED[key] = (objects, text)
+        while len(_DESCRIBED) > _DESCRIBED_MOST:
+            _DESCRIBED.popitem(last=False)
+    return text
 
 
 def last_modified(dataset: Dataset) -> datetime:

@@ -3,14 +3,16 @@ per set of visible columns, and never answers from a version it was not asked ab
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 
 import pyarrow as pa
 import pytest
 
-from blotter import queries
+from blotter import access, queries
 from blotter.errors import QueryTimeout, SoQLError
-from blotter.model import Column, ColumnType, DatasetMeta
+from blotter.model import Column, ColumnType, Dataset, DatasetMeta
 from blotter.settings import Settings
 from blotter.store import Store
 
@@ -95,3 +97,43 @@ def test_a_clients_where_cannot_escape_the_condition_it_is_joined_to() -> None:
     assert queries.and_where(" ", "x IS NOT NULL") == "x IS NOT NULL"
     with pytest.raises(SoQLError):
         queries.and_where("true) OR (true", "x IS NOT NULL")
+
+
+def _tag_as_written_before(dataset: Dataset, *parts: object) -> str:
+    """``dataset_tag`` as it was before its columns' text was kept: the reference."""
+    described = [
+        dataset.id,
+        dataset.created_at.isoformat(),
+        dataset.version,
+        [c.model_dump(mode="json") for c in dataset.columns],
+        dataset.meta.model_dump(mode="json"),
+        list(parts),
+    ]
+    text = json.dumps(described, default=str, sort_keys=True)
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+def test_entity_tags_are_the_same_bytes_and_follow_every_change(engine_store: Store) -> None:
+    hidden = [*COLUMNS, Column(field_name="note", name="Note", type=ColumnType.TEXT, internal=True)]
+    ds = engine_store.create_dataset(DatasetMeta(name="A", tags=["x"]), hidden)
+    batch = pa.record_batch({**rows(["theft"], [19]).to_pydict(), "note": ["n"]})
+    engine_store.publish(ds.id, hidden, [batch])
+    parts: tuple[object, ...] = ("json", [("$where", "age > 1"), ("id", "5")], False, None)
+    seen = []
+    for step in range(5):
+        dataset = engine_store.get_dataset(ds.id)
+        public = access.as_seen_by(access.Viewer(), dataset)
+        assert public is not dataset  # a trimmed copy: a list of its own, the same columns
+        for each in (dataset, dataset, public, public):  # kept, then read back
+            assert queries.dataset_tag(each, *parts) == _tag_as_written_before(each, *parts)
+        seen += [queries.dataset_tag(dataset, *parts), queries.dataset_tag(public, *parts)]
+        if step == 0:
+            engine_store.update_metadata(ds.id, dataset.meta.model_copy(update={"name": "B"}))
+        elif step == 1:
+            renamed = [c.model_copy(update={"name": c.name + "!"}) for c in dataset.columns]
+            engine_store.update_columns(ds.id, renamed)
+        elif step == 2:
+            engine_store.publish(ds.id, hidden, [batch])
+        elif step == 3:
+            engine_store.update_metadata(ds.id, dataset.meta.model_copy(update={"tags": ["y"]}))
+    assert len(set(seen)) == len(seen)  # every edit and version made other tags

@@ -124,6 +124,16 @@ def columns_json(columns: list[Column]) -> str:
     return json.dumps([c.model_dump(mode="json") for c in columns])
 
 
+def lookup_field(row_identifier: str | None, columns: list[Column]) -> str | None:
+    """The field a new version's lookups index: the declared row identifier, when the
+    version has it as one physical column (a point is two, and cannot identify rows)."""
+    if row_identifier and any(
+        c.field_name == row_identifier and c.type is not ColumnType.POINT for c in columns
+    ):
+        return row_identifier
+    return None
+
+
 def physical_layout(
     columns: list[Column], sql_types: dict[ColumnType, str]
 ) -> list[tuple[str, str]]:

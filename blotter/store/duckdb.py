@@ -56,6 +56,7 @@ from blotter.store.duckdb_writes import (
     Writes,
     create_table,
     drop_version,
+    index_version,
     registered_or_dropped,
     runner,
     transaction_on,
@@ -71,7 +72,6 @@ from blotter.store.search_index import (
     candidates,
     candidates_statement,
     exact_for,
-    index_statements,
     narrowed,
     reads_every_row,
     search_words,
@@ -299,7 +299,7 @@ class DuckDBStore(SqlHistory, Store):
                     (quote(table), columns),
                     feed.count,
                 )
-                _index_words(cur, table, columns)
+                index_version(cur, table, columns, served.meta.row_identifier)
                 record = VersionRecord(
                     dataset_id=dataset_id,
                     number=number,
@@ -364,7 +364,7 @@ class DuckDBStore(SqlHistory, Store):
                     create_table(cur, table, physical)
                     for statement in writes:
                         cur.execute(statement)
-                    _index_words(cur, table, dataset.columns)
+                    index_version(cur, table, dataset.columns, dataset.meta.row_identifier)
                     record = change_record(
                         run,
                         dataset,
@@ -510,13 +510,6 @@ class DuckDBStore(SqlHistory, Store):
         inner, params = self.engine_sql(self._readable(dataset), select)
         self.extensions.for_sql(inner)
         return csv_lines(self._cursor(), inner, params, cells, timeout_s)
-
-
-def _index_words(cur: duckdb.DuckDBPyConnection, table: str, columns: list[Column]) -> None:
-    """Build the new version's word index for ``$q`` (before it is registered)."""
-    text = [c.field_name for c in columns if c.type is ColumnType.TEXT]
-    for statement in index_statements(table, text, "duckdb"):
-        cur.execute(statement)
 
 
 def _without_id_sort(select: exp.Select) -> exp.Select:

@@ -63,8 +63,10 @@ def open_pool(url: str, schema: str, limits: PoolLimits) -> ConnectionPool:
     )
 
 
-def checkout(pool: ConnectionPool, wait_s: float) -> psycopg.Connection[Any]:
-    """A connection that has just answered a round trip; StoreUnavailable after ``wait_s``."""
+def checkout(pool: ConnectionPool, wait_s: float, first: bytes = b"") -> psycopg.Connection[Any]:
+    """A connection that has just answered a round trip; StoreUnavailable after ``wait_s``.
+    The round trip runs ``first`` (statements without parameters, such as a read's
+    ``BEGIN``), so a read starting its transaction pays no round trip for the check."""
     deadline = time.monotonic() + wait_s
     while True:
         left = deadline - time.monotonic()
@@ -73,7 +75,7 @@ def checkout(pool: ConnectionPool, wait_s: float) -> psycopg.Connection[Any]:
         except psycopg.OperationalError as err:  # PoolTimeout: nothing connects
             raise unavailable(err, wait_s) from err
         try:
-            conn.execute("")
+            conn.execute(first)
             return conn
         except psycopg.OperationalError as err:
             # A restart ends every connection at once: drop the others now rather than
@@ -83,6 +85,9 @@ def checkout(pool: ConnectionPool, wait_s: float) -> psycopg.Connection[Any]:
             pool.check()
             if time.monotonic() >= deadline:
                 raise unavailable(err, wait_s) from err
+        except BaseException:
+            release(pool, conn)  # nothing else holds it: back to the pool, its work undone
+            raise
 
 
 @contextmanager
@@ -122,8 +127,9 @@ def unavailable(err: BaseException, wait_s: float) -> StoreUnavailable:
 
 
 def release(pool: ConnectionPool, conn: psycopg.Connection[Any]) -> None:
-    """Give a read's connection back: its transaction ended and autocommit restored, or, if
-    it is broken, to the pool that closes and replaces it."""
+    """Give a read's connection back: its transaction ended (``rollback`` sends ROLLBACK
+    whenever one is open, in autocommit mode too) and autocommit restored, or, if it is
+    broken, to the pool that closes and replaces it."""
     with contextlib.suppress(psycopg.Error):
         if not conn.broken:
             conn.rollback()

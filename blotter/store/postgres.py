@@ -70,6 +70,8 @@ from blotter.store.postgres_reads import (
     limited,
     open_copy,
     open_cursor,
+    read_begin,
+    read_whole,
     stream,
 )
 from blotter.store.postgres_writes import (
@@ -439,7 +441,7 @@ class PostgresStore(SqlHistory, Store):
             # at once. A server-side cursor would also stop PostgreSQL from planning the
             # query in parallel, at half the speed on two cores.
             with ended_on_error(conn, context, timeout_s):
-                rows = conn.execute(text, params).fetchall()
+                rows = read_whole(conn, text, params)
             end_read(conn, context)
             return RowStream(iter(rows))
         # The connection is held while the rows stream; it returns to the pool at the end.
@@ -447,20 +449,19 @@ class PostgresStore(SqlHistory, Store):
             cursor, first = open_cursor(conn, "blotter_read", text, params)
         return RowStream(stream(first, cursor, conn, context))
 
-    def _begin_read(self, timeout_s: float | None) -> tuple[psycopg.Connection[Any], Any]:
-        """A checked connection in a read transaction stopped after ``timeout_s``, and what
-        gives it back to the pool."""
+    def _begin_read(
+        self, timeout_s: float | None, *settings: str
+    ) -> tuple[psycopg.Connection[Any], Any]:
+        """A checked connection in a read transaction stopped after ``timeout_s`` (with
+        ``settings``, ``SET LOCAL`` statements of ours), and what gives it back to the pool.
+        The transaction starts in the checkout's own round trip: one message holding
+        ``BEGIN`` and its settings (the connection stays in autocommit mode, so psycopg
+        sends no BEGIN of its own), where a BEGIN, a ``set_config`` and an empty check
+        were three round trips before every read."""
         pool = self._read_pool
-        conn = checkout(pool, self._limits.wait_s)
-        context = Lease(pool, conn, self._limits.wait_s, timeout_s)
-        with ended_on_error(conn, context, timeout_s):
-            conn.autocommit = False
-            if timeout_s:
-                conn.execute(
-                    "SELECT set_config('statement_timeout', %s, true)",
-                    [f"{int(timeout_s * 1000)}ms"],
-                )
-        return conn, context
+        begin = read_begin(timeout_s, settings)
+        conn = checkout(pool, self._limits.wait_s, begin)
+        return conn, Lease(pool, conn, self._limits.wait_s, timeout_s)
 
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
         return self._sql.sql(
@@ -528,10 +529,9 @@ class PostgresStore(SqlHistory, Store):
         inner, params = self.engine_sql(dataset, select)
         checkable = copy_checkable(select)
         unordered = None if checkable is None else self.engine_sql(dataset, checkable)
-        conn, context = self._begin_read(timeout_s)
+        # Shortest round-trip text for doubles, whatever the server's default.
+        conn, context = self._begin_read(timeout_s, "SET LOCAL extra_float_digits = 1")
         with ended_on_error(conn, context, timeout_s):
-            # Shortest round-trip text for doubles, whatever the server's default.
-            conn.execute("SET LOCAL extra_float_digits = 1")
             query = csv_query(conn, inner, params, cells, unordered)
             if query is None:
                 end_read(conn, context)

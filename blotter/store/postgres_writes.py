@@ -14,6 +14,7 @@ from psycopg import sql
 from blotter.model import STORED, Column, ColumnType, DatasetMeta, Version
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
 from blotter.store.catalog import VersionRecord, next_numbers, register_version
+from blotter.store.common import lookup_field
 from blotter.store.pg_indexes import index_declared, index_words
 from blotter.store.pgsql import postgres_sql
 from blotter.store.segments import keep_history, replaced_version
@@ -123,8 +124,8 @@ def index_lookups(
     row = conn.execute(
         "SELECT meta->>'row_identifier' FROM blotter_datasets WHERE id = %s", [dataset_id]
     ).fetchone()
-    field = str(row[0]) if row and row[0] else None
-    if field and any(c.field_name == field and c.type is not ColumnType.POINT for c in columns):
+    field = lookup_field(str(row[0]) if row and row[0] else None, columns)
+    if field:
         conn.execute(
             sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.Identifier(field))
         )
