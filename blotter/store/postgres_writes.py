@@ -13,6 +13,7 @@ from psycopg import sql
 
 from blotter.model import STORED, Column, ColumnType, DatasetMeta, Version
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
+from blotter.store import rollup_tables as rollups
 from blotter.store.catalog import VersionRecord, next_numbers, register_version
 from blotter.store.pg_indexes import index_declared, index_words
 from blotter.store.pgsql import postgres_sql
@@ -86,12 +87,22 @@ def register(
     served: int,
     old: str | None,
     old_columns: list[Column],
+    *,
+    rollup: bool = True,
 ) -> Version:
-    """Index the version table, keep its rows in the history table, then register it and
-    switch readers to it (inside the write's transaction)."""
+    """Index the version table, build its rollup (when ``rollup``), keep its rows in the
+    history table, then register it and switch readers to it (inside the write's
+    transaction)."""
+    meta = _meta(conn, record.dataset_id)
     index_words(conn, record.table, record.columns)
-    index_declared(conn, _meta(conn, record.dataset_id), record.table, record.columns)
+    index_declared(conn, meta, record.table, record.columns)
     index_lookups(conn, record.dataset_id, record.table, record.columns)
+    if rollup:  # after ANALYZE, whose statistics size it
+        run = runner(conn)
+        values = rollups.postgres_values(run, record.table)
+        if rollups.build(conn.execute, record.table, meta, record.columns, "postgres", values):
+            rolled = rollups.rollup_table(record.table)
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(rolled)))
     tx = ConnStatements(conn)
     replaced = replaced_version(tx, record.dataset_id, served, old, old_columns) if old else None
     segment = keep_history(
