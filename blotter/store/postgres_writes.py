@@ -98,11 +98,7 @@ def register(
     index_declared(conn, meta, record.table, record.columns)
     index_lookups(conn, record.dataset_id, record.table, record.columns)
     if rollup:  # after ANALYZE, whose statistics size it
-        run = runner(conn)
-        values = rollups.postgres_values(run, record.table)
-        if rollups.build(conn.execute, record.table, meta, record.columns, "postgres", values):
-            rolled = rollups.rollup_table(record.table)
-            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(rolled)))
+        _build_rollup(conn, meta, record)
     tx = ConnStatements(conn)
     replaced = replaced_version(tx, record.dataset_id, served, old, old_columns) if old else None
     segment = keep_history(
@@ -116,6 +112,30 @@ def register(
         replaced,
     )
     return register_version(tx, replace(record, segment=segment))
+
+
+# For the rollup's one statement: its counts fit in memory (the planner, guessing a group
+# per row, would spill them), and compiling it (JIT) cost more than it saved (measured at 1M
+# rows: 0.6 s of 1.9).
+_ROLLUP_SETTINGS = {"work_mem": "64MB", "jit": "off"}
+
+
+def _build_rollup(conn: psycopg.Connection[Any], meta: DatasetMeta, record: VersionRecord) -> None:
+    """The new version's rollup (``rollup_tables.py``), with the transaction's settings
+    changed for its statement alone."""
+    run = runner(conn)
+    values = rollups.postgres_values(run, record.table)
+    saved = {name: run(f"SELECT current_setting('{name}')")[0][0] for name in _ROLLUP_SETTINGS}
+    for name, value in _ROLLUP_SETTINGS.items():
+        conn.execute("SELECT set_config(%s, %s, true)", [name, value])
+    try:
+        built = rollups.build(conn.execute, record.table, meta, record.columns, "postgres", values)
+    finally:
+        for name, value in saved.items():
+            conn.execute("SELECT set_config(%s, %s, true)", [name, value])
+    if built:
+        rolled = rollups.rollup_table(record.table)
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(rolled)))
 
 
 def _meta(conn: psycopg.Connection[Any], dataset_id: str) -> DatasetMeta:

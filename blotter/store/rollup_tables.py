@@ -143,12 +143,17 @@ def build_sql(table: str, rollup: RollupPlan, dialect: str) -> str:
         inner.append(f"{month_sql(rollup.month_of, dialect)} AS {quote(month)}")
     names = ", ".join(quote(c) for c in rollup.columns)
     sets = ", ".join("(" + ", ".join(quote(c) for c in s) + ")" for s in rollup.sets)
+    # The rows are counted once by every column together, then the sets summed from those
+    # counts: one hash over the rows, not one per set (PostgreSQL sorted them for some).
+    finest = (
+        f"SELECT {names}, count(*) AS {COUNT_COLUMN} "
+        f"FROM (SELECT {', '.join(inner)} FROM {quote(table)}) AS _rows GROUP BY {names}"
+    )
     return (
         f"CREATE TABLE {quote(rollup_table(table))} AS "
         f"SELECT GROUPING({names}) AS {GROUPING_COLUMN}, {names}, "
-        f"count(*) AS {COUNT_COLUMN} "
-        f"FROM (SELECT {', '.join(inner)} FROM {quote(table)}) AS _rows "
-        f"GROUP BY GROUPING SETS ({sets})"
+        f"CAST(sum({COUNT_COLUMN}) AS BIGINT) AS {COUNT_COLUMN} "
+        f"FROM ({finest}) AS _finest GROUP BY GROUPING SETS ({sets})"
     )
 
 
