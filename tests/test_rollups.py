@@ -18,10 +18,12 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from blotter import rollups
+from blotter.access import Viewer, visible_dataset
 from blotter.errors import SoQLError
 from blotter.ingest.rows import stage_changes
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
 from blotter.queries import prepare_query, run_query, run_together
+from blotter.schema import version_table
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 from blotter.store.rollup_tables import rollup_table
@@ -80,11 +82,6 @@ def _publish(
     ds = store.create_dataset(meta, COLUMNS)
     store.publish(ds.id, COLUMNS, [_batch(rows)] if rows else [])
     return store.get_dataset(ds.id)
-
-
-def _public(dataset: Dataset) -> Dataset:
-    """The dataset as the public sees it: internal columns removed (as ``access`` does)."""
-    return dataset.model_copy(update={"columns": [c for c in dataset.columns if not c.internal]})
 
 
 @pytest.fixture
@@ -260,7 +257,8 @@ def test_same_answers_on_and_off(
 def test_internal_columns_stay_hidden(store: Store, config: Settings) -> None:
     """The public cannot group, filter or count by an internal column the rollup holds; what
     it may ask is answered alike."""
-    public = _public(_publish(store))
+    public = visible_dataset(store, Viewer(), _publish(store).id)  # anonymous
+    assert [c.field_name for c in public.columns if c.field_name == "officer"] == []
     hidden = {"$select": "officer, count(*)", "$group": "officer", "$order": "officer"}
     for rollups_on in (True, False):
         with pytest.raises(SoQLError):
@@ -473,3 +471,20 @@ def test_generated_questions(engine: str, tmp_path_factory: pytest.TempPathFacto
     finally:
         store.close()
         settings_iter.close()
+
+
+def test_answers_come_from_the_rollup(store: Store, config: Settings) -> None:
+    """Through ``run_query`` and ``run_together`` the rollup's counts are what is read: with
+    its counts altered (here, by hand) the answers follow them; with rollups off they do not."""
+    dataset = _publish(store)
+    on = config.model_copy(update={"rollups": True})
+    off = config.model_copy(update={"rollups": False})
+    truth = list(run_query(store, dataset, COUNT_BY, off).rows)
+    table = rollup_table(version_table(dataset.id, dataset.version))
+    with store._transaction() as tx:
+        tx.run(f'UPDATE "{table}" SET _n = _n + 1000', [])  # noqa: S608 - our table
+    rolled = list(run_query(store, dataset, COUNT_BY, on).rows)
+    assert [(v, n - 1000) for v, n in rolled] == truth
+    assert list(run_query(store, dataset, COUNT_BY, off).rows) == truth
+    together = run_together(store, dataset, [COUNT_BY], on)[0]
+    assert together == rolled
