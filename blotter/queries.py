@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from sqlglot import exp
 
+from blotter import rollups
 from blotter.errors import QueryTimeout, SoQLError
 from blotter.model import ColumnType, Dataset
 from blotter.schema import DATASET_TABLE
@@ -28,6 +29,7 @@ from blotter.soql.compiler import CompiledQuery, Output, compile_query
 from blotter.soql.parser import parse_clause, parse_params, parse_statement
 from blotter.store.base import RowStream, Store
 from blotter.store.common import timeout_error
+from blotter.store.rollup_tables import RollupGone
 
 # Parameters SODA clients send that carry no query.
 _IGNORED = {"$$app_token", "$$exclude_system_fields", "accessType", "$$read_from_nbe", "$$version"}
@@ -163,9 +165,12 @@ def run(
         kept = cache.get(key)
         if kept is not None:
             return QueryResult(prepared.dataset, prepared.outputs, RowStream(iter(kept)))
-    store.engine_sql(prepared.dataset, select)
+    chosen = rollups.select_for(store, prepared.dataset, select, settings)
+    store.engine_sql(prepared.dataset, chosen)
     try:
-        rows = store.execute(prepared.dataset, select, timeout_s=prepared.remaining_s(settings))
+        rows = rollups.execute(
+            store, prepared.dataset, select, chosen, timeout_s=prepared.remaining_s(settings)
+        )
         if cache is not None:
             rows = RowStream(_kept_or_streamed(cache, key, rows))
     except QueryTimeout:
@@ -196,13 +201,7 @@ def run_together(
     found: list[tuple[tuple[Any, ...], ...] | None] = [cache.get(k) for k in keys]
     missing = [i for i, rows in enumerate(found) if rows is None]
     if missing:
-        together = _together(store, dataset, questions, prepared, missing, settings)
-        try:
-            rows = list(
-                store.execute(dataset, together, timeout_s=prepared[0].remaining_s(settings))
-            )
-        except QueryTimeout:
-            raise timeout_error(settings.query_timeout_s) from None
+        rows = _run_together(store, dataset, questions, prepared, missing, settings)
         apart: dict[int, list[tuple[Any, ...]]] = {i: [] for i in missing}
         as_text = _mixed(prepared, missing)
         for branch, _place, *values in rows:
@@ -214,6 +213,35 @@ def run_together(
             found[i] = tuple(branch_rows)
             cache.put(keys[i], found[i], sum(_row_bytes(r) for r in branch_rows))
     return [list(rows or ()) for rows in found]
+
+
+def _run_together(
+    store: Store,
+    dataset: Dataset,
+    questions: Sequence[Mapping[str, str]],
+    prepared: list[PreparedQuery],
+    which: list[int],
+    settings: Settings,
+) -> list[tuple[Any, ...]]:
+    """The rows of the questions' union (:func:`_together`), each branch from the version's
+    rollup where it answers exactly (``rollups.py``), else from the rows."""
+    rolled: dict[int, exp.Select] = {}
+    for i in which:
+        select = prepared[i].compiled.select
+        chosen = rollups.select_for(store, dataset, select, settings)
+        if chosen is not select:
+            rolled[i] = chosen
+    try:
+        try:
+            together = _together(store, dataset, questions, prepared, which, settings, rolled)
+            timeout_s = prepared[0].remaining_s(settings)
+            return list(store.execute(dataset, together, timeout_s=timeout_s))
+        except RollupGone:  # replaced meanwhile: its rollup went with its table
+            together = _together(store, dataset, questions, prepared, which, settings, {})
+            timeout_s = prepared[0].remaining_s(settings)
+            return list(store.execute(dataset, together, timeout_s=timeout_s))
+    except QueryTimeout:
+        raise timeout_error(settings.query_timeout_s) from None
 
 
 def keep_answer(
@@ -275,18 +303,21 @@ def _together(
     prepared: list[PreparedQuery],
     which: list[int],
     settings: Settings,
+    rolled: Mapping[int, exp.Select],
 ) -> exp.Select:
     """The questions' union; when they share their ``$where`` (the summary's shares, most of
     the filter form's counts), it is written once, as ``WITH _matching AS (SELECT * FROM
     _dataset WHERE …)`` that every branch reads, not once per branch: a polygon's test is
-    thousands of nodes, which each branch copied, bound and wrote again."""
-    wheres = {questions[i].get("$where", "") for i in which}
+    thousands of nodes, which each branch copied, bound and wrote again. A branch the
+    version's rollup answers (``rolled``) reads the rollup, with its own ``$where``."""
+    wheres = {questions[i].get("$where", "") for i in which if i not in rolled}
     shared = wheres.pop() if len(wheres) == 1 else ""
-    if not shared or len(which) < 2:
-        return _union(prepared, which)
-    condition = prepared[which[0]].compiled.select.args.get("where")
+    if not shared or len(which) - len(rolled) < 2:
+        return _union(prepared, which, rolled=rolled)
+    first = next(i for i in which if i not in rolled)
+    condition = prepared[first].compiled.select.args.get("where")
     if condition is None:
-        return _union(prepared, which)
+        return _union(prepared, which, rolled=rolled)
     unfiltered = [
         prepare_query(
             store,
@@ -299,7 +330,7 @@ def _together(
         else prepared[i]
         for i in range(len(prepared))
     ]
-    union = _union(unfiltered, which, table=_MATCHING)
+    union = _union(unfiltered, which, table=_MATCHING, rolled=rolled)
     matching = exp.select("*").from_(DATASET_TABLE).where(condition.this.copy(), copy=False)
     return union.with_(_MATCHING, as_=matching, copy=False)
 
@@ -307,16 +338,23 @@ def _together(
 _MATCHING = "_matching"
 
 
-def _union(prepared: list[PreparedQuery], which: list[int], table: str | None = None) -> exp.Select:
+def _union(
+    prepared: list[PreparedQuery],
+    which: list[int],
+    table: str | None = None,
+    rolled: Mapping[int, exp.Select] | None = None,
+) -> exp.Select:
     """``SELECT * FROM (q0 UNION ALL q1 …) ORDER BY branch, place``: each branch's compiled
-    tree with its number and each row's place in the tree's own order (a window over the
-    same ORDER BY, evaluated after its grouping), so the rows come back apart and in order."""
+    tree (or its rollup form, in ``rolled``) with its number and each row's place in the
+    tree's own order (a window over the same ORDER BY, evaluated after its grouping), so the
+    rows come back apart and in order."""
+    rolled = rolled or {}
     names = [e.alias_or_name for e in prepared[which[0]].compiled.select.expressions]
     as_text = _mixed(prepared, which)
     branches: list[exp.Select] = []
     for i in which:
-        inner = prepared[i].compiled.select.copy()
-        if table is not None:  # the branch reads the shared rows
+        inner = rolled[i].copy() if i in rolled else prepared[i].compiled.select.copy()
+        if table is not None and i not in rolled:  # the branch reads the shared rows
             inner = cast(exp.Select, inner.transform(_reading(table), copy=False))
         if [e.alias_or_name for e in inner.expressions] != names:
             raise ValueError("questions answered together must have the same outputs")

@@ -130,6 +130,13 @@ class Settings(BaseSettings):
         description="The most memory, in MB, the kept answers take together; one answer "
         "larger than a sixteenth of it is never kept (large exports stream). 0: none kept.",
     )
+    rollups: bool = Field(
+        True,
+        description="Count rows by a dataset's declared columns once per version, at "
+        "publish, and answer counts grouped or filtered by them from those counts (exactly "
+        "the answers the rows give). Off: publishes build none and every count reads the "
+        "rows.",
+    )
     throttle_anonymous_per_minute: int = Field(
         600,
         description="Requests (API and pages) a minute per address without an app token; 0: none.",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from blotter import rollups
 from blotter.errors import QueryTimeout
 from blotter.exports.csvtext import csv_cells, stream_csv, stream_csv_lines
 from blotter.queries import PreparedQuery, run
 from blotter.settings import Settings
 from blotter.store.base import Store
 from blotter.store.common import timeout_error
+from blotter.store.rollup_tables import RollupGone
 
 
 def csv_body(
@@ -21,15 +23,25 @@ def csv_body(
     written once to its export file (``exports.files``), bounded by the version's size."""
     cells = csv_cells(prepared.outputs)
     if cells is not None:
+        select = prepared.compiled.select
+        chosen = rollups.select_for(store, prepared.dataset, select, settings)
         # Writing the engine's SQL (kept per compiled query) counts against the limit too.
-        store.engine_sql(prepared.dataset, prepared.compiled.select)
+        store.engine_sql(prepared.dataset, chosen)
         try:
-            pieces = store.execute_csv(
-                prepared.dataset,
-                prepared.compiled.select,
-                cells,
-                timeout_s=prepared.remaining_s(settings) if timed else None,
-            )
+            try:
+                pieces = store.execute_csv(
+                    prepared.dataset,
+                    chosen,
+                    cells,
+                    timeout_s=prepared.remaining_s(settings) if timed else None,
+                )
+            except RollupGone:  # replaced meanwhile: its rollup went with its table
+                pieces = store.execute_csv(
+                    prepared.dataset,
+                    select,
+                    cells,
+                    timeout_s=prepared.remaining_s(settings) if timed else None,
+                )
         except QueryTimeout:
             # The engine had what was left of the limit; the client is told the limit itself.
             raise timeout_error(settings.query_timeout_s) from None

@@ -10,6 +10,12 @@ __all__ = ["RowStream", "Store", "open_store"]
 
 def open_store(settings: Settings) -> Store:
     """The store the settings point at."""
+    store = _engine_store(settings)
+    store.build_rollups = settings.rollups
+    return store
+
+
+def _engine_store(settings: Settings) -> Store:
     if settings.database_url:
         from blotter.store.pgpool import PoolLimits
         from blotter.store.postgres import PostgresStore

@@ -50,6 +50,7 @@ from blotter.store.quality import (
     distinct_values,
 )
 from blotter.store.retention import Pruned, Retention
+from blotter.store.rollup_tables import Rollup
 
 
 @dataclass
@@ -80,6 +81,9 @@ class Store(ABC):
     """Datasets, metadata and versions on one database engine."""
 
     engine: str  # a sqlglot dialect name: "duckdb" or "postgres"
+    # Whether a publish builds the new version's rollup (``BLOTTER_ROLLUPS``; see
+    # ``store/rollup_tables.py``).
+    build_rollups: bool = True
 
     @abstractmethod
     def close(self) -> None: ...
@@ -419,6 +423,13 @@ class Store(ABC):
         self, dataset: Dataset, select: exp.Select, *, timeout_s: float | None = None
     ) -> RowStream:
         """Run a compiled query against the version ``dataset`` was read at."""
+
+    def rollup(self, dataset: Dataset) -> Rollup | None:
+        """The rollup of the version ``dataset`` was read at (``store/rollup_tables.py``),
+        which :meth:`execute` reads for a query naming ``_rollup``; None when the version
+        has none (published before rollups or with them off, nothing declared, or read from
+        its history table)."""
+        return None
 
     @abstractmethod
     def engine_sql(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:

@@ -24,6 +24,7 @@ from blotter.schema import (
     physical_names,
     version_table,
 )
+from blotter.store.rollup_tables import point_at_rollup
 from blotter.store.sqlparams import bind_string_literals
 
 # Datasets as served: each with its current version's columns and count, in the order
@@ -194,9 +195,11 @@ def engine_sql(
     bound, params = bind_string_literals(select)
     if dataset.history_table:
         rows = version_rows(dataset)
+        bound = point_at_rollup(bound, None)  # RollupGone: a history table has no rollup
         return point_at_rows(bound, rows).sql(dialect=dialect), params
     table = version_table(dataset.id, dataset.version)
     # ``bound`` is a fresh copy made above: no need to copy it again.
+    bound = point_at_rollup(bound, table)
     return point_at_table(bound, table, copy=False).sql(dialect=dialect), params
 
 

@@ -27,6 +27,7 @@ from blotter.model import (
     Column,
     ColumnType,
     Dataset,
+    DatasetMeta,
     Version,
 )
 from blotter.schema import (
@@ -35,6 +36,7 @@ from blotter.schema import (
     UPDATED_AT,
     version_table,
 )
+from blotter.store import rollup_tables as rollups
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.catalog import VersionRecord, next_numbers, register_version
 from blotter.store.change_record import change_counts, change_record
@@ -129,6 +131,8 @@ class DuckDBStore(SqlHistory, Store):
         self._datasets: dict[str, tuple[int, Any]] = {}
         self._sql = SqlMemo()
         self._word_indexes: dict[str, bool] = {}  # version table → whether it has one
+        # (dataset, its creation, version) → the version's rollup, None without one.
+        self._rollups: dict[tuple[str, object, int], rollups.Rollup | None] = {}
         self._migrate()
         self._build_history()
         self._drop_unregistered_tables()
@@ -300,6 +304,7 @@ class DuckDBStore(SqlHistory, Store):
                     feed.count,
                 )
                 index_version(cur, table, columns, served.meta.row_identifier)
+                self._build_rollup(cur, served.meta, table, columns)
                 record = VersionRecord(
                     dataset_id=dataset_id,
                     number=number,
@@ -365,6 +370,7 @@ class DuckDBStore(SqlHistory, Store):
                     for statement in writes:
                         cur.execute(statement)
                     index_version(cur, table, dataset.columns, dataset.meta.row_identifier)
+                    self._build_rollup(cur, dataset.meta, table, dataset.columns)
                     record = change_record(
                         run,
                         dataset,
@@ -391,6 +397,8 @@ class DuckDBStore(SqlHistory, Store):
             "(SELECT v.table_name FROM blotter_versions v JOIN blotter_datasets d "
             "ON d.id = v.dataset_id AND d.current_version = v.number UNION ALL "
             "SELECT v.table_name || '__words' FROM blotter_versions v JOIN blotter_datasets d "
+            "ON d.id = v.dataset_id AND d.current_version = v.number UNION ALL "
+            "SELECT v.table_name || '__rollup' FROM blotter_versions v JOIN blotter_datasets d "
             "ON d.id = v.dataset_id AND d.current_version = v.number) AND table_name NOT IN "
             "(SELECT segment FROM blotter_versions WHERE segment IS NOT NULL)"
         ).fetchall()
@@ -480,6 +488,25 @@ class DuckDBStore(SqlHistory, Store):
         ):
             return by_postings(select, table, "duckdb")
         return narrowed(select, ids)
+
+    def _build_rollup(
+        self, cur: duckdb.DuckDBPyConnection, meta: DatasetMeta, table: str, columns: list[Column]
+    ) -> None:
+        if self.build_rollups:
+            values = rollups.duckdb_values(runner(cur), table)
+            rollups.build(cur.execute, table, meta, columns, "duckdb", values)
+
+    def rollup(self, dataset: Dataset) -> rollups.Rollup | None:
+        if dataset.history_table is not None or not dataset.version:
+            return None
+        if self.get_dataset(dataset.id).version != dataset.version:
+            return None  # replaced since it was read: its rollup went with its table
+        key = (dataset.id, dataset.created_at, dataset.version)
+        if key not in self._rollups:
+            self._rollups[key] = rollups.describe(
+                runner(self._cursor()), version_table(dataset.id, dataset.version)
+            )
+        return self._rollups[key]
 
     def _has_word_index(self, table: str) -> bool:
         # Versions are immutable and every new one gets its index before it is registered.

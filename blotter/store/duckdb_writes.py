@@ -14,6 +14,7 @@ from sqlglot import exp
 from blotter.model import Column, ColumnType
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
 from blotter.store.common import lookup_field
+from blotter.store.rollup_tables import rollup_table
 from blotter.store.search_index import index_statements, words_table
 
 
@@ -22,8 +23,9 @@ def _ident(name: str) -> str:
 
 
 def drop_version(cur: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Drop a version table and its word index."""
+    """Drop a version table, its word index and its rollup."""
     cur.execute(f"DROP TABLE IF EXISTS {_ident(words_table(table))}")
+    cur.execute(f"DROP TABLE IF EXISTS {_ident(rollup_table(table))}")
     cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
 
 

@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from blotter.model import Column, ColumnType, DatasetMeta
+from blotter.store.rollup_tables import declared_fields, rollup_table
 from blotter.store.search_index import index_statements, words_table
 
 log = logging.getLogger(__name__)
@@ -40,19 +41,6 @@ def index_words(conn: psycopg.Connection[Any], table: str, columns: list[Column]
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(words_table(table))))
 
 
-def declared_fields(meta: DatasetMeta, columns: list[Column]) -> list[str]:
-    """The fields a dataset's file says are filtered, grouped or sorted by, in order, once
-    each; only those the version has as one physical column (a point is two)."""
-    wanted = [*meta.highlights, *meta.dashboard, *(u.key for u in meta.units)]
-    if meta.benchmark is not None:
-        wanted.append(meta.benchmark.column)
-    dates = [c.field_name for c in columns if c.type is ColumnType.FLOATING_TIMESTAMP]
-    wanted.extend(dates[:1])
-    single = {c.field_name for c in columns if c.type is not ColumnType.POINT}
-    skip = {meta.row_identifier}  # indexed already
-    return [f for f in dict.fromkeys(wanted) if f in single and f not in skip]
-
-
 def index_declared(
     conn: psycopg.Connection[Any], meta: DatasetMeta, table: str, columns: list[Column]
 ) -> None:
@@ -64,8 +52,10 @@ def index_declared(
 
 
 def drop_words(conn: psycopg.Connection[Any], table: str) -> None:
-    """Drop a version's word index (its ``_id`` index goes with the version table)."""
+    """Drop a version's word index and its rollup (its ``_id`` index goes with the version
+    table)."""
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(words_table(table))))
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(rollup_table(table))))
 
 
 def trigram_schema(conn: psycopg.Connection[Any]) -> str | None:

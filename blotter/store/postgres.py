@@ -29,6 +29,7 @@ from blotter.model import (
     Version,
 )
 from blotter.schema import ROW_ID, version_table
+from blotter.store import rollup_tables as rollups
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.catalog import VersionRecord
 from blotter.store.change_record import change_counts, change_record
@@ -126,6 +127,8 @@ class PostgresStore(SqlHistory, Store):
         self._read_pool = open_pool(read_url, schema, self._limits) if read_url else self._pool
         self._sql = SqlMemo()
         self._word_indexes: dict[str, bool] = {}  # version table → whether it has one
+        # (dataset, its creation, version) → the version's rollup, None without one.
+        self._rollups: dict[tuple[str, object, int], rollups.Rollup | None] = {}
         self._datasets: DatasetCache | None = None
         self._migrate()
         self._build_history()
@@ -308,7 +311,9 @@ class PostgresStore(SqlHistory, Store):
                 counts=counts,
                 note=note,
             )
-            version = register(conn, record, served.version, old, served.columns)
+            version = register(
+                conn, record, served.version, old, served.columns, rollup=self.build_rollups
+            )
         self._drop_replaced(dataset_id)
         return version
 
@@ -354,7 +359,9 @@ class PostgresStore(SqlHistory, Store):
             record = change_record(
                 run, dataset, number, old, next_id + counts.created, stamp, source=source, note=note
             )
-            version = register(conn, record, dataset.version, old, dataset.columns)
+            version = register(
+                conn, record, dataset.version, old, dataset.columns, rollup=self.build_rollups
+            )
         self._drop_replaced(dataset_id)
         return version, counts
 
@@ -494,6 +501,18 @@ class PostgresStore(SqlHistory, Store):
         ):
             return by_postings(select, table, "postgres")
         return narrowed(select, ids)
+
+    def rollup(self, dataset: Dataset) -> rollups.Rollup | None:
+        # A version replaced since it was read loses its rollup with its table: the query
+        # then meets UndefinedTable, and the read from its history table RollupGone.
+        if dataset.history_table is not None or not dataset.version:
+            return None
+        key = (dataset.id, dataset.created_at, dataset.version)
+        if key not in self._rollups:
+            table = version_table(dataset.id, dataset.version)
+            with self._conn(read=True) as conn:
+                self._rollups[key] = rollups.describe(runner(conn), table)
+        return self._rollups[key]
 
     def _has_word_index(self, conn: psycopg.Connection[Any], table: str) -> bool:
         # Versions are immutable and every new one gets its index before it is registered.

@@ -13,6 +13,7 @@ from psycopg import sql
 
 from blotter.model import STORED, Column, ColumnType, DatasetMeta, Version
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
+from blotter.store import rollup_tables as rollups
 from blotter.store.catalog import VersionRecord, next_numbers, register_version
 from blotter.store.common import lookup_field
 from blotter.store.pg_indexes import index_declared, index_words
@@ -87,12 +88,18 @@ def register(
     served: int,
     old: str | None,
     old_columns: list[Column],
+    *,
+    rollup: bool = True,
 ) -> Version:
-    """Index the version table, keep its rows in the history table, then register it and
-    switch readers to it (inside the write's transaction)."""
+    """Index the version table, build its rollup (when ``rollup``), keep its rows in the
+    history table, then register it and switch readers to it (inside the write's
+    transaction)."""
+    meta = _meta(conn, record.dataset_id)
     index_words(conn, record.table, record.columns)
-    index_declared(conn, _meta(conn, record.dataset_id), record.table, record.columns)
+    index_declared(conn, meta, record.table, record.columns)
     index_lookups(conn, record.dataset_id, record.table, record.columns)
+    if rollup:  # after ANALYZE, whose statistics size it
+        _build_rollup(conn, meta, record)
     tx = ConnStatements(conn)
     replaced = replaced_version(tx, record.dataset_id, served, old, old_columns) if old else None
     segment = keep_history(
@@ -106,6 +113,30 @@ def register(
         replaced,
     )
     return register_version(tx, replace(record, segment=segment))
+
+
+# For the rollup's one statement: its counts fit in memory (the planner, guessing a group
+# per row, would spill them), and compiling it (JIT) cost more than it saved (measured at 1M
+# rows: 0.6 s of 1.9).
+_ROLLUP_SETTINGS = {"work_mem": "64MB", "jit": "off"}
+
+
+def _build_rollup(conn: psycopg.Connection[Any], meta: DatasetMeta, record: VersionRecord) -> None:
+    """The new version's rollup (``rollup_tables.py``), with the transaction's settings
+    changed for its statement alone."""
+    run = runner(conn)
+    values = rollups.postgres_values(run, record.table)
+    saved = {name: run(f"SELECT current_setting('{name}')")[0][0] for name in _ROLLUP_SETTINGS}
+    for name, value in _ROLLUP_SETTINGS.items():
+        conn.execute("SELECT set_config(%s, %s, true)", [name, value])
+    try:
+        built = rollups.build(conn.execute, record.table, meta, record.columns, "postgres", values)
+    finally:
+        for name, value in saved.items():
+            conn.execute("SELECT set_config(%s, %s, true)", [name, value])
+    if built:
+        rolled = rollups.rollup_table(record.table)
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(rolled)))
 
 
 def _meta(conn: psycopg.Connection[Any], dataset_id: str) -> DatasetMeta:
