@@ -227,7 +227,8 @@ class Running:
 
 
 class RawEngine:
-    """Blotter's own compiled SQL, run straight on the engine with no HTTP and no Blotter."""
+    """The SQL Blotter runs for a question (read from the version's rollup when one answers
+    it, as the portal does), run straight on the engine with no HTTP and no Blotter."""
 
     def __init__(self, target: BlotterTarget) -> None:
         self.target = target
@@ -265,6 +266,7 @@ class RawEngine:
         """The SQL and parameters Blotter's store would run for these SoQL parameters, and
         the output fields with how many physical values each takes (a point takes two)."""
         from blotter.queries import parse_request
+        from blotter.rollups import select_for
         from blotter.soql.compiler import compile_query
 
         query, filters = parse_request(soql)
@@ -275,7 +277,9 @@ class RawEngine:
             default_limit=self._settings.default_limit,
             max_limit=self._settings.max_limit,
         )
-        sql, params = self._store.engine_sql(self._dataset, compiled.select)
+        # What Blotter runs: a count its version's rollup answers is read from the rollup.
+        chosen = select_for(self._store, self._dataset, compiled.select, self._settings)
+        sql, params = self._store.engine_sql(self._dataset, chosen)
         return sql, params, [(out.name, out.width) for out in compiled.outputs]
 
     @staticmethod
