@@ -71,6 +71,7 @@ from blotter.store.search_index import (
     by_postings,
     candidates,
     candidates_statement,
+    counted_postings,
     exact_for,
     index_statements,
     late_rows,
@@ -489,7 +490,11 @@ class DuckDBStore(SqlHistory, Store):
             def terms(word: str, most: int) -> list[str]:
                 return [row[0] for row in cur.execute(find, [word, most]).fetchall()]
 
-            postings = by_postings(select, table, "duckdb", word_terms(words, terms))
+            known = word_terms(words, terms)
+            counted = counted_postings(select, table, "duckdb", known)
+            if counted is not None:
+                return counted
+            postings = by_postings(select, table, "duckdb", known)
             return late_rows(postings, {c.field_name for c in dataset.columns})
         return narrowed(select, ids)
 

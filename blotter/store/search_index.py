@@ -220,11 +220,18 @@ def in_postings(
 ) -> exp.Expression:
     """``_id IN (the ids of every term containing word)``, read from the version's index:
     by the word's ``terms`` when they are known, else by matching every term."""
+    if terms is not None and not terms:
+        return exp.false()
+    return exp.In(
+        this=exp.column(ROW_ID), query=exp.Subquery(this=postings(word, table, engine, terms))
+    )
+
+
+def postings(word: str, table: str, engine: str, terms: list[str] | None) -> exp.Select:
+    """The ids (with repeats) of the rows holding ``word``, read from the version's index."""
     term = exp.column("term")
     found: exp.Expression
     if terms is not None:
-        if not terms:
-            return exp.false()
         found = exp.In(this=term, expressions=[exp.Literal.string(t) for t in terms])
     elif engine == "duckdb":
         position = exp.StrPosition(this=term, substr=exp.Literal.string(word))
@@ -232,8 +239,42 @@ def in_postings(
     else:  # LIKE, so a trigram index on the terms answers it (escape: PostgreSQL's \\)
         found = exp.Like(this=term, expression=exp.Literal.string(like_pattern(word)))
     ids = exp.Anonymous(this="unnest", expressions=[exp.column("ids")])
-    postings = exp.select(ids).from_(exp.to_table(words_table(table), quoted=True)).where(found)
-    return exp.In(this=exp.column(ROW_ID), query=exp.Subquery(this=postings))
+    return exp.select(ids).from_(exp.to_table(words_table(table), quoted=True)).where(found)
+
+
+def counted_postings(
+    select: exp.Select, table: str, engine: str, terms: dict[str, list[str]] | None = None
+) -> exp.Select | None:
+    """``count(*)`` of the rows holding every word, as the number of ids in all the words'
+    postings (each id once), without reading the version's rows: for a query that counts and
+    does nothing else (no group, no other filter, every word of three characters or more;
+    only when ``exact_for`` holds). None for any other query. Every id in the postings is a
+    row of the version (the index is built from it), so the count is the rows'."""
+    if len(select.expressions) != 1 or select.args.get("group") or select.args.get("having"):
+        return None
+    count = select.expressions[0].unalias()
+    if not (isinstance(count, exp.Count) and isinstance(count.this, exp.Star)):
+        return None
+    if select.args.get("distinct") or not only_words(select):
+        return None
+    words = list(dict.fromkeys(search_words(select)))
+    if any(len(w) < SHORTEST_WORD for w in words):
+        return None
+    found = [(terms or {}).get(w) for w in words]
+    if any(t is not None and not t for t in found):  # a word in no term: no row
+        hits: exp.Query = exp.select(exp.Literal.number(1)).where(exp.false())
+    else:
+        parts = [postings(w, table, engine, t) for w, t in zip(words, found, strict=True)]
+        hits = parts[0].distinct() if len(parts) == 1 else exp.intersect(*parts, distinct=True)
+    counted = select.copy()
+    counted.set(
+        "from_",
+        exp.From(
+            this=exp.Subquery(this=hits, alias=exp.TableAlias(this=exp.to_identifier("hits")))
+        ),
+    )
+    counted.set("where", None)
+    return counted
 
 
 def by_postings(

@@ -222,3 +222,33 @@ def test_late_rows_keeps_queries_it_cannot_split() -> None:
     ]
     for select in untouched:
         assert late_rows(select, fields) is select, select.sql()
+
+
+@pytest.mark.parametrize(
+    ("params", "counted"),
+    [
+        ({"$select": "count(*)"}, True),
+        ({"$select": "count(*) AS n", "$offset": "1"}, True),
+        ({"$select": "count(*)", "$where": "age > 4"}, False),  # another filter
+        ({"$select": "count(*), max(age)"}, False),
+        ({"$select": "offence, count(*)", "$group": "offence"}, False),
+    ],
+)
+@pytest.mark.parametrize("words", ["burglary", "report burglary", "glary repo", "burglary st"])
+def test_a_count_of_common_words_counts_their_postings(
+    engine_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    params: dict[str, str],
+    counted: bool,
+    words: str,
+) -> None:
+    """Only words, only a count: the rows are not read, the postings' ids are counted (each
+    once, every word's in common); the same answer as the scan and as Python."""
+    monkeypatch.setattr(search_index, "MOST_CANDIDATES", 3)
+    dataset = _publish(engine_store, ROWS)
+    indexed, scanned, sql = _answers(engine_store, dataset, {"$q": words, **params})
+    assert indexed == scanned
+    if params == {"$select": "count(*)"}:
+        assert int(indexed[0][0]) == len(_hits(words, ROWS))
+    short = any(len(w) < 3 for w in words.split())
+    assert (" AS hits" in sql) == (counted and not short), sql
