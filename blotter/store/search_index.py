@@ -222,9 +222,11 @@ def in_postings(
     by the word's ``terms`` when they are known, else by matching every term."""
     if terms is not None and not terms:
         return exp.false()
-    return exp.In(
-        this=exp.column(ROW_ID), query=exp.Subquery(this=postings(word, table, engine, terms))
-    )
+    ids = postings(word, table, engine, terms)
+    if engine == "postgres":  # ids sorted into one walk of the _id index, not one probe each
+        listed = exp.Paren(this=exp.Array(expressions=[ids]))
+        return exp.EQ(this=exp.column(ROW_ID), expression=exp.Any(this=listed))
+    return exp.In(this=exp.column(ROW_ID), query=exp.Subquery(this=ids))
 
 
 def postings(word: str, table: str, engine: str, terms: list[str] | None) -> exp.Select:
