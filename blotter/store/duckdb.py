@@ -70,13 +70,18 @@ from blotter.store.migrations import DUCKDB, migrations
 from blotter.store.ordering import OrderWatch, order_column, renumber_sql
 from blotter.store.records import Statements
 from blotter.store.search_index import (
+    LATE_MOST,
     by_postings,
     candidates,
     candidates_statement,
+    counted_postings,
     exact_for,
+    late_rows,
     narrowed,
     reads_every_row,
     search_words,
+    terms_statement,
+    word_terms,
     words_table,
 )
 from blotter.store.segments import Execute, keep_history, replaced_version
@@ -110,7 +115,11 @@ class DuckDBStore(SqlHistory, Store):
         # DuckDB caches as much as it may; a cap keeps a big publish from growing the server
         # past it (what does not fit spills to a temporary directory beside the database).
         config: dict[str, str | bool | int | float | list[str]] = {
-            "temp_directory": str(self.path.parent / "duckdb.tmp")
+            "temp_directory": str(self.path.parent / "duckdb.tmp"),
+            # A join whose small side has up to this many values also filters the other
+            # side's scan by them (DuckDB's default: 50), so a page fetched by the ids of its
+            # rows (search_index.late_rows) decompresses only the parts holding them.
+            "dynamic_or_filter_threshold": LATE_MOST,
         }
         if memory_limit_mb:
             config["memory_limit"] = f"{memory_limit_mb}MB"
@@ -486,7 +495,17 @@ class DuckDBStore(SqlHistory, Store):
             and reads_every_row(select, stored_by)
             and exact_for(dataset, self.get_dataset(dataset.id))
         ):
-            return by_postings(select, table, "duckdb")
+            find = terms_statement(table)
+
+            def terms(word: str, most: int) -> list[str]:
+                return [row[0] for row in cur.execute(find, [word, most]).fetchall()]
+
+            known = word_terms(words, terms)
+            counted = counted_postings(select, table, "duckdb", known)
+            if counted is not None:
+                return counted
+            postings = by_postings(select, table, "duckdb", known)
+            return late_rows(postings, {c.field_name for c in dataset.columns})
         return narrowed(select, ids)
 
     def _build_rollup(

@@ -89,6 +89,7 @@ from blotter.store.search_index import (
     by_postings,
     candidates,
     candidates_statement,
+    counted_postings,
     exact_for,
     like_pattern,
     narrowed,
@@ -499,7 +500,8 @@ class PostgresStore(SqlHistory, Store):
             and only_words(select)
             and exact_for(dataset, self.get_dataset(dataset.id))
         ):
-            return by_postings(select, table, "postgres")
+            counted = counted_postings(select, table, "postgres")
+            return counted if counted is not None else by_postings(select, table, "postgres")
         return narrowed(select, ids)
 
     def rollup(self, dataset: Dataset) -> rollups.Rollup | None:

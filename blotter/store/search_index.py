@@ -25,6 +25,13 @@ postings)`` without the predicate: the engine joins ids instead of testing every
 of every row. On DuckDB so does a query of rows sorted by anything but the order rows are
 stored in (``reads_every_row``: a top-N by another column reads every row anyway). Rows in the
 default order or by the main timestamp keep the scan, which stops early.
+
+On DuckDB a common word's postings are read by its terms, not by a scan of the dictionary:
+narrowing finds once (the engine SQL is kept per version) the terms holding the word, at most
+``MOST_TERMS`` of them, and the postings become ``term IN (those terms)``, which the
+dictionary's index on ``term`` answers. A page of rows sorted by another column is read in two
+steps (``late_rows``): the page's ``_id``s from the postings and the sort columns alone, then
+the page's rows by those ids, so the wide text columns are read for the page only.
 """
 
 from __future__ import annotations
@@ -39,6 +46,10 @@ from blotter.schema import ROW_ID, WordSearch
 # Above this many candidate rows a word is common: reading its rows one by one through the
 # index would cost more than the scan, which can stop at the first page.
 MOST_CANDIDATES = 2048
+# Above this many terms holding a word, its postings are read by scanning the dictionary.
+MOST_TERMS = 256
+# A page of at most this many rows (offset included) is read in two steps (``late_rows``).
+LATE_MOST = 256
 # Shorter words are in too many terms for the dictionary to narrow them (and trigrams need 3).
 SHORTEST_WORD = 3
 # ASCII whitespace other than the space (tab, newline, vertical tab, form feed, carriage
@@ -63,11 +74,33 @@ def index_statements(table: str, text_fields: list[str], engine: str) -> list[st
     split = "string_split" if engine == "duckdb" else "string_to_array"
     ids = f"list({ROW_ID})" if engine == "duckdb" else f"array_agg({ROW_ID})"
     runs = f"SELECT {ROW_ID}, unnest({split}({joined}, ' ')) AS term FROM {_ident(table)}"  # noqa: S608 - checked identifiers
-    return [
-        f"CREATE TABLE {_ident(words_table(table))} AS SELECT term, {ids} AS ids "  # noqa: S608 - checked identifiers
+    words = _ident(words_table(table))
+    statements = [
+        f"CREATE TABLE {words} AS SELECT term, {ids} AS ids "  # noqa: S608 - checked identifiers
         f"FROM ({runs}) AS runs WHERE term <> '' GROUP BY term",
         f"CREATE INDEX {_ident(table + '__id')} ON {_ident(table)} ({ROW_ID})",
     ]
+    if engine == "duckdb":  # a common word's postings by its terms (PostgreSQL: pg_indexes.py)
+        statements.append(f"CREATE INDEX {_ident(words_table(table) + '_term')} ON {words} (term)")
+    return statements
+
+
+def terms_statement(table: str) -> str:
+    """DuckDB: up to a given number of the terms containing a word (``strpos``)."""
+    return f"SELECT term FROM {_ident(words_table(table))} WHERE strpos(term, ?) > 0 LIMIT ?"  # noqa: S608 - checked identifiers
+
+
+def word_terms(words: list[str], fetch: Callable[[str, int], list[str]]) -> dict[str, list[str]]:
+    """The terms holding each word of three characters or more, for the words held by at most
+    ``MOST_TERMS`` terms (``fetch(word, most)`` reads at most ``most`` of them)."""
+    found: dict[str, list[str]] = {}
+    for word in dict.fromkeys(words):
+        if len(word) < SHORTEST_WORD:
+            continue
+        terms = fetch(word, MOST_TERMS + 1)
+        if len(terms) <= MOST_TERMS:
+            found[word] = sorted(terms)
+    return found
 
 
 def candidates_statement(table: str, engine: str) -> str:
@@ -182,23 +215,76 @@ def reads_every_row(select: exp.Select, stored_by: str | None) -> bool:
     return not (isinstance(first, exp.Column) and first.name in stored)
 
 
-def in_postings(word: str, table: str, engine: str) -> exp.Expression:
-    """``_id IN (the ids of every term containing word)``, read from the version's index."""
+def in_postings(
+    word: str, table: str, engine: str, terms: list[str] | None = None
+) -> exp.Expression:
+    """``_id IN (the ids of every term containing word)``, read from the version's index:
+    by the word's ``terms`` when they are known, else by matching every term."""
+    if terms is not None and not terms:
+        return exp.false()
+    ids = postings(word, table, engine, terms)
+    if engine == "postgres":  # ids sorted into one walk of the _id index, not one probe each
+        listed = exp.Paren(this=exp.Array(expressions=[ids]))
+        return exp.EQ(this=exp.column(ROW_ID), expression=exp.Any(this=listed))
+    return exp.In(this=exp.column(ROW_ID), query=exp.Subquery(this=ids))
+
+
+def postings(word: str, table: str, engine: str, terms: list[str] | None) -> exp.Select:
+    """The ids (with repeats) of the rows holding ``word``, read from the version's index."""
     term = exp.column("term")
     found: exp.Expression
-    if engine == "duckdb":
+    if terms is not None:
+        found = exp.In(this=term, expressions=[exp.Literal.string(t) for t in terms])
+    elif engine == "duckdb":
         position = exp.StrPosition(this=term, substr=exp.Literal.string(word))
         found = exp.GT(this=position, expression=exp.Literal.number(0))
     else:  # LIKE, so a trigram index on the terms answers it (escape: PostgreSQL's \\)
         found = exp.Like(this=term, expression=exp.Literal.string(like_pattern(word)))
     ids = exp.Anonymous(this="unnest", expressions=[exp.column("ids")])
-    postings = exp.select(ids).from_(exp.to_table(words_table(table), quoted=True)).where(found)
-    return exp.In(this=exp.column(ROW_ID), query=exp.Subquery(this=postings))
+    return exp.select(ids).from_(exp.to_table(words_table(table), quoted=True)).where(found)
 
 
-def by_postings(select: exp.Select, table: str, engine: str) -> exp.Select:
+def counted_postings(
+    select: exp.Select, table: str, engine: str, terms: dict[str, list[str]] | None = None
+) -> exp.Select | None:
+    """``count(*)`` of the rows holding every word, as the number of ids in all the words'
+    postings (each id once), without reading the version's rows: for a query that counts and
+    does nothing else (no group, no other filter, every word of three characters or more;
+    only when ``exact_for`` holds). None for any other query. Every id in the postings is a
+    row of the version (the index is built from it), so the count is the rows'."""
+    if len(select.expressions) != 1 or select.args.get("group") or select.args.get("having"):
+        return None
+    count = select.expressions[0].unalias()
+    if not (isinstance(count, exp.Count) and isinstance(count.this, exp.Star)):
+        return None
+    if select.args.get("distinct") or not only_words(select):
+        return None
+    words = list(dict.fromkeys(search_words(select)))
+    if any(len(w) < SHORTEST_WORD for w in words):
+        return None
+    found = [(terms or {}).get(w) for w in words]
+    if any(t is not None and not t for t in found):  # a word in no term: no row
+        hits: exp.Query = exp.select(exp.Literal.number(1)).where(exp.false())
+    else:
+        parts = [postings(w, table, engine, t) for w, t in zip(words, found, strict=True)]
+        hits = parts[0].distinct() if len(parts) == 1 else exp.intersect(*parts, distinct=True)
+    counted = select.copy()
+    counted.set(
+        "from_",
+        exp.From(
+            this=exp.Subquery(this=hits, alias=exp.TableAlias(this=exp.to_identifier("hits")))
+        ),
+    )
+    counted.set("where", None)
+    return counted
+
+
+def by_postings(
+    select: exp.Select, table: str, engine: str, terms: dict[str, list[str]] | None = None
+) -> exp.Select:
     """``select`` with each word of three characters or more answered by its postings alone
-    (only when ``exact_for`` holds); shorter words keep their predicate."""
+    (only when ``exact_for`` holds), read by the word's terms where ``terms`` holds them;
+    shorter words keep their predicate."""
 
     def swap(node: exp.Expression) -> exp.Expression:
         if not isinstance(node, WordSearch):
@@ -206,8 +292,50 @@ def by_postings(select: exp.Select, table: str, engine: str) -> exp.Select:
         word = node.args["word"].this
         if len(word) < SHORTEST_WORD:
             return exp.Paren(this=node.this)
-        return in_postings(word, table, engine)
+        return in_postings(word, table, engine, (terms or {}).get(word))
 
     rewritten = select.transform(swap, copy=True)
     assert isinstance(rewritten, exp.Select)
     return rewritten
+
+
+def late_rows(select: exp.Select, fields: set[str]) -> exp.Select:
+    """``select`` (rows, no aggregate) read in two steps: the ``_id``s of its page, found from
+    its WHERE and the ORDER BY's columns alone, then the page's rows among those ids, sorted
+    again. The same rows in the same order, as long as the order is total (it ends with
+    ``_id``, which the compiler always adds) and names only the version's own columns
+    (``fields``), never an output renamed over one, and the page holds at most ``LATE_MOST``
+    rows (the store's join filters the second step's scan by that many ids); otherwise
+    ``select`` is returned as is."""
+    order = select.args.get("order")
+    limit = select.args.get("limit")
+    offset = select.args.get("offset")
+    if aggregated(select) or select.args.get("distinct") or order is None or limit is None:
+        return select
+    keys = [o.this for o in order.expressions]
+    if not keys or not all(isinstance(k, exp.Column) and not k.table for k in keys):
+        return select
+    if keys[-1].name != ROW_ID or not all(k.name in fields or k.name == ROW_ID for k in keys):
+        return select
+    for output in select.expressions:  # ORDER BY reads an output's alias before a column
+        if output.alias_or_name in {k.name for k in keys}:
+            inner = output.unalias()
+            if not (isinstance(inner, exp.Column) and inner.name == output.alias_or_name):
+                return select
+    page = _number(limit.expression)
+    skipped = 0 if offset is None else _number(offset.expression)
+    if page is None or skipped is None or page + skipped > LATE_MOST:
+        return select
+    ids = select.copy()
+    ids.set("expressions", [exp.column(ROW_ID)])
+    ids.set("limit", exp.Limit(expression=exp.Literal.number(page + skipped)))
+    ids.set("offset", None)
+    rows = select.copy()
+    rows.set("where", exp.Where(this=exp.In(this=exp.column(ROW_ID), query=exp.Subquery(this=ids))))
+    return rows
+
+
+def _number(node: exp.Expression | None) -> int | None:
+    if isinstance(node, exp.Literal) and node.is_int:
+        return int(node.this)
+    return None
