@@ -9,7 +9,7 @@ from typing import Any
 
 from blotter.analysis.units import Unit, unit_of
 from blotter.model import Cadence, Column, ColumnType, Dataset, main_date_column
-from blotter.queries import all_of, keep_answer, run_query, run_together
+from blotter.queries import all_of, keep_answer, run_query, run_together, values_at_least
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -130,15 +130,18 @@ def dataset_facts(
             keep_answer(store, dataset, asked, [(recording[2 * i + 1],)], settings)
     shares: list[Share] = []
     if units:
-        questions = [_share_question(c, unit, where) for c in candidates]
+        sharing = _may_share(store, dataset, settings, where, candidates)
+        questions = [_share_question(c, unit, where) for c in sharing]
         answered = run_together(store, dataset, questions, settings)
         grouped = {
             column.field_name: [(v, int(n)) for v, n in found]
-            for column, found in zip(candidates, answered, strict=True)
+            for column, found in zip(sharing, answered, strict=True)
         }
         for i, column in enumerate(candidates):
             if len(shares) >= MAX_SHARES:
                 break
+            if column not in sharing:
+                continue
             units_of_column = (
                 (int(recording[2 * i]), int(recording[2 * i + 1])) if unit.key else None
             )
@@ -146,6 +149,19 @@ def dataset_facts(
             if share is not None:
                 shares.append(share)
     return Facts(units, when, first, last, shares, unit, rows)
+
+
+def _may_share(
+    store: Store, dataset: Dataset, settings: Settings, where: str | None, columns: list[Column]
+) -> list[Column]:
+    """The columns whose top value may make a share: unfiltered, those not seen with more
+    known values than a share allows in a few thousand rows (``values_at_least``, kept per
+    version), which could only be left out (:func:`_top_share`) after grouping every row
+    by them. Under a filter, all: the rows it keeps may hold fewer values."""
+    if where:
+        return columns
+    least = values_at_least(store, dataset, settings)
+    return [c for c in columns if least[c.field_name] - len(c.unknown_values) <= MAX_CATEGORIES]
 
 
 def _recorded(column: Column, known: bool) -> str:
