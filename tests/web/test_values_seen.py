@@ -29,7 +29,7 @@ PAGES = [
     f"/dashboards/{FORCE}",
     f"/datasets/{CALLS}",
     f"/datasets/{CALLS}?call_type=Traffic%20Stop",
-    f"/datasets/{CALLS}?beat=A1&sort=received_at&dir=desc",
+    f"/datasets/{CALLS}?beat=8T3&sort=received_at&dir=desc",
     f"/dashboards/{CALLS}",
 ]
 
