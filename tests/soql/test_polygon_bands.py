@@ -5,6 +5,7 @@ gives, on both engines, including points on vertices and edges, nulls and NaN.""
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from typing import Any
 
 import pyarrow as pa
@@ -75,7 +76,7 @@ def _points() -> list[tuple[float | None, float | None]]:
         for j in range(41):
             points.append((-122.62 + i * 0.0085, 37.5 + j * 0.0105))
     for ring in (OUTER, HOLE, STAR):
-        for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
+        for (x1, y1), (x2, y2) in pairwise(ring):
             points += [(x1, y1), ((x1 + x2) / 2, (y1 + y2) / 2)]
             points += [(x1 - 1e-9, y1), (x1 + 1e-9, y1), (x1, y1 + 1e-12), (x1, y1 - 1e-12)]
             points += [(x1 - 0.5, y1), (x1 + 0.005, y2)]  # a vertex's latitude, elsewhere
