@@ -262,6 +262,47 @@ def keep_answer(
     answers(store, settings).put(key, answer, sum(_row_bytes(r) for r in answer))
 
 
+SAMPLE_ROWS = 10_000  # rows read to learn that a column holds many values
+
+
+def values_at_least(store: Store, dataset: Dataset, settings: Settings) -> dict[str, int]:
+    """How many distinct values (nulls aside) each text and checkbox column holds at least:
+    those of the first ``SAMPLE_ROWS`` rows the engine reads, in one query that reads no
+    further. A part never holds more values than the whole, so a column found with more
+    values than a caller could show (a filter's list of choices, a summary's share) is known
+    to have more without grouping every row by it (a column of case numbers holds a million
+    groups). Which rows are read does not matter: the answer may differ between engines,
+    never what a caller makes of it. Kept with the version's answers."""
+    columns = [
+        c.field_name for c in dataset.columns if c.type in (ColumnType.TEXT, ColumnType.CHECKBOX)
+    ]
+    if not columns or not dataset.version:
+        return dict.fromkeys(columns, 0)
+    params = {"$select": ", ".join(f"`{c}`" for c in columns), "$limit": str(SAMPLE_ROWS)}
+    prepared = prepare_query(store, dataset, params, settings)
+    cache = answers(store, settings)
+    key = answer_key(dataset, ("values at least", query_key(store, prepared)), "rows")
+    kept = cache.get(key)
+    if kept is None:
+        part = prepared.compiled.select.copy()
+        part.set("order", None)  # any rows will do: none sorted
+        names = [e.alias_or_name for e in part.expressions]
+        distinct = [
+            exp.Count(this=exp.Distinct(expressions=[exp.column(n, quoted=True)])).as_(f"n{i}")
+            for i, n in enumerate(names)
+        ]
+        counting = exp.select(*distinct).from_(part.subquery("_part"))
+        try:
+            row = next(
+                iter(store.execute(dataset, counting, timeout_s=prepared.remaining_s(settings)))
+            )
+        except QueryTimeout:
+            raise timeout_error(settings.query_timeout_s) from None
+        kept = tuple(int(n or 0) for n in row)
+        cache.put(key, kept, _row_bytes(kept))
+    return dict(zip(columns, kept, strict=True))
+
+
 def _reading(table: str) -> Callable[[exp.Expression], exp.Expression]:
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and node.name == DATASET_TABLE:

@@ -9,7 +9,7 @@ from typing import Any
 
 from blotter.analysis.units import Unit, unit_of
 from blotter.model import Cadence, Column, ColumnType, Dataset, main_date_column
-from blotter.queries import all_of, keep_answer, run_query, run_together
+from blotter.queries import all_of, and_where, keep_answer, run_query, run_together, values_at_least
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -88,9 +88,10 @@ def dataset_facts(
 ) -> Facts:
     """The figures behind the summary, under the page's filter, counted in ``unit``.
 
-    Few queries, whatever the columns: one for the counts, the period and (for a unit
-    larger than a row) how many units record each candidate column; one ``UNION ALL`` of the
-    candidates' grouped counts."""
+    Few queries, whatever the columns: one for the counts, the period, the units with a
+    location (the map's count) and (for a unit larger than a row) how many units record
+    each candidate column; one ``UNION ALL`` of the grouped counts of the candidates that
+    may make a share."""
     unit = unit or unit_of(dataset, None)
     base = {"$where": where} if where else {}
     when = date_column(dataset)
@@ -108,11 +109,24 @@ def dataset_facts(
         for column in candidates:
             select.append(f"count(DISTINCT case({_recorded(column, False)}, `{unit.key}`))")
             select.append(f"count(DISTINCT case({_recorded(column, True)}, `{unit.key}`))")
+    point = next((c for c in dataset.columns if c.type is ColumnType.POINT), None)
+    if point is not None:
+        # The units with a location, which the map asks alone: counted in the same pass.
+        located = f"`{point.field_name}` IS NOT NULL"
+        select.append(
+            f"count(DISTINCT case({located}, `{unit.key}`))"
+            if unit.key is not None
+            else f"count(case({located}, 1))"
+        )
     params = {**base, "$select": ", ".join(select)}
     row = next(iter(run_query(store, dataset, params, settings).rows))
     units, rows = int(row[0]), int(row[1])
     first, last = (row[2], row[3]) if when else (None, None)
-    recording = row[4 if when else 2 :]
+    recording = row[4 if when else 2 : len(row) - (point is not None)]
+    if point is not None:
+        located_where = and_where(where, f"`{point.field_name}` IS NOT NULL")
+        asked_located = {"$select": unit.count, "$where": located_where}
+        keep_answer(store, dataset, asked_located, [(row[-1],)], settings)
     # The same figures, asked alone by the page (its row count), the rates (units, the
     # period) and the charts (units recording a column), are answered by this query.
     keep_answer(store, dataset, {**base, "$select": "count(*)"}, [(row[1],)], settings)
@@ -130,15 +144,18 @@ def dataset_facts(
             keep_answer(store, dataset, asked, [(recording[2 * i + 1],)], settings)
     shares: list[Share] = []
     if units:
-        questions = [_share_question(c, unit, where) for c in candidates]
+        sharing = _may_share(store, dataset, settings, where, candidates)
+        questions = [_share_question(c, unit, where) for c in sharing]
         answered = run_together(store, dataset, questions, settings)
         grouped = {
             column.field_name: [(v, int(n)) for v, n in found]
-            for column, found in zip(candidates, answered, strict=True)
+            for column, found in zip(sharing, answered, strict=True)
         }
         for i, column in enumerate(candidates):
             if len(shares) >= MAX_SHARES:
                 break
+            if column not in sharing:
+                continue
             units_of_column = (
                 (int(recording[2 * i]), int(recording[2 * i + 1])) if unit.key else None
             )
@@ -146,6 +163,19 @@ def dataset_facts(
             if share is not None:
                 shares.append(share)
     return Facts(units, when, first, last, shares, unit, rows)
+
+
+def _may_share(
+    store: Store, dataset: Dataset, settings: Settings, where: str | None, columns: list[Column]
+) -> list[Column]:
+    """The columns whose top value may make a share: unfiltered, those not seen with more
+    known values than a share allows in a few thousand rows (``values_at_least``, kept per
+    version), which could only be left out (:func:`_top_share`) after grouping every row
+    by them. Under a filter, all: the rows it keeps may hold fewer values."""
+    if where:
+        return columns
+    least = values_at_least(store, dataset, settings)
+    return [c for c in columns if least[c.field_name] - len(c.unknown_values) <= MAX_CATEGORIES]
 
 
 def _recorded(column: Column, known: bool) -> str:

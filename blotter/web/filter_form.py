@@ -11,7 +11,7 @@ from typing import Any
 from blotter.analysis.units import Unit, list_match, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
-from blotter.queries import all_of, run_together
+from blotter.queries import all_of, run_together, values_at_least
 from blotter.web.filters import IN_SEPARATOR, VIEW_PREFIX, Filter, Problem, where_clause
 from blotter.web.places import place_param
 
@@ -96,10 +96,12 @@ def counted_choices(
     several values ("a; b"), which are then offered and counted one by one, as the column's
     chart counts them.
 
-    Two engine queries whatever the columns: the version's values of every column, unfiltered
-    (which decides each control's shape, so the form keeps it while filters change; kept
-    with the version's answers), then every count under the filters, one branch per column
-    (and per value of a list column) of one ``UNION ALL`` (:func:`run_together`)."""
+    Three engine queries whatever the columns: which columns hold more values than a list
+    shows, seen in a few thousand rows (:func:`values_at_least`), then the version's values
+    of every other column, unfiltered (which decides each control's shape, so the form keeps
+    it while filters change; both kept with the version's answers), then every count under
+    the filters, one branch per column (and per value of a list column) of one ``UNION ALL``
+    (:func:`run_together`)."""
     unit = unit or unit_of(dataset, None)
     store, settings = portal.store, portal.settings
     texts = [
@@ -107,11 +109,17 @@ def counted_choices(
         for c in dataset.columns
         if c.type is ColumnType.TEXT and not c.field_name.endswith("_raw")
     ]
-    shapes = run_together(store, dataset, [_grouped(c, unit, None) for c in texts], settings)
-    found: dict[str, Counted] = {}
+    # A column seen with more values than a list shows, in a few thousand rows, is not
+    # grouped in full to learn it (exactly as the grouped count would: None).
+    least = values_at_least(store, dataset, settings)
+    found: dict[str, Counted] = {
+        c.field_name: None for c in texts if least[c.field_name] > MAX_CHOICES
+    }
+    listed = [c for c in texts if c.field_name not in found]
+    shapes = run_together(store, dataset, [_grouped(c, unit, None) for c in listed], settings)
     questions: list[dict[str, str]] = []
     plan: list[tuple[Column, int, int, bool]] = []  # column, first branch, branches, multi
-    for column, rows in zip(texts, shapes, strict=True):
+    for column, rows in zip(listed, shapes, strict=True):
         values = _values(rows)
         if len(values) > MAX_CHOICES:
             found[column.field_name] = None

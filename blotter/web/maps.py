@@ -171,7 +171,7 @@ def build_map(
     unit = unit or unit_of(dataset, None)
     name = f"`{column.field_name}`"
     located_where = and_where(where, f"{name} IS NOT NULL")
-    located = _count(portal, dataset, unit, located_where)
+    located = _count(portal, dataset, unit, located_where)  # kept by the page's summary
     if unit.key is not None:
         matching = _count(portal, dataset, unit, where)
     dense = located > MAX_POINTS

@@ -12,7 +12,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from scipy.stats import norm
 
-from blotter.analysis.hotspots import ALPHA, find_hotspots, grid_counts, located_points
+from blotter.analysis.hotspots import (
+    ALPHA,
+    find_hotspots,
+    grid_counts,
+    lattice_weights,
+    located_points,
+)
 from blotter.analysis.units import unit_of
 from blotter.errors import InvalidRequest
 from blotter.ingest.pipeline import load_file
@@ -77,6 +83,29 @@ def test_gi_star_and_fdr_match_an_independent_computation(
     got_hot = {c.row * counts.shape[1] + c.col for c in found.cells if c.kind == "hot"}
     assert got_hot == expected_hot and len(got_hot) > 0
     assert sum(c.count for c in found.cells) == len(calls)
+
+
+def test_the_kept_lattice_weights_answer_as_new_ones(calls: list[tuple[float, float]]) -> None:
+    """The grid's weights are kept per shape: a second map on the same grid must be the
+    same as one drawn with weights built afresh, and Gi* must leave the kept ones as built."""
+    lattice_weights.cache_clear()
+    fresh = find_hotspots(calls, 250)
+    rows, cols = grid_counts(calls, 250)[0].shape
+    kept = lattice_weights(rows, cols)
+    again = find_hotspots(list(calls), 250)  # the same grid, its weights kept
+    assert lattice_weights(rows, cols) is kept
+    assert again.cells == fresh.cells and again.p_threshold == fresh.p_threshold
+    assert kept.transform == "O" and not kept.sparse.diagonal().any()
+    assert sorted(kept.neighbors[cols + 1]) == [
+        0,
+        1,
+        2,
+        cols,
+        cols + 2,
+        2 * cols,
+        2 * cols + 1,
+        2 * cols + 2,
+    ]
 
 
 def test_too_few_points_or_too_many_cells_are_clear_400s(
