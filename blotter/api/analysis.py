@@ -21,7 +21,7 @@ from blotter.analysis.units import unit_of, units_of
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
 from blotter.model import Column, Dataset, check_dataset_id
-from blotter.portal import Portal
+from blotter.portal import portal_of
 from blotter.queries import answer_key, answers
 
 router = APIRouter()
@@ -30,7 +30,7 @@ router = APIRouter()
 @router.get("/api/analysis/v1/{dataset_id}/rates.json")
 def rates(request: Request, dataset_id: str) -> JSONResponse:
     """Rates per 1,000 residents by the benchmark's column; ``$where`` narrows the events."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     viewer = viewer_of(request, portal.store)
     dataset = visible_dataset(portal.store, viewer, check_dataset_id(dataset_id))
     if dataset.meta.benchmark is None:
@@ -90,7 +90,7 @@ def counts_json(request: Request, dataset_id: str) -> JSONResponse:
     """Units (``unit=``, incidents by default) or the sum of ``measure`` by the values of
     the column ``by``, as charts count them: each value of a list column once per unit;
     ``$where`` narrows the rows."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     dataset = visible_dataset(
         portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
     )
@@ -149,7 +149,7 @@ def _column_param(dataset: Dataset, request: Request, name: str) -> Column | Non
 def hotspots(request: Request, dataset_id: str) -> Response:
     """Gi* hotspot cells of the located units (``unit=``, the dataset's default when absent;
     ``$where`` narrows them, ``cell`` in metres)."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     viewer = viewer_of(request, portal.store)
     dataset = visible_dataset(portal.store, viewer, check_dataset_id(dataset_id))
     cell = _cell_size(request.query_params.get("cell", "250"))
@@ -187,7 +187,7 @@ def _cell_size(text: str) -> float:
 def trend_json(request: Request, dataset_id: str) -> JSONResponse:
     """Counts per ``period`` (month, quarter, year) with the change from the one before and
     whether it is more than noise; ``$where`` narrows the rows."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     dataset = visible_dataset(
         portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
     )
@@ -228,7 +228,7 @@ def trend_json(request: Request, dataset_id: str) -> JSONResponse:
 @router.get("/api/analysis/v1/{dataset_id}/activity.json")
 def activity_json(request: Request, dataset_id: str) -> JSONResponse:
     """Rows per 100 or 1,000 rows of the activity dataset the metadata names, by ``period``."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     viewer = viewer_of(request, portal.store)
     dataset = visible_dataset(portal.store, viewer, check_dataset_id(dataset_id))
     link = dataset.meta.activity
@@ -265,7 +265,7 @@ def activity_json(request: Request, dataset_id: str) -> JSONResponse:
 def hours_json(request: Request, dataset_id: str) -> JSONResponse:
     """Units (``unit=``, the dataset's default when absent) by day of week (0 = Sunday) and
     hour of day of the dataset's date column; ``$where`` narrows the rows."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     dataset = visible_dataset(
         portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
     )
@@ -295,7 +295,7 @@ def year_on_year_json(request: Request, dataset_id: str) -> JSONResponse:
     """Units (``unit=``) in the ``days`` days to ``end`` (default: the 90 days to the latest record)
     against the same days 52 weeks earlier, with whether the change is more than noise;
     ``$where`` narrows the rows."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     dataset = visible_dataset(
         portal.store, viewer_of(request, portal.store), check_dataset_id(dataset_id)
     )

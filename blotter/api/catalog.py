@@ -18,7 +18,7 @@ from blotter.auth import viewer_of
 from blotter.catalog import CatalogQuery, search
 from blotter.errors import InvalidRequest
 from blotter.model import Dataset, safe_link, safe_mailto
-from blotter.portal import Portal
+from blotter.portal import portal_of
 
 router = APIRouter()
 
@@ -45,7 +45,7 @@ def _int_param(request: Request, name: str, default: int, most: int) -> int:
 
 def _base(request: Request) -> str:
     """The configured public address: a request's Host header is the client's to forge."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     return portal.settings.base_url
 
 
@@ -98,7 +98,7 @@ def discovery_result(dataset: Dataset, base: str, domain: str) -> dict[str, Any]
 @router.get("/api/catalog/v1")
 def discovery(request: Request) -> JSONResponse:
     """Socrata's Discovery API: search by words, categories, tags and ids; paged."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     params = request.query_params
     only = {v for raw in params.getlist("only") for v in raw.split(",") if v}
     if only - _ONLY:
@@ -183,7 +183,7 @@ def dcat_dataset(dataset: Dataset, base: str) -> dict[str, Any]:
 @router.get("/data.json")
 def data_json(request: Request) -> JSONResponse:
     """The DCAT-US 1.1 catalog of every dataset."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     base = _base(request)
     return JSONResponse(
         {

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from blotter.errors import SchemaMismatch
-from blotter.portal import Portal
+from blotter.portal import portal_of
 
 router = APIRouter()
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -28,7 +28,7 @@ async def healthz() -> JSONResponse:
 async def readyz(request: Request) -> JSONResponse:
     """Ready: the database answers and its schema is the one this code expects; otherwise a
     503 with the portal's error body (``store.unavailable`` or ``store.schema-mismatch``)."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     applied, expected = await anyio.to_thread.run_sync(portal.store.schema_status)
     if applied != expected:
         raise SchemaMismatch(

@@ -23,7 +23,7 @@ from blotter.api.serialize import soda_type_name, stream_csv, stream_geojson, st
 from blotter.auth import viewer_of
 from blotter.errors import BlotterError
 from blotter.model import Dataset
-from blotter.portal import Portal
+from blotter.portal import Portal, portal_of
 from blotter.queries import (
     PreparedQuery,
     answer_key,
@@ -73,7 +73,7 @@ def data_response(
     sees, as ``rows.csv`` without parameters) is sent from the version's export file.
     ``version`` reads that version as it was served (``$$version``); the headers say which
     version answered and whether it is the newest."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     viewer = viewer_of(request, portal.store)
     dataset, newest = visible_version(portal.store, viewer, dataset_id, version)
     # The tag names the version, the columns served (staff may see more) with their words,

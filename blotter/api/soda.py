@@ -18,18 +18,13 @@ from blotter.api.views import view_json, visible_report
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, NotFound, SoQLError
 from blotter.model import check_dataset_id, check_version_number
-from blotter.portal import Portal
+from blotter.portal import portal_of
 from blotter.queries import prepare_query, split_params
 
 router = APIRouter()
 # Socrata clients send ``$$version=2.1`` to ask for an API generation; a dataset's version
 # is a whole number.
 _API_VERSION = re.compile(r"\d\.\d")
-
-
-def _portal(request: Request) -> Portal:
-    portal: Portal = request.app.state.portal
-    return portal
 
 
 def split_name(name: str, default: str = "json") -> tuple[str, str]:
@@ -109,7 +104,7 @@ def view(request: Request, name: str) -> JSONResponse:
     dataset_id, fmt = split_name(name)
     if fmt != "json":
         raise NotFound("Metadata is available as .json only.", format=fmt)
-    portal = _portal(request)
+    portal = portal_of(request)
     dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
     return JSONResponse(view_json(dataset), media_type="application/json; charset=utf-8")
 
@@ -118,7 +113,7 @@ def view(request: Request, name: str) -> JSONResponse:
 def quality(request: Request, dataset_id: str) -> JSONResponse:
     """The latest publish's data-quality report, about the columns the viewer may see."""
     check_dataset_id(dataset_id)
-    portal = _portal(request)
+    portal = portal_of(request)
     dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
     report = visible_report(dataset, portal.store.latest_quality(dataset_id))
     if report is None:
@@ -129,7 +124,7 @@ def quality(request: Request, dataset_id: str) -> JSONResponse:
 @router.get("/api/views.json")
 def views(request: Request) -> JSONResponse:
     """Every dataset's metadata."""
-    portal = _portal(request)
+    portal = portal_of(request)
     datasets = visible_datasets(portal.store, viewer_of(request, portal.store))
     return JSONResponse(
         [view_json(d) for d in datasets], media_type="application/json; charset=utf-8"

@@ -24,7 +24,7 @@ from blotter.errors import (
     SoQLError,
 )
 from blotter.model import check_dataset_id, check_version_number
-from blotter.portal import Portal
+from blotter.portal import portal_of
 from blotter.queries import prepare_parsed
 from blotter.soql import ast
 from blotter.soql.parser import parse_statement
@@ -68,7 +68,7 @@ def _dataset_and_format(dataset_id: str, fmt: str) -> tuple[str, str]:
 
 def _identify(request: Request) -> None:
     """Refuse anonymous reads when the portal asks SODA3 callers to identify themselves."""
-    portal: Portal = request.app.state.portal
+    portal = portal_of(request)
     if portal.settings.soda3_anonymous:
         return
     token = request.headers.get("x-app-token") or request.query_params.get("$$app_token")
