@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from blotter.analysis.counts import count_values
+from blotter.analysis.counts import Counts, count_values
 from blotter.analysis.summary import period_covered
 from blotter.analysis.trends import counts_by_period
 from blotter.analysis.units import Unit, list_match, unit_of
@@ -162,17 +162,7 @@ def count_by(
             f"{total:,.0f} {noun.lower()} with a known {column.name.lower()}. "
             f"The largest group is {top} with {top_n:,.0f} ({100 * top_n / total:.0f}%)."
         )
-        left_out = sum(n for _, n, unknown in counted if unknown)
-        if left_out:
-            description += (
-                f" {left_out:,.0f} {noun.lower()} with it unknown or not recorded are shown "
-                "apart and left out of the shares."
-            )
-        if column.separator is not None:
-            description += (
-                f" One of the {noun.lower()} with several values counts under each, so the "
-                "shares add up to more than 100%."
-            )
+        description += _left_out(counts, noun.lower(), several=_several(counts, measure))
     else:
         description = "No rows match, so there is nothing to count."
     return Chart(
@@ -188,6 +178,39 @@ def count_by(
         ],
         numeric=[False, True, True],
     )
+
+
+def _several(counts: Counts, measure: Column | None) -> bool:
+    """Whether one unit can count under several values: a list column, or units counted by
+    a key (an incident) whose rows (officer–subject pairs) hold different values."""
+    return counts.column.separator is not None or (measure is None and counts.unit.key is not None)
+
+
+def _left_out(counts: Counts, noun: str, *, several: bool) -> str:
+    """What the caption says of the values left out of the shares, and of units counted
+    under several values. Bars of one unit's values overlap when ``several``: their sum
+    would count a unit twice, so a number is given only when it is one bar's own; a unit
+    with a recorded value and an unrecorded one is in both (which is why the summary's
+    "do not record it", units with no value at all, can be fewer)."""
+    left_out = [c.count for c in counts.values if c.unknown]
+    text = ""
+    if len(left_out) == 1 or (left_out and not several):
+        text += (
+            f" {sum(left_out):,.0f} {noun} with it unknown or not recorded are shown apart "
+            "and left out of the shares."
+        )
+    elif left_out:
+        text += (
+            f" The {noun} with it unknown or not recorded are shown apart and left out of "
+            "the shares."
+        )
+    if several:
+        text += (
+            f" One of the {noun} with several values counts once under each, a recorded "
+            f"value and an unrecorded one alike, so the bars can add up to more than the "
+            f"{noun} and the shares to more than 100%."
+        )
+    return text
 
 
 def _percent(n: float, total: float) -> str:

@@ -11,7 +11,7 @@ from blotter.ingest.spec import load_spec_file
 from blotter.portal import Portal
 from blotter.settings import Settings
 from blotter.store import Store
-from blotter.web.charts import crosstab, over_time
+from blotter.web.charts import count_by, crosstab, over_time
 
 ROWS = """case,at,kind
 c1,2020-01-30T10:00:00,theft
@@ -91,3 +91,46 @@ def test_a_crosstab_counts_each_value_of_a_list_column_once_per_incident(
         assert not any(
             "; " in str(label) for label in [*chart.headers, *(r[0] for r in chart.rows)]
         )
+
+
+# c1 records a kind for one row, none for another and UNK for a third: it counts under
+# theft, (not recorded) and Unknown alike; c2 records none, c3 only UNK.
+MIXED = """case,kind
+c1,theft
+c1,
+c1,UNK
+c2,
+c3,UNK
+c4,assault
+"""
+MIXED_SPEC = """name: Incidents
+units:
+  - {name: incidents, key: case, noun: incidents}
+columns:
+  - {field: case, source: case}
+  - {field: kind, source: kind, unknown_values: [UNK]}
+"""
+
+
+def test_a_caption_never_adds_up_bars_that_count_one_incident_twice(
+    engine_store: Store, engine_config: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "rows.csv").write_text(MIXED)
+    (tmp_path / "spec.yaml").write_text(MIXED_SPEC)
+    result = load_file(
+        engine_store, tmp_path / "rows.csv", spec=load_spec_file(tmp_path / "spec.yaml")
+    )
+    dataset = engine_store.get_dataset(result.dataset_id)
+    portal = Portal(engine_config, engine_store)
+    kind = dataset.column("kind")
+    assert kind is not None
+    chart = count_by(portal, dataset, None, kind)
+    bars = {row[0]: row[1] for row in chart.rows}
+    assert bars["(not recorded)"] == "2" and bars["theft"] == "1"  # c1 and c2; c1
+    # The unknown bars hold c1 twice: 4 would count it twice, 3 is no bar's own count.
+    assert "unknown or not recorded" in chart.description
+    assert not any(f" {n} incidents with it unknown" in chart.description for n in (3, 4))
+    assert "counts once under each" in chart.description
+    # Only the not-recorded cells: one bar, its own exact count.
+    only_nulls = count_by(portal, dataset, "kind != 'UNK' OR kind IS NULL", kind)
+    assert "2 incidents with it unknown or not recorded" in only_nulls.description
