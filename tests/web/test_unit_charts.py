@@ -8,6 +8,7 @@ from pathlib import Path
 
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
+from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.settings import Settings
 from blotter.store import Store
@@ -29,16 +30,20 @@ columns:
 """
 
 
+def _loaded(
+    store: Store, settings: Settings, tmp_path: Path, rows: str, spec: str
+) -> tuple[Dataset, Portal]:
+    """``rows`` published with the dataset file ``spec``, and a portal over the store."""
+    (tmp_path / "rows.csv").write_text(rows)
+    (tmp_path / "spec.yaml").write_text(spec)
+    result = load_file(store, tmp_path / "rows.csv", spec=load_spec_file(tmp_path / "spec.yaml"))
+    return store.get_dataset(result.dataset_id), Portal(settings, store)
+
+
 def test_a_split_quarter_counts_an_incident_spanning_two_months_once(
     engine_store: Store, engine_config: Settings, tmp_path: Path
 ) -> None:
-    (tmp_path / "rows.csv").write_text(ROWS)
-    (tmp_path / "spec.yaml").write_text(SPEC)
-    result = load_file(
-        engine_store, tmp_path / "rows.csv", spec=load_spec_file(tmp_path / "spec.yaml")
-    )
-    dataset = engine_store.get_dataset(result.dataset_id)
-    portal = Portal(engine_config, engine_store)
+    dataset, portal = _loaded(engine_store, engine_config, tmp_path, ROWS, SPEC)
     at, kind = dataset.column("at"), dataset.column("kind")
     assert at is not None and kind is not None
     chart = over_time(portal, dataset, None, at, "quarter", kind)
@@ -68,13 +73,7 @@ columns:
 def test_a_crosstab_counts_each_value_of_a_list_column_once_per_incident(
     engine_store: Store, engine_config: Settings, tmp_path: Path
 ) -> None:
-    (tmp_path / "rows.csv").write_text(LISTED)
-    (tmp_path / "spec.yaml").write_text(LISTED_SPEC)
-    result = load_file(
-        engine_store, tmp_path / "rows.csv", spec=load_spec_file(tmp_path / "spec.yaml")
-    )
-    dataset = engine_store.get_dataset(result.dataset_id)
-    portal = Portal(engine_config, engine_store)
+    dataset, portal = _loaded(engine_store, engine_config, tmp_path, LISTED, LISTED_SPEC)
     kinds, race = dataset.column("kinds"), dataset.column("race")
     assert kinds is not None and race is not None and kinds.separator is not None
     for down, across in ((kinds, race), (race, kinds)):
@@ -115,13 +114,7 @@ columns:
 def test_a_caption_never_adds_up_bars_that_count_one_incident_twice(
     engine_store: Store, engine_config: Settings, tmp_path: Path
 ) -> None:
-    (tmp_path / "rows.csv").write_text(MIXED)
-    (tmp_path / "spec.yaml").write_text(MIXED_SPEC)
-    result = load_file(
-        engine_store, tmp_path / "rows.csv", spec=load_spec_file(tmp_path / "spec.yaml")
-    )
-    dataset = engine_store.get_dataset(result.dataset_id)
-    portal = Portal(engine_config, engine_store)
+    dataset, portal = _loaded(engine_store, engine_config, tmp_path, MIXED, MIXED_SPEC)
     kind = dataset.column("kind")
     assert kind is not None
     chart = count_by(portal, dataset, None, kind)
