@@ -2,14 +2,14 @@
 
 The one path every read takes, from the SODA API, the web pages and exports alike: a
 request's SoQL text (``params``), compiled once per version (``compiled``), run, kept
-answers first (``reads``, ``answers``), questions of one shape answered by one query
+answers first (``reads``, ``answer_cache``), questions of one shape answered by one query
 (``together``), and the validators of conditional requests (``validators``). Callers import
 from here, whichever module does the work.
 """
 
 from __future__ import annotations
 
-from blotter.queries.answers import AnswerCache, answer_key, answers, query_key
+from blotter.queries.answer_cache import AnswerCache, answer_key, answers, query_key
 from blotter.queries.compiled import CompiledCache, PreparedQuery, prepare_parsed, prepare_query
 from blotter.queries.params import all_of, and_where, parse_request, split_params
 from blotter.queries.reads import QueryResult, keep_answer, run, run_query, values_at_least

@@ -13,7 +13,7 @@ from sqlglot import exp
 from blotter import rollups
 from blotter.errors import QueryTimeout
 from blotter.model import ColumnType, Dataset
-from blotter.queries.answers import answer_key, answers, query_key, row_bytes
+from blotter.queries.answer_cache import answer_key, answers, query_key, row_bytes
 from blotter.queries.compiled import PreparedQuery, prepare_query
 from blotter.schema import DATASET_TABLE
 from blotter.settings import Settings
