@@ -13,6 +13,7 @@ import pytest
 from blotter import access, queries
 from blotter.errors import QueryTimeout, SoQLError
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
+from blotter.queries import compiled
 from blotter.settings import Settings
 from blotter.store import Store
 
@@ -34,7 +35,7 @@ def answer(store: Store, dataset_id: str, params: dict[str, str]) -> list[tuple[
 @pytest.fixture
 def cache(monkeypatch: pytest.MonkeyPatch) -> queries.CompiledCache:
     fresh = queries.CompiledCache(size=3)
-    monkeypatch.setattr(queries, "_COMPILED", fresh)
+    monkeypatch.setattr(compiled, "_COMPILED", fresh)
     return fresh
 
 

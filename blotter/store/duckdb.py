@@ -52,6 +52,8 @@ from blotter.store.common import (
 )
 from blotter.store.duckdb_csv import csv_lines
 from blotter.store.duckdb_feed import Feed
+from blotter.store.duckdb_reads import by_word_index, fetch_rows, has_word_index, without_id_sort
+from blotter.store.duckdb_startup import MIGRATIONS, drop_unregistered_tables, migrate
 from blotter.store.duckdb_watchdog import run_watched
 from blotter.store.duckdb_writes import (
     CursorStatements,
@@ -66,24 +68,9 @@ from blotter.store.duckdb_writes import (
 from blotter.store.extensions import Extensions
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
-from blotter.store.migrations import DUCKDB, migrations
 from blotter.store.ordering import OrderWatch, order_column, renumber_sql
 from blotter.store.records import Statements
-from blotter.store.search_index import (
-    LATE_MOST,
-    by_postings,
-    candidates,
-    candidates_statement,
-    counted_postings,
-    exact_for,
-    late_rows,
-    narrowed,
-    reads_every_row,
-    search_words,
-    terms_statement,
-    word_terms,
-    words_table,
-)
+from blotter.store.search_index import LATE_MOST, narrowed, search_words
 from blotter.store.segments import Execute, keep_history, replaced_version
 from blotter.store.tally import count_query
 
@@ -94,9 +81,6 @@ _PHYSICAL_TYPE = {
     ColumnType.FLOATING_TIMESTAMP: "TIMESTAMP",
     ColumnType.POINT: "DOUBLE",
 }
-
-# Schema migrations, applied in order; the index + 1 is the schema version.
-_MIGRATIONS = migrations(DUCKDB)
 
 
 def _ident(name: str) -> str:
@@ -142,35 +126,21 @@ class DuckDBStore(SqlHistory, Store):
         self._word_indexes: dict[str, bool] = {}  # version table → whether it has one
         # (dataset, its creation, version) → the version's rollup, None without one.
         self._rollups: dict[tuple[str, object, int], rollups.Rollup | None] = {}
-        self._migrate()
+        with self._write_lock:
+            migrate(self._cursor())
         self._build_history()
-        self._drop_unregistered_tables()
+        drop_unregistered_tables(self._cursor())
 
     def close(self) -> None:
         self._con.close()
 
     def schema_status(self) -> tuple[int, int]:
         row = self._cursor().execute("SELECT max(version) FROM blotter_schema").fetchone()
-        return (row[0] if row else None) or 0, len(_MIGRATIONS)
+        return (row[0] if row else None) or 0, len(MIGRATIONS)
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         # One cursor per call: DuckDB connections must not be shared across threads.
         return self._con.cursor()
-
-    def _migrate(self) -> None:
-        with self._write_lock:
-            cur = self._cursor()
-            cur.execute("CREATE TABLE IF NOT EXISTS blotter_schema (version INTEGER NOT NULL)")
-            row = cur.execute("SELECT max(version) FROM blotter_schema").fetchone()
-            current = (row[0] if row else None) or 0
-            for number, statements in enumerate(_MIGRATIONS, start=1):
-                if number <= current:
-                    continue
-                cur.execute("BEGIN TRANSACTION")
-                for statement in statements:
-                    cur.execute(statement)
-                cur.execute("INSERT INTO blotter_schema VALUES (?)", [number])
-                cur.execute("COMMIT")
 
     # --- catalog ---------------------------------------------------------------------
 
@@ -395,25 +365,6 @@ class DuckDBStore(SqlHistory, Store):
                 cur.unregister(STAGED)
         return version, counts
 
-    def _drop_unregistered_tables(self) -> None:
-        """Tables no reader needs: left by a load that was killed (never registered), or by
-        a process killed between a publish and the drop of the table it replaced. Kept: each
-        dataset's current table and every history table."""
-        cur = self._cursor()
-        orphans = cur.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-            "AND table_name LIKE 'ds\\_%' ESCAPE '\\' AND table_name NOT IN "
-            "(SELECT v.table_name FROM blotter_versions v JOIN blotter_datasets d "
-            "ON d.id = v.dataset_id AND d.current_version = v.number UNION ALL "
-            "SELECT v.table_name || '__words' FROM blotter_versions v JOIN blotter_datasets d "
-            "ON d.id = v.dataset_id AND d.current_version = v.number UNION ALL "
-            "SELECT v.table_name || '__rollup' FROM blotter_versions v JOIN blotter_datasets d "
-            "ON d.id = v.dataset_id AND d.current_version = v.number) AND table_name NOT IN "
-            "(SELECT segment FROM blotter_versions WHERE segment IS NOT NULL)"
-        ).fetchall()
-        for (name,) in orphans:
-            cur.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
-
     @contextmanager
     def _history_transaction(self) -> Iterator[tuple[Statements, Execute]]:
         with self._write_lock:
@@ -449,7 +400,7 @@ class DuckDBStore(SqlHistory, Store):
         self.extensions.for_sql(sql)
         cur = self._cursor()
         run_watched(cur, sql, params, timeout_s)
-        return RowStream(_fetch(cur))
+        return RowStream(fetch_rows(cur))
 
     def _readable(self, dataset: Dataset) -> Dataset:
         """``dataset`` as it can be read now: a version replaced since it was read as the
@@ -471,9 +422,7 @@ class DuckDBStore(SqlHistory, Store):
         return self._sql.sql(
             dataset,
             select,
-            lambda: engine_sql(
-                dataset, _without_id_sort(self._narrowed(dataset, select)), "duckdb"
-            ),
+            lambda: engine_sql(dataset, without_id_sort(self._narrowed(dataset, select)), "duckdb"),
         )
 
     def _narrowed(self, dataset: Dataset, select: exp.Select) -> exp.Select:
@@ -482,31 +431,7 @@ class DuckDBStore(SqlHistory, Store):
         table = version_table(dataset.id, dataset.version)
         if not words or not self._has_word_index(table):
             return narrowed(select, None)
-        cur = self._cursor()
-        statement = candidates_statement(table, "duckdb")
-
-        def fetch(word: str, most: int) -> list[int]:
-            return [row[0] for row in cur.execute(statement, [word, most]).fetchall()]
-
-        ids = candidates(words, fetch)
-        stored_by = order_column(dataset.columns, dataset.meta.main_date)
-        if (
-            ids is None
-            and reads_every_row(select, stored_by)
-            and exact_for(dataset, self.get_dataset(dataset.id))
-        ):
-            find = terms_statement(table)
-
-            def terms(word: str, most: int) -> list[str]:
-                return [row[0] for row in cur.execute(find, [word, most]).fetchall()]
-
-            known = word_terms(words, terms)
-            counted = counted_postings(select, table, "duckdb", known)
-            if counted is not None:
-                return counted
-            postings = by_postings(select, table, "duckdb", known)
-            return late_rows(postings, {c.field_name for c in dataset.columns})
-        return narrowed(select, ids)
+        return by_word_index(self._cursor(), table, dataset, select, words, self.get_dataset)
 
     def _build_rollup(
         self, cur: duckdb.DuckDBPyConnection, meta: DatasetMeta, table: str, columns: list[Column]
@@ -531,15 +456,7 @@ class DuckDBStore(SqlHistory, Store):
         # Versions are immutable and every new one gets its index before it is registered.
         known = self._word_indexes.get(table)
         if known is None:
-            known = self._word_indexes[table] = bool(
-                self._cursor()
-                .execute(
-                    "SELECT count(*) FROM information_schema.tables "
-                    "WHERE table_schema = 'main' AND table_name = ?",
-                    [words_table(table)],
-                )
-                .fetchone()[0]  # type: ignore[index]
-            )
+            known = self._word_indexes[table] = has_word_index(self._cursor(), table)
         return known
 
     def execute_csv(
@@ -556,31 +473,3 @@ class DuckDBStore(SqlHistory, Store):
         inner, params = self.engine_sql(self._readable(dataset), select)
         self.extensions.for_sql(inner)
         return csv_lines(self._cursor(), inner, params, cells, timeout_s)
-
-
-def _without_id_sort(select: exp.Select) -> exp.Select:
-    """Drop an ORDER BY that is only ``_id`` ascending: a version table is written in ``_id``
-    order and DuckDB keeps insertion order for unsorted scans (preserve_insertion_order is on
-    by default), so the rows come in that order anyway, and streaming instead of sorting keeps
-    a full export in constant memory."""
-    order = select.args.get("order")
-    keys = order.expressions if order is not None else []
-    if (
-        len(keys) == 1
-        and isinstance(keys[0].this, exp.Column)
-        and keys[0].this.name == ROW_ID
-        and not keys[0].args.get("desc")
-        and not select.args.get("group")
-    ):
-        trimmed = select.copy()
-        trimmed.set("order", None)
-        return trimmed
-    return select
-
-
-def _fetch(cur: duckdb.DuckDBPyConnection, size: int = 2048) -> Iterator[tuple[Any, ...]]:
-    try:
-        while chunk := cur.fetchmany(size):
-            yield from chunk
-    finally:
-        cur.close()

@@ -33,7 +33,7 @@ from blotter.store import rollup_tables as rollups
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.catalog import VersionRecord
 from blotter.store.change_record import change_counts, change_record
-from blotter.store.changes import STAGED, STAGED_HEAD, change_statements, quote
+from blotter.store.changes import STAGED_HEAD, change_statements, quote
 from blotter.store.common import (
     DATASET_QUERY,
     SqlMemo,
@@ -45,10 +45,10 @@ from blotter.store.common import (
 )
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
-from blotter.store.migrations import POSTGRES, migrations
 from blotter.store.ordering import OrderWatch, order_column, renumber_sql
-from blotter.store.pg_cache import DatasetCache, install_trigger
+from blotter.store.pg_cache import DatasetCache
 from blotter.store.pg_indexes import drop_words
+from blotter.store.pg_startup import MIGRATION_LOCK, MIGRATIONS, migrate
 from blotter.store.pgcopy import copy_rows
 from blotter.store.pgpool import (
     PoolLimits,
@@ -62,48 +62,36 @@ from blotter.store.pgsql import Psycopg, postgres_sql
 from blotter.store.postgres_reads import (
     WHOLE_ROWS,
     Lease,
+    by_word_index,
     copied,
     copy_checkable,
     csv_chunks,
     csv_query,
     end_read,
     ended_on_error,
+    has_word_index,
     limited,
     open_copy,
     open_cursor,
     read_begin,
     read_whole,
     stream,
+    word_candidates,
 )
 from blotter.store.postgres_writes import (
     PHYSICAL_TYPE,
     ConnStatements,
     claim_next_version,
     create_table,
+    drop_replaced,
     register,
     runner,
+    stage_changes,
 )
 from blotter.store.records import Statements
-from blotter.store.search_index import (
-    aggregated,
-    by_postings,
-    candidates,
-    candidates_statement,
-    counted_postings,
-    exact_for,
-    like_pattern,
-    narrowed,
-    only_words,
-    search_words,
-    words_table,
-)
+from blotter.store.search_index import exact_for, narrowed, search_words
 from blotter.store.segments import Execute
 from blotter.store.tally import count_query
-
-# Schema migrations in order; the index + 1 is the schema version. Several workers may start
-# at once: an advisory lock makes one of them apply these while the others wait.
-_MIGRATIONS = migrations(POSTGRES)
-_MIGRATION_LOCK = 0x0B107_7E4  # any constant shared by every Blotter process
 
 
 class PostgresStore(SqlHistory, Store):
@@ -170,24 +158,11 @@ class PostgresStore(SqlHistory, Store):
             with self._conn(read=read, keeps_datasets=True) as conn:
                 row = conn.execute("SELECT max(version) FROM blotter_schema").fetchone()
             applied = (row[0] if row else None) or 0
-        return applied, len(_MIGRATIONS)
+        return applied, len(MIGRATIONS)
 
     def _migrate(self) -> None:
         with self._conn() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
-            conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-            )
-            conn.execute("CREATE TABLE IF NOT EXISTS blotter_schema (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT max(version) FROM blotter_schema").fetchone()
-            current = (row[0] if row else None) or 0
-            for number, statements in enumerate(_MIGRATIONS, start=1):
-                if number <= current:
-                    continue
-                for statement in statements:
-                    conn.execute(statement)  # constant DDL
-                conn.execute("INSERT INTO blotter_schema VALUES (%s)", [number])
-            install_trigger(conn, self.schema)
+            migrate(conn, self.schema)
 
     # --- catalog ---------------------------------------------------------------------
 
@@ -330,26 +305,7 @@ class PostgresStore(SqlHistory, Store):
             check_batch(staged, [*STAGED_HEAD, *names])
             table = version_table(dataset_id, number)
             old = version_table(dataset_id, dataset.version) if dataset.version else None
-            key_type = "BIGINT" if key == ROW_ID else dict(physical)[key]
-            conn.execute(
-                sql.SQL(
-                    "CREATE TEMP TABLE {} (__seq BIGINT, __delete BOOLEAN, __key {}, "
-                    "__given TEXT, {}) ON COMMIT DROP"
-                ).format(
-                    sql.Identifier(STAGED),
-                    sql.SQL(key_type),
-                    sql.SQL(", ").join(
-                        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in physical
-                    ),
-                )
-            )
-            with (
-                conn.cursor() as cur,
-                cur.copy(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(STAGED))) as copy,
-            ):
-                data = [staged.column(i).to_pylist() for i in range(staged.num_columns)]
-                for values in zip(*data, strict=True):
-                    copy.write_row(values)
+            stage_changes(conn, staged, physical, key)
             # Run without parameters, so psycopg sends them as written ('%' needs no doubling).
             writes, count_queries = change_statements(old, table, names, key, stamp, next_id)
             run = runner(conn)
@@ -367,33 +323,16 @@ class PostgresStore(SqlHistory, Store):
         return version, counts
 
     def _drop_replaced(self, dataset_id: str) -> None:
-        """Drop the tables of the dataset's versions that are no longer current (their rows
-        are in the history table), each waiting at most a moment for its lock: one a long
-        read still holds is left to the next write."""
+        """Drop the tables of the dataset's versions that are no longer current, as far as
+        their locks let it (``postgres_writes.drop_replaced``)."""
         with self._conn() as conn:
-            stale = conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-                "current_schema() AND table_name IN (SELECT v.table_name FROM blotter_versions v "
-                "JOIN blotter_datasets d ON d.id = v.dataset_id WHERE v.dataset_id = %s "
-                "AND v.number <> d.current_version AND v.segment IS NOT NULL)",
-                [dataset_id],
-            ).fetchall()
-            for (table,) in stale:
-                try:
-                    with conn.transaction():
-                        conn.execute("SET LOCAL lock_timeout = '200ms'")
-                        drop_words(conn, table)
-                        conn.execute(
-                            sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table))
-                        )
-                except psycopg.errors.LockNotAvailable:
-                    continue
+            drop_replaced(conn, dataset_id)
 
     @contextmanager
     def _history_transaction(self) -> Iterator[tuple[Statements, Execute]]:
         with self._conn() as conn, conn.transaction():
             # One process at a time moves old versions or prunes (many workers may start).
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
             yield ConnStatements(conn), conn.execute
 
     def _query(self, sql_text: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -487,22 +426,10 @@ class PostgresStore(SqlHistory, Store):
         with self._conn(read=True) as conn:
             if not self._has_word_index(conn, table):
                 return narrowed(select, None)
-            statement = candidates_statement(table, "postgres")
-
-            def fetch(word: str, most: int) -> list[int]:
-                rows = conn.execute(statement, [like_pattern(word), most]).fetchall()
-                return [row[0] for row in rows]
-
-            ids = candidates(words, fetch)
-        if (
-            ids is None
-            and aggregated(select)
-            and only_words(select)
-            and exact_for(dataset, self.get_dataset(dataset.id))
-        ):
-            counted = counted_postings(select, table, "postgres")
-            return counted if counted is not None else by_postings(select, table, "postgres")
-        return narrowed(select, ids)
+            ids = word_candidates(conn, table, words)
+        return by_word_index(
+            select, table, ids, lambda: exact_for(dataset, self.get_dataset(dataset.id))
+        )
 
     def rollup(self, dataset: Dataset) -> rollups.Rollup | None:
         # A version replaced since it was read loses its rollup with its table: the query
@@ -520,8 +447,7 @@ class PostgresStore(SqlHistory, Store):
         # Versions are immutable and every new one gets its index before it is registered.
         known = self._word_indexes.get(table)
         if known is None:
-            row = conn.execute("SELECT to_regclass(%s)", [words_table(table)]).fetchone()
-            known = self._word_indexes[table] = bool(row and row[0])
+            known = self._word_indexes[table] = has_word_index(conn, table)
         return known
 
     def execute_csv(

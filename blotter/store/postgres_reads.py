@@ -1,11 +1,11 @@
 """Reads on PostgreSQL: a page read whole, anything longer streamed from a server-side cursor
 holding its connection until the last row; CSV lines written by the server; the database's
-refusals in our words."""
+refusals in our words; ``$q``'s words narrowed by a version's word index."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,6 +33,17 @@ from blotter.store.csvsql import (
 )
 from blotter.store.pgpool import release, unavailable
 from blotter.store.pgsql import Psycopg
+from blotter.store.search_index import (
+    aggregated,
+    by_postings,
+    candidates,
+    candidates_statement,
+    counted_postings,
+    like_pattern,
+    narrowed,
+    only_words,
+    words_table,
+)
 
 _CSV_CHUNK = 1 << 20  # characters of CSV lines handed on at a time
 
@@ -306,3 +317,32 @@ def csv_chunks(rows: Iterator[tuple[Any, ...]]) -> Iterator[CsvPiece]:
             size = 0
     if pending:
         yield "".join(pending).encode()
+
+
+def has_word_index(conn: psycopg.Connection[Any], table: str) -> bool:
+    """Whether the version table has a word index (``store/search_index.py``)."""
+    row = conn.execute("SELECT to_regclass(%s)", [words_table(table)]).fetchone()
+    return bool(row and row[0])
+
+
+def word_candidates(conn: psycopg.Connection[Any], table: str, words: list[str]) -> set[int] | None:
+    """The ids of the rows that may hold ``words``, from the version's word index; None when
+    a word is too common to narrow by (``search_index.candidates``)."""
+    statement = candidates_statement(table, "postgres")
+
+    def fetch(word: str, most: int) -> list[int]:
+        rows = conn.execute(statement, [like_pattern(word), most]).fetchall()
+        return [row[0] for row in rows]
+
+    return candidates(words, fetch)
+
+
+def by_word_index(
+    select: exp.Select, table: str, ids: set[int] | None, exact: Callable[[], bool]
+) -> exp.Select:
+    """``select`` narrowed to the candidates' ``ids``; without them, a count read from the
+    postings when that is exact (``exact()``: the reader sees what is served)."""
+    if ids is None and aggregated(select) and only_words(select) and exact():
+        counted = counted_postings(select, table, "postgres")
+        return counted if counted is not None else by_postings(select, table, "postgres")
+    return narrowed(select, ids)

@@ -1,5 +1,6 @@
 """PostgreSQL's write primitives: the dataset's row lock, statements on a connection, the
-tables a publish creates, indexes and registers."""
+tables a publish creates, indexes and registers, an upsert's staged rows, the replaced
+versions' tables dropped after a write."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from dataclasses import replace
 from typing import Any
 
 import psycopg
+import pyarrow as pa
 from psycopg import sql
 
 from blotter.model import STORED, Column, ColumnType, DatasetMeta, Version
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
 from blotter.store import rollup_tables as rollups
 from blotter.store.catalog import VersionRecord, next_numbers, register_version
+from blotter.store.changes import STAGED
 from blotter.store.common import lookup_field
-from blotter.store.pg_indexes import index_declared, index_words
+from blotter.store.pg_indexes import drop_words, index_declared, index_words
 from blotter.store.pgsql import postgres_sql
 from blotter.store.segments import keep_history, replaced_version
 
@@ -161,3 +164,51 @@ def index_lookups(
             sql.SQL("CREATE INDEX ON {} ({})").format(sql.Identifier(table), sql.Identifier(field))
         )
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+
+
+def stage_changes(
+    conn: psycopg.Connection[Any], staged: pa.Table, physical: list[tuple[str, str]], key: str
+) -> None:
+    """An upsert's staged rows (``changes.STAGED``) copied into a temporary table dropped at
+    the commit, its key typed as the key column (``_id``: a BIGINT)."""
+    key_type = "BIGINT" if key == ROW_ID else dict(physical)[key]
+    conn.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE {} (__seq BIGINT, __delete BOOLEAN, __key {}, "
+            "__given TEXT, {}) ON COMMIT DROP"
+        ).format(
+            sql.Identifier(STAGED),
+            sql.SQL(key_type),
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in physical
+            ),
+        )
+    )
+    with (
+        conn.cursor() as cur,
+        cur.copy(sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(STAGED))) as copy,
+    ):
+        data = [staged.column(i).to_pylist() for i in range(staged.num_columns)]
+        for values in zip(*data, strict=True):
+            copy.write_row(values)
+
+
+def drop_replaced(conn: psycopg.Connection[Any], dataset_id: str) -> None:
+    """Drop the tables of the dataset's versions that are no longer current (their rows
+    are in the history table), each waiting at most a moment for its lock: one a long
+    read still holds is left to the next write."""
+    stale = conn.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+        "current_schema() AND table_name IN (SELECT v.table_name FROM blotter_versions v "
+        "JOIN blotter_datasets d ON d.id = v.dataset_id WHERE v.dataset_id = %s "
+        "AND v.number <> d.current_version AND v.segment IS NOT NULL)",
+        [dataset_id],
+    ).fetchall()
+    for (table,) in stale:
+        try:
+            with conn.transaction():
+                conn.execute("SET LOCAL lock_timeout = '200ms'")
+                drop_words(conn, table)
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
+        except psycopg.errors.LockNotAvailable:
+            continue

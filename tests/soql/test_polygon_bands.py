@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 import blotter.queries as queries
+import blotter.queries.compiled as compiled
 import blotter.soql.functions as functions
 from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.settings import Settings
@@ -103,7 +104,7 @@ def _answers(
 ) -> tuple[list[tuple[Any, ...]], str]:
     """Each point's answer, and the SQL, with the bands used past ``banded_past`` edges;
     compiled afresh and never answered from kept answers."""
-    queries._COMPILED = queries.CompiledCache()
+    compiled._COMPILED = queries.CompiledCache()
     functions.BANDED_EDGES = banded_past
     params = {
         "$select": f":id, within_polygon(at, '{wkt}') AS inside",
@@ -119,7 +120,7 @@ def _answers(
 def test_bands_answer_as_every_edge(
     places: Any, engine_store: Store, engine_config: Settings, name: str, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(queries, "_COMPILED", queries._COMPILED)
+    monkeypatch.setattr(compiled, "_COMPILED", compiled._COMPILED)
     monkeypatch.setattr(functions, "BANDED_EDGES", functions.BANDED_EDGES)
     wkt = POLYGONS[name]
     every, every_sql = _answers(engine_store, places, wkt, engine_config, 10**9)

@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 from sqlglot import exp, parse_one
 
 import blotter.queries as queries
+import blotter.queries.compiled as compiled
+import blotter.queries.reads as reads
 from blotter.app import create_app
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
@@ -86,8 +88,8 @@ def test_pages_are_the_same_as_when_every_column_is_grouped(
     loaded: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = list(_pages(loaded))
-    monkeypatch.setattr(queries, "SAMPLE_ROWS", 0)  # no rows read: every column grouped
-    monkeypatch.setattr(queries, "_COMPILED", queries.CompiledCache())
+    monkeypatch.setattr(reads, "SAMPLE_ROWS", 0)  # no rows read: every column grouped
+    monkeypatch.setattr(compiled, "_COMPILED", queries.CompiledCache())
     grouped = list(_pages(loaded))
     assert [(u, s) for u, s, _ in seen] == [(u, 200) for u in PAGES]
     for (url, _, page), (_, _, whole) in zip(seen, grouped, strict=True):

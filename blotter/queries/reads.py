@@ -1,0 +1,133 @@
+"""A prepared query run: kept answers first, else the version's rollup where it answers
+exactly, else the rows; answers another query already gave kept; how many values each
+category column holds at least."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+from blotter import rollups
+from blotter.errors import QueryTimeout
+from blotter.model import ColumnType, Dataset
+from blotter.queries.answer_cache import answer_key, answers, kept_or_streamed, query_key, row_bytes
+from blotter.queries.compiled import PreparedQuery, prepare_query
+from blotter.settings import Settings
+from blotter.soql.compiler import Output
+from blotter.store.base import RowStream, Store
+from blotter.store.common import timeout_error
+
+
+@dataclass
+class QueryResult:
+    dataset: Dataset
+    outputs: list[Output]
+    rows: RowStream
+
+
+def run_query(
+    store: Store,
+    dataset_id: str | Dataset,
+    params: Mapping[str, str],
+    settings: Settings,
+    *,
+    unlimited: bool = False,
+) -> QueryResult:
+    """Run the SoQL in ``params`` against the dataset's served version.
+
+    ``unlimited`` is for exports, which stream every matching row unless $limit says otherwise.
+    """
+    return run(
+        store, prepare_query(store, dataset_id, params, settings, unlimited=unlimited), settings
+    )
+
+
+def run(
+    store: Store, prepared: PreparedQuery, settings: Settings, *, keep: bool = True
+) -> QueryResult:
+    """A prepared query's rows, from the version it was compiled against: kept ones when the
+    same question was answered before (see :class:`AnswerCache`). ``keep=False`` for callers
+    that keep their own form of the answer (the API keeps its bytes)."""
+    select = prepared.compiled.select
+    # Writing the engine's SQL (kept per compiled query) counts against the limit too.
+    cache = answers(store, settings) if keep else None
+    key = answer_key(prepared.dataset, query_key(store, prepared), "rows")
+    prepared.remaining_s(settings)  # a request past its time limit is refused, kept or not
+    if cache is not None:
+        kept = cache.get(key)
+        if kept is not None:
+            return QueryResult(prepared.dataset, prepared.outputs, RowStream(iter(kept)))
+    chosen = rollups.select_for(store, prepared.dataset, select, settings)
+    store.engine_sql(prepared.dataset, chosen)
+    try:
+        rows = rollups.execute(
+            store, prepared.dataset, select, chosen, timeout_s=prepared.remaining_s(settings)
+        )
+        if cache is not None:
+            rows = RowStream(kept_or_streamed(cache, key, rows))
+    except QueryTimeout:
+        # The engine had what was left of the limit; the client is told the limit itself.
+        raise timeout_error(settings.query_timeout_s) from None
+    return QueryResult(dataset=prepared.dataset, outputs=prepared.outputs, rows=rows)
+
+
+def keep_answer(
+    store: Store,
+    dataset: Dataset,
+    params: Mapping[str, str],
+    rows: Sequence[tuple[Any, ...]],
+    settings: Settings,
+) -> None:
+    """Keep ``rows`` as the answer to ``params``, a question another query has just answered
+    exactly (the summary's one query holds the count of matching rows, its units and the
+    first and last date, each of which the page, the charts and the rates ask alone): the
+    same question asked later is answered from memory. ``rows`` must be what the engine
+    would return, values of the same types."""
+    prepared = prepare_query(store, dataset, params, settings)
+    key = answer_key(dataset, query_key(store, prepared), "rows")
+    answer = tuple(tuple(r) for r in rows)
+    answers(store, settings).put(key, answer, sum(row_bytes(r) for r in answer))
+
+
+SAMPLE_ROWS = 10_000  # rows read to learn that a column holds many values
+
+
+def values_at_least(store: Store, dataset: Dataset, settings: Settings) -> dict[str, int]:
+    """How many distinct values (nulls aside) each text and checkbox column holds at least:
+    those of the first ``SAMPLE_ROWS`` rows the engine reads, in one query that reads no
+    further. A part never holds more values than the whole, so a column found with more
+    values than a caller could show (a filter's list of choices, a summary's share) is known
+    to have more without grouping every row by it (a column of case numbers holds a million
+    groups). Which rows are read does not matter: the answer may differ between engines,
+    never what a caller makes of it. Kept with the version's answers."""
+    columns = [
+        c.field_name for c in dataset.columns if c.type in (ColumnType.TEXT, ColumnType.CHECKBOX)
+    ]
+    if not columns or not dataset.version:
+        return dict.fromkeys(columns, 0)
+    params = {"$select": ", ".join(f"`{c}`" for c in columns), "$limit": str(SAMPLE_ROWS)}
+    prepared = prepare_query(store, dataset, params, settings)
+    cache = answers(store, settings)
+    key = answer_key(dataset, ("values at least", query_key(store, prepared)), "rows")
+    kept = cache.get(key)
+    if kept is None:
+        part = prepared.compiled.select.copy()
+        part.set("order", None)  # any rows will do: none sorted
+        names = [e.alias_or_name for e in part.expressions]
+        distinct = [
+            exp.Count(this=exp.Distinct(expressions=[exp.column(n, quoted=True)])).as_(f"n{i}")
+            for i, n in enumerate(names)
+        ]
+        counting = exp.select(*distinct).from_(part.subquery("_part"))
+        try:
+            row = next(
+                iter(store.execute(dataset, counting, timeout_s=prepared.remaining_s(settings)))
+            )
+        except QueryTimeout:
+            raise timeout_error(settings.query_timeout_s) from None
+        kept = tuple(int(n or 0) for n in row)
+        cache.put(key, kept, row_bytes(kept))
+    return dict(zip(columns, kept, strict=True))

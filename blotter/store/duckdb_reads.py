@@ -1,0 +1,103 @@
+"""DuckDB's reads: ``$q``'s words narrowed by a version's word index, an ``_id`` order left to
+the table's own, rows fetched in chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from blotter.model import Dataset
+from blotter.schema import ROW_ID
+from blotter.store.ordering import order_column
+from blotter.store.search_index import (
+    by_postings,
+    candidates,
+    candidates_statement,
+    counted_postings,
+    exact_for,
+    late_rows,
+    narrowed,
+    reads_every_row,
+    terms_statement,
+    word_terms,
+    words_table,
+)
+
+
+def has_word_index(cur: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the version table has a word index (``store/search_index.py``)."""
+    return bool(
+        cur.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_name = ?",
+            [words_table(table)],
+        ).fetchone()[0]  # type: ignore[index]
+    )
+
+
+def by_word_index(
+    cur: duckdb.DuckDBPyConnection,
+    table: str,
+    dataset: Dataset,
+    select: exp.Select,
+    words: list[str],
+    get_dataset: Callable[[str], Dataset],
+) -> exp.Select:
+    """``$q``'s ``words`` narrowed by the word index of ``table``, the version's own: rows
+    by the candidates' ids, else a count or a page read from the postings when that is exact
+    (the reader sees what is served, ``get_dataset``)."""
+    statement = candidates_statement(table, "duckdb")
+
+    def fetch(word: str, most: int) -> list[int]:
+        return [row[0] for row in cur.execute(statement, [word, most]).fetchall()]
+
+    ids = candidates(words, fetch)
+    stored_by = order_column(dataset.columns, dataset.meta.main_date)
+    if (
+        ids is None
+        and reads_every_row(select, stored_by)
+        and exact_for(dataset, get_dataset(dataset.id))
+    ):
+        find = terms_statement(table)
+
+        def terms(word: str, most: int) -> list[str]:
+            return [row[0] for row in cur.execute(find, [word, most]).fetchall()]
+
+        known = word_terms(words, terms)
+        counted = counted_postings(select, table, "duckdb", known)
+        if counted is not None:
+            return counted
+        postings = by_postings(select, table, "duckdb", known)
+        return late_rows(postings, {c.field_name for c in dataset.columns})
+    return narrowed(select, ids)
+
+
+def without_id_sort(select: exp.Select) -> exp.Select:
+    """Drop an ORDER BY that is only ``_id`` ascending: a version table is written in ``_id``
+    order and DuckDB keeps insertion order for unsorted scans (preserve_insertion_order is on
+    by default), so the rows come in that order anyway, and streaming instead of sorting keeps
+    a full export in constant memory."""
+    order = select.args.get("order")
+    keys = order.expressions if order is not None else []
+    if (
+        len(keys) == 1
+        and isinstance(keys[0].this, exp.Column)
+        and keys[0].this.name == ROW_ID
+        and not keys[0].args.get("desc")
+        and not select.args.get("group")
+    ):
+        trimmed = select.copy()
+        trimmed.set("order", None)
+        return trimmed
+    return select
+
+
+def fetch_rows(cur: duckdb.DuckDBPyConnection, size: int = 2048) -> Iterator[tuple[Any, ...]]:
+    try:
+        while chunk := cur.fetchmany(size):
+            yield from chunk
+    finally:
+        cur.close()
