@@ -187,23 +187,16 @@ def _several(counts: Counts, measure: Column | None) -> bool:
 
 
 def _left_out(counts: Counts, noun: str, *, several: bool) -> str:
-    """What the caption says of the values left out of the shares, and of units counted
-    under several values. Bars of one unit's values overlap when ``several``: their sum
-    would count a unit twice, so a number is given only when it is one bar's own; a unit
-    with a recorded value and an unrecorded one is in both (which is why the summary's
-    "do not record it", units with no value at all, can be fewer)."""
+    """The caption's words on values left out of the shares. When ``several``, one unit's
+    bars overlap (a recorded value and an unrecorded one alike), so a number is only ever
+    one bar's own: a sum would count a unit twice."""
     left_out = [c.count for c in counts.values if c.unknown]
+    apart = "with it unknown or not recorded are shown apart and left out of the shares."
     text = ""
     if len(left_out) == 1 or (left_out and not several):
-        text += (
-            f" {sum(left_out):,.0f} {noun} with it unknown or not recorded are shown apart "
-            "and left out of the shares."
-        )
+        text = f" {sum(left_out):,.0f} {noun} {apart}"
     elif left_out:
-        text += (
-            f" The {noun} with it unknown or not recorded are shown apart and left out of "
-            "the shares."
-        )
+        text = f" The {noun} {apart}"
     if several:
         text += (
             f" One of the {noun} with several values counts once under each, a recorded "
