@@ -198,11 +198,7 @@ def _left_out(counts: Counts, noun: str, *, several: bool) -> str:
     elif left_out:
         text = f" The {noun} {apart}"
     if several:
-        text += (
-            f" One of the {noun} with several values counts once under each, a recorded "
-            f"value and an unrecorded one alike, so the bars can add up to more than the "
-            f"{noun} and the shares to more than 100%."
-        )
+        text += f" One of the {noun} with several values counts under each."
     return text
 
 

@@ -123,7 +123,7 @@ def test_a_caption_never_adds_up_bars_that_count_one_incident_twice(
     # The unknown bars hold c1 twice: 4 would count it twice, 3 is no bar's own count.
     assert "unknown or not recorded" in chart.description
     assert not any(f" {n} incidents with it unknown" in chart.description for n in (3, 4))
-    assert "counts once under each" in chart.description
+    assert "with several values counts under each" in chart.description
     # Only the not-recorded cells: one bar, its own exact count.
     only_nulls = count_by(portal, dataset, "kind != 'UNK' OR kind IS NULL", kind)
     assert "2 incidents with it unknown or not recorded" in only_nulls.description
