@@ -3,12 +3,12 @@ they hold about 160 MB for the life of the process."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.fresh_python import fresh_python
 
 
 @pytest.mark.parametrize(("preload", "imported"), [("true", True), ("false", False)])
@@ -28,12 +28,4 @@ def test_a_server_imports_the_statistics_libraries_only_when_asked(
             print("esda" in sys.modules)
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=Path(__file__).parents[2],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == str(imported)
+    assert fresh_python(script).strip().splitlines()[-1] == str(imported)

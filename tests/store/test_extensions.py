@@ -5,8 +5,6 @@ statement calling a spatial function loads ``spatial`` first."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.store.duckdb import DuckDBStore
 from blotter.store.extensions import needed
+from tests.fresh_python import fresh_python
 
 COLUMNS = [
     Column(field_name="kind", name="Kind", type=ColumnType.TEXT),
@@ -82,15 +81,7 @@ def test_a_fresh_process_answers_spatial_questions_first(tmp_path: Path) -> None
         print(json.dumps(answers, default=str))
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=Path(__file__).parents[2],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    answers = json.loads(done.stdout)
+    answers = json.loads(fresh_python(script))
     assert [int(r[0]) for r in answers["polygon"]] == [1, 2]
     assert [int(r[0]) for r in answers["circle"]] == [1, 2]
     assert len(answers["point"]) == 3
