@@ -122,8 +122,11 @@ def test_page_views_and_audit_entries_keep_what_is_kept(
     marker = one.create_dataset(DatasetMeta(name="Marker"), COLUMNS)
     caches = [one._datasets, two._datasets]
     assert caches[0] is not None and caches[1] is not None
+    # Both kept by both workers (the marker too: a worker that never read it would read it
+    # fresh, renamed, before the rename's notification arrives).
     for store in (one, two):
-        assert _seen(lambda s=store: s.get_dataset(ds.id) is s.get_dataset(ds.id), True)
+        for kept_id in (ds.id, marker.id):
+            assert _seen(lambda s=store, i=kept_id: s.get_dataset(i) is s.get_dataset(i), True)
     kept = [one.get_dataset(ds.id), two.get_dataset(ds.id)]
     counted = [(c.reloads, c.drops) for c in caches]
     for store in (one, two):
