@@ -164,6 +164,22 @@ class StoreUnavailable(BlotterError):
     status = 503
 
 
+class StoreOutOfMemory(BlotterError):
+    """The embedded database needed more memory than it may use for a write; nothing of the
+    write was kept."""
+
+    code = "store.out-of-memory"
+    status = 503
+
+    def __init__(self, limit: str) -> None:
+        super().__init__(
+            f"The embedded database needed more than the {limit} of memory it may use "
+            "(BLOTTER_DUCKDB_MEMORY_MB), so nothing was published and what was published before "
+            "is unchanged. Raise BLOTTER_DUCKDB_MEMORY_MB, or serve from PostgreSQL.",
+            limit=limit,
+        )
+
+
 class SchemaMismatch(BlotterError):
     """The database's schema is not the one this server's code expects (mid-upgrade)."""
 

@@ -11,11 +11,18 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
+from blotter.errors import StoreOutOfMemory
 from blotter.model import Column, ColumnType
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
 from blotter.store.common import lookup_field
 from blotter.store.rollup_tables import rollup_table
-from blotter.store.search_index import index_statements, words_table
+from blotter.store.search_index import (
+    index_statements,
+    sampled_terms_statement,
+    setting_bytes,
+    word_spans,
+    words_table,
+)
 
 
 def _ident(name: str) -> str:
@@ -45,9 +52,12 @@ def registered_or_dropped(
     once it is, the table of the version it replaced (``old``) is dropped."""
     try:
         yield
-    except BaseException:
+    except BaseException as failure:
         drop_version(cur, table)
         cur.execute(f"DROP TABLE IF EXISTS {_ident(table + '_load')}")
+        if isinstance(failure, duckdb.OutOfMemoryException):
+            limit = cur.execute("SELECT current_setting('memory_limit')").fetchone()
+            raise StoreOutOfMemory(str(limit[0] if limit else "?")) from failure
         raise
     drop_replaced(cur, old)
 
@@ -97,6 +107,24 @@ class Writes:
         self._lock.release()
 
 
+def _word_spans(
+    cur: duckdb.DuckDBPyConnection, table: str, text: list[str]
+) -> list[tuple[int, int]]:
+    """The ranges of ``_id`` the word index is built in, each within the memory limit."""
+    found = cur.execute(f"SELECT min({ROW_ID}), max({ROW_ID}), count(*) FROM {_ident(table)}")  # noqa: S608 - ours
+    first, last, rows = found.fetchone() or (None, None, 0)
+    if not rows:
+        return []
+    sampled, terms = cur.execute(sampled_terms_statement(table, text)).fetchone() or (0, 0)
+    return word_spans(first, last, rows, terms / max(sampled, 1), memory_limit(cur))
+
+
+def memory_limit(cur: duckdb.DuckDBPyConnection) -> int:
+    """The most memory DuckDB may use, in bytes."""
+    (limit,) = cur.execute("SELECT current_setting('memory_limit')").fetchone() or ("0",)
+    return setting_bytes(str(limit))
+
+
 def create_table(
     cur: duckdb.DuckDBPyConnection,
     table: str,
@@ -127,7 +155,7 @@ def index_version(
     row group skip nothing. An index changes no answer (DuckDB's ART keys compare as ``=``
     does: 0.0 and -0.0 are one key; tested against a scan)."""
     text = [c.field_name for c in columns if c.type is ColumnType.TEXT]
-    for statement in index_statements(table, text, "duckdb"):
+    for statement in index_statements(table, text, "duckdb", _word_spans(cur, table, text)):
         cur.execute(statement)
     field = lookup_field(row_identifier, columns)
     if field is not None:
