@@ -392,7 +392,7 @@ class DuckDBStore(SqlHistory, Store):
             return RowStream(iter(()))
         readable = self._readable(dataset)
         if readable.history_table is None:  # a page newest first from the newest rows
-            planned = self._newest.sql(readable, select, lambda: self._newest_sql(readable, select))
+            planned = self.newest_first(readable, select)
             if planned is not None:
                 self.extensions.for_sql(planned[0])
                 page, timeout_s = newest_rows(self._cursor(), planned, timeout_s)
@@ -403,6 +403,11 @@ class DuckDBStore(SqlHistory, Store):
         cur = self._cursor()
         run_watched(cur, sql, params, timeout_s)
         return RowStream(fetch_rows(cur))
+
+    def newest_first(self, dataset: Dataset, select: exp.Select) -> NewestSql | None:
+        """What a page newest first of the current version is asked first, and the rows it
+        returns when it holds the page (``store/newest_first.py``); None: only the plain query."""
+        return self._newest.sql(dataset, select, lambda: self._newest_sql(dataset, select))
 
     def _newest_sql(self, dataset: Dataset, select: exp.Select) -> NewestSql | None:
         rollup, run = (lambda: self.rollup(dataset)), runner(self._cursor())
