@@ -56,6 +56,8 @@ PAGES: list[tuple[dict[str, str], bool]] = [
     ({"$where": "district = '3'", "$order": "received DESC, case_no", "$limit": "15"}, True),
     ({"$where": "received < '2022-01-01'", "$order": "received DESC", "$limit": "10"}, False),
     ({"$where": "age = 2", "$order": "received DESC NULLS LAST", "$limit": "5"}, True),
+    ({"$where": "district = '1' OR age > 5", "$order": "received DESC", "$limit": "150"}, True),
+    ({"$select": "case_no, received AS at", "$order": "received DESC", "$limit": "3"}, True),
     ({"$where": "case_no = 'C-0002'", "$order": "received DESC", "$limit": "5"}, False),
     ({"$q": "report", "$order": "received DESC NULLS LAST", "$limit": "20"}, True),
     ({"$q": "aitken", "$order": "received DESC NULLS LAST", "$limit": "20"}, False),
