@@ -21,6 +21,7 @@ from blotter.queries import parse_request
 from blotter.soql.compiler import compile_query
 from blotter.store import Store, duckdb_reads, newest_first
 from blotter.store.newest_first import NewestPage, cutoff, newest_page
+from blotter.store.rollup_tables import Rollup
 
 COLUMNS = [
     Column(field_name="case_no", name="Case", type=ColumnType.TEXT),
@@ -279,3 +280,29 @@ def test_the_cutoff_keeps_enough_rows_and_at_most_half() -> None:
     assert cutoff(months, page(600)) is None  # more than half the rows
     assert cutoff(months, page(2000)) is None  # never enough
     assert cutoff([], page(1)) is None
+
+
+def test_a_rollup_dropped_meanwhile_leaves_the_plain_query(
+    engine_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The months are read when the SQL is first written; a version replaced in between (its
+    rollup dropped with its table) leaves the plain query, not an error."""
+    import duckdb
+
+    dataset = _publish(engine_store, ROWS)
+    query, filters = parse_request({"$order": "received DESC", "$limit": "10"})
+    select = compile_query(query, dataset, filters=filters).select
+    rollup = Rollup(("_month_of__received",), frozenset({0}))
+
+    def gone(sql: str) -> list[tuple[Any, ...]]:
+        raise duckdb.CatalogException("Table with name ds_x__rollup does not exist!")
+
+    def written(select: exp.Select) -> tuple[str, Any]:
+        return engine_store.engine_sql(dataset, select)
+
+    assert duckdb_reads.newest_first_sql(dataset, select, lambda: rollup, gone, written) is None
+    months = [(datetime(2023, 12, 1), 100), (datetime(2023, 11, 1), 100)]
+    planned = duckdb_reads.newest_first_sql(
+        dataset, select, lambda: rollup, lambda _: months, written
+    )
+    assert planned is not None and planned[2] == 10
