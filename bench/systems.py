@@ -236,6 +236,8 @@ class RawEngine:
         # and either driver's connection, whose execute() each types its own way.
         self._store: Any = None
         self._con: Any = None
+        # Plain SQL → what the store asks first for it (DuckDB's page newest first).
+        self._first: dict[str, tuple[str, Any, int]] = {}
 
     def __enter__(self) -> RawEngine:
         from blotter.settings import Settings
@@ -280,6 +282,11 @@ class RawEngine:
         # What Blotter runs: a count its version's rollup answers is read from the rollup.
         chosen = select_for(self._store, self._dataset, compiled.select, self._settings)
         sql, params = self._store.engine_sql(self._dataset, chosen)
+        # A page newest first is asked of the newest rows first, as the store does.
+        newest_first = getattr(self._store, "newest_first", None)
+        first = newest_first(self._dataset, chosen) if newest_first else None
+        if first is not None:
+            self._first[sql] = first
         return sql, params, [(out.name, out.width) for out in compiled.outputs]
 
     @staticmethod
@@ -292,6 +299,11 @@ class RawEngine:
         return record
 
     def run(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        first = self._first.get(sql)
+        if first is not None:  # the newest rows' page when it is full, else the plain query
+            page = list(self._con.execute(first[0], first[1]).fetchall())
+            if len(page) == first[2]:
+                return page
         cur = self._con.execute(sql, params)
         return list(cur.fetchall())
 

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
 from sqlglot import exp
@@ -162,19 +162,20 @@ def point_at_table(
     return select.transform(swap, copy=copy)
 
 
-class SqlMemo:
+Written = TypeVar("Written")
+
+
+class SqlMemo(Generic[Written]):
     """Engine SQL of compiled queries, by query object and version. The read path compiles
     each request once (``queries.CompiledCache``) and hands the same tree again for the same
     request; writing it as SQL again would cost a fifth of a millisecond each time."""
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self._entries: dict[tuple[str, int, str, int], tuple[exp.Select, tuple[str, Any]]] = {}
+        self._entries: dict[tuple[str, int, str, int], tuple[exp.Select, Written]] = {}
         self._lock = threading.Lock()
 
-    def sql(
-        self, dataset: Dataset, select: exp.Select, write: Callable[[], tuple[str, Any]]
-    ) -> tuple[str, Any]:
+    def sql(self, dataset: Dataset, select: exp.Select, write: Callable[[], Written]) -> Written:
         key = (dataset.id, dataset.version, dataset.history_table or "", id(select))
         kept = self._entries.get(key)
         # The tree is kept with its SQL, so its id cannot be reused by another tree meanwhile.

@@ -18,24 +18,9 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from blotter.errors import (
-    DatasetNotFound,
-    StoreBusy,
-)
-from blotter.model import (
-    ChangeCounts,
-    Column,
-    ColumnType,
-    Dataset,
-    DatasetMeta,
-    Version,
-)
-from blotter.schema import (
-    CREATED_AT,
-    ROW_ID,
-    UPDATED_AT,
-    version_table,
-)
+from blotter.errors import DatasetNotFound, StoreBusy
+from blotter.model import ChangeCounts, Column, ColumnType, Dataset, DatasetMeta, Version
+from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
 from blotter.store import rollup_tables as rollups
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.catalog import VersionRecord, next_numbers, register_version
@@ -52,7 +37,15 @@ from blotter.store.common import (
 )
 from blotter.store.duckdb_csv import csv_lines
 from blotter.store.duckdb_feed import Feed
-from blotter.store.duckdb_reads import by_word_index, fetch_rows, has_word_index, without_id_sort
+from blotter.store.duckdb_reads import (
+    NewestSql,
+    by_word_index,
+    fetch_rows,
+    has_word_index,
+    newest_first_sql,
+    newest_rows,
+    without_id_sort,
+)
 from blotter.store.duckdb_startup import MIGRATIONS, drop_unregistered_tables, migrate
 from blotter.store.duckdb_watchdog import run_watched
 from blotter.store.duckdb_writes import (
@@ -122,7 +115,8 @@ class DuckDBStore(SqlHistory, Store):
         # Datasets as last read, tagged with the write generation they were read at. DuckDB
         # lets one process write the file, so every change passes through _write_lock here.
         self._datasets: dict[str, tuple[int, Any]] = {}
-        self._sql = SqlMemo()
+        self._sql: SqlMemo[tuple[str, Any]] = SqlMemo()
+        self._newest: SqlMemo[NewestSql | None] = SqlMemo()  # store/newest_first.py
         self._word_indexes: dict[str, bool] = {}  # version table → whether it has one
         # (dataset, its creation, version) → the version's rollup, None without one.
         self._rollups: dict[tuple[str, object, int], rollups.Rollup | None] = {}
@@ -396,11 +390,28 @@ class DuckDBStore(SqlHistory, Store):
         count_query()
         if dataset.version == 0:
             return RowStream(iter(()))
-        sql, params = self.engine_sql(self._readable(dataset), select)
+        readable = self._readable(dataset)
+        if readable.history_table is None:  # a page newest first from the newest rows
+            planned = self.newest_first(readable, select)
+            if planned is not None:
+                self.extensions.for_sql(planned[0])
+                page, timeout_s = newest_rows(self._cursor(), planned, timeout_s)
+                if page is not None:
+                    return RowStream(iter(page))
+        sql, params = self.engine_sql(readable, select)
         self.extensions.for_sql(sql)
         cur = self._cursor()
         run_watched(cur, sql, params, timeout_s)
         return RowStream(fetch_rows(cur))
+
+    def newest_first(self, dataset: Dataset, select: exp.Select) -> NewestSql | None:
+        """What a page newest first of the current version is asked first, and the rows it
+        returns when it holds the page (``store/newest_first.py``); None: only the plain query."""
+        return self._newest.sql(dataset, select, lambda: self._newest_sql(dataset, select))
+
+    def _newest_sql(self, dataset: Dataset, select: exp.Select) -> NewestSql | None:
+        rollup, run = (lambda: self.rollup(dataset)), runner(self._cursor())
+        return newest_first_sql(dataset, select, rollup, run, lambda s: self._written(dataset, s))
 
     def _readable(self, dataset: Dataset) -> Dataset:
         """``dataset`` as it can be read now: a version replaced since it was read as the
@@ -419,11 +430,10 @@ class DuckDBStore(SqlHistory, Store):
             return self._sql.sql(
                 dataset, select, lambda: engine_sql(dataset, narrowed(select, None), "duckdb")
             )
-        return self._sql.sql(
-            dataset,
-            select,
-            lambda: engine_sql(dataset, without_id_sort(self._narrowed(dataset, select)), "duckdb"),
-        )
+        return self._sql.sql(dataset, select, lambda: self._written(dataset, select))
+
+    def _written(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
+        return engine_sql(dataset, without_id_sort(self._narrowed(dataset, select)), "duckdb")
 
     def _narrowed(self, dataset: Dataset, select: exp.Select) -> exp.Select:
         """``$q``'s words narrowed by the version's word index (``store/search_index.py``)."""

@@ -1,8 +1,9 @@
 """DuckDB's reads: ``$q``'s words narrowed by a version's word index, an ``_id`` order left to
-the table's own, rows fetched in chunks."""
+the table's own, a page newest first read from the newest rows, rows fetched in chunks."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,8 +11,11 @@ import duckdb
 from sqlglot import exp
 
 from blotter.model import Dataset
-from blotter.schema import ROW_ID
+from blotter.schema import ROW_ID, version_table
+from blotter.store.duckdb_watchdog import run_watched
+from blotter.store.newest_first import cutoff, newest_page, restricted
 from blotter.store.ordering import order_column
+from blotter.store.rollup_tables import Rollup, Run, month_counts
 from blotter.store.search_index import (
     by_postings,
     candidates,
@@ -93,6 +97,53 @@ def without_id_sort(select: exp.Select) -> exp.Select:
         trimmed.set("order", None)
         return trimmed
     return select
+
+
+# What a page newest first is asked first: the restricted query's SQL and parameters, and
+# the rows it returns when it holds the page (``store/newest_first.py``).
+NewestSql = tuple[str, Any, int]
+
+
+def newest_first_sql(
+    dataset: Dataset,
+    select: exp.Select,
+    rollup: Callable[[], Rollup | None],
+    run: Run,
+    write: Callable[[exp.Select], tuple[str, Any]],
+) -> NewestSql | None:
+    """The restricted query of a page newest first by the main timestamp of ``dataset`` (the
+    current version, read from its own table), written by ``write``; None when the page's
+    shape or the version's rollup (``rollup``, its months read by ``run``) does not allow it."""
+    page = newest_page(select, order_column(dataset.columns, dataset.meta.main_date))
+    described = rollup() if page is not None else None
+    if page is None or described is None:
+        return None
+    table = version_table(dataset.id, dataset.version)
+    try:
+        months = month_counts(run, table, described, page.key.name)
+    except duckdb.CatalogException:  # replaced meanwhile, its rollup dropped: the plain query
+        return None
+    start = cutoff(months, page) if months else None
+    if start is None:
+        return None
+    nulls = any(month is None and n for month, n in months or ())
+    sql, params = write(restricted(select, page, start, nulls))
+    return sql, params, page.rows
+
+
+def newest_rows(
+    cur: duckdb.DuckDBPyConnection, planned: NewestSql, timeout_s: float | None
+) -> tuple[list[tuple[Any, ...]] | None, float | None]:
+    """The page of a restricted query when it holds one (else None, and the plain query
+    answers), and what is left of ``timeout_s`` for the plain query."""
+    sql, params, rows = planned
+    started = time.monotonic()
+    run_watched(cur, sql, params, timeout_s)
+    page = list(fetch_rows(cur))
+    if len(page) == rows:
+        return page, timeout_s
+    left = None if timeout_s is None else max(timeout_s - (time.monotonic() - started), 0.001)
+    return None, left
 
 
 def fetch_rows(cur: duckdb.DuckDBPyConnection, size: int = 2048) -> Iterator[tuple[Any, ...]]:

@@ -114,7 +114,7 @@ class PostgresStore(SqlHistory, Store):
         ensure_database(url, self._limits.wait_s)
         self._pool = open_pool(url, schema, self._limits)
         self._read_pool = open_pool(read_url, schema, self._limits) if read_url else self._pool
-        self._sql = SqlMemo()
+        self._sql: SqlMemo[tuple[str, Any]] = SqlMemo()
         self._word_indexes: dict[str, bool] = {}  # version table → whether it has one
         # (dataset, its creation, version) → the version's rollup, None without one.
         self._rollups: dict[tuple[str, object, int], rollups.Rollup | None] = {}

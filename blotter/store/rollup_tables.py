@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import combinations
 from typing import Any
 
@@ -233,6 +234,22 @@ def describe(run: Run, table: str) -> Rollup | None:
         return None
     masks = run(f"SELECT DISTINCT {GROUPING_COLUMN} FROM {quote(name)}")
     return Rollup(grouped, frozenset(int(m) for (m,) in masks))
+
+
+def month_counts(
+    run: Run, table: str, rollup: Rollup, field: str
+) -> list[tuple[datetime | None, int]] | None:
+    """The version's rows per month of ``field`` (its main timestamp; None: the rows without
+    one), from its rollup; None when the rollup does not count them so."""
+    month = MONTH_PREFIX + field
+    mask = rollup.mask({month}) if month in rollup.columns else None
+    if mask is None or mask not in rollup.sets:
+        return None
+    rows = run(
+        f"SELECT {quote(month)}, {COUNT_COLUMN} FROM {quote(rollup_table(table))} "
+        f"WHERE {GROUPING_COLUMN} = {int(mask)}"
+    )
+    return [(month_start, int(n)) for month_start, n in rows]
 
 
 def _text(value: str) -> str:

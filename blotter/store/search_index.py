@@ -379,13 +379,10 @@ def late_rows(select: exp.Select, fields: set[str]) -> exp.Select:
         return select
     if keys[-1].name != ROW_ID or not all(k.name in fields or k.name == ROW_ID for k in keys):
         return select
-    for output in select.expressions:  # ORDER BY reads an output's alias before a column
-        if output.alias_or_name in {k.name for k in keys}:
-            inner = output.unalias()
-            if not (isinstance(inner, exp.Column) and inner.name == output.alias_or_name):
-                return select
-    page = _number(limit.expression)
-    skipped = 0 if offset is None else _number(offset.expression)
+    if renamed_over(select, {k.name for k in keys}):
+        return select
+    page = number(limit.expression)
+    skipped = 0 if offset is None else number(offset.expression)
     if page is None or skipped is None or page + skipped > LATE_MOST:
         return select
     ids = select.copy()
@@ -397,7 +394,19 @@ def late_rows(select: exp.Select, fields: set[str]) -> exp.Select:
     return rows
 
 
-def _number(node: exp.Expression | None) -> int | None:
+def renamed_over(select: exp.Select, names: set[str]) -> bool:
+    """Whether an output of ``select`` is named like one of ``names`` without being that
+    column: ORDER BY reads an output's alias before a column of the same name."""
+    for output in select.expressions:
+        if output.alias_or_name in names:
+            inner = output.unalias()
+            if not (isinstance(inner, exp.Column) and inner.name == output.alias_or_name):
+                return True
+    return False
+
+
+def number(node: exp.Expression | None) -> int | None:
+    """The value of an integer literal (a LIMIT, an OFFSET); None for anything else."""
     if isinstance(node, exp.Literal) and node.is_int:
         return int(node.this)
     return None
