@@ -52,7 +52,13 @@ from blotter.store.common import (
 )
 from blotter.store.duckdb_csv import csv_lines
 from blotter.store.duckdb_feed import Feed
-from blotter.store.duckdb_reads import by_word_index, fetch_rows, has_word_index, without_id_sort
+from blotter.store.duckdb_reads import (
+    ReadCursors,
+    by_word_index,
+    fetch_rows,
+    has_word_index,
+    without_id_sort,
+)
 from blotter.store.duckdb_startup import MIGRATIONS, drop_unregistered_tables, migrate
 from blotter.store.duckdb_watchdog import run_watched
 from blotter.store.duckdb_writes import (
@@ -118,6 +124,7 @@ class DuckDBStore(SqlHistory, Store):
                 ) from err
             raise
         self.extensions = Extensions(self._con)  # loaded when a statement needs one
+        self._reads = ReadCursors(self._con)
         self._write_lock = Writes()
         # Datasets as last read, tagged with the write generation they were read at. DuckDB
         # lets one process write the file, so every change passes through _write_lock here.
@@ -398,9 +405,9 @@ class DuckDBStore(SqlHistory, Store):
             return RowStream(iter(()))
         sql, params = self.engine_sql(self._readable(dataset), select)
         self.extensions.for_sql(sql)
-        cur = self._cursor()
+        cur = self._reads.take()
         run_watched(cur, sql, params, timeout_s)
-        return RowStream(fetch_rows(cur))
+        return RowStream(fetch_rows(cur, self._reads))
 
     def _readable(self, dataset: Dataset) -> Dataset:
         """``dataset`` as it can be read now: a version replaced since it was read as the
