@@ -23,5 +23,11 @@ def format_timestamp(value: datetime | date, *, fixed: bool = False) -> str:
     instant in UTC, such as :created_at) ends with Z."""
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+    if value.tzinfo is None and value.year >= 1000:
+        # The same text, about three times as fast (a JSON answer writes one per row):
+        # isoformat truncates to milliseconds too. strftime leaves a year under 1000
+        # unpadded (glibc) and isoformat would add a zone's offset: those take strftime.
+        text = value.isoformat(timespec="milliseconds")
+    else:
+        text = value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
     return text + "Z" if fixed else text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -40,3 +40,27 @@ def test_a_number_is_written_without_a_spurious_decimal_point(value: float, text
 )
 def test_a_timestamp_is_floating_with_milliseconds(value: datetime | date, text: str) -> None:
     assert format_timestamp(value) == text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2017, 3, 4, 5, 6, 7, 891_999),
+        datetime(2017, 3, 4, 5, 6, 7, 999),  # under a millisecond: .000
+        datetime(2017, 3, 4, 5, 6, 7, 1_000),
+        datetime(1000, 1, 1),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999),
+        datetime(999, 12, 31, 23, 59, 59, 123_456),  # a year strftime leaves unpadded
+        datetime(1, 1, 1),
+        datetime(2017, 3, 4, 5, 6, 7, 891_999, tzinfo=UTC),  # a zone: never an offset
+        date(2017, 3, 4),
+        date(999, 3, 4),
+    ],
+)
+@pytest.mark.parametrize("fixed", [False, True])
+def test_a_timestamp_reads_as_strftime_writes_it(value: datetime | date, fixed: bool) -> None:
+    """The fast path (isoformat) writes exactly what strftime writes, for every year and
+    with or without a zone."""
+    moment = value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    assert format_timestamp(value, fixed=fixed) == text + ("Z" if fixed else "")

@@ -114,7 +114,7 @@ def data_response(
             return sent
         # The first request: streamed while its file is written, never kept in memory.
         body = _joined(["\ufeff".encode()], sent) if bom else sent
-        return _answer(body, media_type, headers, request.url.path, lambda _: None, 0)
+        return _answer(body, media_type, headers, request.scope["path"], lambda _: None, 0)
     # The same question about the same version is answered from memory, pages and API alike.
     cache = answers(portal.store, portal.settings)
     key = answer_key(dataset, query_key(portal.store, prepared), f"{fmt};bom={bom}")
@@ -132,7 +132,7 @@ def data_response(
         body,
         media_type,
         headers,
-        request.url.path,
+        request.scope["path"],
         lambda whole: cache.put(key, whole, len(whole)),
         cache.item_bytes,
     )

@@ -67,7 +67,8 @@ def _data_response(
         etag_key=sorted(params.items()),
         download=download,
         attach=attach,
-        about=filter_words(params),
+        # Only a downloaded file is named for its filter.
+        about=filter_words(params) if download or attach else "",
         bom=bom,
         # A whole export is the same bytes for every reader of the version: sent from a file.
         whole=download and fmt == "csv" and _asks_everything(params),

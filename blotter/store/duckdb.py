@@ -39,6 +39,7 @@ from blotter.store.duckdb_csv import csv_lines
 from blotter.store.duckdb_feed import Feed
 from blotter.store.duckdb_reads import (
     NewestSql,
+    ReadCursors,
     by_word_index,
     fetch_rows,
     has_word_index,
@@ -111,6 +112,7 @@ class DuckDBStore(SqlHistory, Store):
                 ) from err
             raise
         self.extensions = Extensions(self._con)  # loaded when a statement needs one
+        self._reads = ReadCursors(self._con)
         self._write_lock = Writes()
         # Datasets as last read, tagged with the write generation they were read at. DuckDB
         # lets one process write the file, so every change passes through _write_lock here.
@@ -395,14 +397,14 @@ class DuckDBStore(SqlHistory, Store):
             planned = self.newest_first(readable, select)
             if planned is not None:
                 self.extensions.for_sql(planned[0])
-                page, timeout_s = newest_rows(self._cursor(), planned, timeout_s)
+                page, timeout_s = newest_rows(self._reads, planned, timeout_s)
                 if page is not None:
                     return RowStream(iter(page))
         sql, params = self.engine_sql(readable, select)
         self.extensions.for_sql(sql)
-        cur = self._cursor()
+        cur = self._reads.take()
         run_watched(cur, sql, params, timeout_s)
-        return RowStream(fetch_rows(cur))
+        return RowStream(fetch_rows(cur, self._reads))
 
     def newest_first(self, dataset: Dataset, select: exp.Select) -> NewestSql | None:
         """What a page newest first of the current version is asked first, and the rows it

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 import time
 from typing import Any
@@ -51,7 +52,7 @@ class Watch:
     and ``interrupt`` take the same lock, so no interrupt lands after the query is done."""
 
     def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        self._cursor = cursor
+        self._cursor: duckdb.DuckDBPyConnection | None = cursor
         self._lock = threading.Lock()
         self.done = False
         self.interrupted = False
@@ -60,12 +61,15 @@ class Watch:
         """Mark the query done; whether it was interrupted at least once."""
         with self._lock:
             self.done = True
+            # A finished watch may wait in the queue until the watchdog next looks: it holds
+            # no cursor meanwhile.
+            self._cursor = None
             return self.interrupted
 
     def interrupt(self) -> bool:
         """Interrupt the query if it still runs; whether it did."""
         with self._lock:
-            if self.done:
+            if self.done or self._cursor is None:
                 return False
             self._cursor.interrupt()
             self.interrupted = True
@@ -74,7 +78,11 @@ class Watch:
 
 class Watchdog:
     """One thread interrupting every query past its deadline. (A thread per query cost
-    more than running a small query.)"""
+    more than running a small query.)
+
+    The thread sleeps until the earliest deadline it knows of (``_armed``) and is woken only
+    for an earlier one: queries share one time limit, so a new query's deadline is nearly
+    always later, and waking the thread for each query cost a thread switch per request."""
 
     RETRY_S = 0.05  # an interrupt can land before the query has started: repeat until done
 
@@ -83,6 +91,9 @@ class Watchdog:
         self._due: list[tuple[float, int, Watch]] = []
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        # When the thread next looks at the queue: infinity while it waits for a first
+        # watch, minus infinity while it is awake (it looks again before it sleeps).
+        self._armed = math.inf
 
     def watch(self, cursor: duckdb.DuckDBPyConnection, timeout_s: float) -> Watch:
         watch = Watch(cursor)
@@ -91,11 +102,17 @@ class Watchdog:
 
     def _schedule(self, watch: Watch, deadline: float) -> None:
         with self._wake:
+            # Queries end in about the order they start: finished ones leave from the front
+            # here, so the queue stays short while the thread sleeps.
+            while self._due and self._due[0][2].done:
+                heapq.heappop(self._due)
             heapq.heappush(self._due, (deadline, next(self._order), watch))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True, name="timeouts")
                 self._thread.start()
-            self._wake.notify()
+            if deadline < self._armed:
+                self._armed = -math.inf  # woken: it looks again before it sleeps
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:
@@ -106,7 +123,9 @@ class Watchdog:
                     wait = self._due[0][0] - time.monotonic() if self._due else None
                     if wait is not None and wait <= 0:
                         break
+                    self._armed = self._due[0][0] if self._due else math.inf
                     self._wake.wait(wait)
+                    self._armed = -math.inf
                 _, _, overdue = heapq.heappop(self._due)
             try:
                 again = overdue.interrupt()

@@ -14,10 +14,10 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg.conninfo
@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool
 from blotter.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,22 @@ def checkout(pool: ConnectionPool, wait_s: float, first: bytes = b"") -> psycopg
     """A connection that has just answered a round trip; StoreUnavailable after ``wait_s``.
     The round trip runs ``first`` (statements without parameters, such as a read's
     ``BEGIN``), so a read starting its transaction pays no round trip for the check."""
+    conn, _ = checked(pool, wait_s, lambda conn: conn.execute(first))
+    return conn
+
+
+def checked(
+    pool: ConnectionPool,
+    wait_s: float,
+    run: Callable[[psycopg.Connection[Any]], T],
+    *,
+    retry: Callable[[psycopg.OperationalError], bool] = lambda _: True,
+) -> tuple[psycopg.Connection[Any], T]:
+    """A connection and what ``run`` gave on it, ``run``'s first round trip being the
+    connection's check: a connection ``run`` finds broken (an ``OperationalError`` that
+    ``retry`` allows) is given back and ``run`` tried on another, until ``wait_s``, then
+    StoreUnavailable. On any other error the connection goes back to the pool, its work
+    undone."""
     deadline = time.monotonic() + wait_s
     while True:
         left = deadline - time.monotonic()
@@ -75,9 +92,11 @@ def checkout(pool: ConnectionPool, wait_s: float, first: bytes = b"") -> psycopg
         except psycopg.OperationalError as err:  # PoolTimeout: nothing connects
             raise unavailable(err, wait_s) from err
         try:
-            conn.execute(first)
-            return conn
+            return conn, run(conn)
         except psycopg.OperationalError as err:
+            if not retry(err):
+                release(pool, conn)
+                raise
             # A restart ends every connection at once: drop the others now rather than
             # find them broken one request at a time.
             log.warning("PostgreSQL connection found broken (%s); checking the pool", err)

@@ -74,7 +74,8 @@ from blotter.store.postgres_reads import (
     open_copy,
     open_cursor,
     read_begin,
-    read_whole,
+    read_errors,
+    read_page,
     stream,
     word_candidates,
 )
@@ -382,15 +383,14 @@ class PostgresStore(SqlHistory, Store):
         if dataset.version == 0:
             return RowStream(iter(()))
         text, params = self.engine_sql(dataset, select)
-        conn, context = self._begin_read(timeout_s)
         if limited(select, WHOLE_ROWS):
             # A page of at most WHOLE_ROWS rows is read whole and the connection given back
             # at once. A server-side cursor would also stop PostgreSQL from planning the
             # query in parallel, at half the speed on two cores.
-            with ended_on_error(conn, context, timeout_s):
-                rows = read_whole(conn, text, params)
-            end_read(conn, context)
+            with read_errors(timeout_s, self._limits.wait_s):
+                rows = read_page(self._read_pool, self._limits.wait_s, timeout_s, text, params)
             return RowStream(iter(rows))
+        conn, context = self._begin_read(timeout_s)
         # The connection is held while the rows stream; it returns to the pool at the end.
         with ended_on_error(conn, context, timeout_s):
             cursor, first = open_cursor(conn, "blotter_read", text, params)

@@ -15,7 +15,7 @@ from blotter.errors import QueryTimeout
 from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.schema import DATASET_TABLE
 from blotter.store.duckdb import DuckDBStore
-from blotter.store.duckdb_watchdog import Watch
+from blotter.store.duckdb_watchdog import WATCHDOG, Watch, run_watched
 
 STREAMED = "SELECT i, i * 2 AS j FROM range(3000000) r(i)"
 
@@ -74,3 +74,30 @@ def test_every_read_near_its_deadline_is_whole_or_a_timeout_before_its_rows(
             continue
         assert sum(1 for _ in rows) == 100_000  # raises if interrupted mid-stream
     store.close()
+
+
+def test_a_short_limit_after_a_long_one_still_stops_its_query() -> None:
+    """The watchdog sleeps until the earliest deadline it knows of: a read with a shorter
+    limit than those before it must wake it, or it would run to its end."""
+    con = duckdb.connect()
+    done = con.cursor()
+    run_watched(done, "SELECT 1", {}, 600.0)  # the watchdog now sleeps ten minutes
+    assert done.fetchall() == [(1,)]
+    slow = con.cursor()
+    with pytest.raises(QueryTimeout):
+        # Seconds of work on two cores, far past its limit.
+        run_watched(slow, "SELECT sum(hash(i)) FROM range(20000000000) r(i)", {}, 0.2)
+
+
+def test_finished_reads_leave_the_watchdog_queue_as_later_ones_come() -> None:
+    """A finished read holds no cursor, and leaves the queue from its front when the next
+    read is watched, so the queue stays short though the watchdog sleeps."""
+    con = duckdb.connect()
+    for _ in range(50):
+        cur = con.cursor()
+        run_watched(cur, "SELECT 1", {}, 600.0)
+        cur.fetchall()
+        cur.close()
+    queued = [watch for _, _, watch in WATCHDOG._due]
+    assert len(queued) <= 2  # the newest, and one still waiting for its deadline at most
+    assert all(w._cursor is None for w in queued if w.done)

@@ -1,7 +1,8 @@
-"""A PostgreSQL read starts its transaction and time limit in the checkout's own round trip
-and ends a page's transaction in the query's: whatever way a read ends (a page, a stream, a
-CSV, a refusal, a timeout), its connection goes back to the pool with no transaction open
-and no setting left behind, and the limit stops the engine."""
+"""A PostgreSQL page is read in one round trip (its transaction, time limit, query and
+ROLLBACK sent together), a longer read starts its transaction and time limit in the
+checkout's own round trip: whatever way a read ends (a page, a stream, a CSV, a refusal, a
+timeout), its connection goes back to the pool with no transaction open and no setting left
+behind, the limit stops the engine, and a connection found broken is replaced."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from blotter.soql.compiler import compile_query
 from blotter.store import open_store
 from blotter.store.base import CsvCell
 from blotter.store.postgres import PostgresStore
-from blotter.store.postgres_reads import read_begin
-from tests.engines import engine_settings
+from blotter.store.postgres_reads import read_begin, read_page
+from tests.engines import TEST_DATABASE_URL, engine_settings
 
 COLUMNS = [
     Column(field_name="n", name="N", type=ColumnType.NUMBER),
@@ -117,4 +118,33 @@ def test_without_pipelines_a_page_is_read_the_same_and_ended_on_release(
     piped = _rows(store, dataset, params)
     monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda cls: False))
     assert _rows(store, dataset, params) == piped and len(piped) == 20
+    _clean(store)
+
+
+def test_a_page_stopped_at_its_limit_is_not_asked_again(store: PostgresStore) -> None:
+    pool = store._read_pool
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        read_page(pool, 5.0, 0.05, "SELECT pg_sleep(2)", {})
+    _clean(store)
+    assert read_page(pool, 5.0, 0.05, "SELECT %(n)s::int + 1", {"n": 41}) == [(42,)]
+    _clean(store)
+
+
+def test_a_page_read_on_a_broken_connection_is_read_on_a_fresh_one(
+    store: PostgresStore,
+) -> None:
+    """A restart ends every connection: the page's one round trip finds its connection
+    broken, and the page is read again on another, with no error for the reader."""
+    dataset = store.get_dataset("nums-0001")
+    params = {"$order": "n", "$limit": "5"}
+    before = _rows(store, dataset, params)
+    conn = store._read_pool.getconn(timeout=5)
+    pid = conn.info.backend_pid
+    store._read_pool.putconn(conn)
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    assert _rows(store, dataset, params) == before == [(float(i), f"w{i}") for i in range(5)]
+    conn = store._read_pool.getconn(timeout=5)
+    assert conn.info.backend_pid != pid
+    store._read_pool.putconn(conn)
     _clean(store)
