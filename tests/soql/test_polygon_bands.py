@@ -13,7 +13,7 @@ import pytest
 
 import blotter.queries as queries
 import blotter.queries.compiled as compiled
-import blotter.soql.functions as functions
+import blotter.store.polygons as polygons
 from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.settings import Settings
 from blotter.store import Store
@@ -105,7 +105,8 @@ def _answers(
     """Each point's answer, and the SQL, with the bands used past ``banded_past`` edges;
     compiled afresh and never answered from kept answers."""
     compiled._COMPILED = queries.CompiledCache()
-    functions.BANDED_EDGES = banded_past
+    polygons.BANDED_EDGES = banded_past
+    polygons._written.clear()  # each polygon is written once: write it afresh
     params = {
         "$select": f":id, within_polygon(at, '{wkt}') AS inside",
         "$order": ":id",
@@ -121,7 +122,8 @@ def test_bands_answer_as_every_edge(
     places: Any, engine_store: Store, engine_config: Settings, name: str, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(compiled, "_COMPILED", compiled._COMPILED)
-    monkeypatch.setattr(functions, "BANDED_EDGES", functions.BANDED_EDGES)
+    monkeypatch.setattr(polygons, "BANDED_EDGES", polygons.BANDED_EDGES)
+    monkeypatch.setattr(polygons, "_written", {})
     wkt = POLYGONS[name]
     every, every_sql = _answers(engine_store, places, wkt, engine_config, 10**9)
     banded, banded_sql = _answers(engine_store, places, wkt, engine_config, 16)
