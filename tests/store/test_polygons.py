@@ -22,6 +22,7 @@ from blotter.settings import Settings
 from blotter.store import Store
 from blotter.store.pgsql import Psycopg
 from blotter.store.polygons import DuckDBWithPolygons, expanded
+from tests.polygons import multipolygon_wkt, wobbly_ring
 
 COLUMNS = [
     Column(field_name="at", name="At", type=ColumnType.POINT),
@@ -31,34 +32,11 @@ COLUMNS = [
 ]
 
 
-def _ring(cx: float, cy: float, r: float, vertices: int) -> list[tuple[float, float]]:
-    """A wobbly ring like the benchmark's generated areas (banded past 16 edges)."""
-    ring = []
-    for k in range(vertices):
-        angle = 2 * math.pi * k / vertices
-        wobble = 0.62 + 0.08 * math.sin(5 * angle + 2)
-        ring.append(
-            (
-                round(cx + wobble * r * math.cos(angle), 7),
-                round(cy + wobble * r * math.sin(angle), 7),
-            )
-        )
-    return [*ring, ring[0]]
-
-
-def _wkt(polygons: list[list[list[tuple[float, float]]]]) -> str:
-    body = ", ".join(
-        "(" + ", ".join("(" + ", ".join(f"{x} {y}" for x, y in r) + ")" for r in rings) + ")"
-        for rings in polygons
-    )
-    return f"MULTIPOLYGON ({body})"
-
-
-OUTER = _ring(-122.2, 37.8, 0.1, 64)
-HOLE = _ring(-122.2, 37.8, 0.03, 24)[::-1]
+OUTER = wobbly_ring(-122.2, 37.8, 0.1, 64, phase=2)
+HOLE = wobbly_ring(-122.2, 37.8, 0.03, 24, phase=2)[::-1]
 BOX = [(-122.45, 37.62), (-122.35, 37.62), (-122.35, 37.7), (-122.45, 37.7), (-122.45, 37.62)]
-AREA = _wkt([[OUTER]])
-HOLED = _wkt([[OUTER, HOLE], [BOX]])
+AREA = multipolygon_wkt([[OUTER]])
+HOLED = multipolygon_wkt([[OUTER, HOLE], [BOX]])
 SMALL = "POLYGON ((" + ", ".join(f"{x} {y}" for x, y in BOX) + "))"
 GRID = 1440  # the first points: a grid over the shapes
 
