@@ -81,7 +81,8 @@ class Hotspots:
         kinds = {kind: json.dumps(kind) for kind in {c.kind for c in self.cells}}
         features = []
         for c in self.cells:
-            west, south, east, north = (corner(v) for v in c.bounds)
+            x0, y0, x1, y1 = c.bounds
+            west, south, east, north = corner(x0), corner(y0), corner(x1), corner(y1)
             features.append(
                 _FEATURE
                 % (
