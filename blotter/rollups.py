@@ -26,7 +26,7 @@ from typing import cast
 from sqlglot import exp
 
 from blotter.model import Dataset
-from blotter.schema import DATASET_TABLE, WordSearch
+from blotter.schema import DATASET_TABLE, PolygonTest, WordSearch
 from blotter.settings import Settings
 from blotter.store.base import RowStream, Store
 from blotter.store.rollup_tables import (
@@ -42,7 +42,16 @@ from blotter.store.rollup_tables import (
 # (sqlglot names the FROM clause ``from_``.)
 _FROM = "from_" if "from_" in exp.Select.arg_types else "from"
 _CLAUSES = {"expressions", _FROM, "where", "group", "having", "order", "limit", "offset"}
-_NEVER = (exp.Subquery, exp.Select, exp.Window, exp.Table, exp.Star, WordSearch, exp.Rand)
+_NEVER = (
+    exp.Subquery,
+    exp.Select,
+    exp.Window,
+    exp.Table,
+    exp.Star,
+    WordSearch,
+    PolygonTest,  # a point's columns: never a rollup's
+    exp.Rand,
+)
 
 
 def select_for(

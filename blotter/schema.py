@@ -73,3 +73,24 @@ class WordSearch(exp.Paren):
     turn it into SQL (``store/search_index.py``), so none can forget the predicate."""
 
     arg_types: ClassVar[dict[str, bool]] = {"this": True, "word": True}
+
+
+def number(value: float) -> exp.Expression:
+    """A numeric literal written without a spurious '.0' (the compiler's, and the numbers of
+    a polygon's test, which the stores write)."""
+    if value.is_integer() and abs(value) < 1e15:
+        return exp.Literal.number(int(value))
+    return exp.Literal.number(repr(value))
+
+
+Ring = tuple[tuple[float, float], ...]  # (lon, lat) vertices, as the WKT lists them
+
+
+class PolygonTest(exp.Expression):
+    """``within_polygon``, as the compiler marks it: true where the point (``lon``, ``lat``)
+    is inside ``rings`` (even-odd). Spelt out, the test is an expression of every edge (a
+    64-vertex area is thousands of sqlglot nodes), which each query's copies and walks then
+    carried; a store writes it once per polygon, its columns and its dialect
+    (``store/polygons.py``). sqlglot cannot write the marker, so no store can drop it."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"lon": True, "lat": True, "rings": True}

@@ -15,7 +15,9 @@ point weighted by its units) over the same cells gives the smooth surface beside
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,7 +62,39 @@ class Hotspots:
     noun: str = "rows"  # its words ("incidents")
     spread: int = 0  # units whose rows are at more than one place, each counted at one
 
-    def geojson(self) -> dict[str, Any]:
+    def geojson_bytes(self) -> bytes:
+        """:meth:`geojson` as compact JSON, byte for byte what ``json.dumps`` writes of it
+        (``separators=(",", ":")``, ``ensure_ascii=False``, ``allow_nan=False``: FastAPI's
+        ``JSONResponse``), each cell from one template: a city's grid is thousands of
+        cells whose corners are shared, and each corner's number is written once."""
+        numbers = [n for c in self.cells for n in (c.z, c.p, c.density, *c.bounds)]
+        if not all(map(math.isfinite, numbers)):
+            return _dumps(self.geojson())  # json.dumps refuses NaN: the same error
+        written: dict[float, str] = {}
+
+        def corner(value: float) -> str:
+            text = written.get(value) if value else None  # 0.0 and -0.0: one key, two texts
+            if text is None:
+                text = written[value] = repr(value)  # json writes a float as its repr
+            return text
+
+        kinds = {kind: json.dumps(kind) for kind in {c.kind for c in self.cells}}
+        features = []
+        for c in self.cells:
+            x0, y0, x1, y1 = c.bounds
+            west, south, east, north = corner(x0), corner(y0), corner(x1), corner(y1)
+            features.append(
+                _FEATURE
+                % (
+                    west, south, east, south, east, north, west, north, west, south,
+                    c.row, c.col, c.count, repr(c.z), repr(c.p), kinds[c.kind], repr(c.density),
+                )
+            )  # fmt: skip
+        empty = _dumps({**self.geojson(cells=False), "features": []})
+        return empty[: -len(b"[]}")] + ("[" + ",".join(features) + "]}").encode()
+
+    def geojson(self, cells: bool = True) -> dict[str, Any]:
+        """The cells as a GeoJSON FeatureCollection (its properties alone: ``cells=False``)."""
         return {
             "type": "FeatureCollection",
             "properties": {
@@ -98,9 +132,23 @@ class Hotspots:
                         "density": c.density,
                     },
                 }
-                for c in self.cells
+                for c in (self.cells if cells else [])
             ],
         }
+
+
+# One cell as json.dumps writes its feature (``geojson``), corners first, then properties.
+_FEATURE = (
+    '{"type":"Feature","geometry":{"type":"Polygon","coordinates":'
+    "[[[%s,%s],[%s,%s],[%s,%s],[%s,%s],[%s,%s]]]},"
+    '"properties":{"row":%d,"col":%d,"count":%d,"gi_z":%s,"p":%s,"kind":%s,"density":%s}}'
+)
+
+
+def _dumps(content: dict[str, Any]) -> bytes:
+    """As FastAPI's ``JSONResponse`` writes ``content``."""
+    text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.encode("utf-8")
 
 
 def method(noun: str, keyed: bool) -> str:
@@ -125,6 +173,7 @@ def preload() -> None:
     libpysal, SciPy), which the first hotspot map of a process paid. A server calls this when
     it starts; commands that never draw hotspots never do."""
     import esda.getisord  # noqa: F401
+    import libpysal.graph
     import libpysal.weights  # noqa: F401
     import scipy.signal
     import scipy.stats  # noqa: F401
@@ -152,10 +201,33 @@ def grid_counts(
     ``snap_to_grid`` does), and a cell is ``SUBCELLS`` steps tall and about as many metres
     wide: a whole number of steps, so counting the engine's snapped points gives exactly
     the counts of the rows themselves, and cells stay square to within a few percent."""
+    return _grid(*_columns(points), cell_m)
+
+
+def _columns(points: Sequence[Point]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The points' longitudes, latitudes and weights (1 where a point gives none), as three
+    arrays, read once: the engine's tens of thousands of places, one conversion."""
+    try:
+        table = np.array(points, dtype=float)
+    except ValueError:  # (lon, lat) and (lon, lat, n) mixed
+        table = np.empty(0)
+    if table.ndim == 2 and table.shape[1] in (2, 3):
+        lons, lats = np.ascontiguousarray(table[:, 0]), np.ascontiguousarray(table[:, 1])
+        if table.shape[1] == 3:
+            return lons, lats, np.ascontiguousarray(table[:, 2])
+        return lons, lats, np.ones(len(table))
+    return (
+        np.array([p[0] for p in points], dtype=float),
+        np.array([p[1] for p in points], dtype=float),
+        np.array([p[2] if len(p) > 2 else 1 for p in points], dtype=float),
+    )
+
+
+def _grid(
+    lons: np.ndarray, lats: np.ndarray, weights: np.ndarray, cell_m: float
+) -> tuple[np.ndarray, float, float, float, float]:
+    """:func:`grid_counts` of the points' columns."""
     step = snap_step(cell_m)
-    lons = np.array([p[0] for p in points], dtype=float)
-    lats = np.array([p[1] for p in points], dtype=float)
-    weights = np.array([p[2] if len(p) > 2 else 1 for p in points], dtype=float)
     x = np.floor(lons / step + 0.5).astype(np.int64)
     y = np.floor(lats / step + 0.5).astype(np.int64)
     mean_lat = float(np.average(y * step, weights=weights))
@@ -182,7 +254,8 @@ def find_hotspots(
     """Gi* hotspots of ``points`` ((lon, lat) or (lon, lat, units there)) on a grid of
     ``cell_m`` metre cells; ``unit`` names what the points count (rows when None)."""
     noun = unit.noun if unit is not None else "rows"
-    total = int(sum(p[2] if len(p) > 2 else 1 for p in points))
+    lons, lats, weights = _columns(points)
+    total = int(weights.sum())  # whole numbers: the sum is exact
     if total < MIN_POINTS:
         raise InvalidRequest(
             f"Hotspots need at least {MIN_POINTS} located {noun}; these filters leave {total:,}.",
@@ -190,7 +263,7 @@ def find_hotspots(
         )
     if not 25 <= cell_m <= 10_000:
         raise InvalidRequest("The cell size must be from 25 to 10,000 metres.", cell=cell_m)
-    counts, west, south, d_lon, d_lat = grid_counts(points, cell_m)
+    counts, west, south, d_lon, d_lat = _grid(lons, lats, weights, cell_m)
     rows, cols = counts.shape
     if rows * cols < 9:
         raise InvalidRequest(
@@ -201,21 +274,20 @@ def find_hotspots(
     from esda.getisord import G_Local
     from scipy.stats import gaussian_kde
 
-    weights = lattice_weights(rows, cols)
     values = counts.flatten()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # esda warns about island-free lattices; none here
-        gi = G_Local(values, weights, transform="B", star=True, permutations=0)
+        gi = G_Local(values, lattice_weights(rows, cols), transform="B", star=True, permutations=0)
     z = np.asarray(gi.Zs, dtype=float)
     p = np.asarray(gi.p_norm, dtype=float) * 2  # two-sided: hot and cold both count
     p = np.minimum(p, 1.0)
     threshold = float(fdr(p, ALPHA))
-    located = np.array([[p[0], p[1]] for p in points], dtype=float).T
-    weights = np.array([p[2] if len(p) > 2 else 1 for p in points], dtype=float)
+    # (lon, lat) rows transposed, laid out in memory as before, for the same covariance.
+    located = np.column_stack((lons, lats)).T
     kde = gaussian_kde(located, weights=weights)  # the bandwidth (Scott's rule)
-    if len(points) * rows * cols > DIRECT_KDE_TERMS:
+    if len(lons) * rows * cols > DIRECT_KDE_TERMS:
         # The engine's points sit on the snapping lattice: the same sums by convolution.
-        density = lattice_density(points, cell_m, kde.covariance).flatten()
+        density = _density(lons, lats, weights, cell_m, kde.covariance).flatten()
     else:
         centres = np.array(
             [
@@ -225,26 +297,26 @@ def find_hotspots(
         )
         density = kde(centres)
     density = density / density.max() if density.max() > 0 else density
+    # Python floats, as float() of each element gives them; a cell's edges are its
+    # neighbours' (the same sums), so each is computed once.
+    zs, ps, shares, whole = z.tolist(), p.tolist(), density.tolist(), values.tolist()
+    easts = [west + j * d_lon for j in range(cols + 1)]
+    norths = [south + i * d_lat for i in range(rows + 1)]
     cells = []
     for index in range(rows * cols):
         i, j = divmod(index, cols)
-        significant = p[index] <= threshold
-        kind = ("hot" if z[index] > 0 else "cold") if significant else "not significant"
+        significant = ps[index] <= threshold
+        kind = ("hot" if zs[index] > 0 else "cold") if significant else "not significant"
         cells.append(
             Cell(
                 row=i,
                 col=j,
-                bounds=(
-                    west + j * d_lon,
-                    south + i * d_lat,
-                    west + (j + 1) * d_lon,
-                    south + (i + 1) * d_lat,
-                ),
-                count=int(values[index]),
-                z=float(z[index]),
-                p=float(p[index]),
+                bounds=(easts[j], norths[i], easts[j + 1], norths[i + 1]),
+                count=int(whole[index]),
+                z=zs[index],
+                p=ps[index],
                 kind=kind,
-                density=float(density[index]),
+                density=shares[index],
             )
         )
     keyed = unit is not None and unit.key is not None
@@ -254,17 +326,32 @@ def find_hotspots(
 
 @lru_cache(maxsize=8)
 def lattice_weights(rows: int, cols: int) -> Any:
-    """The queen weights of a ``rows`` × ``cols`` grid (``lat2W``, cells numbered row by row
-    as ``flatten()`` does), built once per shape: a city's grid keeps its shape from filter
-    to filter, and building them took about 100 ms at 80 × 120 cells. Only read: Gi* adds
-    its diagonal to a copy (``fill_diagonal``) and transforms that."""
-    from libpysal.weights import lat2W
+    """The queen weights of a ``rows`` × ``cols`` grid, each cell its own neighbour too (the
+    star form Gi* reads), cells numbered row by row as ``flatten()`` does: a libpysal
+    ``Graph`` made from arrays. libpysal's ``lat2W`` and the ``fill_diagonal`` G_Local then
+    applied to its ``W`` were loops over every cell (about 0.3 s a map at 80 × 84 cells,
+    paid again for each new grid shape, which each filter's points give); the weights are
+    binary and the counts whole, so every sum Gi* makes is exact and the statistics are
+    the same to the last digit. Kept per shape; only read."""
+    from libpysal.graph import Graph
 
-    return lat2W(rows, cols, rook=False)
+    cell = np.arange(rows * cols)
+    i, j = np.divmod(cell, cols)
+    focal, neighbour = [], []
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            a, b = i + di, j + dj
+            inside = (a >= 0) & (a < rows) & (b >= 0) & (b < cols)
+            focal.append(cell[inside])
+            neighbour.append((a * cols + b)[inside])
+    focals, neighbours = np.concatenate(focal), np.concatenate(neighbour)
+    order = np.lexsort((neighbours, focals))
+    return Graph.from_arrays(focals[order], neighbours[order], np.ones(len(order)))
 
 
 DIRECT_KDE_TERMS = 5_000_000  # points × cells up to which the sums are made one by one
 KERNEL_SIGMAS = 12.0  # the kernel's reach; beyond it a term is below 1e-31 of the peak
+FFT_THREADS = min(4, os.cpu_count() or 1)
 
 
 def lattice_density(points: Sequence[Point], cell_m: float, covariance: np.ndarray) -> np.ndarray:
@@ -279,14 +366,21 @@ def lattice_density(points: Sequence[Point], cell_m: float, covariance: np.ndarr
     sampled on the lattice, done with FFTs: seconds became milliseconds (144,570 points
     by 7,221 cells took 16 s of CPU). The kernel is cut at ``KERNEL_SIGMAS`` standard
     deviations, where a term is below the last digit of a double."""
+    return _density(*_columns(points), cell_m, covariance)
+
+
+def _density(
+    lons: np.ndarray, lats: np.ndarray, w: np.ndarray, cell_m: float, covariance: np.ndarray
+) -> np.ndarray:
+    """:func:`lattice_density` of the points' columns."""
+    from scipy.fft import set_workers
     from scipy.signal import fftconvolve
 
-    counts, *_ = grid_counts(points, cell_m)
+    counts, *_ = _grid(lons, lats, w, cell_m)
     rows, cols = counts.shape
     step = snap_step(cell_m)
-    x = np.floor(np.array([p[0] for p in points]) / step + 0.5).astype(np.int64)
-    y = np.floor(np.array([p[1] for p in points]) / step + 0.5).astype(np.int64)
-    w = np.array([p[2] if len(p) > 2 else 1 for p in points], dtype=float)
+    x = np.floor(lons / step + 0.5).astype(np.int64)
+    y = np.floor(lats / step + 0.5).astype(np.int64)
     mean_lat = float(np.average(y * step, weights=w))
     wide = max(1, round(SUBCELLS / math.cos(math.radians(mean_lat))))
     x0, y0 = int(x.min()), int(y.min())
@@ -301,12 +395,16 @@ def lattice_density(points: Sequence[Point], cell_m: float, covariance: np.ndarr
     reach_y = min(reach_y, lattice.shape[0])
     dx = (np.arange(-reach_x, reach_x + 1) + fx) * step
     dy = (np.arange(-reach_y, reach_y + 1) + fy) * step
-    gx, gy = np.meshgrid(dx, dy)
+    # Rows and columns broadcast: the same products, element by element, without the grid.
+    gx, gy = dx[np.newaxis, :], dy[:, np.newaxis]
     inverse = np.linalg.inv(covariance)
     kernel = np.exp(
         -0.5 * (inverse[0, 0] * gx * gx + 2 * inverse[0, 1] * gx * gy + inverse[1, 1] * gy * gy)
     )
-    full = fftconvolve(lattice, kernel, mode="full")
+    # The transforms split their lines among threads, each line computed as by one thread:
+    # the same numbers, in about half the time on two cores.
+    with set_workers(FFT_THREADS):
+        full = fftconvolve(lattice, kernel, mode="full")
     centre_x = np.arange(cols) * wide + int((wide - 1) // 2)
     centre_y = np.arange(rows) * SUBCELLS + int((SUBCELLS - 1) // 2)
     # full[b + reach_y, a + reach_x] is the sum at lattice point (a + fx, b + fy).
@@ -329,7 +427,8 @@ def located_points(
     if not 25 <= cell_m <= 10_000:
         raise InvalidRequest("The cell size must be from 25 to 10,000 metres.", cell=cell_m)
     unit = unit or unit_of(dataset, None)
-    return located_units(store, dataset, settings, unit, where, snap_step(cell_m))
+    # Not kept among the answers: hotspots_of keeps the map made of them.
+    return located_units(store, dataset, settings, unit, where, snap_step(cell_m), keep=False)
 
 
 def hotspots_of(

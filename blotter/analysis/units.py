@@ -12,7 +12,7 @@ from typing import Any
 
 from blotter.errors import InvalidRequest
 from blotter.model import Column, ColumnType, Dataset
-from blotter.queries import and_where, run_query
+from blotter.queries import and_where, prepare_query, run
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -126,10 +126,14 @@ def located_units(
     unit: Unit,
     where: str | None,
     step: float | None = None,
+    *,
+    keep: bool = True,
 ) -> Located:
     """Every located unit under ``where`` at its place, the points snapped to ``step``
     degrees by the engine (their own places when None). Rows are counted in the engine
-    per place; a declared unit is read as (place, key) pairs, so each is placed once."""
+    per place; a declared unit is read as (place, key) pairs, so each is placed once.
+    ``keep=False``: the places are not kept among the answers (a caller keeping its own
+    answer made from them: thousands of rows, each sized and stored, for nothing)."""
     column = next((c for c in dataset.columns if c.type is ColumnType.POINT), None)
     if column is None:
         raise InvalidRequest(
@@ -144,7 +148,8 @@ def located_units(
         located += f" AND `{unit.key}` IS NOT NULL"
     params["$where"] = and_where(where, located)
     # Beyond the API's page limit: maps and statistics need every place, streamed.
-    rows = run_query(store, dataset, params, settings, unlimited=True).rows
+    prepared = prepare_query(store, dataset, params, settings, unlimited=True)
+    rows = run(store, prepared, settings, keep=keep).rows
     if unit.key is None:
         spots = [(lon, lat, int(n)) for lon, lat, n in rows]
         return Located(unit, spots, sum(n for *_, n in spots), 0)

@@ -163,7 +163,7 @@ def hotspots(request: Request, dataset_id: str) -> Response:
     kept = cache.get(key)
     if kept is None:
         found = hotspots_of(portal.store, dataset, portal.settings, where, cell, unit)
-        kept = JSONResponse(found.geojson()).body
+        kept = found.geojson_bytes()
         cache.put(key, kept, len(kept))
     return Response(kept, media_type=media_type)
 

@@ -14,12 +14,12 @@ from sqlglot import exp
 
 from blotter.errors import NoSuchColumn, SoQLError, TypeMismatch
 from blotter.model import ColumnType, Dataset
-from blotter.schema import DATASET_TABLE, SYSTEM_FIELDS, WordSearch
+from blotter.schema import DATASET_TABLE, SYSTEM_FIELDS, WordSearch, number
 from blotter.soql import ast
 from blotter.soql.expressions import Scope, parse_timestamp, timestamp_literal
 from blotter.soql.functions import FUNCTIONS
 from blotter.soql.positions import positioned
-from blotter.soql.typed import NULL, POINT, ROW_ID, Typed, number
+from blotter.soql.typed import NULL, POINT, ROW_ID, Typed
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from sqlglot import exp
 
 from blotter.errors import NoSuchColumn, NoSuchFunction, SoQLError, TypeMismatch
 from blotter.model import ColumnType, Dataset
-from blotter.schema import SYSTEM_FIELDS, point_parts
+from blotter.schema import SYSTEM_FIELDS, number, point_parts
 from blotter.soql import ast
 from blotter.soql.functions import ANY, FUNCTIONS, NOT_YET
 from blotter.soql.positions import positioned
-from blotter.soql.typed import CHECKBOX, NULL, NUMBER, POINT, ROW_ID, TEXT, TIMESTAMP, Typed, number
+from blotter.soql.typed import CHECKBOX, NULL, NUMBER, POINT, ROW_ID, TEXT, TIMESTAMP, Typed
 
 _CASTS = {
     "number": (NUMBER, "DOUBLE"),

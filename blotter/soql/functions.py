@@ -14,6 +14,7 @@ from typing import cast
 
 from sqlglot import exp
 
+from blotter.schema import PolygonTest, number
 from blotter.soql.typed import (
     CHECKBOX,
     MULTIPOLYGON,
@@ -22,7 +23,6 @@ from blotter.soql.typed import (
     TEXT,
     TIMESTAMP,
     Typed,
-    number,
 )
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG), as geodesy libraries use
@@ -308,129 +308,12 @@ def parse_wkt_rings(text: str) -> list[list[tuple[float, float]]]:
     return rings
 
 
-def point_in_rings(
-    lon: exp.Expression, lat: exp.Expression, rings: list[list[tuple[float, float]]]
-) -> exp.Expression:
-    """Even-odd ray casting over the polygon's edges, written out as plain arithmetic.
-
-    The polygon is a literal, so each edge becomes one CASE term; every engine evaluates it
-    the same way and no spatial extension is needed. Holes work by the even-odd rule.
-    """
-    edges = [
-        (xi, yi, xj, yj)
-        for ring in rings
-        for (xi, yi), (xj, yj) in zip(ring, ring[1:] + ring[:1], strict=True)
-        if yi != yj  # a horizontal edge never crosses the ray
-    ]
-    if len(edges) > BANDED_EDGES:
-        total = _banded(lon, lat, edges)
-    else:
-        total = _balanced_sum(_crossings(lon, lat, edges))
-    odd = exp.EQ(
-        this=exp.Mod(this=_paren(total), expression=exp.Literal.number(2)),
-        expression=exp.Literal.number(1),
-    )
-    # The bounding box first: a point outside it is outside the polygon, and engines that
-    # short-circuit (DuckDB's selection vectors, PostgreSQL's AND) skip the edges for it.
-    xs = [x for ring in rings for x, _ in ring]
-    ys = [y for ring in rings for _, y in ring]
-    inside_box = exp.And(
-        this=exp.Between(this=lon.copy(), low=number(min(xs)), high=number(max(xs))),
-        expression=exp.Between(this=lat.copy(), low=number(min(ys)), high=number(max(ys))),
-    )
-    return _paren(exp.And(this=_paren(inside_box), expression=odd))
-
-
-BANDED_EDGES = 16  # past this many edges, a point tests only the edges of its band
-_BANDS = 16
-
-
-def _banded(
-    lon: exp.Expression, lat: exp.Expression, edges: list[tuple[float, float, float, float]]
-) -> exp.Expression:
-    """The crossings' sum for a polygon of many edges, each point testing only the edges
-    that may straddle its latitude: ``CASE WHEN lat > b THEN … ELSE … END`` halves the
-    bands (between vertex latitudes) until one is left, whose sum holds every edge whose
-    latitudes overlap the band, each tested exactly as when all are summed. An edge left
-    out of a band cannot straddle a latitude in it, so it would have added 0; a null or NaN
-    latitude makes every edge add 0, in whichever band it lands. The same count, from a
-    few edges a row instead of all of them."""
-    ys = sorted({y for _, yi, _, yj in edges for y in (yi, yj)})
-    cuts = sorted({ys[i * len(ys) // _BANDS] for i in range(1, _BANDS)})
-
-    def band(low: float | None, high: float | None) -> exp.Expression:
-        # Latitudes in (low, high]: an edge straddles one of them if min < lat <= max.
-        inside = [
-            e
-            for e in edges
-            if (high is None or min(e[1], e[3]) < high) and (low is None or low < max(e[1], e[3]))
-        ]
-        if not inside:
-            return exp.Literal.number(0)
-        return _balanced_sum(_crossings(lon, lat, inside))
-
-    def halves(first: int, last: int) -> exp.Expression:
-        # The bands between cuts[first - 1] and cuts[last] (None: no bound).
-        if first == last:
-            return band(
-                cuts[first - 1] if first else None, cuts[last] if last < len(cuts) else None
-            )
-        middle = (first + last + 1) // 2
-        above = exp.GT(this=lat.copy(), expression=number(cuts[middle - 1]))
-        return exp.Case(
-            ifs=[exp.If(this=above, true=halves(middle, last))],
-            default=halves(first, middle - 1),
-        )
-
-    return halves(0, len(cuts))
-
-
-def _crossings(
-    lon: exp.Expression, lat: exp.Expression, edges: list[tuple[float, float, float, float]]
-) -> list[exp.Expression]:
-    """For each edge, 1 where the ray west of the point crosses it, else 0."""
-    crossings: list[exp.Expression] = []
-    for xi, yi, xj, yj in edges:
-        # Fresh column nodes per use: a sqlglot node has one parent, and exp.and_
-        # would deep-copy ever larger trees.
-        straddles = _paren(
-            exp.NEQ(
-                this=_paren(exp.GT(this=lat.copy(), expression=number(yi))),
-                expression=_paren(exp.GT(this=lat.copy(), expression=number(yj))),
-            )
-        )
-        slope = (xj - xi) / (yj - yi)
-        offset = _paren(exp.Sub(this=lat.copy(), expression=number(yi)))
-        edge_x = _paren(
-            exp.Add(
-                this=_paren(exp.Mul(this=number(slope), expression=offset)),
-                expression=number(xi),
-            )
-        )
-        crossed = exp.And(this=straddles, expression=exp.LT(this=lon.copy(), expression=edge_x))
-        crossings.append(
-            exp.Case(
-                ifs=[exp.If(this=crossed, true=exp.Literal.number(1))],
-                default=exp.Literal.number(0),
-            )
-        )
-    return crossings
-
-
-def _balanced_sum(terms: list[exp.Expression]) -> exp.Expression:
-    """a + b + c … as a balanced tree: engines and sqlglot limit how deep expressions nest."""
-    while len(terms) > 1:
-        paired = [
-            _paren(exp.Add(this=a, expression=b))
-            for a, b in zip(terms[::2], terms[1::2], strict=False)
-        ]
-        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
-    return terms[0]
-
-
 def _within_polygon(args: Sequence[Typed]) -> Typed:
-    rings = parse_wkt_rings(_literal_value(args[1]))
-    return Typed(point_in_rings(args[0].lon, args[0].lat, rings), CHECKBOX)
+    rings = tuple(tuple(ring) for ring in parse_wkt_rings(_literal_value(args[1])))
+    # A marker the stores write (store/polygons.py): the test spelt out is thousands of
+    # nodes, which every copy and walk of the query would carry.
+    test = PolygonTest(lon=args[0].lon.copy(), lat=args[0].lat.copy(), rings=rings)
+    return Typed(test, CHECKBOX)
 
 
 def _extent(args: Sequence[Typed]) -> Typed:

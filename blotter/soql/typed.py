@@ -40,10 +40,3 @@ class Typed:
     def lat(self) -> exp.Expression:
         assert self.parts is not None
         return self.parts[1]
-
-
-def number(value: float) -> exp.Expression:
-    """A numeric literal written without a spurious '.0'."""
-    if value.is_integer() and abs(value) < 1e15:
-        return exp.Literal.number(int(value))
-    return exp.Literal.number(repr(value))

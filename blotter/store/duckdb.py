@@ -63,6 +63,7 @@ from blotter.store.extensions import Extensions
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.ordering import OrderWatch, order_column, renumber_sql
+from blotter.store.polygons import DuckDBWithPolygons
 from blotter.store.records import Statements
 from blotter.store.search_index import LATE_MOST, narrowed, search_words
 from blotter.store.segments import Execute, keep_history, replaced_version
@@ -430,12 +431,16 @@ class DuckDBStore(SqlHistory, Store):
             # A history table's rows are not in _id order, so its ORDER BY stays; its version's
             # word index went with the version's own table.
             return self._sql.sql(
-                dataset, select, lambda: engine_sql(dataset, narrowed(select, None), "duckdb")
+                dataset,
+                select,
+                lambda: engine_sql(dataset, narrowed(select, None), DuckDBWithPolygons),
             )
         return self._sql.sql(dataset, select, lambda: self._written(dataset, select))
 
     def _written(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
-        return engine_sql(dataset, without_id_sort(self._narrowed(dataset, select)), "duckdb")
+        return engine_sql(
+            dataset, without_id_sort(self._narrowed(dataset, select)), DuckDBWithPolygons
+        )
 
     def _narrowed(self, dataset: Dataset, select: exp.Select) -> exp.Select:
         """``$q``'s words narrowed by the version's word index (``store/search_index.py``)."""

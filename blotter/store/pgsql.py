@@ -8,17 +8,25 @@ or one inside a string or a name) as ``%%``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.generators.postgres import PostgresGenerator
 
+from blotter.schema import PolygonTest
+from blotter.store.polygons import polygon_sql
+
 
 class _PsycopgGenerator(PostgresGenerator):
     MOD_OPERATOR = "%%"
+    TRANSFORMS: ClassVar[dict[type[exp.Expr], Callable[..., str]]] = {
+        **PostgresGenerator.TRANSFORMS,
+        PolygonTest: polygon_sql,
+    }
 
     def escape_str(self, text: str, *args: Any, **kwargs: Any) -> str:
         return super().escape_str(text.replace("%", "%%"), *args, **kwargs)

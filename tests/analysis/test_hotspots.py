@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from scipy.stats import norm
 
 from blotter.analysis.hotspots import (
     ALPHA,
+    Hotspots,
     find_hotspots,
     grid_counts,
+    hotspots_of,
     lattice_weights,
     located_points,
 )
@@ -87,7 +91,11 @@ def test_gi_star_and_fdr_match_an_independent_computation(
 
 def test_the_kept_lattice_weights_answer_as_new_ones(calls: list[tuple[float, float]]) -> None:
     """The grid's weights are kept per shape: a second map on the same grid must be the
-    same as one drawn with weights built afresh, and Gi* must leave the kept ones as built."""
+    same as one drawn with weights built afresh, and they are libpysal's queen lattice
+    (``lat2W``) with each cell its own neighbour, as G_Local's star form makes them."""
+    from libpysal.weights import lat2W
+    from scipy.sparse import identity
+
     lattice_weights.cache_clear()
     fresh = find_hotspots(calls, 250)
     rows, cols = grid_counts(calls, 250)[0].shape
@@ -95,17 +103,9 @@ def test_the_kept_lattice_weights_answer_as_new_ones(calls: list[tuple[float, fl
     again = find_hotspots(list(calls), 250)  # the same grid, its weights kept
     assert lattice_weights(rows, cols) is kept
     assert again.cells == fresh.cells and again.p_threshold == fresh.p_threshold
-    assert kept.transform == "O" and not kept.sparse.diagonal().any()
-    assert sorted(kept.neighbors[cols + 1]) == [
-        0,
-        1,
-        2,
-        cols,
-        cols + 2,
-        2 * cols,
-        2 * cols + 1,
-        2 * cols + 2,
-    ]
+    queen = lat2W(rows, cols, rook=False).sparse + identity(rows * cols)
+    assert abs(kept.sparse - queen).max() == 0 and kept.transformation == "O"
+    assert kept.sparse.sum() == 9 * (rows - 2) * (cols - 2) + 6 * 2 * (rows + cols - 4) + 16
 
 
 def test_too_few_points_or_too_many_cells_are_clear_400s(
@@ -167,6 +167,7 @@ def test_cincinnati_use_of_force_hotspots_match_the_independent_gi_star(
     hot = {k for k in range(z.size) if p[k] <= threshold and z[k] > 0}
     assert {c.row * counts.shape[1] + c.col for c in found.cells if c.kind == "hot"} == hot
     assert len(hot) > 0
+    assert found.geojson_bytes() == _plain_bytes(found)  # read from either engine
 
 
 def test_the_engine_counts_every_located_row_on_the_same_grid(
@@ -227,3 +228,98 @@ def test_the_lattice_density_is_scipys_sum(n: int, cell_m: float) -> None:
     convolved = lattice_density(points, cell_m, kde.covariance).flatten()
     assert convolved.shape == direct.shape
     np.testing.assert_allclose(convolved / convolved.max(), direct / direct.max(), atol=1e-9)
+
+
+def test_gi_star_is_esdas_on_libpysals_lattice_to_the_last_digit(
+    calls: list[tuple[float, float]],
+) -> None:
+    """Gi* on the lattice graph kept per shape against ``G_Local`` given libpysal's queen
+    weights (``lat2W``) afresh, as it was called before: the same z-scores and p-values, bit
+    for bit, map after map; the hot and cold cells (the FDR threshold) follow from them."""
+    from esda.getisord import G_Local
+    from libpysal.weights import lat2W
+
+    for cell_m, some in ((250, calls), (400, calls[::3]), (250, calls[: len(calls) // 2])):
+        counts, *_ = grid_counts(some, cell_m)
+        rows, cols = counts.shape
+        fresh = G_Local(
+            counts.flatten(),
+            lat2W(rows, cols, rook=False),
+            transform="B",
+            star=True,
+            permutations=0,
+        )
+        for _ in range(2):
+            found = find_hotspots(some, cell_m)
+            assert [c.z for c in found.cells] == [float(z) for z in fresh.Zs]
+            p = np.minimum(np.asarray(fresh.p_norm, dtype=float) * 2, 1.0)
+            assert [c.p for c in found.cells] == [float(v) for v in p]
+
+
+def _plain_bytes(found: Hotspots) -> bytes:
+    return JSONResponse(found.geojson()).body
+
+
+def test_the_geojson_bytes_are_json_dumps_of_the_cells(
+    sample_app: FastAPI, calls: list[tuple[float, float]]
+) -> None:
+    """The endpoint's bytes, written cell by cell from a template, against FastAPI's
+    ``JSONResponse`` of the same collection: every unit, a filter, several cell sizes."""
+    portal: Portal = sample_app.state.portal
+    dataset = portal.store.get_dataset("tkpk-clls")
+    client = TestClient(sample_app)
+    for params in (
+        {"cell": "250"},
+        {"cell": "100", "unit": "rows"},
+        {"cell": "500", "$where": "received_at >= '2020-01-01'"},
+    ):
+        served = client.get("/api/analysis/v1/tkpk-clls/hotspots.geojson", params=params)
+        unit = unit_of(dataset, params.get("unit"))
+        found = hotspots_of(
+            portal.store,
+            dataset,
+            portal.settings,
+            params.get("$where"),
+            float(params["cell"]),
+            unit,
+        )
+        assert served.content == _plain_bytes(found) == found.geojson_bytes()
+    made = find_hotspots(calls, 300)
+    assert made.geojson_bytes() == _plain_bytes(made)
+    made.cells[0].bounds = (-0.0, 0.0, 1e-300, -1.5e16)  # zeros of both signs, extremes
+    made.cells[1].z = 12345678901234567890.0
+    assert made.geojson_bytes() == _plain_bytes(made)
+
+
+def test_a_cell_json_cannot_write_fails_as_json_dumps_fails(
+    calls: list[tuple[float, float]],
+) -> None:
+    made = find_hotspots(calls, 300)
+    made.cells[5].z = math.nan
+    with pytest.raises(ValueError, match="Out of range float"):
+        _plain_bytes(made)
+    with pytest.raises(ValueError, match="Out of range float"):
+        made.geojson_bytes()
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_the_density_is_the_same_on_any_number_of_threads(threads: int, monkeypatch: Any) -> None:
+    """The FFTs split their lines among threads; each line is computed as one thread
+    computes it, so the density is the same to the last digit."""
+    from scipy.stats import gaussian_kde
+
+    import blotter.analysis.hotspots as hotspots
+
+    rng = np.random.default_rng(threads)
+    n, cell_m = 20_000, 250.0
+    step = hotspots.snap_step(cell_m)
+    lon = np.round((-122.25 + rng.normal(0, 0.03, n)) / step) * step
+    lat = np.round((37.8 + rng.normal(0, 0.02, n)) / step) * step
+    rows_at = rng.integers(1, 5, n)
+    points = [(float(a), float(b), int(c)) for a, b, c in zip(lon, lat, rows_at, strict=True)]
+    covariance = gaussian_kde(np.array([lon, lat]), weights=rows_at.astype(float)).covariance
+    monkeypatch.setattr(hotspots, "FFT_THREADS", 1)
+    alone = hotspots.lattice_density(points, cell_m, covariance)
+    monkeypatch.setattr(hotspots, "FFT_THREADS", threads)
+    together = hotspots.lattice_density(points, cell_m, covariance)
+    assert alone.size > 1000 and np.array_equal(alone, together)

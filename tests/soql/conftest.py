@@ -17,6 +17,7 @@ from blotter.model import ColumnType
 from blotter.schema import DATASET_TABLE
 from blotter.settings import Settings
 from blotter.store import Store, open_store
+from blotter.store.polygons import expanded
 from blotter.store.search_index import narrowed
 from tests.engines import ENGINES, engine_settings
 from tests.ingest.conftest import published
@@ -92,8 +93,10 @@ class SoQLEngine:
                 return exp.to_table(DATASET_TABLE, db=schema)
             return node
 
-        # $q's word marks written as their predicates, as a store without a word index does.
-        return self.execute(narrowed(select, None).transform(swap).sql(dialect=self.name))
+        # $q's word marks written as their predicates, as a store without a word index does,
+        # and the polygon marks spelt out, as the stores' dialects write them.
+        plain = expanded(narrowed(select, None))
+        return self.execute(plain.transform(swap).sql(dialect=self.name))
 
 
 @pytest.fixture(scope="session")

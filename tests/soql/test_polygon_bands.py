@@ -13,27 +13,13 @@ import pytest
 
 import blotter.queries as queries
 import blotter.queries.compiled as compiled
-import blotter.soql.functions as functions
+import blotter.store.polygons as polygons
 from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.settings import Settings
 from blotter.store import Store
+from tests.polygons import multipolygon_wkt, wobbly_ring
 
 COLUMNS = [Column(field_name="at", name="At", type=ColumnType.POINT)]
-
-
-def _wobbly(cx: float, cy: float, r: float, vertices: int) -> list[tuple[float, float]]:
-    """A ring like the benchmark's generated areas (not a plain circle)."""
-    ring = []
-    for k in range(vertices):
-        angle = 2 * math.pi * k / vertices
-        wobble = 0.62 + 0.08 * math.sin(5 * angle + 1)
-        ring.append(
-            (
-                round(cx + wobble * r * math.cos(angle), 7),
-                round(cy + wobble * r * math.sin(angle), 7),
-            )
-        )
-    return [*ring, ring[0]]
 
 
 def _star(cx: float, cy: float, r: float, points: int) -> list[tuple[float, float]]:
@@ -48,25 +34,12 @@ def _star(cx: float, cy: float, r: float, points: int) -> list[tuple[float, floa
     return [*ring, ring[0]]
 
 
-def _wkt(polygons: list[list[list[tuple[float, float]]]]) -> str:
-    return (
-        "MULTIPOLYGON ("
-        + ", ".join(
-            "("
-            + ", ".join("(" + ", ".join(f"{x} {y}" for x, y in ring) + ")" for ring in rings)
-            + ")"
-            for rings in polygons
-        )
-        + ")"
-    )
-
-
-OUTER = _wobbly(-122.2, 37.8, 0.1, 64)
-HOLE = _wobbly(-122.2, 37.8, 0.03, 24)[::-1]
+OUTER = wobbly_ring(-122.2, 37.8, 0.1, 64)
+HOLE = wobbly_ring(-122.2, 37.8, 0.03, 24)[::-1]
 STAR = _star(-122.5, 37.6, 0.08, 17)
 POLYGONS = {
-    "wobbly": _wkt([[OUTER]]),
-    "with a hole, and a star": _wkt([[OUTER, HOLE], [STAR]]),
+    "wobbly": multipolygon_wkt([[OUTER]]),
+    "with a hole, and a star": multipolygon_wkt([[OUTER, HOLE], [STAR]]),
 }
 
 
@@ -105,7 +78,8 @@ def _answers(
     """Each point's answer, and the SQL, with the bands used past ``banded_past`` edges;
     compiled afresh and never answered from kept answers."""
     compiled._COMPILED = queries.CompiledCache()
-    functions.BANDED_EDGES = banded_past
+    polygons.BANDED_EDGES = banded_past
+    polygons._written.clear()  # each polygon is written once: write it afresh
     params = {
         "$select": f":id, within_polygon(at, '{wkt}') AS inside",
         "$order": ":id",
@@ -121,7 +95,8 @@ def test_bands_answer_as_every_edge(
     places: Any, engine_store: Store, engine_config: Settings, name: str, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(compiled, "_COMPILED", compiled._COMPILED)
-    monkeypatch.setattr(functions, "BANDED_EDGES", functions.BANDED_EDGES)
+    monkeypatch.setattr(polygons, "BANDED_EDGES", polygons.BANDED_EDGES)
+    monkeypatch.setattr(polygons, "_written", {})
     wkt = POLYGONS[name]
     every, every_sql = _answers(engine_store, places, wkt, engine_config, 10**9)
     banded, banded_sql = _answers(engine_store, places, wkt, engine_config, 16)
