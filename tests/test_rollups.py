@@ -250,7 +250,11 @@ def test_same_answers_on_and_off(
     dataset = _publish(store)
     with_rollup, without, used = _both(store, dataset, params, config)
     assert without is not None  # every question here is valid
-    assert with_rollup == without
+    if params.get("$order") == "n DESC":  # ties left to the engine, which may order them anew
+        assert sorted(with_rollup, key=repr) == sorted(without, key=repr)
+        assert [row[1] for row in with_rollup] == [row[1] for row in without]
+    else:
+        assert with_rollup == without
     assert used is rolled
 
 
