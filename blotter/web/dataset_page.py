@@ -239,11 +239,9 @@ def _run(portal: Portal, request: Request, dataset: Dataset, view: DatasetView) 
             )
             for chart in patterns.charts:
                 add_share_links(request, dataset.id, chart, params)
-            # The key chart is drawn into the page (begun now, beside the queries below);
-            # the others load as images after it.
+            # The key chart is drawn into the page (begun by build_patterns, beside the
+            # queries below); the others load as images after it.
             show_lazily(patterns.charts[1:])
-            for chart in patterns.charts[:1]:
-                chart.drawing.start()
             problems += chart_problems
         except SoQLError as err:
             problems.append(Problem("", None, err.message))
