@@ -134,11 +134,7 @@ def dataset_facts(
         sharing = _may_share(store, dataset, settings, where, candidates)
         questions = [_share_question(c, unit, where) for c in sharing]
         answered = run_together(store, dataset, questions, settings)
-        for column, found in zip(sharing, answered, strict=True):
-            if len(found) < _share_rows(column):
-                # The whole answer: kept for the column's chart, which asks it unlimited.
-                whole = _share_question(column, unit, where, limited=False)
-                keep_answer(store, dataset, whole, found, settings)
+        whole = dict(zip((c.field_name for c in sharing), answered, strict=True))
         grouped = {
             column.field_name: [(v, int(n)) for v, n in found]
             for column, found in zip(sharing, answered, strict=True)
@@ -154,6 +150,11 @@ def dataset_facts(
             share = _top_share(column, grouped[column.field_name], units, units_of_column)
             if share is not None:
                 shares.append(share)
+                if where:
+                    # A share's rows are the whole answer: kept for the column's chart (the
+                    # page's key chart is the first share's), which asks it unlimited.
+                    unlimited = _share_question(column, unit, where, limited=False)
+                    keep_answer(store, dataset, unlimited, whole[column.field_name], settings)
     return Facts(units, when, first, last, shares, unit, rows)
 
 
@@ -245,7 +246,8 @@ def _share_rows(column: Column) -> int:
     """The rows a share needs of a column's grouped counts: every known value a share
     allows, the unknown values, the empty one, and one more: an answer that fills them
     holds too many known values for a share (:func:`_top_share`), and one that does not is
-    the whole answer. So a column of many values is not sorted and sent in full."""
+    the whole answer. So under a filter (which asks every candidate column) a column of
+    many values is not sorted and sent in full."""
     return MAX_CATEGORIES + len(column.unknown_values) + 2
 
 
@@ -253,14 +255,15 @@ def _share_question(
     column: Column, unit: Unit, where: str | None, *, limited: bool = True
 ) -> dict[str, str]:
     """A column's grouped counts, as its chart asks them (``analysis.counts``) when not
-    ``limited``: a whole answer is then kept for the chart."""
+    under a filter or not ``limited``: a whole answer is then kept for the chart.
+    Unfiltered, the columns asked were seen with few values (:func:`_may_share`)."""
     name = f"`{column.field_name}`"
     params = {
         "$select": f"{name} AS value, {unit.count} AS n",
         "$group": name,
         "$order": "n DESC, value",
     }
-    if limited:
+    if limited and where:
         params["$limit"] = str(_share_rows(column))
     if where:
         params["$where"] = where
