@@ -138,3 +138,105 @@ def test_entity_tags_are_the_same_bytes_and_follow_every_change(engine_store: St
         elif step == 3:
             engine_store.update_metadata(ds.id, dataset.meta.model_copy(update={"tags": ["y"]}))
     assert len(set(seen)) == len(seen)  # every edit and version made other tags
+
+
+MIXED = [
+    Column(field_name="offense", name="Offense", type=ColumnType.TEXT),
+    Column(field_name="district", name="District", type=ColumnType.TEXT),
+    Column(field_name="flagged", name="Flagged", type=ColumnType.CHECKBOX),
+    Column(field_name="age", name="Age", type=ColumnType.NUMBER),
+]
+
+
+def _grouped(column: str, where: str = "", limit: str = "") -> dict[str, str]:
+    question = {
+        "$select": f"{column} AS value, count(*) AS n",
+        "$group": column,
+        "$order": "n DESC, value",
+    }
+    return question | ({"$where": where} if where else {}) | ({"$limit": limit} if limit else {})
+
+
+def test_questions_together_are_each_answered_as_alone(engine_store: Store) -> None:
+    """Questions under several ``$where``s, some shared by several questions (each then
+    written once, in its own ``WITH``), one alone, one without: one engine query, and each
+    answer is the one its question gets alone (nulls, ties, a checkbox beside text)."""
+    ds = engine_store.create_dataset(DatasetMeta(name="M"), MIXED)
+    batch = pa.record_batch(
+        {
+            "offense": pa.array(["theft", "theft", None, "fraud", "arson", None, "fraud"]),
+            "district": pa.array(["a", "a", "b", "b", None, "a", "b"]),
+            "flagged": pa.array([True, None, False, True, True, False, None]),
+            "age": pa.array([19, 34, 51, 22, None, 40, 61], pa.float64()),
+        }
+    )
+    engine_store.publish(ds.id, MIXED, [batch])
+    dataset = engine_store.get_dataset(ds.id)
+    off = Settings(answer_cache_entries=0)  # every answer computed anew
+    questions = [
+        _grouped("offense", "district = 'a'"),
+        _grouped("flagged", "district = 'a'"),
+        _grouped("offense", "age > 20"),
+        _grouped("district", "age > 20", limit="2"),
+        _grouped("flagged", "age > 20"),
+        _grouped("district", "offense = 'theft'"),
+        _grouped("offense"),
+    ]
+    alone = [list(queries.run_query(engine_store, dataset, q, off).rows) for q in questions]
+    ran: list[str] = []
+    execute = engine_store.execute
+
+    def seen(*args: object, **kwargs: object) -> object:
+        ran.append(args[1].sql())  # type: ignore[attr-defined]
+        return execute(*args, **kwargs)  # type: ignore[arg-type]
+
+    engine_store.execute = seen  # type: ignore[method-assign, assignment]
+    together = queries.run_together(engine_store, dataset, questions, off)
+    assert together == alone
+    assert len(ran) == 1 and "_matching0" in ran[0] and "_matching1" in ran[0], ran
+    assert "_matching2" not in ran[0]  # a $where only one question has is its own
+    assert set(alone[1]) == {(True, 1), (False, 1), (None, 1)}
+    assert alone[3] == [("b", 3), ("a", 2)]
+
+
+def test_a_summary_asked_beside_the_sample_is_each_answer_as_alone(engine_store: Store) -> None:
+    """The summary's one-row query and the version's sample of values, asked in one engine
+    query and each kept, are the answers each gets alone (nulls, a filter, a checkbox)."""
+    from blotter.queries import answer_cache
+
+    ds = engine_store.create_dataset(DatasetMeta(name="S"), MIXED)
+    batch = pa.record_batch(
+        {
+            "offense": pa.array(["theft", "theft", None, "fraud", "arson"]),
+            "district": pa.array(["a", None, "b", "b", None]),
+            "flagged": pa.array([True, None, False, True, True]),
+            "age": pa.array([19, None, 51, 22, 30], pa.float64()),
+        }
+    )
+    engine_store.publish(ds.id, MIXED, [batch])
+    dataset = engine_store.get_dataset(ds.id)
+    on = Settings()
+    summary = {
+        "$select": "count(*), min(age), max(age), count(case(district IS NOT NULL, 1))",
+        "$where": "offense != 'arson' OR offense IS NULL",
+    }
+    alone_values = queries.values_at_least(engine_store, dataset, on)
+    alone_row = list(queries.run_query(engine_store, dataset, summary, on).rows)
+    answer_cache._ANSWERS.pop(engine_store)  # nothing kept from the answers alone
+    ran: list[str] = []
+    execute = engine_store.execute
+
+    def seen(*args: object, **kwargs: object) -> object:
+        ran.append(args[1].sql())  # type: ignore[attr-defined]
+        return execute(*args, **kwargs)  # type: ignore[arg-type]
+
+    engine_store.execute = seen  # type: ignore[method-assign, assignment]
+    queries.ask_beside_values_at_least(engine_store, dataset, summary, on)
+    assert len(ran) == 1 and "CROSS JOIN" in ran[0].upper(), ran
+    assert queries.values_at_least(engine_store, dataset, on) == alone_values
+    assert list(queries.run_query(engine_store, dataset, summary, on).rows) == alone_row
+    assert len(ran) == 1  # both were kept
+    assert alone_values == {"offense": 3, "district": 2, "flagged": 2}
+    assert alone_row == [(4, 19, 51, 3)]
+    queries.ask_beside_values_at_least(engine_store, dataset, summary, on)
+    assert len(ran) == 1  # kept: nothing asked again

@@ -9,7 +9,15 @@ from typing import Any
 
 from blotter.analysis.units import Unit, unit_of
 from blotter.model import Cadence, Column, ColumnType, Dataset, main_date_column
-from blotter.queries import all_of, and_where, keep_answer, run_query, run_together, values_at_least
+from blotter.queries import (
+    all_of,
+    and_where,
+    ask_beside_values_at_least,
+    keep_answer,
+    run_query,
+    run_together,
+    values_at_least,
+)
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -95,30 +103,9 @@ def dataset_facts(
     unit = unit or unit_of(dataset, None)
     base = {"$where": where} if where else {}
     when = date_column(dataset)
-    candidates = [
-        c
-        for c in _highlighted(dataset)[:_CANDIDATES]
-        # a list's shares do not add up to one; a key is no category
-        if c.separator is None and c.field_name != unit.key
-    ]
-    select = [unit.count, "count(*)"]
-    if when:
-        select += [f"min(`{when.field_name}`)", f"max(`{when.field_name}`)"]
-    if unit.key is not None:
-        # An incident's rows may differ (one records it, one does not): count units whole.
-        for column in candidates:
-            select.append(f"count(DISTINCT case({_recorded(column, False)}, `{unit.key}`))")
-            select.append(f"count(DISTINCT case({_recorded(column, True)}, `{unit.key}`))")
+    candidates = _candidates(dataset, unit)
     point = next((c for c in dataset.columns if c.type is ColumnType.POINT), None)
-    if point is not None:
-        # The units with a location, which the map asks alone: counted in the same pass.
-        located = f"`{point.field_name}` IS NOT NULL"
-        select.append(
-            f"count(DISTINCT case({located}, `{unit.key}`))"
-            if unit.key is not None
-            else f"count(case({located}, 1))"
-        )
-    params = {**base, "$select": ", ".join(select)}
+    params = _facts_question(dataset, unit, where)
     row = next(iter(run_query(store, dataset, params, settings).rows))
     units, rows = int(row[0]), int(row[1])
     first, last = (row[2], row[3]) if when else (None, None)
@@ -147,6 +134,7 @@ def dataset_facts(
         sharing = _may_share(store, dataset, settings, where, candidates)
         questions = [_share_question(c, unit, where) for c in sharing]
         answered = run_together(store, dataset, questions, settings)
+        whole = dict(zip((c.field_name for c in sharing), answered, strict=True))
         grouped = {
             column.field_name: [(v, int(n)) for v, n in found]
             for column, found in zip(sharing, answered, strict=True)
@@ -162,7 +150,74 @@ def dataset_facts(
             share = _top_share(column, grouped[column.field_name], units, units_of_column)
             if share is not None:
                 shares.append(share)
+                if where:
+                    # A share's rows are the whole answer: kept for the column's chart (the
+                    # page's key chart is the first share's), which asks it unlimited.
+                    unlimited = _share_question(column, unit, where, limited=False)
+                    keep_answer(store, dataset, unlimited, whole[column.field_name], settings)
     return Facts(units, when, first, last, shares, unit, rows)
+
+
+def _facts_question(dataset: Dataset, unit: Unit, where: str | None) -> dict[str, str]:
+    """The summary's one query: units, rows, the period, the units recording each candidate
+    (for a unit larger than a row), the located units."""
+    when = date_column(dataset)
+    select = [unit.count, "count(*)"]
+    if when:
+        select += [f"min(`{when.field_name}`)", f"max(`{when.field_name}`)"]
+    if unit.key is not None:
+        # An incident's rows may differ (one records it, one does not): count units whole.
+        for column in _candidates(dataset, unit):
+            select.append(f"count(DISTINCT case({_recorded(column, False)}, `{unit.key}`))")
+            select.append(f"count(DISTINCT case({_recorded(column, True)}, `{unit.key}`))")
+    point = next((c for c in dataset.columns if c.type is ColumnType.POINT), None)
+    if point is not None:
+        # The units with a location, which the map asks alone: counted in the same pass.
+        located = f"`{point.field_name}` IS NOT NULL"
+        select.append(
+            f"count(DISTINCT case({located}, `{unit.key}`))"
+            if unit.key is not None
+            else f"count(case({located}, 1))"
+        )
+    return {**({"$where": where} if where else {}), "$select": ", ".join(select)}
+
+
+def ask_facts_ahead(
+    store: Store,
+    dataset: Dataset,
+    settings: Settings,
+    where: str | None = None,
+    unit: Unit | None = None,
+) -> None:
+    """The summary's one query asked ahead, with what the version's first few thousand rows
+    say of its columns (``values_at_least``) in the same engine query, both kept: the
+    shares and the filter form need the second before they ask anything."""
+    question = _facts_question(dataset, unit or unit_of(dataset, None), where)
+    ask_beside_values_at_least(store, dataset, question, settings)
+
+
+def _candidates(dataset: Dataset, unit: Unit) -> list[Column]:
+    """The columns looked at for shares."""
+    return [
+        c
+        for c in _highlighted(dataset)[:_CANDIDATES]
+        # a list's shares do not add up to one; a key is no category
+        if c.separator is None and c.field_name != unit.key
+    ]
+
+
+def share_questions(
+    store: Store,
+    dataset: Dataset,
+    settings: Settings,
+    where: str | None = None,
+    unit: Unit | None = None,
+) -> list[dict[str, str]]:
+    """The grouped counts :func:`dataset_facts` asks for its shares, so a page can ask them
+    ahead together with its other questions of that shape (``queries.ask_ahead``)."""
+    unit = unit or unit_of(dataset, None)
+    sharing = _may_share(store, dataset, settings, where, _candidates(dataset, unit))
+    return [_share_question(c, unit, where) for c in sharing]
 
 
 def _may_share(
@@ -187,15 +242,29 @@ def _recorded(column: Column, known: bool) -> str:
     return " AND ".join(tests)
 
 
-def _share_question(column: Column, unit: Unit, where: str | None) -> dict[str, str]:
+def _share_rows(column: Column) -> int:
+    """The rows a share needs of a column's grouped counts: every known value a share
+    allows, the unknown values, the empty one, and one more: an answer that fills them
+    holds too many known values for a share (:func:`_top_share`), and one that does not is
+    the whole answer. So under a filter (which asks every candidate column) a column of
+    many values is not sorted and sent in full."""
+    return MAX_CATEGORIES + len(column.unknown_values) + 2
+
+
+def _share_question(
+    column: Column, unit: Unit, where: str | None, *, limited: bool = True
+) -> dict[str, str]:
+    """A column's grouped counts, as its chart asks them (``analysis.counts``) when not
+    under a filter or not ``limited``: a whole answer is then kept for the chart.
+    Unfiltered, the columns asked were seen with few values (:func:`_may_share`)."""
     name = f"`{column.field_name}`"
     params = {
         "$select": f"{name} AS value, {unit.count} AS n",
         "$group": name,
         "$order": "n DESC, value",
     }
-    # No $limit: the question is the one a chart of the column asks (analysis.counts), so
-    # its answer is kept for the chart.
+    if limited and where:
+        params["$limit"] = str(_share_rows(column))
     if where:
         params["$where"] = where
     return params

@@ -12,8 +12,15 @@ from __future__ import annotations
 from blotter.queries.answer_cache import AnswerCache, answer_key, answers, query_key
 from blotter.queries.compiled import CompiledCache, PreparedQuery, prepare_parsed, prepare_query
 from blotter.queries.params import all_of, and_where, parse_request, split_params
-from blotter.queries.reads import QueryResult, keep_answer, run, run_query, values_at_least
-from blotter.queries.together import run_together
+from blotter.queries.reads import (
+    QueryResult,
+    ask_beside_values_at_least,
+    keep_answer,
+    run,
+    run_query,
+    values_at_least,
+)
+from blotter.queries.together import ask_ahead, kept_together, run_together
 from blotter.queries.validators import dataset_tag, http_date, last_modified, not_modified
 
 __all__ = [
@@ -25,9 +32,12 @@ __all__ = [
     "and_where",
     "answer_key",
     "answers",
+    "ask_ahead",
+    "ask_beside_values_at_least",
     "dataset_tag",
     "http_date",
     "keep_answer",
+    "kept_together",
     "last_modified",
     "not_modified",
     "parse_request",

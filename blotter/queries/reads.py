@@ -4,7 +4,7 @@ category column holds at least."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,31 +103,94 @@ def values_at_least(store: Store, dataset: Dataset, settings: Settings) -> dict[
     to have more without grouping every row by it (a column of case numbers holds a million
     groups). Which rows are read does not matter: the answer may differ between engines,
     never what a caller makes of it. Kept with the version's answers."""
-    columns = [
-        c.field_name for c in dataset.columns if c.type in (ColumnType.TEXT, ColumnType.CHECKBOX)
-    ]
+    columns = _sampled(dataset)
     if not columns or not dataset.version:
         return dict.fromkeys(columns, 0)
-    params = {"$select": ", ".join(f"`{c}`" for c in columns), "$limit": str(SAMPLE_ROWS)}
-    prepared = prepare_query(store, dataset, params, settings)
+    prepared, key = _sample(store, dataset, columns, settings)
     cache = answers(store, settings)
-    key = answer_key(dataset, ("values at least", query_key(store, prepared)), "rows")
     kept = cache.get(key)
     if kept is None:
-        part = prepared.compiled.select.copy()
-        part.set("order", None)  # any rows will do: none sorted
-        names = [e.alias_or_name for e in part.expressions]
-        distinct = [
-            exp.Count(this=exp.Distinct(expressions=[exp.column(n, quoted=True)])).as_(f"n{i}")
-            for i, n in enumerate(names)
-        ]
-        counting = exp.select(*distinct).from_(part.subquery("_part"))
         try:
             row = next(
-                iter(store.execute(dataset, counting, timeout_s=prepared.remaining_s(settings)))
+                iter(
+                    store.execute(
+                        dataset, _counting(prepared), timeout_s=prepared.remaining_s(settings)
+                    )
+                )
             )
         except QueryTimeout:
             raise timeout_error(settings.query_timeout_s) from None
         kept = tuple(int(n or 0) for n in row)
         cache.put(key, kept, row_bytes(kept))
     return dict(zip(columns, kept, strict=True))
+
+
+def ask_beside_values_at_least(
+    store: Store, dataset: Dataset, params: Mapping[str, str], settings: Settings
+) -> None:
+    """Answer ``params``, an aggregate of one row (a page's summary), and
+    :func:`values_at_least` in one engine query, the sample's counts joined beside the row,
+    each kept as its own answer: a version's first page pays no query for the sample.
+    Nothing is run when either is kept, when the version's rollup answers ``params``, or
+    when answers are not kept; the callers then ask each as before."""
+    cache = answers(store, settings)
+    columns = _sampled(dataset)
+    if cache.entries <= 0 or not columns or not dataset.version:
+        return
+    sample, sample_key = _sample(store, dataset, columns, settings)
+    prepared = prepare_query(store, dataset, params, settings)
+    key = answer_key(dataset, query_key(store, prepared), "rows")
+    select = prepared.compiled.select
+    if cache.get(sample_key) is not None or cache.get(key) is not None:
+        return
+    if (
+        select.args.get("group")
+        or rollups.select_for(store, dataset, select, settings) is not select
+    ):
+        return
+    both = (
+        exp.select("*")
+        .from_(select.subquery("_asked"))
+        .join(_counting(sample).subquery("_seen"), join_type="CROSS")
+    )
+    try:
+        rows = list(store.execute(dataset, both, timeout_s=prepared.remaining_s(settings)))
+    except QueryTimeout:
+        raise timeout_error(settings.query_timeout_s) from None
+    if len(rows) != 1:
+        return
+    width = len(rows[0]) - len(columns)
+    answer = tuple(rows[0][:width])
+    cache.put(key, (answer,), row_bytes(answer))
+    counts = tuple(int(n or 0) for n in rows[0][width:])
+    cache.put(sample_key, counts, row_bytes(counts))
+
+
+def _sampled(dataset: Dataset) -> list[str]:
+    return [
+        c.field_name for c in dataset.columns if c.type in (ColumnType.TEXT, ColumnType.CHECKBOX)
+    ]
+
+
+def _sample(
+    store: Store, dataset: Dataset, columns: list[str], settings: Settings
+) -> tuple[PreparedQuery, Hashable]:
+    """The first ``SAMPLE_ROWS`` rows' ``columns``, and what names their counts."""
+    params = {"$select": ", ".join(f"`{c}`" for c in columns), "$limit": str(SAMPLE_ROWS)}
+    prepared = prepare_query(store, dataset, params, settings)
+    key = answer_key(dataset, ("values at least", query_key(store, prepared)), "rows")
+    return prepared, key
+
+
+def _counting(sample: PreparedQuery) -> exp.Select:
+    """The distinct values of each column of the sample, counted (``_seen0``, ``_seen1``…)."""
+    part = sample.compiled.select.copy()
+    part.set("order", None)  # any rows will do: none sorted
+    names = [e.alias_or_name for e in part.expressions]
+    distinct = [
+        exp.Count(this=exp.Distinct(expressions=[exp.column(n, quoted=True)])).as_(
+            f"_seen{i}", quoted=True
+        )
+        for i, n in enumerate(names)
+    ]
+    return exp.select(*distinct).from_(part.subquery("_part"))

@@ -1,6 +1,7 @@
 """Questions of one shape answered by one query: a ``UNION ALL`` built with sqlglot from each
 question's compiled tree, each row marked with its branch and its place in the branch's
-order, a ``$where`` every branch shares written once; each branch kept as its own answer."""
+order, a ``$where`` several branches share written once; each branch kept as its own answer.
+A page asks ahead, in one such query, what several of its parts will ask later."""
 
 from __future__ import annotations
 
@@ -57,6 +58,40 @@ def run_together(
             found[i] = tuple(branch_rows)
             cache.put(keys[i], found[i], sum(row_bytes(r) for r in branch_rows))
     return [list(rows or ()) for rows in found]
+
+
+def kept_together(
+    store: Store,
+    dataset: Dataset,
+    questions: Sequence[Mapping[str, str]],
+    settings: Settings,
+) -> list[list[tuple[Any, ...]]] | None:
+    """The questions' kept answers, as :func:`run_together` gives them, or None when any
+    is not kept; nothing is run."""
+    cache = answers(store, settings)
+    found = []
+    for question in questions:
+        prepared = prepare_query(store, dataset, question, settings)
+        rows = cache.get(answer_key(dataset, query_key(store, prepared), "rows"))
+        if rows is None:
+            return None
+        found.append(list(rows))
+    return found
+
+
+def ask_ahead(
+    store: Store,
+    dataset: Dataset,
+    questions: Sequence[Mapping[str, str]],
+    settings: Settings,
+) -> None:
+    """Answer now, in one query with :func:`run_together`, questions of one shape that
+    several parts of a page will ask apart (the summary's shares, the filter form's
+    values): each is kept as its own answer, so each part then finds its answers kept and
+    runs no query of its own. Nothing is asked when answers are not kept (the parts would
+    ask again)."""
+    if questions and answers(store, settings).entries > 0:
+        run_together(store, dataset, questions, settings)
 
 
 def _run_together(
@@ -131,34 +166,39 @@ def _together(
     settings: Settings,
     rolled: Mapping[int, exp.Select],
 ) -> exp.Select:
-    """The questions' union; when they share their ``$where`` (the summary's shares, most of
-    the filter form's counts), it is written once, as ``WITH _matching AS (SELECT * FROM
-    _dataset WHERE …)`` that every branch reads, not once per branch: a polygon's test is
-    thousands of nodes, which each branch copied, bound and wrote again. A branch the
+    """The questions' union; a ``$where`` several branches share (the summary's shares,
+    most of the filter form's counts) is written once, as ``WITH _matching0 AS (SELECT *
+    FROM _dataset WHERE …)`` that each of them reads, not once per branch: a polygon's test
+    is thousands of nodes, which each branch copied, bound and wrote again. A branch the
     version's rollup answers (``rolled``) reads the rollup, with its own ``$where``."""
-    wheres = {questions[i].get("$where", "") for i in which if i not in rolled}
-    shared = wheres.pop() if len(wheres) == 1 else ""
-    if not shared or len(which) - len(rolled) < 2:
-        return _union(prepared, which, rolled=rolled)
-    first = next(i for i in which if i not in rolled)
-    condition = prepared[first].compiled.select.args.get("where")
-    if condition is None:
-        return _union(prepared, which, rolled=rolled)
-    unfiltered = [
-        prepare_query(
-            store,
-            dataset,
-            {k: v for k, v in questions[i].items() if k != "$where"},
-            settings,
-            started=prepared[i].started,
-        )
-        if i in which
-        else prepared[i]
-        for i in range(len(prepared))
-    ]
-    union = _union(unfiltered, which, table=_MATCHING, rolled=rolled)
-    matching = exp.select("*").from_(DATASET_TABLE).where(condition.this.copy(), copy=False)
-    return union.with_(_MATCHING, as_=matching, copy=False)
+    sharing: dict[str, list[int]] = {}
+    for i in which:
+        where = questions[i].get("$where", "")
+        if where and i not in rolled:
+            sharing.setdefault(where, []).append(i)
+    reads: dict[int, str] = {}
+    matching: list[tuple[str, exp.Select]] = []
+    unfiltered = list(prepared)
+    for branches in sharing.values():
+        condition = prepared[branches[0]].compiled.select.args.get("where")
+        if len(branches) < 2 or condition is None:
+            continue
+        table = f"{_MATCHING}{len(matching)}"
+        rows = exp.select("*").from_(DATASET_TABLE).where(condition.this.copy(), copy=False)
+        matching.append((table, rows))
+        for i in branches:
+            reads[i] = table
+            unfiltered[i] = prepare_query(
+                store,
+                dataset,
+                {k: v for k, v in questions[i].items() if k != "$where"},
+                settings,
+                started=prepared[i].started,
+            )
+    union = _union(unfiltered, which, reads, rolled=rolled)
+    for table, rows in matching:
+        union = union.with_(table, as_=rows, copy=False)
+    return union
 
 
 _MATCHING = "_matching"
@@ -167,21 +207,22 @@ _MATCHING = "_matching"
 def _union(
     prepared: list[PreparedQuery],
     which: list[int],
-    table: str | None = None,
+    reads: Mapping[int, str] | None = None,
     rolled: Mapping[int, exp.Select] | None = None,
 ) -> exp.Select:
     """``SELECT * FROM (q0 UNION ALL q1 …) ORDER BY branch, place``: each branch's compiled
-    tree (or its rollup form, in ``rolled``) with its number and each row's place in the
-    tree's own order (a window over the same ORDER BY, evaluated after its grouping), so the
-    rows come back apart and in order."""
+    tree (or its rollup form, in ``rolled``; reading the shared rows named in ``reads``)
+    with its number and each row's place in the tree's own order (a window over the same
+    ORDER BY, evaluated after its grouping), so the rows come back apart and in order."""
     rolled = rolled or {}
+    reads = reads or {}
     names = [e.alias_or_name for e in prepared[which[0]].compiled.select.expressions]
     as_text = _mixed(prepared, which)
     branches: list[exp.Select] = []
     for i in which:
         inner = rolled[i].copy() if i in rolled else prepared[i].compiled.select.copy()
-        if table is not None and i not in rolled:  # the branch reads the shared rows
-            inner = cast(exp.Select, inner.transform(_reading(table), copy=False))
+        if i in reads and i not in rolled:  # the branch reads the shared rows
+            inner = cast(exp.Select, inner.transform(_reading(reads[i]), copy=False))
         if [e.alias_or_name for e in inner.expressions] != names:
             raise ValueError("questions answered together must have the same outputs")
         order = inner.args.get("order")

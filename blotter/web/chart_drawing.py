@@ -8,10 +8,12 @@ twice, not for every chart in two widths (100-200 ms a drawing on a busy machine
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -19,7 +21,7 @@ from markupsafe import Markup
 if TYPE_CHECKING:
     import altair as alt
 
-__all__ = ["NARROW_FONT", "Drawing", "narrow_svg_of", "svg_of", "warm_up"]
+__all__ = ["NARROW_FONT", "Drawing", "Pending", "narrow_svg_of", "svg_of", "warm_up"]
 READABLE_FONT = 12  # px: the wide drawing's labels, shown unscaled on wider screens
 
 
@@ -98,21 +100,66 @@ def narrow_svg_of(
     return svg_of(spec_dict, title)
 
 
+# One thread draws what pages begin early (``Drawing.start``, ``Pending``): vl-convert lets
+# go of Python's lock while it draws, so a page's queries and templates go on meanwhile,
+# but it draws one chart at a time whatever the threads, so more would only queue.
+_DRAWER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blotter-drawing")
+
+
 @dataclass
 class Drawing:
-    """A chart's spec and title, drawn wide or for a phone only when one is asked for."""
+    """A chart's spec and title, drawn wide or for a phone only when one is asked for (or
+    begun early with :meth:`start`)."""
 
     spec: alt.TopLevelMixin
     title: str
     phone_width: int | None = NARROW_PLOT  # None: the chart has no phone drawing
+    _begun: dict[str, Future[Markup]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        """The spec as Vega-Lite JSON, checked against the schema once (Altair checks it
+        each time it is written out, tens of milliseconds for a chart); not to be changed."""
+        return self.spec.to_dict()
+
+    def start(self) -> None:
+        """Begin both drawings now, beside the page's other work; :meth:`wide` and
+        :meth:`phone` then wait for them."""
+        if not self._begun:
+            self._begun["wide"] = _DRAWER.submit(self._wide)
+            self._begun["phone"] = _DRAWER.submit(self._phone)
 
     def wide(self) -> Markup:
-        return svg_of(self.spec, self.title)
+        begun = self._begun.get("wide")
+        return begun.result() if begun is not None else self._wide()
 
     def phone(self) -> Markup:
+        begun = self._begun.get("phone")
+        return begun.result() if begun is not None else self._phone()
+
+    def _wide(self) -> Markup:
+        return svg_of(copy.deepcopy(self.data), self.title)  # svg_of adds its settings
+
+    def _phone(self) -> Markup:
         if self.phone_width is None:
             return Markup()
-        return narrow_svg_of(self.spec, self.title, width=self.phone_width)
+        return narrow_svg_of(self.data, self.title, width=self.phone_width)
+
+
+class Pending:
+    """A drawing begun beside the page's other work, written where a template shows it
+    (Jinja writes what ``__html__`` gives), waited for only then."""
+
+    def __init__(self, draw: Callable[[], Markup]) -> None:
+        self._drawn = _DRAWER.submit(draw)
+
+    def __html__(self) -> Markup:
+        return self._drawn.result()
+
+    def __str__(self) -> str:
+        return str(self._drawn.result())
 
 
 @cache

@@ -94,9 +94,9 @@ def vega_javascript() -> str:
     )
 
 
-def spec_json(spec: alt.TopLevelMixin) -> str:
-    """The spec as JSON safe inside a <script type="application/json"> element."""
-    return json.dumps(spec.to_dict()).replace("</", "<\\/")
+def spec_json(drawing: Drawing) -> str:
+    """The chart's spec as JSON safe inside a <script type="application/json"> element."""
+    return json.dumps(drawing.data).replace("</", "<\\/")
 
 
 def inline_data(values: Sequence[Mapping[str, object]]) -> alt.Data:
@@ -165,12 +165,13 @@ def count_by(
         description += _left_out(counts, noun.lower(), several=_several(counts, measure))
     else:
         description = "No rows match, so there is nothing to count."
+    drawing = Drawing(spec, title)
     return Chart(
         id=f"by-{column.field_name}" + (f"-{measure.field_name}" if measure else ""),
         title=title,
         description=description,
-        drawing=Drawing(spec, title),
-        spec=spec_json(spec),
+        drawing=drawing,
+        spec=spec_json(drawing),
         headers=[column.name, noun, "Share"],
         rows=[
             [v, f"{n:,.0f}", "left out" if unknown else _percent(n, total)]
@@ -342,12 +343,13 @@ def over_time(
         by_period[point["period"]][point["series"]] = point["n"]
     description = _trend_words(by_period, period)
     description = description.replace(" rows", f" {unit_name.lower()}")
+    drawing = Drawing(spec, title, phone_width=240)
     return Chart(
         id=f"time-{when.field_name}" + (f"-{measure.field_name}" if measure else ""),
         title=title,
         description=description,
-        drawing=Drawing(spec, title, phone_width=240),
-        spec=spec_json(spec),
+        drawing=drawing,
+        spec=spec_json(drawing),
         headers=[PERIODS[period], *series_names],
         rows=[[p, *(f"{v.get(s, 0):,}" for s in series_names)] for p, v in by_period.items()],
         numeric=[False, *([True] * len(series_names))],
@@ -471,12 +473,13 @@ def crosstab(
         if biggest
         else "No rows match, so there is nothing to cross."
     )
+    drawing = Drawing(spec, title)
     return Chart(
         id=f"cross-{down.field_name}-{across.field_name}",
         title=title,
         description=description,
-        drawing=Drawing(spec, title),
-        spec=spec_json(spec),
+        drawing=drawing,
+        spec=spec_json(drawing),
         headers=[f"{down.name} \\ {across.name}", *acrosses, "Total"],
         rows=[
             [x, *(f"{cells.get((x, y), 0):,}" for y in acrosses), f"{down_totals[x]:,}"]

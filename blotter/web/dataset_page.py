@@ -27,6 +27,7 @@ from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
+from blotter.web.asked_ahead import ask_page_ahead
 from blotter.web.chart_links import add_share_links, show_lazily
 from blotter.web.dataset_sections import (
     MetaRow,
@@ -228,6 +229,7 @@ def _run(portal: Portal, request: Request, dataset: Dataset, view: DatasetView) 
     summary: list[str] = []
     patterns = None
     if not problems:
+        ask_page_ahead(portal, dataset, view)
         try:
             facts = dataset_facts(portal.store, dataset, portal.settings, where, view.unit)
             summary = summary_sentences(dataset, facts, filtered=bool(view.filters))
@@ -237,7 +239,8 @@ def _run(portal: Portal, request: Request, dataset: Dataset, view: DatasetView) 
             )
             for chart in patterns.charts:
                 add_share_links(request, dataset.id, chart, params)
-            # The key chart is drawn into the page; the others load as images after it.
+            # The key chart is drawn into the page (begun by build_patterns, beside the
+            # queries below); the others load as images after it.
             show_lazily(patterns.charts[1:])
             problems += chart_problems
         except SoQLError as err:

@@ -11,7 +11,7 @@ from typing import Any
 from blotter.analysis.units import Unit, list_match, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
-from blotter.queries import all_of, run_together, values_at_least
+from blotter.queries import all_of, kept_together, run_together, values_at_least
 from blotter.web.filters import IN_SEPARATOR, VIEW_PREFIX, Filter, Problem, where_clause
 from blotter.web.places import place_param
 
@@ -88,37 +88,33 @@ def _values(rows: Sequence[tuple[Any, ...]]) -> list[tuple[str, int]]:
     return [(str(v), int(n or 0)) for v, n in rows if v is not None]
 
 
-def counted_choices(
-    portal: Portal, dataset: Dataset, filters: list[Filter], unit: Unit | None = None
-) -> dict[str, Counted]:
-    """Each text column's values with their counts (of ``unit``) under the filters on the
-    other columns, if few (None if more than ``MAX_CHOICES``), and whether its cells hold
-    several values ("a; b"), which are then offered and counted one by one, as the column's
-    chart counts them.
-
-    Three engine queries whatever the columns: which columns hold more values than a list
-    shows, seen in a few thousand rows (:func:`values_at_least`), then the version's values
-    of every other column, unfiltered (which decides each control's shape, so the form keeps
-    it while filters change; both kept with the version's answers), then every count under
-    the filters, one branch per column (and per value of a list column) of one ``UNION ALL``
-    (:func:`run_together`)."""
-    unit = unit or unit_of(dataset, None)
-    store, settings = portal.store, portal.settings
+def _columns(portal: Portal, dataset: Dataset) -> tuple[list[Column], list[Column]]:
+    """The form's text columns, and those of them that may get a list: a column seen with
+    more values than a list shows, in a few thousand rows (:func:`values_at_least`), is not
+    grouped in full to learn it (exactly as the grouped count would: None)."""
     texts = [
         c
         for c in dataset.columns
         if c.type is ColumnType.TEXT and not c.field_name.endswith("_raw")
     ]
-    # A column seen with more values than a list shows, in a few thousand rows, is not
-    # grouped in full to learn it (exactly as the grouped count would: None).
-    least = values_at_least(store, dataset, settings)
-    found: dict[str, Counted] = {
-        c.field_name: None for c in texts if least[c.field_name] > MAX_CHOICES
-    }
-    listed = [c for c in texts if c.field_name not in found]
-    shapes = run_together(store, dataset, [_grouped(c, unit, None) for c in listed], settings)
+    least = values_at_least(portal.store, dataset, portal.settings)
+    return texts, [c for c in texts if least[c.field_name] <= MAX_CHOICES]
+
+
+Plan = list[tuple[Column, int, int, bool]]  # column, first branch, branches, multi
+
+
+def _counting(
+    listed: list[Column],
+    shapes: Sequence[Sequence[tuple[Any, ...]]],
+    filters: list[Filter],
+    unit: Unit,
+) -> tuple[dict[str, Counted], list[dict[str, str]], Plan]:
+    """From each listed column's values in the version (``shapes``): its choices as far
+    as known, and the questions that count them under the filters on the other columns."""
+    found: dict[str, Counted] = {}
     questions: list[dict[str, str]] = []
-    plan: list[tuple[Column, int, int, bool]] = []  # column, first branch, branches, multi
+    plan: Plan = []
     for column, rows in zip(listed, shapes, strict=True):
         values = _values(rows)
         if len(values) > MAX_CHOICES:
@@ -138,6 +134,45 @@ def counted_choices(
         elif others:
             plan.append((column, len(questions), 1, multi))
             questions.append(_grouped(column, unit, others))
+    return found, questions, plan
+
+
+def choice_questions(
+    portal: Portal, dataset: Dataset, filters: list[Filter], unit: Unit | None = None
+) -> list[dict[str, str]]:
+    """The questions :func:`counted_choices` asks next, as far as known without a query:
+    each listed column's values in the version (its shape) until they are kept with it,
+    then the counts under the filters; so a page can ask them ahead together with its
+    other questions of that shape (``queries.ask_ahead``)."""
+    unit = unit or unit_of(dataset, None)
+    _, listed = _columns(portal, dataset)
+    shaping = [_grouped(c, unit, None) for c in listed]
+    shapes = kept_together(portal.store, dataset, shaping, portal.settings)
+    if shapes is None:
+        return shaping
+    return _counting(listed, shapes, filters, unit)[1]
+
+
+def counted_choices(
+    portal: Portal, dataset: Dataset, filters: list[Filter], unit: Unit | None = None
+) -> dict[str, Counted]:
+    """Each text column's values with their counts (of ``unit``) under the filters on the
+    other columns, if few (None if more than ``MAX_CHOICES``), and whether its cells hold
+    several values ("a; b"), which are then offered and counted one by one, as the column's
+    chart counts them.
+
+    Three engine queries whatever the columns: which columns hold more values than a list
+    shows, seen in a few thousand rows (:func:`values_at_least`), then the version's values
+    of every other column, unfiltered (which decides each control's shape, so the form keeps
+    it while filters change; both kept with the version's answers), then every count under
+    the filters, one branch per column (and per value of a list column) of one ``UNION ALL``
+    (:func:`run_together`); none of those a page asked ahead (:func:`choice_questions`)."""
+    unit = unit or unit_of(dataset, None)
+    store, settings = portal.store, portal.settings
+    texts, listed = _columns(portal, dataset)
+    shapes = run_together(store, dataset, [_grouped(c, unit, None) for c in listed], settings)
+    counts, questions, plan = _counting(listed, shapes, filters, unit)
+    found: dict[str, Counted] = {c.field_name: counts.get(c.field_name) for c in texts}
     answered = run_together(store, dataset, questions, settings)
     for column, first, count, multi in plan:
         counted = _values([row for rows in answered[first : first + count] for row in rows])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
 from blotter.samples import HERE as SAMPLES_DIR
-from blotter.web.chart_drawing import svg_of
+from blotter.web.chart_drawing import Pending, svg_of
 
 if TYPE_CHECKING:
     import altair as alt
@@ -59,7 +59,7 @@ class HotspotView:
 
 @dataclass
 class MapView:
-    svg: Markup
+    svg: Markup | Pending
     description: str
     points_url: str  # GeoJSON of the filtered points, for the interactive map
     boundary_url: str | None
@@ -217,7 +217,8 @@ def build_map(
             problem = err.message
     joiner = "&" if "?" in page_url else "?"
     return MapView(
-        svg=svg_of(spec, title, datasets),
+        # Drawn beside the page's other work; the template waits for it.
+        svg=Pending(partial(svg_of, spec, title, datasets)),
         description=description,
         points_url=f"/resource/{dataset.id}.geojson?{urlencode(live)}",
         boundary_url=f"/boundaries/{dataset.meta.boundary}" if boundary else None,

@@ -89,10 +89,14 @@ def build_patterns(
     when = date_column(dataset)
     charts: list[Chart] = []
     if not problems:
+        # The first chart is the key one, drawn into the page: its drawings begin as soon
+        # as it is built, beside the other charts' building and the page's queries.
         if by is not None:
             charts.append(count_by(portal, dataset, where, by, unit=unit))
+            charts[0].drawing.start()
         if when is not None:
             charts.append(over_time(portal, dataset, where, when, period, split, unit=unit))
+            charts[0].drawing.start()
         if down is not None and across is not None and down != across:
             charts.append(crosstab(portal, dataset, where, down, across, unit))
     keep = [(k, v) for k, v in params.items() if not k.startswith(VIEW_PREFIX) and k != "page"]

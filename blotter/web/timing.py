@@ -65,12 +65,13 @@ def hour_weekday_chart(data: HourWeekday, noun: str) -> Chart:
             f"({max(by_day):,}) and the busiest hour of the day {top_hour:02d}:00 "
             f"({by_hour[top_hour]:,} over all days)."
         )
+    drawing = Drawing(spec, title, phone_width=None)
     return Chart(
         id="hour-by-weekday",
         title=title,
         description=words,
-        drawing=Drawing(spec, title, phone_width=None),
-        spec=spec_json(spec),
+        drawing=drawing,
+        spec=spec_json(drawing),
         headers=["Day", *(f"{h:02d}" for h in range(24)), "Total"],
         rows=[
             [WEEKDAYS[d], *(f"{n:,}" for n in data.counts[d]), f"{sum(data.counts[d]):,}"]
@@ -96,12 +97,13 @@ def year_on_year_chart(y: YearOnYear, noun: str) -> Chart:
             tooltip=["period:N", "n:Q"],
         )
     )
+    drawing = Drawing(spec, title, phone_width=None)
     return Chart(
         id="year-on-year",
         title=title,
         description=y.statement,
-        drawing=Drawing(spec, title, phone_width=None),
-        spec=spec_json(spec),
+        drawing=drawing,
+        spec=spec_json(drawing),
         headers=["Period", noun.capitalize()],
         rows=[[labels[0], f"{y.before:,}"], [labels[1], f"{y.count:,}"]],
         numeric=[False, True],

@@ -1,0 +1,38 @@
+"""Drawings begun early on the drawing thread (``Drawing.start``, ``Pending``) are the
+drawings made when asked, and a template writes a pending one as its markup."""
+
+from __future__ import annotations
+
+import altair as alt
+from jinja2 import Environment
+from markupsafe import Markup
+
+from blotter.web.chart_drawing import Drawing, Pending, svg_of
+
+
+def _spec() -> alt.Chart:
+    rows = [{"value": "theft", "n": 3}, {"value": "assault <b>", "n": 1}]
+    data = alt.Data(values=rows)  # type: ignore[no-untyped-call]
+    return alt.Chart(data, title="Calls by type").mark_bar().encode(x="n:Q", y="value:N")
+
+
+def test_a_drawing_begun_early_is_the_drawing_made_when_asked() -> None:
+    asked = Drawing(_spec(), "Calls by type")
+    begun = Drawing(_spec(), "Calls by type")
+    begun.start()
+    begun.start()  # once only
+    assert begun.wide() == asked.wide() and "assault &lt;b&gt;" in asked.wide()
+    assert begun.phone() == asked.phone() and begun.phone() != begun.wide()
+    # Drawing leaves the spec it wrote out as it was: drawn again, the same.
+    before = repr(asked.data)
+    assert Drawing(_spec(), "Calls by type").wide() == asked.wide()
+    assert repr(asked.data) == before and asked.data == _spec().to_dict()
+    assert Drawing(_spec(), "t", phone_width=None).phone() == Markup()
+
+
+def test_a_pending_drawing_is_written_as_its_markup() -> None:
+    pending = Pending(lambda: svg_of(_spec(), "Calls by type"))
+    template = Environment(autoescape=True).from_string("<div>{{ svg }}</div>")
+    drawn = svg_of(_spec(), "Calls by type")
+    assert template.render(svg=pending) == f"<div>{drawn}</div>"
+    assert str(pending) == str(drawn) and drawn.startswith("<svg role=")
