@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlglot import exp
 
-from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
 from blotter.model import ColumnType
 from blotter.schema import DATASET_TABLE
@@ -22,6 +21,7 @@ from blotter.store.search_index import narrowed
 from tests.engines import ENGINES, engine_settings
 from tests.ingest.conftest import published
 from tests.paths import SAMPLES
+from tests.samples import publish_samples
 from tests.soql import tables
 
 FORCE, CALLS = "e2x9-2kgt", "tkpk-clls"
@@ -67,9 +67,7 @@ def soql_portal(
 ) -> Iterator[tuple[Store, Settings]]:
     for settings in engine_settings(request.param, tmp_path_factory.mktemp("soql")):
         store = open_store(settings)
-        for name in ("use_of_force.yaml", "calls_for_service.yaml"):
-            spec = load_spec_file(SAMPLES / name)
-            load_file(store, spec.source_path(), spec=spec)  # type: ignore[arg-type]
+        publish_samples(store)
         yield store, settings
         store.close()
 

@@ -16,12 +16,10 @@ from fastapi.testclient import TestClient
 
 import blotter.web.dataset_page as dataset_page
 from blotter.app import create_app
-from blotter.ingest.pipeline import load_file
-from blotter.ingest.spec import load_spec_file
-from blotter.samples import HERE
 from blotter.settings import Settings
 from blotter.store import open_store
 from tests.portal import COLUMNS, PUBLIC, build
+from tests.samples import publish_samples
 
 FORCE, CALLS = "e2x9-2kgt", "tkpk-clls"
 PAGES = [
@@ -53,11 +51,7 @@ def loaded(engine_config: Settings) -> tuple[Settings, str]:
     versions; the token of an analyst who may read internal columns."""
     store = open_store(engine_config)
     try:
-        for name in ("use_of_force.yaml", "calls_for_service.yaml"):
-            spec = load_spec_file(HERE / name)
-            source = spec.source_path()
-            assert source is not None
-            load_file(store, source, spec=spec)
+        publish_samples(store)
         token = build(store, engine_config).tokens["read_internal"]
         store.publish(PUBLIC, COLUMNS, [pa.record_batch(NEWER)])
     finally:

@@ -18,12 +18,10 @@ from fastapi.testclient import TestClient
 from sqlglot import exp, parse_one
 
 from blotter.app import create_app
-from blotter.ingest.pipeline import load_file
-from blotter.ingest.spec import load_spec_file
-from blotter.samples import HERE
 from blotter.schema import DATASET_TABLE
 from blotter.settings import Settings
 from blotter.store import Store, open_store
+from tests.samples import publish_samples
 
 FORCE, CALLS = "e2x9-2kgt", "tkpk-clls"
 MAX_QUERIES = 6
@@ -52,11 +50,7 @@ class Counted:
 def force(engine_config: Settings) -> Iterator[tuple[Store, TestClient, Counted]]:
     store = open_store(engine_config)
     try:
-        for name in ("use_of_force.yaml", "calls_for_service.yaml"):
-            spec = load_spec_file(HERE / name)
-            source = spec.source_path()
-            assert source is not None
-            load_file(store, source, spec=spec)
+        publish_samples(store)
         counted = Counted(store)
         with TestClient(create_app(engine_config, store=store)) as client:
             yield store, client, counted

@@ -16,13 +16,11 @@ import blotter.queries as queries
 import blotter.queries.compiled as compiled
 import blotter.queries.reads as reads
 from blotter.app import create_app
-from blotter.ingest.pipeline import load_file
-from blotter.ingest.spec import load_spec_file
-from blotter.samples import HERE
 from blotter.schema import DATASET_TABLE
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 from blotter.web.filter_form import MAX_CHOICES
+from tests.samples import publish_samples
 
 FORCE, CALLS = "e2x9-2kgt", "tkpk-clls"
 PAGES = [
@@ -40,11 +38,7 @@ PAGES = [
 def loaded(engine_config: Settings) -> Settings:
     store = open_store(engine_config)
     try:
-        for name in ("use_of_force.yaml", "calls_for_service.yaml"):
-            spec = load_spec_file(HERE / name)
-            source = spec.source_path()
-            assert source is not None
-            load_file(store, source, spec=spec)
+        publish_samples(store)
     finally:
         store.close()
     return engine_config
