@@ -374,16 +374,22 @@ def summary_sentences(dataset: Dataset, facts: Facts, *, filtered: bool) -> list
             f"{share.count:,} ({share.percent})"
         )
         if share.column.type is ColumnType.CHECKBOX:
-            text = f"{lead} say yes"
+            text = f"{lead} {_agree(share.count, 'says', 'say')} yes"
         else:
-            text = f"{lead} record {share.value}"
+            text = f"{lead} {_agree(share.count, 'records', 'record')} {share.value}"
         apart = []
         if share.unknown:
-            apart.append(f"{share.unknown:,} record it as unknown")
+            verb = _agree(share.unknown, "records", "record")
+            apart.append(f"{share.unknown:,} {verb} it as unknown")
         if share.missing:
-            apart.append(f"{share.missing:,} do not record it")
+            apart.append(f"{share.missing:,} {_agree(share.missing, 'does', 'do')} not record it")
         sentences.append(text + ("; " + " and ".join(apart) if apart else "") + ".")
     return sentences
+
+
+def _agree(count: int, one: str, several: str) -> str:
+    """The verb agreeing with a count ("1 does not", "2 do not")."""
+    return one if count == 1 else several
 
 
 @dataclass
