@@ -73,7 +73,11 @@ def test_rows_are_written_as_json_writes_their_dicts(
     [
         {},  # every type, nulls, points
         {"$select": "subject_race, count(*) AS n", "$group": "subject_race"},  # a null group
-        {"$select": "subject_age, count(*)", "$group": "subject_age", "$order": "count(*) DESC"},
+        {
+            "$select": "subject_age, count(*)",
+            "$group": "subject_age",
+            "$order": "count(*) DESC, subject_age",  # total: ties are the engine's to order
+        },
         {"$select": ":id, :created_at, occurred, injured", "$order": "occurred DESC"},
         {"$where": "subject_race = 'black'", "$order": "subject_age", "$limit": "7"},
         {"$select": "date_trunc_ym(occurred) AS month, count(*) AS n", "$group": "month"},
