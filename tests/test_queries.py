@@ -183,20 +183,26 @@ def test_questions_together_are_each_answered_as_alone(engine_store: Store) -> N
         _grouped("offense"),
     ]
     alone = [list(queries.run_query(engine_store, dataset, q, off).rows) for q in questions]
-    ran: list[str] = []
-    execute = engine_store.execute
-
-    def seen(*args: object, **kwargs: object) -> object:
-        ran.append(args[1].sql())  # type: ignore[attr-defined]
-        return execute(*args, **kwargs)  # type: ignore[arg-type]
-
-    engine_store.execute = seen  # type: ignore[method-assign, assignment]
+    ran = _recording(engine_store)
     together = queries.run_together(engine_store, dataset, questions, off)
     assert together == alone
     assert len(ran) == 1 and "_matching0" in ran[0] and "_matching1" in ran[0], ran
     assert "_matching2" not in ran[0]  # a $where only one question has is its own
     assert set(alone[1]) == {(True, 1), (False, 1), (None, 1)}
     assert alone[3] == [("b", 3), ("a", 2)]
+
+
+def _recording(store: Store) -> list[str]:
+    """The SQL of every query ``store`` executes from now on (in this test's store only)."""
+    ran: list[str] = []
+    execute = store.execute
+
+    def seen(*args: object, **kwargs: object) -> object:
+        ran.append(args[1].sql())  # type: ignore[attr-defined]
+        return execute(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.execute = seen  # type: ignore[method-assign, assignment]
+    return ran
 
 
 def test_a_summary_asked_beside_the_sample_is_each_answer_as_alone(engine_store: Store) -> None:
@@ -223,14 +229,7 @@ def test_a_summary_asked_beside_the_sample_is_each_answer_as_alone(engine_store:
     alone_values = queries.values_at_least(engine_store, dataset, on)
     alone_row = list(queries.run_query(engine_store, dataset, summary, on).rows)
     answer_cache._ANSWERS.pop(engine_store)  # nothing kept from the answers alone
-    ran: list[str] = []
-    execute = engine_store.execute
-
-    def seen(*args: object, **kwargs: object) -> object:
-        ran.append(args[1].sql())  # type: ignore[attr-defined]
-        return execute(*args, **kwargs)  # type: ignore[arg-type]
-
-    engine_store.execute = seen  # type: ignore[method-assign, assignment]
+    ran = _recording(engine_store)
     queries.ask_beside_values_at_least(engine_store, dataset, summary, on)
     assert len(ran) == 1 and "CROSS JOIN" in ran[0].upper(), ran
     assert queries.values_at_least(engine_store, dataset, on) == alone_values
