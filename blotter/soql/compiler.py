@@ -278,12 +278,18 @@ def _order(build: _Build) -> None:
         orders.append(exp.Ordered(this=typed.sql, desc=key.desc, nulls_first=nulls_first))
     if not orders and not build.aggregated:
         orders.append(exp.Ordered(this=exp.column("_id", quoted=True), nulls_first=False))
-    elif not orders and build.groups:
+    elif build.groups:
+        # Groups ordered by their keys; after an explicit order, the keys break its ties, so
+        # `$order=count DESC&$limit=5` keeps the same five groups on every engine and run.
         # With DISTINCT an engine may order only by what is selected.
         keys = [typed for _, typed in _distinct(build)] if query.distinct else build.groups
-        orders = [
-            exp.Ordered(this=p, nulls_first=False) for g in keys for p in (g.parts or (g.sql,))
-        ]
+        ordered = {o.this for o in orders}
+        orders.extend(
+            exp.Ordered(this=p, nulls_first=False)
+            for g in keys
+            for p in (g.parts or (g.sql,))
+            if p not in ordered
+        )
     elif not build.aggregated:
         # A tiebreak on :id keeps pages stable when the order has equal keys.
         orders.append(exp.Ordered(this=exp.column("_id", quoted=True), nulls_first=False))

@@ -50,6 +50,18 @@ def counts(field: str, where: Callable[[dict[str, Any]], bool] = lambda r: True)
     return answer
 
 
+def top_counts(field: str, limit: int, offset: int = 0) -> Answer:
+    """Counts, most first; equal counts in the order of their key (ascending, nulls last),
+    the tiebreak the compiler adds so a cut by $limit keeps the same groups everywhere."""
+
+    def answer(rows: Rows) -> list[tuple[Any, ...]]:
+        c = Counter(r[field] for r in rows)
+        ordered = sorted(c.items(), key=lambda kv: (-kv[1], kv[0] is None, kv[0] or 0))
+        return ordered[offset : offset + limit]
+
+    return answer
+
+
 def haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
@@ -1055,6 +1067,29 @@ CASES.extend(
             lambda rows: sorted(
                 {(n,) for n in Counter(r["subject_race"] for r in rows).values()}, reverse=True
             ),
+        ),
+        (
+            "ties-in-order-cut-by-limit",  # 36, 39 and 40 each count 5: the cut falls among them
+            FORCE,
+            {
+                "$select": "officer_age, count(*) AS n",
+                "$group": "officer_age",
+                "$order": "n DESC",
+                "$limit": "10",
+            },
+            top_counts("officer_age", 10),
+        ),
+        (
+            "ties-in-order-with-a-null-key-paged",  # 23 and the missing age each count 10
+            FORCE,
+            {
+                "$select": "subject_age, count(*) AS n",
+                "$group": "subject_age",
+                "$order": "n DESC",
+                "$limit": "3",
+                "$offset": "4",
+            },
+            top_counts("subject_age", 3, offset=4),
         ),
         (
             "select-distinct-constants",

@@ -63,6 +63,11 @@ SQL: list[tuple[dict[str, str], str, str]] = [
         'SELECT "subject_race" AS "subject_race", COUNT(*) AS "count" FROM _dataset GROUP BY "subject_race" ORDER BY "subject_race" LIMIT 1000',
     ),
     (
+        {"$select": "subject_race, subject_sex, count(*) AS n", "$group": "subject_race, subject_sex", "$order": "n DESC, subject_sex", "$limit": "5"},
+        'SELECT "subject_race" AS "subject_race", "subject_sex" AS "subject_sex", COUNT(*) AS "n" FROM _dataset GROUP BY "subject_race", "subject_sex" ORDER BY COUNT(*) DESC NULLS FIRST, "subject_sex" ASC, "subject_race" LIMIT 5',
+        'SELECT "subject_race" AS "subject_race", "subject_sex" AS "subject_sex", COUNT(*) AS "n" FROM _dataset GROUP BY "subject_race", "subject_sex" ORDER BY COUNT(*) DESC, "subject_sex" ASC, "subject_race" LIMIT 5',
+    ),
+    (
         {"$select": "date_trunc_ym(occurred) AS m", "$where": "occurred >= '2015-03-01'"},
         "SELECT DATE_TRUNC('MONTH', \"occurred\") AS \"m\" FROM _dataset WHERE \"occurred\" >= CAST('2015-03-01 00:00:00' AS TIMESTAMP) ORDER BY \"_id\" LIMIT 1000",
         "SELECT DATE_TRUNC('MONTH', \"occurred\") AS \"m\" FROM _dataset WHERE \"occurred\" >= CAST('2015-03-01 00:00:00' AS TIMESTAMP) ORDER BY \"_id\" LIMIT 1000",
