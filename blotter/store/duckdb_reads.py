@@ -18,6 +18,7 @@ from blotter.store.duckdb_watchdog import run_watched
 from blotter.store.newest_first import cutoff, newest_page, restricted
 from blotter.store.ordering import order_column
 from blotter.store.rollup_tables import Rollup, Run, month_counts
+from blotter.store.search_candidates import by_candidates, rare_candidates
 from blotter.store.search_index import (
     by_postings,
     candidates,
@@ -52,21 +53,25 @@ def by_word_index(
     words: list[str],
     get_dataset: Callable[[str], Dataset],
 ) -> exp.Select:
-    """``$q``'s ``words`` narrowed by the word index of ``table``, the version's own: rows
-    by the candidates' ids, else a count or a page read from the postings when that is exact
-    (the reader sees what is served, ``get_dataset``)."""
+    """``$q``'s ``words`` narrowed by the word index of ``table``, the version's own: rare
+    words by their candidates alone when that is exact (the reader sees what is served,
+    ``get_dataset``), else rows by the candidates' ids and the predicate, else a count or a
+    page read from the postings when that is exact."""
     statement = candidates_statement(table, "duckdb")
+    read: dict[tuple[str, int], list[int]] = {}
 
     def fetch(word: str, most: int) -> list[int]:
-        return [row[0] for row in cur.execute(statement, [word, most]).fetchall()]
+        if (word, most) not in read:
+            read[word, most] = [row[0] for row in cur.execute(statement, [word, most]).fetchall()]
+        return read[word, most]
 
+    exact = exact_for(dataset, get_dataset(dataset.id))
+    rare = rare_candidates(words, fetch) if exact else None
+    if rare is not None:  # store/search_candidates.py
+        return by_candidates(select, rare, {c.field_name for c in dataset.columns})
     ids = candidates(words, fetch)
     stored_by = order_column(dataset.columns, dataset.meta.main_date)
-    if (
-        ids is None
-        and reads_every_row(select, stored_by)
-        and exact_for(dataset, get_dataset(dataset.id))
-    ):
+    if ids is None and reads_every_row(select, stored_by) and exact:
         find = terms_statement(table)
 
         def terms(word: str, most: int) -> list[str]:
@@ -85,7 +90,7 @@ def without_id_sort(select: exp.Select) -> exp.Select:
     """Drop an ORDER BY that is only ``_id`` ascending: a version table is written in ``_id``
     order and DuckDB keeps insertion order for unsorted scans (preserve_insertion_order is on
     by default), so the rows come in that order anyway, and streaming instead of sorting keeps
-    a full export in constant memory."""
+    a full export in constant memory. A page read in two steps keeps its sort."""
     order = select.args.get("order")
     keys = order.expressions if order is not None else []
     if (
@@ -94,11 +99,19 @@ def without_id_sort(select: exp.Select) -> exp.Select:
         and keys[0].this.name == ROW_ID
         and not keys[0].args.get("desc")
         and not select.args.get("group")
+        and not _joins(select)
     ):
         trimmed = select.copy()
         trimmed.set("order", None)
         return trimmed
     return select
+
+
+def _joins(select: exp.Select) -> bool:
+    """Whether ``select`` filters by a subquery (a page read in two steps, ``late_rows``):
+    the engine joins it, and a join's rows need not come in the table's order."""
+    where = select.args.get("where")
+    return where is not None and where.find(exp.Subquery) is not None
 
 
 # What a page newest first is asked first: the restricted query's SQL and parameters, and
