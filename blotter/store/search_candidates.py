@@ -8,7 +8,9 @@ the same columns. So when every word of ``$q`` has three characters or more and 
 the engine fetches those rows through the ``_id`` index and tests no text column. A page of
 rows (with its offset) smaller than the candidates is read in two steps
 (``search_index.late_rows``): the page's ids from the candidates and the sort columns alone,
-then the page's rows by those ids, so the wide text columns are read for the page only.
+then the page's rows by those ids, so the wide text columns are read for the page only; a
+page sorted by ``_id`` of a query filtered by its words alone needs no first step: its ids
+are the first candidates in that order.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from sqlglot import exp
 
 from blotter.schema import ROW_ID, WordSearch
 from blotter.store import search_index
-from blotter.store.search_index import late_rows, number
+from blotter.store.search_index import (
+    aggregated,
+    late_rows,
+    number,
+    only_words,
+    renamed_over,
+)
 
 
 def rare_candidates(words: list[str], fetch: Callable[[str, int], list[int]]) -> set[int] | None:
@@ -46,6 +54,9 @@ def by_candidates(select: exp.Select, ids: set[int], fields: set[str]) -> exp.Se
     ``_id IN (ids)``, the others TRUE (the marks are terms of the WHERE's conjunction). A page
     of fewer rows than ``ids`` is read in two steps (``late_rows``, ``fields`` the version's
     columns)."""
+    page = _page_rows(select)
+    if page is not None and len(ids) > page:
+        ids = _first_by_id(select, ids, page)
     first = True
 
     def swap(node: exp.Expression) -> exp.Expression:
@@ -62,8 +73,22 @@ def by_candidates(select: exp.Select, ids: set[int], fields: set[str]) -> exp.Se
 
     rewritten = select.transform(swap, copy=True)
     assert isinstance(rewritten, exp.Select)
-    page = _page_rows(select)
     return late_rows(rewritten, fields) if page is not None and len(ids) > page else rewritten
+
+
+def _first_by_id(select: exp.Select, ids: set[int], page: int) -> set[int]:
+    """The ``page`` first of ``ids`` in the query's order when it sorts by ``_id`` first and
+    filters by the words alone: every candidate is then a row of the answer, so the page's
+    rows are known without reading any (otherwise ``ids`` as they are)."""
+    order = select.args.get("order")
+    key = order.expressions[0] if order is not None and order.expressions else None
+    if key is None or not only_words(select) or aggregated(select) or select.args.get("distinct"):
+        return ids
+    if renamed_over(select, {ROW_ID}):
+        return ids
+    if not (isinstance(key.this, exp.Column) and key.this.name == ROW_ID and not key.this.table):
+        return ids
+    return set(sorted(ids, reverse=bool(key.args.get("desc")))[:page])
 
 
 def _page_rows(select: exp.Select) -> int | None:

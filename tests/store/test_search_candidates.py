@@ -116,9 +116,10 @@ def test_rare_words_answer_as_the_scan(store: DuckDBStore, params: dict[str, str
     ("words", "params", "late"),
     [
         ("aitken", {"$order": "age DESC, case_no", "$limit": "4"}, True),
-        ("aitken", {"$limit": "5", "$offset": "7"}, True),
+        ("aitken", {"$where": "age > 1", "$limit": "5", "$offset": "7"}, True),
+        ("aitken", {"$limit": "5", "$offset": "7"}, False),  # the first candidates by _id
         ("aitken", {"$limit": "100"}, False),  # the page holds every candidate
-        ("aitken zephyr", {"$limit": "2"}, True),
+        ("aitken zephyr", {"$order": "case_no DESC", "$limit": "2"}, True),
         ("zephyr", {"$select": "count(*)"}, False),
         ("c-0003", {}, False),
     ],
@@ -134,6 +135,30 @@ def test_staff_read_rare_words_by_their_candidates_alone(
     assert ("IN (SELECT" in sql) == late, sql
     if late:  # the page read in two steps keeps its sort, even by _id alone
         assert "ORDER BY" in sql[sql.rindex(")") :], sql
+
+
+@pytest.mark.parametrize(
+    ("params", "listed"),
+    [
+        (
+            {"$limit": "5", "$offset": "7"},
+            [3, 53, 103, 153, 203, 253, 303, 353, 403, 453, 503, 553],
+        ),
+        ({"$order": ":id DESC", "$limit": "2"}, [1153, 1103]),
+        ({"$where": "age > 1", "$limit": "2"}, None),  # another filter: every candidate
+        ({"$select": "count(*)", "$limit": "2"}, None),
+    ],
+)
+def test_a_page_by_id_lists_only_its_first_candidates(
+    store: DuckDBStore, params: dict[str, str], listed: list[int] | None
+) -> None:
+    dataset = _publish(store)
+    indexed, scanned, sql = _answers(store, dataset, {"$q": "unable", **params})
+    assert indexed == scanned and indexed
+    within = sql.split("_id IN (")[-1].split(")")[0]
+    ids = sorted(int(i) for i in within.replace('"', "").split(", "))
+    unable = [i for i in range(1, ROWS + 1) if i % 50 == 3 and i % 97 != 5]
+    assert ids == (unable if listed is None else sorted(listed))
 
 
 @pytest.mark.parametrize(
