@@ -125,8 +125,12 @@ class PolygonMembers:
             try:
                 return query()
             except duckdb.CatalogException as err:
-                if SCHEMA not in str(err) and not any(n in str(err) for n in names):
+                gone = [n for n in names if n in str(err)]
+                if not gone:
                     raise
+                with self._lock:  # dropped meanwhile: built again on the next try
+                    for name in gone:
+                        self._kept.pop(name, None)
         return plain()
 
     def _ready(self, names: list[str]) -> None:
