@@ -35,6 +35,7 @@ from blotter.store.search_index import search_words
 SCHEMA = "blotter_members"  # the attached in-memory database
 MOST_SETS = 32
 MOST_IDS = 10_000_000  # 8 bytes each: at most ~80 MB
+MOST_RECIPES = 4096  # polygons (of any caller's WKT) a written query may name
 TRIES = 3
 _PREFIX = "m_"
 
@@ -55,9 +56,11 @@ class PolygonMembers:
         self._con = con
         self._lock = threading.Lock()
         self._attached = False
-        self._recipes: dict[str, _Recipe] = {}  # every set a written query may name
+        # The sets written queries may name, the least recently named first, and their ids.
+        self._recipes: OrderedDict[str, _Recipe] = OrderedDict()
+        self._sizes: dict[str, int] = {}
         self._kept: OrderedDict[str, int] = OrderedDict()  # built sets, oldest first: ids
-        self._sql: SqlMemo[tuple[list[str], Written]] = SqlMemo()
+        self._sql: SqlMemo[tuple[list[str], Written] | None] = SqlMemo()
 
     def start(
         self,
@@ -73,46 +76,54 @@ class PolygonMembers:
         if dataset.history_table is not None or not dataset.version or search_words(select):
             return run(*plain())
 
-        def written() -> tuple[list[str], Written]:
+        def written() -> tuple[list[str], Written] | None:
             tree, names = self.rewritten(dataset, select)
-            return names, write(tree) if names else ("", None)
+            return None if tree is select else (names, write(tree))
 
-        names, (sql, params) = self._sql.sql(dataset, select, written)
-        if not names:
+        found = self._sql.sql(dataset, select, written)
+        if found is None:
             return run(*plain())
+        names, (sql, params) = found
         return self.run(names, lambda: run(sql, params), lambda: run(*plain()))
 
     def rewritten(self, dataset: Dataset, select: exp.Select) -> tuple[exp.Select, list[str]]:
         """``select`` (a compiled query on the current version of ``dataset``) with each
         polygon test that is an ``AND`` term of a ``WHERE`` on the dataset's own rows
-        reading its kept set, and the names of the sets it reads; ``select`` itself when
-        none is."""
+        reading its kept set (built now: ``FALSE`` for a set of no row), and the names of
+        the sets it reads; ``select`` itself when no test is such a term."""
         table = version_table(dataset.id, dataset.version)
-        names: list[str] = []
         targets = [
-            (node, term)
+            term
             for node in select.find_all(exp.Select)
             if _reads_dataset(node)
             for term in _and_terms(node.args.get("where"))
             if isinstance(term, PolygonTest)
         ]
         if not targets:
-            return select, names
+            return select, []
+        names = [self._name(dataset, table, term) for term in targets]
+        self._ready(names)
         copied = select.copy()
-        # The copy's nodes in the same walk order as the original's.
-        pairs = dict(zip(select.walk(), copied.walk(), strict=True))
-        for _, term in targets:
-            name = self._name(dataset, table, term)
-            names.append(name)
-            pairs[term].replace(_member_of(name))
-        return copied, names
+        # The copy's nodes in the original's walk order; by identity: sqlglot's nodes
+        # compare equal by structure, and the same test may stand under a NOT elsewhere.
+        place = {id(node): i for i, node in enumerate(select.walk())}
+        copies = list(copied.walk())
+        reads: list[str] = []
+        for term, name in zip(targets, names, strict=True):
+            empty = self._sizes.get(name) == 0
+            copies[place[id(term)]].replace(exp.false() if empty else _member_of(name))
+            reads += [] if empty else [name]
+        return copied, reads
 
     def _name(self, dataset: Dataset, table: str, test: PolygonTest) -> str:
         lon, lat = (test.args[k].sql(dialect="duckdb") for k in ("lon", "lat"))
         key = repr((table, str(dataset.created_at), lon, lat, test.args["rings"]))
         name = _PREFIX + hashlib.sha256(key.encode()).hexdigest()[:24]
         with self._lock:
-            self._recipes.setdefault(name, _Recipe(table, test.copy()))
+            self._recipes[name] = _Recipe(table, test.copy())
+            self._recipes.move_to_end(name)
+            while len(self._recipes) > MOST_RECIPES:
+                self._sizes.pop(self._recipes.popitem(last=False)[0], None)
         return name
 
     def run(
@@ -121,7 +132,10 @@ class PolygonMembers:
         """``query()`` once the sets it reads are built; rebuilt and run again when one was
         evicted meanwhile, ``plain()`` (the query with its tests) after :data:`TRIES`."""
         for _ in range(TRIES):
-            self._ready(names)
+            try:
+                self._ready(names)
+            except _Forgotten:  # named long ago: the query with its tests
+                break
             try:
                 return query()
             except duckdb.CatalogException as err:
@@ -145,7 +159,9 @@ class PolygonMembers:
                     self._build(name)
 
     def _build(self, name: str) -> None:
-        recipe = self._recipes[name]
+        recipe = self._recipes.get(name)
+        if recipe is None:
+            raise _Forgotten(name)
         rows = (
             exp.select(exp.column(ROW_ID))
             .from_(exp.table_(recipe.table, quoted=True))
@@ -160,7 +176,7 @@ class PolygonMembers:
             counted = cur.execute(f"SELECT count(*) FROM {target}").fetchone()  # noqa: S608 - ours
         finally:
             cur.close()
-        self._kept[name] = counted[0] if counted else 0
+        self._kept[name] = self._sizes[name] = counted[0] if counted else 0
         while len(self._kept) > 1 and (
             len(self._kept) > MOST_SETS or sum(self._kept.values()) > MOST_IDS
         ):
@@ -178,6 +194,10 @@ class PolygonMembers:
         """The sets built now, oldest first (for tests and the curious)."""
         with self._lock:
             return list(self._kept)
+
+
+class _Forgotten(Exception):
+    """A set whose polygon is no longer among the recipes."""
 
 
 def _reads_dataset(select: exp.Select) -> bool:

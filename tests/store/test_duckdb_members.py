@@ -232,3 +232,23 @@ def test_a_set_that_keeps_going_leaves_the_query_to_the_test(
     got, spelt_out = _answers(store, dataset, _where(f"within_polygon(at, '{AREAS[0]}')"), config)
     assert repr(got) == repr(spelt_out) and got
     assert len(built) == members.TRIES
+
+
+def test_a_set_whose_polygon_was_forgotten_leaves_the_query_to_the_test(
+    store: DuckDBStore, config: Settings, monkeypatch: Any
+) -> None:
+    """Polygons named long ago are forgotten (any caller's WKT is a polygon): a written query
+    naming one whose set went too runs with its test."""
+    monkeypatch.setattr(members, "MOST_RECIPES", 1)
+    monkeypatch.setattr(members, "MOST_SETS", 1)
+    dataset = _publish(store)
+    select = prepare_query(store, dataset, _where(f"within_polygon(at, '{AREAS[0]}')"), config)
+    first = list(store.execute(dataset, select.compiled.select))
+    _answers(store, dataset, _where(f"within_polygon(at, '{AREAS[1]}')"), config)
+    again = list(store.execute(dataset, select.compiled.select))  # the same tree: its SQL kept
+    assert (
+        repr(again)
+        == repr(first)
+        == repr(list(store.execute(dataset, expanded(select.compiled.select))))
+    )
+    assert len(store._members._recipes) == 1 and len(store._members.kept()) == 1
