@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -411,8 +410,8 @@ class DuckDBStore(SqlHistory, Store):
             run_watched(cur, sql, params, timeout_s)
             return cur
 
-        plain = lambda: self.engine_sql(readable, select)  # noqa: E731
-        cur = self._members.start(readable, select, partial(self._written, readable), run, plain)
+        writes = self._written, self.engine_sql  # with the sets, and without
+        cur = self._members.start(readable, select, writes, run, timeout_s)
         return RowStream(fetch_rows(cur, self._reads))
 
     def newest_first(self, dataset: Dataset, select: exp.Select) -> NewestSql | None:

@@ -29,6 +29,7 @@ from sqlglot import exp
 from blotter.model import Dataset
 from blotter.schema import DATASET_TABLE, ROW_ID, PolygonTest, version_table
 from blotter.store.common import SqlMemo
+from blotter.store.duckdb_watchdog import run_watched
 from blotter.store.polygons import DuckDBWithPolygons
 from blotter.store.search_index import search_words
 
@@ -41,6 +42,7 @@ _PREFIX = "m_"
 
 Result = TypeVar("Result")
 Written = tuple[str, Any]  # SQL and its parameters
+Write = Callable[[Dataset, exp.Select], Written]
 
 
 @dataclass(frozen=True)
@@ -66,27 +68,33 @@ class PolygonMembers:
         self,
         dataset: Dataset,
         select: exp.Select,
-        write: Callable[[exp.Select], Written],
+        writes: tuple[Write, Write],
         run: Callable[[str, Any], Result],
-        plain: Callable[[], Written],
+        timeout_s: float | None = None,
     ) -> Result:
         """``run(sql, params)`` of ``select`` on ``dataset`` as it can be read now, reading
         kept sets where it may (the current version's own table, no ``$q``: its words are
-        read from the version's word index), else of ``plain()``; ``write`` writes a tree."""
+        read from the version's word index); ``writes``: how a tree with sets is written, how
+        the query with its tests. A set is built within ``timeout_s``, as the query runs."""
+        write, plain = writes
         if dataset.history_table is not None or not dataset.version or search_words(select):
-            return run(*plain())
+            return run(*plain(dataset, select))
 
         def written() -> tuple[list[str], Written] | None:
-            tree, names = self.rewritten(dataset, select)
-            return None if tree is select else (names, write(tree))
+            tree, names = self.rewritten(dataset, select, timeout_s)
+            return None if tree is select else (names, write(dataset, tree))
 
         found = self._sql.sql(dataset, select, written)
         if found is None:
-            return run(*plain())
+            return run(*plain(dataset, select))
         names, (sql, params) = found
-        return self.run(names, lambda: run(sql, params), lambda: run(*plain()))
+        return self.run(
+            names, lambda: run(sql, params), lambda: run(*plain(dataset, select)), timeout_s
+        )
 
-    def rewritten(self, dataset: Dataset, select: exp.Select) -> tuple[exp.Select, list[str]]:
+    def rewritten(
+        self, dataset: Dataset, select: exp.Select, timeout_s: float | None = None
+    ) -> tuple[exp.Select, list[str]]:
         """``select`` (a compiled query on the current version of ``dataset``) with each
         polygon test that is an ``AND`` term of a ``WHERE`` on the dataset's own rows
         reading its kept set (built now: ``FALSE`` for a set of no row), and the names of
@@ -102,7 +110,7 @@ class PolygonMembers:
         if not targets:
             return select, []
         names = [self._name(dataset, table, term) for term in targets]
-        self._ready(names)
+        self._ready(names, timeout_s)
         copied = select.copy()
         # The copy's nodes in the original's walk order; by identity: sqlglot's nodes
         # compare equal by structure, and the same test may stand under a NOT elsewhere.
@@ -127,13 +135,17 @@ class PolygonMembers:
         return name
 
     def run(
-        self, names: list[str], query: Callable[[], Result], plain: Callable[[], Result]
+        self,
+        names: list[str],
+        query: Callable[[], Result],
+        plain: Callable[[], Result],
+        timeout_s: float | None = None,
     ) -> Result:
         """``query()`` once the sets it reads are built; rebuilt and run again when one was
         evicted meanwhile, ``plain()`` (the query with its tests) after :data:`TRIES`."""
         for _ in range(TRIES):
             try:
-                self._ready(names)
+                self._ready(names, timeout_s)
             except _Forgotten:  # named long ago: the query with its tests
                 break
             try:
@@ -147,7 +159,7 @@ class PolygonMembers:
                         self._kept.pop(name, None)
         return plain()
 
-    def _ready(self, names: list[str]) -> None:
+    def _ready(self, names: list[str], timeout_s: float | None) -> None:
         with self._lock:
             if not self._attached:
                 self._con.execute(f"ATTACH ':memory:' AS {SCHEMA}")
@@ -156,9 +168,9 @@ class PolygonMembers:
                 if name in self._kept:
                     self._kept.move_to_end(name)
                 else:
-                    self._build(name)
+                    self._build(name, timeout_s)
 
-    def _build(self, name: str) -> None:
+    def _build(self, name: str, timeout_s: float | None) -> None:
         recipe = self._recipes.get(name)
         if recipe is None:
             raise _Forgotten(name)
@@ -169,10 +181,9 @@ class PolygonMembers:
         )
         target = exp.table_(name, db=SCHEMA, quoted=True).sql(dialect="duckdb")
         cur = self._con.cursor()
+        create = f"CREATE OR REPLACE TABLE {target} AS {rows.sql(dialect=DuckDBWithPolygons)}"
+        run_watched(cur, create, {}, timeout_s)  # the cursor closed if it fails
         try:
-            cur.execute(
-                f"CREATE OR REPLACE TABLE {target} AS {rows.sql(dialect=DuckDBWithPolygons)}"
-            )
             counted = cur.execute(f"SELECT count(*) FROM {target}").fetchone()  # noqa: S608 - ours
         finally:
             cur.close()

@@ -224,7 +224,7 @@ def test_a_set_that_keeps_going_leaves_the_query_to_the_test(
     built: list[str] = []
     kept = store._members
 
-    def build_then_lose(name: str) -> None:
+    def build_then_lose(name: str, timeout_s: float | None) -> None:
         built.append(name)
         kept._kept[name] = 0  # "built", never there
 
