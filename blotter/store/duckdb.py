@@ -37,6 +37,7 @@ from blotter.store.common import (
 )
 from blotter.store.duckdb_csv import csv_lines
 from blotter.store.duckdb_feed import Feed
+from blotter.store.duckdb_members import PolygonMembers
 from blotter.store.duckdb_reads import (
     NewestSql,
     ReadCursors,
@@ -114,6 +115,7 @@ class DuckDBStore(SqlHistory, Store):
             raise
         self.extensions = Extensions(self._con)  # loaded when a statement needs one
         self._reads = ReadCursors(self._con)
+        self._members = PolygonMembers(self._con)  # store/duckdb_members.py
         self._write_lock = Writes()
         # Datasets as last read, tagged with the write generation they were read at. DuckDB
         # lets one process write the file, so every change passes through _write_lock here.
@@ -401,10 +403,15 @@ class DuckDBStore(SqlHistory, Store):
                 page, timeout_s = newest_rows(self._reads, planned, timeout_s)
                 if page is not None:
                     return RowStream(iter(page))
-        sql, params = self.engine_sql(readable, select)
-        self.extensions.for_sql(sql)
-        cur = self._reads.take()
-        run_watched(cur, sql, params, timeout_s)
+
+        def run(sql: str, params: Any) -> duckdb.DuckDBPyConnection:
+            self.extensions.for_sql(sql)
+            cur = self._reads.take()
+            run_watched(cur, sql, params, timeout_s)
+            return cur
+
+        writes = self._written, self.engine_sql  # with the sets, and without
+        cur = self._members.start(readable, select, writes, run, timeout_s)
         return RowStream(fetch_rows(cur, self._reads))
 
     def newest_first(self, dataset: Dataset, select: exp.Select) -> NewestSql | None:
