@@ -120,6 +120,8 @@ def rewrite(select: exp.Select, rollup: Rollup) -> exp.Select | None:
         return None
     if not all(isinstance(e, exp.Alias) for e in select.expressions):
         return None  # the compiler names every output; keep those names
+    if not select.args.get("group") and select.find(exp.Count) is None:
+        return None  # rows, not counts (found below too, after a copy and a walk)
     tree = select.copy()
     tree.set(_FROM, None)
     tree = cast(exp.Select, tree.transform(_months(rollup), copy=False))

@@ -159,7 +159,8 @@ def compile_query(
         default_limit,
         max_limit,
         Scope(dataset, "$select", None),
-        CompiledQuery(select=exp.select().from_(exp.to_table(DATASET_TABLE))),
+        # Built, not parsed: sqlglot parses a table's name or a LIMIT's number given as text.
+        CompiledQuery(select=exp.select().from_(exp.Table(this=exp.to_identifier(DATASET_TABLE)))),
     )
     for step in _STEPS:
         step(build)
@@ -308,9 +309,9 @@ def _limit(build: _Build) -> None:
             query.limit_pos if query.limit is not None else None,
         )
     if limit is not None:
-        build.select.limit(limit, copy=False)
+        build.select.set("limit", exp.Limit(expression=exp.Literal.number(limit)))
     if query.offset:
-        build.select.offset(query.offset, copy=False)
+        build.select.set("offset", exp.Offset(expression=exp.Literal.number(query.offset)))
 
 
 _STEPS = (_select, _where, _group, _having, _order, _limit)

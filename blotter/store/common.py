@@ -24,7 +24,7 @@ from blotter.schema import (
     physical_names,
     version_table,
 )
-from blotter.store.rollup_tables import point_at_rollup
+from blotter.store.rollup_tables import at_rollup
 from blotter.store.sqlparams import bind_string_literals
 
 # Datasets as served: each with its current version's columns and count, in the order
@@ -147,21 +147,6 @@ def check_batch(batch: pa.RecordBatch, names: list[str]) -> None:
         raise InvalidRequest(f"A batch has columns {batch.schema.names}, expected {names}.")
 
 
-def point_at_table(
-    select: exp.Expression, table: str, schema: str | None = None, *, copy: bool = True
-) -> exp.Expression:
-    """Swap the compiler's placeholder table for a version's real table (in place when the
-    caller owns ``select``: copying a large tree, e.g. a polygon test, costs more than the
-    query)."""
-
-    def swap(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Table) and node.name == DATASET_TABLE:
-            return exp.table_(table, db=schema, quoted=True)
-        return node
-
-    return select.transform(swap, copy=copy)
-
-
 Written = TypeVar("Written")
 
 
@@ -190,18 +175,34 @@ class SqlMemo(Generic[Written]):
 
 
 def engine_sql(
-    dataset: Dataset, select: exp.Select, dialect: DialectType
+    dataset: Dataset, select: exp.Select, dialect: DialectType, *, unsorted: bool = False
 ) -> tuple[str, dict[str, Any]]:
-    """The SQL text and bind parameters of a compiled query against a dataset's version."""
-    bound, params = bind_string_literals(select)
+    """The SQL text and bind parameters of a compiled query against a dataset's version,
+    written from one copy of the tree made in one pass: string literals bound, the
+    placeholder tables swapped for the version's rows and its rollup. ``unsorted`` drops
+    the ORDER BY (the rows come in its order anyway)."""
     if dataset.history_table:
         rows = version_rows(dataset)
-        bound = point_at_rollup(bound, None)  # RollupGone: a history table has no rollup
-        return point_at_rows(bound, rows).sql(dialect=dialect), params
-    table = version_table(dataset.id, dataset.version)
-    # ``bound`` is a fresh copy made above: no need to copy it again.
-    bound = point_at_rollup(bound, table)
-    return point_at_table(bound, table, copy=False).sql(dialect=dialect), params
+
+        def tables(node: exp.Expression) -> exp.Expression:
+            node = at_rollup(node, None)  # RollupGone: a history table has no rollup
+            if isinstance(node, exp.Table) and node.name == DATASET_TABLE:
+                return rows.subquery(DATASET_TABLE)  # named as it was
+            return node
+
+    else:
+        table = version_table(dataset.id, dataset.version)
+
+        def tables(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Table) and node.name == DATASET_TABLE:
+                return exp.table_(table, quoted=True)
+            return at_rollup(node, table)
+
+    bound, params = bind_string_literals(select, tables)
+    if unsorted:
+        bound.set("order", None)
+    # ``bound`` is ours alone: the generator need not copy it again.
+    return bound.sql(dialect=dialect, copy=False), params
 
 
 def version_rows(dataset: Dataset) -> exp.Select:
@@ -224,17 +225,6 @@ def version_rows(dataset: Dataset) -> exp.Select:
             )
         )
     )
-
-
-def point_at_rows(select: exp.Expression, rows: exp.Select) -> exp.Expression:
-    """Swap the compiler's placeholder table for a subquery of rows, named as it was."""
-
-    def swap(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Table) and node.name == DATASET_TABLE:
-            return rows.subquery(DATASET_TABLE)
-        return node
-
-    return select.transform(swap, copy=False)
 
 
 def timeout_error(timeout_s: float | None) -> QueryTimeout:

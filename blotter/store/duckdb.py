@@ -46,7 +46,7 @@ from blotter.store.duckdb_reads import (
     has_word_index,
     newest_first_sql,
     newest_rows,
-    without_id_sort,
+    sorted_by_id_alone,
 )
 from blotter.store.duckdb_startup import MIGRATIONS, drop_unregistered_tables, migrate
 from blotter.store.duckdb_watchdog import run_watched
@@ -445,9 +445,8 @@ class DuckDBStore(SqlHistory, Store):
         return self._sql.sql(dataset, select, lambda: self._written(dataset, select))
 
     def _written(self, dataset: Dataset, select: exp.Select) -> tuple[str, Any]:
-        return engine_sql(
-            dataset, without_id_sort(self._narrowed(dataset, select)), DuckDBWithPolygons
-        )
+        tree = self._narrowed(dataset, select)
+        return engine_sql(dataset, tree, DuckDBWithPolygons, unsorted=sorted_by_id_alone(tree))
 
     def _narrowed(self, dataset: Dataset, select: exp.Select) -> exp.Select:
         """``$q``'s words narrowed by the version's word index (``store/search_index.py``)."""

@@ -86,25 +86,22 @@ def by_word_index(
     return narrowed(select, ids)
 
 
-def without_id_sort(select: exp.Select) -> exp.Select:
-    """Drop an ORDER BY that is only ``_id`` ascending: a version table is written in ``_id``
-    order and DuckDB keeps insertion order for unsorted scans (preserve_insertion_order is on
-    by default), so the rows come in that order anyway, and streaming instead of sorting keeps
-    a full export in constant memory. A page read in two steps keeps its sort."""
+def sorted_by_id_alone(select: exp.Select) -> bool:
+    """Whether the ORDER BY is only ``_id`` ascending, which the store drops: a version table
+    is written in ``_id`` order and DuckDB keeps insertion order for unsorted scans
+    (preserve_insertion_order is on by default), so the rows come in that order anyway, and
+    streaming instead of sorting keeps a full export in constant memory. A page read in two
+    steps keeps its sort."""
     order = select.args.get("order")
     keys = order.expressions if order is not None else []
-    if (
+    return (
         len(keys) == 1
         and isinstance(keys[0].this, exp.Column)
         and keys[0].this.name == ROW_ID
         and not keys[0].args.get("desc")
         and not select.args.get("group")
         and not _joins(select)
-    ):
-        trimmed = select.copy()
-        trimmed.set("order", None)
-        return trimmed
-    return select
+    )
 
 
 def _joins(select: exp.Select) -> bool:

@@ -54,17 +54,9 @@ class NewestPage:
 def newest_page(select: exp.Select, stored_by: str | None) -> NewestPage | None:
     """``select`` as a page newest first by ``stored_by`` (the version's main timestamp),
     or None when the rewrite is not provably exact for it (or would not pay)."""
-    if stored_by is None or aggregated(select) or select.find(exp.Window) is not None:
-        return None
-    if any(select.args.get(k) for k in ("distinct", "having", "joins", "group")):
-        return None
-    source = select.args.get("from_")
-    if not (isinstance(source, exp.From) and isinstance(source.this, exp.Table)):
-        return None
-    if source.this.name != DATASET_TABLE:
-        return None
+    # The ORDER BY and LIMIT first: nearly every query fails there, before any walk of the tree.
     order, limit, offset = (select.args.get(k) for k in ("order", "limit", "offset"))
-    if order is None or limit is None or len(order.expressions) < 2:
+    if stored_by is None or order is None or limit is None or len(order.expressions) < 2:
         return None
     first, last = order.expressions[0], order.expressions[-1].this
     key = first.this
@@ -74,6 +66,15 @@ def newest_page(select: exp.Select, stored_by: str | None) -> NewestPage | None:
         return None
     nulls_first = first.args.get("nulls_first")
     if not first.args.get("desc") or not isinstance(nulls_first, bool):
+        return None
+    if any(select.args.get(k) for k in ("distinct", "having", "joins", "group")):
+        return None
+    source = select.args.get("from_")
+    if not (isinstance(source, exp.From) and isinstance(source.this, exp.Table)):
+        return None
+    if source.this.name != DATASET_TABLE:
+        return None
+    if aggregated(select) or select.find(exp.Window) is not None:
         return None
     if renamed_over(select, {stored_by, ROW_ID}):
         return None

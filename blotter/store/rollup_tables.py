@@ -257,15 +257,12 @@ def _text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def point_at_rollup(select: exp.Expression, table: str | None) -> exp.Expression:
-    """Swap the rollup placeholder for ``table``'s rollup, in place; RollupGone when the
-    version is read from its history table (``table`` None), which keeps no rollup."""
-
-    def swap(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Table) and node.name == ROLLUP_TABLE:
-            if table is None:
-                raise RollupGone(ROLLUP_TABLE)
-            return exp.table_(rollup_table(table), quoted=True)
-        return node
-
-    return select.transform(swap, copy=False)
+def at_rollup(node: exp.Expression, table: str | None) -> exp.Expression:
+    """``node`` with the rollup placeholder swapped for ``table``'s rollup (a step of the
+    store's one pass over a query); RollupGone when the version is read from its history
+    table (``table`` None), which keeps no rollup."""
+    if isinstance(node, exp.Table) and node.name == ROLLUP_TABLE:
+        if table is None:
+            raise RollupGone(ROLLUP_TABLE)
+        return exp.table_(rollup_table(table), quoted=True)
+    return node

@@ -6,13 +6,19 @@ go one step further: no user text is ever part of the SQL an engine parses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlglot import exp
 
+Swap = Callable[[exp.Expression], exp.Expression]
 
-def bind_string_literals(tree: exp.Expression) -> tuple[exp.Expression, dict[str, Any]]:
-    """Copy ``tree`` with every string literal replaced by a named placeholder.
+
+def bind_string_literals(
+    tree: exp.Expression, also: Swap | None = None
+) -> tuple[exp.Expression, dict[str, Any]]:
+    """Copy ``tree`` with every string literal replaced by a named placeholder, and every
+    other node by what ``also`` makes of it (the store's tables), in the same pass.
 
     Equal literals in the same context share one placeholder: an engine matches a grouped
     expression in SELECT and GROUP BY by its text, so ``race || '/' || gender`` must bind
@@ -35,6 +41,6 @@ def bind_string_literals(tree: exp.Expression) -> tuple[exp.Expression, dict[str
                 name = names[key] = f"p{len(params)}"
                 params[name] = node.this
             return exp.Placeholder(this=name)
-        return node
+        return node if also is None else also(node)
 
     return tree.transform(swap, copy=True), params

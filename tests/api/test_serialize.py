@@ -33,6 +33,7 @@ FIXED = Output(":created_at", ColumnType.FLOATING_TIMESTAMP, fixed=True)
 FLAG = Output("flag", ColumnType.CHECKBOX)
 ROW_ID = Output(":id", None)
 POINT = Output("location", ColumnType.POINT, width=2, shape="point")
+BOX = Output("extent", ColumnType.MULTIPOLYGON, width=4, shape="box")
 ODD_TEXT = [
     'a "quoted" word',
     "back\\slash",
@@ -58,6 +59,29 @@ ODD_TEXT = [
         ([WHEN], [(datetime(999, 1, 1),), (datetime(2017, 3, 4, tzinfo=UTC),)]),
         ([FLAG, ROW_ID], [(True, 1), (False, 2), (None, 3)]),
         ([POINT, TEXT], [(-72.5, 43.25, "a"), (None, None, "b"), (1.0, None, None)]),
+        # Coordinates the encoder writes otherwise than repr: whole numbers, NaN, infinities.
+        (
+            [POINT],
+            [
+                (
+                    -72,
+                    43,
+                ),
+                (float("nan"), 1.5),
+                (0.1 + 0.2, float("-inf")),
+                (-0.0, 1e-7),
+            ],
+        ),
+        ([WHEN, NUMBER], [(datetime(2020, 1, 2).date(), 1), ("2020-01-02", 2.0)]),
+        ([BOX, NUMBER], [(-72.5, 43.0, -72.0, 43.5, 3), (None, None, None, None, 4)]),
+        # Batches of 500 rows: the chunks join as one array, nulls in some batches only.
+        (
+            [ROW_ID, TEXT, POINT, WHEN],
+            [
+                (i, None if i % 7 else f"r{i}", i / 3, None if i % 11 == 0 else -i / 7, None)
+                for i in range(1203)
+            ],
+        ),
         ([TEXT, Output("name", ColumnType.NUMBER)], [("a", 1), ("b", None)]),  # one name twice
         ([TEXT, NUMBER], []),
     ],

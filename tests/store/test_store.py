@@ -295,17 +295,16 @@ def test_reads_go_to_the_read_replica_and_writes_to_the_primary(tmp_path: Path) 
 
 
 def test_duckdb_streams_id_order_without_sorting_but_keeps_every_other_order() -> None:
-    from blotter.store.duckdb_reads import without_id_sort
+    from blotter.store.duckdb_reads import sorted_by_id_alone
 
     by_id = exp.select("race").from_(DATASET_TABLE).order_by("_id")
-    assert by_id.args.get("order") is not None
-    assert without_id_sort(by_id).args.get("order") is None
+    assert sorted_by_id_alone(by_id)
     for kept in (
         exp.select("race").from_(DATASET_TABLE).order_by("_id DESC"),
         exp.select("race").from_(DATASET_TABLE).order_by("race", "_id"),
         exp.select("race").from_(DATASET_TABLE).group_by("race").order_by("_id"),
     ):
-        assert without_id_sort(kept).args.get("order") is not None
+        assert not sorted_by_id_alone(kept)
 
 
 def test_every_write_is_seen_by_the_next_read(store: Store) -> None:
