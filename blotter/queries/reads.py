@@ -95,18 +95,21 @@ def keep_answer(
 SAMPLE_ROWS = 10_000  # rows read to learn that a column holds many values
 
 
-def values_at_least(store: Store, dataset: Dataset, settings: Settings) -> dict[str, int]:
+def values_at_least(
+    store: Store, dataset: Dataset, settings: Settings, where: str | None = None
+) -> dict[str, int]:
     """How many distinct values (nulls aside) each text and checkbox column holds at least:
-    those of the first ``SAMPLE_ROWS`` rows the engine reads, in one query that reads no
-    further. A part never holds more values than the whole, so a column found with more
-    values than a caller could show (a filter's list of choices, a summary's share) is known
-    to have more without grouping every row by it (a column of case numbers holds a million
-    groups). Which rows are read does not matter: the answer may differ between engines,
-    never what a caller makes of it. Kept with the version's answers."""
+    those of the first ``SAMPLE_ROWS`` rows the engine reads (of those ``where`` keeps), in
+    one query that reads no further. A part never holds more values than the whole, so a
+    column found with more values than a caller could show (a filter's list of choices, a
+    summary's share) is known to have more without grouping every row by it (a column of
+    case numbers holds a million groups). Which rows are read does not matter: the answer
+    may differ between engines, never what a caller makes of it. Kept with the version's
+    answers."""
     columns = _sampled(dataset)
     if not columns or not dataset.version:
         return dict.fromkeys(columns, 0)
-    prepared, key = _sample(store, dataset, columns, settings)
+    prepared, key = _sample(store, dataset, columns, settings, where)
     cache = answers(store, settings)
     kept = cache.get(key)
     if kept is None:
@@ -126,44 +129,51 @@ def values_at_least(store: Store, dataset: Dataset, settings: Settings) -> dict[
 
 
 def ask_beside_values_at_least(
-    store: Store, dataset: Dataset, params: Mapping[str, str], settings: Settings
+    store: Store,
+    dataset: Dataset,
+    params: Mapping[str, str],
+    settings: Settings,
+    where: str | None = None,
 ) -> None:
     """Answer ``params``, an aggregate of one row (a page's summary), and
-    :func:`values_at_least` in one engine query, the sample's counts joined beside the row,
-    each kept as its own answer: a version's first page pays no query for the sample.
-    Nothing is run when either is kept, when the version's rollup answers ``params``, or
-    when answers are not kept; the callers then ask each as before."""
+    :func:`values_at_least` (the version's, and under ``where`` the filtered rows' too) in one
+    engine query, the samples' counts joined beside the row, each kept as its own answer: a
+    version's first page pays no query for a sample. Nothing is run when the answer or every
+    sample is kept, when the version's rollup answers ``params``, or when answers are not
+    kept; the callers then ask each as before."""
     cache = answers(store, settings)
     columns = _sampled(dataset)
     if cache.entries <= 0 or not columns or not dataset.version:
         return
-    sample, sample_key = _sample(store, dataset, columns, settings)
+    filters = [None, where] if where else [None]
+    samples = [_sample(store, dataset, columns, settings, f) for f in filters]
     prepared = prepare_query(store, dataset, params, settings)
     key = answer_key(dataset, query_key(store, prepared), "rows")
     select = prepared.compiled.select
-    if cache.get(sample_key) is not None or cache.get(key) is not None:
+    needed = [(sample, kept_as) for sample, kept_as in samples if cache.get(kept_as) is None]
+    if cache.get(key) is not None or not needed:
         return
     if (
         select.args.get("group")
         or rollups.select_for(store, dataset, select, settings) is not select
     ):
         return
-    both = (
-        exp.select("*")
-        .from_(select.subquery("_asked"))
-        .join(_counting(sample).subquery("_seen"), join_type="CROSS")
-    )
+    both = exp.select("*").from_(select.subquery("_asked"))
+    for i, (sample, _) in enumerate(needed):
+        both = both.join(_counting(sample).subquery(f"_seen_{i}"), join_type="CROSS")
     try:
         rows = list(store.execute(dataset, both, timeout_s=prepared.remaining_s(settings)))
     except QueryTimeout:
         raise timeout_error(settings.query_timeout_s) from None
     if len(rows) != 1:
         return
-    width = len(rows[0]) - len(columns)
+    width = len(rows[0]) - len(columns) * len(needed)
     answer = tuple(rows[0][:width])
     cache.put(key, (answer,), row_bytes(answer))
-    counts = tuple(int(n or 0) for n in rows[0][width:])
-    cache.put(sample_key, counts, row_bytes(counts))
+    for i, (_, sample_key) in enumerate(needed):
+        start = width + i * len(columns)
+        counts = tuple(int(n or 0) for n in rows[0][start : start + len(columns)])
+        cache.put(sample_key, counts, row_bytes(counts))
 
 
 def _sampled(dataset: Dataset) -> list[str]:
@@ -173,10 +183,13 @@ def _sampled(dataset: Dataset) -> list[str]:
 
 
 def _sample(
-    store: Store, dataset: Dataset, columns: list[str], settings: Settings
+    store: Store, dataset: Dataset, columns: list[str], settings: Settings, where: str | None
 ) -> tuple[PreparedQuery, Hashable]:
-    """The first ``SAMPLE_ROWS`` rows' ``columns``, and what names their counts."""
+    """The first ``SAMPLE_ROWS`` rows' ``columns`` (of those ``where`` keeps), and what names
+    their counts."""
     params = {"$select": ", ".join(f"`{c}`" for c in columns), "$limit": str(SAMPLE_ROWS)}
+    if where:
+        params["$where"] = where
     prepared = prepare_query(store, dataset, params, settings)
     key = answer_key(dataset, ("values at least", query_key(store, prepared)), "rows")
     return prepared, key
