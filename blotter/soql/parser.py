@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -391,8 +391,26 @@ def _syntax_error(err: UnexpectedInput, clause: str, text: str) -> SoQLError:
     )
 
 
+# Clauses up to this length (nearly all) are parsed once per text (``_parsed``).
+SHORT_CLAUSE = 256
+
+
 def parse_clause(clause: str, text: str) -> Any:
-    """Parse one SODA parameter's text with that parameter's start rule."""
+    """Parse one SODA parameter's text with that parameter's start rule. A short clause is
+    parsed once and its tree shared by every request that sends the same text: the tree is
+    immutable (frozen dataclasses and tuples), so no use of it can change another's. A
+    clause that fails is parsed again each time (errors are not kept)."""
+    if len(text) <= SHORT_CLAUSE:
+        return _parsed(clause, text)
+    return _parse(clause, text)
+
+
+@lru_cache(maxsize=1024)
+def _parsed(clause: str, text: str) -> Any:
+    return _parse(clause, text)
+
+
+def _parse(clause: str, text: str) -> Any:
     if not text.strip():
         raise SoQLError(f"{clause} is empty.", clause=clause, query=text, line=1, column=1)
     try:

@@ -4,6 +4,7 @@ and that no input whatever escapes as anything but a SoQLError."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -321,3 +322,50 @@ def test_a_count_with_unusual_blanks_around_it_is_read_not_a_crash() -> None:
     # Python's regex reads \x1f as blank but int() did not: $limit=0%1F was a 500.
     assert parse_params({"$limit": "0\x1f", "$offset": " 7\x1c"}).limit == 0
     assert parse_params({"$offset": " 7\x1c"}).offset == 7
+
+
+def _immutable(value: object) -> bool:
+    """Whether nothing in ``value`` can be changed in place: frozen dataclasses, tuples and
+    plain values all the way down."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, tuple):
+        return all(_immutable(v) for v in value)
+    if dataclasses.is_dataclass(value) and type(value).__dataclass_params__.frozen:  # type: ignore[attr-defined]
+        return all(_immutable(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return False
+
+
+@pytest.mark.parametrize(
+    ("clause", "text"),
+    [
+        ("$where", "a = 'x' AND (b > 2 OR c IN (1, 2, 3)) AND d BETWEEN 1 AND 5"),
+        ("$where", "within_circle(location, 47.6, -122.3, 500) AND e IS NOT NULL"),
+        ("$where", "not (x like '%a%') and y::number = -1"),
+        ("$select", "DISTINCT a, count(*) AS n, date_trunc_ym(d) AS month, *, :*"),
+        ("$order", "n DESC NULLS LAST, a"),
+        ("$group", "a, month"),
+        ("$having", "count(*) > 10"),
+        ("$query", "SELECT a, count(*) WHERE b = 1 GROUP BY a ORDER BY a LIMIT 5 OFFSET 2"),
+    ],
+)
+def test_a_short_clause_is_parsed_once_into_a_tree_no_one_can_change(
+    clause: str, text: str
+) -> None:
+    """Requests sending the same short clause share one tree: it must be immutable all the
+    way down, and a query made from it (SODA3's paging) a new tree beside it."""
+    first = parse_clause(clause, text)
+    assert parse_clause(clause, text) is first
+    assert _immutable(first)
+    if clause == "$query":
+        paged = dataclasses.replace(first, limit=1, offset=0)
+        assert parse_clause(clause, text) == first != paged
+        assert parse_clause(clause, text).limit == 5
+
+
+def test_a_long_clause_and_a_failing_one_are_parsed_each_time() -> None:
+    long = " OR ".join(f"a = {i}" for i in range(60))
+    assert parse_clause("$where", long) is not parse_clause("$where", long)
+    for _ in range(2):
+        with pytest.raises(SoQLError):
+            parse_clause("$where", "a = ")
