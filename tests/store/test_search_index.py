@@ -406,17 +406,3 @@ def test_spaced_makes_spaces_of_exactly_the_other_ascii_whitespace(engine_store:
     for value in values:
         want = None if value is None else value.translate({ord(c): " " for c in OTHER_SPACES})
         assert engine_store._query(query, [value]) == [(want,)], repr(value)
-
-
-def test_duckdb_stores_each_pass_of_the_word_index_in_term_order(tmp_path: Path) -> None:
-    """Its index on ``term`` is then built from sorted keys (half the time at 1M rows)."""
-    from blotter.store.duckdb import DuckDBStore
-
-    store = DuckDBStore(tmp_path / "sorted.duckdb")
-    try:
-        dataset = _publish(store)
-        words = words_table(version_table(dataset.id, dataset.version))
-        stored = [t for (t,) in store._query(f'SELECT term FROM "{words}" ORDER BY rowid', [])]  # noqa: S608
-        assert len(stored) > 100 and stored == sorted(stored)
-    finally:
-        store.close()
