@@ -165,19 +165,27 @@ class StoreUnavailable(BlotterError):
 
 
 class StoreOutOfMemory(BlotterError):
-    """The embedded database needed more memory than it may use for a write; nothing of the
-    write was kept."""
+    """The embedded database needed more memory than it may use: for a write (nothing of it
+    was kept), or for a read (with the other questions it was answering at that moment)."""
 
     code = "store.out-of-memory"
     status = 503
 
-    def __init__(self, limit: str) -> None:
-        super().__init__(
-            f"The embedded database needed more than the {limit} of memory it may use "
-            "(BLOTTER_DUCKDB_MEMORY_MB), so nothing was published and what was published before "
-            "is unchanged. Raise BLOTTER_DUCKDB_MEMORY_MB, or serve from PostgreSQL.",
-            limit=limit,
-        )
+    def __init__(self, limit: str, *, reading: bool = False) -> None:
+        if reading:
+            message = (
+                f"The embedded database needed more than the {limit} of memory it may use "
+                "(BLOTTER_DUCKDB_MEMORY_MB) to answer this question beside the others it was "
+                "answering. Ask again in a moment; if it keeps failing, ask for fewer rows or "
+                "columns, or the portal's operator to raise BLOTTER_DUCKDB_MEMORY_MB."
+            )
+        else:
+            message = (
+                f"The embedded database needed more than the {limit} of memory it may use "
+                "(BLOTTER_DUCKDB_MEMORY_MB), so nothing was published and what was published "
+                "before is unchanged. Raise BLOTTER_DUCKDB_MEMORY_MB, or serve from PostgreSQL."
+            )
+        super().__init__(message, limit=limit, retry_after_s=5 if reading else None)
 
 
 class SchemaMismatch(BlotterError):

@@ -6,13 +6,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import re
 import threading
 import time
 from typing import Any
 
 import duckdb
 
-from blotter.errors import BlotterError
+from blotter.errors import BlotterError, StoreOutOfMemory
 from blotter.store.common import (
     not_as_written,
     not_convertible,
@@ -150,4 +151,14 @@ def engine_error(err: duckdb.Error) -> BlotterError:
         return not_runnable()
     if isinstance(err, duckdb.BinderException | duckdb.ParserException):
         return not_as_written()
+    if isinstance(err, duckdb.OutOfMemoryException):
+        # The memory cap is shared by every query running at once: not the question's fault,
+        # and likely to pass, so 503 with a time to wait rather than a bug's 500.
+        return StoreOutOfMemory(_limit_in(str(err)), reading=True)
     raise err
+
+
+def _limit_in(message: str) -> str:
+    """The cap DuckDB names in its out-of-memory message ("(855.6 MiB/976.5 MiB used)")."""
+    found = re.search(r"/\s*([0-9.]+ [KMGT]i?B) used\)", message)
+    return found.group(1) if found else "share"
