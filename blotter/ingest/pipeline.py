@@ -8,8 +8,6 @@ file is exhausted, which rolls the store's transaction back: nothing is publishe
 from __future__ import annotations
 
 import itertools
-import queue
-import threading
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,11 +17,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from blotter.errors import DatasetNotFound, IngestError, ValidationFailed
+from blotter.errors import DatasetNotFound, ValidationFailed
 from blotter.ingest import columnar
 from blotter.ingest.bounds import ReadLimits
 from blotter.ingest.clean import CellError, Cleaner, Problem, parse_point
+from blotter.ingest.headers import locate_header, missing_headers
 from blotter.ingest.infer import columns_of_dataset, infer_columns
+from blotter.ingest.read_ahead import read_ahead
 from blotter.ingest.readers import Table, open_table
 from blotter.ingest.spec import ColumnSpec, DatasetSpec, ReaderOptions
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
@@ -306,76 +306,10 @@ def _point_of(
     return (list(point) if point else [None, None]), None
 
 
-def read_ahead(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
-    """``batches``, made on a thread up to ``depth`` ahead: Arrow cleans the next batch
-    while the store writes this one (both release the GIL). Errors arrive in order."""
-    ready: queue.Queue[tuple[pa.RecordBatch | None, BaseException | None]] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def make() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        ready.put((batch, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            ready.put((None, None))
-        except BaseException as err:  # handed to the consumer, raised there
-            ready.put((None, err))
-
-    worker = threading.Thread(target=make, name="ingest-read-ahead", daemon=True)
-    worker.start()
-    try:
-        while True:
-            batch, error = ready.get()
-            if error is not None:
-                raise error
-            if batch is None:
-                return
-            yield batch
-    finally:
-        stop.set()
-        worker.join()
-
-
 def _cell(cells: list[str | None], index: int | None) -> str | None:
     if index is None or index >= len(cells):
         return None
     return cells[index]
-
-
-def _locate(table: Table, header: str) -> int | None:
-    """The position of ``header`` in the file: exact after trimming, else ignoring case."""
-    wanted = header.strip()
-    for i, found in enumerate(table.headers):
-        if found == wanted:
-            return i
-    folded = [h.casefold() for h in table.headers]
-    if wanted.casefold() in folded:
-        return folded.index(wanted.casefold())
-    return None
-
-
-def _missing_headers(
-    missing: list[tuple[ColumnSpec, str]], table: Table, label: str, spec_file: Path | None
-) -> IngestError:
-    """One error naming every column whose header the file lacks, and the file's headers."""
-    where = f"Dataset file {spec_file.name}: " if spec_file else ""
-    wanted = ", ".join(f"'{h}' (for column '{s.field}')" for s, h in missing)
-    return IngestError(
-        f"{where}{label} does not fit its columns: it has no header {wanted}. "
-        f"Its headers are: {', '.join(repr(h) for h in table.headers)}.",
-        file=label,
-        data_file=label,
-        column=missing[0][0].field,
-        header=missing[0][1],
-        columns=[s.field for s, _ in missing],
-        headers=[h for _, h in missing],
-    )
 
 
 def prepare(
@@ -416,7 +350,7 @@ def prepare(
     missing: list[tuple[ColumnSpec, str]] = []
 
     def find(column: ColumnSpec, header: str) -> int | None:
-        found = _locate(table, header)
+        found = locate_header(table, header)
         if found is None:
             missing.append((column, header))
         return found
@@ -430,7 +364,7 @@ def prepare(
             plan.index = find(column, column.source)
         plans.append(plan)
     if missing:
-        raise _missing_headers(missing, table, label, spec_file)
+        raise missing_headers(missing, table, label, spec_file)
     columns = [c for spec_ in column_specs for c in spec_.columns()]
     return PreparedLoad(
         path=path,
