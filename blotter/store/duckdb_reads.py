@@ -56,28 +56,13 @@ def by_word_index(
     """``$q``'s ``words`` narrowed by the word index of ``table``, the version's own: rare
     words by their candidates alone when that is exact (the reader sees what is served,
     ``get_dataset``), else rows by the candidates' ids and the predicate, else a count or a
-    page read from the postings when that is exact. The index's own queries fail as the
-    query would (out of memory: 503, not a bug's 500)."""
-    try:
-        return _by_word_index(cur, table, dataset, select, words, get_dataset)
-    except duckdb.Error as err:
-        raise engine_error(err) from err
-
-
-def _by_word_index(
-    cur: duckdb.DuckDBPyConnection,
-    table: str,
-    dataset: Dataset,
-    select: exp.Select,
-    words: list[str],
-    get_dataset: Callable[[str], Dataset],
-) -> exp.Select:
+    page read from the postings when that is exact."""
     statement = candidates_statement(table, "duckdb")
     read: dict[tuple[str, int], list[int]] = {}
 
     def fetch(word: str, most: int) -> list[int]:
         if (word, most) not in read:
-            read[word, most] = [row[0] for row in cur.execute(statement, [word, most]).fetchall()]
+            read[word, most] = _firsts(cur, statement, [word, most])
         return read[word, most]
 
     exact = exact_for(dataset, get_dataset(dataset.id))
@@ -90,7 +75,7 @@ def _by_word_index(
         find = terms_statement(table)
 
         def terms(word: str, most: int) -> list[str]:
-            return [row[0] for row in cur.execute(find, [word, most]).fetchall()]
+            return _firsts(cur, find, [word, most])
 
         known = word_terms(words, terms)
         counted = counted_postings(select, table, "duckdb", known)
@@ -99,6 +84,15 @@ def _by_word_index(
         postings = by_postings(select, table, "duckdb", known)
         return late_rows(postings, {c.field_name for c in dataset.columns})
     return narrowed(select, ids)
+
+
+def _firsts(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[Any]:
+    """The first column of a word-index lookup's rows; its failure is the query's (out of
+    memory: 503, not a bug's 500)."""
+    try:
+        return [row[0] for row in cur.execute(sql, params).fetchall()]
+    except duckdb.Error as err:
+        raise engine_error(err) from err
 
 
 def sorted_by_id_alone(select: exp.Select) -> bool:

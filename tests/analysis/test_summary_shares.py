@@ -15,6 +15,7 @@ from blotter.queries import answer_cache, compiled
 from blotter.queries import reads as reads
 from blotter.settings import Settings
 from blotter.store import Store
+from tests.test_queries import _recording
 
 COLUMNS = [
     Column(field_name="case_no", name="Case number", type=ColumnType.TEXT),
@@ -38,19 +39,6 @@ def _publish(store: Store) -> str:
     return ds.id
 
 
-def _grouped_by(store: Store) -> list[str]:
-    """The SQL of every query ``store`` executes from now on."""
-    ran: list[str] = []
-    execute = store.execute
-
-    def seen(*args: object, **kwargs: object) -> object:
-        ran.append(args[1].sql())  # type: ignore[attr-defined]
-        return execute(*args, **kwargs)  # type: ignore[arg-type]
-
-    store.execute = seen  # type: ignore[method-assign, assignment]
-    return ran
-
-
 def _forget(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     answer_cache._ANSWERS.pop(store, None)
     monkeypatch.setattr(compiled, "_COMPILED", queries.CompiledCache())
@@ -61,7 +49,7 @@ def test_a_filter_does_not_group_a_column_of_many_values(
 ) -> None:
     dataset = engine_store.get_dataset(_publish(engine_store))
     on = Settings()
-    ran = _grouped_by(engine_store)
+    ran = _recording(engine_store)
     facts = dataset_facts(engine_store, dataset, on, WHERE)
     grouping = [sql for sql in ran if "GROUP BY" in sql.upper()]
     assert grouping and not any("case_no" in sql for sql in grouping), grouping
@@ -95,7 +83,7 @@ def test_the_filtered_sample_is_asked_beside_the_summary(
     )
     assert alone[0]["district"] == 2 and alone[1]["district"] == 1, alone
     _forget(engine_store, monkeypatch)
-    ran = _grouped_by(engine_store)
+    ran = _recording(engine_store)
     ask_facts_ahead(engine_store, dataset, on, WHERE)
     assert len(ran) == 1 and ran[0].upper().count("CROSS JOIN") == 2, ran
     assert queries.values_at_least(engine_store, dataset, on) == alone[0]
