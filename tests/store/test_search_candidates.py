@@ -13,12 +13,10 @@ import pyarrow as pa
 import pytest
 
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
-from blotter.queries import parse_request
-from blotter.soql.compiler import compile_query
 from blotter.store import search_index
 from blotter.store.duckdb import DuckDBStore
 from blotter.store.search_candidates import by_candidates, rare_candidates
-from blotter.store.search_index import narrowed
+from tests.store.test_search_index import _answers, _public
 
 COLUMNS = [
     Column(field_name="case_no", name="Case", type=ColumnType.TEXT),
@@ -89,18 +87,6 @@ def _publish(store: DuckDBStore) -> Dataset:
     rows = [_row(i) for i in range(1, ROWS + 1)]
     store.publish(ds.id, COLUMNS, [pa.RecordBatch.from_pylist(rows, schema=schema)])
     return store.get_dataset(ds.id)
-
-
-def _public(dataset: Dataset) -> Dataset:
-    return dataset.model_copy(update={"columns": [c for c in dataset.columns if not c.internal]})
-
-
-def _answers(store: DuckDBStore, dataset: Dataset, params: dict[str, str]) -> tuple[Any, Any, str]:
-    query, filters = parse_request(params)
-    select = compile_query(query, dataset, filters=filters).select
-    indexed = list(store.execute(dataset, select))
-    scanned = list(store.execute(dataset, narrowed(select, None)))
-    return indexed, scanned, store.engine_sql(dataset, select)[0]
 
 
 @pytest.mark.parametrize("params", PARAMS)
