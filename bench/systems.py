@@ -44,16 +44,35 @@ class Server:
     base_url: str
     log: Path
 
+    # A server's memory is its process and every process it started (a worker, a drawing
+    # process): work moved to a child is still the server's memory.
     def rss_mb(self) -> float:
-        return _status_kb(self.process.pid, "VmRSS") / 1024
+        return sum(_status_kb(pid, "VmRSS") for pid in process_tree(self.process.pid)) / 1024
 
     def peak_rss_mb(self) -> float:
-        return _status_kb(self.process.pid, "VmHWM") / 1024
+        """The sum of each process's own peak: an upper bound when they peak apart."""
+        return sum(_status_kb(pid, "VmHWM") for pid in process_tree(self.process.pid)) / 1024
 
     def reset_peak(self) -> None:
         """Start a new peak: Linux resets VmHWM when 5 is written to clear_refs."""
-        with contextlib.suppress(OSError):
-            Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+        for pid in process_tree(self.process.pid):
+            with contextlib.suppress(OSError):
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and its descendants alive now, from each process's parent in /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name may hold spaces and parentheses: the fields follow the last ')'.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+    tree, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        tree += frontier
+    return tree
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -66,7 +85,11 @@ class Server:
 
 
 def _status_kb(pid: int, key: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # the process ended since the tree was read
+        return 0.0
+    for line in lines:
         if line.startswith(key + ":"):
             return float(line.split()[1])
     return 0.0
