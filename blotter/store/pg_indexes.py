@@ -1,7 +1,8 @@
 """Indexes of a new PostgreSQL version, built in the publish's transaction before the version
 is registered: a killed or failed publish rolls them back with the table.
 
-- the word index of ``$q`` (``search_index.py``), with a trigram index on its terms when the
+- the word index of ``$q`` (``search_index.py``), its row ids compressed with lz4 when the
+  server has it (``pg_session.FAST_TOAST``), with a trigram index on its terms when the
   ``pg_trgm`` extension is there or can be created (without it, or for words under three
   characters, the dictionary is scanned: still only its terms, never the rows);
 - a B-tree on ``_id``, which the narrowed ``$q`` reads rows by;
@@ -20,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from blotter.model import Column, ColumnType, DatasetMeta
+from blotter.store.pg_session import fast_toast, local_settings
 from blotter.store.rollup_tables import declared_fields, rollup_table
 from blotter.store.search_index import index_statements, words_table
 
@@ -29,8 +31,9 @@ log = logging.getLogger(__name__)
 def index_words(conn: psycopg.Connection[Any], table: str, columns: list[Column]) -> None:
     """Build a new version's word index (and the trigram index of its terms when possible)."""
     text = [c.field_name for c in columns if c.type is ColumnType.TEXT]
-    for statement in index_statements(table, text, "postgres"):
-        conn.execute(statement)  # built from checked identifiers
+    with local_settings(conn, fast_toast(conn)):  # its posting arrays compressed with lz4
+        for statement in index_statements(table, text, "postgres"):
+            conn.execute(statement)  # built from checked identifiers
     schema = trigram_schema(conn)
     if schema is not None:
         conn.execute(

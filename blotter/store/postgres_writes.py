@@ -20,6 +20,7 @@ from blotter.store.catalog import VersionRecord, next_numbers, register_version
 from blotter.store.changes import STAGED
 from blotter.store.common import lookup_field
 from blotter.store.pg_indexes import drop_words, index_declared, index_words
+from blotter.store.pg_session import local_settings
 from blotter.store.pgsql import postgres_sql
 from blotter.store.segments import keep_history, replaced_version
 
@@ -127,16 +128,9 @@ _ROLLUP_SETTINGS = {"work_mem": "64MB", "jit": "off"}
 def _build_rollup(conn: psycopg.Connection[Any], meta: DatasetMeta, record: VersionRecord) -> None:
     """The new version's rollup (``rollup_tables.py``), with the transaction's settings
     changed for its statement alone."""
-    run = runner(conn)
-    values = rollups.postgres_values(run, record.table)
-    saved = {name: run(f"SELECT current_setting('{name}')")[0][0] for name in _ROLLUP_SETTINGS}
-    for name, value in _ROLLUP_SETTINGS.items():
-        conn.execute("SELECT set_config(%s, %s, true)", [name, value])
-    try:
+    values = rollups.postgres_values(runner(conn), record.table)
+    with local_settings(conn, _ROLLUP_SETTINGS):
         built = rollups.build(conn.execute, record.table, meta, record.columns, "postgres", values)
-    finally:
-        for name, value in saved.items():
-            conn.execute("SELECT set_config(%s, %s, true)", [name, value])
     if built:
         rolled = rollups.rollup_table(record.table)
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(rolled)))

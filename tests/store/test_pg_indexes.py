@@ -143,3 +143,32 @@ def test_without_pg_trgm_search_reads_the_dictionary_and_answers_the_same(
         assert [int(r[0]) for r in store.execute(dataset, select)] == [2, 4]
     finally:
         store.close()
+
+
+def test_the_word_index_ids_are_compressed_with_lz4_and_the_rows_as_configured(
+    store: PostgresStore,
+) -> None:
+    columns = [Column(field_name="narrative", name="Narrative", type=ColumnType.TEXT)]
+    ds = store.create_dataset(DatasetMeta(name="Long"), columns)
+    # One term in every row: its ids (16 KB) are compressed; so is each long narrative.
+    texts = [f"same {'abc ' * 1000}{i}" for i in range(2000)]
+    store.publish(ds.id, columns, [pa.record_batch({"narrative": texts})])
+    table = version_table(ds.id, 1)
+    with psycopg.connect(TEST_DATABASE_URL) as conn:
+        conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(store.schema)))
+        lz4 = conn.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        ).fetchone()
+        default = conn.execute("SHOW default_toast_compression").fetchone()
+        ids = conn.execute(
+            sql.SQL(
+                "SELECT DISTINCT pg_column_compression(ids) FROM {} WHERE term = 'same'"
+            ).format(sql.Identifier(f"{table}__words"))
+        ).fetchall()
+        rows = conn.execute(
+            sql.SQL("SELECT DISTINCT pg_column_compression(narrative) FROM {}").format(
+                sql.Identifier(table)
+            )
+        ).fetchall()
+    assert ids == [("lz4" if lz4 and lz4[0] else default[0] if default else None,)]
+    assert rows == [(default[0] if default else None,)]
