@@ -36,7 +36,7 @@ from blotter.store.common import (
     physical_layout,
 )
 from blotter.store.duckdb_csv import csv_lines
-from blotter.store.duckdb_feed import Feed
+from blotter.store.duckdb_feed import Feed, first_chunk_in_order
 from blotter.store.duckdb_members import PolygonMembers
 from blotter.store.duckdb_reads import (
     NewestSql,
@@ -221,25 +221,28 @@ class DuckDBStore(SqlHistory, Store):
             table = version_table(dataset_id, number)
             # A replace of served rows is loaded beside the new table first, then written
             # into it keeping the identities of rows that match served ones. Fresh rows with
-            # a main timestamp are loaded beside it too, then written once in time order
-            # (or as they came, when they came in order): the database file gets them once.
+            # a main timestamp are written in time order: straight from one chunk, or loaded
+            # beside the table first (more chunks); the database file gets them once.
             watched = order is not None and key is None
             loaded = f"{table}_load" if key is not None or watched else table
             stamp = now()
-            # The rows go into a table no reader knows of, committed chunk by chunk: one
-            # transaction holding every row would keep them all in memory. Readers switch to
-            # it only when it is registered, in one short transaction below; a table left by
-            # a failed or killed load is never registered and is dropped.
+            # The rows go into a table no reader knows of, committed chunk by chunk (one
+            # transaction would hold them all in memory), read once registered below; a table
+            # left by a failed or killed load is never registered and is dropped.
             with registered_or_dropped(cur, table, old):
-                # The staging table lives in memory (spilled past DuckDB's memory limit),
-                # never in the database file or its log.
-                create_table(cur, loaded, physical, temporary=loaded != table)
                 names = [name for name, _ in physical]
                 targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
-                # Fresh rows all from the file: numbered by time once loaded, unless in order.
                 watch = OrderWatch(batches, order) if watched and order else None
                 feed = Feed(watch if watch is not None else batches, names, next_row_id)
-                while (chunk := feed.next_chunk()) is not None:
+                chunk = feed.next_chunk()
+                if watch is not None and order is not None and chunk is not None:
+                    chunk = first_chunk_in_order(
+                        cur, feed, chunk, (table, loaded), (physical, columns), order, stamp
+                    )
+                    watch = watch if chunk is not None else None  # None: all written
+                else:  # staged in memory (spilled past DuckDB's limit), never in the file
+                    create_table(cur, loaded, physical, temporary=loaded != table)
+                while chunk is not None:
                     cur.register("_staged_rows", chunk)
                     cur.execute(
                         f"INSERT INTO {_ident(loaded)} ({targets}) "  # noqa: S608 - names are checked identifiers
@@ -248,6 +251,7 @@ class DuckDBStore(SqlHistory, Store):
                         {"now": stamp},
                     )
                     cur.unregister("_staged_rows")
+                    chunk = feed.next_chunk()
                 feed.raise_any()
                 next_id = feed.next_row_id
                 if watch is not None and order is not None:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
+from blotter.model import Column
+from blotter.store.changes import quote
 from blotter.store.common import check_batch
+from blotter.store.duckdb_writes import create_table
+from blotter.store.ordering import sorted_insert_sql
 
 
 class Feed:
@@ -23,6 +29,7 @@ class Feed:
     def __init__(self, batches: Iterable[pa.RecordBatch], names: list[str], first_id: int) -> None:
         self._batches = iter(batches)
         self._names = names
+        self.first_id = first_id
         self.next_row_id = first_id
         self.count = 0
         self._error: BaseException | None = None
@@ -62,3 +69,35 @@ class Feed:
         self.next_row_id += batch.num_rows
         self.count += batch.num_rows
         return batch.append_column("__row_id", ids)
+
+
+def first_chunk_in_order(
+    cur: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    chunk: pa.RecordBatchReader,
+    tables: tuple[str, str],
+    layout: tuple[list[tuple[str, str]], list[Column]],
+    order: str,
+    stamp: datetime,
+) -> pa.RecordBatchReader | None:
+    """Write a publish's first chunk of fresh rows straight into the version table
+    (``tables``: it, and its staging table), numbered by ``order``: a load of one chunk is
+    then written once, never staged (staging and reading back cost a million rows 1.1-1.6 s
+    of CPU). Returns the next chunk, None when there is none. When there is one, the rows
+    written move to the staging table and the caller stages the rest and numbers them all
+    (``renumber_sql``): ordering by (time, id) there gives file order among equal times, as
+    the first chunk's ids, now in (time, file order), all precede the next chunks' ids."""
+    table, loaded = tables
+    physical, columns = layout
+    create_table(cur, table, physical)
+    cur.register("_staged_rows", chunk)
+    cur.execute(
+        sorted_insert_sql("_staged_rows", table, columns, order, feed.first_id), {"now": stamp}
+    )
+    cur.unregister("_staged_rows")
+    following = feed.next_chunk()
+    if following is not None:
+        create_table(cur, loaded, physical, temporary=True)
+        cur.execute(f"INSERT INTO {quote(loaded)} SELECT * FROM {quote(table)}")  # noqa: S608 - ours
+        cur.execute(f"DROP TABLE {quote(table)}")
+    return following

@@ -206,3 +206,31 @@ def test_main_date_must_name_a_timestamp_column(main_date: str, message: str) ->
     with pytest.raises(IngestError) as caught:
         parse_spec(text, "calls.yaml")
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("chunk_rows", [3, 4, 8, 100])
+def test_duckdb_numbers_by_time_whatever_the_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int
+) -> None:
+    """A load of one chunk is written in time order at once; a longer one moves its first
+    chunk (numbered within itself) beside the rest and numbers them all: the same ids, rows
+    and stored order either way, ties in file order, nulls last."""
+    from blotter.store.duckdb import DuckDBStore
+    from blotter.store.duckdb_feed import Feed
+
+    monkeypatch.setattr(Feed, "CHUNK_ROWS", chunk_rows)
+    rows = [*FIRST, ("c9", d(1, 15), d(1)), ("c10", None, d(2)), ("c11", d(1), d(3))]
+    store = DuckDBStore(tmp_path / "chunks.duckdb")
+    ds = store.create_dataset(DatasetMeta(name="Calls"), COLUMNS)
+    store.publish(ds.id, COLUMNS, [batch(rows[i : i + 2]) for i in range(0, len(rows), 2)])
+    ds = store.get_dataset(ds.id)
+    got = by_id(store, ds)
+    assert [case for _, case in got] == by_time(rows, 1)
+    assert [i for i, _ in got] == list(range(1, len(rows) + 1))
+    assert stored_order(store, ds) == [i for i, _ in got]
+    assert by_id(store, store.dataset_at(ds.id, 1)) == got
+    in_order = sorted(rows, key=lambda r: (r[1] is None, r[1] or datetime.min))
+    again = store.create_dataset(DatasetMeta(name="Again"), COLUMNS)
+    store.publish(again.id, COLUMNS, [batch(in_order[i : i + 2]) for i in range(0, 11, 2)])
+    assert [c for _, c in by_id(store, store.get_dataset(again.id))] == by_time(rows, 1)
+    store.close()
