@@ -10,9 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from blotter.model import Column
-from blotter.store.changes import quote
 from blotter.store.common import check_batch
-from blotter.store.duckdb_writes import create_table
 from blotter.store.ordering import sorted_insert_sql
 
 
@@ -34,20 +32,21 @@ class Feed:
         self.count = 0
         self._error: BaseException | None = None
 
-    def next_chunk(self) -> pa.RecordBatchReader | None:
+    def next_chunk(self, *, whole: bool = False) -> pa.RecordBatchReader | None:
+        """The next chunk of batches (``whole``: every batch left), None when none is left."""
         first = self._next_batch()
         if first is None:
             return None
-        return pa.RecordBatchReader.from_batches(first.schema, self._chunk(first))
+        return pa.RecordBatchReader.from_batches(first.schema, self._chunk(first, whole))
 
     def raise_any(self) -> None:
         if self._error is not None:
             raise self._error
 
-    def _chunk(self, first: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+    def _chunk(self, first: pa.RecordBatch, whole: bool) -> Iterator[pa.RecordBatch]:
         rows = first.num_rows
         yield first
-        while rows < self.CHUNK_ROWS and (batch := self._next_batch()) is not None:
+        while (whole or rows < self.CHUNK_ROWS) and (batch := self._next_batch()) is not None:
             rows += batch.num_rows
             yield batch
 
@@ -71,33 +70,27 @@ class Feed:
         return batch.append_column("__row_id", ids)
 
 
-def first_chunk_in_order(
+def write_in_time_order(
     cur: duckdb.DuckDBPyConnection,
     feed: Feed,
-    chunk: pa.RecordBatchReader,
-    tables: tuple[str, str],
-    layout: tuple[list[tuple[str, str]], list[Column]],
+    table: str,
+    columns: list[Column],
     order: str,
     stamp: datetime,
-) -> pa.RecordBatchReader | None:
-    """Write a publish's first chunk of fresh rows straight into the version table
-    (``tables``: it, and its staging table), numbered by ``order``: a load of one chunk is
-    then written once, never staged (staging and reading back cost a million rows 1.1-1.6 s
-    of CPU). Returns the next chunk, None when there is none. When there is one, the rows
-    written move to the staging table and the caller stages the rest and numbers them all
-    (``renumber_sql``): ordering by (time, id) there gives file order among equal times, as
-    the first chunk's ids, now in (time, file order), all precede the next chunks' ids."""
-    table, loaded = tables
-    physical, columns = layout
-    create_table(cur, table, physical)
+) -> None:
+    """Write every fresh row of a publish straight into its (new, empty) version table in
+    one statement, numbered by ``order`` (``sorted_insert_sql``): written once, never staged
+    in a temporary table and read back (which cost a million rows 1.1-1.6 s of CPU and
+    a copy of them in memory). The sort spills past DuckDB's memory limit, as the staged
+    renumbering did; the new table is written as row groups fill, on both cores."""
+    chunk = feed.next_chunk(whole=True)
+    if chunk is None:
+        return
     cur.register("_staged_rows", chunk)
-    cur.execute(
-        sorted_insert_sql("_staged_rows", table, columns, order, feed.first_id), {"now": stamp}
-    )
-    cur.unregister("_staged_rows")
-    following = feed.next_chunk()
-    if following is not None:
-        create_table(cur, loaded, physical, temporary=True)
-        cur.execute(f"INSERT INTO {quote(loaded)} SELECT * FROM {quote(table)}")  # noqa: S608 - ours
-        cur.execute(f"DROP TABLE {quote(table)}")
-    return following
+    try:
+        cur.execute(
+            sorted_insert_sql("_staged_rows", table, columns, order, feed.first_id),
+            {"now": stamp},
+        )
+    finally:
+        cur.unregister("_staged_rows")

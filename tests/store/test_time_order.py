@@ -212,9 +212,9 @@ def test_main_date_must_name_a_timestamp_column(main_date: str, message: str) ->
 def test_duckdb_numbers_by_time_whatever_the_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int
 ) -> None:
-    """A load of one chunk is written in time order at once; a longer one moves its first
-    chunk (numbered within itself) beside the rest and numbers them all: the same ids, rows
-    and stored order either way, ties in file order, nulls last."""
+    """Fresh rows are numbered by time over the whole file, not per chunk of the feed: the
+    same ids, rows and stored order whatever the chunk size, ties in file order, nulls last
+    (and a file already in order keeps it)."""
     from blotter.store.duckdb import DuckDBStore
     from blotter.store.duckdb_feed import Feed
 
