@@ -36,7 +36,7 @@ from blotter.store.common import (
     physical_layout,
 )
 from blotter.store.duckdb_csv import csv_lines
-from blotter.store.duckdb_feed import Feed
+from blotter.store.duckdb_feed import Feed, write_in_time_order
 from blotter.store.duckdb_members import PolygonMembers
 from blotter.store.duckdb_reads import (
     NewestSql,
@@ -63,7 +63,7 @@ from blotter.store.duckdb_writes import (
 from blotter.store.extensions import Extensions
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
-from blotter.store.ordering import OrderWatch, order_column, renumber_sql
+from blotter.store.ordering import order_column
 from blotter.store.polygons import DuckDBWithPolygons
 from blotter.store.records import Statements
 from blotter.store.search_index import LATE_MOST, narrowed, search_words
@@ -221,24 +221,21 @@ class DuckDBStore(SqlHistory, Store):
             table = version_table(dataset_id, number)
             # A replace of served rows is loaded beside the new table first, then written
             # into it keeping the identities of rows that match served ones. Fresh rows with
-            # a main timestamp are loaded beside it too, then written once in time order
-            # (or as they came, when they came in order): the database file gets them once.
-            watched = order is not None and key is None
-            loaded = f"{table}_load" if key is not None or watched else table
+            # a main timestamp are written straight into it in time order, in one statement.
+            loaded = f"{table}_load" if key is not None else table
             stamp = now()
-            # The rows go into a table no reader knows of, committed chunk by chunk: one
-            # transaction holding every row would keep them all in memory. Readers switch to
-            # it only when it is registered, in one short transaction below; a table left by
-            # a failed or killed load is never registered and is dropped.
+            # The rows go into a table no reader knows of, committed chunk by chunk (one
+            # transaction would hold them all in memory), read once registered below; a table
+            # left by a failed or killed load is never registered and is dropped.
             with registered_or_dropped(cur, table, old):
-                # The staging table lives in memory (spilled past DuckDB's memory limit),
-                # never in the database file or its log.
-                create_table(cur, loaded, physical, temporary=loaded != table)
                 names = [name for name, _ in physical]
                 targets = ", ".join([ROW_ID, CREATED_AT, UPDATED_AT, *map(_ident, names)])
-                # Fresh rows all from the file: numbered by time once loaded, unless in order.
-                watch = OrderWatch(batches, order) if watched and order else None
-                feed = Feed(watch if watch is not None else batches, names, next_row_id)
+                feed = Feed(batches, names, next_row_id)
+                if order is not None and key is None:  # fresh rows, all from the file
+                    create_table(cur, table, physical)
+                    write_in_time_order(cur, feed, table, columns, order, stamp)
+                else:  # staged in memory (spilled past DuckDB's limit), never in the file
+                    create_table(cur, loaded, physical, temporary=loaded != table)
                 while (chunk := feed.next_chunk()) is not None:
                     cur.register("_staged_rows", chunk)
                     cur.execute(
@@ -250,14 +247,6 @@ class DuckDBStore(SqlHistory, Store):
                     cur.unregister("_staged_rows")
                 feed.raise_any()
                 next_id = feed.next_row_id
-                if watch is not None and order is not None:
-                    create_table(cur, table, physical)
-                    cur.execute(
-                        f"INSERT INTO {_ident(table)} SELECT * FROM {_ident(loaded)}"  # noqa: S608 - ours
-                        if watch.in_order
-                        else renumber_sql(loaded, table, columns, order, next_row_id)
-                    )
-                    cur.execute(f"DROP TABLE {_ident(loaded)}")
                 if key is not None and old is not None:
                     create_table(cur, table, physical)
                     same = [(c.field_name, c.type) for c in served.columns] == [

@@ -75,6 +75,22 @@ class OrderWatch:
         self._last = values[len(values) - 1]
 
 
+def sorted_insert_sql(
+    source: str, target: str, columns: list[Column], order: str, first_id: int
+) -> str:
+    """Write ``target`` straight from ``source``, a publish's staged batches (``__row_id``
+    numbering them in file order from ``first_id``), with ids renumbered by (``order``, file
+    order), nulls last, in id order: what ``renumber_sql`` writes from a loaded table,
+    without the loaded table (rows staged in memory, then read again). ``$now`` stamps them."""
+    names = ", ".join(quote(n) for c in columns for n in physical_names(c))
+    return (
+        f"INSERT INTO {quote(target)} ({ROW_ID}, {CREATED_AT}, {UPDATED_AT}, {names}) "
+        f"SELECT {int(first_id) - 1} + row_number() OVER "
+        f"(ORDER BY {quote(order)} ASC NULLS LAST, __row_id) AS __id, "
+        f"$now, $now, {names} FROM {quote(source)} ORDER BY __id"
+    )
+
+
 def renumber_sql(loaded: str, target: str, columns: list[Column], order: str, first_id: int) -> str:
     """Write ``target`` from ``loaded`` (a publish's fresh rows, ids from ``first_id`` in file
     order) with the same ids renumbered by (``order``, file order), nulls last, in id order."""

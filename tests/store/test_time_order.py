@@ -4,7 +4,8 @@ with and without a row identifier. The expected order is computed here by Python
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -206,3 +207,78 @@ def test_main_date_must_name_a_timestamp_column(main_date: str, message: str) ->
     with pytest.raises(IngestError) as caught:
         parse_spec(text, "calls.yaml")
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("chunk_rows", [3, 4, 8, 100])
+def test_duckdb_numbers_by_time_whatever_the_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_rows: int
+) -> None:
+    """Fresh rows are numbered by time over the whole file, not per chunk of the feed: the
+    same ids, rows and stored order whatever the chunk size, ties in file order, nulls last
+    (and a file already in order keeps it)."""
+    from blotter.store.duckdb import DuckDBStore
+    from blotter.store.duckdb_feed import Feed
+
+    monkeypatch.setattr(Feed, "CHUNK_ROWS", chunk_rows)
+    rows = [*FIRST, ("c9", d(1, 15), d(1)), ("c10", None, d(2)), ("c11", d(1), d(3))]
+    store = DuckDBStore(tmp_path / "chunks.duckdb")
+    ds = store.create_dataset(DatasetMeta(name="Calls"), COLUMNS)
+    store.publish(ds.id, COLUMNS, [batch(rows[i : i + 2]) for i in range(0, len(rows), 2)])
+    ds = store.get_dataset(ds.id)
+    got = by_id(store, ds)
+    assert [case for _, case in got] == by_time(rows, 1)
+    assert [i for i, _ in got] == list(range(1, len(rows) + 1))
+    assert stored_order(store, ds) == [i for i, _ in got]
+    assert by_id(store, store.dataset_at(ds.id, 1)) == got
+    in_order = sorted(rows, key=lambda r: (r[1] is None, r[1] or datetime.min))
+    again = store.create_dataset(DatasetMeta(name="Again"), COLUMNS)
+    store.publish(again.id, COLUMNS, [batch(in_order[i : i + 2]) for i in range(0, 11, 2)])
+    assert [c for _, c in by_id(store, store.get_dataset(again.id))] == by_time(rows, 1)
+    store.close()
+
+
+def test_duckdb_a_failed_time_ordered_write_leaves_nothing(tmp_path: Path) -> None:
+    """The batches fail after some rows were sorted into the new version's table: it is
+    dropped, the served version stays, and the error keeps its type."""
+    from blotter.store.duckdb import DuckDBStore
+
+    class FileProblem(Exception):
+        pass
+
+    def failing() -> Iterator[pa.RecordBatch]:
+        yield batch(FIRST[:4])
+        raise FileProblem("row 6 is bad")
+
+    store = DuckDBStore(tmp_path / "fail.duckdb")
+    ds = _first(store, None)
+    with pytest.raises(FileProblem, match="row 6"):
+        store.publish(ds.id, COLUMNS, failing())
+    assert store.get_dataset(ds.id).version == 1
+    assert [c for _, c in by_id(store, store.get_dataset(ds.id))] == by_time(FIRST, 1)
+    tables = store._cursor().execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    assert not [t for (t,) in tables if t.startswith(f"ds_{ds.id.replace('-', '_')}_v2")]
+    store.close()
+
+
+def test_duckdb_sorts_a_publish_near_its_memory_limit(tmp_path: Path) -> None:
+    """Rows about as big as DuckDB's memory limit (600k rows of 60 characters and two
+    timestamps, sorted with their window's copy, in 64 MB) are sorted into time order by
+    spilling to disk, as the staged renumbering did (both fail alike at 32 MB)."""
+    from blotter.store.duckdb import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "small.duckdb", memory_limit_mb=64)
+    ds = store.create_dataset(DatasetMeta(name="Calls"), COLUMNS)
+    count, width = 600_000, 60
+    stamps = [datetime(2020, 1, 1) + timedelta(minutes=(n * 7919) % count) for n in range(count)]
+    # Ten distinct terms, so the word index fits (a term's ids cannot spill).
+    wide = pa.array([f"{n % 10:0{width}d}" for n in range(count)], pa.string())
+    rows = pa.record_batch(
+        {"case_no": wide, "reported": pa.array(stamps, pa.timestamp("us")), "received": stamps}
+    )
+    store.publish(ds.id, COLUMNS, pa.Table.from_batches([rows]).to_batches(max_chunksize=50_000))
+    ds = store.get_dataset(ds.id)
+    first = list(store.execute(ds, exp.select("_id", "reported").from_(DATASET_TABLE).limit(3)))
+    assert [r[1] for r in first] == sorted(stamps)[:3]
+    counted = exp.select("count(*)", "min(_id)", "max(_id)").from_(DATASET_TABLE)
+    assert [tuple(r) for r in store.execute(ds, counted)] == [(count, 1, count)]
+    store.close()
