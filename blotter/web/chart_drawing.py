@@ -21,22 +21,65 @@ from markupsafe import Markup
 if TYPE_CHECKING:
     import altair as alt
 
-__all__ = ["NARROW_FONT", "Drawing", "Pending", "narrow_svg_of", "svg_of", "warm_up"]
+__all__ = [
+    "NARROW_FONT",
+    "ROWS",
+    "Drawing",
+    "Pending",
+    "narrow_svg_of",
+    "rows_data",
+    "svg_of",
+    "unchecked_altair",
+    "unchecked_dict",
+    "warm_up",
+]
 READABLE_FONT = 12  # px: the wide drawing's labels, shown unscaled on wider screens
+ROWS = "rows"  # the name a chart's own rows go by until its spec is written out
+
+Rows = Sequence[Mapping[str, Any]]
+
+
+@cache
+def unchecked_altair() -> None:
+    """Altair's checks of every object it builds off for the process: in its debug mode
+    (on by default) it checks each against the schema as it is made, every inline row
+    included (40 ms for a chart over time at 1M rows). Our specs are checked by the tests
+    instead (``tests/web/test_chart_specs.py``); the specs written are the same."""
+    from altair.utils import schemapi
+
+    schemapi.disable_debug_mode()
+
+
+def rows_data() -> alt.Data:
+    """A chart's data named ``ROWS``: the rows themselves are handed to :class:`Drawing`,
+    which writes them in as inline values once the spec is written out, so Altair never
+    walks them."""
+    import altair as alt
+
+    unchecked_altair()
+    # Altair's schema wrappers take untyped ``**kwds``; the spec it writes is the same.
+    return alt.Data(name=ROWS)  # type: ignore[no-untyped-call]
+
+
+def unchecked_dict(spec: alt.TopLevelMixin) -> dict[str, Any]:
+    """The spec as Vega-Lite JSON, unchecked: Altair's check of a whole spec against the
+    schema took 15-35 ms a chart; the tests check every kind of chart the pages draw."""
+    unchecked_altair()
+    return spec.to_dict(validate=False)
 
 
 def svg_of(
     spec: alt.TopLevelMixin | dict[str, Any],
     title: str,
-    datasets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    datasets: Mapping[str, Rows] | None = None,
 ) -> Markup:
     """The chart as inline SVG, named for assistive technology by its title. ``datasets``
-    are rows the spec names (``alt.Data(name=…)``), written in after Altair has checked the
-    spec: Altair checks every inline row against the schema, which took seconds for a map's
-    points or a hotspot grid's cells."""
+    are rows the spec names (``alt.Data(name=…)``), written in after Altair has written the
+    spec: Altair walks every inline row, which took seconds for a map's points or a hotspot
+    grid's cells."""
     import vl_convert
 
-    spec_dict = spec if isinstance(spec, dict) else spec.to_dict()
+    spec_dict = spec if isinstance(spec, dict) else unchecked_dict(spec)
     if datasets:
         spec_dict["datasets"] = {**spec_dict.get("datasets", {}), **datasets}
     # No ARIA on each mark: the SVG is one image named by its title, described beside it in
@@ -82,7 +125,12 @@ def narrow_svg_of(
 ) -> Markup:
     """The chart drawn for a 390 px phone: a narrower plot, legends below it, text of
     NARROW_FONT px; shown in place of the wide drawing on small screens."""
-    spec_dict = _for_phone(spec if isinstance(spec, dict) else spec.to_dict())
+    written = spec if isinstance(spec, dict) else unchecked_dict(spec)
+    # A phone's settings never touch the rows: they are shared, not walked.
+    spec_dict = {
+        key: value if key in ("data", "datasets") else _for_phone(value)
+        for key, value in written.items()
+    }
     # The figure's caption states the title; drawn, it would set the width on a phone.
     spec_dict.pop("title", None)
     if isinstance(spec_dict.get("width"), int | float):
@@ -114,15 +162,19 @@ class Drawing:
     spec: alt.TopLevelMixin
     title: str
     phone_width: int | None = NARROW_PLOT  # None: the chart has no phone drawing
+    rows: Rows | None = None  # the rows of a spec whose data is ``rows_data()``
     _begun: dict[str, Future[Markup]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     @cached_property
     def data(self) -> dict[str, Any]:
-        """The spec as Vega-Lite JSON, checked against the schema once (Altair checks it
-        each time it is written out, tens of milliseconds for a chart); not to be changed."""
-        return self.spec.to_dict()
+        """The spec as Vega-Lite JSON, written once, its rows written in as inline values
+        where it names them (the JSON inline values give); not to be changed."""
+        spec = unchecked_dict(self.spec)
+        if self.rows is not None and spec.get("data") == {"name": ROWS}:
+            spec["data"] = {"values": [dict(row) for row in self.rows]}
+        return spec
 
     def start(self) -> None:
         """Begin both drawings now, beside the page's other work; :meth:`wide` and
@@ -140,7 +192,11 @@ class Drawing:
         return begun.result() if begun is not None else self._phone()
 
     def _wide(self) -> Markup:
-        return svg_of(copy.deepcopy(self.data), self.title)  # svg_of adds its settings
+        # svg_of adds its settings to the config: a copy of that, the rows shared unchanged.
+        spec = dict(self.data)
+        if "config" in spec:
+            spec["config"] = copy.deepcopy(spec["config"])
+        return svg_of(spec, self.title)
 
     def _phone(self) -> Markup:
         if self.phone_width is None:
@@ -164,10 +220,11 @@ class Pending:
 
 @cache
 def warm_up() -> None:
-    """Start vl-convert's engine (600-900 ms on its first drawing) and load Altair's
-    Vega-Lite schema (about 500 ms on its first check) once per process, so a server's
-    first page pays neither; called before a server takes requests."""
+    """Start vl-convert's engine (600-900 ms on its first drawing) and turn Altair's
+    checks off once per process, so a server's first page pays neither; called before a
+    server takes requests."""
     import altair as alt
 
+    unchecked_altair()
     spec = alt.Chart(alt.Data(values=[{"n": 1}])).mark_bar().encode(x="n:Q")  # type: ignore[no-untyped-call]
     svg_of(spec, "warm-up")

@@ -31,7 +31,7 @@ from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
 from blotter.samples import HERE as SAMPLES_DIR
-from blotter.web.chart_drawing import Pending, svg_of
+from blotter.web.chart_drawing import Pending, svg_of, unchecked_altair
 
 if TYPE_CHECKING:
     import altair as alt
@@ -285,6 +285,8 @@ def _spec(
     deployment's areas and streets first, so the boundary and the points are drawn above."""
     import altair as alt
 
+    unchecked_altair()
+
     layers: list[Any] = []
     datasets: dict[str, Any] = {
         "points": [{"lon": lon, "lat": lat, "n": n} for lon, lat, n in drawn]
@@ -379,6 +381,8 @@ def hotspot_view(
     """Gi* hotspots of the filtered units (the dataset's default when None) as a map with a
     legend, words and a table."""
     import altair as alt
+
+    unchecked_altair()
 
     unit = unit or unit_of(dataset, None)
     found = hotspots_of(portal.store, dataset, portal.settings, where, cell_m, unit)
