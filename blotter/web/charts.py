@@ -24,7 +24,7 @@ from blotter.analysis.units import Unit, list_match, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
-from blotter.web.chart_drawing import Drawing, rows_data, unchecked_altair
+from blotter.web.chart_drawing import Drawing, rows_data, tooltips, unchecked_altair
 from blotter.web.rendering import display
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def count_by(
         .encode(
             y=alt.Y("value:N", sort=None, title=column.name, axis=alt.Axis(labelLimit=180)),
             x=alt.X("n:Q", title=noun),
-            tooltip=["value:N", "n:Q"],
+            tooltip=tooltips("value:N", "n:Q"),
         )
     )
     known = [(v, n) for v, n, unknown in shown if not unknown]
@@ -314,7 +314,7 @@ def over_time(
     encoding: dict[str, Any] = {
         "x": alt.X("period:O", title=PERIODS[period], axis=alt.Axis(labelAngle=-45)),
         "y": alt.Y("n:Q", title=unit_name),
-        "tooltip": ["period:O", "series:N", "n:Q"],
+        "tooltip": tooltips("period:O", "series:N", "n:Q"),
     }
     if split is not None:
         # One legend showing colour and shape together: same field, title and domain.
@@ -454,7 +454,7 @@ def crosstab(
             y=alt.Y("d:N", title=down.name, sort=downs),
             x=alt.X("a:N", title=across.name, sort=acrosses),
             color=alt.Color("n:Q", title=unit.title, scale=alt.Scale(scheme="blues")),
-            tooltip=["d:N", "a:N", "n:Q"],
+            tooltip=tooltips("d:N", "a:N", "n:Q"),
         )
     )
     total = sum(cells.values())

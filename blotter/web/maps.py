@@ -320,8 +320,8 @@ def _spec(
             alt.Chart(points)
             .mark_square(opacity=0.8, size=30)
             .encode(
-                longitude="lon:Q",
-                latitude="lat:Q",
+                longitude=alt.Longitude("lon:Q"),
+                latitude=alt.Latitude("lat:Q"),
                 color=alt.Color("n:Q", title=unit.title, scale=alt.Scale(scheme="blues")),
             )
             .project(type="mercator")
@@ -330,7 +330,7 @@ def _spec(
         layers.append(
             alt.Chart(points)
             .mark_circle(size=24, color="#b3261e", opacity=0.7)
-            .encode(longitude="lon:Q", latitude="lat:Q")
+            .encode(longitude=alt.Longitude("lon:Q"), latitude=alt.Latitude("lat:Q"))
             .project(type="mercator")
         )
     return alt.layer(*layers).properties(title=title, width=560, height=420), datasets

@@ -17,7 +17,7 @@ from blotter.analysis.units import unit_of
 from blotter.auth import viewer_of
 from blotter.errors import BlotterError, NotFound
 from blotter.model import Dataset
-from blotter.web.chart_drawing import Drawing, rows_data
+from blotter.web.chart_drawing import Drawing, rows_data, tooltips
 from blotter.web.chart_links import add_share_links
 from blotter.web.charts import Chart, spec_json
 from blotter.web.filters import VIEW_PREFIX, parse_filters, where_clause
@@ -42,7 +42,7 @@ def hour_weekday_chart(data: HourWeekday, noun: str) -> Chart:
             x=alt.X("hour:O", title="Hour of day (local time)", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("day:N", title=None, sort=list(WEEKDAYS)),
             color=alt.Color("n:Q", title=noun.capitalize(), scale=alt.Scale(scheme="blues")),
-            tooltip=["day:N", "hour:O", "n:Q"],
+            tooltip=tooltips("day:N", "hour:O", "n:Q"),
         )
     )
     busiest = data.busiest()
@@ -94,7 +94,7 @@ def year_on_year_chart(y: YearOnYear, noun: str) -> Chart:
         .encode(
             y=alt.Y("period:N", title=None, sort=labels, axis=alt.Axis(labelLimit=220)),
             x=alt.X("n:Q", title=noun.capitalize()),
-            tooltip=["period:N", "n:Q"],
+            tooltip=tooltips("period:N", "n:Q"),
         )
     )
     drawing = Drawing(spec, title, phone_width=None, rows=values)
