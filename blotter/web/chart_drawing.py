@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from blotter.web.drawing_process import vegalite_to_svg
+
 if TYPE_CHECKING:
     import altair as alt
 
@@ -86,8 +88,6 @@ def svg_of(
     are rows the spec names (``alt.Data(name=…)``), written in after Altair has written the
     spec: Altair walks every inline row, which took seconds for a map's points or a hotspot
     grid's cells."""
-    import vl_convert
-
     spec_dict = spec if isinstance(spec, dict) else unchecked_dict(spec)
     if datasets:
         spec_dict["datasets"] = {**spec_dict.get("datasets", {}), **datasets}
@@ -102,7 +102,7 @@ def svg_of(
         settings.setdefault("labelFontSize", READABLE_FONT)
         settings.setdefault("titleFontSize", READABLE_FONT)
     config.setdefault("title", {}).setdefault("fontSize", READABLE_FONT + 2)
-    svg = vl_convert.vegalite_to_svg(spec_dict)
+    svg = vegalite_to_svg(spec_dict)  # in the drawing process, which holds no lock of ours
     svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
     safe_title = Markup.escape(title)
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{safe_title}" focusable="false" ', 1)
@@ -157,9 +157,9 @@ def narrow_svg_of(
     return svg_of(spec_dict, title)
 
 
-# One thread draws what pages begin early (``Drawing.start``, ``Pending``): vl-convert lets
-# go of Python's lock while it draws, so a page's queries and templates go on meanwhile,
-# but it draws one chart at a time whatever the threads, so more would only queue.
+# One thread waits for what pages begin early (``Drawing.start``, ``Pending``), drawn in the
+# drawing process (``drawing_process.py``), so a page's queries and templates go on
+# meanwhile; it draws one chart at a time, so more threads would only queue.
 _DRAWER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blotter-drawing")
 
 

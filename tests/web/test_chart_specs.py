@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import vl_convert
 from fastapi.testclient import TestClient
 from jsonschema import validators
 
 from blotter.app import create_app
 from blotter.settings import Settings
+from blotter.web import chart_drawing
+from blotter.web.drawing_process import vegalite_to_svg as draw
 
 # Each kind of chart at least once: bars, lines (split or not, by quarter and year), a
 # cross-tab, maps (points, cells, boundary, areas), hotspots and density, hour × weekday,
@@ -47,14 +48,13 @@ def drawn(sample_data_dir: Path) -> Iterator[tuple[list[dict[str, Any]], list[di
     """The specs the pages handed vl-convert (each drawing, its rows written in) and those
     they embed for the interactive charts, from a portal of its own (nothing kept yet)."""
     handed: list[dict[str, Any]] = []
-    draw = vl_convert.vegalite_to_svg
 
     def recorded(spec: dict[str, Any], *args: Any, **kwargs: Any) -> str:
         handed.append(copy.deepcopy(spec))
         return draw(spec, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(vl_convert, "vegalite_to_svg", recorded)
+        patch.setattr(chart_drawing, "vegalite_to_svg", recorded)
         embedded: list[dict[str, Any]] = []
         with TestClient(create_app(Settings(data_dir=sample_data_dir))) as client:
             for page in PAGES:
