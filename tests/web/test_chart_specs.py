@@ -8,7 +8,6 @@ import copy
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,9 +43,22 @@ _EMBEDDED = re.compile(r'<script type="application/json" class="chart-spec">(.*?
 
 
 @pytest.fixture(scope="module")
-def drawn(sample_data_dir: Path) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+def drawn(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """The specs the pages handed vl-convert (each drawing, its rows written in) and those
-    they embed for the interactive charts, from a portal of its own (nothing kept yet)."""
+    they embed for the interactive charts, from a portal of its own over the sample
+    datasets: one nobody has asked yet, so every page is drawn (the session's portal keeps
+    what other tests drew, and a second store on its file would share its database)."""
+    from blotter.samples import load_samples
+    from blotter.store import open_store
+
+    data_dir = tmp_path_factory.mktemp("chart-specs")
+    store = open_store(Settings(data_dir=data_dir))
+    try:
+        load_samples(store)
+    finally:
+        store.close()
     handed: list[dict[str, Any]] = []
 
     def recorded(spec: dict[str, Any], *args: Any, **kwargs: Any) -> str:
@@ -56,7 +68,7 @@ def drawn(sample_data_dir: Path) -> Iterator[tuple[list[dict[str, Any]], list[di
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(chart_drawing, "vegalite_to_svg", recorded)
         embedded: list[dict[str, Any]] = []
-        with TestClient(create_app(Settings(data_dir=sample_data_dir))) as client:
+        with TestClient(create_app(Settings(data_dir=data_dir))) as client:
             for page in PAGES:
                 answer = client.get(page)
                 assert answer.status_code == 200, page
