@@ -18,25 +18,77 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from blotter.web.drawing_process import vegalite_to_svg
+
 if TYPE_CHECKING:
     import altair as alt
 
-__all__ = ["NARROW_FONT", "Drawing", "Pending", "narrow_svg_of", "svg_of", "warm_up"]
+__all__ = [
+    "NARROW_FONT",
+    "ROWS",
+    "Drawing",
+    "Pending",
+    "narrow_svg_of",
+    "rows_data",
+    "svg_of",
+    "tooltips",
+    "unchecked_altair",
+    "unchecked_dict",
+    "warm_up",
+]
 READABLE_FONT = 12  # px: the wide drawing's labels, shown unscaled on wider screens
+ROWS = "rows"  # the name a chart's own rows go by until its spec is written out
+
+Rows = Sequence[Mapping[str, Any]]
+
+
+@cache
+def unchecked_altair() -> None:
+    """Altair's checks of every object it builds off for the process: in its debug mode
+    (on by default) it checks each against the schema as it is made, every inline row
+    included (40 ms for a chart over time at 1M rows). Our specs are checked by the tests
+    instead (``tests/web/test_chart_specs.py``); the specs written are the same."""
+    from altair.utils import schemapi
+
+    schemapi.disable_debug_mode()
+
+
+def rows_data() -> alt.Data:
+    """A chart's data named ``ROWS``: the rows themselves are handed to :class:`Drawing`,
+    which writes them in as inline values once the spec is written out, so Altair never
+    walks them."""
+    import altair as alt
+
+    unchecked_altair()
+    # Altair's schema wrappers take untyped ``**kwds``; the spec it writes is the same.
+    return alt.Data(name=ROWS)  # type: ignore[no-untyped-call]
+
+
+def tooltips(*shorthands: str) -> list[alt.Tooltip]:
+    """A tooltip's fields as Altair's channel objects: given as text, Altair finds each
+    one's class by hashing the schema's candidates (5-15 ms a chart); the spec is the same."""
+    import altair as alt
+
+    return [alt.Tooltip(shorthand) for shorthand in shorthands]
+
+
+def unchecked_dict(spec: alt.TopLevelMixin) -> dict[str, Any]:
+    """The spec as Vega-Lite JSON, unchecked: Altair's check of a whole spec against the
+    schema took 15-35 ms a chart; the tests check every kind of chart the pages draw."""
+    unchecked_altair()
+    return spec.to_dict(validate=False)
 
 
 def svg_of(
     spec: alt.TopLevelMixin | dict[str, Any],
     title: str,
-    datasets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    datasets: Mapping[str, Rows] | None = None,
 ) -> Markup:
     """The chart as inline SVG, named for assistive technology by its title. ``datasets``
-    are rows the spec names (``alt.Data(name=…)``), written in after Altair has checked the
-    spec: Altair checks every inline row against the schema, which took seconds for a map's
-    points or a hotspot grid's cells."""
-    import vl_convert
-
-    spec_dict = spec if isinstance(spec, dict) else spec.to_dict()
+    are rows the spec names (``alt.Data(name=…)``), written in after Altair has written the
+    spec: Altair walks every inline row, which took seconds for a map's points or a hotspot
+    grid's cells."""
+    spec_dict = spec if isinstance(spec, dict) else unchecked_dict(spec)
     if datasets:
         spec_dict["datasets"] = {**spec_dict.get("datasets", {}), **datasets}
     # No ARIA on each mark: the SVG is one image named by its title, described beside it in
@@ -50,7 +102,7 @@ def svg_of(
         settings.setdefault("labelFontSize", READABLE_FONT)
         settings.setdefault("titleFontSize", READABLE_FONT)
     config.setdefault("title", {}).setdefault("fontSize", READABLE_FONT + 2)
-    svg = vl_convert.vegalite_to_svg(spec_dict)
+    svg = vegalite_to_svg(spec_dict)  # in the drawing process, which holds no lock of ours
     svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
     safe_title = Markup.escape(title)
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{safe_title}" focusable="false" ', 1)
@@ -82,7 +134,12 @@ def narrow_svg_of(
 ) -> Markup:
     """The chart drawn for a 390 px phone: a narrower plot, legends below it, text of
     NARROW_FONT px; shown in place of the wide drawing on small screens."""
-    spec_dict = _for_phone(spec if isinstance(spec, dict) else spec.to_dict())
+    written = spec if isinstance(spec, dict) else unchecked_dict(spec)
+    # A phone's settings never touch the rows: they are shared, not walked.
+    spec_dict = {
+        key: value if key in ("data", "datasets") else _for_phone(value)
+        for key, value in written.items()
+    }
     # The figure's caption states the title; drawn, it would set the width on a phone.
     spec_dict.pop("title", None)
     if isinstance(spec_dict.get("width"), int | float):
@@ -100,9 +157,9 @@ def narrow_svg_of(
     return svg_of(spec_dict, title)
 
 
-# One thread draws what pages begin early (``Drawing.start``, ``Pending``): vl-convert lets
-# go of Python's lock while it draws, so a page's queries and templates go on meanwhile,
-# but it draws one chart at a time whatever the threads, so more would only queue.
+# One thread waits for what pages begin early (``Drawing.start``, ``Pending``), drawn in the
+# drawing process (``drawing_process.py``), so a page's queries and templates go on
+# meanwhile; it draws one chart at a time, so more threads would only queue.
 _DRAWER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blotter-drawing")
 
 
@@ -114,15 +171,19 @@ class Drawing:
     spec: alt.TopLevelMixin
     title: str
     phone_width: int | None = NARROW_PLOT  # None: the chart has no phone drawing
+    rows: Rows | None = None  # the rows of a spec whose data is ``rows_data()``
     _begun: dict[str, Future[Markup]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
     @cached_property
     def data(self) -> dict[str, Any]:
-        """The spec as Vega-Lite JSON, checked against the schema once (Altair checks it
-        each time it is written out, tens of milliseconds for a chart); not to be changed."""
-        return self.spec.to_dict()
+        """The spec as Vega-Lite JSON, written once, its rows written in as inline values
+        where it names them (the JSON inline values give); not to be changed."""
+        spec = unchecked_dict(self.spec)
+        if self.rows is not None and spec.get("data") == {"name": ROWS}:
+            spec["data"] = {"values": [dict(row) for row in self.rows]}
+        return spec
 
     def start(self) -> None:
         """Begin both drawings now, beside the page's other work; :meth:`wide` and
@@ -140,7 +201,11 @@ class Drawing:
         return begun.result() if begun is not None else self._phone()
 
     def _wide(self) -> Markup:
-        return svg_of(copy.deepcopy(self.data), self.title)  # svg_of adds its settings
+        # svg_of adds its settings to the config: a copy of that, the rows shared unchanged.
+        spec = dict(self.data)
+        if "config" in spec:
+            spec["config"] = copy.deepcopy(spec["config"])
+        return svg_of(spec, self.title)
 
     def _phone(self) -> Markup:
         if self.phone_width is None:
@@ -164,10 +229,11 @@ class Pending:
 
 @cache
 def warm_up() -> None:
-    """Start vl-convert's engine (600-900 ms on its first drawing) and load Altair's
-    Vega-Lite schema (about 500 ms on its first check) once per process, so a server's
-    first page pays neither; called before a server takes requests."""
+    """Start vl-convert's engine (600-900 ms on its first drawing) and turn Altair's
+    checks off once per process, so a server's first page pays neither; called before a
+    server takes requests."""
     import altair as alt
 
+    unchecked_altair()
     spec = alt.Chart(alt.Data(values=[{"n": 1}])).mark_bar().encode(x="n:Q")  # type: ignore[no-untyped-call]
     svg_of(spec, "warm-up")

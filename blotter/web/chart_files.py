@@ -23,6 +23,7 @@ from blotter.model import Column, Dataset, check_version_number
 from blotter.portal import Portal
 from blotter.web.chart_links import DRAWING
 from blotter.web.charts import PERIODS, Chart, chartable, count_by, crosstab, over_time
+from blotter.web.drawing_process import vegalite_to_png, vegalite_to_svg
 from blotter.web.filters import VIEW_PREFIX, parse_filters, where_clause
 from blotter.web.kept import kept_page
 from blotter.web.maps import boundary_areas
@@ -106,15 +107,12 @@ def _timing_chart(
 
 def draw(chart: Chart, fmt: str, subtitle: str = "") -> bytes:
     """The chart as a standalone SVG or PNG file, drawn by vl-convert from its spec."""
-    import vl_convert
-
     spec = json.loads(chart.spec)
     if subtitle:
         spec["title"] = {"text": chart.title, "subtitle": subtitle}
     if fmt == "png":
-        return bytes(vl_convert.vegalite_to_png(spec, scale=PNG_SCALE))
-    svg: str = vl_convert.vegalite_to_svg(spec)
-    return svg.encode()
+        return vegalite_to_png(spec, scale=PNG_SCALE)
+    return vegalite_to_svg(spec).encode()
 
 
 def page_drawing(chart: Chart, variant: str) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property
@@ -25,11 +24,11 @@ from blotter.analysis.units import Unit, list_match, unit_of
 from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
-from blotter.web.chart_drawing import Drawing
+from blotter.web.chart_drawing import Drawing, rows_data, tooltips, unchecked_altair
 from blotter.web.rendering import display
 
 if TYPE_CHECKING:
-    import altair as alt
+    pass
 
 # Altair and vl-convert (with pandas behind Altair) are imported where a chart is drawn, not
 # here: an API-only process or the command line never pays their memory and start-up time.
@@ -99,14 +98,6 @@ def spec_json(drawing: Drawing) -> str:
     return json.dumps(drawing.data).replace("</", "<\\/")
 
 
-def inline_data(values: Sequence[Mapping[str, object]]) -> alt.Data:
-    """Rows written into the spec itself (Vega-Lite's ``data.values``)."""
-    import altair as alt
-
-    # Altair's schema wrappers take untyped ``**kwds``; the spec it writes is the same.
-    return alt.Data(values=values)  # type: ignore[no-untyped-call]
-
-
 def _values(
     portal: Portal, dataset: Dataset, where: str | None, select: str, group: str, **extra: str
 ) -> list[tuple[Any, ...]]:
@@ -145,14 +136,14 @@ def count_by(
         shown.append((f"{_OTHERS} ({len(counted) - TOP_VALUES})", rest, False))
     total = counts.known
     title = f"{noun} by {column.name.lower()}"
-    data = inline_data([{"value": v, "n": n} for v, n, _ in shown])
+    rows = [{"value": v, "n": n} for v, n, _ in shown]
     spec = (
-        alt.Chart(data, title=title, width=320)
+        alt.Chart(rows_data(), title=title, width=320)
         .mark_bar(color=_PALETTE[0])
         .encode(
             y=alt.Y("value:N", sort=None, title=column.name, axis=alt.Axis(labelLimit=180)),
             x=alt.X("n:Q", title=noun),
-            tooltip=["value:N", "n:Q"],
+            tooltip=tooltips("value:N", "n:Q"),
         )
     )
     known = [(v, n) for v, n, unknown in shown if not unknown]
@@ -165,7 +156,7 @@ def count_by(
         description += _left_out(counts, noun.lower(), several=_several(counts, measure))
     else:
         description = "No rows match, so there is nothing to count."
-    drawing = Drawing(spec, title)
+    drawing = Drawing(spec, title, rows=rows)
     return Chart(
         id=f"by-{column.field_name}" + (f"-{measure.field_name}" if measure else ""),
         title=title,
@@ -263,6 +254,8 @@ def over_time(
     most common). The range is the dataset's period, or the filtered rows' span."""
     import altair as alt
 
+    unchecked_altair()  # before the encoding's objects are built
+
     counted_unit = unit or unit_of(dataset, None)
     amount = f"sum(`{measure.field_name}`)" if measure else counted_unit.count
     unit_name = measure.name if measure else counted_unit.title
@@ -321,7 +314,7 @@ def over_time(
     encoding: dict[str, Any] = {
         "x": alt.X("period:O", title=PERIODS[period], axis=alt.Axis(labelAngle=-45)),
         "y": alt.Y("n:Q", title=unit_name),
-        "tooltip": ["period:O", "series:N", "n:Q"],
+        "tooltip": tooltips("period:O", "series:N", "n:Q"),
     }
     if split is not None:
         # One legend showing colour and shape together: same field, title and domain.
@@ -334,7 +327,7 @@ def over_time(
             "series:N", title=split.name, scale=alt.Scale(domain=series_names)
         )
     spec = (
-        alt.Chart(inline_data(points), title=title, width=min(640, 80 + 36 * len(periods)))
+        alt.Chart(rows_data(), title=title, width=min(640, 80 + 36 * len(periods)))
         .mark_line(point=True, color=_PALETTE[0])
         .encode(**encoding)
     )
@@ -343,7 +336,7 @@ def over_time(
         by_period[point["period"]][point["series"]] = point["n"]
     description = _trend_words(by_period, period)
     description = description.replace(" rows", f" {unit_name.lower()}")
-    drawing = Drawing(spec, title, phone_width=240)
+    drawing = Drawing(spec, title, phone_width=240, rows=points)
     return Chart(
         id=f"time-{when.field_name}" + (f"-{measure.field_name}" if measure else ""),
         title=title,
@@ -451,7 +444,7 @@ def crosstab(
     points = [{"d": x, "a": y, "n": cells.get((x, y), 0)} for x in downs for y in acrosses]
     spec = (
         alt.Chart(
-            inline_data(points),
+            rows_data(),
             title=title,
             width=min(480, 70 * len(acrosses)),
             height=28 * len(downs),
@@ -461,7 +454,7 @@ def crosstab(
             y=alt.Y("d:N", title=down.name, sort=downs),
             x=alt.X("a:N", title=across.name, sort=acrosses),
             color=alt.Color("n:Q", title=unit.title, scale=alt.Scale(scheme="blues")),
-            tooltip=["d:N", "a:N", "n:Q"],
+            tooltip=tooltips("d:N", "a:N", "n:Q"),
         )
     )
     total = sum(cells.values())
@@ -473,7 +466,7 @@ def crosstab(
         if biggest
         else "No rows match, so there is nothing to cross."
     )
-    drawing = Drawing(spec, title)
+    drawing = Drawing(spec, title, rows=points)
     return Chart(
         id=f"cross-{down.field_name}-{across.field_name}",
         title=title,

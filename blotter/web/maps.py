@@ -31,7 +31,7 @@ from blotter.model import Column, ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import and_where, run_query
 from blotter.samples import HERE as SAMPLES_DIR
-from blotter.web.chart_drawing import Pending, svg_of
+from blotter.web.chart_drawing import Pending, svg_of, unchecked_altair
 
 if TYPE_CHECKING:
     import altair as alt
@@ -285,6 +285,8 @@ def _spec(
     deployment's areas and streets first, so the boundary and the points are drawn above."""
     import altair as alt
 
+    unchecked_altair()
+
     layers: list[Any] = []
     datasets: dict[str, Any] = {
         "points": [{"lon": lon, "lat": lat, "n": n} for lon, lat, n in drawn]
@@ -318,8 +320,8 @@ def _spec(
             alt.Chart(points)
             .mark_square(opacity=0.8, size=30)
             .encode(
-                longitude="lon:Q",
-                latitude="lat:Q",
+                longitude=alt.Longitude("lon:Q"),
+                latitude=alt.Latitude("lat:Q"),
                 color=alt.Color("n:Q", title=unit.title, scale=alt.Scale(scheme="blues")),
             )
             .project(type="mercator")
@@ -328,7 +330,7 @@ def _spec(
         layers.append(
             alt.Chart(points)
             .mark_circle(size=24, color="#b3261e", opacity=0.7)
-            .encode(longitude="lon:Q", latitude="lat:Q")
+            .encode(longitude=alt.Longitude("lon:Q"), latitude=alt.Latitude("lat:Q"))
             .project(type="mercator")
         )
     return alt.layer(*layers).properties(title=title, width=560, height=420), datasets
@@ -379,6 +381,8 @@ def hotspot_view(
     """Gi* hotspots of the filtered units (the dataset's default when None) as a map with a
     legend, words and a table."""
     import altair as alt
+
+    unchecked_altair()
 
     unit = unit or unit_of(dataset, None)
     found = hotspots_of(portal.store, dataset, portal.settings, where, cell_m, unit)

@@ -17,9 +17,9 @@ from blotter.analysis.units import unit_of
 from blotter.auth import viewer_of
 from blotter.errors import BlotterError, NotFound
 from blotter.model import Dataset
-from blotter.web.chart_drawing import Drawing
+from blotter.web.chart_drawing import Drawing, rows_data, tooltips
 from blotter.web.chart_links import add_share_links
-from blotter.web.charts import Chart, inline_data, spec_json
+from blotter.web.charts import Chart, spec_json
 from blotter.web.filters import VIEW_PREFIX, parse_filters, where_clause
 from blotter.web.maps import boundary_areas
 from blotter.web.rendering import portal_of, render
@@ -36,13 +36,13 @@ def hour_weekday_chart(data: HourWeekday, noun: str) -> Chart:
     ]
     title = f"{noun.capitalize()} by hour of day and day of week"
     spec = (
-        alt.Chart(inline_data(values), title=title, width=24 * 22, height=7 * 26)
+        alt.Chart(rows_data(), title=title, width=24 * 22, height=7 * 26)
         .mark_rect()
         .encode(
             x=alt.X("hour:O", title="Hour of day (local time)", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("day:N", title=None, sort=list(WEEKDAYS)),
             color=alt.Color("n:Q", title=noun.capitalize(), scale=alt.Scale(scheme="blues")),
-            tooltip=["day:N", "hour:O", "n:Q"],
+            tooltip=tooltips("day:N", "hour:O", "n:Q"),
         )
     )
     busiest = data.busiest()
@@ -65,7 +65,7 @@ def hour_weekday_chart(data: HourWeekday, noun: str) -> Chart:
             f"({max(by_day):,}) and the busiest hour of the day {top_hour:02d}:00 "
             f"({by_hour[top_hour]:,} over all days)."
         )
-    drawing = Drawing(spec, title, phone_width=None)
+    drawing = Drawing(spec, title, phone_width=None, rows=values)
     return Chart(
         id="hour-by-weekday",
         title=title,
@@ -89,15 +89,15 @@ def year_on_year_chart(y: YearOnYear, noun: str) -> Chart:
     values = [{"period": labels[0], "n": y.before}, {"period": labels[1], "n": y.count}]
     title = f"{noun.capitalize()}: the last {y.days:,} days against the same days a year before"
     spec = (
-        alt.Chart(inline_data(values), title=title, width=320)
+        alt.Chart(rows_data(), title=title, width=320)
         .mark_bar(color="#0b5cad")
         .encode(
             y=alt.Y("period:N", title=None, sort=labels, axis=alt.Axis(labelLimit=220)),
             x=alt.X("n:Q", title=noun.capitalize()),
-            tooltip=["period:N", "n:Q"],
+            tooltip=tooltips("period:N", "n:Q"),
         )
     )
-    drawing = Drawing(spec, title, phone_width=None)
+    drawing = Drawing(spec, title, phone_width=None, rows=values)
     return Chart(
         id="year-on-year",
         title=title,

@@ -36,3 +36,19 @@ def test_a_pending_drawing_is_written_as_its_markup() -> None:
     drawn = svg_of(_spec(), "Calls by type")
     assert template.render(svg=pending) == f"<div>{drawn}</div>"
     assert str(pending) == str(drawn) and drawn.startswith("<svg role=")
+
+
+def test_a_drawing_process_that_died_is_started_again() -> None:
+    """vl-convert draws in a process of its own; killed (out of memory, by an operator),
+    the next drawing starts another and draws the same."""
+    import os
+    import signal
+
+    from blotter.web import drawing_process
+
+    drawn = svg_of(_spec(), "Calls by type")
+    pool = drawing_process._DRAWER._started()
+    for pid in list(pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    assert svg_of(_spec(), "Calls by type") == drawn
+    assert drawing_process._DRAWER._started() is not pool
