@@ -59,6 +59,15 @@ class Server:
             with contextlib.suppress(OSError):
                 Path(f"/proc/{pid}/clear_refs").write_text("5")
 
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
 
 def process_tree(root: int) -> list[int]:
     """``root`` and its descendants alive now, from each process's parent in /proc."""
@@ -73,15 +82,6 @@ def process_tree(root: int) -> list[int]:
         frontier = [pid for pid, parent in parents.items() if parent in frontier]
         tree += frontier
     return tree
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def _status_kb(pid: int, key: str) -> float:

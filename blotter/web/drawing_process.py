@@ -4,66 +4,67 @@ template's Python for 100-200 ms a chart (py-spy --gil: two thirds of the sample
 first answers at 1M rows). In a process of its own it draws while the page goes on, and
 the page waits only where it shows the drawing.
 
-One process, one drawing at a time (as vl-convert draws, whatever the threads); started by
-the first drawing (``warm_up`` at a server's start), started again if it dies."""
+The process is ``python -m blotter.web.drawing_worker``: it imports vl-convert and nothing
+of the server (about 80 MB, against 190 for a child that re-imports the server's modules, as
+multiprocessing's spawn does). One process, one drawing at a time (as vl-convert draws,
+whatever the threads); started by the first drawing (``warm_up`` at a server's start),
+started again if it dies, and ending when the server does (its input closes)."""
 
 from __future__ import annotations
 
-import multiprocessing
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import Any
 
-__all__ = ["vegalite_to_png", "vegalite_to_svg"]
-Drawn = TypeVar("Drawn")
+from blotter.web.drawing_worker import Frames, WorkerGone
+
+__all__ = ["DrawingFailed", "vegalite_to_png", "vegalite_to_svg"]
 
 
-def _svg(spec: dict[str, Any]) -> str:
-    """Run in the drawing process."""
-    import vl_convert
-
-    svg: str = vl_convert.vegalite_to_svg(spec)
-    return svg
-
-
-def _png(spec: dict[str, Any], scale: float) -> bytes:
-    """Run in the drawing process."""
-    import vl_convert
-
-    return bytes(vl_convert.vegalite_to_png(spec, scale=scale))
+class DrawingFailed(RuntimeError):
+    """vl-convert refused a spec: its message, raised where the drawing was asked for."""
 
 
 class _Drawer:
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()  # one drawing at a time, its answer read before the next
+        self._process: subprocess.Popen[bytes] | None = None
+        self._frames: Frames | None = None
 
-    def _started(self) -> ProcessPoolExecutor:
+    def _started(self) -> tuple[subprocess.Popen[bytes], Frames]:
+        if self._process is None or self._process.poll() is not None or self._frames is None:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "blotter.web.drawing_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            assert process.stdin is not None and process.stdout is not None
+            self._process, self._frames = process, Frames(process.stdout, process.stdin)
+        return self._process, self._frames
+
+    def pid(self) -> int:
+        """The drawing process's id, started if it is not running."""
         with self._lock:
-            if self._pool is None:
-                # Spawned, never forked: the server's threads (DuckDB's, the pool's) and
-                # their locks must not be copied into a child mid-use.
-                context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-            return self._pool
+            return self._started()[0].pid
 
-    def _broken(self, pool: ProcessPoolExecutor) -> None:
+    def run(self, request: dict[str, Any]) -> Any:
         with self._lock:
-            if self._pool is pool:
-                self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
-
-    def run(self, draw: Callable[..., Drawn], *args: Any) -> Drawn:
-        for attempt in range(2):
-            pool = self._started()
-            try:
-                return pool.submit(draw, *args).result()
-            except BrokenProcessPool:  # the process died (killed, out of memory): once more
-                self._broken(pool)
-                if attempt:
-                    raise
+            for attempt in range(2):
+                process, frames = self._started()
+                try:
+                    frames.send(request)
+                    answer = frames.receive()
+                except WorkerGone:  # killed (out of memory, by an operator): once more
+                    process.kill()
+                    process.wait()
+                    self._process = self._frames = None
+                    if attempt:
+                        raise
+                    continue
+                if "error" in answer:
+                    raise DrawingFailed(answer["error"])
+                return answer["drawn"]
         raise AssertionError("unreachable")
 
 
@@ -72,9 +73,11 @@ _DRAWER = _Drawer()
 
 def vegalite_to_svg(spec: dict[str, Any]) -> str:
     """``vl_convert.vegalite_to_svg``, drawn in the drawing process."""
-    return _DRAWER.run(_svg, spec)
+    svg: str = _DRAWER.run({"kind": "svg", "spec": spec})
+    return svg
 
 
 def vegalite_to_png(spec: dict[str, Any], scale: float) -> bytes:
     """``vl_convert.vegalite_to_png``, drawn in the drawing process."""
-    return _DRAWER.run(_png, spec, scale)
+    png: bytes = _DRAWER.run({"kind": "png", "spec": spec, "scale": scale})
+    return png

@@ -1,9 +1,11 @@
 """Drawings begun early on the drawing thread (``Drawing.start``, ``Pending``) are the
-drawings made when asked, and a template writes a pending one as its markup."""
+drawings made when asked, a template writes a pending one as its markup, and the drawing
+process survives being killed and a spec vl-convert refuses."""
 
 from __future__ import annotations
 
 import altair as alt
+import pytest
 from jinja2 import Environment
 from markupsafe import Markup
 
@@ -14,6 +16,11 @@ def _spec() -> alt.Chart:
     rows = [{"value": "theft", "n": 3}, {"value": "assault <b>", "n": 1}]
     data = alt.Data(values=rows)  # type: ignore[no-untyped-call]
     return alt.Chart(data, title="Calls by type").mark_bar().encode(x="n:Q", y="value:N")
+
+
+def _spec_dict() -> dict[str, object]:
+    spec: dict[str, object] = _spec().to_dict()
+    return spec
 
 
 def test_a_drawing_begun_early_is_the_drawing_made_when_asked() -> None:
@@ -47,8 +54,15 @@ def test_a_drawing_process_that_died_is_started_again() -> None:
     from blotter.web import drawing_process
 
     drawn = svg_of(_spec(), "Calls by type")
-    pool = drawing_process._DRAWER._started()
-    for pid in list(pool._processes):
-        os.kill(pid, signal.SIGKILL)
+    first = drawing_process._DRAWER.pid()
+    os.kill(first, signal.SIGKILL)
     assert svg_of(_spec(), "Calls by type") == drawn
-    assert drawing_process._DRAWER._started() is not pool
+    assert drawing_process._DRAWER.pid() != first
+
+
+def test_a_spec_vl_convert_refuses_is_an_error_where_it_was_asked() -> None:
+    from blotter.web.drawing_process import DrawingFailed, vegalite_to_svg
+
+    with pytest.raises(DrawingFailed):
+        vegalite_to_svg({"mark": {"type": "no-such-mark"}, "data": {"values": []}})
+    assert vegalite_to_svg(_spec_dict()).startswith("<svg")  # the process draws on

@@ -1,0 +1,71 @@
+"""The drawing process's own program (``python -m blotter.web.drawing_worker``) and the
+frames both ends speak: each message a 4-byte length and a pickle, a request
+``{"kind": "svg" | "png", "spec": …, "scale": …}``, an answer ``{"drawn": …}`` or
+``{"error": message}``. Pickle only between the server and the child it started over a
+pipe: nothing else can write to it. It imports nothing of the server."""
+
+from __future__ import annotations
+
+import pickle
+import struct
+import sys
+from typing import IO, Any
+
+_LENGTH = struct.Struct(">I")
+
+
+class WorkerGone(ConnectionError):
+    """The other end closed its pipe: the process ended."""
+
+
+class Frames:
+    """Messages over a pair of pipes."""
+
+    def __init__(self, reading: IO[bytes], writing: IO[bytes]) -> None:
+        self._reading, self._writing = reading, writing
+
+    def send(self, message: dict[str, Any]) -> None:
+        body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self._writing.write(_LENGTH.pack(len(body)) + body)
+            self._writing.flush()
+        except (BrokenPipeError, ValueError) as err:  # ValueError: the pipe was closed
+            raise WorkerGone(str(err)) from err
+
+    def receive(self) -> dict[str, Any]:
+        head = self._exactly(_LENGTH.size)
+        message: dict[str, Any] = pickle.loads(self._exactly(_LENGTH.unpack(head)[0]))
+        return message
+
+    def _exactly(self, size: int) -> bytes:
+        data = self._reading.read(size)
+        if data is None or len(data) < size:
+            raise WorkerGone("the pipe closed mid-message")
+        return bytes(data)
+
+
+def _draw(request: dict[str, Any]) -> dict[str, Any]:
+    import vl_convert
+
+    try:
+        if request["kind"] == "png":
+            return {
+                "drawn": bytes(vl_convert.vegalite_to_png(request["spec"], scale=request["scale"]))
+            }
+        return {"drawn": vl_convert.vegalite_to_svg(request["spec"])}
+    except Exception as err:  # vl-convert's refusal of a spec, told to the asking page
+        return {"error": str(err)}
+
+
+def main() -> None:
+    frames = Frames(sys.stdin.buffer, sys.stdout.buffer)
+    while True:
+        try:
+            request = frames.receive()
+        except WorkerGone:  # the server ended: so does its drawing process
+            return
+        frames.send(_draw(request))
+
+
+if __name__ == "__main__":
+    main()
