@@ -3,6 +3,7 @@ when it last changed, and whether a GET's conditions let it be answered 304."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -67,7 +68,9 @@ def last_modified(dataset: Dataset) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+@functools.lru_cache(maxsize=256)
 def http_date(moment: datetime) -> str:
+    # Kept: every answer of a version sends the same Last-Modified.
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
