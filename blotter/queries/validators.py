@@ -23,13 +23,13 @@ def dataset_tag(dataset: Dataset, *parts: object) -> str:
     keys), written item by item: the same bytes, with the columns and metadata written once
     per the objects the store hands out (``_DESCRIBED``)."""
     items = (dataset.id, dataset.created_at.isoformat(), dataset.version)
-    head = [json.dumps(item, default=str, sort_keys=True) for item in items]
+    head = [_json(item) for item in items]
     text = "[" + ", ".join([*head, _described(dataset), _json(list(parts))]) + "]"
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 
-def _json(value: object) -> str:
-    return json.dumps(value, default=str, sort_keys=True)
+# One encoder: json.dumps with options builds a new one per call (a third of a tag's time).
+_json = json.JSONEncoder(default=str, sort_keys=True).encode
 
 
 # The columns and metadata of a dataset as JSON, by the objects themselves: the store hands
