@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         "may take, in MB; beyond it the oldest are removed (and written again when next "
         "asked). Files of versions no longer current are removed whatever the bound.",
     )
+    access_log: bool = Field(
+        True,
+        description="Write a line per request to the server's log (uvicorn's access log). "
+        "false: no line, about 50 microseconds of CPU less per request, for a server "
+        "behind a proxy that logs requests itself.",
+    )
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, description="Port the web server listens on.")
     public_url: str = Field(

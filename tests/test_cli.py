@@ -164,6 +164,39 @@ def test_demo_loads_the_samples_and_serves_them(tmp_path: Path) -> None:
         proc.wait(timeout=30)
 
 
+@pytest.mark.parametrize(("setting", "logged"), [("true", True), ("false", False)])
+def test_serve_logs_each_request_unless_the_access_log_is_off(
+    tmp_path: Path, setting: str, logged: bool
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "BLOTTER_ACCESS_LOG": setting,
+        "BLOTTER_PRELOAD_STATISTICS": "false",
+    }
+    argv = [sys.executable, "-m", "blotter.cli", "serve", "--data-dir", str(tmp_path)]
+    proc = subprocess.Popen(
+        [*argv, "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "serve did not start serving"
+            time.sleep(0.5)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/views.json").status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert ('"GET /api/views.json HTTP/1.1" 200' in out.decode()) is logged
+
+
 PROFILE = """
 name: ignored for a profile
 columns:

@@ -48,6 +48,7 @@ def _serve(settings: Settings, workers: int = 1) -> None:
             port=settings.port,
             h11_max_incomplete_event_size=_parser_room(settings),
             timeout_keep_alive=KEEP_ALIVE_S,
+            access_log=settings.access_log,
         )
         return
     if not settings.database_url:
@@ -76,6 +77,7 @@ def _serve(settings: Settings, workers: int = 1) -> None:
         workers=workers,
         h11_max_incomplete_event_size=_parser_room(settings),
         timeout_keep_alive=KEEP_ALIVE_S,
+        access_log=settings.access_log,
     )
 
 

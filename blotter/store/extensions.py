@@ -13,6 +13,7 @@ that names one of its functions (``Extensions.for_sql``), once per database.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import threading
@@ -46,9 +47,12 @@ def extension_file(name: str) -> Path:
     return path
 
 
-def needed(sql: str) -> list[str]:
-    """The extensions a statement calls."""
-    return [name for name, pattern in _NEEDED_BY.items() if pattern.search(sql)]
+@functools.lru_cache(maxsize=1024)
+def needed(sql: str) -> tuple[str, ...]:
+    """The extensions a statement calls. Kept by text: the read path hands the same written
+    statement again for the same request (``store.common.SqlMemo``), so its regular
+    expressions are not run over it per request."""
+    return tuple(name for name, pattern in _NEEDED_BY.items() if pattern.search(sql))
 
 
 class Extensions:

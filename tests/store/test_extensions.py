@@ -54,7 +54,7 @@ def _publish(path: Path) -> str:
     ],
 )
 def test_what_a_statement_needs(sql: str, want: list[str]) -> None:
-    assert needed(sql) == want
+    assert list(needed(sql)) == want
 
 
 def test_a_fresh_process_answers_spatial_questions_first(tmp_path: Path) -> None:
