@@ -78,20 +78,24 @@ def engine_store(engine_config: Settings) -> Iterator[Store]:
     store.close()
 
 
-@pytest.fixture(scope="session")
-def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir holding the sample datasets, loaded once per test process (the generated
-    events around today, so some are always upcoming)."""
+def with_samples(data_dir: Path) -> Path:
+    """``data_dir`` with the sample datasets loaded into its database (the generated events
+    around today, so some are always upcoming)."""
     from blotter.samples import load_samples
     from blotter.store import open_store
 
-    data_dir = tmp_path_factory.mktemp("samples")
     store = open_store(Settings(data_dir=data_dir))
     try:
         load_samples(store)
     finally:
         store.close()
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def sample_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding the sample datasets, loaded once per test process."""
+    return with_samples(tmp_path_factory.mktemp("samples"))
 
 
 @pytest.fixture(scope="session")

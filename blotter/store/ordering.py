@@ -82,22 +82,30 @@ def sorted_insert_sql(
     numbering them in file order from ``first_id``), with ids renumbered by (``order``, file
     order), nulls last, in id order: what ``renumber_sql`` writes from a loaded table,
     without the loaded table (rows staged in memory, then read again). ``$now`` stamps them."""
-    names = ", ".join(quote(n) for c in columns for n in physical_names(c))
-    return (
-        f"INSERT INTO {quote(target)} ({ROW_ID}, {CREATED_AT}, {UPDATED_AT}, {names}) "
-        f"SELECT {int(first_id) - 1} + row_number() OVER "
-        f"(ORDER BY {quote(order)} ASC NULLS LAST, __row_id) AS __id, "
-        f"$now, $now, {names} FROM {quote(source)} ORDER BY __id"
-    )
+    return _renumbered(source, target, columns, order, first_id, "__row_id", ("$now", "$now"))
 
 
 def renumber_sql(loaded: str, target: str, columns: list[Column], order: str, first_id: int) -> str:
     """Write ``target`` from ``loaded`` (a publish's fresh rows, ids from ``first_id`` in file
     order) with the same ids renumbered by (``order``, file order), nulls last, in id order."""
+    return _renumbered(loaded, target, columns, order, first_id, ROW_ID, (CREATED_AT, UPDATED_AT))
+
+
+def _renumbered(
+    source: str,
+    target: str,
+    columns: list[Column],
+    order: str,
+    first_id: int,
+    file_order: str,
+    stamps: tuple[str, str],
+) -> str:
+    """The rows of ``source`` into ``target``, ids from ``first_id`` by (``order``,
+    ``file_order``), nulls last, written in id order, created and updated at ``stamps``."""
     names = ", ".join(quote(n) for c in columns for n in physical_names(c))
     return (
         f"INSERT INTO {quote(target)} ({ROW_ID}, {CREATED_AT}, {UPDATED_AT}, {names}) "
         f"SELECT {int(first_id) - 1} + row_number() OVER "
-        f"(ORDER BY {quote(order)} ASC NULLS LAST, {ROW_ID}) AS __id, "
-        f"{CREATED_AT}, {UPDATED_AT}, {names} FROM {quote(loaded)} ORDER BY __id"
+        f"(ORDER BY {quote(order)} ASC NULLS LAST, {file_order}) AS __id, "
+        f"{stamps[0]}, {stamps[1]}, {names} FROM {quote(source)} ORDER BY __id"
     )

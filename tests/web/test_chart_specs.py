@@ -18,6 +18,7 @@ from blotter.app import create_app
 from blotter.settings import Settings
 from blotter.web import chart_drawing
 from blotter.web.drawing_process import vegalite_to_svg as draw
+from tests.conftest import with_samples
 
 # Each kind of chart at least once: bars, lines (split or not, by quarter and year), a
 # cross-tab, maps (points, cells, boundary, areas), hotspots and density, hour × weekday,
@@ -50,15 +51,7 @@ def drawn(
     they embed for the interactive charts, from a portal of its own over the sample
     datasets: one nobody has asked yet, so every page is drawn (the session's portal keeps
     what other tests drew, and a second store on its file would share its database)."""
-    from blotter.samples import load_samples
-    from blotter.store import open_store
-
-    data_dir = tmp_path_factory.mktemp("chart-specs")
-    store = open_store(Settings(data_dir=data_dir))
-    try:
-        load_samples(store)
-    finally:
-        store.close()
+    data_dir = with_samples(tmp_path_factory.mktemp("chart-specs"))
     handed: list[dict[str, Any]] = []
 
     def recorded(spec: dict[str, Any], *args: Any, **kwargs: Any) -> str:
