@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from markupsafe import Markup
 
@@ -26,9 +26,6 @@ from blotter.portal import Portal
 from blotter.queries import and_where, run_query
 from blotter.web.chart_drawing import Drawing, rows_data, tooltips, unchecked_altair
 from blotter.web.rendering import display
-
-if TYPE_CHECKING:
-    pass
 
 # Altair and vl-convert (with pandas behind Altair) are imported where a chart is drawn, not
 # here: an API-only process or the command line never pays their memory and start-up time.

@@ -6,6 +6,7 @@ pipe: nothing else can write to it. It imports nothing of the server."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 import sys
@@ -58,7 +59,12 @@ def _draw(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    frames = Frames(sys.stdin.buffer, sys.stdout.buffer)
+    # The frames get standard output's pipe to themselves: whatever else writes to it (a
+    # library's print, the JavaScript engine's console) goes to standard error, the log,
+    # and never into the middle of an answer.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    frames = Frames(sys.stdin.buffer, answers)
     while True:
         try:
             request = frames.receive()

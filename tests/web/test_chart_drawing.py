@@ -66,3 +66,41 @@ def test_a_spec_vl_convert_refuses_is_an_error_where_it_was_asked() -> None:
     with pytest.raises(DrawingFailed):
         vegalite_to_svg({"mark": {"type": "no-such-mark"}, "data": {"values": []}})
     assert vegalite_to_svg(_spec_dict()).startswith("<svg")  # the process draws on
+
+
+def test_what_else_writes_to_the_drawing_process_output_never_reaches_the_answers() -> None:
+    """A library's print or the engine's console in the drawing process land in its log,
+    not in the pipe its answers are framed on."""
+    import io
+    import subprocess
+    import sys
+
+    from blotter.web.drawing_worker import Frames
+
+    noisy = (
+        "import os, vl_convert\n"
+        "drawn = vl_convert.vegalite_to_svg\n"
+        "def loud(spec):\n"
+        "    print('from Python', flush=True)\n"
+        "    os.write(1, b'from the engine')\n"
+        "    return drawn(spec)\n"
+        "vl_convert.vegalite_to_svg = loud\n"
+        "from blotter.web.drawing_worker import main\n"
+        "main()\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", noisy],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    Frames(process.stdout, process.stdin).send({"kind": "svg", "spec": _spec_dict()})
+    process.stdin.close()  # the process answers, then ends with its input
+    output = process.stdout.read()
+    assert process.wait(timeout=30) == 0 and process.stderr is not None
+    log = process.stderr.read()
+    written = io.BytesIO(output)
+    answer = Frames(written, io.BytesIO()).receive()
+    assert answer["drawn"].startswith("<svg") and written.read() == b""  # one frame, nothing else
+    assert b"from Python" in log and b"from the engine" in log
