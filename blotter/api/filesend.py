@@ -71,9 +71,7 @@ class OpenFileResponse(Response):
             try:
                 spans = _spans(asked["range"], self.size)
             except _Unsatisfiable as err:
-                gone = PlainTextResponse(
-                    str(err), 416, {"Content-Range": f"bytes */{self.size}"}
-                )
+                gone = PlainTextResponse(str(err), 416, {"Content-Range": f"bytes */{self.size}"})
                 await gone(scope, receive, send)
                 return
         head_only = scope["method"].upper() == "HEAD"
