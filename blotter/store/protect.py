@@ -269,14 +269,18 @@ def unjudged_rows(
     rules: PrivacyRules, columns: list[Column], staged: pa.Table, key: str
 ) -> list[dict[str, object]]:
     """Rows of a row-level write that set a field a rule withholds without the field the rule
-    judges by (a name without the age, a location without the offence). The stored row
-    cannot settle it (a juvenile's age is stored withheld), so such a write is refused, one
-    problem per row, rather than risk publishing what the rule hides."""
+    judges by (a name without the age, a location without the offence, free text without
+    the names it is scrubbed of). The stored row cannot settle it (a juvenile's age is
+    stored withheld, text is scrubbed of the names sent with it), so such a write is
+    refused, one problem per row, rather than risk publishing what the rule hides."""
     triggers: list[tuple[str, list[str]]] = []
     if rules.juveniles is not None and rules.juveniles.withhold:
         triggers.append((rules.juveniles.column, rules.juveniles.withhold))
     if rules.sensitive_offences is not None:
         triggers.append((rules.sensitive_offences.column, rules.sensitive_offences.withhold))
+    if rules.scrub is not None:
+        # Text is scrubbed of the names sent beside it, never of the stored ones.
+        triggers += [(name, rules.scrub.columns) for name in rules.scrub.names]
     if not triggers or not staged.num_rows:
         return []
     data_names = [n for c in columns for n in physical_names(c)]

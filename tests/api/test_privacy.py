@@ -231,3 +231,27 @@ def test_an_update_setting_a_withheld_field_without_the_age_is_refused(ruled: Po
     )
     assert with_age.status_code == 200, with_age.text
     _nothing_reveals_the_juvenile(ruled)
+
+
+def test_an_update_setting_scrubbed_text_without_the_names_is_refused(portal: Portal) -> None:
+    """Free text is scrubbed of the names in the row's own name fields; the stored names
+    are not read back, so text sent without them would be published with the name in it
+    (officer Smith is an internal field of c1): such an update is refused, and with the
+    names it is scrubbed as a whole file's row would be."""
+    rules = {"scrub": {"columns": ["offense"], "names": ["officer_name"]}}
+    answer = portal.client.patch(f"/api/views/{PUBLIC}", json={"privacy": rules}, auth=AUTH)
+    assert answer.status_code == 200, answer.text
+    before = portal.rows(PUBLIC)
+    refused = portal.client.post(
+        f"/resource/{PUBLIC}.json", json=[{"case_no": "c1", "offense": "Smith saw it"}], auth=AUTH
+    )
+    assert refused.status_code == 422, refused.text
+    (problem,) = refused.json()["data"]["problems"]
+    assert (problem["row"], problem["column"]) == (1, "offense")
+    assert "without officer_name" in problem["reason"]
+    assert portal.rows(PUBLIC) == before
+    assert portal.client.get(f"/resource/{PUBLIC}.json", params={"$q": "smith"}).json() == []
+    sent = {"case_no": "c1", "offense": "Smith saw it", "officer_name": "Smith"}
+    assert portal.client.post(f"/resource/{PUBLIC}.json", json=[sent], auth=AUTH).status_code == 200
+    row = next(r for r in portal.rows(PUBLIC) if r["case_no"] == "c1")
+    assert row["offense"] == "[withheld] saw it"
