@@ -206,6 +206,22 @@ def _scrub(rows: _Rows, fields: list[str], name_fields: list[str]) -> int:
     return changed
 
 
+def left_out(
+    rules: PrivacyRules, columns: list[Column], batch: pa.RecordBatch | pa.Table
+) -> list[int]:
+    """The positions of the rows of ``batch`` its rules leave out of the version (a
+    juvenile's, by a drop rule), found as :func:`protect_batch` finds them."""
+    j = rules.juveniles
+    if j is None or j.action != "drop":
+        return []
+    names = [n for c in columns if c.field_name == j.column for n in physical_names(c)]
+    if len(names) != 1 or names[0] not in batch.schema.names:
+        return []
+    ages = _array(batch.column(names[0]))
+    young = pc.fill_null(pc.less(ages, pa.scalar(j.under, ages.type)), False)
+    return np.flatnonzero(young.to_numpy(zero_copy_only=False)).tolist()
+
+
 def protect_batch(
     rules: PrivacyRules, columns: list[Column], batch: pa.RecordBatch, counts: Counter[str]
 ) -> pa.RecordBatch:
