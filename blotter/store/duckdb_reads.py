@@ -32,6 +32,7 @@ from blotter.store.search_index import (
     word_terms,
     words_table,
 )
+from blotter.store.search_order import order_field_statement, order_table, ordered_page
 
 
 def has_word_index(cur: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -56,7 +57,8 @@ def by_word_index(
     """``$q``'s ``words`` narrowed by the word index of ``table``, the version's own: rare
     words by their candidates alone when that is exact (the reader sees what is served,
     ``get_dataset``), else rows by the candidates' ids and the predicate, else a count or a
-    page read from the postings when that is exact."""
+    page read from the postings when that is exact (in the row identifier's order, through
+    the version's order table)."""
     statement = candidates_statement(table, "duckdb")
     read: dict[tuple[str, int], list[int]] = {}
 
@@ -81,6 +83,10 @@ def by_word_index(
         counted = counted_postings(select, table, "duckdb", known)
         if counted is not None:
             return counted
+        for field in _firsts(cur, order_field_statement(), [order_table(table)]):
+            page = ordered_page(select, table, field, known)  # store/search_order.py
+            if page is not None:
+                return page
         postings = by_postings(select, table, "duckdb", known)
         return late_rows(postings, {c.field_name for c in dataset.columns})
     return narrowed(select, ids)
