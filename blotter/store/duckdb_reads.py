@@ -32,16 +32,28 @@ from blotter.store.search_index import (
     word_terms,
     words_table,
 )
-from blotter.store.search_order import order_field_statement, order_table, ordered_page
+from blotter.store.search_order import (
+    order_field_statement,
+    order_table,
+    ordered_page,
+    page_rows,
+    prefix_count_statement,
+    prefix_table,
+)
 
 
 def has_word_index(cur: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether the version table has a word index (``store/search_index.py``)."""
+    return has_table(cur, words_table(table))
+
+
+def has_table(cur: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the database has a table of that name."""
     return bool(
         cur.execute(
             "SELECT count(*) FROM information_schema.tables "
             "WHERE table_schema = 'main' AND table_name = ?",
-            [words_table(table)],
+            [name],
         ).fetchone()[0]  # type: ignore[index]
     )
 
@@ -83,13 +95,29 @@ def by_word_index(
         counted = counted_postings(select, table, "duckdb", known)
         if counted is not None:
             return counted
-        for field in _firsts(cur, order_field_statement(), [order_table(table)]):
-            page = ordered_page(select, table, field, known)  # store/search_order.py
-            if page is not None:
-                return page
+        page = _ordered_page(cur, select, table, known)
+        if page is not None:
+            return page
         postings = by_postings(select, table, "duckdb", known)
         return late_rows(postings, {c.field_name for c in dataset.columns})
     return narrowed(select, ids)
+
+
+def _ordered_page(
+    cur: duckdb.DuckDBPyConnection, select: exp.Select, table: str, terms: dict[str, list[str]]
+) -> exp.Select | None:
+    """A page in the row identifier's order read through the version's order table, from
+    the prefix's postings when the prefix holds the page (``store/search_order.py``)."""
+    for field in _firsts(cur, order_field_statement(), [order_table(table)]):
+        shape = page_rows(select, field)
+        if shape is None:
+            continue
+        in_prefix = has_table(cur, prefix_table(table))
+        if in_prefix:
+            (held,) = _firsts(cur, prefix_count_statement(select, table, terms), [])
+            in_prefix = held >= sum(shape)
+        return ordered_page(select, table, field, terms, in_prefix)
+    return None
 
 
 def _firsts(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[Any]:

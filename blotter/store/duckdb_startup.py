@@ -45,6 +45,8 @@ def drop_unregistered_tables(cur: duckdb.DuckDBPyConnection) -> None:
         "ON d.id = v.dataset_id AND d.current_version = v.number UNION ALL "
         "SELECT v.table_name || '__order' FROM blotter_versions v JOIN blotter_datasets d "
         "ON d.id = v.dataset_id AND d.current_version = v.number UNION ALL "
+        "SELECT v.table_name || '__order_words' FROM blotter_versions v JOIN blotter_datasets d "
+        "ON d.id = v.dataset_id AND d.current_version = v.number UNION ALL "
         "SELECT v.table_name || '__rollup' FROM blotter_versions v JOIN blotter_datasets d "
         "ON d.id = v.dataset_id AND d.current_version = v.number) AND table_name NOT IN "
         "(SELECT segment FROM blotter_versions WHERE segment IS NOT NULL)"

@@ -23,7 +23,12 @@ from blotter.store.search_index import (
     word_spans,
     words_table,
 )
-from blotter.store.search_order import order_statement, order_table
+from blotter.store.search_order import (
+    order_statement,
+    order_table,
+    prefix_statements,
+    prefix_table,
+)
 
 
 def _ident(name: str) -> str:
@@ -31,9 +36,10 @@ def _ident(name: str) -> str:
 
 
 def drop_version(cur: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Drop a version table, its word index, its order table and its rollup."""
+    """Drop a version table, its word index, its order tables and its rollup."""
     cur.execute(f"DROP TABLE IF EXISTS {_ident(words_table(table))}")
     cur.execute(f"DROP TABLE IF EXISTS {_ident(order_table(table))}")
+    cur.execute(f"DROP TABLE IF EXISTS {_ident(prefix_table(table))}")
     cur.execute(f"DROP TABLE IF EXISTS {_ident(rollup_table(table))}")
     cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
 
@@ -165,3 +171,5 @@ def index_version(
     if field is not None:
         cur.execute(f"CREATE INDEX {_ident(table + '__key')} ON {_ident(table)} ({_ident(field)})")
         cur.execute(order_statement(table, field))
+        for statement in prefix_statements(table, text, field):
+            cur.execute(statement)

@@ -22,9 +22,9 @@ from blotter.ingest.rows import stage_changes
 from blotter.ingest.spec import load_spec_file
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
 from blotter.schema import version_table
-from blotter.store import search_index
+from blotter.store import search_index, search_order
 from blotter.store.duckdb import DuckDBStore
-from blotter.store.search_order import order_statement, order_table
+from blotter.store.search_order import PREFIX_ROWS, order_statement, order_table, prefix_table
 from tests.store.test_search_index import _answers, _public
 
 COLUMNS = [
@@ -104,13 +104,16 @@ def _hits(words: str, rows: list[dict[str, Any]], fields: list[str]) -> list[int
     ]
 
 
+@pytest.mark.parametrize("prefix", [PREFIX_ROWS, 40])
 @pytest.mark.parametrize("page", PAGES)
 def test_pages_by_the_identifier_answer_as_the_scan(
-    store: DuckDBStore, monkeypatch: pytest.MonkeyPatch, page: dict[str, str]
+    store: DuckDBStore, monkeypatch: pytest.MonkeyPatch, page: dict[str, str], prefix: int
 ) -> None:
     """Every word made common (candidates above a lowered limit): staff's pages read through
-    the order table, the public's keep the predicate; each the scan's rows in its order."""
+    the order table (from the prefix's postings when it holds the page), the public's keep
+    the predicate; each the scan's rows in its order."""
     monkeypatch.setattr(search_index, "MOST_CANDIDATES", 3)
+    monkeypatch.setattr(search_order, "PREFIX_ROWS", prefix)
     dataset = _publish(store)
     for reader in (dataset, _public(dataset)):
         for words in WORDS:
@@ -120,6 +123,40 @@ def test_pages_by_the_identifier_answer_as_the_scan(
             short = any(len(w) < 3 for w in words.split())
             missing = "zzqx" in words  # no candidate: no row read at all
             assert ("__order" in sql) == (reader is dataset and not short and not missing), sql
+
+
+@pytest.mark.parametrize(
+    ("words", "params", "in_prefix"),
+    [
+        ("burglary", {"$limit": "5"}, True),
+        ("burglary", {"$limit": "5", "$offset": "20"}, True),
+        ("burglary", {"$limit": "30", "$offset": "20"}, False),  # past the prefix's rows
+        ("report burglary", {"$limit": "3", "$offset": "1"}, True),
+        ("report zebediah", {"$limit": "3"}, False),  # two rows in the prefix hold both
+        ("aitken", {"$limit": "3"}, True),
+        ("aitken", {"$limit": "4"}, False),  # three rows in the prefix hold it
+    ],
+)
+def test_a_page_within_the_prefix_reads_its_postings(
+    store: DuckDBStore,
+    monkeypatch: pytest.MonkeyPatch,
+    words: str,
+    params: dict[str, str],
+    in_prefix: bool,
+) -> None:
+    monkeypatch.setattr(search_index, "MOST_CANDIDATES", 3)
+    monkeypatch.setattr(search_order, "PREFIX_ROWS", 40)
+    rows = [_row(i) for i in range(1, ROWS + 1)]
+    dataset = _publish(store, rows)
+    ranked = sorted(range(1, ROWS + 1), key=lambda i: rows[i - 1]["case_no"])[:40]
+    fields = ["case_no", "offence", "narrative", "officer"]
+    held = [i for i in ranked if i in set(_hits(words, rows, fields))]
+    assert (len(held) >= int(params["$limit"]) + int(params.get("$offset", 0))) == in_prefix
+    indexed, scanned, sql = _answers(store, dataset, {"$q": words, "$order": "case_no", **params})
+    assert indexed == scanned and indexed
+    assert "__order" in sql
+    assert ("__order_words" in sql) == in_prefix, sql
+    assert ("__words" in sql.replace("__order_words", "")) != in_prefix, sql
 
 
 def test_the_page_is_the_first_rows_in_the_identifiers_order(
@@ -188,11 +225,13 @@ def test_every_write_path_ranks_its_own_rows(
     count = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
 
     def check(dataset: Dataset, replaced: Dataset) -> None:
-        assert store._query(count, [order_table(version_table(dataset.id, dataset.version))]) == [
-            (1,)
-        ]
-        old = order_table(version_table(replaced.id, replaced.version))
-        assert store._query(count, [old]) == [(0,)]
+        for table in (order_table, prefix_table):
+            assert store._query(count, [table(version_table(dataset.id, dataset.version))]) == [
+                (1,)
+            ]
+            assert store._query(count, [table(version_table(replaced.id, replaced.version))]) == [
+                (0,)
+            ]
         for words in ("burglary", "quokka", "report burglary"):
             params = {"$q": words, "$order": "case_no", "$limit": "30", "$offset": "2"}
             indexed, scanned, sql = _answers(store, dataset, params)
@@ -216,6 +255,7 @@ def test_every_write_path_ranks_its_own_rows(
     store.delete_dataset(ds.id)
     orders = "SELECT count(*) FROM duckdb_tables() WHERE ends_with(table_name, ?)"
     assert store._query(orders, ["__order"]) == [(0,)]
+    assert store._query(orders, ["__order_words"]) == [(0,)]
 
 
 def test_a_new_row_identifier_is_not_read_from_the_old_order(
@@ -260,7 +300,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DuckDB
     path = write_csv(folder / "calls.csv", 6_000, seed=11)
     store = DuckDBStore(folder / "blotter.duckdb")
     spec = load_spec_file(Path(__file__).parents[2] / "bench" / "incidents.yaml")
-    result = load_file(store, path, spec=spec)
+    with pytest.MonkeyPatch.context() as patch:  # a prefix of half the rows
+        patch.setattr(search_order, "PREFIX_ROWS", 3_000)
+        result = load_file(store, path, spec=spec)
     yield store, store.get_dataset(result.dataset_id)
     store.close()
 
@@ -286,6 +328,9 @@ def test_generated_calls_answer_as_the_scan(
     if words in ("burglary", "burglary reported"):  # common: through the order table
         assert "__order" in sql
         assert bool(indexed) == ("$offset" not in page or page["$offset"] == "100"), len(indexed)
+        # 5 % of the prefix's 3,000 rows hold "burglary": a first page, not the second.
+        if words == "burglary" and page != {"$limit": "25", "$offset": "1000"}:
+            assert ("__order_words" in sql) == ("$offset" not in page), sql
 
 
 def test_a_publish_killed_after_its_order_table_leaves_none(tmp_path: Path) -> None:
@@ -317,7 +362,8 @@ def test_a_publish_killed_after_its_order_table_leaves_none(tmp_path: Path) -> N
         assert dataset.version == 1
         count = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
         for number, present in ((1, 1), (2, 0)):
-            table = order_table(version_table(dataset.id, number))
-            assert store._query(count, [table]) == [(present,)]
+            for table in (order_table, prefix_table):
+                found = store._query(count, [table(version_table(dataset.id, number))])
+                assert found == [(present,)]
     finally:
         store.close()
