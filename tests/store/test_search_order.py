@@ -367,3 +367,29 @@ def test_a_publish_killed_after_its_order_table_leaves_none(tmp_path: Path) -> N
                 assert found == [(present,)]
     finally:
         store.close()
+
+
+def test_a_version_without_its_order_tables_keeps_the_plain_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file written before the order tables, or opened by code that dropped them as
+    unknown: each missing table only takes its shortcut away (checked when the SQL is written,
+    so by a store opened afresh)."""
+    monkeypatch.setattr(search_index, "MOST_CANDIDATES", 3)
+    path = tmp_path / "blotter.duckdb"
+    params = {"$q": "burglary", "$order": "case_no", "$limit": "5"}
+    for dropped, through in ((prefix_table, "__order"), (order_table, "__words")):
+        store = DuckDBStore(path)
+        try:
+            if dropped is prefix_table:
+                dataset = _publish(store)
+            else:
+                (dataset,) = store.list_datasets()
+            table = dropped(version_table(dataset.id, dataset.version))
+            store._con.execute(f'DROP TABLE "{table}"')
+            indexed, scanned, sql = _answers(store, dataset, params)
+            assert indexed == scanned and indexed
+            assert "__order_words" not in sql and through in sql, sql
+            assert ("__order" in sql) == (dropped is prefix_table), sql
+        finally:
+            store.close()
