@@ -23,6 +23,12 @@ from blotter.store.search_index import (
     word_spans,
     words_table,
 )
+from blotter.store.search_order import (
+    order_statement,
+    order_table,
+    prefix_statements,
+    prefix_table,
+)
 
 
 def _ident(name: str) -> str:
@@ -30,8 +36,10 @@ def _ident(name: str) -> str:
 
 
 def drop_version(cur: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Drop a version table, its word index and its rollup."""
+    """Drop a version table, its word index, its order tables and its rollup."""
     cur.execute(f"DROP TABLE IF EXISTS {_ident(words_table(table))}")
+    cur.execute(f"DROP TABLE IF EXISTS {_ident(order_table(table))}")
+    cur.execute(f"DROP TABLE IF EXISTS {_ident(prefix_table(table))}")
     cur.execute(f"DROP TABLE IF EXISTS {_ident(rollup_table(table))}")
     cur.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
 
@@ -153,10 +161,15 @@ def index_version(
     declared row identifier, which SODA lookups (``?case_no=…``) name rows by: without it a
     lookup scans every row, as rows are stored in time order and the identifier's min/max per
     row group skip nothing. An index changes no answer (DuckDB's ART keys compare as ``=``
-    does: 0.0 and -0.0 are one key; tested against a scan)."""
+    does: 0.0 and -0.0 are one key; tested against a scan); and the version's ``_id``s in
+    the identifier's order, which a ``$q`` page in that order is read by
+    (``store/search_order.py``)."""
     text = [c.field_name for c in columns if c.type is ColumnType.TEXT]
     for statement in index_statements(table, text, "duckdb", _word_spans(cur, table, text)):
         cur.execute(statement)
     field = lookup_field(row_identifier, columns)
     if field is not None:
         cur.execute(f"CREATE INDEX {_ident(table + '__key')} ON {_ident(table)} ({_ident(field)})")
+        cur.execute(order_statement(table, field))
+        for statement in prefix_statements(table, text, field):
+            cur.execute(statement)

@@ -35,7 +35,9 @@ narrowing finds once (the engine SQL is kept per version) the terms holding the 
 ``MOST_TERMS`` of them, and the postings become ``term IN (those terms)``, which the
 dictionary's index on ``term`` answers. A page of rows sorted by another column is read in two
 steps (``late_rows``): the page's ``_id``s from the postings and the sort columns alone, then
-the page's rows by those ids, so the wide text columns are read for the page only.
+the page's rows by those ids, so the wide text columns are read for the page only; a page in
+the row identifier's order finds its ``_id``s through the version's order table instead
+(``search_order.py``), without reading the identifier of every row.
 """
 
 from __future__ import annotations

@@ -28,6 +28,9 @@ HISTORY = ["_id", "case_no", "age", "officer", "_from_version", "_to_version"]
 
 
 WORDS = "__words"  # a version's word index (store/search_index.py)
+# What else a version table has beside it: its word index, its order tables (DuckDB,
+# store/search_order.py).
+BESIDE = (WORDS, "__order", "__order_words")
 
 
 @pytest.fixture
@@ -36,14 +39,16 @@ def store(engine_store: Store) -> Store:
 
 
 def tables(store: Any, dataset_id: str) -> list[str]:
-    """The dataset's version and history tables; a version's word index must go with its
-    table, so it is listed only when that table is gone."""
+    """The dataset's version and history tables; a version's word index and order tables
+    must go with its table, so they are listed only when that table is gone."""
     prefix = f"ds_{dataset_id.replace('-', '_')}_"
     got = store._read_sql(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
     )
     names = {t for (t,) in got if t.startswith(prefix)}
-    return sorted(t for t in names if not (t.endswith(WORDS) and t.removesuffix(WORDS) in names))
+    return sorted(
+        t for t in names if not any(t.endswith(b) and t.removesuffix(b) in names for b in BESIDE)
+    )
 
 
 def history(store: Any, table: str, names: list[str] = HISTORY) -> list[tuple[Any, ...]]:

@@ -299,8 +299,12 @@ def test_duckdb_streams_id_order_without_sorting_but_keeps_every_other_order() -
 
     by_id = exp.select("race").from_(DATASET_TABLE).order_by("_id")
     assert sorted_by_id_alone(by_id)
+    # $order=:id: the compiler's tie-break repeats the key, which orders nothing more.
+    assert sorted_by_id_alone(exp.select("race").from_(DATASET_TABLE).order_by("_id", "_id"))
     for kept in (
         exp.select("race").from_(DATASET_TABLE).order_by("_id DESC"),
+        exp.select("race").from_(DATASET_TABLE).order_by("_id DESC", "_id"),
+        exp.select("race").from_(DATASET_TABLE).order_by("_id", "race"),
         exp.select("race").from_(DATASET_TABLE).order_by("race", "_id"),
         exp.select("race").from_(DATASET_TABLE).group_by("race").order_by("_id"),
     ):
