@@ -77,9 +77,10 @@ _TAGS = {
 
 
 def _decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_decode(v) for v in value)
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is list:  # a tuple; most hold plain values (a map's cells: thousands of rows)
+        return tuple([_decode(v) if type(v) in (list, dict) else v for v in value])
+    if kind is dict:
         ((tag, inner),) = value.items()
         if tag == "list":
             return [_decode(v) for v in inner]
