@@ -147,7 +147,9 @@ def seen_version(dataset: Dataset) -> tuple[Any, ...]:
 
 
 def answer_bytes(answer: Any) -> int:
-    """About what a kept answer holds: its rows, or one row of figures."""
+    """About what a kept answer holds: its rows, one row of figures, or a text (a drawing)."""
+    if isinstance(answer, str):
+        return 49 + len(answer)
     if isinstance(answer, tuple) and all(isinstance(r, tuple) for r in answer):
         return sum(row_bytes(r) for r in answer)
     return row_bytes(answer)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from blotter.web.drawing_process import vegalite_to_svg
+from blotter.web.kept_drawings import drawn
 
 if TYPE_CHECKING:
     import altair as alt
@@ -102,7 +102,8 @@ def svg_of(
         settings.setdefault("labelFontSize", READABLE_FONT)
         settings.setdefault("titleFontSize", READABLE_FONT)
     config.setdefault("title", {}).setdefault("fontSize", READABLE_FONT + 2)
-    svg = vegalite_to_svg(spec_dict)  # in the drawing process, which holds no lock of ours
+    # Kept, else drawn in the drawing process, which holds no lock of ours.
+    svg = drawn(spec_dict)
     svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
     safe_title = Markup.escape(title)
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{safe_title}" focusable="false" ', 1)

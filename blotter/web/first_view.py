@@ -1,7 +1,8 @@
 """A version's costliest answers for its unfiltered dataset page, computed once when it is
 published and stored in the catalog (``queries.store_answers``): the summary's counts,
 period and located units with the version's sample of values, the summary's shares and the
-filter form's values and counts, and the map's cells. A server's first view of the version
+filter form's values and counts, the map's cells, and the drawings of the key chart and the
+map (``kept_drawings.py``). A server's first view of the version
 reads them (``queries.answers``) instead of every row; a filtered view, another reader's
 columns or another version ask their own questions, which nothing stored answers.
 
@@ -17,7 +18,9 @@ from blotter.portal import Portal
 from blotter.queries import answers, store_answers
 from blotter.web.asked_ahead import ask_page_ahead
 from blotter.web.dataset_view import read_view
-from blotter.web.maps import boundary_areas, map_places, point_column
+from blotter.web.kept_drawings import put_version_drawings, recording
+from blotter.web.maps import boundary_areas, build_map
+from blotter.web.patterns import build_patterns
 
 
 def store_first_view(portal: Portal, dataset_id: str) -> int:
@@ -37,8 +40,16 @@ def store_first_view(portal: Portal, dataset_id: str) -> int:
     if view.problems:
         return 0
     ask_page_ahead(portal, dataset, view)
-    dataset_facts(store, dataset, settings, view.where, view.unit)
-    column = point_column(dataset)
-    if column is not None:
-        map_places(portal, dataset, column, view.where, view.unit)
+    with recording() as made:
+        facts = dataset_facts(store, dataset, settings, view.where, view.unit)
+        # The key chart (wide and for a phone) and the map, drawn as the page draws them.
+        first = facts.shares[0].column if facts.shares else None
+        patterns, _ = build_patterns(portal, dataset, view.params, view.where, first, view.unit)
+        if patterns.charts:
+            patterns.charts[0].drawing.wide()
+            patterns.charts[0].drawing.phone()
+        shown = build_map(portal, dataset, view.where, facts.all_rows, None, "", view.unit)
+        if shown is not None:
+            shown.svg.__html__()
+    put_version_drawings(answers(store, settings, dataset), dataset, made)
     return store_answers(store, settings, dataset)

@@ -3,7 +3,7 @@ a server's first view (``queries.answers``). On both engines: every page (unfilt
 filtered, the public's and an analyst's who sees an internal column, an older version) is
 the same bytes as when every answer is computed from the rows; the unfiltered public page
 runs fewer queries, the others as many; nothing stored names an internal column; a dataset
-the public may not see stores nothing."""
+the public may not see stores nothing; its key chart and map are not drawn again."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from blotter.queries.stored_answers import from_text
 from blotter.settings import Settings
 from blotter.store import open_store
 from blotter.web.first_view import store_first_view
+from blotter.web.kept_drawings import forget, recording
 from tests.portal import COLUMNS, PRIVATE, PUBLIC, build
 from tests.samples import publish_samples
 
@@ -57,16 +58,22 @@ def loaded(engine_config: Settings) -> tuple[Settings, str, dict[str, int]]:
     return engine_config, token, stored
 
 
+DRAWN: dict[str, bool] = {}
+
+
 def _pages(settings: Settings, token: str) -> dict[str, tuple[int, int, str]]:
-    """Each page as a server's first answer (a store of its own: nothing kept in memory),
-    to the public and to the analyst: status, store queries, text."""
+    """Each page as a server's first answer (a store of its own and no drawing kept:
+    nothing in memory), to the public and to the analyst: status, store queries, text
+    (``drawn``: whether any drawing was drawn for it rather than read back)."""
     store = open_store(settings)
+    forget()
     found = {}
     try:
         with TestClient(create_app(settings, store=store)) as client:
             for url in UNFILTERED + OTHERS:
                 for headers in ({}, {"X-App-Token": token}):
-                    page = client.get(url, headers=headers)
+                    with recording() as made:
+                        page = client.get(url, headers=headers)
                     timing = page.headers["server-timing"]
                     queries = int(re.search(r'"(\d+) quer', timing)[1])  # type: ignore[index]
                     # The drawing's gradients are numbered in the order a process draws them.
@@ -75,6 +82,7 @@ def _pages(settings: Settings, token: str) -> dict[str, tuple[int, int, str]]:
                     text = re.sub(r'name="csrf" value="[^"]*"', "csrf", text)
                     who = "analyst" if headers else "public"
                     found[f"{url} {who}"] = (page.status_code, queries, text)
+                    DRAWN[f"{url} {who} {settings.stored_answers}"] = bool(made)
     finally:
         store.close()
     return found
@@ -99,6 +107,9 @@ def test_pages_from_stored_answers_are_the_pages_from_the_rows(
         assert (status, text) == (200, text_rows), page
         if page in read_back:
             assert queries < queries_rows, page
+            # Its key chart and map drawn at publish: nothing drawn now (the others are
+            # images, asked apart).
+            assert not DRAWN[f"{page} True"] and DRAWN[f"{page} False"], page
         else:
             assert queries == queries_rows, page  # filters, other columns: from the rows
     # What only the analyst may see reaches the analyst's page, never the public's.
