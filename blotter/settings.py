@@ -145,8 +145,9 @@ class Settings(BaseSettings):
     )
     stored_answers: bool = Field(
         True,
-        description="Compute a dataset page's costliest answers (its summary, filter choices "
-        "and map cells) once per version, when it is published, and store them, so a "
+        description="Compute a dataset page's costliest answers (its summary, filter choices, "
+        "map cells, key chart and map drawings) once per version, when it is published, and "
+        "store them, so a "
         "server's first view of the version reads them instead of every row (a version never "
         "changes: they are the answers the rows give). Off: none stored or read.",
     )
