@@ -3,7 +3,8 @@ picture, so a drawing made once (when a version is published, ``first_view.py``)
 again for the same spec instead of being drawn anew (about 300 ms of the drawing process
 for a dataset page's key chart and map).
 
-Named by the SHA-256 of the spec's JSON and vl-convert's version; a drawing's gradients are
+Named by the SHA-256 of the spec's JSON and vl-convert's version (a spec the drawer reads
+alike is named alike, nothing else is); a drawing's gradients are
 numbered in the order its process draws them, so every drawing's are renamed after its
 name and their order in it: the same spec is the same text whichever process drew it, and
 two drawings' gradients never meet on one page. Kept in memory (the least recently
@@ -45,9 +46,15 @@ def _drawer() -> str:
 
 
 def spec_name(spec: dict[str, Any]) -> str:
-    """What names a spec's drawing: its JSON (keys sorted) and the drawer's version."""
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    """What names a spec's drawing: its JSON, keys in their order (a drawer may read an
+    object's keys in order), any other value by its type and text (a timestamp is not the
+    string it prints as), and the drawer's version."""
+    text = json.dumps(spec, separators=(",", ":"), default=_typed)
     return hashlib.sha256(f"{_drawer()}\n{text}".encode()).hexdigest()
+
+
+def _typed(value: Any) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}:{value!s}"
 
 
 def drawn(spec: dict[str, Any]) -> str:
