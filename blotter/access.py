@@ -86,9 +86,14 @@ def can_see(viewer: Viewer, dataset: Dataset) -> bool:
     return can_write(viewer, dataset)
 
 
+def sees_internal(viewer: Viewer, dataset: Dataset) -> bool:
+    """Whether the viewer sees the dataset's internal columns (staff, its publishers)."""
+    return viewer.reads_internal or can_write(viewer, dataset)
+
+
 def as_seen_by(viewer: Viewer, dataset: Dataset) -> Dataset:
     """The dataset without the columns the viewer may not know about."""
-    if viewer.reads_internal or can_write(viewer, dataset):
+    if sees_internal(viewer, dataset):
         return dataset
     return dataset.model_copy(update={"columns": [c for c in dataset.columns if not c.internal]})
 

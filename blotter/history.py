@@ -39,26 +39,50 @@ def checksum(portal: Portal, dataset: Dataset) -> str:
 # Public counts by (dataset, version, its publication time, fields): a version never
 # changes, and its time tells a dataset re-created under the same id apart.
 _COUNTS: dict[tuple[str, int, str, tuple[str, ...]], tuple[int, int | None, int]] = {}
+# The internal fields of a version by (dataset, its creation, version, the dataset's last
+# change): today's dictionary decides them, and a publish or an edit of it changes that.
+_HIDDEN: dict[tuple[str, str, int, str], frozenset[str]] = {}
 
 
-def public_counts(store: Store, seen: Dataset, version: Version) -> tuple[int, int | None, int]:
-    """A version's rows (added, changed, removed) as ``seen``'s reader may know them. The
-    store counts a row as changed when any field changed, internal ones too; a reader who
-    may not see every column gets the count over the fields they see (the diff's count),
-    kept once computed (versions never change). ``changed`` is None when the version before
-    was pruned and the count cannot be made again."""
-    whole = store.get_dataset(seen.id)
+def public_counts(
+    store: Store, seen: Dataset, version: Version, *, reads_internal: bool
+) -> tuple[int, int | None, int]:
+    """A version's rows (added, changed, removed) as ``seen``'s reader may know them
+    (``reads_internal``: whether they see internal fields, ``access.sees_internal``). The
+    store counts a row as changed when any field changed, internal ones too; any other
+    reader gets the count over the fields they see (the diff's count) when the version or
+    the one before holds an internal field (today's, or one since dropped: no column
+    internal now is not enough), kept once computed (versions never change). ``changed``
+    is None when the version before was pruned and the count cannot be made again."""
     stored = (version.rows_added, version.rows_changed, version.rows_removed)
-    if len(seen.columns) == len(whole.columns) or version.number <= 1:
+    if version.number <= 1 or reads_internal:
         return stored
-    fields = tuple(c.field_name for c in seen.columns)
-    key = (seen.id, version.number, version.created_at.isoformat(), fields)
-    if key not in _COUNTS:
-        try:
-            at = store.dataset_at(seen.id, version.number)
-            shown = at.model_copy(update={"columns": [c for c in at.columns if not c.internal]})
+    whole = store.get_dataset(seen.id)
+    if not any(c.internal for c in whole.columns) and not (
+        _hidden(store, whole, version.number) or _hidden(store, whole, version.number - 1)
+    ):
+        return stored
+    try:
+        at = store.dataset_at(seen.id, version.number)
+        shown = at.model_copy(update={"columns": [c for c in at.columns if not c.internal]})
+        fields = tuple(c.field_name for c in shown.columns)
+        key = (seen.id, version.number, version.created_at.isoformat(), fields)
+        if key not in _COUNTS:
             found = store.version_diff(shown, version.number - 1, version.number, limit=1, offset=0)
             _COUNTS[key] = (found.added, found.changed, found.removed)
-        except VersionGone:
-            return version.rows_added, None, version.rows_removed
+    except VersionGone:
+        return version.rows_added, None, version.rows_removed
     return _COUNTS[key]
+
+
+def _hidden(store: Store, whole: Dataset, number: int) -> frozenset[str]:
+    """The fields of version ``number`` that are internal as it is served today (none
+    known of a pruned version)."""
+    key = (whole.id, whole.created_at.isoformat(), number, whole.updated_at.isoformat())
+    if key not in _HIDDEN:
+        try:
+            at = store.dataset_at(whole.id, number)
+        except VersionGone:
+            return frozenset()
+        _HIDDEN[key] = frozenset(c.field_name for c in at.columns if c.internal)
+    return _HIDDEN[key]

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from blotter.access import Viewer
 from blotter.errors import BlotterError, PermissionDenied
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -120,7 +121,11 @@ def content_security_policy(*, staff: bool, image_origins: tuple[str, ...] = ())
 
 class SecurityHeaders:
     """Headers on every answer: ``nosniff`` and a referrer policy everywhere, the content
-    security policy on HTML, and no framing of staff pages."""
+    security policy on HTML, no framing of staff pages, and ``private, no-store`` on any
+    answer to a request that named an account (``auth.viewer_of`` keeps who asked in the
+    request's state), unless the route said otherwise: such an answer may hold internal
+    data (metadata, a diff, a version list), and a proxy caching by address would hand it to
+    the public."""
 
     def __init__(self, app: ASGIApp, image_origins: tuple[str, ...] = ()) -> None:
         self.app = app
@@ -132,10 +137,14 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         staff = str(scope.get("path", "")).startswith(STAFF_PREFIXES)
+        state = scope.setdefault("state", {})  # shared with the request's, which names the viewer
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                viewer = state.get("viewer")
+                if isinstance(viewer, Viewer) and viewer.user is not None:
+                    headers.setdefault("Cache-Control", "private, no-store")
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
                 if headers.get("content-type", "").startswith("text/html"):

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from blotter.app import create_app
 from blotter.settings import Settings
-from tests.portal import PASSWORD, PUBLIC, Portal, sign_in
+from tests.portal import INTERNAL, PASSWORD, PUBLIC, Portal, sign_in
 
 ROW = b'[{"case_no": "c1", "offense": "forged"}]'
 # What a browser sends with a post from a page of another site.
@@ -295,3 +295,35 @@ def test_without_a_public_address_a_wildcard_host_links_to_localhost() -> None:
     assert Settings(host="0.0.0.0", port=8080).base_url == "http://localhost:8080"
     assert Settings(host="::1", port=80).base_url == "http://[::1]:80"
     assert Settings(public_url="https://d.example/portal/").base_url == "https://d.example/portal"
+
+
+def test_no_answer_to_credentials_may_be_kept_by_a_shared_cache(portal: Portal) -> None:
+    """Rows, pages and charts asked with credentials say ``private, no-store``; so must every
+    other answer to them (metadata with internal columns, an internal dataset's, a diff of
+    an internal column's values, versions, quality), or a proxy caching by URL hands staff's
+    answer to the public. Anonymous answers are left as they were."""
+    changed = portal.client.post(
+        f"/resource/{PUBLIC}.json",
+        json=[{"case_no": "c1", "officer_name": "Brown"}],
+        auth=("pub_a", PASSWORD),
+    )
+    assert changed.status_code == 200
+    paths = [
+        f"/api/views/{PUBLIC}.json",
+        f"/api/views/{INTERNAL}.json",
+        f"/api/views/{PUBLIC}/versions/2/diff.json",
+        f"/api/views/{PUBLIC}/versions.json",
+        f"/api/views/{PUBLIC}/quality.json",
+        "/api/views.json",
+    ]
+    staff = TestClient(portal.client.app)
+    sign_in(staff, "boss")
+    for path in paths:
+        for answer in (
+            portal.client.get(path, auth=("boss", PASSWORD)),
+            portal.client.get(path, headers={"X-App-Token": portal.tokens["read_internal"]}),
+            staff.get(path),
+        ):
+            assert answer.status_code == 200, (path, answer.text)
+            assert answer.headers.get("cache-control") == "private, no-store", path
+    assert "cache-control" not in portal.client.get(f"/api/views/{PUBLIC}.json").headers

@@ -98,15 +98,13 @@ def rate_table(
     non_residents = None
     residence_unknown = 0
     if link.residents_where:
-        residents = _count(
-            store,
-            dataset,
-            settings,
-            unit,
-            f"({where}) AND ({link.residents_where})" if where else link.residents_where,
-        )
-        non_residents = total - residents
+        # Counted as such: with a unit of several rows (an incident, a report), the units
+        # involving someone from elsewhere are not those left once the units involving a
+        # resident and those involving an unknown are taken away (one unit can be all three).
+        # A row whose residence says nothing (NULL) counts as elsewhere, as it always has.
+        outside = f"NOT coalesce(({link.residents_where}), false)"
         if link.residence_unknown_where:
+            outside += f" AND NOT coalesce(({link.residence_unknown_where}), false)"
             residence_unknown = _count(
                 store,
                 dataset,
@@ -116,7 +114,9 @@ def rate_table(
                 if where
                 else link.residence_unknown_where,
             )
-            non_residents -= residence_unknown
+        non_residents = _count(
+            store, dataset, settings, unit, f"({where}) AND ({outside})" if where else outside
+        )
     name = f"`{link.column}`"
     params = {"$select": f"{name} AS g, {unit.count} AS n", "$group": name}
     if events_where:

@@ -7,7 +7,9 @@ readable through the descriptor until it is closed, whoever removes its name.
 
 What is sent is what ``FileResponse`` sends: ``Content-Length`` and ``Accept-Ranges``; a
 ``Range`` of one span is answered 206 with its ``Content-Range``, several spans as
-``multipart/byteranges``; a start past the end is 416, a header that names no span is 400;
+``multipart/byteranges``; a start past the end, a span ending before it starts or a header
+naming no span is 416 (RFC 9110 §15.5.17); a unit other than bytes is ignored, as §14.2
+requires (the whole file);
 ``If-Range`` other than the answer's ETag or Last-Modified gets the whole file. A ``prefix``
 (Socrata's byte order mark) is sent before the file, and then ranges are not offered.
 """
@@ -68,11 +70,8 @@ class OpenFileResponse(Response):
         if self._ranged(scope, asked):
             try:
                 spans = _spans(asked["range"], self.size)
-            except ValueError as err:
-                await PlainTextResponse(str(err), status_code=400)(scope, receive, send)
-                return
-            except _Unsatisfiable:
-                gone = PlainTextResponse("", 416, {"Content-Range": f"bytes */{self.size}"})
+            except _Unsatisfiable as err:
+                gone = PlainTextResponse(str(err), 416, {"Content-Range": f"bytes */{self.size}"})
                 await gone(scope, receive, send)
                 return
         head_only = scope["method"].upper() == "HEAD"
@@ -147,21 +146,22 @@ def _part_head(boundary: str, kind: str, start: int, end: int, size: int) -> byt
 
 def _spans(header: str, size: int) -> list[tuple[int, int]]:
     """The spans (start, end exclusive) a ``Range`` header asks of ``size`` bytes, merged
-    where they overlap; none means the whole file. Raises ``ValueError`` for a header naming
-    no span, ``_Unsatisfiable`` for a start at or past the end."""
+    where they overlap; none means the whole file (a unit other than bytes, or too many
+    spans). Raises ``_Unsatisfiable`` for a header naming no span of bytes, a span ending
+    before it starts or a start at or past the end."""
     unit, equals, wanted = header.partition("=")
     if not equals or unit.strip().lower() != "bytes":
-        raise ValueError("Only a Range of bytes, as bytes=start-end, is served")
+        return []
     pieces = wanted.split(",")
     if len(pieces) > MAX_RANGES:
         return []
     spans = [span for piece in pieces if (span := _span(piece.strip(), size)) is not None]
     if not spans:
-        raise ValueError("The Range header names no span of bytes")
+        raise _Unsatisfiable("The Range header names no span of bytes, as bytes=start-end")
     if any(not 0 <= start < size for start, _end in spans):
-        raise _Unsatisfiable
+        raise _Unsatisfiable(f"The file has {size:,} bytes: a span starts at or past its end")
     if any(start >= end for start, end in spans):
-        raise ValueError("A span of the Range header ends before it starts")
+        raise _Unsatisfiable("A span of the Range header ends before it starts")
     merged = [min(spans)]
     for start, end in sorted(spans)[1:]:
         if start <= merged[-1][1]:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from blotter.access import visible_dataset, visible_version
+from blotter.access import sees_internal, visible_dataset, visible_version
 from blotter.api.serialize import json_value
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
@@ -40,14 +40,17 @@ def versions(request: Request, dataset_id: str) -> JSONResponse:
     publisher's note, the SHA-256 of its ``rows.csv`` and links to its rows and its diff."""
     check_dataset_id(dataset_id)
     portal = portal_of(request)
-    dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
+    viewer = viewer_of(request, portal.store)
+    dataset = visible_dataset(portal.store, viewer, dataset_id)
     publishers = version_publishers(portal.store, dataset)
     base = f"/api/views/{dataset.id}"
     listed: list[dict[str, Any]] = []
     for version in portal.store.versions(dataset.id):
         # Counted over the fields this reader sees: a change to an internal column alone
         # is no change to the public.
-        added, changed, removed = public_counts(portal.store, dataset, version)
+        added, changed, removed = public_counts(
+            portal.store, dataset, version, reads_internal=sees_internal(viewer, dataset)
+        )
         sha = None
         if not version.pruned:
             sha = checksum(portal, portal.store.dataset_at(dataset.id, version.number))

@@ -139,6 +139,9 @@ def apply_metadata_change(
 
 def _edited_columns(dataset: Dataset, edits: list[dict[str, Any]]) -> list[Column]:
     by_field = {c.field_name: c for c in dataset.columns}
+    # Raw copies of protected fields hold what the rules withhold (as at a publish).
+    rules = dataset.meta.privacy
+    raw = {r: f for r, f in rules.raw_copies.items() if f in rules.protected()}
     columns = list(dataset.columns)
     for edit in edits:
         name = edit["field_name"]
@@ -151,6 +154,12 @@ def _edited_columns(dataset: Dataset, edits: list[dict[str, Any]]) -> list[Colum
                 column=name,
             )
         updates = {k: v for k, v in edit.items() if k in ("name", "description", "internal")}
+        if name in raw and "internal" in updates and not updates["internal"]:
+            raise InvalidRequest(
+                f"Column '{name}' is the value of '{raw[name]}' as recorded, before the "
+                "dataset's privacy rules: it stays internal.",
+                column=name,
+            )
         if "name" in updates and not str(updates["name"]).strip():
             raise InvalidRequest(f"Column '{name}' needs a display name.", column=name)
         try:

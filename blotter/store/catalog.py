@@ -80,6 +80,7 @@ def register_version(tx: Statements, record: VersionRecord) -> Version:
             record.segment,
         ],
     )
+    _keep_hidden(tx, record)
     tx.run(
         "UPDATE blotter_datasets SET current_version = ?, next_row_id = ?, "
         "columns = ?, updated_at = ?, data_as_of = ? WHERE id = ?",
@@ -93,6 +94,41 @@ def register_version(tx: Statements, record: VersionRecord) -> Version:
         ],
     )
     return record.version(agency)
+
+
+def _keep_hidden(tx: Statements, record: VersionRecord) -> None:
+    """Mark internal, in the versions that hold it, each field the data dictionary hides
+    that the new version drops (or retypes): the dictionary is replaced by the new
+    version's fields, so the old versions' own flags (as they were published) would
+    otherwise decide, and a field staff hid after it was published would be shown again
+    in those versions' rows, exports and diffs. A field once internal stays internal."""
+    found = tx.rows("SELECT columns FROM blotter_datasets WHERE id = ?", [record.dataset_id])
+    if not found:
+        return
+    kept = {(c.field_name, str(c.type)) for c in record.columns}
+    hidden = {
+        str(c["field_name"])
+        for c in _loaded(found[0][0]) or []
+        if c.get("internal") and (c["field_name"], c["type"]) not in kept
+    }
+    if not hidden:
+        return
+    for number, stored in tx.rows(
+        "SELECT number, columns FROM blotter_versions WHERE dataset_id = ?", [record.dataset_id]
+    ):
+        columns = _loaded(stored)
+        shown = [c for c in columns if c["field_name"] in hidden and not c.get("internal")]
+        if shown:
+            for column in shown:
+                column["internal"] = True
+            tx.run(
+                "UPDATE blotter_versions SET columns = ? WHERE dataset_id = ? AND number = ?",
+                [json.dumps(columns), record.dataset_id, number],
+            )
+
+
+def _loaded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _agency(meta: Any) -> str:

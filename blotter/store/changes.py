@@ -23,23 +23,36 @@ def quote(name: str) -> str:
 
 
 def change_statements(
-    old: str | None, new: str, names: list[str], key: str, stamp: datetime, next_id: int
+    old: str | None,
+    new: str,
+    names: list[str],
+    key: str,
+    stamp: datetime,
+    next_id: int,
+    hidden: frozenset[str] = frozenset(),
 ) -> tuple[list[str], dict[str, str]]:
     """SQL that writes ``new`` from ``old`` and the staged changes, in ``:id`` order.
 
-    Untouched rows keep everything; updated rows keep their id and creation time; rows whose
+    Untouched rows keep everything; updated rows keep their id and creation time, and their
+    ``_updated_at`` unless a field the public sees changed (``hidden``: the physical names of
+    internal fields, whose change alone the public's ``:updated_at`` must not tell); rows whose
     key is new (or null) are appended with fresh ids in payload order. Returns the writes
     and the count queries (run before the writes) for the response.
     """
     cols = ", ".join(map(quote, names))
     s_cols = ", ".join(f"s.{quote(n)}" for n in names)
     o_cols = ", ".join(f"o.{quote(n)}" for n in names)
-    merged = ", ".join(
-        f"CASE WHEN substr(s.__given, {i}, 1) = '1' THEN s.{quote(n)} ELSE o.{quote(n)} END"
+    given = {
+        n: f"CASE WHEN substr(s.__given, {i}, 1) = '1' THEN s.{quote(n)} ELSE o.{quote(n)} END"
         for i, n in enumerate(names, start=1)
-    )
-    system = f"{ROW_ID}, {CREATED_AT}, {UPDATED_AT}"
+    }
+    merged = ", ".join(given.values())
+    shown = [
+        f"({value}) IS DISTINCT FROM o.{quote(n)}" for n, value in given.items() if n not in hidden
+    ]
     at = f"TIMESTAMP '{stamp.isoformat(sep=' ')}'"
+    stamped = f"CASE WHEN {' OR '.join(shown) or 'false'} THEN {at} ELSE o.{UPDATED_AT} END"
+    system = f"{ROW_ID}, {CREATED_AT}, {UPDATED_AT}"
     k = quote(key)
     matched = f"FROM {quote(old)} o JOIN {STAGED} s ON s.__key = o.{k}" if old else None
     # With no earlier version every upsert is new; else those whose key matches no row.
@@ -55,7 +68,7 @@ def change_statements(
             f"INSERT INTO {quote(new)} ({system}, {cols}) SELECT * FROM ("
             f"SELECT o.{ROW_ID}, o.{CREATED_AT}, o.{UPDATED_AT}, {o_cols} FROM {quote(old)} o "
             f"WHERE NOT EXISTS (SELECT 1 FROM {STAGED} s WHERE s.__key = o.{k}) "
-            f"UNION ALL SELECT o.{ROW_ID}, o.{CREATED_AT}, {at}, {merged} {matched} "
+            f"UNION ALL SELECT o.{ROW_ID}, o.{CREATED_AT}, {stamped}, {merged} {matched} "
             f"WHERE NOT s.__delete) kept ORDER BY {ROW_ID}"
         )
     writes.append(

@@ -153,15 +153,23 @@ Written = TypeVar("Written")
 class SqlMemo(Generic[Written]):
     """Engine SQL of compiled queries, by query object and version. The read path compiles
     each request once (``queries.CompiledCache``) and hands the same tree again for the same
-    request; writing it as SQL again would cost a fifth of a millisecond each time."""
+    request; writing it as SQL again would cost a fifth of a millisecond each time. The SQL
+    may hold what the version's rows gave (``$q``'s candidate ids), so the version is named
+    with its dataset's creation too: a dataset made again under its id starts over at 1."""
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self._entries: dict[tuple[str, int, str, int], tuple[exp.Select, Written]] = {}
+        self._entries: dict[tuple[str, datetime, int, str, int], tuple[exp.Select, Written]] = {}
         self._lock = threading.Lock()
 
     def sql(self, dataset: Dataset, select: exp.Select, write: Callable[[], Written]) -> Written:
-        key = (dataset.id, dataset.version, dataset.history_table or "", id(select))
+        key = (
+            dataset.id,
+            dataset.created_at,
+            dataset.version,
+            dataset.history_table or "",
+            id(select),
+        )
         kept = self._entries.get(key)
         # The tree is kept with its SQL, so its id cannot be reused by another tree meanwhile.
         if kept is not None and kept[0] is select:

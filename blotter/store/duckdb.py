@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from blotter.errors import DatasetNotFound, StoreBusy
 from blotter.model import ChangeCounts, Column, ColumnType, Dataset, DatasetMeta, Version
-from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
+from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, physical_names, version_table
 from blotter.store import rollup_tables as rollups
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.catalog import VersionRecord, next_numbers, register_version
@@ -62,7 +62,12 @@ from blotter.store.duckdb_writes import (
 )
 from blotter.store.extensions import Extensions
 from blotter.store.history import SqlHistory
-from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
+from blotter.store.history_sql import (
+    hidden_fields,
+    keep_identities_sql,
+    replace_key,
+    version_counts,
+)
 from blotter.store.ordering import order_column
 from blotter.store.polygons import DuckDBWithPolygons
 from blotter.store.records import Statements
@@ -255,7 +260,16 @@ class DuckDBStore(SqlHistory, Store):
                     ]
                     cur.execute(
                         keep_identities_sql(
-                            loaded, quote(old), table, columns, key, same, stamp, next_row_id, order
+                            loaded,
+                            quote(old),
+                            table,
+                            columns,
+                            key,
+                            same,
+                            stamp,
+                            next_row_id,
+                            order,
+                            hidden_fields(served.columns, columns),
                         )
                     )
                     cur.execute(f"DROP TABLE {_ident(loaded)}")
@@ -328,7 +342,10 @@ class DuckDBStore(SqlHistory, Store):
             table = version_table(dataset_id, number)
             old = version_table(dataset_id, dataset.version) if dataset.version else None
             stamp = now()
-            writes, count_queries = change_statements(old, table, names, key, stamp, next_id)
+            hidden = frozenset(n for c in dataset.columns if c.internal for n in physical_names(c))
+            writes, count_queries = change_statements(
+                old, table, names, key, stamp, next_id, hidden
+            )
             cur.register(STAGED, staged)
             try:
                 with registered_or_dropped(cur, table, old):

@@ -28,7 +28,7 @@ from blotter.model import (
     Dataset,
     Version,
 )
-from blotter.schema import ROW_ID, version_table
+from blotter.schema import ROW_ID, physical_names, version_table
 from blotter.store import rollup_tables as rollups
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.catalog import VersionRecord
@@ -44,7 +44,12 @@ from blotter.store.common import (
     physical_layout,
 )
 from blotter.store.history import SqlHistory
-from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
+from blotter.store.history_sql import (
+    hidden_fields,
+    keep_identities_sql,
+    replace_key,
+    version_counts,
+)
 from blotter.store.ordering import OrderWatch, order_column, renumber_sql
 from blotter.store.pg_cache import DatasetCache
 from blotter.store.pg_indexes import drop_words
@@ -260,7 +265,16 @@ class PostgresStore(SqlHistory, Store):
                 ]
                 conn.execute(
                     keep_identities_sql(
-                        loaded, quote(old), table, columns, key, same, stamp, first_id, order
+                        loaded,
+                        quote(old),
+                        table,
+                        columns,
+                        key,
+                        same,
+                        stamp,
+                        first_id,
+                        order,
+                        hidden_fields(served.columns, columns),
                     )
                 )
                 fresh = conn.execute(
@@ -309,7 +323,10 @@ class PostgresStore(SqlHistory, Store):
             old = version_table(dataset_id, dataset.version) if dataset.version else None
             stage_changes(conn, staged, physical, key)
             # Run without parameters, so psycopg sends them as written ('%' needs no doubling).
-            writes, count_queries = change_statements(old, table, names, key, stamp, next_id)
+            hidden = frozenset(n for c in dataset.columns if c.internal for n in physical_names(c))
+            writes, count_queries = change_statements(
+                old, table, names, key, stamp, next_id, hidden
+            )
             run = runner(conn)
             counts = change_counts(run, count_queries)
             create_table(conn, table, physical)

@@ -206,6 +206,22 @@ def _scrub(rows: _Rows, fields: list[str], name_fields: list[str]) -> int:
     return changed
 
 
+def left_out(
+    rules: PrivacyRules, columns: list[Column], batch: pa.RecordBatch | pa.Table
+) -> list[int]:
+    """The positions of the rows of ``batch`` its rules leave out of the version (a
+    juvenile's, by a drop rule), found as :func:`protect_batch` finds them."""
+    j = rules.juveniles
+    if j is None or j.action != "drop":
+        return []
+    names = [n for c in columns if c.field_name == j.column for n in physical_names(c)]
+    if len(names) != 1 or names[0] not in batch.schema.names:
+        return []
+    ages = _array(batch.column(names[0]))
+    young = pc.fill_null(pc.less(ages, pa.scalar(j.under, ages.type)), False)
+    return np.flatnonzero(young.to_numpy(zero_copy_only=False)).tolist()
+
+
 def protect_batch(
     rules: PrivacyRules, columns: list[Column], batch: pa.RecordBatch, counts: Counter[str]
 ) -> pa.RecordBatch:
@@ -269,14 +285,18 @@ def unjudged_rows(
     rules: PrivacyRules, columns: list[Column], staged: pa.Table, key: str
 ) -> list[dict[str, object]]:
     """Rows of a row-level write that set a field a rule withholds without the field the rule
-    judges by (a name without the age, a location without the offence). The stored row
-    cannot settle it (a juvenile's age is stored withheld), so such a write is refused, one
-    problem per row, rather than risk publishing what the rule hides."""
+    judges by (a name without the age, a location without the offence, free text without
+    the names it is scrubbed of). The stored row cannot settle it (a juvenile's age is
+    stored withheld, text is scrubbed of the names sent with it), so such a write is
+    refused, one problem per row, rather than risk publishing what the rule hides."""
     triggers: list[tuple[str, list[str]]] = []
     if rules.juveniles is not None and rules.juveniles.withhold:
         triggers.append((rules.juveniles.column, rules.juveniles.withhold))
     if rules.sensitive_offences is not None:
         triggers.append((rules.sensitive_offences.column, rules.sensitive_offences.withhold))
+    if rules.scrub is not None:
+        # Text is scrubbed of the names sent beside it, never of the stored ones.
+        triggers += [(name, rules.scrub.columns) for name in rules.scrub.names]
     if not triggers or not staged.num_rows:
         return []
     data_names = [n for c in columns for n in physical_names(c)]

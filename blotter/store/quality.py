@@ -1,5 +1,7 @@
 """A dataset's quality checks run on the rows of a write, before its privacy rules change
-them (an age of -4 is an error even where ages under 18 are withheld).
+them (an age of -4 is an error even where ages under 18 are withheld). A row a rule leaves
+out (a juvenile's, by a drop rule) is checked for errors but gets no warning: the kept
+report is public, and would name a row, and its values, that is never published.
 
 Errors stop the write (``ValidationFailed``, every problem named by row, column and value);
 warnings are counted and listed in the report the store keeps for the version.
@@ -21,6 +23,7 @@ from blotter.errors import ValidationFailed
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
 from blotter.quality import QualityProblem, QualityReport, QualityRules
 from blotter.schema import DATASET_TABLE
+from blotter.store.protect import left_out
 
 MAX_LISTED = 1000
 MAX_CATEGORY_VALUES = 200  # a column with more distinct values is not a category
@@ -38,6 +41,9 @@ class Checker:
         self, meta: DatasetMeta, columns: list[Column], first_row: int, *, full_rows: bool
     ) -> None:
         self.rules: QualityRules = meta.quality
+        self.privacy = meta.privacy
+        self.all_columns = columns
+        self.unpublished: set[int] = set()  # rows a privacy rule leaves out: no warnings
         self.key = meta.row_identifier
         self.columns = [c for c in columns if c.type is not ColumnType.POINT]
         self.first_row = first_row
@@ -52,6 +58,8 @@ class Checker:
         self.today = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
 
     def _note(self, problem: QualityProblem) -> None:
+        if problem.level == "warning" and problem.row in self.unpublished:
+            return  # the kept report is public: a row never published is never named
         self.per_check[problem.check] += 1
         if problem.level == "error":
             self.errors += 1
@@ -66,6 +74,7 @@ class Checker:
             range(self.rows + self.first_row, self.rows + self.first_row + batch.num_rows)
         )
         self.rows += batch.num_rows
+        self.unpublished = {numbers[p] for p in left_out(self.privacy, self.all_columns, batch)}
         names = set(batch.schema.names)
         for column in self.columns:
             if column.field_name not in names:

@@ -91,11 +91,14 @@ def example_values(portal: Portal, dataset: Dataset, column: Column) -> tuple[li
 
 
 def _fields(portal: Portal, dataset: Dataset) -> list[Field]:
+    # A dataset made again under its id starts its versions over (its creation tells it
+    # apart); the dictionary's words are edited without a version.
     key = (
         id(portal.store),
         dataset.id,
+        dataset.created_at,
         dataset.version,
-        tuple(c.field_name for c in dataset.columns),
+        tuple((c.field_name, c.name, c.description, str(c.type)) for c in dataset.columns),
     )
     if key not in _FIELDS:
         _FIELDS[key] = [
@@ -112,7 +115,7 @@ def _fields(portal: Portal, dataset: Dataset) -> list[Field]:
 
 
 # Versions never change, so a version's example values never go stale.
-_FIELDS: dict[tuple[int, str, int, tuple[str, ...]], list[Field]] = {}
+_FIELDS: dict[tuple[object, ...], list[Field]] = {}
 
 
 def example_filter(fields: list[Field]) -> str:

@@ -9,6 +9,7 @@ twice, not for every chart in two widths (100-200 ms a drawing on a busy machine
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from blotter.web.drawing_process import DrawingFailed, DrawingTimedOut
 from blotter.web.kept_drawings import drawn
 
 if TYPE_CHECKING:
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NARROW_FONT",
+    "NOT_DRAWN",
     "ROWS",
     "Drawing",
     "Pending",
@@ -38,6 +41,10 @@ __all__ = [
 ]
 READABLE_FONT = 12  # px: the wide drawing's labels, shown unscaled on wider screens
 ROWS = "rows"  # the name a chart's own rows go by until its spec is written out
+# The mark of a chart left undrawn (its drawing refused or stopped): a page holding it is
+# not kept among the answers. Written only by us: a value's quotes are escaped in a page.
+NOT_DRAWN = 'class="not-drawn"'
+_LOG = logging.getLogger(__name__)
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -102,8 +109,17 @@ def svg_of(
         settings.setdefault("labelFontSize", READABLE_FONT)
         settings.setdefault("titleFontSize", READABLE_FONT)
     config.setdefault("title", {}).setdefault("fontSize", READABLE_FONT + 2)
-    # Kept, else drawn in the drawing process, which holds no lock of ours.
-    svg = drawn(spec_dict)
+    try:
+        # Kept, else drawn in the drawing process, which holds no lock of ours.
+        svg = drawn(spec_dict)
+    except DrawingFailed as err:
+        # The page goes on without this picture: the figures it would show are in the
+        # chart's table (or the map's list) beside it. Such a page is not kept (kept.py).
+        _LOG.error("chart %r not drawn: %s", title, err.message)
+        why = err.message if isinstance(err, DrawingTimedOut) else "Its figures are beside it."
+        return Markup('<p {} role="note">{}</p>').format(
+            Markup(NOT_DRAWN), f"{title}: not drawn. {why}"
+        )
     svg = re.sub(r"<\?xml[^>]*>\s*", "", svg)
     safe_title = Markup.escape(title)
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{safe_title}" focusable="false" ', 1)

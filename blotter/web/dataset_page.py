@@ -10,7 +10,7 @@ from urllib.parse import unquote_plus, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from blotter.access import visible_version
+from blotter.access import sees_internal, visible_version
 from blotter.analysis.benchmarks import RateTable
 from blotter.analysis.summary import (
     dataset_facts,
@@ -421,7 +421,12 @@ def _page(
         newest_url=page_url(dataset.id, {k: v for k, v in view.params.items() if k != "version"})
         if older
         else None,
-        history=version_lines(portal, dataset, portal.store.versions(dataset.id)[:RECENT]),
+        history=version_lines(
+            portal,
+            dataset,
+            portal.store.versions(dataset.id)[:RECENT],
+            reads_internal=sees_internal(viewer_of(request, portal.store), dataset),
+        ),
         history_url=f"/datasets/{dataset.id}/versions",
         feed_url=f"/datasets/{dataset.id}/history.atom",
     )

@@ -8,7 +8,10 @@ The process is ``python -m blotter.web.drawing_worker``: it imports vl-convert a
 of the server (about 80 MB, against 190 for a child that re-imports the server's modules, as
 multiprocessing's spawn does). One process, one drawing at a time (as vl-convert draws,
 whatever the threads); started by the first drawing (``warm_up`` at a server's start),
-started again if it dies, and ending when the server does (its input closes)."""
+started again if it dies, and ending when the server does (its input closes). A drawing
+that takes longer than ``LIMIT_S`` is stopped with its process (vl-convert has no time
+limit of its own, and the pages wait for their drawings one at a time), raising
+``DrawingTimedOut``; the next drawing starts another process."""
 
 from __future__ import annotations
 
@@ -17,13 +20,36 @@ import sys
 import threading
 from typing import Any
 
+from blotter.errors import BlotterError
 from blotter.web.drawing_worker import Frames, WorkerGone
 
-__all__ = ["DrawingFailed", "vegalite_to_png", "vegalite_to_svg"]
+__all__ = ["DrawingFailed", "DrawingTimedOut", "vegalite_to_png", "vegalite_to_svg"]
+
+# A chart of the pages draws in 0.05-2 s (a map of thousands of points the longest); one
+# still drawing after this has hung, and every page waiting behind it would wait too.
+LIMIT_S = 20.0
 
 
-class DrawingFailed(RuntimeError):
+class DrawingFailed(BlotterError):
     """vl-convert refused a spec: its message, raised where the drawing was asked for."""
+
+    code = "chart.drawing-failed"
+    status = 500
+
+
+class DrawingTimedOut(DrawingFailed):
+    """A drawing ran past ``LIMIT_S`` and was stopped with its process."""
+
+    code = "chart.drawing-timeout"
+    status = 503
+
+    def __init__(self, limit_s: float) -> None:
+        super().__init__(
+            f"The chart took longer than {limit_s:g} seconds to draw and was stopped. "
+            "Ask again in a moment; its figures are in the data table beside it.",
+            limit_s=limit_s,
+            retry_after_s=5,
+        )
 
 
 class _Drawer:
@@ -52,20 +78,37 @@ class _Drawer:
         with self._lock:
             for attempt in range(2):
                 process, frames = self._started()
+                limit_s = LIMIT_S  # read here: tests lower it
+                # Killing the process ends the wait below: its pipe closes mid-message.
+                timed_out = threading.Event()
+                watch = threading.Timer(limit_s, _stop, (process, timed_out))
+                watch.daemon = True
+                watch.start()
                 try:
                     frames.send(request)
                     answer = frames.receive()
-                except WorkerGone:  # killed (out of memory, by an operator): once more
+                except WorkerGone:  # stopped here, or killed (out of memory, by an operator)
                     process.kill()
                     process.wait()
                     self._process = self._frames = None
+                    if timed_out.is_set():
+                        raise DrawingTimedOut(limit_s) from None
                     if attempt:
-                        raise
+                        raise DrawingFailed(
+                            "The chart's drawing process ended twice while drawing it."
+                        ) from None
                     continue
+                finally:
+                    watch.cancel()
                 if "error" in answer:
-                    raise DrawingFailed(answer["error"])
+                    raise DrawingFailed(answer["error"], spec_error=answer["error"])
                 return answer["drawn"]
         raise AssertionError("unreachable")
+
+
+def _stop(process: subprocess.Popen[bytes], timed_out: threading.Event) -> None:
+    timed_out.set()
+    process.kill()
 
 
 _DRAWER = _Drawer()

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from blotter.access import Viewer, visible_dataset, visible_version
+from blotter.access import Viewer, sees_internal, visible_dataset, visible_version
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, VersionNotFound
 from blotter.history import checksum, public_counts, version_publishers
@@ -52,13 +52,18 @@ class VersionLine:
     changes_url: str | None
 
 
-def version_lines(portal: Portal, dataset: Dataset, versions: list[Version]) -> list[VersionLine]:
-    """Each version in words, newest first."""
+def version_lines(
+    portal: Portal, dataset: Dataset, versions: list[Version], *, reads_internal: bool = False
+) -> list[VersionLine]:
+    """Each version in words, newest first; counted as the public may know them unless the
+    reader sees internal fields (``reads_internal``)."""
     publishers = version_publishers(portal.store, dataset)
     pruned = {v.number for v in portal.store.versions(dataset.id) if v.pruned}
     lines = []
     for v in versions:
-        added, changed, removed = public_counts(portal.store, dataset, v)
+        added, changed, removed = public_counts(
+            portal.store, dataset, v, reads_internal=reads_internal
+        )
         by = v.agency or "the publisher"
         if v.number in publishers:
             by += f" ({publishers[v.number]})"
@@ -136,10 +141,14 @@ class HistoryPage(_HistoryHead):
 def history_page(request: Request, dataset_id: str) -> HTMLResponse:
     """Every version of a dataset, newest first, in words."""
     portal = portal_of(request)
-    dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
+    viewer = viewer_of(request, portal.store)
+    dataset = visible_dataset(portal.store, viewer, dataset_id)
+    versions = portal.store.versions(dataset.id)
     page = HistoryPage(
         **_head(dataset, f"History of {dataset.meta.name}"),
-        versions=version_lines(portal, dataset, portal.store.versions(dataset.id)),
+        versions=version_lines(
+            portal, dataset, versions, reads_internal=sees_internal(viewer, dataset)
+        ),
     )
     return render(request, "history.html", page)
 
@@ -166,11 +175,12 @@ def version_page(request: Request, dataset_id: str, number: str) -> HTMLResponse
     """One version: when, by whom, what changed, its checksum and how to cite it."""
     portal = portal_of(request)
     wanted = check_version_number(number, "version")
-    dataset, newest = visible_version(
-        portal.store, viewer_of(request, portal.store), dataset_id, wanted
-    )
+    viewer = viewer_of(request, portal.store)
+    dataset, newest = visible_version(portal.store, viewer, dataset_id, wanted)
     version = _version_of(portal.store.versions(dataset.id), dataset.id, wanted, newest)
-    line = version_lines(portal, dataset, [version])[0]
+    line = version_lines(portal, dataset, [version], reads_internal=sees_internal(viewer, dataset))[
+        0
+    ]
     sha = checksum(portal, dataset)
     page = VersionPage(
         **_head(dataset, f"{dataset.meta.name}, version {wanted}"),

@@ -22,6 +22,7 @@ from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.queries import answers, dataset_tag, http_date, last_modified, not_modified
 from blotter.store.common import now
+from blotter.web.chart_drawing import NOT_DRAWN
 from blotter.web.maps import boundary_path
 
 _KEPT_HEADERS = ("content-type", "content-disposition", "cache-control")
@@ -39,7 +40,8 @@ def kept_page(
     """``draw()``'s answer about ``dataset`` (``form`` names which page or file), for the
     public: 304 when the request's conditions match, the kept answer when one was drawn
     before (``on_kept`` then runs, e.g. to count the view), else drawn, kept and sent with
-    its validators. Only a 200 is kept."""
+    its validators. Only a 200 with every chart drawn is kept: one with a chart left undrawn
+    (its drawing stopped) is sent as drawn, with no validators, and drawn again when asked."""
     if viewer.user is not None:
         return draw()
     validators = page_validators(portal, dataset, form, dict(request.query_params))
@@ -59,11 +61,15 @@ def kept_page(
             on_kept()
         return Response(body, headers={**headers, **validators})
     response = draw()
-    if response.status_code == 200:
-        response.headers.update(validators)
-        body = bytes(response.body)
-        headers = {k: v for k, v in response.headers.items() if k in _KEPT_HEADERS}
-        cache.put(key, (body, headers), len(body))
+    if response.status_code != 200:
+        return response
+    body = bytes(response.body)
+    if NOT_DRAWN.encode() in body:
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    response.headers.update(validators)
+    headers = {k: v for k, v in response.headers.items() if k in _KEPT_HEADERS}
+    cache.put(key, (body, headers), len(body))
     return response
 
 

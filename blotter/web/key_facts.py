@@ -7,6 +7,7 @@ version: versions never change, so neither can the figures."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from blotter.analysis.summary import date_column, period_covered
 from blotter.analysis.units import unit_of
@@ -37,7 +38,7 @@ class KeyFact:
         return f"{head}; {self.in_last_year:,} in {self.last_year}"
 
 
-_CACHE: dict[tuple[int, str, int], KeyFact | None] = {}
+_CACHE: dict[tuple[int, str, datetime, int], KeyFact | None] = {}
 
 
 def fact_datasets(datasets: list[Dataset]) -> list[Dataset]:
@@ -53,7 +54,7 @@ def fact_datasets(datasets: list[Dataset]) -> list[Dataset]:
 def key_facts(portal: Portal, datasets: list[Dataset]) -> list[KeyFact]:
     facts = []
     for dataset in fact_datasets(datasets):
-        key = (id(portal.store), dataset.id, dataset.version)
+        key = (id(portal.store), dataset.id, dataset.created_at, dataset.version)
         if key not in _CACHE:
             _CACHE[key] = _fact(portal, dataset)
         fact = _CACHE[key]

@@ -167,7 +167,7 @@ def _query(q: str, chosen: dict[str, str], leave_out: str | None = None) -> Cata
 def _period(portal: Portal, dataset: Dataset) -> tuple[str, datetime | None]:
     """ "January 2015 to December 2017" (declared, else from the dataset's date column) and
     the newest record's date, cached per version."""
-    key = (id(portal.store), dataset.id, dataset.version)
+    key = (id(portal.store), dataset.id, dataset.created_at, dataset.version)
     if key not in _PERIODS:
         first, last = period_covered(portal.store, dataset, portal.settings)
         newest = records_span(portal.store, dataset, portal.settings)[1]
@@ -178,7 +178,7 @@ def _period(portal: Portal, dataset: Dataset) -> tuple[str, datetime | None]:
     return _PERIODS[key]
 
 
-_PERIODS: dict[tuple[int, str, int], tuple[str, datetime | None]] = {}
+_PERIODS: dict[tuple[int, str, datetime, int], tuple[str, datetime | None]] = {}
 
 
 @router.get("/", response_class=HTMLResponse)

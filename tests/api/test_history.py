@@ -12,13 +12,14 @@ from collections.abc import Iterable, Iterator
 from typing import cast
 
 import feedparser
+import pyarrow as pa
 import pytest
 import requests
 from sodapy import Socrata
 
 from blotter.store.retention import Retention
 from tests.conftest import LiveServer, serve_in_thread
-from tests.portal import INTERNAL, PASSWORD, PRIVATE, PUBLIC, Portal
+from tests.portal import COLUMNS, INTERNAL, PASSWORD, PRIVATE, PUBLIC, Portal
 
 
 @pytest.fixture
@@ -200,6 +201,30 @@ def test_a_change_to_an_internal_column_only_is_invisible_to_the_public(
     ]
     listed = _get(live, f"/api/views/{PUBLIC}/versions.json", auth=("boss", PASSWORD)).json()
     assert listed["versions"][0]["rowsChanged"] == 1
+
+
+def test_a_hidden_change_stays_invisible_once_a_version_drops_the_internal_column(
+    portal: Portal,
+) -> None:
+    """Once no current column is internal, the counts of versions that held one must still
+    be counted over the public's fields: versions.json said 1 row changed where the public's
+    diff showed none (a change to an internal column revealed)."""
+    auth = ("pub_a", PASSWORD)
+    changed = portal.client.post(
+        f"/resource/{PUBLIC}.json", json=[{"case_no": "c3", "officer_name": "Brown"}], auth=auth
+    )
+    assert changed.status_code == 200, changed.text
+    rows = {"case_no": ["c1", "c2", "c3"], "offense": ["theft", "assault", "theft"]}
+    rows["age"] = [19.0, 34.0, 51.0]
+    portal.store.publish(PUBLIC, COLUMNS[:3], [pa.record_batch(rows)])
+    listed = portal.client.get(f"/api/views/{PUBLIC}/versions.json").json()["versions"]
+    counts = {v["version"]: (v["rowsAdded"], v["rowsChanged"], v["rowsRemoved"]) for v in listed}
+    assert counts == {3: (0, 0, 0), 2: (0, 0, 0), 1: (3, 0, 0)}
+    for number in (2, 3):
+        diff = portal.client.get(f"/api/views/{PUBLIC}/versions/{number}/diff.json").json()
+        assert (diff["added"], diff["changed"], diff["removed"]) == counts[number]
+    staff = portal.client.get(f"/api/views/{PUBLIC}/versions.json", auth=("boss", PASSWORD))
+    assert staff.json()["versions"][1]["rowsChanged"] == 1
 
 
 def test_diff_pages_and_publishers_named_when_the_dataset_says_so(

@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 
 from blotter.app import create_app
 from blotter.cli import app as cli
+from blotter.ingest.pipeline import load_file
+from blotter.ingest.spec import load_spec_file
 from blotter.settings import Settings
 from blotter.store import open_store
 from tests.portal import PASSWORD, PUBLIC, Portal, csrf_of, sign_in
@@ -231,3 +233,53 @@ def test_an_update_setting_a_withheld_field_without_the_age_is_refused(ruled: Po
     )
     assert with_age.status_code == 200, with_age.text
     _nothing_reveals_the_juvenile(ruled)
+
+
+def test_an_update_setting_scrubbed_text_without_the_names_is_refused(portal: Portal) -> None:
+    """Free text is scrubbed of the names in the row's own name fields; the stored names
+    are not read back, so text sent without them would be published with the name in it
+    (officer Smith is an internal field of c1): such an update is refused, and with the
+    names it is scrubbed as a whole file's row would be."""
+    rules = {"scrub": {"columns": ["offense"], "names": ["officer_name"]}}
+    answer = portal.client.patch(f"/api/views/{PUBLIC}", json={"privacy": rules}, auth=AUTH)
+    assert answer.status_code == 200, answer.text
+    before = portal.rows(PUBLIC)
+    refused = portal.client.post(
+        f"/resource/{PUBLIC}.json", json=[{"case_no": "c1", "offense": "Smith saw it"}], auth=AUTH
+    )
+    assert refused.status_code == 422, refused.text
+    (problem,) = refused.json()["data"]["problems"]
+    assert (problem["row"], problem["column"]) == (1, "offense")
+    assert "without officer_name" in problem["reason"]
+    assert portal.rows(PUBLIC) == before
+    assert portal.client.get(f"/resource/{PUBLIC}.json", params={"$q": "smith"}).json() == []
+    sent = {"case_no": "c1", "offense": "Smith saw it", "officer_name": "Smith"}
+    assert portal.client.post(f"/resource/{PUBLIC}.json", json=[sent], auth=AUTH).status_code == 200
+    row = next(r for r in portal.rows(PUBLIC) if r["case_no"] == "c1")
+    assert row["offense"] == "[withheld] saw it"
+
+
+def test_a_raw_copy_of_a_protected_field_cannot_be_made_public(
+    portal: Portal, tmp_path: Path
+) -> None:
+    """A dataset file's ``keep_raw`` copy of a protected field is published internal, and
+    a new version keeps it so; the data dictionary must not open it either, or every
+    juvenile's exact age stored in it is public at once."""
+    spec = tmp_path / "ages.yaml"
+    spec.write_text(
+        "name: Ages\nid: ages-0001\nsource: ages.csv\nrow_identifier: case_no\n"
+        "columns:\n  - {field: case_no, source: case_no}\n"
+        "  - {field: age, type: number, source: age, keep_raw: age_raw}\n"
+        "privacy: {juveniles: {column: age, under: 18}}\n"
+    )
+    (tmp_path / "ages.csv").write_text("case_no,age\nc1,15\nc2,40\n")
+    load_file(portal.store, tmp_path / "ages.csv", spec=load_spec_file(spec))
+    assert "age_raw" not in portal.client.get("/resource/ages-0001.json").text
+    opened = portal.client.patch(
+        "/api/views/ages-0001",
+        json={"columns": [{"fieldName": "age_raw", "internal": False}]},
+        auth=("boss", PASSWORD),
+    )
+    assert opened.status_code == 400, opened.text
+    assert "age_raw" in opened.json()["message"]
+    assert "15" not in portal.client.get("/resource/ages-0001.json").text

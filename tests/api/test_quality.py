@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from blotter.app import create_app
+from blotter.ingest.pipeline import load_file
+from blotter.ingest.rows import stage_changes
+from blotter.ingest.spec import load_spec_file
+from blotter.settings import Settings
 from blotter.store import Store
 from tests.api.conftest import ARRESTS, AUTH
 
@@ -115,3 +121,40 @@ def test_each_publish_keeps_a_report_shown_as_json_and_on_the_page(
     assert "For people under 18, the age (&#39;age&#39;) is withheld" in page
     assert "Version 2 (1,911 rows): its rows were checked as published." in page
     assert "New values in &#39;incident_ward&#39;: &#39;Ward 9&#39;." in page
+
+
+def test_a_row_a_privacy_rule_leaves_out_is_never_named_in_the_report(
+    engine_store: Store, engine_config: Settings, tmp_path: Path
+) -> None:
+    """A juvenile's row that a drop rule leaves out is still checked for errors, but the
+    kept report is public: a warning would name the row and its date, so it gets none (nor
+    a count), on a file's publish and on an upsert."""
+    (tmp_path / "a.yaml").write_text(
+        "name: A\nid: aaaa-0001\nsource: a.csv\nrow_identifier: case_no\ncolumns:\n"
+        "  - {field: case_no, source: case_no}\n"
+        "  - {field: at, type: floating_timestamp, source: at}\n"
+        "  - {field: age, type: number, source: age}\n"
+        "privacy: {juveniles: {column: age, under: 18, action: drop}}\n"
+    )
+    (tmp_path / "a.csv").write_text("case_no,at,age\nc1,2020-01-01,30\nc2,2031-05-05,15\n")
+    load_file(engine_store, tmp_path / "a.csv", spec=load_spec_file(tmp_path / "a.yaml"))
+    with TestClient(create_app(engine_config, store=engine_store)) as client:
+        assert [r["case_no"] for r in client.get("/resource/aaaa-0001.json").json()] == ["c1"]
+        report = client.get("/api/views/aaaa-0001/quality.json").json()
+        assert (report["warnings"], report["warning_total"], report["rows_per_check"]) == (
+            [],
+            0,
+            {},
+        )
+        sent = [{"case_no": "c3", "at": "2032-01-01T00:00:00", "age": 12}]
+        changed = engine_store.get_dataset("aaaa-0001")
+        staged = stage_changes(changed, sent)
+        engine_store.apply_changes("aaaa-0001", staged.key, staged.table, source="api")
+        report = client.get("/api/views/aaaa-0001/quality.json").json()
+        assert "2032" not in str(report) and report["warning_total"] == 0
+        # An adult's row in the future is still a warning.
+        sent = [{"case_no": "c4", "at": "2033-01-01T00:00:00", "age": 40}]
+        staged = stage_changes(engine_store.get_dataset("aaaa-0001"), sent)
+        engine_store.apply_changes("aaaa-0001", staged.key, staged.table, source="api")
+        report = client.get("/api/views/aaaa-0001/quality.json").json()
+        assert [w["value"][:4] for w in report["warnings"]] == ["2033"]

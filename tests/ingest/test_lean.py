@@ -1,4 +1,5 @@
-"""``blotter load`` runs without pandas (``ingest/lean.py``) and publishes the same rows."""
+"""``blotter load`` runs without pandas and pyarrow's dataset modules (``ingest/lean.py``)
+and publishes the same rows."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from blotter.store import open_store
 RUN = (
     "import atexit, sys; "
     "atexit.register(lambda: print('pandas imported:', 'pandas' in sys.modules)); "
+    "atexit.register(lambda: print('datasets imported:', 'pyarrow.dataset' in sys.modules)); "
     "from blotter.cli import main; main()"
 )
 
@@ -38,6 +40,7 @@ def test_a_load_never_imports_pandas(engine_config: Settings, tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert "Published 2 rows as version 1" in done.stdout
     assert "pandas imported: False" in done.stdout
+    assert "datasets imported: False" in done.stdout
     store = open_store(engine_config)
     try:
         (dataset,) = store.list_datasets()

@@ -132,3 +132,50 @@ def test_data_dictionary_edits_keep_rows_and_refuse_type_changes(store: Store) -
     retyped = [*edited[:1], edited[1].model_copy(update={"type": ColumnType.TEXT}), edited[2]]
     with pytest.raises(InvalidRequest):
         store.update_columns(ds_id, retyped)
+
+
+HIDDEN_COLUMNS = [
+    Column(field_name="case_no", name="Case", type=ColumnType.TEXT),
+    Column(field_name="offense", name="Offense", type=ColumnType.TEXT),
+    Column(field_name="officer", name="Officer", type=ColumnType.TEXT, internal=True),
+]
+
+
+def _stamps(store: Store, dataset_id: str) -> dict[str, tuple[Any, ...]]:
+    dataset = store.get_dataset(dataset_id)
+    select = exp.select("case_no", "_updated_at", "offense", "officer").from_(DATASET_TABLE)
+    return {r[0]: r[1:] for r in store.execute(dataset, select)}
+
+
+def _hidden_seeded(store: Store) -> str:
+    meta = DatasetMeta(name="Hidden", row_identifier="case_no")
+    ds = store.create_dataset(meta, HIDDEN_COLUMNS)
+    batch = pa.record_batch(
+        {"case_no": ["c1", "c2"], "offense": ["theft", "assault"], "officer": ["Smith", "Jones"]}
+    )
+    store.publish(ds.id, HIDDEN_COLUMNS, [batch])
+    return ds.id
+
+
+def test_a_change_to_internal_fields_alone_leaves_the_rows_updated_at(store: Store) -> None:
+    """The public reads ``:updated_at``: moved by a correction of an internal field alone,
+    it would tell them which row was corrected, and when, where its history says nothing
+    changed for them. Upserts and replaces alike; a public change moves it."""
+    ds_id = _hidden_seeded(store)
+    first = _stamps(store, ds_id)
+    _apply(store, ds_id, [{"case_no": "c1", "officer": "Brown"}, {"case_no": "c2"}])
+    after = _stamps(store, ds_id)
+    assert after["c1"] == (first["c1"][0], "theft", "Brown")  # changed, its stamp kept
+    assert after["c2"] == first["c2"]  # nothing changed: kept too
+    _apply(store, ds_id, [{"case_no": "c2", "offense": "robbery", "officer": "Lee"}])
+    moved = _stamps(store, ds_id)
+    assert moved["c2"][1:] == ("robbery", "Lee") and moved["c2"][0] > first["c2"][0]
+    assert moved["c1"] == after["c1"]
+    # A replace of every row by the row identifier: the same rule.
+    batch = pa.record_batch(
+        {"case_no": ["c1", "c2"], "offense": ["theft", "burglary"], "officer": ["Green", "Lee"]}
+    )
+    store.publish(ds_id, HIDDEN_COLUMNS, [batch])
+    replaced = _stamps(store, ds_id)
+    assert replaced["c1"] == (after["c1"][0], "theft", "Green")
+    assert replaced["c2"][1] == "burglary" and replaced["c2"][0] > moved["c2"][0]

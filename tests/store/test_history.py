@@ -154,6 +154,34 @@ def test_an_old_version_keeps_its_own_fields(store: Store) -> None:
     assert len(rows(store, old)) == 3
 
 
+def test_a_field_hidden_after_its_version_stays_hidden_once_a_version_drops_it(
+    store: Store,
+) -> None:
+    """Staff hide a field published in the open; the next file leaves it out. The data
+    dictionary is then the new version's, so the hidden flag must live on in the versions
+    that hold the field: else the public reads its values again at ``$$version=1``, in that
+    version's export and in the diff."""
+    ds_id = _seed(store, None)
+    hidden = [
+        c.model_copy(update={"internal": c.internal or c.field_name == "age"}) for c in COLUMNS
+    ]
+    store.update_columns(ds_id, hidden)
+    assert "age" not in [c.field_name for c in public(store.get_dataset(ds_id)).columns]
+    dropped = [COLUMNS[0], COLUMNS[3]]
+    store.publish(ds_id, dropped, [pa.record_batch({"case_no": ["c1"], "officer": ["o1"]})])
+    old = store.dataset_at(ds_id, 1)
+    assert [c.field_name for c in old.columns if c.internal] == ["age", "officer"]
+    diff = store.version_diff(public(store.get_dataset(ds_id)), 1, 2, limit=10, offset=0)
+    assert "age" not in diff.fields
+    assert all("age" not in r.values for r in diff.rows)
+    # A third version changes nothing of it.
+    store.publish(ds_id, dropped, [pa.record_batch({"case_no": ["c2"], "officer": ["o2"]})])
+    assert [c.field_name for c in store.dataset_at(ds_id, 1).columns if c.internal] == [
+        "age",
+        "officer",
+    ]
+
+
 def test_a_version_never_published_is_not_found(store: Store) -> None:
     ds_id = _seed(store)
     for number in (0, 2, -1):

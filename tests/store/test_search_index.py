@@ -202,6 +202,30 @@ def test_deleting_a_dataset_drops_its_word_indexes(engine_store: Store) -> None:
     assert engine_store._query(count, [table]) == [(0,)]
 
 
+def test_a_dataset_made_again_under_its_id_is_searched_in_its_own_rows(
+    engine_store: Store,
+) -> None:
+    """The read path hands the same compiled tree for the same id, version, columns and
+    parameters (``queries.CompiledCache``), and the store keeps the tree's SQL, which holds
+    the word's candidate ids: a dataset deleted and made again under its id starts its
+    versions over, so the SQL kept for the first one must not answer for the second."""
+    columns = [Column(field_name="note", name="Note", type=ColumnType.TEXT)]
+
+    def made(notes: list[str]) -> Dataset:
+        engine_store.create_dataset(DatasetMeta(name="Again"), columns, dataset_id="agan-0001")
+        engine_store.publish("agan-0001", columns, [pa.record_batch({"note": notes})])
+        return engine_store.get_dataset("agan-0001")
+
+    first = made(["zebra crossing", "plain", "other"])
+    query, filters = parse_request({"$q": "zebra"})
+    select = compile_query(query, first, filters=filters).select
+    assert list(engine_store.execute(first, select)) == [("zebra crossing",)]
+    engine_store.delete_dataset("agan-0001")
+    second = made(["plain", "other", "zebra here", "more"])
+    assert second.version == first.version
+    assert list(engine_store.execute(second, select)) == [("zebra here",)]
+
+
 def test_a_publish_killed_after_its_word_index_leaves_no_index(engine_config: Settings) -> None:
     """Killed between building the new version's index and registering the version: the
     next start serves the old version and keeps no index of the unregistered table."""

@@ -19,12 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from blotter.model import DatasetMeta
 from tests.conftest import LiveServer
-from tests.portal import PUBLIC, Portal
+from tests.portal import COLUMNS, PUBLIC, ROWS, Portal
 
 USE_OF_FORCE = "e2x9-2kgt"
 CALLS = "tkpk-clls"  # has a point column, so a GeoJSON endpoint
@@ -128,6 +130,18 @@ def test_internal_columns_never_appear_on_the_public_api_page(portal: Portal) ->
     assert "officer_name" not in page and "Officer name" not in page
     assert "Smith" not in page and "Jones" not in page  # nor its values as examples
     assert "<code>offense</code>" in page and "theft" in page
+
+
+def test_a_dataset_made_again_under_its_id_shows_its_own_examples(portal: Portal) -> None:
+    """Example values are kept per version; a dataset deleted (say, for what it showed) and
+    made again under its id starts its versions over, and must not show the old values."""
+    assert "theft" in portal.client.get(f"/datasets/{PUBLIC}/api").text
+    portal.store.delete_dataset(PUBLIC)
+    portal.store.create_dataset(DatasetMeta(name="Again"), COLUMNS, dataset_id=PUBLIC)
+    rows = {**ROWS, "offense": ["burglary", "burglary", "fraud"]}
+    portal.store.publish(PUBLIC, COLUMNS, [pa.record_batch(rows)])
+    page = portal.client.get(f"/datasets/{PUBLIC}/api").text
+    assert "burglary" in page and "theft" not in page
 
 
 @pytest.mark.parametrize("dataset_id", [USE_OF_FORCE, CALLS])

@@ -1,8 +1,13 @@
 """Drawings begun early on the drawing thread (``Drawing.start``, ``Pending``) are the
 drawings made when asked, a template writes a pending one as its markup, and the drawing
-process survives being killed and a spec vl-convert refuses."""
+process survives being killed, a spec vl-convert refuses and a drawing that hangs (stopped
+at its time limit, the page sent with a note in the chart's place and not kept)."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 
 import altair as alt
 import pytest
@@ -104,3 +109,88 @@ def test_what_else_writes_to_the_drawing_process_output_never_reaches_the_answer
     answer = Frames(written, io.BytesIO()).receive()
     assert answer["drawn"].startswith("<svg") and written.read() == b""  # one frame, nothing else
     assert b"from Python" in log and b"from the engine" in log
+
+
+@pytest.fixture
+def hung_drawing(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """The drawing process paused, as a hung drawing leaves it, with a one-second limit."""
+    import os
+    import signal
+
+    from blotter.web import drawing_process
+
+    monkeypatch.setattr(drawing_process, "LIMIT_S", 1.0)
+    paused = drawing_process._DRAWER.pid()
+    os.kill(paused, signal.SIGSTOP)
+    try:
+        yield paused
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # stopped with its drawing, as it should be
+            os.kill(paused, signal.SIGKILL)
+
+
+def _unhurried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limit back above a new process's first drawing (its engine's start-up takes
+    about a second, more on a busy machine)."""
+    from blotter.web import drawing_process
+
+    monkeypatch.setattr(drawing_process, "LIMIT_S", 60.0)
+
+
+def test_a_drawing_that_hangs_is_stopped_and_the_next_one_draws(
+    hung_drawing: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blotter.web import drawing_process
+    from blotter.web.drawing_process import DrawingTimedOut, vegalite_to_svg
+
+    with pytest.raises(DrawingTimedOut) as stopped:
+        vegalite_to_svg(_spec_dict())
+    assert stopped.value.status == 503 and "longer than 1 seconds" in stopped.value.message
+    assert stopped.value.headers == {"Retry-After": "5"}
+    _unhurried(monkeypatch)
+    assert vegalite_to_svg(_spec_dict()).startswith("<svg")  # in a process started anew
+    assert drawing_process._DRAWER.pid() != hung_drawing
+
+
+def test_an_inline_chart_that_hangs_leaves_a_note_in_its_place(
+    hung_drawing: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blotter.web.chart_drawing import NOT_DRAWN
+
+    note = svg_of(_spec(), "Calls <by> type")
+    assert note.startswith(f"<p {NOT_DRAWN}") and "Calls &lt;by&gt; type: not drawn" in note
+    assert "<svg" not in note
+    _unhurried(monkeypatch)
+    assert svg_of(_spec(), "Calls by type").startswith("<svg role=")
+
+
+def test_a_page_with_a_chart_left_undrawn_is_not_kept(
+    hung_drawing: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The public's pages are kept per version, with validators; one whose chart was
+    stopped is sent as it is, uncached, and drawn whole when asked again."""
+    import httpx
+
+    from blotter.app import create_app
+    from blotter.settings import Settings
+    from blotter.store import open_store
+    from blotter.web.chart_drawing import NOT_DRAWN
+    from tests.conftest import serve_in_thread, with_samples
+
+    settings = Settings(data_dir=with_samples(tmp_path))
+    store = open_store(settings)
+    try:
+        for server in serve_in_thread(create_app(settings, store=store)):
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                first = client.get("/datasets/e2x9-2kgt")
+                assert first.status_code == 200 and NOT_DRAWN in first.text
+                assert "not drawn" in first.text and "etag" not in first.headers
+                assert first.headers["cache-control"] == "no-store"
+                _unhurried(monkeypatch)
+                second = client.get("/datasets/e2x9-2kgt")
+                assert second.status_code == 200 and NOT_DRAWN not in second.text
+                assert "<svg" in second.text and "etag" in second.headers
+                third = client.get("/datasets/e2x9-2kgt")
+                assert third.text == second.text and third.headers["etag"] == second.headers["etag"]
+    finally:
+        store.close()

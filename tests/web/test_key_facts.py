@@ -89,6 +89,28 @@ def test_without_marked_datasets_the_dated_ones_state_their_unit(
     assert facts(page) == [f"/datasets/{other} 5 incidents 2019–2020; 3 in 2020"]
 
 
+def test_a_dataset_made_again_under_its_id_states_its_own_fact(
+    engine_store: Store, engine_config: Settings, tmp_path: Path
+) -> None:
+    """Facts are kept per version; a dataset deleted and loaded again under its id starts
+    its versions over, so its new rows' count must not be the old one's."""
+    marked = _load(engine_store, tmp_path, SPEC, "force")
+    with TestClient(create_app(engine_config, store=engine_store)) as client:
+        assert facts(client.get("/").text) == [
+            f"/datasets/{marked} 5 uses of force 2019–2020; 3 in 2020"
+        ]
+        engine_store.delete_dataset(marked)
+        fewer = "\n".join(ROWS.splitlines()[:3]) + "\n"  # c1 alone, in 2019
+        (tmp_path / "fewer.csv").write_text(fewer)
+        (tmp_path / "fewer.yaml").write_text(f"id: {marked}\n" + SPEC)
+        load_file(
+            engine_store, tmp_path / "fewer.csv", spec=load_spec_file(tmp_path / "fewer.yaml")
+        )
+        assert engine_store.get_dataset(marked).version == 1
+        page = client.get("/").text
+    assert facts(page) == [f"/datasets/{marked} 1 uses of force 2019"]
+
+
 def test_brand_stylesheet_and_logo_come_from_settings(tmp_path: Path) -> None:
     logo = tmp_path / "badge.png"
     logo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 32)
