@@ -51,9 +51,12 @@ def measure(target: BlotterTarget, work: Path, repeats: int = 5) -> dict[str, An
 
 
 def _prepare(target: BlotterTarget) -> None:
-    """The generated boundary file beside the data, and the metadata naming it."""
+    """The generated boundary file beside the data, the metadata naming it, and the page's
+    first view stored for that metadata (``web/first_view.py``)."""
+    from blotter.portal import Portal
     from blotter.settings import Settings
     from blotter.store import open_store
+    from blotter.web.first_view import store_first_view
 
     settings = Settings(data_dir=target.data_dir, database_url=target.database_url)
     store = open_store(settings)
@@ -67,6 +70,9 @@ def _prepare(target: BlotterTarget) -> None:
             update={"boundary": BOUNDARY, "dashboard": ["call_type", "district", "status"]}
         )
         store.update_metadata(DATASET, meta)
+        # The page's first view stored again, as `blotter load` stores it for the metadata
+        # a department's dataset file names: the boundary drawn on its map.
+        store_first_view(Portal(settings=settings, store=store), DATASET)
     finally:
         store.close()
 

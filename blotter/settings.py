@@ -143,6 +143,14 @@ class Settings(BaseSettings):
         "the answers the rows give). Off: publishes build none and every count reads the "
         "rows.",
     )
+    stored_answers: bool = Field(
+        True,
+        description="Compute a dataset page's costliest answers (its summary, filter choices, "
+        "map cells, key chart and map drawings) once per version, when it is published, and "
+        "store them, so a "
+        "server's first view of the version reads them instead of every row (a version never "
+        "changes: they are the answers the rows give). Off: none stored or read.",
+    )
     throttle_anonymous_per_minute: int = Field(
         600,
         description="Requests (API and pages) a minute per address without an app token; 0: none.",

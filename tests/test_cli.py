@@ -57,6 +57,8 @@ def test_load_new_infers_types_and_datasets_lists_it(tmp_path: Path) -> None:
     )
     assert loaded.exit_code == 0, loaded.output
     assert "Published 2 rows as version 1" in loaded.output
+    # Its page's first view computed and stored with the version (web/first_view.py).
+    assert re.search(r"Stored \d+ answers of its page's first view", loaded.output)
     listed = runner.invoke(app, ["datasets", "--data-dir", str(data)])
     assert "Stops" in listed.output
     store = DuckDBStore(Settings(data_dir=data).database_path)
@@ -68,6 +70,7 @@ def test_load_new_infers_types_and_datasets_lists_it(tmp_path: Path) -> None:
             ("driver_age", "number"),
             ("searched", "checkbox"),
         ]
+        assert store.stored_answers(dataset.id, 1, dataset.created_at)
     finally:
         store.close()
 

@@ -22,6 +22,8 @@ from blotter.cli.common import (
 
 if TYPE_CHECKING:
     from blotter.ingest.spec import DatasetSpec
+    from blotter.settings import Settings
+    from blotter.store.base import Store
 
 
 def load(
@@ -128,9 +130,26 @@ def load(
                     rows=rows,
                     privacy=result.privacy,
                 )
+        stored = _store_first_view(settings, store, dataset_id)
     for note in notes:
         console.print(f"Note: {note}")
     console.print(f"Published {rows:,} rows as version {version} of dataset {dataset_id}.")
+    if stored:
+        console.print(f"Stored {stored} answers of its page's first view.")
+
+
+def _store_first_view(settings: Settings, store: Store, dataset_id: str) -> int:
+    """The new version's unfiltered page's costliest answers, computed now and stored
+    (``web/first_view.py``); a failure there is the page's to meet later, not the load's."""
+    from blotter.errors import BlotterError
+    from blotter.portal import Portal
+    from blotter.web.first_view import store_first_view
+
+    try:
+        return store_first_view(Portal(settings=settings, store=store), dataset_id)
+    except BlotterError as err:
+        err_console.print(f"The page's first view was not stored: {err.message}")
+        return 0
 
 
 def datasets(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:

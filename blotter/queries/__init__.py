@@ -9,7 +9,13 @@ from here, whichever module does the work.
 
 from __future__ import annotations
 
-from blotter.queries.answer_cache import AnswerCache, answer_key, answers, query_key
+from blotter.queries.answer_cache import (
+    AnswerCache,
+    answer_key,
+    answers,
+    query_key,
+    store_answers,
+)
 from blotter.queries.compiled import CompiledCache, PreparedQuery, prepare_parsed, prepare_query
 from blotter.queries.params import all_of, and_where, parse_request, split_params
 from blotter.queries.reads import (
@@ -48,5 +54,6 @@ __all__ = [
     "run_query",
     "run_together",
     "split_params",
+    "store_answers",
     "values_at_least",
 ]

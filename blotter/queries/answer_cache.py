@@ -11,6 +11,7 @@ from typing import Any
 
 from blotter.model import Dataset
 from blotter.queries.compiled import PreparedQuery
+from blotter.queries.stored_answers import from_text, to_text
 from blotter.settings import Settings
 from blotter.store.base import Store
 
@@ -35,6 +36,7 @@ class AnswerCache:
         self.misses = 0
         self._kept: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
+        self._read_stored: set[Hashable] = set()  # versions whose stored answers were read
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -64,21 +66,61 @@ class AnswerCache:
                 self.bytes -= freed
         return True
 
+    def entries_of(self, seen: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], Any]]:
+        """The answers kept whose key starts with ``seen`` (:func:`seen_version`)."""
+        with self._lock:
+            return [
+                (k, a)
+                for k, (a, _) in self._kept.items()
+                if isinstance(k, tuple) and k[: len(seen)] == seen
+            ]
+
+    def add_stored(self, store: Store, dataset: Dataset) -> None:
+        """Keep the answers stored for ``dataset``'s version when it was published
+        (:func:`store_answers`), once per version and process: a server's first view of the
+        version then reads them instead of the rows. One catalog read per version."""
+        version = (dataset.id, dataset.created_at, dataset.version)
+        with self._lock:
+            if self.entries <= 0 or not dataset.version or version in self._read_stored:
+                return
+            self._read_stored.add(version)
+        text = store.stored_answers(dataset.id, dataset.version, dataset.created_at)
+        for key, answer in from_text(text) if text else []:
+            if self.get(key) is None:
+                self.put(key, answer, answer_bytes(answer))
+
 
 _ANSWERS: weakref.WeakKeyDictionary[Store, AnswerCache] = weakref.WeakKeyDictionary()
 _ANSWERS_LOCK = threading.Lock()
 
 
-def answers(store: Store, settings: Settings) -> AnswerCache:
-    """The store's answer cache, sized by the settings when first used. Kept per store: two
-    portals in one process (tests, the benchmark) may hold the same dataset id and version
-    with different rows."""
+def answers(store: Store, settings: Settings, dataset: Dataset | None = None) -> AnswerCache:
+    """The store's answer cache, sized by the settings when first used, holding the answers
+    stored for ``dataset``'s version once it is named. Kept per store: two portals in one
+    process (tests, the benchmark) may hold the same dataset id and version with different
+    rows."""
     with _ANSWERS_LOCK:
         cache = _ANSWERS.get(store)
         if cache is None:
             cache = AnswerCache(settings.answer_cache_entries, settings.answer_cache_mb << 20)
             _ANSWERS[store] = cache
-        return cache
+    if dataset is not None and settings.stored_answers:
+        cache.add_stored(store, dataset)
+    return cache
+
+
+def store_answers(store: Store, settings: Settings, dataset: Dataset) -> int:
+    """Store the rows answers kept for ``dataset``'s version as its reader sees it (the
+    columns of ``dataset``: the public's, for the answers a publish computes), so that
+    another process reads them instead of the rows (:meth:`AnswerCache.add_stored`); how
+    many. A version never changes, and every answer is stored under everything that decides
+    it, so a stored answer is the one the rows give, for exactly the questions it answers."""
+    if not dataset.version:
+        return 0
+    kept = answers(store, settings).entries_of(seen_version(dataset))
+    text, count = to_text((k, a) for k, a in kept if k[-1] == "rows")
+    store.save_answers(dataset.id, dataset.version, dataset.created_at, text)
+    return count
 
 
 def query_key(store: Store, prepared: PreparedQuery) -> Hashable:
@@ -94,8 +136,23 @@ def answer_key(dataset: Dataset, query: Hashable, form: str) -> Hashable:
     """What decides an answer: the dataset (its creation time too: a dataset deleted and
     made again under its id starts its versions over), the version read, the columns the
     viewer sees, the query (:func:`query_key`) and the form of the answer."""
+    return (*seen_version(dataset), query, form)
+
+
+def seen_version(dataset: Dataset) -> tuple[Any, ...]:
+    """What starts every answer key of ``dataset`` as its reader sees it: the dataset, its
+    creation time, the version and the columns seen."""
     columns = tuple((c.field_name, c.type) for c in dataset.columns)
-    return (dataset.id, dataset.created_at, dataset.version, columns, query, form)
+    return (dataset.id, dataset.created_at, dataset.version, columns)
+
+
+def answer_bytes(answer: Any) -> int:
+    """About what a kept answer holds: its rows, one row of figures, or a text (a drawing)."""
+    if isinstance(answer, str):
+        return 49 + len(answer)
+    if isinstance(answer, tuple) and all(isinstance(r, tuple) for r in answer):
+        return sum(row_bytes(r) for r in answer)
+    return row_bytes(answer)
 
 
 def row_bytes(row: tuple[Any, ...]) -> int:

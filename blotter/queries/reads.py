@@ -53,7 +53,7 @@ def run(
     that keep their own form of the answer (the API keeps its bytes)."""
     select = prepared.compiled.select
     # Writing the engine's SQL (kept per compiled query) counts against the limit too.
-    cache = answers(store, settings) if keep else None
+    cache = answers(store, settings, prepared.dataset) if keep else None
     key = answer_key(prepared.dataset, query_key(store, prepared), "rows")
     prepared.remaining_s(settings)  # a request past its time limit is refused, kept or not
     if cache is not None:
@@ -89,7 +89,7 @@ def keep_answer(
     prepared = prepare_query(store, dataset, params, settings)
     key = answer_key(dataset, query_key(store, prepared), "rows")
     answer = tuple(tuple(r) for r in rows)
-    answers(store, settings).put(key, answer, sum(row_bytes(r) for r in answer))
+    answers(store, settings, dataset).put(key, answer, sum(row_bytes(r) for r in answer))
 
 
 SAMPLE_ROWS = 10_000  # rows read to learn that a column holds many values
@@ -110,7 +110,7 @@ def values_at_least(
     if not columns or not dataset.version:
         return dict.fromkeys(columns, 0)
     prepared, key = _sample(store, dataset, columns, settings, where)
-    cache = answers(store, settings)
+    cache = answers(store, settings, dataset)
     kept = cache.get(key)
     if kept is None:
         try:
@@ -141,7 +141,7 @@ def ask_beside_values_at_least(
     version's first page pays no query for a sample. Nothing is run when the answer or every
     sample is kept, when the version's rollup answers ``params``, or when answers are not
     kept; the callers then ask each as before."""
-    cache = answers(store, settings)
+    cache = answers(store, settings, dataset)
     columns = _sampled(dataset)
     if cache.entries <= 0 or not columns or not dataset.version:
         return

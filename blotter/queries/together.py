@@ -41,7 +41,7 @@ def run_together(
     from memory."""
     started = time.monotonic()
     prepared = [prepare_query(store, dataset, q, settings, started=started) for q in questions]
-    cache = answers(store, settings)
+    cache = answers(store, settings, dataset)
     keys = [answer_key(dataset, query_key(store, p), "rows") for p in prepared]
     found: list[tuple[tuple[Any, ...], ...] | None] = [cache.get(k) for k in keys]
     missing = [i for i, rows in enumerate(found) if rows is None]
@@ -68,7 +68,7 @@ def kept_together(
 ) -> list[list[tuple[Any, ...]]] | None:
     """The questions' kept answers, as :func:`run_together` gives them, or None when any
     is not kept; nothing is run."""
-    cache = answers(store, settings)
+    cache = answers(store, settings, dataset)
     found = []
     for question in questions:
         prepared = prepare_query(store, dataset, question, settings)
@@ -90,7 +90,7 @@ def ask_ahead(
     values): each is kept as its own answer, so each part then finds its answers kept and
     runs no query of its own. Nothing is asked when answers are not kept (the parts would
     ask again)."""
-    if questions and answers(store, settings).entries > 0:
+    if questions and answers(store, settings, dataset).entries > 0:
         run_together(store, dataset, questions, settings)
 
 

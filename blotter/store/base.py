@@ -269,6 +269,14 @@ class Store(ABC):
         """The newest version's quality report, or None."""
 
     @abstractmethod
+    def save_answers(self, dataset_id: str, version: int, created_at: datetime, text: str) -> None:
+        """Keep a version's stored answers (``queries/stored_answers.py``)."""
+
+    @abstractmethod
+    def stored_answers(self, dataset_id: str, version: int, created_at: datetime) -> str | None:
+        """A version's stored answers, or None (none kept, or a dataset made again)."""
+
+    @abstractmethod
     def _publish(
         self,
         dataset_id: str,

@@ -133,4 +133,15 @@ def migrations(d: Dialect) -> tuple[tuple[str, ...], ...]:
             # written before are moved into one when the store opens (store/history.py).
             f"ALTER TABLE blotter_versions ADD COLUMN segment {d.text}",
         ),
+        (
+            # Answers of a version's first public view computed once, when it was published
+            # (queries/stored_answers.py): a version never changes, so they stay exact.
+            f"""CREATE TABLE blotter_answers (
+                dataset_id {d.text} NOT NULL,
+                version INTEGER NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                answers {d.text} NOT NULL,
+                PRIMARY KEY (dataset_id, version)
+            )""",
+        ),
     )

@@ -285,6 +285,34 @@ class SqlRecords:
         report = rows[0][0]
         return json.loads(report) if isinstance(report, str) else dict(report)
 
+    # --- answers stored per version --------------------------------------------------
+
+    def save_answers(self, dataset_id: str, version: int, created_at: datetime, text: str) -> None:
+        """Keep a version's stored answers (``queries/stored_answers.py``), replacing any kept
+        for it before; ``created_at`` is the dataset's, which tells a dataset made again
+        under the same id apart."""
+        self._commands(
+            [
+                (
+                    "DELETE FROM blotter_answers WHERE dataset_id = ? AND version = ?",
+                    [dataset_id, version],
+                ),
+                (
+                    "INSERT INTO blotter_answers VALUES (?, ?, ?, ?)",
+                    [dataset_id, version, created_at, text],
+                ),
+            ]
+        )
+
+    def stored_answers(self, dataset_id: str, version: int, created_at: datetime) -> str | None:
+        """A version's stored answers as :meth:`save_answers` kept them, or None."""
+        rows = self._query(
+            "SELECT answers FROM blotter_answers "
+            "WHERE dataset_id = ? AND version = ? AND created_at = ?",
+            [dataset_id, version, created_at],
+        )
+        return str(rows[0][0]) if rows else None
+
     # --- import profiles -------------------------------------------------------------
 
     def save_profile(self, name: str, spec_yaml: str, by: str, at: datetime) -> None:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from blotter.web.drawing_process import DrawingFailed, DrawingTimedOut, vegalite_to_svg
+from blotter.web.drawing_process import DrawingFailed, DrawingTimedOut
+from blotter.web.kept_drawings import drawn
 
 if TYPE_CHECKING:
     import altair as alt
@@ -109,7 +110,8 @@ def svg_of(
         settings.setdefault("titleFontSize", READABLE_FONT)
     config.setdefault("title", {}).setdefault("fontSize", READABLE_FONT + 2)
     try:
-        svg = vegalite_to_svg(spec_dict)  # in the drawing process, which holds no lock of ours
+        # Kept, else drawn in the drawing process, which holds no lock of ours.
+        svg = drawn(spec_dict)
     except DrawingFailed as err:
         # The page goes on without this picture: the figures it would show are in the
         # chart's table (or the map's list) beside it. Such a page is not kept (kept.py).

@@ -24,7 +24,7 @@ from blotter.errors import SoQLError
 from blotter.history import checksum
 from blotter.model import Column, ColumnType, Dataset, check_version_number
 from blotter.portal import Portal
-from blotter.queries import run_query
+from blotter.queries import answers, run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
 from blotter.web.asked_ahead import ask_page_ahead
@@ -52,6 +52,7 @@ from blotter.web.filter_form import (
 from blotter.web.filters import Problem
 from blotter.web.history_pages import RECENT, VersionLine, citation, version_lines
 from blotter.web.kept import kept_page
+from blotter.web.kept_drawings import keep_version_drawings
 from blotter.web.maps import MapView, boundary_areas, build_map
 from blotter.web.patterns import Patterns, build_patterns
 from blotter.web.places import place_redirect
@@ -230,6 +231,8 @@ def _run(portal: Portal, request: Request, dataset: Dataset, view: DatasetView) 
     patterns = None
     if not problems:
         ask_page_ahead(portal, dataset, view)
+        # The version's drawings stored with its answers, for the drawings begun below.
+        keep_version_drawings(answers(portal.store, portal.settings, dataset), dataset)
         try:
             facts = dataset_facts(portal.store, dataset, portal.settings, where, view.unit)
             summary = summary_sentences(dataset, facts, filtered=bool(view.filters))

@@ -24,7 +24,7 @@ from markupsafe import Markup
 from shapely.geometry import shape
 
 from blotter.analysis.hotspots import hotspots_of
-from blotter.analysis.units import Unit, located_units, spread_note, unit_of
+from blotter.analysis.units import Located, Unit, located_units, spread_note, unit_of
 from blotter.errors import BlotterError, NotFound
 from blotter.maplayers import Layer, drawn_within, load_layers
 from blotter.model import Column, ColumnType, Dataset
@@ -153,6 +153,19 @@ def _count(portal: Portal, dataset: Dataset, unit: Unit, where: str | None) -> i
     return int(next(iter(run_query(portal.store, dataset, params, portal.settings).rows))[0])
 
 
+def map_places(
+    portal: Portal, dataset: Dataset, column: Column, where: str | None, unit: Unit
+) -> tuple[int, Located]:
+    """The located units under ``where`` (``column``: the point column), and where the map
+    draws them: each one, or beyond ``MAX_POINTS`` the engine's counts in cells of 1/400
+    degree (about 250 m), so every unit counts, density shows instead of a blot, and the
+    picture stays small."""
+    located_where = and_where(where, f"`{column.field_name}` IS NOT NULL")
+    located = _count(portal, dataset, unit, located_where)  # kept by the page's summary
+    step = STATIC_CELL if located > MAX_POINTS else None
+    return located, located_units(portal.store, dataset, portal.settings, unit, where, step)
+
+
 def build_map(
     portal: Portal,
     dataset: Dataset,
@@ -171,15 +184,10 @@ def build_map(
     unit = unit or unit_of(dataset, None)
     name = f"`{column.field_name}`"
     located_where = and_where(where, f"{name} IS NOT NULL")
-    located = _count(portal, dataset, unit, located_where)  # kept by the page's summary
+    located, placed = map_places(portal, dataset, column, where, unit)
     if unit.key is not None:
         matching = _count(portal, dataset, unit, where)
     dense = located > MAX_POINTS
-    # Many points: the engine counts them in cells of 1/400 degree (about 250 m), so every
-    # unit counts, density shows instead of a blot, and the picture stays small.
-    placed = located_units(
-        portal.store, dataset, portal.settings, unit, where, STATIC_CELL if dense else None
-    )
     drawn = placed.spots
     boundary = None
     if dataset.meta.boundary:

@@ -129,6 +129,10 @@ def test_upload_previews_without_publishing_then_publishes_a_version(portal: Por
         ("c3", 52.0),
         ("c4", 44.0),
     ]
+    # Its page's first view stored with the version, in the public's columns only.
+    dataset = portal.store.get_dataset(PUBLIC)
+    stored = portal.store.stored_answers(PUBLIC, dataset.version, dataset.created_at)
+    assert stored and "officer_name" not in stored and "Smith" not in stored
     # The staged file is gone once published; publishing it again is refused.
     again = client.post("/manage/publish", data={"csrf": csrf, "token": token, "dataset": PUBLIC})
     assert again.status_code == 400
@@ -298,6 +302,8 @@ def test_a_new_dataset_from_a_file_is_private_to_its_publisher_until_opened(
     assert (dataset.meta.name, dataset.meta.visibility) == ("Pursuits", "private")
     assert (dataset.meta.owner, dataset.meta.agency) == ("pub_a", AGENCY_A)
     assert dataset.row_count == 2
+    # Not the public's to see: no first view computed for it.
+    assert portal.store.stored_answers(dataset_id, 1, dataset.created_at) is None
     assert portal.client.get(f"/resource/{dataset_id}.json").status_code == 404
     analyst = TestClient(portal.client.app)
     sign_in(analyst, "ana")
