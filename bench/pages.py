@@ -7,10 +7,10 @@ warmed on another page) and the repeated answer (the same address again, answere
 portal's kept answers). The target is 300 ms on DuckDB at 1M rows; this file reports met
 or missed, never asserts it.
 
-The benchmark's dataset has no boundary file: one is GENERATED here from the data (a grid of
-irregular polygons over the points' extent, each ring of 64 vertices) and labelled so in its
-file and in its areas' names; the dataset file of the benchmark names no dashboard, so its
-metadata gets ``dashboard:`` and ``boundary:`` before the server starts.
+The benchmark's boundary file is GENERATED here (a grid of irregular polygons over the
+points' extent, each ring of 64 vertices) and labelled so in its file and in its areas'
+names; the benchmark's dataset file names it and its dashboard, and it is written into the
+data dir before ``blotter load`` publishes the rows (``write_boundary``).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ VERTICES = 64  # per ring: real ward boundaries have a few hundred
 
 
 def measure(target: BlotterTarget, work: Path, repeats: int = 5) -> dict[str, Any]:
-    """Prepare the dataset's pages (boundary file, dashboard), serve, time every page."""
-    _prepare(target)
+    """Serve the loaded dataset (its boundary file written before the load,
+    ``write_boundary``), time every page."""
     out: dict[str, Any] = {"target_ms": TARGET_MS, "pages": {}}
     with (
         serve_blotter(target, work / "logs", kept_answers=True) as server,
@@ -50,40 +50,20 @@ def measure(target: BlotterTarget, work: Path, repeats: int = 5) -> dict[str, An
     return out
 
 
-def _prepare(target: BlotterTarget) -> None:
-    """The generated boundary file beside the data, the metadata naming it, and the page's
-    first view stored for that metadata (``web/first_view.py``)."""
-    from blotter.portal import Portal
-    from blotter.settings import Settings
-    from blotter.store import open_store
-    from blotter.web.first_view import store_first_view
+def write_boundary(data_dir: Path) -> None:
+    """The GENERATED boundary file the benchmark's dataset file names (``boundary:`` in
+    ``bench/incidents.yaml``), written into the data dir before ``blotter load``, as a
+    department's boundary file is there before it loads a dataset file naming it: the load
+    then stores the page's first view with the areas drawn on its map. The areas cover the
+    extent of the real calls the rows are drawn from (``bench/generate.py``)."""
+    from bench.generate import load_templates
 
-    settings = Settings(data_dir=target.data_dir, database_url=target.database_url)
-    store = open_store(settings)
-    try:
-        dataset = store.get_dataset(DATASET)
-        lon_lat = _extent(store, dataset, settings)
-        folder = target.data_dir / "boundaries"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / BOUNDARY).write_text(json.dumps(_areas(*lon_lat)))
-        meta = dataset.meta.model_copy(
-            update={"boundary": BOUNDARY, "dashboard": ["call_type", "district", "status"]}
-        )
-        store.update_metadata(DATASET, meta)
-        # The page's first view stored again, as `blotter load` stores it for the metadata
-        # a department's dataset file names: the boundary drawn on its map.
-        store_first_view(Portal(settings=settings, store=store), DATASET)
-    finally:
-        store.close()
-
-
-def _extent(store: Any, dataset: Any, settings: Any) -> tuple[float, float, float, float]:
-    from blotter.queries import run_query
-
-    params = {"$select": "extent(location)"}  # west, south, east, north
-    row = next(iter(run_query(store, dataset, params, settings).rows))
-    west, south, east, north = (float(v) for v in row[:4])
-    return west, south, east, north
+    templates = load_templates()
+    lat, lon = templates.latitude, templates.longitude
+    extent = float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+    folder = data_dir / "boundaries"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / BOUNDARY).write_text(json.dumps(_areas(*extent)))
 
 
 def _areas(west: float, south: float, east: float, north: float) -> dict[str, Any]:

@@ -148,6 +148,7 @@ def run_size(options: Options, rows: int) -> dict[str, Any]:
     targets = {}
     for engine in options.engines:
         target = _target(engine, work, rows, options.database_url)
+        pages.write_boundary(target.data_dir)  # named by the dataset file, as a department's
         _say(f"{rows:,} rows: loading {target.label}")
         seconds = load_blotter(target, csv_path)
         ingest = {"seconds": seconds, "rows_per_s": rows / seconds}

@@ -33,6 +33,7 @@ from blotter.security import CrossSiteWrites, SecurityHeaders, origin_of
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 from blotter.web.chart_drawing import warm_up as warm_up_drawing
+from blotter.web.first_view import StoredAfterWrites
 from blotter.web.maps import LEAFLET_DIR
 from blotter.web.pages import STATIC_DIR, error_page
 from blotter.web.pages import router as web_router
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         settings=settings,
         store=store or open_store(settings),
     )
+    portal.after_write = StoredAfterWrites(portal)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

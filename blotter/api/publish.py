@@ -141,6 +141,7 @@ async def upsert(request: Request, name: str) -> JSONResponse:
         **counts.model_dump(),
         privacy=version.privacy,
     )
+    portal.after_write(dataset_id)
     body = soda_counts(counts, by_identifier=dataset.meta.row_identifier is not None)
     return JSONResponse(body, media_type=_JSON)
 
@@ -164,6 +165,7 @@ async def replace(request: Request, name: str) -> JSONResponse:
         version=version.number,
         privacy=version.privacy,
     )
+    portal.after_write(dataset_id)
     counts = ChangeCounts(created=version.row_count)
     return JSONResponse(soda_counts(counts, by_identifier=False), media_type=_JSON)
 
@@ -180,6 +182,7 @@ def delete_one_row(request: Request, dataset_id: str, row: str) -> JSONResponse:
         portal.store, dataset, value, source=f"delete by {viewer.name}", note=_note(request)
     )
     audit(portal.store, viewer, "rows.delete", dataset_id, row=value, version=version.number)
+    portal.after_write(dataset_id)
     counts = ChangeCounts(deleted=1)
     by_identifier = dataset.meta.row_identifier is not None
     return JSONResponse(soda_counts(counts, by_identifier=by_identifier), media_type=_JSON)
@@ -216,6 +219,7 @@ async def update_view(request: Request, name: str) -> JSONResponse:
     else:
         change = MetadataChange.from_socrata(_json_object(await _body(request)))
     dataset = apply_metadata_change(portal.store, viewer, dataset_id, change)
+    portal.after_write(dataset_id)
     return JSONResponse(view_json(dataset), media_type=_JSON)
 
 
@@ -256,6 +260,8 @@ async def upload(request: Request, dataset_id: str) -> JSONResponse:
         dry_run=params.get("dryRun", "false").lower() == "true",
         note=_note(request),
     )
+    if params.get("dryRun", "false").lower() != "true":
+        portal.after_write(dataset_id)
     return JSONResponse(result, media_type=_JSON)
 
 

@@ -11,6 +11,10 @@ stored names an internal column, and a dataset the public may not see stores not
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
 from blotter.access import ANONYMOUS, visible_dataset
 from blotter.analysis.summary import dataset_facts
 from blotter.errors import BlotterError
@@ -53,3 +57,52 @@ def store_first_view(portal: Portal, dataset_id: str) -> int:
             shown.svg.__html__()
     put_version_drawings(answers(store, settings, dataset), dataset, made)
     return store_answers(store, settings, dataset)
+
+
+# Writes through the API come in bursts (a client upserting rows in batches): the first view
+# is stored once they pause this long, not once per version.
+QUIET_S = 2.0
+log = logging.getLogger(__name__)
+
+
+class StoredAfterWrites:
+    """The public's first view of a dataset stored again after a write the server took (an
+    API upsert, replace, delete or upload; a metadata edit), in the background once the
+    dataset's writes pause for ``quiet_s``: the writer's answer never waits for it, a
+    burst of writes stores it once, and until it is stored the page is computed from the
+    rows as before. ``app.py`` hands it to the portal as ``after_write``."""
+
+    def __init__(self, portal: Portal, quiet_s: float = QUIET_S) -> None:
+        self._portal, self._quiet_s = portal, quiet_s
+        self._due: dict[str, float] = {}  # dataset id -> when its writes will have paused
+        self._changed = threading.Condition()
+        self._worker: threading.Thread | None = None
+
+    def __call__(self, dataset_id: str) -> None:
+        with self._changed:
+            self._due[dataset_id] = time.monotonic() + self._quiet_s
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._store_when_due, name="blotter-first-views", daemon=True
+                )
+                self._worker.start()
+            self._changed.notify()
+
+    def _store_when_due(self) -> None:
+        while True:
+            with self._changed:
+                if not self._due:
+                    self._worker = None
+                    return  # started again by the next write
+                dataset_id, due = min(self._due.items(), key=lambda item: item[1])
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue  # a later write may have moved it
+                del self._due[dataset_id]
+            try:
+                store_first_view(self._portal, dataset_id)
+            except BlotterError:
+                pass  # deleted, hidden meanwhile: nothing to store
+            except Exception:  # the page computes it from the rows: said, not fatal
+                log.exception("storing the first view of %s failed", dataset_id)

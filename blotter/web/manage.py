@@ -192,6 +192,7 @@ async def save_dataset(request: Request, dataset_id: str) -> Response:
     except BlotterError as err:
         page = _edit_page(viewer, store.get_dataset(dataset_id))
         return sent_back(request, "edit.html", page, err)
+    portal_of(request).after_write(dataset_id)
     return see_other(f"/manage/d/{dataset_id}?" + urlencode({"notice": "Saved."}))
 
 

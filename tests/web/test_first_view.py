@@ -138,3 +138,40 @@ def test_nothing_stored_names_an_internal_column(
         assert store.stored_answers(PRIVATE, 1, store.get_dataset(PRIVATE).created_at) is None
     finally:
         store.close()
+
+
+def test_a_write_through_the_api_stores_the_new_versions_first_view(
+    engine_config: Settings,
+) -> None:
+    """A publisher's upserts, over HTTP to a real server, store the new version's first view
+    in the background once their burst pauses: the newest version's, not each one's, and
+    the writer's answer does not wait for it."""
+    import time
+
+    import httpx
+
+    from tests.conftest import serve_in_thread
+    from tests.portal import PASSWORD
+
+    store = open_store(engine_config)
+    try:
+        build(store, engine_config)
+        for server in serve_in_thread(create_app(engine_config, store=store)):
+            with httpx.Client(base_url=server.url, auth=("pub_a", PASSWORD)) as client:
+                for offense in ("fraud", "arson"):  # a burst: two versions within the pause
+                    sent = client.post(
+                        f"/resource/{PUBLIC}.json", json=[{"case_no": "c9", "offense": offense}]
+                    )
+                    assert sent.status_code == 200, sent.text
+            newest = store.get_dataset(PUBLIC)
+            deadline = time.monotonic() + 120
+            while store.stored_answers(PUBLIC, newest.version, newest.created_at) is None:
+                assert time.monotonic() < deadline, "the first view was never stored"
+                time.sleep(0.2)
+            text = store.stored_answers(PUBLIC, newest.version, newest.created_at)
+            assert text is not None and from_text(text)
+            assert "officer_name" not in text and "Smith" not in text  # the public's view
+            between = store.stored_answers(PUBLIC, newest.version - 1, newest.created_at)
+            assert between is None  # the burst stored once, for the newest version
+    finally:
+        store.close()
