@@ -54,12 +54,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         settings=settings,
         store=store or open_store(settings),
     )
-    portal.after_write = StoredAfterWrites(portal)
+    stored_after_writes = StoredAfterWrites(portal)
+    portal.after_write = stored_after_writes
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Files left by previews never published, or by a server killed mid-publish.
         remove_stale_uploads(portal)
+        stored_after_writes.start()
         if owned and settings.preload_statistics:
             # A server of its own (`blotter serve`): the first hotspot map would wait for its
             # statistics libraries, so they are imported before the first request. Not on a
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             # hotspot grid's cells) no longer pays full collections that walk all of it.
             gc.freeze()
         yield
+        stored_after_writes.close()  # before the store closes under it
         if owned:
             portal.store.close()
 

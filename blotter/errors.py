@@ -195,6 +195,22 @@ class SchemaMismatch(BlotterError):
     status = 503
 
 
+class DrawingTimedOut(BlotterError):
+    """A chart's drawing ran past its time limit (``web/drawing_process.LIMIT_S``) and was
+    stopped with its process."""
+
+    code = "chart.drawing-timeout"
+    status = 503
+
+    def __init__(self, limit_s: float) -> None:
+        super().__init__(
+            f"The chart took longer than {limit_s:g} seconds to draw and was stopped. "
+            "Ask again in a moment; its figures are in the data table beside it.",
+            limit_s=limit_s,
+            retry_after_s=5,
+        )
+
+
 class QueryTimeout(BlotterError):
     code = "query.execution.timeout"
     status = 408

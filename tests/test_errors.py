@@ -87,6 +87,12 @@ CASES: list[tuple[BlotterError, str, int, dict[str, Any]]] = [
         {"retry_after_s": 5},
     ),
     (e.QueryTimeout("Too slow."), "query.execution.timeout", 408, {}),
+    (
+        e.DrawingTimedOut(20.0),
+        "chart.drawing-timeout",
+        503,
+        {"limit_s": 20.0, "retry_after_s": 5},
+    ),
     (soql(e.SoQLError), "query.compiler.malformed", 400, WHERE),
     (soql(e.NoSuchColumn), "query.soql.no-such-column", 400, WHERE),
     (soql(e.NoSuchFunction), "query.soql.no-such-function", 400, WHERE),

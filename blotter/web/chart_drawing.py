@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from blotter.web.drawing_process import DrawingFailed, DrawingTimedOut
+from blotter.errors import DrawingTimedOut
+from blotter.web.drawing_process import DrawingFailed
 from blotter.web.kept_drawings import drawn
 
 if TYPE_CHECKING:
@@ -112,10 +113,10 @@ def svg_of(
     try:
         # Kept, else drawn in the drawing process, which holds no lock of ours.
         svg = drawn(spec_dict)
-    except DrawingFailed as err:
+    except (DrawingFailed, DrawingTimedOut) as err:
         # The page goes on without this picture: the figures it would show are in the
         # chart's table (or the map's list) beside it. Such a page is not kept (kept.py).
-        _LOG.error("chart %r not drawn: %s", title, err.message)
+        _LOG.error("chart %r not drawn: %s", title, err)
         why = err.message if isinstance(err, DrawingTimedOut) else "Its figures are beside it."
         return Markup('<p {} role="note">{}</p>').format(
             Markup(NOT_DRAWN), f"{title}: not drawn. {why}"

@@ -20,7 +20,7 @@ import sys
 import threading
 from typing import Any
 
-from blotter.errors import BlotterError
+from blotter.errors import DrawingTimedOut
 from blotter.web.drawing_worker import Frames, WorkerGone
 
 __all__ = ["DrawingFailed", "DrawingTimedOut", "vegalite_to_png", "vegalite_to_svg"]
@@ -30,26 +30,9 @@ __all__ = ["DrawingFailed", "DrawingTimedOut", "vegalite_to_png", "vegalite_to_s
 LIMIT_S = 20.0
 
 
-class DrawingFailed(BlotterError):
-    """vl-convert refused a spec: its message, raised where the drawing was asked for."""
-
-    code = "chart.drawing-failed"
-    status = 500
-
-
-class DrawingTimedOut(DrawingFailed):
-    """A drawing ran past ``LIMIT_S`` and was stopped with its process."""
-
-    code = "chart.drawing-timeout"
-    status = 503
-
-    def __init__(self, limit_s: float) -> None:
-        super().__init__(
-            f"The chart took longer than {limit_s:g} seconds to draw and was stopped. "
-            "Ask again in a moment; its figures are in the data table beside it.",
-            limit_s=limit_s,
-            retry_after_s=5,
-        )
+class DrawingFailed(RuntimeError):
+    """vl-convert refused a spec (a fault of ours: the specs are checked by the tests), or
+    its process ended twice while drawing: said where the drawing was asked for."""
 
 
 class _Drawer:
@@ -101,7 +84,7 @@ class _Drawer:
                 finally:
                     watch.cancel()
                 if "error" in answer:
-                    raise DrawingFailed(answer["error"], spec_error=answer["error"])
+                    raise DrawingFailed(answer["error"])
                 return answer["drawn"]
         raise AssertionError("unreachable")
 

@@ -77,9 +77,12 @@ class StoredAfterWrites:
         self._due: dict[str, float] = {}  # dataset id -> when its writes will have paused
         self._changed = threading.Condition()
         self._worker: threading.Thread | None = None
+        self._closed = False
 
     def __call__(self, dataset_id: str) -> None:
         with self._changed:
+            if self._closed:
+                return
             self._due[dataset_id] = time.monotonic() + self._quiet_s
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(
@@ -87,6 +90,22 @@ class StoredAfterWrites:
                 )
                 self._worker.start()
             self._changed.notify()
+
+    def start(self) -> None:
+        """Store again after writes (a server starting: its store is open)."""
+        with self._changed:
+            self._closed = False
+
+    def close(self, wait_s: float = 30.0) -> None:
+        """Store nothing more until :meth:`start` (the server is stopping, its store about
+        to close): what is due is dropped, a store under way waited for up to ``wait_s``."""
+        with self._changed:
+            self._closed = True
+            self._due.clear()
+            worker = self._worker
+            self._changed.notify()
+        if worker is not None:
+            worker.join(wait_s)
 
     def _store_when_due(self) -> None:
         while True:

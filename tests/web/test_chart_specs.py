@@ -16,7 +16,7 @@ from jsonschema import validators
 
 from blotter.app import create_app
 from blotter.settings import Settings
-from blotter.web import chart_drawing
+from blotter.web import kept_drawings
 from blotter.web.drawing_process import vegalite_to_svg as draw
 from tests.conftest import with_samples
 
@@ -58,8 +58,9 @@ def drawn(
         handed.append(copy.deepcopy(spec))
         return draw(spec, *args, **kwargs)
 
+    kept_drawings.forget()  # drawings other tests of this process kept: drawn again here
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(chart_drawing, "vegalite_to_svg", recorded)
+        patch.setattr(kept_drawings, "vegalite_to_svg", recorded)
         embedded: list[dict[str, Any]] = []
         with TestClient(create_app(Settings(data_dir=data_dir))) as client:
             for page in PAGES:

@@ -8,6 +8,7 @@ the public may not see stores nothing; its key chart and map are not drawn again
 from __future__ import annotations
 
 import re
+import time
 
 import pyarrow as pa
 import pytest
@@ -146,8 +147,6 @@ def test_a_write_through_the_api_stores_the_new_versions_first_view(
     """A publisher's upserts, over HTTP to a real server, store the new version's first view
     in the background once their burst pauses: the newest version's, not each one's, and
     the writer's answer does not wait for it."""
-    import time
-
     import httpx
 
     from tests.conftest import serve_in_thread
@@ -173,5 +172,32 @@ def test_a_write_through_the_api_stores_the_new_versions_first_view(
             assert "officer_name" not in text and "Smith" not in text  # the public's view
             between = store.stored_answers(PUBLIC, newest.version - 1, newest.created_at)
             assert between is None  # the burst stored once, for the newest version
+    finally:
+        store.close()
+
+
+def test_nothing_is_stored_after_the_server_stops(engine_config: Settings) -> None:
+    """A write's first view due when the server stops is dropped, not stored on a store
+    about to close; the next start stores again."""
+    from blotter.web.first_view import StoredAfterWrites
+
+    store = open_store(engine_config)
+    try:
+        build(store, engine_config)
+        portal = Portal(settings=engine_config, store=store)
+        after = StoredAfterWrites(portal, quiet_s=0.5)
+        after(PUBLIC)
+        after.close()
+        after(PUBLIC)  # a write answered while stopping
+        dataset = store.get_dataset(PUBLIC)
+        time.sleep(1.5)
+        assert store.stored_answers(PUBLIC, dataset.version, dataset.created_at) is None
+        after.start()
+        after(PUBLIC)
+        deadline = time.monotonic() + 120
+        while store.stored_answers(PUBLIC, dataset.version, dataset.created_at) is None:
+            assert time.monotonic() < deadline, "not stored after the start"
+            time.sleep(0.2)
+        after.close()
     finally:
         store.close()
