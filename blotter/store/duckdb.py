@@ -63,7 +63,6 @@ from blotter.store.duckdb_writes import (
 from blotter.store.extensions import Extensions
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import (
-    hidden_fields,
     keep_identities_sql,
     replace_key,
     version_counts,
@@ -255,21 +254,17 @@ class DuckDBStore(SqlHistory, Store):
                 next_id = feed.next_row_id
                 if key is not None and old is not None:
                     create_table(cur, table, physical)
-                    same = [(c.field_name, c.type) for c in served.columns] == [
-                        (c.field_name, c.type) for c in columns
-                    ]
                     cur.execute(
                         keep_identities_sql(
                             loaded,
                             quote(old),
                             table,
+                            served.columns,
                             columns,
                             key,
-                            same,
                             stamp,
                             next_row_id,
                             order,
-                            hidden_fields(served.columns, columns),
                         )
                     )
                     cur.execute(f"DROP TABLE {_ident(loaded)}")

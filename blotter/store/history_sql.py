@@ -181,32 +181,25 @@ def replace_key(
     return [(name, c.type) for c in after for name in physical_names(c)]
 
 
-def hidden_fields(served: list[Column], published: list[Column]) -> frozenset[str]:
-    """The fields internal in the served dictionary or the new version's: a change to them
-    alone leaves a row's ``_updated_at`` as it was (``keep_identities_sql``)."""
-    return frozenset(c.field_name for c in [*served, *published] if c.internal)
-
-
 def keep_identities_sql(
     loaded: str,
     served: str,
     target: str,
+    before: list[Column],
     after: list[Column],
     key: list[tuple[str, ColumnType]],
-    same_fields: bool,
     stamp: datetime,
     next_id: int,
     order: str | None = None,
-    hidden: frozenset[str] = frozenset(),
 ) -> str:
     """Write ``target`` from the rows of a replace (``loaded``, in file order by ``_id``),
-    keeping the identities of served rows (``served``).
+    keeping the identities of served rows (``served``, of the fields ``before``).
 
     Rows are matched on ``key`` one to one, the n-th of equal keys on each side together, so
     duplicates pair up by order. A matched row keeps its ``_id`` and ``_created_at``, and its
-    ``_updated_at`` too when no field the public sees differs (``same_fields``: the versions
-    have the same fields and types; else every matched row is updated; ``hidden``: the
-    internal fields, whose change alone the public's ``:updated_at`` must not tell).
+    ``_updated_at`` too when no field the public sees differs (a field internal in either
+    dictionary is left out: its change alone must not show in the public's ``:updated_at``);
+    when the versions' fields or types differ, every matched row is updated.
     Unmatched rows take fresh ids from ``next_id`` in file order, or by (``order``, file
     order) with nulls last when a main timestamp is given (``store/ordering.py``). Rows are
     inserted in ``_id`` order.
@@ -214,6 +207,10 @@ def keep_identities_sql(
     names = [n for c in after for n in physical_names(c)]
     cols = ", ".join(map(quote, names))
     partition = ", ".join(quote(name) for name, _ in key)
+    same_fields = [(c.field_name, c.type) for c in before] == [
+        (c.field_name, c.type) for c in after
+    ]
+    hidden = {c.field_name for c in [*before, *after] if c.internal}
     public = [n for c in after if c.field_name not in hidden for n in physical_names(c)]
     changed = (
         " OR ".join(f"s.{quote(n)} IS DISTINCT FROM o.{quote(n)}" for n in public) or "false"

@@ -45,7 +45,6 @@ from blotter.store.common import (
 )
 from blotter.store.history import SqlHistory
 from blotter.store.history_sql import (
-    hidden_fields,
     keep_identities_sql,
     replace_key,
     version_counts,
@@ -260,21 +259,17 @@ class PostgresStore(SqlHistory, Store):
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(moved)))
             if key is not None and old is not None:
                 create_table(conn, table, physical)
-                same = [(c.field_name, c.type) for c in served.columns] == [
-                    (c.field_name, c.type) for c in columns
-                ]
                 conn.execute(
                     keep_identities_sql(
                         loaded,
                         quote(old),
                         table,
+                        served.columns,
                         columns,
                         key,
-                        same,
                         stamp,
                         first_id,
                         order,
-                        hidden_fields(served.columns, columns),
                     )
                 )
                 fresh = conn.execute(
