@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
+from blotter.model import Column
+from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, physical_names
 
 STAGED = "_staged_changes"
 # __given has one '1' or '0' per physical column: whether the payload set it. An update
@@ -23,22 +24,18 @@ def quote(name: str) -> str:
 
 
 def change_statements(
-    old: str | None,
-    new: str,
-    names: list[str],
-    key: str,
-    stamp: datetime,
-    next_id: int,
-    hidden: frozenset[str] = frozenset(),
+    old: str | None, new: str, columns: list[Column], key: str, stamp: datetime, next_id: int
 ) -> tuple[list[str], dict[str, str]]:
     """SQL that writes ``new`` from ``old`` and the staged changes, in ``:id`` order.
 
     Untouched rows keep everything; updated rows keep their id and creation time, and their
-    ``_updated_at`` unless a field the public sees changed (``hidden``: the physical names of
-    internal fields, whose change alone the public's ``:updated_at`` must not tell); rows whose
+    ``_updated_at`` unless a field the public sees changed (an internal field's change alone
+    must not show in the public's ``:updated_at``); rows whose
     key is new (or null) are appended with fresh ids in payload order. Returns the writes
     and the count queries (run before the writes) for the response.
     """
+    names = [n for c in columns for n in physical_names(c)]
+    hidden = {n for c in columns if c.internal for n in physical_names(c)}
     cols = ", ".join(map(quote, names))
     s_cols = ", ".join(f"s.{quote(n)}" for n in names)
     o_cols = ", ".join(f"o.{quote(n)}" for n in names)

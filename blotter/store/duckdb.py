@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from blotter.errors import DatasetNotFound, StoreBusy
 from blotter.model import ChangeCounts, Column, ColumnType, Dataset, DatasetMeta, Version
-from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, physical_names, version_table
+from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT, version_table
 from blotter.store import rollup_tables as rollups
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.catalog import VersionRecord, next_numbers, register_version
@@ -337,9 +337,8 @@ class DuckDBStore(SqlHistory, Store):
             table = version_table(dataset_id, number)
             old = version_table(dataset_id, dataset.version) if dataset.version else None
             stamp = now()
-            hidden = frozenset(n for c in dataset.columns if c.internal for n in physical_names(c))
             writes, count_queries = change_statements(
-                old, table, names, key, stamp, next_id, hidden
+                old, table, dataset.columns, key, stamp, next_id
             )
             cur.register(STAGED, staged)
             try:

@@ -28,7 +28,7 @@ from blotter.model import (
     Dataset,
     Version,
 )
-from blotter.schema import ROW_ID, physical_names, version_table
+from blotter.schema import ROW_ID, version_table
 from blotter.store import rollup_tables as rollups
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
 from blotter.store.catalog import VersionRecord
@@ -318,9 +318,8 @@ class PostgresStore(SqlHistory, Store):
             old = version_table(dataset_id, dataset.version) if dataset.version else None
             stage_changes(conn, staged, physical, key)
             # Run without parameters, so psycopg sends them as written ('%' needs no doubling).
-            hidden = frozenset(n for c in dataset.columns if c.internal for n in physical_names(c))
             writes, count_queries = change_statements(
-                old, table, names, key, stamp, next_id, hidden
+                old, table, dataset.columns, key, stamp, next_id
             )
             run = runner(conn)
             counts = change_counts(run, count_queries)

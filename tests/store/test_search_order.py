@@ -20,20 +20,13 @@ from bench.generate import write_csv
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.rows import stage_changes
 from blotter.ingest.spec import load_spec_file
-from blotter.model import Column, ColumnType, Dataset, DatasetMeta
+from blotter.model import ColumnType, Dataset, DatasetMeta
 from blotter.schema import version_table
 from blotter.store import search_index, search_order
 from blotter.store.duckdb import DuckDBStore
 from blotter.store.search_order import PREFIX_ROWS, order_statement, order_table, prefix_table
-from tests.store.test_search_index import _answers, _public
+from tests.store.test_search_index import COLUMNS, _answers, _public
 
-COLUMNS = [
-    Column(field_name="case_no", name="Case", type=ColumnType.TEXT),
-    Column(field_name="offence", name="Offence", type=ColumnType.TEXT),
-    Column(field_name="narrative", name="Narrative", type=ColumnType.TEXT),
-    Column(field_name="officer", name="Officer", type=ColumnType.TEXT, internal=True),
-    Column(field_name="age", name="Age", type=ColumnType.NUMBER),
-]
 OFFENCES = ["Burglary", "THEFT/burglary", "Assault", "Café brawl", "50% off_sale"]
 ROWS = 600
 
