@@ -61,18 +61,26 @@ class VersionNotFound(NotFound):
 
 
 class VersionGone(BlotterError):
-    """A version the retention setting removed: it was published, but its rows are gone."""
+    """A version the retention setting removed, or one withdrawn (``reason``: published
+    before the dataset's privacy rules were tightened): it was published, but its rows are
+    gone."""
 
     code = "version.gone"
     status = 410
 
-    def __init__(self, dataset_id: str, number: int, kept: str) -> None:
+    def __init__(self, dataset_id: str, number: int, kept: str, reason: str = "") -> None:
+        why = (
+            f"was withdrawn ({reason}); the portal keeps {kept}"
+            if reason
+            else f"was removed by the portal's retention setting, which keeps {kept}"
+        )
         super().__init__(
-            f"Version {number} of dataset '{dataset_id}' was removed by the portal's retention "
-            f"setting, which keeps {kept}; read a kept version or the newest instead.",
+            f"Version {number} of dataset '{dataset_id}' {why}; read a kept version or the "
+            "newest instead.",
             dataset_id=dataset_id,
             version=number,
             kept=kept,
+            **({"reason": reason} if reason else {}),
         )
 
 

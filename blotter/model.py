@@ -401,6 +401,9 @@ class Version(BaseModel):
     agency: str = ""  # the dataset's agency when the version was published
     # Removed by the retention setting: listed, but its rows can no longer be read.
     pruned: bool = False
+    # Why it was pruned when not by the retention setting ("published before the privacy
+    # rules of 2026-12-02"); empty: the retention setting removed it.
+    pruned_reason: str = ""
     # What the dataset's privacy rules changed in this write (not stored with the version).
     privacy: dict[str, int] = Field(default_factory=dict)
     # The write's quality report (warnings, rows per check, completeness); kept by the store.

@@ -8,6 +8,7 @@ skip them. This module only declares them and says them in plain words.
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -175,6 +176,12 @@ _COUNT_WORDS: dict[str, tuple[str, str, str]] = {
     "points_snapped": ("location", "locations", "moved to the grid"),
     "locations_withheld": ("location", "locations", "withheld (sensitive offence)"),
     "text_scrubbed": ("free-text value", "free-text values", "scrubbed of personal details"),
+    # Only when rules are applied again to published rows (``store/protect.py``).
+    "juveniles_assumed": (
+        "record whose age was withheld before",
+        "records whose age was withheld before",
+        "treated as a juvenile's (the age is no longer known)",
+    ),
 }
 
 
@@ -186,6 +193,77 @@ def count_words(counts: dict[str, int]) -> list[str]:
         if n:
             out.append(f"{n:,} {one if n == 1 else many} {done}")
     return out
+
+
+def stricter(old: PrivacyRules, new: PrivacyRules) -> list[str]:
+    """The rules of ``new`` that withhold or generalise more than ``old`` does (a rule added
+    or made stricter), named by key; empty when ``new`` hides nothing ``old`` did not."""
+    out: list[str] = []
+    j, was = new.juveniles, old.juveniles
+    if j is not None and (
+        was is None
+        or j.column != was.column
+        or j.under > was.under
+        or (j.action == "drop" and was.action != "drop")
+        or (j.action == was.action == "withhold" and set(j.withhold) - set(was.withhold))
+    ):
+        out.append("juveniles")
+    bands = {(b.column, b.into, tuple(b.bounds)) for b in old.age_bands}
+    if any((b.column, b.into, tuple(b.bounds)) not in bands for b in new.age_bands):
+        out.append("age_bands")
+    if set(new.hundred_block) - set(old.hundred_block):
+        out.append("hundred_block")
+    grids = {p.column: p.grid_m for p in old.points}
+    if any(p.column not in grids or p.grid_m > grids[p.column] for p in new.points):
+        out.append("points")
+    s, had = new.sensitive_offences, old.sensitive_offences
+    if s is not None and (
+        had is None
+        or s.column != had.column
+        or {m.lower() for m in s.matches} - {m.lower() for m in had.matches}
+        or set(s.withhold) - set(had.withhold)
+    ):
+        out.append("sensitive_offences")
+    c, scrubbed = new.scrub, old.scrub
+    if c is not None and (
+        scrubbed is None
+        or set(c.columns) - set(scrubbed.columns)
+        or set(c.names) - set(scrubbed.names)
+    ):
+        out.append("scrub")
+    return out
+
+
+def withdrawn_reason(day: date) -> str:
+    """Why versions were withdrawn when the rules were made stricter on ``day``."""
+    return f"published before the privacy rules of {day.isoformat()}"
+
+
+def withdrawn_words(numbers: list[int]) -> str:
+    """``versions 1-6 withdrawn``, ``version 1 withdrawn``, ``versions 1-3 and 5 withdrawn``."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    spans = [f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs]
+    listed = spans[0] if len(spans) == 1 else ", ".join(spans[:-1]) + " and " + spans[-1]
+    plural = len(numbers) > 1
+    return f"{'versions' if plural else 'version'} {listed} withdrawn"
+
+
+def reapply_problems(old: PrivacyRules, new: PrivacyRules) -> list[str]:
+    """What of ``new`` cannot be applied to rows published under ``old``: an age band whose
+    bounds or text column changed, since the published rows keep no exact age to band
+    again (the dataset's file, loaded again, can)."""
+    before = {b.column: b for b in old.age_bands}
+    return [
+        f"the age bands of '{b.column}' cannot be drawn again on published rows (their exact "
+        "ages are withheld): keep the bounds and 'into', or load the file again with them"
+        for b in new.age_bands
+        if b.column in before and (b.into, b.bounds) != (before[b.column].into, before[b.column].bounds)
+    ]
 
 
 def rule_problems(rules: PrivacyRules, types: dict[str, str]) -> list[str]:
@@ -244,5 +322,9 @@ __all__ = [
     "SensitiveOffenceRule",
     "band_label",
     "count_words",
+    "reapply_problems",
     "rule_problems",
+    "stricter",
+    "withdrawn_reason",
+    "withdrawn_words",
 ]

@@ -67,6 +67,7 @@ def versions(request: Request, dataset_id: str) -> JSONResponse:
                 "note": version.note,
                 "sha256": sha,
                 "pruned": version.pruned,
+                **({"prunedReason": version.pruned_reason} if version.pruned_reason else {}),
                 "current": version.number == dataset.version,
                 "links": {
                     "rows": f"{base}/rows.csv?$$version={version.number}",

@@ -218,9 +218,13 @@ async def update_view(request: Request, name: str) -> JSONResponse:
         change = MetadataChange(fields={"visibility": visibility[value]})
     else:
         change = MetadataChange.from_socrata(_json_object(await _body(request)))
-    dataset = apply_metadata_change(portal.store, viewer, dataset_id, change)
+    edited = apply_metadata_change(portal.store, viewer, dataset_id, change)
     portal.after_write(dataset_id)
-    return JSONResponse(view_json(dataset), media_type=_JSON)
+    body = view_json(edited.dataset)
+    if edited.applied is not None:
+        # Stricter privacy rules were applied to the published rows: what that did.
+        body["blotter"]["privacyApplied"] = edited.applied.as_json()
+    return JSONResponse(body, media_type=_JSON)
 
 
 @router.delete("/api/views/{name}")

@@ -119,7 +119,7 @@ def load(
                     note=note,
                 )
                 dataset_id, version, rows = result.dataset_id, result.version, result.row_count
-                notes = result.notes + count_words(result.privacy)
+                notes = result.notes + count_words(result.privacy) + result.withdrawn_note()
                 audit(
                     store,
                     operator,
@@ -129,6 +129,7 @@ def load(
                     version=version,
                     rows=rows,
                     privacy=result.privacy,
+                    **({"withdrawn": result.withdrawn} if result.withdrawn else {}),
                 )
         stored = _store_first_view(settings, store, dataset_id)
     for note in notes:

@@ -8,6 +8,7 @@ file is exhausted, which rolls the store's transaction back: nothing is publishe
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,10 +28,11 @@ from blotter.ingest.read_ahead import read_ahead
 from blotter.ingest.readers import Table, open_table
 from blotter.ingest.spec import ColumnSpec, DatasetSpec, ReaderOptions
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
-from blotter.privacy import PrivacyRules
+from blotter.privacy import PrivacyRules, stricter, withdrawn_reason, withdrawn_words
 from blotter.quality import QualityRules
 from blotter.schema import physical_names
 from blotter.store.base import Store
+from blotter.store.retention import Retention
 
 BATCH_ROWS = 10_000
 MAX_LISTED_PROBLEMS = 1000
@@ -51,6 +53,15 @@ class LoadResult:
     notes: list[str] = field(default_factory=list)
     privacy: dict[str, int] = field(default_factory=dict)  # what the privacy rules changed
     quality: dict[str, Any] = field(default_factory=dict)  # the quality report
+    # Earlier versions withdrawn because the file's privacy rules are stricter than those
+    # they were published under, and why.
+    withdrawn: list[int] = field(default_factory=list)
+    withdrawn_reason: str = ""
+
+    def withdrawn_note(self) -> list[str]:
+        if not self.withdrawn:
+            return []
+        return [f"{withdrawn_words(self.withdrawn)} ({self.withdrawn_reason})."]
 
 
 @dataclass
@@ -460,8 +471,15 @@ def load_file(
         if created:  # a new dataset whose first load failed leaves no empty shell behind
             store.delete_dataset(dataset_id)
         raise
+    withdrawn: list[int] = []
+    reason = withdrawn_reason(date.today())
     if spec is not None and not created and update_metadata:
         store.update_metadata(dataset_id, prepared.meta)
+        if existing is not None and stricter(existing.meta.privacy, prepared.meta.privacy):
+            # The new version was written under the stricter rules; no earlier one may
+            # still be read.
+            (pruned,) = store.prune_versions(Retention(last=1), dataset_id=dataset_id, reason=reason)
+            withdrawn = pruned.versions
     return LoadResult(
         dataset_id=dataset_id,
         version=version.number,
@@ -469,6 +487,8 @@ def load_file(
         notes=prepared.notes,
         privacy=version.privacy,
         quality=version.quality,
+        withdrawn=withdrawn,
+        withdrawn_reason=reason if withdrawn else "",
     )
 
 

@@ -18,6 +18,7 @@ from blotter.management.files import (
     upload_file,
 )
 from blotter.management.metadata import (
+    Edited,
     MetadataChange,
     apply_metadata_change,
     check_row_identifier,
@@ -37,6 +38,7 @@ from blotter.management.uploads import (
 __all__ = [
     "PROFILE_NAME",
     "Cancelled",
+    "Edited",
     "MetadataChange",
     "Preview",
     "apply_metadata_change",

@@ -12,10 +12,12 @@ from sqlglot import exp
 from blotter.access import Viewer, audit, managed_dataset, require_account
 from blotter.errors import InvalidRequest, PermissionDenied
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Role, Visibility
-from blotter.privacy import rule_problems
+from blotter.management.tighten import RulesApplied, store_stricter_rules
+from blotter.privacy import rule_problems, stricter
 from blotter.quality import check_problems
 from blotter.schema import DATASET_TABLE
 from blotter.store.base import Store
+from blotter.store.protect import raw_copies_internal
 
 # Only administrators move a dataset between agencies or owners.
 _ADMIN_ONLY = {"agency", "owner"}
@@ -67,9 +69,20 @@ class MetadataChange:
         return cls(fields=fields, columns=edits)
 
 
+@dataclass
+class Edited:
+    """A dataset after an edit, and what stricter privacy rules did to its published rows
+    (None: the rules were not made stricter, or nothing is published yet)."""
+
+    dataset: Dataset
+    applied: RulesApplied | None = None
+
+
 def apply_metadata_change(
     store: Store, viewer: Viewer, dataset_id: str, change: MetadataChange
-) -> Dataset:
+) -> Edited:
+    """Apply an edit. Privacy rules made stricter on a dataset with published rows apply
+    to them at once (``tighten.py``); loosened ones apply from the next write on."""
     dataset = managed_dataset(store, viewer, dataset_id)
     unknown = sorted(set(change.fields) - set(DatasetMeta.model_fields))
     if unknown:
@@ -114,8 +127,21 @@ def apply_metadata_change(
     changed_fields = sorted(
         k for k in change.fields if getattr(meta, k) != getattr(dataset.meta, k)
     )
-    if changed_fields:
+    columns = None
+    if change.columns is not None:
+        # Checked before anything is stored, against the rules as edited: a raw copy of a
+        # field they protect stays internal.
+        ruled = raw_copies_internal(meta.privacy, dataset.columns)
+        columns = _edited_columns(
+            dataset.model_copy(update={"meta": meta, "columns": ruled}), change.columns
+        )
+    applied = None
+    old_rules = dataset.meta.privacy
+    if "privacy" in changed_fields and dataset.version and stricter(old_rules, meta.privacy):
+        applied = store_stricter_rules(store, viewer, dataset, meta)
+    elif changed_fields:
         store.update_metadata(dataset_id, meta)
+    if changed_fields:
         audit(
             store,
             viewer,
@@ -123,9 +149,8 @@ def apply_metadata_change(
             dataset_id,
             changed={k: str(getattr(meta, k)) for k in changed_fields},
         )
-    if change.columns is not None:
-        columns = _edited_columns(dataset, change.columns)
-        if columns != dataset.columns:
+    if columns is not None:
+        if columns != store.get_dataset(dataset_id).columns:
             store.update_columns(dataset_id, columns)
             audit(
                 store,
@@ -134,7 +159,7 @@ def apply_metadata_change(
                 dataset_id,
                 internal=[c.field_name for c in columns if c.internal],
             )
-    return store.get_dataset(dataset_id)
+    return Edited(store.get_dataset(dataset_id), applied)
 
 
 def _edited_columns(dataset: Dataset, edits: list[dict[str, Any]]) -> list[Column]:

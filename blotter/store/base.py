@@ -35,6 +35,7 @@ from blotter.model import (
 )
 from blotter.privacy import PrivacyRules
 from blotter.quality import QualityReport, QualityRules
+from blotter.schema import ROW_ID
 from blotter.store.protect import (
     protect_batches,
     protect_staged,
@@ -49,6 +50,7 @@ from blotter.store.quality import (
     completeness,
     distinct_values,
 )
+from blotter.store.reprotect import staged_again
 from blotter.store.retention import Pruned, Retention
 from blotter.store.rollup_tables import Rollup
 
@@ -214,6 +216,32 @@ class Store(ABC):
         )
         return version.model_copy(update={"privacy": dict(counts), "quality": report}), changes
 
+    def protect_published(
+        self,
+        dataset_id: str,
+        old: PrivacyRules,
+        new: PrivacyRules,
+        *,
+        source: str = "",
+        note: str = "",
+    ) -> tuple[Version, ChangeCounts]:
+        """The served rows, published under ``old``, written again under ``new`` as a new
+        version (``store/reprotect.py``): each row keeps its ``:id`` and the fields no rule
+        changed, a row a rule now leaves out is deleted. The rows were checked when first
+        written, so no quality check runs again; the version's report is made afresh (the
+        earlier ones may name values the new rules withhold). The stored rules are not
+        changed here: the caller stores ``new`` once the version is served."""
+        dataset = self.get_dataset(dataset_id)
+        counts: Counter[str] = Counter()
+        staged = staged_again(self.execute, dataset, old, new, counts)
+        version, changes = self._apply_changes(
+            dataset_id, ROW_ID, staged, source=source, note=note
+        )
+        meta = dataset.meta.model_copy(update={"privacy": new})
+        checker = Checker(meta, dataset.columns, 1, full_rows=True)
+        report = self._keep_quality(dataset_id, version, checker, None, meta, dataset.columns)
+        return version.model_copy(update={"privacy": dict(counts), "quality": report}), changes
+
     def _meta_of(self, dataset_id: str) -> DatasetMeta:
         try:
             return self.get_dataset(dataset_id).meta
@@ -316,12 +344,18 @@ class Store(ABC):
 
     @abstractmethod
     def prune_versions(
-        self, retention: Retention, *, dataset_id: str | None = None, dry_run: bool = False
+        self,
+        retention: Retention,
+        *,
+        dataset_id: str | None = None,
+        dry_run: bool = False,
+        reason: str = "",
     ) -> list[Pruned]:
         """Apply the retention setting to one dataset or every one: mark the versions it
         does not keep as pruned (they stay listed; reading them raises VersionGone) and
         delete the history rows no kept version reads. The newest version is always kept.
-        A dry run changes nothing and says what would be removed."""
+        A dry run changes nothing and says what would be removed. ``reason`` is kept with
+        each version pruned (empty: the retention setting's)."""
 
     @abstractmethod
     def version_diff(

@@ -79,7 +79,7 @@ def _descriptive(declared: dict[str, Any] | None, served_type: str) -> dict[str,
 # the dataset id; callers add only constant text).
 VERSIONS_QUERY = (
     "SELECT number, row_count, created_at, source, rows_added, rows_changed, rows_removed, "
-    "note, agency, pruned FROM blotter_versions WHERE dataset_id = ?"
+    "note, agency, pruned, pruned_reason FROM blotter_versions WHERE dataset_id = ?"
 )
 
 
@@ -98,8 +98,9 @@ def versions_from_rows(dataset_id: str, rows: list[tuple[Any, ...]]) -> list[Ver
             note=note or "",
             agency=agency or "",
             pruned=bool(pruned),
+            pruned_reason=reason or "",
         )
-        for n, c, t, s, added, changed, removed, note, agency, pruned in rows
+        for n, c, t, s, added, changed, removed, note, agency, pruned, reason in rows
     ]
 
 

@@ -77,21 +77,22 @@ class SqlHistory(SqlCatalog):
     def _version_row(self, dataset_id: str, number: int) -> _Row:
         """A readable version; VersionNotFound, VersionGone."""
         rows = self._query(
-            "SELECT v.table_name, v.columns, v.pruned, v.segment, d.current_version "
-            "FROM blotter_versions v JOIN blotter_datasets d ON d.id = v.dataset_id "
-            "WHERE v.dataset_id = ? AND v.number = ?",
+            "SELECT v.table_name, v.columns, v.pruned, v.segment, d.current_version, "
+            "v.pruned_reason FROM blotter_versions v JOIN blotter_datasets d "
+            "ON d.id = v.dataset_id WHERE v.dataset_id = ? AND v.number = ?",
             [dataset_id, number],
         )
         if not rows:
             raise VersionNotFound(dataset_id, number, self.get_dataset(dataset_id).version)
-        table, columns, pruned, segment, current = rows[0]
+        table, columns, pruned, segment, current, reason = rows[0]
         if pruned:
             kept = self._query(
                 "SELECT number FROM blotter_versions WHERE dataset_id = ? AND NOT pruned "
                 "ORDER BY number",
                 [dataset_id],
             )
-            raise VersionGone(dataset_id, number, _kept_words([int(k) for (k,) in kept]))
+            kept_words = _kept_words([int(k) for (k,) in kept])
+            raise VersionGone(dataset_id, number, kept_words, str(reason or ""))
         return _Row(number, str(table), _columns(columns), segment, number == current)
 
     def dataset_at(self, dataset_id: str, number: int) -> Dataset:
@@ -141,18 +142,24 @@ class SqlHistory(SqlCatalog):
     # --- retention -----------------------------------------------------------------
 
     def prune_versions(
-        self, retention: Retention, *, dataset_id: str | None = None, dry_run: bool = False
+        self,
+        retention: Retention,
+        *,
+        dataset_id: str | None = None,
+        dry_run: bool = False,
+        reason: str = "",
     ) -> list[Pruned]:
-        """Mark the versions ``retention`` does not keep as pruned and delete the history
-        rows no kept version reads (a history table no kept version reads is dropped).
-        Pruned versions stay listed; reading them raises VersionGone. The newest version is
-        always kept. On a dry run nothing changes; the answer says what would be removed."""
+        """Mark the versions ``retention`` does not keep as pruned (with ``reason``, when
+        not the retention setting's) and delete the history rows no kept version reads (a
+        history table no kept version reads is dropped). Pruned versions stay listed;
+        reading them raises VersionGone. The newest version is always kept. On a dry run
+        nothing changes; the answer says what would be removed."""
         ids = [dataset_id] if dataset_id else [d.id for d in self.list_datasets()]
         if dataset_id:
             self.get_dataset(dataset_id)
-        return [self._prune(one, retention, dry_run) for one in ids]
+        return [self._prune(one, retention, dry_run, reason) for one in ids]
 
-    def _prune(self, dataset_id: str, retention: Retention, dry_run: bool) -> Pruned:
+    def _prune(self, dataset_id: str, retention: Retention, dry_run: bool, reason: str) -> Pruned:
         with self._history_transaction() as (tx, execute):
             versions = versions_from_rows(dataset_id, tx.rows(VERSIONS_QUERY, [dataset_id]))
             kept = set(retention.kept(versions))
@@ -189,9 +196,9 @@ class SqlHistory(SqlCatalog):
             if not dry_run:
                 for number in report.versions:
                     tx.run(
-                        "UPDATE blotter_versions SET pruned = true "
+                        "UPDATE blotter_versions SET pruned = true, pruned_reason = ? "
                         "WHERE dataset_id = ? AND number = ?",
-                        [dataset_id, number],
+                        [reason, dataset_id, number],
                     )
         return report
 

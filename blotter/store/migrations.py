@@ -144,4 +144,9 @@ def migrations(d: Dialect) -> tuple[tuple[str, ...], ...]:
                 PRIMARY KEY (dataset_id, version)
             )""",
         ),
+        (
+            # Why a version was pruned, when not by the retention setting (withdrawn because
+            # it was published before the dataset's privacy rules were tightened).
+            f"ALTER TABLE blotter_versions ADD COLUMN pruned_reason {d.text} DEFAULT ''",
+        ),
     )

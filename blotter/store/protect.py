@@ -245,6 +245,57 @@ def protect_batches(
         yield protect_batch(rules, columns, batch, counts)
 
 
+def protect_again(
+    old: PrivacyRules,
+    new: PrivacyRules,
+    columns: list[Column],
+    batch: pa.RecordBatch,
+    counts: Counter[str],
+) -> tuple[pa.RecordBatch, Mask]:
+    """Published rows, written under ``old``, with ``new`` applied: the rows in the same
+    order, and those to leave out. Every rule is safe to apply twice (a withheld age is no
+    longer under the limit, a hundred block stays one, a snapped point stays on its cell's
+    centre, an emptied field stays empty), so all of ``new`` is applied and a rule already
+    applied changes nothing. The one part the published rows cannot settle by themselves:
+    a juvenile rule made stricter (drop, or more fields withheld) on rows whose age ``old``
+    withheld. Their age is gone, so every row with no age and the fields ``old`` withheld
+    empty is treated as a juvenile's, and counted (``juveniles_assumed``)."""
+    rows = _Rows(batch, columns)
+    assumed = _withheld_juveniles(old, new, rows)
+    drop = _apply(new, rows)
+    j = new.juveniles
+    if j is not None and assumed is not None:
+        assumed = pc.and_not(assumed, drop)
+    count = 0 if assumed is None else pc.sum(assumed).as_py() or 0
+    if j is not None and assumed is not None and count:
+        if j.action == "drop":
+            drop = pc.or_(drop, assumed)
+        else:
+            raw = [r for r, f in new.raw_copies.items() if f in j.withhold]
+            rows.empty(assumed, [*j.withhold, *raw])
+        rows.counts["juveniles_assumed"] += count
+    counts.update(rows.counts)
+    return rows.batch(), drop
+
+
+def _withheld_juveniles(old: PrivacyRules, new: PrivacyRules, rows: _Rows) -> Mask | None:
+    """The rows whose age ``old`` may have withheld as a juvenile's, when ``new``'s juvenile
+    rule on the same age does more with such rows than ``old`` did; else None."""
+    j, was = new.juveniles, old.juveniles
+    if j is None or was is None or was.action != "withhold" or j.column != was.column:
+        return None
+    if j.action != "drop" and not set(j.withhold) - set(was.withhold):
+        return None
+    age = rows.single(j.column)
+    if age is None:
+        return None
+    mask = pc.is_null(rows.arrays[age])
+    for field in was.withhold:
+        for name in rows.physical(field):
+            mask = pc.and_(mask, pc.is_null(rows.arrays[name]))
+    return mask
+
+
 def protect_staged(
     rules: PrivacyRules, columns: list[Column], staged: pa.Table, counts: Counter[str]
 ) -> pa.Table:
@@ -348,6 +399,7 @@ def _none(n: int) -> Mask:
 
 __all__ = [
     "hundred_block",
+    "protect_again",
     "protect_batch",
     "protect_batches",
     "protect_staged",

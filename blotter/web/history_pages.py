@@ -72,7 +72,13 @@ def version_lines(
             if v.number == 1
             else f"{counts_words(added, changed, removed)}; {_rows(v.row_count)} in all"
         )
-        gone = " Its rows were removed by the portal's retention setting." if v.pruned else ""
+        gone = ""
+        if v.pruned:
+            gone = (
+                f" Its rows were withdrawn: {v.pruned_reason}."
+                if v.pruned_reason
+                else " Its rows were removed by the portal's retention setting."
+            )
         lines.append(
             VersionLine(
                 number=v.number,

@@ -104,7 +104,7 @@ class EditPage:
 def edit_dataset(request: Request, dataset_id: str, notice: str = "") -> Response:
     viewer = staff_viewer(request)
     dataset = writable_dataset(portal_of(request).store, viewer, dataset_id)
-    return render(request, "edit.html", _edit_page(viewer, dataset, notice=notice[:200]))
+    return render(request, "edit.html", _edit_page(viewer, dataset, notice=notice[:400]))
 
 
 def _edit_page(viewer: Viewer, dataset: Dataset, **extra: str) -> EditPage:
@@ -188,12 +188,13 @@ async def save_dataset(request: Request, dataset_id: str) -> Response:
         for c in dataset.columns
     ]
     try:
-        apply_metadata_change(store, viewer, dataset_id, MetadataChange(fields, columns))
+        edited = apply_metadata_change(store, viewer, dataset_id, MetadataChange(fields, columns))
     except BlotterError as err:
         page = _edit_page(viewer, store.get_dataset(dataset_id))
         return sent_back(request, "edit.html", page, err)
     portal_of(request).after_write(dataset_id)
-    return see_other(f"/manage/d/{dataset_id}?" + urlencode({"notice": "Saved."}))
+    notice = "Saved." + (f" {edited.applied.message()}" if edited.applied else "")
+    return see_other(f"/manage/d/{dataset_id}?" + urlencode({"notice": notice}))
 
 
 # --- import profiles -----------------------------------------------------------------
