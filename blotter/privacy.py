@@ -257,12 +257,12 @@ def reapply_problems(old: PrivacyRules, new: PrivacyRules) -> list[str]:
     """What of ``new`` cannot be applied to rows published under ``old``: an age band whose
     bounds or text column changed, since the published rows keep no exact age to band
     again (the dataset's file, loaded again, can)."""
-    before = {b.column: b for b in old.age_bands}
+    before = {b.column: (b.into, b.bounds) for b in old.age_bands}
     return [
         f"the age bands of '{b.column}' cannot be drawn again on published rows (their exact "
         "ages are withheld): keep the bounds and 'into', or load the file again with them"
         for b in new.age_bands
-        if b.column in before and (b.into, b.bounds) != (before[b.column].into, before[b.column].bounds)
+        if b.column in before and (b.into, b.bounds) != before[b.column]
     ]
 
 

@@ -68,7 +68,7 @@ def load(
     from blotter.access import audit
     from blotter.ingest.pipeline import load_file
     from blotter.ingest.spec import load_spec_file
-    from blotter.privacy import count_words
+    from blotter.privacy import count_words, withdrawn_words
 
     if (dataset is None) == (not new):
         err_console.print("Give exactly one of --dataset ID (new version) or --new.")
@@ -119,7 +119,10 @@ def load(
                     note=note,
                 )
                 dataset_id, version, rows = result.dataset_id, result.version, result.row_count
-                notes = result.notes + count_words(result.privacy) + result.withdrawn_note()
+                notes = result.notes + count_words(result.privacy)
+                if result.withdrawn:
+                    words = withdrawn_words(result.withdrawn)
+                    notes.append(f"{words} ({result.withdrawn_reason}).")
                 audit(
                     store,
                     operator,

@@ -8,9 +8,9 @@ file is exhausted, which rolls the store's transaction back: nothing is publishe
 from __future__ import annotations
 
 import itertools
-from datetime import date
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from blotter.ingest.read_ahead import read_ahead
 from blotter.ingest.readers import Table, open_table
 from blotter.ingest.spec import ColumnSpec, DatasetSpec, ReaderOptions
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
-from blotter.privacy import PrivacyRules, stricter, withdrawn_reason, withdrawn_words
+from blotter.privacy import PrivacyRules, stricter, withdrawn_reason
 from blotter.quality import QualityRules
 from blotter.schema import physical_names
 from blotter.store.base import Store
@@ -57,11 +57,6 @@ class LoadResult:
     # they were published under, and why.
     withdrawn: list[int] = field(default_factory=list)
     withdrawn_reason: str = ""
-
-    def withdrawn_note(self) -> list[str]:
-        if not self.withdrawn:
-            return []
-        return [f"{withdrawn_words(self.withdrawn)} ({self.withdrawn_reason})."]
 
 
 @dataclass
@@ -478,7 +473,9 @@ def load_file(
         if existing is not None and stricter(existing.meta.privacy, prepared.meta.privacy):
             # The new version was written under the stricter rules; no earlier one may
             # still be read.
-            (pruned,) = store.prune_versions(Retention(last=1), dataset_id=dataset_id, reason=reason)
+            (pruned,) = store.prune_versions(
+                Retention(last=1), dataset_id=dataset_id, reason=reason
+            )
             withdrawn = pruned.versions
     return LoadResult(
         dataset_id=dataset_id,

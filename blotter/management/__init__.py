@@ -1,5 +1,6 @@
 """What publishers do to datasets, shared by the publisher API, the staff pages and the
-command line: create, edit metadata and the data dictionary (``metadata``), write rows from
+command line: create, edit metadata and the data dictionary (``metadata``; privacy rules made
+stricter applied to the published rows, ``tighten``), write rows from
 a payload (``rows``), keep uploads on disk (``uploads``), preview and publish files
 (``files``), import profiles (``profiles``).
 

@@ -11,8 +11,8 @@ from sqlglot import exp
 
 from blotter.access import Viewer, audit, managed_dataset, require_account
 from blotter.errors import InvalidRequest, PermissionDenied
-from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Role, Visibility
 from blotter.management.tighten import RulesApplied, store_stricter_rules
+from blotter.model import Column, ColumnType, Dataset, DatasetMeta, Role, Visibility
 from blotter.privacy import rule_problems, stricter
 from blotter.quality import check_problems
 from blotter.schema import DATASET_TABLE
@@ -149,16 +149,15 @@ def apply_metadata_change(
             dataset_id,
             changed={k: str(getattr(meta, k)) for k in changed_fields},
         )
-    if columns is not None:
-        if columns != store.get_dataset(dataset_id).columns:
-            store.update_columns(dataset_id, columns)
-            audit(
-                store,
-                viewer,
-                "dataset.dictionary",
-                dataset_id,
-                internal=[c.field_name for c in columns if c.internal],
-            )
+    if columns is not None and columns != store.get_dataset(dataset_id).columns:
+        store.update_columns(dataset_id, columns)
+        audit(
+            store,
+            viewer,
+            "dataset.dictionary",
+            dataset_id,
+            internal=[c.field_name for c in columns if c.internal],
+        )
     return Edited(store.get_dataset(dataset_id), applied)
 
 

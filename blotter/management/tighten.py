@@ -96,9 +96,7 @@ def store_stricter_rules(
         changed, left_out = changed + changes.updated, left_out + changes.deleted
         counts.update(version.privacy)
     (pruned,) = store.prune_versions(Retention(last=1), dataset_id=dataset.id, reason=reason)
-    applied = RulesApplied(
-        version.number, changed, left_out, pruned.versions, dict(counts), reason
-    )
+    applied = RulesApplied(version.number, changed, left_out, pruned.versions, dict(counts), reason)
     audit(
         store,
         viewer,

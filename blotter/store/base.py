@@ -234,13 +234,12 @@ class Store(ABC):
         dataset = self.get_dataset(dataset_id)
         counts: Counter[str] = Counter()
         staged = staged_again(self.execute, dataset, old, new, counts)
-        version, changes = self._apply_changes(
-            dataset_id, ROW_ID, staged, source=source, note=note
-        )
+        version, changes = self._apply_changes(dataset_id, ROW_ID, staged, source=source, note=note)
         meta = dataset.meta.model_copy(update={"privacy": new})
         checker = Checker(meta, dataset.columns, 1, full_rows=True)
         report = self._keep_quality(dataset_id, version, checker, None, meta, dataset.columns)
-        return version.model_copy(update={"privacy": dict(counts), "quality": report}), changes
+        privacy = {k: n for k, n in counts.items() if n}
+        return version.model_copy(update={"privacy": privacy, "quality": report}), changes
 
     def _meta_of(self, dataset_id: str) -> DatasetMeta:
         try:

@@ -262,7 +262,14 @@ def protect_again(
     empty is treated as a juvenile's, and counted (``juveniles_assumed``)."""
     rows = _Rows(batch, columns)
     assumed = _withheld_juveniles(old, new, rows)
+    before = dict(rows.arrays)
     drop = _apply(new, rows)
+    # Those two count the rows a rule matches; here only a value it changed counts.
+    if s := new.sensitive_offences:
+        fields = [n for f in s.withhold for n in rows.physical(f)]
+        rows.counts["locations_withheld"] = _changed(before, rows.arrays, fields)
+    parts = [n for p in new.points for n in rows.physical(p.column)]
+    rows.counts["points_snapped"] = _changed(before, rows.arrays, parts)
     j = new.juveniles
     if j is not None and assumed is not None:
         assumed = pc.and_not(assumed, drop)
@@ -276,6 +283,17 @@ def protect_again(
         rows.counts["juveniles_assumed"] += count
     counts.update(rows.counts)
     return rows.batch(), drop
+
+
+def _changed(before: dict[str, pa.Array], after: dict[str, pa.Array], names: list[str]) -> int:
+    """The rows where any of the columns ``names`` changed (an emptied value included)."""
+    rows = _none(len(next(iter(after.values())))) if after else _none(0)
+    for name in names:
+        unequal = pc.fill_null(pc.not_equal(before[name], after[name]), False)
+        rows = pc.or_(
+            rows, pc.or_(unequal, pc.xor(pc.is_null(before[name]), pc.is_null(after[name])))
+        )
+    return pc.sum(rows).as_py() or 0
 
 
 def _withheld_juveniles(old: PrivacyRules, new: PrivacyRules, rows: _Rows) -> Mask | None:

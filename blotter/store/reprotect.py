@@ -91,9 +91,7 @@ def _changes(
         [pa.array(v, t) for v, t in zip(values[1:], types, strict=True)], names=names
     )
     out, drop = protect_again(old, new, columns, batch, counts)
-    changed = np.column_stack(
-        [_differs(batch.column(i), out.column(i)) for i in range(len(names))]
-    )
+    changed = np.column_stack([_differs(batch.column(i), out.column(i)) for i in range(len(names))])
     dropped = np.asarray(drop.to_numpy(zero_copy_only=False), dtype=bool)
     changed[dropped] = False
     keep = changed.any(axis=1) | dropped
