@@ -91,7 +91,8 @@ class PrivacyRules(_Rule):
         return self
 
     def is_empty(self) -> bool:
-        return self == PrivacyRules()
+        """No rule (the raw copies a dataset file records are no rule)."""
+        return self.model_copy(update={"raw_copies": {}}) == PrivacyRules()
 
     def fields(self) -> dict[str, str]:
         """Each field a rule names, with the rule naming it (for checks against columns)."""

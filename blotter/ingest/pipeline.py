@@ -397,7 +397,8 @@ def keep_access(prepared: PreparedLoad, existing: Dataset) -> None:
     # Rules and checks set in the portal hold until a dataset file declares its own.
     privacy = prepared.meta.privacy
     if privacy.is_empty():
-        privacy = existing.meta.privacy
+        raw = {**existing.meta.privacy.raw_copies, **privacy.raw_copies}
+        privacy = existing.meta.privacy.model_copy(update={"raw_copies": raw})
     quality = prepared.meta.quality
     if quality == QualityRules():
         quality = existing.meta.quality

@@ -194,7 +194,9 @@ class DatasetSpec(DatasetMeta):
             problems = rule_problems(self.privacy, types)
             if problems:
                 raise ValueError("; ".join(problems))
-            # A raw copy must not reveal what its field's rule withholds (store/protect.py).
+        if self.columns:
+            # A raw copy must not reveal what its field's rule withholds (store/protect.py),
+            # nor what a rule set later withholds: recorded even without rules.
             raw = {s.keep_raw: s.field for s in self.columns if s.keep_raw}
             self.privacy = self.privacy.model_copy(update={"raw_copies": raw})
         if self.columns:

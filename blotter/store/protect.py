@@ -278,8 +278,10 @@ def protect_again(
         if j.action == "drop":
             drop = pc.or_(drop, assumed)
         else:
+            # As a fresh write: a juvenile's age is withheld before it is banded.
+            bands = [b.into for b in old.age_bands if b.column == j.column]
             raw = [r for r, f in new.raw_copies.items() if f in j.withhold]
-            rows.empty(assumed, [*j.withhold, *raw])
+            rows.empty(assumed, [*j.withhold, *raw, *bands])
         rows.counts["juveniles_assumed"] += count
     counts.update(rows.counts)
     return rows.batch(), drop
@@ -297,21 +299,48 @@ def _changed(before: dict[str, pa.Array], after: dict[str, pa.Array], names: lis
 
 
 def _withheld_juveniles(old: PrivacyRules, new: PrivacyRules, rows: _Rows) -> Mask | None:
-    """The rows whose age ``old`` may have withheld as a juvenile's, when ``new``'s juvenile
-    rule on the same age does more with such rows than ``old`` did; else None."""
+    """The rows whose age ``old`` withheld and that may be a juvenile's by ``new``'s rule,
+    when that rule does more with them than ``old`` did; else None. An age ``old``'s
+    juvenile rule withheld leaves the row with no age and its withheld fields empty; an age
+    ``old`` put in a band leaves the band, whose lower bound may be under the limit."""
     j, was = new.juveniles, old.juveniles
-    if j is None or was is None or was.action != "withhold" or j.column != was.column:
+    age = rows.single(j.column) if j is not None else None
+    if j is None or age is None:
         return None
-    if j.action != "drop" and not set(j.withhold) - set(was.withhold):
+    found = _none(rows.num_rows)
+    no_age = pc.is_null(rows.arrays[age])
+    if (
+        was is not None
+        and was.action == "withhold"
+        and j.column == was.column
+        and (j.action == "drop" or set(j.withhold) - set(was.withhold))
+    ):
+        mask = no_age
+        for field in was.withhold:
+            for name in rows.physical(field):
+                mask = pc.and_(mask, pc.is_null(rows.arrays[name]))
+        found = pc.or_(found, mask)
+    for band in old.age_bands:
+        into = rows.single(band.into)
+        if band.column != j.column or into is None:
+            continue
+        lows = [_band_low(label) for label in rows.arrays[into].to_pylist()]
+        young = pa.array([low is not None and low < j.under for low in lows])
+        found = pc.or_(found, pc.and_(no_age, young))
+    return found if pc.any(found).as_py() else None
+
+
+def _band_low(label: str | None) -> float | None:
+    """The lowest age of a band's label (``under 18``: 0, ``18-24``: 18, ``65 and over``)."""
+    if not label:
         return None
-    age = rows.single(j.column)
-    if age is None:
+    if label.startswith("under "):
+        return 0.0
+    head = label.split("-")[0].split(" ")[0]
+    try:
+        return float(head)
+    except ValueError:
         return None
-    mask = pc.is_null(rows.arrays[age])
-    for field in was.withhold:
-        for name in rows.physical(field):
-            mask = pc.and_(mask, pc.is_null(rows.arrays[name]))
-    return mask
 
 
 def protect_staged(

@@ -292,3 +292,40 @@ def test_blotter_load_with_stricter_rules_withdraws_the_earlier_versions(
             assert _get(server, "/resource/call-0006.json?$$version=1").status_code == 410
     finally:
         store.close()
+
+
+def test_the_as_recorded_copy_of_a_newly_protected_field_becomes_internal(
+    portal: Portal, live: LiveServer, tmp_path: Path
+) -> None:
+    """A dataset file's ``keep_raw`` copy of an address holds the exact address: once a rule
+    protects the address, the copy is staff-only, in the new version and for good."""
+    from blotter.ingest.pipeline import load_file
+    from blotter.ingest.spec import load_spec_file
+
+    spec = tmp_path / "raw.yaml"
+    spec.write_text(
+        "name: Raw\nid: rawc-0007\nsource: raw.csv\nrow_identifier: case_no\n"
+        "columns:\n  - {field: case_no, source: case_no}\n"
+        "  - {field: address, source: address, keep_raw: address_raw}\n"
+    )
+    (tmp_path / "raw.csv").write_text("case_no,address\nc1,1517 Main St\n")
+    load_file(portal.store, tmp_path / "raw.csv", spec=load_spec_file(spec))
+    assert "1517 Main" in _get(live, "/resource/rawc-0007.json").text
+    answer = requests.patch(
+        f"{live.url}/api/views/rawc-0007",
+        data=json.dumps({"privacy": {"hundred_block": ["address"]}}),
+        auth=("boss", PASSWORD),
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    for path in (
+        "/resource/rawc-0007.json",
+        "/api/views/rawc-0007/rows.csv",
+        "/datasets/rawc-0007",
+    ):
+        assert "1517 Main" not in _shown(_get(live, path)), path
+    staff = _get(live, "/resource/rawc-0007.json", auth=STAFF).json()
+    assert [(r["address"], r["address_raw"]) for r in staff] == [
+        ("1500 block of Main St", "1517 Main St")  # kept, as a write keeps it: internal
+    ]
+    assert portal.store.get_dataset("rawc-0007").column("address_raw").internal  # type: ignore[union-attr]

@@ -191,3 +191,26 @@ def test_the_store_writes_the_served_rows_again_keeping_their_identities(
     again, none = engine_store.protect_published("rows-0001", rules, rules)
     assert (again.number, none.updated, none.deleted) == (3, 0, 0)
     assert _rows(engine_store, "rows-0001") == after
+
+
+def test_a_juvenile_rule_added_after_age_bands_reads_the_bands() -> None:
+    """Age bands withheld every exact age: a juvenile rule added later finds the rows whose
+    band may be under its limit (``under 18``, and ``15-24`` under 21)."""
+    bands = [{"column": "suspect_age", "into": "band", "bounds": [18, 25, 60]}]
+    old = _rules(age_bands=bands)
+    once = protect_batch(old, COLUMNS, pa.record_batch(ROWS), Counter())
+    assert once.column("band").to_pylist() == ["18-24", "25-59", "60 and over", None]
+    for under, dropped in ((18, [False] * 4), (21, [True, False, False, False])):
+        new = _rules(
+            age_bands=bands, juveniles={"column": "suspect_age", "under": under, "action": "drop"}
+        )
+        counts: Counter[str] = Counter()
+        _, drop = protect_again(old, new, COLUMNS, once, counts)
+        assert drop.to_pylist() == dropped
+        assert counts == Counter({"juveniles_assumed": sum(dropped)})
+    new = _rules(
+        age_bands=bands, juveniles={"column": "suspect_age", "under": 30, "withhold": ["name"]}
+    )
+    out, drop = protect_again(old, new, COLUMNS, once, Counter())
+    assert out.column("name").to_pylist() == [None, None, None, "Cy Day"]
+    assert out.column("band").to_pylist() == [None, None, "60 and over", None]

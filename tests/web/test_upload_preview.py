@@ -45,13 +45,15 @@ def test_the_preview_says_what_would_change_and_what_the_rules_withhold(portal: 
         auth=("pub_a", PASSWORD),
     )
     assert answer.status_code == 200
+    # Rules added to published rows are applied to them at once: version 2.
+    assert portal.store.get_dataset(PUBLIC).version == 2
     page = _preview(
         client, csrf, HEADER + "c1,theft,19,Smith\nc2,fraud,34,Jones\nc9,theft,16,Lee\n", None
     )
     assert "Publishing would leave 1 row added, 1 changed, 0 removed, 1 unchanged." in page
     assert "1 record of a juvenile with the age withheld" in page
     assert 'name="mode" value="upsert"' in page
-    assert portal.store.get_dataset(PUBLIC).version == 1
+    assert portal.store.get_dataset(PUBLIC).version == 2  # the preview published nothing
 
 
 def test_a_replace_removing_most_rows_needs_the_number_ticked(portal: Portal) -> None:
