@@ -262,14 +262,22 @@ def protect_again(
     empty is treated as a juvenile's, and counted (``juveniles_assumed``)."""
     rows = _Rows(batch, columns)
     assumed = _withheld_juveniles(old, new, rows)
+    unknown_names = _unknown_names(old, new, rows)
     before = dict(rows.arrays)
     drop = _apply(new, rows)
-    # Those two count the rows a rule matches; here only a value it changed counts.
+    for name, mask in unknown_names:
+        text = rows.arrays[name]
+        mask = pc.and_(mask, pc.is_valid(text))
+        rows.arrays[name] = pc.if_else(mask, pa.scalar(WITHHELD, text.type), text)
+    # Counted as a value changed, not as a row a rule matched (it may be applied already).
     if s := new.sensitive_offences:
         fields = [n for f in s.withhold for n in rows.physical(f)]
         rows.counts["locations_withheld"] = _changed(before, rows.arrays, fields)
     parts = [n for p in new.points for n in rows.physical(p.column)]
     rows.counts["points_snapped"] = _changed(before, rows.arrays, parts)
+    if c := new.scrub:
+        texts = [n for f in c.columns for n in rows.physical(f)]
+        rows.counts["text_scrubbed"] = _changed(before, rows.arrays, texts)
     j = new.juveniles
     if j is not None and assumed is not None:
         assumed = pc.and_not(assumed, drop)
@@ -328,6 +336,28 @@ def _withheld_juveniles(old: PrivacyRules, new: PrivacyRules, rows: _Rows) -> Ma
         young = pa.array([low is not None and low < j.under for low in lows])
         found = pc.or_(found, pc.and_(no_age, young))
     return found if pc.any(found).as_py() else None
+
+
+def _unknown_names(old: PrivacyRules, new: PrivacyRules, rows: _Rows) -> list[tuple[str, Mask]]:
+    """Free text ``new`` scrubs of a name column that ``old`` did not, on rows where ``old``
+    may have withheld that name (a juvenile's, a sensitive offence's): the name is gone, so
+    it cannot be found in the text, which is withheld whole instead."""
+    if (s := new.scrub) is None:
+        return []
+    done = (
+        set() if old.scrub is None else {(c, n) for c in old.scrub.columns for n in old.scrub.names}
+    )
+    out = []
+    for field in s.columns:
+        text = rows.single(field)
+        names = [n for n in s.names if (field, n) not in done and n in old.protected()]
+        mask = _none(rows.num_rows)
+        for name in names:
+            for part in rows.physical(name):
+                mask = pc.or_(mask, pc.is_null(rows.arrays[part]))
+        if text is not None and pc.any(mask).as_py():
+            out.append((text, mask))
+    return out
 
 
 def _band_low(label: str | None) -> float | None:

@@ -214,3 +214,23 @@ def test_a_juvenile_rule_added_after_age_bands_reads_the_bands() -> None:
     out, drop = protect_again(old, new, COLUMNS, once, Counter())
     assert out.column("name").to_pylist() == [None, None, None, "Cy Day"]
     assert out.column("band").to_pylist() == [None, None, "60 and over", None]
+
+
+def test_text_scrubbed_of_a_name_an_earlier_rule_withheld_is_withheld_whole() -> None:
+    """The juvenile's name was withheld, so it cannot be found in the narrative any more:
+    the narrative of such a row is withheld whole; other rows are scrubbed of their name."""
+    old = _rules(juveniles={**JUV, "withhold": ["name"]})
+    once = protect_batch(old, COLUMNS, pa.record_batch(ROWS), Counter())
+    assert once.column("narrative").to_pylist()[0] == "Ann Lee called 301-555-0123"
+    new = _rules(
+        juveniles={**JUV, "withhold": ["name"]}, scrub={"columns": ["narrative"], "names": ["name"]}
+    )
+    counts: Counter[str] = Counter()
+    out, _ = protect_again(old, new, COLUMNS, once, counts)
+    assert out.column("narrative").to_pylist() == [
+        "[withheld]",
+        "[withheld] at home",
+        "[withheld]",  # c3 has no name: it may have been withheld, so its text is
+        "[withheld], [withheld]",
+    ]
+    assert counts == Counter({"text_scrubbed": 4})
