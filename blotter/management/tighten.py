@@ -90,8 +90,10 @@ def store_stricter_rules(
     counts = Counter(version.privacy)
     store.update_metadata(dataset.id, meta)
     if store.get_dataset(dataset.id).version != version.number:
+        # Written under ``old`` in between: applying old → new again is safe (every part of
+        # it is idempotent), and reaches that write's rows.
         version, changes = store.protect_published(
-            dataset.id, new, new, source="privacy rules", note=note
+            dataset.id, old, new, source="privacy rules", note=note
         )
         changed, left_out = changed + changes.updated, left_out + changes.deleted
         counts.update(version.privacy)

@@ -289,7 +289,10 @@ def protect_again(
             # As a fresh write: a juvenile's age is withheld before it is banded.
             bands = [b.into for b in old.age_bands if b.column == j.column]
             raw = [r for r, f in new.raw_copies.items() if f in j.withhold]
-            rows.empty(assumed, [*j.withhold, *raw, *bands])
+            fields = [*j.withhold, *raw, *bands]
+            was = dict(rows.arrays)
+            rows.empty(assumed, fields)
+            count = _changed(was, rows.arrays, [n for f in fields for n in rows.physical(f)])
         rows.counts["juveniles_assumed"] += count
     counts.update(rows.counts)
     return rows.batch(), drop

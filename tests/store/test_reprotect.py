@@ -234,3 +234,27 @@ def test_text_scrubbed_of_a_name_an_earlier_rule_withheld_is_withheld_whole() ->
         "[withheld], [withheld]",
     ]
     assert counts == Counter({"text_scrubbed": 4})
+
+
+def test_stricter_rules_applied_twice_change_nothing_more() -> None:
+    """A write that arrived under the old rules while the new ones were applied is reached
+    by applying old → new again: the rows already written under the new ones stay as they
+    are, the conservative parts (ages and names no longer known) included."""
+    old = _rules(
+        juveniles={**JUV, "withhold": ["name"]},
+        age_bands=[{"column": "suspect_age", "into": "band"}],
+    )
+    new = _rules(
+        juveniles={**JUV, "withhold": ["name", "address"]},
+        age_bands=[{"column": "suspect_age", "into": "band"}],
+        scrub={"columns": ["narrative"], "names": ["name"]},
+        hundred_block=["address"],
+        points=[{"column": "location", "grid_m": 400}],
+    )
+    once = protect_batch(old, COLUMNS, pa.record_batch(ROWS), Counter())
+    first, drop = protect_again(old, new, COLUMNS, once, Counter())
+    kept = first.filter(pa.compute.invert(drop))
+    counts: Counter[str] = Counter()
+    second, again = protect_again(old, new, COLUMNS, kept, counts)
+    assert second.to_pydict() == kept.to_pydict()
+    assert not any(again.to_pylist()) and +counts == Counter()
