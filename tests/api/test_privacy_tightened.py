@@ -329,3 +329,15 @@ def test_the_as_recorded_copy_of_a_newly_protected_field_becomes_internal(
         ("1500 block of Main St", "1517 Main St")  # kept, as a write keeps it: internal
     ]
     assert portal.store.get_dataset("rawc-0007").column("address_raw").internal  # type: ignore[union-attr]
+
+
+def test_age_bands_cannot_be_redrawn_on_published_rows(portal: Portal, live: LiveServer) -> None:
+    band = {"column": "age", "into": "offense"}
+    assert _patch(live, {"privacy": {"age_bands": [band]}}).status_code == 200
+    after = _get(live, f"/resource/{ID}.json", auth=STAFF).json()
+    assert sorted(r["offense"] for r in after) == ["25-34", "35-44", "under 18"]
+    refused = _patch(live, {"privacy": {"age_bands": [{**band, "bounds": [21, 65]}]}})
+    assert refused.status_code == 400, refused.text
+    assert "cannot be drawn again" in refused.json()["message"]
+    assert _versions(live) == [(2, False), (1, True)]
+    assert _get(live, f"/resource/{ID}.json", auth=STAFF).json() == after
