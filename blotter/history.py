@@ -6,6 +6,8 @@ what needs more than one of them."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from blotter.errors import VersionGone
 from blotter.exports.files import public_checksum
 from blotter.model import Dataset, Version
@@ -14,6 +16,8 @@ from blotter.store.base import Store
 
 # Audit actions of a write that makes a version, each with ``version`` in its detail.
 _WRITES = {"rows.upsert", "rows.replace", "rows.delete", "dataset.publish"}
+Key = TypeVar("Key")
+Value = TypeVar("Value")
 
 
 def version_publishers(store: Store, dataset: Dataset) -> dict[int, str]:
@@ -42,6 +46,17 @@ _COUNTS: dict[tuple[str, int, str, tuple[str, ...]], tuple[int, int | None, int]
 # The internal fields of a version by (dataset, its creation, version, the dataset's last
 # change): today's dictionary decides them, and a publish or an edit of it changes that.
 _HIDDEN: dict[tuple[str, str, int, str], frozenset[str]] = {}
+# Each holds one entry per version and dictionary edit a server has been asked about; past
+# this many the oldest go (asked again, they are computed again), so a server running for
+# years of publishing does not grow without end.
+_KEPT = 4096
+
+
+def _keep(memo: dict[Key, Value], key: Key, value: Value) -> Value:
+    if len(memo) >= _KEPT:
+        memo.pop(next(iter(memo)))  # the oldest
+    memo[key] = value
+    return value
 
 
 def public_counts(
@@ -67,22 +82,22 @@ def public_counts(
         shown = at.model_copy(update={"columns": [c for c in at.columns if not c.internal]})
         fields = tuple(c.field_name for c in shown.columns)
         key = (seen.id, version.number, version.created_at.isoformat(), fields)
-        if key not in _COUNTS:
+        if (counts := _COUNTS.get(key)) is None:
             found = store.version_diff(shown, version.number - 1, version.number, limit=1, offset=0)
-            _COUNTS[key] = (found.added, found.changed, found.removed)
+            counts = _keep(_COUNTS, key, (found.added, found.changed, found.removed))
     except VersionGone:
         return version.rows_added, None, version.rows_removed
-    return _COUNTS[key]
+    return counts
 
 
 def _hidden(store: Store, whole: Dataset, number: int) -> frozenset[str]:
     """The fields of version ``number`` that are internal as it is served today (none
     known of a pruned version)."""
     key = (whole.id, whole.created_at.isoformat(), number, whole.updated_at.isoformat())
-    if key not in _HIDDEN:
+    if (hidden := _HIDDEN.get(key)) is None:
         try:
             at = store.dataset_at(whole.id, number)
         except VersionGone:
             return frozenset()
-        _HIDDEN[key] = frozenset(c.field_name for c in at.columns if c.internal)
-    return _HIDDEN[key]
+        hidden = _keep(_HIDDEN, key, frozenset(c.field_name for c in at.columns if c.internal))
+    return hidden
