@@ -345,3 +345,33 @@ def test_a_pruned_version_is_listed_but_answers_410(portal: Portal, live: LiveSe
     assert f"/datasets/{PUBLIC}/versions/2/changes" not in history  # nothing to compare with
     feed = feedparser.parse(_get(live, f"/datasets/{PUBLIC}/history.atom").content)
     assert [e.title for e in feed.entries] == [f"{PUBLIC}: version 2", f"{PUBLIC}: version 1"]
+
+
+def test_a_checksum_given_before_a_column_was_hidden_can_still_be_found(
+    portal: Portal, live: LiveServer
+) -> None:
+    def listed() -> dict[str, object]:
+        (only,) = _get(live, f"/api/views/{PUBLIC}/versions.json").json()["versions"]
+        return cast(dict[str, object], only)
+
+    def served() -> str:
+        csv = _get(live, f"/api/views/{PUBLIC}/rows.csv?$$version=1").content
+        return hashlib.sha256(csv).hexdigest()
+
+    first = listed()
+    assert first["sha256"] == served() and first["earlierSha256"] == []
+    _edit(live, PUBLIC, {"columns": [{"fieldName": "age", "internal": True}]})
+    hidden = listed()
+    assert hidden["sha256"] == served() != first["sha256"]  # the public's bytes changed
+    (earlier,) = cast(list[dict[str, str]], hidden["earlierSha256"])
+    assert earlier["sha256"] == first["sha256"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", earlier["firstGiven"])
+    page = _get(live, f"/datasets/{PUBLIC}/versions/1").text
+    assert f'<code class="checksum">{hidden["sha256"]}</code>' in page
+    assert "withdrawn a column" in page and str(first["sha256"]) in page
+    _edit(live, PUBLIC, {"columns": [{"fieldName": "age", "internal": False}]})
+    shown = listed()
+    assert shown["sha256"] == first["sha256"] == served()
+    assert [e["sha256"] for e in cast(list[dict[str, str]], shown["earlierSha256"])] == [
+        hidden["sha256"]
+    ]
