@@ -6,14 +6,20 @@ what needs more than one of them."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TypeVar
+
 from blotter.errors import VersionGone
 from blotter.exports.files import public_checksum
 from blotter.model import Dataset, Version
 from blotter.portal import Portal
 from blotter.store.base import Store
+from blotter.store.common import now
 
 # Audit actions of a write that makes a version, each with ``version`` in its detail.
 _WRITES = {"rows.upsert", "rows.replace", "rows.delete", "dataset.publish"}
+Key = TypeVar("Key")
+Value = TypeVar("Value")
 
 
 def version_publishers(store: Store, dataset: Dataset) -> dict[int, str]:
@@ -32,8 +38,22 @@ def version_publishers(store: Store, dataset: Dataset) -> dict[int, str]:
 
 def checksum(portal: Portal, dataset: Dataset) -> str:
     """The SHA-256 of ``dataset``'s version as anonymous downloads it (``rows.csv``), kept
-    beside the version's export file (written for it if need be)."""
-    return public_checksum(portal.store, portal.settings, dataset)
+    beside the version's export file (written for it if need be), and recorded in the
+    catalog the first time it is given: a column hidden later changes the bytes, and
+    whoever noted the checksum before can still find it (:func:`earlier_checksums`)."""
+    sha = public_checksum(portal.store, portal.settings, dataset)
+    key = (dataset.id, dataset.created_at.isoformat(), dataset.version, sha)
+    if key not in _GIVEN:
+        portal.store.keep_checksum(dataset.id, dataset.created_at, dataset.version, sha, now())
+        _keep(_GIVEN, key, True)
+    return sha
+
+
+def earlier_checksums(portal: Portal, dataset: Dataset, current: str) -> list[tuple[str, datetime]]:
+    """The checksums given for ``dataset``'s version other than ``current`` (before staff hid
+    a column from the public), each with when it was first given, oldest first."""
+    given = portal.store.checksums_given(dataset.id, dataset.created_at, dataset.version)
+    return [(sha, at) for sha, at in given if sha != current]
 
 
 # Public counts by (dataset, version, its publication time, fields): a version never
@@ -42,6 +62,19 @@ _COUNTS: dict[tuple[str, int, str, tuple[str, ...]], tuple[int, int | None, int]
 # The internal fields of a version by (dataset, its creation, version, the dataset's last
 # change): today's dictionary decides them, and a publish or an edit of it changes that.
 _HIDDEN: dict[tuple[str, str, int, str], frozenset[str]] = {}
+# The checksums this process has recorded (dataset, its creation, version, SHA-256).
+_GIVEN: dict[tuple[str, str, int, str], bool] = {}
+# Each holds one entry per version and dictionary edit a server has been asked about; past
+# this many the oldest go (asked again, they are computed again), so a server running for
+# years of publishing does not grow without end.
+_KEPT = 4096
+
+
+def _keep(memo: dict[Key, Value], key: Key, value: Value) -> Value:
+    if len(memo) >= _KEPT:
+        memo.pop(next(iter(memo)))  # the oldest
+    memo[key] = value
+    return value
 
 
 def public_counts(
@@ -67,22 +100,22 @@ def public_counts(
         shown = at.model_copy(update={"columns": [c for c in at.columns if not c.internal]})
         fields = tuple(c.field_name for c in shown.columns)
         key = (seen.id, version.number, version.created_at.isoformat(), fields)
-        if key not in _COUNTS:
+        if (counts := _COUNTS.get(key)) is None:
             found = store.version_diff(shown, version.number - 1, version.number, limit=1, offset=0)
-            _COUNTS[key] = (found.added, found.changed, found.removed)
+            counts = _keep(_COUNTS, key, (found.added, found.changed, found.removed))
     except VersionGone:
         return version.rows_added, None, version.rows_removed
-    return _COUNTS[key]
+    return counts
 
 
 def _hidden(store: Store, whole: Dataset, number: int) -> frozenset[str]:
     """The fields of version ``number`` that are internal as it is served today (none
     known of a pruned version)."""
     key = (whole.id, whole.created_at.isoformat(), number, whole.updated_at.isoformat())
-    if key not in _HIDDEN:
+    if (hidden := _HIDDEN.get(key)) is None:
         try:
             at = store.dataset_at(whole.id, number)
         except VersionGone:
             return frozenset()
-        _HIDDEN[key] = frozenset(c.field_name for c in at.columns if c.internal)
-    return _HIDDEN[key]
+        hidden = _keep(_HIDDEN, key, frozenset(c.field_name for c in at.columns if c.internal))
+    return hidden

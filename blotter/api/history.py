@@ -14,7 +14,7 @@ from blotter.api.serialize import json_value
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest
 from blotter.formatting import format_timestamp
-from blotter.history import checksum, public_counts, version_publishers
+from blotter.history import checksum, earlier_checksums, public_counts, version_publishers
 from blotter.model import (
     Column,
     ColumnType,
@@ -51,9 +51,14 @@ def versions(request: Request, dataset_id: str) -> JSONResponse:
         added, changed, removed = public_counts(
             portal.store, dataset, version, reads_internal=sees_internal(viewer, dataset)
         )
-        sha = None
+        sha, earlier = None, []
         if not version.pruned:
-            sha = checksum(portal, portal.store.dataset_at(dataset.id, version.number))
+            at = portal.store.dataset_at(dataset.id, version.number)
+            sha = checksum(portal, at)
+            earlier = [
+                {"sha256": given, "firstGiven": published_at(first)}
+                for given, first in earlier_checksums(portal, at, sha)
+            ]
         listed.append(
             {
                 "version": version.number,
@@ -66,6 +71,7 @@ def versions(request: Request, dataset_id: str) -> JSONResponse:
                 "rowsRemoved": removed,
                 "note": version.note,
                 "sha256": sha,
+                "earlierSha256": earlier,
                 "pruned": version.pruned,
                 **({"prunedReason": version.pruned_reason} if version.pruned_reason else {}),
                 "current": version.number == dataset.version,

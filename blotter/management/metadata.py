@@ -149,7 +149,8 @@ def apply_metadata_change(
             dataset_id,
             changed={k: str(getattr(meta, k)) for k in changed_fields},
         )
-    if columns is not None and columns != store.get_dataset(dataset_id).columns:
+    current = store.get_dataset(dataset_id).columns
+    if columns is not None and columns != current:
         store.update_columns(dataset_id, columns)
         audit(
             store,
@@ -157,8 +158,21 @@ def apply_metadata_change(
             "dataset.dictionary",
             dataset_id,
             internal=[c.field_name for c in columns if c.internal],
+            public=_publicly_changed(current, columns),
         )
     return Edited(store.get_dataset(dataset_id), applied)
+
+
+def _publicly_changed(before: list[Column], after: list[Column]) -> list[str]:
+    """The display names of the columns whose public face an edit changed: shown or hidden,
+    or renamed or described while public. An edit of internal columns alone changes none, so
+    the public feed does not announce it."""
+    was = {c.field_name: c for c in before}
+    return [
+        (c.name if not c.internal else was[c.field_name].name)
+        for c in after
+        if c != was[c.field_name] and not (c.internal and was[c.field_name].internal)
+    ]
 
 
 def _edited_columns(dataset: Dataset, edits: list[dict[str, Any]]) -> list[Column]:

@@ -304,6 +304,20 @@ class Store(ABC):
         """A version's stored answers, or None (none kept, or a dataset made again)."""
 
     @abstractmethod
+    def keep_checksum(
+        self, dataset_id: str, created_at: datetime, version: int, sha256: str, at: datetime
+    ) -> None:
+        """Record that the public was given ``sha256`` as a version's checksum (``created_at``
+        is the dataset's); a checksum already recorded keeps its first time."""
+
+    @abstractmethod
+    def checksums_given(
+        self, dataset_id: str, created_at: datetime, version: int
+    ) -> list[tuple[str, datetime]]:
+        """Every checksum recorded for a version, with when each was first given, oldest
+        first."""
+
+    @abstractmethod
     def _publish(
         self,
         dataset_id: str,

@@ -199,6 +199,7 @@ class DuckDBStore(SqlHistory, Store):
             cur.execute("DELETE FROM blotter_versions WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM blotter_quality WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM blotter_answers WHERE dataset_id = ?", [dataset_id])
+            cur.execute("DELETE FROM blotter_checksums WHERE dataset_id = ?", [dataset_id])
             cur.execute("DELETE FROM blotter_datasets WHERE id = ?", [dataset_id])
             cur.execute("COMMIT")
 

@@ -145,6 +145,19 @@ def migrations(d: Dialect) -> tuple[tuple[str, ...], ...]:
             )""",
         ),
         (
+            # Every SHA-256 a version's public rows.csv has had (history.checksum): staff
+            # hiding a column later changes the bytes, and a checksum taken before must still
+            # be found, with when it stopped being the one served.
+            f"""CREATE TABLE blotter_checksums (
+                dataset_id {d.text} NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                version INTEGER NOT NULL,
+                sha256 {d.text} NOT NULL,
+                first_given TIMESTAMP NOT NULL,
+                PRIMARY KEY (dataset_id, created_at, version, sha256)
+            )""",
+        ),
+        (
             # Why a version was pruned, when not by the retention setting (withdrawn because
             # it was published before the dataset's privacy rules were tightened).
             f"ALTER TABLE blotter_versions ADD COLUMN pruned_reason {d.text} DEFAULT ''",

@@ -212,6 +212,7 @@ class PostgresStore(SqlHistory, Store):
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
             conn.execute("DELETE FROM blotter_quality WHERE dataset_id = %s", [dataset_id])
             conn.execute("DELETE FROM blotter_answers WHERE dataset_id = %s", [dataset_id])
+            conn.execute("DELETE FROM blotter_checksums WHERE dataset_id = %s", [dataset_id])
             conn.execute("DELETE FROM blotter_datasets WHERE id = %s", [dataset_id])
 
     # --- versions --------------------------------------------------------------------

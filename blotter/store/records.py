@@ -313,6 +313,33 @@ class SqlRecords:
         )
         return str(rows[0][0]) if rows else None
 
+    # --- checksums given for a version ----------------------------------------------
+
+    def keep_checksum(
+        self, dataset_id: str, created_at: datetime, version: int, sha256: str, at: datetime
+    ) -> None:
+        """Record that ``sha256`` was given for a version (first time only)."""
+        self._commands(
+            [
+                (
+                    "INSERT INTO blotter_checksums VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [dataset_id, created_at, version, sha256, at],
+                )
+            ]
+        )
+
+    def checksums_given(
+        self, dataset_id: str, created_at: datetime, version: int
+    ) -> list[tuple[str, datetime]]:
+        """Every SHA-256 recorded for a version, with when each was first given, oldest
+        first."""
+        rows = self._query(
+            "SELECT sha256, first_given FROM blotter_checksums "
+            "WHERE dataset_id = ? AND created_at = ? AND version = ? ORDER BY first_given, sha256",
+            [dataset_id, created_at, version],
+        )
+        return [(str(sha), at) for sha, at in rows]
+
     # --- import profiles -------------------------------------------------------------
 
     def save_profile(self, name: str, spec_yaml: str, by: str, at: datetime) -> None:

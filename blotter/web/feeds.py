@@ -48,6 +48,12 @@ def _stamp(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _quoted(names: list[str]) -> str:
+    """'A', 'B' and 'C'."""
+    quoted = [f"‘{n}’" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
 def _feed(
     request: Request,
     title: str,
@@ -144,21 +150,29 @@ def portal_feed(request: Request) -> Response:
             )
         )
         entries += version_entries(request, portal, dataset)
-    # A dictionary change is known from its audit entry: when, and to which dataset (the
-    # entry does not say what changed, so neither can the feed).
+    # A dictionary change is known from its audit entry: when, to which dataset and, since
+    # entries name them, which of its public columns. An edit of internal columns alone is
+    # not the public's news: the feed would tell that staff corrected something hidden.
     for audit in portal.store.audit_log(limit=10_000):
         changed = public.get(audit.dataset_id) if audit.action == "dataset.dictionary" else None
         if changed is None:
             continue
+        named = audit.detail.get("public")  # absent from entries written before it was kept
+        if named == []:
+            continue
         page = absolute_url(request, f"/datasets/{changed.id}")
+        what = (
+            f"The column{'s' if len(named) > 1 else ''} {_quoted(named)} of “{changed.meta.name}” "
+            if named
+            else f"The descriptions or columns of “{changed.meta.name}” "
+        )
         entries.append(
             Entry(
                 id=f"{page}#dictionary-{_stamp(audit.at)}",
                 title=f"{changed.meta.name}: data dictionary changed",
                 updated=audit.at,
                 link=page + "#dictionary-heading",
-                summary=f"The descriptions or columns of “{changed.meta.name}” changed; its "
-                "data dictionary is on the dataset's page.",
+                summary=what + "changed; its data dictionary is on the dataset's page.",
             )
         )
     return _feed(

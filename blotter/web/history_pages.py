@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from blotter.access import Viewer, sees_internal, visible_dataset, visible_version
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, VersionNotFound
-from blotter.history import checksum, public_counts, version_publishers
+from blotter.history import checksum, earlier_checksums, public_counts, version_publishers
 from blotter.model import Column, Dataset, DiffRow, Version, check_version_number
 from blotter.portal import Portal
 from blotter.queries import run_query
@@ -166,6 +166,7 @@ class VersionPage(_HistoryHead):
     read_url: str  # the dataset page at this version
     csv_url: str
     checksum: str
+    earlier_checksums: list[tuple[str, str]]  # (SHA-256, the date it was first given)
     citation: str
 
 
@@ -195,6 +196,9 @@ def version_page(request: Request, dataset_id: str, number: str) -> HTMLResponse
         read_url=f"/datasets/{dataset.id}?version={wanted}",
         csv_url=f"/api/views/{dataset.id}/rows.csv?$$version={wanted}",
         checksum=sha,
+        earlier_checksums=[
+            (earlier, when(at)) for earlier, at in earlier_checksums(portal, dataset, sha)
+        ],
         citation=citation(dataset, request, sha, now()),
     )
     return render(request, "version.html", page)

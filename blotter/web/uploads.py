@@ -3,7 +3,6 @@ publish it as a new version (or a new dataset)."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from blotter.access import Viewer, audit, require_account, writable_dataset
-from blotter.errors import BlotterError, InvalidRequest, PermissionDenied
+from blotter.errors import InvalidRequest, PermissionDenied
 from blotter.ingest.bounds import ReadLimits
 from blotter.ingest.pipeline import load_file
 from blotter.management import (
@@ -30,9 +29,7 @@ from blotter.management import (
     staged_upload,
 )
 from blotter.model import Dataset, Role, Visibility
-from blotter.portal import Portal
 from blotter.privacy import count_words
-from blotter.web.first_view import store_first_view
 from blotter.web.rendering import display, portal_of, render
 from blotter.web.staff_forms import form_text, read_form, see_other, staff_viewer
 
@@ -235,7 +232,9 @@ async def publish(request: Request) -> Response:
                         note=form_text(form, "note").strip()[:2000],
                     )
                 )
-                await anyio.to_thread.run_sync(lambda: _store_first_view(portal, dataset_id))
+                # The new version's first view is stored in the background (``first_view.
+                # StoredAfterWrites``): the publisher's answer does not wait for drawings.
+                portal.after_write(dataset_id)
             else:
                 name = form_text(form, "name")
                 dataset_id = await anyio.to_thread.run_sync(
@@ -248,13 +247,6 @@ async def publish(request: Request) -> Response:
     if done:
         notice += " Privacy rules: " + "; ".join(done) + "."
     return see_other(f"/manage/d/{dataset_id}?" + urlencode({"notice": notice}))
-
-
-def _store_first_view(portal: Portal, dataset_id: str) -> None:
-    """The new version's page answers stored (``first_view.py``); a failure there is the
-    page's to meet later, not the publish's."""
-    with contextlib.suppress(BlotterError):
-        store_first_view(portal, dataset_id)
 
 
 def _publish_new(

@@ -41,6 +41,17 @@ def _get(live: LiveServer, path: str, **kwargs: object) -> requests.Response:
     return requests.get(f"{live.url}{path}", timeout=30, **kwargs)  # type: ignore[arg-type]
 
 
+def _edit(live: LiveServer, dataset_id: str, change: dict[str, object]) -> None:
+    """A metadata edit by the administrator, through the API."""
+    answer = requests.patch(
+        f"{live.url}/api/views/{dataset_id}.json",
+        data=json.dumps(change),
+        auth=("boss", PASSWORD),
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+
+
 def test_the_issue_scenario_an_upsert_seen_in_versions_reads_diffs_and_feeds(
     portal: Portal, live: LiveServer
 ) -> None:
@@ -256,13 +267,7 @@ def test_diff_pages_and_publishers_named_when_the_dataset_says_so(
     named = [f"row n{i}: Case ‘n{i}’" for i in range(55)]
     assert [n for n in named if n in second] == named[50:]
     assert _get(live, f"/datasets/{PUBLIC}/versions/2/changes?page=0").status_code == 400
-    edit = requests.patch(
-        f"{live.url}/api/views/{PUBLIC}.json",
-        data=json.dumps({"name_publishers": True}),
-        auth=("boss", PASSWORD),
-        timeout=30,
-    )
-    assert edit.status_code == 200, edit.text
+    _edit(live, PUBLIC, {"name_publishers": True})
     listed = _get(live, f"/api/views/{PUBLIC}/versions.json").json()["versions"]
     assert [v.get("publishedBy") for v in listed] == ["pub_a", None]  # v1: loaded directly
 
@@ -281,17 +286,34 @@ def test_the_portal_feed_lists_public_datasets_only(portal: Portal, live: LiveSe
     assert opened.summary == f"Testville Police opened “{PUBLIC}”. Thefts  and <assaults> & more"
     # A change to the data dictionary is an entry of its own, for public datasets only.
     for dataset_id in (PUBLIC, INTERNAL):
-        changed = requests.patch(
-            f"{live.url}/api/views/{dataset_id}.json",
-            data=json.dumps({"columns": [{"fieldName": "age", "description": "At arrest"}]}),
-            auth=("boss", PASSWORD),
-            timeout=30,
-        )
-        assert changed.status_code == 200, changed.text
+        _edit(live, dataset_id, {"columns": [{"fieldName": "age", "description": "At arrest"}]})
     feed = feedparser.parse(_get(live, "/history.atom").content)
     titles = [e.title for e in feed.entries]
     assert titles[0] == f"{PUBLIC}: data dictionary changed"
     assert not any(INTERNAL in t for t in titles)
+    assert feed.entries[0].summary.startswith(f"The column ‘Age’ of “{PUBLIC}” changed")
+
+
+def test_the_portal_feed_does_not_announce_an_edit_of_internal_columns(
+    portal: Portal, live: LiveServer
+) -> None:
+    def edit(columns: list[dict[str, object]]) -> None:
+        _edit(live, PUBLIC, {"columns": columns})
+
+    def announced() -> list[str]:
+        feed = feedparser.parse(_get(live, "/history.atom").content)
+        return [e.summary for e in feed.entries if e.title.endswith("data dictionary changed")]
+
+    edit([{"fieldName": "officer_name", "description": "As written on the report"}])
+    assert announced() == []  # staff corrected a hidden column: not the public's news
+    edit([{"fieldName": "officer_name", "name": "Officer"}])
+    assert announced() == []
+    edit([{"fieldName": "age", "internal": True}])  # hiding a public column is news
+    assert announced() == [
+        f"The column ‘Age’ of “{PUBLIC}” changed; its data dictionary is on the dataset's page."
+    ]
+    edit([{"fieldName": "age", "internal": False}, {"fieldName": "offense", "name": "Offence"}])
+    assert announced()[0].startswith(f"The columns ‘Offence’ and ‘Age’ of “{PUBLIC}” changed")
 
 
 def test_a_pruned_version_is_listed_but_answers_410(portal: Portal, live: LiveServer) -> None:
@@ -323,3 +345,33 @@ def test_a_pruned_version_is_listed_but_answers_410(portal: Portal, live: LiveSe
     assert f"/datasets/{PUBLIC}/versions/2/changes" not in history  # nothing to compare with
     feed = feedparser.parse(_get(live, f"/datasets/{PUBLIC}/history.atom").content)
     assert [e.title for e in feed.entries] == [f"{PUBLIC}: version 2", f"{PUBLIC}: version 1"]
+
+
+def test_a_checksum_given_before_a_column_was_hidden_can_still_be_found(
+    portal: Portal, live: LiveServer
+) -> None:
+    def listed() -> dict[str, object]:
+        (only,) = _get(live, f"/api/views/{PUBLIC}/versions.json").json()["versions"]
+        return cast(dict[str, object], only)
+
+    def served() -> str:
+        csv = _get(live, f"/api/views/{PUBLIC}/rows.csv?$$version=1").content
+        return hashlib.sha256(csv).hexdigest()
+
+    first = listed()
+    assert first["sha256"] == served() and first["earlierSha256"] == []
+    _edit(live, PUBLIC, {"columns": [{"fieldName": "age", "internal": True}]})
+    hidden = listed()
+    assert hidden["sha256"] == served() != first["sha256"]  # the public's bytes changed
+    (earlier,) = cast(list[dict[str, str]], hidden["earlierSha256"])
+    assert earlier["sha256"] == first["sha256"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", earlier["firstGiven"])
+    page = _get(live, f"/datasets/{PUBLIC}/versions/1").text
+    assert f'<code class="checksum">{hidden["sha256"]}</code>' in page
+    assert "withdrawn a column" in page and str(first["sha256"]) in page
+    _edit(live, PUBLIC, {"columns": [{"fieldName": "age", "internal": False}]})
+    shown = listed()
+    assert shown["sha256"] == first["sha256"] == served()
+    assert [e["sha256"] for e in cast(list[dict[str, str]], shown["earlierSha256"])] == [
+        hidden["sha256"]
+    ]
