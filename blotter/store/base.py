@@ -217,20 +217,12 @@ class Store(ABC):
         return version.model_copy(update={"privacy": dict(counts), "quality": report}), changes
 
     def protect_published(
-        self,
-        dataset_id: str,
-        old: PrivacyRules,
-        new: PrivacyRules,
-        *,
-        source: str = "",
-        note: str = "",
+        self, dataset_id: str, old: PrivacyRules, new: PrivacyRules, *, source: str, note: str
     ) -> tuple[Version, ChangeCounts]:
         """The served rows, published under ``old``, written again under ``new`` as a new
-        version (``store/reprotect.py``): each row keeps its ``:id`` and the fields no rule
-        changed, a row a rule now leaves out is deleted. The rows were checked when first
-        written, so no quality check runs again; the version's report is made afresh (the
-        earlier ones may name values the new rules withhold). The stored rules are not
-        changed here: the caller stores ``new`` once the version is served."""
+        version (``store/reprotect.py``): rows keep their ``:id`` and the fields no rule
+        changed; a row a rule now leaves out is deleted. No check runs again; the report is
+        made afresh (earlier ones may name values ``new`` withholds). ``new`` is not stored."""
         dataset = self.get_dataset(dataset_id)
         counts: Counter[str] = Counter()
         staged = staged_again(self.execute, dataset, old, new, counts)

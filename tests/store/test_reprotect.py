@@ -177,7 +177,9 @@ def test_the_store_writes_the_served_rows_again_keeping_their_identities(
     engine_store.publish("rows-0001", columns, [pa.record_batch(ROWS)])
     before = _rows(engine_store, "rows-0001")
     rules = _rules(hundred_block=["address"], juveniles={**JUV, "action": "drop"})
-    version, changes = engine_store.protect_published("rows-0001", PrivacyRules(), rules)
+    version, changes = engine_store.protect_published(
+        "rows-0001", PrivacyRules(), rules, source="", note=""
+    )
     assert (version.number, changes.updated, changes.deleted, changes.created) == (2, 1, 1, 0)
     assert version.privacy == {"addresses_generalised": 2, "juveniles_dropped": 1}
     after = _rows(engine_store, "rows-0001")
@@ -188,7 +190,7 @@ def test_the_store_writes_the_served_rows_again_keeping_their_identities(
     assert after[1:] == before[2:]
     assert [r[5] for r in after] == ["Bo Ray", None, "Cy Day"]  # the internal field kept
     assert engine_store.get_dataset("rows-0001").meta.privacy == PrivacyRules()  # not stored
-    again, none = engine_store.protect_published("rows-0001", rules, rules)
+    again, none = engine_store.protect_published("rows-0001", rules, rules, source="", note="")
     assert (again.number, none.updated, none.deleted) == (3, 0, 0)
     assert _rows(engine_store, "rows-0001") == after
 
