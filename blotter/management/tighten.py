@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from blotter.access import Viewer, audit
 from blotter.errors import InvalidRequest
 from blotter.model import Dataset, DatasetMeta
 from blotter.privacy import reapply_problems, withdrawn_reason, withdrawn_words
 from blotter.store.base import Store
+from blotter.store.common import now
 from blotter.store.protect import raw_copies_internal
 from blotter.store.retention import Retention
 
@@ -80,7 +80,7 @@ def store_stricter_rules(
     columns = raw_copies_internal(new, dataset.columns)
     if columns != dataset.columns:
         store.update_columns(dataset.id, columns)
-    at = datetime.now()
+    at = now()
     reason = withdrawn_reason(at.date())
     note = f"The privacy rules of {at.date().isoformat()} applied to the published rows."
     version, changes = store.protect_published(
