@@ -348,3 +348,24 @@ def test_the_centres_rows_are_fftconvolves_to_the_last_digit(
     made = convolved_rows(lattice, kernel, rows)
     assert made.shape == (len(rows), full.shape[1])
     assert np.array_equal(made, full[rows]) and np.abs(made).max() > 1
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(66, 67), (3, 4), (1, 9), (12, 1)])
+def test_the_lattice_weights_are_in_libpysals_canonical_order(rows: int, cols: int) -> None:
+    """Made sorted (``is_sorted``, no reindexing), the Graph is the one libpysal makes of
+    the same pairs when it sorts them itself: the same adjacency, index, codes and sparse
+    matrix, so Gi* reads the same weights."""
+    from libpysal.graph import Graph
+
+    lattice_weights.cache_clear()
+    made = lattice_weights(rows, cols)
+    adjacency = made._adjacency
+    focal, neighbour = (adjacency.index.get_level_values(n).to_numpy() for n in (0, 1))
+    resorted = Graph.from_arrays(focal, neighbour, adjacency.to_numpy())  # reindexed
+    theirs = resorted._adjacency
+    assert adjacency.equals(theirs) and adjacency.index.equals(theirs.index)
+    codes = zip(adjacency.index.codes, theirs.index.codes, strict=True)
+    assert all(np.array_equal(a, b) for a, b in codes)
+    assert abs(made.sparse - resorted.sparse).max() == 0
+    assert made.n == rows * cols and list(made.unique_ids) == list(range(rows * cols))
+    assert made.sparse.sum() == resorted.sparse.sum() > 0
