@@ -350,9 +350,7 @@ def lattice_weights(rows: int, cols: int) -> Any:
             neighbour.append((a * cols + b)[inside])
     focals, neighbours = np.concatenate(focal), np.concatenate(neighbour)
     order = np.lexsort((neighbours, focals))
-    return Graph.from_arrays(
-        focals[order], neighbours[order], np.ones(len(order)), is_sorted=True
-    )
+    return Graph.from_arrays(focals[order], neighbours[order], np.ones(len(order)), is_sorted=True)
 
 
 DIRECT_KDE_TERMS = 5_000_000  # points × cells up to which the sums are made one by one

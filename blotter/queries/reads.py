@@ -106,12 +106,12 @@ def values_at_least(
 ) -> dict[str, int]:
     """How many distinct values (nulls aside) each text and checkbox column holds at least:
     those of the first ``SAMPLE_ROWS`` rows the engine reads (of those ``where`` keeps, the
-    first ``FILTERED_SAMPLE_ROWS``), in one query that reads no further. A part never holds more values than the whole, so a
-    column found with more values than a caller could show (a filter's list of choices, a
-    summary's share) is known to have more without grouping every row by it (a column of
-    case numbers holds a million groups). Which rows are read does not matter: the answer
-    may differ between engines, never what a caller makes of it. Kept with the version's
-    answers."""
+    first ``FILTERED_SAMPLE_ROWS``), in one query that reads no further. A part never holds
+    more values than the whole, so a column found with more values than a caller could show
+    (a filter's list of choices, a summary's share) is known to have more without grouping
+    every row by it (a column of case numbers holds a million groups). Which rows are read
+    does not matter: the answer may differ between engines, never what a caller makes of
+    it. Kept with the version's answers."""
     columns = _sampled(dataset)
     if not columns or not dataset.version:
         return dict.fromkeys(columns, 0)
