@@ -323,3 +323,49 @@ def test_the_density_is_the_same_on_any_number_of_threads(threads: int, monkeypa
     monkeypatch.setattr(hotspots, "FFT_THREADS", threads)
     together = hotspots.lattice_density(points, cell_m, covariance)
     assert alone.size > 1000 and np.array_equal(alone, together)
+
+
+@pytest.mark.parametrize(("shape", "reach"), [((660, 871), (281, 349)), ((97, 130), (60, 8))])
+def test_the_centres_rows_are_fftconvolves_to_the_last_digit(
+    shape: tuple[int, int], reach: tuple[int, int]
+) -> None:
+    """The density transforms only what the cell centres read: the rows it makes are
+    ``fftconvolve``'s full convolution's, bit for bit, for a lattice of weighted points and
+    a tilted kernel, tall and wide, the sizes padded as fftconvolve pads them."""
+    from scipy.signal import fftconvolve
+
+    from blotter.analysis.hotspots import convolved_rows
+
+    rng = np.random.default_rng(sum(shape))
+    lattice = np.zeros(shape)
+    at = rng.integers(0, lattice.size, shape[0] * 30)
+    np.add.at(lattice.reshape(-1), at, rng.integers(1, 5, at.size).astype(float))
+    gy = (np.arange(-reach[0], reach[0] + 1) + 0.5)[:, np.newaxis] * 0.02
+    gx = (np.arange(-reach[1], reach[1] + 1) + 0.5)[np.newaxis, :] * 0.025
+    kernel = np.exp(-0.5 * (gx * gx + 0.6 * gx * gy + 1.3 * gy * gy) / 9)
+    rows = np.arange(4, shape[0], 10) + reach[0]
+    full = fftconvolve(lattice, kernel, mode="full")
+    made = convolved_rows(lattice, kernel, rows)
+    assert made.shape == (len(rows), full.shape[1])
+    assert np.array_equal(made, full[rows]) and np.abs(made).max() > 1
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(66, 67), (3, 4), (1, 9), (12, 1)])
+def test_the_lattice_weights_are_in_libpysals_canonical_order(rows: int, cols: int) -> None:
+    """Made sorted (``is_sorted``, no reindexing), the Graph is the one libpysal makes of
+    the same pairs when it sorts them itself: the same adjacency, index, codes and sparse
+    matrix, so Gi* reads the same weights."""
+    from libpysal.graph import Graph
+
+    lattice_weights.cache_clear()
+    made = lattice_weights(rows, cols)
+    adjacency = made._adjacency
+    focal, neighbour = (adjacency.index.get_level_values(n).to_numpy() for n in (0, 1))
+    resorted = Graph.from_arrays(focal, neighbour, adjacency.to_numpy())  # reindexed
+    theirs = resorted._adjacency
+    assert adjacency.equals(theirs) and adjacency.index.equals(theirs.index)
+    codes = zip(adjacency.index.codes, theirs.index.codes, strict=True)
+    assert all(np.array_equal(a, b) for a, b in codes)
+    assert abs(made.sparse - resorted.sparse).max() == 0
+    assert made.n == rows * cols and list(made.unique_ids) == list(range(rows * cols))
+    assert made.sparse.sum() == resorted.sparse.sum() > 0

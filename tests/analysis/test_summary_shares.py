@@ -96,3 +96,33 @@ def test_the_filtered_sample_is_asked_beside_the_summary(
     ask_facts_ahead(engine_store, dataset, on, WHERE)
     assert len(ran) == 1 and ran[0].upper().count("CROSS JOIN") == 1, ran
     assert dataset_facts(engine_store, dataset, on, WHERE) == alone[2]
+
+
+def test_the_filtered_sample_reads_fewer_rows_than_the_versions(
+    engine_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a filter the sample stops at ``FILTERED_SAMPLE_ROWS`` of the rows it keeps
+    (enough to see more values than a share allows), the version's at ``SAMPLE_ROWS``; the
+    shares are the same as grouping every candidate."""
+    monkeypatch.setattr(reads, "FILTERED_SAMPLE_ROWS", 50)
+    ds = engine_store.create_dataset(DatasetMeta(name="Calls"), COLUMNS)
+    rows = 400
+    batch = pa.record_batch(
+        {
+            "case_no": pa.array([f"C-{i:04d}" for i in range(rows)]),
+            "offense": pa.array(["theft" if i % 3 else "fraud" for i in range(rows)]),
+            "district": pa.array(["north" if i % 4 else "south" for i in range(rows)]),
+        }
+    )
+    engine_store.publish(ds.id, COLUMNS, [batch])
+    dataset = engine_store.get_dataset(ds.id)
+    on = Settings()
+    assert queries.values_at_least(engine_store, dataset, on)["case_no"] == rows
+    assert queries.values_at_least(engine_store, dataset, on, WHERE)["case_no"] == 50
+    facts = dataset_facts(engine_store, dataset, on, WHERE)
+    assert [(s.column.field_name, s.value, s.count) for s in facts.shares] == [
+        ("offense", "theft", 200)
+    ]
+    _forget(engine_store, monkeypatch)
+    monkeypatch.setattr(reads, "SAMPLE_ROWS", 0)  # nothing sampled: every candidate grouped
+    assert dataset_facts(engine_store, dataset, on, WHERE) == facts
