@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +20,34 @@ from blotter.settings import Settings
 from blotter.store import Store
 from tests.engines import ENGINES, engine_settings
 from tests.portal import portal  # noqa: F401 - a fixture for every test module
+
+
+RAM_DISK = Path("/dev/shm")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Test files (``tmp_path``: the DuckDB files, data dirs) on a RAM disk where the machine
+    has one, in a directory of this run's own, removed when it ends (``--basetemp DIR`` keeps
+    them where you say). DuckDB syncs the disk at each commit, and a portal's setup commits a
+    few hundred times: on a RAM disk the same commits cost a third of the time. Before the
+    temporary-path plugin reads the option (tryfirst); the xdist workers are given their
+    directories inside it by the controller."""
+    if config.option.basetemp or hasattr(config, "workerinput"):
+        return
+    if RAM_DISK.is_dir() and shutil.disk_usage(RAM_DISK).free > 4 * 2**30:
+        made = tempfile.mkdtemp(prefix="blotter-tests-", dir=RAM_DISK)
+        config.option.basetemp = made
+        config.stash[_MADE_BASETEMP] = made
+
+
+_MADE_BASETEMP = pytest.StashKey[str]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    made = config.stash.get(_MADE_BASETEMP, None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
 
 
 @dataclass
