@@ -117,7 +117,8 @@ class DatasetCache:
 
     def close(self) -> None:
         self._stop.set()
-        self._wake_w.send(b"x")  # wakes the thread from its wait for notifications
+        if self._wake_w.fileno() != -1:  # not closed before
+            self._wake_w.send(b"x")  # wakes the thread from its wait for notifications
         self._thread.join(timeout=5)
         if not self._thread.is_alive():
             self._wake_r.close()
