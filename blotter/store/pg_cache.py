@@ -139,7 +139,7 @@ class DatasetCache:
                         for note in conn.notifies(timeout=0):  # those arrived, if any
                             self.drop(note.payload)
                         # Until more arrive, close() wakes it, or half a second passes.
-                        select.select([conn.fileno(), self._wake_r], [], [], 0.5)
+                        select.select([conn.fileno(), self._wake_r.fileno()], [], [], 0.5)
             except psycopg.Error as err:
                 if not self._stop.is_set():
                     log.warning("Lost the dataset notifications (%s); not caching until back", err)
