@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import select
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -69,6 +71,9 @@ class DatasetCache:
         self.drops = 0
         self._listening = threading.Event()
         self._stop = threading.Event()
+        # close() writes to one end so the listening thread stops at once, not at its next
+        # half-second check (a test or a server stopping would otherwise wait for it).
+        self._wake_r, self._wake_w = socket.socketpair()
         self.backend_pid: int | None = None  # the listening connection's server process
         self._thread = threading.Thread(target=self._listen, name="blotter-listen", daemon=True)
         self._thread.start()
@@ -111,8 +116,13 @@ class DatasetCache:
                 self._entries.pop(_LIST, None)
 
     def close(self) -> None:
-        self._stop.set()  # the thread sees it within half a second
+        self._stop.set()
+        if self._wake_w.fileno() != -1:  # not closed before
+            self._wake_w.send(b"x")  # wakes the thread from its wait for notifications
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._wake_r.close()
+            self._wake_w.close()
 
     def _listen(self) -> None:
         while not self._stop.is_set():
@@ -126,8 +136,10 @@ class DatasetCache:
                     self.drop()
                     self._listening.set()
                     while not self._stop.is_set():
-                        for note in conn.notifies(timeout=0.5):
+                        for note in conn.notifies(timeout=0):  # those arrived, if any
                             self.drop(note.payload)
+                        # Until more arrive, close() wakes it, or half a second passes.
+                        select.select([conn.fileno(), self._wake_r.fileno()], [], [], 0.5)
             except psycopg.Error as err:
                 if not self._stop.is_set():
                     log.warning("Lost the dataset notifications (%s); not caching until back", err)

@@ -149,3 +149,14 @@ def test_page_views_and_audit_entries_keep_what_is_kept(
     one.update_metadata(ds.id, DatasetMeta(name="Calls for service"))
     assert _seen(lambda: two.get_dataset(ds.id).meta.name, "Calls for service")
     assert caches[1].reloads >= reloads + 2  # read again after each change, not before
+
+
+def test_closing_stops_the_listening_thread_and_may_be_repeated(tmp_path: Path) -> None:
+    for settings in engine_settings("postgres", tmp_path):
+        store = open_store(settings)
+        assert isinstance(store, PostgresStore) and store._datasets is not None
+        cache = store._datasets
+        assert cache.wait_listening(10)
+        store.close()  # woken from its wait for notifications, it has stopped listening
+        assert not cache._thread.is_alive() and not cache.listening
+        store.close()  # a second close (a command's and its caller's) is harmless

@@ -10,15 +10,18 @@ injected from disk: nothing is fetched from the internet while the tests run.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, ViewportSize
+from playwright.sync_api import Browser, Page, StorageState, ViewportSize
 
+from blotter.store import open_store
 from tests.conftest import LiveServer, serve_in_thread
-from tests.portal import PASSWORD, PUBLIC, Portal
+from tests.engines import ENGINES, engine_settings
+from tests.portal import PASSWORD, PUBLIC, Portal, build
 
 AXE = Path(__file__).parents[1] / "clients" / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -102,6 +105,47 @@ def staff_server(portal: Portal) -> Iterator[LiveServer]:
     yield from serve_in_thread(cast(FastAPI, portal.client.app))
 
 
+@dataclass
+class SignedIn:
+    server: LiveServer
+    state: StorageState  # the signed-in session's cookies, for each test's new context
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def signed_in(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, browser: Browser
+) -> Iterator[SignedIn]:
+    """The access-control portal on a live server, built once per engine for the staff pages,
+    with "boss" signed in once through the form. The staff pages only read it: each test opens
+    one page in its own context carrying the session (the uploads, which write, keep a portal
+    each: ``staff_server``)."""
+    for settings in engine_settings(request.param, tmp_path_factory.mktemp("staff")):
+        store = open_store(settings)
+        try:
+            built = build(store, settings)
+            with built.client:
+                for server in serve_in_thread(cast(FastAPI, built.client.app)):
+                    context = browser.new_context()
+                    sign_in(context.new_page(), server)
+                    state = context.storage_state()
+                    context.close()
+                    yield SignedIn(server, state)
+        finally:
+            store.close()
+
+
+@pytest.fixture
+def staff_page(
+    request: pytest.FixtureRequest, browser: Browser, signed_in: SignedIn
+) -> Iterator[Page]:
+    """A page at each viewport in a new context carrying the signed-in session."""
+    context = browser.new_context(
+        viewport=VIEWPORTS[request.param], bypass_csp=True, storage_state=signed_in.state
+    )
+    yield context.new_page()
+    context.close()
+
+
 def sign_in(page: Page, server: LiveServer) -> None:
     page.goto(server.url + "/login")
     page.get_by_label("Account name").fill("boss")
@@ -142,10 +186,11 @@ def test_public_page(
     assert_accessible(page, axe_source)
 
 
+@pytest.mark.parametrize("staff_page", list(VIEWPORTS), indirect=True)
 @pytest.mark.parametrize("path", STAFF_PAGES.values(), ids=STAFF_PAGES.keys())
-def test_staff_page(page: Page, staff_server: LiveServer, axe_source: str, path: str) -> None:
-    sign_in(page, staff_server)
-    response = page.goto(staff_server.url + path)
+def test_staff_page(staff_page: Page, signed_in: SignedIn, axe_source: str, path: str) -> None:
+    page = staff_page
+    response = page.goto(signed_in.server.url + path)
     assert response is not None and response.status == 200
     assert page.get_by_role("button", name="Sign out").is_visible(), "not signed in"
     assert_accessible(page, axe_source)
