@@ -70,3 +70,14 @@ def engine_settings(engine: str, data_dir: Path, **overrides: object) -> Iterato
         )
     finally:
         drop_schema(schema)
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment a `blotter` command needs to open the same portal as ``settings``."""
+    env = {"BLOTTER_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env |= {
+            "BLOTTER_DATABASE_URL": settings.database_url,
+            "BLOTTER_DATABASE_SCHEMA": settings.database_schema,
+        }
+    return env

@@ -18,6 +18,7 @@ from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
 from blotter.settings import Settings
 from blotter.store import open_store
+from tests.engines import cli_env
 from tests.portal import PASSWORD, PUBLIC, Portal, csrf_of, sign_in
 
 RULES = {
@@ -147,16 +148,6 @@ def test_the_staff_upload_page_applies_the_rules(ruled: Portal) -> None:
     _nothing_reveals_the_juvenile(ruled)
 
 
-def _cli_env(settings: Settings) -> dict[str, str]:
-    env = {"BLOTTER_DATA_DIR": str(settings.data_dir)}
-    if settings.database_url:
-        env |= {
-            "BLOTTER_DATABASE_URL": settings.database_url,
-            "BLOTTER_DATABASE_SCHEMA": settings.database_schema,
-        }
-    return env
-
-
 def _reopened(settings: Settings) -> Iterator[Portal]:
     """The portal as a fresh process sees it after the CLI wrote (DuckDB caches datasets)."""
     store = open_store(settings)
@@ -172,7 +163,7 @@ def test_blotter_load_with_and_without_a_profile_applies_the_rules(
 ) -> None:
     ruled.store.close()
     runner = CliRunner()
-    env = _cli_env(ruled.settings)
+    env = cli_env(ruled.settings)
     month = tmp_path / "may.csv"
     month.write_text("case_no,offense,age,officer_name\nc9,theft,16,Lee\n")
     plain = runner.invoke(cli, ["load", str(month), "--dataset", PUBLIC], env=env)

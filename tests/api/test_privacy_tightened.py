@@ -25,6 +25,7 @@ from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.settings import Settings
 from blotter.store import open_store
 from tests.conftest import LiveServer, serve_in_thread
+from tests.engines import cli_env
 from tests.portal import AGENCY_A, PASSWORD, Portal
 
 ID = "addr-0005"
@@ -235,16 +236,6 @@ def test_the_staff_edit_page_says_what_was_applied(portal: Portal, live: LiveSer
     assert _get(live, f"/resource/{ID}.json?$$version=1").status_code == 410
 
 
-def _cli_env(settings: Settings) -> dict[str, str]:
-    env = {"BLOTTER_DATA_DIR": str(settings.data_dir)}
-    if settings.database_url:
-        env |= {
-            "BLOTTER_DATABASE_URL": settings.database_url,
-            "BLOTTER_DATABASE_SCHEMA": settings.database_schema,
-        }
-    return env
-
-
 SPEC = (
     "name: Calls\nid: call-0006\nsource: calls.csv\nrow_identifier: case_no\n"
     "columns:\n  - {field: case_no, source: case_no}\n  - {field: address, source: address}\n"
@@ -256,7 +247,7 @@ def test_blotter_load_with_stricter_rules_withdraws_the_earlier_versions(
     engine_config: Settings, tmp_path: Path
 ) -> None:
     runner = CliRunner()
-    env = _cli_env(engine_config)
+    env = cli_env(engine_config)
     data = tmp_path / "calls.csv"
     data.write_text("case_no,address,age\nc1,1517 Main St,16\nc2,88 Elm St,40\n")
     spec = tmp_path / "calls.yaml"
