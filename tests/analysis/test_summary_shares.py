@@ -25,9 +25,8 @@ COLUMNS = [
 WHERE = "district = 'north'"
 
 
-def _publish(store: Store) -> str:
+def _publish(store: Store, rows: int = 60) -> str:
     ds = store.create_dataset(DatasetMeta(name="Calls"), COLUMNS)
-    rows = 60
     batch = pa.record_batch(
         {
             "case_no": pa.array([f"C-{i:04d}" for i in range(rows)]),
@@ -105,17 +104,8 @@ def test_the_filtered_sample_reads_fewer_rows_than_the_versions(
     (enough to see more values than a share allows), the version's at ``SAMPLE_ROWS``; the
     shares are the same as grouping every candidate."""
     monkeypatch.setattr(reads, "FILTERED_SAMPLE_ROWS", 50)
-    ds = engine_store.create_dataset(DatasetMeta(name="Calls"), COLUMNS)
     rows = 400
-    batch = pa.record_batch(
-        {
-            "case_no": pa.array([f"C-{i:04d}" for i in range(rows)]),
-            "offense": pa.array(["theft" if i % 3 else "fraud" for i in range(rows)]),
-            "district": pa.array(["north" if i % 4 else "south" for i in range(rows)]),
-        }
-    )
-    engine_store.publish(ds.id, COLUMNS, [batch])
-    dataset = engine_store.get_dataset(ds.id)
+    dataset = engine_store.get_dataset(_publish(engine_store, rows))
     on = Settings()
     assert queries.values_at_least(engine_store, dataset, on)["case_no"] == rows
     assert queries.values_at_least(engine_store, dataset, on, WHERE)["case_no"] == 50
