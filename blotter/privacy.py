@@ -303,6 +303,11 @@ def band_label(age: float, bounds: list[int]) -> str:
     return labels[-1]
 
 
+def band_lows(bounds: list[int]) -> dict[str, float]:
+    """Each band's label with the lowest age it holds ("under 18": 0, "18-24": 18, …)."""
+    return dict(zip(_bands(bounds), [0.0, *map(float, bounds)], strict=True))
+
+
 def _bands(bounds: list[int]) -> list[str]:
     labels = [f"under {bounds[0]}"]
     labels += [f"{a}-{b - 1}" for a, b in itertools.pairwise(bounds)]
@@ -322,6 +327,7 @@ __all__ = [
     "ScrubRule",
     "SensitiveOffenceRule",
     "band_label",
+    "band_lows",
     "count_words",
     "reapply_problems",
     "rule_problems",

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from blotter.model import Column
-from blotter.privacy import PrivacyRules, band_label
+from blotter.privacy import PrivacyRules, band_label, band_lows
 from blotter.schema import physical_names
 
 _METRES_PER_DEGREE = 111_320.0
@@ -335,8 +335,13 @@ def _withheld_juveniles(old: PrivacyRules, new: PrivacyRules, rows: _Rows) -> Ma
         into = rows.single(band.into)
         if band.column != j.column or into is None:
             continue
-        lows = [_band_low(label) for label in rows.arrays[into].to_pylist()]
-        young = pa.array([low is not None and low < j.under for low in lows])
+        lows = band_lows(band.bounds)
+        young = pa.array(
+            [
+                low is not None and low < j.under
+                for low in map(lows.get, rows.arrays[into].to_pylist())
+            ]
+        )
         found = pc.or_(found, pc.and_(no_age, young))
     return found if pc.any(found).as_py() else None
 
@@ -361,19 +366,6 @@ def _unknown_names(old: PrivacyRules, new: PrivacyRules, rows: _Rows) -> list[tu
         if text is not None and pc.any(mask).as_py():
             out.append((text, mask))
     return out
-
-
-def _band_low(label: str | None) -> float | None:
-    """The lowest age of a band's label (``under 18``: 0, ``18-24``: 18, ``65 and over``)."""
-    if not label:
-        return None
-    if label.startswith("under "):
-        return 0.0
-    head = label.split("-")[0].split(" ")[0]
-    try:
-        return float(head)
-    except ValueError:
-        return None
 
 
 def protect_staged(
