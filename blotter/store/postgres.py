@@ -19,15 +19,8 @@ import pyarrow as pa
 from psycopg import sql
 from sqlglot import exp
 
-from blotter.errors import (
-    DatasetNotFound,
-)
-from blotter.model import (
-    ChangeCounts,
-    Column,
-    Dataset,
-    Version,
-)
+from blotter.errors import DatasetNotFound
+from blotter.model import ChangeCounts, Column, Dataset, Version
 from blotter.schema import ROW_ID, version_table
 from blotter.store import rollup_tables as rollups
 from blotter.store.base import CsvCell, CsvPiece, RowStream, Store
@@ -44,11 +37,7 @@ from blotter.store.common import (
     physical_layout,
 )
 from blotter.store.history import SqlHistory
-from blotter.store.history_sql import (
-    keep_identities_sql,
-    replace_key,
-    version_counts,
-)
+from blotter.store.history_sql import keep_identities_sql, replace_key, version_counts
 from blotter.store.ordering import OrderWatch, order_column, renumber_sql
 from blotter.store.pg_cache import DatasetCache
 from blotter.store.pg_indexes import drop_words
