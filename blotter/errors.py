@@ -172,6 +172,14 @@ class StoreUnavailable(BlotterError):
     status = 503
 
 
+class StoreSaturated(BlotterError):
+    """The database answers, but every connection this server process may open has been
+    answering other requests for as long as a request waits for one."""
+
+    code = "store.busy"
+    status = 503
+
+
 class StoreOutOfMemory(BlotterError):
     """The embedded database needed more memory than it may use: for a write (nothing of it
     was kept), or for a read (with the other questions it was answering at that moment)."""

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         description="How long a request waits for a PostgreSQL connection before it is "
         "answered 503 store.unavailable with Retry-After.",
     )
+    database_busy_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="How long a request queues for a PostgreSQL connection while the database "
+        "answers but every connection of the pool is busy, before it is answered 503 "
+        "store.busy with Retry-After (at least BLOTTER_DATABASE_WAIT_S).",
+    )
     duckdb_memory_mb: int = Field(
         1024,
         description="The most memory the embedded database may use for its cache and work, "

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +27,11 @@ from tests.conftest import free_port
 from tests.pgcluster import Cluster, private_cluster
 
 WAIT_S = 2  # BLOTTER_DATABASE_WAIT_S of the server under test
+BUSY_WAIT_S = 6  # BLOTTER_DATABASE_BUSY_WAIT_S
 POOL_MAX = 3
 SERVER_ENV = {
     "BLOTTER_DATABASE_WAIT_S": str(WAIT_S),
+    "BLOTTER_DATABASE_BUSY_WAIT_S": str(BUSY_WAIT_S),
     "BLOTTER_DATABASE_POOL_MIN": "1",
     "BLOTTER_DATABASE_POOL_MAX": str(POOL_MAX),
     "BLOTTER_DATABASE_POOL_IDLE_S": "1",
@@ -315,3 +318,61 @@ def test_a_burst_takes_at_most_the_pool_and_gives_it_back(up: Served) -> None:
     while _connections(up.cluster) > 1:
         assert time.monotonic() < deadline, "the pool kept its idle connections"
         time.sleep(0.5)
+
+
+@contextmanager
+def _versions_locked(cluster: Cluster) -> Iterator[None]:
+    """Every version table locked by another session: each read queues on the lock while it
+    holds its pool connection, as slow questions would."""
+    with psycopg.connect(cluster.url, connect_timeout=5) as conn:
+        tables = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'blotter' "
+            "AND tablename LIKE 'ds\\_%'"
+        ).fetchall()
+        assert tables
+        with conn.transaction():
+            for (table,) in tables:
+                conn.execute(f'LOCK TABLE blotter."{table}" IN ACCESS EXCLUSIVE MODE')
+            yield
+
+
+def _reads_while_locked(up: Served, held_s: float, first: int) -> list[httpx.Response]:
+    """POOL_MAX + 2 reads sent while the versions are locked for ``held_s``: the first
+    POOL_MAX hold every connection, the others queue for one. Each asks a question no test
+    asked before (ages above ``first`` on), so none is answered from the server's kept
+    answers."""
+    answers: list[httpx.Response] = []
+    path = f"/resource/{up.dataset}.json?$limit=5&$where=age>{{}}"
+
+    def one(i: int) -> None:
+        answers.append(httpx.get(up.url + path.format(i), timeout=60))
+
+    threads = [threading.Thread(target=one, args=(first + i,)) for i in range(POOL_MAX + 2)]
+    with _versions_locked(up.cluster):
+        for thread in threads:
+            thread.start()
+            time.sleep(0.1)
+        time.sleep(held_s)
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_a_full_pool_queues_requests_past_the_outage_wait(up: Served) -> None:
+    """Every connection busy for longer than BLOTTER_DATABASE_WAIT_S is no outage: the
+    queued requests are answered once a connection is free, not 503."""
+    answers = _reads_while_locked(up, WAIT_S + 2, first=100)
+    assert [a.status_code for a in answers] == [200] * len(answers), [a.text for a in answers]
+
+
+def test_a_pool_busy_past_its_wait_answers_503_store_busy(up: Served) -> None:
+    """Past BLOTTER_DATABASE_BUSY_WAIT_S the queued requests get 503 store.busy with
+    Retry-After (not store.unavailable: the database answers), and the log says the pool was
+    full; the requests that held the connections are answered once the lock goes."""
+    answers = _reads_while_locked(up, BUSY_WAIT_S + 3, first=200)
+    busy = [a for a in answers if a.status_code == 503]
+    assert busy, [a.status_code for a in answers]
+    assert len([a for a in answers if a.status_code == 200]) >= POOL_MAX - 1
+    assert {a.json()["code"] for a in busy} == {"store.busy"}
+    assert all(int(a.headers["Retry-After"]) >= 1 for a in busy)
+    assert "connections was busy" in up.log.read_text()

@@ -25,6 +25,7 @@ def _engine_store(settings: Settings) -> Store:
             max_size=settings.database_pool_max,
             idle_s=settings.database_pool_idle_s,
             wait_s=settings.database_wait_s,
+            busy_wait_s=settings.database_busy_wait_s,
         )
         return PostgresStore(
             settings.database_url,

@@ -5,7 +5,9 @@ A restart or failover of PostgreSQL ends every connection a pool holds. Each con
 checked with one empty round trip when it is taken, and the first one found broken has the
 pool drop every broken one at once, so requests get a fresh connection instead of an error.
 While the database cannot be reached, a request waits at most ``wait_s`` and is answered 503
-with ``Retry-After``.
+``store.unavailable`` with ``Retry-After``. While it answers but every connection of the pool
+is in use (a burst of slow questions), a request queues for one up to ``busy_wait_s``, then is
+answered 503 ``store.busy``: a full queue is not an outage, and is not reported as one.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg.conninfo
 from psycopg import sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from blotter.errors import StoreUnavailable
+from blotter.errors import StoreSaturated, StoreUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,12 +41,22 @@ class PoolLimits:
     max_size: int = 8
     idle_s: float = 60.0
     wait_s: float = 5.0
+    busy_wait_s: float = 30.0
+
+
+class Pool(ConnectionPool):
+    """A psycopg pool that knows how long a request queues for a connection while all of
+    them are busy (``PoolLimits.busy_wait_s``)."""
+
+    def __init__(self, *args: Any, busy_wait_s: float, **kwargs: Any) -> None:
+        self.busy_wait_s = busy_wait_s
+        super().__init__(*args, **kwargs)
 
 
 def open_pool(url: str, schema: str, limits: PoolLimits) -> ConnectionPool:
     """A pool for ``url`` that opens connections in the background and never blocks."""
     connect_s = max(1, math.ceil(limits.wait_s))
-    return ConnectionPool(
+    return Pool(
         url,
         min_size=min(limits.min_size, limits.max_size),
         max_size=limits.max_size,
@@ -61,6 +73,7 @@ def open_pool(url: str, schema: str, limits: PoolLimits) -> ConnectionPool:
             "connect_timeout": connect_s,
         },
         open=True,
+        busy_wait_s=max(limits.busy_wait_s, limits.wait_s),
     )
 
 
@@ -89,7 +102,9 @@ def checked(
         left = deadline - time.monotonic()
         try:
             conn = pool.getconn(timeout=max(left, 0.01))
-        except psycopg.OperationalError as err:  # PoolTimeout: nothing connects
+        except PoolTimeout as err:
+            conn = queued(pool, err, wait_s)
+        except psycopg.OperationalError as err:  # nothing connects
             raise unavailable(err, wait_s) from err
         try:
             return conn, run(conn)
@@ -107,6 +122,38 @@ def checked(
         except BaseException:
             release(pool, conn)  # nothing else holds it: back to the pool, its work undone
             raise
+
+
+def saturated(pool: ConnectionPool) -> bool:
+    """Whether every connection the pool may open is open and in use."""
+    stats = pool.get_stats()
+    return stats.get("pool_size", 0) >= pool.max_size and not stats.get("pool_available", 0)
+
+
+def queued(pool: ConnectionPool, err: PoolTimeout, wait_s: float) -> psycopg.Connection[Any]:
+    """After ``wait_s`` without a connection: if the pool is full of working connections,
+    wait on for one up to the pool's ``busy_wait_s`` in all, then ``store.busy``; if it is
+    not (its connections cannot be made), the database is unreachable."""
+    busy_wait_s = pool.busy_wait_s if isinstance(pool, Pool) else wait_s
+    if not saturated(pool):
+        raise unavailable(err, wait_s) from err
+    try:
+        return pool.getconn(timeout=max(busy_wait_s - wait_s, 0.01))
+    except PoolTimeout as again:
+        if not saturated(pool):
+            raise unavailable(again, wait_s) from again
+        log.warning(
+            "Every one of the %d PostgreSQL connections was busy for %.0f s; a request was "
+            "answered 503 store.busy (raise BLOTTER_DATABASE_POOL_MAX or the database's "
+            "capacity if this recurs)",
+            pool.max_size,
+            busy_wait_s,
+        )
+        raise StoreSaturated(
+            "Every database connection of this server is answering other requests; please "
+            "try again in a few seconds.",
+            retry_after_s=max(1, math.ceil(wait_s)),
+        ) from again
 
 
 @contextmanager
