@@ -80,6 +80,7 @@ CASES: list[tuple[BlotterError, str, int, dict[str, Any]]] = [
     (e.StoreBusy("In use."), "store.locked", 503, {}),
     (e.StoreOutOfMemory("976.5 MiB"), "store.out-of-memory", 503, {"limit": "976.5 MiB"}),
     (e.StoreUnavailable("Down.", retry_after_s=3), "store.unavailable", 503, {"retry_after_s": 3}),
+    (e.StoreSaturated("Full.", retry_after_s=5), "store.busy", 503, {"retry_after_s": 5}),
     (
         e.SchemaMismatch("Upgrading.", retry_after_s=5),
         "store.schema-mismatch",
