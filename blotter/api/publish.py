@@ -306,7 +306,7 @@ def _int(text: str, name: str, low: int, high: int) -> int:
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise InvalidRequest(f"The body is not valid JSON: {err}.") from None
     if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.")
