@@ -3,6 +3,7 @@ who may write, and that refusals change nothing."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -309,3 +310,28 @@ def test_a_lockout_answers_the_same_for_known_and_unknown_names(portal: Portal) 
     known, unknown = attempts("ana"), attempts(f"nobody-{uuid.uuid4().hex[:8]}")
     assert known == unknown
     assert [status for status, _, _ in known] == [401] * 5 + [429] * 2
+
+
+def test_a_refused_sign_in_keeps_no_more_of_a_huge_name_than_an_account_name(
+    portal: Portal,
+) -> None:
+    """Anyone may try to sign in with a name of any length. A refusal's audit entry and the
+    unknown name's lockout count keep 64 characters of it, more than any account name has:
+    a megabyte kept per try would grow the audit log (which the portal's feed reads) and the
+    server's memory by whatever strangers send."""
+    huge = uuid.uuid4().hex + "n" * 200_000
+    basic = portal.client.get(f"/resource/{PUBLIC}.json", auth=(huge, "guess one"))
+    assert basic.status_code == 401
+    client = TestClient(portal.client.app)
+    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', client.get("/login").text)
+    assert login_csrf
+    form = client.post(
+        "/login",
+        data={"name": huge + "x", "password": "guess two", "login_csrf": login_csrf.group(1)},
+    )
+    assert form.status_code == 401
+    entries = portal.store.audit_log(limit=2)
+    assert [e.action for e in entries] == ["login.failed"] * 2
+    assert {e.detail["user"] for e in entries} == {huge[:64]}
+    # Both counted against the same cut name, as any unknown name's failures are.
+    assert sorted(e.detail["failures"] for e in entries) == [1, 2]
