@@ -335,3 +335,22 @@ def test_a_refused_sign_in_keeps_no_more_of_a_huge_name_than_an_account_name(
     assert {e.detail["user"] for e in entries} == {huge[:64]}
     # Both counted against the same cut name, as any unknown name's failures are.
     assert sorted(e.detail["failures"] for e in entries) == [1, 2]
+
+
+def test_the_public_metadata_never_names_the_account_owning_a_dataset(portal: Portal) -> None:
+    """Account names are staff's to know: the public history names only the agency (unless a
+    dataset sets name_publishers), and sign-in answers never tell whether a name is an
+    account; the metadata of a dataset made public by its owner must not hand it out."""
+    opened = portal.client.put(
+        f"/api/views/{PRIVATE}.json?method=setPermission&value=public.read",
+        auth=("pub_a", PASSWORD),
+    )
+    assert opened.status_code == 200 and opened.json()["blotter"]["owner"] == "pub_a"
+    anonymous = TestClient(portal.client.app)
+    one = anonymous.get(f"/api/views/{PRIVATE}.json")
+    every = anonymous.get("/api/views.json")
+    assert one.status_code == every.status_code == 200
+    assert one.json()["blotter"]["owner"] is None
+    assert "pub_a" not in one.text and "pub_a" not in every.text
+    staff = anonymous.get(f"/api/views/{PRIVATE}.json", auth=("ana", PASSWORD))
+    assert staff.json()["blotter"]["owner"] == "pub_a"
