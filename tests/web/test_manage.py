@@ -198,8 +198,10 @@ def test_profiles_are_checked_before_saving(portal: Portal) -> None:
 
 def test_a_publisher_cannot_replace_another_agencys_profile(portal: Portal) -> None:
     """Agency A's uploads publish through the profile they name: a publisher of agency B
-    who saved over it would change what A publishes (here, every offense read as THEFT)."""
-    mapping = "columns:\n  - {field: case_no, source: CASE}\n  - {field: offense, source: OFF}\n"
+    who saved over it would change what A publishes (here, offenses read from the case numbers)."""
+    mapping = (
+        "columns:\n  - {field: case_no, source: CASE}\n  - {field: offense, source: OFFENSE}\n"
+    )
     forged = "columns:\n  - {field: case_no, source: CASE}\n  - {field: offense, source: CASE}\n"
     own, other, admin = (TestClient(portal.client.app) for _ in range(3))
     own_csrf = sign_in(own, "pub_a")
