@@ -188,8 +188,15 @@ class _MiddlewareErrors:
             await _error_response(Request(scope), err)(scope, receive, send)
 
 
+# The sign-in and sign-out forms, which anyone may post: a name, a password and a token.
+_SIGN_IN_BYTES = 64 << 10
+
+
 def _body_limit(settings: Settings, path: str) -> tuple[int, str]:
     """The largest body a path takes, and what to do instead (``api.bounds``)."""
+    if path in ("/login", "/logout"):
+        # Read before any account is known: not the publisher API's megabytes.
+        return _SIGN_IN_BYTES, "A sign-in sends only a name and a password."
     if path == "/manage/upload" or (path.startswith("/api/views/") and path.endswith("/upload")):
         # The file itself is held to the limit as it is saved; this leaves room for the
         # form's other fields and framing.

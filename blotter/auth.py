@@ -34,6 +34,9 @@ SESSION_LIFETIME = timedelta(hours=12)
 # minute, doubling with each further failure up to an hour; a right password resets it.
 FREE_FAILURES = 5
 MAX_LOCK = timedelta(hours=1)
+# Characters of an unknown name a failed sign-in keeps: more than any account name has
+# (accounts.USER_NAME: at most 63), so two names cut alike were never accounts.
+NAME_KEPT = 64
 
 
 def _digest(session_id: str) -> str:
@@ -76,11 +79,14 @@ def sign_in(store: Store, name: str, password: str, address: str, *, via: str) -
     and unknown names get the same answers after the same work (a password hash), so
     neither the answer nor its time tells whether an account exists."""
     known = store.user_credentials(name) is not None
-    failed, locked_until = _login_state(store, name, known)
+    # Anyone may send a name of a megabyte: what a refusal keeps of it (its audit entry, an
+    # unknown name's lockout count) is no longer than an account name can be.
+    kept = name if known else name[:NAME_KEPT]
+    failed, locked_until = _login_state(store, kept, known)
     stamp = now()
     who = Viewer(address=address, via=via)
     if locked_until is not None and locked_until > stamp:
-        audit(store, who, "login.refused-locked", user=name)
+        audit(store, who, "login.refused-locked", user=kept)
         wait = max(1, int((locked_until - stamp).total_seconds() // 60) + 1)
         raise AccountLocked(
             f"Too many wrong passwords for this account: try again in {wait} minute"
@@ -90,11 +96,11 @@ def sign_in(store: Store, name: str, password: str, address: str, *, via: str) -
     user = verify_password(store, name, password)
     if user is None or user.disabled:
         failed += 1
-        _set_login_state(store, name, known, failed, _lock_after(failed, stamp))
-        audit(store, who, "login.failed", user=name, failures=failed)
+        _set_login_state(store, kept, known, failed, _lock_after(failed, stamp))
+        audit(store, who, "login.failed", user=kept, failures=failed)
         raise AuthenticationRequired("The account name or password is wrong.")
     if failed or locked_until:
-        _set_login_state(store, name, known, 0, None)
+        _set_login_state(store, kept, known, 0, None)
     return user
 
 

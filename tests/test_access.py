@@ -3,6 +3,7 @@ who may write, and that refusals change nothing."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -309,3 +310,47 @@ def test_a_lockout_answers_the_same_for_known_and_unknown_names(portal: Portal) 
     known, unknown = attempts("ana"), attempts(f"nobody-{uuid.uuid4().hex[:8]}")
     assert known == unknown
     assert [status for status, _, _ in known] == [401] * 5 + [429] * 2
+
+
+def test_a_refused_sign_in_keeps_no_more_of_a_huge_name_than_an_account_name(
+    portal: Portal,
+) -> None:
+    """Anyone may try to sign in with a name of any length. A refusal's audit entry and the
+    unknown name's lockout count keep 64 characters of it, more than any account name has:
+    tens of kilobytes kept per try would grow the audit log (which the portal's feed reads)
+    and the server's memory by whatever strangers send."""
+    huge = uuid.uuid4().hex + "n" * 40_000  # within the sign-in form's 64 KB
+    basic = portal.client.get(f"/resource/{PUBLIC}.json", auth=(huge, "guess one"))
+    assert basic.status_code == 401
+    client = TestClient(portal.client.app)
+    login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', client.get("/login").text)
+    assert login_csrf
+    form = client.post(
+        "/login",
+        data={"name": huge + "x", "password": "guess two", "login_csrf": login_csrf.group(1)},
+    )
+    assert form.status_code == 401
+    entries = portal.store.audit_log(limit=2)
+    assert [e.action for e in entries] == ["login.failed"] * 2
+    assert {e.detail["user"] for e in entries} == {huge[:64]}
+    # Both counted against the same cut name, as any unknown name's failures are.
+    assert sorted(e.detail["failures"] for e in entries) == [1, 2]
+
+
+def test_the_public_metadata_never_names_the_account_owning_a_dataset(portal: Portal) -> None:
+    """Account names are staff's to know: the public history names only the agency (unless a
+    dataset sets name_publishers), and sign-in answers never tell whether a name is an
+    account; the metadata of a dataset made public by its owner must not hand it out."""
+    opened = portal.client.put(
+        f"/api/views/{PRIVATE}.json?method=setPermission&value=public.read",
+        auth=("pub_a", PASSWORD),
+    )
+    assert opened.status_code == 200 and opened.json()["blotter"]["owner"] == "pub_a"
+    anonymous = TestClient(portal.client.app)
+    one = anonymous.get(f"/api/views/{PRIVATE}.json")
+    every = anonymous.get("/api/views.json")
+    assert one.status_code == every.status_code == 200
+    assert one.json()["blotter"]["owner"] is None
+    assert "pub_a" not in one.text and "pub_a" not in every.text
+    staff = anonymous.get(f"/api/views/{PRIVATE}.json", auth=("ana", PASSWORD))
+    assert staff.json()["blotter"]["owner"] == "pub_a"

@@ -196,7 +196,7 @@ async def create(request: Request) -> JSONResponse:
     payload = _json_object(await _body(request))
     dataset = create_dataset(portal.store, viewer, payload)
     audit(portal.store, viewer, "dataset.create", dataset.id, name=dataset.meta.name)
-    return JSONResponse(view_json(dataset), media_type=_JSON)
+    return JSONResponse(view_json(dataset, staff=True), media_type=_JSON)
 
 
 @router.put("/api/views/{name}")
@@ -220,7 +220,7 @@ async def update_view(request: Request, name: str) -> JSONResponse:
         change = MetadataChange.from_socrata(_json_object(await _body(request)))
     edited = apply_metadata_change(portal.store, viewer, dataset_id, change)
     portal.after_write(dataset_id)
-    body = view_json(edited.dataset)
+    body = view_json(edited.dataset, staff=True)
     if edited.applied is not None:
         # Stricter privacy rules were applied to the published rows: what that did.
         body["blotter"]["privacyApplied"] = edited.applied.as_json()
@@ -306,7 +306,7 @@ def _int(text: str, name: str, low: int, high: int) -> int:
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise InvalidRequest(f"The body is not valid JSON: {err}.") from None
     if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.")

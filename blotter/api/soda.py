@@ -106,8 +106,12 @@ def view(request: Request, name: str) -> JSONResponse:
     if fmt != "json":
         raise NotFound("Metadata is available as .json only.", format=fmt)
     portal = portal_of(request)
-    dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
-    return JSONResponse(view_json(dataset), media_type="application/json; charset=utf-8")
+    viewer = viewer_of(request, portal.store)
+    dataset = visible_dataset(portal.store, viewer, dataset_id)
+    return JSONResponse(
+        view_json(dataset, staff=viewer.user is not None),
+        media_type="application/json; charset=utf-8",
+    )
 
 
 @router.get("/api/views/{dataset_id}/quality.json")
@@ -126,7 +130,9 @@ def quality(request: Request, dataset_id: str) -> JSONResponse:
 def views(request: Request) -> JSONResponse:
     """Every dataset's metadata."""
     portal = portal_of(request)
-    datasets = visible_datasets(portal.store, viewer_of(request, portal.store))
+    viewer = viewer_of(request, portal.store)
+    datasets = visible_datasets(portal.store, viewer)
     return JSONResponse(
-        [view_json(d) for d in datasets], media_type="application/json; charset=utf-8"
+        [view_json(d, staff=viewer.user is not None) for d in datasets],
+        media_type="application/json; charset=utf-8",
     )

@@ -173,7 +173,7 @@ async def query_post(request: Request, dataset_id: str, fmt: str) -> Response:
     dataset_id, fmt = _dataset_and_format(dataset_id, fmt)
     try:
         data = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past Python's stack: no query either
         raise InvalidRequest('The body must be JSON: {"query": "SELECT …"}.') from None
     return _answer(request, dataset_id, fmt, _validated(data), download=False)
 

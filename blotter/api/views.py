@@ -25,7 +25,9 @@ def epoch(value: datetime | None) -> int | None:
     return int(value.replace(tzinfo=UTC).timestamp())
 
 
-def view_json(dataset: Dataset) -> dict[str, Any]:
+def view_json(dataset: Dataset, *, staff: bool = False) -> dict[str, Any]:
+    """Socrata's view JSON of ``dataset`` (as its reader may see it); ``staff``: the reader
+    has an account, and is told which account owns the dataset."""
     meta = dataset.meta
     return {
         "id": dataset.id,
@@ -81,7 +83,9 @@ def view_json(dataset: Dataset) -> dict[str, Any]:
         else [],
         "blotter": {
             "visibility": str(meta.visibility),
-            "owner": meta.owner or None,
+            # An account's name is staff's to know: the public history names the agency
+            # (unless name_publishers), and sign-in never tells whether a name is an account.
+            "owner": (meta.owner or None) if staff else None,
             "version": dataset.version,
             "rowCount": dataset.row_count,
             "sample": meta.sample,

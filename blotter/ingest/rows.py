@@ -56,7 +56,8 @@ def records_from_body(body: bytes, content_type: str) -> list[dict[str, Any]]:
         return [dict(row) for row in csv.DictReader(io.StringIO(text))]
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    # RecursionError: arrays or objects nested deeper than Python's stack (a 400, not a 500).
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         where = (
             f" at line {err.lineno}, column {err.colno}"
             if isinstance(err, json.JSONDecodeError)

@@ -7,7 +7,7 @@ import re
 from blotter.access import Viewer, audit, require_account
 from blotter.errors import InvalidRequest, PermissionDenied
 from blotter.ingest.spec import DatasetSpec, parse_spec
-from blotter.model import Role
+from blotter.model import Role, User
 from blotter.store.base import Store
 from blotter.store.common import now
 
@@ -31,9 +31,32 @@ def save_profile(store: Store, viewer: Viewer, name: str, yaml_text: str) -> Dat
         raise InvalidRequest(
             f"'{name}' is not a profile name: lowercase letters, digits, '-' and '_'."
         )
+    _check_may_replace(store, user, name)
     spec = parse_spec(yaml_text, f"profile '{name}'", default_name=name)
     if not spec.columns:
         raise InvalidRequest(f"Profile '{name}' maps no columns.")
     store.save_profile(name, yaml_text, viewer.name, now())
     audit(store, viewer, "profile.save", name=name)
     return spec
+
+
+def _check_may_replace(store: Store, user: User, name: str) -> None:
+    """A publisher replaces only a profile saved in their own agency. Every agency's uploads
+    (and their unattended scripts, ``?profile=``) publish through the profile they name, so
+    one saved from another agency would change what that agency publishes; a profile saved
+    by an administrator or the command line is theirs to change."""
+    if user.role is Role.ADMIN:
+        return
+    saved_by = next((by for n, _, by in store.list_profiles() if n == name), None)
+    if saved_by is None or saved_by == user.name:
+        return
+    found = store.user_credentials(saved_by)
+    author = found[0] if found is not None else None
+    if author is not None and author.role is Role.PUBLISHER and author.agency == user.agency:
+        return
+    raise PermissionDenied(
+        f"Profile '{name}' was last saved by {saved_by or 'the command line'}, who does not "
+        f"publish for {user.agency}: uploads of other agencies may depend on it. Save yours "
+        "under another name, or ask an administrator to change it.",
+        profile=name,
+    )

@@ -91,8 +91,12 @@ def vega_javascript() -> str:
 
 
 def spec_json(drawing: Drawing) -> str:
-    """The chart's spec as JSON safe inside a <script type="application/json"> element."""
-    return json.dumps(drawing.data).replace("</", "<\\/")
+    """The chart's spec as JSON safe inside a <script type="application/json"> element: no
+    ``<`` at all, written as its JSON escape. Escaping ``</`` alone was not enough: a value
+    holding ``<!--<script>`` puts the HTML parser where the element's own ``</script>`` no
+    longer ends it, and the page after it (its table, its downloads) became script text."""
+    text = json.dumps(drawing.data)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _values(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -78,6 +79,23 @@ def test_a_soda3_body_past_its_cap_is_refused_without_being_read_whole(
         assert body["code"] == "request.too-large" and "larger than 4 KB" in body["message"]
         streamed = client.post(url, content=_chunks(1 << 20))
         assert streamed.status_code == 413 and streamed.json()["code"] == "request.too-large"
+
+
+def test_the_sign_in_form_takes_no_more_than_a_sign_in_needs(settings: Settings) -> None:
+    """Anyone may post the sign-in form, before any account is known: its body is bounded
+    by what a sign-in sends, not by the publisher API's 50 MB of rows."""
+    with TestClient(create_app(settings)) as client:
+        login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', client.get("/login").text)
+        assert login_csrf
+        form = {"name": "nobody", "login_csrf": login_csrf.group(1)}
+        padded = client.post("/login", data={**form, "password": "p" * (512 << 10)})
+        assert padded.status_code == 413, padded.status_code
+        assert padded.headers["content-type"].startswith("text/html")
+        assert "That is too large" in padded.text
+        declared = client.post("/logout", content=b" " * (1 << 20))
+        assert declared.status_code == 413
+        wrong = client.post("/login", data={**form, "password": "a wrong passphrase"})
+        assert wrong.status_code == 401  # a sign-in itself is as before
 
 
 def test_write_bodies_past_the_cap_are_refused_declared_or_streamed(settings: Settings) -> None:

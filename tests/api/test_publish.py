@@ -163,6 +163,17 @@ def test_bad_payloads_get_clear_errors_and_change_nothing(portal: Portal, live: 
         timeout=30,
     )
     assert duplicate_key.status_code == 400 and "repeat" in duplicate_key.json()["message"]
+    deep = b"[" * 100_000 + b"]" * 100_000  # nested past Python's stack
+    for method, path in (("POST", f"/resource/{PUBLIC}.json"), ("PATCH", f"/api/views/{PUBLIC}")):
+        nested = requests.request(
+            method,
+            live.url + path,
+            data=deep,
+            auth=("pub_a", PASSWORD),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert nested.status_code == 400 and "JSON" in nested.json()["message"], path
     assert portal.rows(PUBLIC) == before
     assert portal.store.get_dataset(PUBLIC).version == 1
     assert portal.store.get_dataset(PUBLIC).meta.row_identifier == "case_no"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 
+import requests
 from fastapi.testclient import TestClient
 
 from blotter.app import create_app
 from blotter.settings import Settings
 from blotter.store.common import now
 from tests.api.conftest import DATASET_ID, ROWS, expected_row
+from tests.conftest import LiveServer
 
 QUERY = f"/api/v3/views/{DATASET_ID}/query"
 
@@ -112,6 +114,20 @@ def test_errors_are_those_of_soda21(client: TestClient) -> None:
     assert bad.status_code == 400 and "pageSize" in bad.json()["message"]
     not_json = client.post(f"{QUERY}.json", content=b"SELECT *")
     assert not_json.status_code == 400 and "JSON" in not_json.json()["message"]
+
+
+def test_a_body_nested_deeper_than_the_stack_is_a_400_not_a_500(live: LiveServer) -> None:
+    # 200 kB, well inside the body limit, from anyone: Python's JSON reader gives up on it
+    # with a RecursionError, which is no ValueError.
+    deep = b"[" * 100_000 + b"]" * 100_000
+    answer = requests.post(
+        f"{live.url}{QUERY}.json",
+        data=deep,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert answer.status_code == 400, answer.text[:200]
+    assert answer.json()["code"] == "invalid_request" and "JSON" in answer.json()["message"]
 
 
 def test_a_portal_can_require_callers_to_identify_themselves(settings: Settings) -> None:

@@ -196,6 +196,39 @@ def test_profiles_are_checked_before_saving(portal: Portal) -> None:
     assert [n for n, _, _ in portal.store.list_profiles()] == ["rms"]
 
 
+def test_a_publisher_cannot_replace_another_agencys_profile(portal: Portal) -> None:
+    """Agency A's uploads publish through the profile they name: a publisher of agency B
+    who saved over it would change what A publishes (here, offenses read from the case numbers)."""
+    mapping = (
+        "columns:\n  - {field: case_no, source: CASE}\n  - {field: offense, source: OFFENSE}\n"
+    )
+    forged = "columns:\n  - {field: case_no, source: CASE}\n  - {field: offense, source: CASE}\n"
+    own, other, admin = (TestClient(portal.client.app) for _ in range(3))
+    own_csrf = sign_in(own, "pub_a")
+    other_csrf, admin_csrf = sign_in(other, "pub_b"), sign_in(admin, "boss")
+    saved = own.post("/manage/profiles", data={"csrf": own_csrf, "name": "rms", "text": mapping})
+    assert saved.status_code == 200
+    refused = other.post(
+        "/manage/profiles", data={"csrf": other_csrf, "name": "rms", "text": forged}
+    )
+    assert refused.status_code == 403 and "another name" in refused.text
+    assert portal.store.get_profile("rms") == mapping
+    # Their own name is theirs; the owner and an administrator may still change "rms".
+    theirs = other.post(
+        "/manage/profiles", data={"csrf": other_csrf, "name": "rms-b", "text": forged}
+    )
+    assert theirs.status_code == 200
+    again = own.post("/manage/profiles", data={"csrf": own_csrf, "name": "rms", "text": mapping})
+    assert again.status_code == 200
+    changed = admin.post(
+        "/manage/profiles", data={"csrf": admin_csrf, "name": "rms", "text": forged}
+    )
+    assert changed.status_code == 200 and portal.store.get_profile("rms") == forged
+    # Saved by an administrator now: no publisher replaces it.
+    late = own.post("/manage/profiles", data={"csrf": own_csrf, "name": "rms", "text": mapping})
+    assert late.status_code == 403 and portal.store.get_profile("rms") == forged
+
+
 def test_the_audit_page_lists_each_step_for_admins_only(portal: Portal) -> None:
     client = TestClient(portal.client.app)
     sign_in(client, "pub_a")
