@@ -22,7 +22,9 @@ from blotter.privacy import PrivacyRules, band_label, band_lows
 from blotter.schema import physical_names
 
 _METRES_PER_DEGREE = 111_320.0
-_NUMBERED = re.compile(r"^\s*(\d+)([A-Za-z]?)\s+(.+)$")
+# A house number, with what may follow it before the street: a letter (7305B), a unit or a
+# second number after a hyphen (1234-A, 1234-1236, 1234 - 1236), a half (1234 1/2, 1234½).
+_NUMBERED = re.compile(r"^\s*(\d+)(?:[A-Za-z]|\s*-\s*[A-Za-z0-9]+|\s+1/2|\s*½)?\s+(.+)$")
 _GENERALISED = re.compile(r"^\d+ block of ", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b|\b\d{9}\b")
@@ -40,7 +42,7 @@ def hundred_block(address: str) -> str:
     if not found:
         return address
     block = int(found.group(1)) // 100 * 100
-    return f"{block} block of {found.group(3).strip()}"
+    return f"{block} block of {found.group(2).strip()}"
 
 
 def scrub_text(text: str, names: Iterable[str]) -> str:

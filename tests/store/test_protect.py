@@ -27,6 +27,13 @@ HUNDRED_BLOCK = [
     ("1200 block of Main St", "1200 block of Main St"),  # already general: unchanged
     ("Main St & Oak Ave", "Main St & Oak Ave"),  # an intersection names no home
     ("Carroll Ave", "Carroll Ave"),
+    ("16th St & Elm Ave", "16th St & Elm Ave"),
+    # A house number with a unit or a range after a hyphen was published whole.
+    ("1234-A Main St", "1200 block of Main St"),
+    ("1234-1236 Main St", "1200 block of Main St"),
+    ("1234 - 1236 Main St", "1200 block of Main St"),
+    ("1234 1/2 Main St", "1200 block of Main St"),
+    ("1234½ Main St", "1200 block of Main St"),
 ]
 
 
