@@ -12,7 +12,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from blotter.access import Viewer, visible_dataset
 from blotter.analysis.activity import ActivityRate, activity_rates, scope_mismatch
-from blotter.analysis.benchmarks import RateTable, population_total, rate_table
+from blotter.analysis.benchmarks import (
+    RateTable,
+    benchmark_seen,
+    population_total,
+    rate_table,
+)
 from blotter.analysis.summary import dataset_facts, freshness, summary_sentences
 from blotter.analysis.trends import PeriodChange, trend
 from blotter.analysis.units import Unit, unit_of, units_of
@@ -154,7 +159,8 @@ def _drawn(request: Request, portal: Portal, viewer: Viewer, dataset: Dataset) -
             population = visible_dataset(
                 portal.store, viewer, dataset.meta.benchmark.dataset, audit_read=False
             )
-            rates = rate_table(portal.store, dataset, population, portal.settings, unit=unit)
+            if benchmark_seen(portal.store, dataset, portal.settings):
+                rates = rate_table(portal.store, dataset, population, portal.settings, unit=unit)
             residents = population_total(portal.store, dataset, population, portal.settings)
         except DatasetNotFound:
             rates = None
