@@ -49,6 +49,9 @@ SCRUB = [
     ("SSN 123-45-6789 given", [], f"SSN {WITHHELD} given"),
     ("Subject John Smith fled; Smith was found", ["John Smith"], f"Subject {WITHHELD} fled; "),
     ("Officer spoke to the driver", ["Al Li"], "Officer spoke to the driver"),
+    # A short surname, or one part of a double-barrelled one, said alone was published.
+    ("Li was found; Officer Wu left", ["Wu, Li"], f"{WITHHELD} was found; Officer {WITHHELD}"),
+    ("Ms Jones called", ["Mary Smith-Jones"], f"Ms {WITHHELD} called"),
     ("Report 2015-00123 filed", [], "Report 2015-00123 filed"),  # a case number stays
 ]
 
