@@ -29,6 +29,7 @@ _GENERALISED = re.compile(r"^\d+ block of ", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b|\b\d{9}\b")
 _PHONE = re.compile(r"(\+?1[\s.-]?)?(\(\d{3}\)|\b\d{3})[\s.-]?\d{3}[\s.-]?\d{4}\b")
+_LOCAL_PHONE = re.compile(r"\b\d{3}[.-]\d{4}\b")  # 555-0123: dialled without the area code
 _NAME_PARTS = re.compile(r"[\s,-]+")  # "Smith-Jones, Mary" → Smith, Jones, Mary
 WITHHELD = "[withheld]"
 
@@ -51,6 +52,7 @@ def scrub_text(text: str, names: Iterable[str]) -> str:
     out = _EMAIL.sub(WITHHELD, text)
     out = _SSN.sub(WITHHELD, out)
     out = _PHONE.sub(WITHHELD, out)
+    out = _LOCAL_PHONE.sub(WITHHELD, out)
     for name in sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True):
         # Each part of two letters or more: a short surname (Li, Wu, Ng) is a name too, and
         # a word of the row's own text lost to it costs less than a name published.

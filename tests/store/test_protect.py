@@ -47,6 +47,8 @@ SCRUB = [
     ("phone (301) 555 0123.", [], f"phone {WITHHELD}."),
     ("mail jo.doe+x@example.org now", [], f"mail {WITHHELD} now"),
     ("SSN 123-45-6789 given", [], f"SSN {WITHHELD} given"),
+    ("Neighbour at 555-0123 saw it", [], f"Neighbour at {WITHHELD} saw it"),  # a local number
+    ("or 555.0123.", [], f"or {WITHHELD}."),
     ("Subject John Smith fled; Smith was found", ["John Smith"], f"Subject {WITHHELD} fled; "),
     ("Officer spoke to the driver", ["Al Li"], "Officer spoke to the driver"),
     # A short surname, or one part of a double-barrelled one, said alone was published.
