@@ -286,7 +286,10 @@ def test_row_ids_do_not_follow_an_internal_timestamp(portal: Portal) -> None:
         Column(field_name="case_no", name="Case", type=ColumnType.TEXT),
         Column(field_name="day", name="Day", type=ColumnType.TEXT),
         Column(
-            field_name="occurred", name="Occurred", type=ColumnType.FLOATING_TIMESTAMP, internal=True
+            field_name="occurred",
+            name="Occurred",
+            type=ColumnType.FLOATING_TIMESTAMP,
+            internal=True,
         ),
     ]
     portal.store.create_dataset(DatasetMeta(name="Times"), columns, dataset_id="time-0009")

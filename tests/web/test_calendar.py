@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from blotter.app import create_app
 from blotter.model import Column, ColumnType, DatasetMeta
-from tests.portal import PASSWORD, Portal
 from blotter.settings import Settings
 from blotter.store import open_store
+from tests.portal import PASSWORD, Portal
 
 MEETINGS = "mtgs-0001"
 COLUMNS = [
@@ -110,7 +110,9 @@ def test_event_pages_leave_out_a_hidden_field_without_naming_it(
     )
     portal.store.create_dataset(meta, columns, dataset_id="mtgs-0002")
     rows = {
-        "starts": pa.array([datetime(2030, 1, 5, 18), datetime(2020, 1, 5, 18)], pa.timestamp("us")),
+        "starts": pa.array(
+            [datetime(2030, 1, 5, 18), datetime(2020, 1, 5, 18)], pa.timestamp("us")
+        ),
         "title": ["Coffee with a cop", "Walk"],
         "place": ["12 Secret Lane", "12 Secret Lane"],
     }
