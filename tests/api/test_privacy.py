@@ -306,3 +306,21 @@ def test_row_ids_do_not_follow_an_internal_timestamp(portal: Portal) -> None:
         "/resource/time-0009.json", params={"$order": "occurred"}, auth=("ana", PASSWORD)
     )
     assert [r["case_no"] for r in staff.json()] == ["c2", "c3", "c1"]
+
+
+def test_metadata_does_not_name_a_row_identifier_the_reader_may_not_see(portal: Portal) -> None:
+    """The case number identifies rows in upserts but is internal: the public's metadata
+    named it as ``rowIdentifier``, the one place a hidden column's name was given."""
+    columns = [
+        Column(field_name="case_no", name="Case", type=ColumnType.TEXT, internal=True),
+        Column(field_name="offense", name="Offense", type=ColumnType.TEXT),
+    ]
+    meta = DatasetMeta(name="Cases", row_identifier="case_no")
+    portal.store.create_dataset(meta, columns, dataset_id="case-0012")
+    rows = {"case_no": ["19-0001"], "offense": ["theft"]}
+    portal.store.publish("case-0012", columns, [pa.record_batch(rows)])
+    public = portal.client.get("/api/views/case-0012.json")
+    assert public.json()["metadata"]["rowIdentifier"] == ":id"
+    assert "case_no" not in public.text
+    staff = portal.client.get("/api/views/case-0012.json", auth=("ana", PASSWORD))
+    assert staff.json()["metadata"]["rowIdentifier"] == "case_no"
