@@ -14,11 +14,29 @@ from datetime import datetime
 from blotter.analysis.rates import GroupRate, MethodCard, disparities
 from blotter.analysis.summary import period_covered, records_span, years_between
 from blotter.analysis.units import Unit, unit_of
-from blotter.errors import InvalidRequest
+from blotter.errors import InvalidRequest, NoSuchColumn
 from blotter.model import Benchmark, Dataset
-from blotter.queries import all_of, run_query
+from blotter.queries import all_of, prepare_query, run_query
 from blotter.settings import Settings
 from blotter.store.base import Store
+
+
+def benchmark_seen(store: Store, dataset: Dataset, settings: Settings) -> bool:
+    """Whether ``dataset`` (its columns as its reader sees them) holds every column its
+    benchmark reads: the groups' column and those of its residence clauses. Staff may hide
+    one (a race or a home town in a small place); the public then gets no rates, rather
+    than a page refused with an error naming the hidden column."""
+    link = dataset.meta.benchmark
+    if link is None or dataset.column(link.column) is None:
+        return False
+    for clause in (link.residents_where, link.residence_unknown_where):
+        if not clause:
+            continue
+        try:
+            prepare_query(store, dataset, {"$where": clause}, settings)
+        except NoSuchColumn:
+            return False
+    return True
 
 
 @dataclass
@@ -84,8 +102,12 @@ def rate_table(
     if link is None:
         raise InvalidRequest(f"Dataset {dataset.id} names no population benchmark.")
     column = dataset.column(link.column)
-    if column is None:
-        raise InvalidRequest(f"The benchmark's column '{link.column}' is not in {dataset.id}.")
+    if column is None or not benchmark_seen(store, dataset, settings):
+        # Never named: the column may be one staff hid from this reader.
+        raise InvalidRequest(
+            f"Dataset {dataset.id} has no rates against its population for you to read: "
+            "a column they are counted by is not among its published columns."
+        )
     if residents_only and not link.residents_where:
         raise InvalidRequest(
             f"Dataset {dataset.id} does not record where people live, so its rates cannot "

@@ -62,7 +62,10 @@ def view_json(dataset: Dataset, *, staff: bool = False) -> dict[str, Any]:
                 "Contact": {"Name": meta.contact_name, "Email": meta.contact_email},
                 "Provenance": {"Source": meta.source_url, "Sample data": str(meta.sample).lower()},
             },
-            "rowIdentifier": meta.row_identifier or ":id",
+            # A row identifier the reader may not see is not named to them (staff hid it).
+            "rowIdentifier": meta.row_identifier
+            if meta.row_identifier and dataset.column(meta.row_identifier) is not None
+            else ":id",
         },
         "columns": [
             {

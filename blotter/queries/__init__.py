@@ -14,6 +14,7 @@ from blotter.queries.answer_cache import (
     answer_key,
     answers,
     query_key,
+    seen_version,
     store_answers,
 )
 from blotter.queries.compiled import CompiledCache, PreparedQuery, prepare_parsed, prepare_query
@@ -53,6 +54,7 @@ __all__ = [
     "run",
     "run_query",
     "run_together",
+    "seen_version",
     "split_params",
     "store_answers",
     "values_at_least",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +59,7 @@ class VersionRecord:
 def register_version(tx: Statements, record: VersionRecord) -> Version:
     """Register a written version table and make it the one served (inside ``tx``, so both
     happen at once). The version records the dataset's agency as it is now."""
+    record = replace(record, columns=_still_hidden(tx, record))
     columns = columns_json(record.columns)
     meta = tx.rows("SELECT meta FROM blotter_datasets WHERE id = ?", [record.dataset_id])
     agency = _agency(meta[0][0]) if meta else ""
@@ -125,6 +126,28 @@ def _keep_hidden(tx: Statements, record: VersionRecord) -> None:
                 "UPDATE blotter_versions SET columns = ? WHERE dataset_id = ? AND number = ?",
                 [json.dumps(columns), record.dataset_id, number],
             )
+
+
+def _still_hidden(tx: Statements, record: VersionRecord) -> list[Column]:
+    """The new version's columns, with each field the data dictionary no longer names that
+    an earlier version keeps internal (staff hid it, then a version left it out:
+    ``_keep_hidden``) internal again. The dictionary forgets a field a version drops, so a
+    file bringing it back would otherwise open it, and with it every earlier version's
+    values of it, read with today's dictionary."""
+    found = tx.rows("SELECT columns FROM blotter_datasets WHERE id = ?", [record.dataset_id])
+    named = {str(c["field_name"]) for c in (_loaded(found[0][0]) if found else None) or []}
+    back = {c.field_name for c in record.columns if not c.internal} - named
+    if not back:
+        return record.columns
+    hidden: set[str] = set()
+    for (stored,) in tx.rows(
+        "SELECT columns FROM blotter_versions WHERE dataset_id = ?", [record.dataset_id]
+    ):
+        hidden |= {str(c["field_name"]) for c in _loaded(stored) or [] if c.get("internal")}
+    return [
+        c.model_copy(update={"internal": True}) if c.field_name in back & hidden else c
+        for c in record.columns
+    ]
 
 
 def _loaded(value: Any) -> Any:

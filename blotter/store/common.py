@@ -70,8 +70,12 @@ def dataset_from_row(row: tuple[Any, ...]) -> Dataset:
 
 
 def _descriptive(declared: dict[str, Any] | None, served_type: str) -> dict[str, Any]:
-    if declared is None or declared.get("type") != served_type:
+    if declared is None:
         return {}
+    if declared.get("type") != served_type:
+        # Retyped since: its words are not this field's, but a field the dictionary hides
+        # is hidden in every version holding it, whatever its type there.
+        return {"internal": True} if declared.get("internal") else {}
     return {k: declared[k] for k in ("name", "description", "internal") if k in declared}
 
 

@@ -23,8 +23,10 @@ from blotter.store.changes import quote
 
 
 def order_column(columns: list[Column], main_date: str | None) -> str | None:
-    """The physical column fresh rows are numbered by (None: the version has no timestamp)."""
-    column = main_date_column(columns, main_date)
+    """The physical column fresh rows are numbered by (None: the version has no timestamp
+    the public sees). Never an internal one: ``:id`` and the rows' default order are public,
+    and ids numbered by a hidden timestamp would tell anyone its order, row by row."""
+    column = main_date_column([c for c in columns if not c.internal], main_date)
     return physical_names(column)[0] if column is not None else None
 
 

@@ -22,11 +22,15 @@ from blotter.privacy import PrivacyRules, band_label, band_lows
 from blotter.schema import physical_names
 
 _METRES_PER_DEGREE = 111_320.0
-_NUMBERED = re.compile(r"^\s*(\d+)([A-Za-z]?)\s+(.+)$")
+# A house number, with what may follow it before the street: a letter (7305B), a unit or a
+# second number after a hyphen (1234-A, 1234-1236, 1234 - 1236), a half (1234 1/2, 1234½).
+_NUMBERED = re.compile(r"^\s*(\d+)(?:[A-Za-z]|\s*-\s*[A-Za-z0-9]+|\s+1/2|\s*½)?\s+(.+)$")
 _GENERALISED = re.compile(r"^\d+ block of ", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _SSN = re.compile(r"\b\d{3}[- ]\d{2}[- ]\d{4}\b|\b\d{9}\b")
 _PHONE = re.compile(r"(\+?1[\s.-]?)?(\(\d{3}\)|\b\d{3})[\s.-]?\d{3}[\s.-]?\d{4}\b")
+_LOCAL_PHONE = re.compile(r"\b\d{3}[.-]\d{4}\b")  # 555-0123: dialled without the area code
+_NAME_PARTS = re.compile(r"[\s,-]+")  # "Smith-Jones, Mary" → Smith, Jones, Mary
 WITHHELD = "[withheld]"
 
 Mask: TypeAlias = pa.Array  # booleans, one per row, no nulls
@@ -40,7 +44,7 @@ def hundred_block(address: str) -> str:
     if not found:
         return address
     block = int(found.group(1)) // 100 * 100
-    return f"{block} block of {found.group(3).strip()}"
+    return f"{block} block of {found.group(2).strip()}"
 
 
 def scrub_text(text: str, names: Iterable[str]) -> str:
@@ -48,8 +52,11 @@ def scrub_text(text: str, names: Iterable[str]) -> str:
     out = _EMAIL.sub(WITHHELD, text)
     out = _SSN.sub(WITHHELD, out)
     out = _PHONE.sub(WITHHELD, out)
+    out = _LOCAL_PHONE.sub(WITHHELD, out)
     for name in sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True):
-        parts = [name, *(p for p in name.replace(",", " ").split() if len(p) > 2)]
+        # Each part of two letters or more: a short surname (Li, Wu, Ng) is a name too, and
+        # a word of the row's own text lost to it costs less than a name published.
+        parts = [name, *(p for p in _NAME_PARTS.split(name) if len(p) >= 2)]
         for part in parts:
             out = re.sub(rf"\b{re.escape(part)}\b", WITHHELD, out, flags=re.IGNORECASE)
     return out

@@ -21,6 +21,7 @@ from blotter.access import visible_dataset
 from blotter.auth import viewer_of
 from blotter.errors import InvalidRequest, NotFound
 from blotter.ingest.clean import CellError, parse_timestamp
+from blotter.model import Dataset
 from blotter.queries import run_query
 from blotter.store.common import now
 from blotter.web.filters import quote
@@ -58,6 +59,18 @@ def _stamp(value: datetime) -> str:
     return value.strftime("%Y%m%dT%H%M%S")  # floating local time, as the data records it
 
 
+def event_fields(dataset: Dataset) -> dict[str, str]:
+    """The dataset's event fields (``calendar:``) as its reader sees the dataset: a column
+    staff hid from them is as if not named (the time zone names no column), so no event
+    page asks for it and fails naming it; without a start and a title, none (no calendar)."""
+    seen = {
+        key: name
+        for key, name in dataset.meta.calendar.items()
+        if key == "timezone" or dataset.column(name) is not None
+    }
+    return seen if seen.get("start") and seen.get("title") else {}
+
+
 def zone_of(fields: dict[str, str]) -> ZoneInfo | None:
     """The events' time zone, when the dataset names a valid one."""
     try:
@@ -84,8 +97,8 @@ def events(request: Request, dataset_id: str) -> Response:
     """Events starting from ``from`` (default: now), soonest first."""
     portal = portal_of(request)
     dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
-    fields = dataset.meta.calendar
-    if not fields.get("start") or not fields.get("title"):
+    fields = event_fields(dataset)
+    if not fields:
         raise NotFound(f"Dataset {dataset_id} is not a calendar of events.")
     since_text = request.query_params.get("from", "")
     try:

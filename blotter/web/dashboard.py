@@ -12,7 +12,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from blotter.access import Viewer, visible_dataset
 from blotter.analysis.activity import ActivityRate, activity_rates, scope_mismatch
-from blotter.analysis.benchmarks import RateTable, population_total, rate_table
+from blotter.analysis.benchmarks import (
+    RateTable,
+    benchmark_seen,
+    population_total,
+    rate_table,
+)
 from blotter.analysis.summary import dataset_facts, freshness, summary_sentences
 from blotter.analysis.trends import PeriodChange, trend
 from blotter.analysis.units import Unit, unit_of, units_of
@@ -22,7 +27,7 @@ from blotter.model import Dataset
 from blotter.portal import Portal
 from blotter.queries import run_query
 from blotter.store.common import now
-from blotter.web.calendar import local_now
+from blotter.web.calendar import event_fields, local_now
 from blotter.web.chart_links import add_share_links, show_lazily
 from blotter.web.charts import Chart, chartable, count_by, over_time
 from blotter.web.events import Total, headline_totals
@@ -48,7 +53,7 @@ class EventRow:
 
 def _events(portal: Portal, dataset: Dataset, upcoming: bool, limit: int = 10) -> list[EventRow]:
     """The next (or the latest) events of a calendar dataset, from now."""
-    fields = dataset.meta.calendar
+    fields = event_fields(dataset)
     start = f"`{fields['start']}`"
     title = f"`{fields['title']}`"
     place = f"`{fields['location']}`" if fields.get("location") else "null"
@@ -154,7 +159,8 @@ def _drawn(request: Request, portal: Portal, viewer: Viewer, dataset: Dataset) -
             population = visible_dataset(
                 portal.store, viewer, dataset.meta.benchmark.dataset, audit_read=False
             )
-            rates = rate_table(portal.store, dataset, population, portal.settings, unit=unit)
+            if benchmark_seen(portal.store, dataset, portal.settings):
+                rates = rate_table(portal.store, dataset, population, portal.settings, unit=unit)
             residents = population_total(portal.store, dataset, population, portal.settings)
         except DatasetNotFound:
             rates = None
@@ -193,6 +199,7 @@ def _drawn(request: Request, portal: Portal, viewer: Viewer, dataset: Dataset) -
                 label = f"{noun} per {link.per:,} {link.label or other.meta.name}"
         except DatasetNotFound:
             per_activity = []
+    events = bool(event_fields(dataset))  # a calendar, as this reader sees its columns
     page = DashboardPage(
         title=f"Dashboard: {dataset.meta.name}",
         dataset_id=dataset.id,
@@ -217,14 +224,10 @@ def _drawn(request: Request, portal: Portal, viewer: Viewer, dataset: Dataset) -
         activity=per_activity,
         activity_label=label,
         activity_url=f"/api/analysis/v1/{dataset.id}/activity.json",
-        upcoming=_events(portal, dataset, True) if dataset.meta.calendar.get("start") else [],
-        past=_events(portal, dataset, False) if dataset.meta.calendar.get("start") else [],
-        calendar_url=f"/datasets/{dataset.id}/events.ics"
-        if dataset.meta.calendar.get("start")
-        else None,
-        month_url=f"/datasets/{dataset.id}/calendar"
-        if dataset.meta.calendar.get("start")
-        else None,
+        upcoming=_events(portal, dataset, True) if events else [],
+        past=_events(portal, dataset, False) if events else [],
+        calendar_url=f"/datasets/{dataset.id}/events.ics" if events else None,
+        month_url=f"/datasets/{dataset.id}/calendar" if events else None,
         timing_url=f"/datasets/{dataset.id}/when" if facts.date_column else None,
         totals=headline_totals(portal, dataset, None),
     )

@@ -28,6 +28,7 @@ from blotter.queries import answers, run_query
 from blotter.soql.compiler import Output
 from blotter.store.common import now
 from blotter.web.asked_ahead import ask_page_ahead
+from blotter.web.calendar import event_fields
 from blotter.web.chart_links import add_share_links, show_lazily
 from blotter.web.dataset_sections import (
     MetaRow,
@@ -325,7 +326,7 @@ def _page(
     formats = ["CSV", "JSON"] + (["GeoJSON"] if has_point else [])
     api_url = f"/resource/{dataset.id}.json" + ("?" + urlencode(export) if export else "")
     fresh = freshness(dataset, now(), records_span(portal.store, dataset, portal.settings)[1])
-    is_calendar = bool(meta.calendar.get("start") and meta.calendar.get("title"))
+    is_calendar = bool(event_fields(dataset))
     filtering = {f.param for f in view.filters}
     quality_lines, quality_table = quality_report(portal, dataset)
     return DatasetPage(

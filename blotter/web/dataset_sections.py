@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 
 from blotter.access import visible_dataset
-from blotter.analysis.benchmarks import RateTable, rate_table
+from blotter.analysis.benchmarks import RateTable, benchmark_seen, rate_table
 from blotter.analysis.units import Unit, units_of
 from blotter.auth import viewer_of
 from blotter.errors import DatasetNotFound
@@ -133,6 +133,8 @@ def rates(
         )
     except DatasetNotFound:
         return None
+    if not benchmark_seen(portal.store, dataset, portal.settings):
+        return None  # a column the rates are counted by is hidden from this reader
     return rate_table(portal.store, dataset, population, portal.settings, where, unit, residents)
 
 

@@ -17,7 +17,7 @@ from blotter.errors import InvalidRequest, NotFound
 from blotter.model import ColumnType, Dataset
 from blotter.portal import Portal
 from blotter.queries import run_query
-from blotter.web.calendar import local_now
+from blotter.web.calendar import event_fields, local_now
 from blotter.web.rendering import portal_of, render
 
 router = APIRouter(include_in_schema=False)
@@ -104,8 +104,8 @@ def month_view(request: Request, dataset_id: str) -> Response:
     """The events of one month (``month=2026-11``; default: this month) as a calendar."""
     portal = portal_of(request)
     dataset = visible_dataset(portal.store, viewer_of(request, portal.store), dataset_id)
-    fields = dataset.meta.calendar
-    if not fields.get("start") or not fields.get("title"):
+    fields = event_fields(dataset)
+    if not fields:
         raise NotFound(f"Dataset {dataset_id} is not a calendar of events.")
     today = local_now(fields).date()
     first = _month(request.query_params.get("month", ""), today)

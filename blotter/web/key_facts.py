@@ -7,13 +7,12 @@ version: versions never change, so neither can the figures."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from blotter.analysis.summary import date_column, period_covered
 from blotter.analysis.units import unit_of
 from blotter.model import Dataset
 from blotter.portal import Portal
-from blotter.queries import run_query
+from blotter.queries import run_query, seen_version
 
 MOST_FACTS = 4  # without marked datasets: the first few with dates, by name
 
@@ -38,7 +37,10 @@ class KeyFact:
         return f"{head}; {self.in_last_year:,} in {self.last_year}"
 
 
-_CACHE: dict[tuple[int, str, datetime, int], KeyFact | None] = {}
+# By the store, the dataset, its creation and version, and the columns the reader sees: a
+# staff reader's dataset holds internal columns (a unit's key, a date), and a fact counted
+# from them must never be handed to the public, nor kept once a column is hidden.
+_CACHE: dict[tuple[object, ...], KeyFact | None] = {}
 
 
 def fact_datasets(datasets: list[Dataset]) -> list[Dataset]:
@@ -54,7 +56,7 @@ def fact_datasets(datasets: list[Dataset]) -> list[Dataset]:
 def key_facts(portal: Portal, datasets: list[Dataset]) -> list[KeyFact]:
     facts = []
     for dataset in fact_datasets(datasets):
-        key = (id(portal.store), dataset.id, dataset.created_at, dataset.version)
+        key = (id(portal.store), *seen_version(dataset))
         if key not in _CACHE:
             _CACHE[key] = _fact(portal, dataset)
         fact = _CACHE[key]

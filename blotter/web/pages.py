@@ -22,6 +22,7 @@ from blotter.errors import BlotterError
 from blotter.maplayers import layer_path, load_layers
 from blotter.model import Dataset
 from blotter.portal import Portal
+from blotter.queries import seen_version
 from blotter.store.common import now
 from blotter.web.api_page import router as api_page_router
 from blotter.web.branding import router as branding_router
@@ -166,8 +167,9 @@ def _query(q: str, chosen: dict[str, str], leave_out: str | None = None) -> Cata
 
 def _period(portal: Portal, dataset: Dataset) -> tuple[str, datetime | None]:
     """ "January 2015 to December 2017" (declared, else from the dataset's date column) and
-    the newest record's date, cached per version."""
-    key = (id(portal.store), dataset.id, dataset.created_at, dataset.version)
+    the newest record's date, cached per version and columns seen (a staff reader's date
+    column may be internal: the public must never be shown a period read from it)."""
+    key = (id(portal.store), *seen_version(dataset))
     if key not in _PERIODS:
         first, last = period_covered(portal.store, dataset, portal.settings)
         newest = records_span(portal.store, dataset, portal.settings)[1]
@@ -178,7 +180,7 @@ def _period(portal: Portal, dataset: Dataset) -> tuple[str, datetime | None]:
     return _PERIODS[key]
 
 
-_PERIODS: dict[tuple[int, str, datetime, int], tuple[str, datetime | None]] = {}
+_PERIODS: dict[tuple[object, ...], tuple[str, datetime | None]] = {}
 
 
 @router.get("/", response_class=HTMLResponse)

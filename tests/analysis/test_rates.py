@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import math
+from datetime import datetime
 
+import pyarrow as pa
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -16,6 +19,8 @@ from blotter.analysis.rates import (
     poisson_interval,
     rate_ratio_interval,
 )
+from blotter.model import Column, ColumnType, DatasetMeta
+from tests.portal import AGENCY_A, PASSWORD, Portal
 
 
 @pytest.mark.parametrize(
@@ -136,3 +141,73 @@ def test_takoma_park_rates_are_per_year_and_can_count_residents_only(
     page = client.get("/datasets/tkpk-rrst", params={"chart.residents": "true"}).text
     section = page.split('id="rates-heading"', 1)[1].split("</section>", 1)[0]
     assert "residents only" in section and "Show the rates for everyone arrested" in section
+
+
+def _ruled_by_hidden_columns(portal: Portal, hidden: str) -> str:
+    """A population of two groups and events counted against it, residents told by a
+    ``home`` column; ``hidden`` is the column staff marked internal."""
+    group = [
+        Column(field_name="group", name="Group", type=ColumnType.TEXT),
+        Column(field_name="n", name="People", type=ColumnType.NUMBER),
+    ]
+    portal.store.create_dataset(DatasetMeta(name="People"), group, dataset_id="popl-0010")
+    people = {"group": ["white", "black", "total"], "n": [800.0, 200.0, 1000.0]}
+    portal.store.publish("popl-0010", group, [pa.record_batch(people)])
+    columns = [
+        Column(field_name="case_no", name="Case", type=ColumnType.TEXT),
+        Column(field_name="race", name="Race", type=ColumnType.TEXT),
+        Column(field_name="home", name="Home town", type=ColumnType.TEXT),
+        Column(field_name="kind", name="Kind", type=ColumnType.TEXT),
+        Column(field_name="occurred", name="Occurred", type=ColumnType.FLOATING_TIMESTAMP),
+    ]
+    columns = [c.model_copy(update={"internal": c.field_name == hidden}) for c in columns]
+    meta = DatasetMeta.model_validate(
+        {
+            "name": "Stops",
+            "agency": AGENCY_A,
+            "dashboard": ["kind"],
+            "benchmark": {
+                "dataset": "popl-0010",
+                "column": "race",
+                "group_field": "group",
+                "count_field": "n",
+                "total_group": "total",
+                "residents_where": "home = 'Testville'",
+                "residence_unknown_where": "home IS NULL",
+            },
+        }
+    )
+    portal.store.create_dataset(meta, columns, dataset_id="stop-0011")
+    rows = {
+        "case_no": [f"c{i}" for i in range(8)],
+        "race": ["white", "black"] * 4,
+        "home": ["Testville", "Otherton", None, "Testville"] * 2,
+        "kind": ["a", "b"] * 4,
+        "occurred": pa.array([datetime(2020, m, 1) for m in range(1, 9)], pa.timestamp("us")),
+    }
+    portal.store.publish("stop-0011", columns, [pa.record_batch(rows)])
+    return "stop-0011"
+
+
+@pytest.mark.parametrize("hidden", ["race", "home"])
+def test_rates_counted_by_a_hidden_column_are_left_out_without_naming_it(
+    portal: Portal, hidden: str
+) -> None:
+    """Staff hid the column the rates are counted by (or the one telling residents): the
+    public's dataset page and dashboard were refused (400) with an error naming the hidden
+    column; they are shown without the rates, and the rates' JSON refuses without naming it."""
+    dataset_id = _ruled_by_hidden_columns(portal, hidden)
+    client = portal.client
+    for path in (f"/datasets/{dataset_id}", f"/dashboards/{dataset_id}"):
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.text[:300])
+        shown = html.unescape(page.text)
+        assert "rates-heading" not in shown and f"'{hidden}'" not in shown, path
+        staff = client.get(path, auth=("ana", PASSWORD))
+        assert staff.status_code == 200 and "rates-heading" in staff.text, path
+    refused = client.get(f"/api/analysis/v1/{dataset_id}/rates.json")
+    assert refused.status_code == 400
+    assert hidden not in refused.json()["message"]
+    assert client.get(f"/api/analysis/v1/{dataset_id}/rates.json", auth=("ana", PASSWORD)).json()[
+        "groups"
+    ]

@@ -238,6 +238,33 @@ def test_a_hidden_change_stays_invisible_once_a_version_drops_the_internal_colum
     assert staff.json()["versions"][1]["rowsChanged"] == 1
 
 
+def test_an_internal_column_a_later_file_brings_back_stays_hidden_in_every_version(
+    portal: Portal,
+) -> None:
+    """The officer's name is internal. A file without it, then one with it again (declared
+    as files declare columns: public): the data dictionary had forgotten the column, so it
+    came back public, and every earlier version's officer names with it."""
+    rows = {"case_no": ["c1", "c2", "c3"], "offense": ["theft", "assault", "theft"]}
+    rows["age"] = [19.0, 34.0, 51.0]
+    portal.store.publish(PUBLIC, COLUMNS[:3], [pa.record_batch(rows)])
+    back = [*COLUMNS[:3], COLUMNS[3].model_copy(update={"internal": False})]
+    again = {**rows, "officer_name": ["Lee", "Ray", "Lee"]}
+    portal.store.publish(PUBLIC, back, [pa.record_batch(again)])
+    for path in (
+        f"/resource/{PUBLIC}.json",
+        f"/resource/{PUBLIC}.json?$$version=1",
+        f"/api/views/{PUBLIC}/rows.csv?$$version=1",
+        f"/api/views/{PUBLIC}/versions/3/diff.json",
+        f"/api/views/{PUBLIC}.json",
+    ):
+        answer = portal.client.get(path)
+        assert answer.status_code == 200, (path, answer.text)
+        for name in ("Smith", "Jones", "Lee", "officer_name"):
+            assert name not in answer.text, (path, name)
+    staff = portal.client.get(f"/resource/{PUBLIC}.json?$$version=1", auth=("boss", PASSWORD))
+    assert sorted(r["officer_name"] for r in staff.json()) == ["Jones", "Smith", "Smith"]
+
+
 def test_diff_pages_and_publishers_named_when_the_dataset_says_so(
     portal: Portal, live: LiveServer
 ) -> None:

@@ -6,8 +6,10 @@ with anything that reveals the age; each write counts what the rules changed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -16,6 +18,7 @@ from blotter.app import create_app
 from blotter.cli import app as cli
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
+from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.settings import Settings
 from blotter.store import open_store
 from tests.engines import cli_env
@@ -274,3 +277,50 @@ def test_a_raw_copy_of_a_protected_field_cannot_be_made_public(
     assert opened.status_code == 400, opened.text
     assert "age_raw" in opened.json()["message"]
     assert "15" not in portal.client.get("/resource/ages-0001.json").text
+
+
+def test_row_ids_do_not_follow_an_internal_timestamp(portal: Portal) -> None:
+    """The exact time is internal (the public gets the day): ``:id``, and so the rows'
+    default order, must not rank the rows by it."""
+    columns = [
+        Column(field_name="case_no", name="Case", type=ColumnType.TEXT),
+        Column(field_name="day", name="Day", type=ColumnType.TEXT),
+        Column(
+            field_name="occurred",
+            name="Occurred",
+            type=ColumnType.FLOATING_TIMESTAMP,
+            internal=True,
+        ),
+    ]
+    portal.store.create_dataset(DatasetMeta(name="Times"), columns, dataset_id="time-0009")
+    rows = {
+        "case_no": ["c1", "c2", "c3"],
+        "day": ["2020-01-01"] * 3,
+        "occurred": pa.array([datetime(2020, 1, 1, h) for h in (22, 3, 12)], pa.timestamp("us")),
+    }
+    portal.store.publish("time-0009", columns, [pa.record_batch(rows)])
+    for params in ({}, {"$order": ":id"}):
+        read = portal.client.get("/resource/time-0009.json", params=params)
+        assert [r["case_no"] for r in read.json()] == ["c1", "c2", "c3"], params
+    staff = portal.client.get(
+        "/resource/time-0009.json", params={"$order": "occurred"}, auth=("ana", PASSWORD)
+    )
+    assert [r["case_no"] for r in staff.json()] == ["c2", "c3", "c1"]
+
+
+def test_metadata_does_not_name_a_row_identifier_the_reader_may_not_see(portal: Portal) -> None:
+    """The case number identifies rows in upserts but is internal: the public's metadata
+    named it as ``rowIdentifier``, the one place a hidden column's name was given."""
+    columns = [
+        Column(field_name="case_no", name="Case", type=ColumnType.TEXT, internal=True),
+        Column(field_name="offense", name="Offense", type=ColumnType.TEXT),
+    ]
+    meta = DatasetMeta(name="Cases", row_identifier="case_no")
+    portal.store.create_dataset(meta, columns, dataset_id="case-0012")
+    rows = {"case_no": ["19-0001"], "offense": ["theft"]}
+    portal.store.publish("case-0012", columns, [pa.record_batch(rows)])
+    public = portal.client.get("/api/views/case-0012.json")
+    assert public.json()["metadata"]["rowIdentifier"] == ":id"
+    assert "case_no" not in public.text
+    staff = portal.client.get("/api/views/case-0012.json", auth=("ana", PASSWORD))
+    assert staff.json()["metadata"]["rowIdentifier"] == "case_no"

@@ -182,6 +182,48 @@ def test_a_field_hidden_after_its_version_stays_hidden_once_a_version_drops_it(
     ]
 
 
+def test_a_hidden_field_a_later_file_brings_back_stays_hidden(store: Store) -> None:
+    """Staff hide a field, a file leaves it out, a later file brings it back: the data
+    dictionary had forgotten it, so the field came back public, and with it every earlier
+    version's values of it (read with today's dictionary). A field once internal stays so."""
+    ds_id = _seed(store, None)
+    hidden = [
+        c.model_copy(update={"internal": c.internal or c.field_name == "age"}) for c in COLUMNS
+    ]
+    store.update_columns(ds_id, hidden)
+    dropped = [COLUMNS[0], COLUMNS[3]]
+    store.publish(ds_id, dropped, [pa.record_batch({"case_no": ["c1"], "officer": ["o1"]})])
+    back = [COLUMNS[0], COLUMNS[1], COLUMNS[3]]  # age as the file declares it: public
+    rows = {"case_no": ["c1"], "age": [21.0], "officer": ["o1"]}
+    store.publish(ds_id, back, [pa.record_batch(rows)])
+    assert store.get_dataset(ds_id).column("age").internal  # type: ignore[union-attr]
+    for number in (1, 3):
+        old = store.dataset_at(ds_id, number)
+        assert [c.field_name for c in old.columns if c.internal] == ["age", "officer"], number
+    diff = store.version_diff(public(store.get_dataset(ds_id)), 2, 3, limit=10, offset=0)
+    assert "age" not in diff.fields
+
+
+def test_a_field_hidden_after_it_was_retyped_is_hidden_in_the_versions_before(
+    store: Store,
+) -> None:
+    """A file retypes a field (a number becomes text), then staff hide it: the versions
+    holding it as a number are read with today's dictionary, whose entry is of another
+    type, and kept their own flags as published: open. Hidden is hidden in every version."""
+    ds_id = _seed(store, None)
+    retyped = [COLUMNS[0], COLUMNS[1].model_copy(update={"type": ColumnType.TEXT}), COLUMNS[3]]
+    rows = {"case_no": ["c1"], "age": ["twenty"], "officer": ["o1"]}
+    store.publish(ds_id, retyped, [pa.record_batch(rows)])
+    hidden = [
+        c.model_copy(update={"internal": c.internal or c.field_name == "age"})
+        for c in store.get_dataset(ds_id).columns
+    ]
+    store.update_columns(ds_id, hidden)
+    old = store.dataset_at(ds_id, 1)
+    assert [c.field_name for c in old.columns if c.internal] == ["age", "officer"]
+    assert "age" not in [c.field_name for c in public(old).columns]
+
+
 def test_a_version_never_published_is_not_found(store: Store) -> None:
     ds_id = _seed(store)
     for number in (0, 2, -1):

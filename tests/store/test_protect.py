@@ -27,6 +27,13 @@ HUNDRED_BLOCK = [
     ("1200 block of Main St", "1200 block of Main St"),  # already general: unchanged
     ("Main St & Oak Ave", "Main St & Oak Ave"),  # an intersection names no home
     ("Carroll Ave", "Carroll Ave"),
+    ("16th St & Elm Ave", "16th St & Elm Ave"),
+    # A house number with a unit or a range after a hyphen was published whole.
+    ("1234-A Main St", "1200 block of Main St"),
+    ("1234-1236 Main St", "1200 block of Main St"),
+    ("1234 - 1236 Main St", "1200 block of Main St"),
+    ("1234 1/2 Main St", "1200 block of Main St"),
+    ("1234½ Main St", "1200 block of Main St"),
 ]
 
 
@@ -40,8 +47,13 @@ SCRUB = [
     ("phone (301) 555 0123.", [], f"phone {WITHHELD}."),
     ("mail jo.doe+x@example.org now", [], f"mail {WITHHELD} now"),
     ("SSN 123-45-6789 given", [], f"SSN {WITHHELD} given"),
+    ("Neighbour at 555-0123 saw it", [], f"Neighbour at {WITHHELD} saw it"),  # a local number
+    ("or 555.0123.", [], f"or {WITHHELD}."),
     ("Subject John Smith fled; Smith was found", ["John Smith"], f"Subject {WITHHELD} fled; "),
     ("Officer spoke to the driver", ["Al Li"], "Officer spoke to the driver"),
+    # A short surname, or one part of a double-barrelled one, said alone was published.
+    ("Li was found; Officer Wu left", ["Wu, Li"], f"{WITHHELD} was found; Officer {WITHHELD}"),
+    ("Ms Jones called", ["Mary Smith-Jones"], f"Ms {WITHHELD} called"),
     ("Report 2015-00123 filed", [], "Report 2015-00123 filed"),  # a case number stays
 ]
 

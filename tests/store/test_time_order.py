@@ -282,3 +282,16 @@ def test_duckdb_sorts_a_publish_near_its_memory_limit(tmp_path: Path) -> None:
     counted = exp.select("count(*)", "min(_id)", "max(_id)").from_(DATASET_TABLE)
     assert [tuple(r) for r in store.execute(ds, counted)] == [(count, 1, count)]
     store.close()
+
+
+@pytest.mark.parametrize("main_date", [None, "reported"])
+def test_rows_are_never_numbered_by_a_timestamp_the_public_cannot_see(
+    engine_store: Store, main_date: str | None
+) -> None:
+    """``:id`` and the rows' default order are public: numbered by an internal timestamp,
+    they told anyone its order, row by row. The first timestamp the public sees decides."""
+    hidden = [COLUMNS[0], COLUMNS[1].model_copy(update={"internal": True}), COLUMNS[2]]
+    ds = engine_store.create_dataset(DatasetMeta(name="Calls", main_date=main_date), hidden)
+    engine_store.publish(ds.id, hidden, [batch(FIRST)], source="jan.csv")
+    got = by_id(engine_store, engine_store.get_dataset(ds.id))
+    assert [case for _, case in got] == by_time(FIRST, 2)  # 'received', the public one

@@ -16,6 +16,7 @@ from blotter.app import create_app
 from blotter.model import Column, ColumnType, DatasetMeta
 from blotter.settings import Settings
 from blotter.store import open_store
+from tests.portal import PASSWORD, Portal
 
 MEETINGS = "mtgs-0001"
 COLUMNS = [
@@ -92,3 +93,44 @@ def test_a_real_icalendar_parser_reads_the_same_events(client: TestClient) -> No
     assert str(events[0]["SUMMARY"]) == "Coffee\nEND:VEVENT\nBEGIN:VEVENT\nSUMMARY:Injected by CR"
     assert str(events[4]["SUMMARY"]) == "Plain; with, commas\\ and a backslash"
     assert all(str(e["LOCATION"]) == "Hall\nDTSTART:19990101T000000" for e in events)
+
+
+@pytest.mark.parametrize("hidden", ["place", "title"])
+def test_event_pages_leave_out_a_hidden_field_without_naming_it(
+    portal: Portal, hidden: str
+) -> None:
+    """Staff hid the events' place (a home) or their titles: the feed, the month, the
+    dashboard and the dataset page were refused (400) with an error naming the hidden
+    column. The place is left out; with no title the dataset is no calendar for the public."""
+    columns = [c.model_copy(update={"internal": c.field_name == hidden}) for c in COLUMNS]
+    meta = DatasetMeta(
+        name="Meetings",
+        calendar={"start": "starts", "title": "title", "location": "place"},
+        dashboard=["title"],
+    )
+    portal.store.create_dataset(meta, columns, dataset_id="mtgs-0002")
+    rows = {
+        "starts": pa.array(
+            [datetime(2030, 1, 5, 18), datetime(2020, 1, 5, 18)], pa.timestamp("us")
+        ),
+        "title": ["Coffee with a cop", "Walk"],
+        "place": ["12 Secret Lane", "12 Secret Lane"],
+    }
+    portal.store.publish("mtgs-0002", columns, [pa.record_batch(rows)])
+    paths = [
+        "/datasets/mtgs-0002",
+        "/dashboards/mtgs-0002",
+        "/datasets/mtgs-0002/events.ics",
+        "/datasets/mtgs-0002/calendar?month=2030-01",
+    ]
+    secret = {"place": "Secret Lane", "title": "Coffee with a cop"}[hidden]
+    for path in paths:
+        answer = portal.client.get(path)
+        calendar = path.endswith(("events.ics", "2030-01"))
+        expected = 404 if calendar and hidden == "title" else 200
+        assert answer.status_code == expected, (path, answer.text[:300])
+        assert secret not in answer.text and "No column" not in answer.text, path
+        if expected == 200 and calendar:
+            assert "Coffee with a cop" in answer.text, path
+        staff = portal.client.get(path, auth=("ana", PASSWORD))
+        assert staff.status_code == 200 and secret in staff.text, path

@@ -13,9 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from blotter.accounts import add_user
 from blotter.app import create_app
 from blotter.ingest.pipeline import load_file
 from blotter.ingest.spec import load_spec_file
+from blotter.model import Role
 from blotter.settings import Settings
 from blotter.store import Store
 
@@ -152,3 +154,29 @@ def test_brand_settings_refuse_what_could_inject_or_fail_contrast(
 ) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
         Settings.model_validate({setting: value})
+
+
+HIDDEN = (
+    SPEC.replace("{field: case, source: case}", "{field: case, source: case, internal: true}")
+    .replace("type: floating_timestamp}", "type: floating_timestamp, internal: true}")
+    .replace("Force, Testville", "Hidden force")
+)
+
+
+def test_figures_a_staff_reader_saw_are_never_shown_to_the_public(
+    engine_store: Store, engine_config: Settings, tmp_path: Path
+) -> None:
+    """The unit's key and the date are internal: the public can count neither incidents nor
+    a period. The home page's facts and cards were kept per version alone, so a staff
+    reader's visit (figures counted from the internal columns) was handed to the public."""
+    hidden = _load(engine_store, tmp_path, HIDDEN, "hidden")
+    assert engine_store.get_dataset(hidden).column("at").internal  # type: ignore[union-attr]
+    add_user(engine_store, "boss", Role.ADMIN, "a long test passphrase")
+    with TestClient(create_app(engine_config, store=engine_store)) as client:
+        staff = client.get("/", auth=("boss", "a long test passphrase")).text
+        assert facts(staff) == [f"/datasets/{hidden} 5 uses of force 2019–2020; 3 in 2020"]
+        assert "March 2019 to June 2020" in staff
+        public = client.get("/").text
+    assert 'class="key-facts"' not in public
+    assert "2019" not in public and "2020" not in public
+    assert f'href="/datasets/{hidden}"' in public  # the dataset itself is listed
