@@ -9,6 +9,7 @@ local times, as recorded."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -92,6 +93,21 @@ def _when(value: datetime, zone: ZoneInfo | None) -> str:
     return _stamp(value.replace(tzinfo=zone).astimezone(UTC)) + "Z"
 
 
+def _ends(begins: datetime, minutes: object) -> datetime | None:
+    """When an event lasting ``minutes`` (the publisher's number) ends; None, and the event
+    has no end, when the number is no length an event can have: missing, not finite, not
+    positive, or past the calendar's last year (a typo must not take the feed down)."""
+    if minutes is None or isinstance(minutes, str | bool):
+        return None
+    try:
+        length = float(minutes)  # type: ignore[arg-type]  # a number column's value
+        if not math.isfinite(length) or length <= 0:
+            return None
+        return begins + timedelta(minutes=length)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 @router.get("/datasets/{dataset_id}/events.ics")
 def events(request: Request, dataset_id: str) -> Response:
     """Events starting from ``from`` (default: now), soonest first."""
@@ -134,8 +150,8 @@ def events(request: Request, dataset_id: str) -> Response:
             f"DTSTAMP:{stamp}",
             f"DTSTART:{_when(begins, zone)}",
         ]
-        if event.get("minutes"):
-            ends = begins + timedelta(minutes=float(event["minutes"]))
+        ends = _ends(begins, event.get("minutes"))
+        if ends is not None:
             lines.append(f"DTEND:{_when(ends, zone)}")
         lines.append(f"SUMMARY:{_escape(str(event['title'] or ''))}")
         if event.get("description"):

@@ -134,3 +134,40 @@ def test_event_pages_leave_out_a_hidden_field_without_naming_it(
             assert "Coffee with a cop" in answer.text, path
         staff = portal.client.get(path, auth=("ana", PASSWORD))
         assert staff.status_code == 200 and secret in staff.text, path
+
+
+def test_an_event_length_no_event_can_have_gives_no_end_not_an_error(
+    engine_config: Settings,
+) -> None:
+    """A publisher's typo in the minutes column (huge, negative, not finite) leaves that
+    event without an end; the feed still answers, and a sane length still gives one."""
+    columns = [*COLUMNS, Column(field_name="minutes", name="Minutes", type=ColumnType.NUMBER)]
+    lengths = [90.0, 1e15, -30.0, None, float("nan"), float("inf")]
+    store = open_store(engine_config)
+    try:
+        meta = DatasetMeta(
+            name="Talks", calendar={"start": "starts", "title": "title", "minutes": "minutes"}
+        )
+        store.create_dataset(meta, columns, dataset_id=MEETINGS)
+        batch = pa.record_batch(
+            {
+                "starts": pa.array(
+                    [datetime(2030, 2, i + 1, 18) for i in range(len(lengths))], pa.timestamp("us")
+                ),
+                "title": pa.array([f"Talk {i}" for i in range(len(lengths))], pa.string()),
+                "place": pa.array(["Hall"] * len(lengths), pa.string()),
+                "minutes": pa.array(lengths, pa.float64()),
+            }
+        )
+        store.publish(MEETINGS, columns, [batch])
+        with TestClient(create_app(engine_config, store=store)) as client:
+            answer = client.get(f"/datasets/{MEETINGS}/events.ics", params={"from": "2030-01-01"})
+    finally:
+        store.close()
+    assert answer.status_code == 200, answer.text
+    events = icalendar.Calendar.from_ical(answer.content).walk("VEVENT")
+    assert len(events) == len(lengths)
+    ends = {str(e["SUMMARY"]): e.get("DTEND") for e in events}
+    assert ends["Talk 0"] is not None
+    assert ends["Talk 0"].dt == datetime(2030, 2, 1, 19, 30)
+    assert [title for title, end in ends.items() if end is not None] == ["Talk 0"]
