@@ -428,7 +428,12 @@ class Store(ABC):
 
     @abstractmethod
     def audit_log(
-        self, *, limit: int = 100, offset: int = 0, dataset_id: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        dataset_id: str | None = None,
+        action: str | None = None,
     ) -> list[AuditEntry]: ...
 
     @abstractmethod

@@ -220,14 +220,20 @@ class SqlRecords:
         )
 
     def audit_log(
-        self, *, limit: int = 100, offset: int = 0, dataset_id: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        dataset_id: str | None = None,
+        action: str | None = None,
     ) -> list[AuditEntry]:
-        """Newest first; optionally only one dataset's entries."""
-        # One constant statement: an empty dataset filter matches every entry.
+        """Newest first; optionally only one dataset's entries, or one action's."""
+        # One constant statement: an empty filter matches every entry.
         rows = self._query(
             "SELECT logged_at, actor, address, action, dataset_id, detail FROM blotter_audit "
-            "WHERE (? = '' OR dataset_id = ?) ORDER BY logged_at DESC LIMIT ? OFFSET ?",
-            [dataset_id or "", dataset_id or "", limit, offset],
+            "WHERE (? = '' OR dataset_id = ?) AND (? = '' OR action = ?) "
+            "ORDER BY logged_at DESC LIMIT ? OFFSET ?",
+            [dataset_id or "", dataset_id or "", action or "", action or "", limit, offset],
         )
         return [
             AuditEntry(

@@ -9,6 +9,7 @@ import html
 import json
 import re
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from typing import cast
 
 import feedparser
@@ -17,6 +18,7 @@ import pytest
 import requests
 from sodapy import Socrata
 
+from blotter.model import AuditEntry
 from blotter.store.retention import Retention
 from tests.conftest import LiveServer, serve_in_thread
 from tests.portal import COLUMNS, INTERNAL, PASSWORD, PRIVATE, PUBLIC, Portal
@@ -341,6 +343,27 @@ def test_the_portal_feed_does_not_announce_an_edit_of_internal_columns(
     ]
     edit([{"fieldName": "age", "internal": False}, {"fieldName": "offense", "name": "Offence"}])
     assert announced()[0].startswith(f"The columns ‘Offence’ and ‘Age’ of “{PUBLIC}” changed")
+
+
+def test_the_portal_feed_keeps_a_dictionary_change_under_many_later_audit_entries(
+    portal: Portal, live: LiveServer
+) -> None:
+    """Staff reads and sign-ins fill the audit log far faster than dictionary edits: an edit
+    followed by more entries than the feed reads is still announced."""
+    _edit(live, PUBLIC, {"columns": [{"fieldName": "age", "description": "At arrest"}]})
+    (edited,) = portal.store.audit_log(limit=1, action="dataset.dictionary")
+    for i in range(10_001):
+        portal.store.add_audit(
+            AuditEntry(
+                at=edited.at + timedelta(seconds=1 + i),
+                actor="pub_a",
+                address="127.0.0.1",
+                action="read.internal",
+                dataset_id=PUBLIC,
+            )
+        )
+    feed = feedparser.parse(_get(live, "/history.atom").content)
+    assert f"{PUBLIC}: data dictionary changed" in [e.title for e in feed.entries]
 
 
 def test_a_pruned_version_is_listed_but_answers_410(portal: Portal, live: LiveServer) -> None:
