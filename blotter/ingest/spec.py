@@ -191,7 +191,7 @@ class DatasetSpec(DatasetMeta):
             earlier[spec.field] = spec
         if not self.privacy.is_empty() and self.columns:
             types = {c.field_name: str(c.type) for s in self.columns for c in s.columns()}
-            problems = rule_problems(self.privacy, types)
+            problems = rule_problems(self.privacy, types) + self._derived_from_protected()
             if problems:
                 raise ValueError("; ".join(problems))
         if self.columns:
@@ -206,6 +206,20 @@ class DatasetSpec(DatasetMeta):
             if problems:
                 raise ValueError("; ".join(problems))
         return self
+
+    def _derived_from_protected(self) -> list[str]:
+        """A public column computed from a field a rule protects would publish, beside the
+        rule's output, what the rule takes away (an exact age beside its band, a street
+        number beside its block): refused unless it is internal or a rule names it too."""
+        protected = self.privacy.protected()
+        named = set(self.privacy.fields())
+        return [
+            f"column '{s.field}' derives from '{s.derive_from}', which a privacy rule "
+            f"protects: its values would be published without the rule. Make '{s.field}' "
+            "internal, name it in a rule, or derive it from another column"
+            for s in self.columns
+            if s.derive_from in protected and not s.internal and s.field not in named
+        ]
 
     @model_validator(mode="after")
     def _main_date_is_a_timestamp(self) -> DatasetSpec:

@@ -63,6 +63,12 @@ MISTAKES = [
     ),
     ("name: Stops\nprivacy: {juvenile: {column: age}}\n", "key 'privacy.juvenile': unknown key"),
     (
+        COLUMN + "{field: address, source: Addr}\n  - {field: street, derive_from: address}\n"
+        "privacy: {hundred_block: [address]}\n",
+        "column 'street' derives from 'address', which a privacy rule protects: its values "
+        "would be published without the rule.",
+    ),
+    (
         COLUMN + "{field: age, type: number}\ntable_columns: [age, agee]\n",
         "table_columns names 'agee', which is not a column of this file (its fields: age, ok)",
     ),
@@ -78,6 +84,16 @@ def test_a_dataset_file_mistake_names_the_file_column_and_key(
         load_spec_file(path)
     assert caught.value.message.startswith(f"Dataset file {path} has 1 problem(s): {expected}")
     assert caught.value.data["file"] == str(path)
+
+
+def test_a_column_derived_from_a_protected_field_may_be_internal(write: Write) -> None:
+    text = (
+        COLUMN + "{field: address, source: Addr}\n"
+        "  - {field: street, derive_from: address, internal: true}\n"
+        "privacy: {hundred_block: [address]}\n"
+    )
+    spec = load_spec_file(write("staff.yaml", text))
+    assert [c.field for c in spec.columns if c.internal] == ["street"]
 
 
 def test_every_problem_of_a_dataset_file_is_listed_at_once(write: Write) -> None:
