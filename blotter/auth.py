@@ -14,8 +14,6 @@ import binascii
 import hashlib
 import hmac
 import secrets
-import threading
-from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from starlette.requests import Request
@@ -47,18 +45,11 @@ def address_of(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-# Failed sign-ins of names no account has, so they lock exactly as accounts do: a lockout
-# that only real names got would tell who has an account. Kept per process, newest last.
-_UNKNOWN_NAMES: OrderedDict[str, tuple[int, datetime | None]] = OrderedDict()
-_UNKNOWN_KEPT = 10_000
-_UNKNOWN_LOCK = threading.Lock()
-
-
 def _login_state(store: Store, name: str, known: bool) -> tuple[int, datetime | None]:
-    if known:
-        return store.login_state(name)
-    with _UNKNOWN_LOCK:
-        return _UNKNOWN_NAMES.get(name, (0, None))
+    # A name no account has locks exactly as an account does, its failures kept in the
+    # database too (every worker sees them): a lockout only real names got, or got sooner,
+    # would tell who has an account.
+    return store.login_state(name) if known else store.name_failures(name)
 
 
 def _set_login_state(
@@ -66,12 +57,8 @@ def _set_login_state(
 ) -> None:
     if known:
         store.set_login_state(name, failed, locked_until)
-        return
-    with _UNKNOWN_LOCK:
-        _UNKNOWN_NAMES.pop(name, None)
-        _UNKNOWN_NAMES[name] = (failed, locked_until)
-        while len(_UNKNOWN_NAMES) > _UNKNOWN_KEPT:
-            _UNKNOWN_NAMES.popitem(last=False)
+    else:
+        store.set_name_failures(name, failed, locked_until, now())
 
 
 def sign_in(store: Store, name: str, password: str, address: str, *, via: str) -> User:

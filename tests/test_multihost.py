@@ -115,3 +115,58 @@ def test_several_workers_need_postgresql(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "several workers need PostgreSQL" in done.stdout + done.stderr
+
+
+def test_a_name_no_account_has_locks_as_an_account_does_across_hosts(
+    postgres: Settings, tmp_path: Path
+) -> None:
+    """Wrong passwords sent to two hosts in turn: an account and a name no account has are
+    both locked after the fifth, whichever host answers, so no host's answers tell whether
+    an account exists (each host once counted unknown names alone: twice the tries)."""
+    rows = tmp_path / "stops.csv"
+    rows.write_text("Stop,Age\nA,30\n")
+    load(postgres, rows, "--new", "--name", "Stops")
+    env = {
+        **os.environ,
+        "BLOTTER_DATABASE_URL": postgres.database_url,
+        "BLOTTER_DATABASE_SCHEMA": postgres.database_schema,
+    }
+    added = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "blotter.cli",
+            "user",
+            "add",
+            "ana",
+            "--role",
+            "publisher",
+            "--agency",
+            "Testville",
+            "--password-stdin",
+        ],
+        input="a long enough password\n",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    one, url_one = start(postgres)
+    two, url_two = start(postgres)
+    try:
+        (view,) = httpx.get(f"{url_one}/api/views.json").json()
+
+        def statuses(name: str) -> list[int]:
+            return [
+                httpx.get(
+                    f"{(url_one, url_two)[i % 2]}/resource/{view['id']}.json",
+                    auth=(name, f"guess {i}"),
+                    timeout=30,
+                ).status_code
+                for i in range(7)
+            ]
+
+        assert statuses("ana") == statuses("nobody") == [401] * 5 + [429] * 2
+    finally:
+        stop(one)
+        stop(two)

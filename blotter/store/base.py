@@ -409,6 +409,15 @@ class Store(ABC):
     @abstractmethod
     def set_login_state(self, name: str, failed: int, locked_until: datetime | None) -> None: ...
 
+    @abstractmethod
+    def name_failures(self, name: str) -> tuple[int, datetime | None]:
+        """(consecutive failed sign-ins, locked until) of a name that is no account."""
+
+    @abstractmethod
+    def set_name_failures(
+        self, name: str, failed: int, locked_until: datetime | None, at: datetime
+    ) -> None: ...
+
     # --- sessions, audit, import profiles --------------------------------------------
 
     @abstractmethod

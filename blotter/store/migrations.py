@@ -162,4 +162,16 @@ def migrations(d: Dialect) -> tuple[tuple[str, ...], ...]:
             # it was published before the dataset's privacy rules were tightened).
             f"ALTER TABLE blotter_versions ADD COLUMN pruned_reason {d.text} DEFAULT ''",
         ),
+        (
+            # Failed sign-ins of names that are no account, kept where every worker sees
+            # them as it sees an account's (auth.sign_in): a lockout then comes after the
+            # same number of tries for both, whichever worker answers. Kept a day.
+            f"""CREATE TABLE blotter_name_failures (
+                name {d.text} PRIMARY KEY,
+                failed INTEGER NOT NULL,
+                locked_until TIMESTAMP,
+                last_failed TIMESTAMP NOT NULL
+            )""",
+            "CREATE INDEX blotter_name_failures_last ON blotter_name_failures (last_failed)",
+        ),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from abc import abstractmethod
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from blotter.errors import Conflict, NotFound
@@ -125,6 +125,33 @@ class SqlRecords:
             "UPDATE blotter_users SET failed_logins = ?, locked_until = ? WHERE name = ?",
             [failed, locked_until, name],
         )
+
+    def name_failures(self, name: str) -> tuple[int, datetime | None]:
+        """(consecutive failed sign-ins, locked until) of a name that is no account."""
+        rows = self._query(
+            "SELECT failed, locked_until FROM blotter_name_failures WHERE name = ?", [name]
+        )
+        return (rows[0][0], rows[0][1]) if rows else (0, None)
+
+    def set_name_failures(
+        self, name: str, failed: int, locked_until: datetime | None, at: datetime
+    ) -> None:
+        """Record a name's failures as of ``at`` (none: forgotten); failures older than a
+        day are forgotten too, so the table holds at most a day of made-up names."""
+        statements: list[tuple[str, list[Any]]] = [
+            (
+                "DELETE FROM blotter_name_failures WHERE name = ? OR last_failed < ?",
+                [name, at - timedelta(days=1)],
+            ),
+        ]
+        if failed:
+            statements.append(
+                (
+                    "INSERT INTO blotter_name_failures VALUES (?, ?, ?, ?)",
+                    [name, failed, locked_until, at],
+                )
+            )
+        self._commands(statements)
 
     # --- API tokens ------------------------------------------------------------------
 

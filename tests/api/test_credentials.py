@@ -41,8 +41,9 @@ def store(settings: Settings) -> Iterator[Store]:
 
 @pytest.fixture
 def nobody() -> str:
-    """A name no account has, new for each test: the process remembers failed sign-ins of
-    unknown names (to lock them as accounts are), so a shared one would lock across tests."""
+    """A name no account has, new for each test: the database keeps failed sign-ins of
+    unknown names for a day (to lock them as accounts are), so a shared one would lock
+    across tests."""
     return f"nobody-{secrets.token_hex(4)}"
 
 
