@@ -16,7 +16,7 @@ import pytest
 
 from blotter.settings import Settings
 from tests.conftest import free_port
-from tests.engines import engine_settings
+from tests.engines import cli_env, engine_settings
 
 
 @pytest.fixture
@@ -26,11 +26,7 @@ def postgres(tmp_path: Path) -> Iterator[Settings]:
 
 def start(settings: Settings, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {
-        **os.environ,
-        "BLOTTER_DATABASE_URL": settings.database_url,
-        "BLOTTER_DATABASE_SCHEMA": settings.database_schema,
-    }
+    env = {**os.environ, **cli_env(settings)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "blotter.cli", "serve", "--port", str(port), *extra],
         env=env,
@@ -59,11 +55,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def load(settings: Settings, path: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "BLOTTER_DATABASE_URL": settings.database_url,
-        "BLOTTER_DATABASE_SCHEMA": settings.database_schema,
-    }
+    env = {**os.environ, **cli_env(settings)}
     done = subprocess.run(
         [sys.executable, "-m", "blotter.cli", "load", str(path), *args],
         env=env,
@@ -126,11 +118,7 @@ def test_a_name_no_account_has_locks_as_an_account_does_across_hosts(
     rows = tmp_path / "stops.csv"
     rows.write_text("Stop,Age\nA,30\n")
     load(postgres, rows, "--new", "--name", "Stops")
-    env = {
-        **os.environ,
-        "BLOTTER_DATABASE_URL": postgres.database_url,
-        "BLOTTER_DATABASE_SCHEMA": postgres.database_schema,
-    }
+    env = {**os.environ, **cli_env(postgres)}
     added = subprocess.run(
         [
             sys.executable,
