@@ -33,6 +33,7 @@ from blotter.security import CrossSiteWrites, SecurityHeaders, origin_of
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 from blotter.web.chart_drawing import warm_up as warm_up_drawing
+from blotter.web.drawing_process import start_drawing_process
 from blotter.web.first_view import StoredAfterWrites
 from blotter.web.maps import LEAFLET_DIR
 from blotter.web.pages import STATIC_DIR, error_page
@@ -66,7 +67,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             # A server of its own (`blotter serve`): the first hotspot map would wait for its
             # statistics libraries, so they are imported before the first request. Not on a
             # thread beside requests: two threads importing one package (narwhals, under
-            # altair and SciPy) can meet Python's import-deadlock check.
+            # altair and SciPy) can meet Python's import-deadlock check. The drawing process
+            # starts its engine meanwhile, in a process of its own.
+            start_drawing_process()
             preload_hotspots()
             # The first page would otherwise start vl-convert's engine and compile its
             # templates (about 1 s on a busy machine): done once, before the first request.

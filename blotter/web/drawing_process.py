@@ -7,8 +7,10 @@ the page waits only where it shows the drawing.
 The process is ``python -m blotter.web.drawing_worker``: it imports vl-convert and nothing
 of the server (about 80 MB, against 190 for a child that re-imports the server's modules, as
 multiprocessing's spawn does). One process, one drawing at a time (as vl-convert draws,
-whatever the threads); started by the first drawing (``warm_up`` at a server's start),
-started again if it dies, and ending when the server does (its input closes). A drawing
+whatever the threads); started by the first drawing, or ahead of it by
+``start_drawing_process`` (a server's start, a load that will draw its first view: the
+caller goes on while the process starts its engine); started again if it dies, and ending
+when the server does (its input closes). A drawing
 that takes longer than ``LIMIT_S`` is stopped with its process (vl-convert has no time
 limit of its own, and the pages wait for their drawings one at a time), raising
 ``DrawingTimedOut``; the next drawing starts another process."""
@@ -23,7 +25,13 @@ from typing import Any
 from blotter.errors import DrawingTimedOut
 from blotter.web.drawing_worker import Frames, WorkerGone
 
-__all__ = ["DrawingFailed", "DrawingTimedOut", "vegalite_to_png", "vegalite_to_svg"]
+__all__ = [
+    "DrawingFailed",
+    "DrawingTimedOut",
+    "start_drawing_process",
+    "vegalite_to_png",
+    "vegalite_to_svg",
+]
 
 # A chart of the pages draws in 0.05-2 s (a map of thousands of points the longest); one
 # still drawing after this has hung, and every page waiting behind it would wait too.
@@ -95,6 +103,13 @@ def _stop(process: subprocess.Popen[bytes], timed_out: threading.Event) -> None:
 
 
 _DRAWER = _Drawer()
+
+
+def start_drawing_process() -> None:
+    """Start the drawing process now, if it is not running: it starts its engine while the
+    caller goes on (a load reading its file, a server loading its libraries), instead of
+    when the first drawing waits for it."""
+    _DRAWER.pid()
 
 
 def vegalite_to_svg(spec: dict[str, Any]) -> str:

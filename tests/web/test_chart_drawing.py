@@ -6,6 +6,8 @@ at its time limit, the page sent with a note in the chart's place and not kept).
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,31 +75,32 @@ def test_a_spec_vl_convert_refuses_is_an_error_where_it_was_asked() -> None:
     assert vegalite_to_svg(_spec_dict()).startswith("<svg")  # the process draws on
 
 
+def _worker_drawing_with(before: str) -> subprocess.Popen[bytes]:
+    """A drawing process whose every drawing first runs the lines ``before`` (indented
+    for the body of a function of ``spec``), its three pipes ours."""
+    script = (
+        "import os, sys, vl_convert\n"
+        "drawn = vl_convert.vegalite_to_svg\n"
+        "def patched(spec):\n"
+        f"{before}"
+        "    return drawn(spec)\n"
+        "vl_convert.vegalite_to_svg = patched\n"
+        "from blotter.web.drawing_worker import main\n"
+        "main()\n"
+    )
+    pipe = subprocess.PIPE
+    return subprocess.Popen([sys.executable, "-c", script], stdin=pipe, stdout=pipe, stderr=pipe)
+
+
 def test_what_else_writes_to_the_drawing_process_output_never_reaches_the_answers() -> None:
     """A library's print or the engine's console in the drawing process land in its log,
     not in the pipe its answers are framed on."""
     import io
-    import subprocess
-    import sys
 
     from blotter.web.drawing_worker import Frames
 
-    noisy = (
-        "import os, vl_convert\n"
-        "drawn = vl_convert.vegalite_to_svg\n"
-        "def loud(spec):\n"
-        "    print('from Python', flush=True)\n"
-        "    os.write(1, b'from the engine')\n"
-        "    return drawn(spec)\n"
-        "vl_convert.vegalite_to_svg = loud\n"
-        "from blotter.web.drawing_worker import main\n"
-        "main()\n"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", noisy],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    process = _worker_drawing_with(
+        "    print('from Python', flush=True)\n    os.write(1, b'from the engine')\n"
     )
     assert process.stdin is not None and process.stdout is not None
     Frames(process.stdout, process.stdin).send({"kind": "svg", "spec": _spec_dict()})
@@ -109,6 +112,16 @@ def test_what_else_writes_to_the_drawing_process_output_never_reaches_the_answer
     answer = Frames(written, io.BytesIO()).receive()
     assert answer["drawn"].startswith("<svg") and written.read() == b""  # one frame, nothing else
     assert b"from Python" in log and b"from the engine" in log
+
+
+def test_the_drawing_process_starts_its_engine_before_it_is_asked_anything() -> None:
+    """Started ahead (start_drawing_process: a server's start, a load), the process draws
+    its smallest chart at once, so the first page's chart does not wait for the engine."""
+    process = _worker_drawing_with("    print('drawing', file=sys.stderr, flush=True)\n")
+    assert process.stdin is not None and process.stderr is not None
+    process.stdin.close()  # never asked anything: it draws its own chart, then ends
+    assert process.wait(timeout=30) == 0
+    assert process.stderr.read() == b"drawing\n"
 
 
 @pytest.fixture
