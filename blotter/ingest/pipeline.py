@@ -24,7 +24,7 @@ from blotter.ingest.bounds import ReadLimits
 from blotter.ingest.clean import CellError, Cleaner, Problem, parse_point
 from blotter.ingest.headers import locate_header, missing_headers
 from blotter.ingest.infer import columns_of_dataset, infer_columns
-from blotter.ingest.read_ahead import read_ahead
+from blotter.ingest.read_ahead import cleaned_in_order, read_ahead
 from blotter.ingest.readers import Table, open_table
 from blotter.ingest.spec import ColumnSpec, DatasetSpec, ReaderOptions
 from blotter.model import Column, ColumnType, Dataset, DatasetMeta
@@ -112,15 +112,9 @@ class PreparedLoad:
             if self.rows_read > self.limits.max_rows:
                 raise self.limits.too_many_rows(self.path)
             if len(cells) > width and any(c is not None and c.strip() for c in cells[width:]):
-                self._note(
-                    Problem(
-                        number,
-                        "(whole row)",
-                        None,
-                        f"the row has {len(cells)} cells but the header row has {width}; "
-                        "a value may hold an unquoted delimiter",
-                    )
-                )
+                why = f"the row has {len(cells)} cells but the header row has {width}"
+                why += "; a value may hold an unquoted delimiter"
+                self._note(Problem(number, "(whole row)", None, why))
             values: list[Any] = []
             cleaned: dict[str, str | None] = {}  # field → cleaned text, for derived columns
             for plan in self.plans:
@@ -139,11 +133,8 @@ class PreparedLoad:
         raw = _cell(cells, plan.index)
         value: Any = None
         try:
-            if spec.derive_from:
-                text = plan.cleaner.text(cleaned.get(spec.derive_from))
-            else:
-                text = plan.cleaner.text(raw)
-            cleaned[spec.field] = text
+            origin = cleaned.get(spec.derive_from) if spec.derive_from else raw
+            cleaned[spec.field] = text = plan.cleaner.text(origin)
             value = plan.cleaner.convert(text)
         except CellError as err:
             cleaned[spec.field] = None
@@ -221,14 +212,20 @@ class PreparedLoad:
         close = getattr(self.table.rows, "close", None)
         if close:
             close()  # the row reader's file handle: Arrow reads the file itself
+        raws = columnar.raw_batches(self.path, self.reader, len(self.table.headers))
         consumed = 0
         try:
-            for raw in columnar.raw_batches(self.path, self.reader, len(self.table.headers)):
-                batch = self._columnar_batch(raw, consumed, names)
-                consumed += raw.num_rows
+            # Batches cleaned side by side, their problems noted and rows counted in order.
+            for read, (batch, problems, kept) in cleaned_in_order(
+                raws, lambda raw, at: self._columnar_batch(raw, at, names)
+            ):
+                for problem in problems:
+                    self._note(problem)
+                self._count_rows(kept)
+                consumed += read
                 if batch.num_rows:
                     yield batch
-        except columnar.Irregular:
+        except columnar.Irregular:  # every record before it was handed over
             return consumed
         return None
 
@@ -241,8 +238,10 @@ class PreparedLoad:
 
     def _columnar_batch(
         self, raw: pa.RecordBatch, consumed: int, names: list[str]
-    ) -> pa.RecordBatch:
-        """One Arrow batch of raw records cleaned a column at a time, problems in row order."""
+    ) -> tuple[pa.RecordBatch, list[Problem], int]:
+        """One Arrow batch of raw records cleaned a column at a time, its problems in row
+        order and its rows (blank ones skipped); it changes nothing of the load's, so
+        batches are cleaned side by side (``cleaned_in_order``)."""
         columns = list(raw.columns)
         blank = columnar.blank_rows(columns)
         kept = pc.indices_nonzero(pc.invert(blank))
@@ -283,10 +282,8 @@ class PreparedLoad:
             arrays.append(result.values)
             if spec.keep_raw:
                 arrays.append(raw_cells)
-        for _, _, problem in sorted(found, key=lambda f: (f[0], f[1])):
-            self._note(problem)
-        self._count_rows(len(kept))
-        return pa.record_batch(arrays, names=names)
+        problems = [problem for _, _, problem in sorted(found, key=lambda f: (f[0], f[1]))]
+        return pa.record_batch(arrays, names=names), problems, len(kept)
 
     def _count_rows(self, count: int) -> None:
         """Add rows read, calling progress at each multiple of BATCH_ROWS as rows() does."""
