@@ -82,8 +82,8 @@ def load(
     settings = settings_of(data_dir, database_url=database_url)
     operator = cli_operator()
     if settings.stored_answers:
-        # The first view stored after the load draws two charts: the drawing process starts
-        # its engine (about 0.65 s) on the other core while the file is read.
+        # The first view stored after the load draws its key chart and its map: the drawing
+        # process starts its engine (about 0.65 s) on the other core while the file is read.
         from blotter.web.drawing_process import start_drawing_process
 
         start_drawing_process()
