@@ -227,5 +227,45 @@ def versions_prune(
                 )
 
 
+@versions.command("reapply-privacy")
+def versions_reapply_privacy(
+    dataset: Annotated[
+        str | None, typer.Option(help="Only this dataset (its id) [default: every dataset].")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say which rows would change; write nothing.")
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Apply each dataset's privacy rules again to its served rows, as this version of
+    Blotter applies them. Run it after an upgrade: where a rule now changes a published row
+    (an address form the hundred-block rule used to miss), the rows are written again as a
+    new version and every earlier version is withdrawn."""
+    from blotter.management.tighten import apply_rules_again
+
+    settings = settings_of(data_dir, database_url=database_url)
+    with opened_store(settings) as store:
+        chosen = [store.get_dataset(dataset)] if dataset else store.list_datasets()
+        for each in chosen:
+            if dry_run:
+                rules = each.meta.privacy
+                changed, left_out = (
+                    store.privacy_changes(each.id, rules, rules) if each.version else (0, 0)
+                )
+                console.print(
+                    f"{each.id}: would change {changed:,} row(s) and leave out {left_out:,}."
+                    if changed or left_out
+                    else f"{each.id}: its rows already obey its rules."
+                )
+                continue
+            applied = apply_rules_again(store, cli_operator(), each)
+            console.print(
+                f"{each.id}: {applied.message()}"
+                if applied
+                else f"{each.id}: its rows already obey its rules; nothing written."
+            )
+
+
 def _dropped(tables: list[str]) -> str:
     return f" (history tables dropped: {', '.join(tables)})" if tables else ""

@@ -1,6 +1,8 @@
 """Privacy rules made stricter on a dataset with published rows take effect at once on what
 the public can read, now and before: the served rows are written again under them as a new
-version, and every earlier version is withdrawn (pruned, with the reason).
+version, and every earlier version is withdrawn (pruned, with the reason). The same when the
+rules are the same but this Blotter applies them more strictly than the one that published
+the rows (an upgrade: ``blotter versions reapply-privacy``, :func:`apply_rules_again`).
 
 The engines cannot store the rules, write the version and prune in one transaction, so the
 steps run in the order where the public never reads more than before, and a failure raises
@@ -99,15 +101,49 @@ def store_stricter_rules(
         counts.update(version.privacy)
     (pruned,) = store.prune_versions(Retention(last=1), dataset_id=dataset.id, reason=reason)
     applied = RulesApplied(version.number, changed, left_out, pruned.versions, dict(counts), reason)
+    _audit(store, viewer, "dataset.privacy-applied", dataset.id, applied)
+    return applied
+
+
+def apply_rules_again(store: Store, viewer: Viewer, dataset: Dataset) -> RulesApplied | None:
+    """The dataset's own privacy rules applied again to its served rows, as this Blotter
+    applies them (a rule made stricter by an upgrade: a hundred block that now also catches
+    ``1234-A Main St``), written as a new version when they change a row, every earlier
+    version then withdrawn; None when they change nothing (no version is written)."""
+    rules = dataset.meta.privacy
+    if not dataset.version or store.privacy_changes(dataset.id, rules, rules) == (0, 0):
+        return None
+    at = now()
+    reason = f"published before the privacy rules were applied again on {at.date().isoformat()}"
+    note = (
+        f"The dataset's privacy rules applied again to the published rows "
+        f"({at.date().isoformat()}), as this version of Blotter applies them."
+    )
+    version, changes = store.protect_published(
+        dataset.id, rules, rules, source="privacy rules", note=note
+    )
+    (pruned,) = store.prune_versions(Retention(last=1), dataset_id=dataset.id, reason=reason)
+    applied = RulesApplied(
+        version.number,
+        changes.updated,
+        changes.deleted,
+        pruned.versions,
+        dict(version.privacy),
+        reason,
+    )
+    _audit(store, viewer, "dataset.privacy-reapplied", dataset.id, applied)
+    return applied
+
+
+def _audit(store: Store, viewer: Viewer, action: str, dataset_id: str, done: RulesApplied) -> None:
     audit(
         store,
         viewer,
-        "dataset.privacy-applied",
-        dataset.id,
-        version=applied.version,
-        changed=applied.changed,
-        left_out=applied.left_out,
-        withdrawn=applied.withdrawn,
-        privacy=applied.counts,
+        action,
+        dataset_id,
+        version=done.version,
+        changed=done.changed,
+        left_out=done.left_out,
+        withdrawn=done.withdrawn,
+        privacy=done.counts,
     )
-    return applied

@@ -229,6 +229,16 @@ class Store(StaffRecords, ABC):
         privacy = {k: n for k, n in counts.items() if n}
         return version.model_copy(update={"privacy": privacy, "quality": report}), changes
 
+    def privacy_changes(
+        self, dataset_id: str, old: PrivacyRules, new: PrivacyRules
+    ) -> tuple[int, int]:
+        """How many served rows :meth:`protect_published` would change, and leave out;
+        nothing is written (``blotter versions reapply-privacy --dry-run``, and no empty
+        version when there is nothing to protect)."""
+        staged = staged_again(self.execute, self.get_dataset(dataset_id), old, new, Counter())
+        left_out = sum(1 for gone in staged.column("__delete").to_pylist() if gone)
+        return staged.num_rows - left_out, left_out
+
     def _meta_of(self, dataset_id: str) -> DatasetMeta:
         try:
             return self.get_dataset(dataset_id).meta

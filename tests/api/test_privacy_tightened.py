@@ -332,3 +332,60 @@ def test_age_bands_cannot_be_redrawn_on_published_rows(portal: Portal, live: Liv
     assert "cannot be drawn again" in refused.json()["message"]
     assert _versions(live) == [(2, False), (1, True)]
     assert _get(live, f"/resource/{ID}.json", auth=STAFF).json() == after
+
+
+def test_rules_applied_more_strictly_after_an_upgrade_reach_the_published_rows(
+    engine_config: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows published by a Blotter whose hundred-block rule missed ``1234-A Main St`` (as
+    before 2026-12-03) are protected by `blotter versions reapply-privacy`: a new version,
+    every earlier one withdrawn; --dry-run and a second run write nothing."""
+    import blotter.store.protect as protect
+
+    runner = CliRunner()
+    env = cli_env(engine_config)
+    data = tmp_path / "calls.csv"
+    data.write_text("case_no,address,age\nc1,1234-A Main St,30\nc2,88 Elm St,40\n")
+    spec = tmp_path / "calls.yaml"
+    spec.write_text(SPEC + "privacy:\n  hundred_block: [address]\n")
+    current = protect.hundred_block
+    with monkeypatch.context() as older:  # the rule as an earlier Blotter applied it
+        older.setattr(protect, "hundred_block", lambda a: a if "-" in a else current(a))
+        for args in (["--new"], ["--dataset", "call-0006"]):
+            done = runner.invoke(cli, ["load", str(data), *args, "--spec", str(spec)], env=env)
+            assert done.exit_code == 0, done.output
+
+    def run(*args: str) -> str:
+        done = runner.invoke(cli, ["versions", "reapply-privacy", *args], env=env)
+        assert done.exit_code == 0, done.output
+        return " ".join(done.output.split())
+
+    assert "call-0006: would change 1 row(s) and leave out 0." in run("--dry-run")
+    store = open_store(engine_config)
+    try:
+        assert [(v.number, v.pruned) for v in store.versions("call-0006")] == [
+            (2, False),
+            (1, False),
+        ]
+    finally:
+        store.close()
+    applied = run("--dataset", "call-0006")
+    assert "version 3, 1 row changed; versions 1-2 withdrawn" in applied, applied
+    assert "call-0006: its rows already obey its rules; nothing written." in run()
+    store = open_store(engine_config)
+    try:
+        listed = [(v.number, v.pruned) for v in store.versions("call-0006")]
+        assert listed == [(3, False), (2, True), (1, True)]
+        from blotter.app import create_app
+
+        with contextmanager(serve_in_thread)(create_app(engine_config, store=store)) as server:
+            rows = _get(server, "/resource/call-0006.json?$order=case_no").json()
+            assert [r["address"] for r in rows] == ["1200 block of Main St", "0 block of Elm St"]
+            for path in (
+                "/resource/call-0006.json?$$version=1",
+                "/api/views/call-0006/rows.csv?$$version=2",
+            ):
+                assert _get(server, path).status_code == 410, path
+            assert "1234-A" not in _get(server, "/api/views/call-0006/rows.csv").text
+    finally:
+        store.close()
