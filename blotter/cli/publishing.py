@@ -248,11 +248,12 @@ def versions_reapply_privacy(
     with opened_store(settings) as store:
         chosen = [store.get_dataset(dataset)] if dataset else store.list_datasets()
         for each in chosen:
+            rules = each.meta.privacy
+            if rules.is_empty() or not each.version:
+                console.print(f"{each.id}: no privacy rules or no rows; nothing to do.")
+                continue
             if dry_run:
-                rules = each.meta.privacy
-                changed, left_out = (
-                    store.privacy_changes(each.id, rules, rules) if each.version else (0, 0)
-                )
+                changed, left_out = store.privacy_changes(each.id, rules, rules)
                 console.print(
                     f"{each.id}: would change {changed:,} row(s) and leave out {left_out:,}."
                     if changed or left_out

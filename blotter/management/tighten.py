@@ -111,7 +111,9 @@ def apply_rules_again(store: Store, viewer: Viewer, dataset: Dataset) -> RulesAp
     ``1234-A Main St``), written as a new version when they change a row, every earlier
     version then withdrawn; None when they change nothing (no version is written)."""
     rules = dataset.meta.privacy
-    if not dataset.version or store.privacy_changes(dataset.id, rules, rules) == (0, 0):
+    if not dataset.version or rules.is_empty():
+        return None
+    if store.privacy_changes(dataset.id, rules, rules) == (0, 0):
         return None
     at = now()
     reason = f"published before the privacy rules were applied again on {at.date().isoformat()}"
