@@ -72,17 +72,20 @@ def cleaned_in_order(
             except StopIteration:
                 break
             except Exception:
-                while pending:
-                    read, made = pending.popleft()
-                    yield read, made.result()
+                yield from _handed(pending, 0)
                 raise
             pending.append((raw.num_rows, pool.submit(clean, raw, at)))
             at += raw.num_rows
-            while len(pending) > workers:
-                read, made = pending.popleft()
-                yield read, made.result()
-        while pending:
-            read, made = pending.popleft()
-            yield read, made.result()
+            yield from _handed(pending, workers)
+        yield from _handed(pending, 0)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _handed(
+    pending: deque[tuple[int, Future[Cleaned]]], keep: int
+) -> Iterator[tuple[int, Cleaned]]:
+    """The oldest cleaned batches, in order, until ``keep`` are left in the making."""
+    while len(pending) > keep:
+        read, made = pending.popleft()
+        yield read, made.result()
