@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from blotter.model import Dataset
 from blotter.schema import ROW_ID, version_table
+from blotter.store.duckdb_dictionary import WordDictionary
 from blotter.store.duckdb_watchdog import engine_error, run_watched
 from blotter.store.newest_first import cutoff, newest_page, restricted
 from blotter.store.ordering import order_column
@@ -22,13 +23,11 @@ from blotter.store.search_candidates import by_candidates, rare_candidates
 from blotter.store.search_index import (
     by_postings,
     candidates,
-    candidates_statement,
     counted_postings,
     exact_for,
     late_rows,
     narrowed,
     reads_every_row,
-    terms_statement,
     word_terms,
     words_table,
 )
@@ -71,27 +70,15 @@ def by_word_index(
     ``get_dataset``), else rows by the candidates' ids and the predicate, else a count or a
     page read from the postings when that is exact (in the row identifier's order, through
     the version's order table)."""
-    statement = candidates_statement(table, "duckdb")
-    read: dict[tuple[str, int], list[int]] = {}
-
-    def fetch(word: str, most: int) -> list[int]:
-        if (word, most) not in read:
-            read[word, most] = _firsts(cur, statement, [word, most])
-        return read[word, most]
-
+    dictionary = WordDictionary(cur, table)
     exact = exact_for(dataset, get_dataset(dataset.id))
-    rare = rare_candidates(words, fetch) if exact else None
+    rare = rare_candidates(words, dictionary.ids) if exact else None
     if rare is not None:  # store/search_candidates.py
         return by_candidates(select, rare, {c.field_name for c in dataset.columns})
-    ids = candidates(words, fetch)
+    ids = candidates(words, dictionary.ids)
     stored_by = order_column(dataset.columns, dataset.meta.main_date)
     if ids is None and reads_every_row(select, stored_by) and exact:
-        find = terms_statement(table)
-
-        def terms(word: str, most: int) -> list[str]:
-            return _firsts(cur, find, [word, most])
-
-        known = word_terms(words, terms)
+        known = word_terms(words, dictionary.terms)
         counted = counted_postings(select, table, "duckdb", known)
         if counted is not None:
             return counted

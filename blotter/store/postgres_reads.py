@@ -35,6 +35,7 @@ from blotter.store.pgpool import checked, release, unavailable
 from blotter.store.pgsql import Psycopg
 from blotter.store.search_index import (
     aggregated,
+    at_most,
     by_postings,
     candidates,
     candidates_statement,
@@ -361,9 +362,9 @@ def word_candidates(conn: psycopg.Connection[Any], table: str, words: list[str])
     a word is too common to narrow by (``search_index.candidates``)."""
     statement = candidates_statement(table, "postgres")
 
-    def fetch(word: str, most: int) -> list[int]:
-        rows = conn.execute(statement, [like_pattern(word), most]).fetchall()
-        return [row[0] for row in rows]
+    def fetch(word: str, most: int) -> list[int] | None:
+        rows = conn.execute(statement, [like_pattern(word), most + 1]).fetchall()
+        return at_most([row[0] for row in rows], most)
 
     return candidates(words, fetch)
 

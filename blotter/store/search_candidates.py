@@ -15,8 +15,6 @@ are the first candidates in that order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlglot import exp
 
 from blotter.schema import ROW_ID, WordSearch
@@ -30,9 +28,10 @@ from blotter.store.search_index import (
 )
 
 
-def rare_candidates(words: list[str], fetch: Callable[[str, int], list[int]]) -> set[int] | None:
+def rare_candidates(words: list[str], fetch: search_index.FetchIds) -> set[int] | None:
     """The ids of the rows holding every one of ``words``, read from each word's postings
-    (``fetch(word, most)`` reads at most ``most`` ids for one word, repeats counted), or None
+    (``fetch(word, most)`` reads at most ``most`` ids for one word, repeats counted, or None
+    when there are more), or None
     when some word is shorter than three characters or has more than ``MOST_CANDIDATES``
     postings (its postings were not all read)."""
     unique = list(dict.fromkeys(words))
@@ -41,8 +40,8 @@ def rare_candidates(words: list[str], fetch: Callable[[str, int], list[int]]) ->
     found: set[int] | None = None
     for word in unique:
         most = search_index.MOST_CANDIDATES  # read here: tests lower it
-        ids = fetch(word, most + 1)
-        if len(ids) > most:
+        ids = fetch(word, most)
+        if ids is None:
             return None
         found = set(ids) if found is None else found & set(ids)
     return found

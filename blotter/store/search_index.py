@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from sqlglot import exp
 
@@ -176,15 +177,35 @@ def terms_statement(table: str) -> str:
     )
 
 
-def word_terms(words: list[str], fetch: Callable[[str, int], list[str]]) -> dict[str, list[str]]:
+def postings_count_statement(table: str) -> str:
+    """DuckDB: how many postings (with repeats) the listed terms hold, read through the index
+    on ``term``: only their lists' lengths, not a scan of the dictionary."""
+    listed = "term IN (SELECT unnest(?::VARCHAR[]))"
+    return f"SELECT sum(len(ids)) FROM {_ident(words_table(table))} WHERE {listed}"  # noqa: S608 - checked identifiers
+
+
+def postings_statement(table: str) -> str:
+    """DuckDB: the postings (with repeats) of the listed terms, found through the index on
+    ``term`` instead of a scan of the dictionary."""
+    listed = "term IN (SELECT unnest(?::VARCHAR[]))"
+    return f"SELECT unnest(ids) FROM {_ident(words_table(table))} WHERE {listed}"  # noqa: S608 - checked identifiers
+
+
+# Reads at most ``most`` ids (repeats counted) or terms holding a word: None when it is in
+# more than that.
+FetchIds = Callable[[str, int], list[int] | None]
+FetchTerms = Callable[[str, int], list[str] | None]
+
+
+def word_terms(words: list[str], fetch: FetchTerms) -> dict[str, list[str]]:
     """The terms holding each word of three characters or more, for the words held by at most
     ``MOST_TERMS`` terms (``fetch(word, most)`` reads at most ``most`` of them)."""
     found: dict[str, list[str]] = {}
     for word in dict.fromkeys(words):
         if len(word) < SHORTEST_WORD:
             continue
-        terms = fetch(word, MOST_TERMS + 1)
-        if len(terms) <= MOST_TERMS:
+        terms = fetch(word, MOST_TERMS)
+        if terms is not None:
             found[word] = sorted(terms)
     return found
 
@@ -215,20 +236,25 @@ def search_words(select: exp.Expression) -> list[str]:
     return [node.args["word"].this for node in select.find_all(WordSearch)]
 
 
-def candidates(words: list[str], fetch: Callable[[str, int], list[int]]) -> set[int] | None:
+def candidates(words: list[str], fetch: FetchIds) -> set[int] | None:
     """The ids of every row that may hold all ``words`` (``fetch(word, most)`` reads at most
     ``most`` ids for one word, repeats counted), or None when no word narrows the rows enough."""
     narrowed: set[int] | None = None
     for word in dict.fromkeys(words):
         if len(word) < SHORTEST_WORD:
             continue
-        ids = fetch(word, MOST_CANDIDATES + 1)
-        if len(ids) > MOST_CANDIDATES:
+        ids = fetch(word, MOST_CANDIDATES)
+        if ids is None:
             continue
         narrowed = set(ids) if narrowed is None else narrowed & set(ids)
         if not narrowed:
             return set()
     return narrowed
+
+
+def at_most(rows: list[Any], most: int) -> list[Any] | None:
+    """``rows`` read with a limit of ``most + 1``: themselves when all fit, else None."""
+    return rows if len(rows) <= most else None
 
 
 def narrowed(select: exp.Select, ids: set[int] | None) -> exp.Select:

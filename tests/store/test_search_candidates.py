@@ -170,8 +170,8 @@ def test_rare_candidates_needs_every_word_long_and_rare(monkeypatch: pytest.Monk
     monkeypatch.setattr(search_index, "MOST_CANDIDATES", 3)
     postings = {"abc": [1, 2, 2], "bcd": [2, 3], "many": [1, 2, 3, 4], "zzz": []}
 
-    def fetch(word: str, most: int) -> list[int]:
-        return postings[word][:most]
+    def fetch(word: str, most: int) -> list[int] | None:
+        return postings[word] if len(postings[word]) <= most else None
 
     assert rare_candidates(["abc"], fetch) == {1, 2}
     assert rare_candidates(["abc", "bcd", "abc"], fetch) == {2}
