@@ -8,14 +8,23 @@ skip them. This module only declares them and says them in plain words.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection, Iterable
 from datetime import date
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# What the public reads for a field a rule names that they may not see: a column kept
+# internal stays unnamed. Field names are identifiers (``model.FIELD_NAME``), so no column
+# can be called this.
+UNPUBLISHED = "an unpublished column"
 
 
 class _Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_R = TypeVar("_R", bound=_Rule)
 
 
 class JuvenileRule(_Rule):
@@ -126,23 +135,70 @@ class PrivacyRules(_Rule):
             found |= set(self.scrub.columns)
         return found
 
+    def for_reader(self, shown: Collection[str]) -> PrivacyRules:
+        """The rules as a reader who sees only the fields ``shown`` may read them: each
+        other field a rule names becomes :data:`UNPUBLISHED` (once per list), and the raw
+        copies, internal columns all, are left out."""
+
+        def one(field: str) -> str:
+            return field if field in shown else UNPUBLISHED
+
+        def each(fields: list[str]) -> list[str]:
+            return list(dict.fromkeys(map(one, fields)))
+
+        # ``model_copy`` does not validate, on purpose: this copy is words for a reader, never
+        # rules to apply, and two point (or age-band) rules of internal columns both naming
+        # the placeholder would fail ``_no_field_twice``. Identical rules are said once. The
+        # copy shares no list with the rules (``deep`` where a list is kept, not rebuilt).
+        j, s, c = self.juveniles, self.sensitive_offences, self.scrub
+        return self.model_copy(
+            update={
+                "juveniles": j.model_copy(
+                    update={"column": one(j.column), "withhold": each(j.withhold)}
+                )
+                if j
+                else None,
+                "age_bands": _once(
+                    b.model_copy(update={"column": one(b.column), "into": one(b.into)}, deep=True)
+                    for b in self.age_bands
+                ),
+                "hundred_block": each(self.hundred_block),
+                "points": _once(
+                    p.model_copy(update={"column": one(p.column)}) for p in self.points
+                ),
+                "sensitive_offences": s.model_copy(
+                    update={"column": one(s.column), "withhold": each(s.withhold)}, deep=True
+                )
+                if s
+                else None,
+                "scrub": c.model_copy(update={"columns": each(c.columns), "names": each(c.names)})
+                if c
+                else None,
+                "raw_copies": {},
+            }
+        )
+
     def describe(self) -> list[str]:
-        """The rules in plain words, as the public dataset page states them."""
+        """The rules in plain words, as the dataset page states them (to a reader who may
+        not see every column, those of :meth:`for_reader`)."""
         out: list[str] = []
         if j := self.juveniles:
             under = f"{j.under:g}"
             if j.action == "drop":
-                out.append(f"Records of people under {under} (by '{j.column}') are not published.")
-            else:
-                also = f", and {_words(j.withhold)} are withheld," if j.withhold else ""
                 out.append(
-                    f"For people under {under}, the age ('{j.column}') is withheld{also} "
+                    f"Records of people under {under} (by {_name(j.column)}) are not published."
+                )
+            else:
+                are = "is" if len(j.withhold) == 1 else "are"
+                also = f", and {_words(j.withhold)} {are} withheld," if j.withhold else ""
+                out.append(
+                    f"For people under {under}, the age ({_name(j.column)}) is withheld{also} "
                     "so no juvenile can be identified."
                 )
         for band in self.age_bands:
             out.append(
-                f"Exact ages ('{band.column}') are not published; '{band.into}' gives the age "
-                f"band ({_bands(band.bounds)[1]}, …)."
+                f"Exact ages ({_name(band.column)}) are not published; {_name(band.into)} "
+                f"gives the age band ({_bands(band.bounds)[1]}, …)."
             )
         if self.hundred_block:
             out.append(
@@ -151,12 +207,12 @@ class PrivacyRules(_Rule):
             )
         for point in self.points:
             out.append(
-                f"Locations ('{point.column}') are moved to a grid of {point.grid_m:g} m, "
+                f"Locations ({_name(point.column)}) are moved to a grid of {point.grid_m:g} m, "
                 "so no exact home is shown."
             )
         if s := self.sensitive_offences:
             out.append(
-                f"Where the offence ('{s.column}') names a victim's circumstances "
+                f"Where the offence ({_name(s.column)}) names a victim's circumstances "
                 f"({', '.join(s.matches)}), the location ({_words(s.withhold)}) is withheld."
             )
         if self.scrub:
@@ -314,12 +370,27 @@ def _bands(bounds: list[int]) -> list[str]:
     return [*labels, f"{bounds[-1]} and over"]
 
 
+def _once(rules: Iterable[_R]) -> list[_R]:
+    """The rules in order, each said once (equal rules are one)."""
+    out: list[_R] = []
+    for rule in rules:
+        if rule not in out:
+            out.append(rule)
+    return out
+
+
+def _name(field: str) -> str:
+    """A field as the plain words name it: quoted, unless it is the unpublished placeholder."""
+    return field if field == UNPUBLISHED else f"'{field}'"
+
+
 def _words(fields: list[str]) -> str:
-    quoted = [f"'{f}'" for f in fields]
+    quoted = [_name(f) for f in fields]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
 __all__ = [
+    "UNPUBLISHED",
     "AgeBandRule",
     "JuvenileRule",
     "PointRule",

@@ -29,6 +29,8 @@ def view_json(dataset: Dataset, *, staff: bool = False) -> dict[str, Any]:
     """Socrata's view JSON of ``dataset`` (as its reader may see it); ``staff``: the reader
     has an account, and is told which account owns the dataset."""
     meta = dataset.meta
+    # ``dataset`` is the reader's: its columns are the ones they may see (staff: all).
+    privacy = meta.privacy.for_reader({c.field_name for c in dataset.columns})
     return {
         "id": dataset.id,
         "name": meta.name,
@@ -92,10 +94,10 @@ def view_json(dataset: Dataset, *, staff: bool = False) -> dict[str, Any]:
             "version": dataset.version,
             "rowCount": dataset.row_count,
             "sample": meta.sample,
-            # The rules every write obeys, as set and in plain words; raw copies are named
-            # only to staff-facing code (they may be internal columns).
-            "privacy": meta.privacy.model_dump(mode="json", exclude={"raw_copies"}),
-            "privacyRules": meta.privacy.describe(),
+            # The rules every write obeys, as set and in plain words, naming only the columns
+            # listed above: a rule's internal column is "an unpublished column" to the public.
+            "privacy": privacy.model_dump(mode="json", exclude={"raw_copies"}),
+            "privacyRules": privacy.describe(),
         },
     }
 

@@ -413,7 +413,8 @@ def _page(
             }
         ),
         rates_links=rates_links(dataset, view.params, view.residents),
-        privacy_rules=meta.privacy.describe(),
+        # Named as the reader's columns are: an internal one is "an unpublished column".
+        privacy_rules=meta.privacy.for_reader({c.field_name for c in dataset.columns}).describe(),
         quality=quality_lines,
         quality_table=quality_table,
         dataset_name=meta.name,

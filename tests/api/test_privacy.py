@@ -324,3 +324,46 @@ def test_metadata_does_not_name_a_row_identifier_the_reader_may_not_see(portal: 
     assert "case_no" not in public.text
     staff = portal.client.get("/api/views/case-0012.json", auth=("ana", PASSWORD))
     assert staff.json()["metadata"]["rowIdentifier"] == "case_no"
+
+
+def test_the_public_reads_the_rules_without_the_names_of_internal_columns(
+    portal: Portal,
+) -> None:
+    """The officer's name is an internal column that three rules name: the public's
+    metadata (one dataset's and the list's) and dataset page say "an unpublished column"
+    where staff read its name, so the rules reveal no column the columns list hides."""
+    rules = {
+        "juveniles": {"column": "age", "withhold": ["officer_name"]},
+        "sensitive_offences": {
+            "column": "offense",
+            "matches": ["sexual"],
+            "withhold": ["case_no", "officer_name"],
+        },
+        "scrub": {"columns": ["offense"], "names": ["officer_name"]},
+    }
+    answer = portal.client.patch(f"/api/views/{PUBLIC}", json={"privacy": rules}, auth=AUTH)
+    assert answer.status_code == 200, answer.text
+    assert "officer_name" in answer.text  # the publisher's own answer names it
+
+    public = portal.client.get(f"/api/views/{PUBLIC}.json")
+    assert public.status_code == 200
+    assert "officer_name" not in public.text
+    privacy = public.json()["blotter"]["privacy"]
+    assert privacy["juveniles"]["withhold"] == ["an unpublished column"]
+    assert privacy["sensitive_offences"]["withhold"] == ["case_no", "an unpublished column"]
+    assert public.json()["blotter"]["privacyRules"][-1] == (
+        "Free text ('offense') is cleared of the names in an unpublished column, phone "
+        "numbers, e-mail addresses and social-security-like numbers."
+    )
+    assert "officer_name" not in portal.client.get("/api/views.json").text
+    page = portal.client.get(f"/datasets/{PUBLIC}")
+    assert page.status_code == 200
+    assert "officer_name" not in page.text
+    assert "the names in an unpublished column" in page.text
+
+    staff = portal.client.get(f"/api/views/{PUBLIC}.json", auth=("ana", PASSWORD)).json()
+    assert staff["blotter"]["privacy"]["scrub"]["names"] == ["officer_name"]
+    assert "the names in 'officer_name'" in staff["blotter"]["privacyRules"][-1]
+    browser = TestClient(portal.client.app)
+    sign_in(browser, "ana")
+    assert "the names in &#39;officer_name&#39;" in browser.get(f"/datasets/{PUBLIC}").text
