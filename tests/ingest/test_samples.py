@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 from collections import Counter
 from datetime import date, datetime
@@ -236,6 +237,31 @@ def test_takoma_park_calls_load_every_real_row_with_a_location() -> None:
     )
     assert 38.9 < min(lats) <= max(lats) < 39.1
     assert -77.1 < min(lons) <= max(lons) < -76.9
+
+
+def test_takoma_park_calls_publish_no_exact_point() -> None:
+    """The City's file has exact coordinates; the sample publishes each call at the centre
+    of the 150 m grid cell holding it (a department copying the file copies the rule)."""
+    spec = load_spec_file(SAMPLES / "calls_for_service.yaml")
+    assert [(p.column, p.grid_m) for p in spec.privacy.points] == [("location", 150)]
+    table = published(spec.source_path(), spec)  # type: ignore[arg-type]
+    with spec.source_path().open(newline="", encoding="utf-8") as f:  # type: ignore[union-attr]
+        exact = [(float(r["latitude"]), float(r["longitude"])) for r in csv.DictReader(f)]
+    shown = zip(
+        table.column("_location_lat").to_pylist(),
+        table.column("_location_lon").to_pylist(),
+        strict=True,
+    )
+    step_lat = 150 / 111_320  # degrees of latitude in 150 m
+    for (lat, lon), (shown_lat, shown_lon) in zip(exact, shown, strict=True):
+        assert (shown_lat, shown_lon) != (lat, lon)
+        step_lon = step_lat / math.cos(math.radians(shown_lat))  # the cell stays 150 m wide
+        # The cell's centre (to the 6 decimals published), and the cell the call was in.
+        assert abs((shown_lat / step_lat - 0.5) - round(shown_lat / step_lat - 0.5)) < 1e-3
+        assert abs((shown_lon / step_lon - 0.5) - round(shown_lon / step_lon - 0.5)) < 1e-3
+        assert abs(shown_lat - lat) <= step_lat / 2 + 1e-6
+        assert abs(shown_lon - lon) <= step_lon / 2 + 1e-6
+    assert len(set(zip(*exact, strict=True))) > len(set(shown)) * 10  # 2,695 places, 258 cells
 
 
 def test_generated_engagement_is_deterministic_and_inside_the_city(tmp_path: Path) -> None:
