@@ -113,6 +113,12 @@ class ColumnSpec(BaseModel):
             self.source = self.name
         if self.derive_from and self.keep_raw:
             raise ValueError("a derived column has no cell of its own to keep raw")
+        if self.type is ColumnType.POINT and self.keep_raw:
+            raise ValueError(
+                "a point column reads two cells (latitude and longitude), so 'keep_raw' has no "
+                "one cell to keep; to keep exact points for staff, declare a second point column "
+                "from the same headers with 'internal: true'"
+            )
         if self.separator is not None and self.separator.strip() != JOINER.strip():
             raise ValueError(f"a list column's values are published joined by '{JOINER}'")
         if self.split is not None and self.separator is None:
@@ -192,6 +198,7 @@ class DatasetSpec(DatasetMeta):
         if not self.privacy.is_empty() and self.columns:
             types = {c.field_name: str(c.type) for s in self.columns for c in s.columns()}
             problems = rule_problems(self.privacy, types) + self._derived_from_protected()
+            problems += self._reading_protected_cells()
             if problems:
                 raise ValueError("; ".join(problems))
         if self.columns:
@@ -220,6 +227,30 @@ class DatasetSpec(DatasetMeta):
             for s in self.columns
             if s.derive_from in protected and not s.internal and s.field not in named
         ]
+
+    def _reading_protected_cells(self) -> list[str]:
+        """A public column reading the same cells of the file as a column a rule protects (a
+        second point from the same latitude and longitude) would publish them without the
+        rule, as a derived one would: refused unless it is internal or a rule names it too."""
+        protected = self.privacy.protected()
+        named = set(self.privacy.fields())
+        cells = {s.field: _cells_read(s) for s in self.columns}
+        guarded = {f: cells[f] for f in protected if cells.get(f)}
+        problems = []
+        for spec in self.columns:
+            if spec.field in named or spec.internal:
+                continue
+            for field, read in guarded.items():
+                shared = sorted(cells[spec.field] & read)
+                if shared:
+                    headers = " and ".join(f"'{h}'" for h in shared)
+                    problems.append(
+                        f"column '{spec.field}' reads {headers} as '{field}' does, which a "
+                        f"privacy rule protects: its values would be published without the "
+                        f"rule. Make '{spec.field}' internal or name it in a rule"
+                    )
+                    break
+        return problems
 
     @model_validator(mode="after")
     def _main_date_is_a_timestamp(self) -> DatasetSpec:
@@ -289,6 +320,16 @@ class DatasetSpec(DatasetMeta):
 def fold(value: str) -> str:
     """The form values are compared in: case-folded, inner whitespace collapsed."""
     return " ".join(value.split()).casefold()
+
+
+def _cells_read(spec: ColumnSpec) -> set[str]:
+    """The file's headers a column reads its values from (folded: headers match whatever
+    their case); none for a derived column."""
+    if spec.derive_from:
+        return set()
+    if spec.type is ColumnType.POINT:
+        return {fold(h) for h in (spec.latitude, spec.longitude) if h}
+    return {fold(spec.source)} if spec.source else set()
 
 
 def load_spec_file(path: Path) -> DatasetSpec:

@@ -10,6 +10,7 @@ import pytest
 from blotter.errors import IngestError
 from blotter.ingest.spec import load_spec_file
 from blotter.model import Cadence, ColumnType
+from tests.ingest.conftest import published
 from tests.paths import SAMPLES
 
 Write = Callable[[str, str], Path]
@@ -44,6 +45,23 @@ MISTAKES = [
     (
         COLUMN + "{field: cat, derive_from: ok, keep_raw: cat_raw}\n",
         "column 'cat': a derived column has no cell of its own to keep raw",
+    ),
+    (
+        COLUMN + "{field: where, type: point, latitude: Lat, longitude: Lon, keep_raw: w_raw}\n",
+        "column 'where': a point column reads two cells (latitude and longitude), so 'keep_raw'",
+    ),
+    (
+        COLUMN + "{field: where, type: point, latitude: Lat, longitude: Lon}\n"
+        "  - {field: exact, type: point, latitude: lat, longitude: Lon}\n"
+        "privacy: {points: [{column: where}]}\n",
+        "column 'exact' reads 'lat' and 'lon' as 'where' does, which a privacy rule protects: "
+        "its values would be published without the rule. Make 'exact' internal or name it in "
+        "a rule",
+    ),
+    (
+        COLUMN + "{field: age, type: number, source: Age}\n  - {field: age_text, source: AGE}\n"
+        "privacy: {juveniles: {column: age}}\n",
+        "column 'age_text' reads 'age' as 'age' does, which a privacy rule protects",
     ),
     ("name: Stops\ncadense: daily\n", "key 'cadense': unknown key (a typo?)"),
     ("name: Stops\ncadence: hourly\n", "key 'cadence': Input should be 'daily'"),
@@ -94,6 +112,23 @@ def test_a_column_derived_from_a_protected_field_may_be_internal(write: Write) -
     )
     spec = load_spec_file(write("staff.yaml", text))
     assert [c.field for c in spec.columns if c.internal] == ["street"]
+
+
+def test_staff_keep_exact_points_in_an_internal_twin_of_a_snapped_point(write: Write) -> None:
+    """What the refusal of ``keep_raw`` on a point advises works: an internal point from the
+    same headers holds the exact place, the public one its grid cell's centre."""
+    write("calls.csv", "Lat,Lon\n38.98589,-76.98813\n")
+    text = (
+        "name: Calls\nsource: calls.csv\ncolumns:\n"
+        "  - {field: location, type: point, latitude: Lat, longitude: Lon}\n"
+        "  - {field: exact_location, type: point, latitude: Lat, longitude: Lon, internal: true}\n"
+        "privacy: {points: [{column: location, grid_m: 150}]}\n"
+    )
+    spec = load_spec_file(write("calls.yaml", text))
+    row = published(spec.source_path(), spec).to_pylist()[0]  # type: ignore[arg-type]
+    assert (row["_exact_location_lat"], row["_exact_location_lon"]) == (38.98589, -76.98813)
+    assert (row["_location_lat"], row["_location_lon"]) != (38.98589, -76.98813)
+    assert abs(row["_location_lat"] - 38.98589) <= 75 / 111_320
 
 
 def test_every_problem_of_a_dataset_file_is_listed_at_once(write: Write) -> None:
