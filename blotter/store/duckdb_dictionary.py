@@ -6,7 +6,7 @@ there at most ``MOST_CANDIDATES`` postings?) and then, for a common word, its te
 reading the postings lists of the terms it met: at a million rows the dictionary holds about
 a million terms, and the two scans cost a word's first search 90–180 ms of the engine's CPU
 (the benchmark's 1M-row version), against 20–30 ms for the query itself. Now the terms are
-scanned for once (their column alone, 25–33 ms of CPU); while there are at most
+scanned once (their column alone, 25–33 ms of CPU); while there are at most
 ``MOST_TERMS`` of them, their postings are counted, and a rare word's read, through the index
 on ``term`` (1–5 ms). A word in more terms is read as before, each answer with its limit.
 """
@@ -51,35 +51,37 @@ class WordDictionary:
         if terms is None:  # more than MOST_TERMS: read again only if ``most`` allows more
             if most <= search_index.MOST_TERMS:
                 return None
-            return at_most(self._firsts(terms_statement(self._table), [word, most + 1]), most)
+            found = first_column(self._cur, terms_statement(self._table), [word, most + 1])
+            return at_most(found, most)
         return at_most(terms, most)
 
     def _ids(self, word: str, most: int) -> list[int] | None:
         terms = self._terms_of(word)
         if terms is None:
             statement = candidates_statement(self._table, "duckdb")
-            return at_most(self._firsts(statement, [word, most + 1]), most)
+            return at_most(first_column(self._cur, statement, [word, most + 1]), most)
         if not terms:
             return []
-        (count,) = self._firsts(postings_count_statement(self._table), [terms])
+        (count,) = first_column(self._cur, postings_count_statement(self._table), [terms])
         if (count or 0) > most:
             return None
-        return self._firsts(postings_statement(self._table), [terms])
+        return first_column(self._cur, postings_statement(self._table), [terms])
 
     def _terms_of(self, word: str) -> list[str] | None:
         """Every term containing ``word``, sorted; None when there are more than
         ``MOST_TERMS`` (the scan stops there)."""
         if word not in self._scanned:
             most = search_index.MOST_TERMS  # read here: tests lower it
-            found = self._firsts(terms_statement(self._table), [word, most + 1])
+            found = first_column(self._cur, terms_statement(self._table), [word, most + 1])
             terms = at_most(found, most)
             self._scanned[word] = None if terms is None else sorted(terms)
         return self._scanned[word]
 
-    def _firsts(self, sql: str, params: list[Any]) -> list[Any]:
-        """The first column of a lookup's rows; its failure is the query's (out of memory:
-        503, not a bug's 500)."""
-        try:
-            return [row[0] for row in self._cur.execute(sql, params).fetchall()]
-        except duckdb.Error as err:
-            raise engine_error(err) from err
+
+def first_column(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[Any]:
+    """The first column of a word-index lookup's rows; its failure is the query's (out of
+    memory: 503, not a bug's 500)."""
+    try:
+        return [row[0] for row in cur.execute(sql, params).fetchall()]
+    except duckdb.Error as err:
+        raise engine_error(err) from err

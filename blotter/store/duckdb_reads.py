@@ -14,8 +14,8 @@ from sqlglot import exp
 
 from blotter.model import Dataset
 from blotter.schema import ROW_ID, version_table
-from blotter.store.duckdb_dictionary import WordDictionary
-from blotter.store.duckdb_watchdog import engine_error, run_watched
+from blotter.store.duckdb_dictionary import WordDictionary, first_column
+from blotter.store.duckdb_watchdog import run_watched
 from blotter.store.newest_first import cutoff, newest_page, restricted
 from blotter.store.ordering import order_column
 from blotter.store.rollup_tables import Rollup, Run, month_counts
@@ -95,25 +95,16 @@ def _ordered_page(
 ) -> exp.Select | None:
     """A page in the row identifier's order read through the version's order table, from
     the prefix's postings when the prefix holds the page (``store/search_order.py``)."""
-    for field in _firsts(cur, order_field_statement(), [order_table(table)]):
+    for field in first_column(cur, order_field_statement(), [order_table(table)]):
         shape = page_rows(select, field)
         if shape is None:
             continue
         in_prefix = has_table(cur, prefix_table(table))
         if in_prefix:
-            (held,) = _firsts(cur, prefix_count_statement(select, table, terms), [])
+            (held,) = first_column(cur, prefix_count_statement(select, table, terms), [])
             in_prefix = held >= sum(shape)
         return ordered_page(select, table, field, terms, in_prefix)
     return None
-
-
-def _firsts(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[Any]:
-    """The first column of a word-index lookup's rows; its failure is the query's (out of
-    memory: 503, not a bug's 500)."""
-    try:
-        return [row[0] for row in cur.execute(sql, params).fetchall()]
-    except duckdb.Error as err:
-        raise engine_error(err) from err
 
 
 def sorted_by_id_alone(select: exp.Select) -> bool:

@@ -30,10 +30,9 @@ from blotter.store.search_index import (
 
 def rare_candidates(words: list[str], fetch: search_index.FetchIds) -> set[int] | None:
     """The ids of the rows holding every one of ``words``, read from each word's postings
-    (``fetch(word, most)`` reads at most ``most`` ids for one word, repeats counted, or None
-    when there are more), or None
-    when some word is shorter than three characters or has more than ``MOST_CANDIDATES``
-    postings (its postings were not all read)."""
+    (``fetch(word, most)``: at most ``most`` ids for one word, repeats counted, or None when
+    there are more), or None when some word is shorter than three characters or has more
+    than ``MOST_CANDIDATES`` postings (its postings were not all read)."""
     unique = list(dict.fromkeys(words))
     if not unique or any(len(w) < search_index.SHORTEST_WORD for w in unique):
         return None
