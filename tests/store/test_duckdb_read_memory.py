@@ -17,7 +17,7 @@ from blotter.app import create_app
 from blotter.errors import StoreOutOfMemory
 from blotter.settings import Settings
 from blotter.store.duckdb import DuckDBStore
-from blotter.store.duckdb_reads import _firsts
+from blotter.store.duckdb_dictionary import first_column
 from tests.store.test_search_terms import ROWS, _hits, _publish
 
 QUESTIONS = [
@@ -66,11 +66,11 @@ def test_over_http_a_read_out_of_memory_is_a_503(duck: DuckDBStore, tmp_path: Pa
 
 
 def test_a_word_index_lookup_out_of_memory_says_so() -> None:
-    """The word index's lookups run before the query (``duckdb_reads._firsts``): one that
+    """The word index's lookups run before the query (``duckdb_dictionary.first_column``): one that
     runs out of memory (seen under 64 clients at 1M rows) is the same 503."""
     con = duckdb.connect()
     con.execute("SET memory_limit = '2MB'")
     with pytest.raises(StoreOutOfMemory) as raised:
-        _firsts(con, "SELECT list(range) FROM range(?)", [3_000_000])
+        first_column(con, "SELECT list(range) FROM range(?)", [3_000_000])
     assert raised.value.status == 503 and raised.value.data["limit"] == "1.9 MiB"
-    assert _firsts(con, "SELECT range FROM range(?)", [3]) == [0, 1, 2]
+    assert first_column(con, "SELECT range FROM range(?)", [3]) == [0, 1, 2]
