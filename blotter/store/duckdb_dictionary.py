@@ -4,11 +4,11 @@ Narrowing ``$q`` (``store/search_index.py``) asks of each word first its candida
 there at most ``MOST_CANDIDATES`` postings?) and then, for a common word, its terms (at most
 ``MOST_TERMS``?). Each was a scan of the whole dictionary with ``strpos``, the first also
 reading the postings lists of the terms it met: at a million rows the dictionary holds about
-a million terms, and the two scans cost a word's first search 90–180 ms of the engine's CPU
+a million terms, and the two scans cost a word's first search 50–185 ms of the engine's CPU
 (the benchmark's 1M-row version), against 20–30 ms for the query itself. Now the terms are
 scanned once (their column alone, 25–33 ms of CPU); while there are at most
 ``MOST_TERMS`` of them, their postings are counted, and a rare word's read, through the index
-on ``term`` (1–5 ms). A word in more terms is read as before, each answer with its limit.
+on ``term`` (2–6 ms). A word in more terms is read as before, each answer with its limit.
 """
 
 from __future__ import annotations
