@@ -8,7 +8,7 @@ import hmac
 import re
 import secrets
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from blotter.errors import InvalidRequest, NotFound
@@ -17,7 +17,10 @@ from blotter.store.base import Store
 from blotter.store.common import now
 
 MIN_PASSWORD = 12
-_hasher = PasswordHasher()
+# Argon2id at RFC 9106's second recommended setting (64 MiB, 3 passes): a few hundred ms of
+# CPU a hash, on purpose. credentials.py bounds how often a request may make one.
+HASHING = profiles.RFC_9106_LOW_MEMORY
+_hasher = PasswordHasher.from_parameters(HASHING)
 
 
 def check_password_strength(password: str) -> None:

@@ -75,6 +75,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(made, ignore_errors=True)
 
 
+# Argon2 at its lowest cost for the accounts this process makes and checks: a test signs in
+# many times, and each hash at the portal's cost (accounts.HASHING) is a quarter of a second
+# of CPU. The code run is the same; a server or command started as its own process keeps the
+# real cost, which tests/test_multihost.py checks on an account `blotter user add` made.
+TEST_HASHING = dict(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes() -> Iterator[None]:
+    from argon2 import PasswordHasher
+
+    from blotter import accounts
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "_hasher", PasswordHasher(**TEST_HASHING))
+        yield
+
+
 @dataclass
 class LiveServer:
     url: str

@@ -9,12 +9,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import extract_parameters
 
+from blotter import accounts
 from blotter.settings import Settings
+from blotter.store import open_store
 from tests.conftest import free_port
 from tests.engines import cli_env, engine_settings
 
@@ -26,7 +30,8 @@ def postgres(tmp_path: Path) -> Iterator[Settings]:
 
 def start(settings: Settings, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, **cli_env(settings)}
+    # These hosts draw no hotspot map: they start without importing its statistics libraries.
+    env = {**os.environ, **cli_env(settings), "BLOTTER_PRELOAD_STATISTICS": "false"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "blotter.cli", "serve", "--port", str(port), *extra],
         env=env,
@@ -139,6 +144,10 @@ def test_a_name_no_account_has_locks_as_an_account_does_across_hosts(
         text=True,
     )
     assert added.returncode == 0, added.stdout + added.stderr
+    # A command of its own hashes at the portal's cost (the suite's own process does not).
+    with closing(open_store(postgres)) as store:
+        found = store.user_credentials("ana")
+    assert found is not None and extract_parameters(found[1]) == accounts.HASHING
     one, url_one = start(postgres)
     two, url_two = start(postgres)
     try:

@@ -26,6 +26,9 @@ from blotter.web.rendering import absolute_url, portal_of
 router = APIRouter(include_in_schema=False)
 ATOM = "http://www.w3.org/2005/Atom"
 MAX_ENTRIES = 100
+# Dictionary edits the portal feed reads back: asked of those entries alone, so staff reads
+# and sign-ins, which fill the audit log far faster, never push an edit out.
+DICTIONARY_ENTRIES_READ = 10_000
 _MEDIA = "application/atom+xml; charset=utf-8"
 # Characters XML 1.0 cannot hold at all, escaped or not (a description pasted with a
 # control character would otherwise make the whole feed unreadable).
@@ -153,8 +156,7 @@ def portal_feed(request: Request) -> Response:
     # A dictionary change is known from its audit entry: when, to which dataset and, since
     # entries name them, which of its public columns. An edit of internal columns alone is
     # not the public's news: the feed would tell that staff corrected something hidden.
-    # Asked of those entries alone: staff reads and sign-ins fill the log far faster.
-    for audit in portal.store.audit_log(limit=10_000, action="dataset.dictionary"):
+    for audit in portal.store.audit_log(limit=DICTIONARY_ENTRIES_READ, action="dataset.dictionary"):
         changed = public.get(audit.dataset_id)
         if changed is None:
             continue

@@ -19,6 +19,7 @@ from blotter.model import Role
 from blotter.settings import Settings
 from blotter.store import Store, open_store
 from tests.api.conftest import DATASET_ID
+from tests.conftest import TEST_HASHING
 
 PASSWORD = "a long enough passphrase"
 URL = f"/api/views/{DATASET_ID}.json"
@@ -61,7 +62,7 @@ def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             seen.append("hash")
             return super().hash(password, salt=salt)
 
-    monkeypatch.setattr(accounts, "_hasher", Counting())
+    monkeypatch.setattr(accounts, "_hasher", Counting(**TEST_HASHING))
     return seen
 
 
