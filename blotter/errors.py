@@ -180,6 +180,22 @@ class StoreSaturated(BlotterError):
     status = 503
 
 
+class StoreShortOfResources(BlotterError):
+    """The database server answers, but ran short of memory, disk or another of its limits
+    for this request (PostgreSQL's SQLSTATE class 53)."""
+
+    code = "store.short-of-resources"
+    status = 503
+
+
+class StoreConflict(BlotterError):
+    """Another transaction held what this one needed (a deadlock, a serialization failure,
+    a lock not granted in time): it was rolled back whole, and asking again can succeed."""
+
+    code = "store.conflict"
+    status = 503
+
+
 class StoreOutOfMemory(BlotterError):
     """The embedded database needed more memory than it may use: for a write (nothing of it
     was kept), or for a read (with the other questions it was answering at that moment)."""

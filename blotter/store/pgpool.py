@@ -1,5 +1,5 @@
 """PostgreSQL connections for the store: the database made if missing, a bounded pool, a
-check before each use, and the database's faults turned into ``store.unavailable``.
+check before each use, and the database's faults turned into errors that say what happened.
 
 A restart or failover of PostgreSQL ends every connection a pool holds. Each connection is
 checked with one empty round trip when it is taken, and the first one found broken has the
@@ -8,6 +8,9 @@ While the database cannot be reached, a request waits at most ``wait_s`` and is 
 ``store.unavailable`` with ``Retry-After``. While it answers but every connection of the pool
 is in use (a burst of slow questions), a request queues for one up to ``busy_wait_s``, then is
 answered 503 ``store.busy``: a full queue is not an outage, and is not reported as one.
+Nor is an error of the request's own that psycopg also classes as operational (``fault``):
+a server short of memory or disk is ``store.short-of-resources``, a deadlock or a lock not
+granted in time ``store.conflict``, and neither makes the pool retry on another connection.
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ import psycopg.conninfo
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from blotter.errors import StoreSaturated, StoreUnavailable
+from blotter.errors import (
+    BlotterError,
+    StoreConflict,
+    StoreSaturated,
+    StoreShortOfResources,
+    StoreUnavailable,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,12 +98,10 @@ def checked(
     pool: ConnectionPool,
     wait_s: float,
     run: Callable[[psycopg.Connection[Any]], T],
-    *,
-    retry: Callable[[psycopg.OperationalError], bool] = lambda _: True,
 ) -> tuple[psycopg.Connection[Any], T]:
     """A connection and what ``run`` gave on it, ``run``'s first round trip being the
-    connection's check: a connection ``run`` finds broken (an ``OperationalError`` that
-    ``retry`` allows) is given back and ``run`` tried on another, until ``wait_s``, then
+    connection's check: a connection ``run`` finds broken (an error that ``lost`` says
+    ended it) is given back and ``run`` tried on another, until ``wait_s``, then
     StoreUnavailable. On any other error the connection goes back to the pool, its work
     undone."""
     deadline = time.monotonic() + wait_s
@@ -109,7 +116,7 @@ def checked(
         try:
             return conn, run(conn)
         except psycopg.OperationalError as err:
-            if not retry(err):
+            if not lost(err):  # the question's own error: asking again elsewhere is no cure
                 release(pool, conn)
                 raise
             # A restart ends every connection at once: drop the others now rather than
@@ -156,16 +163,55 @@ def queued(pool: ConnectionPool, err: PoolTimeout, wait_s: float) -> psycopg.Con
         ) from again
 
 
+def lost(err: psycopg.OperationalError) -> bool:
+    """Whether ``err`` means the connection ended or the server is gone: a connection
+    exception (SQLSTATE class 08), the server shutting down, starting up or ending the
+    session (57P01-57P05), or an error psycopg raised itself, with no SQLSTATE (a closed
+    socket, a refused connection). psycopg classes many errors of a request's own as
+    operational too: a cancelled statement, a deadlock, a full disk."""
+    state = err.sqlstate
+    return state is None or state.startswith(("08", "57P"))
+
+
+def fault(err: psycopg.OperationalError, wait_s: float) -> BlotterError | None:
+    """What an operational error tells the client, or None to let it through as it is (a
+    cancelled statement, which the read's own time limit explains, or one not known here,
+    which is reported as the bug it may be). Its cause is logged, not shown: it may name
+    files or hosts."""
+    state = err.sqlstate or ""
+    if lost(err):
+        return unavailable(err, wait_s)
+    if state.startswith("53"):  # insufficient resources: disk, memory, connections
+        log.warning("PostgreSQL short of resources (%s): %s", state, str(err).strip())
+        return StoreShortOfResources(
+            "The database ran short of memory, disk space or connections while working on "
+            "this request, so it was stopped and nothing it would have changed was kept. "
+            "Please try again in a few minutes; if it keeps failing, ask for fewer rows, or "
+            "tell the portal's operator (the server's log says which limit was met).",
+            retry_after_s=60,
+        )
+    if state.startswith("40") or state == "55P03":  # deadlock, serialization, lock wait
+        log.warning("PostgreSQL conflict (%s): %s", state, str(err).strip())
+        return StoreConflict(
+            "Another change to the database at the same moment held what this request "
+            "needed, so it was rolled back and nothing changed. Please send it again.",
+            retry_after_s=1,
+        )
+    return None
+
+
 @contextmanager
 def faults_as_unavailable(wait_s: float) -> Iterator[None]:
-    """Turn a lost or unreachable database into StoreUnavailable (a 503), leaving every other
-    error (a timeout, a constraint) as it is."""
+    """Turn a database fault into the error that says what it was (``fault``): a lost or
+    unreachable database is StoreUnavailable (a 503). Every other error (a timeout, a
+    constraint) is left as it is."""
     try:
         yield
-    except psycopg.errors.QueryCanceled:
-        raise
     except psycopg.OperationalError as err:
-        raise unavailable(err, wait_s) from err
+        mapped = fault(err, wait_s)
+        if mapped is None:
+            raise
+        raise mapped from err
 
 
 @contextmanager

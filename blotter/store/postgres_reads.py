@@ -31,7 +31,7 @@ from blotter.store.csvsql import (
     result_columns,
     risky,
 )
-from blotter.store.pgpool import checked, release, unavailable
+from blotter.store.pgpool import checked, fault, release
 from blotter.store.pgsql import Psycopg
 from blotter.store.search_index import (
     aggregated,
@@ -63,7 +63,7 @@ def stream(
         raise timeout_error(context.timeout_s) from err
     except psycopg.OperationalError as err:
         # The rows were already being sent: the caller ends the answer as cut short.
-        raise unavailable(err, context.wait_s) from err
+        raise fault(err, context.wait_s) or err from err
     finally:
         try:
             with contextlib.suppress(psycopg.Error):
@@ -123,9 +123,7 @@ def read_page(
             conn.execute(b"ROLLBACK")
         return cursor.fetchall()
 
-    conn, rows = checked(
-        pool, wait_s, page, retry=lambda err: not isinstance(err, psycopg.errors.QueryCanceled)
-    )
+    conn, rows = checked(pool, wait_s, page)
     release(pool, conn)
     return rows
 
@@ -189,8 +187,8 @@ def read_error(err: BaseException, timeout_s: float | None, wait_s: float) -> Ex
     """What a failed read tells the client, or None to let the error through."""
     if isinstance(err, psycopg.errors.QueryCanceled):
         return timeout_error(timeout_s)
-    if isinstance(err, psycopg.OperationalError):  # the connection was lost
-        return unavailable(err, wait_s)
+    if isinstance(err, psycopg.OperationalError):  # lost, or the server short of something
+        return fault(err, wait_s)
     if isinstance(
         err, psycopg.errors.NumericValueOutOfRange | psycopg.errors.DatetimeFieldOverflow
     ):
@@ -311,7 +309,7 @@ def copied(
         raise timeout_error(context.timeout_s) from err
     except psycopg.OperationalError as err:
         # The lines were already being sent: the caller ends the answer as cut short.
-        raise unavailable(err, context.wait_s) from err
+        raise fault(err, context.wait_s) or err from err
     finally:
         context.give_back()
 
