@@ -90,6 +90,11 @@ class PrivacyRules(_Rule):
     # The "(as recorded)" copies of protected fields; filled in by the dataset file's
     # reader from ``keep_raw`` so a raw copy never reveals what its field withholds.
     raw_copies: dict[str, str] = Field(default_factory=dict)
+    # Each field whose values other columns also carry: a column reading the same cells of
+    # the file (a second point from the same latitude and longitude) or derived from it.
+    # Filled in by the dataset file's reader, rules or none, so that a rule set later (by an
+    # edit, which never sets these) makes those columns internal with the field it protects.
+    carriers: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _no_field_twice(self) -> PrivacyRules:
@@ -100,8 +105,37 @@ class PrivacyRules(_Rule):
         return self
 
     def is_empty(self) -> bool:
-        """No rule (the raw copies a dataset file records are no rule)."""
-        return self.model_copy(update={"raw_copies": {}}) == PrivacyRules()
+        """No rule (the raw copies and carriers a dataset file records are no rule)."""
+        return self.model_copy(update={"raw_copies": {}, "carriers": {}}) == PrivacyRules()
+
+    def copies(self, fields: Collection[str]) -> dict[str, str]:
+        """Every column that holds what one of ``fields`` holds before the rules (its raw
+        copy, a column carrying its cells, and theirs in turn), with the field it copies."""
+        found: dict[str, str] = {}
+        todo = list(fields)
+        while todo:
+            field = todo.pop()
+            origin = found.get(field, field)
+            raw = [r for r, f in self.raw_copies.items() if f == field]
+            for copy in [*raw, *self.carriers.get(field, [])]:
+                if copy not in found and copy not in fields:
+                    found[copy] = origin
+                    todo.append(copy)
+        return found
+
+    def with_copies_of(self, other: PrivacyRules) -> PrivacyRules:
+        """These rules, knowing the raw copies and carriers ``other`` records as well."""
+        carriers = {f: list(c) for f, c in self.carriers.items()}
+        for field, more in other.carriers.items():
+            carriers[field] = list(dict.fromkeys([*carriers.get(field, []), *more]))
+        raw = {**self.raw_copies, **other.raw_copies}
+        return self.model_copy(update={"raw_copies": raw, "carriers": carriers})
+
+    def unprotected_copies(self) -> dict[str, str]:
+        """The copies of protected fields that no rule protects themselves: they must never
+        be public."""
+        protected = self.protected()
+        return {c: f for c, f in self.copies(protected).items() if c not in protected}
 
     def fields(self) -> dict[str, str]:
         """Each field a rule names, with the rule naming it (for checks against columns)."""
@@ -138,7 +172,7 @@ class PrivacyRules(_Rule):
     def for_reader(self, shown: Collection[str]) -> PrivacyRules:
         """The rules as a reader who sees only the fields ``shown`` may read them: each
         other field a rule names becomes :data:`UNPUBLISHED` (once per list), and the raw
-        copies, internal columns all, are left out."""
+        copies and carriers (which name columns, internal ones among them) are left out."""
 
         def one(field: str) -> str:
             return field if field in shown else UNPUBLISHED
@@ -175,6 +209,7 @@ class PrivacyRules(_Rule):
                 if c
                 else None,
                 "raw_copies": {},
+                "carriers": {},
             }
         )
 

@@ -26,6 +26,7 @@ RULES = PrivacyRules.model_validate(
         },
         "scrub": {"columns": ["narrative"], "names": ["secret_name", "secret_alias"]},
         "raw_copies": {"age": "age_raw"},
+        "carriers": {"location": ["secret_exact_point"]},
     }
 )
 SHOWN = {"age", "age_band", "beat", "address", "location", "narrative", "age_raw"}
@@ -55,6 +56,7 @@ def test_every_field_the_reader_may_not_see_is_the_placeholder_once_per_list() -
         },
         "scrub": {"columns": ["narrative"], "names": [UNPUBLISHED]},
         "raw_copies": {},  # raw copies are internal columns, and no rule
+        "carriers": {},  # nor are the columns carrying a field's cells
     }
     assert "secret_" not in seen.model_dump_json()
     # The rules themselves are untouched.
@@ -84,7 +86,7 @@ def test_the_plain_words_say_the_placeholder_unquoted() -> None:
 def test_a_reader_who_sees_every_column_reads_the_rules_as_set() -> None:
     every = {*RULES.fields(), *SHOWN}
     seen = RULES.for_reader(every)
-    assert seen == RULES.model_copy(update={"raw_copies": {}})
+    assert seen == RULES.model_copy(update={"raw_copies": {}, "carriers": {}})
     assert seen.describe() == RULES.describe()
     assert "the names in 'secret_name' and 'secret_alias'" in seen.describe()[-1]
 

@@ -96,7 +96,7 @@ def view_json(dataset: Dataset, *, staff: bool = False) -> dict[str, Any]:
             "sample": meta.sample,
             # The rules every write obeys, as set and in plain words, naming only the columns
             # listed above: a rule's internal column is "an unpublished column" to the public.
-            "privacy": privacy.model_dump(mode="json", exclude={"raw_copies"}),
+            "privacy": privacy.model_dump(mode="json", exclude={"raw_copies", "carriers"}),
             "privacyRules": privacy.describe(),
         },
     }

@@ -394,8 +394,7 @@ def keep_access(prepared: PreparedLoad, existing: Dataset) -> None:
     # Rules and checks set in the portal hold until a dataset file declares its own.
     privacy = prepared.meta.privacy
     if privacy.is_empty():
-        raw = {**existing.meta.privacy.raw_copies, **privacy.raw_copies}
-        privacy = existing.meta.privacy.model_copy(update={"raw_copies": raw})
+        privacy = existing.meta.privacy.with_copies_of(privacy)
     quality = prepared.meta.quality
     if quality == QualityRules():
         quality = existing.meta.quality
@@ -493,4 +492,5 @@ def rules_for(prepared: PreparedLoad, existing: Dataset | None, from_file: bool)
     file's columns keep, so an "(as recorded)" twin never reveals a protected field."""
     rules = prepared.meta.privacy if from_file or existing is None else existing.meta.privacy
     raw = {p.spec.keep_raw: p.spec.field for p in prepared.plans if p.spec.keep_raw}
-    return rules.model_copy(update={"raw_copies": {**rules.raw_copies, **raw}})
+    file = PrivacyRules(raw_copies=raw, carriers=prepared.meta.privacy.carriers)
+    return rules.with_copies_of(file)

@@ -205,7 +205,8 @@ class DatasetSpec(DatasetMeta):
             # A raw copy must not reveal what its field's rule withholds (store/protect.py),
             # nor what a rule set later withholds: recorded even without rules.
             raw = {s.keep_raw: s.field for s in self.columns if s.keep_raw}
-            self.privacy = self.privacy.model_copy(update={"raw_copies": raw})
+            update = {"raw_copies": raw, "carriers": self._carriers()}
+            self.privacy = self.privacy.model_copy(update=update)
         if self.columns:
             self._declare_categories()
             types = {c.field_name: str(c.type) for s in self.columns for c in s.columns()}
@@ -251,6 +252,19 @@ class DatasetSpec(DatasetMeta):
                     )
                     break
         return problems
+
+    def _carriers(self) -> dict[str, list[str]]:
+        """Each field whose values other columns carry: those reading any of its cells of the
+        file, and those derived from it (``PrivacyRules.carriers``)."""
+        cells = {s.field: _cells_read(s) for s in self.columns}
+        carriers: dict[str, list[str]] = {}
+        for spec in self.columns:
+            mine = cells[spec.field]
+            others = [f for f, read in cells.items() if f != spec.field and read & mine]
+            others += [s.field for s in self.columns if s.derive_from == spec.field]
+            if others:
+                carriers[spec.field] = others
+        return carriers
 
     @model_validator(mode="after")
     def _main_date_is_a_timestamp(self) -> DatasetSpec:

@@ -107,9 +107,11 @@ def apply_metadata_change(
     if meta.row_identifier != dataset.meta.row_identifier and meta.row_identifier:
         check_row_identifier(store, dataset, meta.row_identifier)
     if "privacy" in change.fields:
-        # Raw copies come from dataset files, never from an edit; a rule names real columns.
+        # Raw copies and carriers come from dataset files, never from an edit; a rule names
+        # real columns.
+        recorded = dataset.meta.privacy
         meta.privacy = meta.privacy.model_copy(
-            update={"raw_copies": dataset.meta.privacy.raw_copies}
+            update={"raw_copies": recorded.raw_copies, "carriers": recorded.carriers}
         )
         problems = rule_problems(meta.privacy, {c.field_name: str(c.type) for c in dataset.columns})
         if problems:
@@ -177,9 +179,8 @@ def _publicly_changed(before: list[Column], after: list[Column]) -> list[str]:
 
 def _edited_columns(dataset: Dataset, edits: list[dict[str, Any]]) -> list[Column]:
     by_field = {c.field_name: c for c in dataset.columns}
-    # Raw copies of protected fields hold what the rules withhold (as at a publish).
-    rules = dataset.meta.privacy
-    raw = {r: f for r, f in rules.raw_copies.items() if f in rules.protected()}
+    # Copies of protected fields hold what the rules withhold (as at a publish).
+    raw = dataset.meta.privacy.unprotected_copies()
     columns = list(dataset.columns)
     for edit in edits:
         name = edit["field_name"]
@@ -194,8 +195,9 @@ def _edited_columns(dataset: Dataset, edits: list[dict[str, Any]]) -> list[Colum
         updates = {k: v for k, v in edit.items() if k in ("name", "description", "internal")}
         if name in raw and "internal" in updates and not updates["internal"]:
             raise InvalidRequest(
-                f"Column '{name}' is the value of '{raw[name]}' as recorded, before the "
-                "dataset's privacy rules: it stays internal.",
+                f"Column '{name}' holds what '{raw[name]}' holds before the dataset's privacy "
+                "rules (its value as recorded, the same cells of the file, or values derived "
+                f"from them): it stays internal while a rule protects '{raw[name]}'.",
                 column=name,
             )
         if "name" in updates and not str(updates["name"]).strip():

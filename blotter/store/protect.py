@@ -131,7 +131,7 @@ def _apply(rules: PrivacyRules, rows: _Rows) -> Mask:
                 drop = young
                 rows.counts["juveniles_dropped"] += count
             else:
-                raw = [r for r, f in rules.raw_copies.items() if f in {j.column, *j.withhold}]
+                raw = list(rules.copies({j.column, *j.withhold}))
                 rows.empty(young, [j.column, *j.withhold, *raw])
                 rows.counts["juveniles_withheld"] += count
     if (s := rules.sensitive_offences) and rows.physical(s.column):
@@ -142,7 +142,7 @@ def _apply(rules: PrivacyRules, rows: _Rows) -> Mask:
         hits = pc.and_not(hits, drop)
         count = pc.sum(hits).as_py() or 0
         if count:
-            raw = [r for r, f in rules.raw_copies.items() if f in s.withhold]
+            raw = list(rules.copies(s.withhold))
             rows.empty(hits, [*s.withhold, *raw])
             rows.counts["locations_withheld"] += count
     for band in rules.age_bands:
@@ -295,7 +295,7 @@ def protect_again(
         else:
             # As a fresh write: a juvenile's age is withheld before it is banded.
             bands = [b.into for b in old.age_bands if b.column == j.column]
-            raw = [r for r, f in new.raw_copies.items() if f in j.withhold]
+            raw = list(new.copies(j.withhold))
             fields = [*j.withhold, *raw, *bands]
             was = dict(rows.arrays)
             rows.empty(assumed, fields)
@@ -459,9 +459,9 @@ def unjudged_rows(
 
 
 def raw_copies_internal(rules: PrivacyRules, columns: list[Column]) -> list[Column]:
-    """The columns with every "(as recorded)" copy of a protected field made internal."""
-    protected = rules.protected()
-    raw = {r for r, f in rules.raw_copies.items() if f in protected}
+    """The columns with every copy of a protected field made internal: its "(as recorded)"
+    copy, and a column carrying its cells, unless a rule protects that one too."""
+    raw = set(rules.unprotected_copies())
     return [
         c.model_copy(update={"internal": True}) if c.field_name in raw and not c.internal else c
         for c in columns

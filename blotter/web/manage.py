@@ -118,7 +118,7 @@ def _edit_page(viewer: Viewer, dataset: Dataset, **extra: str) -> EditPage:
         viewer.is_admin,
         _yaml(
             dataset.meta.privacy.model_dump(
-                mode="json", exclude={"raw_copies"}, exclude_defaults=True
+                mode="json", exclude={"raw_copies", "carriers"}, exclude_defaults=True
             )
         ),
         _yaml(dataset.meta.quality.model_dump(mode="json", exclude_defaults=True)),

@@ -322,6 +322,63 @@ def test_the_as_recorded_copy_of_a_newly_protected_field_becomes_internal(
     assert portal.store.get_dataset("rawc-0007").column("address_raw").internal  # type: ignore[union-attr]
 
 
+def test_columns_carrying_a_newly_protected_field_become_internal(
+    portal: Portal, live: LiveServer, tmp_path: Path
+) -> None:
+    """A second column reading the address's cells, and one derived from it (unmapped
+    values kept), are the exact address too: a rule set later by an edit, which cannot see
+    the dataset file, makes them staff-only with the address, for good."""
+    from blotter.ingest.pipeline import load_file
+    from blotter.ingest.spec import load_spec_file
+
+    spec = tmp_path / "twins.yaml"
+    spec.write_text(
+        "name: Twins\nid: twin-0008\nsource: twins.csv\nrow_identifier: case_no\n"
+        "columns:\n  - {field: case_no, source: case_no}\n"
+        "  - {field: address, source: address}\n"
+        "  - {field: address_again, source: ADDRESS}\n"  # headers match whatever their case
+        "  - {field: place, derive_from: address, map: {Town Hall: Town Hall}}\n"
+        "  - {field: place_again, derive_from: place}\n"
+    )
+    (tmp_path / "twins.csv").write_text("case_no,address\nc1,1517 Main St\n")
+    load_file(portal.store, tmp_path / "twins.csv", spec=load_spec_file(spec))
+    carried = ("address_again", "place", "place_again")
+    assert _get(live, "/resource/twin-0008.json").json() == [
+        {"case_no": "c1", "address": "1517 Main St", **dict.fromkeys(carried, "1517 Main St")}
+    ]
+    answer = requests.patch(
+        f"{live.url}/api/views/twin-0008",
+        data=json.dumps({"privacy": {"hundred_block": ["address"]}}),
+        auth=("boss", PASSWORD),
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    for path in (
+        "/resource/twin-0008.json",
+        "/api/views/twin-0008/rows.csv",
+        "/resource/twin-0008.json?$q=1517",
+        "/datasets/twin-0008",
+    ):
+        assert "1517 Main" not in _shown(_get(live, path)), path
+    staff = _get(live, "/resource/twin-0008.json", auth=STAFF).json()
+    assert [[r[f] for f in ("address", *carried)] for r in staff] == [
+        ["1500 block of Main St", *["1517 Main St"] * 3]  # kept for staff, as a write keeps it
+    ]
+    dataset = portal.store.get_dataset("twin-0008")
+    assert [c.field_name for c in dataset.columns if c.internal] == list(carried)
+    # Nor can an edit make one public again while the rule holds.
+    shown = requests.patch(
+        f"{live.url}/api/views/twin-0008",
+        data=json.dumps({"columns": [{"fieldName": "place", "internal": False}]}),
+        auth=("boss", PASSWORD),
+        timeout=60,
+    )
+    assert shown.status_code == 400, shown.text
+    assert (
+        "holds what 'address' holds before the dataset's privacy rules" in shown.json()["message"]
+    )
+
+
 def test_age_bands_cannot_be_redrawn_on_published_rows(portal: Portal, live: LiveServer) -> None:
     band = {"column": "age", "into": "offense"}
     assert _patch(live, {"privacy": {"age_bands": [band]}}).status_code == 200

@@ -180,6 +180,62 @@ def test_the_raw_copy_of_a_protected_field_is_internal() -> None:
     assert [c.internal for c in raw_copies_internal(rules, columns)] == [True, False]
 
 
+def test_columns_carrying_a_protected_field_are_internal_unless_protected_themselves() -> None:
+    """A carrier of a carrier is a copy too; a carrier a rule protects stays public."""
+    rules = PrivacyRules.model_validate(
+        {
+            "hundred_block": ["address", "address_kept"],
+            "raw_copies": {"address_raw": "address"},
+            "carriers": {
+                "address": ["address_kept", "place"],
+                "place": ["place_kind"],
+                "x": ["x_again"],
+            },
+        }
+    )
+    assert rules.copies({"address"}) == dict.fromkeys(
+        ["address_raw", "address_kept", "place", "place_kind"], "address"
+    )
+    assert set(rules.unprotected_copies()) == {"address_raw", "place", "place_kind"}
+    names = ["address_raw", "address_kept", "place", "place_kind", "x_again"]
+    columns = [Column(field_name=n, name=n, type=ColumnType.TEXT) for n in names]
+    assert [c.internal for c in raw_copies_internal(rules, columns)] == [
+        True,
+        False,  # protected by its own rule
+        True,
+        True,  # derived from a carrier
+        False,  # carries a field no rule protects
+    ]
+
+
+def test_a_juveniles_withheld_field_is_withheld_from_its_carriers_too() -> None:
+    rules = PrivacyRules.model_validate(
+        {
+            "juveniles": {"column": "age", "withhold": ["name"]},
+            "carriers": {"name": ["name_again"], "age": ["age_text"]},
+        }
+    )
+    columns = [
+        Column(field_name="age", name="Age", type=ColumnType.NUMBER),
+        Column(field_name="age_text", name="Age as text", type=ColumnType.TEXT),
+        Column(field_name="name", name="Name", type=ColumnType.TEXT),
+        Column(field_name="name_again", name="Name again", type=ColumnType.TEXT),
+    ]
+    batch = pa.record_batch(
+        {
+            "age": [15.0, 40.0],
+            "age_text": ["15", "40"],
+            "name": ["Ann", "Bo"],
+            "name_again": ["Ann", "Bo"],
+        }
+    )
+    out = protect_batch(rules, columns, batch, Counter())
+    assert out.to_pylist() == [
+        {"age": None, "age_text": None, "name": None, "name_again": None},
+        {"age": 40.0, "age_text": "40", "name": "Bo", "name_again": "Bo"},
+    ]
+
+
 @pytest.mark.parametrize(
     ("rules", "problem"),
     [
