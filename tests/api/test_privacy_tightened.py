@@ -65,8 +65,12 @@ def _get(live: LiveServer, path: str, **kwargs: Any) -> requests.Response:
     return requests.get(f"{live.url}{path}", timeout=30, **kwargs)
 
 
-def _patch(live: LiveServer, body: dict[str, Any]) -> requests.Response:
-    return requests.patch(f"{live.url}/api/views/{ID}", data=json.dumps(body), auth=PUB, timeout=60)
+def _patch(
+    live: LiveServer, body: dict[str, Any], dataset: str = ID, auth: tuple[str, str] = PUB
+) -> requests.Response:
+    """A metadata edit through the API (by the publisher unless ``auth`` says)."""
+    url = f"{live.url}/api/views/{dataset}"
+    return requests.patch(url, data=json.dumps(body), auth=auth, timeout=60)
 
 
 def _versions(live: LiveServer) -> list[tuple[int, bool]]:
@@ -302,11 +306,8 @@ def test_the_as_recorded_copy_of_a_newly_protected_field_becomes_internal(
     (tmp_path / "raw.csv").write_text("case_no,address\nc1,1517 Main St\n")
     load_file(portal.store, tmp_path / "raw.csv", spec=load_spec_file(spec))
     assert "1517 Main" in _get(live, "/resource/rawc-0007.json").text
-    answer = requests.patch(
-        f"{live.url}/api/views/rawc-0007",
-        data=json.dumps({"privacy": {"hundred_block": ["address"]}}),
-        auth=("boss", PASSWORD),
-        timeout=60,
+    answer = _patch(
+        live, {"privacy": {"hundred_block": ["address"]}}, "rawc-0007", ("boss", PASSWORD)
     )
     assert answer.status_code == 200, answer.text
     for path in (
@@ -346,11 +347,8 @@ def test_columns_carrying_a_newly_protected_field_become_internal(
     assert _get(live, "/resource/twin-0008.json").json() == [
         {"case_no": "c1", "address": "1517 Main St", **dict.fromkeys(carried, "1517 Main St")}
     ]
-    answer = requests.patch(
-        f"{live.url}/api/views/twin-0008",
-        data=json.dumps({"privacy": {"hundred_block": ["address"]}}),
-        auth=("boss", PASSWORD),
-        timeout=60,
+    answer = _patch(
+        live, {"privacy": {"hundred_block": ["address"]}}, "twin-0008", ("boss", PASSWORD)
     )
     assert answer.status_code == 200, answer.text
     for path in (
@@ -367,11 +365,11 @@ def test_columns_carrying_a_newly_protected_field_become_internal(
     dataset = portal.store.get_dataset("twin-0008")
     assert [c.field_name for c in dataset.columns if c.internal] == list(carried)
     # Nor can an edit make one public again while the rule holds.
-    shown = requests.patch(
-        f"{live.url}/api/views/twin-0008",
-        data=json.dumps({"columns": [{"fieldName": "place", "internal": False}]}),
-        auth=("boss", PASSWORD),
-        timeout=60,
+    shown = _patch(
+        live,
+        {"columns": [{"fieldName": "place", "internal": False}]},
+        "twin-0008",
+        ("boss", PASSWORD),
     )
     assert shown.status_code == 400, shown.text
     assert (
