@@ -82,6 +82,13 @@ CASES: list[tuple[BlotterError, str, int, dict[str, Any]]] = [
     (e.StoreUnavailable("Down.", retry_after_s=3), "store.unavailable", 503, {"retry_after_s": 3}),
     (e.StoreSaturated("Full.", retry_after_s=5), "store.busy", 503, {"retry_after_s": 5}),
     (
+        e.StoreShortOfResources("No room.", retry_after_s=60),
+        "store.short-of-resources",
+        503,
+        {"retry_after_s": 60},
+    ),
+    (e.StoreConflict("Clash.", retry_after_s=1), "store.conflict", 503, {"retry_after_s": 1}),
+    (
         e.SchemaMismatch("Upgrading.", retry_after_s=5),
         "store.schema-mismatch",
         503,
