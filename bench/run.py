@@ -52,7 +52,7 @@ SIZES = {
     "full": [100_000, 1_000_000, 10_000_000],
 }
 PROFILES = {
-    "tiny": Profile(runs=3, budget_s=1, load_s=2, load_warmup_s=0.5),
+    "tiny": Profile(runs=3, budget_s=1, load_s=1, load_warmup_s=0.25),
     "quick": Profile(runs=15, budget_s=3, load_s=10, load_warmup_s=2),
 }
 # Requests the load test's clients take in turn, each with its own parameters.

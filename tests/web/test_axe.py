@@ -18,9 +18,10 @@ import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, StorageState, ViewportSize
 
+from blotter.settings import Settings
 from blotter.store import open_store
 from tests.conftest import LiveServer, serve_in_thread
-from tests.engines import ENGINES, engine_settings
+from tests.engines import engine_settings
 from tests.portal import PASSWORD, PUBLIC, Portal, build
 
 AXE = Path(__file__).parents[1] / "clients" / "node_modules" / "axe-core" / "axe.min.js"
@@ -111,15 +112,25 @@ class SignedIn:
     state: StorageState  # the signed-in session's cookies, for each test's new context
 
 
-@pytest.fixture(scope="module", params=ENGINES)
-def signed_in(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, browser: Browser
-) -> Iterator[SignedIn]:
+# axe reads the markup a page ends up with, which no engine changes: the staff pages are
+# checked on the embedded one. Their queries run on both engines in tests/web/test_manage.py,
+# tests/web/test_uploads.py and tests/test_access.py.
+MARKUP_ENGINE = "duckdb"
+
+
+@pytest.fixture
+def engine_config(tmp_path: Path) -> Iterator[Settings]:
+    """The portal of the uploads' tests (``tests.portal.portal``), on ``MARKUP_ENGINE``."""
+    yield from engine_settings(MARKUP_ENGINE, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def signed_in(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[SignedIn]:
     """The access-control portal on a live server, built once per engine for the staff pages,
     with "boss" signed in once through the form. The staff pages only read it: each test opens
     one page in its own context carrying the session (the uploads, which write, keep a portal
     each: ``staff_server``)."""
-    for settings in engine_settings(request.param, tmp_path_factory.mktemp("staff")):
+    for settings in engine_settings(MARKUP_ENGINE, tmp_path_factory.mktemp("staff")):
         store = open_store(settings)
         try:
             built = build(store, settings)
