@@ -132,10 +132,15 @@ class PrivacyRules(_Rule):
         return self.model_copy(update={"raw_copies": raw, "carriers": carriers})
 
     def unprotected_copies(self) -> dict[str, str]:
-        """The copies of protected fields that no rule protects themselves: they must never
-        be public."""
-        protected = self.protected()
-        return {c: f for c, f in self.copies(protected).items() if c not in protected}
+        """The copies of protected fields that must never be public: every raw copy, and each
+        carrier no rule names (one a rule names is its output, such as an age band derived
+        from the age it bands, or protected itself), as the dataset file's checks allow."""
+        protected, named = self.protected(), set(self.fields())
+        return {
+            copy: field
+            for copy, field in self.copies(protected).items()
+            if copy not in protected and (copy in self.raw_copies or copy not in named)
+        }
 
     def fields(self) -> dict[str, str]:
         """Each field a rule names, with the rule naming it (for checks against columns)."""

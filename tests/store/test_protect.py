@@ -180,15 +180,18 @@ def test_the_raw_copy_of_a_protected_field_is_internal() -> None:
     assert [c.internal for c in raw_copies_internal(rules, columns)] == [True, False]
 
 
-def test_columns_carrying_a_protected_field_are_internal_unless_protected_themselves() -> None:
-    """A carrier of a carrier is a copy too; a carrier a rule protects stays public."""
+def test_columns_carrying_a_protected_field_are_internal_unless_a_rule_names_them() -> None:
+    """A carrier of a carrier is a copy too; a carrier a rule protects, or whose values a
+    rule writes (an age band derived from the age), stays public."""
     rules = PrivacyRules.model_validate(
         {
             "hundred_block": ["address", "address_kept"],
+            "age_bands": [{"column": "age", "into": "age_band"}],
             "raw_copies": {"address_raw": "address"},
             "carriers": {
                 "address": ["address_kept", "place"],
                 "place": ["place_kind"],
+                "age": ["age_band", "age_text"],
                 "x": ["x_again"],
             },
         }
@@ -196,14 +199,16 @@ def test_columns_carrying_a_protected_field_are_internal_unless_protected_themse
     assert rules.copies({"address"}) == dict.fromkeys(
         ["address_raw", "address_kept", "place", "place_kind"], "address"
     )
-    assert set(rules.unprotected_copies()) == {"address_raw", "place", "place_kind"}
-    names = ["address_raw", "address_kept", "place", "place_kind", "x_again"]
-    columns = [Column(field_name=n, name=n, type=ColumnType.TEXT) for n in names]
+    assert set(rules.unprotected_copies()) == {"address_raw", "place", "place_kind", "age_text"}
+    names = ["address_raw", "address_kept", "place", "place_kind", "age_band", "age_text"]
+    columns = [Column(field_name=n, name=n, type=ColumnType.TEXT) for n in [*names, "x_again"]]
     assert [c.internal for c in raw_copies_internal(rules, columns)] == [
         True,
         False,  # protected by its own rule
         True,
         True,  # derived from a carrier
+        False,  # the age band rule's output
+        True,
         False,  # carries a field no rule protects
     ]
 
