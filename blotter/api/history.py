@@ -27,6 +27,8 @@ from blotter.soql.compiler import Output
 
 router = APIRouter()
 _JSON = "application/json; charset=utf-8"
+VERSIONS_PAGE = 100  # versions.json's page when no $limit is given
+MOST_VERSIONS = 1_000
 
 
 def published_at(value: datetime) -> str:
@@ -36,16 +38,22 @@ def published_at(value: datetime) -> str:
 
 @router.get("/api/views/{dataset_id}/versions.json")
 def versions(request: Request, dataset_id: str) -> JSONResponse:
-    """Every version, newest first: when, by which agency, its rows and what changed, the
-    publisher's note, the SHA-256 of its ``rows.csv`` and links to its rows and its diff."""
+    """The versions, newest first, a page at a time (``$limit``, ``$offset``): when, by
+    which agency, its rows and what changed, the publisher's note, the SHA-256 of its
+    ``rows.csv`` and links to its rows and its diff. A version's checksum may need its CSV
+    written once: the page bounds what one request can cost, years of daily versions too."""
     check_dataset_id(dataset_id)
     portal = portal_of(request)
+    params = request.query_params
+    limit = _bounded(params.get("$limit", str(VERSIONS_PAGE)), "$limit", 1, MOST_VERSIONS)
+    offset = _bounded(params.get("$offset", "0"), "$offset", 0, 10**12)
     viewer = viewer_of(request, portal.store)
     dataset = visible_dataset(portal.store, viewer, dataset_id)
     publishers = version_publishers(portal.store, dataset)
     base = f"/api/views/{dataset.id}"
+    every = portal.store.versions(dataset.id)
     listed: list[dict[str, Any]] = []
-    for version in portal.store.versions(dataset.id):
+    for version in every[offset : offset + limit]:
         # Counted over the fields this reader sees: a change to an internal column alone
         # is no change to the public.
         added, changed, removed = public_counts(
@@ -82,8 +90,12 @@ def versions(request: Request, dataset_id: str) -> JSONResponse:
                 },
             }
         )
+    page: dict[str, Any] = {"total": len(every), "limit": limit, "offset": offset}
+    if offset + limit < len(every):
+        page["next"] = f"{base}/versions.json?$limit={limit}&$offset={offset + limit}"
     return JSONResponse(
-        {"dataset": dataset.id, "newest": dataset.version, "versions": listed}, media_type=_JSON
+        {"dataset": dataset.id, "newest": dataset.version, **page, "versions": listed},
+        media_type=_JSON,
     )
 
 

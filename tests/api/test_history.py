@@ -369,6 +369,32 @@ def test_the_portal_feed_keeps_a_dictionary_change_under_many_later_audit_entrie
     assert f"{PUBLIC}: data dictionary changed" in [e.title for e in feed.entries]
 
 
+def test_versions_are_listed_a_page_at_a_time(portal: Portal, live: LiveServer) -> None:
+    """Years of daily versions are not listed, nor their checksums computed, in one request:
+    a page of 100 by default, ``$limit`` up to 1,000, and a link to the next page."""
+    rows = {"case_no": ["c1"], "offense": ["theft"], "age": [30.0], "officer_name": ["Smith"]}
+    for _ in range(4):  # versions 2-5
+        portal.store.publish(PUBLIC, COLUMNS, [pa.record_batch(rows)])
+    path = f"/api/views/{PUBLIC}/versions.json"
+    whole = _get(live, path).json()
+    assert (whole["total"], whole["limit"], whole["offset"]) == (5, 100, 0)
+    assert [v["version"] for v in whole["versions"]] == [5, 4, 3, 2, 1] and "next" not in whole
+    seen, page = [], _get(live, path + "?$limit=2").json()
+    while True:
+        assert page["total"] == 5 and page["newest"] == 5
+        seen.append([v["version"] for v in page["versions"]])
+        if "next" not in page:
+            break
+        page = _get(live, page["next"]).json()
+    assert seen == [[5, 4], [3, 2], [1]]
+    assert [v["sha256"] for v in page["versions"]] == [whole["versions"][-1]["sha256"]]
+    for bad in ("$limit=0", "$limit=1001", "$offset=-1", "$limit=ten"):
+        refused = _get(live, f"{path}?{bad}")
+        assert refused.status_code == 400, bad
+        assert refused.json()["data"]["parameter"] == bad.split("=")[0], bad
+    assert _get(live, path + "?$offset=9").json()["versions"] == []
+
+
 def test_a_pruned_version_is_listed_but_answers_410(portal: Portal, live: LiveServer) -> None:
     answer = requests.post(
         f"{live.url}/resource/{PUBLIC}.json",
