@@ -81,6 +81,7 @@ from blotter.store.postgres_writes import (
     register,
     runner,
     stage_changes,
+    vacuum_new,
 )
 from blotter.store.records import Statements
 from blotter.store.search_index import exact_for, narrowed, search_words
@@ -291,7 +292,7 @@ class PostgresStore(SqlHistory, Store):
             version = register(
                 conn, record, served.version, old, served.columns, rollup=self.build_rollups
             )
-        self._drop_replaced(dataset_id)
+        self._after_write(dataset_id, table)
         return version
 
     def _apply_changes(
@@ -322,14 +323,16 @@ class PostgresStore(SqlHistory, Store):
             version = register(
                 conn, record, dataset.version, old, dataset.columns, rollup=self.build_rollups
             )
-        self._drop_replaced(dataset_id)
+        self._after_write(dataset_id, table)
         return version, counts
 
-    def _drop_replaced(self, dataset_id: str) -> None:
+    def _after_write(self, dataset_id: str, table: str) -> None:
         """Drop the tables of the dataset's versions that are no longer current, as far as
-        their locks let it (``postgres_writes.drop_replaced``)."""
+        their locks let it (``postgres_writes.drop_replaced``), and set the new version's
+        visibility map (``vacuum_new``)."""
         with self._conn() as conn:
             drop_replaced(conn, dataset_id)
+            vacuum_new(conn, table)
 
     @contextmanager
     def _history_transaction(self) -> Iterator[tuple[Statements, Execute]]:

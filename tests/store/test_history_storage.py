@@ -464,7 +464,7 @@ def test_a_process_killed_before_dropping_the_replaced_table_loses_nothing(
             os.kill(os.getpid(), signal.SIGKILL)
 
         blotter.store.duckdb_writes.drop_replaced = die
-        PostgresStore._drop_replaced = die
+        PostgresStore._after_write = die
         _upsert(store, ds_id, [{{"case_no": "c2", "age": 31}}])
         """
     )
