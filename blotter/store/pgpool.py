@@ -201,7 +201,7 @@ def fault(err: psycopg.OperationalError, wait_s: float) -> BlotterError | None:
 
 
 @contextmanager
-def faults_as_unavailable(wait_s: float) -> Iterator[None]:
+def database_faults(wait_s: float) -> Iterator[None]:
     """Turn a database fault into the error that says what it was (``fault``): a lost or
     unreachable database is StoreUnavailable (a 503). Every other error (a timeout, a
     constraint) is left as it is."""
@@ -264,7 +264,7 @@ def ensure_database(url: str, wait_s: float) -> None:
     admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
     # Another worker may have created it first.
     with (
-        faults_as_unavailable(wait_s),
+        database_faults(wait_s),
         psycopg.connect(admin, autocommit=True, connect_timeout=connect_s) as conn,
         contextlib.suppress(psycopg.errors.DuplicateDatabase),
     ):

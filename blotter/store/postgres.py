@@ -46,8 +46,8 @@ from blotter.store.pgcopy import copy_rows
 from blotter.store.pgpool import (
     PoolLimits,
     checkout,
+    database_faults,
     ensure_database,
-    faults_as_unavailable,
     open_pool,
     write_lost,
 )
@@ -137,7 +137,7 @@ class PostgresStore(SqlHistory, Store):
         kept by this process unless it ``keeps_datasets``: a read, or a write of records
         only (other processes hear of a dataset's change from the trigger alone)."""
         pool = self._read_pool if read else self._pool
-        with faults_as_unavailable(self._limits.wait_s):
+        with database_faults(self._limits.wait_s):
             conn = checkout(pool, self._limits.wait_s)
             try:
                 with conn:

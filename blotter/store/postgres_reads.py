@@ -31,7 +31,7 @@ from blotter.store.csvsql import (
     result_columns,
     risky,
 )
-from blotter.store.pgpool import checked, fault, release
+from blotter.store.pgpool import checked, database_faults, fault, release
 from blotter.store.pgsql import Psycopg
 from blotter.store.search_index import (
     aggregated,
@@ -56,14 +56,13 @@ def stream(
     context: Lease,
 ) -> Iterator[tuple[Any, ...]]:
     try:
-        yield from first
-        while chunk := cursor.fetchmany(2048):
-            yield from chunk
+        # A fault once rows are being sent: the caller ends the answer as cut short.
+        with database_faults(context.wait_s):
+            yield from first
+            while chunk := cursor.fetchmany(2048):
+                yield from chunk
     except psycopg.errors.QueryCanceled as err:
         raise timeout_error(context.timeout_s) from err
-    except psycopg.OperationalError as err:
-        # The rows were already being sent: the caller ends the answer as cut short.
-        raise fault(err, context.wait_s) or err from err
     finally:
         try:
             with contextlib.suppress(psycopg.Error):
@@ -299,7 +298,8 @@ def copied(
     """A COPY's lines about a megabyte at a time, quoted as Python quotes them (it hands
     them on one row at a time); the connection goes back to its pool after the last."""
     try:
-        with stack:
+        # A fault once lines are being sent: the caller ends the answer as cut short.
+        with stack, database_faults(context.wait_s):
             pending = bytearray()
             chunk = first
             while chunk:
@@ -307,9 +307,6 @@ def copied(
                 chunk = _megabyte(copy, pending)
     except psycopg.errors.QueryCanceled as err:
         raise timeout_error(context.timeout_s) from err
-    except psycopg.OperationalError as err:
-        # The lines were already being sent: the caller ends the answer as cut short.
-        raise fault(err, context.wait_s) or err from err
     finally:
         context.give_back()
 

@@ -289,6 +289,20 @@ def test_blotter_load_with_stricter_rules_withdraws_the_earlier_versions(
         store.close()
 
 
+def _protect_address(live: LiveServer, dataset: str, *more: str) -> None:
+    """The administrator sets a hundred-block rule on ``address`` through the API; then no
+    public read (its JSON rows, CSV, page, and the paths in ``more``) shows the exact one."""
+    answer = _patch(live, {"privacy": {"hundred_block": ["address"]}}, dataset, ("boss", PASSWORD))
+    assert answer.status_code == 200, answer.text
+    for path in (
+        f"/resource/{dataset}.json",
+        f"/api/views/{dataset}/rows.csv",
+        *more,
+        f"/datasets/{dataset}",
+    ):
+        assert "1517 Main" not in _shown(_get(live, path)), path
+
+
 def test_the_as_recorded_copy_of_a_newly_protected_field_becomes_internal(
     portal: Portal, live: LiveServer, tmp_path: Path
 ) -> None:
@@ -306,16 +320,7 @@ def test_the_as_recorded_copy_of_a_newly_protected_field_becomes_internal(
     (tmp_path / "raw.csv").write_text("case_no,address\nc1,1517 Main St\n")
     load_file(portal.store, tmp_path / "raw.csv", spec=load_spec_file(spec))
     assert "1517 Main" in _get(live, "/resource/rawc-0007.json").text
-    answer = _patch(
-        live, {"privacy": {"hundred_block": ["address"]}}, "rawc-0007", ("boss", PASSWORD)
-    )
-    assert answer.status_code == 200, answer.text
-    for path in (
-        "/resource/rawc-0007.json",
-        "/api/views/rawc-0007/rows.csv",
-        "/datasets/rawc-0007",
-    ):
-        assert "1517 Main" not in _shown(_get(live, path)), path
+    _protect_address(live, "rawc-0007")
     staff = _get(live, "/resource/rawc-0007.json", auth=STAFF).json()
     assert [(r["address"], r["address_raw"]) for r in staff] == [
         ("1500 block of Main St", "1517 Main St")  # kept, as a write keeps it: internal
@@ -347,17 +352,7 @@ def test_columns_carrying_a_newly_protected_field_become_internal(
     assert _get(live, "/resource/twin-0008.json").json() == [
         {"case_no": "c1", "address": "1517 Main St", **dict.fromkeys(carried, "1517 Main St")}
     ]
-    answer = _patch(
-        live, {"privacy": {"hundred_block": ["address"]}}, "twin-0008", ("boss", PASSWORD)
-    )
-    assert answer.status_code == 200, answer.text
-    for path in (
-        "/resource/twin-0008.json",
-        "/api/views/twin-0008/rows.csv",
-        "/resource/twin-0008.json?$q=1517",
-        "/datasets/twin-0008",
-    ):
-        assert "1517 Main" not in _shown(_get(live, path)), path
+    _protect_address(live, "twin-0008", "/resource/twin-0008.json?$q=1517")
     staff = _get(live, "/resource/twin-0008.json", auth=STAFF).json()
     assert [[r[f] for f in ("address", *carried)] for r in staff] == [
         ["1500 block of Main St", *["1517 Main St"] * 3]  # kept for staff, as a write keeps it

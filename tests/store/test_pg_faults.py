@@ -177,5 +177,8 @@ def test_each_class_of_operational_error_is_told_as_what_it_is(
     assert lost(err) is is_lost
     told = fault(err, wait_s=5)
     assert (told.code if told else None) == code
-    # An error psycopg raises itself (a closed socket) carries no SQLSTATE: the link is gone.
+
+
+def test_an_error_psycopg_raises_itself_is_a_lost_link() -> None:
+    """A closed socket carries no SQLSTATE: the link is gone."""
     assert lost(psycopg.OperationalError("server closed the connection unexpectedly"))
