@@ -3,7 +3,10 @@ real Takoma Park calls for service; and as the page and the GeoJSON endpoint sho
 
 from __future__ import annotations
 
+import html
+import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +19,14 @@ from scipy.stats import norm
 
 from blotter.analysis.hotspots import (
     ALPHA,
+    SUBCELLS,
     Hotspots,
     find_hotspots,
     grid_counts,
     hotspots_of,
     lattice_weights,
     located_points,
+    snap_step,
 )
 from blotter.analysis.units import unit_of
 from blotter.errors import InvalidRequest
@@ -117,6 +122,64 @@ def test_too_few_points_or_too_many_cells_are_clear_400s(
         find_hotspots([*calls, (-70.0, 42.0)], 250)  # one stray point far away
     with pytest.raises(InvalidRequest, match="25 to 10,000"):
         find_hotspots(calls, 5)
+
+
+def _on_a_3_by_3_grid(counts: list[list[int]]) -> list[tuple[float, float]]:
+    """Points whose 250 m grid is ``counts`` (rows south to north): each at a lattice point
+    inside its cell, as the engine's snapped points lie."""
+    step = snap_step(250)
+    south, west = 436_000 * step, -729_700 * step  # multiples of the step: exact cells
+    wide = max(1, round(SUBCELLS / math.cos(math.radians(south))))
+    return [
+        (west + (j * wide + 3) * step, south + (i * SUBCELLS + 3) * step)
+        for i, row in enumerate(counts)
+        for j, n in enumerate(row)
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [[[1, 2, 3], [4, 20, 5], [6, 7, 8]], [[4, 4, 4], [4, 4, 4], [4, 4, 4]]],
+    ids=["middle-sees-all", "all-equal"],
+)
+def test_a_cell_whose_gi_star_has_no_variance_is_z_0_not_nan(counts: list[list[int]]) -> None:
+    """The middle of a 3 × 3 grid has the whole area for its neighbourhood, and equal counts
+    leave nothing to vary: Gi* is its expectation there, which esda gives as 0 / 0. Such a
+    cell is not significant (z 0, p 1), every other cell is the independent Gi*, and the
+    GeoJSON writes (it answered 500 on Ward 4 of the sample calls)."""
+    points = _on_a_3_by_3_grid(counts)
+    grid, *_ = grid_counts(points, 250)
+    assert grid.tolist() == counts
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = _gi_star(grid)
+    found = find_hotspots(points, 250)
+    for cell, z in zip(found.cells, expected, strict=True):
+        if math.isfinite(z):
+            assert cell.z == pytest.approx(z, abs=1e-9)
+        else:
+            assert (cell.z, cell.p, cell.kind) == (0.0, 1.0, "not significant")
+    assert sum(not math.isfinite(z) for z in expected) == (1 if counts[0][0] == 1 else 9)
+    assert json.loads(found.geojson_bytes())["features"][4]["properties"]["gi_z"] == 0.0
+
+
+def test_a_wards_hotspot_map_and_its_geojson_answer(sample_app: FastAPI) -> None:
+    """Ward 4's calls fall on a 3 × 3 grid of 250 m cells: the page and the GeoJSON it links
+    to both answer, and agree."""
+    client = TestClient(sample_app)
+    page = client.get(
+        "/datasets/tkpk-clls", params={"chart.hotspots": "250", "location__area": "Ward 4"}
+    )
+    assert page.status_code == 200
+    links = re.findall(r'href="(/api/analysis/v1/tkpk-clls/hotspots\.geojson[^"]*)"', page.text)
+    assert links, "the page links to its hotspots as GeoJSON"
+    geo = client.get(html.unescape(links[0]))
+    assert geo.status_code == 200, geo.text
+    features = geo.json()["features"]
+    assert len(features) == 9
+    hot = sum(f["properties"]["kind"] == "hot" for f in features)
+    cold = sum(f["properties"]["kind"] == "cold" for f in features)
+    assert f"{hot} hot and {cold} cold cells of 9" in page.text
 
 
 def test_the_page_and_the_geojson_agree(sample_app: FastAPI) -> None:
