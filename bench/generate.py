@@ -10,6 +10,7 @@ size always give the same bytes.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,12 +82,18 @@ class Templates:
         return len(self.seconds_of_day)
 
 
+@functools.cache  # read by the generator, the load mix and the boundary: once a run
 def load_templates(path: Path = OAKLAND_CALLS) -> Templates:
     """The located real calls (a point is needed to jitter around), from a gzipped CSV."""
     with gzip.open(path, "rt", newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["latitude"] and r["longitude"]]
     rows.sort(key=lambda r: r["event_number"])  # file order must not matter
     times = [datetime.fromisoformat(r["received_local"]) for r in rows]
+    seconds = np.array([t.hour * 3600 + t.minute * 60 + t.second for t in times])
+    latitude = np.array([float(r["latitude"]) for r in rows])
+    longitude = np.array([float(r["longitude"]) for r in rows])
+    for shared in (seconds, latitude, longitude):  # one copy for every caller: read-only
+        shared.flags.writeable = False
     return Templates(
         call_type=pa.array([r["call_type_code"] for r in rows]),
         description=pa.array([r["call_description"] for r in rows]),
@@ -94,9 +101,9 @@ def load_templates(path: Path = OAKLAND_CALLS) -> Templates:
         district=pa.array([r["police_district"] or None for r in rows]),
         status=pa.array([r["status"] for r in rows]),
         address=pa.array([r["location"] for r in rows]),
-        seconds_of_day=np.array([t.hour * 3600 + t.minute * 60 + t.second for t in times]),
-        latitude=np.array([float(r["latitude"]) for r in rows]),
-        longitude=np.array([float(r["longitude"]) for r in rows]),
+        seconds_of_day=seconds,
+        latitude=latitude,
+        longitude=longitude,
     )
 
 

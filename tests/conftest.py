@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import tempfile
@@ -35,6 +36,9 @@ def pytest_configure(config: pytest.Config) -> None:
     temporary-path plugin reads the option (tryfirst); the xdist workers are given their
     directories inside it by the controller. And xdist is told to hand out the files in the
     order collected (``pytest_collection_modifyitems``), not by its count of their tests."""
+    # Servers and commands the suite starts skip importing the hotspot statistics at start
+    # (about 3 s of CPU each; the setting's own test is tests/analysis/test_preload.py).
+    os.environ.setdefault("BLOTTER_PRELOAD_STATISTICS", "false")
     if hasattr(config.option, "loadscopereorder"):  # xdist: keep the order collected
         config.option.loadscopereorder = False
     if config.option.basetemp or hasattr(config, "workerinput"):

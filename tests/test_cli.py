@@ -116,7 +116,8 @@ def test_an_invalid_file_publishes_nothing_and_reports_every_problem(tmp_path: P
 
 def test_demo_loads_the_samples_and_serves_them(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # As `make demo` runs it: the statistics imported at start (tests/conftest.py turns it off).
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "BLOTTER_PRELOAD_STATISTICS": "true"}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -176,7 +177,6 @@ def test_serve_logs_each_request_unless_the_access_log_is_off(
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         "BLOTTER_ACCESS_LOG": setting,
-        "BLOTTER_PRELOAD_STATISTICS": "false",
     }
     argv = [sys.executable, "-m", "blotter.cli", "serve", "--data-dir", str(tmp_path)]
     proc = subprocess.Popen(

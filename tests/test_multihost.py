@@ -30,8 +30,7 @@ def postgres(tmp_path: Path) -> Iterator[Settings]:
 
 def start(settings: Settings, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    # These hosts draw no hotspot map: they start without importing its statistics libraries.
-    env = {**os.environ, **cli_env(settings), "BLOTTER_PRELOAD_STATISTICS": "false"}
+    env = {**os.environ, **cli_env(settings)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "blotter.cli", "serve", "--port", str(port), *extra],
         env=env,

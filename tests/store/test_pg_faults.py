@@ -80,7 +80,7 @@ def role_url() -> Iterator[Callable[[dict[str, str]], str]]:
 def published(tmp_path: Path) -> Iterator[Settings]:
     """A PostgreSQL portal holding one dataset of ``ROWS`` rows and a publisher of its
     agency, made through the test server's own role."""
-    for settings in engine_settings("postgres", tmp_path, preload_statistics=False):
+    for settings in engine_settings("postgres", tmp_path):
         store = open_store(settings)
         try:
             meta = DatasetMeta(name="Words", agency="Testville")
