@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, StorageState, ViewportSize
+from playwright.sync_api import Browser, BrowserContext, Page, StorageState, ViewportSize
 
 from blotter.settings import Settings
 from blotter.store import open_store
@@ -91,11 +91,33 @@ def axe_source() -> str:
     return AXE.read_text(encoding="utf-8")
 
 
+def axe_context(browser: Browser, viewport: str, axe_source: str, **options: Any) -> BrowserContext:
+    """A context at ``viewport`` whose every document has axe loaded before its own scripts
+    (an init script: no 500 kB sent for each page, and the pages' content security policy,
+    checked in tests/web/test_content_policy.py, does not apply to it)."""
+    context = browser.new_context(viewport=VIEWPORTS[viewport], **options)
+    context.add_init_script(script=axe_source)
+    return context
+
+
+@pytest.fixture(scope="module")
+def reading_pages(browser: Browser, axe_source: str) -> Iterator[dict[str, Page]]:
+    """One anonymous page per viewport, shared by the tests that only open public pages."""
+    contexts = {viewport: axe_context(browser, viewport, axe_source) for viewport in VIEWPORTS}
+    yield {viewport: context.new_page() for viewport, context in contexts.items()}
+    for context in contexts.values():
+        context.close()
+
+
 @pytest.fixture(params=list(VIEWPORTS))
-def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
-    # axe is injected as an inline script, which the pages' content security policy refuses
-    # (tests/web/test_content_policy.py checks the pages under it).
-    context = browser.new_context(viewport=VIEWPORTS[request.param], bypass_csp=True)
+def public_page(request: pytest.FixtureRequest, reading_pages: dict[str, Page]) -> Page:
+    return reading_pages[request.param]
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def page(request: pytest.FixtureRequest, browser: Browser, axe_source: str) -> Iterator[Page]:
+    """A page in a context of its own, for a test that signs in or writes."""
+    context = axe_context(browser, request.param, axe_source)
     yield context.new_page()
     context.close()
 
@@ -126,9 +148,9 @@ def engine_config(tmp_path: Path) -> Iterator[Settings]:
 
 @pytest.fixture(scope="module")
 def signed_in(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[SignedIn]:
-    """The access-control portal on a live server, built once per engine for the staff pages,
-    with "boss" signed in once through the form. The staff pages only read it: each test opens
-    one page in its own context carrying the session (the uploads, which write, keep a portal
+    """The access-control portal on a live server, built once for the staff pages, with
+    "boss" signed in once through the form. The staff pages only read it: they are opened in
+    one context per viewport carrying the session (the uploads, which write, keep a portal
     each: ``staff_server``)."""
     for settings in engine_settings(MARKUP_ENGINE, tmp_path_factory.mktemp("staff")):
         store = open_store(settings)
@@ -145,16 +167,23 @@ def signed_in(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Ite
             store.close()
 
 
+@pytest.fixture(scope="module")
+def staff_pages(
+    browser: Browser, axe_source: str, signed_in: SignedIn
+) -> Iterator[dict[str, Page]]:
+    """One page per viewport carrying the signed-in session, shared by the staff pages."""
+    contexts = {
+        viewport: axe_context(browser, viewport, axe_source, storage_state=signed_in.state)
+        for viewport in VIEWPORTS
+    }
+    yield {viewport: context.new_page() for viewport, context in contexts.items()}
+    for context in contexts.values():
+        context.close()
+
+
 @pytest.fixture
-def staff_page(
-    request: pytest.FixtureRequest, browser: Browser, signed_in: SignedIn
-) -> Iterator[Page]:
-    """A page at each viewport in a new context carrying the signed-in session."""
-    context = browser.new_context(
-        viewport=VIEWPORTS[request.param], bypass_csp=True, storage_state=signed_in.state
-    )
-    yield context.new_page()
-    context.close()
+def staff_page(request: pytest.FixtureRequest, staff_pages: dict[str, Page]) -> Page:
+    return staff_pages[request.param]
 
 
 def sign_in(page: Page, server: LiveServer) -> None:
@@ -166,8 +195,10 @@ def sign_in(page: Page, server: LiveServer) -> None:
 
 
 def blocking_violations(page: Page, axe_source: str) -> list[dict[str, Any]]:
-    """Run axe on the page as it stands; the serious and critical WCAG A/AA violations."""
-    page.add_script_tag(content=axe_source)
+    """Run axe on the page as it stands (loaded now unless its context loads it,
+    ``axe_context``); the serious and critical WCAG A/AA violations."""
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.add_script_tag(content=axe_source)
     options = {"runOnly": {"type": "tag", "values": WCAG_A_AA}, "resultTypes": ["violations"]}
     results = page.evaluate("options => axe.run(document, options)", options)
     return [v for v in results["violations"] if v["impact"] in BLOCKING]
@@ -190,8 +221,9 @@ def assert_accessible(page: Page, axe_source: str) -> None:
 
 @pytest.mark.parametrize(("path", "status"), PUBLIC_PAGES.values(), ids=PUBLIC_PAGES.keys())
 def test_public_page(
-    page: Page, sample_server: LiveServer, axe_source: str, path: str, status: int
+    public_page: Page, sample_server: LiveServer, axe_source: str, path: str, status: int
 ) -> None:
+    page = public_page
     response = page.goto(sample_server.url + path)
     assert response is not None and response.status == status
     assert_accessible(page, axe_source)
@@ -223,9 +255,10 @@ def test_upload_preview(
 
 
 def test_chart_share_and_embed_controls_when_opened(
-    page: Page, sample_server: LiveServer, axe_source: str
+    public_page: Page, sample_server: LiveServer, axe_source: str
 ) -> None:
     """The "Share or embed" parts are closed on load, where axe skips them: open them all."""
+    page = public_page
     page.goto(sample_server.url + PUBLIC_PAGES["charts"][0])
     opened = page.evaluate(
         "() => { const all = document.querySelectorAll('details.chart-share');"
