@@ -6,6 +6,9 @@ what needs more than one of them."""
 
 from __future__ import annotations
 
+import threading
+import weakref
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -43,9 +46,10 @@ def checksum(portal: Portal, dataset: Dataset) -> str:
     whoever noted the checksum before can still find it (:func:`earlier_checksums`)."""
     sha = public_checksum(portal.store, portal.settings, dataset)
     key = (dataset.id, dataset.created_at.isoformat(), dataset.version, sha)
-    if key not in _GIVEN:
+    given = _known(portal.store).given
+    if key not in given:
         portal.store.keep_checksum(dataset.id, dataset.created_at, dataset.version, sha, now())
-        _keep(_GIVEN, key, True)
+        _keep(given, key, True)
     return sha
 
 
@@ -56,18 +60,37 @@ def earlier_checksums(portal: Portal, dataset: Dataset, current: str) -> list[tu
     return [(sha, at) for sha, at in given if sha != current]
 
 
-# Public counts by (dataset, version, its publication time, fields): a version never
-# changes, and its time tells a dataset re-created under the same id apart.
-_COUNTS: dict[tuple[str, int, str, tuple[str, ...]], tuple[int, int | None, int]] = {}
-# The internal fields of a version by (dataset, its creation, version, the dataset's last
-# change): today's dictionary decides them, and a publish or an edit of it changes that.
-_HIDDEN: dict[tuple[str, str, int, str], frozenset[str]] = {}
-# The checksums this process has recorded (dataset, its creation, version, SHA-256).
-_GIVEN: dict[tuple[str, str, int, str], bool] = {}
+@dataclass
+class _Known:
+    """What this process has learnt of one store's history (two portals in one process,
+    tests and the benchmark, may hold the same dataset, creation time and version)."""
+
+    # Public counts by (dataset, version, its publication time, fields): a version never
+    # changes, and its time tells a dataset re-created under the same id apart.
+    counts: dict[tuple[str, int, str, tuple[str, ...]], tuple[int, int | None, int]] = field(
+        default_factory=dict
+    )
+    # The internal fields of a version by (dataset, its creation, version, the dataset's last
+    # change): today's dictionary decides them, and a publish or an edit of it changes that.
+    hidden: dict[tuple[str, str, int, str], frozenset[str]] = field(default_factory=dict)
+    # The checksums recorded in the store (dataset, its creation, version, SHA-256).
+    given: dict[tuple[str, str, int, str], bool] = field(default_factory=dict)
+
+
+_KNOWN: weakref.WeakKeyDictionary[Store, _Known] = weakref.WeakKeyDictionary()
+_KNOWN_LOCK = threading.Lock()
 # Each holds one entry per version and dictionary edit a server has been asked about; past
 # this many the oldest go (asked again, they are computed again), so a server running for
 # years of publishing does not grow without end.
 _KEPT = 4096
+
+
+def _known(store: Store) -> _Known:
+    with _KNOWN_LOCK:
+        known = _KNOWN.get(store)
+        if known is None:
+            known = _KNOWN[store] = _Known()
+        return known
 
 
 def _keep(memo: dict[Key, Value], key: Key, value: Value) -> Value:
@@ -100,9 +123,10 @@ def public_counts(
         shown = at.model_copy(update={"columns": [c for c in at.columns if not c.internal]})
         fields = tuple(c.field_name for c in shown.columns)
         key = (seen.id, version.number, version.created_at.isoformat(), fields)
-        if (counts := _COUNTS.get(key)) is None:
+        known = _known(store).counts
+        if (counts := known.get(key)) is None:
             found = store.version_diff(shown, version.number - 1, version.number, limit=1, offset=0)
-            counts = _keep(_COUNTS, key, (found.added, found.changed, found.removed))
+            counts = _keep(known, key, (found.added, found.changed, found.removed))
     except VersionGone:
         return version.rows_added, None, version.rows_removed
     return counts
@@ -112,10 +136,11 @@ def _hidden(store: Store, whole: Dataset, number: int) -> frozenset[str]:
     """The fields of version ``number`` that are internal as it is served today (none
     known of a pruned version)."""
     key = (whole.id, whole.created_at.isoformat(), number, whole.updated_at.isoformat())
-    if (hidden := _HIDDEN.get(key)) is None:
+    known = _known(store).hidden
+    if (hidden := known.get(key)) is None:
         try:
             at = store.dataset_at(whole.id, number)
         except VersionGone:
             return frozenset()
-        hidden = _keep(_HIDDEN, key, frozenset(c.field_name for c in at.columns if c.internal))
+        hidden = _keep(known, key, frozenset(c.field_name for c in at.columns if c.internal))
     return hidden

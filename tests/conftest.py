@@ -21,7 +21,7 @@ from blotter.app import create_app
 from blotter.settings import Settings
 from blotter.store import Store
 from tests.engines import ENGINES, engine_settings
-from tests.portal import portal  # noqa: F401 - a fixture for every test module
+from tests.portal import built_duckdb_portal, portal  # noqa: F401 - fixtures for every module
 
 RAM_DISK = Path("/dev/shm")
 _MADE_BASETEMP = pytest.StashKey[str]()

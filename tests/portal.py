@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -98,11 +100,35 @@ def build(store: Store, settings: Settings) -> Portal:
     return portal
 
 
+@pytest.fixture(scope="session")
+def built_duckdb_portal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The DuckDB portal built once per test process, closed: its data dir and tokens. A
+    build commits a few dozen times (a third of a second); a copy of its files is the same
+    portal, and each test that asks for one gets its own copy."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("portal-built"))
+    store = open_store(settings)
+    try:
+        tokens = build(store, settings).tokens
+    finally:
+        store.close()
+    return settings.data_dir, tokens
+
+
 @pytest.fixture
-def portal(engine_config: Settings) -> Iterator[Portal]:
+def portal(engine_config: Settings, request: pytest.FixtureRequest) -> Iterator[Portal]:
+    """The portal on each engine, as :func:`build` makes it (on DuckDB, a copy of the one
+    built for the process: the same files)."""
+    tokens: dict[str, str] | None = None
+    if not engine_config.database_url:
+        built_dir, tokens = request.getfixturevalue("built_duckdb_portal")
+        shutil.copytree(built_dir, engine_config.data_dir, dirs_exist_ok=True)
     store = open_store(engine_config)
     try:
-        built = build(store, engine_config)
+        if tokens is None:
+            built = build(store, engine_config)
+        else:
+            client = TestClient(create_app(engine_config, store=store))
+            built = Portal(store, engine_config, client, dict(tokens))
         with built.client:
             yield built
     finally:

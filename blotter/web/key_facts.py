@@ -12,9 +12,10 @@ from blotter.analysis.summary import date_column, period_covered
 from blotter.analysis.units import unit_of
 from blotter.model import Dataset
 from blotter.portal import Portal
-from blotter.queries import run_query, seen_version
+from blotter.queries import answer_key, answers, run_query
 
 MOST_FACTS = 4  # without marked datasets: the first few with dates, by name
+FACT_BYTES = 512  # about what a kept fact holds, as the answer cache counts
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,6 @@ class KeyFact:
         return f"{head}; {self.in_last_year:,} in {self.last_year}"
 
 
-# By the store, the dataset, its creation and version, and the columns the reader sees: a
-# staff reader's dataset holds internal columns (a unit's key, a date), and a fact counted
-# from them must never be handed to the public, nor kept once a column is hidden.
-_CACHE: dict[tuple[object, ...], KeyFact | None] = {}
-
-
 def fact_datasets(datasets: list[Dataset]) -> list[Dataset]:
     """The datasets the home page states a fact of: those whose file marks one, else the
     first few real (not generated) ones with a date column."""
@@ -55,11 +50,18 @@ def fact_datasets(datasets: list[Dataset]) -> list[Dataset]:
 
 def key_facts(portal: Portal, datasets: list[Dataset]) -> list[KeyFact]:
     facts = []
+    # Kept with the store's answers, by the dataset, its creation and version, and the
+    # columns the reader sees: a staff reader's dataset holds internal columns (a unit's
+    # key, a date), and a fact counted from them must never be handed to the public, nor
+    # kept once a column is hidden.
+    cache = answers(portal.store, portal.settings)
     for dataset in fact_datasets(datasets):
-        key = (id(portal.store), *seen_version(dataset))
-        if key not in _CACHE:
-            _CACHE[key] = _fact(portal, dataset)
-        fact = _CACHE[key]
+        key = answer_key(dataset, "key fact", "fact")
+        kept = cache.get(key)
+        if kept is None:
+            kept = (_fact(portal, dataset),)  # (None,) when the dataset has no fact
+            cache.put(key, kept, FACT_BYTES)
+        fact = kept[0]
         if fact is not None:
             facts.append(fact)
     return facts
