@@ -15,7 +15,7 @@ from blotter.portal import Portal
 from blotter.queries import answer_key, answers, run_query
 
 MOST_FACTS = 4  # without marked datasets: the first few with dates, by name
-FACT_BYTES = 512  # about what a kept fact holds, as the answer cache counts
+FACT_BYTES = 512  # what a kept fact is counted as: a few short texts and numbers, rounded up
 
 
 @dataclass(frozen=True)

@@ -100,13 +100,24 @@ def axe_context(browser: Browser, viewport: str, axe_source: str, **options: Any
     return context
 
 
+def pages_per_viewport(
+    browser: Browser, axe_source: str, **options: Any
+) -> Iterator[dict[str, Page]]:
+    """One page in an :func:`axe_context` of its own per viewport, closed afterwards."""
+    contexts = {
+        viewport: axe_context(browser, viewport, axe_source, **options) for viewport in VIEWPORTS
+    }
+    try:
+        yield {viewport: context.new_page() for viewport, context in contexts.items()}
+    finally:
+        for context in contexts.values():
+            context.close()
+
+
 @pytest.fixture(scope="module")
 def reading_pages(browser: Browser, axe_source: str) -> Iterator[dict[str, Page]]:
     """One anonymous page per viewport, shared by the tests that only open public pages."""
-    contexts = {viewport: axe_context(browser, viewport, axe_source) for viewport in VIEWPORTS}
-    yield {viewport: context.new_page() for viewport, context in contexts.items()}
-    for context in contexts.values():
-        context.close()
+    yield from pages_per_viewport(browser, axe_source)
 
 
 @pytest.fixture(params=list(VIEWPORTS))
@@ -172,13 +183,7 @@ def staff_pages(
     browser: Browser, axe_source: str, signed_in: SignedIn
 ) -> Iterator[dict[str, Page]]:
     """One page per viewport carrying the signed-in session, shared by the staff pages."""
-    contexts = {
-        viewport: axe_context(browser, viewport, axe_source, storage_state=signed_in.state)
-        for viewport in VIEWPORTS
-    }
-    yield {viewport: context.new_page() for viewport, context in contexts.items()}
-    for context in contexts.values():
-        context.close()
+    yield from pages_per_viewport(browser, axe_source, storage_state=signed_in.state)
 
 
 @pytest.fixture
