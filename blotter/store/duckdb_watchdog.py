@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 import re
 import threading
@@ -13,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from blotter.errors import BlotterError, StoreOutOfMemory
+from blotter.errors import BlotterError, StoreOutOfMemory, StoreShortOfResources
 from blotter.store.common import (
     not_as_written,
     not_convertible,
@@ -21,6 +22,12 @@ from blotter.store.common import (
     out_of_range,
     timeout_error,
 )
+
+log = logging.getLogger(__name__)
+
+# What DuckDB's message carries from the system when a file could not grow: the disk full, a
+# quota, or a file-size limit met (``ulimit -f``).
+_NO_ROOM = ("No space left on device", "File too large", "Disk quota exceeded")
 
 
 def run_watched(
@@ -155,7 +162,27 @@ def engine_error(err: duckdb.Error) -> BlotterError:
         # The memory cap is shared by every query running at once: not the question's fault,
         # and likely to pass, so 503 with a time to wait rather than a bug's 500.
         return StoreOutOfMemory(_limit_in(str(err)), reading=True)
+    if (no_room := out_of_room(err)) is not None:  # a spill to a full disk
+        return no_room
     raise err
+
+
+def out_of_room(err: BaseException) -> StoreShortOfResources | None:
+    """A write (a commit, its log, a spill) that found no room on disk, as the error its
+    request answers (503, as PostgreSQL's full disk is), else None. DuckDB rolls the write
+    back and the database stays usable: nothing of it was kept."""
+    if not isinstance(err, duckdb.IOException | duckdb.TransactionException):
+        return None
+    if not any(reason in str(err) for reason in _NO_ROOM):
+        return None
+    log.warning("DuckDB found no room on disk: %s", str(err).strip())
+    return StoreShortOfResources(
+        "The database's disk is full (or a file-size limit was met), so this request was "
+        "stopped and nothing it would have changed was kept; what is published is as it "
+        "was. Please try again later; if it keeps failing, tell the portal's operator (the "
+        "server's log names the file).",
+        retry_after_s=60,
+    )
 
 
 def _limit_in(message: str) -> str:

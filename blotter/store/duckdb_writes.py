@@ -15,6 +15,7 @@ from blotter.errors import StoreOutOfMemory
 from blotter.model import Column, ColumnType
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
 from blotter.store.common import lookup_field
+from blotter.store.duckdb_watchdog import out_of_room
 from blotter.store.rollup_tables import rollup_table
 from blotter.store.search_index import (
     index_statements,
@@ -66,6 +67,8 @@ def registered_or_dropped(
         if isinstance(failure, duckdb.OutOfMemoryException):
             limit = cur.execute("SELECT current_setting('memory_limit')").fetchone()
             raise StoreOutOfMemory(str(limit[0] if limit else "?")) from failure
+        if (no_room := out_of_room(failure)) is not None:
+            raise no_room from failure
         raise
     drop_replaced(cur, old)
 
@@ -94,8 +97,10 @@ def transaction_on(cur: duckdb.DuckDBPyConnection) -> Iterator[CursorStatements]
     try:
         yield CursorStatements(cur)
         cur.execute("COMMIT")
-    except BaseException:
+    except BaseException as failure:
         cur.execute("ROLLBACK")
+        if (no_room := out_of_room(failure)) is not None:
+            raise no_room from failure
         raise
 
 
