@@ -104,7 +104,8 @@ def build(store: Store, settings: Settings) -> Portal:
 def built_duckdb_portal(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """The DuckDB portal built once per test process, closed: its data dir and tokens. A
     build commits a few dozen times (a third of a second); a copy of its files is the same
-    portal, and each test that asks for one gets its own copy."""
+    portal, and each test that asks for one gets its own copy. It is written with the default
+    settings: a module whose settings change how a publish writes builds its own (``build``)."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("portal-built"))
     store = open_store(settings)
     try:
