@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
+from datetime import timedelta
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from blotter.errors import InvalidRequest, NotFound
+from blotter.errors import InvalidRequest, NotFound, StoreShortOfResources
 from blotter.model import USER_NAME, ApiToken, Role, User
 from blotter.store.base import Store
 from blotter.store.common import now
 
 MIN_PASSWORD = 12
+# A token's last use is shown to the minute: recorded at most once a minute, so a client that
+# sends its token with every request does not make every request a write.
+USE_RECORDED_EVERY = timedelta(minutes=1)
+log = logging.getLogger(__name__)
 # Argon2id at RFC 9106's second recommended setting (64 MiB, 3 passes): a few hundred ms of
 # CPU a hash, on purpose. credentials.py bounds how often a request may make one.
 HASHING = profiles.RFC_9106_LOW_MEMORY
@@ -118,7 +124,13 @@ def check_token(store: Store, presented: str) -> ApiToken | None:
     record, stored = found
     if record.revoked_at is not None or not hmac.compare_digest(stored, _digest(match.group(2))):
         return None
-    store.mark_token(record.id, used_at=now())
+    used = now()
+    last = record.last_used_at
+    if last is None or used - last >= USE_RECORDED_EVERY:
+        try:
+            store.mark_token(record.id, used_at=used)
+        except StoreShortOfResources:  # a full disk: the request itself may still be a read
+            log.warning("Token %s used, but its last use could not be recorded.", record.id)
     return record
 
 

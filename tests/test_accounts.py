@@ -96,7 +96,7 @@ def test_blotter_user_add_and_list(settings: Settings) -> None:
 
 
 def test_a_token_is_shown_once_stored_hashed_scoped_and_revocable(store: Store) -> None:
-    from blotter.accounts import check_token, create_token, revoke_token
+    from blotter.accounts import USE_RECORDED_EVERY, check_token, create_token, revoke_token
 
     add_user(store, "jsmith", Role.PUBLISHER, PASSWORD, agency="Rutland City PD")
     record, secret = create_token(
@@ -111,7 +111,15 @@ def test_a_token_is_shown_once_stored_hashed_scoped_and_revocable(store: Store) 
     assert store.list_tokens("jsmith")[0].last_used_at is None
     checked = check_token(store, secret)
     assert checked is not None and checked.user_name == "jsmith"
-    assert store.list_tokens("jsmith")[0].last_used_at is not None
+    first_use = store.list_tokens("jsmith")[0].last_used_at
+    assert first_use is not None
+    # Used again within the minute its last use is shown to: nothing is written.
+    assert check_token(store, secret) is not None
+    assert store.list_tokens("jsmith")[0].last_used_at == first_use
+    # A use recorded more than a minute ago is recorded again.
+    store.mark_token(record.id, used_at=first_use - USE_RECORDED_EVERY)
+    assert check_token(store, secret) is not None
+    assert store.list_tokens("jsmith")[0].last_used_at > first_use - USE_RECORDED_EVERY
     assert check_token(store, secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
     assert check_token(store, "not a token") is None
     revoke_token(store, record.id)

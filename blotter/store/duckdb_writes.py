@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import duckdb
@@ -98,7 +98,9 @@ def transaction_on(cur: duckdb.DuckDBPyConnection) -> Iterator[CursorStatements]
         yield CursorStatements(cur)
         cur.execute("COMMIT")
     except BaseException as failure:
-        cur.execute("ROLLBACK")
+        # A COMMIT that failed has ended the transaction itself: nothing is left to roll back.
+        with suppress(duckdb.TransactionException):
+            cur.execute("ROLLBACK")
         if (no_room := out_of_room(failure)) is not None:
             raise no_room from failure
         raise

@@ -53,6 +53,12 @@ room = sum(f.stat().st_size for f in data.iterdir() if f.is_file()) + (1 << 20)
 resource.setrlimit(resource.RLIMIT_FSIZE, (room, resource.RLIM_INFINITY))
 refused = client.put(f"/resource/{{PUBLIC}}.json", json=rows, headers=writer)
 after = served()
+# No room at all: a read of internal data cannot be written to the audit log (its commit
+# cannot write the database's log), so it is refused, as a full disk.
+resource.setrlimit(resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+reader = {{"X-App-Token": portal.tokens["read_internal"]}}
+read = client.get(f"/resource/{{PUBLIC}}.json", headers=reader)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 small = client.post(
     f"/resource/{{PUBLIC}}.json",
     json=[{{"case_no": "c9", "offense": "theft", "age": 20}}],
@@ -64,6 +70,7 @@ print(json.dumps({{
     "error": refused.json(),
     "before": before,
     "after": after,
+    "read": [read.status_code, read.json().get("code")],
     "small": small.status_code,
     "then": served(),
 }}))
@@ -82,7 +89,10 @@ def test_a_write_that_finds_the_disk_full_is_a_503_and_keeps_the_served_version(
     assert "nothing it would have changed was kept" in said["error"]["message"]
     # Nothing of the refused replace is kept: the same rows and versions as before.
     assert said["after"] == said["before"] == {"rows": "3", "versions": 1}
-    # The database stays usable: a small write then goes through as the next version.
+    # An internal read is never unaudited: with no room for the audit entry it is refused.
+    assert said["read"] == [503, "store.short-of-resources"]
+    # The database stays usable: with room again, a small write goes through as the next
+    # version.
     assert said["small"] == 200
     assert said["then"] == {"rows": "4", "versions": 2}
 
