@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         description="The most memory the embedded database may use for its cache and work, "
         "in MB; beyond it, work spills to disk. 0: DuckDB's default (most of the RAM).",
     )
+    duckdb_min_free_mb: int = Field(
+        64,
+        ge=0,
+        description="The embedded database refuses writes (503 store.short-of-resources) "
+        "while the disk holding it has less than this many MB free, before DuckDB is asked: "
+        "DuckDB 1.5.5 aborts the whole process when some commits fail for want of room. "
+        "0: no reserve.",
+    )
     preload_statistics: bool = Field(
         True,
         description="Import the hotspot map's statistics libraries (SciPy, esda, libpysal) "

@@ -35,4 +35,8 @@ def _engine_store(settings: Settings) -> Store:
         )
     from blotter.store.duckdb import DuckDBStore
 
-    return DuckDBStore(settings.database_path, memory_limit_mb=settings.duckdb_memory_mb)
+    return DuckDBStore(
+        settings.database_path,
+        memory_limit_mb=settings.duckdb_memory_mb,
+        min_free_mb=settings.duckdb_min_free_mb,
+    )

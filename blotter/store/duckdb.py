@@ -57,6 +57,7 @@ from blotter.store.duckdb_writes import (
     drop_version,
     index_version,
     registered_or_dropped,
+    room_check,
     runner,
     transaction_on,
 )
@@ -93,7 +94,9 @@ class DuckDBStore(SqlHistory, Store):
     engine = "duckdb"
     physical_types = _PHYSICAL_TYPE
 
-    def __init__(self, path: Path | str, *, memory_limit_mb: int | None = None) -> None:
+    def __init__(
+        self, path: Path | str, *, memory_limit_mb: int | None = None, min_free_mb: int = 0
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB caches as much as it may; a cap keeps a big publish from growing the server
@@ -133,6 +136,7 @@ class DuckDBStore(SqlHistory, Store):
             migrate(self._cursor())
         self._build_history()
         drop_unregistered_tables(self._cursor())
+        self._write_lock.check = room_check(self.path, min_free_mb)  # from here on, not at start
 
     def close(self) -> None:
         self._con.close()

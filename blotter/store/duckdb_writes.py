@@ -3,15 +3,18 @@ tables a publish creates and drops, the indexes of a new version."""
 
 from __future__ import annotations
 
+import logging
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import duckdb
 from sqlglot import exp
 
-from blotter.errors import StoreOutOfMemory
+from blotter.errors import StoreOutOfMemory, StoreShortOfResources
 from blotter.model import Column, ColumnType
 from blotter.schema import CREATED_AT, ROW_ID, UPDATED_AT
 from blotter.store.common import lookup_field
@@ -30,6 +33,8 @@ from blotter.store.search_order import (
     prefix_statements,
     prefix_table,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _ident(name: str) -> str:
@@ -107,19 +112,47 @@ def transaction_on(cur: duckdb.DuckDBPyConnection) -> Iterator[CursorStatements]
 
 
 class Writes:
-    """The store's write lock, counting the writes that released it."""
+    """The store's write lock, counting the writes that released it; ``check`` runs before
+    each write is let in (:func:`room_check`)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.generation = 0
+        self.check: Callable[[], None] = lambda: None
 
     def __enter__(self) -> Writes:
+        self.check()
         self._lock.acquire()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.generation += 1
         self._lock.release()
+
+
+def room_check(path: Path, min_free_mb: int) -> Callable[[], None]:
+    """What refuses a write while the disk holding ``path`` has less than ``min_free_mb``
+    free: DuckDB 1.5.5 aborts the process when a commit that cannot write its log had
+    updated a list column (or the key) of a table with a primary key, as a metadata edit
+    does, so a write is better refused before DuckDB is asked."""
+
+    def check() -> None:
+        if min_free_mb <= 0:
+            return
+        free_mb = shutil.disk_usage(path.parent).free >> 20
+        if free_mb < min_free_mb:
+            log.warning(
+                "Write refused: %s MB free beside %s, under %s MB.", free_mb, path, min_free_mb
+            )
+            raise StoreShortOfResources(
+                f"The disk holding the database has {free_mb:,} MB free, less than the "
+                f"{min_free_mb:,} MB it keeps in reserve, so nothing was written; what is "
+                "published is as it was. Please try again later; the portal's operator can "
+                "free space on that disk (BLOTTER_DUCKDB_MIN_FREE_MB sets the reserve).",
+                retry_after_s=60,
+            )
+
+    return check
 
 
 def _word_spans(

@@ -9,15 +9,21 @@ on device``); both reach DuckDB as the same failed write."""
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 
 import duckdb
 import pytest
+from fastapi.testclient import TestClient
 
+from blotter.app import create_app
 from blotter.errors import StoreShortOfResources
+from blotter.settings import Settings
+from blotter.store import open_store
 from blotter.store.duckdb_watchdog import engine_error, out_of_room
 from tests.fresh_python import fresh_python
+from tests.portal import PUBLIC
 
 SCRIPT = """
 import json, resource, secrets, signal
@@ -116,3 +122,40 @@ def test_only_a_write_refused_for_room_is_told_as_a_full_disk(
 def test_a_read_whose_spill_finds_no_room_is_told_so() -> None:
     spill = duckdb.IOException('Could not write file "duckdb.tmp/spill": No space left on device')
     assert isinstance(engine_error(spill), StoreShortOfResources)
+
+
+def test_writes_are_refused_while_the_disk_is_under_its_reserve_and_reads_go_on(
+    built_duckdb_portal: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """A reserve larger than the disk's free space (the disk as the store sees it, read for
+    real): the metadata edit DuckDB would die on, a publish and an upsert are each refused
+    before DuckDB is asked, with nothing changed; public reads go on."""
+    built, tokens = built_duckdb_portal
+    shutil.copytree(built, tmp_path, dirs_exist_ok=True)
+    free_mb = shutil.disk_usage(tmp_path).free >> 20
+    settings = Settings(data_dir=tmp_path, duckdb_min_free_mb=free_mb + 1024)
+    store = open_store(settings)
+    try:
+        client = TestClient(create_app(settings, store=store))
+        writer = {"X-App-Token": tokens["write_public"]}
+        manager = {"X-App-Token": tokens["manage_public"]}
+        refused = [
+            client.patch(f"/api/views/{PUBLIC}.json", json={"name": "Renamed"}, headers=manager),
+            client.put(f"/resource/{PUBLIC}.json", json=[{"case_no": "z1"}], headers=writer),
+            client.post(f"/resource/{PUBLIC}.json", json=[{"case_no": "z2"}], headers=writer),
+        ]
+        for answer in refused:
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["retry-after"] == "60"
+            assert answer.json()["code"] == "store.short-of-resources"
+            assert "MB it keeps in reserve, so nothing was written" in answer.json()["message"]
+        view = client.get(f"/api/views/{PUBLIC}.json").json()
+        assert view["name"] == PUBLIC
+        rows = client.get(f"/resource/{PUBLIC}.json")
+        assert rows.status_code == 200 and len(rows.json()) == 3
+        # A read of internal columns is never left unaudited: with no room for its entry,
+        # it is refused too.
+        internal = client.get(f"/resource/{PUBLIC}.json", headers=writer)
+        assert internal.status_code == 503
+    finally:
+        store.close()
