@@ -92,12 +92,19 @@ def build(store: Store, settings: Settings) -> Portal:
     _account(store, "pub_a", Role.PUBLISHER, AGENCY_A)
     _account(store, "pub_b", Role.PUBLISHER, AGENCY_B)
     _account(store, "ana", Role.ANALYST)
-    portal = Portal(store, settings, TestClient(create_app(settings, store=store)))
+    portal = served(store, settings)
     portal.tokens["write_public"] = create_token(store, "pub_a", "w", [f"write:{PUBLIC}"])[1]
     portal.tokens["manage_public"] = create_token(store, "pub_a", "m", [f"manage:{PUBLIC}"])[1]
     portal.tokens["read_internal"] = create_token(store, "ana", "r", ["read-internal"])[1]
     portal.tokens["admin"] = create_token(store, "boss", "a", ["admin"])[1]
     return portal
+
+
+def served(store: Store, settings: Settings, tokens: dict[str, str] | None = None) -> Portal:
+    """The real app over ``store``, with a test client, holding ``tokens``."""
+    return Portal(
+        store, settings, TestClient(create_app(settings, store=store)), dict(tokens or {})
+    )
 
 
 @pytest.fixture(scope="session")
@@ -125,11 +132,9 @@ def portal(engine_config: Settings, request: pytest.FixtureRequest) -> Iterator[
         shutil.copytree(built_dir, engine_config.data_dir, dirs_exist_ok=True)
     store = open_store(engine_config)
     try:
-        if tokens is None:
-            built = build(store, engine_config)
-        else:
-            client = TestClient(create_app(engine_config, store=store))
-            built = Portal(store, engine_config, client, dict(tokens))
+        built = (
+            build(store, engine_config) if tokens is None else served(store, engine_config, tokens)
+        )
         with built.client:
             yield built
     finally:

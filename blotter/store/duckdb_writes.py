@@ -134,11 +134,11 @@ def room_check(path: Path, min_free_mb: int) -> Callable[[], None]:
     """What refuses a write while the disk holding ``path`` has less than ``min_free_mb``
     free: DuckDB 1.5.5 aborts the process when a commit that cannot write its log had
     updated a list column (or the key) of a table with a primary key, as a metadata edit
-    does, so a write is better refused before DuckDB is asked."""
+    does, so a write is better refused before DuckDB is asked. No check at all for 0."""
+    if min_free_mb <= 0:
+        return lambda: None
 
     def check() -> None:
-        if min_free_mb <= 0:
-            return
         free_mb = shutil.disk_usage(path.parent).free >> 20
         if free_mb < min_free_mb:
             log.warning(
