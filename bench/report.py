@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.questions import questions
-from bench.targets import ENGINES, EXPORT_KINDS, Target, check, export_kinds
+from bench.targets import ENGINES, EXPORT_KINDS, Target, check, export_kinds, floor
 
 TARGET_ROWS = 1_000_000  # the targets are set for the full sizes (1M and 10M rows)
 SYSTEM_COLUMNS = (
@@ -46,6 +46,7 @@ def table(results: dict[str, Any]) -> str:
     lines = [_machine_line(results["machine"])]
     for size in results["sizes"].values():
         lines += ["", *_size_table(size)]
+    lines += ["", *_floors_grid(results)]
     heading = "Targets (issue #20)"
     if all(size["rows"] < TARGET_ROWS for size in results["sizes"].values()):
         heading += ": set for 1M and 10M rows (make bench SIZE=full); indicative at this size"
@@ -100,6 +101,105 @@ def _size_table(size: dict[str, Any]) -> list[str]:
     return out
 
 
+# --- what the engines and libraries do alone (bench/floors.py) ----------------------------
+
+Floor = tuple[str, tuple[str, ...], str]  # label, where in a size's floors, format
+WHOLE, RATE, TENTHS, MS = "{:,.0f}", "{:,.0f}", "{:,.1f}", "{:.2f}"
+
+
+def _engine_floors(key: str, label: str, load: str, index: str, copy: str) -> list[Floor]:
+    return [
+        (f"{label}: {load}, id indexed: rows/s", (key, "ingest", "rows_per_s"), RATE),
+        (
+            f"{label}: and its own word index ({index}): rows/s",
+            (key, "ingest", "with_word_index_rows_per_s"),
+            RATE,
+        ),
+        (f"{label}: its own word index alone: s", (key, "ingest", "word_index_s"), TENTHS),
+        (f"{label}: whole CSV export ({copy}): MB/s", (key, "export", "whole", "mb_per_s"), RATE),
+        (
+            f"{label}: filtered CSV export (one district): MB/s",
+            (key, "export", "filtered", "mb_per_s"),
+            RATE,
+        ),
+    ]
+
+
+FLOOR_ROWS: list[Floor] = [
+    *_engine_floors(
+        "duckdb", "DuckDB", "the file read into a table in time order", "fts", "COPY … TO"
+    ),
+    (
+        "DuckDB: peak memory of a process exporting (a fresh one): MB",
+        ("duckdb", "export", "whole", "peak_rss_mb"),
+        WHOLE,
+    ),
+    *_engine_floors(
+        "postgres", "PostgreSQL", "COPY … FROM STDIN", "GIN over to_tsvector", "COPY … TO STDOUT"
+    ),
+    ("FastAPI and uvicorn alone: a bare answer, median ms", ("stack", "bare", "median_ms"), MS),
+    (
+        "FastAPI and uvicorn alone: the point lookup from DuckDB, median ms",
+        ("stack", "lookup", "median_ms"),
+        MS,
+    ),
+    *(
+        (f"Memory: {words}: MB", ("memory", field), WHOLE)
+        for words, field in (
+            ("a process with the server's libraries", "server_libraries_mb"),
+            ("and the hotspot map's statistics libraries", "with_statistics_mb"),
+            ("and DuckDB's spatial and fts extensions", "with_duckdb_extensions_mb"),
+            ("the drawing process (vl-convert, one chart drawn)", "drawing_process_mb"),
+        )
+    ),
+]
+
+
+def with_floors(results: dict[str, Any], floors: dict[str, Any]) -> dict[str, Any]:
+    """``results`` with the floors a separate run measured (``python -m bench.floors``) at
+    the sizes both have, for a results file made before the floors were part of a run."""
+    sizes = {
+        key: size | {"floors": floors["sizes"][key]["floors"]}
+        if key in floors["sizes"] and "floors" not in size
+        else size
+        for key, size in results["sizes"].items()
+    }
+    run = {"started": floors["started"], "machine": floors["machine"]}
+    return results | {"sizes": sizes, "floors_run": run}
+
+
+def floors_markdown(results: dict[str, Any]) -> list[str]:
+    """The floors of every size that has them, as a table (none: no lines)."""
+    rows = _floor_cells(results)
+    if not rows:
+        return []
+    lines = ["| " + " | ".join(rows[0]) + " |", "|---|" + "--:|" * (len(rows[0]) - 1)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows[1:]]
+
+
+def floors_table(results: dict[str, Any]) -> str:
+    """The floors as the console prints them."""
+    return "\n".join([_machine_line(results["machine"]), *_floors_grid(results)])
+
+
+def _floors_grid(results: dict[str, Any]) -> list[str]:
+    rows = _floor_cells(results)
+    return _grid(rows) if rows else []
+
+
+def _floor_cells(results: dict[str, Any]) -> list[list[str]]:
+    """A heading row, then one row per floor measured at some size (none: no rows)."""
+    sizes = [s for s in results["sizes"].values() if s.get("floors")]
+    if not sizes:
+        return []
+    rows = [["the engine or library alone", *(f"{s['rows']:,} rows" for s in sizes)]]
+    for label, path, form in FLOOR_ROWS:
+        values = [floor(s["floors"], path) for s in sizes]
+        if any(v is not None for v in values):
+            rows.append([label, *("–" if v is None else form.format(v) for v in values)])
+    return rows
+
+
 def _console_ms(latency: dict[str, Any]) -> str:
     text = f"{latency['median_ms']:.1f} ({latency['p95_ms']:.1f})"
     if "q1_ms" in latency:
@@ -151,6 +251,17 @@ def markdown(results: dict[str, Any]) -> str:
     sizes = list(results["sizes"].values())
     for size in [s for s in sizes if s["rows"] >= TARGET_ROWS] or sizes:
         lines += ["", *_markdown_size(size)]
+    floors = floors_markdown(results)
+    if floors:
+        heading = "What the engines and libraries under Blotter do alone on the same file"
+        apart = results.get("floors_run")
+        if apart:
+            heading += (
+                f", measured by `python -m bench.floors` apart from the figures above, on "
+                f"{apart['started'][:10]} on {apart['machine']['cpu']} "
+                f"({apart['machine']['cores']} cores)"
+            )
+        lines += ["", heading + " (`bench/floors.py`):", "", *floors]
     lines += ["", *verdicts(results)]
     return "\n".join(lines)
 
@@ -286,4 +397,7 @@ if __name__ == "__main__":
     import sys
     from pathlib import Path
 
-    print(markdown(json.loads(Path(sys.argv[1]).read_text())))
+    # python -m bench.report RESULTS [FLOORS]: FLOORS from python -m bench.floors, for a
+    # results file that has none of its own.
+    loaded = [json.loads(Path(name).read_text()) for name in sys.argv[1:3]]
+    print(markdown(with_floors(*loaded) if len(loaded) == 2 else loaded[0]))

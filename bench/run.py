@@ -25,10 +25,10 @@ from typing import Any
 
 import httpx
 
-from bench import generate, pages, report
+from bench import floors, generate, pages, report
 from bench.exports import exports
 from bench.measure import concurrent_load, http_json, interleaved
-from bench.questions import Question, load_mix, questions
+from bench.questions import Question, load_mix, lookup_id, questions
 from bench.storage import measure as measure_history_storage
 from bench.systems import (
     NO_KEPT_ANSWERS,
@@ -198,6 +198,10 @@ def run_size(options: Options, rows: int) -> dict[str, Any]:
     for engine, target in targets.items():
         _say(f"{rows:,} rows: history storage on {engine}")
         systems[f"blotter-{engine}"]["history_storage"] = measure_history_storage(target, rows)
+    _say(f"{rows:,} rows: what the engines and libraries do alone")
+    size["floors"] = floors.measure(
+        csv_path, rows, work / "floors", options.database_url, options.engines, lookup_id(rows)
+    )
     size["systems"] = systems
     size["checked"] = True
     return size

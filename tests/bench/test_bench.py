@@ -165,6 +165,48 @@ def test_the_pages_are_timed_first_and_repeated(tiny_run: dict[str, Any]) -> Non
         assert got["met_repeated"] == (got["repeated_ms"]["median"] <= 300)
 
 
+def test_what_the_engines_and_libraries_do_alone_is_measured(tiny_run: dict[str, Any]) -> None:
+    """bench/floors.py: each engine's own load, word index and CSV writer on the same file,
+    FastAPI alone, and the libraries' memory; said beside the verdicts they bound."""
+    size = tiny_run["sizes"][str(ROWS)]
+    floors = size["floors"]
+    for engine in ("duckdb", "postgres"):
+        ingest, export = floors[engine]["ingest"], floors[engine]["export"]
+        assert ingest["rows_per_s"] == ROWS / (ingest["load_s"] + ingest["id_index_s"])
+        assert 0 < ingest["with_word_index_rows_per_s"] < ingest["rows_per_s"]
+        # Every row written (the header, then lines of about 130 bytes), and one district's
+        # rows fewer: both engines' own CSV writers had the same rows to write.
+        assert export["whole"]["bytes"] > 100 * ROWS
+        assert 0 < export["filtered"]["bytes"] < export["whole"]["bytes"] / 2
+        for figures in export.values():
+            assert figures["mb_per_s"] == figures["bytes"] / 1e6 / figures["seconds"]
+    assert floors["duckdb"]["export"]["whole"]["peak_rss_mb"] > 0
+    # FastAPI alone found the lookup's row (the run stops otherwise), timed as every system.
+    for name in ("bare", "lookup"):
+        latency = floors["stack"][name]
+        assert latency["runs"] >= 3 and 0 < latency["min_ms"] <= latency["median_ms"]
+    memory = floors["memory"]
+    assert 0 < memory["server_libraries_mb"] < memory["with_statistics_mb"]
+    assert memory["with_statistics_mb"] < memory["with_duckdb_extensions_mb"]
+    assert memory["drawing_process_mb"] > 0
+    # The verdicts they bound say so, with the figure.
+    targets = {t["target"]: t for t in tiny_run["targets"]}
+    own = floors["duckdb"]["export"]["whole"]["mb_per_s"]
+    first = targets["Whole CSV export, first (writes its file) on DuckDB: ≥ 500 MB/s"]
+    assert f"DuckDB's own COPY: {own:,.0f} MB/s" in first["note"]
+    held = memory["with_statistics_mb"] + memory["drawing_process_mb"]
+    on_postgres = targets[
+        "Server memory during the filtered CSV export (streamed) on PostgreSQL: ≤ 300 MB"
+    ]
+    assert f"the libraries alone: {held:,.0f} MB" in on_postgres["note"]
+    assert "PostgreSQL alone" in targets["Ingest on PostgreSQL: ≥ 250,000 rows/s"]["note"]
+    assert (
+        "FastAPI and DuckDB alone"
+        in targets["Point lookup by id on DuckDB: no slower than Datasette"]["note"]
+    )
+    assert "| the engine or library alone |" in markdown(tiny_run)
+
+
 def test_machine_and_targets_are_reported(tiny_run: dict[str, Any]) -> None:
     results = tiny_run
     assert results["machine"]["cores"] >= 1

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.questions import load_mix, questions
-from bench.report import verdicts
+from bench.report import markdown, verdicts, with_floors
 from bench.targets import check
 
 ROWS = 1_000_000
@@ -124,8 +124,12 @@ def test_the_load_test_varies_every_kind_of_question_the_same_way_each_run() -> 
 def test_the_benchmark_doc_states_the_verdicts_of_the_results_file_the_readme_cites() -> None:
     root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()
-    (cited,) = set(re.findall(r"\]\((bench/results/[\w.-]+\.json)\)", readme))
-    results = json.loads((root / cited).read_text())
+    cited = set(re.findall(r"\]\((bench/results/[\w.-]+\.json)\)", readme))
+    # The results file, and the floors measured apart (python -m bench.floors) if it has none.
+    (figures,) = {name for name in cited if "/floors-" not in name}
+    results = json.loads((root / figures).read_text())
+    for name in cited - {figures}:
+        results = with_floors(results, json.loads((root / name).read_text()))
     stated = "\n".join(verdicts(results))
     assert stated in (root / "docs" / "benchmark.md").read_text()
     assert stated in readme
@@ -178,3 +182,50 @@ def test_the_dataset_page_query_count_is_the_most_any_first_view_ran() -> None:
     pages["dataset page, two filters"]["first_queries"] = [4, 7, 3]
     got = _by_name(results)[target]
     assert (got["status"], got["measured"]) == ("missed", 7.0)
+
+
+def test_what_the_engines_do_alone_is_said_beside_the_verdicts_it_bounds() -> None:
+    results = _results(ours={"point_lookup": _latency(3.8, 3.2, 4.3)}, theirs={}, raw={})
+    size = results["sizes"][str(ROWS)]
+    size["csv_mb"] = 197.0
+    size["systems"]["blotter-duckdb"] |= {
+        "export": {"first": {"mb_per_s": 102.0, "peak_rss_mb": 641.0}},
+        "ingest": {"rows_per_s": 66_175.0},
+    }
+    machine = {"cpu": "AMD EPYC", "cores": 2, "memory_gb": 24, "python": "3.11.7"}
+    machine |= {"duckdb": "1.5.5", "postgresql": "15.20", "datasette": "0.65.5", "sqlite": "3.40"}
+    results |= {"machine": machine, "started": "2026-12-03T06:13:00", "method": 3}
+    results |= {"profile": {"runs": 30}}
+    floors = {
+        "duckdb": {
+            "ingest": {"rows_per_s": 1_290_000.0, "with_word_index_rows_per_s": 93_000.0},
+            "export": {"whole": {"mb_per_s": 193.0}, "filtered": {"mb_per_s": 150.0}},
+        },
+        "stack": {"lookup": {"median_ms": 1.45}},
+        "memory": {
+            "server_libraries_mb": 158.0,
+            "with_statistics_mb": 299.0,
+            "with_duckdb_extensions_mb": 326.0,
+            "drawing_process_mb": 153.0,
+        },
+    }
+    apart: dict[str, Any] = {"started": "2026-12-03T21:35:00", "machine": machine}
+    apart["sizes"] = {str(ROWS): {"rows": ROWS, "floors": floors}}
+    merged = with_floors(results, apart)
+    got = _by_name(merged)
+    first = got["Whole CSV export, first (writes its file) on DuckDB: ≥ 500 MB/s"]
+    assert (first["status"], first["note"]) == ("missed", "DuckDB's own COPY: 193 MB/s")
+    memory = got[
+        "Server memory during the whole CSV export, first (writes its file) on DuckDB: ≤ 300 MB"
+    ]
+    assert memory["note"] == "the libraries alone: 479 MB"  # 326 held + 153 drawing
+    ingest = got["Ingest on DuckDB: ≥ 500,000 rows/s"]
+    assert ingest["note"] == "DuckDB alone: 1,290,000 rows/s, 93,000 with its own word index"
+    lookup = got["Point lookup by id on DuckDB: ≤ 1.3× raw DuckDB + 1 ms"]
+    assert lookup["status"] == "not measured" and "FastAPI" not in lookup["note"]
+    # A verdict with nothing measured beside it says nothing of the floor.
+    assert "own COPY" not in got["Filtered CSV export (streamed) on DuckDB: ≥ 500 MB/s"]["note"]
+    # Without floors, no note; the report says where floors measured apart come from.
+    assert _by_name(results)["Ingest on DuckDB: ≥ 500,000 rows/s"]["note"] == ""
+    assert "apart from the figures above, on 2026-12-03" in markdown(merged)
+    assert "| DuckDB: whole CSV export (COPY … TO): MB/s | 193 |" in markdown(merged)
