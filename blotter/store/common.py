@@ -25,7 +25,7 @@ from blotter.schema import (
     version_table,
 )
 from blotter.store.rollup_tables import at_rollup
-from blotter.store.sqlparams import bind_string_literals
+from blotter.store.sqlparams import write_bound
 
 # Datasets as served: each with its current version's columns and count, in the order
 # ``dataset_from_row`` reads them. Constant text: callers add only bound parameters.
@@ -191,9 +191,10 @@ def engine_sql(
     dataset: Dataset, select: exp.Select, dialect: DialectType, *, unsorted: bool = False
 ) -> tuple[str, dict[str, Any]]:
     """The SQL text and bind parameters of a compiled query against a dataset's version,
-    written from one copy of the tree made in one pass: string literals bound, the
-    placeholder tables swapped for the version's rows and its rollup. ``unsorted`` drops
-    the ORDER BY (the rows come in its order anyway)."""
+    written in one pass over the tree, which is left as it was: string literals bound, the
+    placeholder tables swapped for the version's rows and its rollup
+    (``store/sqlparams.py``). ``unsorted`` drops the ORDER BY (the rows come in its order
+    anyway)."""
     if dataset.history_table:
         rows = version_rows(dataset)
 
@@ -211,11 +212,7 @@ def engine_sql(
                 return exp.table_(table, quoted=True)
             return at_rollup(node, table)
 
-    bound, params = bind_string_literals(select, tables)
-    if unsorted:
-        bound.set("order", None)
-    # ``bound`` is ours alone: the generator need not copy it again.
-    return bound.sql(dialect=dialect, copy=False), params
+    return write_bound(select, dialect, tables, unsorted=unsorted)
 
 
 def version_rows(dataset: Dataset) -> exp.Select:
