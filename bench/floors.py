@@ -15,8 +15,8 @@ Each floor is the engine's own way of doing a target's work, with no Blotter cod
   HTTP client: what a request costs before any of Blotter's own work;
 - **memory**: a process that imports the libraries the portal's server runs on (the web
   stack and both drivers; then the statistics libraries of the hotspot map; then DuckDB's
-  ``spatial`` and ``fts`` extensions loaded), and the drawing process's (vl-convert, one
-  chart drawn).
+  ``spatial`` and ``fts`` extensions loaded), and the drawing process's (vl-convert with the
+  warm-up drawing it makes when the server starts it).
 
 Run alone (``python -m bench.floors --size 1000000``) or as part of ``python -m bench``.
 """
@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from bench.floor_child import timed
 from bench.measure import http_json, interleaved
 from bench.questions import lookup_id
 
@@ -74,12 +75,6 @@ SERVER_LIBRARIES = [
     "pydantic",
 ]
 STATISTICS_LIBRARIES = ["scipy.stats", "scipy.fft", "libpysal.graph", "esda.getisord"]
-DRAWING = (
-    '{"$schema": "https://vega.github.io/schema/vega-lite/v5.json", "mark": "bar",'
-    ' "data": {"values": [{"a": "x", "n": 3}, {"a": "y", "n": 5}]},'
-    ' "encoding": {"x": {"field": "a", "type": "nominal"},'
-    ' "y": {"field": "n", "type": "quantitative"}}}'
-)
 
 
 def measure(
@@ -89,9 +84,7 @@ def measure(
     work.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {}
     if "duckdb" in engines:
-        db = str(work / "floor.duckdb")
-        # Loaded in one process, exported in a fresh one: the export's memory is its own.
-        out["duckdb"] = _child("duckdb", str(csv_path), db, str(rows)) | _child("export", db)
+        out["duckdb"] = duckdb(csv_path, rows, work / "floor.duckdb")
         out["stack"] = stack(work / "floor.duckdb", work, lookup_row)
     if "postgres" in engines:
         out["postgres"] = postgres(csv_path, rows, admin_url)
@@ -100,9 +93,10 @@ def measure(
 
 
 def _child(*argv: str) -> dict[str, Any]:
-    """A floor measured in a process of its own, so its memory is its work's alone."""
+    """A floor measured in a process of its own (``bench/floor_child.py``), so its memory
+    is its work's alone."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.floors", "--child", *argv],
+        [sys.executable, "-m", "bench.floor_child", *argv],
         check=True,
         capture_output=True,
         text=True,
@@ -110,79 +104,19 @@ def _child(*argv: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return float(line.split()[1]) / 1024
-    return 0.0
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return float(line.split()[1]) / 1024
-    return 0.0
-
-
-def _timed(con: Any, *statements: str) -> float:
-    """Seconds ``con`` (either engine's connection) takes to run ``statements`` in turn."""
-    start = time.perf_counter()
-    for statement in statements:
-        con.execute(statement)
-    return time.perf_counter() - start
-
-
-def duckdb_floor(csv_path: Path, db_path: Path, rows: int) -> dict[str, Any]:
-    """DuckDB alone, with Blotter's default memory limit (``BLOTTER_DUCKDB_MEMORY_MB``)."""
-    import duckdb
-
+def duckdb(csv_path: Path, rows: int, db_path: Path) -> dict[str, Any]:
+    """DuckDB alone, with Blotter's default memory limit (``BLOTTER_DUCKDB_MEMORY_MB``):
+    loaded in one process, exported from a fresh one, so the export's memory is its own."""
     from blotter.settings import Settings
     from blotter.store.extensions import extension_file
 
-    for stale in (db_path, db_path.with_suffix(".duckdb.wal")):
-        stale.unlink(missing_ok=True)
-    con = duckdb.connect(str(db_path))
-    con.execute(f"SET memory_limit = '{Settings().duckdb_memory_mb}MB'")
-    types = ", ".join(f"'{name}': '{duck}'" for name, (duck, _) in COLUMNS.items())
-    source = str(csv_path).replace("'", "''")
-    load_s = _timed(
-        con,
-        "CREATE TABLE incidents AS SELECT * FROM read_csv("  # noqa: S608 - our own path
-        f"'{source}', header = true, columns = {{{types}}}) ORDER BY received_at",
-        "CHECKPOINT",
+    memory_mb = str(Settings().duckdb_memory_mb)
+    types = json.dumps({name: duck for name, (duck, _) in COLUMNS.items()})
+    load = _child(
+        "duckdb", str(csv_path), str(db_path), memory_mb, str(extension_file("fts")), types
     )
-    index_s = _timed(con, "CREATE INDEX incidents_id ON incidents (id)")
-    con.execute(f"LOAD '{extension_file('fts')}'")
-    listed = ", ".join(f"'{c}'" for c in TEXT_COLUMNS)
-    word_s = _timed(con, f"PRAGMA create_fts_index('incidents', 'id', {listed})", "CHECKPOINT")
-    con.execute("DROP SCHEMA fts_main_incidents CASCADE")  # the stack floor's file stays small
-    con.close()
-    return _ingest(rows, load_s, index_s, word_s)
-
-
-def duckdb_exports(db_path: Path) -> dict[str, Any]:
-    """DuckDB's own CSV writer over the floor's table, whole then one district, in a process
-    that does nothing else (its peak memory, DuckDB's cache included, is the export's)."""
-    import duckdb
-
-    from blotter.settings import Settings
-
-    con = duckdb.connect(str(db_path), read_only=True)
-    con.execute(f"SET memory_limit = '{Settings().duckdb_memory_mb}MB'")
-    exports = {}
-    for kind, where in (("whole", ""), ("filtered", f"WHERE district = '{DISTRICT}'")):
-        target = db_path.with_name(f"floor-{kind}.csv")
-        seconds = _timed(con, f"COPY (SELECT * FROM incidents {where}) TO '{target}' (HEADER)")  # noqa: S608
-        size = target.stat().st_size
-        target.unlink()
-        exports[kind] = {
-            "seconds": seconds,
-            "bytes": size,
-            "mb_per_s": size / 1e6 / seconds,
-            "peak_rss_mb": _peak_mb(),
-        }
-    con.close()
-    return {"export": exports}
+    exported = _child("export", str(db_path), memory_mb, DISTRICT)
+    return _ingest(rows, load["load_s"], load["id_index_s"], load["word_index_s"]) | exported
 
 
 def _ingest(rows: int, load_s: float, index_s: float, word_s: float) -> dict[str, Any]:
@@ -220,9 +154,9 @@ def postgres(csv_path: Path, rows: int, admin_url: str) -> dict[str, Any]:
                 while block := source.read(1 << 20):
                     copy.write(block)
             load_s = time.perf_counter() - start
-            index_s = _timed(conn, "CREATE INDEX ON incidents (id)")
+            index_s = timed(conn, "CREATE INDEX ON incidents (id)")
             document = " || ' ' || ".join(f"coalesce({c}, '')" for c in TEXT_COLUMNS)
-            word_s = _timed(
+            word_s = timed(
                 conn, f"CREATE INDEX ON incidents USING gin (to_tsvector('simple', {document}))"
             )
             conn.execute("VACUUM (ANALYZE) incidents")
@@ -269,8 +203,8 @@ def stack(db_path: Path, work: Path, lookup_row: int) -> dict[str, Any]:
         lookup = http_json(client, f"{server.base_url}/lookup", {"id": str(lookup_row)})
         if len(lookup()) != 1:
             raise RuntimeError(f"the stack floor found no row {lookup_row}")
-        timed = interleaved({"bare": bare, "lookup": lookup}, runs=300, budget_s=10)
-    return {name: latency.as_dict() for name, latency in timed.items()}
+        latencies = interleaved({"bare": bare, "lookup": lookup}, runs=300, budget_s=10)
+    return {name: latency.as_dict() for name, latency in latencies.items()}
 
 
 def memory() -> dict[str, Any]:
@@ -278,53 +212,16 @@ def memory() -> dict[str, Any]:
     process, read after each step (what the server imports, then the statistics libraries,
     then DuckDB's extensions loaded), and the drawing process."""
     from blotter.store.extensions import EXTENSIONS, extension_file
+    from blotter.web.drawing_worker import WARM_UP
 
-    # The extensions' files are found here: the child imports nothing of Blotter's.
+    # The extensions' files and the drawing are found here: the children import nothing of
+    # Blotter's.
     files = [str(extension_file(name)) for name in EXTENSIONS]
-    return _child("memory", *files) | _child("drawing")
-
-
-def _memory_child(extension_files: list[str]) -> dict[str, Any]:
-    import importlib
-
-    for module in SERVER_LIBRARIES:
-        importlib.import_module(module)
-    figures = {"server_libraries_mb": _rss_mb()}
-    for module in STATISTICS_LIBRARIES:
-        importlib.import_module(module)
-    figures["with_statistics_mb"] = _rss_mb()
-    con = importlib.import_module("duckdb").connect()
-    for path in extension_files:
-        con.execute(f"LOAD '{path}'")
-    figures["with_duckdb_extensions_mb"] = _rss_mb()
-    return figures
-
-
-def _drawing_child() -> dict[str, Any]:
-    import vl_convert
-
-    vl_convert.vegalite_to_svg(json.loads(DRAWING))
-    return {"drawing_process_mb": _rss_mb()}
-
-
-def _main_child(argv: list[str]) -> None:
-    kind, *rest = argv
-    if kind == "duckdb":
-        figures = duckdb_floor(Path(rest[0]), Path(rest[1]), int(rest[2]))
-    elif kind == "export":
-        figures = duckdb_exports(Path(rest[0]))
-    elif kind == "memory":
-        figures = _memory_child(rest)
-    else:
-        figures = _drawing_child()
-    print(json.dumps(figures))
+    libraries = ",".join(SERVER_LIBRARIES), ",".join(STATISTICS_LIBRARIES)
+    return _child("memory", *libraries, *files) | _child("drawing", json.dumps(WARM_UP))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["--child"]:
-        _main_child(args[1:])
-        return 0
     from bench import run
 
     parser = argparse.ArgumentParser(prog="python -m bench.floors", description=__doc__)
@@ -338,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
         ),
     )
-    options = parser.parse_args(args)
+    options = parser.parse_args(argv)
     sizes = run.SIZES.get(options.size) or [int(n) for n in options.size.split(",")]
     engines = [e for e in options.engines.split(",") if e]
     results: dict[str, Any] = {

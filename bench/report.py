@@ -7,6 +7,9 @@ missed or not measured (``bench.targets``).
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 from bench.questions import questions
@@ -149,7 +152,7 @@ FLOOR_ROWS: list[Floor] = [
             ("a process with the server's libraries", "server_libraries_mb"),
             ("and the hotspot map's statistics libraries", "with_statistics_mb"),
             ("and DuckDB's spatial and fts extensions", "with_duckdb_extensions_mb"),
-            ("the drawing process (vl-convert, one chart drawn)", "drawing_process_mb"),
+            ("the drawing process as a server starts it (vl-convert)", "drawing_process_mb"),
         )
     ),
 ]
@@ -166,6 +169,21 @@ def with_floors(results: dict[str, Any], floors: dict[str, Any]) -> dict[str, An
     }
     run = {"started": floors["started"], "machine": floors["machine"]}
     return results | {"sizes": sizes, "floors_run": run}
+
+
+def load(results: Path, floors: Path | None = None) -> dict[str, Any]:
+    """A results file, with the floors of ``floors`` (``python -m bench.floors``) if given."""
+    loaded = dict(json.loads(results.read_text()))
+    return loaded if floors is None else with_floors(loaded, json.loads(floors.read_text()))
+
+
+def cited(text: str) -> tuple[Path, Path | None]:
+    """The results file and the floors file (if any) a document links to, relative to the
+    repository: the README's figures are ``load`` of them."""
+    names = set(re.findall(r"\]\((bench/results/[\w.-]+\.json)\)", text))
+    floors = {name for name in names if name.startswith("bench/results/floors-")}
+    (results,) = names - floors
+    return Path(results), Path(floors.pop()) if floors else None
 
 
 def floors_markdown(results: dict[str, Any]) -> list[str]:
@@ -393,11 +411,8 @@ def _fmt_ms(ms: float) -> str:
 __all__ = ["ENGINES", "markdown", "table", "targets", "verdicts"]
 
 if __name__ == "__main__":
-    import json
     import sys
-    from pathlib import Path
 
     # python -m bench.report RESULTS [FLOORS]: FLOORS from python -m bench.floors, for a
     # results file that has none of its own.
-    loaded = [json.loads(Path(name).read_text()) for name in sys.argv[1:3]]
-    print(markdown(with_floors(*loaded) if len(loaded) == 2 else loaded[0]))
+    print(markdown(load(*(Path(name) for name in sys.argv[1:3]))))

@@ -174,7 +174,7 @@ def _exports(
         own = floor(
             floors, (key, "export", "filtered" if kind == "filtered" else "whole", "mb_per_s")
         )
-        if own is not None:
+        if own is not None and kind != "repeat":  # a repeated export is sent from its file
             _noted([rate], f"{label}'s own COPY: {own:,.0f} MB/s")
         memory = t.at_most(
             f"Server memory during the {EXPORT_KINDS[kind][0].lower()}"

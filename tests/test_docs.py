@@ -3,7 +3,6 @@ the README's performance tables are the results file they cite."""
 
 from __future__ import annotations
 
-import json
 import re
 import typing
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from bench.report import markdown
+from bench.report import cited, load, markdown
 from blotter.errors import BlotterError, all_error_classes
 from blotter.ingest.spec import ColumnSpec, DatasetSpec
 from blotter.settings import Settings
@@ -73,13 +72,14 @@ def test_the_parts_of_a_nested_key_are_documented_in_its_row(key: str) -> None:
 
 
 def test_the_readme_performance_figures_are_the_results_file_it_cites() -> None:
-    """The README's tables are `python -m bench.report FILE` of the file it links, verbatim."""
+    """The README's tables are `python -m bench.report FILE [FLOORS]` of the files it links,
+    verbatim."""
     readme = (DOCS.parent / "README.md").read_text()
-    (cited,) = set(re.findall(r"\]\((bench/results/[\w.-]+\.json)\)", readme))
-    printed = markdown(json.loads((DOCS.parent / cited).read_text()))
+    results, floors = cited(readme)
+    printed = markdown(load(DOCS.parent / results, floors and DOCS.parent / floors))
     missing = [line for line in printed.splitlines() if line and line not in readme.splitlines()]
     assert not missing, (
-        f"lines `python -m bench.report {cited}` prints that the README lacks:\n"
+        f"lines `python -m bench.report {results} {floors or ''}` prints that the README lacks:\n"
         + "\n".join(missing)
     )
     assert printed in readme

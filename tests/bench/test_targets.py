@@ -3,13 +3,11 @@ measured; and the load test's varied requests."""
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
 from bench.questions import load_mix, questions
-from bench.report import markdown, verdicts, with_floors
+from bench.report import cited, load, markdown, verdicts, with_floors
 from bench.targets import check
 
 ROWS = 1_000_000
@@ -124,12 +122,9 @@ def test_the_load_test_varies_every_kind_of_question_the_same_way_each_run() -> 
 def test_the_benchmark_doc_states_the_verdicts_of_the_results_file_the_readme_cites() -> None:
     root = Path(__file__).resolve().parents[2]
     readme = (root / "README.md").read_text()
-    cited = set(re.findall(r"\]\((bench/results/[\w.-]+\.json)\)", readme))
     # The results file, and the floors measured apart (python -m bench.floors) if it has none.
-    (figures,) = {name for name in cited if "/floors-" not in name}
-    results = json.loads((root / figures).read_text())
-    for name in cited - {figures}:
-        results = with_floors(results, json.loads((root / name).read_text()))
+    figures, floors = cited(readme)
+    results = load(root / figures, floors and root / floors)
     stated = "\n".join(verdicts(results))
     assert stated in (root / "docs" / "benchmark.md").read_text()
     assert stated in readme
