@@ -35,11 +35,12 @@ from typing import Any
 
 import httpx
 
+from bench.exports import EXPORT_DISTRICT
 from bench.floor_child import timed
 from bench.measure import http_json, interleaved
 from bench.questions import lookup_id
 
-# The columns of the generated file (bench/generate.py), typed as the dataset file types them.
+# The columns of the generated file (bench/generate.py), each engine's types for them.
 COLUMNS = {
     "id": ("BIGINT", "bigint"),
     "event_number": ("VARCHAR", "text"),
@@ -55,8 +56,6 @@ COLUMNS = {
     "longitude": ("DOUBLE", "double precision"),
 }
 TEXT_COLUMNS = [name for name, (duck, _) in COLUMNS.items() if duck == "VARCHAR"]
-# The filtered export's district (bench/exports.py asks for the same one).
-DISTRICT = "3"
 # What the portal's server imports to answer (the web stack, both engines' drivers, the
 # query tools), then what its hotspot map adds; none of Blotter's own modules.
 SERVER_LIBRARIES = [
@@ -115,7 +114,7 @@ def duckdb(csv_path: Path, rows: int, db_path: Path) -> dict[str, Any]:
     load = _child(
         "duckdb", str(csv_path), str(db_path), memory_mb, str(extension_file("fts")), types
     )
-    exported = _child("export", str(db_path), memory_mb, DISTRICT)
+    exported = _child("export", str(db_path), memory_mb, EXPORT_DISTRICT)
     return _ingest(rows, load["load_s"], load["id_index_s"], load["word_index_s"]) | exported
 
 
@@ -161,7 +160,10 @@ def postgres(csv_path: Path, rows: int, admin_url: str) -> dict[str, Any]:
             )
             conn.execute("VACUUM (ANALYZE) incidents")
             exports = {}
-            for kind, where in (("whole", ""), ("filtered", f"WHERE district = '{DISTRICT}'")):
+            for kind, where in (
+                ("whole", ""),
+                ("filtered", f"WHERE district = '{EXPORT_DISTRICT}'"),
+            ):
                 statement = f"COPY (SELECT * FROM incidents {where}) TO STDOUT (FORMAT csv, HEADER)"  # noqa: S608
                 size = 0
                 start = time.perf_counter()
